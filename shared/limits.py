@@ -1,0 +1,72 @@
+"""Names, limits and the rules that check them (API.md, "Names and limits").
+
+The rules are plain functions so the server, the TUI's live form checks and the command line
+all give the same answer for the same input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+"""Site, app and service names."""
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+"""Secret names become environment variables, so they follow the shell's rule."""
+TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+
+MAX_DESCRIPTION_CHARS = 1024
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one site; the server's defaults unless an admin raised them."""
+
+    max_secrets: int = 100
+    max_value_bytes: int = 65_536
+    max_name_length: int = 256
+
+
+DEFAULT_LIMITS = Limits()
+
+_SLUG = re.compile(SLUG_PATTERN)
+_SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
+_TYPE_KEY = re.compile(TYPE_KEY_PATTERN)
+
+
+def is_slug(name: str) -> bool:
+    return bool(_SLUG.fullmatch(name))
+
+
+def secret_name_problem(name: str, max_length: int = DEFAULT_LIMITS.max_name_length) -> str | None:
+    """Why `name` cannot name a secret, or None when it can."""
+    if not name:
+        return "must not be empty"
+    if len(name) > max_length:
+        return f"must be at most {max_length} characters (it has {len(name)})"
+    if not _SECRET_NAME.fullmatch(name):
+        return "must start with a letter or underscore and hold only letters, digits and underscores"
+    return None
+
+
+def type_key_problem(key: str) -> str | None:
+    """Why `key` cannot be a secret type key, or None when it can."""
+    if not _TYPE_KEY.fullmatch(key):
+        return "must start with a lowercase letter, then up to 63 lowercase letters, digits, '_' or '-'"
+    return None
+
+
+def description_problem(text: str) -> str | None:
+    """Why `text` cannot be a description, or None when it can."""
+    if len(text) > MAX_DESCRIPTION_CHARS:
+        return f"must be at most {MAX_DESCRIPTION_CHARS} characters"
+    if any(ch != "\n" and unicodedata.category(ch) == "Cc" for ch in text):
+        return "must not contain control characters other than newline"
+    return None
+
+
+def value_size(value: str) -> int:
+    """The size that counts against `max_value_bytes`: the UTF-8 encoding of the value."""
+    return len(value.encode("utf-8", "surrogatepass"))

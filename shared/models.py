@@ -1,0 +1,367 @@
+"""Pydantic models for every body, object and error of the v1 API (API.md, "Objects" and "Paths").
+
+Three families, kept apart on purpose (see STYLE.md):
+- request bodies (`*Create`, `*Update`): strict, unknown fields refused;
+- response objects (`Site`, `Secret`, ...): what the server answers; no object but `RevealedValue`
+  and `ServiceEnv` ever carries a secret value;
+- `ErrorBody`: the one error shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+from .limits import (
+    MAX_DESCRIPTION_CHARS,
+    SECRET_NAME_PATTERN,
+    SLUG_PATTERN,
+    TYPE_KEY_PATTERN,
+    description_problem,
+)
+
+
+def _check_description(text: str) -> str:
+    problem = description_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _utc_z(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
+SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_length=1)]
+"""The length limit is per site (`Limits.max_name_length`), so the server checks it, not the model."""
+TypeKey = Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_check_description)]
+Timestamp = Annotated[datetime, PlainSerializer(_utc_z, return_type=str, when_used="json")]
+"""RFC 3339 in UTC with a `Z` suffix."""
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    editor = "editor"
+    admin = "admin"
+    service = "service"
+
+
+class ErrorCode(StrEnum):
+    """Every machine code an error may carry, with its HTTP status in `ERROR_STATUS`."""
+
+    invalid_json = "invalid_json"
+    validation_error = "validation_error"
+    unauthorized = "unauthorized"
+    forbidden = "forbidden"
+    not_found = "not_found"
+    method_not_allowed = "method_not_allowed"
+    already_exists = "already_exists"
+    version_conflict = "version_conflict"
+    limit_exceeded = "limit_exceeded"
+    site_not_empty = "site_not_empty"
+    app_not_empty = "app_not_empty"
+    secret_in_use = "secret_in_use"
+    type_conflict = "type_conflict"
+    type_in_use = "type_in_use"
+    length_required = "length_required"
+    payload_too_large = "payload_too_large"
+    value_too_large = "value_too_large"
+    unsupported_media_type = "unsupported_media_type"
+    rate_limited = "rate_limited"
+    internal_error = "internal_error"
+    integrity_error = "integrity_error"
+    audit_unavailable = "audit_unavailable"
+    insufficient_storage = "insufficient_storage"
+
+
+ERROR_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.invalid_json: 400,
+    ErrorCode.validation_error: 422,
+    ErrorCode.unauthorized: 401,
+    ErrorCode.forbidden: 403,
+    ErrorCode.not_found: 404,
+    ErrorCode.method_not_allowed: 405,
+    ErrorCode.already_exists: 409,
+    ErrorCode.version_conflict: 409,
+    ErrorCode.limit_exceeded: 409,
+    ErrorCode.site_not_empty: 409,
+    ErrorCode.app_not_empty: 409,
+    ErrorCode.secret_in_use: 409,
+    ErrorCode.type_conflict: 409,
+    ErrorCode.type_in_use: 409,
+    ErrorCode.length_required: 411,
+    ErrorCode.payload_too_large: 413,
+    ErrorCode.value_too_large: 413,
+    ErrorCode.unsupported_media_type: 415,
+    ErrorCode.rate_limited: 429,
+    ErrorCode.internal_error: 500,
+    ErrorCode.integrity_error: 500,
+    ErrorCode.audit_unavailable: 503,
+    ErrorCode.insufficient_storage: 507,
+}
+
+
+class _Request(BaseModel):
+    """A request body: strict types, and unknown fields are refused so typos don't pass silently."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Object(BaseModel):
+    """A response object. Clients ignore fields they don't know, so the server may add some."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---------------------------------------------------------------- errors
+
+
+class FieldError(_Object):
+    path: str = Field(description="JSON Pointer to the offending part of the request or value")
+    message: str
+
+
+class ErrorDetail(_Object):
+    code: ErrorCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorBody(_Object):
+    error: ErrorDetail
+
+
+# ---------------------------------------------------------------- meta
+
+
+class Health(_Object):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+# ---------------------------------------------------------------- sites and apps
+
+
+class LimitsModel(_Object):
+    max_secrets: int
+    max_value_bytes: int
+    max_name_length: int
+
+
+class LimitsUpdate(_Request):
+    max_secrets: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    max_value_bytes: Annotated[int, Field(ge=1, le=512 * 1024)] | None = None
+    max_name_length: Annotated[int, Field(ge=1, le=4096)] | None = None
+
+
+class Site(_Object):
+    name: str
+    created_at: Timestamp
+    secret_count: int
+    limits: LimitsModel
+
+
+class SiteCreate(_Request):
+    name: Slug
+
+
+class SiteUpdate(_Request):
+    limits: LimitsUpdate
+
+
+class App(_Object):
+    name: str
+    site_secrets: bool
+    created_at: Timestamp
+
+
+class AppCreate(_Request):
+    name: Slug
+    site_secrets: bool = True
+
+
+class AppUpdate(_Request):
+    site_secrets: bool
+
+
+# ---------------------------------------------------------------- secrets
+
+
+class Secret(_Object):
+    name: str
+    app: str | None
+    type: str | None
+    description: str
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by: str
+    updated_by: str
+    used_by: list[str]
+    last_used_at: Timestamp | None
+
+
+class SecretCreate(_Request):
+    name: SecretName
+    value: str
+    type: TypeKey | None = None
+    description: Description = ""
+
+
+class SecretUpdate(_Request):
+    value: str | None = None
+    description: Description | None = None
+    type: TypeKey | None = Field(default=None, description="a type key; null (sent explicitly) removes the type")
+    expected_version: Annotated[int, Field(ge=1)] | None = None
+
+
+class RevealedValue(_Object):
+    value: str
+    version: int
+
+
+# ---------------------------------------------------------------- secret types
+
+
+class SecretType(_Object):
+    key: str
+    name: str
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    secret_count: int
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, serialize_by_alias=True)
+
+
+class SecretTypeCreate(_Request):
+    key: TypeKey
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: Description = ""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, serialize_by_alias=True)
+
+
+class SecretTypeUpdate(_Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    description: Description | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, serialize_by_alias=True)
+
+
+# ---------------------------------------------------------------- services
+
+
+class SecretRef(_Object):
+    name: SecretName
+    app: Slug | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Service(_Object):
+    name: str
+    app: str | None
+    secrets: list[SecretRef]
+    loaded_at: Timestamp | None
+    restart_required: bool
+    stale: list[SecretRef]
+
+
+class ServiceCreate(_Request):
+    name: Slug
+    app: Slug | None = None
+    secrets: list[SecretRef] = Field(default_factory=list, max_length=1000)
+
+
+class ServiceUpdate(_Request):
+    secrets: list[SecretRef] = Field(max_length=1000)
+
+
+class ServiceEnv(_Object):
+    env: dict[str, str]
+    versions: dict[str, int]
+    missing: list[SecretRef] = Field(default_factory=list, description="bindings whose secret does not exist yet")
+
+
+# ---------------------------------------------------------------- tokens and audit
+
+
+class Token(_Object):
+    id: str
+    name: str
+    role: Role
+    site: str | None
+    service: str | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
+
+
+class TokenCreate(_Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    role: Role
+    site: Slug | None = None
+    service: Slug | None = None
+    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class CreatedToken(Token):
+    token: str = Field(description="the bearer token, shown this once; only its hash is stored")
+
+
+class WhoAmI(Token):
+    pass
+
+
+class AuditEvent(_Object):
+    id: int
+    at: Timestamp
+    actor: str | None
+    actor_id: str | None
+    action: str
+    site: str | None
+    target: str | None
+    outcome: Literal["ok", "denied", "error"]
+    source: str | None
+    details: dict[str, Any]
+
+
+# ---------------------------------------------------------------- lists
+
+
+class SiteList(_Object):
+    items: list[Site]
+
+
+class AppList(_Object):
+    items: list[App]
+
+
+class SecretList(_Object):
+    items: list[Secret]
+
+
+class SecretTypeList(_Object):
+    items: list[SecretType]
+
+
+class ServiceList(_Object):
+    items: list[Service]
+
+
+class TokenList(_Object):
+    items: list[Token]
+
+
+class AuditPage(_Object):
+    items: list[AuditEvent]
+    next: str | None
