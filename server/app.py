@@ -1,0 +1,168 @@
+"""The WSGI application: authenticate, authorise against the routing table, run the handler, and
+turn every failure into API.md's error shape.
+
+Anything unexpected becomes a 500 whose traceback goes only to the server log, and even there
+without the exception's message, which could quote request data.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel
+
+from shared.models import ErrorCode, Role
+
+from . import audit
+from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
+from .config import Settings
+from .http import ApiError, Request, Response, error_response, BASE_HEADERS
+from .keyring import Keyring
+from .routing import Route, Router
+from .store import StorageFull, Store, StoreError
+
+log = logging.getLogger("sitesecrets.server")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class State:
+    """What every handler may use: settings, the store and the keys. Built once per process."""
+
+    settings: Settings
+    store: Store
+    keyring: Keyring
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: Request
+    principal: Principal | None
+    state: State
+    route: Route
+    now: str
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    def event(self, action: str, *, site: str | None, target: str | None = None,
+              outcome: str = "ok", details: dict[str, Any] | None = None) -> dict[str, Any]:
+        principal = self.principal
+        return {
+            "at": self.now, "actor": principal.name if principal else None,
+            "actor_id": principal.token_id if principal else None, "action": action, "site": site,
+            "target": target, "outcome": outcome, "source": self.request.remote_addr, "details": details or {},
+        }
+
+
+class Application:
+    """The WSGI callable. `routes` is the whole table; see `server.handlers.ROUTES`."""
+
+    def __init__(self, state: State, routes: list[Route]) -> None:
+        self.state = state
+        self.router = Router(routes)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        response = self.handle(Request(environ))
+        headers = BASE_HEADERS + response.headers + [("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {_REASONS.get(response.status, 'Unknown')}", headers)
+        return [response.body]
+
+    def handle(self, request: Request) -> Response:
+        try:
+            return self.dispatch(request)
+        except ApiError as error:
+            return error_response(error)
+        except StorageFull:
+            return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
+        except StoreError as error:
+            log.error("storage failure on %s %s: %s", request.method, request.path, error)
+            return error_response(ApiError(ErrorCode.internal_error, "the server could not complete the request"))
+        except Exception as error:  # noqa: BLE001 - the one catch-all, by design
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
+            return error_response(ApiError(ErrorCode.internal_error, "the server failed unexpectedly; the details are in its log"))
+
+    def dispatch(self, request: Request) -> Response:
+        route, params, allowed = self.router.match(request.method, request.path)
+        if route is None:
+            if allowed:
+                raise ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here",
+                               {"allowed": allowed}, headers=[("Allow", ", ".join(allowed))])
+            raise ApiError(ErrorCode.not_found, "no such path")
+        call = Call(request, None, self.state, route, utc_now())
+        if route.permission is not Permission.public:
+            call.principal = self.authenticate(request)
+            self.authorize(call, params)
+        result = route.handler(call, **params)
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return Response.empty()
+        return Response.json(result, route.status)
+
+    def authenticate(self, request: Request) -> Principal:
+        if "token" in request.query or "access_token" in request.query:
+            raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
+                           headers=[("WWW-Authenticate", "Bearer")])
+        token = bearer_token(request.header("Authorization"))
+        row = self.state.store.read(lambda tx: tx.get_token_by_hash(hash_token(token))) if token else None
+        now = datetime.now(timezone.utc)
+        if row is None or not hashes_match(row.hash, hash_token(token or "")) or _expired(row.expires_at, now):
+            raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
+        if _stale(row.last_used_at, now, self.state.settings.token_touch_seconds):
+            self.state.store.write(lambda tx: tx.touch_token(row.id, utc_now()))
+        return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+
+    def authorize(self, call: Call, params: dict[str, str]) -> None:
+        principal, route = call.principal, call.route
+        assert principal is not None
+        site = params.get("site")
+        if site is not None and not principal.sees_site(site):
+            raise ApiError(ErrorCode.not_found, "site does not exist")
+        allowed = principal.may(route.permission)
+        if principal.role is Role.service:  # a service token fetches its own environment and nothing else
+            allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
+        if not allowed:
+            event = call.event(route.action, site=site, outcome="denied",
+                               details={"method": call.request.method, "path": call.request.path, "role": principal.role.value})
+            self.state.store.write(lambda tx: audit.record(tx, event))
+            raise ApiError(ErrorCode.forbidden, f"a {principal.role.value} token may not do this")
+
+
+def _expired(expires_at: str | None, now: datetime) -> bool:
+    return expires_at is not None and _parse(expires_at) <= now
+
+
+def _stale(last_used_at: str | None, now: datetime, seconds: int) -> bool:
+    return last_used_at is None or now - _parse(last_used_at) >= timedelta(seconds=seconds)
+
+
+def _parse(moment: str) -> datetime:
+    return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+
+_REASONS = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable", 507: "Insufficient Storage",
+}
+
+
+def create_app(state: State) -> Application:
+    """The WSGI application over `state`, with API.md's whole routing table."""
+    from .handlers import ROUTES
+
+    return Application(state, ROUTES)

@@ -1,0 +1,28 @@
+"""Audit events: built from the call that causes them and written in the caller's transaction.
+
+An event holds who, what, where and the outcome; `details` carries names and counts, never a
+value. `record` raises `audit_unavailable` when the row cannot be written, which rolls back the
+change it describes: no change and no reveal happens unaudited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.models import ErrorCode
+
+from .http import ApiError
+from .store import StorageFull, Transaction
+
+
+def secret_target(app: str | None, name: str) -> str:
+    return f"secret:app/{app}/{name}" if app else f"secret:site/{name}"
+
+
+def record(tx: Transaction, event: dict[str, Any]) -> None:
+    try:
+        tx.insert_audit(event)
+    except StorageFull:
+        raise
+    except Exception:
+        raise ApiError(ErrorCode.audit_unavailable, "the audit log cannot be written, so nothing was changed") from None

@@ -1,0 +1,84 @@
+"""Tokens and roles: who is calling, and whether their role may do what the route does.
+
+Tokens are `ss_` plus 32 random bytes (base64url). Only their SHA-256 is stored, so a copy of the
+database opens nothing; lookup is by that hash and the stored hash is compared in constant time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shared.models import Role
+
+TOKEN_PREFIX = "ss_"
+
+
+class Permission(StrEnum):
+    """What a route needs; `ALLOWED` is API.md's roles table."""
+
+    public = "public"
+    any = "any"  # any valid token (whoami)
+    read = "read"
+    reveal = "reveal"
+    write = "write"
+    admin = "admin"
+    env = "env"
+
+
+ALLOWED: dict[Permission, frozenset[Role]] = {
+    Permission.any: frozenset(Role),
+    Permission.read: frozenset({Role.viewer, Role.editor, Role.admin}),
+    Permission.reveal: frozenset({Role.editor, Role.admin}),
+    Permission.write: frozenset({Role.editor, Role.admin}),
+    Permission.admin: frozenset({Role.admin}),
+    Permission.env: frozenset({Role.editor, Role.admin, Role.service}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as its token describes it."""
+
+    token_id: str
+    name: str
+    role: Role
+    site: str | None
+    service: str | None
+
+    def may(self, permission: Permission) -> bool:
+        return permission is Permission.public or self.role in ALLOWED[permission]
+
+    def sees_site(self, site: str) -> bool:
+        """A site-bound token sees other sites as if they did not exist."""
+        return self.site is None or self.site == site
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_token_id() -> str:
+    return "tok_" + secrets.token_hex(8)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hashes_match(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer ss_...` header, or None when there is none or it is malformed."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return token

@@ -1,0 +1,73 @@
+"""Envelope encryption: AES-256-GCM values under per-site data keys wrapped by the master key.
+
+The master key never touches the database. What the database holds for each site is the site's
+data key encrypted under the master key (`wrap_data_key`), and for each secret a sealed value
+whose associated data names its site, scope, name and version, so a ciphertext copied to another
+row, scope, site or version fails its integrity check instead of decrypting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_FORMAT = b"\x01"  # leading version byte of every sealed blob, so the layout can change later
+_KEY_CHECK_LABEL = b"sitesecrets key check v1"
+
+
+class IntegrityError(Exception):
+    """A sealed blob failed authentication: tampered, moved, or sealed under another key."""
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=256)
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt with a fresh random 96-bit nonce; returns version byte + nonce + ciphertext + tag."""
+    nonce = os.urandom(NONCE_BYTES)
+    return _FORMAT + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """Decrypt a blob from `seal`; raises IntegrityError if anything about it is wrong."""
+    if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != _FORMAT:
+        raise IntegrityError("sealed blob is malformed")
+    nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(key).decrypt(nonce, body, aad)
+    except InvalidTag:
+        raise IntegrityError("sealed blob failed its integrity check") from None
+
+
+def value_aad(site: str, app: str | None, name: str, version: int) -> bytes:
+    """Associated data binding a secret's ciphertext to where it lives and which version it is."""
+    scope = f"app/{app}" if app else "site"
+    return f"secret\x00{site}\x00{scope}\x00{name}\x00{version}".encode()
+
+
+def data_key_aad(site: str) -> bytes:
+    return f"data-key\x00{site}".encode()
+
+
+def wrap_data_key(master: bytes, site: str, data_key: bytes) -> bytes:
+    return seal(master, data_key, data_key_aad(site))
+
+
+def unwrap_data_key(master: bytes, site: str, wrapped: bytes) -> bytes:
+    return open_sealed(master, wrapped, data_key_aad(site))
+
+
+def key_check_value(master: bytes) -> str:
+    """A value that tells a wrong master key from the right one, and reveals nothing of it."""
+    return hmac.new(master, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
+
+
+def key_matches(master: bytes, check_value: str) -> bool:
+    return hmac.compare_digest(key_check_value(master), check_value)

@@ -1,0 +1,134 @@
+"""The data directory: creating it, opening it, and the offline operations on it.
+
+`DATA_DIR` holds `secrets.db` (with its WAL) and, unless the key comes from the environment,
+`master.key`. The directory is 0700 and the key 0600.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from shared import models
+from shared.models import Role
+
+from . import crypto, keys
+from .app import State, utc_now
+from .config import DB_FILE, Settings
+from .handlers.tokens import issue_token
+from .keyring import Keyring
+from .store import SqliteStore, Transaction
+
+KEY_CHECK = "master_key_check"
+DEFAULT_SITE = "default"
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used as asked; the message is one sentence for the user."""
+
+
+def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
+    """Create a data directory with a key, a database and the site `default`; returns an admin token.
+
+    Refuses, touching nothing, when the directory already holds a database.
+    """
+    environ = os.environ if environ is None else environ
+    data_dir = Path(data_dir)
+    if (data_dir / DB_FILE).exists():
+        raise DataDirError(f"{data_dir} already holds a database; refusing to touch it")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    if environ.get(keys.ENV_VAR):
+        master = keys.decode_key(environ[keys.ENV_VAR], keys.ENV_VAR)
+    elif (data_dir / keys.KEY_FILE).exists():
+        raise DataDirError(f"{data_dir / keys.KEY_FILE} exists without a database; move it away first")
+    else:
+        master = keys.create_key_file(data_dir)
+    store = SqliteStore(data_dir / DB_FILE)
+    try:
+        keyring = Keyring(master)
+        body = models.TokenCreate(name="admin", role=Role.admin)
+
+        def write(tx: Transaction) -> str:
+            tx.set_meta(KEY_CHECK, crypto.key_check_value(master))
+            tx.insert_site(DEFAULT_SITE, keyring.new_wrapped_data_key(DEFAULT_SITE), utc_now())
+            return issue_token(tx, body, None, utc_now())[1]
+
+        return store.write(write)
+    finally:
+        store.close()
+
+
+def open_store(data_dir: Path) -> SqliteStore:
+    if not (Path(data_dir) / DB_FILE).exists():
+        raise DataDirError(f"{data_dir} holds no database; run: sitesecrets-server init --data-dir {data_dir}")
+    return SqliteStore(Path(data_dir) / DB_FILE)
+
+
+def open_state(settings: Settings, environ: dict[str, str] | None = None) -> State:
+    """Open the store and the master key, refusing a wrong or missing key before serving anything."""
+    store = open_store(settings.data_dir)
+    try:
+        check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
+        if check is None:
+            raise DataDirError(f"{settings.db_path} has no master key check value; it was not made by init")
+        master = keys.load_master_key(settings.data_dir, check, environ)
+    except (keys.MasterKeyError, DataDirError) as error:
+        store.close()
+        raise DataDirError(str(error)) from None
+    return State(settings=settings, store=store, keyring=Keyring(master))
+
+
+def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None) -> str:
+    """Recovery path: mint a token straight into the database (needs no running server and no key)."""
+    store = open_store(data_dir)
+    try:
+        body = models.TokenCreate(name=name, role=role, site=site, service=service)
+
+        def write(tx: Transaction) -> str:
+            if site is not None and tx.get_site(site) is None:
+                raise DataDirError(f"site {site!r} does not exist")
+            row, token = issue_token(tx, body, site, utc_now())
+            tx.insert_audit({"at": utc_now(), "actor": "offline", "action": "token.create", "site": site,
+                             "target": f"token:{row.id}", "outcome": "ok", "source": "cli",
+                             "details": {"name": name, "role": role.value}})
+            return token
+
+        return store.write(write)
+    finally:
+        store.close()
+
+
+def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None) -> None:
+    """Replace the master key: re-wrap every site's data key in one transaction; values are untouched.
+
+    The new key is on disk (as `master.key.new`) before the database changes, and replaces
+    `master.key` only after the database committed; `keys.load_master_key` completes a rotation
+    that a crash interrupted between the two.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(keys.ENV_VAR):
+        raise DataDirError(f"the master key comes from {keys.ENV_VAR}; rotate it by unsetting that and using a key file")
+    data_dir = Path(data_dir)
+    store = open_store(data_dir)
+    try:
+        check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
+        old = keys.load_master_key(data_dir, check or "", environ)
+        new = crypto.new_key()
+        keys.write_private_file(data_dir / keys.NEW_KEY_FILE, keys.encode_key(new) + "\n")
+
+        def write(tx: Transaction) -> None:
+            for site in tx.list_sites():
+                data_key = crypto.unwrap_data_key(old, site.name, site.wrapped_key)
+                tx.update_site_key(site.id, crypto.wrap_data_key(new, site.name, data_key))
+            tx.set_meta(KEY_CHECK, crypto.key_check_value(new))
+            tx.insert_audit({"at": utc_now(), "actor": "offline", "action": "master_key.rotate", "site": None,
+                             "target": None, "outcome": "ok", "source": "cli", "details": {}})
+
+        store.write(write)
+    except keys.MasterKeyError as error:
+        raise DataDirError(str(error)) from None
+    finally:
+        store.close()
+    os.replace(data_dir / keys.NEW_KEY_FILE, data_dir / keys.KEY_FILE)
+    keys.sync_dir(data_dir)

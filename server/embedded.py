@@ -1,0 +1,54 @@
+"""A server inside another process: `sitesecrets local` and the tests start one on a loopback port
+(or a unix socket) over a data directory, initialising it on first use."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from . import keys
+from .app import create_app
+from .config import DB_FILE, Settings
+from .datadir import init_data_dir, open_state
+from .wsgiserver import WSGIServer
+
+LOCAL_TOKEN_FILE = "local-admin.token"
+
+
+class EmbeddedServer:
+    """A running server in this process. Use as a context manager, or call `stop()`."""
+
+    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str) -> None:
+        self._server, self.state, self._thread = server, state, thread
+        self.admin_token = admin_token
+        self.url = server.url
+
+    @classmethod
+    def start(cls, data_dir: Path, host: str = "127.0.0.1", port: int = 0, *, unix_socket: Path | None = None,
+              settings: Settings | None = None) -> "EmbeddedServer":
+        data_dir = Path(data_dir)
+        token_file = data_dir / LOCAL_TOKEN_FILE
+        if not (data_dir / DB_FILE).exists():
+            token = init_data_dir(data_dir)
+            keys.write_private_file(token_file, token + "\n")
+        state = open_state(settings or Settings(data_dir=data_dir))
+        if not token_file.exists():
+            from .datadir import create_token_offline
+            from shared.models import Role
+
+            keys.write_private_file(token_file, create_token_offline(data_dir, "local-admin", Role.admin, None) + "\n")
+        server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
+        thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
+        thread.start()
+        return cls(server, state, thread, token_file.read_text().strip())
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+        self.state.store.close()
+
+    def __enter__(self) -> "EmbeddedServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,66 @@
+"""Look-ups and conversions that several handler modules share."""
+
+from __future__ import annotations
+
+from shared.limits import Limits
+from shared import models
+
+from ..app import Call
+from ..http import ApiError, not_found
+from ..store import AppRow, Conflict, SiteRow, Transaction
+from shared.models import ErrorCode
+
+
+def load_site(tx: Transaction, name: str) -> SiteRow:
+    site = tx.get_site(name)
+    if site is None:
+        raise not_found(f"site {name!r}")
+    return site
+
+
+def load_app(tx: Transaction, site: SiteRow, name: str) -> AppRow:
+    app = tx.get_app(site.id, name)
+    if app is None:
+        raise not_found(f"app {name!r} of site {site.name!r}")
+    return app
+
+
+def load_scope(tx: Transaction, site_name: str, app_name: str | None) -> tuple[SiteRow, AppRow | None]:
+    """The site and (for an app-level path) the app a `{scope}` path names; 404 for either unknown."""
+    site = load_site(tx, site_name)
+    return site, (load_app(tx, site, app_name) if app_name is not None else None)
+
+
+def site_limits(call: Call, site: SiteRow) -> Limits:
+    default = call.state.settings.limits
+    return Limits(
+        max_secrets=site.max_secrets or default.max_secrets,
+        max_value_bytes=site.max_value_bytes or default.max_value_bytes,
+        max_name_length=site.max_name_length or default.max_name_length,
+    )
+
+
+def site_model(call: Call, site: SiteRow, secret_count: int) -> models.Site:
+    limits = site_limits(call, site)
+    return models.Site(
+        name=site.name, created_at=site.created_at, secret_count=secret_count,
+        limits=models.LimitsModel(**limits.__dict__),
+    )
+
+
+def app_model(app: AppRow) -> models.App:
+    return models.App(name=app.name, site_secrets=app.site_secrets, created_at=app.created_at)
+
+
+def require_unbound(call: Call, what: str) -> None:
+    """Some admin actions span sites; a token bound to one site may not do them."""
+    if call.principal is not None and call.principal.site is not None:
+        raise ApiError(ErrorCode.forbidden, f"a token bound to one site may not {what}")
+
+
+def create_unique(call: Call, write, what: str):
+    """Run a create; a name taken by a concurrent request is `already_exists`, as if it had been first."""
+    try:
+        return call.store.write(write)
+    except Conflict:
+        raise ApiError(ErrorCode.already_exists, f"{what} already exists") from None

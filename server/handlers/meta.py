@@ -1,0 +1,54 @@
+"""Health, the OpenAPI document, and the audit log."""
+
+from __future__ import annotations
+
+from shared import __version__, models
+from shared.models import ErrorCode
+
+from ..app import Call
+from ..http import ApiError, Response, validation_error
+from .common import load_site
+
+MAX_AUDIT_PAGE = 500
+
+
+def health(call: Call) -> models.Health:
+    return models.Health(version=__version__)
+
+
+def openapi(call: Call) -> Response:
+    from ..openapi import document  # built once, on first request
+
+    return Response(200, document(), [("Content-Type", "application/json")])
+
+
+def _audit_page(call: Call, site: str | None) -> models.AuditPage:
+    query = call.request.query
+    try:
+        limit = int(query.get("limit", "100"))
+        before = int(query["before"]) if query.get("before") else None
+    except ValueError:
+        raise validation_error([{"path": "/limit", "message": "limit and before must be whole numbers"}]) from None
+    if not 1 <= limit <= MAX_AUDIT_PAGE:
+        raise validation_error([{"path": "/limit", "message": f"must be between 1 and {MAX_AUDIT_PAGE}"}])
+    filters = {k: query[k] for k in ("action", "actor", "target") if query.get(k)}
+
+    def read(tx):
+        if site is not None:
+            load_site(tx, site)
+        return tx.list_audit(site, filters, limit, before)
+
+    rows = call.store.read(read)
+    next_cursor = str(rows[-1]["id"]) if len(rows) == limit else None
+    return models.AuditPage(items=[models.AuditEvent(**r) for r in rows], next=next_cursor)
+
+
+def site_audit(call: Call, site: str) -> models.AuditPage:
+    return _audit_page(call, site)
+
+
+def all_audit(call: Call) -> models.AuditPage:
+    """Every event, including those of no site (tokens, denied attempts); for unbound admins."""
+    if call.principal.site is not None:
+        raise ApiError(ErrorCode.forbidden, "a token bound to one site reads that site's audit log")
+    return _audit_page(call, None)

@@ -1,0 +1,152 @@
+"""Services: which secrets a service binds, whether it runs stale versions, and its environment."""
+
+from __future__ import annotations
+
+from shared import models
+from shared.models import ErrorCode
+
+from .. import audit
+from ..app import Call
+from ..crypto import IntegrityError
+from ..http import ApiError, not_found, validation_error
+from ..store import AppRow, ServiceRow, SiteRow, Transaction
+from ..store.base import BindingRow
+from .common import create_unique, load_app, load_site
+
+
+def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service:
+    refs = [models.SecretRef(name=b.name, app=b.app) for b in bindings]
+    # a binding is stale when what the service loaded is not what exists now: a changed version, a
+    # secret that appeared since the load (both mean "restart"), or one that does not exist yet
+    stale = [ref for ref, b in zip(refs, bindings) if b.current_version is None or b.current_version != b.loaded_version]
+    restart = row.loaded_at is not None and any(
+        b.current_version is not None and b.current_version != b.loaded_version for b in bindings
+    )
+    return models.Service(name=row.name, app=row.app, secrets=refs, loaded_at=row.loaded_at,
+                          restart_required=restart, stale=stale)
+
+
+def load_service(tx: Transaction, site: SiteRow, name: str) -> ServiceRow:
+    row = tx.get_service(site.id, name)
+    if row is None:
+        raise not_found(f"service {name!r}")
+    return row
+
+
+def resolve_refs(tx: Transaction, site: SiteRow, app: AppRow | None, refs: list[models.SecretRef]) -> list[tuple[int | None, str]]:
+    """The bindings a service of `app` (None: of the site) may hold, as (app id, name); 422 otherwise."""
+    resolved: list[tuple[int | None, str]] = []
+    errors = []
+    for index, ref in enumerate(refs):
+        path = f"/secrets/{index}"
+        if ref.app is None:
+            if app is not None and not app.site_secrets:
+                errors.append({"path": path, "message": f"app {app.name!r} does not allow site-level secrets"})
+            key = (None, ref.name)
+        elif app is None or ref.app != app.name:
+            errors.append({"path": path + "/app", "message": "a service may bind only its own app's secrets and site-level ones"})
+            continue
+        else:
+            key = (app.id, ref.name)
+        if key in resolved:
+            errors.append({"path": path, "message": "this secret is listed twice"})
+        resolved.append(key)
+    if errors:
+        raise validation_error(errors)
+    return resolved
+
+
+def list_services(call: Call, site: str) -> models.ServiceList:
+    def read(tx: Transaction) -> models.ServiceList:
+        rows = tx.list_services(load_site(tx, site).id)
+        bindings = tx.bindings([r.id for r in rows])
+        return models.ServiceList(items=[service_model(r, [b for b in bindings if b.service_id == r.id]) for r in rows])
+
+    return call.store.read(read)
+
+
+def get_service(call: Call, site: str, name: str) -> models.Service:
+    def read(tx: Transaction) -> models.Service:
+        row = load_service(tx, load_site(tx, site), name)
+        return service_model(row, tx.bindings([row.id]))
+
+    return call.store.read(read)
+
+
+def create_service(call: Call, site: str) -> models.Service:
+    body = call.request.parse(models.ServiceCreate)
+
+    def write(tx: Transaction) -> models.Service:
+        site_row = load_site(tx, site)
+        app = load_app(tx, site_row, body.app) if body.app else None
+        refs = resolve_refs(tx, site_row, app, body.secrets)
+        if tx.get_service(site_row.id, body.name):
+            raise ApiError(ErrorCode.already_exists, f"service {body.name!r} already exists")
+        service_id = tx.insert_service(site_row.id, app.id if app else None, body.name, call.now)
+        tx.replace_bindings(service_id, refs)
+        audit.record(tx, call.event("service.create", site=site, target=f"service:{body.name}", details={"secrets": len(refs)}))
+        row = load_service(tx, site_row, body.name)
+        return service_model(row, tx.bindings([row.id]))
+
+    return create_unique(call, write, f"service {body.name!r}")
+
+
+def update_service(call: Call, site: str, name: str) -> models.Service:
+    body = call.request.parse(models.ServiceUpdate)
+
+    def write(tx: Transaction) -> models.Service:
+        site_row = load_site(tx, site)
+        row = load_service(tx, site_row, name)
+        app = tx.get_app(site_row.id, row.app) if row.app else None
+        tx.replace_bindings(row.id, resolve_refs(tx, site_row, app, body.secrets))
+        audit.record(tx, call.event("service.update", site=site, target=f"service:{name}", details={"secrets": len(body.secrets)}))
+        return service_model(row, tx.bindings([row.id]))
+
+    return call.store.write(write)
+
+
+def delete_service(call: Call, site: str, name: str) -> None:
+    def write(tx: Transaction) -> None:
+        row = load_service(tx, load_site(tx, site), name)
+        tx.delete_service(row.id)
+        audit.record(tx, call.event("service.delete", site=site, target=f"service:{name}"))
+
+    call.store.write(write)
+
+
+def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
+    """The service's bound secrets as variables; records what it loaded, which clears `restart_required`.
+
+    All or nothing: if one bound value fails its integrity check, the fetch is audited as an error
+    and answers 500 rather than hand the service half its environment.
+    """
+
+    def write(tx: Transaction) -> models.ServiceEnv | None:
+        site_row = load_site(tx, site)
+        row = load_service(tx, site_row, name)
+        env, versions, missing, loaded, used = {}, {}, [], {}, []
+        # site-level first, so that an app-level secret of the same name overrides it
+        for binding in sorted(tx.bindings([row.id]), key=lambda b: b.app is not None):
+            secret = tx.get_secret(site_row.id, binding.app_id, binding.name)
+            if secret is None:
+                missing.append(models.SecretRef(name=binding.name, app=binding.app))
+                continue
+            try:
+                env[binding.name] = call.state.keyring.open_value(site_row, secret.app, secret.name, secret.version, secret.ciphertext)
+            except IntegrityError:
+                audit.record(tx, call.event("service.env", site=site, target=f"service:{name}", outcome="error",
+                                            details={"error": "integrity_error", "secret": secret.name, "app": secret.app}))
+                return None
+            versions[binding.name] = secret.version
+            loaded[(binding.app_id, binding.name)] = secret.version
+            used.append(secret.id)
+        tx.record_load(row.id, loaded, call.now)
+        tx.touch_secrets(used, call.now)
+        audit.record(tx, call.event("service.env", site=site, target=f"service:{name}",
+                                    details={"secrets": sorted(versions), "missing": len(missing)}))
+        return models.ServiceEnv(env=env, versions=versions, missing=missing)
+
+    result = call.store.write(write)
+    if result is None:
+        raise ApiError(ErrorCode.integrity_error, f"a secret of service {name!r} failed its integrity check; nothing was handed out")
+    return result

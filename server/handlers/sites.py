@@ -1,0 +1,120 @@
+"""Sites and apps: create, read, change limits, delete when empty."""
+
+from __future__ import annotations
+
+from shared import models
+from shared.models import ErrorCode
+
+from .. import audit
+from ..app import Call
+from ..http import ApiError
+from ..store import Transaction
+from .common import app_model, create_unique, load_app, load_site, require_unbound, site_model
+
+
+def list_sites(call: Call) -> models.SiteList:
+    def read(tx: Transaction) -> models.SiteList:
+        counts = tx.secret_counts()
+        sites = [s for s in tx.list_sites() if call.principal.sees_site(s.name)]
+        return models.SiteList(items=[site_model(call, s, counts.get(s.id, 0)) for s in sites])
+
+    return call.store.read(read)
+
+
+def create_site(call: Call) -> models.Site:
+    body = call.request.parse(models.SiteCreate)
+    require_unbound(call, "create sites")
+    wrapped = call.state.keyring.new_wrapped_data_key(body.name)
+
+    def write(tx: Transaction) -> models.Site:
+        if tx.get_site(body.name):
+            raise ApiError(ErrorCode.already_exists, f"site {body.name!r} already exists")
+        site = tx.insert_site(body.name, wrapped, call.now)
+        audit.record(tx, call.event("site.create", site=site.name, target=f"site:{site.name}"))
+        return site_model(call, site, 0)
+
+    return create_unique(call, write, f"site {body.name!r}")
+
+
+def get_site(call: Call, site: str) -> models.Site:
+    def read(tx: Transaction) -> models.Site:
+        row = load_site(tx, site)
+        return site_model(call, row, tx.count_secrets(row.id))
+
+    return call.store.read(read)
+
+
+def update_site(call: Call, site: str) -> models.Site:
+    body = call.request.parse(models.SiteUpdate)
+    changes = body.limits.model_dump(exclude_unset=True)
+
+    def write(tx: Transaction) -> models.Site:
+        row = load_site(tx, site)
+        if changes:
+            tx.update_site_limits(row.id, changes)
+        audit.record(tx, call.event("site.update", site=site, target=f"site:{site}", details={"limits": changes}))
+        return site_model(call, tx.get_site(site), tx.count_secrets(row.id))
+
+    return call.store.write(write)
+
+
+def delete_site(call: Call, site: str) -> None:
+    require_unbound(call, "delete sites")
+
+    def write(tx: Transaction) -> None:
+        row = load_site(tx, site)
+        contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
+        if contents:
+            raise ApiError(ErrorCode.site_not_empty, f"site {site!r} still holds {', '.join(contents)}", {"contents": contents})
+        tx.delete_site_tokens(site)
+        tx.delete_site(row.id)
+        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))
+
+    call.store.write(write)
+
+
+def list_apps(call: Call, site: str) -> models.AppList:
+    return call.store.read(lambda tx: models.AppList(items=[app_model(a) for a in tx.list_apps(load_site(tx, site).id)]))
+
+
+def get_app(call: Call, site: str, app: str) -> models.App:
+    return call.store.read(lambda tx: app_model(load_app(tx, load_site(tx, site), app)))
+
+
+def create_app(call: Call, site: str) -> models.App:
+    body = call.request.parse(models.AppCreate)
+
+    def write(tx: Transaction) -> models.App:
+        row = load_site(tx, site)
+        if tx.get_app(row.id, body.name):
+            raise ApiError(ErrorCode.already_exists, f"app {body.name!r} already exists in site {site!r}")
+        app = tx.insert_app(row.id, body.name, body.site_secrets, call.now)
+        audit.record(tx, call.event("app.create", site=site, target=f"app:{body.name}", details={"site_secrets": body.site_secrets}))
+        return app_model(app)
+
+    return create_unique(call, write, f"app {body.name!r}")
+
+
+def update_app(call: Call, site: str, app: str) -> models.App:
+    body = call.request.parse(models.AppUpdate)
+
+    def write(tx: Transaction) -> models.App:
+        row = load_app(tx, load_site(tx, site), app)
+        tx.update_app(row.id, body.site_secrets)
+        audit.record(tx, call.event("app.update", site=site, target=f"app:{app}", details={"site_secrets": body.site_secrets}))
+        return app_model(tx.get_app(row.site_id, app))
+
+    return call.store.write(write)
+
+
+def delete_app(call: Call, site: str, app: str) -> None:
+    def write(tx: Transaction) -> None:
+        row = load_app(tx, load_site(tx, site), app)
+        contents = {k: v for k, v in tx.app_contents(row.id).items() if v}
+        if contents:
+            raise ApiError(ErrorCode.app_not_empty, f"app {app!r} still holds {', '.join(contents)}", {"contents": contents})
+        tx.delete_app(row.id)
+        audit.record(tx, call.event("app.delete", site=site, target=f"app:{app}"))
+
+    call.store.write(write)
+

@@ -1,0 +1,83 @@
+"""Tokens (admins) and `whoami` (everyone)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from shared import models
+from shared.models import ErrorCode, Role
+
+from .. import audit
+from ..app import Call
+from ..auth import hash_token, new_token, new_token_id
+from ..http import ApiError, not_found, validation_error
+from ..store import TokenRow, Transaction
+from .common import load_site
+
+
+def token_model(row: TokenRow) -> models.Token:
+    return models.Token(id=row.id, name=row.name, role=row.role, site=row.site, service=row.service,
+                        created_at=row.created_at, expires_at=row.expires_at, last_used_at=row.last_used_at)
+
+
+def whoami(call: Call) -> models.WhoAmI:
+    row = call.store.read(lambda tx: tx.get_token(call.principal.token_id))
+    if row is None:  # revoked between authentication and now
+        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required")
+    return models.WhoAmI.model_validate(token_model(row).model_dump())
+
+
+def list_tokens(call: Call) -> models.TokenList:
+    return call.store.read(lambda tx: models.TokenList(items=[token_model(t) for t in tx.list_tokens(call.principal.site)]))
+
+
+def check_token_request(call: Call, body: models.TokenCreate) -> str | None:
+    """The site the new token is bound to; a site-bound admin may only mint tokens for its own site."""
+    bound = call.principal.site
+    site = body.site or bound
+    if bound is not None and site != bound:
+        raise ApiError(ErrorCode.forbidden, "a token bound to one site may only create tokens for that site")
+    if body.role is Role.service and (site is None or body.service is None):
+        raise validation_error([{"path": "/service", "message": "a service token needs both a site and a service"}])
+    if body.role is not Role.service and body.service is not None:
+        raise validation_error([{"path": "/service", "message": "only a service token names a service"}])
+    return site
+
+
+def issue_token(tx: Transaction, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
+    """Store a new token's hash and return the row with the token itself, which is never stored."""
+    token = new_token()
+    expires = None
+    if body.expires_in_days:
+        expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hash_token(token), now, expires, None)
+    tx.insert_token(row)
+    return row, token
+
+
+def create_token(call: Call) -> models.CreatedToken:
+    body = call.request.parse(models.TokenCreate)
+    site = check_token_request(call, body)
+
+    def write(tx: Transaction) -> models.CreatedToken:
+        if site is not None:
+            site_row = load_site(tx, site)
+            if body.service is not None and tx.get_service(site_row.id, body.service) is None:
+                raise not_found(f"service {body.service!r}")
+        row, token = issue_token(tx, body, site, call.now)
+        audit.record(tx, call.event("token.create", site=site, target=f"token:{row.id}",
+                                    details={"name": row.name, "role": row.role, "service": row.service}))
+        return models.CreatedToken(**token_model(row).model_dump(), token=token)
+
+    return call.store.write(write)
+
+
+def delete_token(call: Call, id: str) -> None:
+    def write(tx: Transaction) -> None:
+        visible = {t.id: t for t in tx.list_tokens(call.principal.site)}
+        if id not in visible:
+            raise not_found(f"token {id!r}")
+        tx.delete_token(id)
+        audit.record(tx, call.event("token.delete", site=visible[id].site, target=f"token:{id}", details={"name": visible[id].name}))
+
+    call.store.write(write)

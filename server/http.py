@@ -1,0 +1,147 @@
+"""Requests, responses and API errors: the WSGI edge of the application.
+
+`Request` wraps a WSGI environ and reads the body at most once, under the 1 MiB cap, before
+anything parses it. `ApiError` is the one way a handler refuses a request; `error_response`
+turns it into API.md's error shape.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, TypeVar
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ValidationError
+
+from shared.limits import MAX_REQUEST_BYTES
+from shared.models import ERROR_STATUS, ErrorBody, ErrorCode, ErrorDetail
+
+M = TypeVar("M", bound=BaseModel)
+
+BASE_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+]
+
+
+class ApiError(Exception):
+    """A refusal with a machine code, one human sentence, and details that never hold a value."""
+
+    def __init__(self, code: ErrorCode, message: str, details: dict[str, Any] | None = None,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or []
+
+    @property
+    def status(self) -> int:
+        return ERROR_STATUS[self.code]
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError(ErrorCode.not_found, f"{what} does not exist")
+
+
+def validation_error(errors: list[dict[str, str]], message: str = "the request is not valid") -> ApiError:
+    return ApiError(ErrorCode.validation_error, message, {"errors": errors})
+
+
+def pointer(location: Iterable[Any]) -> str:
+    """A JSON Pointer (RFC 6901) for a pydantic or jsonschema location."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in location]
+    return "".join("/" + p for p in parts)
+
+
+def from_validation_error(error: ValidationError) -> ApiError:
+    """A 422 listing each problem by JSON Pointer; pydantic's input values are left out on purpose."""
+    errors = []
+    for item in error.errors(include_input=False, include_url=False, include_context=False):
+        if item["type"] == "json_invalid":
+            return ApiError(ErrorCode.invalid_json, "the request body is not valid JSON")
+        errors.append({"path": pointer(item["loc"]), "message": item["msg"]})
+    return validation_error(errors)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200) -> "Response":
+        if isinstance(payload, BaseModel):
+            body = payload.model_dump_json(by_alias=True).encode()
+        else:
+            body = json.dumps(payload, separators=(",", ":")).encode()
+        return cls(status, body, [("Content-Type", "application/json")])
+
+    @classmethod
+    def empty(cls, status: int = 204) -> "Response":
+        return cls(status, b"", [])
+
+
+def error_response(error: ApiError) -> Response:
+    payload = ErrorBody(error=ErrorDetail(code=error.code, message=error.message, details=error.details))
+    response = Response.json(payload, error.status)
+    response.headers.extend(error.headers)
+    return response
+
+
+class Request:
+    """One HTTP request. The body is read lazily, once, and never past the cap."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
+        self.path: str = environ.get("PATH_INFO", "") or "/"
+        self.query: dict[str, str] = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        self.remote_addr: str = environ.get("REMOTE_ADDR") or "local"
+        self._body: bytes | None = None
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            return self.environ.get(key) or None
+        return self.environ.get(f"HTTP_{key}")
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = self._read_body()
+        return self._body
+
+    def _read_body(self) -> bytes:
+        length_text = self.environ.get("CONTENT_LENGTH") or ""
+        stream = self.environ["wsgi.input"]
+        if length_text:
+            try:
+                length = int(length_text)
+            except ValueError:
+                raise ApiError(ErrorCode.invalid_json, "Content-Length is not a number") from None
+            if length > MAX_REQUEST_BYTES:
+                raise ApiError(ErrorCode.payload_too_large, f"the request body is over {MAX_REQUEST_BYTES} bytes",
+                               {"limit_bytes": MAX_REQUEST_BYTES})
+            return stream.read(length) if length > 0 else b""
+        if self.environ.get("wsgi.input_terminated"):
+            data = stream.read(MAX_REQUEST_BYTES + 1)
+            if len(data) > MAX_REQUEST_BYTES:
+                raise ApiError(ErrorCode.payload_too_large, f"the request body is over {MAX_REQUEST_BYTES} bytes",
+                               {"limit_bytes": MAX_REQUEST_BYTES})
+            return data
+        return b""
+
+    def parse(self, model: type[M]) -> M:
+        """The body as `model`: JSON content type required, unknown fields and wrong types refused."""
+        content_type = (self.header("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise ApiError(ErrorCode.unsupported_media_type, "send the body as application/json")
+        body = self.body()
+        try:
+            return model.model_validate_json(body)
+        except ValidationError as error:
+            raise from_validation_error(error) from None
+        except (RecursionError, UnicodeDecodeError, ValueError):
+            raise ApiError(ErrorCode.invalid_json, "the request body is not valid JSON") from None

@@ -1,0 +1,106 @@
+"""The master key: where it comes from, how it is checked, and how a rotation is made crash-safe.
+
+The key lives in `DATA_DIR/master.key` (base64, mode 0600) or in the environment variable
+`SITESECRETS_MASTER_KEY`. It never enters the database; the database holds only a key check
+value (see `crypto.key_check_value`) so a wrong key is refused at start-up instead of failing
+at the first reveal.
+
+A rotation writes the new key to `master.key.new` before the database changes, and renames it
+over `master.key` after the database committed. If the process dies in between, `load_master_key`
+finishes the job from whichever file matches the database's check value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import stat
+from pathlib import Path
+
+from . import crypto
+
+ENV_VAR = "SITESECRETS_MASTER_KEY"
+KEY_FILE = "master.key"
+NEW_KEY_FILE = "master.key.new"
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed, exposed or wrong; the message says which, in one sentence."""
+
+
+def encode_key(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+def decode_key(text: str, origin: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise MasterKeyError(f"{origin} is not valid base64") from None
+    if len(key) != crypto.KEY_BYTES:
+        raise MasterKeyError(f"{origin} holds {len(key)} bytes; a master key is {crypto.KEY_BYTES} bytes")
+    return key
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create `path` with mode 0600 from the first byte (never a moment readable by others), durably."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, content.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    sync_dir(path.parent)
+
+
+def sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_key_file(path: Path) -> bytes:
+    """Read a key file, refusing one that others may read (as ssh does for a private key)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise MasterKeyError(f"no master key: {path} does not exist and {ENV_VAR} is not set") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise MasterKeyError(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+    text = path.read_text(errors="replace")
+    if not text.strip():
+        raise MasterKeyError(f"{path} is empty")
+    return decode_key(text, str(path))
+
+
+def create_key_file(data_dir: Path) -> bytes:
+    key = crypto.new_key()
+    write_private_file(data_dir / KEY_FILE, encode_key(key) + "\n")
+    return key
+
+
+def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | None = None) -> bytes:
+    """The master key that opens this database, finishing an interrupted rotation if there was one."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ENV_VAR):
+        key = decode_key(environ[ENV_VAR], ENV_VAR)
+        if not crypto.key_matches(key, check_value):
+            raise MasterKeyError(f"{ENV_VAR} is not the master key of this database")
+        return key
+    current, pending = data_dir / KEY_FILE, data_dir / NEW_KEY_FILE
+    if pending.exists():
+        new_key = read_key_file(pending)
+        if crypto.key_matches(new_key, check_value):
+            os.replace(pending, current)  # the database committed the rotation; make the file say so
+            sync_dir(data_dir)
+            return new_key
+        pending.unlink()  # the rotation never committed; the current key still rules
+        sync_dir(data_dir)
+    key = read_key_file(current)
+    if not crypto.key_matches(key, check_value):
+        raise MasterKeyError(f"{current} is not the master key of this database")
+    return key

@@ -1,0 +1,62 @@
+"""The routing table: each route names its handler, the permission it needs, its audit action and
+the models of its body and answer, so that authorisation, OpenAPI and the roles test all read
+the same table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel
+
+from .auth import Permission
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Callable[..., Any]
+    permission: Permission
+    action: str
+    """The audit action this route performs, e.g. `secret.create`; also names a denied attempt."""
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    summary: str = ""
+    query: tuple[str, ...] = ()
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+
+SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")
+"""API.md's `{scope}`: every secrets route exists at site level and at app level."""
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
+        """The route for `method` and `path` with its path parameters, and the methods `path` allows.
+
+        Returns `(None, {}, [])` for an unknown path and `(None, {}, allowed)` for a known path
+        asked with another method (a 405 with an `Allow` header).
+        """
+        allowed: list[str] = []
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if not found:
+                continue
+            if route.method == method:
+                return route, found.groupdict(), []
+            allowed.append(route.method)
+        return None, {}, allowed

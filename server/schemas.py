@@ -1,0 +1,114 @@
+"""Secret types: checking a JSON Schema, and checking a typed value against it.
+
+A schema is checked against its own metaschema (Draft 2020-12 unless `$schema` names another),
+and may not `$ref` anything outside itself: nothing is ever fetched. Errors about a value name
+the constraint and the JSON Pointer of the field, never the value itself (jsonschema's own
+messages quote the instance, which would echo a secret).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unretrievable
+
+from .http import pointer
+
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _refuse_retrieval(uri: str):
+    raise Unretrievable(ref=uri)
+
+
+_NO_FETCH = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]
+
+
+def _external_refs(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _REF_KEYWORDS and isinstance(value, str) and not value.startswith("#"):
+                yield path + (key,), value
+            yield from _external_refs(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _external_refs(value, path + (index,))
+
+
+def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
+    """Why `schema` cannot define a secret type: `[{"path", "message"}]`, empty when it can."""
+    problems = [
+        {"path": "/schema" + pointer(path), "message": "a $ref must point inside the schema (start with '#'); nothing is fetched"}
+        for path, _ in _external_refs(schema)
+    ]
+    if problems:
+        return problems
+    validator_class = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    try:
+        validator_class.check_schema(schema)
+    except SchemaError as error:
+        return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
+    try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
+        validator_class(schema, registry=_NO_FETCH).is_valid(None)
+    except Exception:
+        return [{"path": "/schema", "message": "the schema has a $ref that does not resolve inside it"}]
+    return []
+
+
+def value_problems(schema: dict[str, Any], value: str) -> list[dict[str, str]]:
+    """Why `value` is not a valid instance of `schema`: `[{"path", "message"}]`, empty when valid."""
+    try:
+        instance = json.loads(value)
+    except (json.JSONDecodeError, RecursionError) as error:
+        where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        return [{"path": "", "message": f"a typed secret's value must be JSON text{where}"}]
+    validator_class = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
+    validator = validator_class(schema, registry=_NO_FETCH, format_checker=validator_class.FORMAT_CHECKER)
+    problems = []
+    try:
+        for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+            problems.extend(_describe(error))
+    except Exception:
+        return [{"path": "", "message": "the value could not be checked against its type's schema"}]
+    return problems
+
+
+def _describe(error: jsonschema.ValidationError) -> list[dict[str, str]]:
+    path = list(error.absolute_path)
+    keyword, expected = error.validator, error.validator_value
+    if keyword == "required" and isinstance(error.instance, dict):
+        missing = [name for name in expected if name not in error.instance]
+        return [{"path": pointer(path + [name]), "message": "is required"} for name in missing]
+    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = [name for name in error.instance if name not in known]
+        return [{"path": pointer(path + [name]), "message": "is not a property of this type"} for name in extra]
+    return [{"path": pointer(path), "message": _constraint_message(keyword, expected)}]
+
+
+def _constraint_message(keyword: str, expected: Any) -> str:
+    templates = {
+        "type": "must be of type {}",
+        "enum": "must be one of {}",
+        "const": "must be the fixed value the type requires",
+        "minLength": "must be at least {} characters",
+        "maxLength": "must be at most {} characters",
+        "pattern": "must match the pattern {}",
+        "format": "must be a valid {}",
+        "minimum": "must be at least {}",
+        "maximum": "must be at most {}",
+        "exclusiveMinimum": "must be more than {}",
+        "exclusiveMaximum": "must be less than {}",
+        "minItems": "must have at least {} items",
+        "maxItems": "must have at most {} items",
+    }
+    if keyword not in templates:
+        return f"fails the schema's '{keyword}' rule"
+    if isinstance(expected, list):  # enum choices and type unions come from the schema, not the value
+        expected = ", ".join(json.dumps(v) if keyword == "enum" else str(v) for v in expected)
+    return templates[keyword].format(expected)

@@ -1,0 +1,23 @@
+"""Storage behind one interface: `Store.read(fn)` and `Store.write(fn)` run `fn(tx)` in a
+transaction, where `tx` offers every query the server needs (see `base.Transaction`).
+All SQL lives in the backend modules; nothing above this package writes a query."""
+
+from .base import (
+    AppRow,
+    Conflict,
+    SecretRow,
+    ServiceRow,
+    SiteRow,
+    StorageFull,
+    Store,
+    StoreError,
+    TokenRow,
+    Transaction,
+    TypeRow,
+)
+from .sqlite import SqliteStore
+
+__all__ = [
+    "AppRow", "Conflict", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
+    "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
+]

@@ -1,0 +1,183 @@
+"""The storage interface and the rows it deals in. Backends implement `Store` and `Transaction`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The database failed in a way the request cannot fix (the message holds no data)."""
+
+
+class StorageFull(StoreError):
+    """The disk (or the database's page limit) is full; nothing of the write was kept."""
+
+
+class Conflict(StoreError):
+    """A uniqueness rule refused the write (a concurrent request took the name first)."""
+
+
+@dataclass(frozen=True)
+class SiteRow:
+    id: int
+    name: str
+    created_at: str
+    wrapped_key: bytes
+    max_secrets: int | None
+    max_value_bytes: int | None
+    max_name_length: int | None
+
+
+@dataclass(frozen=True)
+class AppRow:
+    id: int
+    site_id: int
+    name: str
+    site_secrets: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TypeRow:
+    id: int
+    site_id: int
+    key: str
+    name: str
+    schema: str
+    description: str
+    created_at: str
+    updated_at: str
+    secret_count: int = 0
+
+
+@dataclass(frozen=True)
+class SecretRow:
+    id: int
+    site_id: int
+    app_id: int | None
+    app: str | None
+    name: str
+    type_id: int | None
+    type_key: str | None
+    description: str
+    version: int
+    ciphertext: bytes
+    created_at: str
+    updated_at: str
+    created_by: str
+    updated_by: str
+    last_used_at: str | None
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    service_id: int
+    app_id: int | None
+    app: str | None
+    name: str
+    loaded_version: int | None
+    current_version: int | None
+    """The bound secret's version now, or None while it does not exist."""
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    id: int
+    site_id: int
+    app_id: int | None
+    app: str | None
+    name: str
+    created_at: str
+    loaded_at: str | None
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: str
+    name: str
+    role: str
+    site: str | None
+    service: str | None
+    hash: str
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+
+
+class Transaction(Protocol):
+    """Every query of the server. Methods raise `Conflict` on a uniqueness violation."""
+
+    # meta
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    # sites
+    def list_sites(self) -> list[SiteRow]: ...
+    def get_site(self, name: str) -> SiteRow | None: ...
+    def insert_site(self, name: str, wrapped_key: bytes, now: str) -> SiteRow: ...
+    def update_site_limits(self, site_id: int, limits: dict[str, int | None]) -> None: ...
+    def update_site_key(self, site_id: int, wrapped_key: bytes) -> None: ...
+    def delete_site(self, site_id: int) -> None: ...
+    def site_contents(self, site_id: int) -> dict[str, int]: ...
+    def count_secrets(self, site_id: int) -> int: ...
+    def secret_counts(self) -> dict[int, int]: ...
+    # apps
+    def list_apps(self, site_id: int) -> list[AppRow]: ...
+    def get_app(self, site_id: int, name: str) -> AppRow | None: ...
+    def insert_app(self, site_id: int, name: str, site_secrets: bool, now: str) -> AppRow: ...
+    def update_app(self, app_id: int, site_secrets: bool) -> None: ...
+    def delete_app(self, app_id: int) -> None: ...
+    def app_contents(self, app_id: int) -> dict[str, int]: ...
+    # secrets
+    def list_secrets(self, site_id: int, app_id: int | None, all_scopes: bool = False) -> list[SecretRow]: ...
+    def get_secret(self, site_id: int, app_id: int | None, name: str) -> SecretRow | None: ...
+    def insert_secret(self, row: dict[str, Any]) -> int: ...
+    def update_secret(self, secret_id: int, changes: dict[str, Any]) -> None: ...
+    def delete_secret(self, secret_id: int) -> None: ...
+    def secrets_of_type(self, type_id: int) -> list[SecretRow]: ...
+    def services_using(self, site_id: int, app_id: int | None, name: str) -> list[str]: ...
+    def usage_by_secret(self, site_id: int) -> dict[tuple[int | None, str], list[str]]: ...
+    # secret types
+    def list_types(self, site_id: int) -> list[TypeRow]: ...
+    def get_type(self, site_id: int, key: str) -> TypeRow | None: ...
+    def insert_type(self, site_id: int, key: str, name: str, schema: str, description: str, now: str) -> None: ...
+    def update_type(self, type_id: int, changes: dict[str, Any]) -> None: ...
+    def delete_type(self, type_id: int) -> None: ...
+    # services
+    def list_services(self, site_id: int) -> list[ServiceRow]: ...
+    def get_service(self, site_id: int, name: str) -> ServiceRow | None: ...
+    def insert_service(self, site_id: int, app_id: int | None, name: str, now: str) -> int: ...
+    def delete_service(self, service_id: int) -> None: ...
+    def bindings(self, service_ids: list[int]) -> list[BindingRow]: ...
+    def replace_bindings(self, service_id: int, refs: list[tuple[int | None, str]]) -> None: ...
+    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], now: str) -> None: ...
+    def touch_secrets(self, secret_ids: list[int], now: str) -> None: ...
+    # tokens
+    def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
+    def get_token(self, token_id: str) -> TokenRow | None: ...
+    def list_tokens(self, site: str | None = None) -> list[TokenRow]: ...
+    def insert_token(self, row: TokenRow) -> None: ...
+    def delete_token(self, token_id: str) -> bool: ...
+    def delete_site_tokens(self, site: str) -> None: ...
+    def touch_token(self, token_id: str, now: str) -> None: ...
+    # audit
+    def insert_audit(self, event: dict[str, Any]) -> None: ...
+    def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]: ...
+
+
+class Store(Protocol):
+    def read(self, fn: Callable[[Transaction], T]) -> T:
+        """Run `fn` in a read-only snapshot."""
+        ...
+
+    def write(self, fn: Callable[[Transaction], T]) -> T:
+        """Run `fn` in a write transaction and return its result once that transaction is durable.
+
+        If `fn` raises, none of its writes are kept and the exception reaches the caller. If the
+        commit fails, the caller gets `StoreError` (or `StorageFull`) and nothing was kept.
+        """
+        ...
+
+    def close(self) -> None: ...

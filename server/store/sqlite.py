@@ -1,0 +1,196 @@
+"""The SQLite backend: WAL, `synchronous=FULL`, and one writer thread that commits in groups.
+
+Every write runs on one writer thread. It takes the queued writes, runs each in its own SAVEPOINT
+inside one `BEGIN IMMEDIATE` transaction, and commits them together: one fsync carries a whole
+group of requests (an audited read is a write, so this is what lets reads scale), a write that
+fails is rolled back alone, and no caller hears "done" before the commit carrying its change is
+durable. One writer also means limits are checked and applied with no other writer in between.
+Reads use a small pool of connections, each read in its own snapshot.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .base import Conflict, StorageFull, StoreError
+from .migrations import MIGRATIONS
+from .sqlite_tx import SqliteTx
+
+T = TypeVar("T")
+_MAX_GROUP = 128
+_MAX_IDLE_READERS = 16
+
+
+class _Job:
+    __slots__ = ("fn", "done", "result", "error")
+
+    def __init__(self, fn: Callable[[SqliteTx], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")  # an acknowledged write survives a power cut
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA secure_delete = ON")  # a deleted ciphertext is overwritten, not left in free pages
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+def translate(error: sqlite3.Error) -> StoreError:
+    """Our own exception for a database failure; the message holds no row data."""
+    if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+        return Conflict("a row with that name exists")
+    code = getattr(error, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return StorageFull("the database is full")
+    return StoreError(f"database error ({type(error).__name__})")
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration this database lacks; returns the schema version."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    for version, name, sql in MIGRATIONS:
+        if version in applied:
+            continue
+        conn.executescript(
+            f"BEGIN IMMEDIATE; {sql}; "
+            f"INSERT INTO schema_migrations VALUES ({version}, '{name}', strftime('%Y-%m-%dT%H:%M:%SZ')); COMMIT;"
+        )
+    return max(v for v, _, _ in MIGRATIONS)
+
+
+class SqliteStore:
+    """A `Store` on one SQLite file. Call `close()` to stop the writer thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._write_conn = connect(self.path)
+        migrate(self._write_conn)
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
+        self._writer.start()
+
+    # ------------------------------------------------------------ reads
+
+    def read(self, fn: Callable[[SqliteTx], T]) -> T:
+        conn = self._acquire()
+        try:
+            conn.execute("BEGIN")
+            try:
+                return fn(SqliteTx(conn))
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise translate(error) from None
+        finally:
+            self._release(conn)
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return connect(self.path)
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._idle_lock:
+            if len(self._idle) < _MAX_IDLE_READERS and not self._closed:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    # ------------------------------------------------------------ writes
+
+    def write(self, fn: Callable[[SqliteTx], T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
+        job = _Job(fn)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _write_loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            group = [job]
+            while len(group) < _MAX_GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # finish this group, then stop
+                    break
+                group.append(more)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[_Job]) -> None:
+        conn = self._write_conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in group:
+                self._run_job(conn, job)
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = translate(error)
+            for job in group:
+                if job.error is None:
+                    job.error = failure
+                    job.result = None
+        finally:
+            for job in group:
+                job.done.set()
+
+    @staticmethod
+    def _run_job(conn: sqlite3.Connection, job: _Job) -> None:
+        conn.execute("SAVEPOINT job")
+        try:
+            job.result = job.fn(SqliteTx(conn))
+        except sqlite3.Error as error:
+            job.error = translate(error)
+        except BaseException as error:  # the caller's own refusal: undo its writes, keep the group's
+            job.error = error
+        if job.error is None:
+            conn.execute("RELEASE job")
+        else:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+
+    # ------------------------------------------------------------ life cycle
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
+        self._write_conn.close()
+        with self._idle_lock:
+            for conn in self._idle:
+                conn.close()
+            self._idle.clear()
+
+    def raw_connection(self) -> sqlite3.Connection:
+        """A fresh connection for offline tools (rotation, backup); the caller closes it."""
+        return connect(self.path)
