@@ -1,0 +1,77 @@
+"""Fixtures for the TUI tests: one real server per module on a loopback socket, a fresh site per
+test (so tests don't see each other's secrets), and a factory for Apps on that server."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+from typing import Any, Callable
+
+import pytest
+
+from shared.models import Role
+from tui.app import SiteSecretsApp
+from tui.client import SiteSecretsClient
+from tui.settings import Settings
+
+_site_numbers = itertools.count(1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run `async def` tests (Textual pilots) on a fresh asyncio loop; no plugin needed."""
+    if inspect.iscoroutinefunction(pyfuncitem.obj):
+        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        asyncio.run(pyfuncitem.obj(**arguments))
+        return True
+    return None
+
+
+@pytest.fixture(scope="module")
+def secrets_server(tmp_path_factory):
+    """An embedded server (real HTTP over a loopback socket) shared by one test module."""
+    from server.embedded import EmbeddedServer
+
+    with EmbeddedServer.start(tmp_path_factory.mktemp("data")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def admin(secrets_server) -> SiteSecretsClient:
+    client = SiteSecretsClient(secrets_server.url, secrets_server.admin_token)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def site(admin) -> str:
+    """A new empty site for this test."""
+    name = f"t{next(_site_numbers)}"
+    admin.request("POST", "/v1/sites", None, json={"name": name})
+    return name
+
+
+def make_token(admin: SiteSecretsClient, role: Role, name: str | None = None) -> str:
+    """A new token of `role`, minted through the API."""
+    from shared.models import CreatedToken
+
+    body = {"name": name or f"{role.value}-user", "role": role.value}
+    return admin.request("POST", "/v1/tokens", CreatedToken, json=body).token
+
+
+@pytest.fixture
+def make_app(secrets_server, site) -> Callable[..., SiteSecretsApp]:
+    """`make_app(token=None, **settings)`: an App on the test server, opened on this test's site."""
+    clients = []
+
+    def build(token: str | None = None, **options: Any) -> SiteSecretsApp:
+        client = SiteSecretsClient(secrets_server.url, token or secrets_server.admin_token)
+        clients.append(client)
+        options.setdefault("reveal_seconds", 30)
+        settings = Settings(url=secrets_server.url, site=site, reconnect_max_seconds=0.5, **options)
+        return SiteSecretsApp(client, settings, client.whoami())
+
+    yield build
+    for client in clients:
+        client.close()

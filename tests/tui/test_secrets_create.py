@@ -1,0 +1,80 @@
+"""Creating secrets from the keyboard: site-level, app-level, and what the form refuses."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from tui.dialogs.secret_form import SecretFormDialog
+from tui_helpers import loaded, screen_text, secrets_rows, wait_until
+
+
+async def test_create_site_level_secret_from_keyboard(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=0)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        await pilot.press(*"DB_URL")
+        await pilot.press("tab", "tab", "tab")  # scope, type, value
+        await pilot.press(*"postgres://x")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="form closed")
+        await loaded(pilot, rows=1)
+        assert secrets_rows(app) == [("DB_URL", "site")]
+    assert admin.reveal(site, None, "DB_URL").value == "postgres://x"
+
+
+async def test_create_app_level_secret_in_chosen_app(make_app, admin, site):
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=0)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        form = app.screen
+        form.query_one("#name", Input).value = "API_KEY"
+        form.query_one("#scope", Select).value = "web"
+        form.query_one("#value").text = "k-123"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="form closed")
+        await loaded(pilot, rows=1)
+        assert secrets_rows(app) == [("API_KEY", "app:web")]
+    assert admin.reveal(site, "web", "API_KEY").value == "k-123"
+
+
+async def test_value_typed_into_form_is_masked_until_shown(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        app.screen.query_one("#value").query_one("TextArea").focus()
+        await pilot.press(*"hunter2xyz")
+        await pilot.pause()
+        assert "hunter2xyz" not in screen_text(app)
+        assert "10 / 65,536 bytes" in screen_text(app)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert "hunter2xyz" in screen_text(app)
+
+
+async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TAKEN", "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        await pilot.press(*"9bad")
+        await pilot.pause()
+        assert "must start with a letter" in screen_text(app)
+        form = app.screen
+        form.query_one("#name", Input).value = "TAKEN"
+        form.query_one("#value").text = "new value"
+        form.query_one("#description", Input).value = "my notes"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "already" in screen_text(app), message="server error shown")
+        assert isinstance(app.screen, SecretFormDialog)
+        assert form.query_one("#name", Input).value == "TAKEN"
+        assert form.query_one("#value").text == "new value"
+        assert form.query_one("#description", Input).value == "my notes"

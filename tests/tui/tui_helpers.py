@@ -1,0 +1,55 @@
+"""Test helpers: what a running App shows (plain text and terminal bytes), and waiting for it."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+
+def _render(app, styles: bool) -> str:
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    console.print(update)
+    if styles:
+        return console.file.getvalue()
+    return console.export_text(styles=False)
+
+
+def screen_text(app) -> str:
+    """The screen (with modals over their background) as plain text, one line per row."""
+    return _render(app, styles=False)
+
+
+def terminal_bytes(app) -> str:
+    """What the terminal would receive to draw the screen: styles included, for control-byte checks."""
+    return _render(app, styles=True)
+
+
+async def wait_until(pilot, condition, timeout: float = 5.0, message: str = "") -> None:
+    """Let the app run until `condition()` holds; fail the test after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message or condition}")
+        await pilot.pause(0.05)
+
+
+def secrets_rows(app) -> list[tuple[str, str]]:
+    """(name, scope) of each row of the Secrets table, as shown."""
+    table = app.screen.query_one("#secrets-table")
+    return [(str(table.get_row_at(i)[0]), str(table.get_row_at(i)[1])) for i in range(table.row_count)]
+
+
+async def loaded(pilot, rows: int | None = None) -> None:
+    """Wait for the Secrets tab's first load (and for `rows` rows if given)."""
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.query("#secrets-pane") and
+                     app.screen.query_one("#secrets-pane").data is not None, message="secrets loaded")
+    if rows is not None:
+        await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == rows,
+                         message=f"{rows} rows")

@@ -1,0 +1,66 @@
+"""`ApiCaller`: how widgets and screens call the server without blocking the event loop.
+
+`call_api` runs a client method in a thread worker; the result comes back on the event loop
+through the worker's `StateChanged` message and is handed to the caller's `done` callback. Every
+failure goes to one place, `SiteSecretsApp.handle_api_error`, unless the caller's
+`on_api_error` claims it first (a form keeps its fields and marks the field at fault). A call
+still running after 200 ms shows progress in the header.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.worker import Worker, WorkerState
+
+PROGRESS_AFTER = 0.2
+"""Seconds before a call counts as slow and the header shows that it is working."""
+
+
+class ApiCaller:
+    """Mix into a Widget or Screen (before it in the bases) to get `call_api`."""
+
+    def call_api(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        group: str,
+        done: Callable[[Any], None] | None = None,
+        exclusive: bool = True,
+    ) -> Worker:
+        """Run `fn(*args)` in a thread; `done(result)` on success. A newer call in an exclusive
+        group cancels the older one, whose result is then dropped."""
+        worker = self.run_worker(  # type: ignore[attr-defined]
+            lambda: fn(*args), thread=True, group=group, exclusive=exclusive,
+            exit_on_error=False, name=group,
+        )
+        callbacks = self.__dict__.setdefault("_api_callbacks", {})
+        callbacks[worker] = done
+        self.set_timer(PROGRESS_AFTER, lambda: self._mark_slow(worker))  # type: ignore[attr-defined]
+        return worker
+
+    def _mark_slow(self, worker: Worker) -> None:
+        if not worker.is_finished and worker in self.__dict__.get("_api_callbacks", {}):
+            worker._sitesecrets_slow = True  # type: ignore[attr-defined]
+            self.app.busy += 1  # type: ignore[attr-defined]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        callbacks = self.__dict__.get("_api_callbacks", {})
+        worker = event.worker
+        if worker not in callbacks or not worker.is_finished:
+            return
+        done = callbacks.pop(worker)
+        if getattr(worker, "_sitesecrets_slow", False):
+            self.app.busy -= 1  # type: ignore[attr-defined]
+        app = self.app  # type: ignore[attr-defined]
+        if event.state == WorkerState.SUCCESS:
+            app.api_reachable()
+            if done is not None:
+                done(worker.result)
+        elif event.state == WorkerState.ERROR:
+            if not self.on_api_error(worker.error):
+                app.handle_api_error(worker.error)
+
+    def on_api_error(self, error: BaseException) -> bool:
+        """Handle `error` here and return True, or return False to let the App report it."""
+        return False

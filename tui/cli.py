@@ -1,0 +1,112 @@
+"""`sitesecrets`: the console entry point.
+
+With no subcommand it opens the TUI on a server; `sitesecrets local` opens it on an embedded one.
+Subcommands are registered in `build_parser` so the scripting commands can join later. Start-up
+is kept light on purpose: Textual and the server are imported only when they are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tui.settings import DEFAULT_SITE, DEFAULT_URL, Settings
+
+
+def _add_ui_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site", default=os.environ.get("SITESECRETS_SITE", DEFAULT_SITE),
+                        help="site to open (env SITESECRETS_SITE, default %(default)s)")
+    parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
+    parser.add_argument("--reveal-seconds", type=float, default=15.0, metavar="N",
+                        help="re-mask a revealed value after N seconds (default %(default)s)")
+    parser.add_argument("--clipboard-seconds", type=float, default=30.0, metavar="N",
+                        help="clear the clipboard N seconds after a copy (default %(default)s)")
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/sitesecrets`, or `~/.local/share/sitesecrets`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "sitesecrets"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sitesecrets", description="Site Secrets terminal UI.")
+    parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", DEFAULT_URL),
+                        help="server URL (env SITESECRETS_URL, default %(default)s)")
+    parser.add_argument("--token", default=os.environ.get("SITESECRETS_TOKEN"),
+                        help="API token (env SITESECRETS_TOKEN)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="allow sending the token over plain http to another host")
+    _add_ui_options(parser)
+    parser.set_defaults(handler=run_remote)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    local = commands.add_parser("local", help="open the TUI on an embedded server (initialised on first use)")
+    local.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default %(default)s")
+    _add_ui_options(local)
+    local.set_defaults(handler=run_local)
+    return parser
+
+
+def settings_from(args: argparse.Namespace, url: str) -> Settings:
+    return Settings(url=url, site=args.site, read_only=args.read_only, insecure=args.insecure,
+                    reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds)
+
+
+def connect(client, settings: Settings):
+    """Who the token is, or a `SystemExit` with one clear sentence instead of a traceback."""
+    from tui.client import ApiError, ServerUnreachable
+    from tui.display import safe_str
+
+    try:
+        return client.whoami()
+    except ServerUnreachable:
+        raise SystemExit(f"sitesecrets: cannot reach a server at {settings.url}; is it running?") from None
+    except ApiError as error:
+        if error.code == "unauthorized":
+            raise SystemExit("sitesecrets: the server rejected the token.") from None
+        raise SystemExit(f"sitesecrets: {safe_str(error.message)}") from None
+
+
+def run_tui(client, settings: Settings) -> int:
+    """Open the TUI on `client` and block until the user quits; the exit status."""
+    from tui.crash import disable_core_dumps
+
+    disable_core_dumps()
+    identity = connect(client, settings)
+    from tui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
+
+    app = SiteSecretsApp(client, settings, identity)
+    app.run()
+    return app.return_code or 0
+
+
+def run_remote(args: argparse.Namespace) -> int:
+    from tui.client import SiteSecretsClient
+
+    if not args.token:
+        raise SystemExit("sitesecrets: no token; pass --token or set SITESECRETS_TOKEN.")
+    try:
+        client = SiteSecretsClient(args.url, args.token, insecure=args.insecure)
+    except ValueError as error:  # includes InsecureTransportError
+        raise SystemExit(f"sitesecrets: {error}") from None
+    try:
+        return run_tui(client, settings_from(args, client.url))
+    finally:
+        client.close()
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from tui.local import run_local_tui
+
+    return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""A synchronous client for the Site Secrets v1 HTTP API (API.md), without Textual.
+
+Each call names the `shared.models` model its answer must match, so a reply is validated on the
+client as the request was on the server. Failures are typed: `ApiError` carries the server's
+error body, `ServerUnreachable` means no answer at all, `InsecureTransportError` means the
+client refused to send the token. No exception message ever holds a secret value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from shared.models import (
+    App,
+    AppList,
+    AuditPage,
+    ErrorBody,
+    Health,
+    RevealedValue,
+    Secret,
+    SecretList,
+    SecretType,
+    SecretTypeList,
+    ServiceList,
+    Site,
+    SiteList,
+    WhoAmI,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    """The server answered with API.md's error shape."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None, status: int = 0):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+        self.status = status
+
+    def field_errors(self) -> list[tuple[str, str]]:
+        """`(json_pointer, message)` pairs from a `validation_error`'s `details.errors`."""
+        found = []
+        for item in self.details.get("errors") or []:
+            if isinstance(item, dict):
+                found.append((str(item.get("path", "")), str(item.get("message", ""))))
+        return found
+
+
+class ServerUnreachable(ConnectionError):
+    """No HTTP answer: refused, timed out, name not found, connection dropped."""
+
+
+class InsecureTransportError(ValueError):
+    """The token would travel in clear text to a host that is not this machine."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses, where plain http never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, insecure: bool = False) -> str:
+    """The base URL without a trailing slash; raises ValueError for a URL we can't use.
+
+    Raises `InsecureTransportError` for plain http to a non-loopback host unless `insecure`.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{url!r} is not a server URL such as http://127.0.0.1:8716")
+    if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname):
+        raise InsecureTransportError(
+            f"Refusing to send the token over plain http to {parts.hostname}; use https or --insecure."
+        )
+    return url.rstrip("/")
+
+
+def _seg(name: str) -> str:
+    return quote(name, safe="")
+
+
+def scope_path(site: str, app: str | None) -> str:
+    """`{scope}` of API.md: the site, or one app of it."""
+    base = f"/v1/sites/{_seg(site)}"
+    return base if app is None else f"{base}/apps/{_seg(app)}"
+
+
+class SiteSecretsClient:
+    """One server, one token. Thread-safe: the TUI calls it from worker threads."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        insecure: bool = False,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.url = check_url(url, insecure=insecure)
+        headers = {"Accept": "application/json", "User-Agent": "sitesecrets-tui"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, model: type[M] | None, **kwargs: Any) -> M | None:
+        """Send one request; return the answer parsed as `model` (None for 204 or no model).
+
+        Raises ApiError, ServerUnreachable.
+        """
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise ServerUnreachable(f"Cannot reach the server at {self.url} ({type(error).__name__}).") from None
+        if response.status_code >= 400:
+            raise self._error(response)
+        if model is None or response.status_code == 204:
+            return None
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError:
+            # The reply may hold a value, so neither the body nor pydantic's text is repeated.
+            raise ApiError("bad_response", f"The server sent an unexpected {model.__name__} reply.",
+                           status=response.status_code) from None
+
+    @staticmethod
+    def _error(response: httpx.Response) -> ApiError:
+        try:
+            body = ErrorBody.model_validate_json(response.content).error
+        except ValidationError:
+            return ApiError("http_error", f"The server answered HTTP {response.status_code}.",
+                            status=response.status_code)
+        return ApiError(str(body.code), body.message, body.details, response.status_code)
+
+    # ------------------------------------------------------------ identity and sites
+
+    def health(self) -> Health:
+        return self.request("GET", "/v1/health", Health)
+
+    def whoami(self) -> WhoAmI:
+        return self.request("GET", "/v1/whoami", WhoAmI)
+
+    def list_sites(self) -> list[Site]:
+        return self.request("GET", "/v1/sites", SiteList).items
+
+    def get_site(self, site: str) -> Site:
+        return self.request("GET", scope_path(site, None), Site)
+
+    def list_apps(self, site: str) -> list[App]:
+        return self.request("GET", f"{scope_path(site, None)}/apps", AppList).items
+
+    # ------------------------------------------------------------ secrets
+
+    def list_secrets(self, site: str) -> list[Secret]:
+        """Every secret of the site, site-level and app-level."""
+        path = f"{scope_path(site, None)}/secrets"
+        return self.request("GET", path, SecretList, params={"scope": "all"}).items
+
+    def get_secret(self, site: str, app: str | None, name: str) -> Secret:
+        return self.request("GET", f"{scope_path(site, app)}/secrets/{_seg(name)}", Secret)
+
+    def create_secret(self, site: str, app: str | None, body: dict[str, Any]) -> Secret:
+        return self.request("POST", f"{scope_path(site, app)}/secrets", Secret, json=body)
+
+    def update_secret(self, site: str, app: str | None, name: str, body: dict[str, Any]) -> Secret:
+        return self.request("PATCH", f"{scope_path(site, app)}/secrets/{_seg(name)}", Secret, json=body)
+
+    def delete_secret(self, site: str, app: str | None, name: str) -> None:
+        self.request("DELETE", f"{scope_path(site, app)}/secrets/{_seg(name)}", None)
+
+    def reveal(self, site: str, app: str | None, name: str) -> RevealedValue:
+        """The value, audited by the server as a reveal."""
+        return self.request("POST", f"{scope_path(site, app)}/secrets/{_seg(name)}/reveal", RevealedValue)
+
+    # ------------------------------------------------------------ secret types
+
+    def list_types(self, site: str) -> list[SecretType]:
+        return self.request("GET", f"{scope_path(site, None)}/secret-types", SecretTypeList).items
+
+    def create_type(self, site: str, body: dict[str, Any]) -> SecretType:
+        return self.request("POST", f"{scope_path(site, None)}/secret-types", SecretType, json=body)
+
+    def update_type(self, site: str, key: str, body: dict[str, Any]) -> SecretType:
+        path = f"{scope_path(site, None)}/secret-types/{_seg(key)}"
+        return self.request("PATCH", path, SecretType, json=body)
+
+    def delete_type(self, site: str, key: str) -> None:
+        self.request("DELETE", f"{scope_path(site, None)}/secret-types/{_seg(key)}", None)
+
+    # ------------------------------------------------------------ services and audit
+
+    def list_services(self, site: str) -> ServiceList:
+        return self.request("GET", f"{scope_path(site, None)}/services", ServiceList)
+
+    def audit(self, site: str, *, limit: int = 50, before: str | None = None, **filters: str) -> AuditPage:
+        """One page of the site's audit log, newest first; `filters` are action, actor, target."""
+        params: dict[str, Any] = {"limit": limit}
+        if before:
+            params["before"] = before
+        params.update({key: value for key, value in filters.items() if value})
+        return self.request("GET", f"{scope_path(site, None)}/audit", AuditPage, params=params)

@@ -1,0 +1,1 @@
+"""Modal dialogs of the Site Secrets TUI, one per module."""

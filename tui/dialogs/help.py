@@ -1,0 +1,44 @@
+"""The key table (`?`), the same one the README shows."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS: list[tuple[str, str]] = [
+    ("1 / 2 / 3", "Secrets / Secret Types / Audit (admins) tab"),
+    ("/", "filter the table as you type; enter jumps to the first match, escape clears"),
+    ("n", "new secret or type"),
+    ("e", "edit the highlighted secret or type"),
+    ("d", "delete it (asks first)"),
+    ("s", "show the value for a few seconds / hide it"),
+    ("c", "copy the value to your clipboard (cleared later)"),
+    ("r", "refresh"),
+    ("ctrl+s", "switch site (admins)"),
+    ("ctrl+p", "command palette: this tab's actions, jump to a secret"),
+    ("?", "this help"),
+    ("q", "quit"),
+    ("In forms", "ctrl+s save · ctrl+t show/hide value · ctrl+r raw JSON · escape cancel"),
+]
+
+
+class HelpDialog(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss(None)", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 1))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, what in KEYS:
+            table.add_row(key, what)
+        with Vertical(classes="dialog-box"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(table)
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog")

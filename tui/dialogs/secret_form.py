@@ -1,0 +1,294 @@
+"""New / edit secret: name, scope, type, value and description, checked as you type.
+
+With a type chosen the value is a form generated from the type's schema (`SchemaForm`), or raw
+JSON (`ctrl+r`, and always for schemas a form cannot express). The dialog saves through the API
+itself so a server error leaves every field as it was: validation errors go beside the field
+their JSON Pointer names, a version conflict offers to reload. Dismisses with the saved Secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Select, Static, TextArea
+
+from shared.limits import description_problem, secret_name_problem
+from shared.models import Secret
+from tui.api import ApiCaller
+from tui.client import ApiError
+from tui.display import safe_str, safe_text
+from tui.schema_fields import error_field, form_fields
+from tui.widgets.schema_form import SchemaForm
+from tui.widgets.value_editor import ValueEditor
+
+
+def _label(text: str, required: bool = False) -> Static:
+    label = Text(text, style="bold")
+    if required:
+        label.append(" *", style="bold red")
+    return Static(label, classes="field-label")
+
+
+class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form.save"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+t", "toggle_mask", "Show/hide value", id="form.show"),
+        Binding("ctrl+r", "toggle_raw", "Raw JSON", id="form.raw"),
+    ]
+
+    def __init__(self, data: Any, secret: Secret | None = None):
+        super().__init__(classes="dialog")
+        self.data = data
+        self.secret = secret
+        self.limits = data.site.limits
+        self.types = {kind.key: kind for kind in data.types}
+        self.raw_mode = False
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        editing = self.secret is not None
+        with Vertical(classes="dialog-box form-box"):
+            yield Static(self._title(), classes="dialog-title", id="form-title")
+            with VerticalScroll(id="form-body"):
+                yield _label("Name", required=True)
+                yield Input(value=self.secret.name if editing else "", id="name", disabled=editing,
+                            placeholder="e.g. DATABASE_URL")
+                yield Static("", id="name-error", classes="field-error")
+                yield _label("Scope")
+                scopes = [(Text("site (every app may use it)"), "")]
+                scopes += [(safe_text(f"app {app.name}"), app.name) for app in self.data.apps]
+                yield Select(scopes, value=(self.secret.app or "") if editing else "", allow_blank=False,
+                             id="scope", disabled=editing)
+                yield _label("Type")
+                kinds = [(Text("none (plain text)"), "")]
+                kinds += [(safe_text(f"{kind.name} ({kind.key})"), kind.key) for kind in self.data.types]
+                yield Select(kinds, value=(self.secret.type or "") if editing else "", allow_blank=False, id="type")
+                yield _label("Value", required=not editing)
+                yield ValueEditor(self.limits.max_value_bytes, id="value",
+                                  placeholder="leave empty to keep the current value" if editing else "")
+                with Vertical(id="typed"):
+                    yield TextArea(id="raw", soft_wrap=True, tab_behavior="focus")
+                    yield Static("", id="raw-error", classes="field-error")
+                yield Static("", id="value-error", classes="field-error")
+                yield _label("Description")
+                yield Input(value=self.secret.description if editing else "", id="description")
+                yield Static("", id="description-error", classes="field-error")
+            yield Static("", id="form-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _title(self) -> Text:
+        if self.secret is None:
+            return Text("New secret", style="bold")
+        title = Text("Edit ", style="bold")
+        title.append_text(safe_text(self.secret.name, style="bold"))
+        title.append(f" (version {self.secret.version})")
+        return title
+
+    def on_mount(self) -> None:
+        self._type_changed(self.query_one("#type", Select).value or "")
+        self.query_one("#description" if self.secret else "#name").focus()
+
+    # ------------------------------------------------------------ typed value
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "type":
+            self._type_changed(event.value if isinstance(event.value, str) else "")
+
+    def _type_changed(self, key: str) -> None:
+        for old in self.query(SchemaForm):
+            old.remove()
+        kind = self.types.get(key)
+        self.query_one("#value", ValueEditor).display = kind is None
+        self.query_one("#typed").display = kind is not None
+        fields = form_fields(kind.schema_) if kind else None
+        if fields:
+            form = SchemaForm(fields, id="schema-form")
+            self.query_one("#typed").mount(form, before=0)
+        self.raw_mode = kind is not None and not fields
+        self._show_raw()
+
+    def _show_raw(self) -> None:
+        self.query_one("#raw", TextArea).display = self.raw_mode
+        for form in self.query(SchemaForm):
+            form.display = not self.raw_mode
+
+    def action_toggle_raw(self) -> None:
+        forms = self.query(SchemaForm)
+        if not forms:
+            return
+        form = forms.first()
+        raw = self.query_one("#raw", TextArea)
+        try:
+            if self.raw_mode:
+                form.set_value(json.loads(raw.text or "{}"))
+            else:
+                raw.text = json.dumps(form.value(), indent=2, ensure_ascii=False)
+        except ValueError:
+            self.notify("Fix the value first: it cannot be converted.", severity="warning", markup=False)
+            return
+        self.raw_mode = not self.raw_mode
+        self._show_raw()
+
+    def action_toggle_mask(self) -> None:
+        editor = self.query_one("#value", ValueEditor)
+        editor.toggle_mask()
+        for form in self.query(SchemaForm):
+            form.set_masked(editor.masked)
+
+    # ------------------------------------------------------------ live checks
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "name":
+            problem = secret_name_problem(event.value, self.limits.max_name_length)
+            self._error("name", problem if event.value else "")
+        elif event.input.id == "description":
+            self._error("description", description_problem(event.value) or "")
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area.id == "raw":
+            self._error("raw", _json_problem(event.text_area.text))
+
+    def _error(self, field: str, message: str | None) -> None:
+        self.query_one(f"#{field}-error", Static).update(safe_text(message or ""))
+
+    # ------------------------------------------------------------ saving
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_save(self) -> None:
+        try:
+            body = self._body()
+        except ValueError as problem:
+            self._error("form", str(problem))
+            return
+        self._error("form", "")
+        site = self.app.site
+        client = self.app.client
+        if self.secret is None:
+            scope = self.query_one("#scope", Select).value or None
+            self.call_api(client.create_secret, site, scope, body, group="form-save", done=self.dismiss)
+        else:
+            self.call_api(client.update_secret, site, self.secret.app, self.secret.name, body,
+                          group="form-save", done=self.dismiss)
+
+    def _value(self) -> str | None:
+        """The value to send, or None when editing and nothing was entered (keep the old one)."""
+        key = self.query_one("#type", Select).value or ""
+        if key not in self.types:
+            text = self.query_one("#value", ValueEditor).text
+            return text if text or self.secret is None else None
+        if self.raw_mode:
+            raw = self.query_one("#raw", TextArea).text
+            if not raw.strip() and self.secret is not None:
+                return None
+            if _json_problem(raw):
+                raise ValueError("The value is not valid JSON.")
+            return raw
+        form = self.query_one(SchemaForm)
+        if self.secret is not None and not form.has_input():
+            return None
+        return json.dumps(form.value(), ensure_ascii=False)
+
+    def _body(self) -> dict[str, Any]:
+        """The request body; raises ValueError naming what must be fixed first."""
+        name = self.query_one("#name", Input).value
+        description = self.query_one("#description", Input).value
+        key = self.query_one("#type", Select).value or None
+        if self.secret is None and secret_name_problem(name, self.limits.max_name_length):
+            raise ValueError("Fix the name first.")
+        if description_problem(description):
+            raise ValueError("Fix the description first.")
+        if self.query_one("#value", ValueEditor).over_limit() and key is None:
+            raise ValueError(f"The value is over the site's limit of {self.limits.max_value_bytes:,} bytes.")
+        value = self._value()
+        if self.secret is None:
+            body = {"name": name, "value": value or "", "description": description}
+            return body | ({"type": key} if key else {})
+        body = {"expected_version": self.secret.version}
+        if value is not None:
+            body["value"] = value
+        if description != self.secret.description:
+            body["description"] = description
+        if key != self.secret.type:
+            body["type"] = key
+        return body
+
+    # ------------------------------------------------------------ server errors
+
+    def on_api_error(self, error: BaseException) -> bool:
+        if not isinstance(error, ApiError):
+            return False
+        if error.code == "version_conflict" and self.secret is not None:
+            self._offer_reload()
+        elif error.code == "validation_error" and error.field_errors():
+            self._place_errors(error)
+        else:
+            self._error("form", error.message)
+            self.notify(safe_str(error.message), severity="error", markup=False)
+        return True
+
+    def _place_errors(self, error: ApiError) -> None:
+        forms = self.query(SchemaForm)
+        names = {spec.name for spec in forms.first().fields} if forms and not self.raw_mode else set()
+        by_field: dict[str, str] = {}
+        general = []
+        for path, message in error.field_errors():
+            field = error_field(path, message, names)
+            if field is not None:
+                by_field.setdefault(field, message)
+            elif path in ("/name", "/description") and not names:
+                self._error(path[1:], message)
+            else:
+                general.append(f"{path or '/'}: {message}" if path else message)
+        if forms:
+            forms.first().show_errors(by_field)
+        target = "raw" if self.raw_mode else "value"
+        self._error(target, "\n".join(general))
+        self._error("form", error.message)
+
+    def _offer_reload(self) -> None:
+        from tui.dialogs.confirm import ConfirmDialog
+
+        question = Text("Someone changed ")
+        question.append_text(safe_text(self.secret.name, style="bold"))
+        question.append(" since you opened it. Reload its current version? What you typed stays here.")
+        self.app.push_screen(ConfirmDialog("Changed by someone else", question, "Reload"),
+                             lambda yes: self._reload() if yes else None)
+
+    def _reload(self) -> None:
+        secret = self.secret
+        self.call_api(self.app.client.get_secret, self.app.site, secret.app, secret.name,
+                      group="form-reload", done=self._reloaded)
+
+    def _reloaded(self, fresh: Secret) -> None:
+        self.secret = fresh
+        self.query_one("#form-title", Static).update(self._title())
+        self._error("form", f"Reloaded: now version {fresh.version}. Save again to replace it.")
+
+
+def _json_problem(text: str) -> str:
+    if not text.strip():
+        return ""
+    try:
+        json.loads(text)
+    except ValueError as error:
+        return f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+    return ""

@@ -1,0 +1,157 @@
+"""New / edit secret type: key, name, description and the JSON Schema, checked as you type
+(it must parse and be a valid JSON Schema), with starting templates for new types.
+
+Saves through the API itself so nothing typed is lost on a server error; on `type_conflict` it
+lists the secrets the new schema would break. Dismisses with the saved SecretType.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Select, Static, TextArea
+
+from shared.limits import description_problem, type_key_problem
+from shared.models import SecretType
+from tui.api import ApiCaller
+from tui.client import ApiError
+from tui.display import safe_str, safe_text
+from tui.templates import TEMPLATES
+
+
+def schema_problem(text: str) -> str:
+    """Why `text` is not a usable JSON Schema, or "" when it is."""
+    try:
+        schema = json.loads(text)
+    except ValueError as error:
+        return f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+    if not isinstance(schema, dict):
+        return "a schema must be a JSON object"
+    from jsonschema import SchemaError, validators
+
+    try:
+        validators.validator_for(schema).check_schema(schema)
+    except SchemaError as error:
+        where = "/" + "/".join(str(part) for part in error.path) if error.path else "the schema"
+        return f"not a valid JSON Schema at {where}: {error.message}"
+    return ""
+
+
+class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="type.save"),
+        Binding("escape", "cancel", "Cancel", id="type.cancel"),
+    ]
+
+    def __init__(self, kind: SecretType | None = None):
+        super().__init__(classes="dialog")
+        self.kind = kind
+
+    def compose(self) -> ComposeResult:
+        kind = self.kind
+        with Vertical(classes="dialog-box form-box"):
+            title = Text("New secret type", style="bold") if kind is None else safe_text(f"Edit type {kind.key}")
+            yield Static(title, classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                yield Static(Text("Key *", style="bold"))
+                yield Input(value=kind.key if kind else "", id="key", disabled=kind is not None,
+                            placeholder="e.g. database")
+                yield Static("", id="key-error", classes="field-error")
+                yield Static(Text("Name *", style="bold"))
+                yield Input(value=kind.name if kind else "", id="name", placeholder="e.g. Database credentials")
+                yield Static(Text("Description", style="bold"))
+                yield Input(value=kind.description if kind else "", id="description")
+                yield Static("", id="description-error", classes="field-error")
+                if kind is None:
+                    templates = [(Text(title), title) for title in TEMPLATES]
+                    yield Select(templates, prompt="start from a template", id="template")
+                yield Static(Text("JSON Schema *", style="bold"))
+                text = json.dumps(kind.schema_, indent=2, ensure_ascii=False) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
+                yield TextArea(text, id="schema", tab_behavior="indent")
+                yield Static("", id="schema-error", classes="field-error")
+            yield Static("", id="form-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#name" if self.kind else "#key", Input).focus()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "template" and event.value in TEMPLATES:
+            self.query_one("#schema", TextArea).text = json.dumps(TEMPLATES[event.value], indent=2)
+            if not self.query_one("#name", Input).value:
+                self.query_one("#name", Input).value = str(event.value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "key":
+            self._error("key", type_key_problem(event.value) if event.value else "")
+        elif event.input.id == "description":
+            self._error("description", description_problem(event.value) or "")
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        self._error("schema", schema_problem(event.text_area.text))
+
+    def _error(self, field: str, message: str | None) -> None:
+        self.query_one(f"#{field}-error", Static).update(safe_text(message or ""))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_save() if event.button.id == "save" else self.dismiss(None)
+
+    def _body(self) -> dict[str, Any]:
+        key = self.query_one("#key", Input).value
+        name = self.query_one("#name", Input).value
+        description = self.query_one("#description", Input).value
+        text = self.query_one("#schema", TextArea).text
+        if self.kind is None and type_key_problem(key):
+            raise ValueError("Fix the key first.")
+        if not name.strip():
+            raise ValueError("Give the type a name.")
+        if description_problem(description):
+            raise ValueError("Fix the description first.")
+        problem = schema_problem(text)
+        if problem:
+            self._error("schema", problem)
+            raise ValueError("Fix the schema first.")
+        body = {"name": name, "schema": json.loads(text), "description": description}
+        return body if self.kind else body | {"key": key}
+
+    def action_save(self) -> None:
+        try:
+            body = self._body()
+        except ValueError as problem:
+            self._error("form", str(problem))
+            return
+        self._error("form", "")
+        client, site = self.app.client, self.app.site
+        if self.kind is None:
+            self.call_api(client.create_type, site, body, group="type-save", done=self.dismiss)
+        else:
+            self.call_api(client.update_type, site, self.kind.key, body, group="type-save", done=self.dismiss)
+
+    def on_api_error(self, error: BaseException) -> bool:
+        if not isinstance(error, ApiError):
+            return False
+        if error.code == "type_conflict":
+            from tui.dialogs.message import MessageDialog
+            from tui.widgets.types_pane import secret_names
+
+            self.app.push_screen(MessageDialog(
+                "Schema would break secrets",
+                "These secrets no longer validate against the new schema; change them first:",
+                secret_names(error.details.get("secrets"))))
+        else:
+            messages = [f"{path}: {message}" for path, message in error.field_errors()]
+            self._error("schema" if messages else "form", "\n".join(messages) or error.message)
+            self.notify(safe_str(error.message), severity="error", markup=False)
+        return True

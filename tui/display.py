@@ -1,0 +1,76 @@
+"""The one door through which untrusted text reaches the screen.
+
+Names, descriptions, values, type names, schemas, server messages and audit fields all come from
+other people. Textual and Rich pass ESC, CSI, OSC (clipboard, title, hyperlinks) and 8-bit C1
+bytes inside plain text straight to the terminal, and bidi overrides can make text read backwards,
+so "markup off" is not enough: every such string goes through `safe_text` (a Rich `Text`, never
+parsed as markup) or `safe_str` (for places that take a plain string, such as notifications),
+which spell those characters out visibly, e.g. ESC as `\\x1b`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rich.text import Text
+
+MASK = "••••••••"
+"""A masked value: fixed width, so it never tells the value's length."""
+
+ESCAPE_STYLE = "reverse"
+"""Escaped characters stand out, so `\\x1b` sent by someone can't pass for four typed ones."""
+
+# Categories spelled out: controls (C0, DEL, C1), format characters (bidi overrides and
+# isolates, zero-width joiners, BOM), surrogates, and the Unicode line/paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _is_unsafe(ch: str, multiline: bool) -> bool:
+    if multiline and ch in "\n\t":
+        return False
+    return unicodedata.category(ch) in _UNSAFE_CATEGORIES
+
+
+def safe_text(value: object, *, multiline: bool = False, style: str = "") -> Text:
+    """`value` as a Rich Text that shows every control or format character as a visible escape.
+
+    Never parsed as markup. Newlines and tabs are kept only when `multiline` is true.
+    """
+    text = Text(style=style, end="", no_wrap=False)
+    plain: list[str] = []
+    for ch in str(value):
+        if _is_unsafe(ch, multiline):
+            if plain:
+                text.append("".join(plain))
+                plain.clear()
+            text.append(_escape(ch), style=ESCAPE_STYLE)
+        else:
+            plain.append(ch)
+    if plain:
+        text.append("".join(plain))
+    return text
+
+
+def safe_str(value: object, *, multiline: bool = False) -> str:
+    """`value` as a plain string with control and format characters spelled out (see `safe_text`).
+
+    For APIs that take a string: pass it on with markup disabled.
+    """
+    return "".join(_escape(ch) if _is_unsafe(ch, multiline) else ch for ch in str(value))
+
+
+def short_time(moment: object) -> str:
+    """A compact UTC time for tables: `2026-11-27 01:54`."""
+    if moment is None:
+        return "never"
+    text = moment.strftime("%Y-%m-%d %H:%M") if hasattr(moment, "strftime") else str(moment)
+    return safe_str(text)

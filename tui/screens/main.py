@@ -1,0 +1,98 @@
+"""The main screen: status header, the Secrets / Secret Types / Audit tabs, and the footer."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.lazy import Lazy
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from tui.api import ApiCaller
+from tui.widgets.audit_pane import AuditPane
+from tui.widgets.header import StatusHeader
+from tui.widgets.secrets_pane import SecretsPane
+from tui.widgets.types_pane import TypesPane
+
+TABS = {"1": "secrets", "2": "types", "3": "audit"}
+
+
+class MainScreen(ApiCaller, Screen):
+    BINDINGS = [
+        Binding("1", "show_tab('secrets')", "Secrets", id="tab.secrets"),
+        Binding("2", "show_tab('types')", "Types", id="tab.types"),
+        Binding("3", "show_tab('audit')", "Audit", id="tab.audit"),
+        Binding("ctrl+s", "switch_site", "Site", id="site.switch"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        with TabbedContent(initial="secrets", id="tabs"):
+            with TabPane("1 Secrets", id="secrets"):
+                yield SecretsPane(id="secrets-pane")
+            with TabPane("2 Secret Types", id="types"):
+                yield Lazy(TypesPane(id="types-pane"))
+            if self.app.is_admin:
+                with TabPane("3 Audit", id="audit"):
+                    yield Lazy(AuditPane(id="audit-pane"))
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_tab" and parameters == ("audit",):
+            return self.app.is_admin
+        if action == "switch_site":
+            return self.app.can_switch_site
+        return True
+
+    def on_mount(self) -> None:
+        self.query_one("#secrets-table").focus()
+
+    def action_show_tab(self, tab: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = tab
+        self._focus_tab(tab)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+
+    def _focus_tab(self, tab: str) -> None:
+        # A Lazy pane may not be mounted yet; focus its table once it is.
+        def focus() -> None:
+            tables = self.query(f"#{tab} DataTable")
+            if tables:
+                tables.first().focus()
+
+        self.call_after_refresh(focus)
+
+    def active_pane(self):
+        tabs = self.query_one(TabbedContent)
+        panes = self.query(f"#{tabs.active} .data-pane")
+        return panes.first() if panes else None
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        pane = self.active_pane()
+        return pane.palette_commands() if pane is not None else []
+
+    def reload_all(self) -> None:
+        for pane in self.query(".data-pane"):
+            pane.load()
+
+    def action_help(self) -> None:
+        from tui.dialogs.help import HelpDialog
+
+        self.app.push_screen(HelpDialog())
+
+    def action_switch_site(self) -> None:
+        from tui.dialogs.site_picker import SitePicker
+
+        def picked(site: str | None) -> None:
+            if site and site != self.app.site:
+                self.app.site = site
+                self.reload_all()
+
+        self.call_api(self.app.client.list_sites, group="sites",
+                      done=lambda sites: self.app.push_screen(SitePicker(sites, self.app.site), picked))

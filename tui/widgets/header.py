@@ -1,0 +1,39 @@
+"""The header line: server, site, the token's name and role, and the connection state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.display import safe_text
+
+_STATE_STYLE = {"online": "green", "offline": "bold red", "reconnecting": "yellow"}
+
+
+class StatusHeader(Static):
+    """Redraws itself whenever the App's site, connection or busy state changes."""
+
+    DEFAULT_CSS = """
+    StatusHeader { dock: top; height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        for name in ("site", "connection", "busy"):
+            self.watch(self.app, name, self._redraw, init=False)
+        self._redraw()
+
+    def _redraw(self, *_: object) -> None:
+        app = self.app
+        identity = app.identity
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(app.client.url.split("://", 1)[-1])
+        line.append("  site ", style="dim")
+        line.append_text(safe_text(app.site, style="bold"))
+        line.append("  ")
+        line.append_text(safe_text(identity.name))
+        line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
+        state = app.connection
+        line.append(f"  ● {state}", style=_STATE_STYLE.get(state, ""))
+        if app.busy > 0:
+            line.append("  working…", style="italic")
+        self.update(line)
