@@ -44,6 +44,8 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
         raise DataDirError(f"{data_dir / keys.KEY_FILE} exists without a database; move it away first")
     else:
         master = keys.create_key_file(data_dir)
+    # SQLite gives its -wal and -shm files the database's mode, so 0600 here covers all three
+    os.close(os.open(data_dir / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     store = SqliteStore(data_dir / DB_FILE)
     try:
         keyring = Keyring(master)

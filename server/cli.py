@@ -1,0 +1,140 @@
+"""`sitesecrets-server`: init, serve, token create, rotate-master-key.
+
+Each command prints one clear sentence on failure and exits non-zero; none prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from shared.limits import DEFAULT_LIMITS, Limits
+from shared.models import Role
+
+from .config import Settings
+
+DATA_DIR_ENV = "SITESECRETS_DATA_DIR"
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    default = os.environ.get(DATA_DIR_ENV)
+    parser.add_argument("--data-dir", type=Path, default=default, required=default is None,
+                        help=f"the data directory (default: ${DATA_DIR_ENV})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sitesecrets-server", description="The Site Secrets server.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create a data directory, its master key and the first admin token")
+    _data_dir(init)
+
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    _data_dir(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8716, help="TCP port; 0 picks a free one (default 8716)")
+    serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0600) instead of TCP")
+    serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
+    serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    serve.add_argument("--max-secrets", type=int, default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")
+    serve.add_argument("--max-value-bytes", type=int, default=DEFAULT_LIMITS.max_value_bytes, help="default value size limit")
+    serve.add_argument("--max-name-length", type=int, default=DEFAULT_LIMITS.max_name_length, help="default secret name length limit")
+    serve.add_argument("--access-log", action="store_true", help="log each request's method, path and status to stderr")
+
+    token = commands.add_parser("token", help="offline token management (recovery)")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
+    create = token_commands.add_parser("create", help="mint a token directly in the database and print it")
+    _data_dir(create)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--site", help="bind the token to one site")
+    create.add_argument("--service", help="the service a service token fetches")
+
+    rotate = commands.add_parser("rotate-master-key", help="replace the master key and re-wrap every data key")
+    _data_dir(rotate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .datadir import DataDirError
+
+    try:
+        return COMMANDS[args.command](args)
+    except DataDirError as error:
+        print(f"sitesecrets-server: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"sitesecrets-server: {error.strerror or error} ({getattr(error, 'filename', '') or ''})", file=sys.stderr)
+        return 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .datadir import init_data_dir
+
+    token = init_data_dir(args.data_dir)
+    print(f"initialised {args.data_dir} with site 'default'; the admin token (shown once):", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .datadir import create_token_offline
+
+    if args.role == Role.service.value and not (args.site and args.service):
+        print("sitesecrets-server: a service token needs --site and --service", file=sys.stderr)
+        return 2
+    print(create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service))
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from .datadir import rotate_master_key
+
+    rotate_master_key(args.data_dir)
+    print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .app import create_app
+    from .datadir import open_state
+    from .wsgiserver import WSGIServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length)
+    state = open_state(Settings(data_dir=args.data_dir, limits=limits))
+    try:
+        server = WSGIServer(create_app(state), args.host, args.port, unix_socket=args.unix_socket,
+                            tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log)
+    except BaseException:
+        state.store.close()
+        raise
+    # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
+    # and this thread waits for it to finish draining before the store closes under the requests
+    shutdown = threading.Thread(target=server.shutdown, name="shutdown")
+
+    def stop(signum: int, frame: object) -> None:
+        if not shutdown.is_alive() and shutdown.ident is None:
+            shutdown.start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"listening on {server.url}", flush=True)
+    server.serve_forever()
+    shutdown.join()
+    state.store.close()
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "serve": cmd_serve, "token": cmd_token, "rotate-master-key": cmd_rotate}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""`sitesecrets-server` as an administrator runs it: real processes, real sockets, real files."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from server import crypto, keys
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+class Served:
+    """A `serve` process; `url` is what it printed on its first line."""
+
+    def __init__(self, data_dir: Path, *extra: str, env: dict | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0", *extra],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        )
+        line = self.proc.stdout.readline().strip()
+        assert line.startswith("listening on "), line + self.proc.stderr.read()
+        self.url = line.removeprefix("listening on ")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def initialised(tmp_path: Path) -> tuple[Path, str]:
+    data_dir = tmp_path / "data"
+    result = cli("init", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return data_dir, result.stdout.strip()
+
+
+def client(url: str, token: str, **kwargs) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs)
+
+
+def test_init_prints_an_admin_token_on_its_own_line_and_locks_down_its_files(initialised):
+    data_dir, token = initialised
+    assert token.startswith("ss_") and "\n" not in token
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("master.key", "secrets.db"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
+
+
+def test_init_refuses_a_directory_that_holds_a_database_and_changes_nothing(initialised):
+    data_dir, _ = initialised
+    before = {p.name: p.read_bytes() for p in data_dir.iterdir()}
+    result = cli("init", "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "already holds a database" in result.stderr and "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in data_dir.iterdir()} == before
+
+
+def test_serve_on_port_zero_prints_the_real_port_and_serves_the_api(initialised):
+    data_dir, token = initialised
+    served = Served(data_dir)
+    try:
+        port = int(served.url.rsplit(":", 1)[1])
+        assert port > 0
+        with client(served.url, token) as api:
+            assert api.get("/v1/health").json()["status"] == "ok"
+            assert api.post("/v1/sites/default/secrets", json={"name": "API_KEY", "value": "v1"}).status_code == 201
+            assert api.post("/v1/sites/default/secrets/API_KEY/reveal").json()["value"] == "v1"
+    finally:
+        assert served.stop() == 0
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(initialised):
+    data_dir, token = initialised
+    served = Served(data_dir)
+    try:
+        host, port = served.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as sock:
+            request = f"GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+            for _ in range(3):
+                sock.sendall(request)
+                reply = _read_response(sock)
+                assert reply.startswith(b"HTTP/1.1 200") and b'"role":"admin"' in reply
+    finally:
+        served.stop()
+
+
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int([line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(initialised):
+    data_dir, token = initialised
+    served = Served(data_dir)
+    host, port = served.url.removeprefix("http://").rsplit(":", 1)
+    body = b'{"name": "LATE", "value": "still stored"}'
+    sock = socket.create_connection((host, int(port)))
+    # send the headers, then hold the body back while the server is told to stop
+    sock.sendall(f"POST /v1/sites/default/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+    time.sleep(0.3)
+    served.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    sock.sendall(body)
+    reply = _read_response(sock)
+    sock.close()
+    assert reply.startswith(b"HTTP/1.1 201")
+    assert served.proc.wait(timeout=30) == 0
+    again = Served(data_dir)
+    try:
+        with client(again.url, token) as api:
+            assert api.post("/v1/sites/default/secrets/LATE/reveal").json()["value"] == "still stored"
+    finally:
+        again.stop()
+
+
+def test_serve_refuses_a_wrong_master_key_with_one_sentence(initialised):
+    data_dir, _ = initialised
+    keys.write_private_file(data_dir / "master.key", keys.encode_key(crypto.new_key()) + "\n")
+    result = cli("serve", "--data-dir", str(data_dir), "--port", "0")
+    assert result.returncode == 1
+    assert "is not the master key of this database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_takes_the_master_key_from_the_environment(initialised):
+    data_dir, token = initialised
+    key_text = (data_dir / "master.key").read_text().strip()
+    (data_dir / "master.key").unlink()
+    served = Served(data_dir, env={keys.ENV_VAR: key_text})
+    try:
+        with client(served.url, token) as api:
+            assert api.get("/v1/whoami").status_code == 200
+    finally:
+        served.stop()
+    missing = cli("serve", "--data-dir", str(data_dir), "--port", "0")
+    assert missing.returncode == 1 and "no master key" in missing.stderr
+
+
+def test_serve_refuses_a_key_file_others_can_read(initialised):
+    data_dir, _ = initialised
+    os.chmod(data_dir / "master.key", 0o644)
+    result = cli("serve", "--data-dir", str(data_dir), "--port", "0")
+    assert result.returncode == 1 and "chmod 600" in result.stderr
+
+
+def test_rotate_master_key_keeps_every_value_and_retires_the_old_key(initialised):
+    data_dir, token = initialised
+    served = Served(data_dir)
+    with client(served.url, token) as api:
+        api.post("/v1/sites", json={"name": "shop"})
+        api.post("/v1/sites/default/secrets", json={"name": "A", "value": "alpha"})
+        api.post("/v1/sites/shop/secrets", json={"name": "B", "value": "beta"})
+    served.stop()
+    old_key = keys.decode_key((data_dir / "master.key").read_text(), "old")
+
+    result = cli("rotate-master-key", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert not (data_dir / "master.key.new").exists()
+    assert stat.S_IMODE((data_dir / "master.key").stat().st_mode) == 0o600
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "secrets.db") as db:
+        for name, wrapped in db.execute("SELECT name, wrapped_key FROM sites"):
+            with pytest.raises(crypto.IntegrityError):
+                crypto.unwrap_data_key(old_key, name, wrapped)
+
+    served = Served(data_dir)
+    try:
+        with client(served.url, token) as api:
+            assert api.post("/v1/sites/default/secrets/A/reveal").json()["value"] == "alpha"
+            assert api.post("/v1/sites/shop/secrets/B/reveal").json()["value"] == "beta"
+    finally:
+        served.stop()
+
+
+def test_offline_token_create_prints_a_working_token(initialised):
+    data_dir, _ = initialised
+    result = cli("token", "create", "--data-dir", str(data_dir), "--name", "ops", "--role", "viewer", "--site", "default")
+    assert result.returncode == 0, result.stderr
+    served = Served(data_dir)
+    try:
+        with client(served.url, result.stdout.strip()) as api:
+            me = api.get("/v1/whoami").json()
+            assert (me["name"], me["role"], me["site"]) == ("ops", "viewer", "default")
+    finally:
+        served.stop()
+
+
+def test_every_command_has_help():
+    for command in (["init"], ["serve"], ["token", "create"], ["rotate-master-key"]):
+        result = cli(*command, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout
+
+
+def test_unix_socket_is_private_and_serves(initialised, tmp_path):
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    served = Served(data_dir, "--unix-socket", str(path))
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        transport = httpx.HTTPTransport(uds=str(path))
+        with client("http://localhost", token, transport=transport) as api:
+            assert api.get("/v1/whoami").json()["role"] == "admin"
+    finally:
+        assert served.stop() == 0
+    assert not path.exists()
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_tls_serves_https(initialised, tmp_path):
+    data_dir, token = initialised
+    cert, key = _self_signed(tmp_path)
+    served = Served(data_dir, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert served.url.startswith("https://")
+        url = served.url.replace("127.0.0.1", "localhost")
+        with client(url, token, verify=ssl.create_default_context(cafile=str(cert))) as api:
+            assert api.get("/v1/whoami").status_code == 200
+    finally:
+        assert served.stop() == 0
