@@ -131,7 +131,8 @@ class Application:
         if site is not None and not principal.sees_site(site):
             raise ApiError(ErrorCode.not_found, "site does not exist")
         allowed = principal.may(route.permission)
-        if principal.role is Role.service:  # a service token fetches its own environment and nothing else
+        if principal.role is Role.service and route.permission is not Permission.any:
+            # a service token fetches its own environment and nothing else (besides asking who it is)
             allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
         if not allowed:
             event = call.event(route.action, site=site, outcome="denied",
