@@ -41,8 +41,9 @@ class ApiError(Exception):
         return ERROR_STATUS[self.code]
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(ErrorCode.not_found, f"{what} does not exist")
+def not_found(kind: str, name: str) -> ApiError:
+    """404 naming what is missing; `details.resource` lets a client tell a missing app from a missing secret."""
+    return ApiError(ErrorCode.not_found, f"{kind} {name!r} does not exist", {"resource": kind, "name": name})
 
 
 def validation_error(errors: list[dict[str, str]], message: str = "the request is not valid") -> ApiError:

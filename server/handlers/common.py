@@ -14,14 +14,14 @@ from shared.models import ErrorCode
 def load_site(tx: Transaction, name: str) -> SiteRow:
     site = tx.get_site(name)
     if site is None:
-        raise not_found(f"site {name!r}")
+        raise not_found("site", name)
     return site
 
 
 def load_app(tx: Transaction, site: SiteRow, name: str) -> AppRow:
     app = tx.get_app(site.id, name)
     if app is None:
-        raise not_found(f"app {name!r} of site {site.name!r}")
+        raise not_found("app", name)
     return app
 
 

@@ -32,7 +32,7 @@ def secret_model(row: SecretRow, used_by: list[str]) -> models.Secret:
 def load_secret(tx: Transaction, site: SiteRow, app: AppRow | None, name: str) -> SecretRow:
     row = tx.get_secret(site.id, app.id if app else None, name)
     if row is None:
-        raise not_found(f"secret {name!r}")
+        raise not_found("secret", name)
     return row
 
 

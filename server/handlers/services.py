@@ -29,7 +29,7 @@ def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service
 def load_service(tx: Transaction, site: SiteRow, name: str) -> ServiceRow:
     row = tx.get_service(site.id, name)
     if row is None:
-        raise not_found(f"service {name!r}")
+        raise not_found("service", name)
     return row
 
 

@@ -63,7 +63,7 @@ def create_token(call: Call) -> models.CreatedToken:
         if site is not None:
             site_row = load_site(tx, site)
             if body.service is not None and tx.get_service(site_row.id, body.service) is None:
-                raise not_found(f"service {body.service!r}")
+                raise not_found("service", body.service)
         row, token = issue_token(tx, body, site, call.now)
         audit.record(tx, call.event("token.create", site=site, target=f"token:{row.id}",
                                     details={"name": row.name, "role": row.role, "service": row.service}))
@@ -76,7 +76,7 @@ def delete_token(call: Call, id: str) -> None:
     def write(tx: Transaction) -> None:
         visible = {t.id: t for t in tx.list_tokens(call.principal.site)}
         if id not in visible:
-            raise not_found(f"token {id!r}")
+            raise not_found("token", id)
         tx.delete_token(id)
         audit.record(tx, call.event("token.delete", site=visible[id].site, target=f"token:{id}", details={"name": visible[id].name}))
 

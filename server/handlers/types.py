@@ -25,7 +25,7 @@ def type_model(row: TypeRow) -> models.SecretType:
 def load_type(tx: Transaction, site: SiteRow, key: str) -> TypeRow:
     row = tx.get_type(site.id, key)
     if row is None:
-        raise not_found(f"secret type {key!r}")
+        raise not_found("secret type", key)
     return row
 
 
