@@ -1,0 +1,94 @@
+"""Filtering the Secrets table, and untrusted text shown literally: no markup, no control bytes."""
+
+from __future__ import annotations
+
+import json
+
+from tui_helpers import loaded, screen_text, secrets_rows, terminal_bytes, wait_until
+
+INJECTION = "[red]a[/red] [@click=app.quit]q[/]"
+
+
+async def test_filter_matches_name_description_type_and_scope_as_you_type(make_app, admin, site):
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "shop"})
+    admin.create_type(site, {"key": "smtp", "name": "SMTP", "schema": {"type": "object"}})
+    admin.create_secret(site, None, {"name": "ALPHA", "value": "v", "description": "payment gateway"})
+    admin.create_secret(site, None, {"name": "BETA", "value": "{}", "type": "smtp"})
+    admin.create_secret(site, "shop", {"name": "GAMMA", "value": "v"})
+    admin.create_secret(site, None, {"name": "DELTA_ALPHA", "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=4)
+        await pilot.press("slash", *"alpha")
+        await pilot.pause()
+        assert [name for name, _ in secrets_rows(app)] == ["ALPHA", "DELTA_ALPHA"]
+        for needle, expected in (("payment", ["ALPHA"]), ("smtp", ["BETA"]), ("shop", ["GAMMA"])):
+            app.screen.query_one("#secrets-filter").value = needle
+            await pilot.pause()
+            assert [name for name, _ in secrets_rows(app)] == expected, needle
+        app.screen.query_one("#secrets-filter").value = "alpha"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.focused.id == "secrets-table"
+        assert app.screen.query_one("#secret-detail").secret.name == "ALPHA"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(secrets_rows(app)) == 4
+        assert not app.screen.query_one("#secrets-filter").display
+
+
+async def test_markup_in_description_shows_literally_and_does_not_quit(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "x", "value": "v", "description": INJECTION})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.pause()
+        assert INJECTION in screen_text(app)
+        # Click where the injected "q" link would be: nothing may happen.
+        line = next(i for i, text in enumerate(screen_text(app).splitlines()) if INJECTION in text)
+        column = screen_text(app).splitlines()[line].index("q[/]")
+        await pilot.click(offset=(column, line))
+        await pilot.pause(0.2)
+        assert app.is_running and app.return_code is None
+
+
+async def test_markup_in_names_of_types_and_values_shows_literally(make_app, admin, site):
+    admin.create_type(site, {"key": "k", "name": "[b]bold[/b]", "schema": {"type": "object", "description": "[i]x"}})
+    admin.create_secret(site, None, {"name": "V", "value": "[@click=app.quit]quit[/]"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "[@click=app.quit]quit[/]" in screen_text(app), message="literal value")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: "[b]bold[/b]" in screen_text(app), message="literal type name")
+        assert '"[i]x"' in screen_text(app)
+
+
+async def test_control_characters_are_shown_escaped_never_sent(make_app, admin, site):
+    # Descriptions can't hold controls (the server refuses them), values can: an OSC 52 clipboard
+    # write, a title change, a C1 CSI and a bidi override, all in one revealed value.
+    hostile = "a\x1b]52;c;SGVsbG8=\x07b\x1b]0;pwned\x07c\x9b31md\u202ee"
+    admin.create_secret(site, None, {"name": "EVIL", "value": hostile, "description": "bidi \u202eevil"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "VALUE ON SCREEN" in screen_text(app))
+        text = screen_text(app)
+        assert "a\\x1b]52;c;SGVsbG8=\\x07b\\x1b]0;pwned\\x07c\\x9b31md\\u202ee" in text
+        assert "bidi \\u202eevil" in text
+        sent = terminal_bytes(app)
+        for raw in ("\x1b]52", "\x1b]0;", "\x9b", "\u202e", "\x07"):
+            assert raw not in sent
+
+
+async def test_typed_value_with_control_characters_is_escaped_when_pretty_printed(make_app, admin, site):
+    admin.create_type(site, {"key": "t", "name": "T", "schema": {"type": "object"}})
+    admin.create_secret(site, None, {"name": "J", "type": "t", "value": json.dumps({"k": "x\u0085y\u2066z"}, ensure_ascii=False)})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: '"k": "x\\x85y\\u2066z"' in screen_text(app), message="escaped JSON")
+        assert "\x85" not in terminal_bytes(app) and "\u2066" not in terminal_bytes(app)

@@ -1,0 +1,91 @@
+"""Editing (with check-and-set) and deleting (with confirmation) secrets."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.message import MessageDialog
+from tui.dialogs.secret_form import SecretFormDialog
+from tui_helpers import loaded, screen_text, secrets_rows, wait_until
+
+
+async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "v1"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        form = app.screen
+        admin.update_secret(site, None, "TOKEN", {"value": "colleague"})  # someone else saves first
+        form.query_one("#value").text = "mine"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="conflict dialog")
+        assert "Someone changed TOKEN" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: "now version 2" in screen_text(app), message="reloaded")
+        assert form.query_one("#value").text == "mine"
+        assert admin.reveal(site, None, "TOKEN").value == "colleague"  # nothing overwritten
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    assert admin.reveal(site, None, "TOKEN").value == "mine"
+    assert admin.get_secret(site, None, "TOKEN").version == 3
+
+
+async def test_edit_changes_description_and_keeps_value_when_left_empty(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "keep-me"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        app.screen.query_one("#description", Input).value = "rotated yearly"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "rotated yearly" in screen_text(app), message="detail updated")
+    assert admin.reveal(site, None, "TOKEN").value == "keep-me"
+
+
+async def test_delete_confirmed_removes_secret(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "OLD", "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Delete the secret OLD at site level?" in screen_text(app)
+        await pilot.press("y")
+        await loaded(pilot, rows=0)
+    assert admin.list_secrets(site) == []
+
+
+async def test_delete_cancelled_keeps_secret(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "OLD", "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("escape")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert secrets_rows(app) == [("OLD", "site")]
+    assert [secret.name for secret in admin.list_secrets(site)] == ["OLD"]
+
+
+async def test_delete_of_secret_in_use_lists_services(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "SHARED", "value": "v"})
+    for service in ("billing", "mailer"):
+        admin.request("POST", f"/v1/sites/{site}/services", None,
+                      json={"name": service, "secrets": [{"name": "SHARED"}]})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("d", "y")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in-use dialog")
+        text = screen_text(app)
+        assert "• billing" in text and "• mailer" in text
+        await pilot.press("escape")
+    assert [secret.name for secret in admin.list_secrets(site)] == ["SHARED"]

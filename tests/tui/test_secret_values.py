@@ -1,0 +1,89 @@
+"""Showing and copying values: reveal with countdown and re-mask, copy to the clipboard."""
+
+from __future__ import annotations
+
+import json
+
+from tui.display import MASK
+from tui_helpers import loaded, screen_text, wait_until
+
+
+def _detail(app):
+    return app.screen.query_one("#secret-detail")
+
+
+async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    app = make_app(reveal_seconds=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        assert MASK in screen_text(app) and "s3cr3t-value" not in screen_text(app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app), message="value shown")
+        assert "VALUE ON SCREEN" in screen_text(app)
+        await wait_until(pilot, lambda: not _detail(app).revealed, timeout=3, message="re-mask")
+        await pilot.pause()
+        assert "s3cr3t-value" not in screen_text(app)
+        assert _detail(app)._value is None  # dropped from the widget, not just hidden
+    events = admin.audit(site, action="secret.reveal").items
+    assert [event.target for event in events] == ["secret:site/TOKEN"]
+
+
+async def test_pressing_s_again_remasks(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app))
+        await pilot.press("s")
+        await pilot.pause()
+        assert "s3cr3t-value" not in screen_text(app) and MASK in screen_text(app)
+
+
+async def test_moving_to_another_secret_remasks(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "A_FIRST", "value": "value-of-a"})
+    admin.create_secret(site, None, {"name": "B_SECOND", "value": "value-of-b"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=2)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "value-of-a" in screen_text(app))
+        await pilot.press("down")
+        await pilot.pause()
+        assert "value-of-a" not in screen_text(app)
+        assert _detail(app)._value is None and _detail(app).secret.name == "B_SECOND"
+
+
+async def test_typed_value_is_pretty_printed_when_revealed(make_app, admin, site):
+    schema = {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}}
+    admin.create_type(site, {"key": "db", "name": "Database", "schema": schema})
+    admin.create_secret(site, None, {"name": "DB", "type": "db", "value": json.dumps({"host": "h1", "port": 5432})})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: '"host": "h1",' in screen_text(app), message="pretty JSON")
+
+
+async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "copied-value"})
+    app = make_app(clipboard_seconds=0.5)
+    copies: list[str] = []
+    original = app.copy_to_clipboard
+    app.copy_to_clipboard = lambda text: (copies.append(text), original(text))
+    seen: list[str] = []
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
+        for _ in range(5):
+            seen.append(screen_text(app))
+            await pilot.pause(0.05)
+        assert any("Copied TOKEN" in text for text in seen)
+        assert [n.message for n in app._notifications] == [
+            "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
+        await wait_until(pilot, lambda: copies == ["copied-value", ""], timeout=3, message="clipboard cleared")
+        seen.append(screen_text(app))
+    assert not any("copied-value" in text for text in seen)
+    assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]

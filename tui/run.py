@@ -1,0 +1,124 @@
+"""`sitesecrets run --service NAME -- CMD [ARGS...]`: start CMD with the service's secrets.
+
+This runs before every start of a function, so it imports nothing it does not need: the standard
+library's `http.client` instead of httpx, `json` instead of pydantic, and never Textual. It fetches
+the environment once, refuses to start CMD unless it has all of it, and then replaces itself with
+CMD (`os.execvpe`), so CMD's exit status, signals and standard streams are its own. Values travel
+only in the environment, never on a command line; the token this process used is not passed on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from urllib.parse import quote, urlsplit
+
+from tui.envpolicy import refused
+from tui.urls import check_url
+
+TOKEN_VARS = ("SITESECRETS_TOKEN",)
+
+
+class RunError(Exception):
+    """Why CMD was not started; one sentence for stderr."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitesecrets run", usage="sitesecrets run --service NAME [options] -- CMD [ARGS...]",
+        description="Start CMD with the service's secrets in its environment.",
+    )
+    parser.add_argument("--service", required=True, help="the service whose bound secrets CMD receives")
+    parser.add_argument("--site", default=os.environ.get("SITESECRETS_SITE", "default"))
+    parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716"))
+    parser.add_argument("--token", default=os.environ.get("SITESECRETS_TOKEN"), help="a service token (env SITESECRETS_TOKEN)")
+    parser.add_argument("--insecure", action="store_true", help="allow plain http to a host other than this one")
+    parser.add_argument("--allow-env", action="append", default=[], metavar="NAME",
+                        help="allow a secret to set NAME although it changes how programs load (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="say on stderr which inherited variables secrets override")
+    return parser
+
+
+def fetch_env(url: str, token: str, site: str, service: str, timeout: float = 10.0) -> dict[str, str]:
+    """The service's environment from the server; raises RunError with the server's message."""
+    import http.client
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        import ssl
+
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                                                        context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    path = f"{parts.path.rstrip('/')}/v1/sites/{quote(site, safe='')}/services/{quote(service, safe='')}/env"
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        response = conn.getresponse()
+        body = response.read()
+    except OSError as error:
+        raise RunError(f"cannot reach the server at {url} ({type(error).__name__})") from None
+    finally:
+        conn.close()
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
+    if response.status != 200:
+        message = (payload.get("error") or {}).get("message") if isinstance(payload, dict) else None
+        raise RunError(message or f"the server answered HTTP {response.status}")
+    env = payload.get("env") if isinstance(payload, dict) else None
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise RunError("the server's answer has no environment")
+    return env
+
+
+def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbose: bool) -> dict[str, str]:
+    """The inherited environment without our token, with the secrets over it."""
+    env = {k: v for k, v in inherited.items() if k not in TOKEN_VARS}
+    for name in sorted(secrets):
+        if verbose and name in env:
+            print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
+        env[name] = secrets[name]
+    return env
+
+
+def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(options, CMD) around the first `--`; a missing `--` or CMD is a usage error."""
+    if "--" not in argv:
+        raise RunError("put -- before the command, e.g. sitesecrets run --service api -- python app.py")
+    index = argv.index("--")
+    if index + 1 == len(argv):
+        raise RunError("no command after --")
+    return argv[:index], argv[index + 1:]
+
+
+def main(argv: list[str]) -> int:
+    try:
+        options, command = split_command(argv)
+    except RunError as error:
+        build_parser().print_usage(sys.stderr)
+        print(f"sitesecrets run: {error}", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(options)
+    try:
+        if not args.token:
+            raise RunError("no token; pass --token or set SITESECRETS_TOKEN")
+        url = check_url(args.url, insecure=args.insecure)
+        secrets = fetch_env(url, args.token, args.site, args.service)
+        blocked = refused(list(secrets), set(args.allow_env))
+        if blocked:
+            raise RunError(f"refusing to set {', '.join(blocked)}: they change how programs load; "
+                           "name each with --allow-env if you mean it")
+    except (RunError, ValueError) as error:
+        print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
+        return 1
+    env = child_environment(dict(os.environ), secrets, args.verbose)
+    try:
+        os.execvpe(command[0], command, env)
+    except OSError as error:
+        print(f"sitesecrets run: cannot start {command[0]}: {error.strerror}", file=sys.stderr)
+        return 127
+    return 0  # not reached: exec replaced this process

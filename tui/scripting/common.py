@@ -1,0 +1,100 @@
+"""What every scripting command shares: options, the client, output, and exit statuses.
+
+Exit status 0 is success, 1 a refused request (the server's message on stderr), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done as asked (exit 2)."""
+
+
+class Refused(Exception):
+    """The request was refused or could not be made (exit 1)."""
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """--url/--token/--insecure/--site on every subcommand; SUPPRESS keeps a value given before it."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
+    parent.add_argument("--token", default=argparse.SUPPRESS, help="API token (env SITESECRETS_TOKEN)")
+    parent.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
+                        help="allow the token over plain http to another host")
+    parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
+    return parent
+
+
+def site_of(args: argparse.Namespace) -> str:
+    return getattr(args, "site", None) or os.environ.get("SITESECRETS_SITE", "default")
+
+
+@contextmanager
+def client_for(args: argparse.Namespace) -> Iterator[Any]:
+    from tui.client import SiteSecretsClient
+
+    url = getattr(args, "url", None) or os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716")
+    token = getattr(args, "token", None) or os.environ.get("SITESECRETS_TOKEN")
+    if not token:
+        raise UsageError("no token; pass --token or set SITESECRETS_TOKEN")
+    try:
+        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def run_command(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run one command, turning refusals and usage errors into a sentence on stderr and a status."""
+    from tui.client import ApiError, ServerUnreachable
+    from tui.display import safe_str
+
+    try:
+        return handler(args) or EXIT_OK
+    except UsageError as error:
+        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (Refused, ServerUnreachable) as error:
+        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ApiError as error:
+        print(f"sitesecrets: {safe_str(error.message)}", file=sys.stderr)
+        for path, message in error.field_errors():
+            print(f"  {safe_str(path or '/')}: {safe_str(message)}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    """`--json`, or any output that is not a terminal: scripts get JSON, people get tables."""
+    return bool(getattr(args, "json", False)) or not sys.stdout.isatty()
+
+
+def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    from tui.display import safe_str
+
+    cells = [[safe_str(c if c is not None else "-") for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    for row in [headers] + cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
