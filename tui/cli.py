@@ -46,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default %(default)s")
     _add_ui_options(local)
     local.set_defaults(handler=run_local)
+    commands.add_parser("run", help="start a command with a service's secrets: run --service NAME -- CMD",
+                        add_help=False)  # parsed by tui.run before this parser sees it
+    from tui.scripting import dispatch, register
+
+    register(commands)
+    for name, sub in commands.choices.items():
+        if name not in ("local", "run"):
+            sub.set_defaults(handler=dispatch)
     return parser
 
 
@@ -104,6 +112,11 @@ def run_local(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # before argparse: everything after `--` belongs to CMD, untouched
+        from tui.run import main as run_main
+
+        return run_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.handler(args)
 

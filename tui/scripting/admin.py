@@ -1,0 +1,192 @@
+"""`sitesecrets services | token | apps`: what the API offers admins and editors, from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
+
+
+def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
+    services = commands.add_parser("services", help="services and their bindings")
+    sub = services.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(sub, parent, "ls", cmd_services_ls, "list services", json_flag=True)
+    show = _add(sub, parent, "show", cmd_services_show, "one service: bindings, last load, restart needed", json_flag=True)
+    show.add_argument("name")
+    create = _add(sub, parent, "create", cmd_services_create, "create a service")
+    create.add_argument("name")
+    create.add_argument("--app", help="the app the service belongs to")
+    create.add_argument("--secret", action="append", default=[], metavar="REF", help="bind NAME (site) or APP/NAME (repeatable)")
+    for action, fn, text in (("bind", cmd_services_bind, "bind secrets"), ("unbind", cmd_services_unbind, "unbind secrets")):
+        cmd = _add(sub, parent, action, fn, text)
+        cmd.add_argument("name")
+        cmd.add_argument("refs", nargs="+", metavar="REF", help="NAME for a site secret, APP/NAME for an app's")
+    rm = _add(sub, parent, "rm", cmd_services_rm, "delete a service")
+    rm.add_argument("name")
+
+    token = commands.add_parser("token", help="API tokens (admins)")
+    sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = _add(sub, parent, "create", cmd_token_create, "create a token and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["viewer", "editor", "admin", "service"])
+    create.add_argument("--bind-site", metavar="SITE", help="bind the token to one site")
+    create.add_argument("--service", help="the service a service token fetches (binds it to --site)")
+    create.add_argument("--expires-in-days", type=int)
+    _add(sub, parent, "ls", cmd_token_ls, "list tokens (never the tokens themselves)", json_flag=True)
+    revoke = _add(sub, parent, "revoke", cmd_token_revoke, "revoke a token by id")
+    revoke.add_argument("id")
+
+    apps = commands.add_parser("apps", help="the site's apps")
+    sub = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add(sub, parent, "ls", cmd_apps_ls, "list apps", json_flag=True)
+    for action, fn in (("create", cmd_apps_create), ("set", cmd_apps_set)):
+        cmd = _add(sub, parent, action, fn, f"{action} an app")
+        cmd.add_argument("name")
+        cmd.add_argument("--site-secrets", choices=["yes", "no"], default="yes" if action == "create" else None,
+                         required=action == "set", help="may the app's services use site-level secrets")
+
+
+def _add(sub, parent, name: str, fn, text: str, json_flag: bool = False) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, parents=[parent], help=text)
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="JSON even on a terminal")
+    parser.set_defaults(run=fn)
+    return parser
+
+
+def parse_ref(text: str) -> dict[str, str]:
+    app, _, name = text.rpartition("/")
+    if not name:
+        raise UsageError(f"{text!r} is not NAME or APP/NAME")
+    return {"name": name, "app": app} if app else {"name": name}
+
+
+def _services_path(site: str, name: str | None = None) -> str:
+    from tui.client import scope_path
+
+    from urllib.parse import quote
+
+    base = f"{scope_path(site, None)}/services"
+    return base if name is None else f"{base}/{quote(name, safe='')}"
+
+
+def _show_services(args: argparse.Namespace, items: list) -> None:
+    if wants_json(args):
+        print_json([s.model_dump(mode="json") for s in items])
+        return
+    rows = [[s.name, s.app, ", ".join(f"{r.app}/{r.name}" if r.app else r.name for r in s.secrets) or None,
+             s.loaded_at.strftime("%Y-%m-%d %H:%M") if s.loaded_at else "never",
+             "RESTART: " + ", ".join(r.name for r in s.stale) if s.restart_required else "ok"] for s in items]
+    print_table(["NAME", "APP", "SECRETS", "LOADED", "STATUS"], rows)
+
+
+def cmd_services_ls(args):
+    with client_for(args) as client:
+        _show_services(args, client.list_services(site_of(args)).items)
+
+
+def cmd_services_show(args):
+    from shared.models import Service
+
+    with client_for(args) as client:
+        _show_services(args, [client.request("GET", _services_path(site_of(args), args.name), Service)])
+
+
+def cmd_services_create(args):
+    from shared.models import Service
+
+    body = {"name": args.name, "app": args.app, "secrets": [parse_ref(r) for r in args.secret]}
+    with client_for(args) as client:
+        client.request("POST", _services_path(site_of(args)), Service, json=body)
+    print(f"created service {args.name}", file=sys.stderr)
+
+
+def _rebind(args, change) -> None:
+    from shared.models import Service
+
+    path = _services_path(site_of(args), args.name)
+    with client_for(args) as client:
+        current = client.request("GET", path, Service)
+        refs = change([r.model_dump(exclude_none=True) for r in current.secrets], [parse_ref(r) for r in args.refs])
+        client.request("PATCH", path, Service, json={"secrets": refs})
+    print(f"service {args.name} binds {len(refs)} secret(s)", file=sys.stderr)
+
+
+def cmd_services_bind(args):
+    _rebind(args, lambda current, new: current + [r for r in new if r not in current])
+
+
+def cmd_services_unbind(args):
+    def without(current, gone):
+        missing = [r for r in gone if r not in current]
+        if missing:
+            raise Refused(f"service {args.name} does not bind {', '.join(r['name'] for r in missing)}")
+        return [r for r in current if r not in gone]
+
+    _rebind(args, without)
+
+
+def cmd_services_rm(args):
+    with client_for(args) as client:
+        client.request("DELETE", _services_path(site_of(args), args.name), None)
+    print(f"deleted service {args.name}", file=sys.stderr)
+
+
+def cmd_token_create(args):
+    from shared.models import CreatedToken
+
+    site = args.bind_site or (site_of(args) if args.role == "service" else None)
+    body = {"name": args.name, "role": args.role, "site": site, "service": args.service, "expires_in_days": args.expires_in_days}
+    with client_for(args) as client:
+        created = client.request("POST", "/v1/tokens", CreatedToken, json={k: v for k, v in body.items() if v is not None})
+    print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
+    print(created.token)
+
+
+def cmd_token_ls(args):
+    from shared.models import TokenList
+
+    with client_for(args) as client:
+        items = client.request("GET", "/v1/tokens", TokenList).items
+    if wants_json(args):
+        print_json([t.model_dump(mode="json") for t in items])
+        return
+    print_table(["ID", "NAME", "ROLE", "SITE", "SERVICE", "EXPIRES", "LAST USED"],
+                [[t.id, t.name, t.role.value, t.site, t.service, t.expires_at, t.last_used_at] for t in items])
+
+
+def cmd_token_revoke(args):
+    from urllib.parse import quote
+
+    with client_for(args) as client:
+        client.request("DELETE", f"/v1/tokens/{quote(args.id, safe='')}", None)
+    print(f"revoked {args.id}", file=sys.stderr)
+
+
+def cmd_apps_ls(args):
+    with client_for(args) as client:
+        items = client.list_apps(site_of(args))
+    if wants_json(args):
+        print_json([a.model_dump(mode="json") for a in items])
+        return
+    print_table(["NAME", "SITE SECRETS", "CREATED"], [[a.name, "yes" if a.site_secrets else "no", a.created_at] for a in items])
+
+
+def cmd_apps_create(args):
+    from shared.models import App
+    from tui.client import scope_path
+
+    with client_for(args) as client:
+        client.request("POST", f"{scope_path(site_of(args), None)}/apps", App,
+                       json={"name": args.name, "site_secrets": args.site_secrets == "yes"})
+    print(f"created app {args.name}", file=sys.stderr)
+
+
+def cmd_apps_set(args):
+    from shared.models import App
+    from tui.client import scope_path
+
+    with client_for(args) as client:
+        client.request("PATCH", scope_path(site_of(args), args.name), App, json={"site_secrets": args.site_secrets == "yes"})
+    print(f"app {args.name}: site secrets {args.site_secrets}", file=sys.stderr)

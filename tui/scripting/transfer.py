@@ -1,0 +1,105 @@
+"""`sitesecrets import | export`: move `.env` files in and out, all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.limits import secret_name_problem, value_size
+from tui.dotenv import DotenvError, Entry, format_env, format_shell, parse
+
+from .common import Refused, UsageError, client_for, site_of
+
+
+def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
+    imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing")
+    imp.add_argument("file", type=Path, metavar="FILE.env")
+    imp.add_argument("--app", help="import into this app's scope")
+    imp.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
+    imp.add_argument("--overwrite", action="store_true", help="update secrets that exist (otherwise they are an error)")
+    imp.set_defaults(run=cmd_import)
+
+    exp = commands.add_parser("export", parents=[parent], help="print values (each read is audited)")
+    exp.add_argument("--app", help="export this app's secrets")
+    exp.add_argument("--service", help="export exactly what this service receives")
+    exp.add_argument("--format", choices=["env", "json", "shell"], default="env")
+    exp.set_defaults(run=cmd_export)
+
+
+@dataclass(frozen=True)
+class Plan:
+    create: list[Entry]
+    update: list[Entry]
+
+
+def plan_import(entries: list[Entry], existing: set[str], site_total: int, limits, overwrite: bool) -> Plan:
+    """What an import would do; raises Refused naming the first line that breaks a rule or a limit."""
+    seen: dict[str, int] = {}
+    create, update = [], []
+    for entry in entries:
+        problem = secret_name_problem(entry.name, limits.max_name_length)
+        if problem:
+            raise Refused(f"line {entry.line}: the name {entry.name} {problem}; nothing was imported")
+        if entry.name in seen:
+            raise Refused(f"line {entry.line}: {entry.name} was already set on line {seen[entry.name]}; nothing was imported")
+        seen[entry.name] = entry.line
+        if value_size(entry.value) > limits.max_value_bytes:
+            raise Refused(f"line {entry.line}: the value of {entry.name} is over the limit of {limits.max_value_bytes} bytes; nothing was imported")
+        if entry.name in existing:
+            if not overwrite:
+                raise Refused(f"line {entry.line}: {entry.name} exists; pass --overwrite to update it; nothing was imported")
+            update.append(entry)
+        else:
+            if site_total + len(create) + 1 > limits.max_secrets:
+                raise Refused(f"line {entry.line}: {entry.name} would be secret number {site_total + len(create) + 1} "
+                              f"of a site limited to {limits.max_secrets}; nothing was imported")
+            create.append(entry)
+    return Plan(create, update)
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    try:
+        entries = parse(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {args.file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
+    except DotenvError as error:
+        raise Refused(f"{args.file}: {error}; nothing was imported") from None
+    site = site_of(args)
+    with client_for(args) as client:
+        site_info = client.get_site(site)
+        existing = {s.name for s in client.list_secrets(site) if s.app == args.app}
+        plan = plan_import(entries, existing, site_info.secret_count, site_info.limits, args.overwrite)
+        for entry in plan.create:
+            print(f"{'would create' if args.dry_run else 'create'} {entry.name}", file=sys.stderr)
+        for entry in plan.update:
+            print(f"{'would update' if args.dry_run else 'update'} {entry.name}", file=sys.stderr)
+        if args.dry_run:
+            return
+        for entry in plan.create:
+            client.create_secret(site, args.app, {"name": entry.name, "value": entry.value})
+        for entry in plan.update:
+            client.update_secret(site, args.app, entry.name, {"value": entry.value})
+    print(f"imported {len(plan.create)} new and {len(plan.update)} updated secret(s)", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from tui.client import scope_path
+    from shared.models import ServiceEnv
+
+    site = site_of(args)
+    with client_for(args) as client:
+        if args.service:
+            path = f"{scope_path(site, None)}/services/{args.service}/env"
+            pairs = client.request("GET", path, ServiceEnv).env
+        else:
+            names = [s.name for s in client.list_secrets(site) if s.app == args.app]
+            pairs = {name: client.reveal(site, args.app, name).value for name in names}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(pairs, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "shell":
+        sys.stdout.write(format_shell(pairs))
+    else:
+        sys.stdout.write(format_env(pairs))
