@@ -17,11 +17,12 @@ from .common import create_unique, load_app, load_site
 def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service:
     refs = [models.SecretRef(name=b.name, app=b.app) for b in bindings]
     # a binding is stale when what the service loaded is not what exists now: a changed version, a
-    # secret that appeared since the load (both mean "restart"), or one that does not exist yet
-    stale = [ref for ref, b in zip(refs, bindings) if b.current_version is None or b.current_version != b.loaded_version]
-    restart = row.loaded_at is not None and any(
-        b.current_version is not None and b.current_version != b.loaded_version for b in bindings
-    )
+    # secret that appeared since the load (both mean "restart"), or one that does not exist yet;
+    # a service that never loaded has nothing to restart, so only its missing secrets are stale
+    changed = [row.loaded_at is not None and b.current_version is not None and b.current_version != b.loaded_version
+               for b in bindings]
+    stale = [ref for ref, b, moved in zip(refs, bindings, changed) if b.current_version is None or moved]
+    restart = any(changed)
     return models.Service(name=row.name, app=row.app, secrets=refs, loaded_at=row.loaded_at,
                           restart_required=restart, stale=stale)
 
