@@ -53,3 +53,4 @@ async def loaded(pilot, rows: int | None = None) -> None:
     if rows is not None:
         await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == rows,
                          message=f"{rows} rows")
+    await pilot.pause(0.1)  # let the footer and detail pane catch up

@@ -1,0 +1,89 @@
+"""What each role may do: read-only mode and viewer tokens hide changes; only admins see Audit."""
+
+from __future__ import annotations
+
+from shared.models import Role
+from tui.dialogs.secret_form import SecretFormDialog
+from tui_helpers import loaded, screen_text, wait_until
+
+from conftest import make_token
+
+
+def _footer_keys(app) -> set[str]:
+    footer = screen_text(app).splitlines()[-1]
+    return {word for word in ("New", "Edit", "Delete", "Show/hide", "Copy", "Refresh") if word in footer}
+
+
+async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "KEEP", "value": "v"})
+    app = make_app(read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        assert _footer_keys(app) == {"Show/hide", "Copy", "Refresh"}
+        assert "read-only" in screen_text(app).splitlines()[0]
+        await pilot.press("n", "e", "d")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, SecretFormDialog)
+        assert app.screen.query_one("#secrets-table").row_count == 1
+        await pilot.press("2")
+        await pilot.pause(0.3)
+        footer = screen_text(app).splitlines()[-1]
+        assert "New" not in footer and "Delete" not in footer
+    assert [secret.name for secret in admin.list_secrets(site)] == ["KEEP"]
+
+
+async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "HIDDEN", "value": "viewer-must-not-see"})
+    app = make_app(token=make_token(admin, Role.viewer))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        assert _footer_keys(app) == {"Refresh"}
+        await pilot.press("s", "c", "n")
+        await pilot.pause(0.3)
+        assert "viewer-must-not-see" not in screen_text(app)
+        assert not isinstance(app.screen, SecretFormDialog)
+        assert "Audit" not in screen_text(app).splitlines()[1]
+    assert admin.audit(site, action="secret.reveal").items == []
+
+
+async def test_admin_sees_audit_tab_newest_first_and_filters(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "ONE", "value": "v"})
+    admin.create_secret(site, None, {"name": "TWO", "value": "v"})
+    admin.reveal(site, None, "ONE")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.screen.query("#audit-table") and
+                         app.screen.query_one("#audit-table").row_count >= 3, message="audit rows")
+        table = app.screen.query_one("#audit-table")
+        assert [str(table.get_row_at(i)[2]) for i in range(3)] == ["secret.reveal", "secret.create", "secret.create"]
+        app.screen.query_one("#audit-action").value = "secret.reveal"
+        app.screen.query_one("#audit-action").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: table.row_count == 1, message="filtered")
+        assert str(table.get_row_at(0)[3]) == "secret:site/ONE"
+
+
+async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):
+    for number in range(12):
+        admin.create_secret(site, None, {"name": f"S{number}", "value": "v"})
+    expected = len(admin.audit(site, limit=100).items)
+    app = make_app()
+    app_pane_size = 5
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        from tui.widgets.audit_pane import AuditPane
+
+        AuditPane.PAGE_SIZE = app_pane_size
+        try:
+            await pilot.press("3")
+            await wait_until(pilot, lambda: app.screen.query("#audit-table") and
+                             app.screen.query_one("#audit-table").row_count >= 5, message="first page")
+            table = app.screen.query_one("#audit-table")
+            for _ in range(12):
+                await pilot.press("end")
+                await pilot.pause(0.1)
+            await wait_until(pilot, lambda: table.row_count == expected, message="all pages")
+        finally:
+            AuditPane.PAGE_SIZE = 50

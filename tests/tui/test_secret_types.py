@@ -1,0 +1,100 @@
+"""The Secret Types tab: create from a template, invalid schemas, edit conflicts, delete."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from tui.dialogs.confirm import ConfirmDialog
+from tui.dialogs.message import MessageDialog
+from tui.dialogs.type_form import TypeFormDialog
+from tui_helpers import loaded, screen_text, wait_until
+
+
+async def _types_tab(pilot):
+    app = pilot.app
+    await loaded(pilot)
+    await pilot.press("2")
+    await wait_until(pilot, lambda: app.screen.query("#types-pane"), message="types tab")
+    return app.screen.query_one("#types-pane")
+
+
+async def test_create_type_from_template_and_see_schema(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _types_tab(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
+        form = app.screen
+        await pilot.press(*"smtp")
+        form.query_one("#template", Select).value = "SMTP server"
+        await pilot.pause()
+        assert form.query_one("#name", Input).value == "SMTP server"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TypeFormDialog), message="saved")
+        await wait_until(pilot, lambda: pane.types and pane.types[0].key == "smtp", message="listed")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "SMTP server" in text and '"starttls"' in text or '"host"' in text
+    kind = admin.list_types(site)[0]
+    assert kind.key == "smtp" and "password" in kind.schema_["properties"]
+
+
+async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _types_tab(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
+        form = app.screen
+        form.query_one("#key", Input).value = "bad"
+        form.query_one("#name", Input).value = "Bad"
+        form.query_one("#schema").text = '{"type": "objectx"}'
+        await pilot.pause()
+        assert "not a valid JSON Schema" in str(form.query_one("#schema-error").render())
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TypeFormDialog)
+        # The server refuses what a local check can't see: a $ref outside the schema.
+        form.query_one("#schema").text = '{"$ref": "https://example.com/schema.json"}'
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "schema" in str(form.query_one("#schema-error").render()).lower()
+                         and str(form.query_one("#form-error").render()) == "", timeout=5, message="server refusal")
+        assert isinstance(app.screen, TypeFormDialog)
+    assert admin.list_types(site) == []
+
+
+async def test_type_edit_that_breaks_secrets_lists_them(make_app, admin, site):
+    admin.create_type(site, {"key": "db", "name": "DB", "schema": {"type": "object"}})
+    admin.create_secret(site, None, {"name": "OLD_DB", "type": "db", "value": "{}"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _types_tab(pilot)
+        await wait_until(pilot, lambda: pane.types, message="types")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
+        app.screen.query_one("#schema").text = '{"type": "object", "required": ["host"]}'
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="conflict list")
+        assert "OLD_DB (site)" in screen_text(app)
+    assert admin.list_types(site)[0].schema_ == {"type": "object"}
+
+
+async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(make_app, admin, site):
+    admin.create_type(site, {"key": "a", "name": "Used", "schema": {"type": "object"}})
+    admin.create_type(site, {"key": "b", "name": "Unused", "schema": {"type": "object"}})
+    admin.create_secret(site, None, {"name": "USES_A", "type": "a", "value": "{}"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await _types_tab(pilot)
+        await wait_until(pilot, lambda: len(pane.types) == 2, message="types")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in use")
+        assert "USES_A (site)" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("down", "d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: len(pane.types) == 1, message="deleted")
+    assert [kind.key for kind in admin.list_types(site)] == ["a"]

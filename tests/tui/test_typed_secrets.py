@@ -1,0 +1,105 @@
+"""Typed secrets: the form generated from a type's schema, the raw JSON editor, and server
+validation errors placed beside the field their JSON Pointer names."""
+
+from __future__ import annotations
+
+import json
+
+from textual.widgets import Checkbox, Input, Select
+
+from tui.dialogs.secret_form import SecretFormDialog
+from tui_helpers import loaded, screen_text, wait_until
+
+DB_SCHEMA = {
+    "type": "object",
+    "required": ["host", "password"],
+    "properties": {
+        "host": {"type": "string"},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "password": {"type": "string", "writeOnly": True},
+        "engine": {"enum": ["postgresql", "mysql"]},
+        "tls": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+
+
+async def _open_typed_form(pilot, admin, site):
+    admin.create_type(site, {"key": "db", "name": "Database", "schema": DB_SCHEMA})
+    app = pilot.app
+    await loaded(pilot)
+    await pilot.press("r")
+    await wait_until(pilot, lambda: app.screen.query_one("#secrets-pane").data.types, message="types loaded")
+    await pilot.press("n")
+    await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+    form = app.screen
+    form.query_one("#name", Input).value = "MAIN_DB"
+    form.query_one("#type", Select).value = "db"
+    await wait_until(pilot, lambda: form.query("#schema-form"), message="generated form")
+    return form
+
+
+async def test_typed_secret_created_through_generated_form(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_typed_form(pilot, admin, site)
+        text = screen_text(app)
+        assert "host *" in text and "password *" in text and "port" in text
+        form.query_one("#field-0", Input).value = "db.internal"
+        form.query_one("#field-1", Input).value = "5432"
+        form.query_one("#field-2", Input).focus()
+        await pilot.press(*"pw-typed")
+        form.query_one("#field-3", Select).value = 0
+        form.query_one("#field-4", Checkbox).value = True
+        await pilot.pause()
+        assert "pw-typed" not in screen_text(app)  # writeOnly: masked
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    value = json.loads(admin.reveal(site, None, "MAIN_DB").value)
+    assert value == {"host": "db.internal", "port": 5432, "password": "pw-typed", "engine": "postgresql", "tls": True}
+    assert admin.get_secret(site, None, "MAIN_DB").type == "db"
+
+
+async def test_server_schema_error_shown_beside_its_field(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_typed_form(pilot, admin, site)
+        form.query_one("#field-0", Input).value = "db.internal"
+        form.query_one("#field-1", Input).value = "70000"  # over the schema's maximum
+        form.query_one("#field-2", Input).value = "pw"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: str(form.query_one("#field-error-1").render()).strip(), message="port error")
+        assert "65535" in str(form.query_one("#field-error-1").render())
+        assert str(form.query_one("#field-error-0").render()).strip() == ""
+        assert isinstance(app.screen, SecretFormDialog)
+        assert form.query_one("#field-1", Input).value == "70000"  # nothing lost
+    assert admin.list_secrets(site) == []
+
+
+async def test_typed_secret_through_raw_json_with_schema_error_then_fixed(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_typed_form(pilot, admin, site)
+        form.query_one("#field-0", Input).value = "h"
+        await pilot.press("ctrl+r")
+        raw = form.query_one("#raw")
+        await wait_until(pilot, lambda: raw.display, message="raw editor")
+        assert json.loads(raw.text) == {"host": "h"}
+        raw.text = '{"host": "h", "password": "p", "port": "not a number"}'
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "/port" in str(form.query_one("#raw-error").render()), message="pointer")
+        assert "integer" in str(form.query_one("#raw-error").render())
+        raw.text = '{"host": "h", "password": "p", "port": 5432}'
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    assert json.loads(admin.reveal(site, None, "MAIN_DB").value)["port"] == 5432
+
+
+async def test_raw_json_editor_checks_json_live(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await _open_typed_form(pilot, admin, site)
+        await pilot.press("ctrl+r")
+        form.query_one("#raw").text = '{"host": '
+        await pilot.pause()
+        assert "not valid JSON" in str(form.query_one("#raw-error").render())
