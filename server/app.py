@@ -22,6 +22,7 @@ from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
 from .config import Settings
 from .http import ApiError, Request, Response, error_response, BASE_HEADERS
 from .keyring import Keyring
+from .ratelimit import FailureLimiter
 from .routing import Route, Router
 from .store import StorageFull, Store, StoreError
 
@@ -68,9 +69,10 @@ class Call:
 class Application:
     """The WSGI callable. `routes` is the whole table; see `server.handlers.ROUTES`."""
 
-    def __init__(self, state: State, routes: list[Route]) -> None:
+    def __init__(self, state: State, routes: list[Route], limiter: FailureLimiter | None = None) -> None:
         self.state = state
         self.router = Router(routes)
+        self.limiter = limiter or FailureLimiter()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         response = self.handle(Request(environ))
@@ -102,7 +104,7 @@ class Application:
             raise ApiError(ErrorCode.not_found, "no such path")
         call = Call(request, None, self.state, route, utc_now())
         if route.permission is not Permission.public:
-            call.principal = self.authenticate(request)
+            call.principal = self.authenticate(call)
             self.authorize(call, params)
         result = route.handler(call, **params)
         if isinstance(result, Response):
@@ -111,7 +113,12 @@ class Application:
             return Response.empty()
         return Response.json(result, route.status)
 
-    def authenticate(self, request: Request) -> Principal:
+    def authenticate(self, call: Call) -> Principal:
+        request = call.request
+        wait = self.limiter.retry_after(request.remote_addr)
+        if wait is not None:
+            raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
+                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
         if "token" in request.query or "access_token" in request.query:
             raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
                            headers=[("WWW-Authenticate", "Bearer")])
@@ -119,10 +126,18 @@ class Application:
         row = self.state.store.read(lambda tx: tx.get_token_by_hash(hash_token(token))) if token else None
         now = datetime.now(timezone.utc)
         if row is None or not hashes_match(row.hash, hash_token(token or "")) or _expired(row.expires_at, now):
+            self._count_failure(call)
             raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
         if _stale(row.last_used_at, now, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, utc_now()))
         return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+
+    def _count_failure(self, call: Call) -> None:
+        """Count a bad token; the one that starts a wait is audited (once, not every refused try)."""
+        if self.limiter.record_failure(call.request.remote_addr):
+            event = call.event("auth.rate_limited", site=None, outcome="denied",
+                               details={"threshold": self.limiter.threshold, "window_seconds": self.limiter.window})
+            self.state.store.write(lambda tx: audit.record(tx, event))
 
     def authorize(self, call: Call, params: dict[str, str]) -> None:
         principal, route = call.principal, call.route

@@ -54,11 +54,20 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
         def write(tx: Transaction) -> str:
             tx.set_meta(KEY_CHECK, crypto.key_check_value(master))
             tx.insert_site(DEFAULT_SITE, keyring.new_wrapped_data_key(DEFAULT_SITE), utc_now())
-            return issue_token(tx, body, None, utc_now())[1]
+            tx.insert_audit(offline_event("site.create", DEFAULT_SITE, f"site:{DEFAULT_SITE}", {}))
+            row, token = issue_token(tx, body, None, utc_now())
+            tx.insert_audit(offline_event("token.create", None, f"token:{row.id}", {"name": row.name, "role": row.role}))
+            return token
 
         return store.write(write)
     finally:
         store.close()
+
+
+def offline_event(action: str, site: str | None, target: str | None, details: dict) -> dict:
+    """An audit event for work done from the server's command line rather than over HTTP."""
+    return {"at": utc_now(), "actor": "sitesecrets-server", "actor_id": None, "action": action, "site": site,
+            "target": target, "outcome": "ok", "source": "cli", "details": details}
 
 
 def open_store(data_dir: Path) -> SqliteStore:
@@ -91,9 +100,7 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
             if site is not None and tx.get_site(site) is None:
                 raise DataDirError(f"site {site!r} does not exist")
             row, token = issue_token(tx, body, site, utc_now())
-            tx.insert_audit({"at": utc_now(), "actor": "offline", "action": "token.create", "site": site,
-                             "target": f"token:{row.id}", "outcome": "ok", "source": "cli",
-                             "details": {"name": name, "role": role.value}})
+            tx.insert_audit(offline_event("token.create", site, f"token:{row.id}", {"name": name, "role": role.value}))
             return token
 
         return store.write(write)
@@ -124,8 +131,7 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None) -> 
                 data_key = crypto.unwrap_data_key(old, site.name, site.wrapped_key)
                 tx.update_site_key(site.id, crypto.wrap_data_key(new, site.name, data_key))
             tx.set_meta(KEY_CHECK, crypto.key_check_value(new))
-            tx.insert_audit({"at": utc_now(), "actor": "offline", "action": "master_key.rotate", "site": None,
-                             "target": None, "outcome": "ok", "source": "cli", "details": {}})
+            tx.insert_audit(offline_event("master_key.rotate", None, None, {"sites": len(tx.list_sites())}))
 
         store.write(write)
     except keys.MasterKeyError as error:

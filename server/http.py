@@ -140,9 +140,27 @@ class Request:
         if content_type != "application/json":
             raise ApiError(ErrorCode.unsupported_media_type, "send the body as application/json")
         body = self.body()
+        parse_json(body)  # the strict checks pydantic's parser lacks; it then parses in JSON mode (enums from strings)
         try:
             return model.model_validate_json(body)
         except ValidationError as error:
             raise from_validation_error(error) from None
-        except (RecursionError, UnicodeDecodeError, ValueError):
-            raise ApiError(ErrorCode.invalid_json, "the request body is not valid JSON") from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys (which would make the body mean two things), no NaN."""
+    try:
+        return json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except (RecursionError, UnicodeDecodeError, ValueError):
+        raise ApiError(ErrorCode.invalid_json, "the request body is not valid JSON (UTF-8, no duplicate keys)") from None

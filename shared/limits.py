@@ -67,6 +67,17 @@ def description_problem(text: str) -> str | None:
     return None
 
 
+def value_problem(value: str) -> str | None:
+    """Why `value` cannot be stored, or None when it can. Size is checked against the site's limit apart."""
+    if "\x00" in value:
+        return "must not contain NUL characters (a value becomes an environment variable)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    return None
+
+
 def value_size(value: str) -> int:
     """The size that counts against `max_value_bytes`: the UTF-8 encoding of the value."""
     return len(value.encode("utf-8", "surrogatepass"))

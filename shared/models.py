@@ -21,6 +21,7 @@ from .limits import (
     SLUG_PATTERN,
     TYPE_KEY_PATTERN,
     description_problem,
+    value_problem,
 )
 
 
@@ -29,6 +30,13 @@ def _check_description(text: str) -> str:
     if problem:
         raise ValueError(problem)
     return text
+
+
+def _check_value(value: str) -> str:
+    problem = value_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def _utc_z(moment: datetime) -> str:
@@ -40,6 +48,7 @@ SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_l
 """The length limit is per site (`Limits.max_name_length`), so the server checks it, not the model."""
 TypeKey = Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_check_description)]
+SecretValue = Annotated[str, AfterValidator(_check_value)]
 Timestamp = Annotated[datetime, PlainSerializer(_utc_z, return_type=str, when_used="json")]
 """RFC 3339 in UTC with a `Z` suffix."""
 
@@ -208,13 +217,13 @@ class Secret(_Object):
 
 class SecretCreate(_Request):
     name: SecretName
-    value: str
+    value: SecretValue
     type: TypeKey | None = None
     description: Description = ""
 
 
 class SecretUpdate(_Request):
-    value: str | None = None
+    value: SecretValue | None = None
     description: Description | None = None
     type: TypeKey | None = Field(default=None, description="a type key; null (sent explicitly) removes the type")
     expected_version: Annotated[int, Field(ge=1)] | None = None

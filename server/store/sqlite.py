@@ -145,11 +145,14 @@ class SqliteStore:
 
     def _commit_group(self, group: list[_Job]) -> None:
         conn = self._write_conn
+        wants_wipe = [False]
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in group:
-                self._run_job(conn, job)
+                self._run_job(conn, job, wants_wipe)
             conn.execute("COMMIT")
+            if wants_wipe[0]:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as error:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -163,10 +166,10 @@ class SqliteStore:
                 job.done.set()
 
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, job: _Job) -> None:
+    def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool]) -> None:
         conn.execute("SAVEPOINT job")
         try:
-            job.result = job.fn(SqliteTx(conn))
+            job.result = job.fn(SqliteTx(conn, wants_wipe))
         except sqlite3.Error as error:
             job.error = translate(error)
         except BaseException as error:  # the caller's own refusal: undo its writes, keep the group's

@@ -33,8 +33,9 @@ def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[A
 
 
 class SqliteTx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, wants_wipe: list[bool] | None = None) -> None:
         self._conn = conn
+        self._wants_wipe = wants_wipe if wants_wipe is not None else [False]
 
     def _one(self, sql: str, *params: Any) -> tuple | None:
         return self._conn.execute(sql, params).fetchone()
@@ -143,6 +144,9 @@ class SqliteTx:
 
     def delete_secret(self, secret_id: int) -> None:
         self._run("DELETE FROM secrets WHERE id = ?", secret_id)
+        # secure_delete zeroes the row in the database, but the WAL still holds the page as it was;
+        # ask the store to checkpoint and truncate the WAL once this commits
+        self._wants_wipe[0] = True
 
     def secrets_of_type(self, type_id: int) -> list[SecretRow]:
         rows = self._all(f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.type_id = ? ORDER BY a.name NULLS FIRST, s.name", type_id)
