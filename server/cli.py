@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     rotate = commands.add_parser("rotate-master-key", help="replace the master key and re-wrap every data key")
     _data_dir(rotate)
+
+    backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
+    _data_dir(backup)
+    backup.add_argument("--to", type=Path, required=True, metavar="FILE", help="a new file (created 0600)")
+
+    restore = commands.add_parser("restore", help="restore a backup into a data directory that holds the master key")
+    _data_dir(restore)
+    restore.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
     return parser
 
 
@@ -133,7 +141,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "serve": cmd_serve, "token": cmd_token, "rotate-master-key": cmd_rotate}
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import backup
+
+    count = backup(args.data_dir, args.to)
+    print(f"backed up {count} secret(s) to {args.to}; keep the master key apart from it", file=sys.stderr)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import restore
+
+    count = restore(args.source, args.data_dir)
+    print(f"restored {count} secret(s) into {args.data_dir}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "serve": cmd_serve, "token": cmd_token, "rotate-master-key": cmd_rotate,
+            "backup": cmd_backup, "restore": cmd_restore}
 
 
 if __name__ == "__main__":

@@ -261,3 +261,33 @@ def test_tls_serves_https(initialised, tmp_path):
             assert api.get("/v1/whoami").status_code == 200
     finally:
         assert served.stop() == 0
+
+
+def test_backup_while_serving_then_restore_brings_every_value_back(initialised, tmp_path):
+    data_dir, token = initialised
+    served = Served(data_dir)
+    try:
+        with client(served.url, token) as api:
+            for i in range(20):
+                api.post("/v1/sites/default/secrets", json={"name": f"S{i}", "value": f"value-{i}"})
+            result = cli("backup", "--data-dir", str(data_dir), "--to", str(tmp_path / "backup.db"))
+            assert result.returncode == 0, result.stderr
+            api.post("/v1/sites/default/secrets", json={"name": "AFTER", "value": "not in the backup"})
+    finally:
+        served.stop()
+    assert stat.S_IMODE((tmp_path / "backup.db").stat().st_mode) == 0o600
+
+    restored = tmp_path / "restored"
+    restored.mkdir(mode=0o700)
+    refused = cli("restore", "--data-dir", str(restored), "--from", str(tmp_path / "backup.db"))
+    assert refused.returncode == 1 and "master key" in refused.stderr  # the key is never in a backup
+    os.link(data_dir / "master.key", restored / "master.key")
+    result = cli("restore", "--data-dir", str(restored), "--from", str(tmp_path / "backup.db"))
+    assert result.returncode == 0, result.stderr
+    served = Served(restored)
+    try:
+        with client(served.url, token) as api:
+            assert [api.post(f"/v1/sites/default/secrets/S{i}/reveal").json()["value"] for i in range(20)] == [f"value-{i}" for i in range(20)]
+            assert api.get("/v1/sites/default/secrets/AFTER").status_code == 404
+    finally:
+        served.stop()

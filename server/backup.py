@@ -1,0 +1,73 @@
+"""Online backup and restore of the database (the master key is never part of a backup).
+
+`backup` uses SQLite's online backup API, so it copies a consistent snapshot while the server
+keeps serving. A backup holds only ciphertexts and wrapped keys: it is useless without the
+master key, which must be kept apart from it (that is the point).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from . import keys
+from .config import DB_FILE
+from .datadir import KEY_CHECK, DataDirError
+
+
+def backup(data_dir: Path, target: Path) -> int:
+    """Copy the live database to `target` (created 0600); returns the number of secrets copied."""
+    source_path = Path(data_dir) / DB_FILE
+    if not source_path.exists():
+        raise DataDirError(f"{data_dir} holds no database")
+    target = Path(target)
+    if target.exists():
+        raise DataDirError(f"{target} exists; choose a new file")
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    source = sqlite3.connect(source_path)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination)
+        destination.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no WAL beside it
+        count = destination.execute("SELECT count(*) FROM secrets").fetchone()[0]
+    finally:
+        destination.close()
+        source.close()
+    return count
+
+
+def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = None) -> int:
+    """Make `data_dir` serve the backup; its master key must already be there (or in the environment).
+
+    Refuses a data directory that holds a database, a backup that fails `integrity_check`, and a
+    backup the available master key does not open. Returns the number of secrets restored.
+    """
+    data_dir, backup_file = Path(data_dir), Path(backup_file)
+    target = data_dir / DB_FILE
+    if target.exists():
+        raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory")
+    with sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True) as check:
+        try:
+            ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
+        except sqlite3.DatabaseError:
+            raise DataDirError(f"{backup_file} is not a Site Secrets backup") from None
+    if not ok or key_check is None:
+        raise DataDirError(f"{backup_file} is damaged or not a Site Secrets backup")
+    try:
+        keys.load_master_key(data_dir, key_check[0], environ)
+    except keys.MasterKeyError as error:
+        raise DataDirError(f"cannot restore: {error}") from None
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    source = sqlite3.connect(backup_file)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination)
+        destination.execute("PRAGMA journal_mode = WAL")
+        count = destination.execute("SELECT count(*) FROM secrets").fetchone()[0]
+    finally:
+        destination.close()
+        source.close()
+    keys.sync_dir(data_dir)
+    return count
