@@ -96,6 +96,10 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    if "-h" in options or "--help" in options:  # help needs no `--` and no command
+        build_parser().print_help()
+        return 0
     try:
         options, command = split_command(argv)
     except RunError as error:

@@ -1,0 +1,58 @@
+"""Fixtures for the command-line tests: one real server per module on a loopback port, a fresh
+site per test (so tests sharing that server stay independent), and `cli(...)`, which runs
+`sitesecrets` as a real child process with `SITESECRETS_URL`/`SITESECRETS_TOKEN` in its environment.
+
+Nothing is mocked: every command goes through the real client, the real socket and the real server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+
+from cli_helpers import REPO, Live, base_env
+from server.embedded import EmbeddedServer
+from server.keys import ENV_VAR
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> Iterator[Live]:
+    """A real server on a loopback port, shared by the tests of one module (each uses its own site)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(ENV_VAR, raising=False)  # a developer's master key must not pick the server's key
+        server = EmbeddedServer.start(tmp_path_factory.mktemp("server") / "data")
+    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=10)
+    yield Live(server, admin)
+    admin.close()
+    server.stop()
+
+
+@pytest.fixture
+def site(live: Live) -> str:
+    """A new, empty site of the module's server."""
+    return live.new_site()
+
+
+CliRunner = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def cli(live: Live) -> CliRunner:
+    """`cli(*args, token=admin, site=None, input=None, env=None)`: run `sitesecrets ARGS` as a child
+    process against the module's server; returns the CompletedProcess (text, stdout/stderr captured)."""
+
+    def run(*args: str, token: str | None = None, site: str | None = None, input: str | None = None,
+            env: dict[str, str] | None = None, url: str | None = None) -> subprocess.CompletedProcess:
+        child_env = base_env(SITESECRETS_URL=url or live.url, SITESECRETS_TOKEN=token or live.admin_token)
+        if site:
+            child_env["SITESECRETS_SITE"] = site
+        child_env.update(env or {})
+        return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=child_env, input=input,
+                              capture_output=True, text=True, encoding="utf-8", timeout=60,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    return run

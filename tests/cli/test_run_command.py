@@ -1,0 +1,221 @@
+"""`sitesecrets run --service NAME -- CMD`: a real child process receives exactly the service's
+bound secrets, its exit status comes back, and nothing is started when the environment can't be had."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import REPO, Live, base_env
+
+PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
+ODD_VALUE = "p@ss 'w\"ord'\n$HOME `id` \\ é ✓ = #x"
+
+
+def run_cmd(live: Live, token: str, *args: str, env: dict[str, str] | None = None,
+            url: str | None = None) -> subprocess.CompletedProcess:
+    """`sitesecrets run ARGS` with `token` in SITESECRETS_TOKEN and a small known environment."""
+    child_env = base_env(SITESECRETS_URL=url or live.url, SITESECRETS_TOKEN=token, INHERITED_ONLY="kept")
+    child_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "tui.cli", "run", *args], cwd=REPO, env=child_env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=60, stdin=subprocess.DEVNULL)
+
+
+@dataclass
+class Bound:
+    site: str
+    token: str  # a service token of service "api"
+    other_token: str  # a service token of service "worker"
+
+
+@pytest.fixture
+def bound(live: Live) -> Bound:
+    """Site with app `web`; service `api` binds SHARED at both levels, SITE_ONLY and web/DB_PASSWORD;
+    UNBOUND exists but is not bound; service `worker` binds only web/WORKER_KEY."""
+    site = live.new_site("run")
+    live.new_app(site, "web")
+    live.put_secret(site, "SHARED", "site-level")
+    live.put_secret(site, "SITE_ONLY", "from the site")
+    live.put_secret(site, "UNBOUND", "must not appear")
+    live.put_secret(site, "SHARED", "app-level", app="web")
+    live.put_secret(site, "DB_PASSWORD", ODD_VALUE, app="web")
+    live.put_secret(site, "WORKER_KEY", "worker only", app="web")
+    live.new_service(site, "api", "web", [{"name": "SHARED"}, {"name": "SITE_ONLY"},
+                                          {"name": "SHARED", "app": "web"}, {"name": "DB_PASSWORD", "app": "web"}])
+    live.new_service(site, "worker", "web", [{"name": "WORKER_KEY", "app": "web"}])
+    return Bound(site, live.mint("service", site, "api"), live.mint("service", site, "worker"))
+
+
+def child_env_of(result: subprocess.CompletedProcess) -> dict[str, str]:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_child_receives_exactly_the_bound_secrets_over_its_inherited_environment(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV)
+    env = child_env_of(result)
+    expected = base_env(SITESECRETS_URL=live.url, INHERITED_ONLY="kept",
+                        SHARED="app-level", SITE_ONLY="from the site", DB_PASSWORD=ODD_VALUE)
+    assert env == expected
+
+
+def test_app_level_value_wins_over_site_level_of_the_same_name(live, bound):
+    env = child_env_of(run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV))
+    assert env["SHARED"] == "app-level"
+
+
+def test_service_token_is_not_passed_to_the_child(live, bound):
+    env = child_env_of(run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV))
+    assert "SITESECRETS_TOKEN" not in env
+    assert bound.token not in json.dumps(env)
+
+
+def test_token_given_with_option_is_not_passed_to_the_child_either(live, bound):
+    result = run_cmd(live, "", "--service", "api", "--site", bound.site, "--token", bound.token, "--", *PRINT_ENV)
+    env = child_env_of(result)
+    assert bound.token not in json.dumps(env)
+
+
+def test_secret_values_never_appear_on_the_child_command_line(live, bound):
+    show_argv = [sys.executable, "-c", "import sys; print(repr(sys.argv))"]
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *show_argv, "plain-arg")
+    assert result.returncode == 0, result.stderr
+    assert "app-level" not in result.stdout and "plain-arg" in result.stdout
+
+
+def test_child_exit_status_comes_back(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--",
+                     sys.executable, "-c", "import sys; sys.exit(3)")
+    assert result.returncode == 3
+
+
+def test_child_stdin_and_stdout_are_its_own(live, bound):
+    child_env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=bound.token)
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--service", "api", "--site", bound.site, "--",
+                             sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
+                            cwd=REPO, env=child_env, input="piped in", capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "PIPED IN")
+
+
+def test_verbose_names_overridden_inherited_variables_on_stderr(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--verbose", "--", *PRINT_ENV,
+                     env={"SHARED": "inherited", "UNRELATED": "x"})
+    env = child_env_of(result)
+    assert env["SHARED"] == "app-level" and env["UNRELATED"] == "x"
+    assert "SHARED" in result.stderr
+    assert "UNRELATED" not in result.stderr and "SITE_ONLY" not in result.stderr
+    assert "app-level" not in result.stderr and "inherited" not in result.stderr.replace("inherited variable", "")
+
+
+def test_without_verbose_an_override_is_silent(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV,
+                     env={"SHARED": "inherited"})
+    assert child_env_of(result)["SHARED"] == "app-level"
+    assert result.stderr == ""
+
+
+def test_editor_token_may_run_a_service(live, bound):
+    editor = live.mint("editor", bound.site)
+    env = child_env_of(run_cmd(live, editor, "--service", "worker", "--site", bound.site, "--", *PRINT_ENV))
+    assert env["WORKER_KEY"] == "worker only" and "SHARED" not in env
+
+
+# --- refusals: a clear message, non-zero, and CMD is never started -----------------------------
+
+def marker_cmd(tmp_path: Path) -> tuple[Path, list[str]]:
+    marker = tmp_path / "started"
+    return marker, [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+
+
+def test_unknown_service_is_refused_and_cmd_not_started(live, bound, tmp_path):
+    marker, cmd = marker_cmd(tmp_path)
+    editor = live.mint("editor", bound.site)
+    result = run_cmd(live, editor, "--service", "nope", "--site", bound.site, "--", *cmd)
+    assert result.returncode == 1
+    assert "nope" in result.stderr and "not started" in result.stderr
+    assert not marker.exists()
+
+
+def test_token_of_another_service_is_refused_and_cmd_not_started(live, bound, tmp_path):
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, bound.other_token, "--service", "api", "--site", bound.site, "--", *cmd)
+    assert result.returncode == 1
+    assert "not started" in result.stderr
+    assert "app-level" not in result.stderr + result.stdout
+    assert not marker.exists()
+
+
+def test_missing_double_dash_is_a_usage_error_and_cmd_not_started(live, bound, tmp_path):
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, *cmd)
+    assert result.returncode == 2
+    assert "--" in result.stderr
+    assert not marker.exists()
+
+
+def test_nothing_after_double_dash_is_a_usage_error(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--")
+    assert result.returncode == 2 and "no command" in result.stderr
+
+
+def test_unreachable_server_is_refused_and_cmd_not_started(live, bound, tmp_path):
+    with socket.socket() as sock:  # a loopback port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *cmd,
+                     url=f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert "cannot reach" in result.stderr and "not started" in result.stderr
+    assert not marker.exists()
+
+
+def test_missing_token_is_refused_and_cmd_not_started(live, bound, tmp_path):
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, "", "--service", "api", "--site", bound.site, "--", *cmd)
+    assert result.returncode != 0 and "token" in result.stderr
+    assert not marker.exists()
+
+
+def test_revoked_service_token_is_refused_and_cmd_not_started(live, bound, tmp_path):
+    created = live.ok("POST", "/v1/tokens", 201, json={"name": "gone", "role": "service", "site": bound.site,
+                                                        "service": "api"})
+    live.ok("DELETE", f"/v1/tokens/{created['id']}", 204)
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, created["token"], "--service", "api", "--site", bound.site, "--", *cmd)
+    assert result.returncode == 1 and not marker.exists()
+
+
+def test_command_that_cannot_be_found_exits_127(live, bound):
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", "/nonexistent/program")
+    assert result.returncode == 127 and "cannot start" in result.stderr
+
+
+# --- restart required ----------------------------------------------------------------------------
+
+def test_updating_a_bound_secret_marks_the_service_and_a_new_run_clears_it(live, bound):
+    assert run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", "true").returncode == 0
+    assert live.service(bound.site, "api")["restart_required"] is False
+
+    live.ok("PATCH", f"/v1/sites/{bound.site}/apps/web/secrets/DB_PASSWORD", json={"value": "rotated"})
+    service = live.service(bound.site, "api")
+    assert service["restart_required"] is True
+    assert {"name": "DB_PASSWORD", "app": "web"} in service["stale"]
+    assert live.service(bound.site, "worker")["restart_required"] is False  # it does not bind DB_PASSWORD
+
+    env = child_env_of(run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV))
+    assert env["DB_PASSWORD"] == "rotated"
+    service = live.service(bound.site, "api")
+    assert service["restart_required"] is False and service["stale"] == []
+
+
+def test_a_run_records_the_load_on_the_service(live, bound):
+    assert live.service(bound.site, "worker")["loaded_at"] is None
+    assert run_cmd(live, bound.other_token, "--service", "worker", "--site", bound.site, "--", "true").returncode == 0
+    assert live.service(bound.site, "worker")["loaded_at"] is not None
