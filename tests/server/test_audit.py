@@ -1,0 +1,136 @@
+"""The audit log: one event per change, reveal, environment fetch and denied attempt; filters and
+cursor paging; and a log that cannot be written stops the request with 503 and changes nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from apihelpers import SITE, create_secret, expect_error, reveal
+
+AUDIT = f"{SITE}/audit"
+EVENT_FIELDS = {"id", "at", "actor", "actor_id", "action", "site", "target", "outcome", "source", "details"}
+
+
+def test_every_change_reveal_and_fetch_is_one_event_newest_first(api) -> None:
+    create_secret(api, "A", "v1")
+    api.patch(f"{SITE}/secrets/A", json={"value": "v2"})
+    reveal(api, "A")
+    api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "A"}]})
+    api.get(f"{SITE}/services/worker/env")
+    api.get(f"{SITE}/secrets/A")  # reading metadata is not audited
+    items = api.get(AUDIT).json()["items"]
+    assert [e["action"] for e in items[:6]] == ["service.env", "service.create", "secret.reveal", "secret.update", "secret.create",
+                                                "site.create"]  # init's own event for `default` comes first
+    newest = items[0]
+    assert set(newest) == EVENT_FIELDS
+    assert (newest["actor"], newest["site"], newest["target"], newest["outcome"]) == ("admin", "default", "service:worker", "ok")
+    assert newest["actor_id"] == api.get("/v1/whoami").json()["id"]
+    assert newest["source"]
+
+
+def test_denied_attempt_is_audited(api, client, mint) -> None:
+    viewer = client(mint("viewer"))
+    expect_error(viewer.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}), 403, "forbidden")
+    [event] = api.get(f"{AUDIT}?action=secret.create").json()["items"]
+    assert (event["outcome"], event["actor"]) == ("denied", "viewer-all")
+
+
+def test_filters_by_action_target_and_actor(api, client, mint) -> None:
+    create_secret(api, "A")
+    create_secret(api, "B")
+    client(mint("editor")).post(f"{SITE}/secrets/B/reveal")
+    by_action = api.get(f"{AUDIT}?action=secret.reveal").json()["items"]
+    assert [(e["action"], e["target"]) for e in by_action] == [("secret.reveal", "secret:site/B")]
+    assert {e["target"] for e in api.get(f"{AUDIT}?target=secret:site/A").json()["items"]} == {"secret:site/A"}
+    assert [e["action"] for e in api.get(f"{AUDIT}?actor=editor-all").json()["items"]] == ["secret.reveal"]
+    assert {e["action"] for e in api.get(f"{AUDIT}?action=secret.*").json()["items"]} == {"secret.create", "secret.reveal"}
+
+
+def test_site_log_holds_only_that_sites_events(api) -> None:
+    api.post("/v1/sites", json={"name": "shop"})
+    create_secret(api, "A", scope="/v1/sites/shop")
+    create_secret(api, "A")
+    assert {e["site"] for e in api.get("/v1/sites/shop/audit").json()["items"]} == {"shop"}
+    assert {e["site"] for e in api.get("/v1/audit").json()["items"]} >= {"shop", "default", None}
+
+
+def test_cursor_pages_through_the_whole_log_without_overlap(api) -> None:
+    for i in range(8 - len(api.get(AUDIT).json()["items"])):
+        create_secret(api, f"S{i}")
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = api.get(AUDIT, params={"limit": 3, **({"before": cursor} if cursor else {})}).json()
+        seen += [e["id"] for e in page["items"]]
+        pages += 1
+        cursor = page["next"]
+        if cursor is None:
+            break
+    all_ids = [e["id"] for e in api.get(AUDIT).json()["items"]]
+    assert seen == all_ids and len(all_ids) == 8 and pages == 3
+    assert seen == sorted(seen, reverse=True)
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=ten", "before=x"])
+def test_bad_paging_parameters_are_422(api, query) -> None:
+    expect_error(api.get(f"{AUDIT}?{query}"), 422, "validation_error")
+
+
+def test_audit_of_unknown_site_is_404(api) -> None:
+    expect_error(api.get("/v1/sites/nope/audit"), 404, "not_found")
+
+
+def test_site_bound_admin_may_not_read_the_whole_log(client, mint) -> None:
+    bound = client(mint("admin", site="default"))
+    expect_error(bound.get("/v1/audit"), 403, "forbidden")
+    assert bound.get(AUDIT).status_code == 200
+
+
+@pytest.fixture
+def refuse_audit(data_dir):
+    """Make the audit table refuse every insert, as a full or broken log would."""
+    def arm() -> None:
+        with sqlite3.connect(data_dir / "secrets.db") as conn:
+            conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit refused'); END")
+        conn.close()
+    return arm
+
+
+def test_change_that_cannot_be_audited_is_503_and_not_made(api, refuse_audit, db_rows) -> None:
+    create_secret(api, "A", "old")
+    refuse_audit()
+    before = db_rows()
+    expect_error(api.post(f"{SITE}/secrets", json={"name": "B", "value": "v"}), 503, "audit_unavailable")
+    expect_error(api.patch(f"{SITE}/secrets/A", json={"value": "new"}), 503, "audit_unavailable")
+    expect_error(api.delete(f"{SITE}/secrets/A"), 503, "audit_unavailable")
+    expect_error(api.post("/v1/sites", json={"name": "shop"}), 503, "audit_unavailable")
+    expect_error(api.post("/v1/tokens", json={"name": "t", "role": "viewer"}), 503, "audit_unavailable")
+    assert db_rows() == before
+
+
+def test_reveal_that_cannot_be_audited_is_503_without_the_value(api, refuse_audit) -> None:
+    create_secret(api, "A", "never-shown-unaudited")
+    refuse_audit()
+    response = reveal(api, "A")
+    expect_error(response, 503, "audit_unavailable")
+    assert "never-shown-unaudited" not in response.text
+
+
+def test_env_fetch_that_cannot_be_audited_is_503_and_records_no_load(api, refuse_audit, db_rows) -> None:
+    create_secret(api, "A", "never-shown-unaudited")
+    api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "A"}]})
+    refuse_audit()
+    before = db_rows()
+    response = api.get(f"{SITE}/services/worker/env")
+    expect_error(response, 503, "audit_unavailable")
+    assert "never-shown-unaudited" not in response.text
+    assert db_rows() == before
+
+
+def test_denied_attempt_that_cannot_be_audited_is_503(client, mint, refuse_audit, db_rows) -> None:
+    viewer = client(mint("viewer"))
+    refuse_audit()
+    before = db_rows()
+    expect_error(viewer.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}), 503, "audit_unavailable")
+    assert db_rows() == before

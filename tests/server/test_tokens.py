@@ -1,0 +1,93 @@
+"""Tokens: minted once, stored as hashes, listed without the secret part, bound, expiring, revoked."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+
+import pytest
+
+from apihelpers import audit_rows, expect_error
+
+TOKEN_FIELDS = {"id", "name", "role", "site", "service", "created_at", "expires_at", "last_used_at"}
+
+
+def test_created_token_is_shown_once_and_works(api, client, data_dir) -> None:
+    response = api.post("/v1/tokens", json={"name": "ci", "role": "editor", "site": "default", "expires_in_days": 30})
+    assert response.status_code == 201
+    created = response.json()
+    assert set(created) == TOKEN_FIELDS | {"token"}
+    assert re.fullmatch(r"ss_[A-Za-z0-9_-]{43,}", created["token"])
+    assert (created["role"], created["site"], created["service"]) == ("editor", "default", None)
+    assert created["expires_at"] is not None
+    assert client(created["token"]).get("/v1/whoami").json()["id"] == created["id"]
+    listed = {t["id"]: t for t in api.get("/v1/tokens").json()["items"]}
+    assert set(listed[created["id"]]) == TOKEN_FIELDS
+    assert created["token"] not in api.get("/v1/tokens").text
+
+
+def test_only_the_tokens_hash_is_stored(api, data_dir) -> None:
+    token = api.post("/v1/tokens", json={"name": "ci", "role": "viewer"}).json()["token"]
+    raw = (data_dir / "secrets.db").read_bytes() + (data_dir / "secrets.db-wal").read_bytes()
+    assert token.encode() not in raw
+    with sqlite3.connect(data_dir / "secrets.db") as conn:
+        hashes = {r[0] for r in conn.execute("SELECT hash FROM tokens")}
+    conn.close()
+    assert hashlib.sha256(token.encode()).hexdigest() in hashes
+
+
+def test_token_creation_is_audited_without_the_token(api, data_dir) -> None:
+    created = api.post("/v1/tokens", json={"name": "ci", "role": "viewer"}).json()
+    [event] = audit_rows(data_dir, action="token.create", actor="admin")
+    assert event["target"] == f"token:{created['id']}" and created["token"] not in str(event)
+
+
+def test_service_token_needs_an_existing_service_and_a_site(api, db_rows) -> None:
+    before = db_rows()
+    expect_error(api.post("/v1/tokens", json={"name": "s", "role": "service", "service": "worker"}), 422, "validation_error")
+    expect_error(api.post("/v1/tokens", json={"name": "s", "role": "service", "site": "default"}), 422, "validation_error")
+    expect_error(api.post("/v1/tokens", json={"name": "s", "role": "service", "site": "default", "service": "nope"}), 404, "not_found")
+    expect_error(api.post("/v1/tokens", json={"name": "s", "role": "viewer", "site": "default", "service": "x"}), 422, "validation_error")
+    assert db_rows() == before
+
+
+def test_token_for_unknown_site_is_404(api, db_rows) -> None:
+    before = db_rows()
+    expect_error(api.post("/v1/tokens", json={"name": "t", "role": "viewer", "site": "nope"}), 404, "not_found")
+    assert db_rows() == before
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "t", "role": "superuser"},
+    {"name": "", "role": "viewer"},
+    {"name": "tab\there", "role": "viewer"},
+    {"name": "t", "role": "viewer", "expires_in_days": 0},
+    {"name": "t", "role": "viewer", "expires_in_days": "7"},
+])
+def test_malformed_token_request_is_422(api, db_rows, body) -> None:
+    before = db_rows()
+    expect_error(api.post("/v1/tokens", json=body), 422, "validation_error")
+    assert db_rows() == before
+
+
+def test_site_bound_admin_mints_only_for_its_site_and_lists_only_its_tokens(api, client, mint, db_rows) -> None:
+    api.post("/v1/sites", json={"name": "shop"})
+    shop_admin = client(mint("admin", site="shop"))
+    minted = shop_admin.post("/v1/tokens", json={"name": "shop-viewer", "role": "viewer"})
+    assert minted.status_code == 201 and minted.json()["site"] == "shop"
+    before = db_rows()
+    expect_error(shop_admin.post("/v1/tokens", json={"name": "x", "role": "admin", "site": "default"}), 403, "forbidden")
+    assert db_rows() == before
+    assert {t["site"] for t in shop_admin.get("/v1/tokens").json()["items"]} == {"shop"}
+    first_admin = api.get("/v1/whoami").json()["id"]
+    expect_error(shop_admin.delete(f"/v1/tokens/{first_admin}"), 404, "not_found")
+
+
+def test_revoked_token_is_unlisted_and_audited(api, mint, client, data_dir) -> None:
+    caller = client(mint("viewer"))
+    token_id = caller.get("/v1/whoami").json()["id"]
+    assert api.delete(f"/v1/tokens/{token_id}").status_code == 204
+    assert token_id not in {t["id"] for t in api.get("/v1/tokens").json()["items"]}
+    assert len(audit_rows(data_dir, action="token.delete")) == 1
+    expect_error(api.delete(f"/v1/tokens/{token_id}"), 404, "not_found")
