@@ -21,6 +21,7 @@ from tui.commands import TabCommands
 from tui.crash import crash_report
 from tui.display import safe_str
 from tui.settings import Settings
+from tui.styles import APP_CSS
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
@@ -30,7 +31,7 @@ class SiteSecretsApp(App[None]):
     """The TUI. Tests build it with a client on a test server and a known identity."""
 
     TITLE = "Site Secrets"
-    CSS_PATH = "app.tcss"
+    CSS = APP_CSS
     COMMANDS = App.COMMANDS | {TabCommands}
     ENABLE_COMMAND_PALETTE = True
 

@@ -19,7 +19,7 @@ async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
     app = make_app(read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
-        assert _footer_keys(app) == {"Show/hide", "Copy", "Refresh"}
+        await wait_until(pilot, lambda: _footer_keys(app) == {"Show/hide", "Copy", "Refresh"}, message="footer")
         assert "read-only" in screen_text(app).splitlines()[0]
         await pilot.press("n", "e", "d")
         await pilot.pause(0.2)
@@ -37,7 +37,7 @@ async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
     app = make_app(token=make_token(admin, Role.viewer))
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
-        assert _footer_keys(app) == {"Refresh"}
+        await wait_until(pilot, lambda: _footer_keys(app) == {"Refresh"}, message="footer")
         await pilot.press("s", "c", "n")
         await pilot.pause(0.3)
         assert "viewer-must-not-see" not in screen_text(app)

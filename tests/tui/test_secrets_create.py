@@ -50,12 +50,10 @@ async def test_value_typed_into_form_is_masked_until_shown(make_app):
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         app.screen.query_one("#value").query_one("TextArea").focus()
         await pilot.press(*"hunter2xyz")
-        await pilot.pause()
+        await wait_until(pilot, lambda: "10 / 65,536 bytes" in screen_text(app), message="byte count")
         assert "hunter2xyz" not in screen_text(app)
-        assert "10 / 65,536 bytes" in screen_text(app)
         await pilot.press("ctrl+t")
-        await pilot.pause()
-        assert "hunter2xyz" in screen_text(app)
+        await wait_until(pilot, lambda: "hunter2xyz" in screen_text(app), message="shown on request")
 
 
 async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, admin, site):
@@ -66,8 +64,7 @@ async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, 
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         await pilot.press(*"9bad")
-        await pilot.pause()
-        assert "must start with a letter" in screen_text(app)
+        await wait_until(pilot, lambda: "must start with a letter" in screen_text(app), message="live check")
         form = app.screen
         form.query_one("#name", Input).value = "TAKEN"
         form.query_one("#value").text = "new value"

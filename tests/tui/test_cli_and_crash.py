@@ -1,0 +1,110 @@
+"""Starting `sitesecrets`: one clear sentence for every start-up failure, `local` on an embedded
+server, a light import; crashes print no locals and core dumps are off."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shared.models import Role
+from tui import cli
+from tui.app import SiteSecretsApp
+from tui.client import ServerUnreachable, SiteSecretsClient
+from tui.settings import Settings
+
+
+def _exit_message(argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(argv)
+    return str(caught.value.code)
+
+
+def test_bad_url_is_one_sentence():
+    assert _exit_message(["--url", "ftp://x", "--token", "t"]).startswith("sitesecrets: 'ftp://x' is not a server URL")
+
+
+def test_plain_http_to_remote_host_refused_without_insecure():
+    message = _exit_message(["--url", "http://example.com", "--token", "t"])
+    assert "plain http" in message and "--insecure" in message
+
+
+def test_unreachable_server_is_one_sentence():
+    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "t"]) == \
+        "sitesecrets: cannot reach a server at http://127.0.0.1:9; is it running?"
+
+
+def test_missing_token_is_one_sentence(monkeypatch):
+    monkeypatch.delenv("SITESECRETS_TOKEN", raising=False)
+    assert "no token" in _exit_message([])
+
+
+def test_rejected_token_is_one_sentence(secrets_server):
+    assert _exit_message(["--url", secrets_server.url, "--token", "ss_not_a_real_token"]) == \
+        "sitesecrets: the server rejected the token."
+
+
+def test_environment_supplies_url_token_and_site(monkeypatch):
+    monkeypatch.setenv("SITESECRETS_URL", "https://secrets.example")
+    monkeypatch.setenv("SITESECRETS_TOKEN", "ss_env")
+    monkeypatch.setenv("SITESECRETS_SITE", "shop")
+    args = cli.build_parser().parse_args([])
+    assert (args.url, args.token, args.site, args.command) == ("https://secrets.example", "ss_env", "shop", None)
+    monkeypatch.delenv("SITESECRETS_URL")
+    assert cli.build_parser().parse_args([]).url == "http://127.0.0.1:8716"
+
+
+def test_local_initialises_data_dir_opens_tui_as_admin_and_stops_server(tmp_path, monkeypatch):
+    opened = {}
+
+    def fake_run_tui(client: SiteSecretsClient, settings: Settings) -> int:
+        opened["identity"], opened["client"], opened["settings"] = client.whoami(), client, settings
+        return 0
+
+    monkeypatch.setattr(cli, "run_tui", fake_run_tui)
+    data = tmp_path / "fresh"
+    assert cli.main(["local", "--data-dir", str(data), "--reveal-seconds", "5"]) == 0
+    assert opened["identity"].role == Role.admin and opened["settings"].reveal_seconds == 5
+    assert (data / "secrets.db").exists()
+    with pytest.raises(ServerUnreachable):
+        SiteSecretsClient(opened["settings"].url, "t", timeout=2).health()
+
+
+def test_cli_import_is_light_and_never_touches_server_or_textual():
+    code = ("import sys, tui.cli; "
+            "assert 'textual' not in sys.modules, 'textual'; assert 'server' not in sys.modules, 'server'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_start_up_failure_prints_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9", "--token", "t"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_core_dumps_are_disabled():
+    code = ("import resource; from tui.crash import disable_core_dumps; disable_core_dumps(); "
+            "print(resource.getrlimit(resource.RLIMIT_CORE))")
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert output.strip() == "(0, 0)"
+
+
+class _Crashing(SiteSecretsApp):
+    def action_crash(self) -> None:
+        revealed_value = "crash-local-secret"  # a local a traceback with locals would print
+        raise RuntimeError(f"boom after {len(revealed_value)} chars")
+
+
+async def test_crash_report_has_no_locals_and_no_message(make_app, capsys):
+    template = make_app()
+    app = _Crashing(template.client, template.settings, template.identity)
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            app.call_later(app.run_action, "crash")
+            await pilot.pause(0.3)
+    report = capsys.readouterr().err
+    assert "RuntimeError" in report and "action_crash" in report
+    assert "crash-local-secret" not in report and "revealed_value" not in report and "boom" not in report

@@ -1,0 +1,41 @@
+"""Losing the server: the header says so, the UI keeps working, and it recovers by itself."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from server.embedded import EmbeddedServer
+from tui.app import SiteSecretsApp
+from tui.client import SiteSecretsClient
+from tui.settings import Settings
+from tui_helpers import loaded, screen_text, wait_until
+
+
+async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path):
+    data = tmp_path / "data"
+    first = EmbeddedServer.start(data)
+    port = urlsplit(first.url).port
+    client = SiteSecretsClient(first.url, first.admin_token)
+    app = SiteSecretsApp(client, Settings(url=first.url, reconnect_max_seconds=0.3), client.whoami())
+    second = None
+    try:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await loaded(pilot)
+            assert "● online" in screen_text(app)
+            first.stop()
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.connection != "online", message="offline")
+            assert "Lost the server" in screen_text(app)
+            await pilot.press("2", "1")  # the UI still answers keys while the server is away
+            assert app.screen.query_one("#tabs").active == "secrets"
+            second = EmbeddedServer.start(data, port=port)
+            SiteSecretsClient(second.url, second.admin_token).create_secret(
+                "default", None, {"name": "MADE_WHILE_AWAY", "value": "v"})
+            await wait_until(pilot, lambda: app.connection == "online", timeout=10, message="back online")
+            await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == 1,
+                             message="reloaded after reconnect")
+            assert "● online" in screen_text(app)
+    finally:
+        client.close()
+        if second is not None:
+            second.stop()

@@ -1,0 +1,38 @@
+"""The one display function: control and format characters shown escaped, markup never parsed."""
+
+from __future__ import annotations
+
+from tui.display import MASK, safe_str, safe_text
+
+
+def test_escape_and_c0_c1_controls_are_spelled_out():
+    assert safe_str("a\x1b[31mb\x07\x9b\x85\x7f") == "a\\x1b[31mb\\x07\\x9b\\x85\\x7f"
+
+
+def test_bidi_overrides_isolates_and_zero_width_are_spelled_out():
+    assert safe_str("\u202a\u202e\u2066\u2069\u200b\ufeff\u2028") == \
+        "\\u202a\\u202e\\u2066\\u2069\\u200b\\ufeff\\u2028"
+
+
+def test_newlines_kept_only_in_multiline_text():
+    assert safe_str("a\nb\tc") == "a\\x0ab\\x09c"
+    assert safe_str("a\nb\tc", multiline=True) == "a\nb\tc"
+    assert safe_str("a\r\nb", multiline=True) == "a\\x0d\nb"
+
+
+def test_markup_is_plain_text():
+    text = safe_text("[red]a[/red] [@click=app.quit]q[/]")
+    assert text.plain == "[red]a[/red] [@click=app.quit]q[/]" and not text.spans
+
+
+def test_escapes_are_styled_so_they_differ_from_typed_backslashes():
+    text = safe_text("x\x1by")
+    assert text.plain == "x\\x1by" and [(s.start, s.end) for s in text.spans] == [(1, 5)]
+
+
+def test_ordinary_unicode_passes_through():
+    assert safe_str("café 日本 🙂") == "café 日本 🙂"
+
+
+def test_mask_has_fixed_width():
+    assert MASK == "••••••••"

@@ -1,0 +1,104 @@
+"""Every screen at 80x24 from the keyboard: tabs, dialogs, help, site switch, command palette,
+and progress shown for slow calls while the UI stays responsive."""
+
+from __future__ import annotations
+
+import time
+
+from textual.command import CommandPalette
+
+from tui.dialogs.help import HelpDialog
+from tui.dialogs.secret_form import SecretFormDialog
+from tui.dialogs.site_picker import SitePicker
+from tui.dialogs.type_form import TypeFormDialog
+from tui_helpers import loaded, screen_text, wait_until
+
+
+def _no_overflow(text: str) -> None:
+    lines = text.splitlines()
+    assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+
+
+async def test_every_screen_renders_at_80x24(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "A_SECRET", "value": "v", "description": "d"})
+    admin.create_type(site, {"key": "db", "name": "Database", "schema": {"type": "object"}})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        text = screen_text(app)
+        _no_overflow(text)
+        for expected in ("site " + site, "admin (admin)", "online", "1 Secrets", "2 Secret Types", "3 Audit",
+                         "A_SECRET", "n New", "s Show/hide", "••••••••"):
+            assert expected in text, expected
+        await pilot.press("2")
+        await wait_until(pilot, lambda: "Database" in screen_text(app), message="types tab")
+        _no_overflow(screen_text(app))
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
+        assert "JSON Schema" in screen_text(app) or "Key *" in screen_text(app)
+        await pilot.press("escape", "3")
+        await wait_until(pilot, lambda: "secret.create" in screen_text(app), message="audit tab")
+        _no_overflow(screen_text(app))
+        await pilot.press("1", "n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        text = screen_text(app)
+        assert "Name *" in text and "Save (ctrl+s)" in text
+        await pilot.press("escape", "question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog))
+        assert "show the value for a few seconds" in screen_text(app)
+        await pilot.press("escape")
+
+
+async def test_admin_switches_site_with_ctrl_s(make_app, admin, site):
+    admin.request("POST", "/v1/sites", None, json={"name": f"{site}-other"})
+    admin.create_secret(f"{site}-other", None, {"name": "OTHER_SITE_SECRET", "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=0)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SitePicker), message="site picker")
+        picker = app.screen.query_one("#sites")
+        names = [picker.get_option_at_index(i).id for i in range(picker.option_count)]
+        picker.highlighted = names.index(f"{site}-other")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "OTHER_SITE_SECRET" in screen_text(app), message="other site")
+        assert f"site {site}-other" in screen_text(app).splitlines()[0]
+
+
+async def test_command_palette_lists_tab_actions_and_jumps_to_secret(make_app, admin, site):
+    for name in ("AAA_FIRST", "MMM_MIDDLE", "ZZZ_LAST"):
+        admin.create_secret(site, None, {"name": name, "value": "v"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=3)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
+        await pilot.press(*"Go to secret ZZZ")
+        await wait_until(pilot, lambda: "Go to secret ZZZ_LAST" in screen_text(app), message="hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CommandPalette))
+        await wait_until(pilot, lambda: app.screen.query_one("#secret-detail").secret.name == "ZZZ_LAST",
+                         message="jumped")
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
+        await pilot.press(*"Secrets: New")
+        await wait_until(pilot, lambda: "Secrets: New" in screen_text(app), message="action hit")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog), message="new form")
+
+
+async def test_slow_call_shows_progress_and_keys_still_work(make_app, site):
+    app = make_app()
+    real = app.client.list_secrets
+
+    def slow(site_name):
+        time.sleep(0.8)
+        return real(site_name)
+
+    app.client.list_secrets = slow
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "working…" in screen_text(app), message="progress shown")
+        await pilot.press("2")  # handled while the call is still running
+        await pilot.pause(0.05)
+        assert app.screen.query_one("#tabs").active == "types"
+        await wait_until(pilot, lambda: "working…" not in screen_text(app), message="progress cleared")
