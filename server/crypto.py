@@ -29,19 +29,23 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+def _cipher(key: bytes | AESGCM) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def seal(key: bytes | AESGCM, plaintext: bytes, aad: bytes) -> bytes:
     """Encrypt with a fresh random 96-bit nonce; returns version byte + nonce + ciphertext + tag."""
     nonce = os.urandom(NONCE_BYTES)
-    return _FORMAT + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    return _FORMAT + nonce + _cipher(key).encrypt(nonce, plaintext, aad)
 
 
-def open_sealed(key: bytes, blob: bytes, aad: bytes) -> bytes:
+def open_sealed(key: bytes | AESGCM, blob: bytes, aad: bytes) -> bytes:
     """Decrypt a blob from `seal`; raises IntegrityError if anything about it is wrong."""
     if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != _FORMAT:
         raise IntegrityError("sealed blob is malformed")
     nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
     try:
-        return AESGCM(key).decrypt(nonce, body, aad)
+        return _cipher(key).decrypt(nonce, body, aad)
     except InvalidTag:
         raise IntegrityError("sealed blob failed its integrity check") from None
 

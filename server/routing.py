@@ -44,6 +44,10 @@ SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")
 class Router:
     def __init__(self, routes: list[Route]) -> None:
         self.routes = routes
+        # a path can only match routes with as many segments, so each lookup tries a handful, not all
+        self._by_depth: dict[int, list[Route]] = {}
+        for route in routes:
+            self._by_depth.setdefault(route.path.count("/"), []).append(route)
 
     def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str], list[str]]:
         """The route for `method` and `path` with its path parameters, and the methods `path` allows.
@@ -52,7 +56,7 @@ class Router:
         asked with another method (a 405 with an `Allow` header).
         """
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._by_depth.get(path.count("/"), ()):
             found = route.pattern.match(path)
             if not found:
                 continue

@@ -10,7 +10,7 @@ from ..app import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
-from ..store.base import BindingRow
+from ..store.base import BindingRow, BoundSecret
 from .common import create_unique, load_app, load_site
 
 
@@ -118,36 +118,48 @@ def delete_service(call: Call, site: str, name: str) -> None:
 def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
     """The service's bound secrets as variables; records what it loaded, which clears `restart_required`.
 
-    All or nothing: if one bound value fails its integrity check, the fetch is audited as an error
-    and answers 500 rather than hand the service half its environment.
+    Values are read and opened in one snapshot outside the writer, so the write is only the load
+    record and the audit event. All or nothing: if one bound value fails its integrity check, the
+    fetch is audited as an error and answers 500 rather than hand the service half its environment.
     """
 
-    def write(tx: Transaction) -> models.ServiceEnv | None:
+    def read(tx: Transaction) -> tuple[SiteRow, ServiceRow, list[BoundSecret]]:
         site_row = load_site(tx, site)
-        row = load_service(tx, site_row, name)
-        env, versions, missing, loaded, used = {}, {}, [], {}, []
-        # site-level first, so that an app-level secret of the same name overrides it
-        for binding in sorted(tx.bindings([row.id]), key=lambda b: b.app is not None):
-            secret = tx.get_secret(site_row.id, binding.app_id, binding.name)
-            if secret is None:
-                missing.append(models.SecretRef(name=binding.name, app=binding.app))
-                continue
-            try:
-                env[binding.name] = call.state.keyring.open_value(site_row, secret.app, secret.name, secret.version, secret.ciphertext)
-            except IntegrityError:
-                audit.record(tx, call.event("service.env", site=site, target=f"service:{name}", outcome="error",
-                                            details={"error": "integrity_error", "secret": secret.name, "app": secret.app}))
-                return None
-            versions[binding.name] = secret.version
-            loaded[(binding.app_id, binding.name)] = secret.version
-            used.append(secret.id)
-        tx.record_load(row.id, loaded, call.now)
-        tx.touch_secrets(used, call.now)
-        audit.record(tx, call.event("service.env", site=site, target=f"service:{name}",
-                                    details={"secrets": sorted(versions), "missing": len(missing)}))
-        return models.ServiceEnv(env=env, versions=versions, missing=missing)
+        service = load_service(tx, site_row, name)
+        return site_row, service, tx.bound_secrets(service.id)
 
-    result = call.store.write(write)
-    if result is None:
-        raise ApiError(ErrorCode.integrity_error, f"a secret of service {name!r} failed its integrity check; nothing was handed out")
-    return result
+    site_row, service, bound = call.store.read(read)
+    target = f"service:{name}"
+    try:
+        env, versions, missing = open_bound(call, site_row, bound)
+    except IntegrityError as error:
+        event = call.event("service.env", site=site, target=target, outcome="error", details={"error": "integrity_error", **error.args[0]})
+        call.store.write(lambda tx: audit.record(tx, event))
+        raise ApiError(ErrorCode.integrity_error, f"a secret of service {name!r} failed its integrity check; nothing was handed out") from None
+    loaded = {(b.app_id, b.name): b.version for b in bound if b.secret_id is not None}
+    used = [b.secret_id for b in bound if b.secret_id is not None]
+    event = call.event("service.env", site=site, target=target, details={"secrets": sorted(versions), "missing": len(missing)})
+
+    def write(tx: Transaction) -> None:
+        tx.record_load(service.id, loaded, used, call.now)
+        audit.record(tx, event)
+
+    call.store.write(write)
+    return models.ServiceEnv(env=env, versions=versions, missing=missing)
+
+
+def open_bound(call: Call, site: SiteRow, bound: list[BoundSecret]) -> tuple[dict[str, str], dict[str, int], list[models.SecretRef]]:
+    """(env, versions, missing) of a service's bindings; an app-level value overrides a site-level one."""
+    env: dict[str, str] = {}
+    versions: dict[str, int] = {}
+    missing = []
+    for b in sorted(bound, key=lambda b: b.app is not None):  # site-level first, so app-level wins
+        if b.secret_id is None:
+            missing.append(models.SecretRef(name=b.name, app=b.app))
+            continue
+        try:
+            env[b.name] = call.state.keyring.open_value(site, b.app, b.name, b.version, b.ciphertext)
+        except IntegrityError:
+            raise IntegrityError({"secret": b.name, "app": b.app}) from None
+        versions[b.name] = b.version
+    return env, versions, missing

@@ -84,6 +84,18 @@ class BindingRow:
 
 
 @dataclass(frozen=True)
+class BoundSecret:
+    """A service's binding with the secret it names, if that exists (`secret_id` None otherwise)."""
+
+    app_id: int | None
+    app: str | None
+    name: str
+    secret_id: int | None
+    version: int | None
+    ciphertext: bytes | None
+
+
+@dataclass(frozen=True)
 class ServiceRow:
     id: int
     site_id: int
@@ -152,8 +164,10 @@ class Transaction(Protocol):
     def delete_service(self, service_id: int) -> None: ...
     def bindings(self, service_ids: list[int]) -> list[BindingRow]: ...
     def replace_bindings(self, service_id: int, refs: list[tuple[int | None, str]]) -> None: ...
-    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], now: str) -> None: ...
-    def touch_secrets(self, secret_ids: list[int], now: str) -> None: ...
+    def bound_secrets(self, service_id: int) -> list[BoundSecret]: ...
+    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
+        """The service loaded these versions now: clears its restart flag and marks the secrets used."""
+        ...
     # tokens
     def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
     def get_token(self, token_id: str) -> TokenRow | None: ...

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .base import AppRow, BindingRow, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .base import AppRow, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
 
 _SECRET_COLUMNS = """
     s.id, s.site_id, s.app_id, a.name, s.name, s.type_id, t.key, s.description, s.version,
@@ -235,15 +235,26 @@ class SqliteTx:
             [(service_id, app_id, name, loaded.get((app_id, name))) for app_id, name in refs],
         )
 
-    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int | None], now: str) -> None:
+    def bound_secrets(self, service_id: int) -> list[BoundSecret]:
+        rows = self._all(
+            """SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext
+               FROM bindings b JOIN services v ON v.id = b.service_id
+               LEFT JOIN apps a ON a.id = b.app_id
+               LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
+               WHERE b.service_id = ? ORDER BY b.rowid""",
+            service_id,
+        )
+        return [BoundSecret(*r) for r in rows]
+
+    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
         self._conn.executemany(
             "UPDATE bindings SET loaded_version = ? WHERE service_id = ? AND coalesce(app_id, 0) = ? AND name = ?",
             [(version, service_id, app_id or 0, name) for (app_id, name), version in versions.items()],
         )
         self._run("UPDATE services SET loaded_at = ? WHERE id = ?", now, service_id)
-
-    def touch_secrets(self, secret_ids: list[int], now: str) -> None:
-        self._conn.executemany("UPDATE secrets SET last_used_at = ? WHERE id = ?", [(now, i) for i in secret_ids])
+        if secret_ids:
+            marks = ", ".join("?" for _ in secret_ids)
+            self._run(f"UPDATE secrets SET last_used_at = ? WHERE id IN ({marks})", now, *secret_ids)
 
     # ------------------------------------------------------------ tokens
 
