@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 _KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s?")
+_LOOSE_KEY = re.compile(r"\s*(?:export\s+)?[^=\s][^=]*=")  # an assignment whose name breaks the rule
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
 
 
@@ -39,7 +40,9 @@ def parse(text: str) -> list[Entry]:
             continue
         match = _KEY.match(line)
         if not match:
-            raise DotenvError(number, "expected NAME=value")
+            # the reason, never the text: a malformed line may hold part of a value
+            raise DotenvError(number, "the name before = must hold only letters, digits and underscores and not "
+                                      "start with a digit" if _LOOSE_KEY.match(line) else "expected NAME=value")
         rest = line[match.end():]
         if rest.startswith('"'):
             value, index = _double_quoted(rest[1:], lines, index, number)

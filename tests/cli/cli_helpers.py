@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,17 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/tmp")}
     env.update(extra)
     return env
+
+
+def run_text(argv: list[str], env: dict[str, str], input: str | None = None, cwd: Path = REPO,
+             timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a child process; stdout and stderr as UTF-8 text exactly as written (no newline
+    translation, so a value's `\\r\\n` survives), stdin empty unless `input` is given."""
+    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout,
+                            input=None if input is None else input.encode("utf-8"),
+                            stdin=subprocess.DEVNULL if input is None else None)
+    result.stdout, result.stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
+    return result
 
 
 @dataclass
@@ -85,3 +97,45 @@ class Live:
 
     def audit(self, site: str, **filters: str) -> list[dict]:
         return self.ok("GET", f"/v1/sites/{site}/audit", params={"limit": 200, **filters})["items"]
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of the real server that records every request it forwards
+    (method, path, body size), so a test can prove what a command did or did not send."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[tuple[str, str, int]] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append((self.command, self.path, len(body)))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+                answer = httpx.request(self.command, upstream + self.path, headers=headers, content=body or None)
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

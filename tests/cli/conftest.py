@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import httpx
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import Live, base_env, run_text
 from server.embedded import EmbeddedServer
 from server.keys import ENV_VAR
 
@@ -51,8 +51,6 @@ def cli(live: Live) -> CliRunner:
         if site:
             child_env["SITESECRETS_SITE"] = site
         child_env.update(env or {})
-        return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=child_env, input=input,
-                              capture_output=True, text=True, encoding="utf-8", timeout=60,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        return run_text([sys.executable, "-m", "tui.cli", *args], env=child_env, input=input)
 
     return run

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import Live, base_env, run_text
 from tui.envpolicy import is_dangerous, refused
 
 PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
@@ -27,8 +27,7 @@ def service_with(live: Live, secrets: dict[str, str]) -> tuple[str, str]:
 
 def run_svc(live: Live, site: str, token: str, *args: str) -> subprocess.CompletedProcess:
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=token)
-    return subprocess.run([sys.executable, "-m", "tui.cli", "run", "--service", "svc", "--site", site, *args],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return run_text([sys.executable, "-m", "tui.cli", "run", "--service", "svc", "--site", site, *args], env=env)
 
 
 @pytest.mark.parametrize("name", ["LD_PRELOAD", "LD_LIBRARY_PATH", "DYLD_INSERT_LIBRARIES", "PATH", "PYTHONPATH",

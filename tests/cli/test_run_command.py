@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import Live, base_env, run_text
 
 PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
 ODD_VALUE = "p@ss 'w\"ord'\n$HOME `id` \\ é ✓ = #x"
@@ -23,8 +23,7 @@ def run_cmd(live: Live, token: str, *args: str, env: dict[str, str] | None = Non
     """`sitesecrets run ARGS` with `token` in SITESECRETS_TOKEN and a small known environment."""
     child_env = base_env(SITESECRETS_URL=url or live.url, SITESECRETS_TOKEN=token, INHERITED_ONLY="kept")
     child_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "tui.cli", "run", *args], cwd=REPO, env=child_env,
-                          capture_output=True, text=True, encoding="utf-8", timeout=60, stdin=subprocess.DEVNULL)
+    return run_text([sys.executable, "-m", "tui.cli", "run", *args], env=child_env)
 
 
 @dataclass
@@ -97,9 +96,9 @@ def test_child_exit_status_comes_back(live, bound):
 
 def test_child_stdin_and_stdout_are_its_own(live, bound):
     child_env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=bound.token)
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--service", "api", "--site", bound.site, "--",
-                             sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
-                            cwd=REPO, env=child_env, input="piped in", capture_output=True, text=True, timeout=60)
+    result = run_text([sys.executable, "-m", "tui.cli", "run", "--service", "api", "--site", bound.site, "--",
+                       sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.read().upper())"],
+                      env=child_env, input="piped in")
     assert (result.returncode, result.stdout) == (0, "PIPED IN")
 
 

@@ -66,7 +66,7 @@ def read_value(args: argparse.Namespace) -> str:
     """The value from --from-file, piped stdin, or a hidden prompt; never from an argument."""
     if args.from_file is not None:
         try:
-            return args.from_file.read_text(encoding="utf-8")
+            return args.from_file.read_bytes().decode("utf-8")  # not read_text: it would turn \r\n into \n
         except (OSError, UnicodeDecodeError) as error:
             raise UsageError(f"cannot read {args.from_file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
     if not sys.stdin.isatty():

@@ -1,0 +1,254 @@
+"""`sitesecrets import | export`: .env files in and out, all or nothing, and `export --format env`
+re-imports to the very same values."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import Live, base_env, run_text
+
+TRICKY = {
+    "DOUBLE_QUOTES": 'he said "hi" and "bye"',
+    "SINGLE_QUOTES": "it's 'quoted'",
+    "EQUALS": "a=b==c=",
+    "DOLLAR": "$HOME ${PATH} $(id) `id`",
+    "BACKSLASH": "C:\\path\\to\\n not a newline \\\\",
+    "UNICODE": "ünïcødé ✓ 日本語 🔑",
+    "NEWLINES": "line one\nline two\n\nline four\n",
+    "TABS": "a\tb\t",
+    "HASH": "# not a comment #x",
+    "SPACES": "  leading and trailing  ",
+    "CRLF": "windows\r\nline",
+    "MIXED": "'\"'\"\\$`#=\n\t ",
+    "JSON_VALUE": '{"key": "value", "n": [1, 2]}',
+}
+
+
+def write(tmp_path: Path, text: str, name: str = "in.env") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def values(live: Live, site: str, app: str | None = None) -> dict[str, str]:
+    scope = f"/v1/sites/{site}" + (f"/apps/{app}" if app else "")
+    names = [s["name"] for s in live.ok("GET", f"{scope}/secrets")["items"]]
+    return {name: live.reveal(site, name, app) for name in names}
+
+
+def test_import_reads_every_dotenv_form(live: Live, cli, site, tmp_path):
+    text = (
+        "# a comment\n"
+        "\n"
+        "PLAIN=value\n"
+        "export EXPORTED=yes\n"
+        "SPACED = around equals \n"
+        "INLINE=kept # dropped comment\n"
+        "SINGLE='literal $HOME \\n'\n"
+        'DOUBLE="escaped\\nnewline \\"q\\" \\$HOME"\n'
+        'MULTI="first\n'
+        "second\n"
+        'third"\n'
+        "EMPTY=\n"
+        "URL=postgres://u:p@h/db?x=1\n"
+    )
+    result = cli("import", str(write(tmp_path, text)), site=site)
+    assert result.returncode == 0, result.stderr
+    assert values(live, site) == {
+        "PLAIN": "value", "EXPORTED": "yes", "SPACED": "around equals", "INLINE": "kept",
+        "SINGLE": "literal $HOME \\n", "DOUBLE": 'escaped\nnewline "q" $HOME', "MULTI": "first\nsecond\nthird",
+        "EMPTY": "", "URL": "postgres://u:p@h/db?x=1",
+    }
+
+
+def test_import_then_export_env_round_trips_tricky_values(live: Live, cli, site, tmp_path):
+    for name, value in TRICKY.items():
+        live.put_secret(site, name, value)
+    exported = cli("export", "--format", "env", site=site)
+    assert exported.returncode == 0, exported.stderr
+    again = live.new_site("again")
+    imported = cli("import", str(write(tmp_path, exported.stdout)), site=again)
+    assert imported.returncode == 0, imported.stderr
+    assert values(live, again) == TRICKY
+    # and a second export of the re-imported site is the same text
+    assert cli("export", "--format", "env", site=again).stdout == exported.stdout
+
+
+def test_export_json_gives_the_values(live: Live, cli, site):
+    for name, value in TRICKY.items():
+        live.put_secret(site, name, value)
+    result = cli("export", "--format", "json", site=site)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == TRICKY
+
+
+def test_export_shell_evaluates_in_sh_to_the_same_values(live: Live, cli, site, tmp_path):
+    for name, value in TRICKY.items():
+        live.put_secret(site, name, value)
+    result = cli("export", "--format", "shell", site=site)
+    assert result.returncode == 0, result.stderr
+    script = write(tmp_path, result.stdout, "exports.sh")
+    dump = f'{sys.executable} -c "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"'
+    shell = run_text(["sh", "-c", f'. "$1" && exec {dump}', "sh", str(script)], env=base_env())
+    assert shell.returncode == 0, shell.stderr
+    env = json.loads(shell.stdout)
+    assert {name: env[name] for name in TRICKY} == TRICKY
+
+
+def test_export_of_an_app_gives_only_that_apps_secrets(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "SITE_KEY", "site")
+    live.put_secret(site, "APP_KEY", "app", app="web")
+    result = cli("export", "--app", "web", "--format", "json", site=site)
+    assert json.loads(result.stdout) == {"APP_KEY": "app"}
+    assert json.loads(cli("export", "--format", "json", site=site).stdout) == {"SITE_KEY": "site"}
+
+
+def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "SHARED", "site")
+    live.put_secret(site, "SHARED", "app", app="web")
+    live.put_secret(site, "UNBOUND", "no")
+    live.new_service(site, "api", "web", [{"name": "SHARED"}, {"name": "SHARED", "app": "web"}])
+    result = cli("export", "--service", "api", "--format", "json", site=site)
+    assert json.loads(result.stdout) == {"SHARED": "app"}
+
+
+def test_each_exported_value_is_audited_as_a_reveal(live: Live, cli, site):
+    live.put_secret(site, "A", "1")
+    live.put_secret(site, "B", "2")
+    assert cli("export", site=site).returncode == 0
+    targets = sorted(e["target"] for e in live.audit(site, action="secret.reveal"))
+    assert targets == ["secret:site/A", "secret:site/B"]
+
+
+def test_import_into_an_app_scope(live: Live, cli, site, tmp_path):
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "site level stays")
+    result = cli("import", str(write(tmp_path, "KEY=app level\n")), "--app", "web", site=site)
+    assert result.returncode == 0, result.stderr
+    assert values(live, site, "web") == {"KEY": "app level"}
+    assert values(live, site) == {"KEY": "site level stays"}
+
+
+# --- all or nothing ---------------------------------------------------------------------------
+
+def lines_of_new_secrets(count: int) -> str:
+    body = "# header comment\n\n"
+    return body + "".join(f"NEW_{i}=value {i}\n" for i in range(1, count + 1))
+
+
+def test_import_that_breaks_the_limit_at_its_seventh_new_secret_writes_none(live: Live, cli, tmp_path):
+    site = live.new_site("limited", max_secrets=10)
+    for i in range(4):
+        live.put_secret(site, f"OLD_{i}", "x")
+    audit_before = len(live.audit(site))
+    result = cli("import", str(write(tmp_path, lines_of_new_secrets(7))), site=site)
+    assert result.returncode == 1
+    assert "line 9" in result.stderr  # two header lines, then NEW_7 on line 9
+    assert "NEW_7" in result.stderr and "10" in result.stderr and "nothing was imported" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 4
+    assert len(live.audit(site)) == audit_before
+
+
+def test_import_up_to_the_limit_succeeds(live: Live, cli, tmp_path):
+    site = live.new_site("limited", max_secrets=10)
+    for i in range(4):
+        live.put_secret(site, f"OLD_{i}", "x")
+    result = cli("import", str(write(tmp_path, lines_of_new_secrets(6))), site=site)
+    assert result.returncode == 0, result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 10
+
+
+def test_import_against_the_default_limit_of_a_site_holding_94(live: Live, cli, tmp_path):
+    site = live.new_site("full")
+    for i in range(94):
+        live.put_secret(site, f"OLD_{i}", "x")
+    result = cli("import", str(write(tmp_path, lines_of_new_secrets(7))), site=site)
+    assert result.returncode == 1
+    assert "line 9" in result.stderr and "100" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 94
+
+
+def test_updates_do_not_count_against_the_limit(live: Live, cli, tmp_path):
+    site = live.new_site("limited", max_secrets=2)
+    live.put_secret(site, "A", "1")
+    live.put_secret(site, "B", "2")
+    result = cli("import", str(write(tmp_path, "A=10\nB=20\n")), "--overwrite", site=site)
+    assert result.returncode == 0, result.stderr
+    assert values(live, site) == {"A": "10", "B": "20"}
+
+
+@pytest.mark.parametrize("text,line,reason", [
+    ("GOOD=1\nthis is not an assignment\n", 2, "NAME=value"),
+    ("GOOD=1\n\nBAD-NAME=x\n", 3, "the name before = must hold only letters, digits and underscores"),
+    ("GOOD=1\n1STARTS_WITH_DIGIT=x\n", 2, "not start with a digit"),
+    ("GOOD=1\nSP ACE=x\n", 2, "the name before ="),
+    ("GOOD=1\nUNCLOSED=\"never closed\nMORE=2\n", 2, "never closed"),
+    ("GOOD=1\nSTRAY='x' y\n", 2, "after the closing quote"),
+    ("GOOD=1\nGOOD=2\n", 2, "already set on line 1"),
+])
+def test_bad_line_is_named_with_its_reason_and_nothing_is_written(live: Live, cli, site, tmp_path, text, line, reason):
+    path = write(tmp_path, text)
+    result = cli("import", str(path), site=site)
+    assert result.returncode == 1
+    said = result.stderr.replace(str(path), "FILE")
+    assert f"line {line}" in said and reason in said
+    assert "nothing was imported" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+def test_name_over_the_sites_length_limit_is_named_and_nothing_written(live: Live, cli, tmp_path):
+    site = live.new_site("names", max_name_length=8)
+    result = cli("import", str(write(tmp_path, "OK=1\nMUCH_TOO_LONG=2\n")), site=site)
+    assert result.returncode == 1
+    assert "line 2" in result.stderr and "8" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+def test_value_over_the_limit_is_named_and_nothing_written(live: Live, cli, tmp_path):
+    site = live.new_site("values", max_value_bytes=16)
+    result = cli("import", str(write(tmp_path, "SMALL=ok\n\nBIG=" + "x" * 17 + "\n")), site=site)
+    assert result.returncode == 1
+    assert "line 3" in result.stderr and "BIG" in result.stderr and "16" in result.stderr
+    assert "x" * 17 not in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(live: Live, cli, site, tmp_path):
+    live.put_secret(site, "EXISTING", "old")
+    audit_before = len(live.audit(site))
+    result = cli("import", str(write(tmp_path, "EXISTING=new\nFRESH=1\n")), "--dry-run", "--overwrite", site=site)
+    assert result.returncode == 0, result.stderr
+    assert "would create FRESH" in result.stderr and "would update EXISTING" in result.stderr
+    assert len(live.audit(site)) == audit_before
+    assert values(live, site) == {"EXISTING": "old"}
+
+
+def test_existing_names_need_overwrite(live: Live, cli, site, tmp_path):
+    live.put_secret(site, "EXISTING", "old")
+    path = write(tmp_path, "FRESH=1\nEXISTING=new\n")
+    refused = cli("import", str(path), site=site)
+    assert refused.returncode == 1
+    assert "line 2" in refused.stderr and "--overwrite" in refused.stderr
+    assert values(live, site) == {"EXISTING": "old"}
+
+    accepted = cli("import", str(path), "--overwrite", site=site)
+    assert accepted.returncode == 0, accepted.stderr
+    assert values(live, site) == {"EXISTING": "new", "FRESH": "1"}
+    assert live.secret(site, "EXISTING").json()["version"] == 2
+
+
+def test_import_of_a_missing_file_is_a_usage_error(cli, site, tmp_path):
+    result = cli("import", str(tmp_path / "missing.env"), site=site)
+    assert result.returncode == 2 and "missing.env" in result.stderr
+
+
+def test_import_by_a_viewer_is_refused_and_writes_nothing(live: Live, cli, site, tmp_path):
+    result = cli("import", str(write(tmp_path, "A=1\n")), site=site, token=live.mint("viewer", site))
+    assert result.returncode == 1
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
