@@ -1,0 +1,55 @@
+"""Row 8's child process: open the TUI headless, exit on the first refresh after the table holds its rows.
+
+`python -m bench.tui_probe URL TOKEN SITE` builds the App the way `sitesecrets` does
+(`tui.cli.run_tui`: client, settings, `whoami`, then Textual) and prints
+`FRAME <time.monotonic()>` when that frame is painted, then `ROWS <n>` and `MAXRSS_KIB <peak>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import time
+
+WANT_ROWS = 100
+
+
+def main(url: str, token: str, site: str) -> int:
+    from tui.client import SiteSecretsClient
+    from tui.settings import Settings
+
+    client = SiteSecretsClient(url, token)
+    settings = Settings(url=client.url, site=site)
+    identity = client.whoami()
+    from tui.app import SiteSecretsApp
+
+    app = SiteSecretsApp(client, settings, identity)
+    seen: dict[str, float | int] = {}
+
+    def painted() -> None:
+        seen["frame"] = time.monotonic()
+        app.exit()
+
+    async def auto_pilot(pilot) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            tables = app.screen.query("#secrets-table")
+            if tables and tables.first().row_count >= WANT_ROWS:
+                seen["rows"] = tables.first().row_count
+                app.call_after_refresh(painted)
+                return
+            await asyncio.sleep(0.002)
+        app.exit()
+
+    app.run(headless=True, auto_pilot=auto_pilot)
+    client.close()
+    if "frame" in seen:
+        print(f"FRAME {seen['frame']}")
+        print(f"ROWS {seen['rows']}")
+    print(f"MAXRSS_KIB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))
