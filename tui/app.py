@@ -147,6 +147,13 @@ class SiteSecretsApp(App[None]):
         self._clipboard_timer = None
         self.copy_to_clipboard("")
 
+    async def action_quit(self) -> None:
+        """Quit; a copied value still waiting to be cleared is cleared now, not left behind."""
+        if self._clipboard_timer is not None:
+            self._clipboard_timer.stop()
+            self._clear_clipboard()
+        self.exit()
+
     # ------------------------------------------------------------ crashes
 
     def _handle_exception(self, error: Exception) -> None:

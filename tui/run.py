@@ -58,7 +58,7 @@ def fetch_env(url: str, token: str, site: str, service: str, timeout: float = 10
         conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
         response = conn.getresponse()
         body = response.read()
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
         raise RunError(f"cannot reach the server at {url} ({type(error).__name__})") from None
     finally:
         conn.close()
@@ -66,12 +66,19 @@ def fetch_env(url: str, token: str, site: str, service: str, timeout: float = 10
         payload = json.loads(body)
     except ValueError:
         raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
+    if not isinstance(payload, dict):
+        raise RunError(f"the server answered HTTP {response.status} with no environment")
     if response.status != 200:
-        message = (payload.get("error") or {}).get("message") if isinstance(payload, dict) else None
-        raise RunError(message or f"the server answered HTTP {response.status}")
-    env = payload.get("env") if isinstance(payload, dict) else None
+        error = payload.get("error")
+        message = error.get("message") if isinstance(error, dict) else None
+        raise RunError(str(message) if message else f"the server answered HTTP {response.status}")
+    env = payload.get("env")
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise RunError("the server's answer has no environment")
+    # a binding whose secret does not exist yet: starting without it would be half the secrets
+    absent = sorted({ref.get("name") for ref in payload.get("missing") or [] if isinstance(ref, dict)} - set(env))
+    if absent:
+        raise RunError(f"service {service} binds secrets that do not exist yet: {', '.join(map(str, absent))}")
     return env
 
 

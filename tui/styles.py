@@ -29,7 +29,6 @@ TabPane { padding: 0; }
 #message-body { height: auto; max-height: 16; }
 #form-body { height: 1fr; }
 .field-label { height: 1; margin-top: 1; }
-.field-error { color: $error; height: auto; }
 #raw, #schema { height: 8; }
 Select { width: 100%; }
 /* Compact form controls: one line each, so a whole form fits in 24 rows. */

@@ -62,7 +62,7 @@ async def test_admin_sees_audit_tab_newest_first_and_filters(make_app, admin, si
         app.screen.query_one("#audit-action").focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: table.row_count == 1, message="filtered")
-        assert str(table.get_row_at(0)[3]) == "secret:site/ONE"
+        assert str(table.get_row_at(0)[4]) == "secret:site/ONE"
 
 
 async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):

@@ -85,3 +85,31 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
         seen.append(screen_text(app))
     assert not any("copied-value" in text for text in seen)
     assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]
+
+
+async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "copied-value"})
+    app = make_app(clipboard_seconds=60)
+    copies: list[str] = []
+    original = app.copy_to_clipboard
+    app.copy_to_clipboard = lambda text: (copies.append(text), original(text))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
+        await pilot.press("q")
+        await pilot.pause()
+    assert copies == ["copied-value", ""]
+    assert app.return_code == 0
+
+
+async def test_switching_tab_remasks(make_app, admin, site):
+    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=1)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app))
+        await pilot.press("2", "1")
+        await wait_until(pilot, lambda: not _detail(app).revealed, message="masked")
+        assert "s3cr3t-value" not in screen_text(app)

@@ -53,4 +53,5 @@ async def loaded(pilot, rows: int | None = None) -> None:
     if rows is not None:
         await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == rows,
                          message=f"{rows} rows")
-    await pilot.pause(0.1)  # let the footer and detail pane catch up
+    # The footer is drawn a refresh after its bindings are known.
+    await wait_until(pilot, lambda: screen_text(app).splitlines()[-1].strip(), message="footer drawn")

@@ -23,6 +23,7 @@ from shared.models import Secret
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
+from tui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
 from tui.widgets.schema_form import SchemaForm
 from tui.widgets.value_editor import ValueEditor
@@ -61,7 +62,7 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
                 yield _label("Name", required=True)
                 yield Input(value=self.secret.name if editing else "", id="name", disabled=editing,
                             placeholder="e.g. DATABASE_URL")
-                yield Static("", id="name-error", classes="field-error")
+                yield FieldError(id="name-error")
                 yield _label("Scope")
                 scopes = [(Text("site (every app may use it)"), "")]
                 scopes += [(safe_text(f"app {app.name}"), app.name) for app in self.data.apps]
@@ -76,12 +77,12 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
                                   placeholder="leave empty to keep the current value" if editing else "")
                 with Vertical(id="typed"):
                     yield TextArea(id="raw", soft_wrap=True, tab_behavior="focus")
-                    yield Static("", id="raw-error", classes="field-error")
-                yield Static("", id="value-error", classes="field-error")
+                    yield FieldError(id="raw-error")
+                yield FieldError(id="value-error")
                 yield _label("Description")
                 yield Input(value=self.secret.description if editing else "", id="description")
-                yield Static("", id="description-error", classes="field-error")
-            yield Static("", id="form-error", classes="field-error")
+                yield FieldError(id="description-error")
+            yield FieldError(id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
@@ -94,26 +95,29 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
         title.append(f" (version {self.secret.version})")
         return title
 
-    def on_mount(self) -> None:
-        self._type_changed(self.query_one("#type", Select).value or "")
+    async def on_mount(self) -> None:
+        self._shown_type: str | None = None
+        await self._type_changed(self.query_one("#type", Select).value or "")
         self.query_one("#description" if self.secret else "#name").focus()
 
     # ------------------------------------------------------------ typed value
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    async def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "type":
-            self._type_changed(event.value if isinstance(event.value, str) else "")
+            await self._type_changed(event.value if isinstance(event.value, str) else "")
 
-    def _type_changed(self, key: str) -> None:
-        for old in self.query(SchemaForm):
-            old.remove()
+    async def _type_changed(self, key: str) -> None:
+        if key == self._shown_type:
+            return
+        self._shown_type = key
+        await self.query(SchemaForm).remove()
         kind = self.types.get(key)
         self.query_one("#value", ValueEditor).display = kind is None
         self.query_one("#typed").display = kind is not None
         fields = form_fields(kind.schema_) if kind else None
         if fields:
             form = SchemaForm(fields, id="schema-form")
-            self.query_one("#typed").mount(form, before=0)
+            await self.query_one("#typed").mount(form, before=0)
         self.raw_mode = kind is not None and not fields
         self._show_raw()
 
@@ -159,7 +163,7 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
             self._error("raw", _json_problem(event.text_area.text))
 
     def _error(self, field: str, message: str | None) -> None:
-        self.query_one(f"#{field}-error", Static).update(safe_text(message or ""))
+        self.query_one(f"#{field}-error", FieldError).say(message)
 
     # ------------------------------------------------------------ saving
 

@@ -22,6 +22,7 @@ from shared.models import SecretType
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
+from tui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
 
 
@@ -62,20 +63,20 @@ class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
                 yield Static(Text("Key *", style="bold"))
                 yield Input(value=kind.key if kind else "", id="key", disabled=kind is not None,
                             placeholder="e.g. database")
-                yield Static("", id="key-error", classes="field-error")
+                yield FieldError(id="key-error")
                 yield Static(Text("Name *", style="bold"))
                 yield Input(value=kind.name if kind else "", id="name", placeholder="e.g. Database credentials")
                 yield Static(Text("Description", style="bold"))
                 yield Input(value=kind.description if kind else "", id="description")
-                yield Static("", id="description-error", classes="field-error")
+                yield FieldError(id="description-error")
                 if kind is None:
                     templates = [(Text(title), title) for title in TEMPLATES]
                     yield Select(templates, prompt="start from a template", id="template")
                 yield Static(Text("JSON Schema *", style="bold"))
                 text = json.dumps(kind.schema_, indent=2, ensure_ascii=False) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
                 yield TextArea(text, id="schema", tab_behavior="indent")
-                yield Static("", id="schema-error", classes="field-error")
-            yield Static("", id="form-error", classes="field-error")
+                yield FieldError(id="schema-error")
+            yield FieldError(id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Save (ctrl+s)", variant="primary", id="save")
                 yield Button("Cancel (esc)", id="cancel")
@@ -99,7 +100,7 @@ class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
         self._error("schema", schema_problem(event.text_area.text))
 
     def _error(self, field: str, message: str | None) -> None:
-        self.query_one(f"#{field}-error", Static).update(safe_text(message or ""))
+        self.query_one(f"#{field}-error", FieldError).say(message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

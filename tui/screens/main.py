@@ -26,7 +26,7 @@ class MainScreen(ApiCaller, Screen):
         Binding("3", "show_tab('audit')", "Audit", id="tab.audit"),
         Binding("ctrl+s", "switch_site", "Site", id="site.switch"),
         Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "app.quit", "Quit", id="quit"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -57,6 +57,9 @@ class MainScreen(ApiCaller, Screen):
         self._focus_tab(tab)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # A value stays on screen only while its secret is in front of the user.
+        for detail in self.query("#secret-detail"):
+            detail.mask()
         self._focus_tab(event.pane.id or "")
 
     def _focus_tab(self, tab: str) -> None:

@@ -56,7 +56,7 @@ class AuditPane(ApiCaller, Vertical):
             for name in FILTERS:
                 yield Input(placeholder=name, id=f"audit-{name}", classes="audit-filter")
         table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("at", "actor", "action", "target", "outcome")
+        table.add_columns("at", "outcome", "action", "actor", "target")
         yield table
 
     def on_mount(self) -> None:
@@ -92,8 +92,9 @@ class AuditPane(ApiCaller, Vertical):
 
     @staticmethod
     def _cells(event: AuditEvent) -> list[Text]:
-        return [Text(short_time(event.at)), safe_text(event.actor or "-"), safe_text(event.action),
-                safe_text(event.target or "-"), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, ""))]
+        # Target last: it is the longest and may be cut at 80 columns; the rest stay visible.
+        return [Text(short_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
+                safe_text(event.action), safe_text(event.actor or "-"), safe_text(event.target or "-")]
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from tui.display import safe_text
 from tui.schema_fields import FieldSpec, parse_scalar
+from tui.widgets.field_error import FieldError
 
 
 def _label(spec: FieldSpec) -> Text:
@@ -30,7 +31,6 @@ class SchemaForm(Vertical):
 
     DEFAULT_CSS = """
     SchemaForm { height: auto; }
-    SchemaForm .field-error { color: $error; height: auto; }
     """
 
     def __init__(self, fields: list[FieldSpec], **kwargs: Any):
@@ -41,7 +41,7 @@ class SchemaForm(Vertical):
         for index, spec in enumerate(self.fields):
             yield Static(_label(spec), classes="field-label")
             yield self._input(index, spec)
-            yield Static("", id=f"field-error-{index}", classes="field-error")
+            yield FieldError(id=f"field-error-{index}")
 
     @staticmethod
     def _input(index: int, spec: FieldSpec):
@@ -109,7 +109,7 @@ class SchemaForm(Vertical):
         """Put each message beside its field; clears the others."""
         for index, spec in enumerate(self.fields):
             message = errors.get(spec.name, "")
-            self.query_one(f"#field-error-{index}", Static).update(safe_text(message))
+            self.query_one(f"#field-error-{index}", FieldError).say(message)
 
     def set_masked(self, masked: bool) -> None:
         for box in self.query(".secret-input").results(Input):
