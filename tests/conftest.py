@@ -6,10 +6,11 @@ Nothing here is mocked: every test talks to the real WSGI application over httpx
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Iterator
-
+import json
+import shutil
 import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
@@ -27,13 +28,28 @@ def _no_master_key_in_environment(monkeypatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    """An initialised data directory (key file, database, site `default`); see `admin_token`."""
-    directory = tmp_path / "data"
-    token = init_data_dir(directory, environ={})
-    (tmp_path / "admin.token").write_text(token)
+@pytest.fixture(scope="session")
+def pristine_data_dir(tmp_path_factory) -> Path:
+    """One `init`ed data directory per run, its admin token beside it in `admin.token`.
+    Tests get copies: copying files costs no fsync, and SQLite's synchronous=FULL makes every
+    commit one, which is most of a test's time on a busy disk."""
+    directory = tmp_path_factory.mktemp("pristine") / "data"
+    (directory.parent / "admin.token").write_text(init_data_dir(directory, environ={}))
     return directory
+
+
+@pytest.fixture
+def data_dir(pristine_data_dir: Path, tmp_path: Path) -> Path:
+    """An initialised data directory of this test's own (key file, database, site `default`); see `admin_token`.
+    A module may override this to copy a richer template (see `apihelpers.build_template`)."""
+    shutil.copytree(pristine_data_dir.parent, tmp_path, dirs_exist_ok=True)
+    return tmp_path / pristine_data_dir.name
+
+
+@pytest.fixture
+def world(data_dir: Path) -> Any:
+    """What the `apihelpers.build_template` behind this test's data directory returned."""
+    return json.loads((data_dir.parent / "world.json").read_text())
 
 
 @pytest.fixture

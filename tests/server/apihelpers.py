@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
+
+from server.app import create_app
+from server.config import Settings
+from server.datadir import open_state
 
 SITE = "/v1/sites/default"
 
@@ -42,3 +48,24 @@ def audit_rows(data_dir: Path, **where: str) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(f"SELECT * FROM audit_events WHERE {clause} ORDER BY id", tuple(where.values()))]
     finally:
         conn.close()
+
+
+def copy_data_dir(source: Path, into: Path) -> Path:
+    """Copy a closed data directory (and the files beside it) into `into`; returns the new one."""
+    shutil.copytree(source.parent, into, dirs_exist_ok=True)
+    return into / source.name
+
+
+def build_template(pristine: Path, into: Path, build: Callable[[httpx.Client], Any]) -> Path:
+    """A copy of `pristine` on which `build(admin client)` has run, closed again so it can be
+    copied; whatever `build` returns is saved beside it as `world.json` (see `world`)."""
+    directory = copy_data_dir(pristine, into)
+    opened = open_state(Settings(data_dir=directory), environ={})
+    try:
+        transport = httpx.WSGITransport(app=create_app(opened))
+        token = (directory.parent / "admin.token").read_text()
+        with httpx.Client(transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {token}"}) as admin:
+            (directory.parent / "world.json").write_text(json.dumps(build(admin)))
+    finally:
+        opened.store.close()
+    return directory

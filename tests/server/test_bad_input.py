@@ -11,18 +11,32 @@ import socket
 
 import pytest
 
-from apihelpers import SITE, create_secret, expect_error
+from apihelpers import SITE, build_template, copy_data_dir, create_secret, expect_error
 
 SECRETS = f"{SITE}/secrets"
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-def unchanged(api, db_rows):
-    """Assert, after the test, that nothing in the database changed (the audit log included)."""
-    api.post(f"{SITE}/apps", json={"name": "web"})
+def build_world(api) -> None:
+    """An app `web`, a secret `EXISTING` and a service `worker` binding it: things to aim at."""
+    assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
     create_secret(api, "EXISTING", "old")
-    api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "EXISTING"}]})
+    assert api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "EXISTING"}]}).status_code == 201
+
+
+@pytest.fixture(scope="module")
+def template(pristine_data_dir, tmp_path_factory):
+    return build_template(pristine_data_dir, tmp_path_factory.mktemp("bad-input"), build_world)
+
+
+@pytest.fixture
+def data_dir(template, tmp_path):
+    return copy_data_dir(template, tmp_path)
+
+
+@pytest.fixture
+def unchanged(db_rows):
+    """Assert, after the test, that nothing in the database changed (the audit log included)."""
     before = db_rows()
     yield
     assert db_rows() == before

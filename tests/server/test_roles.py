@@ -14,7 +14,7 @@ from server.auth import Permission
 from server.handlers import ROUTES
 from server.routing import Route
 
-from apihelpers import audit_rows, create_secret, expect_error
+from apihelpers import audit_rows, build_template, copy_data_dir, create_secret, expect_error
 
 # API.md, "Roles": which roles may do each row, and which audit actions belong to which row.
 READ, REVEAL, WRITE, ADMIN, ENV, ANY = "read", "reveal", "write", "admin", "env", "any"
@@ -90,10 +90,9 @@ def test_every_protected_route_is_classified_and_every_public_one_is_health_or_o
     assert {r.path for r in ROUTES if r.permission is Permission.public} == {"/v1/health", "/v1/openapi.json"}
 
 
-@pytest.fixture
-def world(api: httpx.Client, mint) -> dict[str, str]:
+def build_world(api: httpx.Client) -> dict:
     """A site `default` with an app, secrets at both scopes, a type, a bound service; an empty
-    site and app to delete; and a token to revoke."""
+    site and app to delete; a token to revoke; and a token of every role."""
     for response in (
         api.post("/v1/sites", json={"name": "spare"}),
         api.post("/v1/sites/default/apps", json={"name": "web"}),
@@ -106,19 +105,28 @@ def world(api: httpx.Client, mint) -> dict[str, str]:
         create_secret(api, "BOUND", "value-2", scope=scope)
     response = api.post("/v1/sites/default/services", json={"name": "worker", "secrets": [{"name": "BOUND"}]})
     assert response.status_code == 201, response.text
+    tokens = {}
+    for role in ROLES:
+        bound = {"site": "default", "service": "worker"} if role == "service" else {}
+        tokens[role] = api.post("/v1/tokens", json={"name": f"{role}-token", "role": role, **bound}).json()["token"]
     victim = api.post("/v1/tokens", json={"name": "victim", "role": "viewer"}).json()["id"]
-    return {"victim_token": victim}
+    return {"victim_token": victim, "tokens": tokens}
 
 
-def token_for(role: str, mint) -> str:
-    if role == "service":
-        return mint("service", site="default", service="worker")
-    return mint(role)
+@pytest.fixture(scope="module")
+def template(pristine_data_dir, tmp_path_factory):
+    return build_template(pristine_data_dir, tmp_path_factory.mktemp("roles"), build_world)
+
+
+@pytest.fixture
+def data_dir(template, tmp_path):
+    """Each case gets its own copy of the world, so an allowed delete cannot disturb the next case."""
+    return copy_data_dir(template, tmp_path)
 
 
 @pytest.mark.parametrize("route, role", CASES)
-def test_role_may_or_may_not_use_route(route: Route, role: str, world, mint, client, data_dir, db_rows) -> None:
-    caller = client(token_for(role, mint))
+def test_role_may_or_may_not_use_route(route: Route, role: str, world, client, data_dir, db_rows) -> None:
+    caller = client(world["tokens"][role])
     path = concrete_path(route, world, site_bound=role == "service")
     body = BODIES.get((route.method, route.path))
     allowed = role in TABLE[classify(route)]
@@ -129,7 +137,7 @@ def test_role_may_or_may_not_use_route(route: Route, role: str, world, mint, cli
         return
     expect_error(response, 403, "forbidden")
     denied = audit_rows(data_dir, outcome="denied", action=route.action)
-    assert len(denied) == 1 and denied[0]["actor"] == f"{role}-{'default' if role == 'service' else 'all'}"
+    assert len(denied) == 1 and denied[0]["actor"] == f"{role}-token"
     assert denied[0]["site"] == (path.split("/")[3] if path.startswith("/v1/sites/") else None)
     after = db_rows()
     assert after.pop("audit_events")[0][0] == before.pop("audit_events")[0][0] + 1
