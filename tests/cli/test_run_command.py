@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,3 +219,49 @@ def test_a_run_records_the_load_on_the_service(live, bound):
     assert live.service(bound.site, "worker")["loaded_at"] is None
     assert run_cmd(live, bound.other_token, "--service", "worker", "--site", bound.site, "--", "true").returncode == 0
     assert live.service(bound.site, "worker")["loaded_at"] is not None
+
+
+def test_a_bound_secret_that_does_not_exist_stops_the_start(live, tmp_path):
+    site = live.new_site("run-missing")
+    live.put_secret(site, "PRESENT", "here")
+    live.new_service(site, "api", None, [{"name": "PRESENT"}, {"name": "NOT_YET"}])
+    marker, cmd = marker_cmd(tmp_path)
+    result = run_cmd(live, live.mint("service", site, "api"), "--service", "api", "--site", site, "--", *cmd)
+    assert result.returncode == 1
+    assert "NOT_YET" in result.stderr and "not started" in result.stderr
+    assert "here" not in result.stderr
+    assert not marker.exists()
+
+
+def test_an_app_value_standing_in_for_a_missing_site_value_is_enough(live):
+    site = live.new_site("run-missing")
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "app", app="web")
+    live.new_service(site, "api", "web", [{"name": "KEY"}, {"name": "KEY", "app": "web"}])
+    env = child_env_of(run_cmd(live, live.mint("service", site, "api"), "--service", "api", "--site", site, "--",
+                               *PRINT_ENV))
+    assert env["KEY"] == "app"
+
+
+@pytest.mark.parametrize("answer", [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
+                                    b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', b""])
+def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer_once() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+        thread = threading.Thread(target=answer_once, daemon=True)
+        thread.start()
+        marker, cmd = marker_cmd(tmp_path)
+        result = run_cmd(live, "ss_token", "--service", "api", "--", *cmd,
+                         url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+        thread.join(timeout=10)
+    assert result.returncode == 1
+    assert "not started" in result.stderr and "Traceback" not in result.stderr
+    assert not marker.exists()

@@ -1,0 +1,70 @@
+"""Every command answers `--help` with exit 0, and a command line that can't be done as asked
+exits 2 with a message on stderr, before anything is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+COMMANDS = [
+    [], ["run"], ["ls"], ["get"], ["set"], ["rm"], ["import"], ["export"],
+    ["services"], ["services", "ls"], ["services", "show"], ["services", "create"], ["services", "bind"],
+    ["services", "unbind"], ["services", "rm"],
+    ["token"], ["token", "create"], ["token", "ls"], ["token", "revoke"],
+    ["apps"], ["apps", "ls"], ["apps", "create"], ["apps", "set"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "sitesecrets")
+def test_every_command_has_help(cli, command):
+    result = cli(*command, "--help", url="http://127.0.0.1:9")  # help never contacts the server
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: ")
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("argv", [
+    ["get"],
+    ["set"],
+    ["set", "NAME", "the-value-as-an-argument"],
+    ["rm"],
+    ["ls", "--bogus"],
+    ["import"],
+    ["export", "--format", "xml"],
+    ["services"],
+    ["services", "bind", "api"],
+    ["services", "frobnicate"],
+    ["token", "create", "--name", "x"],
+    ["token", "create", "--name", "x", "--role", "root"],
+    ["apps", "set", "web"],
+    ["apps", "create", "web", "--site-secrets", "maybe"],
+    ["set", "N", "--expected-version", "two"],
+    ["run", "--site", "s", "--", "true"],
+    ["run", "--service", "api", "true"],
+    ["run", "--service", "api", "--"],
+    ["run", "--service", "api", "--no-such-option", "--", "true"],
+], ids=" ".join)
+def test_usage_errors_exit_2(cli, argv):
+    result = cli(*argv, url="http://127.0.0.1:9")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip() and result.stdout == ""
+
+
+def test_no_token_is_a_usage_error(cli):
+    result = cli("ls", env={"SITESECRETS_TOKEN": ""})
+    assert result.returncode == 2 and "token" in result.stderr
+
+
+def test_a_url_that_is_not_a_server_url_is_a_usage_error(cli):
+    result = cli("ls", url="ftp://example.org")
+    assert result.returncode == 2 and "ftp://example.org" in result.stderr
+
+
+def test_plain_http_to_another_host_is_refused_before_the_token_is_sent(cli):
+    result = cli("ls", url="http://example.org")
+    assert result.returncode == 2 and "--insecure" in result.stderr
+
+
+def test_unreachable_server_exits_1_with_a_clear_message(cli):
+    result = cli("ls", url="http://127.0.0.1:9")
+    assert result.returncode == 1 and "127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
