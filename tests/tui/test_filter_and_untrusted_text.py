@@ -91,3 +91,38 @@ async def test_typed_value_with_control_characters_is_escaped_when_pretty_printe
         await pilot.press("s")
         await wait_until(pilot, lambda: '"k": "x\\x85y\\u2066z"' in screen_text(app), message="escaped JSON")
         assert "\x85" not in terminal_bytes(app) and "\u2066" not in terminal_bytes(app)
+
+
+async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make_app, admin, site):
+    from shared.models import Role
+    from tui.client import SiteSecretsClient
+
+    from conftest import make_token
+
+    token = make_token(admin, Role.editor, name="[red]eve[/red]")
+    editor = SiteSecretsClient(admin.url, token)
+    editor.create_type(site, {"key": "k", "name": "[b]Typ[/b] [@click=app.quit]q[/]", "schema": {"type": "object"}})
+    editor.close()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("3")
+        await wait_until(pilot, lambda: "[red]eve[/red]" in screen_text(app), message="literal actor")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: app.screen.query_one("#types-pane").types, message="types")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "[b]Typ[/b] [@click=app.quit]q[/]" in screen_text(app), message="dialog")
+        await pilot.press("n")
+        assert app.return_code is None
+
+
+async def test_long_server_message_opens_a_modal_not_a_toast(make_app):
+    from tui.dialogs.message import MessageDialog
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        app.call_later(app.show_error, "[bold]" + "x" * 200, "limit_exceeded")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="modal")
+        assert "[bold]xxx" in screen_text(app)
+        await pilot.press("escape")
