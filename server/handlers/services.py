@@ -126,7 +126,7 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
     def read(tx: Transaction) -> tuple[SiteRow, ServiceRow, list[BoundSecret]]:
         site_row = load_site(tx, site)
         service = load_service(tx, site_row, name)
-        return site_row, service, tx.bound_secrets(service.id)
+        return site_row, service, allowed_bindings(tx, site_row, service, tx.bound_secrets(service.id))
 
     site_row, service, bound = call.store.read(read)
     target = f"service:{name}"
@@ -146,6 +146,15 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
 
     call.store.write(write)
     return models.ServiceEnv(env=env, versions=versions, missing=missing)
+
+
+def allowed_bindings(tx: Transaction, site: SiteRow, service: ServiceRow, bound: list[BoundSecret]) -> list[BoundSecret]:
+    """The bindings an environment may carry: an app that stopped allowing site-level secrets stops
+    receiving them, even through bindings made while it allowed them."""
+    app = tx.get_app(site.id, service.app) if service.app else None
+    if app is None or app.site_secrets:
+        return bound
+    return [b for b in bound if b.app is not None]
 
 
 def open_bound(call: Call, site: SiteRow, bound: list[BoundSecret]) -> tuple[dict[str, str], dict[str, int], list[models.SecretRef]]:

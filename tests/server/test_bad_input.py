@@ -52,8 +52,9 @@ WRITE_IDS = [f"{m}-{p}" for m, p in WRITES]
 
 
 @pytest.mark.parametrize("method, path", WRITES, ids=WRITE_IDS)
-@pytest.mark.parametrize("body", [b"{", b'{"name": }', b"{'name': 'x'}", b"\xff\xfe{}", b'{"name": "a"} trailing', b""],
-                         ids=["unclosed", "no-value", "single-quotes", "not-utf8", "trailing", "empty"])
+@pytest.mark.parametrize("body", [b"{", b'{"name": }', b"{'name': 'x'}", b"\xff\xfe{}", b'{"name": "a"} trailing', b"",
+                                  b"[" * 100_000],
+                         ids=["unclosed", "no-value", "single-quotes", "not-utf8", "trailing", "empty", "deeply-nested"])
 def test_malformed_json_is_400_invalid_json(api, unchanged, method, path, body) -> None:
     response = api.request(method, path, content=body, headers={"Content-Type": "application/json"})
     expect_error(response, 400, "invalid_json")
