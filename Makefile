@@ -28,5 +28,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# the long variants of the reliability suite: 200 kill -9 rounds, 10 s of 50 writers
+test-long: $(STAMP)
+	SITESECRETS_CRASH_ROUNDS=200 SITESECRETS_WRITERS_SECONDS=10 SITESECRETS_LONG=1 \
+		$(BIN)/python -m pytest -o timeout=1800 $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

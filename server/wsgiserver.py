@@ -254,11 +254,13 @@ class _TCPServer(_Tracking, socketserver.ThreadingMixIn, socketserver.TCPServer)
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's default of 5 resets clients that connect in a burst
 
 
 class _UnixServer(_Tracking, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = False
     block_on_close = True
+    request_queue_size = 128
 
 
 class WSGIServer:
