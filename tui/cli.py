@@ -68,12 +68,17 @@ def connect(client, settings: Settings):
     from tui.display import safe_str
 
     try:
-        return client.whoami()
+        identity = client.whoami()
+        client.get_site(identity.site or settings.site)
+        return identity
     except ServerUnreachable:
         raise SystemExit(f"sitesecrets: cannot reach a server at {settings.url}; is it running?") from None
     except ApiError as error:
         if error.code == "unauthorized":
             raise SystemExit("sitesecrets: the server rejected the token.") from None
+        if error.code == "not_found":
+            raise SystemExit(f"sitesecrets: there is no site {safe_str(settings.site)!r} for this token; "
+                             "pick one with --site.") from None
         raise SystemExit(f"sitesecrets: {safe_str(error.message)}") from None
 
 

@@ -108,3 +108,8 @@ async def test_crash_report_has_no_locals_and_no_message(make_app, capsys):
     report = capsys.readouterr().err
     assert "RuntimeError" in report and "action_crash" in report
     assert "crash-local-secret" not in report and "revealed_value" not in report and "boom" not in report
+
+
+def test_unknown_site_is_one_sentence(secrets_server):
+    message = _exit_message(["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", "nope"])
+    assert message == "sitesecrets: there is no site 'nope' for this token; pick one with --site."

@@ -3,7 +3,7 @@ and progress shown for slow calls while the UI stays responsive."""
 
 from __future__ import annotations
 
-import time
+import threading
 
 from textual.command import CommandPalette
 
@@ -90,15 +90,18 @@ async def test_command_palette_lists_tab_actions_and_jumps_to_secret(make_app, a
 async def test_slow_call_shows_progress_and_keys_still_work(make_app, site):
     app = make_app()
     real = app.client.list_secrets
+    release = threading.Event()
 
     def slow(site_name):
-        time.sleep(0.8)
+        release.wait(timeout=20)  # held until the test has seen the progress and pressed a key
         return real(site_name)
 
     app.client.list_secrets = slow
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: "working…" in screen_text(app), message="progress shown")
-        await pilot.press("2")  # handled while the call is still running
-        await pilot.pause(0.05)
-        assert app.screen.query_one("#tabs").active == "types"
+        try:
+            await wait_until(pilot, lambda: "working…" in screen_text(app), message="progress shown")
+            await pilot.press("2")  # handled while the call is still running
+            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="tab")
+        finally:
+            release.set()
         await wait_until(pilot, lambda: "working…" not in screen_text(app), message="progress cleared")

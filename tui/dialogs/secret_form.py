@@ -72,7 +72,8 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
                 kinds = [(Text("none (plain text)"), "")]
                 kinds += [(safe_text(f"{kind.name} ({kind.key})"), kind.key) for kind in self.data.types]
                 yield Select(kinds, value=(self.secret.type or "") if editing else "", allow_blank=False, id="type")
-                yield _label("Value", required=not editing)
+                yield _label("Value (leave empty to keep the current one)" if editing else "Value",
+                             required=not editing)
                 yield ValueEditor(self.limits.max_value_bytes, id="value",
                                   placeholder="leave empty to keep the current value" if editing else "")
                 with Vertical(id="typed"):
