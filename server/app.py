@@ -24,7 +24,7 @@ from .http import ApiError, Request, Response, error_response, BASE_HEADERS
 from .keyring import Keyring
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
-from .store import StorageFull, Store, StoreError
+from .store import AuditRecord, StorageFull, Store, StoreError
 
 log = logging.getLogger("sitesecrets.server")
 
@@ -58,13 +58,13 @@ class Call:
         return self.state.store
 
     def event(self, action: str, *, site: str | None, target: str | None = None,
-              outcome: str = "ok", details: dict[str, Any] | None = None) -> dict[str, Any]:
+              outcome: str = "ok", details: dict[str, Any] | None = None) -> AuditRecord:
         principal = self.principal
-        return {
-            "at": self.now, "actor": principal.name if principal else None,
-            "actor_id": principal.token_id if principal else None, "action": action, "site": site,
-            "target": target, "outcome": outcome, "source": self.request.remote_addr, "details": details or {},
-        }
+        return AuditRecord.of(
+            action, details=details, at=self.now, outcome=outcome, site=site, target=target,
+            actor=principal.name if principal else None, actor_id=principal.token_id if principal else None,
+            source=self.request.remote_addr,
+        )
 
 
 class Application:

@@ -7,19 +7,18 @@ change it describes: no change and no reveal happens unaudited.
 
 from __future__ import annotations
 
-from typing import Any
 
 from shared.models import ErrorCode
 
 from .http import ApiError
-from .store import StorageFull, Transaction
+from .store import AuditRecord, StorageFull, Transaction
 
 
 def secret_target(app: str | None, name: str) -> str:
     return f"secret:app/{app}/{name}" if app else f"secret:site/{name}"
 
 
-def record(tx: Transaction, event: dict[str, Any]) -> None:
+def record(tx: Transaction, event: AuditRecord) -> None:
     try:
         tx.insert_audit(event)
     except StorageFull:

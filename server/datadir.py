@@ -17,7 +17,7 @@ from .app import State, utc_now
 from .config import DB_FILE, Settings
 from .handlers.tokens import issue_token
 from .keyring import Keyring
-from .store import SqliteStore, Transaction
+from .store import AuditRecord, SqliteStore, Transaction
 
 KEY_CHECK = "master_key_check"
 DEFAULT_SITE = "default"
@@ -64,10 +64,10 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
         store.close()
 
 
-def offline_event(action: str, site: str | None, target: str | None, details: dict) -> dict:
+def offline_event(action: str, site: str | None, target: str | None, details: dict) -> AuditRecord:
     """An audit event for work done from the server's command line rather than over HTTP."""
-    return {"at": utc_now(), "actor": "sitesecrets-server", "actor_id": None, "action": action, "site": site,
-            "target": target, "outcome": "ok", "source": "cli", "details": details}
+    return AuditRecord.of(action, details=details, at=utc_now(), outcome="ok", site=site, target=target,
+                          actor="sitesecrets-server", source="cli")
 
 
 def open_store(data_dir: Path) -> SqliteStore:

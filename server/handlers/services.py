@@ -136,8 +136,10 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
         event = call.event("service.env", site=site, target=target, outcome="error", details={"error": "integrity_error", **error.args[0]})
         call.store.write(lambda tx: audit.record(tx, event))
         raise ApiError(ErrorCode.integrity_error, f"a secret of service {name!r} failed its integrity check; nothing was handed out") from None
-    loaded = {(b.app_id, b.name): b.version for b in bound if b.secret_id is not None}
-    used = [b.secret_id for b in bound if b.secret_id is not None]
+    # write only what changed: under load most fetches land in the same second with the same
+    # versions, and the single writer's time is what bounds every audited read
+    loaded = {(b.app_id, b.name): b.version for b in bound if b.secret_id is not None and b.loaded_version != b.version}
+    used = [b.secret_id for b in bound if b.secret_id is not None and b.last_used_at != call.now]
     event = call.event("service.env", site=site, target=target, details={"secrets": sorted(versions), "missing": len(missing)})
 
     def write(tx: Transaction) -> None:

@@ -4,6 +4,7 @@ All SQL lives in the backend modules; nothing above this package writes a query.
 
 from .base import (
     AppRow,
+    AuditRecord,
     Conflict,
     SecretRow,
     ServiceRow,
@@ -18,6 +19,6 @@ from .base import (
 from .sqlite import SqliteStore
 
 __all__ = [
-    "AppRow", "Conflict", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
+    "AppRow", "AuditRecord", "Conflict", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
     "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
 ]

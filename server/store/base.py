@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, TypeVar
 
@@ -18,6 +19,26 @@ class StorageFull(StoreError):
 
 class Conflict(StoreError):
     """A uniqueness rule refused the write (a concurrent request took the name first)."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit event to write. `details` is JSON text, serialised by whoever builds the event,
+    so the single writer thread spends no time on it."""
+
+    at: str
+    action: str
+    outcome: str
+    details: str = "{}"
+    actor: str | None = None
+    actor_id: str | None = None
+    site: str | None = None
+    target: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def of(cls, action: str, *, details: dict[str, Any] | None = None, **fields: Any) -> "AuditRecord":
+        return cls(action=action, details=json.dumps(details or {}, separators=(",", ":")), **fields)
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,8 @@ class BoundSecret:
     secret_id: int | None
     version: int | None
     ciphertext: bytes | None
+    loaded_version: int | None = None
+    last_used_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +189,8 @@ class Transaction(Protocol):
     def replace_bindings(self, service_id: int, refs: list[tuple[int | None, str]]) -> None: ...
     def bound_secrets(self, service_id: int) -> list[BoundSecret]: ...
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
-        """The service loaded these versions now: clears its restart flag and marks the secrets used."""
+        """The service loaded these versions now: clears its restart flag and marks the secrets used.
+        Callers pass only what changed (see `handlers.services.service_env`)."""
         ...
     # tokens
     def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
@@ -177,7 +201,7 @@ class Transaction(Protocol):
     def delete_site_tokens(self, site: str) -> None: ...
     def touch_token(self, token_id: str, now: str) -> None: ...
     # audit
-    def insert_audit(self, event: dict[str, Any]) -> None: ...
+    def insert_audit(self, event: AuditRecord) -> None: ...
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]: ...
 
 

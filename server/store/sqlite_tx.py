@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .base import AppRow, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .base import AppRow, AuditRecord, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
 
 _SECRET_COLUMNS = """
     s.id, s.site_id, s.app_id, a.name, s.name, s.type_id, t.key, s.description, s.version,
@@ -237,7 +237,7 @@ class SqliteTx:
 
     def bound_secrets(self, service_id: int) -> list[BoundSecret]:
         rows = self._all(
-            """SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext
+            """SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
                FROM bindings b JOIN services v ON v.id = b.service_id
                LEFT JOIN apps a ON a.id = b.app_id
                LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
@@ -247,11 +247,12 @@ class SqliteTx:
         return [BoundSecret(*r) for r in rows]
 
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
-        self._conn.executemany(
-            "UPDATE bindings SET loaded_version = ? WHERE service_id = ? AND coalesce(app_id, 0) = ? AND name = ?",
-            [(version, service_id, app_id or 0, name) for (app_id, name), version in versions.items()],
-        )
-        self._run("UPDATE services SET loaded_at = ? WHERE id = ?", now, service_id)
+        if versions:
+            self._conn.executemany(
+                "UPDATE bindings SET loaded_version = ? WHERE service_id = ? AND coalesce(app_id, 0) = ? AND name = ?",
+                [(version, service_id, app_id or 0, name) for (app_id, name), version in versions.items()],
+            )
+        self._run("UPDATE services SET loaded_at = ? WHERE id = ? AND loaded_at IS NOT ?", now, service_id, now)
         if secret_ids:
             marks = ", ".join("?" for _ in secret_ids)
             self._run(f"UPDATE secrets SET last_used_at = ? WHERE id IN ({marks})", now, *secret_ids)
@@ -290,12 +291,12 @@ class SqliteTx:
 
     # ------------------------------------------------------------ audit
 
-    def insert_audit(self, event: dict[str, Any]) -> None:
+    def insert_audit(self, event: AuditRecord) -> None:
         self._run(
             "INSERT INTO audit_events (at, actor, actor_id, action, site, target, outcome, source, details) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            event["at"], event.get("actor"), event.get("actor_id"), event["action"], event.get("site"),
-            event.get("target"), event["outcome"], event.get("source"), json.dumps(event.get("details") or {}),
+            event.at, event.actor, event.actor_id, event.action, event.site, event.target, event.outcome,
+            event.source, event.details,
         )
 
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
