@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -156,8 +155,3 @@ def load_scale(data_dir: Path, sites: int = 1000, per_site: int = SECRETS, batch
         state.store.close()
     return time.perf_counter() - began
 
-
-def free_data_dir(base: Path, name: str) -> Path:
-    path = base / name
-    os.makedirs(base, exist_ok=True)
-    return path

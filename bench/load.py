@@ -49,6 +49,8 @@ class Sample:
 
     count: int = 0
     errors: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    """How many of each error: an HTTP status, or the client's exception when the request failed."""
     duration: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
@@ -97,7 +99,7 @@ CLIENTS = {"raw": _RawClient, "httpx": _HttpxClient}
 
 # ---------------------------------------------------------------- worker process side
 
-def _requests(load: Load, proc: int, thread: int, client: Any):
+def _requests(load: Load, proc: int, thread: int):
     """Endless (method, path, body, counted) tuples for one thread."""
     method = {"get": "GET", "post": "POST", "patch": "PATCH"}.get(load.kind)
     if method is not None:
@@ -122,24 +124,36 @@ def _thread(load: Load, client_kind: str, proc: int, thread: int, start: float, 
     client = CLIENTS[client_kind](load.host, load.port, load.token)
     latencies: list[float] = []
     count = errors = 0
+    statuses: dict[str, int] = {}
+    on_connection = 0  # requests this connection answered: tells a refused connect from a dropped keep-alive
     try:
         while time.monotonic() < start:
             time.sleep(0.001)
-        for method, path, body, counted in _requests(load, proc, thread, client):
+        for method, path, body, counted in _requests(load, proc, thread):
             began = time.monotonic()
             if began >= end:
                 break
-            try:
-                status = client.send(method, path, body)
-            except Exception:  # a dropped connection: count it, reconnect, carry on
-                status = 0
-                client.close()
-                client = CLIENTS[client_kind](load.host, load.port, load.token)
+            # an uncounted set-up request (a site to create into) is retried: the counted ones need it
+            for _ in range(1 if counted else 3):
+                failure = ""
+                try:
+                    status = client.send(method, path, body)
+                    on_connection += 1
+                except Exception as error:  # a dropped connection: count it, reconnect, carry on
+                    status = 0
+                    failure = f"{type(error).__name__} after {'0' if not on_connection else '>0'} on its connection"
+                    on_connection = 0
+                    client.close()
+                    client = CLIENTS[client_kind](load.host, load.port, load.token)
+                if 0 < status < 400:
+                    break
             finished = time.monotonic()
             if not counted or finished < warm or finished > end:
                 continue
             if status >= 400 or status == 0:
                 errors += 1
+                key = failure or str(status)
+                statuses[key] = statuses.get(key, 0) + 1
             else:
                 count += 1
                 latencies.append(finished - began)
@@ -148,6 +162,8 @@ def _thread(load: Load, client_kind: str, proc: int, thread: int, start: float, 
     with lock:
         out.count += count
         out.errors += errors
+        for status, n in statuses.items():
+            out.statuses[status] = out.statuses.get(status, 0) + n
         out.latencies.extend(latencies)
 
 
@@ -200,6 +216,8 @@ class LoadGenerator:
             part = f.result()
             total.count += part.count
             total.errors += part.errors
+            for status, n in part.statuses.items():
+                total.statuses[status] = total.statuses.get(status, 0) + n
             total.latencies.extend(part.latencies)
         return total
 
@@ -226,4 +244,6 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
         "rate": statistics.median(rates), "rate_min": min(rates), "rate_max": max(rates),
         "p50_ms": statistics.median(p50s), "p99_ms": statistics.median(p99s),
         "p99_ms_max": max(p99s), "errors": sum(s.errors for s in samples),
+        "error_statuses": {k: sum(s.statuses.get(k, 0) for s in samples)
+                           for k in sorted({k for s in samples for k in s.statuses})},
     }

@@ -19,6 +19,8 @@ class Line:
     target: str = ""
     ok: bool | None = None
     """True/False against `target`; None where the issue sets no target."""
+    note: str = ""
+    """Printed under the table (what the errors were)."""
 
     @property
     def mark(self) -> str:
@@ -56,6 +58,14 @@ def machine(data_dir: Path) -> dict:
             "os": f"{platform.system()} {platform.release()}", "data_dir_fs": _mount_of(data_dir)}
 
 
+def load_average() -> str:
+    """The 1-minute load average: other work on the machine moves every figure."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
+
+
 def ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
@@ -73,6 +83,7 @@ def render(lines: list[Line], info: dict, notes: list[str]) -> str:
     out += notes
     out += ["", fmt(head), "| " + " | ".join("-" * w for w in widths) + " |"]
     out += [fmt(r) for r in table[1:]]
+    out += [f"  row {l.row}, {l.measure}: {l.note}" for l in lines if l.note]
     failed = [l for l in lines if l.ok is False]
     out += ["", f"{sum(1 for l in lines if l.ok)} PASS, {len(failed)} FAIL"]
     return "\n".join(out)

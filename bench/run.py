@@ -1,10 +1,13 @@
 """`python -m bench` (`make bench`): every row of issue 6, in an order that keeps each fair.
 
-1. a fresh data directory, a real server on a loopback port, idle RSS (row 9);
-2. the small store: rows 1 and 2 interleaved run by run (so drift hits both alike), then 4, then 3;
-3. rows 7 and 8 against that store;
-4. 1,000 sites of 100 secrets loaded, rows 1 and 4 again (row 5), RSS again (row 9);
-5. the server stopped, `rotate-master-key` on that store (row 6).
+1. two fresh data directories, each with a real server on a loopback port:
+   `small` holds site `bench` (100 secrets, service `fn` binding 5); `scale` holds the same plus
+   1,000 sites of 100 secrets each; idle RSS of both (row 9);
+2. rows 1, 2 and 5 interleaved run by run (1-site server, 1,000-site server, bare floor take
+   turns, so drift and other work on the machine hit all alike), then rows 4 and 5 the same way;
+   RSS of the 1,000-site server (row 9);
+3. row 3 (writes), then rows 7 and 8, against the 1-site server;
+4. servers stopped, `rotate-master-key` on the 1,000-site store (row 6).
 
 Options via the environment: BENCH_DURATION (seconds counted per run, default 3), BENCH_WARMUP
 (default 1), BENCH_RUNS (default 3), BENCH_CLIENT (`raw` or `httpx`, default raw),
@@ -24,7 +27,7 @@ from pathlib import Path
 from . import fixtures, startup
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
-from .report import Line, machine, ms, render, write_json
+from .report import load_average, machine, render, write_json
 from .targets import judge
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -40,6 +43,7 @@ class Bench:
         self.base = Path(tempfile.mkdtemp(prefix="sitesecrets-bench-", dir=os.environ.get("BENCH_DIR")))
         self.raw: dict = {}
         self.gen: LoadGenerator | None = None
+        self.servers: list[ServerProcess] = []
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -52,21 +56,28 @@ class Bench:
                 samples[name].append(self.gen.run(load, concurrency, self.duration, self.warmup))
         return {name: summarise(s) for name, s in samples.items()}
 
-    def read_rows(self, server: ServerProcess, small: fixtures.Small, floor_port: int | None, key: str) -> None:
-        """Rows 1 (and 2 when `floor_port`) at every concurrency, then row 4; stored under `key`."""
-        loads = {
-            "env": Load(server.host, server.port, small.service_token, "get", (small.env_path,)),
-            "reveal": Load(server.host, server.port, small.admin, "post", small.reveal_paths),
-        }
-        if floor_port is not None:
-            loads["floor"] = Load(server.host, floor_port, "unused", "get", tuple(f"/S{n}" for n in range(100)))
+    def read_rows(self, targets: dict[str, tuple[ServerProcess, fixtures.Small]], floor_port: int) -> None:
+        """Rows 1, 2 and 4 (and 5: the same loads on the 1,000-site server), interleaved run by run.
+
+        `targets` maps a result key (`small`, `scale`) to its server; every load of every server
+        and the floor takes its turn within each round, so background noise falls on all alike.
+        """
+        host = next(iter(targets.values()))[0].host
+        loads, lists = {}, {}
+        for key, (server, fix) in targets.items():
+            loads[f"{key}/env"] = Load(server.host, server.port, fix.service_token, "get", (fix.env_path,))
+            loads[f"{key}/reveal"] = Load(server.host, server.port, fix.admin, "post", fix.reveal_paths)
+            lists[f"{key}/list"] = Load(server.host, server.port, fix.admin, "get", (fix.list_path,))
+        loads["small/floor"] = Load(host, floor_port, "unused", "get", tuple(f"/S{n}" for n in range(100)))
         for c in CONCURRENCY:
-            self.log(f"{key}: {', '.join(loads)} at c={c}")
+            self.log(f"rows 1, 2, 5: {', '.join(loads)} at c={c}")
             for name, summary in self.measure(loads, c).items():
-                self.raw.setdefault(key, {})[f"{name}_c{c}"] = summary
-        self.log(f"{key}: list a site of 100 secrets at c=1")
-        listing = Load(server.host, server.port, small.admin, "get", (small.list_path,))
-        self.raw[key]["list_c1"] = self.measure({"list": listing}, 1)["list"]
+                key, what = name.split("/")
+                self.raw.setdefault(key, {})[f"{what}_c{c}"] = summary
+        self.log(f"rows 4, 5: {', '.join(lists)} at c=1")
+        for name, summary in self.measure(lists, 1).items():
+            key, what = name.split("/")
+            self.raw[key][f"{what}_c1"] = summary
 
     def write_rows(self, server: ServerProcess, small: fixtures.Small) -> None:
         """Row 3: creates (each in a new per-thread site, 100 per site) and updates at c=1 and 16."""
@@ -98,41 +109,52 @@ class Bench:
         self.raw["row6"] = {"seconds": statistics.median(times), "min": min(times), "max": max(times),
                             "runs": self.runs}
 
+    def start_servers(self) -> dict[str, tuple[ServerProcess, fixtures.Small]]:
+        """Two servers on fresh data directories: `small` (the 1-site figures) and `scale`, which
+        also holds 1,000 sites of 100 secrets; idle RSS of each once loaded, before any bench load (row 9)."""
+        servers: dict[str, tuple[ServerProcess, fixtures.Small]] = {}
+        for key in ("small", "scale"):
+            admin = fixtures.init_data_dir(self.base / key)
+            server = ServerProcess(self.base / key, self.base / f"{key}.log")
+            self.servers.append(server)
+            self.log(f"{key} server at {server.url}; loading site {fixtures.SITE!r} over the API")
+            servers[key] = (server, fixtures.load_small(server.url, admin))
+        self.log("row 5: loading 1,000 sites x 100 secrets into the scale server's store")
+        self.raw["scale_load_seconds"] = fixtures.load_scale(self.base / "scale")
+        time.sleep(0.5)
+        self.raw["row9"] = {f"{key}_idle": server.rss_kib() for key, (server, _) in servers.items()}
+        return servers
+
     def run(self) -> list[str]:
-        data_dir = self.base / "data"
-        admin = fixtures.init_data_dir(data_dir)
-        server = ServerProcess(data_dir, self.base / "server.log")
         floor = None
         try:
-            time.sleep(0.5)
-            self.raw["row9"] = {"idle": server.rss_kib()}
-            self.log(f"server at {server.url}; loading the small store")
-            small = fixtures.load_small(server.url, admin)
+            targets = self.start_servers()
             floor = subprocess.Popen([PYTHON, "-m", "bench.floor", str(self.base / "floor.db")], cwd=ROOT,
                                      stdout=subprocess.PIPE, text=True)
             floor_port = int(fixtures.start_line(floor, "the floor server").rsplit(":", 1)[1])
             self.gen = LoadGenerator(self.client)
-            self.read_rows(server, small, floor_port, "small")
+            self.read_rows(targets, floor_port)
+            self.raw["row9"]["scale_after_row5"] = targets["scale"][0].rss_kib()
+            server, small = targets["small"]
             self.write_rows(server, small)
             self.log("row 7: sitesecrets run, 20 times; python -c pass, 20 times")
             self.raw["row7"] = startup.run_command(server.url, small.service_token, fixtures.SITE, fixtures.SERVICE)
             self.log("row 8: TUI first frame, 5 fresh processes")
-            self.raw["row8"] = startup.tui_first_frame(server.url, admin, fixtures.SITE)
-            self.log("row 5: loading 1,000 sites x 100 secrets through the store layer")
-            self.raw["scale_load_seconds"] = fixtures.load_scale(data_dir)
-            self.read_rows(server, small, None, "scale")
-            self.raw["row9"]["after_row5"] = server.rss_kib()
+            self.raw["row8"] = startup.tui_first_frame(server.url, small.admin, fixtures.SITE)
         finally:
             if self.gen is not None:
                 self.gen.close()
             if floor is not None:
                 floor.kill()
                 floor.wait()
-            server.stop()
+            for server in self.servers:
+                server.stop()
         self.log("row 6: rotate-master-key on the 1,000-site store")
-        self.rotation(data_dir)
+        self.rotation(self.base / "scale")
         return [f"Load: {self.gen.describe()}; {self.runs} runs of {self.duration:g} s after "
-                f"{self.warmup:g} s warm-up per figure, median (spread = min-max of runs)."]
+                f"{self.warmup:g} s warm-up per figure, median (spread = min-max of runs). Rows 1, 2 and 5 "
+                f"(and 4 and 5) are measured in the same rounds: the 1-site server, the 1,000-site server "
+                f"and the floor take turns."]
 
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
@@ -144,13 +166,17 @@ class Bench:
 def main() -> int:
     bench = Bench()
     info = machine(bench.base)
+    info["load_average_start"] = load_average()
     began = time.monotonic()
     try:
         notes = bench.run()
     finally:
         bench.cleanup()
+    info["load_average_end"] = load_average()
     notes.append(f"Bench took {time.monotonic() - began:.0f} s; set-up of the 1,000-site store "
-                 f"{bench.raw.get('scale_load_seconds', 0):.1f} s.")
+                 f"{bench.raw.get('scale_load_seconds', 0):.1f} s; 1-min load average "
+                 f"{info['load_average_start']} at start, {info['load_average_end']} at end "
+                 f"(above ~0.5 other work shares the cores).")
     lines = judge(bench.raw)
     print()
     print(render(lines, info, notes))
