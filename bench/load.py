@@ -235,7 +235,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summarise(samples: list[Sample]) -> dict[str, Any]:
-    """Median and spread over runs: rate (req/s) and per-run p50/p99 latency (ms)."""
+    """Median and spread over runs: rate (req/s) and per-run p50/p99 latency (ms); the per-run
+    figures are kept in run order, so interleaved measurements can be compared round by round."""
     rates = [s.rate for s in samples]
     p50s = [percentile(s.latencies, 50) * 1000 for s in samples]
     p99s = [percentile(s.latencies, 99) * 1000 for s in samples]
@@ -244,6 +245,7 @@ def summarise(samples: list[Sample]) -> dict[str, Any]:
         "rate": statistics.median(rates), "rate_min": min(rates), "rate_max": max(rates),
         "p50_ms": statistics.median(p50s), "p99_ms": statistics.median(p99s),
         "p99_ms_max": max(p99s), "errors": sum(s.errors for s in samples),
+        "run_rates": rates, "run_p50_ms": p50s,
         "error_statuses": {k: sum(s.statuses.get(k, 0) for s in samples)
                            for k in sorted({k for s in samples for k in s.statuses})},
     }
