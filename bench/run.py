@@ -109,6 +109,16 @@ class Bench:
         self.raw["row6"] = {"seconds": statistics.median(times), "min": min(times), "max": max(times),
                             "runs": self.runs}
 
+    def guarded(self, probe, *args) -> dict:
+        """A probe's figures, or `{"error": ...}`: a CLI or TUI that changed under the bench costs
+        its own row, not the whole run."""
+        try:
+            return probe(*args)
+        except (subprocess.SubprocessError, RuntimeError, ValueError, KeyError, OSError) as error:
+            detail = getattr(error, "stderr", None) or ""
+            self.log(f"{probe.__name__} failed: {error} {str(detail)[-500:]}")
+            return {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+
     def start_servers(self) -> dict[str, tuple[ServerProcess, fixtures.Small]]:
         """Two servers on fresh data directories: `small` (the 1-site figures) and `scale`, which
         also holds 1,000 sites of 100 secrets; idle RSS of each once loaded, before any bench load (row 9)."""
@@ -138,9 +148,10 @@ class Bench:
             server, small = targets["small"]
             self.write_rows(server, small)
             self.log("row 7: sitesecrets run, 20 times; python -c pass, 20 times")
-            self.raw["row7"] = startup.run_command(server.url, small.service_token, fixtures.SITE, fixtures.SERVICE)
+            self.raw["row7"] = self.guarded(startup.run_command, server.url, small.service_token,
+                                            fixtures.SITE, fixtures.SERVICE)
             self.log("row 8: TUI first frame, 5 fresh processes")
-            self.raw["row8"] = startup.tui_first_frame(server.url, small.admin, fixtures.SITE)
+            self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
         finally:
             if self.gen is not None:
                 self.gen.close()
@@ -177,6 +188,10 @@ def main() -> int:
                  f"{bench.raw.get('scale_load_seconds', 0):.1f} s; 1-min load average "
                  f"{info['load_average_start']} at start, {info['load_average_end']} at end "
                  f"(above ~0.5 other work shares the cores).")
+    busiest = max(float(info[k]) for k in ("load_average_start", "load_average_end") if info[k] != "?")
+    if busiest > 1.0:
+        notes.append(f"WARNING: a load average of {busiest:.1f} on {info['cores']} cores means other processes "
+                     f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
     lines = judge(bench.raw)
     print()
     print(render(lines, info, notes))
