@@ -23,11 +23,11 @@ def test_apps_create_ls_and_set(live: Live, cli, site):
 
     changed = cli("apps", "set", "jobs", "--site-secrets", "yes", site=site)
     assert changed.returncode == 0, changed.stderr
-    assert {a["name"]: a["site_secrets"] for a in as_json(cli("apps", "ls", site=site))}["jobs"] is True
+    assert {a["name"]: a["site_secrets"] for a in live.ok("GET", f"/v1/sites/{site}/apps")["items"]}["jobs"] is True
 
 
-def test_apps_create_of_a_taken_name_exits_1(cli, site):
-    assert cli("apps", "create", "web", site=site).returncode == 0
+def test_apps_create_of_a_taken_name_exits_1(live: Live, cli, site):
+    live.new_app(site, "web")
     again = cli("apps", "create", "web", site=site)
     assert again.returncode == 1 and "web" in again.stderr
 
@@ -67,7 +67,7 @@ def test_services_create_show_ls_bind_unbind_rm(live: Live, cli, site):
     assert [s["name"] for s in listed] == ["api"]
 
     assert cli("services", "rm", "api", site=site).returncode == 0
-    assert as_json(cli("services", "ls", "--json", site=site)) == []
+    assert live.ok("GET", f"/v1/sites/{site}/services")["items"] == []
 
 
 def test_services_unbind_of_a_secret_not_bound_exits_1(live: Live, cli, site):
@@ -121,7 +121,7 @@ def test_token_create_prints_the_token_once_and_it_runs_its_service(live: Live, 
 
 
 def test_token_ls_lists_tokens_without_the_tokens(live: Live, cli, site):
-    token = cli("token", "create", "--name", "listed", "--role", "viewer", "--bind-site", site).stdout.strip()
+    token = live.ok("POST", "/v1/tokens", 201, json={"name": "listed", "role": "viewer", "site": site})["token"]
     listed = as_json(cli("token", "ls", "--json"))
     mine = [t for t in listed if t["name"] == "listed"]
     assert len(mine) == 1 and mine[0]["role"] == "viewer" and mine[0]["site"] == site
@@ -137,14 +137,13 @@ def test_site_bound_token_sees_its_site_only(live: Live, cli, site):
 
 
 def test_revoked_token_is_refused(live: Live, cli, site):
-    token = cli("token", "create", "--name", "doomed", "--role", "viewer", "--bind-site", site).stdout.strip()
-    assert cli("ls", site=site, token=token).returncode == 0
-    token_id = next(t["id"] for t in as_json(cli("token", "ls", "--json")) if t["name"] == "doomed")
-    revoked = cli("token", "revoke", token_id)
+    created = live.ok("POST", "/v1/tokens", 201, json={"name": "doomed", "role": "viewer", "site": site})
+    assert cli("ls", site=site, token=created["token"]).returncode == 0
+    revoked = cli("token", "revoke", created["id"])
     assert revoked.returncode == 0, revoked.stderr
-    refused = cli("ls", site=site, token=token)
+    refused = cli("ls", site=site, token=created["token"])
     assert refused.returncode == 1 and refused.stdout == ""
-    assert token_id not in [t["id"] for t in as_json(cli("token", "ls", "--json"))]
+    assert created["id"] not in [t["id"] for t in live.ok("GET", "/v1/tokens")["items"]]
 
 
 def test_token_revoke_of_an_unknown_id_exits_1(cli):

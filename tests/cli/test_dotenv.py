@@ -111,7 +111,7 @@ NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,30}", fullmatch=True)
 VALUES = st.text(st.characters(exclude_categories=["Cs"]), max_size=200)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(NAMES, VALUES, max_size=8))
 def test_parse_reads_back_what_format_env_writes(env):
     assert pairs(format_env(env)) == env

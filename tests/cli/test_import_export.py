@@ -65,6 +65,14 @@ def test_import_reads_every_dotenv_form(live: Live, cli, site, tmp_path):
     }
 
 
+def test_import_of_a_windows_file_with_bom_and_crlf(live: Live, cli, site, tmp_path):
+    path = tmp_path / "windows.env"
+    path.write_bytes("\ufeffFIRST=1\r\nSECOND=\"two\"\r\n".encode("utf-8"))
+    result = cli("import", str(path), site=site)
+    assert result.returncode == 0, result.stderr
+    assert values(live, site) == {"FIRST": "1", "SECOND": "two"}
+
+
 def test_import_then_export_env_round_trips_tricky_values(live: Live, cli, site, tmp_path):
     for name, value in TRICKY.items():
         live.put_secret(site, name, value)

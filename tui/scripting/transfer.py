@@ -62,7 +62,7 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
 
 def cmd_import(args: argparse.Namespace) -> None:
     try:
-        entries = parse(args.file.read_text(encoding="utf-8"))
+        entries = parse(args.file.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows start with a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {args.file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
     except DotenvError as error:
