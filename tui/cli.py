@@ -116,12 +116,24 @@ def run_local(args: argparse.Namespace) -> int:
     return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
 
 
+_VALUED = {"--url", "--token", "--site"}
+
+
+def _run_position(argv: list[str]) -> int | None:
+    """Where the `run` subcommand stands, after any connection options (`sitesecrets --url U run ...`)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("--") and argv[i] != "--":
+        i += 2 if argv[i] in _VALUED else 1
+    return i if i < len(argv) and argv[i] == "run" else None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["run"]:  # before argparse: everything after `--` belongs to CMD, untouched
+    at = _run_position(argv)
+    if at is not None:  # before argparse: everything after `--` belongs to CMD, untouched
         from tui.run import main as run_main
 
-        return run_main(argv[1:])
+        return run_main(argv[:at] + argv[at + 1:])
     args = build_parser().parse_args(argv)
     return args.handler(args)
 
