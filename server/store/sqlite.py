@@ -26,11 +26,15 @@ _MAX_IDLE_READERS = 16
 
 
 class _Job:
+    """One queued write. `done` is a plain lock held until the write is settled: releasing a lock
+    costs the writer far less than `Event.set`, which a GIL profile showed taking a fifth of its time."""
+
     __slots__ = ("fn", "done", "result", "error")
 
     def __init__(self, fn: Callable[[SqliteTx], Any]) -> None:
         self.fn = fn
-        self.done = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -121,7 +125,7 @@ class SqliteStore:
             raise StoreError("the store is closed")
         job = _Job(fn)
         self._queue.put(job)
-        job.done.wait()
+        job.done.acquire()  # released by the writer once the commit carrying this job is settled
         if job.error is not None:
             raise job.error
         return job.result
@@ -163,7 +167,7 @@ class SqliteStore:
                     job.result = None
         finally:
             for job in group:
-                job.done.set()
+                job.done.release()
 
     @staticmethod
     def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool]) -> None:
