@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 import pytest
 
-from shared.models import Role
 from tui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
@@ -50,14 +49,6 @@ def site(admin) -> str:
     name = f"t{next(_site_numbers)}"
     admin.request("POST", "/v1/sites", None, json={"name": name})
     return name
-
-
-def make_token(admin: SiteSecretsClient, role: Role, name: str | None = None) -> str:
-    """A new token of `role`, minted through the API."""
-    from shared.models import CreatedToken
-
-    body = {"name": name or f"{role.value}-user", "role": role.value}
-    return admin.request("POST", "/v1/tokens", CreatedToken, json=body).token
 
 
 @pytest.fixture

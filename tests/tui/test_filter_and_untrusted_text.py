@@ -97,7 +97,7 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
     from shared.models import Role
     from tui.client import SiteSecretsClient
 
-    from conftest import make_token
+    from tui_helpers import make_token
 
     token = make_token(admin, Role.editor, name="[red]eve[/red]")
     editor = SiteSecretsClient(admin.url, token)

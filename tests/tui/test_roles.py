@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from shared.models import Role
 from tui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, screen_text, wait_until
-
-from conftest import make_token
+from tui_helpers import loaded, make_token, screen_text, wait_until
 
 
 def _footer_keys(app) -> set[str]:

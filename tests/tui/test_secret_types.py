@@ -58,7 +58,7 @@ async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, 
         form.query_one("#schema").text = '{"$ref": "https://example.com/schema.json"}'
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "schema" in str(form.query_one("#schema-error").render()).lower()
-                         and str(form.query_one("#form-error").render()) == "", timeout=5, message="server refusal")
+                         and str(form.query_one("#form-error").render()) == "", message="server refusal")
         assert isinstance(app.screen, TypeFormDialog)
     assert admin.list_types(site) == []
 

@@ -21,7 +21,7 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_a
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app), message="value shown")
         assert "VALUE ON SCREEN" in screen_text(app)
-        await wait_until(pilot, lambda: not _detail(app).revealed, timeout=3, message="re-mask")
+        await wait_until(pilot, lambda: not _detail(app).revealed, timeout=6, message="re-mask")
         await pilot.pause()
         assert "s3cr3t-value" not in screen_text(app)
         assert _detail(app)._value is None  # dropped from the widget, not just hidden
@@ -81,7 +81,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
         assert any("Copied TOKEN" in text for text in seen)
         assert [n.message for n in app._notifications] == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
-        await wait_until(pilot, lambda: copies == ["copied-value", ""], timeout=3, message="clipboard cleared")
+        await wait_until(pilot, lambda: copies == ["copied-value", ""], timeout=6, message="clipboard cleared")
         seen.append(screen_text(app))
     assert not any("copied-value" in text for text in seen)
     assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]

@@ -43,8 +43,8 @@ async def test_typed_secret_created_through_generated_form(make_app, admin, site
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         form = await _open_typed_form(pilot, admin, site)
-        text = screen_text(app)
-        assert "host *" in text and "password *" in text and "port" in text
+        await wait_until(pilot, lambda: all(label in screen_text(app) for label in ("host *", "password *", "port")),
+                         message="labels drawn")
         form.query_one("#field-0", Input).value = "db.internal"
         form.query_one("#field-1", Input).value = "5432"
         form.query_one("#field-2", Input).focus()

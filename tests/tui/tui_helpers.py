@@ -28,7 +28,7 @@ def terminal_bytes(app) -> str:
     return _render(app, styles=True)
 
 
-async def wait_until(pilot, condition, timeout: float = 5.0, message: str = "") -> None:
+async def wait_until(pilot, condition, timeout: float = 10.0, message: str = "") -> None:
     """Let the app run until `condition()` holds; fail the test after `timeout` seconds."""
     import time
 
@@ -55,3 +55,11 @@ async def loaded(pilot, rows: int | None = None) -> None:
                          message=f"{rows} rows")
     # The footer is drawn a refresh after its bindings are known.
     await wait_until(pilot, lambda: screen_text(app).splitlines()[-1].strip(), message="footer drawn")
+
+
+def make_token(admin, role, name: str | None = None) -> str:
+    """A new token of `role`, minted through the API."""
+    from shared.models import CreatedToken
+
+    body = {"name": name or f"{role.value}-user", "role": role.value}
+    return admin.request("POST", "/v1/tokens", CreatedToken, json=body).token
