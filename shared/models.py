@@ -276,6 +276,12 @@ class SecretRef(_Object):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class LoadedVersion(_Object):
+    name: str
+    app: str | None = None
+    version: int | None = Field(description="the version the service last loaded, or null if it never loaded this one")
+
+
 class Service(_Object):
     name: str
     app: str | None
@@ -283,6 +289,8 @@ class Service(_Object):
     loaded_at: Timestamp | None
     restart_required: bool
     stale: list[SecretRef]
+    loaded_versions: list[LoadedVersion] = Field(
+        default_factory=list, description="for each binding, the version of its secret the service last loaded")
 
 
 class ServiceCreate(_Request):

@@ -23,8 +23,9 @@ def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service
                for b in bindings]
     stale = [ref for ref, b, moved in zip(refs, bindings, changed) if b.current_version is None or moved]
     restart = any(changed)
+    loaded = [models.LoadedVersion(name=b.name, app=b.app, version=b.loaded_version) for b in bindings]
     return models.Service(name=row.name, app=row.app, secrets=refs, loaded_at=row.loaded_at,
-                          restart_required=restart, stale=stale)
+                          restart_required=restart, stale=stale, loaded_versions=loaded)
 
 
 def load_service(tx: Transaction, site: SiteRow, name: str) -> ServiceRow:

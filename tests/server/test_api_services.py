@@ -26,7 +26,9 @@ def make_service(api, name: str, secrets: list[dict], app: str | None = None) ->
 def test_created_service_is_listed_and_readable(api) -> None:
     service = make_service(api, "worker", [{"name": "A"}, {"name": "B", "app": "web"}], app="web")
     assert service == {"name": "worker", "app": "web", "secrets": [{"name": "A", "app": None}, {"name": "B", "app": "web"}],
-                       "loaded_at": None, "restart_required": False, "stale": service["stale"]}
+                       "loaded_at": None, "restart_required": False, "stale": service["stale"],
+                       "loaded_versions": [{"name": "A", "app": None, "version": None},
+                                           {"name": "B", "app": "web", "version": None}]}
     assert api.get(SERVICES).json()["items"] == [service]
     assert api.get(f"{SERVICES}/worker").json() == service
 
