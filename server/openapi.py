@@ -1,4 +1,11 @@
-"""The OpenAPI 3.1 document, generated from the routing table and the `shared` models."""
+"""The OpenAPI 3.1 document, generated from the routing table and the `shared` models.
+
+Every route is described, with what it really answers: its success status, and only the error
+statuses it can produce (which depend on whether it needs a token, takes a body, names things in
+its path, and what the handler itself refuses). Path and query parameters carry the patterns and
+types the server enforces, so a generated request that matches the document is one the server
+accepts (or refuses only for the state it meets: 404, 409).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +16,38 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared import __version__
-from shared.models import ERROR_STATUS, ErrorBody
+from shared.limits import SECRET_NAME_PATTERN, SLUG_PATTERN, TYPE_KEY_PATTERN
+from shared.models import ErrorBody
 
 from .auth import Permission
 from .routing import Route
 
 _REF = "#/components/schemas/{model}"
+
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "site": {"type": "string", "pattern": SLUG_PATTERN},
+    "app": {"type": "string", "pattern": SLUG_PATTERN},
+    "key": {"type": "string", "pattern": TYPE_KEY_PATTERN},
+    "id": {"type": "string", "minLength": 1},
+}
+"""`{name}` is a secret's name under `/secrets/` and a service's under `/services/` (see `_path_schema`)."""
+
+QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
+    "scope": {"type": "string", "enum": ["site", "all"], "description": "`all` lists every scope of the site"},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "page size (default 100)"},
+    "before": {"type": "integer", "description": "the `next` cursor of the previous page"},
+    "action": {"type": "string", "description": "an action, or a prefix ending in `*`"},
+    "target": {"type": "string", "description": "a target, or a prefix ending in `*`"},
+    "actor": {"type": "string", "description": "a token name"},
+}
+
+# what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)
+_HANDLER_ERRORS: dict[str, set[int]] = {
+    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.delete": {409},
+    "secret.create": {409}, "secret.update": {409}, "secret.delete": {409},
+    "type.create": {409}, "type.update": {409}, "type.delete": {409}, "service.create": {409},
+    "token.create": {404},
+}
 
 
 def build(routes: list[Route]) -> dict[str, Any]:
@@ -27,6 +60,10 @@ def build(routes: list[Route]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, refs)
+    for route in routes:
+        links = _links(route, routes)
+        if links:
+            paths[route.path][route.method.lower()]["responses"][str(route.status)]["links"] = links
     return {
         "openapi": "3.1.0",
         "info": {"title": "Site Secrets", "version": __version__},
@@ -42,22 +79,77 @@ def _is_request(model, routes: list[Route]) -> bool:
     return any(r.body is model for r in routes)
 
 
+def _error_statuses(route: Route) -> set[int]:
+    """The error statuses `route` can answer. 500 anywhere; with a token, 401, 403 and 429, and 503
+    or 507 because even a read may write (a token's last use, an audited denial); with a body, the
+    body's refusals (411 comes from the HTTP layer for a chunked body); 404 for a named thing; 422
+    for a query parameter out of its range."""
+    statuses = {500}
+    if route.permission is not Permission.public:
+        statuses |= {401, 403, 429, 503, 507}
+    if route.body is not None:
+        statuses |= {400, 411, 413, 415, 422}
+    if route.params:
+        statuses.add(404)
+    if route.query:
+        statuses.add(422)
+    return statuses | _HANDLER_ERRORS.get(route.action, set())
+
+
+def _operation_id(route: Route) -> str:
+    return f"{route.method.lower()}_{route.path}".replace("/", "_").replace("{", "").replace("}", "")
+
+
+def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
+    """OpenAPI links from a create (POST answering 201) to every route on the thing it made: the
+    new thing's parameter comes from the answer's `name` (or `key`, or `id`), the others from the
+    create's own path. They let a client, and Schemathesis's stateful tests, follow the API."""
+    if create.method != "POST" or create.status != 201 or create.response is None:
+        return {}
+    fields = create.response.model_fields
+    links = {}
+    for route in routes:
+        rest = route.path.removeprefix(create.path + "/")
+        if rest == route.path or not rest.startswith("{"):
+            continue
+        param = rest[1:].split("}", 1)[0]
+        field = next((f for f in ("name", "key", "id") if f in fields), None)
+        if field is None:
+            continue
+        parameters = {p: f"$request.path.{p}" for p in create.params}
+        parameters[param] = f"$response.body#/{field}"
+        links[f"{route.method.lower()}-{route.action}".replace(".", "-")] = {
+            "operationId": _operation_id(route), "parameters": parameters,
+        }
+    return links
+
+
+def _path_schema(route: Route, name: str) -> dict[str, Any]:
+    if name == "name":
+        return {"type": "string", "pattern": SECRET_NAME_PATTERN if "/secrets/" in route.path else SLUG_PATTERN}
+    return PATH_PARAMETERS.get(name, {"type": "string"})
+
+
 def _operation(route: Route, refs: dict) -> dict[str, Any]:
-    error = {"description": "an error", "content": {"application/json": {"schema": {"$ref": refs[ErrorBody]}}}}
+    error_content = {"application/json": {"schema": {"$ref": refs[ErrorBody]}}}
     responses: dict[str, Any] = {}
     if route.status == 204:
-        responses["204"] = {"description": "done"}
+        responses["204"] = {"description": "done; no body"}
     elif route.response is not None:
         responses[str(route.status)] = {"description": "success", "content": {"application/json": {"schema": {"$ref": refs[route.response]}}}}
     else:
         responses["200"] = {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}
-    for status in sorted({str(s) for s in ERROR_STATUS.values()}):
-        responses.setdefault(status, error)
+    for status in sorted(_error_statuses(route)):
+        responses[str(status)] = {"description": "an error (API.md's one error shape)", "content": error_content}
+    if "401" in responses:
+        responses["401"]["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}}
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
     operation: dict[str, Any] = {
-        "operationId": f"{route.method.lower()}_{route.path}".replace("/", "_").replace("{", "").replace("}", ""),
+        "operationId": _operation_id(route),
         "summary": route.summary,
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in route.params]
-        + [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in route.query],
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": _path_schema(route, p)} for p in route.params]
+        + [{"name": q, "in": "query", "required": False, "schema": QUERY_PARAMETERS.get(q, {"type": "string"})} for q in route.query],
         "responses": responses,
         "x-permission": route.permission.value,
         "x-audit-action": route.action,

@@ -17,6 +17,11 @@ SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
 MAX_DESCRIPTION_CHARS = 1024
+DESCRIPTION_PATTERN = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
+"""`description_problem`'s character rule as a regular expression, for the OpenAPI document:
+no character of Unicode category Cc (U+0000-U+001F, U+007F-U+009F) except newline."""
+VALUE_PATTERN = r"^[^\x00]*$"
+"""`value_problem`'s NUL rule as a regular expression, for the OpenAPI document."""
 MAX_REQUEST_BYTES = 1024 * 1024
 
 

@@ -13,13 +13,15 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
 
 from .limits import (
+    DESCRIPTION_PATTERN,
     MAX_DESCRIPTION_CHARS,
     SECRET_NAME_PATTERN,
     SLUG_PATTERN,
     TYPE_KEY_PATTERN,
+    VALUE_PATTERN,
     description_problem,
     value_problem,
 )
@@ -39,6 +41,13 @@ def _check_value(value: str) -> str:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: `3.0` is the integer 3 (as JSON Schema's `integer` says), `3.5` is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _utc_z(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -47,8 +56,12 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_length=1)]
 """The length limit is per site (`Limits.max_name_length`), so the server checks it, not the model."""
 TypeKey = Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
-Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS), AfterValidator(_check_description)]
-SecretValue = Annotated[str, AfterValidator(_check_value)]
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": DESCRIPTION_PATTERN}),
+                        AfterValidator(_check_description)]
+SecretValue = Annotated[str, Field(json_schema_extra={"pattern": VALUE_PATTERN}), AfterValidator(_check_value)]
+WholeNumber = BeforeValidator(_whole_number)
+"""Put last in a request's `Annotated[int, Field(...), WholeNumber]` (after the bounds, so the JSON
+Schema keeps `minimum`/`maximum`): strict (no strings, no booleans), but `3.0` counts as 3."""
 Timestamp = Annotated[datetime, PlainSerializer(_utc_z, return_type=str, when_used="json")]
 """RFC 3339 in UTC with a `Z` suffix."""
 
@@ -163,9 +176,9 @@ class LimitsModel(_Object):
 
 
 class LimitsUpdate(_Request):
-    max_secrets: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    max_value_bytes: Annotated[int, Field(ge=1, le=512 * 1024)] | None = None
-    max_name_length: Annotated[int, Field(ge=1, le=4096)] | None = None
+    max_secrets: Annotated[int, Field(ge=1, le=100_000), WholeNumber] | None = None
+    max_value_bytes: Annotated[int, Field(ge=1, le=512 * 1024), WholeNumber] | None = None
+    max_name_length: Annotated[int, Field(ge=1, le=4096), WholeNumber] | None = None
 
 
 class Site(_Object):
@@ -226,7 +239,7 @@ class SecretUpdate(_Request):
     value: SecretValue | None = None
     description: Description | None = None
     type: TypeKey | None = Field(default=None, description="a type key; null (sent explicitly) removes the type")
-    expected_version: Annotated[int, Field(ge=1)] | None = None
+    expected_version: Annotated[int, Field(ge=1), WholeNumber] | None = None
 
 
 class RevealedValue(_Object):
@@ -328,7 +341,14 @@ class TokenCreate(_Request):
     role: Role
     site: Slug | None = None
     service: Slug | None = None
-    expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    expires_in_days: Annotated[int, Field(ge=1, le=3650), WholeNumber] | None = None
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        # a service token names its site and service; no other token names a service
+        "if": {"properties": {"role": {"const": "service"}}, "required": ["role"]},
+        "then": {"required": ["site", "service"], "properties": {"site": {"type": "string"}, "service": {"type": "string"}}},
+        "else": {"properties": {"service": {"type": "null"}}},
+    })
 
 
 class CreatedToken(Token):

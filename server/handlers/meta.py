@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from shared import __version__, models
 from shared.models import ErrorCode
 
@@ -10,6 +12,7 @@ from ..http import ApiError, Response, validation_error
 from .common import load_site
 
 MAX_AUDIT_PAGE = 500
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
 
 
 def health(call: Call) -> models.Health:
@@ -24,11 +27,11 @@ def openapi(call: Call) -> Response:
 
 def _audit_page(call: Call, site: str | None) -> models.AuditPage:
     query = call.request.query
-    try:
-        limit = int(query.get("limit", "100"))
-        before = int(query["before"]) if query.get("before") else None
-    except ValueError:
-        raise validation_error([{"path": "/limit", "message": "limit and before must be whole numbers"}]) from None
+    for name in ("limit", "before"):  # int() would also take " 5", "1_000" and other scripts' digits
+        if name in query and not _WHOLE_NUMBER.fullmatch(query[name]):
+            raise validation_error([{"path": f"/{name}", "message": f"{name} must be a whole number"}])
+    limit = int(query.get("limit") or "100")
+    before = int(query["before"]) if query.get("before") else None
     if not 1 <= limit <= MAX_AUDIT_PAGE:
         raise validation_error([{"path": "/limit", "message": f"must be between 1 and {MAX_AUDIT_PAGE}"}])
     filters = {k: query[k] for k in ("action", "actor", "target") if query.get(k)}

@@ -37,7 +37,10 @@ def load_secret(tx: Transaction, site: SiteRow, app: AppRow | None, name: str) -
 
 
 def list_secrets(call: Call, site: str, app: str | None = None) -> models.SecretList:
-    all_scopes = app is None and call.request.query.get("scope") == "all"
+    scope = call.request.query.get("scope", "site") if app is None else "site"
+    if scope not in ("site", "all"):  # a typo must not quietly list only the site level
+        raise validation_error([{"path": "/scope", "message": "scope must be 'site' or 'all'"}])
+    all_scopes = scope == "all"
 
     def read(tx: Transaction) -> models.SecretList:
         site_row, app_row = load_scope(tx, site, app)

@@ -23,7 +23,7 @@ def token_model(row: TokenRow) -> models.Token:
 def whoami(call: Call) -> models.WhoAmI:
     row = call.store.read(lambda tx: tx.get_token(call.principal.token_id))
     if row is None:  # revoked between authentication and now
-        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required")
+        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
     return models.WhoAmI.model_validate(token_model(row).model_dump())
 
 

@@ -152,8 +152,12 @@ class SqliteStore:
         wants_wipe = [False]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in group:
-                self._run_job(conn, job, wants_wipe)
+            if not self._run_all(conn, group, wants_wipe):
+                # one write refused: start over, each write in a savepoint so it fails alone
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                for job in group:
+                    self._run_job(conn, job, wants_wipe)
             conn.execute("COMMIT")
             if wants_wipe[0]:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -168,6 +172,23 @@ class SqliteStore:
         finally:
             for job in group:
                 job.done.release()
+
+    @staticmethod
+    def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool]) -> bool:
+        """The fast path: run the group's writes back to back, with no savepoint statements.
+
+        Returns False at the first write that raises, having run nothing after it; the caller
+        then rolls back and replays the group one savepoint per write. The writes are functions
+        of the database alone, so replaying them gives the same outcome, and the refusals that
+        make this path fail (a limit, a conflict, a name taken) are rare next to plain writes.
+        """
+        for job in group:
+            try:
+                job.result = job.fn(SqliteTx(conn, wants_wipe))
+            except BaseException:
+                job.result = None
+                return False
+        return True
 
     @staticmethod
     def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool]) -> None:
