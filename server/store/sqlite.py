@@ -154,7 +154,8 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             if not self._run_all(conn, group, wants_wipe):
                 # one write refused: start over, each write in a savepoint so it fails alone
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # (some errors, such as a full disk, already rolled back)
+                    conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 for job in group:
                     self._run_job(conn, job, wants_wipe)
