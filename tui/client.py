@@ -8,9 +8,8 @@ client refused to send the token. No exception message ever holds a secret value
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -26,11 +25,16 @@ from shared.models import (
     SecretList,
     SecretType,
     SecretTypeList,
+    Service,
     ServiceList,
     Site,
     SiteList,
     WhoAmI,
 )
+from tui.urls import InsecureTransportError, check_url, is_loopback
+
+__all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "check_url",
+           "is_loopback", "scope_path"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -56,35 +60,6 @@ class ApiError(Exception):
 
 class ServerUnreachable(ConnectionError):
     """No HTTP answer: refused, timed out, name not found, connection dropped."""
-
-
-class InsecureTransportError(ValueError):
-    """The token would travel in clear text to a host that is not this machine."""
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses, where plain http never leaves the machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, insecure: bool = False) -> str:
-    """The base URL without a trailing slash; raises ValueError for a URL we can't use.
-
-    Raises `InsecureTransportError` for plain http to a non-loopback host unless `insecure`.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not a server URL such as http://127.0.0.1:8716")
-    if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname):
-        raise InsecureTransportError(
-            f"Refusing to send the token over plain http to {parts.hostname}; use https or --insecure."
-        )
-    return url.rstrip("/")
 
 
 def _seg(name: str) -> str:
@@ -206,6 +181,25 @@ class SiteSecretsClient:
 
     def list_services(self, site: str) -> ServiceList:
         return self.request("GET", f"{scope_path(site, None)}/services", ServiceList)
+
+    def create_service(self, site: str, body: dict[str, Any]) -> Service:
+        """`body`: `{"name", "app"?, "secrets": [{"name", "app"?}]}`."""
+        return self.request("POST", f"{scope_path(site, None)}/services", Service, json=body)
+
+    def set_bindings(self, site: str, name: str, secrets: list[dict[str, Any]]) -> Service:
+        """Replace the service's bindings with `secrets` (SecretRef dicts)."""
+        path = f"{scope_path(site, None)}/services/{_seg(name)}"
+        return self.request("PATCH", path, Service, json={"secrets": secrets})
+
+    def delete_service(self, site: str, name: str) -> None:
+        self.request("DELETE", f"{scope_path(site, None)}/services/{_seg(name)}", None)
+
+    def create_app(self, site: str, name: str, site_secrets: bool) -> App:
+        body = {"name": name, "site_secrets": site_secrets}
+        return self.request("POST", f"{scope_path(site, None)}/apps", App, json=body)
+
+    def set_app_site_secrets(self, site: str, app: str, site_secrets: bool) -> App:
+        return self.request("PATCH", scope_path(site, app), App, json={"site_secrets": site_secrets})
 
     def audit(self, site: str, *, limit: int = 50, before: str | None = None, **filters: str) -> AuditPage:
         """One page of the site's audit log, newest first; `filters` are action, actor, target."""

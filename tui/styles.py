@@ -13,6 +13,11 @@ TabPane { padding: 0; }
 #types-table { height: 1fr; min-height: 4; }
 #type-detail { height: 12; border-top: solid $primary; padding: 0 1; }
 
+#services-table { height: 1fr; min-height: 4; }
+#service-detail { height: 9; border-top: solid $primary; padding: 0 1; }
+#service-bindings { height: 1fr; min-height: 3; border: none; background: $boost; }
+#apps-table { height: auto; max-height: 8; }
+
 #audit-filters { height: 3; }
 .audit-filter { width: 1fr; }
 #audit-table { height: 1fr; }

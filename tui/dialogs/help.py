@@ -10,16 +10,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS: list[tuple[str, str]] = [
-    ("1 / 2 / 3", "Secrets / Secret Types / Audit (admins) tab"),
+    ("1 / 2 / 3 / 4", "Secrets / Secret Types / Audit (admins) / Services tab"),
     ("/", "filter the table as you type; enter jumps to the first match, escape clears"),
-    ("n", "new secret or type"),
+    ("n", "new secret, type or service"),
     ("e", "edit the highlighted secret or type"),
     ("d", "delete it (asks first)"),
+    ("b", "Services: edit the highlighted service's bindings"),
+    ("a", "Services: apps, and whether they may use site secrets (admins)"),
     ("s", "show the value for a few seconds / hide it"),
     ("c", "copy the value to your clipboard (cleared later)"),
     ("r", "refresh"),
     ("ctrl+s", "switch site (admins)"),
-    ("ctrl+p", "command palette: this tab's actions, jump to a secret"),
+    ("ctrl+p", "command palette: this tab's actions, jump to a secret, apps"),
     ("?", "this help"),
     ("q", "quit"),
     ("In forms", "ctrl+s save · ctrl+t show/hide value · ctrl+r raw JSON · escape cancel"),

@@ -1,4 +1,4 @@
-"""The main screen: status header, the Secrets / Secret Types / Audit tabs, and the footer."""
+"""The main screen: status header, the Secrets / Secret Types / Audit / Services tabs, and the footer."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from tui.api import ApiCaller
 from tui.widgets.audit_pane import AuditPane
 from tui.widgets.header import StatusHeader
 from tui.widgets.secrets_pane import SecretsPane
+from tui.widgets.services_pane import ServicesPane
 from tui.widgets.types_pane import TypesPane
 
-TABS = {"1": "secrets", "2": "types", "3": "audit"}
+TABS = {"1": "secrets", "2": "types", "3": "audit", "4": "services"}
 
 
 class MainScreen(ApiCaller, Screen):
@@ -24,6 +25,7 @@ class MainScreen(ApiCaller, Screen):
         Binding("1", "show_tab('secrets')", "Secrets", id="tab.secrets"),
         Binding("2", "show_tab('types')", "Types", id="tab.types"),
         Binding("3", "show_tab('audit')", "Audit", id="tab.audit"),
+        Binding("4", "show_tab('services')", "Services", id="tab.services"),
         Binding("ctrl+s", "switch_site", "Site", id="site.switch"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="quit"),
@@ -39,6 +41,8 @@ class MainScreen(ApiCaller, Screen):
             if self.app.is_admin:
                 with TabPane("3 Audit", id="audit"):
                     yield Lazy(AuditPane(id="audit-pane"))
+            with TabPane("4 Services", id="services"):
+                yield Lazy(ServicesPane(id="services-pane"))
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -61,6 +65,10 @@ class MainScreen(ApiCaller, Screen):
         for detail in self.query("#secret-detail"):
             detail.mask()
         self._focus_tab(event.pane.id or "")
+        if event.pane.id == "services":  # bindings and loads change elsewhere: show them as they are now
+            for pane in self.query("#services-pane"):
+                if pane.data is not None:
+                    pane.load()
 
     def _focus_tab(self, tab: str) -> None:
         # A Lazy pane may not be mounted yet; focus its table once it is.
@@ -77,12 +85,33 @@ class MainScreen(ApiCaller, Screen):
         return panes.first() if panes else None
 
     def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        """The active tab's commands, then the ones that work from every tab."""
         pane = self.active_pane()
-        return pane.palette_commands() if pane is not None else []
+        commands = pane.palette_commands() if pane is not None else []
+        if self.app.is_admin and not self.app.read_only:
+            commands.append(("Apps: create an app or set whether it may use site secrets", "", self.action_apps))
+        return commands
 
     def reload_all(self) -> None:
         for pane in self.query(".data-pane"):
             pane.load()
+
+    def reload_secrets(self) -> None:
+        """The Secrets tab shows which services use each secret: reload it after a service changes."""
+        for pane in self.query("#secrets-pane"):
+            pane.load()
+
+    def action_apps(self) -> None:
+        """The apps modal (admins): create apps, set whether they may use site-level secrets."""
+        if not self.app.is_admin or self.app.read_only:
+            return
+        from tui.dialogs.apps import AppsDialog
+
+        def closed(changed: bool | None) -> None:
+            if changed:
+                self.reload_all()
+
+        self.app.push_screen(AppsDialog(), closed)
 
     def action_help(self) -> None:
         from tui.dialogs.help import HelpDialog

@@ -15,8 +15,9 @@ from textual.containers import VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Static
 
-from shared.models import Secret
+from shared.models import Secret, Service
 from tui.display import MASK, safe_text, short_time
+from tui.services import services_of
 
 TICK = 0.25
 """Countdown resolution in seconds; fine enough for a short `--reveal-seconds` in tests."""
@@ -43,6 +44,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.secret: Secret | None = None
+        self.services: list[Service] = []
+        """The site's services, for the version each one last loaded."""
         self._value: str | None = None
         self._deadline = 0.0
         self._countdown: Timer | None = None
@@ -105,8 +108,7 @@ class SecretDetail(VerticalScroll, can_focus=False):
             line.append_text(safe_text(pretty_value(self._value, typed), multiline=True))
         self.query_one("#detail-value", Static).update(line)
 
-    @staticmethod
-    def _fields(secret: Secret | None) -> Text:
+    def _fields(self, secret: Secret | None) -> Text:
         text = Text()
         if secret is None:
             text.append("No secret selected.", style="dim")
@@ -117,12 +119,37 @@ class SecretDetail(VerticalScroll, can_focus=False):
             ("type", secret.type or "none"),
             ("description", secret.description or "—"),
             ("version", str(secret.version)),
+        ]
+        later = [
             ("created", f"{short_time(secret.created_at)} by {secret.created_by}"),
             ("updated", f"{short_time(secret.updated_at)} by {secret.updated_by}"),
-            ("used by", ", ".join(secret.used_by) or "no service"),
             ("last used", short_time(secret.last_used_at)),
         ]
         for label, value in rows:
             text.append(f"\n{label:<12}", style="bold")
             text.append_text(safe_text(value, multiline=label == "description"))
+        self._used_by(text, secret)  # in view with the version: who runs which one
+        for label, value in later:
+            text.append(f"\n{label:<12}", style="bold")
+            text.append_text(safe_text(value))
         return text
+
+    def _used_by(self, text: Text, secret: Secret) -> None:
+        """One line per service bound to `secret`: the version it last loaded next to the current one."""
+        text.append(f"\n{'used by':<12}", style="bold")
+        loads = services_of(secret, self.services)
+        known = {service.name for service, _ in loads}
+        if not loads and not secret.used_by:
+            text.append("no service")
+        for index, (service, version) in enumerate(loads):
+            if index:
+                text.append("\n" + " " * 12)
+            text.append_text(safe_text(service.name))
+            text.append(f"  loaded {'v' + str(version) if version is not None else 'never'}"
+                        f" · current v{secret.version}", style="dim")
+            if version is not None and version != secret.version:
+                text.append("  restart needed", style="bold black on yellow")
+        others = [name for name in secret.used_by if name not in known]
+        if others:  # services the last load did not include: listed by name only
+            text.append(("\n" + " " * 12) if loads else "")
+            text.append_text(safe_text(", ".join(others)))

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
-from shared.models import App, Secret, SecretType, Site
+from shared.models import App, Secret, SecretType, Service, Site
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
@@ -36,8 +36,10 @@ def matches(secret: Secret, needle: str) -> bool:
 class SiteData:
     """What one load of the Secrets tab fetched; also what the secret form needs."""
 
-    def __init__(self, site: Site, secrets: list[Secret], apps: list[App], types: list[SecretType]):
+    def __init__(self, site: Site, secrets: list[Secret], apps: list[App], types: list[SecretType],
+                 services: list[Service] | None = None):
         self.site, self.secrets, self.apps, self.types = site, secrets, apps, types
+        self.services = services or []
 
 
 class SecretsPane(ApiCaller, Vertical):
@@ -93,13 +95,14 @@ class SecretsPane(ApiCaller, Vertical):
         client, site = self.app.client, self.app.site
 
         def fetch() -> SiteData:
-            return SiteData(client.get_site(site), client.list_secrets(site),
-                            client.list_apps(site), client.list_types(site))
+            return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
+                            client.list_types(site), client.list_services(site).items)
 
         self.call_api(fetch, group="secrets-load", done=self._loaded)
 
     def _loaded(self, data: SiteData) -> None:
         self.data = data
+        self.detail.services = data.services
         self._fill(self.query_one("#secrets-filter", Input).value)
 
     def _fill(self, needle: str) -> None:

@@ -1,0 +1,145 @@
+"""New service (name checked as you type, app, bindings) or a service's bindings.
+
+The bindings picker offers only what the server would accept: the service's app's secrets, and
+site-level ones only where that app allows them (a service of no app binds site-level secrets).
+A binding the service already holds to a secret that does not exist yet stays on offer. Saves
+through the API itself, so a refusal leaves the form as it was; dismisses with the saved Service.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from shared.limits import is_slug
+from shared.models import Service
+from tui.api import ApiCaller
+from tui.client import ApiError
+from tui.display import safe_str, safe_text
+from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
+from tui.widgets.field_error import FieldError
+
+
+def _label(text: str) -> Static:
+    return Static(Text(text, style="bold"), classes="field-label")
+
+
+class ServiceFormDialog(ApiCaller, ModalScreen[Service | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="service.save"),
+        Binding("escape", "cancel", "Cancel", id="service.cancel"),
+    ]
+
+    def __init__(self, data: ServicesData, service: Service | None = None):
+        super().__init__(classes="dialog")
+        self.data = data
+        self.service = service
+
+    def compose(self) -> ComposeResult:
+        service = self.service
+        with Vertical(classes="dialog-box form-box", id="service-form"):
+            title = Text("New service", style="bold") if service is None else safe_text(
+                f"Bindings of service {service.name}", style="bold")
+            yield Static(title, classes="dialog-title")
+            if service is None:
+                yield _label("Name *")
+                yield Input(id="service-name", placeholder="e.g. api")
+                yield FieldError(id="service-name-error")
+                yield _label("App")
+                apps = [(Text("none (binds site-level secrets only)"), "")]
+                apps += [(safe_text(app.name), app.name) for app in self.data.apps]
+                yield Select(apps, value="", allow_blank=False, id="service-app")
+            yield _label("Secrets it binds (space toggles)")
+            yield SelectionList[str](id="service-bindings")
+            yield FieldError(id="service-form-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def on_mount(self) -> None:
+        chosen = {ref_key(ref.app, ref.name) for ref in self.service.secrets} if self.service else set()
+        self._offer(self.service.app if self.service else None, chosen)
+        self.query_one("#service-name" if self.service is None else "#service-bindings").focus()
+
+    def _offer(self, app_name: str | None, chosen: set[str]) -> None:
+        """Fill the picker with what a service of `app_name` may bind, `chosen` ones ticked."""
+        picker = self.query_one("#service-bindings", SelectionList)
+        picker.clear_options()
+        allowed = bindable(self.data.secrets, self.data.app(app_name))
+        keys = {ref_key(secret.app, secret.name) for secret in allowed}
+        options = [Selection(safe_text(ref_label(secret)), ref_key(secret.app, secret.name),
+                             ref_key(secret.app, secret.name) in chosen) for secret in allowed]
+        # Bindings to secrets that do not exist yet are kept on offer rather than dropped unseen.
+        for ref in self.service.secrets if self.service else []:
+            key = ref_key(ref.app, ref.name)
+            if key not in keys and not any(s.app == ref.app and s.name == ref.name for s in self.data.secrets):
+                label = safe_text(ref_label(ref))
+                label.append(" · does not exist yet", style="yellow")
+                options.append(Selection(label, key, key in chosen))
+        picker.add_options(options)
+        if options:  # so the first space toggles the first secret
+            picker.highlighted = 0
+
+    # ------------------------------------------------------------ live checks
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "service-name":
+            self._error("service-name", self._name_problem(event.value) if event.value else "")
+
+    def _name_problem(self, name: str) -> str:
+        if not is_slug(name):
+            return f"A service name is {NAME_RULE}."
+        if any(service.name == name for service in self.data.services):
+            return f"There is already a service {safe_str(name)!r}."
+        return ""
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "service-app":
+            picker = self.query_one("#service-bindings", SelectionList)
+            self._offer(str(event.value) or None, set(picker.selected))
+
+    def _error(self, field: str, message: str | None) -> None:
+        self.query_one(f"#{field}-error", FieldError).say(message)
+
+    # ------------------------------------------------------------ save
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_save() if event.button.id == "save" else self.dismiss(None)
+
+    def action_save(self) -> None:
+        refs = [ref_of(key) for key in self.query_one("#service-bindings", SelectionList).selected]
+        client, site = self.app.client, self.app.site
+        if self.service is not None:
+            self.call_api(client.set_bindings, site, self.service.name, refs, group="service-save",
+                          done=self.dismiss)
+            return
+        name = self.query_one("#service-name", Input).value
+        problem = self._name_problem(name) if name else "Give the service a name."
+        if problem:
+            self._error("service-name", problem)
+            return
+        app = str(self.query_one("#service-app", Select).value) or None
+        body = {"name": name, "secrets": refs} | ({"app": app} if app else {})
+        self.call_api(client.create_service, site, body, group="service-save", done=self.dismiss)
+
+    def on_api_error(self, error: BaseException) -> bool:
+        if not isinstance(error, ApiError):
+            return False
+        if error.code == "already_exists" and self.service is None:
+            self._error("service-name", error.message)
+            return True
+        if error.code == "validation_error":
+            messages = [f"{path}: {message}" for path, message in error.field_errors()]
+            self._error("service-form", "\n".join(messages) or error.message)
+            self.notify(safe_str(error.message), severity="error", markup=False)
+            return True
+        return False
