@@ -125,7 +125,10 @@ class Request:
             if length > MAX_REQUEST_BYTES:
                 raise ApiError(ErrorCode.payload_too_large, f"the request body is over {MAX_REQUEST_BYTES} bytes",
                                {"limit_bytes": MAX_REQUEST_BYTES})
-            return stream.read(length) if length > 0 else b""
+            data = stream.read(length) if length > 0 else b""
+            if len(data) < length:  # the client stopped (or stalled) before sending what it announced
+                raise ApiError(ErrorCode.invalid_json, "the request body is shorter than its Content-Length")
+            return data
         if self.environ.get("wsgi.input_terminated"):
             data = stream.read(MAX_REQUEST_BYTES + 1)
             if len(data) > MAX_REQUEST_BYTES:

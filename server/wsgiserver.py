@@ -15,6 +15,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
@@ -24,19 +25,48 @@ READ_TIMEOUT_SECONDS = 30
 
 
 class _Body(io.RawIOBase):
-    """`wsgi.input`: at most Content-Length bytes of the socket, and a count of what was left unread."""
+    """`wsgi.input`: at most Content-Length bytes of the socket, and a count of what was left unread.
 
-    def __init__(self, stream: Any, length: int) -> None:
+    The whole body must arrive within `read_timeout` seconds of the first read, however slowly it
+    trickles in: a client that sends one byte a second (or promises more than it sends) gets the
+    bytes that came in time, `timed_out` is set, and the connection is closed after the answer."""
+
+    def __init__(self, stream: Any, length: int, connection: Any = None, read_timeout: float | None = None) -> None:
         self._stream, self.remaining = stream, length
+        self._connection, self._read_timeout = connection, read_timeout
+        self._deadline: float | None = None
+        self.timed_out = False
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
         size = self.remaining if size is None or size < 0 else min(size, self.remaining)
-        data = self._stream.read(size) if size else b""
-        self.remaining -= len(data)
-        return data
+        if self._connection is None or self._read_timeout is None:
+            data = self._stream.read(size) if size else b""
+            self.remaining -= len(data)
+            return data
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._read_timeout
+        chunks: list[bytes] = []
+        while size > 0 and not self.timed_out:
+            left = self._deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                self._connection.settimeout(left)
+                chunk = self._stream.read1(min(size, 65536))
+            except (TimeoutError, socket.timeout):
+                self.timed_out = True
+                break
+            finally:
+                self._connection.settimeout(self._read_timeout)
+            if not chunk:
+                break  # the client closed its side: the body is shorter than it said
+            chunks.append(chunk)
+            size -= len(chunk)
+            self.remaining -= len(chunk)
+        return b"".join(chunks)
 
     def readline(self, size: int = -1) -> bytes:
         return self.read(size)
@@ -66,6 +96,7 @@ class _Handler(socketserver.StreamRequestHandler):
     server: "_Tracking"
 
     def setup(self) -> None:
+        self.timeout = self.server.read_timeout  # StreamRequestHandler.setup applies it to the socket
         # TCP_NODELAY (it means nothing on a unix socket) so a response never waits for an ACK
         self.disable_nagle_algorithm = self.request.family in (socket.AF_INET, socket.AF_INET6)
         super().setup()
@@ -158,7 +189,7 @@ class _Handler(socketserver.StreamRequestHandler):
             length = max(0, int(lookup.get("content-length") or 0))
         except ValueError:
             raise _BadRequest(400) from None
-        body = _Body(self.rfile, length)
+        body = _Body(self.rfile, length, self.connection, self.server.read_timeout)
         captured: dict[str, Any] = {}
 
         def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
@@ -170,6 +201,9 @@ class _Handler(socketserver.StreamRequestHandler):
             payload = b"".join(result)
         finally:
             getattr(result, "close", lambda: None)()
+        if body.timed_out:  # whatever the app made of a partial body, the client was too slow
+            self._send_raw(408, [("Content-Type", "text/plain")], b"Request Timeout", closing=True)
+            return
         # an app that refused without reading the whole body leaves the stream out of step: close it
         self._send_raw(int(captured["status"].split()[0]), captured["headers"], payload, captured["status"], closing=body.remaining > 0)
         if self.server.access_log:
@@ -183,6 +217,8 @@ class _Handler(socketserver.StreamRequestHandler):
         status = status or f"{code} {_REASON.get(code, '')}"
         lines = [f"{getattr(self, 'request_version', 'HTTP/1.1')} {status}"]
         lines += [f"{k}: {v}" for k, v in headers]
+        if not any(k.lower() == "x-content-type-options" for k, _ in headers):  # this layer's own answers (400, 408, 411...)
+            lines += ["X-Content-Type-Options: nosniff", "Cache-Control: no-store"]
         if not any(k.lower() == "content-length" for k, _ in headers):
             lines.append(f"Content-Length: {len(payload)}")
         if self.close_connection:
@@ -198,6 +234,7 @@ class _Tracking:
     tls = False
     access_log = False
     draining = False
+    read_timeout: float = READ_TIMEOUT_SECONDS
 
     def _init_tracking(self) -> None:
         self._lock = threading.Lock()
@@ -267,7 +304,8 @@ class WSGIServer:
     """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS."""
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
-                 tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False) -> None:
+                 tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
+                 read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         if unix_socket is not None:
             self._httpd: Any = self._bind_unix(Path(unix_socket))
         else:
@@ -276,7 +314,7 @@ class WSGIServer:
             self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
         httpd = self._httpd
         httpd._init_tracking()
-        httpd.app, httpd.access_log = app, access_log
+        httpd.app, httpd.access_log, httpd.read_timeout = app, access_log, read_timeout
         if tls_cert is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
