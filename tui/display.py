@@ -68,6 +68,42 @@ def safe_str(value: object, *, multiline: bool = False) -> str:
     return "".join(_escape(ch) if _is_unsafe(ch, multiline) else ch for ch in str(value))
 
 
+def visible_chars(value: str) -> str:
+    """`value` with each control or format character replaced by one visible stand-in (`␛` for
+    ESC, `�` for the rest): same length, so an editable field's cursor positions still line up.
+
+    For editable fields, whose text must stay the real value while what is drawn must not be it.
+    """
+    out = []
+    for ch in value:
+        if not _is_unsafe(ch, False):
+            out.append(ch)
+        elif ord(ch) < 0x20:
+            out.append(chr(0x2400 + ord(ch)))  # the Unicode "control pictures": ␛, ␇, ...
+        else:
+            out.append("\ufffd")
+    return "".join(out)
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def json_text(value: object, indent: int = 2) -> str:
+    """`value` as indented JSON for an editor: readable Unicode, but every control or format
+    character written as a `\\uXXXX` escape, so the text parses back to the same value and holds
+    nothing a terminal would act on."""
+    import json
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    # json.dumps escapes newlines and tabs inside strings; the raw ones left are its own layout.
+    return "".join(_json_escape(ch) if _is_unsafe(ch, True) else ch for ch in text)
+
+
 def short_time(moment: object) -> str:
     """A compact UTC time for tables: `2026-11-27 01:54`."""
     if moment is None:

@@ -20,6 +20,7 @@ from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.services import NAME_RULE
 from tui.widgets.field_error import FieldError
+from tui.widgets.safe_input import SafeInput
 
 
 class AppsDialog(ApiCaller, ModalScreen[bool]):
@@ -44,7 +45,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
             yield table
             yield Static(Text("t flips the highlighted app's setting.", style="dim"))
             yield Static(Text("New app", style="bold"), classes="field-label")
-            yield Input(id="app-name", placeholder="e.g. web")
+            yield SafeInput(id="app-name", placeholder="e.g. web")
             yield FieldError(id="app-name-error")
             yield Checkbox("its services may use site-level secrets", value=True, id="app-site-secrets")
             with Horizontal(classes="dialog-buttons"):

@@ -27,6 +27,7 @@ from tui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
 from tui.widgets.schema_form import SchemaForm
 from tui.widgets.value_editor import ValueEditor
+from tui.widgets.safe_input import SafeInput
 
 
 def _label(text: str, required: bool = False) -> Static:
@@ -60,7 +61,7 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
             yield Static(self._title(), classes="dialog-title", id="form-title")
             with VerticalScroll(id="form-body"):
                 yield _label("Name", required=True)
-                yield Input(value=self.secret.name if editing else "", id="name", disabled=editing,
+                yield SafeInput(value=self.secret.name if editing else "", id="name", disabled=editing,
                             placeholder="e.g. DATABASE_URL")
                 yield FieldError(id="name-error")
                 yield _label("Scope")
@@ -81,7 +82,7 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
                     yield FieldError(id="raw-error")
                 yield FieldError(id="value-error")
                 yield _label("Description")
-                yield Input(value=self.secret.description if editing else "", id="description")
+                yield SafeInput(value=self.secret.description if editing else "", id="description")
                 yield FieldError(id="description-error")
             yield FieldError(id="form-error")
             with Horizontal(classes="dialog-buttons"):

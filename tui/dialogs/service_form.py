@@ -23,6 +23,7 @@ from tui.client import ApiError
 from tui.display import safe_str, safe_text
 from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
 from tui.widgets.field_error import FieldError
+from tui.widgets.safe_input import SafeInput
 
 
 def _label(text: str) -> Static:
@@ -48,7 +49,7 @@ class ServiceFormDialog(ApiCaller, ModalScreen[Service | None]):
             yield Static(title, classes="dialog-title")
             if service is None:
                 yield _label("Name *")
-                yield Input(id="service-name", placeholder="e.g. api")
+                yield SafeInput(id="service-name", placeholder="e.g. api")
                 yield FieldError(id="service-name-error")
                 yield _label("App")
                 apps = [(Text("none (binds site-level secrets only)"), "")]

@@ -21,9 +21,10 @@ from shared.limits import description_problem, type_key_problem
 from shared.models import SecretType
 from tui.api import ApiCaller
 from tui.client import ApiError
-from tui.display import safe_str, safe_text
+from tui.display import json_text, safe_str, safe_text
 from tui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
+from tui.widgets.safe_input import SafeInput
 
 
 def schema_problem(text: str) -> str:
@@ -61,19 +62,19 @@ class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
             yield Static(title, classes="dialog-title")
             with VerticalScroll(id="form-body"):
                 yield Static(Text("Key *", style="bold"))
-                yield Input(value=kind.key if kind else "", id="key", disabled=kind is not None,
+                yield SafeInput(value=kind.key if kind else "", id="key", disabled=kind is not None,
                             placeholder="e.g. database")
                 yield FieldError(id="key-error")
                 yield Static(Text("Name *", style="bold"))
-                yield Input(value=kind.name if kind else "", id="name", placeholder="e.g. Database credentials")
+                yield SafeInput(value=kind.name if kind else "", id="name", placeholder="e.g. Database credentials")
                 yield Static(Text("Description", style="bold"))
-                yield Input(value=kind.description if kind else "", id="description")
+                yield SafeInput(value=kind.description if kind else "", id="description")
                 yield FieldError(id="description-error")
                 if kind is None:
                     templates = [(Text(title), title) for title in TEMPLATES]
                     yield Select(templates, prompt="start from a template", id="template")
                 yield Static(Text("JSON Schema *", style="bold"))
-                text = json.dumps(kind.schema_, indent=2, ensure_ascii=False) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
+                text = json_text(kind.schema_) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
                 yield TextArea(text, id="schema", tab_behavior="indent")
                 yield FieldError(id="schema-error")
             yield FieldError(id="form-error")

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input
 from shared.models import AuditEvent, AuditPage
 from tui.api import ApiCaller
 from tui.display import safe_text, short_time
+from tui.widgets.safe_input import SafeInput
 
 FILTERS = ("action", "actor", "target")
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
@@ -54,7 +55,7 @@ class AuditPane(ApiCaller, Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
             for name in FILTERS:
-                yield Input(placeholder=name, id=f"audit-{name}", classes="audit-filter")
+                yield SafeInput(placeholder=name, id=f"audit-{name}", classes="audit-filter")
         table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("at", "outcome", "action", "actor", "target")
         yield table

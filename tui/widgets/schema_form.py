@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 from tui.display import safe_text
 from tui.schema_fields import FieldSpec, parse_scalar
 from tui.widgets.field_error import FieldError
+from tui.widgets.safe_input import SafeInput
 
 
 def _label(spec: FieldSpec) -> Text:
@@ -52,7 +53,7 @@ class SchemaForm(Vertical):
             options = [(safe_text(str(option)), position) for position, option in enumerate(spec.options)]
             return Select(options, allow_blank=True, prompt="(choose)", id=ident)
         kind = {"integer": "integer", "number": "number"}.get(spec.kind, "text")
-        return Input(type=kind, password=spec.secret, id=ident, classes="secret-input" if spec.secret else "")
+        return SafeInput(type=kind, password=spec.secret, id=ident, classes="secret-input" if spec.secret else "")
 
     def widget(self, index: int):
         return self.query_one(f"#field-{index}")

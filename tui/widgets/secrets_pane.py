@@ -16,6 +16,7 @@ from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.widgets.secret_detail import SecretDetail, secret_key
+from tui.widgets.safe_input import SafeInput
 
 CHANGING = {"new", "edit", "delete"}
 READING_VALUE = {"reveal", "copy"}
@@ -62,7 +63,7 @@ class SecretsPane(ApiCaller, Vertical):
         self._select_after_load: tuple[str | None, str] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter by name, description, type or scope", id="secrets-filter")
+        yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
         table = DataTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "scope", "type", "ver", "updated", "used by")
         yield table
