@@ -35,7 +35,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "scope": {"type": "string", "enum": ["site", "all"], "description": "`all` lists every scope of the site"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "page size (default 100)"},
-    "before": {"type": "integer", "description": "the `next` cursor of the previous page"},
+    "before": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "description": "the `next` cursor of the previous page"},
     "action": {"type": "string", "description": "an action, or a prefix ending in `*`"},
     "target": {"type": "string", "description": "a target, or a prefix ending in `*`"},
     "actor": {"type": "string", "description": "a token name"},
@@ -102,7 +102,7 @@ def _operation_id(route: Route) -> str:
 
 def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
     """OpenAPI links from a create (POST answering 201) to every route on the thing it made: the
-    new thing's parameter comes from the answer's `name` (or `key`, or `id`), the others from the
+    new thing's parameter comes from the answer's field of that name (else its `name` or `key`), the others from the
     create's own path. They let a client, and Schemathesis's stateful tests, follow the API."""
     if create.method != "POST" or create.status != 201 or create.response is None:
         return {}
@@ -113,7 +113,7 @@ def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
         if rest == route.path or not rest.startswith("{"):
             continue
         param = rest[1:].split("}", 1)[0]
-        field = next((f for f in ("name", "key", "id") if f in fields), None)
+        field = param if param in fields else next((f for f in ("name", "key") if f in fields), None)
         if field is None:
             continue
         parameters = {p: f"$request.path.{p}" for p in create.params}

@@ -12,7 +12,8 @@ from ..http import ApiError, Response, validation_error
 from .common import load_site
 
 MAX_AUDIT_PAGE = 500
-_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+_MAX_CURSOR = 2**63 - 1  # the largest row id
 
 
 def health(call: Call) -> models.Health:
@@ -28,7 +29,7 @@ def openapi(call: Call) -> Response:
 def _audit_page(call: Call, site: str | None) -> models.AuditPage:
     query = call.request.query
     for name in ("limit", "before"):  # int() would also take " 5", "1_000" and other scripts' digits
-        if name in query and not _WHOLE_NUMBER.fullmatch(query[name]):
+        if name in query and not (_WHOLE_NUMBER.fullmatch(query[name]) and int(query[name]) <= _MAX_CURSOR):
             raise validation_error([{"path": f"/{name}", "message": f"{name} must be a whole number"}])
     limit = int(query.get("limit") or "100")
     before = int(query["before"]) if query.get("before") else None
