@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from pydantic import BaseModel
 
 from shared.models import ErrorCode, Role
 

@@ -18,7 +18,7 @@ from ..audit import secret_target
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import AppRow, SecretRow, SiteRow, Transaction
-from .common import create_unique, load_scope, load_site, site_limits
+from .common import create_unique, load_scope, site_limits
 
 
 def secret_model(row: SecretRow, used_by: list[str]) -> models.Secret:

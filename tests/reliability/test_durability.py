@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server import crypto, keys
 from server.config import Settings
 from server.datadir import init_data_dir, open_state
 from server.store.sqlite import connect

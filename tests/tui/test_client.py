@@ -3,7 +3,6 @@ send a token in clear text off the machine."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 import respx
 
