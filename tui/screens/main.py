@@ -1,23 +1,33 @@
-"""The main screen: status header, the Secrets / Secret Types / Audit / Services tabs, and the footer."""
+"""The main screen: status header, the Secrets / Secret Types / Audit / Services tabs, and the footer.
+
+Only the Secrets tab is built at start. The others are imported, built and loaded the first time
+they are shown (Textual's `Lazy` would mount them right after the first frame, loading data the
+user may never look at while the first screen is still being drawn).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.lazy import Lazy
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from tui.api import ApiCaller
-from tui.widgets.audit_pane import AuditPane
 from tui.widgets.header import StatusHeader
 from tui.widgets.secrets_pane import SecretsPane
-from tui.widgets.services_pane import ServicesPane
-from tui.widgets.types_pane import TypesPane
 
 TABS = {"1": "secrets", "2": "types", "3": "audit", "4": "services"}
+
+ON_DEMAND = {
+    "types": ("tui.widgets.types_pane", "TypesPane"),
+    "audit": ("tui.widgets.audit_pane", "AuditPane"),
+    "services": ("tui.widgets.services_pane", "ServicesPane"),
+}
+"""Tab id: (module, class) of the pane built the first time the tab is shown, with id `<tab>-pane`."""
 
 
 class MainScreen(ApiCaller, Screen):
@@ -36,13 +46,10 @@ class MainScreen(ApiCaller, Screen):
         with TabbedContent(initial="secrets", id="tabs"):
             with TabPane("1 Secrets", id="secrets"):
                 yield SecretsPane(id="secrets-pane")
-            with TabPane("2 Secret Types", id="types"):
-                yield Lazy(TypesPane(id="types-pane"))
+            yield TabPane("2 Secret Types", id="types")
             if self.app.is_admin:
-                with TabPane("3 Audit", id="audit"):
-                    yield Lazy(AuditPane(id="audit-pane"))
-            with TabPane("4 Services", id="services"):
-                yield Lazy(ServicesPane(id="services-pane"))
+                yield TabPane("3 Audit", id="audit")
+            yield TabPane("4 Services", id="services")
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -60,18 +67,29 @@ class MainScreen(ApiCaller, Screen):
         tabs.active = tab
         self._focus_tab(tab)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # A value stays on screen only while its secret is in front of the user.
         for detail in self.query("#secret-detail"):
             detail.mask()
-        self._focus_tab(event.pane.id or "")
-        if event.pane.id == "services":  # bindings and loads change elsewhere: show them as they are now
+        tab = event.pane.id or ""
+        built = await self._build_pane(event.pane, tab)
+        self._focus_tab(tab)
+        if tab == "services" and not built:  # bindings and loads change elsewhere: show them as they are now
             for pane in self.query("#services-pane"):
                 if pane.data is not None:
                     pane.load()
 
+    async def _build_pane(self, container: Widget, tab: str) -> bool:
+        """Build the pane of an on-demand tab the first time it is shown; True if it was built now."""
+        if tab not in ON_DEMAND or container.query(".data-pane"):
+            return False
+        module, name = ON_DEMAND[tab]
+        pane = getattr(importlib.import_module(module), name)(id=f"{tab}-pane")
+        await container.mount(pane)
+        return True
+
     def _focus_tab(self, tab: str) -> None:
-        # A Lazy pane may not be mounted yet; focus its table once it is.
+        # A pane just built is composed on the next refresh; focus its table then.
         def focus() -> None:
             tables = self.query(f"#{tab} DataTable")
             if tables:
