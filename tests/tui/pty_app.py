@@ -5,7 +5,7 @@ child, never in the shipped code:
 - `error`: listing secret types (at start) and services (tab 4) fail with server errors whose
   messages are hostile, short and long, so the App's one error path shows them: a notification,
   and a modal.
-- `crash`: two seconds after a value is revealed, the App raises with the value in a local.
+- `crash`: 0.8 s after a value is revealed, the App raises with the value in a local.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def inject_crash() -> None:
             revealed_value = value  # a traceback with locals would print it
             raise RuntimeError(f"crashed holding {revealed_value}")
 
-        self.set_timer(2.0, boom)
+        self.set_timer(0.8, boom)
 
     SecretDetail.reveal = reveal
 
