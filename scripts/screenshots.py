@@ -41,6 +41,10 @@ def seed(client: SiteSecretsClient) -> None:
     client.create_secret(SITE, "worker", {"name": "QUEUE_URL", "value": "redis://queue:6379/0"})
     client.request("POST", f"/v1/sites/{SITE}/services", None,
                    json={"name": "web", "app": "web", "secrets": [{"name": "DATABASE"}, {"name": "SESSION_SECRET", "app": "web"}]})
+    client.create_service(SITE, {"name": "queue-worker", "app": "worker", "secrets": [{"name": "QUEUE_URL", "app": "worker"}]})
+    for service in ("web", "queue-worker"):  # both load their secrets; then one of web's changes
+        client.request("GET", f"/v1/sites/{SITE}/services/{service}/env", None)
+    client.update_secret(SITE, "web", "SESSION_SECRET", {"value": "rotated"})
     client.reveal(SITE, None, "STRIPE_API_KEY")
 
 
@@ -52,7 +56,7 @@ async def shoot(app: SiteSecretsApp, out: Path) -> None:
 
         await settle()
         app.save_screenshot(str(out / "secrets.svg"))
-        for keys, name in ((("2",), "types"), (("3",), "audit"), (("1", "n"), "secret-form")):
+        for keys, name in ((("2",), "types"), (("3",), "audit"), (("4",), "services"), (("1", "n"), "secret-form")):
             await pilot.press(*keys)
             await settle()
             app.save_screenshot(str(out / f"{name}.svg"))
