@@ -22,15 +22,19 @@ serve: $(STAMP)
 	test -f data/secrets.db || $(BIN)/sitesecrets-server init --data-dir data
 	$(BIN)/sitesecrets-server serve --data-dir data
 
+# The server tests run on PostgreSQL too when one answers at 127.0.0.1:5432 (CI has one) or at
+# $SITESECRETS_TEST_DATABASE_URL; set that empty to run SQLite alone. See tests/dbbackend.py.
+PG_TEST_ENV = SITESECRETS_TEST_DATABASE_URL="$${SITESECRETS_TEST_DATABASE_URL-$$($(BIN)/python tests/dbbackend.py)}"
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PG_TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 # the long variants of the reliability suite: 200 kill -9 rounds, 10 s of 50 writers
 test-long: $(STAMP)
-	SITESECRETS_CRASH_ROUNDS=200 SITESECRETS_WRITERS_SECONDS=10 SITESECRETS_LONG=1 \
+	$(PG_TEST_ENV) SITESECRETS_CRASH_ROUNDS=200 SITESECRETS_WRITERS_SECONDS=10 SITESECRETS_LONG=1 \
 		$(BIN)/python -m pytest -o timeout=1800 $(PYTEST_ARGS)
 
 clean:

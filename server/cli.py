@@ -1,4 +1,4 @@
-"""`sitesecrets-server`: init, serve, token create, rotate-master-key.
+"""`sitesecrets-server`: init, serve, migrate, copy, token create, rotate-master-key, backup, restore.
 
 Each command prints one clear sentence on failure and exits non-zero; none prints a traceback.
 """
@@ -19,6 +19,7 @@ from shared.models import Role
 from .config import Settings
 
 DATA_DIR_ENV = "SITESECRETS_DATA_DIR"
+DATABASE_URL_ENV = "SITESECRETS_DATABASE_URL"
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
@@ -27,15 +28,23 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
                         help=f"the data directory (default: ${DATA_DIR_ENV})")
 
 
+def _database_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", default=os.environ.get(DATABASE_URL_ENV) or None, metavar="URL",
+                        help=f"a postgresql:// database to use instead of the data directory's SQLite file "
+                             f"(default: ${DATABASE_URL_ENV}); the master key stays in the data directory or the environment")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitesecrets-server", description="The Site Secrets server.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = commands.add_parser("init", help="create a data directory, its master key and the first admin token")
     _data_dir(init)
+    _database_url(init)
 
     serve = commands.add_parser("serve", help="serve the HTTP API")
     _data_dir(serve)
+    _database_url(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8716, help="TCP port; 0 picks a free one (default 8716)")
     serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0600) instead of TCP")
@@ -50,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
     create = token_commands.add_parser("create", help="mint a token directly in the database and print it")
     _data_dir(create)
+    _database_url(create)
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
     create.add_argument("--site", help="bind the token to one site")
@@ -57,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     rotate = commands.add_parser("rotate-master-key", help="replace the master key and re-wrap every data key")
     _data_dir(rotate)
+    _database_url(rotate)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database's schema in place (safe from several replicas at once)")
+    migrate.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+                         help=f"the data directory whose SQLite file to upgrade (default: ${DATA_DIR_ENV})")
+    _database_url(migrate)
+
+    copy = commands.add_parser("copy", help="copy every row from one database into a new, empty one and verify the counts")
+    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="the same forms; must hold no data yet")
 
     backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
     _data_dir(backup)
@@ -71,10 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .datadir import DataDirError
+    from .store import StoreError
 
     try:
         return COMMANDS[args.command](args)
-    except DataDirError as error:
+    except (DataDirError, StoreError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return 1
     except OSError as error:
@@ -85,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from .datadir import init_data_dir
 
-    token = init_data_dir(args.data_dir)
-    print(f"initialised {args.data_dir} with site 'default'; the admin token (shown once):", file=sys.stderr)
+    token = init_data_dir(args.data_dir, database_url=args.database_url)
+    where = f"{args.data_dir} and its database" if args.database_url else str(args.data_dir)
+    print(f"initialised {where} with site 'default'; the admin token (shown once):", file=sys.stderr)
     print(token)
     return 0
 
@@ -97,14 +119,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.role == Role.service.value and not (args.site and args.service):
         print("sitesecrets-server: a service token needs --site and --service", file=sys.stderr)
         return 2
-    print(create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service))
+    print(create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service, database_url=args.database_url))
     return 0
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from .datadir import rotate_master_key
 
-    rotate_master_key(args.data_dir)
+    rotate_master_key(args.data_dir, database_url=args.database_url)
     print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped", file=sys.stderr)
     return 0
 
@@ -116,7 +138,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length)
-    state = open_state(Settings(data_dir=args.data_dir, limits=limits))
+    state = open_state(Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url))
     try:
         server = WSGIServer(create_app(state), args.host, args.port, unix_socket=args.unix_socket,
                             tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log)
@@ -157,8 +179,32 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .datadir import DataDirError
+    from .store.copy import migrate_url
+
+    if args.database_url:
+        url = args.database_url
+    elif args.data_dir:
+        url = f"sqlite://{Path(args.data_dir).resolve()}"
+    else:
+        raise DataDirError(f"say which database: --database-url (or ${DATABASE_URL_ENV}) or --data-dir")
+    version = migrate_url(url)
+    print(f"the database is at schema version {version}", file=sys.stderr)
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    from .store.copy import copy_database
+
+    counts = copy_database(args.source, args.target)
+    summary = ", ".join(f"{table} {count}" for table, count in counts.items())
+    print(f"copied and verified: {summary}; the target needs the same master key", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"init": cmd_init, "serve": cmd_serve, "token": cmd_token, "rotate-master-key": cmd_rotate,
-            "backup": cmd_backup, "restore": cmd_restore}
+            "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate, "copy": cmd_copy}
 
 
 if __name__ == "__main__":

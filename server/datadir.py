@@ -1,7 +1,9 @@
 """The data directory: creating it, opening it, and the offline operations on it.
 
 `DATA_DIR` holds `secrets.db` (with its WAL) and, unless the key comes from the environment,
-`master.key`. The directory is 0700 and the key 0600.
+`master.key`. The directory is 0700 and the key 0600. With a `postgresql://` database URL the
+database lives there instead and the data directory holds only the key: the key never goes into
+the database, which keeps only the key's check value (in `meta`), as `secrets.db` does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from .app import State, utc_now
 from .config import DB_FILE, Settings
 from .handlers.tokens import issue_token
 from .keyring import Keyring
-from .store import AuditRecord, SqliteStore, Transaction
+from .store import AuditRecord, SqliteStore, Store, StoreError, Transaction
 
 KEY_CHECK = "master_key_check"
 DEFAULT_SITE = "default"
@@ -27,14 +29,17 @@ class DataDirError(Exception):
     """The data directory cannot be used as asked; the message is one sentence for the user."""
 
 
-def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
+def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, database_url: str | None = None) -> str:
     """Create a data directory with a key, a database and the site `default`; returns an admin token.
 
-    Refuses, touching nothing, when the directory already holds a database.
+    Refuses, touching nothing, when the directory (or the database at `database_url`) already
+    holds a database.
     """
     environ = os.environ if environ is None else environ
     data_dir = Path(data_dir)
-    if (data_dir / DB_FILE).exists():
+    if database_url is not None:
+        _refuse_initialised(database_url)
+    elif (data_dir / DB_FILE).exists():
         raise DataDirError(f"{data_dir} already holds a database; refusing to touch it")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
@@ -44,9 +49,10 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None) -> str:
         raise DataDirError(f"{data_dir / keys.KEY_FILE} exists without a database; move it away first")
     else:
         master = keys.create_key_file(data_dir)
-    # SQLite gives its -wal and -shm files the database's mode, so 0600 here covers all three
-    os.close(os.open(data_dir / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    store = SqliteStore(data_dir / DB_FILE)
+    if database_url is None:
+        # SQLite gives its -wal and -shm files the database's mode, so 0600 here covers all three
+        os.close(os.open(data_dir / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    store = open_store(data_dir, database_url)
     try:
         keyring = Keyring(master)
         body = models.TokenCreate(name="admin", role=Role.admin)
@@ -70,7 +76,29 @@ def offline_event(action: str, site: str | None, target: str | None, details: di
                           actor="sitesecrets-server", source="cli")
 
 
-def open_store(data_dir: Path) -> SqliteStore:
+def _refuse_initialised(database_url: str) -> None:
+    store = open_store(None, database_url)
+    try:
+        if store.read(lambda tx: tx.get_meta(KEY_CHECK)) is not None:
+            raise DataDirError("that database is already initialised; refusing to touch it")
+    finally:
+        store.close()
+
+
+def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
+    """The store of `data_dir`'s `secrets.db`, or of the PostgreSQL database at `database_url`
+    (migrated to the current schema either way)."""
+    if database_url is not None:
+        try:
+            from .store.postgres import PostgresStore, is_postgres_url
+        except ImportError:
+            raise DataDirError("PostgreSQL needs psycopg; install it with: pip install 'sitesecrets[postgres]'") from None
+        if not is_postgres_url(database_url):
+            raise DataDirError("the database URL must start with postgresql:// (the default is the SQLite file in the data directory)")
+        try:
+            return PostgresStore(database_url)
+        except StoreError as error:
+            raise DataDirError(str(error)) from None
     if not (Path(data_dir) / DB_FILE).exists():
         raise DataDirError(f"{data_dir} holds no database; run: sitesecrets-server init --data-dir {data_dir}")
     return SqliteStore(Path(data_dir) / DB_FILE)
@@ -78,11 +106,12 @@ def open_store(data_dir: Path) -> SqliteStore:
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None) -> State:
     """Open the store and the master key, refusing a wrong or missing key before serving anything."""
-    store = open_store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.database_url)
     try:
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         if check is None:
-            raise DataDirError(f"{settings.db_path} has no master key check value; it was not made by init")
+            where = "the database" if settings.database_url else str(settings.db_path)
+            raise DataDirError(f"{where} has no master key check value; it was not made by init")
         master = keys.load_master_key(settings.data_dir, check, environ)
     except (keys.MasterKeyError, DataDirError) as error:
         store.close()
@@ -90,9 +119,10 @@ def open_state(settings: Settings, environ: dict[str, str] | None = None) -> Sta
     return State(settings=settings, store=store, keyring=Keyring(master))
 
 
-def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None) -> str:
+def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None,
+                         database_url: str | None = None) -> str:
     """Recovery path: mint a token straight into the database (needs no running server and no key)."""
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         body = models.TokenCreate(name=name, role=role, site=site, service=service)
 
@@ -108,18 +138,19 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
         store.close()
 
 
-def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None) -> None:
+def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, database_url: str | None = None) -> None:
     """Replace the master key: re-wrap every site's data key in one transaction; values are untouched.
 
     The new key is on disk (as `master.key.new`) before the database changes, and replaces
     `master.key` only after the database committed; `keys.load_master_key` completes a rotation
-    that a crash interrupted between the two.
+    that a crash interrupted between the two. With several replicas on one database, stop them
+    all first and give each the new key file before starting them again.
     """
     environ = os.environ if environ is None else environ
     if environ.get(keys.ENV_VAR):
         raise DataDirError(f"the master key comes from {keys.ENV_VAR}; rotate it by unsetting that and using a key file")
     data_dir = Path(data_dir)
-    store = open_store(data_dir)
+    store = open_store(data_dir, database_url)
     try:
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         old = keys.load_master_key(data_dir, check or "", environ)

@@ -1,5 +1,6 @@
 """A server inside another process: `sitesecrets local` and the tests start one on a loopback port
-(or a unix socket) over a data directory, initialising it on first use."""
+(or a unix socket) over a data directory, initialising it on first use. With `settings.database_url`
+the database must already be initialised (`sitesecrets-server init --database-url`)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class EmbeddedServer:
               settings: Settings | None = None) -> "EmbeddedServer":
         data_dir = Path(data_dir)
         token_file = data_dir / LOCAL_TOKEN_FILE
-        if not (data_dir / DB_FILE).exists():
+        database_url = settings.database_url if settings else None
+        if database_url is None and not (data_dir / DB_FILE).exists():
             token = init_data_dir(data_dir)
             keys.write_private_file(token_file, token + "\n")
         state = open_state(settings or Settings(data_dir=data_dir))
@@ -36,7 +38,8 @@ class EmbeddedServer:
             from .datadir import create_token_offline
             from shared.models import Role
 
-            keys.write_private_file(token_file, create_token_offline(data_dir, "local-admin", Role.admin, None) + "\n")
+            token = create_token_offline(data_dir, "local-admin", Role.admin, None, database_url=database_url)
+            keys.write_private_file(token_file, token + "\n")
         server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()

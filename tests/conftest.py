@@ -1,25 +1,73 @@
 """Fixtures shared by the server tests: a real data directory (real SQLite file, real master key),
 the application over it, an admin client, tokens of every role, and a server on a real socket.
 
+Every test that uses a data directory runs twice: on SQLite and on PostgreSQL (`backend`; see
+`dbbackend.py`). A test that inspects the SQLite file itself is marked `sqlite_only` and gets
+only the SQLite run. Without `SITESECRETS_TEST_DATABASE_URL` the PostgreSQL runs are left out,
+with one line at the end saying how many and how to run them.
+
 Nothing here is mocked: every test talks to the real WSGI application over httpx.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
+import dbbackend
 from server.app import State, create_app
-from server.config import Settings
 from server.datadir import init_data_dir, open_state
 from server.embedded import EmbeddedServer
 from server.keys import ENV_VAR
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): the test inspects the SQLite file itself; it runs on SQLite alone")
+    config.addinivalue_line("markers", "postgresql_only(reason): the test needs PostgreSQL (several replicas on one database)")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Every test that (through its fixtures) uses `backend` runs once per backend."""
+    if "backend" in metafunc.fixturenames:
+        backends = BACKENDS
+        if metafunc.definition.get_closest_marker("sqlite_only"):
+            backends = ("sqlite",)
+        elif metafunc.definition.get_closest_marker("postgresql_only"):
+            backends = ("postgresql",)
+        metafunc.parametrize("backend", backends, indirect=True, scope="session")
+
+
+_left_out: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Without a PostgreSQL server to use, its runs are left out (and counted in one line)."""
+    if dbbackend.base_url() is not None:
+        return
+    postgres = [i for i in items if getattr(i, "callspec", None) and i.callspec.params.get("backend") == "postgresql"]
+    if postgres:
+        _left_out.extend(postgres)
+        items[:] = [i for i in items if i not in set(postgres)]
+        config.hook.pytest_deselected(items=postgres)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _left_out:
+        terminalreporter.write_line(f"{len(_left_out)} {dbbackend.HOW_TO_RUN}")
+
+
+@pytest.fixture(scope="session")
+def backend(request) -> Iterator[str]:
+    """"sqlite" or "postgresql": the database the data directory of this run lives in."""
+    yield request.param
+    if request.param == "postgresql":
+        dbbackend.drop_schemas()
 
 
 @pytest.fixture(autouse=True)
@@ -28,13 +76,24 @@ def _no_master_key_in_environment(monkeypatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _recycle_test_schemas() -> Iterator[None]:
+    """After each test (its stores closed), its PostgreSQL schemas go back to the free list."""
+    yield
+    dbbackend.release_test_schemas()
+
+
 @pytest.fixture(scope="session")
-def pristine_data_dir(tmp_path_factory) -> Path:
-    """One `init`ed data directory per run, its admin token beside it in `admin.token`.
+def pristine_data_dir(tmp_path_factory, backend: str) -> Path:
+    """One `init`ed data directory per run and backend, its admin token beside it in `admin.token`.
     Tests get copies: copying files costs no fsync, and SQLite's synchronous=FULL makes every
     commit one, which is most of a test's time on a busy disk."""
-    directory = tmp_path_factory.mktemp("pristine") / "data"
-    (directory.parent / "admin.token").write_text(init_data_dir(directory, environ={}))
+    directory = tmp_path_factory.mktemp(f"pristine-{backend}") / "data"
+    url = None
+    if backend == "postgresql":
+        url = dbbackend.new_schema_url()
+        (directory.parent / dbbackend.URL_FILE).write_text(url)
+    (directory.parent / "admin.token").write_text(init_data_dir(directory, environ={}, database_url=url))
     return directory
 
 
@@ -42,8 +101,7 @@ def pristine_data_dir(tmp_path_factory) -> Path:
 def data_dir(pristine_data_dir: Path, tmp_path: Path) -> Path:
     """An initialised data directory of this test's own (key file, database, site `default`); see `admin_token`.
     A module may override this to copy a richer template (see `apihelpers.build_template`)."""
-    shutil.copytree(pristine_data_dir.parent, tmp_path, dirs_exist_ok=True)
-    return tmp_path / pristine_data_dir.name
+    return dbbackend.clone(pristine_data_dir, tmp_path)
 
 
 @pytest.fixture
@@ -59,7 +117,7 @@ def admin_token(data_dir: Path) -> str:
 
 @pytest.fixture
 def state(data_dir: Path) -> Iterator[State]:
-    opened = open_state(Settings(data_dir=data_dir), environ={})
+    opened = open_state(dbbackend.settings_for(data_dir), environ={})
     yield opened
     opened.store.close()
 
@@ -115,9 +173,13 @@ def as_role(client, mint) -> Callable[..., httpx.Client]:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
+def live_server(tmp_path: Path, backend: str, pristine_data_dir: Path) -> Iterator[EmbeddedServer]:
     """The real threaded server on a loopback port, over its own data directory."""
-    server = EmbeddedServer.start(tmp_path / "live")
+    if backend == "sqlite":
+        server = EmbeddedServer.start(tmp_path / "live")
+    else:
+        directory = dbbackend.clone(pristine_data_dir, tmp_path / "live")
+        server = EmbeddedServer.start(directory, settings=dbbackend.settings_for(directory))
     yield server
     server.stop()
 
@@ -125,20 +187,17 @@ def live_server(tmp_path: Path) -> Iterator[EmbeddedServer]:
 @pytest.fixture
 def db_rows(data_dir: Path) -> Callable[[], dict[str, list[tuple]]]:
     """`db_rows()`: every row of the database (the audit log as a count, tokens without their
-    last-use time), read straight from the SQLite file, so a test can assert that a refused
+    last-use time), read straight from the database, so a test can assert that a refused
     request changed nothing and was not audited as a change."""
 
+    def values(statement: str) -> list[tuple]:
+        return sorted((tuple(r.values()) for r in dbbackend.rows(data_dir, statement)), key=repr)
+
     def read() -> dict[str, list[tuple]]:
-        conn = sqlite3.connect(data_dir / "secrets.db")
-        try:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            rows = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-                    for t in tables if t not in ("audit_events", "tokens", "sqlite_sequence")}
-            rows["tokens"] = sorted(conn.execute("SELECT id, name, role, site, service, hash, expires_at FROM tokens"), key=repr)
-            rows["audit_events"] = conn.execute("SELECT count(*) FROM audit_events").fetchall()
-            return rows
-        finally:
-            conn.close()
+        rows = {t: values(f"SELECT * FROM {t}") for t in dbbackend.tables(data_dir) if t not in ("audit_events", "tokens")}
+        rows["tokens"] = values("SELECT id, name, role, site, service, hash, expires_at FROM tokens")
+        rows["audit_events"] = values("SELECT count(*) FROM audit_events")
+        return rows
 
     return read
 

@@ -66,14 +66,14 @@ def migrate(conn: sqlite3.Connection) -> int:
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-    for version, name, sql in MIGRATIONS:
-        if version in applied:
+    for migration in MIGRATIONS:
+        if migration.version in applied:
             continue
         conn.executescript(
-            f"BEGIN IMMEDIATE; {sql}; "
-            f"INSERT INTO schema_migrations VALUES ({version}, '{name}', strftime('%Y-%m-%dT%H:%M:%SZ')); COMMIT;"
+            f"BEGIN IMMEDIATE; {migration.sqlite}; "
+            f"INSERT INTO schema_migrations VALUES ({migration.version}, '{migration.name}', strftime('%Y-%m-%dT%H:%M:%SZ')); COMMIT;"
         )
-    return max(v for v, _, _ in MIGRATIONS)
+    return MIGRATIONS[-1].version
 
 
 class SqliteStore:

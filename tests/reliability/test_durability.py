@@ -115,6 +115,7 @@ def test_every_connection_runs_wal_with_synchronous_full(tmp_path):
         conn.close()
 
 
+@pytest.mark.sqlite_only(reason="fills the SQLite file by lowering its page limit")
 def test_a_full_disk_is_a_clean_507_and_the_server_recovers_without_restart(api, state):
     writer_conn = state.store._write_conn  # the page limit is per connection: set it on the one that writes
     pages = writer_conn.execute("PRAGMA page_count").fetchone()[0]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 
+import dbbackend
 from server.app import create_app
-from server.config import Settings
 from server.datadir import open_state
 
 SITE = "/v1/sites/default"
@@ -40,27 +38,21 @@ def reveal(api: httpx.Client, name: str, *, scope: str = SITE) -> httpx.Response
 
 
 def audit_rows(data_dir: Path, **where: str) -> list[dict[str, Any]]:
-    """Audit rows read straight from SQLite (oldest first), filtered by column equality."""
-    conn = sqlite3.connect(data_dir / "secrets.db")
-    conn.row_factory = sqlite3.Row
-    try:
-        clause = " AND ".join(f"{k} = ?" for k in where) or "1"
-        return [dict(r) for r in conn.execute(f"SELECT * FROM audit_events WHERE {clause} ORDER BY id", tuple(where.values()))]
-    finally:
-        conn.close()
+    """Audit rows read straight from the database (oldest first), filtered by column equality."""
+    clause = " AND ".join(f"{k} = ?" for k in where) or "1 = 1"
+    return dbbackend.rows(data_dir, f"SELECT * FROM audit_events WHERE {clause} ORDER BY id", *where.values())
 
 
 def copy_data_dir(source: Path, into: Path) -> Path:
-    """Copy a closed data directory (and the files beside it) into `into`; returns the new one."""
-    shutil.copytree(source.parent, into, dirs_exist_ok=True)
-    return into / source.name
+    """Copy a closed data directory (and the files beside it, its database too) into `into`; returns the new one."""
+    return dbbackend.clone(source, into)
 
 
 def build_template(pristine: Path, into: Path, build: Callable[[httpx.Client], Any]) -> Path:
     """A copy of `pristine` on which `build(admin client)` has run, closed again so it can be
     copied; whatever `build` returns is saved beside it as `world.json` (see `world`)."""
-    directory = copy_data_dir(pristine, into)
-    opened = open_state(Settings(data_dir=directory), environ={})
+    directory = dbbackend.clone(pristine, into, keep=True)  # the module's tests copy it
+    opened = open_state(dbbackend.settings_for(directory), environ={})
     try:
         transport = httpx.WSGITransport(app=create_app(opened))
         token = (directory.parent / "admin.token").read_text()

@@ -3,10 +3,9 @@ cursor paging; and a log that cannot be written stops the request with 503 and c
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
+import dbbackend
 from apihelpers import SITE, create_secret, expect_error, reveal
 
 AUDIT = f"{SITE}/audit"
@@ -90,11 +89,7 @@ def test_site_bound_admin_may_not_read_the_whole_log(client, mint) -> None:
 @pytest.fixture
 def refuse_audit(data_dir):
     """Make the audit table refuse every insert, as a full or broken log would."""
-    def arm() -> None:
-        with sqlite3.connect(data_dir / "secrets.db") as conn:
-            conn.execute("CREATE TRIGGER no_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit refused'); END")
-        conn.close()
-    return arm
+    return lambda: dbbackend.refuse_audit_inserts(data_dir)
 
 
 def test_change_that_cannot_be_audited_is_503_and_not_made(api, refuse_audit, db_rows) -> None:

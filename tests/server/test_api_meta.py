@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
+import dbbackend
 from server.handlers import ROUTES
 from shared import __version__
 
@@ -95,9 +95,8 @@ def test_expired_token_is_401(api, client, mint, data_dir) -> None:
     caller = client(mint("viewer", expires_in_days=1))
     assert caller.get("/v1/sites").status_code == 200
     token_id = caller.get("/v1/whoami").json()["id"]
-    with sqlite3.connect(data_dir / "secrets.db") as conn:  # time cannot be made to pass, so move the expiry
-        conn.execute("UPDATE tokens SET expires_at = '2020-01-01T00:00:00Z' WHERE id = ?", (token_id,))
-    conn.close()
+    # time cannot be made to pass, so move the expiry
+    dbbackend.rows(data_dir, "UPDATE tokens SET expires_at = '2020-01-01T00:00:00Z' WHERE id = ?", token_id)
     response = caller.get("/v1/sites")
     expect_error(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"

@@ -5,15 +5,15 @@ at start-up and can be rotated without touching a value."""
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
+import dbbackend
+from dbbackend import settings_for
 from server import crypto, keys
 from server.app import create_app
-from server.config import Settings
 from server.datadir import DataDirError, open_state, rotate_master_key
 
 from apihelpers import SITE, audit_rows, create_secret, expect_error, reveal
@@ -26,13 +26,8 @@ def db_bytes(data_dir: Path) -> bytes:
 
 
 def sql(data_dir: Path, statement: str, *params) -> list[tuple]:
-    """Run one statement straight against the SQLite file, as an attacker with the file would."""
-    conn = sqlite3.connect(data_dir / "secrets.db")
-    try:
-        with conn:
-            return conn.execute(statement, params).fetchall()
-    finally:
-        conn.close()
+    """Run one statement straight against the database, as an attacker with the database would."""
+    return [tuple(row.values()) for row in dbbackend.rows(data_dir, statement, *params)]
 
 
 def ciphertext(data_dir: Path, name: str, app: str | None = None) -> bytes:
@@ -45,6 +40,7 @@ def set_ciphertext(data_dir: Path, name: str, blob: bytes, app: str | None = Non
     sql(data_dir, f"UPDATE secrets SET ciphertext = ? WHERE name = ? AND {app_clause}", blob, name)
 
 
+@pytest.mark.sqlite_only(reason="reads the bytes of the SQLite file and its WAL")
 def test_no_plaintext_in_database_wal_or_audit_rows(api, data_dir) -> None:
     api.post(f"{SITE}/apps", json={"name": "web"})
     first, second = secrets.token_hex(32), secrets.token_urlsafe(48)
@@ -160,7 +156,7 @@ def test_restart_on_the_same_data_directory_keeps_everything(state, api, data_di
     audit_before = api.get(f"{SITE}/audit").json()["items"]
     state.store.close()
 
-    reopened = open_state(Settings(data_dir=data_dir), environ={})
+    reopened = open_state(settings_for(data_dir), environ={})
     try:
         with client_over(reopened, admin_token) as again:
             for path, before in views.items():
@@ -183,27 +179,27 @@ def test_wrong_master_key_refuses_to_open(state, data_dir) -> None:
     state.store.close()
     keys.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(crypto.new_key()) + "\n")
     with pytest.raises(DataDirError):
-        open_state(Settings(data_dir=data_dir), environ={})
+        open_state(settings_for(data_dir), environ={})
 
 
 def test_wrong_master_key_in_the_environment_refuses_to_open(state, data_dir) -> None:
     state.store.close()
     with pytest.raises(DataDirError):
-        open_state(Settings(data_dir=data_dir), environ={keys.ENV_VAR: keys.encode_key(crypto.new_key())})
+        open_state(settings_for(data_dir), environ={keys.ENV_VAR: keys.encode_key(crypto.new_key())})
 
 
 def test_missing_master_key_refuses_to_open(state, data_dir) -> None:
     state.store.close()
     (data_dir / keys.KEY_FILE).unlink()
     with pytest.raises(DataDirError):
-        open_state(Settings(data_dir=data_dir), environ={})
+        open_state(settings_for(data_dir), environ={})
 
 
 def test_right_master_key_in_the_environment_opens(state, data_dir) -> None:
     state.store.close()
     key_text = (data_dir / keys.KEY_FILE).read_text().strip()
     (data_dir / keys.KEY_FILE).unlink()
-    open_state(Settings(data_dir=data_dir), environ={keys.ENV_VAR: key_text}).store.close()
+    open_state(settings_for(data_dir), environ={keys.ENV_VAR: key_text}).store.close()
 
 
 def test_rotated_master_key_keeps_every_value_and_retires_the_old_key(state, api, data_dir, admin_token) -> None:
@@ -216,7 +212,7 @@ def test_rotated_master_key_keeps_every_value_and_retires_the_old_key(state, api
     old_key = keys.read_key_file(data_dir / keys.KEY_FILE)
     state.store.close()
 
-    rotate_master_key(data_dir, environ={})
+    rotate_master_key(data_dir, environ={}, database_url=dbbackend.database_url(data_dir))
 
     new_key = keys.read_key_file(data_dir / keys.KEY_FILE)
     assert new_key != old_key and not (data_dir / keys.NEW_KEY_FILE).exists()
@@ -225,7 +221,7 @@ def test_rotated_master_key_keeps_every_value_and_retires_the_old_key(state, api
         with pytest.raises(crypto.IntegrityError):
             crypto.unwrap_data_key(old_key, site, wrapped)
         assert len(crypto.unwrap_data_key(new_key, site, wrapped)) == crypto.KEY_BYTES
-    reopened = open_state(Settings(data_dir=data_dir), environ={})
+    reopened = open_state(settings_for(data_dir), environ={})
     try:
         with client_over(reopened, admin_token) as again:
             for (scope, name), value in values.items():
@@ -234,4 +230,4 @@ def test_rotated_master_key_keeps_every_value_and_retires_the_old_key(state, api
         reopened.store.close()
     keys.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(old_key) + "\n")
     with pytest.raises(DataDirError):
-        open_state(Settings(data_dir=data_dir), environ={})
+        open_state(settings_for(data_dir), environ={})

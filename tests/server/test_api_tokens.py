@@ -27,6 +27,7 @@ def test_created_token_is_shown_once_and_works(api, client, data_dir) -> None:
     assert created["token"] not in api.get("/v1/tokens").text
 
 
+@pytest.mark.sqlite_only(reason="reads the bytes of the SQLite file and its WAL")
 def test_only_the_tokens_hash_is_stored(api, data_dir) -> None:
     token = api.post("/v1/tokens", json={"name": "ci", "role": "viewer"}).json()["token"]
     raw = (data_dir / "secrets.db").read_bytes() + (data_dir / "secrets.db-wal").read_bytes()

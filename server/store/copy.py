@@ -1,0 +1,200 @@
+"""Moving a whole database between backends: `sitesecrets-server copy --from URL --to URL`.
+
+URLs are `sqlite:///path/to/secrets.db` (or `sqlite:///path/to/data-dir`) and `postgresql://...`.
+Every row of every table is copied as it is, ids included: ciphertexts and wrapped keys move
+untouched, so the target opens with the same master key (which is never in either database).
+The source is read in one snapshot, so a server may keep serving from it; the target must be
+empty and is written in one transaction, then every table's count is compared with the source's.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..config import DB_FILE
+from .base import StoreError
+from .migrations import MIGRATIONS
+
+# parents before children, so every foreign key points at a row already copied
+TABLES = ("meta", "sites", "apps", "secret_types", "secrets", "services", "bindings", "tokens", "audit_events")
+_PRIVATE_COLUMNS = {"seq"}  # PostgreSQL's bindings order: regenerated in copy order, as SQLite's rowid is
+_BATCH = 1000
+
+
+class CopyError(StoreError):
+    """The copy cannot be done as asked; the message is one sentence for the user."""
+
+
+def sqlite_path(url: str) -> Path:
+    """The database file a `sqlite://` URL names (a data directory means its `secrets.db`)."""
+    path = Path(url[len("sqlite://"):])
+    return path / DB_FILE if path.is_dir() else path
+
+
+def migrate_url(url: str) -> int:
+    """Upgrade the database at `url` to the current schema; returns the schema version."""
+    endpoint = _open(url, create=False)
+    try:
+        return endpoint.migrate()
+    finally:
+        endpoint.close()
+
+
+def copy_database(source_url: str, target_url: str) -> dict[str, int]:
+    """Copy every row from `source_url` into the empty database at `target_url`; returns each
+    table's row count, verified equal in both."""
+    source = _open(source_url, create=False)
+    try:
+        version = source.version()
+        if version != MIGRATIONS[-1].version:
+            raise CopyError(f"the source is at schema version {version}, not {MIGRATIONS[-1].version}; run sitesecrets-server migrate on it first")
+        target = _open(target_url, create=True)
+        try:
+            target.migrate()
+            if any(target.count(table) for table in TABLES):
+                raise CopyError("the target already holds data; copy only into an empty database")
+            source.begin_snapshot()
+            counts = {table: source.count(table) for table in TABLES}
+            target.begin_write()
+            for table in TABLES:
+                columns = source.columns(table)
+                if columns != target.columns(table):
+                    raise CopyError(f"table {table} differs between the two databases; migrate both first")
+                for rows in source.batches(table, columns):
+                    target.insert(table, columns, rows)
+            target.finish_write()
+            copied = {table: target.count(table) for table in TABLES}
+        finally:
+            target.close()
+    finally:
+        source.close()
+    if copied != counts:
+        differing = [t for t in TABLES if copied[t] != counts[t]]
+        raise CopyError(f"the copy's counts differ from the source's in {', '.join(differing)}")
+    return counts
+
+
+class _Sqlite:
+    mark = "?"
+
+    def __init__(self, path: Path, create: bool) -> None:
+        if not path.exists():
+            if not create:
+                raise CopyError(f"{path} does not exist")
+            if not path.parent.is_dir():
+                raise CopyError(f"{path.parent} is not a directory")
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        from .sqlite import connect
+
+        self.conn = connect(path)
+
+    def migrate(self) -> int:
+        from .sqlite import migrate
+
+        return migrate(self.conn)
+
+    def version(self) -> int | None:
+        try:
+            return self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+        except sqlite3.OperationalError:
+            return None
+
+    def columns(self, table: str) -> list[str]:
+        return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})") if r[1] not in _PRIVATE_COLUMNS]
+
+    def count(self, table: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def begin_snapshot(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def batches(self, table: str, columns: list[str]) -> Iterator[list[tuple]]:
+        cursor = self.conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid")
+        while rows := cursor.fetchmany(_BATCH):
+            yield rows
+
+    def begin_write(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def insert(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        marks = ", ".join(self.mark for _ in columns)
+        self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def finish_write(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+class _Postgres:
+    def __init__(self, url: str) -> None:
+        from .postgres import connect
+
+        self.conn = connect(url)
+
+    def migrate(self) -> int:
+        from .postgres import migrate
+
+        return migrate(self.conn)
+
+    def version(self) -> int | None:
+        exists = self.conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()[0]
+        return self.conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] if exists else None
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s "
+            "ORDER BY ordinal_position", (table,),
+        )
+        return [r[0] for r in rows if r[0] not in _PRIVATE_COLUMNS]
+
+    def count(self, table: str) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def begin_snapshot(self) -> None:
+        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def batches(self, table: str, columns: list[str]) -> Iterator[list[tuple]]:
+        order = "seq" if table == "bindings" else "1"
+        with self.conn.cursor(name=f"copy_{table}") as cursor:  # server-side: a big audit log streams
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}")
+            while rows := cursor.fetchmany(_BATCH):
+                yield rows
+
+    def begin_write(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def insert(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        marks = ", ".join("%s" for _ in columns)
+        with self.conn.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def finish_write(self) -> None:
+        # rows came with their ids; the identity sequences must continue after them
+        for table in TABLES:
+            if "id" in self.columns(table) and table not in ("meta", "tokens"):
+                self.conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence(%s, 'id'), coalesce(max(id), 0) + 1, false) FROM {table}", (table,)
+                )
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if not self.conn.closed and self.conn.info.transaction_status != 0:  # not idle: undo what did not commit
+            self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+def _open(url: str, create: bool) -> Any:
+    from .postgres import is_postgres_url
+
+    if url.startswith("sqlite://"):
+        return _Sqlite(sqlite_path(url), create)
+    if is_postgres_url(url):
+        return _Postgres(url)
+    raise CopyError(f"not a database URL: {url.split(':', 1)[0]}:...; use sqlite:///path or postgresql://...")

@@ -1,0 +1,193 @@
+"""The PostgreSQL backend: several server replicas share one database, and every rule holds across them.
+
+Writes run at READ COMMITTED, each `write(fn)` in its own transaction (with its audit event),
+acknowledged only once PostgreSQL has committed it (`synchronous_commit` as the server sets it:
+leave it `on`). Reads run in a REPEATABLE READ, READ ONLY snapshot, like SQLite's readers.
+
+How the single-writer rules hold with several writers
+-----------------------------------------------------
+On SQLite one writer thread runs every write, so "count, then insert" or "check the version, then
+update" never has another writer in between. Here many transactions on many replicas write at
+once, so every write that touches a site's contents first locks that site's row: in a write
+transaction, `get_site` is `SELECT ... FOR UPDATE` (see `postgres_tx.py`), and every handler that
+changes a site's secrets, types, apps, services or bindings starts by loading the site. Writes to
+one site therefore run one at a time, as they do on SQLite, while writes to different sites run in
+parallel. Because the isolation is READ COMMITTED, each statement after the lock sees everything
+committed before the lock was granted, so:
+
+- limits: a create counts the site's secrets while holding the lock; no other create of that site
+  can commit in between, so a site never passes its limit, whichever replicas the creates reach;
+- check-and-set: an update compares `expected_version` under the lock, so two updates of one
+  version cannot both succeed;
+- bindings versus deletes: deleting a secret checks its bindings, and changing a service's
+  bindings happens, under the same site lock, so a delete never leaves a binding it did not see;
+- uniqueness (two creates of one name) is the unique index's job: the loser gets `Conflict`;
+- the audit event is written in the same transaction as the change, so both commit or neither.
+
+We chose the lock over SERIALIZABLE because the conflicts are all per site and known in advance:
+a lock makes the loser wait a moment instead of failing and retrying, which under a burst of
+creates at one site (the case the limit is for) would retry most of them several times. The one
+failure the lock cannot rule out, a deadlock (or a serialization failure, should an administrator
+raise the default isolation), is retried here, with the whole `fn` run again.
+
+Tokens are read from the database on every request (there is no token cache), so a token revoked
+through one replica is refused by every replica at its next request. The bad-token rate limit is
+per replica (see `server/ratelimit.py`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Callable, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .base import Conflict, StorageFull, StoreError
+from .migrations import MIGRATIONS
+from .postgres_tx import PostgresTx
+
+T = TypeVar("T")
+
+POOL_SIZE = 16
+"""Connections per replica; requests beyond this wait for one (for up to `POOL_TIMEOUT` s)."""
+POOL_TIMEOUT = 30.0
+_RETRIES = 5
+_MIGRATE_LOCK = 0x5173_5EC7  # the advisory lock `migrate` holds; any constant all replicas share
+_RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and url.split(":", 1)[0] in ("postgresql", "postgres")
+
+
+def translate(error: BaseException) -> StoreError:
+    """Our own exception for a database failure; the message holds no row data."""
+    if isinstance(error, errors.UniqueViolation):
+        return Conflict("a row with that name exists")
+    if isinstance(error, (errors.DiskFull, errors.OutOfMemory)):
+        return StorageFull("the database is full")
+    if isinstance(error, PoolTimeout):
+        return StoreError("no database connection became free in time")
+    return StoreError(f"database error ({type(error).__name__})")
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Apply every migration this database lacks, in one transaction; returns the schema version.
+
+    Safe to run from several replicas at once: the first takes an advisory lock and migrates, the
+    others wait for it and then find nothing left to do.
+    """
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for migration in MIGRATIONS:
+            if migration.version in applied:
+                continue
+            conn.execute(migration.postgresql)  # type: ignore[arg-type]  # our own constant text
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (%s, %s, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+                (migration.version, migration.name),
+            )
+    return MIGRATIONS[-1].version
+
+
+def connect(url: str) -> psycopg.Connection:
+    """One connection for offline tools (migrate, copy); the caller closes it."""
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as error:
+        raise StoreError(f"cannot connect to the database: {_reason(error)}") from None
+
+
+def _reason(error: psycopg.Error) -> str:
+    # libpq's message names the host and the problem ("connection refused", "database does not
+    # exist"); it never holds row data, and the password is not part of it
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return text or type(error).__name__
+
+
+class PostgresStore:
+    """A `Store` on a PostgreSQL database, through a pool of connections. Call `close()` to end it."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, migrate_schema: bool = True) -> None:
+        conn = connect(url)  # fails fast, in libpq's words, when the database cannot be reached
+        try:
+            if migrate_schema:
+                migrate(conn)
+        except psycopg.Error as error:
+            raise translate(error) from None
+        finally:
+            conn.close()
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=pool_size, timeout=POOL_TIMEOUT, open=False,
+            kwargs={"autocommit": True, "connect_timeout": 10}, check=ConnectionPool.check_connection,
+            name="sitesecrets",
+        )
+        self._pool.open(wait=True, timeout=POOL_TIMEOUT)
+        self._closed = False
+
+    # ------------------------------------------------------------ reads
+
+    def read(self, fn: Callable[[PostgresTx], T]) -> T:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    return fn(PostgresTx(conn, writing=False))
+                finally:
+                    if not conn.broken:
+                        conn.execute("ROLLBACK")
+        except (psycopg.Error, PoolTimeout) as error:
+            raise translate(error) from None
+
+    # ------------------------------------------------------------ writes
+
+    def write(self, fn: Callable[[PostgresTx], T]) -> T:
+        """Run `fn` in its own transaction and return once PostgreSQL has committed it.
+
+        A deadlock is retried with `fn` run again. If the connection breaks during COMMIT, the
+        caller gets `StoreError` and cannot know whether the change was kept (no database can
+        say, then); it was not acknowledged, so a client retries or re-reads.
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        for attempt in range(_RETRIES):
+            try:
+                return self._write_once(fn)
+            except _RETRYABLE as error:
+                if attempt == _RETRIES - 1:
+                    raise translate(error) from None
+                time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+            except (psycopg.Error, PoolTimeout) as error:
+                raise translate(error) from None
+        raise AssertionError("unreachable")
+
+    def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                result = fn(PostgresTx(conn, writing=True))
+            except BaseException:  # the caller's refusal or a failed statement: keep nothing
+                if not conn.broken:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    # ------------------------------------------------------------ life cycle
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close()
+
+    def schema_version(self) -> int:
+        return self.read(lambda tx: tx._one("SELECT max(version) FROM schema_migrations")[0])  # type: ignore[attr-defined]

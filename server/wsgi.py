@@ -1,0 +1,35 @@
+"""The WSGI application for a WSGI server of your own, such as gunicorn:
+
+    SITESECRETS_DATA_DIR=/var/lib/sitesecrets SITESECRETS_DATABASE_URL=postgresql://... \\
+        gunicorn --workers 4 --threads 8 --bind 127.0.0.1:8716 'server.wsgi:create()'
+
+`create()` reads `SITESECRETS_DATA_DIR` (where the master key is; required) and
+`SITESECRETS_DATABASE_URL` (optional; without it, the SQLite file in the data directory),
+and the key may come from `SITESECRETS_MASTER_KEY` instead of the key file, as for `serve`.
+Each worker process calls it once and opens its own store; do not use gunicorn's `--preload`,
+which would open it before the fork. With SQLite, run one worker process (with threads): the
+store's single writer lives in one process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from pathlib import Path
+
+from .app import Application, create_app
+from .cli import DATA_DIR_ENV, DATABASE_URL_ENV
+from .config import Settings
+from .datadir import open_state
+
+
+def create(environ: dict[str, str] | None = None) -> Application:
+    """The application over the store and key the environment names; raises `DataDirError` if they
+    cannot be opened (a wrong key, no database), so the worker fails to boot with that sentence."""
+    environ = os.environ if environ is None else environ
+    data_dir = environ.get(DATA_DIR_ENV)
+    if not data_dir:
+        raise RuntimeError(f"set {DATA_DIR_ENV} to the data directory that holds the master key")
+    state = open_state(Settings(data_dir=Path(data_dir), database_url=environ.get(DATABASE_URL_ENV) or None), environ)
+    atexit.register(state.store.close)
+    return create_app(state)
