@@ -44,11 +44,11 @@ def start_line(proc: subprocess.Popen, what: str, timeout: float = 30.0) -> str:
 class ServerProcess:
     """A `sitesecrets-server serve` child on a loopback port; stderr goes to `log`."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self._log = open(log, "ab")
         self.proc = subprocess.Popen([PYTHON, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0"],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True)
+                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         self.url = start_line(self.proc, "the server")
         host_port = self.url.split("://", 1)[1]
         self.host, port = host_port.rsplit(":", 1)
@@ -74,10 +74,10 @@ class ServerProcess:
         self._log.close()
 
 
-def init_data_dir(data_dir: Path) -> str:
+def init_data_dir(data_dir: Path, env: dict[str, str] | None = None) -> str:
     """`sitesecrets-server init`; returns the admin token."""
     out = subprocess.run([PYTHON, "-m", "server", "init", "--data-dir", str(data_dir)], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=env)
     return out.stdout.strip()
 
 

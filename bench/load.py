@@ -39,6 +39,8 @@ class Load:
     paths: tuple[str, ...] = ()
     body: dict[str, Any] | None = None
     site_prefix: str = ""
+    more_ports: tuple[int, ...] = ()
+    """Replicas of the same server: the threads of each process alternate between `port` and these."""
     """For `create`: each thread creates its own sites `{prefix}-{proc}-{thread}-{k}` (uncounted
     requests, outside the stats) and fills each with up to 100 secrets (counted)."""
 
@@ -121,7 +123,9 @@ def _requests(load: Load, proc: int, thread: int):
 
 def _thread(load: Load, client_kind: str, proc: int, thread: int, start: float, warm: float, end: float,
             out: Sample, lock: threading.Lock) -> None:
-    client = CLIENTS[client_kind](load.host, load.port, load.token)
+    ports = (load.port, *load.more_ports)
+    port = ports[thread % len(ports)]
+    client = CLIENTS[client_kind](load.host, port, load.token)
     latencies: list[float] = []
     count = errors = 0
     statuses: dict[str, int] = {}
@@ -144,7 +148,7 @@ def _thread(load: Load, client_kind: str, proc: int, thread: int, start: float, 
                     failure = f"{type(error).__name__} after {'0' if not on_connection else '>0'} on its connection"
                     on_connection = 0
                     client.close()
-                    client = CLIENTS[client_kind](load.host, load.port, load.token)
+                    client = CLIENTS[client_kind](load.host, port, load.token)
                 if 0 < status < 400:
                     break
             finished = time.monotonic()

@@ -6,7 +6,8 @@
 2. rows 1, 2 and 5 interleaved run by run (1-site server, 1,000-site server, bare floor take
    turns, so drift and other work on the machine hit all alike), then rows 4 and 5 the same way;
    RSS of the 1,000-site server (row 9);
-3. row 3 (writes), then rows 7 and 8, against the 1-site server;
+3. rows 7 and 8, then row 3 (writes), against the 1-site server; row 10 (issue 7: one vs two
+   replicas on PostgreSQL, where one answers);
 4. servers stopped, `rotate-master-key` on the 1,000-site store (row 6).
 
 Options via the environment: BENCH_DURATION (seconds counted per run, default 3), BENCH_WARMUP
@@ -24,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, startup
+from . import fixtures, replicas, startup
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
@@ -146,12 +147,15 @@ class Bench:
             self.read_rows(targets, floor_port)
             self.raw["row9"]["scale_after_row5"] = targets["scale"][0].rss_kib()
             server, small = targets["small"]
-            self.write_rows(server, small)
+            # rows 7 and 8 before row 3, whose creates leave the server holding hundreds of sites
             self.log("row 7: sitesecrets run, 20 times; python -c pass, 20 times")
             self.raw["row7"] = self.guarded(startup.run_command, server.url, small.service_token,
                                             fixtures.SITE, fixtures.SERVICE)
             self.log("row 8: TUI first frame, 5 fresh processes")
             self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
+            self.write_rows(server, small)
+            self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
+            self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
         finally:
             if self.gen is not None:
                 self.gen.close()

@@ -123,5 +123,17 @@ def rows_6_to_9(raw: dict) -> list[Line]:
     ]
 
 
+def row_10(r10: dict | None) -> list[Line]:
+    """Issue 7: one versus two replicas on PostgreSQL (no target: the issue asks for the figures)."""
+    if not r10:
+        return []
+    if "error" in r10:
+        return [Line("10", "PostgreSQL: env c=16, one vs two replicas", "not run", note=r10["error"])]
+    one, two = _load_line("10", "PostgreSQL: env c=16, one replica", r10["one"]), \
+        _load_line("10", "PostgreSQL: env c=16, two replicas", r10["two"])
+    two.result += f", {r10['two']['rate'] / r10['one']['rate']:.2f}x one" if r10["one"]["rate"] else ""
+    return [one, two]
+
+
 def judge(raw: dict) -> list[Line]:
-    return rows_1_and_2(raw) + row_3(raw) + rows_4_and_5(raw) + rows_6_to_9(raw)
+    return rows_1_and_2(raw) + row_3(raw) + rows_4_and_5(raw) + rows_6_to_9(raw) + row_10(raw.get("row10"))
