@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 from shared.limits import description_problem, secret_name_problem
 from shared.models import Secret
 from tui.api import ApiCaller
+from tui.dialogs.form import FormActions
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
 from tui.widgets.field_error import FieldError
@@ -37,7 +38,7 @@ def _label(text: str, required: bool = False) -> Static:
     return Static(label, classes="field-label")
 
 
-class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
+class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="form.save"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
@@ -164,20 +165,7 @@ class SecretFormDialog(ApiCaller, ModalScreen[Secret | None]):
         if event.text_area.id == "raw":
             self._error("raw", _json_problem(event.text_area.text))
 
-    def _error(self, field: str, message: str | None) -> None:
-        self.query_one(f"#{field}-error", FieldError).say(message)
-
     # ------------------------------------------------------------ saving
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.dismiss(None)
 
     def action_save(self) -> None:
         try:

@@ -19,6 +19,7 @@ from textual.widgets.selection_list import Selection
 from shared.limits import is_slug
 from shared.models import Service
 from tui.api import ApiCaller
+from tui.dialogs.form import FormActions
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
 from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
@@ -30,7 +31,7 @@ def _label(text: str) -> Static:
     return Static(Text(text, style="bold"), classes="field-label")
 
 
-class ServiceFormDialog(ApiCaller, ModalScreen[Service | None]):
+class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="service.save"),
         Binding("escape", "cancel", "Cancel", id="service.cancel"),
@@ -104,17 +105,7 @@ class ServiceFormDialog(ApiCaller, ModalScreen[Service | None]):
             picker = self.query_one("#service-bindings", SelectionList)
             self._offer(str(event.value) or None, set(picker.selected))
 
-    def _error(self, field: str, message: str | None) -> None:
-        self.query_one(f"#{field}-error", FieldError).say(message)
-
     # ------------------------------------------------------------ save
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save() if event.button.id == "save" else self.dismiss(None)
 
     def action_save(self) -> None:
         refs = [ref_of(key) for key in self.query_one("#service-bindings", SelectionList).selected]

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 from shared.limits import description_problem, type_key_problem
 from shared.models import SecretType
 from tui.api import ApiCaller
+from tui.dialogs.form import FormActions
 from tui.client import ApiError
 from tui.display import json_text, safe_str, safe_text
 from tui.widgets.field_error import FieldError
@@ -45,7 +46,7 @@ def schema_problem(text: str) -> str:
     return ""
 
 
-class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
+class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="type.save"),
         Binding("escape", "cancel", "Cancel", id="type.cancel"),
@@ -99,16 +100,6 @@ class TypeFormDialog(ApiCaller, ModalScreen[SecretType | None]):
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._error("schema", schema_problem(event.text_area.text))
-
-    def _error(self, field: str, message: str | None) -> None:
-        self.query_one(f"#{field}-error", FieldError).say(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save() if event.button.id == "save" else self.dismiss(None)
 
     def _body(self) -> dict[str, Any]:
         key = self.query_one("#key", Input).value
