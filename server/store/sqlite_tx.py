@@ -33,6 +33,9 @@ def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[A
 
 
 class SqliteTx:
+    BINDING_ORDER = "b.rowid"
+    """The column that keeps bindings in the order they were listed (PostgreSQL has no rowid)."""
+
     def __init__(self, conn: sqlite3.Connection, wants_wipe: list[bool] | None = None) -> None:
         self._conn = conn
         self._wants_wipe = wants_wipe if wants_wipe is not None else [False]
@@ -45,6 +48,9 @@ class SqliteTx:
 
     def _run(self, sql: str, *params: Any) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
+
+    def _many(self, sql: str, rows: list[tuple]) -> None:
+        self._conn.executemany(sql, rows)
 
     # ------------------------------------------------------------ meta
 
@@ -122,7 +128,7 @@ class SqliteTx:
         if all_scopes:
             rows = self._all(f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.site_id = ? ORDER BY a.name NULLS FIRST, s.name", site_id)
         else:
-            rows = self._all(f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.site_id = ? AND s.app_id IS ? ORDER BY s.name", site_id, app_id)
+            rows = self._all(f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.site_id = ? AND coalesce(s.app_id, 0) = ? ORDER BY s.name", site_id, app_id or 0)
         return [SecretRow(*row) for row in rows]
 
     def get_secret(self, site_id: int, app_id: int | None, name: str) -> SecretRow | None:
@@ -218,7 +224,7 @@ class SqliteTx:
                 FROM bindings b JOIN services v ON v.id = b.service_id
                 LEFT JOIN apps a ON a.id = b.app_id
                 LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
-                WHERE b.service_id IN ({marks}) ORDER BY b.rowid""",
+                WHERE b.service_id IN ({marks}) ORDER BY {self.BINDING_ORDER}""",
             *service_ids,
         )
         return [BindingRow(*r) for r in rows]
@@ -230,29 +236,30 @@ class SqliteTx:
             for app_id, name, version in self._all("SELECT app_id, name, loaded_version FROM bindings WHERE service_id = ?", service_id)
         }
         self._run("DELETE FROM bindings WHERE service_id = ?", service_id)
-        self._conn.executemany(
-            "INSERT INTO bindings (service_id, app_id, name, loaded_version) VALUES (?, ?, ?, ?)",
-            [(service_id, app_id, name, loaded.get((app_id, name))) for app_id, name in refs],
-        )
+        if refs:
+            self._many(
+                "INSERT INTO bindings (service_id, app_id, name, loaded_version) VALUES (?, ?, ?, ?)",
+                [(service_id, app_id, name, loaded.get((app_id, name))) for app_id, name in refs],
+            )
 
     def bound_secrets(self, service_id: int) -> list[BoundSecret]:
         rows = self._all(
-            """SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
+            f"""SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
                FROM bindings b JOIN services v ON v.id = b.service_id
                LEFT JOIN apps a ON a.id = b.app_id
                LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
-               WHERE b.service_id = ? ORDER BY b.rowid""",
+               WHERE b.service_id = ? ORDER BY {self.BINDING_ORDER}""",
             service_id,
         )
         return [BoundSecret(*r) for r in rows]
 
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
         if versions:
-            self._conn.executemany(
+            self._many(
                 "UPDATE bindings SET loaded_version = ? WHERE service_id = ? AND coalesce(app_id, 0) = ? AND name = ?",
                 [(version, service_id, app_id or 0, name) for (app_id, name), version in versions.items()],
             )
-        self._run("UPDATE services SET loaded_at = ? WHERE id = ? AND loaded_at IS NOT ?", now, service_id, now)
+        self._run("UPDATE services SET loaded_at = ? WHERE id = ? AND (loaded_at IS NULL OR loaded_at <> ?)", now, service_id, now)
         if secret_ids:
             marks = ", ".join("?" for _ in secret_ids)
             self._run(f"UPDATE secrets SET last_used_at = ? WHERE id IN ({marks})", now, *secret_ids)
