@@ -65,6 +65,7 @@ def test_kill_9_mid_write_loses_no_acknowledged_write(tmp_path):
     data_dir = tmp_path / "data"
     token = init_data_dir(data_dir, environ={})
     rng = random.Random(1)
+    checked = interrupted = 0
     for round_ in range(ROUNDS):
         proc, url = start_server(data_dir)
         acknowledged: list[dict] = [{} for _ in range(4)]
@@ -79,6 +80,11 @@ def test_kill_9_mid_write_loses_no_acknowledged_write(tmp_path):
         for t in threads:
             t.join()
         check_everything_acknowledged_is_there(data_dir, acknowledged)
+        checked += sum(v is not None for o in acknowledged for v in o.get("acked", {}).values())
+        interrupted += any(o.get("pending") for o in acknowledged)
+    # the test proves something only if writes were acknowledged and kills landed mid-request
+    assert checked >= ROUNDS, f"only {checked} acknowledged values were checked over {ROUNDS} rounds"
+    assert interrupted > 0, "no kill ever landed while a write was in flight"
 
 
 def check_everything_acknowledged_is_there(data_dir: Path, outcomes: list[dict]) -> None:
