@@ -123,9 +123,10 @@ class Application:
             raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
                            headers=[("WWW-Authenticate", "Bearer")])
         token = bearer_token(request.header("Authorization"))
-        row = self.state.store.read(lambda tx: tx.get_token_by_hash(hash_token(token))) if token else None
+        digest = hash_token(token) if token else ""
+        row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
-        if row is None or not hashes_match(row.hash, hash_token(token or "")) or _expired(row.expires_at, now):
+        if row is None or not hashes_match(row.hash, digest) or _expired(row.expires_at, now):
             self._count_failure(call)
             raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
