@@ -201,3 +201,14 @@ def db_rows(data_dir: Path) -> Callable[[], dict[str, list[tuple]]]:
 
     return read
 
+
+
+@pytest.fixture(scope="session")
+def _empty_config_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("config") / "never-created"
+
+
+@pytest.fixture(autouse=True)
+def _no_stored_credentials(_empty_config_home, monkeypatch) -> None:
+    """No test (nor its child processes) reads the developer's `sitesecrets login` credentials."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(_empty_config_home))

@@ -35,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitesecrets", description="Site Secrets terminal UI.")
     parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", DEFAULT_URL),
                         help="server URL (env SITESECRETS_URL, default %(default)s)")
-    parser.add_argument("--token", default=os.environ.get("SITESECRETS_TOKEN"),
-                        help="API token (env SITESECRETS_TOKEN)")
+    parser.add_argument("--token-file", metavar="PATH", help="read the API token from PATH (mode 0600)")
+    parser.add_argument("--token", help="API token; visible to every user of the host, prefer `sitesecrets login`, "
+                                        "--token-file or SITESECRETS_TOKEN")
     parser.add_argument("--insecure", action="store_true",
                         help="allow sending the token over plain http to another host")
     _add_ui_options(parser)
@@ -97,11 +98,16 @@ def run_tui(client, settings: Settings) -> int:
 
 def run_remote(args: argparse.Namespace) -> int:
     from tui.client import SiteSecretsClient
+    from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 
-    if not args.token:
-        raise SystemExit("sitesecrets: no token; pass --token or set SITESECRETS_TOKEN.")
     try:
-        client = SiteSecretsClient(args.url, args.token, insecure=args.insecure)
+        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+    except CredentialsError as error:
+        raise SystemExit(f"sitesecrets: {error}") from None
+    if not token:
+        raise SystemExit(f"sitesecrets: {NO_TOKEN}.")
+    try:
+        client = SiteSecretsClient(args.url, token, insecure=args.insecure)
     except ValueError as error:  # includes InsecureTransportError
         raise SystemExit(f"sitesecrets: {error}") from None
     try:
@@ -116,7 +122,7 @@ def run_local(args: argparse.Namespace) -> int:
     return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
 
 
-_VALUED = {"--url", "--token", "--site"}
+_VALUED = {"--url", "--token", "--token-file", "--site"}
 
 
 def _run_position(argv: list[str]) -> int | None:
@@ -127,8 +133,27 @@ def _run_position(argv: list[str]) -> int | None:
     return i if i < len(argv) and argv[i] == "run" else None
 
 
+INTERRUPTED = 130
+"""Exit status after ctrl+c: 128 + SIGINT, what a shell reports for a command it stopped."""
+
+
+def interrupted() -> int:
+    """ctrl+c at a prompt or while starting: one line, not a traceback."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")  # a hidden prompt leaves the cursor after its text
+    print("sitesecrets: interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run_argv(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        return interrupted()
+
+
+def run_argv(argv: list[str]) -> int:
+    """Run the subcommand `argv` names (`run` before argparse, the rest through it)."""
     at = _run_position(argv)
     if at is not None:  # before argparse: everything after `--` belongs to CMD, untouched
         from tui.run import main as run_main

@@ -15,6 +15,7 @@ import os
 import sys
 from urllib.parse import quote, urlsplit
 
+from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envpolicy import refused
 from tui.urls import check_url
 
@@ -33,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--service", required=True, help="the service whose bound secrets CMD receives")
     parser.add_argument("--site", default=os.environ.get("SITESECRETS_SITE", "default"))
     parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716"))
-    parser.add_argument("--token", default=os.environ.get("SITESECRETS_TOKEN"), help="a service token (env SITESECRETS_TOKEN)")
+    parser.add_argument("--token-file", metavar="PATH", help="read the service token from PATH (mode 0600)")
+    parser.add_argument("--token", help="a service token; visible to every user of the host, prefer --token-file, "
+                                        "SITESECRETS_TOKEN or `sitesecrets login`")
     parser.add_argument("--insecure", action="store_true", help="allow plain http to a host other than this one")
     parser.add_argument("--allow-env", action="append", default=[], metavar="NAME",
                         help="allow a secret to set NAME although it changes how programs load (repeatable)")
@@ -115,15 +118,16 @@ def main(argv: list[str]) -> int:
         return 2
     args = build_parser().parse_args(options)
     try:
-        if not args.token:
-            raise RunError("no token; pass --token or set SITESECRETS_TOKEN")
+        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        if not token:
+            raise RunError(NO_TOKEN)
         url = check_url(args.url, insecure=args.insecure)
-        secrets = fetch_env(url, args.token, args.site, args.service)
+        secrets = fetch_env(url, token, args.site, args.service)
         blocked = refused(list(secrets), set(args.allow_env))
         if blocked:
             raise RunError(f"refusing to set {', '.join(blocked)}: they change how programs load; "
                            "name each with --allow-env if you mean it")
-    except (RunError, ValueError) as error:
+    except (RunError, CredentialsError, ValueError) as error:
         print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
         return 1
     env = child_environment(dict(os.environ), secrets, args.verbose)

@@ -19,8 +19,9 @@ _site_numbers = itertools.count(1)
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    """A small, known environment for child processes (no developer SITESECRETS_* leaks in)."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/tmp")}
+    """A small, known environment for child processes (no developer SITESECRETS_* or login leaks in)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/tmp"),
+           "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"]}  # tests/conftest.py: no stored credentials
     env.update(extra)
     return env
 

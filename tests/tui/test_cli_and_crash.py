@@ -3,6 +3,7 @@ server, a light import; crashes print no locals and core dumps are off."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from shared.models import Role
 from tui import cli
 from tui.app import SiteSecretsApp
 from tui.client import ServerUnreachable, SiteSecretsClient
+from tui.credentials import resolve_token
 from tui.settings import Settings
 
 
@@ -50,7 +52,8 @@ def test_environment_supplies_url_token_and_site(monkeypatch):
     monkeypatch.setenv("SITESECRETS_TOKEN", "ss_env")
     monkeypatch.setenv("SITESECRETS_SITE", "shop")
     args = cli.build_parser().parse_args([])
-    assert (args.url, args.token, args.site, args.command) == ("https://secrets.example", "ss_env", "shop", None)
+    assert (args.url, args.site, args.command) == ("https://secrets.example", "shop", None)
+    assert resolve_token(args.url, token=args.token, token_file=args.token_file) == "ss_env"
     monkeypatch.delenv("SITESECRETS_URL")
     assert cli.build_parser().parse_args([]).url == "http://127.0.0.1:8716"
 
@@ -78,8 +81,8 @@ def test_cli_import_is_light_and_never_touches_server_or_textual():
 
 
 def test_start_up_failure_prints_no_traceback():
-    result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9", "--token", "t"],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9"],
+                            capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "t"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0
 

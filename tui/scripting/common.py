@@ -24,10 +24,13 @@ class Refused(Exception):
 
 
 def connection_options() -> argparse.ArgumentParser:
-    """--url/--token/--insecure/--site on every subcommand; SUPPRESS keeps a value given before it."""
+    """--url/--token-file/--token/--insecure/--site on every subcommand; SUPPRESS keeps a value given before it."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
-    parent.add_argument("--token", default=argparse.SUPPRESS, help="API token (env SITESECRETS_TOKEN)")
+    parent.add_argument("--token-file", default=argparse.SUPPRESS, metavar="PATH",
+                        help="read the API token from PATH (mode 0600)")
+    parent.add_argument("--token", default=argparse.SUPPRESS,
+                        help="API token; visible to every user of the host, prefer `sitesecrets login`")
     parent.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
                         help="allow the token over plain http to another host")
     parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
@@ -38,14 +41,22 @@ def site_of(args: argparse.Namespace) -> str:
     return getattr(args, "site", None) or os.environ.get("SITESECRETS_SITE", "default")
 
 
+def url_of(args: argparse.Namespace) -> str:
+    return getattr(args, "url", None) or os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716")
+
+
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Any]:
     from tui.client import SiteSecretsClient
+    from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 
-    url = getattr(args, "url", None) or os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716")
-    token = getattr(args, "token", None) or os.environ.get("SITESECRETS_TOKEN")
+    url = url_of(args)
+    try:
+        token = resolve_token(url, token=getattr(args, "token", None), token_file=getattr(args, "token_file", None))
+    except CredentialsError as error:
+        raise UsageError(str(error)) from None
     if not token:
-        raise UsageError("no token; pass --token or set SITESECRETS_TOKEN")
+        raise UsageError(NO_TOKEN)
     try:
         client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
     except ValueError as error:

@@ -1,0 +1,84 @@
+"""`sitesecrets login | logout`: keep a server's token in a file only its owner can read.
+
+`login` asks for the token without echoing it (or reads one line from a pipe), checks it with
+`whoami` and stores it under the server URL (see `tui.credentials` for the file and precedence),
+so no token ever has to be typed on a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from .common import Refused, UsageError, url_of
+
+
+def add_parsers(commands) -> None:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
+    login = commands.add_parser("login", parents=[parent], help="check a token and store it for the server URL")
+    login.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
+                       help="allow the token over plain http to another host")
+    login.set_defaults(run=cmd_login)
+    logout = commands.add_parser("logout", parents=[parent], help="forget the token stored for the server URL")
+    logout.set_defaults(run=cmd_logout)
+
+
+def read_token(url: str) -> str:
+    """The token from a hidden prompt on a terminal, or the first line of piped stdin."""
+    if sys.stdin.isatty():
+        token = getpass.getpass(f"token for {url}: ")
+    else:
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not token or any(c.isspace() for c in token):
+        raise UsageError("that is not a token (ss_...); nothing was stored")
+    return token
+
+
+def describe(identity) -> str:
+    where = "".join(f", {label} {value}" for label, value in (("site", identity.site), ("service", identity.service))
+                    if value)
+    return f"{identity.name} ({identity.role.value}{where})"
+
+
+def cmd_login(args: argparse.Namespace) -> None:
+    from tui.client import ApiError, SiteSecretsClient
+    from tui.credentials import CredentialsError, config_dir, store_token
+
+    url = url_of(args)
+    try:
+        client = SiteSecretsClient(url, None, insecure=bool(getattr(args, "insecure", False)))  # URL checked first
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    client.close()
+    token = read_token(url)
+    client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
+    try:
+        identity = client.whoami()
+    except ApiError as error:
+        if error.code == "unauthorized":
+            raise Refused("the server rejected the token; nothing was stored") from None
+        raise
+    finally:
+        client.close()
+    try:
+        path = store_token(config_dir(), url, token)
+    except CredentialsError as error:
+        raise Refused(str(error)) from None
+    except OSError as error:
+        raise Refused(f"cannot store the token in {config_dir()}: {error.strerror}") from None
+    print(f"logged in to {url} as {describe(identity)}; token stored in {path}", file=sys.stderr)
+
+
+def cmd_logout(args: argparse.Namespace) -> None:
+    from tui.credentials import CredentialsError, config_dir, forget_token
+
+    url = url_of(args)
+    try:
+        forgotten = forget_token(config_dir(), url)
+    except CredentialsError as error:
+        raise Refused(str(error)) from None
+    print(f"{'forgot the token' if forgotten else 'no token was stored'} for {url}", file=sys.stderr)
+
