@@ -1,0 +1,205 @@
+"""Tokens stay off command lines: `sitesecrets login` checks a token and keeps it per server URL in
+a private file, `--token-file` reads one, `--token` still works but warns; the TUI, the scripting
+commands and `run` all find the token the same way (option, then SITESECRETS_TOKEN, then login)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import REPO, Live, base_env, run_text
+from pty_process import PtyProcess
+from tui.credentials import store_token
+
+PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
+
+
+def env_without_token(live: Live, config: Path, **extra: str) -> dict[str, str]:
+    """A child's environment with the server's URL, no SITESECRETS_TOKEN, and `config` as XDG_CONFIG_HOME."""
+    return base_env(SITESECRETS_URL=live.url, XDG_CONFIG_HOME=str(config), **extra)
+
+
+def sitesecrets(env: dict[str, str], *args: str, input: str | None = None, umask: int = 0o022) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=env, capture_output=True,
+                            input=(input or "").encode(), umask=umask, timeout=60)
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
+
+
+def stored(config: Path) -> dict[str, str]:
+    return json.loads((config / "sitesecrets" / "credentials.json").read_text())["tokens"]
+
+
+def private_file(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    return tmp_path / "config"
+
+
+def test_login_checks_the_token_and_stores_it_for_the_server_url(live, config):
+    result = sitesecrets(env_without_token(live, config), "login", input=live.admin_token + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "as admin (admin)" in result.stderr and live.url in result.stderr
+    assert live.admin_token not in result.stderr + result.stdout
+    assert stored(config) == {live.url: live.admin_token}
+
+
+def test_login_makes_the_directory_0700_and_the_file_0600_whatever_the_umask(live, config):
+    result = sitesecrets(env_without_token(live, config), "login", input=live.admin_token, umask=0)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE((config / "sitesecrets").stat().st_mode) == 0o700
+    assert stat.S_IMODE((config / "sitesecrets" / "credentials.json").stat().st_mode) == 0o600
+    assert os.listdir(config / "sitesecrets") == ["credentials.json"]  # no temporary file left behind
+
+
+def test_login_with_a_rejected_token_stores_nothing(live, config):
+    result = sitesecrets(env_without_token(live, config), "login", input="ss_not_a_real_token\n")
+    assert result.returncode == 1 and "rejected" in result.stderr and "nothing was stored" in result.stderr
+    assert "ss_not_a_real_token" not in result.stderr
+    assert not (config / "sitesecrets" / "credentials.json").exists()
+
+
+def test_login_keeps_the_tokens_of_other_servers(live, config):
+    store_token(str(config / "sitesecrets"), "https://other.example", "ss_other")
+    assert sitesecrets(env_without_token(live, config), "login", input=live.admin_token).returncode == 0
+    assert stored(config) == {"https://other.example": "ss_other", live.url: live.admin_token}
+
+
+def test_login_at_a_terminal_asks_without_echoing_the_token(live, config):
+    tty = PtyProcess([sys.executable, "-m", "tui.cli", "login"], env_without_token(live, config), str(REPO))
+    tty.wait_for(f"token for {live.url}: ")
+    tty.type(live.admin_token + "\n")
+    assert tty.finish() == 0
+    assert "logged in" in tty.output and live.admin_token not in tty.output
+    assert stored(config) == {live.url: live.admin_token}
+
+
+def test_logout_forgets_the_token_of_that_url_only(live, config):
+    store_token(str(config / "sitesecrets"), "https://other.example", "ss_other")
+    store_token(str(config / "sitesecrets"), live.url, live.admin_token)
+    result = sitesecrets(env_without_token(live, config), "logout")
+    assert result.returncode == 0 and "forgot" in result.stderr
+    assert stored(config) == {"https://other.example": "ss_other"}
+
+
+def test_after_login_the_scripting_commands_need_no_token(live, site, config):
+    live.put_secret(site, "AFTER_LOGIN", "x")
+    store_token(str(config / "sitesecrets"), live.url, live.admin_token)
+    result = sitesecrets(env_without_token(live, config, SITESECRETS_SITE=site), "ls", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)] == ["AFTER_LOGIN"]
+
+
+def test_after_login_run_starts_the_service_with_its_secrets(live, site, config):
+    live.put_secret(site, "DB_PASSWORD", "from-the-server")
+    live.new_service(site, "api", None, [{"name": "DB_PASSWORD"}])
+    token = live.mint("service", site, "api")
+    assert sitesecrets(env_without_token(live, config), "login", input=token).returncode == 0
+    result = sitesecrets(env_without_token(live, config), "run", "--service", "api", "--site", site, "--", *PRINT_ENV)
+    assert result.returncode == 0, result.stderr
+    child = json.loads(result.stdout)
+    assert child["DB_PASSWORD"] == "from-the-server" and token not in result.stdout
+
+
+def test_after_login_the_tui_opens_without_a_token(live, site, config):
+    live.put_secret(site, "SEEN_IN_THE_TUI", "x")
+    store_token(str(config / "sitesecrets"), live.url, live.admin_token)
+    env = env_without_token(live, config, SITESECRETS_SITE=site, TERM="xterm-256color")
+    tty = PtyProcess([sys.executable, "-m", "tui.cli"], env, str(REPO))
+    tty.wait_for("SEEN_IN_THE_TUI")
+    tty.type("q")
+    assert tty.finish() == 0
+
+
+def test_the_environment_wins_over_stored_credentials(live, site, config):
+    store_token(str(config / "sitesecrets"), live.url, "ss_stale_stored_token")
+    result = sitesecrets(env_without_token(live, config, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site), "ls")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_token_file_wins_over_the_environment(live, site, config, tmp_path):
+    token_file = private_file(tmp_path / "token", live.admin_token + "\n")
+    env = env_without_token(live, config, SITESECRETS_TOKEN="ss_wrong", SITESECRETS_SITE=site)
+    result = sitesecrets(env, "ls", "--token-file", str(token_file))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_stored_credentials_serve_only_their_own_url(live, config):
+    store_token(str(config / "sitesecrets"), "https://other.example", live.admin_token)
+    result = sitesecrets(env_without_token(live, config), "ls")
+    assert result.returncode == 2 and "sitesecrets login" in result.stderr and "--token-file" in result.stderr
+
+
+def test_the_token_option_still_works_but_warns_in_one_line(live, site, config):
+    result = sitesecrets(env_without_token(live, config, SITESECRETS_SITE=site), "ls", "--token", live.admin_token)
+    assert result.returncode == 0
+    assert result.stderr.count("\n") == 1 and "warning: --token" in result.stderr and "login" in result.stderr
+    assert live.admin_token not in result.stderr
+
+
+def test_run_warns_about_the_token_option_too(live, site, config):
+    live.new_service(site, "empty", None, [])
+    token = live.mint("service", site, "empty")
+    result = sitesecrets(env_without_token(live, config), "run", "--service", "empty", "--site", site,
+                         "--token", token, "--", sys.executable, "-c", "pass")
+    assert result.returncode == 0 and "warning: --token" in result.stderr and token not in result.stderr
+
+
+def test_token_and_token_file_together_is_a_usage_error(live, config, tmp_path):
+    token_file = private_file(tmp_path / "token", live.admin_token)
+    result = sitesecrets(env_without_token(live, config), "ls", "--token-file", str(token_file), "--token", "ss_x")
+    assert result.returncode == 2 and "not both" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604])
+def test_a_token_file_readable_by_others_is_refused(live, config, tmp_path, mode):
+    token_file = private_file(tmp_path / "token", live.admin_token, mode)
+    result = sitesecrets(env_without_token(live, config), "ls", "--token-file", str(token_file))
+    assert result.returncode == 2 and "readable by other users" in result.stderr and "chmod 600" in result.stderr
+    assert live.admin_token not in result.stderr
+
+
+def test_a_credentials_file_readable_by_others_is_refused(live, config):
+    path = Path(store_token(str(config / "sitesecrets"), live.url, live.admin_token))
+    path.chmod(0o644)
+    result = sitesecrets(env_without_token(live, config), "ls")
+    assert result.returncode == 2 and "readable by other users" in result.stderr
+    assert live.admin_token not in result.stderr
+
+
+def test_run_with_an_exposed_token_file_does_not_start_the_command(live, site, config, tmp_path):
+    live.new_service(site, "empty", None, [])
+    token_file = private_file(tmp_path / "token", live.mint("service", site, "empty"), 0o644)
+    marker = tmp_path / "started"
+    result = sitesecrets(env_without_token(live, config), "run", "--service", "empty", "--site", site,
+                         "--token-file", str(token_file), "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    assert result.returncode == 1 and "readable by other users" in result.stderr and "not started" in result.stderr
+    assert not marker.exists()
+
+
+def test_run_reads_a_token_file(live, site, config, tmp_path):
+    live.put_secret(site, "FROM_FILE_RUN", "yes")
+    live.new_service(site, "api", None, [{"name": "FROM_FILE_RUN"}])
+    token_file = private_file(tmp_path / "token", live.mint("service", site, "api"))
+    result = sitesecrets(env_without_token(live, config), "run", "--token-file", str(token_file),
+                         "--service", "api", "--site", site, "--", *PRINT_ENV)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["FROM_FILE_RUN"] == "yes"
+
+
+def test_run_still_loads_neither_httpx_nor_pydantic_nor_textual():
+    code = "import sys, tui.run; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'pydantic', 'textual'))))"
+    result = run_text([sys.executable, "-c", code], env=base_env())
+    assert result.returncode == 0 and result.stdout.strip() == ""
