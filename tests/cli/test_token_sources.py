@@ -203,3 +203,10 @@ def test_run_still_loads_neither_httpx_nor_pydantic_nor_textual():
     code = "import sys, tui.run; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('httpx', 'pydantic', 'textual'))))"
     result = run_text([sys.executable, "-c", code], env=base_env())
     assert result.returncode == 0 and result.stdout.strip() == ""
+
+
+def test_login_refuses_plain_http_to_another_host_before_asking(config):
+    env = base_env(XDG_CONFIG_HOME=str(config))
+    result = sitesecrets(env, "login", "--url", "http://secrets.example", input="ss_never_sent\n")
+    assert result.returncode == 2 and "plain http" in result.stderr
+    assert not (config / "sitesecrets").exists()

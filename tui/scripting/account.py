@@ -46,15 +46,15 @@ def describe(identity) -> str:
 def cmd_login(args: argparse.Namespace) -> None:
     from tui.client import ApiError, SiteSecretsClient
     from tui.credentials import CredentialsError, config_dir, store_token
+    from tui.urls import check_url
 
-    url = url_of(args)
+    insecure = bool(getattr(args, "insecure", False))
     try:
-        client = SiteSecretsClient(url, None, insecure=bool(getattr(args, "insecure", False)))  # URL checked first
+        url = check_url(url_of(args), insecure=insecure)  # before asking: a token typed for nothing is wasted
     except ValueError as error:
         raise UsageError(str(error)) from None
-    client.close()
     token = read_token(url)
-    client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
+    client = SiteSecretsClient(url, token, insecure=insecure)
     try:
         identity = client.whoami()
     except ApiError as error:
