@@ -3,7 +3,8 @@
 A schema is checked against its own metaschema (Draft 2020-12 unless `$schema` names another),
 and may not `$ref` anything outside itself: nothing is ever fetched. Errors about a value name
 the constraint and the JSON Pointer of the field, never the value itself (jsonschema's own
-messages quote the instance, which would echo a secret).
+messages quote the instance, which would echo a secret). Checking is bounded in time and memory,
+and runs in the request's thread: see `validation.py`.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
         validator_class.check_schema(schema, format_checker=validation.format_checker(validator_class))
     except SchemaError as error:
         return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
+    except validation.Unbounded:
+        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
         validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, validation.Budget())
     except validation.Unbounded:
