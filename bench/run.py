@@ -12,7 +12,8 @@
 
 Options via the environment: BENCH_DURATION (seconds counted per run, default 3), BENCH_WARMUP
 (default 1), BENCH_RUNS (default 3), BENCH_CLIENT (`raw` or `httpx`, default raw),
-BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it.
+BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it,
+BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, replicas, startup
+from . import fixtures, isolation, replicas, startup
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
-from .targets import judge
+from .targets import judge, row_11
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CONCURRENCY = (1, 4, 16)
@@ -156,6 +157,7 @@ class Bench:
             self.write_rows(server, small)
             self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
             self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
+            self.raw["row11"] = self.guarded(isolation.measure, self, server, small)
         finally:
             if self.gen is not None:
                 self.gen.close()
@@ -171,6 +173,22 @@ class Bench:
                 f"(and 4 and 5) are measured in the same rounds: the 1-site server, the 1,000-site server "
                 f"and the floor take turns."]
 
+    def run_isolation_only(self) -> list[str]:
+        """Row 11 alone (`BENCH_ONLY=isolation`): one server holding site `bench`, and site `hostile`."""
+        try:
+            admin = fixtures.init_data_dir(self.base / "small")
+            server = ServerProcess(self.base / "small", self.base / "small.log")
+            self.servers.append(server)
+            small = fixtures.load_small(server.url, admin)
+            self.gen = LoadGenerator(self.client)
+            self.raw["row11"] = self.guarded(isolation.measure, self, server, small)
+        finally:
+            if self.gen is not None:
+                self.gen.close()
+            for server in self.servers:
+                server.stop()
+        return [f"Row 11 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per case."]
+
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
             self.log(f"kept {self.base}")
@@ -183,8 +201,9 @@ def main() -> int:
     info = machine(bench.base)
     info["load_average_start"] = load_average()
     began = time.monotonic()
+    only = os.environ.get("BENCH_ONLY") == "isolation"
     try:
-        notes = bench.run()
+        notes = bench.run_isolation_only() if only else bench.run()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -196,11 +215,12 @@ def main() -> int:
     if busiest > 1.0:
         notes.append(f"WARNING: a load average of {busiest:.1f} on {info['cores']} cores means other processes "
                      f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
-    lines = judge(bench.raw)
+    lines = row_11(bench.raw.get("row11")) if only else judge(bench.raw)
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
               "load_processes": bench.gen.processes}
-    write_json(RESULTS, info, config, bench.raw, lines)
-    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    results = RESULTS.with_name("results-isolation.json") if only else RESULTS
+    write_json(results, info, config, bench.raw, lines)
+    print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

@@ -14,6 +14,8 @@ ROTATION_S = 2.0
 RUN_MS = 120.0
 FRAME_MS = 500.0
 TUI_RSS_MIB = 60.0
+ISOLATION_P99_MS = 1500.0
+HOSTILE_S = 10.0
 
 
 def _load_line(row: str, measure: str, s: dict) -> Line:
@@ -135,5 +137,25 @@ def row_10(r10: dict | None) -> list[Line]:
     return [one, two]
 
 
+def row_11(r11: dict | None) -> list[Line]:
+    """Tenant isolation: another site's env p99 while one site's hostile validations run back to back."""
+    if not r11:
+        return []
+    target = f"env p99 < {ISOLATION_P99_MS:g} ms, hostile < {HOSTILE_S:g} s"
+    if "error" in r11:
+        return _probe_failed("11", "env while another site validates hostile values", r11, target)
+    lines = []
+    for case, figures in r11.items():
+        env = figures["env"]
+        line = _load_line("11", f"env c=4 while another site posts: {case}", env)
+        statuses = ", ".join(f"{n} x {status}" for status, n in figures["hostile_statuses"].items())
+        line.result += f"; hostile answers {statuses}, slowest {figures['hostile_max_s']:.2f} s"
+        line.target = target
+        line.ok = env["p99_ms"] < ISOLATION_P99_MS and figures["hostile_max_s"] < HOSTILE_S and not env["errors"]
+        lines.append(line)
+    return lines
+
+
 def judge(raw: dict) -> list[Line]:
-    return rows_1_and_2(raw) + row_3(raw) + rows_4_and_5(raw) + rows_6_to_9(raw) + row_10(raw.get("row10"))
+    return (rows_1_and_2(raw) + row_3(raw) + rows_4_and_5(raw) + rows_6_to_9(raw) + row_10(raw.get("row10"))
+            + row_11(raw.get("row11")))

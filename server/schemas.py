@@ -3,7 +3,8 @@
 A schema is checked against its own metaschema (Draft 2020-12 unless `$schema` names another),
 and may not `$ref` anything outside itself: nothing is ever fetched. Errors about a value name
 the constraint and the JSON Pointer of the field, never the value itself (jsonschema's own
-messages quote the instance, which would echo a secret).
+messages quote the instance, which would echo a secret). Checking is bounded in time and memory,
+and runs in the request's thread: see `validation.py`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import Unretrievable
 
+from . import validation
 from .http import pointer
 
 _REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
@@ -40,41 +42,89 @@ def _external_refs(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
             yield from _external_refs(value, path + (index,))
 
 
+_SCHEMA_KEYWORDS = ("additionalItems", "additionalProperties", "contains", "else", "if", "items", "not",
+                    "propertyNames", "then", "unevaluatedItems", "unevaluatedProperties")
+_SCHEMA_LIST_KEYWORDS = ("allOf", "anyOf", "items", "oneOf", "prefixItems")
+_SCHEMA_MAP_KEYWORDS = ("$defs", "definitions", "dependencies", "dependentSchemas", "patternProperties", "properties")
+
+
+def _subschemas(node: dict, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    for key in _SCHEMA_KEYWORDS:
+        if isinstance(node.get(key), dict):
+            yield path + (key,), node[key]
+    for key in _SCHEMA_LIST_KEYWORDS:
+        if isinstance(node.get(key), list):
+            yield from ((path + (key, i), sub) for i, sub in enumerate(node[key]))
+    for key in _SCHEMA_MAP_KEYWORDS:
+        if isinstance(node.get(key), dict):
+            yield from ((path + (key, name), sub) for name, sub in node[key].items())
+
+
+def _patterns(schema: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every regular expression of `schema` in a schema position (not inside `const`, `enum`...)."""
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("pattern"), str):
+        yield path + ("pattern",), schema["pattern"]
+    if isinstance(schema.get("patternProperties"), dict):
+        yield from ((path + ("patternProperties", p), p) for p in schema["patternProperties"])
+    for subpath, subschema in _subschemas(schema, path):
+        yield from _patterns(subschema, subpath)
+
+
 def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
     """Why `schema` cannot define a secret type: `[{"path", "message"}]`, empty when it can."""
     problems = [
         {"path": "/schema" + pointer(path), "message": "a $ref must point inside the schema (start with '#'); nothing is fetched"}
         for path, _ in _external_refs(schema)
     ]
+    problems += [
+        {"path": "/schema" + pointer(path), "message": message}
+        for path, pattern in _patterns(schema) if (message := validation.regex_problem(pattern))
+    ]
     if problems:
         return problems
     validator_class = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
     try:
-        validator_class.check_schema(schema)
+        validator_class.check_schema(schema, format_checker=validation.format_checker(validator_class))
     except SchemaError as error:
         return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
+    except validation.Unbounded:
+        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
-        validator_class(schema, registry=_NO_FETCH).is_valid(None)
+        validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, validation.Budget())
+    except validation.Unbounded:
+        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
     except Exception:
         return [{"path": "/schema", "message": "the schema has a $ref that does not resolve inside it"}]
     return []
 
 
-def value_problems(schema: dict[str, Any], value: str) -> list[dict[str, str]]:
-    """Why `value` is not a valid instance of `schema`: `[{"path", "message"}]`, empty when valid."""
+UNBOUNDED_HINT = "simplify it (fewer nested anyOf/oneOf/$ref, shorter patterns)"
+
+
+def value_problems(schema: dict[str, Any], value: str, budget: validation.Budget | None = None) -> list[dict[str, str]]:
+    """Why `value` is not a valid instance of `schema`: `[{"path", "message"}]`, empty when valid.
+
+    Raises `validation.Unbounded` when the check does not finish within `budget` (a fresh one by
+    default; a type change shares one across all the values it re-checks)."""
     try:
-        instance = json.loads(value)
+        instance = validation.parse(value)
     except (json.JSONDecodeError, RecursionError) as error:
         where = f" (line {error.lineno}, column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
         return [{"path": "", "message": f"a typed secret's value must be JSON text{where}"}]
-    validator_class = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
-    validator = validator_class(schema, registry=_NO_FETCH, format_checker=validator_class.FORMAT_CHECKER)
-    problems = []
+    except validation.ValueNotJson as error:
+        return [{"path": "", "message": str(error)}]
+    validator = validation.validator_for(schema, registry=_NO_FETCH)
     try:
-        for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
-            problems.extend(_describe(error))
+        found = validation.errors(validator, instance, budget or validation.Budget())
+    except validation.Unbounded:
+        raise
     except Exception:
         return [{"path": "", "message": "the value could not be checked against its type's schema"}]
+    problems = []
+    for error in sorted(found, key=lambda e: list(map(str, e.absolute_path))):
+        problems.extend(_describe(error))
     return problems
 
 
@@ -106,6 +156,7 @@ def _constraint_message(keyword: str, expected: Any) -> str:
         "exclusiveMaximum": "must be less than {}",
         "minItems": "must have at least {} items",
         "maxItems": "must have at most {} items",
+        "uniqueItems": "must not repeat an item",
     }
     if keyword not in templates:
         return f"fails the schema's '{keyword}' rule"

@@ -2,23 +2,29 @@
 
 Values are sealed before they reach the store and opened only for a reveal (or an environment
 fetch, in `services.py`); no response model but `RevealedValue` has a field that could hold one.
+A typed value is validated in the request's thread before its write is queued (`write_checked`):
+the store's single writer never spends a validation's time, and a replayed group never repeats one.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 from shared import models
 from shared.limits import value_size
 from shared.models import ErrorCode
 
-from .. import audit, schemas
+from .. import audit, schemas, validation
 from ..app import Call
 from ..audit import secret_target
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
-from ..store import AppRow, SecretRow, SiteRow, Transaction
+from ..store import AppRow, SecretRow, SiteRow, Transaction, TypeRow
 from .common import create_unique, load_scope, site_limits
+
+T = TypeVar("T")
 
 
 def secret_model(row: SecretRow, used_by: list[str]) -> models.Secret:
@@ -69,24 +75,91 @@ def check_name_and_size(call: Call, site: SiteRow, name: str | None, value: str 
                        {"limit_bytes": limits.max_value_bytes})
 
 
-def check_typed_value(tx: Transaction, site: SiteRow, type_key: str | None, value: str) -> int | None:
-    """The id of the secret type `type_key`, once `value` is known to validate against it."""
-    if type_key is None:
-        return None
+@dataclass(frozen=True)
+class Checked:
+    """What a value was validated against, outside the write: the type (key, id, schema text as
+    read) and, when the stored value was the one checked, its version. The write proceeds only
+    if all of it is unchanged (`_Stale` otherwise), so validation never runs on the writer."""
+
+    type_key: str | None = None
+    type_id: int | None = None
+    schema: str | None = None
+    stored_version: int | None = None
+
+
+class _Stale(Exception):
+    """The secret's type or value changed between the check and the write: check again."""
+
+
+_CHECK_ATTEMPTS = 3
+
+
+def write_checked(call: Call, check: Callable[[], Checked], write: Callable[[Transaction, Checked], T],
+                  run: Callable[[Callable[[Transaction], T]], T] | None = None) -> T:
+    """Validate in this thread (`check`), then `write` conditioned on what was checked."""
+    run = run or call.store.write
+    for _ in range(_CHECK_ATTEMPTS):
+        checked = check()
+        try:
+            return run(lambda tx: write(tx, checked))
+        except _Stale:
+            continue
+    raise ApiError(ErrorCode.version_conflict, "the secret or its type kept changing while the value was being checked; try again")
+
+
+def validate_typed_value(type_row: TypeRow, value: str) -> None:
+    """422 unless `value` validates against `type_row`'s schema within the bound. Runs in the request thread."""
+    try:
+        problems = schemas.value_problems(json.loads(type_row.schema), value)
+    except validation.Unbounded as error:
+        raise validation_error([{"path": "", "message": f"{error}; {schemas.UNBOUNDED_HINT}"}],
+                               "the value could not be checked against its type's schema within the bound") from None
+    if problems:
+        raise validation_error(problems, f"the value does not match the secret type {type_row.key!r}")
+
+
+def read_type(tx: Transaction, site: SiteRow, type_key: str) -> TypeRow:
     secret_type = tx.get_type(site.id, type_key)
     if secret_type is None:
         raise validation_error([{"path": "/type", "message": f"no secret type {type_key!r} in this site"}])
-    problems = schemas.value_problems(json.loads(secret_type.schema), value)
-    if problems:
-        raise validation_error(problems, f"the value does not match the secret type {type_key!r}")
-    return secret_type.id
+    return secret_type
+
+
+def checked_against(type_row: TypeRow | None, value: str | None, stored_version: int | None = None) -> Checked:
+    if type_row is None:
+        return Checked(stored_version=stored_version)
+    validate_typed_value(type_row, value or "")
+    return Checked(type_row.key, type_row.id, type_row.schema, stored_version)
+
+
+def still_current(tx: Transaction, site: SiteRow, checked: Checked, type_key: str | None) -> int | None:
+    """Inside the write: the id of the type `type_key`, if it is the one the value was checked against."""
+    if type_key != checked.type_key:
+        raise _Stale()
+    if type_key is None:
+        return None
+    row = tx.get_type(site.id, type_key)
+    if row is None or row.id != checked.type_id or row.schema != checked.schema:
+        raise _Stale()
+    return row.id
 
 
 def create_secret(call: Call, site: str, app: str | None = None) -> models.Secret:
     body = call.request.parse(models.SecretCreate)
     actor = call.principal.name
 
-    def write(tx: Transaction) -> models.Secret:
+    def check() -> Checked:
+        if body.type is None:
+            return Checked()
+
+        def read(tx: Transaction) -> TypeRow:
+            site_row, _ = load_scope(tx, site, app)
+            check_name_and_size(call, site_row, body.name, body.value)  # never validate past the size limit
+            return read_type(tx, site_row, body.type)
+
+        return checked_against(call.store.read(read), body.value)
+
+    def write(tx: Transaction, checked: Checked) -> models.Secret:
         site_row, app_row = load_scope(tx, site, app)
         check_name_and_size(call, site_row, body.name, body.value)
         if tx.get_secret(site_row.id, app_row.id if app_row else None, body.name):
@@ -94,7 +167,9 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
         limit = site_limits(call, site_row).max_secrets
         if tx.count_secrets(site_row.id) >= limit:
             raise ApiError(ErrorCode.limit_exceeded, f"site {site!r} already holds its limit of {limit} secrets", {"limit": limit})
-        type_id = check_typed_value(tx, site_row, body.type, body.value)
+        if body.type is not None and tx.get_type(site_row.id, body.type) is None:
+            raise validation_error([{"path": "/type", "message": f"no secret type {body.type!r} in this site"}])
+        type_id = still_current(tx, site_row, checked, body.type)
         tx.insert_secret({
             "site_id": site_row.id, "app_id": app_row.id if app_row else None, "name": body.name,
             "type_id": type_id, "description": body.description, "version": 1,
@@ -105,20 +180,31 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
                                     details={"version": 1, "type": body.type}))
         return secret_model(load_secret(tx, site_row, app_row, body.name), tx.services_using(site_row.id, app_row.id if app_row else None, body.name))
 
-    return create_unique(call, write, f"secret {body.name!r}")
+    return write_checked(call, check, write, lambda fn: create_unique(call, fn, f"secret {body.name!r}"))
 
 
 def update_secret(call: Call, site: str, name: str, app: str | None = None) -> models.Secret:
     body = call.request.parse(models.SecretUpdate)
     sent = body.model_fields_set
+    value = body.value if "value" in sent and body.value is not None else None
 
-    def write(tx: Transaction) -> models.Secret:
+    def check() -> Checked:
+        if value is None and "type" not in sent:
+            return Checked()  # nothing to validate: the write checks nothing either
+        site_row, row, type_row = call.store.read(lambda tx: _read_for_check(call, tx, site, app, name, body, sent, value))
+        if value is None and type_row is None:
+            return Checked(stored_version=row.version)
+        if value is None:  # a new type for the stored value: check that value, and that it stays the same
+            return checked_against(type_row, _open(call, site_row, row), row.version)
+        return checked_against(type_row, value)
+
+    def write(tx: Transaction, checked: Checked) -> models.Secret:
         site_row, app_row = load_scope(tx, site, app)
         row = load_secret(tx, site_row, app_row, name)
         if body.expected_version is not None and body.expected_version != row.version:
             raise ApiError(ErrorCode.version_conflict, f"secret {name!r} is at version {row.version}, not {body.expected_version}",
                            {"current_version": row.version})
-        changes = _changes(call, tx, site_row, row, body, sent)
+        changes = _changes(call, tx, site_row, row, body, sent, checked)
         if changes:
             tx.update_secret(row.id, changes | {"updated_at": call.now, "updated_by": call.principal.name})
         changed = sorted(k for k in changes if k != "ciphertext")
@@ -126,10 +212,21 @@ def update_secret(call: Call, site: str, name: str, app: str | None = None) -> m
                                     details={"changed": changed, "version": changes.get("version", row.version)}))
         return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, row.app_id, name))
 
-    return call.store.write(write)
+    return write_checked(call, check, write)
 
 
-def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: models.SecretUpdate, sent: set[str]) -> dict:
+def _read_for_check(call: Call, tx: Transaction, site: str, app: str | None, name: str, body: models.SecretUpdate,
+                    sent: set[str], value: str | None) -> tuple[SiteRow, SecretRow, TypeRow | None]:
+    """What validating an update needs, read in one snapshot: the site, the secret, its (new) type."""
+    site_row, app_row = load_scope(tx, site, app)
+    row = load_secret(tx, site_row, app_row, name)
+    check_name_and_size(call, site_row, None, value)
+    type_key = body.type if "type" in sent else row.type_key
+    return site_row, row, (read_type(tx, site_row, type_key) if type_key is not None else None)
+
+
+def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: models.SecretUpdate, sent: set[str],
+             checked: Checked) -> dict:
     """The columns an update changes; a new value is a new version, sealed under its version number."""
     changes: dict = {}
     if "description" in sent and body.description is not None:
@@ -138,8 +235,11 @@ def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: m
     value = body.value if "value" in sent and body.value is not None else None
     check_name_and_size(call, site, None, value)
     if value is not None or type_key != row.type_key:
-        current = value if value is not None else _open(call, site, row)
-        type_id = check_typed_value(tx, site, type_key, current)
+        if value is None and checked.stored_version != row.version:
+            raise _Stale()  # the stored value checked against the new type is no longer the stored value
+        if type_key is not None and tx.get_type(site.id, type_key) is None:
+            raise validation_error([{"path": "/type", "message": f"no secret type {type_key!r} in this site"}])
+        type_id = still_current(tx, site, checked, type_key)
         if type_id != row.type_id:
             changes["type_id"] = type_id
     if value is not None:

@@ -7,11 +7,11 @@ import json
 from shared import models
 from shared.models import ErrorCode
 
-from .. import audit, schemas
+from .. import audit, schemas, validation
 from ..app import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
-from ..store import SiteRow, Transaction, TypeRow
+from ..store import SecretRow, SiteRow, Transaction, TypeRow
 from .common import create_unique, load_site
 
 
@@ -61,39 +61,98 @@ def create_type(call: Call, site: str) -> models.SecretType:
 
 
 def update_type(call: Call, site: str, key: str) -> models.SecretType:
+    """A type change is checked against every stored value of the type in this thread, then
+    written only if neither the type nor its secrets changed meanwhile (`_Stale`: check again).
+    A refused schema change is audited (outcome `error`, naming the secrets), so probing stored
+    values through refusals leaves the same trail as a reveal."""
     body = call.request.parse(models.SecretTypeUpdate)
     sent = body.model_fields_set
-    schema_text = check_schema(body.schema_) if body.schema_ is not None else None
-
-    def write(tx: Transaction) -> models.SecretType:
-        site_row = load_site(tx, site)
-        row = load_type(tx, site_row, key)
-        changes = {field: getattr(body, field) for field in ("name", "description") if field in sent and getattr(body, field) is not None}
+    for _ in range(_CHECK_ATTEMPTS):
+        site_row, row, secrets = call.store.read(lambda tx: _snapshot(tx, site, key))
+        schema_text = _checked_schema(call, site, key, body.schema_) if body.schema_ is not None else None
         if schema_text is not None and schema_text != row.schema:
-            _refuse_breaking_schema(call, tx, site_row, row, body.schema_)
-            changes["schema"] = schema_text
-        if changes:
-            tx.update_type(row.id, changes | {"updated_at": call.now})
-        audit.record(tx, call.event("type.update", site=site, target=f"type:{key}", details={"changed": sorted(changes)}))
-        return type_model(load_type(tx, site_row, key))
-
-    return call.store.write(write)
-
-
-def _refuse_breaking_schema(call: Call, tx: Transaction, site: SiteRow, row: TypeRow, schema: dict) -> None:
-    """409 `type_conflict` naming every secret of this type that the new schema would reject."""
-    broken = []
-    for secret in tx.secrets_of_type(row.id):
+            _refuse_breaking_schema(call, site_row, row, secrets, body.schema_)
         try:
-            value = call.state.keyring.open_value(site, secret.app, secret.name, secret.version, secret.ciphertext)
-        except IntegrityError:
-            broken.append({"name": secret.name, "app": secret.app})
+            return call.store.write(lambda tx: _apply_update(call, tx, site, key, body, sent, schema_text, row, secrets))
+        except _Stale:
             continue
-        if schemas.value_problems(schema, value):
-            broken.append({"name": secret.name, "app": secret.app})
+    raise ApiError(ErrorCode.version_conflict, f"secret type {key!r} or its secrets kept changing while being checked; try again")
+
+
+_CHECK_ATTEMPTS = 3
+
+
+class _Stale(Exception):
+    """The type or its secrets changed between the check and the write."""
+
+
+def _snapshot(tx: Transaction, site: str, key: str) -> tuple[SiteRow, TypeRow, list[SecretRow]]:
+    site_row = load_site(tx, site)
+    row = load_type(tx, site_row, key)
+    return site_row, row, tx.secrets_of_type(row.id)
+
+
+def _versions(secrets: list[SecretRow]) -> list[tuple[int, int]]:
+    return [(secret.id, secret.version) for secret in secrets]
+
+
+def _apply_update(call: Call, tx: Transaction, site: str, key: str, body: models.SecretTypeUpdate, sent: set[str],
+                  schema_text: str | None, checked: TypeRow, secrets: list[SecretRow]) -> models.SecretType:
+    site_row = load_site(tx, site)
+    row = load_type(tx, site_row, key)
+    changes = {field: getattr(body, field) for field in ("name", "description") if field in sent and getattr(body, field) is not None}
+    if schema_text is not None and schema_text != row.schema:
+        if row.schema != checked.schema or _versions(tx.secrets_of_type(row.id)) != _versions(secrets):
+            raise _Stale()
+        changes["schema"] = schema_text
+    if changes:
+        tx.update_type(row.id, changes | {"updated_at": call.now})
+    audit.record(tx, call.event("type.update", site=site, target=f"type:{key}", details={"changed": sorted(changes)}))
+    return type_model(load_type(tx, site_row, key))
+
+
+def _audit_refusal(call: Call, site: str, key: str, error: ApiError, secrets: list[dict] | None = None) -> ApiError:
+    """Write the refused change's audit event (outcome `error`), then hand back the refusal."""
+    details: dict = {"error": error.code.value}
+    if secrets is not None:
+        details["secrets"] = secrets
+    event = call.event("type.update", site=site, target=f"type:{key}", outcome="error", details=details)
+    call.store.write(lambda tx: audit.record(tx, event))
+    return error
+
+
+def _checked_schema(call: Call, site: str, key: str, schema: dict) -> str:
+    try:
+        return check_schema(schema)
+    except ApiError as error:
+        raise _audit_refusal(call, site, key, error) from None
+
+
+def _refuse_breaking_schema(call: Call, site: SiteRow, row: TypeRow, secrets: list[SecretRow], schema: dict) -> None:
+    """409 `type_conflict` naming every secret of this type that the new schema would reject, or
+    422 when they cannot all be checked within one shared bound; either way audited first."""
+    broken, budget = [], validation.Budget()
+    try:
+        for secret in secrets:
+            if _breaks(call, site, secret, schema, budget):
+                broken.append({"name": secret.name, "app": secret.app})
+    except validation.Unbounded as bound:
+        checked = [{"name": s.name, "app": s.app} for s in secrets]
+        raise _audit_refusal(call, site.name, row.key, validation_error(
+            [{"path": "/schema", "message": f"{bound}; {schemas.UNBOUNDED_HINT}"}],
+            "the stored values could not be checked against the new schema within the bound"), checked) from None
     if broken:
-        raise ApiError(ErrorCode.type_conflict, f"{len(broken)} secret(s) of type {row.key!r} would not validate against the new schema",
-                       {"secrets": broken})
+        raise _audit_refusal(call, site.name, row.key, ApiError(
+            ErrorCode.type_conflict, f"{len(broken)} secret(s) of type {row.key!r} would not validate against the new schema",
+            {"secrets": broken}), broken)
+
+
+def _breaks(call: Call, site: SiteRow, secret: SecretRow, schema: dict, budget: validation.Budget) -> bool:
+    try:
+        value = call.state.keyring.open_value(site, secret.app, secret.name, secret.version, secret.ciphertext)
+    except IntegrityError:
+        return True
+    return bool(schemas.value_problems(schema, value, budget))
 
 
 def delete_type(call: Call, site: str, key: str) -> None:

@@ -1,0 +1,73 @@
+"""Row 11 (tenant isolation): another site's env fetch p99 while one site's hostile validations run.
+
+Site `hostile` gets the issue's two reproduced cases and the bound's backstop, each a secret type:
+`pattern` (`^(a+)+$` against `"aaa…a!"`), `unique` (`uniqueItems` over a ~60 KB array
+`[0, "0", 1, "1", …]` with one repeat at its end) and `blowup` (nested `anyOf` through `$ref`:
+2**40 branches, refused by the CPU budget). For each, one client thread posts the hostile value
+back to back (each answer is a 422) while the load generator fetches site `bench`'s environment at
+c=4; the figure is the env p99 of that run, next to the slowest hostile answer.
+`BENCH_ONLY=isolation python -m bench` runs this row alone.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+
+from .load import Load, summarise
+
+SITE = "hostile"
+CONCURRENCY = 4
+
+
+def _blowup(depth: int = 40) -> dict:
+    levels = {f"l{n}": {"anyOf": [{"$ref": f"#/$defs/l{n + 1}"}, {"$ref": f"#/$defs/l{n + 1}"}]} for n in range(depth)}
+    levels[f"l{depth}"] = {"type": "string"}
+    return {"$defs": levels, "if": {"type": "array"}, "then": {"$ref": "#/$defs/l0"}}
+
+
+def _unique_value() -> str:
+    items = [x for n in range(4800) for x in (n, str(n))]
+    return json.dumps(items, separators=(",", ":"))[:-1] + ",4799.0]"
+
+
+CASES = {
+    "pattern ^(a+)+$": ({"type": "string", "pattern": "^(a+)+$"}, json.dumps("a" * 26 + "!")),
+    "uniqueItems, 60 KB array": ({"type": "array", "uniqueItems": True}, _unique_value()),
+    "anyOf blow-up (CPU budget)": (_blowup(), "[]"),
+}
+
+
+def _hammer(client: httpx.Client, key: str, value: str, stop: threading.Event, out: dict) -> None:
+    while not stop.is_set():
+        began = time.monotonic()
+        response = client.post(f"/v1/sites/{SITE}/secrets", json={"name": "H", "value": value, "type": key})
+        out["latencies"].append(time.monotonic() - began)
+        out["statuses"][response.status_code] = out["statuses"].get(response.status_code, 0) + 1
+
+
+def measure(bench, server, small) -> dict:
+    """Per case: the env summary under the hostile load, and the hostile requests' figures."""
+    figures = {}
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {small.admin}"}, timeout=60) as admin:
+        admin.post("/v1/sites", json={"name": SITE}).raise_for_status()
+        for n, (schema, _) in enumerate(CASES.values()):
+            admin.post(f"/v1/sites/{SITE}/secret-types", json={"key": f"t{n}", "name": f"t{n}", "schema": schema}).raise_for_status()
+        env = Load(server.host, server.port, small.service_token, "get", (small.env_path,))
+        for n, (name, (_, value)) in enumerate(CASES.items()):
+            bench.log(f"row 11: env at c={CONCURRENCY} while site {SITE!r} posts {name}")
+            samples, out, stop = [], {"latencies": [], "statuses": {}}, threading.Event()
+            worker = threading.Thread(target=_hammer, args=(admin, f"t{n}", value, stop, out))
+            worker.start()
+            try:
+                for _ in range(bench.runs):
+                    samples.append(bench.gen.run(env, CONCURRENCY, bench.duration, bench.warmup))
+            finally:
+                stop.set()
+                worker.join()
+            figures[name] = {"env": summarise(samples), "hostile_max_s": max(out["latencies"], default=0.0),
+                             "hostile_requests": len(out["latencies"]), "hostile_statuses": out["statuses"]}
+    return figures
