@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.limits import secret_name_problem, value_size
+from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
 from tui.dotenv import DotenvError, Entry, format_env, format_shell, parse
 
 from .common import Refused, UsageError, client_for, site_of
@@ -46,8 +46,7 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
         if entry.name in seen:
             raise Refused(f"line {entry.line}: {entry.name} was already set on line {seen[entry.name]}; nothing was imported")
         seen[entry.name] = entry.line
-        if value_size(entry.value) > limits.max_value_bytes:
-            raise Refused(f"line {entry.line}: the value of {entry.name} is over the limit of {limits.max_value_bytes} bytes; nothing was imported")
+        _check_value(entry, limits.max_value_bytes)
         if entry.name in existing:
             if not overwrite:
                 raise Refused(f"line {entry.line}: {entry.name} exists; pass --overwrite to update it; nothing was imported")
@@ -58,6 +57,26 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
                               f"of a site limited to {limits.max_secrets}; nothing was imported")
             create.append(entry)
     return Plan(create, update)
+
+
+def _check_value(entry: Entry, max_value_bytes: int) -> None:
+    """Refuse, before anything is sent, a value the server would refuse: its own value rule, the
+    site's size limit, and the cap on a request body (a value of control characters grows six-fold
+    as JSON, so a value under the size limit can still make a body the server won't read)."""
+    problem = value_problem(entry.value)
+    if problem:
+        raise Refused(f"line {entry.line}: the value of {entry.name} {problem}; nothing was imported")
+    if value_size(entry.value) > max_value_bytes:
+        raise Refused(f"line {entry.line}: the value of {entry.name} is over the limit of {max_value_bytes} bytes; nothing was imported")
+    if _body_size(entry) > MAX_REQUEST_BYTES:
+        raise Refused(f"line {entry.line}: the value of {entry.name} is over {MAX_REQUEST_BYTES} bytes once encoded "
+                      "as JSON, more than the server reads in one request; nothing was imported")
+
+
+def _body_size(entry: Entry) -> int:
+    """The size of the create request's body, encoded as the client (httpx) encodes JSON."""
+    body = {"name": entry.name, "value": entry.value}  # what cmd_import sends; an update sends less
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 def cmd_import(args: argparse.Namespace) -> None:
