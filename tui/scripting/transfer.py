@@ -11,7 +11,7 @@ from pathlib import Path
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
 from tui.dotenv import DotenvError, Entry, format_env, format_shell, parse
 
-from .common import Refused, UsageError, client_for, site_of
+from .common import Refused, UsageError, client_for, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -26,6 +26,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     exp.add_argument("--app", help="export this app's secrets")
     exp.add_argument("--service", help="export exactly what this service receives")
     exp.add_argument("--format", choices=["env", "json", "shell"], default="env")
+    exp.add_argument("--raw", action="store_true", help="on a terminal too, write values exactly (control characters included)")
     exp.set_defaults(run=cmd_export)
 
 
@@ -106,6 +107,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from tui.client import scope_path
+    from tui.display import json_text
     from shared.models import ServiceEnv
 
     site = site_of(args)
@@ -117,8 +119,8 @@ def cmd_export(args: argparse.Namespace) -> None:
             names = [s.name for s in client.list_secrets(site) if s.app == args.app]
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
     if args.format == "json":
-        sys.stdout.write(json.dumps(pairs, indent=2, ensure_ascii=False) + "\n")
+        write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
     elif args.format == "shell":
-        sys.stdout.write(format_shell(pairs))
+        write_values(format_shell(pairs), args.raw)
     else:
-        sys.stdout.write(format_env(pairs))
+        write_values(format_env(pairs), args.raw)
