@@ -20,6 +20,9 @@ MAX_DESCRIPTION_CHARS = 1024
 DESCRIPTION_PATTERN = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
 """`description_problem`'s character rule as a regular expression, for the OpenAPI document:
 no character of Unicode category Cc (U+0000-U+001F, U+007F-U+009F) except newline."""
+LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$"
+"""`label_problem`'s character rule as a regular expression, for the OpenAPI document: no C0 or C1
+control, no DEL, no bidirectional mark, embedding, override or isolate."""
 VALUE_PATTERN = r"^[^\x00]*$"
 """`value_problem`'s NUL rule as a regular expression, for the OpenAPI document."""
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -39,6 +42,7 @@ DEFAULT_LIMITS = Limits()
 _SLUG = re.compile(SLUG_PATTERN)
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _TYPE_KEY = re.compile(TYPE_KEY_PATTERN)
+_LABEL = re.compile(LABEL_PATTERN)
 
 
 def is_slug(name: str) -> bool:
@@ -69,6 +73,16 @@ def description_problem(text: str) -> str | None:
         return f"must be at most {MAX_DESCRIPTION_CHARS} characters"
     if any(ch != "\n" and unicodedata.category(ch) == "Cc" for ch in text):
         return "must not contain control characters other than newline"
+    return None
+
+
+def label_problem(text: str) -> str | None:
+    """Why `text` cannot be a token name or a type's display name, or None when it can.
+
+    Such labels are listed on other people's terminals: a control character could drive the
+    terminal, a bidirectional override could make one name read as another."""
+    if not _LABEL.fullmatch(text):
+        return "must not contain control characters or bidirectional formatting characters"
     return None
 
 

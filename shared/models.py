@@ -17,18 +17,27 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from .limits import (
     DESCRIPTION_PATTERN,
+    LABEL_PATTERN,
     MAX_DESCRIPTION_CHARS,
     SECRET_NAME_PATTERN,
     SLUG_PATTERN,
     TYPE_KEY_PATTERN,
     VALUE_PATTERN,
     description_problem,
+    label_problem,
     value_problem,
 )
 
 
 def _check_description(text: str) -> str:
     problem = description_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return text
+
+
+def _check_label(text: str) -> str:
+    problem = label_problem(text)
     if problem:
         raise ValueError(problem)
     return text
@@ -58,6 +67,9 @@ SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_l
 TypeKey = Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": DESCRIPTION_PATTERN}),
                         AfterValidator(_check_description)]
+Label = Annotated[str, Field(min_length=1, max_length=128, json_schema_extra={"pattern": LABEL_PATTERN}),
+                  AfterValidator(_check_label)]
+"""A token name or a type's display name: shown in lists, so no control or bidi characters."""
 SecretValue = Annotated[str, Field(json_schema_extra={"pattern": VALUE_PATTERN}), AfterValidator(_check_value)]
 WholeNumber = BeforeValidator(_whole_number)
 """Put last in a request's `Annotated[int, Field(...), WholeNumber]` (after the bounds, so the JSON
@@ -264,7 +276,7 @@ class SecretType(_Object):
 
 class SecretTypeCreate(_Request):
     key: TypeKey
-    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    name: Label
     schema_: dict[str, Any] = Field(alias="schema")
     description: Description = ""
 
@@ -272,7 +284,7 @@ class SecretTypeCreate(_Request):
 
 
 class SecretTypeUpdate(_Request):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    name: Label | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     description: Description | None = None
 
@@ -337,7 +349,7 @@ class Token(_Object):
 
 
 class TokenCreate(_Request):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    name: Label
     role: Role
     site: Slug | None = None
     service: Slug | None = None

@@ -29,63 +29,77 @@ class Entry:
 
 
 def parse(text: str) -> list[Entry]:
-    """Every assignment in `text`, in order; raises DotenvError naming the first bad line."""
+    """Every assignment in `text`, in order; raises DotenvError naming the first bad line.
+
+    One pass: each character is looked at a bounded number of times, so even a large file with an
+    unclosed quote or a long run of spaces fails (or parses) in time proportional to its size.
+    """
     entries: list[Entry] = []
-    lines = text.split("\n")  # not splitlines(): a value may hold \x1c, \x85 or \u2028
-    index = 0
-    while index < len(lines):
-        number, line = index + 1, lines[index]
-        index += 1
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _KEY.match(line)
-        if not match:
-            # the reason, never the text: a malformed line may hold part of a value
-            raise DotenvError(number, "the name before = must hold only letters, digits and underscores and not "
-                                      "start with a digit" if _LOOSE_KEY.match(line) else "expected NAME=value")
-        rest = line[match.end():]
-        if rest.startswith('"'):
-            value, index = _double_quoted(rest[1:], lines, index, number)
-        elif rest.startswith("'"):
-            value, index = _single_quoted(rest[1:], lines, index, number)
-        else:
-            value = re.split(r"\s+#", rest, maxsplit=1)[0].strip()
-        entries.append(Entry(match.group(1), value, number))
+    pos, number = 0, 1
+    while pos <= len(text):
+        end = _line_end(text, pos)  # "\n" only, not splitlines(): a value may hold \x1c, \x85 or \u2028
+        line = text[pos:end]
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, value, end = _assignment(text, pos, line, number)
+            entries.append(Entry(name, value, number))
+        number += 1 + text.count("\n", pos, end)
+        pos = end + 1
     return entries
 
 
-def _double_quoted(rest: str, lines: list[str], index: int, number: int) -> tuple[str, int]:
-    out: list[str] = []
-    text = rest
-    while True:
-        i = 0
-        while i < len(text):
-            ch = text[i]
-            if ch == "\\" and i + 1 < len(text):
-                out.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
-                i += 2
-                continue
-            if ch == '"':
-                _check_trailing(text[i + 1:], number)
-                return "".join(out), index
-            out.append(ch)
-            i += 1
-        if index >= len(lines):
-            raise DotenvError(number, "the double quote is never closed")
-        out.append("\n")
-        text, index = lines[index], index + 1
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
 
 
-def _single_quoted(rest: str, lines: list[str], index: int, number: int) -> tuple[str, int]:
-    collected = rest
-    while "'" not in collected:
-        if index >= len(lines):
+def _assignment(text: str, pos: int, line: str, number: int) -> tuple[str, str, int]:
+    """The name and value of the assignment starting at `pos`, and where its last line ends."""
+    match = _KEY.match(line)
+    if not match:
+        # the reason, never the text: a malformed line may hold part of a value
+        raise DotenvError(number, "the name before = must hold only letters, digits and underscores and not "
+                                  "start with a digit" if _LOOSE_KEY.match(line) else "expected NAME=value")
+    start = pos + match.end()
+    if text.startswith('"', start):
+        value, after = _double_quoted(text, start + 1, number)
+    elif text.startswith("'", start):
+        after = text.find("'", start + 1)
+        if after < 0:
             raise DotenvError(number, "the single quote is never closed")
-        collected += "\n" + lines[index]
-        index += 1
-    value, _, trailing = collected.partition("'")
-    _check_trailing(trailing, number)
-    return value, index
+        value, after = text[start + 1:after], after + 1
+    else:
+        return match.group(1), _unquoted(line[match.end():]), pos + len(line)
+    end = _line_end(text, after)
+    _check_trailing(text[after:end], number)
+    return match.group(1), value, end
+
+
+def _unquoted(rest: str) -> str:
+    """`rest` trimmed, without an inline comment: a `#` that follows whitespace."""
+    hash_at = rest.find("#", 1)
+    while hash_at > 0 and not rest[hash_at - 1].isspace():
+        hash_at = rest.find("#", hash_at + 1)
+    return (rest if hash_at < 0 else rest[:hash_at]).strip()
+
+
+_PLAIN = re.compile(r'[^"\\]*')
+
+
+def _double_quoted(text: str, pos: int, number: int) -> tuple[str, int]:
+    """The value of a double-quoted string whose text starts at `pos`, and the index after its closing quote."""
+    out: list[str] = []
+    while True:
+        plain = _PLAIN.match(text, pos)
+        out.append(plain.group())
+        pos = plain.end()
+        if pos >= len(text):
+            raise DotenvError(number, "the double quote is never closed")
+        if text[pos] == '"':
+            return "".join(out), pos + 1
+        if pos + 1 >= len(text):  # a backslash that ends the file escapes nothing and closes nothing
+            raise DotenvError(number, "the double quote is never closed")
+        out.append(_ESCAPES.get(text[pos + 1], text[pos:pos + 2]))
+        pos += 2
 
 
 def _check_trailing(trailing: str, number: int) -> None:

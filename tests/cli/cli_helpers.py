@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import select
 import subprocess
+import tempfile
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,38 @@ def run_text(argv: list[str], env: dict[str, str], input: str | None = None, cwd
                             stdin=subprocess.DEVNULL if input is None else None)
     result.stdout, result.stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
     return result
+
+
+def run_on_terminal(argv: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run a child whose stdout is a pseudo-terminal (so `isatty()` is true) and return every byte
+    it wrote there as `stdout`, untranslated (output post-processing off: no `\\n` to `\\r\\n`);
+    stderr goes to a file, stdin is empty."""
+    master, slave = os.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[1] &= ~termios.OPOST
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=err)
+        os.close(slave)
+        out = bytearray()
+        try:
+            while select.select([master], [], [], timeout)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the child exited and its side of the pty is closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            else:
+                proc.kill()
+                raise AssertionError(f"{argv} wrote nothing for {timeout} s; output so far {bytes(out)!r}")
+            returncode = proc.wait(timeout)
+        finally:
+            os.close(master)
+        err.seek(0)
+        stderr = err.read().decode("utf-8")
+    return subprocess.CompletedProcess(argv, returncode, stdout=out.decode("utf-8"), stderr=stderr)
 
 
 @dataclass

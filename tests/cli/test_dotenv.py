@@ -122,3 +122,36 @@ def test_parse_reads_back_what_format_env_writes(env):
 def test_format_env_output_survives_comments_and_blank_lines_around_it(env, filler):
     text = "\n".join(filler) + "\n" + format_env(env) + "\n".join(filler)
     assert pairs(text) == env
+
+
+# Large inputs: the reader is a single pass. The old one re-scanned an open single-quoted value
+# from its start at every line (7 s for 3 MB, so some 12 minutes for 30 MB) and backtracked over a
+# run of spaces before an unquoted value (quadratic: minutes for 3 MB). No timing is asserted: these
+# sizes make a quadratic reader run into the suite's timeout, while a linear one takes a fraction of
+# a second.
+THIRTY_MB_OF_LINES = ("x" * 63 + "\n") * 480_000
+
+
+def test_unclosed_single_quote_in_a_30_mb_file_names_its_line():
+    with pytest.raises(DotenvError) as error:
+        parse("A=1\nB='" + THIRTY_MB_OF_LINES)
+    assert (error.value.line, error.value.reason) == (2, "the single quote is never closed")
+
+
+def test_unclosed_double_quote_in_a_30_mb_file_names_its_line():
+    with pytest.raises(DotenvError) as error:
+        parse("A=1\nB=\"" + THIRTY_MB_OF_LINES)
+    assert (error.value.line, error.value.reason) == (2, "the double quote is never closed")
+
+
+def test_3_mb_of_spaces_before_an_unquoted_value_are_trimmed():
+    assert pairs("A=" + " " * 3_000_000 + "x\n") == {"A": "x"}
+
+
+def test_3_mb_of_spaces_before_an_inline_comment_are_dropped():
+    assert pairs("A=x" + " " * 3_000_000 + "# note\nB=2\n") == {"A": "x", "B": "2"}
+
+
+def test_lines_after_a_long_multiline_value_keep_their_numbers():
+    entries = parse("A='" + THIRTY_MB_OF_LINES + "'\nB=2\n")
+    assert [(e.name, e.line) for e in entries] == [("A", 1), ("B", 480_002)]

@@ -260,3 +260,40 @@ def test_import_by_a_viewer_is_refused_and_writes_nothing(live: Live, cli, site,
     result = cli("import", str(write(tmp_path, "A=1\n")), site=site, token=live.mint("viewer", site))
     assert result.returncode == 1
     assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+NUL_ON_LINE_4 = "FIRST=1\nSECOND=2\nTHIRD=3\nFOURTH=before\x00after\n"
+
+
+def test_dry_run_refuses_a_value_holding_a_nul_byte(live: Live, cli, site, tmp_path):
+    result = cli("import", str(write(tmp_path, NUL_ON_LINE_4)), "--dry-run", site=site)
+    assert result.returncode == 1
+    assert "line 4" in result.stderr and "FOURTH" in result.stderr and "NUL" in result.stderr
+    assert "would create" not in result.stderr
+
+
+def test_import_of_a_value_holding_a_nul_byte_writes_none_of_the_lines_before_it(live: Live, cli, site, tmp_path):
+    audit_before = len(live.audit(site))
+    result = cli("import", str(write(tmp_path, NUL_ON_LINE_4)), site=site)
+    assert result.returncode == 1
+    assert "line 4" in result.stderr and "nothing was imported" in result.stderr
+    assert "before" not in result.stderr and "after" not in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+    assert len(live.audit(site)) == audit_before
+
+
+def test_value_that_json_encoding_grows_past_the_request_cap_is_refused_before_anything_is_sent(live: Live, cli, tmp_path):
+    site = live.new_site("big", max_value_bytes=512 * 1024)
+    controls = "\x01" * 200_000  # 200 kB, within the site's limit; 1.2 MB as JSON (\u0001 each)
+    result = cli("import", str(write(tmp_path, f"FIRST=1\nSECOND=2\nTHIRD=3\nFOURTH={controls}\n")), site=site)
+    assert result.returncode == 1
+    assert "line 4" in result.stderr and "FOURTH" in result.stderr and "nothing was imported" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+def test_unclosed_quote_in_a_3_mb_file_is_named_and_nothing_is_written(live: Live, cli, site, tmp_path):
+    text = "GOOD=1\nOPEN='" + ("x" * 63 + "\n") * 48_000  # 3 MB that never closes the quote of line 2
+    result = cli("import", str(write(tmp_path, text)), site=site)
+    assert result.returncode == 1
+    assert "line 2" in result.stderr and "single quote is never closed" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0

@@ -63,6 +63,13 @@ def test_token_for_unknown_site_is_404(api, db_rows) -> None:
     {"name": "t", "role": "superuser"},
     {"name": "", "role": "viewer"},
     {"name": "tab\there", "role": "viewer"},
+    {"name": "esc\x1b]52;c;eA==\x07", "role": "viewer"},
+    {"name": "c1 csi\x9b2J", "role": "viewer"},
+    {"name": "del\x7f", "role": "viewer"},
+    {"name": "admin\u202egnp.exe", "role": "viewer"},
+    {"name": "isolate\u2066x\u2069", "role": "viewer"},
+    {"name": "mark\u200f", "role": "viewer"},
+    {"name": "arabic mark\u061c", "role": "viewer"},
     {"name": "t", "role": "viewer", "expires_in_days": 0},
     {"name": "t", "role": "viewer", "expires_in_days": "7"},
 ])
@@ -70,6 +77,13 @@ def test_malformed_token_request_is_422(api, db_rows, body) -> None:
     before = db_rows()
     expect_error(api.post("/v1/tokens", json=body), 422, "validation_error")
     assert db_rows() == before
+
+
+def test_token_name_may_hold_any_printable_unicode(api) -> None:
+    name = "déploiement 🔑 — 日本語 👩\u200d💻"
+    response = api.post("/v1/tokens", json={"name": name, "role": "viewer"})
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == name
 
 
 def test_site_bound_admin_mints_only_for_its_site_and_lists_only_its_tokens(api, client, mint, db_rows) -> None:

@@ -193,3 +193,13 @@ def test_delete_of_type_in_use_lists_secrets(api, db_type, db_rows) -> None:
 def test_unused_type_is_deleted(api, db_type) -> None:
     assert api.delete(f"{TYPES}/postgres").status_code == 204
     expect_error(api.get(f"{TYPES}/postgres"), 404, "not_found")
+
+
+@pytest.mark.parametrize("name", ["esc\x1b[2J", "c1\x9d0;title\x9c", "nul\x00", "rtl\u202eoverride", "isolate\u2067x", "lrm\u200e"])
+def test_type_name_with_control_or_bidi_characters_is_422(api, db_type, db_rows, name) -> None:
+    before = db_rows()
+    for method, path, body in (("POST", TYPES, {"key": "other", "name": name, "schema": {}}),
+                               ("PATCH", f"{TYPES}/postgres", {"name": name})):
+        details = expect_error(api.request(method, path, json=body), 422, "validation_error")
+        assert details["errors"][0]["path"] == "/name"
+    assert db_rows() == before

@@ -6,7 +6,6 @@ Exit status 0 is success, 1 a refused request (the server's message on stderr), 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from contextlib import contextmanager
@@ -88,7 +87,28 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    """`data` as indented JSON: readable Unicode, but C1 controls, bidi and other format characters
+    written as `\\uXXXX` (as the C0 ones always are), so even piped JSON that ends up on a
+    terminal drives nothing, and it still reads back to the very same strings."""
+    from tui.display import json_text
+
+    print(json_text(data))
+
+
+def write_values(text: str, raw: bool) -> None:
+    """Write `text`, which holds secret values, to stdout: exactly when piped or with --raw; on a
+    terminal, with control and format characters spelled out (ESC as `\\x1b`), so a value can't
+    write the clipboard, clear the screen or retitle the window. Newlines and tabs stay."""
+    from tui.display import safe_str
+
+    if raw or not sys.stdout.isatty():
+        sys.stdout.write(text)
+        return
+    shown = safe_str(text, multiline=True)
+    sys.stdout.write(shown)
+    if shown != text:
+        sys.stdout.flush()  # the note must come after the value, not in the middle of it
+        print("sitesecrets: control characters are shown escaped; pass --raw for the exact value", file=sys.stderr)
 
 
 def wants_json(args: argparse.Namespace) -> bool:

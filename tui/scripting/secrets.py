@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import Refused, UsageError, client_for, confirm, print_json, print_table, site_of, wants_json
+from .common import Refused, UsageError, client_for, confirm, print_json, print_table, site_of, wants_json, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -22,6 +22,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     get = commands.add_parser("get", parents=[parent], help="print a secret's value (audited) and nothing else")
     get.add_argument("name")
     get.add_argument("--app")
+    get.add_argument("--raw", action="store_true", help="on a terminal too, write the value exactly (control characters included)")
     get.set_defaults(run=cmd_get)
 
     set_ = commands.add_parser("set", parents=[parent], help="create or update a secret; the value comes from stdin, a prompt or a file")
@@ -59,7 +60,7 @@ def cmd_ls(args: argparse.Namespace) -> None:
 def cmd_get(args: argparse.Namespace) -> None:
     with client_for(args) as client:
         value = client.reveal(site_of(args), args.app, args.name).value
-    sys.stdout.write(value + ("\n" if sys.stdout.isatty() else ""))
+    write_values(value + ("\n" if sys.stdout.isatty() else ""), args.raw)
 
 
 def read_value(args: argparse.Namespace) -> str:

@@ -8,10 +8,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.limits import secret_name_problem, value_size
+from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
 from tui.dotenv import DotenvError, Entry, format_env, format_shell, parse
 
-from .common import Refused, UsageError, client_for, site_of
+from .common import Refused, UsageError, client_for, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -26,6 +26,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     exp.add_argument("--app", help="export this app's secrets")
     exp.add_argument("--service", help="export exactly what this service receives")
     exp.add_argument("--format", choices=["env", "json", "shell"], default="env")
+    exp.add_argument("--raw", action="store_true", help="on a terminal too, write values exactly (control characters included)")
     exp.set_defaults(run=cmd_export)
 
 
@@ -46,8 +47,7 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
         if entry.name in seen:
             raise Refused(f"line {entry.line}: {entry.name} was already set on line {seen[entry.name]}; nothing was imported")
         seen[entry.name] = entry.line
-        if value_size(entry.value) > limits.max_value_bytes:
-            raise Refused(f"line {entry.line}: the value of {entry.name} is over the limit of {limits.max_value_bytes} bytes; nothing was imported")
+        _check_value(entry, limits.max_value_bytes)
         if entry.name in existing:
             if not overwrite:
                 raise Refused(f"line {entry.line}: {entry.name} exists; pass --overwrite to update it; nothing was imported")
@@ -58,6 +58,26 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
                               f"of a site limited to {limits.max_secrets}; nothing was imported")
             create.append(entry)
     return Plan(create, update)
+
+
+def _check_value(entry: Entry, max_value_bytes: int) -> None:
+    """Refuse, before anything is sent, a value the server would refuse: its own value rule, the
+    site's size limit, and the cap on a request body (a value of control characters grows six-fold
+    as JSON, so a value under the size limit can still make a body the server won't read)."""
+    problem = value_problem(entry.value)
+    if problem:
+        raise Refused(f"line {entry.line}: the value of {entry.name} {problem}; nothing was imported")
+    if value_size(entry.value) > max_value_bytes:
+        raise Refused(f"line {entry.line}: the value of {entry.name} is over the limit of {max_value_bytes} bytes; nothing was imported")
+    if _body_size(entry) > MAX_REQUEST_BYTES:
+        raise Refused(f"line {entry.line}: the value of {entry.name} is over {MAX_REQUEST_BYTES} bytes once encoded "
+                      "as JSON, more than the server reads in one request; nothing was imported")
+
+
+def _body_size(entry: Entry) -> int:
+    """The size of the create request's body, encoded as the client (httpx) encodes JSON."""
+    body = {"name": entry.name, "value": entry.value}  # what cmd_import sends; an update sends less
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -87,6 +107,7 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from tui.client import scope_path
+    from tui.display import json_text
     from shared.models import ServiceEnv
 
     site = site_of(args)
@@ -98,8 +119,8 @@ def cmd_export(args: argparse.Namespace) -> None:
             names = [s.name for s in client.list_secrets(site) if s.app == args.app]
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
     if args.format == "json":
-        sys.stdout.write(json.dumps(pairs, indent=2, ensure_ascii=False) + "\n")
+        write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
     elif args.format == "shell":
-        sys.stdout.write(format_shell(pairs))
+        write_values(format_shell(pairs), args.raw)
     else:
-        sys.stdout.write(format_env(pairs))
+        write_values(format_env(pairs), args.raw)
