@@ -13,6 +13,8 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -219,3 +221,45 @@ def test_a_server_that_found_its_master_key_changed_serves_nothing_more(api, dat
         expect_error(response, 503, "master_key_changed")
         assert "restarted with the new key" in response.json()["error"]["message"]
     assert dbbackend.rows(data_dir, "SELECT name FROM secrets WHERE name = 'B'") == []
+
+
+@pytest.mark.postgresql_only(reason="only PostgreSQL runs a rotation and a site creation at once")
+def test_a_site_created_while_a_rotation_commits_is_refused_not_wrapped_under_the_old_key(api, data_dir):
+    import psycopg
+
+    old, new = keys.read_key_file(data_dir / keys.KEY_FILE), crypto.new_key()
+    # a rotation that got past the server lock (here: never asked for it), mid-transaction
+    with psycopg.connect(dbbackend.database_url(data_dir), autocommit=True) as rotation:
+        rotation.execute("BEGIN")
+        # what `_rewrap_every_site` does first: lock the key check row, then re-wrap
+        rotation.execute("SELECT value FROM meta WHERE key = 'master_key_check' FOR UPDATE")
+        for site_id, name, wrapped in rotation.execute("SELECT id, name, wrapped_key FROM sites").fetchall():
+            rewrapped = crypto.wrap_data_key(new, name, crypto.unwrap_data_key(old, name, bytes(wrapped)))
+            rotation.execute("UPDATE sites SET wrapped_key = %s WHERE id = %s", (rewrapped, site_id))
+        rotation.execute("UPDATE meta SET value = %s WHERE key = 'master_key_check'", (crypto.key_check_value(new),))
+        answer: list[httpx.Response] = []
+        creating = threading.Thread(target=lambda: answer.append(api.post("/v1/sites", json={"name": "shop"})))
+        creating.start()
+        wait_until(lambda: waiting_for_a_lock(rotation, "FOR SHARE"))
+        rotation.execute("COMMIT")
+        creating.join(timeout=60)
+
+    expect_error(answer[0], 503, "master_key_changed")
+    assert dbbackend.rows(data_dir, "SELECT name FROM sites WHERE name = 'shop'") == []
+
+
+def waiting_for_a_lock(holder, statement: str) -> bool:
+    """Whether a statement containing `statement` waits for a lock that `holder`'s session holds
+    (asked on a connection of its own: a transaction sees a frozen pg_stat_activity)."""
+    import psycopg
+
+    with psycopg.connect(dbbackend.base_url(), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE %s",
+                            (holder.info.backend_pid, f"%{statement}%")).fetchone()[0] == 1
+
+
+def wait_until(condition, ceiling: float = 60.0) -> None:
+    deadline = time.monotonic() + ceiling
+    while not condition():
+        assert time.monotonic() < deadline, f"the condition never held"
+        time.sleep(0.01)
