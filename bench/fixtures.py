@@ -140,7 +140,7 @@ def load_scale(data_dir: Path, sites: int = 1000, per_site: int = SECRETS, batch
 
             def write(tx, names=names) -> None:
                 for name in names:
-                    site = tx.insert_site(name, keyring.new_wrapped_data_key(name), now)
+                    site = tx.insert_site(name, keyring.new_wrapped_data_key(tx, name), now)
                     tx.insert_audit(offline_event("site.create", name, f"site:{name}", {}))
                     for n in range(per_site):
                         tx.insert_secret({

@@ -20,7 +20,7 @@ from . import audit
 from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
 from .config import Settings
 from .http import ApiError, Request, Response, error_response, BASE_HEADERS
-from .keyring import Keyring
+from .keyring import Keyring, MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
 from .store import AuditRecord, StorageFull, Store, StoreError
@@ -82,9 +82,15 @@ class Application:
 
     def handle(self, request: Request) -> Response:
         try:
+            if self.state.keyring.changed:
+                raise MasterKeyChanged()
             return self.dispatch(request)
         except ApiError as error:
             return error_response(error)
+        except MasterKeyChanged:
+            # the key this process holds is no longer the database's: it serves nothing, so that
+            # it never writes with (nor fails every reveal under) a stale key; see keyring.py
+            return error_response(ApiError(ErrorCode.master_key_changed, _KEY_CHANGED))
         except StorageFull:
             return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
         except StoreError as error:
@@ -168,6 +174,8 @@ def _stale(last_used_at: str | None, seconds: int) -> bool:
     return last_used_at is None or last_used_at <= utc_now(-seconds)
 
 
+
+_KEY_CHANGED = "the master key was rotated while this server ran; it serves nothing until restarted with the new key"
 
 _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",

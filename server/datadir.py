@@ -18,10 +18,10 @@ from . import crypto, keys
 from .app import State, utc_now
 from .config import DB_FILE, Settings
 from .handlers.tokens import issue_token
-from .keyring import Keyring
-from .store import AuditRecord, SqliteStore, Store, StoreError, Transaction
+from .keyring import CHECK_META_KEY, Keyring
+from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
 
-KEY_CHECK = "master_key_check"
+KEY_CHECK = CHECK_META_KEY
 DEFAULT_SITE = "default"
 
 
@@ -59,7 +59,7 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
 
         def write(tx: Transaction) -> str:
             tx.set_meta(KEY_CHECK, crypto.key_check_value(master))
-            tx.insert_site(DEFAULT_SITE, keyring.new_wrapped_data_key(DEFAULT_SITE), utc_now())
+            tx.insert_site(DEFAULT_SITE, keyring.new_wrapped_data_key(tx, DEFAULT_SITE), utc_now())
             tx.insert_audit(offline_event("site.create", DEFAULT_SITE, f"site:{DEFAULT_SITE}", {}))
             row, token = issue_token(tx, body, None, utc_now())
             tx.insert_audit(offline_event("token.create", None, f"token:{row.id}", {"name": row.name, "role": row.role}))
@@ -105,18 +105,36 @@ def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
 
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None) -> State:
-    """Open the store and the master key, refusing a wrong or missing key before serving anything."""
+    """Open the store and the master key, refusing a wrong or missing key before serving anything.
+
+    The store holds the server lock (shared) until it is closed, so no rotation of the master key
+    can start under it; it is taken before the key is read, so none can slip in between either.
+    """
     store = open_store(settings.data_dir, settings.database_url)
     try:
+        _hold_lock(store, exclusive=False, database=settings.database_url is not None)
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         if check is None:
             where = "the database" if settings.database_url else str(settings.db_path)
             raise DataDirError(f"{where} has no master key check value; it was not made by init")
         master = keys.load_master_key(settings.data_dir, check, environ)
-    except (keys.MasterKeyError, DataDirError) as error:
+    except (keys.MasterKeyError, DataDirError, StoreError) as error:
         store.close()
         raise DataDirError(str(error)) from None
-    return State(settings=settings, store=store, keyring=Keyring(master))
+    return State(settings=settings, store=store, keyring=Keyring(master, lambda: store.read(lambda tx: tx.get_meta(KEY_CHECK))))
+
+
+def _hold_lock(store: Store, *, exclusive: bool, database: bool) -> None:
+    """Take the server lock (see `Store.hold_lock`), or refuse in one sentence saying who holds it."""
+    where = "this database" if database else "this data directory"
+    try:
+        store.hold_lock(exclusive=exclusive)
+    except LockHeld as held:
+        if not exclusive:
+            raise DataDirError(f"the master key of {where} is being rotated; start the server once that has finished") from None
+        who = f" ({', '.join(held.holders)})" if held.holders else ""
+        servers = "every server using it" if database else "it"
+        raise DataDirError(f"a server is running on {where}{who}; stop {servers} before rotating the master key") from None
 
 
 def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None,
@@ -145,29 +163,49 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
     `master.key` only after the database committed; `keys.load_master_key` completes a rotation
     that a crash interrupted between the two. With several replicas on one database, stop them
     all first and give each the new key file before starting them again.
+
+    Refuses, changing nothing, while any server holds the server lock: a server keeps the key it
+    started with, so a rotation under it would leave it revealing nothing and wrapping the data
+    keys of new sites under the discarded key.
     """
     environ = os.environ if environ is None else environ
     if environ.get(keys.ENV_VAR):
         raise DataDirError(f"the master key comes from {keys.ENV_VAR}; rotate it by unsetting that and using a key file")
     data_dir = Path(data_dir)
     store = open_store(data_dir, database_url)
+    pending = data_dir / keys.NEW_KEY_FILE
     try:
+        _hold_lock(store, exclusive=True, database=database_url is not None)
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         old = keys.load_master_key(data_dir, check or "", environ)
         new = crypto.new_key()
-        keys.write_private_file(data_dir / keys.NEW_KEY_FILE, keys.encode_key(new) + "\n")
-
-        def write(tx: Transaction) -> None:
-            for site in tx.list_sites():
-                data_key = crypto.unwrap_data_key(old, site.name, site.wrapped_key)
-                tx.update_site_key(site.id, crypto.wrap_data_key(new, site.name, data_key))
-            tx.set_meta(KEY_CHECK, crypto.key_check_value(new))
-            tx.insert_audit(offline_event("master_key.rotate", None, None, {"sites": len(tx.list_sites())}))
-
-        store.write(write)
+        keys.write_private_file(pending, keys.encode_key(new) + "\n")
+        try:
+            store.write(lambda tx: _rewrap_every_site(tx, old, new))
+        except DataDirError:
+            pending.unlink()  # refused inside the transaction, so nothing committed: the old key rules
+            raise
     except keys.MasterKeyError as error:
         raise DataDirError(str(error)) from None
     finally:
         store.close()
-    os.replace(data_dir / keys.NEW_KEY_FILE, data_dir / keys.KEY_FILE)
+    os.replace(pending, data_dir / keys.KEY_FILE)
     keys.sync_dir(data_dir)
+
+
+def _rewrap_every_site(tx: Transaction, old: bytes, new: bytes) -> None:
+    # the key check row first, exclusively: a site created concurrently (a server the lock did not
+    # stop) either commits before this lists the sites, or waits and then sees the new key check
+    # value and refuses (`Keyring.new_wrapped_data_key`); no site is left wrapped under `old`
+    if not crypto.key_matches(old, tx.get_meta_locked(KEY_CHECK, exclusive=True) or ""):
+        raise DataDirError("the master key check value changed as the rotation began; nothing was rotated")
+    sites = tx.list_sites()
+    for site in sites:
+        try:
+            data_key = crypto.unwrap_data_key(old, site.name, site.wrapped_key)
+        except crypto.IntegrityError:
+            raise DataDirError(f"the data key of site {site.name!r} does not open with the current master key "
+                               "(damaged, or wrapped by a server holding another key); nothing was rotated") from None
+        tx.update_site_key(site.id, crypto.wrap_data_key(new, site.name, data_key))
+    tx.set_meta(KEY_CHECK, crypto.key_check_value(new))
+    tx.insert_audit(offline_event("master_key.rotate", None, None, {"sites": len(sites)}))

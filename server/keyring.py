@@ -1,34 +1,81 @@
 """The master key in memory, and the per-site data keys it unwraps (cached: unwrapping is per site,
-not per request)."""
+not per request).
+
+A running server must never use a master key the database no longer holds: a rotation that got
+past the server lock (see `store.dirlock` and `PostgresStore.hold_lock`) would otherwise turn every
+reveal into an integrity error and, worse, wrap the data key of each new site under the discarded
+key, stranding it. So the keyring knows the key check value it started with and compares it with
+the database's where a stale key would do harm: in the transaction that wraps a new data key (the
+one write that uses the master key), and whenever a data key fails to unwrap (a cheap moment:
+only on failure, so the hot paths pay nothing). Once it differs, `changed` is set for good and the
+application refuses every request with 503 `master_key_changed` until a restart loads the new key.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
+from typing import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import crypto
-from .store import SiteRow
+from .store import SiteRow, Transaction
+
+CHECK_META_KEY = "master_key_check"
+"""The `meta` row holding the master key's check value (never the key)."""
+
+log = logging.getLogger("sitesecrets.server")
+
+
+class MasterKeyChanged(Exception):
+    """The database's key check value is not this keyring's: the master key was rotated under us."""
 
 
 class Keyring:
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes, stored_check: Callable[[], str | None] | None = None) -> None:
+        """`stored_check` reads the database's key check value (in a transaction of its own); it is
+        asked only after a data key failed to unwrap, to tell a changed master key from tampering."""
         self._master = master_key
+        self.check_value = crypto.key_check_value(master_key)
+        self._stored_check = stored_check
+        self.changed = False
         self._data_keys: dict[tuple[int, bytes], AESGCM] = {}
         self._lock = threading.Lock()
 
-    def new_wrapped_data_key(self, site: str) -> bytes:
+    def new_wrapped_data_key(self, tx: Transaction, site: str) -> bytes:
+        """A new data key for `site`, wrapped, once `tx` has confirmed (and locked, so no rotation
+        commits before `tx` does) that the database's master key is still ours."""
+        self.require_current(tx.get_meta_locked(CHECK_META_KEY))
         return crypto.wrap_data_key(self._master, site, crypto.new_key())
 
+    def require_current(self, stored_check: str | None) -> None:
+        """Raise `MasterKeyChanged` (and refuse from now on) unless `stored_check` is our key's."""
+        if stored_check == self.check_value:
+            return
+        with self._lock:
+            first, self.changed = not self.changed, True
+        if first:
+            log.error("the master key in the database changed under this server (rotated while it ran); "
+                      "refusing every request until it is restarted with the new key")
+        raise MasterKeyChanged()
+
     def data_key(self, site: SiteRow) -> AESGCM:
-        """The site's data key, ready to use; raises `crypto.IntegrityError` if its wrapped form was tampered with.
+        """The site's data key, ready to use; raises `crypto.IntegrityError` if its wrapped form was
+        tampered with, or `MasterKeyChanged` if the database's master key is no longer ours.
 
         Cached by the wrapped form itself, so a re-wrapped or replaced key is never served stale.
         """
         cache_key = (site.id, site.wrapped_key)
         key = self._data_keys.get(cache_key)
         if key is None:
-            key = AESGCM(crypto.unwrap_data_key(self._master, site.name, site.wrapped_key))
+            try:
+                unwrapped = crypto.unwrap_data_key(self._master, site.name, site.wrapped_key)
+            except crypto.IntegrityError:
+                if self._stored_check is not None:
+                    self.require_current(self._stored_check())
+                raise
+            key = AESGCM(unwrapped)
             with self._lock:
                 self._data_keys[cache_key] = key
         return key

@@ -83,6 +83,18 @@ def create_key_file(data_dir: Path) -> bytes:
     return key
 
 
+def _read_pending_key(path: Path) -> bytes | None:
+    """The new key of a rotation, or None if the rotation died while writing it (empty or cut
+    short): such a rotation never reached the database, which it changes only once this file is
+    whole and synced. A file others may read is still refused, whatever it holds."""
+    try:
+        return read_key_file(path)
+    except MasterKeyError:
+        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise
+        return None
+
+
 def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | None = None) -> bytes:
     """The master key that opens this database, finishing an interrupted rotation if there was one."""
     environ = os.environ if environ is None else environ
@@ -93,8 +105,8 @@ def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | 
         return key
     current, pending = data_dir / KEY_FILE, data_dir / NEW_KEY_FILE
     if pending.exists():
-        new_key = read_key_file(pending)
-        if crypto.key_matches(new_key, check_value):
+        new_key = _read_pending_key(pending)
+        if new_key is not None and crypto.key_matches(new_key, check_value):
             os.replace(pending, current)  # the database committed the rotation; make the file say so
             sync_dir(data_dir)
             return new_key

@@ -80,11 +80,12 @@ def _is_request(model, routes: list[Route]) -> bool:
 
 
 def _error_statuses(route: Route) -> set[int]:
-    """The error statuses `route` can answer. 500 anywhere; with a token, 401, 403 and 429, and 503
+    """The error statuses `route` can answer. 500 anywhere, and 503 (`master_key_changed`: a server
+    whose master key was rotated under it serves nothing); with a token, 401, 403 and 429, and 503
     or 507 because even a read may write (a token's last use, an audited denial); with a body, the
     body's refusals (411 comes from the HTTP layer for a chunked body); 404 for a named thing; 422
     for a query parameter out of its range."""
-    statuses = {500}
+    statuses = {500, 503}
     if route.permission is not Permission.public:
         statuses |= {401, 403, 429, 503, 507}
     if route.body is not None:

@@ -110,6 +110,7 @@ class ErrorCode(StrEnum):
     internal_error = "internal_error"
     integrity_error = "integrity_error"
     audit_unavailable = "audit_unavailable"
+    master_key_changed = "master_key_changed"
     insufficient_storage = "insufficient_storage"
 
 
@@ -136,6 +137,7 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.internal_error: 500,
     ErrorCode.integrity_error: 500,
     ErrorCode.audit_unavailable: 503,
+    ErrorCode.master_key_changed: 503,
     ErrorCode.insufficient_storage: 507,
 }
 

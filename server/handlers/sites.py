@@ -24,12 +24,12 @@ def list_sites(call: Call) -> models.SiteList:
 def create_site(call: Call) -> models.Site:
     body = call.request.parse(models.SiteCreate)
     require_unbound(call, "create sites")
-    wrapped = call.state.keyring.new_wrapped_data_key(body.name)
 
     def write(tx: Transaction) -> models.Site:
         if tx.get_site(body.name):
             raise ApiError(ErrorCode.already_exists, f"site {body.name!r} already exists")
-        site = tx.insert_site(body.name, wrapped, call.now)
+        # wrapped in the transaction that checks the master key is still the database's
+        site = tx.insert_site(body.name, call.state.keyring.new_wrapped_data_key(tx, body.name), call.now)
         audit.record(tx, call.event("site.create", site=site.name, target=f"site:{site.name}"))
         return site_model(call, site, 0)
 

@@ -6,6 +6,7 @@ from .base import (
     AppRow,
     AuditRecord,
     Conflict,
+    LockHeld,
     SecretRow,
     ServiceRow,
     SiteRow,
@@ -19,6 +20,6 @@ from .base import (
 from .sqlite import SqliteStore
 
 __all__ = [
-    "AppRow", "AuditRecord", "Conflict", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
+    "AppRow", "AuditRecord", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
     "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
 ]

@@ -17,6 +17,15 @@ class StorageFull(StoreError):
     """The disk (or the database's page limit) is full; nothing of the write was kept."""
 
 
+class LockHeld(StoreError):
+    """Another process holds the lock that serving and rotating the master key take (see
+    `dirlock.py` and `PostgresStore.hold_lock`); `holders` names them where that is known."""
+
+    def __init__(self, holders: list[str]) -> None:
+        super().__init__("the lock is held" + (f" by {', '.join(holders)}" if holders else ""))
+        self.holders = holders
+
+
 class Conflict(StoreError):
     """A uniqueness rule refused the write (a concurrent request took the name first)."""
 
@@ -148,6 +157,10 @@ class Transaction(Protocol):
     # meta
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
+    def get_meta_locked(self, key: str, *, exclusive: bool = False) -> str | None:
+        """`get_meta` in a write transaction, the row locked until it ends (shared or exclusive):
+        what makes a site creation and a master-key rotation see each other (see `datadir.py`)."""
+        ...
     # sites
     def list_sites(self) -> list[SiteRow]: ...
     def get_site(self, name: str) -> SiteRow | None: ...
@@ -216,6 +229,11 @@ class Store(Protocol):
         If `fn` raises, none of its writes are kept and the exception reaches the caller. If the
         commit fails, the caller gets `StoreError` (or `StorageFull`) and nothing was kept.
         """
+        ...
+
+    def hold_lock(self, *, exclusive: bool) -> None:
+        """Hold the server lock until `close()`: shared while serving, exclusive while rotating
+        the master key. Never waits: raises `LockHeld` if a conflicting holder has it."""
         ...
 
     def close(self) -> None: ...

@@ -37,7 +37,9 @@ per replica (see `server/ratelimit.py`).
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
 from typing import Callable, TypeVar
 
@@ -45,7 +47,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from .base import Conflict, StorageFull, StoreError
+from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
 from .postgres_tx import PostgresTx
 
@@ -56,6 +58,11 @@ POOL_SIZE = 16
 POOL_TIMEOUT = 30.0
 _RETRIES = 5
 _MIGRATE_LOCK = 0x5173_5EC7  # the advisory lock `migrate` holds; any constant all replicas share
+_SERVER_LOCK = 0x5173_5EC8
+"""The first half of the server lock's advisory key; the second is the oid of this schema's `meta`
+table (which holds the key check value), so databases in other schemas of one PostgreSQL
+database (the tests', for one) have locks of their own."""
+_APP_NAME = "sitesecrets-server"
 _RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
 
 
@@ -100,10 +107,29 @@ def migrate(conn: psycopg.Connection) -> int:
 
 def connect(url: str) -> psycopg.Connection:
     """One connection for offline tools (migrate, copy); the caller closes it."""
+    return connect_as(url, None)
+
+
+def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
+    extra = {"application_name": application_name} if application_name else {}
     try:
-        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+        return psycopg.connect(url, autocommit=True, connect_timeout=10, **extra)
     except psycopg.Error as error:
         raise StoreError(f"cannot connect to the database: {_reason(error)}") from None
+
+
+def _lock_holders(conn: psycopg.Connection) -> list[str]:
+    """Who holds the server lock: "pid N on HOST" for our own processes (their connection's
+    application name says so), else the database session's id."""
+    rows = conn.execute(
+        "SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = 'meta'::regclass::oid "
+        "AND l.objsubid = 2 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "ORDER BY l.pid",
+        (_SERVER_LOCK,),
+    ).fetchall()
+    prefix = _APP_NAME + " "
+    return [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
 
 
 def _reason(error: psycopg.Error) -> str:
@@ -131,6 +157,8 @@ class PostgresStore:
             name="sitesecrets",
         )
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
+        self._url = url
+        self._lock_conn: psycopg.Connection | None = None
         self._closed = False
 
     # ------------------------------------------------------------ reads
@@ -183,11 +211,33 @@ class PostgresStore:
 
     # ------------------------------------------------------------ life cycle
 
+    def hold_lock(self, *, exclusive: bool) -> None:
+        """The server lock as a session-level advisory lock on a connection of its own, held until
+        `close()`: shared by every serving replica, whatever its data directory, and exclusive for
+        a rotation. If that connection is lost (the database restarted), so is the lock: the key
+        check in `datadir.py` and `keyring.py` is what still keeps a stale key from writing."""
+        name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
+        conn = connect_as(self._url, name)
+        try:
+            take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
+            granted = conn.execute(f"SELECT {take}(%s, 'meta'::regclass::oid::int)", (_SERVER_LOCK,)).fetchone()[0]
+            if not granted:
+                raise LockHeld(_lock_holders(conn))
+        except psycopg.Error as error:
+            conn.close()
+            raise translate(error) from None
+        except LockHeld:
+            conn.close()
+            raise
+        self._lock_conn = conn
+
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._pool.close()
+        if self._lock_conn is not None:  # last: ending the session drops its advisory lock
+            self._lock_conn.close()
 
     def schema_version(self) -> int:
         return self.read(lambda tx: tx._one("SELECT max(version) FROM schema_migrations")[0])  # type: ignore[attr-defined]

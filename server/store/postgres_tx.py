@@ -49,6 +49,15 @@ class PostgresTx(SqliteTx):
         with self._conn.cursor() as cursor:
             cursor.executemany(dialect(sql), rows)
 
+    # ------------------------------------------------------------ meta
+
+    def get_meta_locked(self, key: str, *, exclusive: bool = False) -> str | None:
+        # FOR SHARE lets site creations run side by side; FOR UPDATE (the rotation) waits for them
+        # and makes them wait, and at READ COMMITTED each then reads what the other committed
+        lock = " FOR UPDATE" if exclusive else " FOR SHARE"
+        row = self._one(f"SELECT value FROM meta WHERE key = ?{lock}", key)
+        return row[0] if row else None
+
     # ------------------------------------------------------------ sites
 
     def get_site(self, name: str) -> SiteRow | None:

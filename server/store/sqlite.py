@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .base import Conflict, StorageFull, StoreError
+from .dirlock import DirLock
 from .migrations import MIGRATIONS
 from .sqlite_tx import SqliteTx
 
@@ -87,6 +88,7 @@ class SqliteStore:
         self._idle_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
+        self._lock: DirLock | None = None
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -208,6 +210,10 @@ class SqliteStore:
 
     # ------------------------------------------------------------ life cycle
 
+    def hold_lock(self, *, exclusive: bool) -> None:
+        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`."""
+        self._lock = DirLock(self.path.parent, exclusive=exclusive)
+
     def close(self) -> None:
         if self._closed:
             return
@@ -219,6 +225,8 @@ class SqliteStore:
             for conn in self._idle:
                 conn.close()
             self._idle.clear()
+        if self._lock is not None:  # last: the database is closed before a rotation may start
+            self._lock.release()
 
     def raw_connection(self) -> sqlite3.Connection:
         """A fresh connection for offline tools (rotation, backup); the caller closes it."""

@@ -61,6 +61,10 @@ class SqliteTx:
     def set_meta(self, key: str, value: str) -> None:
         self._run("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
 
+    def get_meta_locked(self, key: str, *, exclusive: bool = False) -> str | None:
+        # one writer (and BEGIN IMMEDIATE for another process's): no other write runs meanwhile
+        return self.get_meta(key)
+
     # ------------------------------------------------------------ sites
 
     def list_sites(self) -> list[SiteRow]:

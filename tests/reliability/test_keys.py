@@ -89,6 +89,15 @@ def test_a_rotation_that_never_committed_leaves_the_old_key_in_charge(filled):
     assert not (filled / keys.NEW_KEY_FILE).exists()
 
 
+@pytest.mark.parametrize("torn", ["", "c2l0ZXNl"])
+def test_a_rotation_killed_while_writing_its_new_key_file_leaves_the_old_key_in_charge(filled, torn):
+    # the state a kill between creating master.key.new and its write (or mid-write) leaves behind
+    (filled / keys.NEW_KEY_FILE).write_text(torn)
+    os.chmod(filled / keys.NEW_KEY_FILE, 0o600)
+    assert _values(filled) == EXPECTED
+    assert not (filled / keys.NEW_KEY_FILE).exists()
+
+
 def test_a_rotation_killed_after_its_commit_is_finished_at_the_next_start(filled):
     old = (filled / keys.KEY_FILE).read_text()
     rotate_master_key(filled, environ={})
