@@ -11,7 +11,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 
 from shared.models import ErrorCode, Role
@@ -114,11 +114,15 @@ class Application:
         return Response.json(result, route.status)
 
     def authenticate(self, call: Call) -> Principal:
+        """The caller of a valid token; a bad one is 401, or 429 while its address is throttled.
+
+        The token is looked up before the throttle is consulted: every tenant of a shared host
+        connects from the same address, so a throttle that refused valid tokens would let one
+        tenant's bad tokens lock all the others out. Guessing gains nothing from it, since a
+        256-bit token cannot be guessed in any number of tries; the throttle only bounds the
+        noise (and the 401 work) a guesser causes.
+        """
         request = call.request
-        wait = self.limiter.retry_after(request.remote_addr)
-        if wait is not None:
-            raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
-                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
         if "token" in request.query or "access_token" in request.query:
             raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
                            headers=[("WWW-Authenticate", "Bearer")])
@@ -127,11 +131,19 @@ class Application:
         row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
         if row is None or not hashes_match(row.hash, digest) or _expired(row.expires_at, now):
-            self._count_failure(call)
-            raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
+            self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
         return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+
+    def _refuse_bad_token(self, call: Call) -> NoReturn:
+        address = call.request.remote_addr
+        wait = self.limiter.retry_after(address)
+        if wait is not None:
+            raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
+                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
+        self._count_failure(call)
+        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
 
     def _count_failure(self, call: Call) -> None:
         """Count a bad token; the one that starts a wait is audited (once, not every refused try)."""
