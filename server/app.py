@@ -166,7 +166,13 @@ class Application:
             event = call.event(route.action, site=site, outcome="denied",
                                details={"method": call.request.method, "path": call.request.path, "role": principal.role.value})
             self.state.store.write(lambda tx: audit.record(tx, event))
-            raise ApiError(ErrorCode.forbidden, f"a {principal.role.value} token may not do this")
+            raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
+
+
+def _forbidden_message(principal: Principal, route: Route) -> str:
+    if principal.role is Role.admin and route.permission is Permission.operator:
+        return "only the operator's admin token (bound to no site) may do this"
+    return f"a {principal.role.value} token may not do this"
 
 
 # Stored times are `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the
