@@ -63,9 +63,9 @@ def delete_site(call: Call, site: str) -> None:
         contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
         if contents:
             raise ApiError(ErrorCode.site_not_empty, f"site {site!r} still holds {', '.join(contents)}", {"contents": contents})
+        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))  # while the site's uid still names it
         tx.delete_site_tokens(site)
         tx.delete_site(row.id)
-        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))
 
     call.store.write(write)
 

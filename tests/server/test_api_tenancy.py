@@ -3,7 +3,15 @@ limits, audit log or access (API.md, "Tenancy rules")."""
 
 from __future__ import annotations
 
-from apihelpers import SITE, audit_rows, expect_error
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import dbbackend
+from apihelpers import SITE, audit_rows, create_secret, expect_error
+from server.store import postgres, sqlite
+from server.store.migrations import MIGRATIONS
+from server.store.postgres_tx import PostgresTx
+from server.store.sqlite_tx import SqliteTx
 
 BAD_TOKEN = "ss_" + "A" * 43
 
@@ -33,3 +41,64 @@ def test_site_bound_admin_still_manages_its_own_apps_tokens_and_audit(as_role) -
     assert tenant.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
     assert tenant.post("/v1/tokens", json={"name": "ci", "role": "editor"}).status_code == 201
     assert tenant.get(f"{SITE}/audit").status_code == 200
+
+
+def test_a_site_created_again_under_a_deleted_sites_name_starts_with_an_empty_audit_log(api, mint) -> None:
+    gamma = "/v1/sites/gamma"
+    assert api.post("/v1/sites", json={"name": "gamma"}).status_code == 201
+    create_secret(api, "OLD_TENANT_DB_PASSWORD", scope=gamma)
+    mint("viewer", site="gamma")
+    assert api.delete(f"{gamma}/secrets/OLD_TENANT_DB_PASSWORD").status_code == 204
+    assert api.delete(gamma).status_code == 204
+    assert api.post("/v1/sites", json={"name": "gamma"}).status_code == 201
+    assert [e["action"] for e in api.get(f"{gamma}/audit").json()["items"]] == ["site.create"]
+    whole = [(e["action"], e["site"]) for e in api.get("/v1/audit").json()["items"]]
+    assert whole[:6] == [("site.create", "gamma"), ("site.delete", "gamma"), ("secret.delete", "gamma"),
+                         ("token.create", "gamma"), ("secret.create", "gamma"), ("site.create", "gamma")]
+
+
+V1_EVENTS = [  # (site, action) of a log written before audit rows knew a site's lifetime
+    ("gamma", "site.create"), ("gamma", "secret.create"), ("gamma", "site.delete"),
+    ("gone", "site.create"), (None, "token.create"), ("gamma", "site.create"), ("gamma", "secret.create"),
+]
+
+
+def test_migration_gives_existing_events_to_the_current_site_only_from_its_last_creation(backend, tmp_path) -> None:
+    store = version_1_database(backend, tmp_path)
+    try:
+        store.migrate()
+        events = store.tx.list_audit("gamma", {}, 100, None)
+        assert [(e["id"], e["action"]) for e in events] == [(7, "secret.create"), (6, "site.create")]
+        assert len(store.tx.list_audit(None, {}, 100, None)) == len(V1_EVENTS)
+        [uid] = [r[0] for r in store.tx._all("SELECT uid FROM sites")]
+        assert len(uid) == 32
+    finally:
+        store.close()
+
+
+@dataclass
+class OldDatabase:
+    tx: Any
+    migrate: Callable[[], int]
+    close: Callable[[], None]
+
+
+def version_1_database(backend: str, tmp_path) -> OldDatabase:
+    """A database at schema version 1 holding site `gamma` (its second lifetime) and `V1_EVENTS`."""
+    if backend == "sqlite":
+        conn = sqlite.connect(tmp_path / "v1.db")
+        conn.executescript(MIGRATIONS[0].sqlite)
+        db = OldDatabase(SqliteTx(conn), lambda: sqlite.migrate(conn), conn.close)
+        mark = "?"
+    else:
+        conn = postgres.connect(dbbackend.new_schema_url())
+        conn.execute(MIGRATIONS[0].postgresql)
+        db = OldDatabase(PostgresTx(conn, writing=False), lambda: postgres.migrate(conn), conn.close)
+        mark = "%s"
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial schema', '2026-01-01T00:00:00Z')")
+    conn.execute(f"INSERT INTO sites (name, created_at, wrapped_key) VALUES ('gamma', '2026-01-01T00:00:00Z', {mark})", (b"key",))
+    for site, action in V1_EVENTS:
+        conn.execute(f"INSERT INTO audit_events (at, action, site, outcome, details) VALUES ('2026-01-01T00:00:00Z', {mark}, {mark}, 'ok', '{{}}')",
+                     (action, site))
+    return db
