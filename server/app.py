@@ -19,7 +19,7 @@ from shared.models import ErrorCode, Role
 from . import audit
 from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
 from .config import Settings
-from .http import ApiError, Request, Response, error_response, BASE_HEADERS
+from .http import ApiError, Request, Response, bounded, error_response, BASE_HEADERS
 from .keyring import Keyring
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
@@ -88,11 +88,11 @@ class Application:
         except StorageFull:
             return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
         except StoreError as error:
-            log.error("storage failure on %s %s: %s", request.method, request.path, error)
+            log.error("storage failure on %s %s: %s", request.method, bounded(request.path), error)
             return error_response(ApiError(ErrorCode.internal_error, "the server could not complete the request"))
         except Exception as error:  # noqa: BLE001 - the one catch-all, by design
             frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
+            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, bounded(request.path), frames)
             return error_response(ApiError(ErrorCode.internal_error, "the server failed unexpectedly; the details are in its log"))
 
     def dispatch(self, request: Request) -> Response:
@@ -102,6 +102,12 @@ class Application:
                 raise ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here",
                                {"allowed": allowed}, headers=[("Allow", ", ".join(allowed))])
             raise ApiError(ErrorCode.not_found, "no such path")
+        oversized = route.oversized(params)
+        if oversized is not None:
+            # refused before any token lookup, audit or log line: no name is this long, and a
+            # hostile one must not cost a row (or a log line) its size
+            raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
+                           {"parameter": oversized, "max_length": route.max_length(oversized)})
         call = Call(request, None, self.state, route, utc_now())
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
@@ -164,7 +170,7 @@ class Application:
             allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
         if not allowed:
             event = call.event(route.action, site=site, outcome="denied",
-                               details={"method": call.request.method, "path": call.request.path, "role": principal.role.value})
+                               details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
             self.state.store.write(lambda tx: audit.record(tx, event))
             raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 

@@ -28,7 +28,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "site": {"type": "string", "pattern": SLUG_PATTERN},
     "app": {"type": "string", "pattern": SLUG_PATTERN},
     "key": {"type": "string", "pattern": TYPE_KEY_PATTERN},
-    "id": {"type": "string", "minLength": 1},
+    "id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
 """`{name}` is a secret's name under `/secrets/` and a service's under `/services/` (see `_path_schema`)."""
 
@@ -126,7 +126,9 @@ def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
 
 def _path_schema(route: Route, name: str) -> dict[str, Any]:
     if name == "name":
-        return {"type": "string", "pattern": SECRET_NAME_PATTERN if "/secrets/" in route.path else SLUG_PATTERN}
+        if "/secrets/" in route.path:  # longer ones are 404 before anything else (see `Route.max_length`)
+            return {"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": route.max_length(name)}
+        return {"type": "string", "pattern": SLUG_PATTERN}
     return PATH_PARAMETERS.get(name, {"type": "string"})
 
 

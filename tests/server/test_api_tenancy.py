@@ -3,8 +3,13 @@ limits, audit log or access (API.md, "Tenancy rules")."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import httpx
+import pytest
 
 import dbbackend
 from apihelpers import SITE, audit_rows, create_secret, expect_error
@@ -12,6 +17,7 @@ from server.store import postgres, sqlite
 from server.store.migrations import MIGRATIONS
 from server.store.postgres_tx import PostgresTx
 from server.store.sqlite_tx import SqliteTx
+from server.wsgiserver import WSGIServer
 
 BAD_TOKEN = "ss_" + "A" * 43
 
@@ -74,6 +80,51 @@ def test_migration_gives_existing_events_to_the_current_site_only_from_its_last_
         assert len(uid) == 32
     finally:
         store.close()
+
+
+HUGE = "A" * 60_000
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", f"{SITE}/secrets/{HUGE}/reveal"), ("GET", f"{SITE}/apps/web/secrets/{HUGE}"),
+    ("GET", f"{SITE}/services/{HUGE.lower()}"), ("GET", f"/v1/sites/{HUGE.lower()}/audit"), ("DELETE", f"/v1/tokens/{HUGE}"),
+], ids=["secret-reveal", "app-secret", "service", "site", "token"])
+def test_a_path_parameter_longer_than_any_name_is_refused_before_anything_is_stored(as_role, db_rows, method, path) -> None:
+    viewer = as_role("viewer")
+    before = db_rows()
+    details = expect_error(viewer.request(method, path), 404, "not_found")
+    assert details["max_length"] < 5000
+    assert db_rows() == before
+
+
+def test_a_denied_request_audits_only_a_bounded_prefix_of_its_path(as_role, data_dir) -> None:
+    name = "A" * 4000  # as long as a name may ever be, so it reaches the roles check
+    expect_error(as_role("viewer").post(f"{SITE}/secrets/{name}/reveal"), 403, "forbidden")
+    [denied] = audit_rows(data_dir, action="secret.reveal", outcome="denied")
+    assert len(denied["details"]) < 400 and f"{SITE}/secrets/AAAA" in denied["details"]
+
+
+def test_the_access_log_keeps_only_a_bounded_prefix_of_a_path(app, capsys) -> None:
+    server = WSGIServer(app, "127.0.0.1", 0, access_log=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert httpx.get(f"{server.url}{SITE}/secrets/{HUGE}", timeout=30).status_code == 404
+        logged = wait_for_output(capsys, " 404")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert len(logged) < 400 and "more characters" in logged
+
+
+def wait_for_output(capsys, text: str, ceiling: float = 30.0) -> str:
+    """The server's stderr once it holds `text` (the access line is written after the answer is sent)."""
+    seen, deadline = "", time.monotonic() + ceiling
+    while text not in seen and time.monotonic() < deadline:
+        seen += capsys.readouterr().err
+        time.sleep(0.01)
+    assert text in seen, seen
+    return seen
 
 
 @dataclass
