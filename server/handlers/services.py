@@ -108,10 +108,17 @@ def update_service(call: Call, site: str, name: str) -> models.Service:
 
 
 def delete_service(call: Call, site: str, name: str) -> None:
+    """Delete the service and revoke its tokens with it: a token left behind would read the
+    environment of any later service of the same name."""
+
     def write(tx: Transaction) -> None:
         row = load_service(tx, load_site(tx, site), name)
         tx.delete_service(row.id)
-        audit.record(tx, call.event("service.delete", site=site, target=f"service:{name}"))
+        revoked = tx.delete_service_tokens(site, name)
+        audit.record(tx, call.event("service.delete", site=site, target=f"service:{name}", details={"tokens_revoked": len(revoked)}))
+        for token in revoked:
+            audit.record(tx, call.event("token.delete", site=site, target=f"token:{token.id}",
+                                        details={"name": token.name, "reason": "service.delete"}))
 
     call.store.write(write)
 

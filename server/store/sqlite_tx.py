@@ -295,6 +295,11 @@ class SqliteTx:
     def delete_site_tokens(self, site: str) -> None:
         self._run("DELETE FROM tokens WHERE site = ?", site)
 
+    def delete_service_tokens(self, site: str, service: str) -> list[TokenRow]:
+        rows = [TokenRow(*r) for r in self._all(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE site = ? AND service = ? ORDER BY id", site, service)]
+        self._run("DELETE FROM tokens WHERE site = ? AND service = ?", site, service)
+        return rows
+
     def touch_token(self, token_id: str, now: str) -> None:
         self._run("UPDATE tokens SET last_used_at = ? WHERE id = ?", now, token_id)
 

@@ -127,6 +127,18 @@ def wait_for_output(capsys, text: str, ceiling: float = 30.0) -> str:
     return seen
 
 
+def test_deleting_a_service_revokes_its_tokens_audited(api, client, mint, data_dir) -> None:
+    assert api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "OLD"}]}).status_code == 201
+    old_token = client(mint("service", site="default", service="worker"))
+    assert old_token.get(f"{SITE}/services/worker/env").status_code == 200
+    assert api.delete(f"{SITE}/services/worker").status_code == 204
+    create_secret(api, "NEW_TENANT_KEY", "new-value")
+    assert api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "NEW_TENANT_KEY"}]}).status_code == 201
+    expect_error(old_token.get(f"{SITE}/services/worker/env"), 401, "unauthorized")
+    [revoked] = audit_rows(data_dir, action="token.delete")
+    assert revoked["site"] == "default" and "service.delete" in revoked["details"]
+
+
 @dataclass
 class OldDatabase:
     tx: Any
