@@ -97,6 +97,12 @@ def update_app(call: Call, site: str, app: str) -> models.App:
 
     def write(tx: Transaction) -> models.App:
         row = load_app(tx, load_site(tx, site), app)
+        if not body.site_secrets:
+            # switching off would silently take secrets away from services that run with them
+            services = tx.services_binding_site_secrets(row.id)
+            if services:
+                raise ApiError(ErrorCode.secret_in_use, f"{len(services)} service(s) of app {app!r} bind site-level secrets; unbind them first",
+                               {"services": services})
         tx.update_app(row.id, body.site_secrets)
         audit.record(tx, call.event("app.update", site=site, target=f"app:{app}", details={"site_secrets": body.site_secrets}))
         return app_model(tx.get_app(row.site_id, app))

@@ -124,6 +124,14 @@ class SqliteTx:
             "services": self._one("SELECT count(*) FROM services WHERE app_id = ?", app_id)[0],
         }
 
+    def services_binding_site_secrets(self, app_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT DISTINCT v.name FROM services v JOIN bindings b ON b.service_id = v.id "
+            "WHERE v.app_id = ? AND b.app_id IS NULL ORDER BY v.name",
+            app_id,
+        )
+        return [r[0] for r in rows]
+
     # ------------------------------------------------------------ secrets
 
     def list_secrets(self, site_id: int, app_id: int | None, all_scopes: bool = False) -> list[SecretRow]:

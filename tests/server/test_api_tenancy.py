@@ -139,6 +139,28 @@ def test_deleting_a_service_revokes_its_tokens_audited(api, client, mint, data_d
     assert revoked["site"] == "default" and "service.delete" in revoked["details"]
 
 
+def test_switching_off_site_secrets_under_services_that_bind_them_is_409_naming_them(api, db_rows) -> None:
+    assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
+    for name, secrets in (("worker", [{"name": "SHARED"}]), ("cron", [{"name": "SHARED"}]), ("own-only", [])):
+        assert api.post(f"{SITE}/services", json={"name": name, "app": "web", "secrets": secrets}).status_code == 201
+    before = db_rows()
+    details = expect_error(api.patch(f"{SITE}/apps/web", json={"site_secrets": False}), 409, "secret_in_use")
+    assert details["services"] == ["cron", "worker"]
+    assert db_rows() == before
+    for name in ("worker", "cron"):
+        assert api.patch(f"{SITE}/services/{name}", json={"secrets": []}).status_code == 200
+    assert api.patch(f"{SITE}/apps/web", json={"site_secrets": False}).json()["site_secrets"] is False
+
+
+def test_a_site_secret_withheld_from_an_app_is_listed_as_missing_so_run_refuses_to_start(api, data_dir) -> None:
+    create_secret(api, "SHARED", "site-value")
+    assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
+    assert api.post(f"{SITE}/services", json={"name": "worker", "app": "web", "secrets": [{"name": "SHARED"}]}).status_code == 201
+    dbbackend.rows(data_dir, "UPDATE apps SET site_secrets = 0 WHERE name = 'web'")  # as a database from before the 409 may hold
+    env = api.get(f"{SITE}/services/worker/env").json()
+    assert env["env"] == {} and env["missing"] == [{"name": "SHARED", "app": None}]
+
+
 @dataclass
 class OldDatabase:
     tx: Any
