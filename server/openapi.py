@@ -43,7 +43,7 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
 
 # what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)
 _HANDLER_ERRORS: dict[str, set[int]] = {
-    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.delete": {409},
+    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.update": {409}, "app.delete": {409},
     "secret.create": {409}, "secret.update": {409}, "secret.delete": {409},
     "type.create": {409}, "type.update": {409}, "type.delete": {409}, "service.create": {409},
     "token.create": {404},
