@@ -11,7 +11,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 
 from shared.models import ErrorCode, Role
@@ -19,7 +19,7 @@ from shared.models import ErrorCode, Role
 from . import audit
 from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
 from .config import Settings
-from .http import ApiError, Request, Response, error_response, BASE_HEADERS
+from .http import ApiError, Request, Response, bounded, error_response, BASE_HEADERS
 from .keyring import Keyring, MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
@@ -94,11 +94,11 @@ class Application:
         except StorageFull:
             return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
         except StoreError as error:
-            log.error("storage failure on %s %s: %s", request.method, request.path, error)
+            log.error("storage failure on %s %s: %s", request.method, bounded(request.path), error)
             return error_response(ApiError(ErrorCode.internal_error, "the server could not complete the request"))
         except Exception as error:  # noqa: BLE001 - the one catch-all, by design
             frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, request.path, frames)
+            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, bounded(request.path), frames)
             return error_response(ApiError(ErrorCode.internal_error, "the server failed unexpectedly; the details are in its log"))
 
     def dispatch(self, request: Request) -> Response:
@@ -108,6 +108,12 @@ class Application:
                 raise ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here",
                                {"allowed": allowed}, headers=[("Allow", ", ".join(allowed))])
             raise ApiError(ErrorCode.not_found, "no such path")
+        oversized = route.oversized(params)
+        if oversized is not None:
+            # refused before any token lookup, audit or log line: no name is this long, and a
+            # hostile one must not cost a row (or a log line) its size
+            raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
+                           {"parameter": oversized, "max_length": route.max_length(oversized)})
         call = Call(request, None, self.state, route, utc_now())
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
@@ -120,11 +126,15 @@ class Application:
         return Response.json(result, route.status)
 
     def authenticate(self, call: Call) -> Principal:
+        """The caller of a valid token; a bad one is 401, or 429 while its address is throttled.
+
+        The token is looked up before the throttle is consulted: every tenant of a shared host
+        connects from the same address, so a throttle that refused valid tokens would let one
+        tenant's bad tokens lock all the others out. Guessing gains nothing from it, since a
+        256-bit token cannot be guessed in any number of tries; the throttle only bounds the
+        noise (and the 401 work) a guesser causes.
+        """
         request = call.request
-        wait = self.limiter.retry_after(request.remote_addr)
-        if wait is not None:
-            raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
-                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
         if "token" in request.query or "access_token" in request.query:
             raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
                            headers=[("WWW-Authenticate", "Bearer")])
@@ -133,11 +143,19 @@ class Application:
         row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
         if row is None or not hashes_match(row.hash, digest) or _expired(row.expires_at, now):
-            self._count_failure(call)
-            raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
+            self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
         return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+
+    def _refuse_bad_token(self, call: Call) -> NoReturn:
+        address = call.request.remote_addr
+        wait = self.limiter.retry_after(address)
+        if wait is not None:
+            raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
+                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
+        self._count_failure(call)
+        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
 
     def _count_failure(self, call: Call) -> None:
         """Count a bad token; the one that starts a wait is audited (once, not every refused try)."""
@@ -158,9 +176,15 @@ class Application:
             allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
         if not allowed:
             event = call.event(route.action, site=site, outcome="denied",
-                               details={"method": call.request.method, "path": call.request.path, "role": principal.role.value})
+                               details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
             self.state.store.write(lambda tx: audit.record(tx, event))
-            raise ApiError(ErrorCode.forbidden, f"a {principal.role.value} token may not do this")
+            raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
+
+
+def _forbidden_message(principal: Principal, route: Route) -> str:
+    if principal.role is Role.admin and route.permission is Permission.operator:
+        return "only the operator's admin token (bound to no site) may do this"
+    return f"a {principal.role.value} token may not do this"
 
 
 # Stored times are `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the

@@ -26,6 +26,7 @@ class Permission(StrEnum):
     reveal = "reveal"
     write = "write"
     admin = "admin"
+    operator = "operator"  # an admin bound to no site: the hosting operator (sites, their limits, the whole log)
     env = "env"
 
 
@@ -35,6 +36,7 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.reveal: frozenset({Role.editor, Role.admin}),
     Permission.write: frozenset({Role.editor, Role.admin}),
     Permission.admin: frozenset({Role.admin}),
+    Permission.operator: frozenset({Role.admin}),
     Permission.env: frozenset({Role.editor, Role.admin, Role.service}),
 }
 
@@ -50,7 +52,10 @@ class Principal:
     service: str | None
 
     def may(self, permission: Permission) -> bool:
-        return permission is Permission.public or self.role in ALLOWED[permission]
+        if permission is Permission.public:
+            return True
+        # a site-bound admin is one tenant's admin: it may not make or unmake sites, nor raise its own limits
+        return self.role in ALLOWED[permission] and (permission is not Permission.operator or self.site is None)
 
     def sees_site(self, site: str) -> bool:
         """A site-bound token sees other sites as if they did not exist."""

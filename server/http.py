@@ -25,6 +25,17 @@ BASE_HEADERS = [
 ]
 
 
+MAX_LOGGED_PATH = 200
+"""How much of a request's path an audit event or a log line keeps (a path may be 64 KB)."""
+
+
+def bounded(path: str) -> str:
+    """`path` cut to `MAX_LOGGED_PATH` characters, saying how much was left out."""
+    if len(path) <= MAX_LOGGED_PATH:
+        return path
+    return f"{path[:MAX_LOGGED_PATH]}...({len(path) - MAX_LOGGED_PATH} more characters)"
+
+
 class ApiError(Exception):
     """A refusal with a machine code, one human sentence, and details that never hold a value."""
 

@@ -28,7 +28,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "site": {"type": "string", "pattern": SLUG_PATTERN},
     "app": {"type": "string", "pattern": SLUG_PATTERN},
     "key": {"type": "string", "pattern": TYPE_KEY_PATTERN},
-    "id": {"type": "string", "minLength": 1},
+    "id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
 """`{name}` is a secret's name under `/secrets/` and a service's under `/services/` (see `_path_schema`)."""
 
@@ -43,7 +43,7 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
 
 # what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)
 _HANDLER_ERRORS: dict[str, set[int]] = {
-    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.delete": {409},
+    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.update": {409}, "app.delete": {409},
     "secret.create": {409}, "secret.update": {409}, "secret.delete": {409},
     "type.create": {409}, "type.update": {409}, "type.delete": {409}, "service.create": {409},
     "token.create": {404},
@@ -127,7 +127,9 @@ def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
 
 def _path_schema(route: Route, name: str) -> dict[str, Any]:
     if name == "name":
-        return {"type": "string", "pattern": SECRET_NAME_PATTERN if "/secrets/" in route.path else SLUG_PATTERN}
+        if "/secrets/" in route.path:  # longer ones are 404 before anything else (see `Route.max_length`)
+            return {"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": route.max_length(name)}
+        return {"type": "string", "pattern": SLUG_PATTERN}
     return PATH_PARAMETERS.get(name, {"type": "string"})
 
 

@@ -10,7 +10,13 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from shared.limits import MAX_NAME_LENGTH_CEILING
+
 from .auth import Permission
+
+SLUG_MAX_LENGTH = 63  # site, app and service names (SLUG_PATTERN)
+_PARAM_MAX_LENGTH = {"site": SLUG_MAX_LENGTH, "app": SLUG_MAX_LENGTH, "key": 64, "id": 64}
+"""The longest each path parameter can be and still name something (a token id is 20 characters)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,17 @@ class Route:
     @property
     def params(self) -> list[str]:
         return re.findall(r"\{(\w+)\}", self.path)
+
+    def max_length(self, param: str) -> int:
+        """The longest `param` that could name anything: `{name}` is a secret's under `/secrets/`
+        (no site may allow more than the ceiling) and a service's under `/services/`."""
+        if param == "name":
+            return MAX_NAME_LENGTH_CEILING if "/secrets/" in self.path else SLUG_MAX_LENGTH
+        return _PARAM_MAX_LENGTH[param]
+
+    def oversized(self, params: dict[str, str]) -> str | None:
+        """The first path parameter too long to name anything, or None."""
+        return next((p for p, value in params.items() if len(value) > self.max_length(p)), None)
 
 
 SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")

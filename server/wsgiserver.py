@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
 
+from .http import bounded
+
 WSGIApp = Callable[[dict[str, Any], Callable], Any]
 READ_TIMEOUT_SECONDS = 30
 
@@ -208,7 +210,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self._send_raw(int(captured["status"].split()[0]), captured["headers"], payload, captured["status"], closing=body.remaining > 0)
         if self.server.access_log:
             sys.stderr.write(f"{self.client_address[0] if isinstance(self.client_address, tuple) else 'unix'} "
-                             f"{method} {target.split('?')[0]!r} {captured['status'].split()[0]}\n")
+                             f"{method} {bounded(target.split('?')[0])!r} {captured['status'].split()[0]}\n")
 
     def _send_raw(self, code: int, headers: list[tuple[str, str]], payload: bytes, status: str | None = None,
                   closing: bool = False) -> None:

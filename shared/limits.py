@@ -16,6 +16,8 @@ SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """Secret names become environment variables, so they follow the shell's rule."""
 TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
+MAX_NAME_LENGTH_CEILING = 4096
+"""The most an operator may raise a site's `max_name_length` to: no secret name is ever longer."""
 MAX_DESCRIPTION_CHARS = 1024
 DESCRIPTION_PATTERN = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
 """`description_problem`'s character rule as a regular expression, for the OpenAPI document:

@@ -19,6 +19,7 @@ from .limits import (
     DESCRIPTION_PATTERN,
     LABEL_PATTERN,
     MAX_DESCRIPTION_CHARS,
+    MAX_NAME_LENGTH_CEILING,
     SECRET_NAME_PATTERN,
     SLUG_PATTERN,
     TYPE_KEY_PATTERN,
@@ -192,7 +193,7 @@ class LimitsModel(_Object):
 class LimitsUpdate(_Request):
     max_secrets: Annotated[int, Field(ge=1, le=100_000), WholeNumber] | None = None
     max_value_bytes: Annotated[int, Field(ge=1, le=512 * 1024), WholeNumber] | None = None
-    max_name_length: Annotated[int, Field(ge=1, le=4096), WholeNumber] | None = None
+    max_name_length: Annotated[int, Field(ge=1, le=MAX_NAME_LENGTH_CEILING), WholeNumber] | None = None
 
 
 class Site(_Object):

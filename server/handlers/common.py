@@ -52,12 +52,6 @@ def app_model(app: AppRow) -> models.App:
     return models.App(name=app.name, site_secrets=app.site_secrets, created_at=app.created_at)
 
 
-def require_unbound(call: Call, what: str) -> None:
-    """Some admin actions span sites; a token bound to one site may not do them."""
-    if call.principal is not None and call.principal.site is not None:
-        raise ApiError(ErrorCode.forbidden, f"a token bound to one site may not {what}")
-
-
 def create_unique(call: Call, write, what: str):
     """Run a create; a name taken by a concurrent request is `already_exists`, as if it had been first."""
     try:

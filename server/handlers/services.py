@@ -108,10 +108,17 @@ def update_service(call: Call, site: str, name: str) -> models.Service:
 
 
 def delete_service(call: Call, site: str, name: str) -> None:
+    """Delete the service and revoke its tokens with it: a token left behind would read the
+    environment of any later service of the same name."""
+
     def write(tx: Transaction) -> None:
         row = load_service(tx, load_site(tx, site), name)
         tx.delete_service(row.id)
-        audit.record(tx, call.event("service.delete", site=site, target=f"service:{name}"))
+        revoked = tx.delete_service_tokens(site, name)
+        audit.record(tx, call.event("service.delete", site=site, target=f"service:{name}", details={"tokens_revoked": len(revoked)}))
+        for token in revoked:
+            audit.record(tx, call.event("token.delete", site=site, target=f"token:{token.id}",
+                                        details={"name": token.name, "reason": "service.delete"}))
 
     call.store.write(write)
 
@@ -152,12 +159,18 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
 
 
 def allowed_bindings(tx: Transaction, site: SiteRow, service: ServiceRow, bound: list[BoundSecret]) -> list[BoundSecret]:
-    """The bindings an environment may carry: an app that stopped allowing site-level secrets stops
-    receiving them, even through bindings made while it allowed them."""
+    """The bindings an environment may carry: an app that does not allow site-level secrets never
+    receives them. Such a binding (left from before `site_secrets` could not be switched off under
+    it) stays in the answer as missing, so `sitesecrets run` refuses to start without it."""
     app = tx.get_app(site.id, service.app) if service.app else None
     if app is None or app.site_secrets:
         return bound
-    return [b for b in bound if b.app is not None]
+    return [b if b.app is not None else withheld(b) for b in bound]
+
+
+def withheld(binding: BoundSecret) -> BoundSecret:
+    """The binding as if its secret did not exist: no value, listed in `missing`."""
+    return BoundSecret(binding.app_id, binding.app, binding.name, None, None, None, binding.loaded_version, None)
 
 
 def open_bound(call: Call, site: SiteRow, bound: list[BoundSecret]) -> tuple[dict[str, str], dict[str, int], list[models.SecretRef]]:

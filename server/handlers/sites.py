@@ -9,7 +9,7 @@ from .. import audit
 from ..app import Call
 from ..http import ApiError
 from ..store import Transaction
-from .common import app_model, create_unique, load_app, load_site, require_unbound, site_model
+from .common import app_model, create_unique, load_app, load_site, site_model
 
 
 def list_sites(call: Call) -> models.SiteList:
@@ -23,7 +23,6 @@ def list_sites(call: Call) -> models.SiteList:
 
 def create_site(call: Call) -> models.Site:
     body = call.request.parse(models.SiteCreate)
-    require_unbound(call, "create sites")
 
     def write(tx: Transaction) -> models.Site:
         if tx.get_site(body.name):
@@ -59,16 +58,14 @@ def update_site(call: Call, site: str) -> models.Site:
 
 
 def delete_site(call: Call, site: str) -> None:
-    require_unbound(call, "delete sites")
-
     def write(tx: Transaction) -> None:
         row = load_site(tx, site)
         contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
         if contents:
             raise ApiError(ErrorCode.site_not_empty, f"site {site!r} still holds {', '.join(contents)}", {"contents": contents})
+        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))  # while the site's uid still names it
         tx.delete_site_tokens(site)
         tx.delete_site(row.id)
-        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))
 
     call.store.write(write)
 
@@ -100,6 +97,12 @@ def update_app(call: Call, site: str, app: str) -> models.App:
 
     def write(tx: Transaction) -> models.App:
         row = load_app(tx, load_site(tx, site), app)
+        if not body.site_secrets:
+            # switching off would silently take secrets away from services that run with them
+            services = tx.services_binding_site_secrets(row.id)
+            if services:
+                raise ApiError(ErrorCode.secret_in_use, f"{len(services)} service(s) of app {app!r} bind site-level secrets; unbind them first",
+                               {"services": services})
         tx.update_app(row.id, body.site_secrets)
         audit.record(tx, call.event("app.update", site=site, target=f"app:{app}", details={"site_secrets": body.site_secrets}))
         return app_model(tx.get_app(row.site_id, app))

@@ -208,4 +208,41 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX audit_site ON audit_events (site, id);
         """,
     ),
+    Migration(
+        2,
+        "audit by site lifetime",
+        # A site's audit log belongs to one lifetime of the site: a name deleted and created again
+        # is a new tenant, who must not read the old one's secret names, tokens and addresses. So
+        # sites get a `uid` that is never reused, and events carry the uid of the site they
+        # happened in (`site` keeps the name, for the operator's whole log). Existing events go to
+        # the current site of their name only from its last `site.create` on; earlier ones belong
+        # to lifetimes that ended, and stay in the operator's log alone.
+        """
+        ALTER TABLE sites ADD COLUMN uid TEXT;
+        UPDATE sites SET uid = lower(hex(randomblob(16)));
+        CREATE UNIQUE INDEX sites_uid ON sites (uid);
+        ALTER TABLE audit_events ADD COLUMN site_uid TEXT;
+        CREATE TEMP TABLE lifetimes (name TEXT PRIMARY KEY, uid TEXT NOT NULL, since INTEGER NOT NULL);
+        INSERT INTO lifetimes SELECT s.name, s.uid, coalesce((SELECT max(c.id) FROM audit_events c
+            WHERE c.site = s.name AND c.action = 'site.create' AND c.outcome = 'ok'), 0) FROM sites s;
+        UPDATE audit_events SET site_uid = (SELECT l.uid FROM lifetimes l WHERE l.name = audit_events.site AND audit_events.id >= l.since)
+            WHERE site IS NOT NULL;
+        DROP TABLE lifetimes;
+        DROP INDEX audit_site;
+        CREATE INDEX audit_site_uid ON audit_events (site_uid, id);
+        """,
+        """
+        ALTER TABLE sites ADD COLUMN uid TEXT COLLATE "C";
+        UPDATE sites SET uid = replace(gen_random_uuid()::text, '-', '');
+        ALTER TABLE sites ALTER COLUMN uid SET NOT NULL;
+        CREATE UNIQUE INDEX sites_uid ON sites (uid);
+        ALTER TABLE audit_events ADD COLUMN site_uid TEXT COLLATE "C";
+        UPDATE audit_events a SET site_uid = l.uid
+            FROM (SELECT s.name, s.uid, coalesce((SELECT max(c.id) FROM audit_events c
+                  WHERE c.site = s.name AND c.action = 'site.create' AND c.outcome = 'ok'), 0) AS since FROM sites s) l
+            WHERE a.site = l.name AND a.id >= l.since;
+        DROP INDEX audit_site;
+        CREATE INDEX audit_site_uid ON audit_events (site_uid, id);
+        """,
+    ),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from secrets import token_hex
 from typing import Any
 
 from .base import AppRow, AuditRecord, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
@@ -75,7 +76,8 @@ class SqliteTx:
         return SiteRow(*row) if row else None
 
     def insert_site(self, name: str, wrapped_key: bytes, now: str) -> SiteRow:
-        self._run("INSERT INTO sites (name, created_at, wrapped_key) VALUES (?, ?, ?)", name, now, wrapped_key)
+        # the uid names this lifetime of the site (its audit log's key); a name can come back, a uid never does
+        self._run("INSERT INTO sites (name, created_at, wrapped_key, uid) VALUES (?, ?, ?, ?)", name, now, wrapped_key, token_hex(16))
         return self.get_site(name)  # type: ignore[return-value]
 
     def update_site_limits(self, site_id: int, limits: dict[str, int | None]) -> None:
@@ -125,6 +127,14 @@ class SqliteTx:
             "secrets": self._one("SELECT count(*) FROM secrets WHERE app_id = ?", app_id)[0],
             "services": self._one("SELECT count(*) FROM services WHERE app_id = ?", app_id)[0],
         }
+
+    def services_binding_site_secrets(self, app_id: int) -> list[str]:
+        rows = self._all(
+            "SELECT DISTINCT v.name FROM services v JOIN bindings b ON b.service_id = v.id "
+            "WHERE v.app_id = ? AND b.app_id IS NULL ORDER BY v.name",
+            app_id,
+        )
+        return [r[0] for r in rows]
 
     # ------------------------------------------------------------ secrets
 
@@ -297,23 +307,31 @@ class SqliteTx:
     def delete_site_tokens(self, site: str) -> None:
         self._run("DELETE FROM tokens WHERE site = ?", site)
 
+    def delete_service_tokens(self, site: str, service: str) -> list[TokenRow]:
+        rows = [TokenRow(*r) for r in self._all(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE site = ? AND service = ? ORDER BY id", site, service)]
+        self._run("DELETE FROM tokens WHERE site = ? AND service = ?", site, service)
+        return rows
+
     def touch_token(self, token_id: str, now: str) -> None:
         self._run("UPDATE tokens SET last_used_at = ? WHERE id = ?", now, token_id)
 
     # ------------------------------------------------------------ audit
 
     def insert_audit(self, event: AuditRecord) -> None:
+        """The event is keyed to the site of that name as it exists in this transaction, so it
+        lands in the log of the site's current lifetime (and a site's deletion is audited
+        before the row goes)."""
         self._run(
-            "INSERT INTO audit_events (at, actor, actor_id, action, site, target, outcome, source, details) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            event.at, event.actor, event.actor_id, event.action, event.site, event.target, event.outcome,
+            "INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details) "
+            "VALUES (?, ?, ?, ?, ?, (SELECT uid FROM sites WHERE name = ?), ?, ?, ?, ?)",
+            event.at, event.actor, event.actor_id, event.action, event.site, event.site, event.target, event.outcome,
             event.source, event.details,
         )
 
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
         where, params = [], []
-        if site is not None:
-            where.append("site = ?")
+        if site is not None:  # this lifetime of the site only: a deleted namesake's events are not its
+            where.append("site_uid = (SELECT uid FROM sites WHERE name = ?)")
             params.append(site)
         if before is not None:
             where.append("id < ?")

@@ -28,12 +28,8 @@ def test_repeated_bad_tokens_from_one_address_get_429_with_retry_after_audited_o
     refused = guesser.get("/v1/whoami")
     assert int(refused.headers["Retry-After"]) > 0
     assert refused.json()["error"]["code"] == "rate_limited"
-    events = client_of(limited, admin_token).get("/v1/audit", params={"action": "auth.rate_limited"})
-    # the admin shares the guesser's address, so it waits too: the wait is per address
-    assert events.status_code == 429
-    other = httpx.Client(transport=httpx.WSGITransport(app=limited, remote_addr="198.51.100.1"), base_url="http://testserver",
-                         headers={"Authorization": f"Bearer {admin_token}"})
-    items = other.get("/v1/audit", params={"action": "auth.rate_limited"}).json()["items"]
+    # the admin shares the guesser's address, yet a valid token is never throttled
+    items = client_of(limited, admin_token).get("/v1/audit", params={"action": "auth.rate_limited"}).json()["items"]
     assert len(items) == 1 and items[0]["source"] == "203.0.113.9" and items[0]["outcome"] == "denied"
 
 

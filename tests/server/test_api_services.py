@@ -182,7 +182,8 @@ def test_deleted_service_frees_its_secrets(api) -> None:
 def test_app_that_stops_allowing_site_secrets_stops_receiving_them(api) -> None:
     create_secret(api, "SHARED", "site-value")
     create_secret(api, "OWN", "app-value", scope=APP)
-    make_service(api, "worker", [{"name": "SHARED"}, {"name": "OWN", "app": "web"}], app="web")
+    make_service(api, "worker", [{"name": "OWN", "app": "web"}], app="web")
     assert api.patch(f"{SITE}/apps/web", json={"site_secrets": False}).status_code == 200
+    expect_error(api.patch(f"{SERVICES}/worker", json={"secrets": [{"name": "SHARED"}]}), 422, "validation_error")
     env = api.get(f"{SERVICES}/worker/env").json()
     assert env["env"] == {"OWN": "app-value"} and "site-value" not in str(env)
