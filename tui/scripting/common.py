@@ -24,12 +24,14 @@ class Refused(Exception):
 
 
 def connection_options() -> argparse.ArgumentParser:
-    """--url/--token/--insecure/--site on every subcommand; SUPPRESS keeps a value given before it."""
+    """--url/--token/--insecure/--proxy/--site on every subcommand; SUPPRESS keeps a value given before it."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
     parent.add_argument("--token", default=argparse.SUPPRESS, help="API token (env SITESECRETS_TOKEN)")
     parent.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
                         help="allow the token over plain http to another host")
+    parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
+                        help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
     parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
     return parent
 
@@ -41,15 +43,18 @@ def site_of(args: argparse.Namespace) -> str:
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Any]:
     from tui.client import SiteSecretsClient
+    from tui.urls import warn_plain_loopback
 
     url = getattr(args, "url", None) or os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716")
     token = getattr(args, "token", None) or os.environ.get("SITESECRETS_TOKEN")
     if not token:
         raise UsageError("no token; pass --token or set SITESECRETS_TOKEN")
+    proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     try:
-        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
+        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    warn_plain_loopback(client.url)
     try:
         yield client
     finally:
