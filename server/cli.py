@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_url(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8716, help="TCP port; 0 picks a free one (default 8716)")
-    serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0600) instead of TCP")
+    serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0660: owner and group) instead of TCP")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
     serve.add_argument("--max-secrets", type=int, default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")

@@ -329,12 +329,14 @@ class WSGIServer:
     def _bind_unix(path: Path) -> _UnixServer:
         if path.exists():
             path.unlink()  # a stale socket from a previous run
-        old_umask = os.umask(0o177)  # the socket is created 0600: only its owner may connect
+        # Created 0660, never wider: its owner and its group may connect, which on a shared host is
+        # the group of the directory it is made in (a setgid directory hands its group down).
+        old_umask = os.umask(0o117)
         try:
             server = _UnixServer(str(path), _Handler)
         finally:
             os.umask(old_umask)
-        os.chmod(path, 0o600)
+        os.chmod(path, 0o660)
         return server
 
     @property

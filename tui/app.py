@@ -22,6 +22,7 @@ from tui.crash import crash_report
 from tui.display import safe_str
 from tui.settings import Settings
 from tui.styles import APP_CSS
+from tui.urls import plain_loopback_warning
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
@@ -72,6 +73,9 @@ class SiteSecretsApp(App[None]):
         from tui.screens.main import MainScreen
 
         self.push_screen(MainScreen())
+        warning = plain_loopback_warning(self.client.url)
+        if warning:  # once, at start: any local user could have bound the port we talk to
+            self.notify(warning[0].upper() + warning[1:], severity="warning", markup=False, timeout=15)
 
     # ------------------------------------------------------------ errors and connection
 

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "--token-file or SITESECRETS_TOKEN")
     parser.add_argument("--insecure", action="store_true",
                         help="allow sending the token over plain http to another host")
+    parser.add_argument("--proxy", default=os.environ.get("SITESECRETS_PROXY"), metavar="URL",
+                        help="send requests through this proxy (env SITESECRETS_PROXY); "
+                             "HTTP_PROXY and the like are ignored")
     _add_ui_options(parser)
     parser.set_defaults(handler=run_remote)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -72,8 +75,9 @@ def connect(client, settings: Settings):
         identity = client.whoami()
         client.get_site(identity.site or settings.site)
         return identity
-    except ServerUnreachable:
-        raise SystemExit(f"sitesecrets: cannot reach a server at {settings.url}; is it running?") from None
+    except ServerUnreachable as error:
+        why = f": {error.reason}" if error.reason else "; is it running?"
+        raise SystemExit(f"sitesecrets: cannot reach a server at {settings.url}{why}") from None
     except ApiError as error:
         if error.code == "unauthorized":
             raise SystemExit("sitesecrets: the server rejected the token.") from None
@@ -107,7 +111,7 @@ def run_remote(args: argparse.Namespace) -> int:
     if not token:
         raise SystemExit(f"sitesecrets: {NO_TOKEN}.")
     try:
-        client = SiteSecretsClient(args.url, token, insecure=args.insecure)
+        client = SiteSecretsClient(args.url, token, insecure=args.insecure, proxy=args.proxy)
     except ValueError as error:  # includes InsecureTransportError
         raise SystemExit(f"sitesecrets: {error}") from None
     try:
@@ -122,7 +126,7 @@ def run_local(args: argparse.Namespace) -> int:
     return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
 
 
-_VALUED = {"--url", "--token", "--token-file", "--site"}
+_VALUED = {"--url", "--token", "--token-file", "--site", "--proxy"}
 
 
 def _run_position(argv: list[str]) -> int | None:

@@ -53,7 +53,8 @@ from shared.models import (  # noqa: E402
     SiteList,
     WhoAmI,
 )
-from tui.urls import InsecureTransportError, check_url, is_loopback  # noqa: E402
+from tui.transport import client_options, unreachable_reason  # noqa: E402
+from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
 __all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "check_url",
            "is_loopback", "scope_path"]
@@ -81,7 +82,15 @@ class ApiError(Exception):
 
 
 class ServerUnreachable(ConnectionError):
-    """No HTTP answer: refused, timed out, name not found, connection dropped."""
+    """No HTTP answer: refused, timed out, name not found, connection dropped, certificate refused.
+
+    `reason` says why in words when we know it ("the server's TLS certificate was refused: ...",
+    "there is no server socket at ..."), else None; the message then names the error's type.
+    """
+
+    def __init__(self, url: str, reason: str | None, kind: str = "ConnectError"):
+        super().__init__(f"Cannot reach the server at {url} ({reason or kind}).")
+        self.reason = reason
 
 
 def _seg(name: str) -> str:
@@ -103,17 +112,19 @@ class SiteSecretsClient:
         token: str | None,
         *,
         insecure: bool = False,
+        proxy: str | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ):
+        """`url` is https://, http:// or unix:///path/to/socket; `proxy` is used only when given
+        (proxy variables of the environment never are). Raises ValueError, InsecureTransportError."""
         self.url = check_url(url, insecure=insecure)
+        self._socket_path = unix_socket_path(self.url)
         headers = {"Accept": "application/json", "User-Agent": "sitesecrets-tui"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        # Plain http never uses TLS: skip building a verifying context (loading the CA bundle costs
-        # ~20 ms and a few MiB at start). https keeps httpx's default, verified context.
-        tls = {} if self.url.startswith("https:") else {"verify": False}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport, **tls)
+        options = client_options(self.url, proxy=proxy, insecure=insecure, transport=transport)
+        self._http = httpx.Client(headers=headers, timeout=timeout, **options)
 
     def close(self) -> None:
         self._http.close()
@@ -123,10 +134,15 @@ class SiteSecretsClient:
 
         Raises ApiError, ServerUnreachable.
         """
+        if self._socket_path is not None:  # say "no socket there" rather than a bare ConnectError
+            problem = socket_problem(self._socket_path)
+            if problem:
+                raise ServerUnreachable(self.url, problem)
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise ServerUnreachable(f"Cannot reach the server at {self.url} ({type(error).__name__}).") from None
+            raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path),
+                                    type(error).__name__) from None
         if response.status_code >= 400:
             raise self._error(response)
         if model is None or response.status_code == 204:

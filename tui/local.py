@@ -1,15 +1,21 @@
 """`sitesecrets local`: the TUI on a server embedded in this process.
 
 The only module of `tui` that imports `server`, and only when called, so the TUI stays a plain
-HTTP client everywhere else.
+HTTP client everywhere else. The embedded server listens on a unix socket in a directory only this
+user can enter, never on TCP: on a shared host any local user can reach a loopback port, and could
+lock the owner out by spending the bad-token allowance.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 from tui.client import SiteSecretsClient
+
+SOCKET_NAME = "server.sock"
 
 
 def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str], int]) -> int:
@@ -17,9 +23,14 @@ def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str], i
     from server.embedded import EmbeddedServer
 
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with EmbeddedServer.start(data_dir) as server:
-        client = SiteSecretsClient(server.url, server.admin_token)
-        try:
-            return open_tui(client, server.url)
-        finally:
-            client.close()
+    # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes)
+    socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-local-"))
+    try:
+        with EmbeddedServer.start(data_dir, unix_socket=socket_dir / SOCKET_NAME) as server:
+            client = SiteSecretsClient(server.url, server.admin_token)
+            try:
+                return open_tui(client, server.url)
+            finally:
+                client.close()
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)

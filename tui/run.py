@@ -13,11 +13,11 @@ import argparse
 import json
 import os
 import sys
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envpolicy import refused
-from tui.urls import check_url
+from tui.urls import check_url, warn_plain_loopback
 
 TOKEN_VARS = ("SITESECRETS_TOKEN",)
 
@@ -48,21 +48,19 @@ def fetch_env(url: str, token: str, site: str, service: str, timeout: float = 10
     """The service's environment from the server; raises RunError with the server's message."""
     import http.client
 
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        import ssl
+    from tui.stdconn import NoConnection, failure_reason, open_connection
 
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
-                                                                        context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    path = f"{parts.path.rstrip('/')}/v1/sites/{quote(site, safe='')}/services/{quote(service, safe='')}/env"
+    try:
+        conn, prefix = open_connection(url, timeout)
+    except NoConnection as error:
+        raise RunError(f"cannot reach the server at {url}: {error}") from None
+    path = f"{prefix}/v1/sites/{quote(site, safe='')}/services/{quote(service, safe='')}/env"
     try:
         conn.request("GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
         response = conn.getresponse()
         body = response.read()
     except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
-        raise RunError(f"cannot reach the server at {url} ({type(error).__name__})") from None
+        raise RunError(f"cannot reach the server at {url} ({failure_reason(error)})") from None
     finally:
         conn.close()
     try:
@@ -122,6 +120,7 @@ def main(argv: list[str]) -> int:
         if not token:
             raise RunError(NO_TOKEN)
         url = check_url(args.url, insecure=args.insecure)
+        warn_plain_loopback(url, "sitesecrets run")
         secrets = fetch_env(url, token, args.site, args.service)
         blocked = refused(list(secrets), set(args.allow_env))
         if blocked:

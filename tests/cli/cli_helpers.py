@@ -29,6 +29,14 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def http_client(url: str, **kwargs: Any) -> httpx.Client:
+    """An httpx client of the test server at `url`, a unix:///path URL or an http(s) one."""
+    if url.startswith("unix://"):
+        kwargs["transport"] = httpx.HTTPTransport(uds=url.removeprefix("unix://"))
+        url = "http://sitesecrets"
+    return httpx.Client(base_url=url, timeout=10, **kwargs)
+
+
 def run_text(argv: list[str], env: dict[str, str], input: str | None = None, cwd: Path = REPO,
              timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a child process; stdout and stderr as UTF-8 text exactly as written (no newline
@@ -88,7 +96,7 @@ class Live:
         return self.server.admin_token
 
     def client(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return http_client(self.url, headers={"Authorization": f"Bearer {token}"})
 
     def ok(self, method: str, path: str, expected: int = 200, **kwargs: Any) -> Any:
         response = self.admin.request(method, path, **kwargs)
@@ -144,6 +152,7 @@ class RecordingProxy:
         import threading
 
         self.requests: list[tuple[str, str, int]] = []
+        upstream_client = http_client(upstream)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -151,7 +160,7 @@ class RecordingProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 proxy.requests.append((self.command, self.path, len(body)))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-                answer = httpx.request(self.command, upstream + self.path, headers=headers, content=body or None)
+                answer = upstream_client.request(self.command, self.path, headers=headers, content=body or None)
                 self.send_response(answer.status_code)
                 for key, value in answer.headers.items():
                     if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
@@ -170,8 +179,10 @@ class RecordingProxy:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+        self._upstream = upstream_client
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        self._upstream.close()

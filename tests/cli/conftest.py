@@ -1,4 +1,5 @@
-"""Fixtures for the command-line tests: one real server per module on a loopback port, a fresh
+"""Fixtures for the command-line tests: one real server per module on a unix socket (the shared-host
+set-up the README recommends), a fresh
 site per test (so tests sharing that server stay independent), and `cli(...)`, which runs
 `sitesecrets` as a real child process with `SITESECRETS_URL`/`SITESECRETS_TOKEN` in its environment.
 
@@ -11,21 +12,21 @@ import subprocess
 import sys
 from typing import Callable, Iterator
 
-import httpx
 import pytest
 
-from cli_helpers import Live, base_env, run_text
+from cli_helpers import Live, base_env, http_client, run_text
 from server.embedded import EmbeddedServer
 from server.keys import ENV_VAR
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
-    """A real server on a loopback port, shared by the tests of one module (each uses its own site)."""
+    """A real server on a unix socket, shared by the tests of one module (each uses its own site)."""
+    where = tmp_path_factory.mktemp("server")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(ENV_VAR, raising=False)  # a developer's master key must not pick the server's key
-        server = EmbeddedServer.start(tmp_path_factory.mktemp("server") / "data")
-    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.admin_token}"}, timeout=10)
+        server = EmbeddedServer.start(where / "data", unix_socket=where / "api.sock")
+    admin = http_client(server.url, headers={"Authorization": f"Bearer {server.admin_token}"})
     yield Live(server, admin)
     admin.close()
     server.stop()

@@ -219,12 +219,12 @@ def test_every_command_has_help():
         assert result.returncode == 0 and "usage:" in result.stdout
 
 
-def test_unix_socket_is_private_and_serves(initialised, tmp_path):
+def test_unix_socket_admits_its_owner_and_group_only_and_serves(initialised, tmp_path):
     data_dir, token = initialised
     path = tmp_path / "s.sock"
     served = Served(data_dir, "--unix-socket", str(path))
     try:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == 0o660  # the directory's group: the shared-host set-up
         transport = httpx.HTTPTransport(uds=str(path))
         with client("http://localhost", token, transport=transport) as api:
             assert api.get("/v1/whoami").json()["role"] == "admin"

@@ -261,5 +261,5 @@ def waiting_for_a_lock(holder, statement: str) -> bool:
 def wait_until(condition, ceiling: float = 60.0) -> None:
     deadline = time.monotonic() + ceiling
     while not condition():
-        assert time.monotonic() < deadline, f"the condition never held"
+        assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.01)

@@ -1,4 +1,4 @@
-"""Fixtures for the TUI tests: one real server per module on a loopback socket, a fresh site per
+"""Fixtures for the TUI tests: one real server per module on a unix socket, a fresh site per
 test (so tests don't see each other's secrets), and a factory for Apps on that server."""
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ def pytest_pyfunc_call(pyfuncitem):
 
 @pytest.fixture(scope="module")
 def secrets_server(tmp_path_factory):
-    """An embedded server (real HTTP over a loopback socket) shared by one test module."""
+    """An embedded server (real HTTP over a unix socket, as the README's shared-host set-up has it)
+    shared by one test module."""
     from server.embedded import EmbeddedServer
 
-    with EmbeddedServer.start(tmp_path_factory.mktemp("data")) as running:
+    data = tmp_path_factory.mktemp("data")
+    with EmbeddedServer.start(data, unix_socket=data / "api.sock") as running:
         yield running
 
 

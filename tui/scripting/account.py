@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
 from .common import Refused, UsageError, url_of
@@ -54,7 +55,11 @@ def cmd_login(args: argparse.Namespace) -> None:
     except ValueError as error:
         raise UsageError(str(error)) from None
     token = read_token(url)
-    client = SiteSecretsClient(url, token, insecure=insecure)
+    proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
+    try:
+        client = SiteSecretsClient(url, token, insecure=insecure, proxy=proxy)
+    except ValueError as error:  # a proxy the rules refuse
+        raise UsageError(str(error)) from None
     try:
         identity = client.whoami()
     except ApiError as error:

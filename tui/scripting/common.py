@@ -23,7 +23,7 @@ class Refused(Exception):
 
 
 def connection_options() -> argparse.ArgumentParser:
-    """--url/--token-file/--token/--insecure/--site on every subcommand; SUPPRESS keeps a value given before it."""
+    """--url/--token-file/--token/--insecure/--proxy/--site on every subcommand; SUPPRESS keeps a value given before it."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
     parent.add_argument("--token-file", default=argparse.SUPPRESS, metavar="PATH",
@@ -32,6 +32,8 @@ def connection_options() -> argparse.ArgumentParser:
                         help="API token; visible to every user of the host, prefer `sitesecrets login`")
     parent.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
                         help="allow the token over plain http to another host")
+    parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
+                        help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
     parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
     return parent
 
@@ -48,6 +50,7 @@ def url_of(args: argparse.Namespace) -> str:
 def client_for(args: argparse.Namespace) -> Iterator[Any]:
     from tui.client import SiteSecretsClient
     from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
+    from tui.urls import warn_plain_loopback
 
     url = url_of(args)
     try:
@@ -56,10 +59,12 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         raise UsageError(str(error)) from None
     if not token:
         raise UsageError(NO_TOKEN)
+    proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     try:
-        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)))
+        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    warn_plain_loopback(client.url)
     try:
         yield client
     finally:

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.display import safe_text
+from tui.urls import short_address
 
 _STATE_STYLE = {"online": "green", "offline": "bold red", "reconnecting": "yellow"}
 
@@ -26,7 +27,7 @@ class StatusHeader(Static):
         app = self.app
         identity = app.identity
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(app.client.url.split("://", 1)[-1])
+        line.append(short_address(app.client.url))
         line.append("  site ", style="dim")
         line.append_text(safe_text(app.site, style="bold"))
         line.append("  ")

@@ -1,0 +1,63 @@
+"""The connection `sitesecrets run` fetches its environment over: standard library only.
+
+`http.client` speaks http and https; the server's unix socket needs only a connection whose
+`connect` opens an AF_UNIX socket instead of a TCP one. `http.client` never reads proxy
+variables, so none of them sees the token.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+from urllib.parse import urlsplit
+
+from tui.urls import socket_problem, unix_socket_path
+
+
+class NoConnection(Exception):
+    """Why no connection can be opened; one sentence."""
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the server's unix socket at `path`."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("sitesecrets", timeout=timeout)  # the Host header; no name is looked up
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.socket_path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """(connection, path prefix) for the checked server URL `url`; not connected yet.
+
+    Raises NoConnection when a unix socket URL names something that is not a socket.
+    """
+    socket_path = unix_socket_path(url)
+    if socket_path is not None:
+        problem = socket_problem(socket_path)
+        if problem:
+            raise NoConnection(problem)
+        return UnixHTTPConnection(socket_path, timeout), ""
+    parts = urlsplit(url)
+    prefix = parts.path.rstrip("/")
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context), prefix
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), prefix
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why the request got no answer: a refused certificate in words, else the error's type."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"the server's TLS certificate was refused: {error.verify_message or error.reason}"
+    return type(error).__name__
