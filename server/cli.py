@@ -226,7 +226,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     elif args.data_dir:
         url = f"sqlite://{Path(args.data_dir).resolve()}"
     else:
-        raise DataDirError(f"say which database: --database-url (or ${DATABASE_URL_ENV}) or --data-dir")
+        raise DataDirError(f"say which database: --database-url, --database-url-file (or ${DATABASE_URL_ENV}) or --data-dir")
     version = migrate_url(url)
     print(f"the database is at schema version {version}", file=sys.stderr)
     return 0
