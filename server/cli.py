@@ -12,14 +12,18 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Mapping
 
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
 from .config import Settings
+from .dburl import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, DatabaseUrlError, resolve
 
 DATA_DIR_ENV = "SITESECRETS_DATA_DIR"
-DATABASE_URL_ENV = "SITESECRETS_DATABASE_URL"
+COPY_FROM_ENV = "SITESECRETS_COPY_FROM"
+COPY_TO_ENV = "SITESECRETS_COPY_TO"
+_NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +33,21 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _database_url(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--database-url", default=os.environ.get(DATABASE_URL_ENV) or None, metavar="URL",
-                        help=f"a postgresql:// database to use instead of the data directory's SQLite file "
-                             f"(default: ${DATABASE_URL_ENV}); the master key stays in the data directory or the environment")
+    # resolved in `_resolve_urls` (the environment is read there), so a password is refused only
+    # when it was typed on the command line
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database-url", metavar="URL",
+                       help=f"a postgresql:// database to use instead of the data directory's SQLite file, {_NO_PASSWORD} "
+                            f"(default: ${DATABASE_URL_ENV}); the master key stays in the data directory or the environment")
+    where.add_argument("--database-url-file", type=Path, metavar="FILE",
+                       help=f"a file holding that URL (mode 0600 if it holds a password; default: ${DATABASE_URL_FILE_ENV})")
+
+
+def _copy_end(parser: argparse.ArgumentParser, flag: str, dest: str, env: str, what: str) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(flag, dest=dest, metavar="URL", help=f"{what}; a postgresql:// URL {_NO_PASSWORD} (default: ${env})")
+    where.add_argument(f"{flag}-file", dest=f"{dest}_file", type=Path, metavar="FILE",
+                       help="a file holding that URL (mode 0600 if it holds a password)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     _database_url(migrate)
 
     copy = commands.add_parser("copy", help="copy every row from one database into a new, empty one and verify the counts")
-    copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
-    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="the same forms; must hold no data yet")
+    _copy_end(copy, "--from", "source", COPY_FROM_ENV, "sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
+    _copy_end(copy, "--to", "target", COPY_TO_ENV, "the same forms; must hold no data yet")
 
     backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
     _data_dir(backup)
@@ -94,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     from .store import StoreError
 
     try:
+        _resolve_urls(args, os.environ)
+    except DatabaseUrlError as error:
+        print(f"sitesecrets-server: {error}", file=sys.stderr)
+        return error.exit_status
+    try:
         return COMMANDS[args.command](args)
     except (DataDirError, StoreError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
@@ -101,6 +122,23 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"sitesecrets-server: {error.strerror or error} ({getattr(error, 'filename', '') or ''})", file=sys.stderr)
         return 1
+
+
+class MissingUrl(DatabaseUrlError):
+    exit_status = 2  # as argparse answers a missing required option
+
+
+def _resolve_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    """Each database URL from its option, its file or the environment, in that order."""
+    if hasattr(args, "database_url_file"):
+        args.database_url = resolve(args.database_url, args.database_url_file, "--database-url", "--database-url-file",
+                                    DATABASE_URL_ENV, environ, DATABASE_URL_FILE_ENV)
+    if args.command == "copy":
+        for flag, dest, env in (("--from", "source", COPY_FROM_ENV), ("--to", "target", COPY_TO_ENV)):
+            url = resolve(getattr(args, dest), getattr(args, f"{dest}_file"), flag, f"{flag}-file", env, environ)
+            if url is None:
+                raise MissingUrl(f"say which database to copy {flag[2:]}: {flag} URL, {flag}-file FILE or ${env}")
+            setattr(args, dest, url)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -188,7 +226,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     elif args.data_dir:
         url = f"sqlite://{Path(args.data_dir).resolve()}"
     else:
-        raise DataDirError(f"say which database: --database-url (or ${DATABASE_URL_ENV}) or --data-dir")
+        raise DataDirError(f"say which database: --database-url, --database-url-file (or ${DATABASE_URL_ENV}) or --data-dir")
     version = migrate_url(url)
     print(f"the database is at schema version {version}", file=sys.stderr)
     return 0

@@ -16,7 +16,7 @@ class Settings:
     limits: Limits = field(default_factory=lambda: DEFAULT_LIMITS)
     token_touch_seconds: int = 60
     """How stale a token's `last_used_at` may get before a request refreshes it (a write)."""
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # it may hold a password
     """A `postgresql://` URL: serve from that database instead of `secrets.db` in the data directory
     (which then holds only the master key)."""
 

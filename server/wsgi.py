@@ -4,7 +4,8 @@
         gunicorn --workers 4 --threads 8 --bind 127.0.0.1:8716 'server.wsgi:create()'
 
 `create()` reads `SITESECRETS_DATA_DIR` (where the master key is; required) and
-`SITESECRETS_DATABASE_URL` (optional; without it, the SQLite file in the data directory),
+`SITESECRETS_DATABASE_URL`, or `SITESECRETS_DATABASE_URL_FILE` naming a file that holds it
+(optional; without either, the SQLite file in the data directory),
 and the key may come from `SITESECRETS_MASTER_KEY` instead of the key file, as for `serve`.
 Each worker process calls it once and opens its own store; do not use gunicorn's `--preload`,
 which would open it before the fork. With SQLite, run one worker process (with threads): the
@@ -18,9 +19,10 @@ import os
 from pathlib import Path
 
 from .app import Application, create_app
-from .cli import DATA_DIR_ENV, DATABASE_URL_ENV
+from .cli import DATA_DIR_ENV
 from .config import Settings
-from .datadir import open_state
+from .datadir import DataDirError, open_state
+from .dburl import DatabaseUrlError, database_url_from_environment
 
 
 def create(environ: dict[str, str] | None = None) -> Application:
@@ -30,6 +32,10 @@ def create(environ: dict[str, str] | None = None) -> Application:
     data_dir = environ.get(DATA_DIR_ENV)
     if not data_dir:
         raise RuntimeError(f"set {DATA_DIR_ENV} to the data directory that holds the master key")
-    state = open_state(Settings(data_dir=Path(data_dir), database_url=environ.get(DATABASE_URL_ENV) or None), environ)
+    try:
+        database_url = database_url_from_environment(environ)
+    except DatabaseUrlError as error:
+        raise DataDirError(str(error)) from None
+    state = open_state(Settings(data_dir=Path(data_dir), database_url=database_url), environ)
     atexit.register(state.store.close)
     return create_app(state)

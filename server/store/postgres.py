@@ -47,6 +47,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from ..dburl import redact
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
 from .postgres_tx import PostgresTx
@@ -115,7 +116,7 @@ def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=10, **extra)
     except psycopg.Error as error:
-        raise StoreError(f"cannot connect to the database: {_reason(error)}") from None
+        raise StoreError(f"cannot connect to the database: {_reason(error, url)}") from None
 
 
 def _lock_holders(conn: psycopg.Connection) -> list[str]:
@@ -132,10 +133,11 @@ def _lock_holders(conn: psycopg.Connection) -> list[str]:
     return [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
 
 
-def _reason(error: psycopg.Error) -> str:
+def _reason(error: psycopg.Error, url: str) -> str:
     # libpq's message names the host and the problem ("connection refused", "database does not
-    # exist"); it never holds row data, and the password is not part of it
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    # exist"); it never holds row data, but it quotes the part of a URL it cannot parse, which may
+    # be the password (`unexpected spaces found in "..."`), so that is taken out
+    text = " ".join(line.strip() for line in redact(str(error), url).splitlines() if line.strip())
     return text or type(error).__name__
 
 

@@ -8,6 +8,10 @@ compare `coalesce(app_id, 0)`, which both dialects read the same way.
 
 In a write transaction `get_site` locks the site's row (`SELECT ... FOR UPDATE`): see
 `postgres.py` for why that one lock is what keeps every per-site rule true across replicas.
+
+Deletes are plain `DELETE`s, with no SQLite-style wipe: under MVCC the deleted row (ciphertext and
+all) stays in the table as a dead row until VACUUM, and zeroing it first would only add a new
+version beside the old one. The README ("What deleting means on PostgreSQL") says what holds.
 """
 
 from __future__ import annotations

@@ -89,6 +89,9 @@ class SqliteTx:
 
     def delete_site(self, site_id: int) -> None:
         self._run("DELETE FROM sites WHERE id = ?", site_id)
+        # the site's wrapped data key goes from the WAL and the file too (see `delete_secret`): without
+        # it, no copy of the site's ciphertexts can be opened, even with the master key
+        self._wants_wipe[0] = True
 
     def site_contents(self, site_id: int) -> dict[str, int]:
         counts = {}
