@@ -60,6 +60,12 @@ class Keyring:
                       "refusing every request until it is restarted with the new key")
         raise MasterKeyChanged()
 
+    def forget(self, site: SiteRow) -> None:
+        """Drop a deleted site's unwrapped data key (other replicas drop theirs when they restart)."""
+        with self._lock:
+            for cache_key in [k for k in self._data_keys if k[0] == site.id]:
+                del self._data_keys[cache_key]
+
     def data_key(self, site: SiteRow) -> AESGCM:
         """The site's data key, ready to use; raises `crypto.IntegrityError` if its wrapped form was
         tampered with, or `MasterKeyChanged` if the database's master key is no longer ours.

@@ -8,7 +8,7 @@ from shared.models import ErrorCode
 from .. import audit
 from ..app import Call
 from ..http import ApiError
-from ..store import Transaction
+from ..store import SiteRow, Transaction
 from .common import app_model, create_unique, load_app, load_site, site_model
 
 
@@ -58,7 +58,7 @@ def update_site(call: Call, site: str) -> models.Site:
 
 
 def delete_site(call: Call, site: str) -> None:
-    def write(tx: Transaction) -> None:
+    def write(tx: Transaction) -> SiteRow:
         row = load_site(tx, site)
         contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
         if contents:
@@ -66,8 +66,10 @@ def delete_site(call: Call, site: str) -> None:
         audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))  # while the site's uid still names it
         tx.delete_site_tokens(site)
         tx.delete_site(row.id)
+        return row
 
-    call.store.write(write)
+    deleted = call.store.write(write)
+    call.state.keyring.forget(deleted)  # the key is gone from the database; keep no copy in memory either
 
 
 def list_apps(call: Call, site: str) -> models.AppList:

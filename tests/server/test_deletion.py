@@ -48,3 +48,14 @@ def test_a_deleted_sites_wrapped_data_key_is_wiped_from_the_sqlite_file_and_wal(
     for path in (data_dir / "secrets.db", data_dir / "secrets.db-wal"):
         held = path.exists() and wrapped_key in path.read_bytes()
         assert not held, f"{path.name} still holds the deleted site's wrapped data key"
+
+
+def test_a_deleted_sites_data_key_is_dropped_from_the_servers_memory(api, data_dir, state) -> None:
+    assert api.post("/v1/sites", json={"name": "gone"}).status_code == 201
+    create_secret(api, "DOOMED", "doomed-value", scope=GONE)
+    assert api.post(f"{GONE}/secrets/DOOMED/reveal").status_code == 200  # unwraps and caches the key
+    [site] = dbbackend.rows(data_dir, "SELECT id FROM sites WHERE name = ?", "gone")
+    assert any(site_id == site["id"] for site_id, _ in state.keyring._data_keys)
+    assert api.delete(f"{GONE}/secrets/DOOMED").status_code == 204
+    assert api.delete(GONE).status_code == 204
+    assert not any(site_id == site["id"] for site_id, _ in state.keyring._data_keys)
