@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, NoReturn
 from shared.models import ErrorCode, Role
 
 from . import audit
-from .auth import Permission, Principal, bearer_token, hash_token, hashes_match
+from .auth import Permission, Principal, TokenHasher, bearer_token, hashes_match
 from .config import Settings
 from .http import ApiError, Request, Response, bounded, error_response, BASE_HEADERS
 from .keyring import Keyring, MasterKeyChanged
@@ -40,6 +40,7 @@ class State:
     settings: Settings
     store: Store
     keyring: Keyring
+    tokens: TokenHasher
 
 
 @dataclass
@@ -139,7 +140,7 @@ class Application:
             raise ApiError(ErrorCode.unauthorized, "send the token in the Authorization header, never in the URL",
                            headers=[("WWW-Authenticate", "Bearer")])
         token = bearer_token(request.header("Authorization"))
-        digest = hash_token(token) if token else ""
+        digest = self.state.tokens.hash(token) if token else ""
         row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
         if row is None or not hashes_match(row.hash, digest) or _expired(row.expires_at, now):

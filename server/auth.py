@@ -1,7 +1,10 @@
 """Tokens and roles: who is calling, and whether their role may do what the route does.
 
-Tokens are `ss_` plus 32 random bytes (base64url). Only their SHA-256 is stored, so a copy of the
-database opens nothing; lookup is by that hash and the stored hash is compared in constant time.
+Tokens are `ss_` plus 32 random bytes (base64url). Only a keyed hash of each is stored,
+HMAC-SHA256(token key, SHA-256(token)), so a copy of the database opens nothing and writing a row
+into it mints nothing: without the token key (wrapped by the master key, see `tokenkey.py`) no one
+can compute the hash of a token of their choosing. Lookup is by that hash, and the stored hash is
+compared in constant time.
 """
 
 from __future__ import annotations
@@ -70,8 +73,26 @@ def new_token_id() -> str:
     return "tok_" + secrets.token_hex(8)
 
 
-def hash_token(token: str) -> str:
+def token_digest(token: str) -> str:
+    """The unkeyed SHA-256 of a token: what databases from before the token key stored."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenHasher:
+    """Hashes tokens under the token key. Built once per process: each request costs one HMAC."""
+
+    def __init__(self, token_key: bytes) -> None:
+        self._mac = hmac.new(token_key, digestmod=hashlib.sha256)
+
+    def hash(self, token: str) -> str:
+        return self.key_digest(token_digest(token))
+
+    def key_digest(self, digest: str) -> str:
+        """The stored form of a token whose SHA-256 is `digest`: how a legacy row is re-keyed
+        without its token."""
+        mac = self._mac.copy()
+        mac.update(digest.encode())
+        return mac.hexdigest()
 
 
 def hashes_match(a: str, b: str) -> bool:

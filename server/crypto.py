@@ -18,7 +18,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _FORMAT = b"\x01"  # leading version byte of every sealed blob, so the layout can change later
-_KEY_CHECK_LABEL = b"sitesecrets key check v1"
+_KEY_CHECK_LABEL = b"sitesecrets key check v2"
+# the check value of databases whose token hashes were plain SHA-256 (see `server/tokenkey.py`)
+_LEGACY_KEY_CHECK_LABEL = b"sitesecrets key check v1"
+_TOKEN_KEY_AAD = b"token-hash-key"
 
 
 class IntegrityError(Exception):
@@ -68,10 +71,29 @@ def unwrap_data_key(master: bytes, site: str, wrapped: bytes) -> bytes:
     return open_sealed(master, wrapped, data_key_aad(site))
 
 
+def wrap_token_key(master: bytes, token_key: bytes) -> bytes:
+    return seal(master, token_key, _TOKEN_KEY_AAD)
+
+
+def unwrap_token_key(master: bytes, wrapped: bytes) -> bytes:
+    return open_sealed(master, wrapped, _TOKEN_KEY_AAD)
+
+
 def key_check_value(master: bytes) -> str:
-    """A value that tells a wrong master key from the right one, and reveals nothing of it."""
+    """A value that tells a wrong master key from the right one, and reveals nothing of it; this
+    one also says that the database's token hashes are keyed (see `server/tokenkey.py`)."""
     return hmac.new(master, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
 
 
+def legacy_key_check_value(master: bytes) -> str:
+    """The check value of a database from before keyed token hashes."""
+    return hmac.new(master, _LEGACY_KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
+
+
 def key_matches(master: bytes, check_value: str) -> bool:
-    return hmac.compare_digest(key_check_value(master), check_value)
+    """Whether `master` is the key of a database with this check value, current or legacy."""
+    return hmac.compare_digest(key_check_value(master), check_value) or is_legacy_check(master, check_value)
+
+
+def is_legacy_check(master: bytes, check_value: str) -> bool:
+    return hmac.compare_digest(legacy_key_check_value(master), check_value)

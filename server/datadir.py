@@ -14,7 +14,7 @@ from pathlib import Path
 from shared import models
 from shared.models import Role
 
-from . import crypto, keys
+from . import crypto, keys, tokenkey
 from .app import State, utc_now
 from .config import DB_FILE, Settings
 from .handlers.tokens import issue_token
@@ -59,9 +59,10 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
 
         def write(tx: Transaction) -> str:
             tx.set_meta(KEY_CHECK, crypto.key_check_value(master))
+            hasher = tokenkey.new_token_key(tx, master)
             tx.insert_site(DEFAULT_SITE, keyring.new_wrapped_data_key(tx, DEFAULT_SITE), utc_now())
             tx.insert_audit(offline_event("site.create", DEFAULT_SITE, f"site:{DEFAULT_SITE}", {}))
-            row, token = issue_token(tx, body, None, utc_now())
+            row, token = issue_token(tx, hasher, body, None, utc_now())
             tx.insert_audit(offline_event("token.create", None, f"token:{row.id}", {"name": row.name, "role": row.role}))
             return token
 
@@ -118,10 +119,12 @@ def open_state(settings: Settings, environ: dict[str, str] | None = None) -> Sta
             where = "the database" if settings.database_url else str(settings.db_path)
             raise DataDirError(f"{where} has no master key check value; it was not made by init")
         master = keys.load_master_key(settings.data_dir, check, environ)
-    except (keys.MasterKeyError, DataDirError, StoreError) as error:
+        hasher = tokenkey.open_token_key(store, master)
+    except (keys.MasterKeyError, tokenkey.TokenKeyError, DataDirError, StoreError) as error:
         store.close()
         raise DataDirError(str(error)) from None
-    return State(settings=settings, store=store, keyring=Keyring(master, lambda: store.read(lambda tx: tx.get_meta(KEY_CHECK))))
+    keyring = Keyring(master, lambda: store.read(lambda tx: tx.get_meta(KEY_CHECK)))
+    return State(settings=settings, store=store, keyring=keyring, tokens=hasher)
 
 
 def _hold_lock(store: Store, *, exclusive: bool, database: bool) -> None:
@@ -138,20 +141,25 @@ def _hold_lock(store: Store, *, exclusive: bool, database: bool) -> None:
 
 
 def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None,
-                         database_url: str | None = None) -> str:
-    """Recovery path: mint a token straight into the database (needs no running server and no key)."""
+                         database_url: str | None = None, environ: dict[str, str] | None = None) -> str:
+    """Recovery path: mint a token straight into the database (needs no running server, but the
+    master key: the token's hash is keyed by the token key it wraps)."""
     store = open_store(data_dir, database_url)
     try:
+        master = keys.load_master_key(Path(data_dir), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "", environ)
+        hasher = tokenkey.open_token_key(store, master)
         body = models.TokenCreate(name=name, role=role, site=site, service=service)
 
         def write(tx: Transaction) -> str:
             if site is not None and tx.get_site(site) is None:
                 raise DataDirError(f"site {site!r} does not exist")
-            row, token = issue_token(tx, body, site, utc_now())
+            row, token = issue_token(tx, hasher, body, site, utc_now())
             tx.insert_audit(offline_event("token.create", site, f"token:{row.id}", {"name": name, "role": role.value}))
             return token
 
         return store.write(write)
+    except (keys.MasterKeyError, tokenkey.TokenKeyError) as error:
+        raise DataDirError(str(error)) from None
     finally:
         store.close()
 
@@ -207,5 +215,9 @@ def _rewrap_every_site(tx: Transaction, old: bytes, new: bytes) -> None:
             raise DataDirError(f"the data key of site {site.name!r} does not open with the current master key "
                                "(damaged, or wrapped by a server holding another key); nothing was rotated") from None
         tx.update_site_key(site.id, crypto.wrap_data_key(new, site.name, data_key))
+    try:
+        tokenkey.rewrap_token_key(tx, old, new)
+    except tokenkey.TokenKeyError as error:
+        raise DataDirError(f"{error}; nothing was rotated") from None
     tx.set_meta(KEY_CHECK, crypto.key_check_value(new))
     tx.insert_audit(offline_event("master_key.rotate", None, None, {"sites": len(sites)}))

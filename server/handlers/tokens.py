@@ -9,7 +9,7 @@ from shared.models import ErrorCode, Role
 
 from .. import audit
 from ..app import Call
-from ..auth import hash_token, new_token, new_token_id
+from ..auth import TokenHasher, new_token, new_token_id
 from ..http import ApiError, not_found, validation_error
 from ..store import TokenRow, Transaction
 from .common import load_site
@@ -44,13 +44,13 @@ def check_token_request(call: Call, body: models.TokenCreate) -> str | None:
     return site
 
 
-def issue_token(tx: Transaction, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
+def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
     """Store a new token's hash and return the row with the token itself, which is never stored."""
     token = new_token()
     expires = None
     if body.expires_in_days:
         expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hash_token(token), now, expires, None)
+    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None)
     tx.insert_token(row)
     return row, token
 
@@ -64,7 +64,7 @@ def create_token(call: Call) -> models.CreatedToken:
             site_row = load_site(tx, site)
             if body.service is not None and tx.get_service(site_row.id, body.service) is None:
                 raise not_found("service", body.service)
-        row, token = issue_token(tx, body, site, call.now)
+        row, token = issue_token(tx, call.state.tokens, body, site, call.now)
         audit.record(tx, call.event("token.create", site=site, target=f"token:{row.id}",
                                     details={"name": row.name, "role": row.role, "service": row.service}))
         return models.CreatedToken(**token_model(row).model_dump(), token=token)

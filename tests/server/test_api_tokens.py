@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import sqlite3
 
 import pytest
 
 from apihelpers import audit_rows, expect_error
+from server import crypto, keys
 
 TOKEN_FIELDS = {"id", "name", "role", "site", "service", "created_at", "expires_at", "last_used_at"}
 
@@ -28,14 +31,18 @@ def test_created_token_is_shown_once_and_works(api, client, data_dir) -> None:
 
 
 @pytest.mark.sqlite_only(reason="reads the bytes of the SQLite file and its WAL")
-def test_only_the_tokens_hash_is_stored(api, data_dir) -> None:
+def test_only_a_keyed_hash_of_the_token_is_stored(api, data_dir) -> None:
     token = api.post("/v1/tokens", json={"name": "ci", "role": "viewer"}).json()["token"]
     raw = (data_dir / "secrets.db").read_bytes() + (data_dir / "secrets.db-wal").read_bytes()
     assert token.encode() not in raw
+    plain = hashlib.sha256(token.encode()).hexdigest()
+    assert plain.encode() not in raw
     with sqlite3.connect(data_dir / "secrets.db") as conn:
         hashes = {r[0] for r in conn.execute("SELECT hash FROM tokens")}
+        wrapped = conn.execute("SELECT value FROM meta WHERE key = 'token_hash_key'").fetchone()[0]
     conn.close()
-    assert hashlib.sha256(token.encode()).hexdigest() in hashes
+    token_key = crypto.unwrap_token_key(keys.read_key_file(data_dir / keys.KEY_FILE), base64.b64decode(wrapped))
+    assert hmac.new(token_key, plain.encode(), hashlib.sha256).hexdigest() in hashes
 
 
 def test_token_creation_is_audited_without_the_token(api, data_dir) -> None:
