@@ -6,11 +6,15 @@ Site `hostile` gets the issue's two reproduced cases and the bound's backstop, e
 2**40 branches, refused by the CPU budget). For each, one client thread posts the hostile value
 back to back (each answer is a 422) while the load generator fetches site `bench`'s environment at
 c=4; the figure is the env p99 of that run, next to the slowest hostile answer.
+A fourth case sends bad tokens back to back from the same address as the load (127.0.0.1, where
+every tenant of a host connects from): they are throttled (401, then 429) while every env fetch
+with its valid token must still answer 200.
 `BENCH_ONLY=isolation python -m bench` runs this row alone.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -41,10 +45,14 @@ CASES = {
 }
 
 
-def _hammer(client: httpx.Client, key: str, value: str, stop: threading.Event, out: dict) -> None:
+BAD_TOKENS = "bad tokens from the same address"
+BAD_TOKEN = "ss_" + "0" * 43  # well formed, never issued
+
+
+def _hammer(send, stop: threading.Event, out: dict) -> None:
     while not stop.is_set():
         began = time.monotonic()
-        response = client.post(f"/v1/sites/{SITE}/secrets", json={"name": "H", "value": value, "type": key})
+        response = send()
         out["latencies"].append(time.monotonic() - began)
         out["statuses"][response.status_code] = out["statuses"].get(response.status_code, 0) + 1
 
@@ -57,10 +65,15 @@ def measure(bench, server, small) -> dict:
         for n, (schema, _) in enumerate(CASES.values()):
             admin.post(f"/v1/sites/{SITE}/secret-types", json={"key": f"t{n}", "name": f"t{n}", "schema": schema}).raise_for_status()
         env = Load(server.host, server.port, small.service_token, "get", (small.env_path,))
-        for n, (name, (_, value)) in enumerate(CASES.items()):
-            bench.log(f"row 11: env at c={CONCURRENCY} while site {SITE!r} posts {name}")
+        senders = {name: functools.partial(admin.post, f"/v1/sites/{SITE}/secrets",
+                                           json={"name": "H", "value": value, "type": f"t{n}"})
+                   for n, (name, (_, value)) in enumerate(CASES.items())}
+        guesser = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {BAD_TOKEN}"}, timeout=60)
+        senders[BAD_TOKENS] = functools.partial(guesser.get, "/v1/whoami")
+        for name, send in senders.items():
+            bench.log(f"row 11: env at c={CONCURRENCY} while site {SITE!r} sends {name}")
             samples, out, stop = [], {"latencies": [], "statuses": {}}, threading.Event()
-            worker = threading.Thread(target=_hammer, args=(admin, f"t{n}", value, stop, out))
+            worker = threading.Thread(target=_hammer, args=(send, stop, out))
             worker.start()
             try:
                 for _ in range(bench.runs):
@@ -70,4 +83,5 @@ def measure(bench, server, small) -> dict:
                 worker.join()
             figures[name] = {"env": summarise(samples), "hostile_max_s": max(out["latencies"], default=0.0),
                              "hostile_requests": len(out["latencies"]), "hostile_statuses": out["statuses"]}
+        guesser.close()
     return figures

@@ -147,7 +147,7 @@ def row_11(r11: dict | None) -> list[Line]:
     lines = []
     for case, figures in r11.items():
         env = figures["env"]
-        line = _load_line("11", f"env c=4 while another site posts: {case}", env)
+        line = _load_line("11", f"env c=4 while another site sends: {case}", env)
         statuses = ", ".join(f"{n} x {status}" for status, n in figures["hostile_statuses"].items())
         line.result += f"; hostile answers {statuses}, slowest {figures['hostile_max_s']:.2f} s"
         line.target = target
