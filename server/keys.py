@@ -71,12 +71,6 @@ def read_key_file(path: Path) -> bytes:
     return decode_key(text, str(path))
 
 
-def create_key_file(data_dir: Path) -> bytes:
-    key = crypto.new_key()
-    write_private_file(data_dir / KEY_FILE, encode_key(key) + "\n")
-    return key
-
-
 def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | None = None) -> bytes:
     """The master key that opens this database, finishing an interrupted rotation if there was one."""
     environ = os.environ if environ is None else environ

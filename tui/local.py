@@ -14,9 +14,10 @@ from tui.client import SiteSecretsClient
 
 def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str], int]) -> int:
     """Start an embedded server on `data_dir` (initialised if empty), run `open_tui`, stop it."""
+    from server import files
     from server.embedded import EmbeddedServer
 
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files.make_dirs(data_dir)  # ~/.local/share and the rest 0700, not as the umask would have them
     with EmbeddedServer.start(data_dir) as server:
         client = SiteSecretsClient(server.url, server.admin_token)
         try:
