@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     copy = commands.add_parser("copy", help="copy every row from one database into a new, empty one and verify the counts")
     copy.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
-    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="the same forms; must hold no data yet")
+    copy.add_argument("--to", dest="target", required=True, metavar="URL", help="the same forms; a SQLite file must not exist yet (it is created 0600), a PostgreSQL database must hold no data")
 
     backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
     _data_dir(backup)
