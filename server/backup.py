@@ -2,18 +2,19 @@
 
 `backup` uses SQLite's online backup API, so it copies a consistent snapshot while the server
 keeps serving. A backup holds only ciphertexts and wrapped keys: it is useless without the
-master key, which must be kept apart from it (that is the point).
+master key, which must be kept apart from it (that is the point). Both commands write only new
+files, built privately and put in place once complete (see `server.files`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
-from . import keys
+from . import files, keys
 from .config import DB_FILE
 from .datadir import KEY_CHECK, DataDirError
+from .store.sqlite import fold_wal
 
 
 def backup(data_dir: Path, target: Path) -> int:
@@ -22,19 +23,24 @@ def backup(data_dir: Path, target: Path) -> int:
     if not source_path.exists():
         raise DataDirError(f"{data_dir} holds no database")
     target = Path(target)
-    if target.exists():
-        raise DataDirError(f"{target} exists; choose a new file")
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    source = sqlite3.connect(source_path)
-    destination = sqlite3.connect(target)
+    try:
+        with files.new_file(target) as built:
+            return _copy_file(source_path, built)
+    except FileExistsError:
+        raise DataDirError(f"{target} exists; choose a new file") from None
+
+
+def _copy_file(source_path: Path | str, built: Path) -> int:
+    """Copy the database at `source_path` into `built` as one self-contained file; the secrets in it."""
+    source = sqlite3.connect(source_path, uri=True)
+    destination = sqlite3.connect(built)
     try:
         source.backup(destination)
-        destination.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no WAL beside it
-        count = destination.execute("SELECT count(*) FROM secrets").fetchone()[0]
+        fold_wal(destination)  # one self-contained file, no WAL beside it
+        return destination.execute("SELECT count(*) FROM secrets").fetchone()[0]
     finally:
         destination.close()
         source.close()
-    return count
 
 
 def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = None) -> int:
@@ -47,7 +53,8 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     target = data_dir / DB_FILE
     if target.exists():
         raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory")
-    with sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True) as check:
+    read_only = f"{backup_file.resolve().as_uri()}?mode=ro"  # percent-encoded: any file name is a path
+    with sqlite3.connect(read_only, uri=True) as check:
         try:
             ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
@@ -59,15 +66,8 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
         keys.load_master_key(data_dir, key_check[0], environ)
     except keys.MasterKeyError as error:
         raise DataDirError(f"cannot restore: {error}") from None
-    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    source = sqlite3.connect(backup_file)
-    destination = sqlite3.connect(target)
     try:
-        source.backup(destination)
-        destination.execute("PRAGMA journal_mode = WAL")
-        count = destination.execute("SELECT count(*) FROM secrets").fetchone()[0]
-    finally:
-        destination.close()
-        source.close()
-    keys.sync_dir(data_dir)
-    return count
+        with files.new_file(target) as built:
+            return _copy_file(read_only, built)
+    except FileExistsError:
+        raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory") from None

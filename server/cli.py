@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     copy = commands.add_parser("copy", help="copy every row from one database into a new, empty one and verify the counts")
     _copy_end(copy, "--from", "source", COPY_FROM_ENV, "sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
-    _copy_end(copy, "--to", "target", COPY_TO_ENV, "the same forms; must hold no data yet")
+    _copy_end(copy, "--to", "target", COPY_TO_ENV, "the same forms; a SQLite file must not exist yet (it is created 0600), a PostgreSQL database must hold no data")
 
     backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
     _data_dir(backup)

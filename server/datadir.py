@@ -9,17 +9,20 @@ the database, which keeps only the key's check value (in `meta`), as `secrets.db
 from __future__ import annotations
 
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from shared import models
 from shared.models import Role
 
-from . import crypto, keys, tokenkey
+from . import crypto, files, keys, tokenkey
 from .app import State, utc_now
 from .config import DB_FILE, Settings
 from .handlers.tokens import issue_token
 from .keyring import CHECK_META_KEY, Keyring
 from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
+from .store.sqlite import fold_wal
 
 KEY_CHECK = CHECK_META_KEY
 DEFAULT_SITE = "default"
@@ -33,7 +36,10 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
     """Create a data directory with a key, a database and the site `default`; returns an admin token.
 
     Refuses, touching nothing, when the directory (or the database at `database_url`) already
-    holds a database.
+    holds a database. All or nothing: the key is written first as `master.key.new`, the database
+    is complete before it appears (the commit point), and only then is the key renamed to
+    `master.key`. Interrupted before the commit, a second init takes up the pending key; after
+    it, the next start finishes the rename as it does for an interrupted rotation.
     """
     environ = os.environ if environ is None else environ
     data_dir = Path(data_dir)
@@ -41,18 +47,55 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
         _refuse_initialised(database_url)
     elif (data_dir / DB_FILE).exists():
         raise DataDirError(f"{data_dir} already holds a database; refusing to touch it")
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.make_dirs(data_dir)
     os.chmod(data_dir, 0o700)
     if environ.get(keys.ENV_VAR):
-        master = keys.decode_key(environ[keys.ENV_VAR], keys.ENV_VAR)
+        master, pending = keys.decode_key(environ[keys.ENV_VAR], keys.ENV_VAR), None
     elif (data_dir / keys.KEY_FILE).exists():
         raise DataDirError(f"{data_dir / keys.KEY_FILE} exists without a database; move it away first")
     else:
-        master = keys.create_key_file(data_dir)
-    if database_url is None:
-        # SQLite gives its -wal and -shm files the database's mode, so 0600 here covers all three
-        os.close(os.open(data_dir / DB_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    store = open_store(data_dir, database_url)
+        pending = data_dir / keys.NEW_KEY_FILE
+        master = _pending_key(pending)
+    token = _create_database(data_dir, database_url, master)
+    if pending is not None:
+        os.replace(pending, data_dir / keys.KEY_FILE)
+        keys.sync_dir(data_dir)
+    return token
+
+
+def _pending_key(pending: Path) -> bytes:
+    """The key an interrupted init left at `pending`, or a new one written there.
+
+    With no `master.key` and no database, a pending key belongs to no database yet: one that is
+    whole is taken up (never thrown away), one cut short by the interruption is replaced.
+    """
+    if pending.exists():
+        try:
+            return keys.read_key_file(pending)
+        except keys.MasterKeyError:
+            pending.unlink()
+    master = crypto.new_key()
+    keys.write_private_file(pending, keys.encode_key(master) + "\n")
+    return master
+
+
+def _create_database(data_dir: Path, database_url: str | None, master: bytes) -> str:
+    """Create and seed the database; returns the admin token. A SQLite file is built aside and
+    appears in `data_dir` only complete."""
+    if database_url is not None:
+        return _seed(open_store(None, database_url), master)
+    try:
+        with files.new_file(data_dir / DB_FILE) as built:
+            token = _seed(SqliteStore(built), master)
+            with closing(sqlite3.connect(built)) as conn:
+                fold_wal(conn)
+            return token
+    except FileExistsError:
+        raise DataDirError(f"{data_dir} already holds a database; refusing to touch it") from None
+
+
+def _seed(store: Store, master: bytes) -> str:
+    """Write the key check value, the site `default` and an admin token; returns the token."""
     try:
         keyring = Keyring(master)
         body = models.TokenCreate(name="admin", role=Role.admin)

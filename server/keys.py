@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from . import crypto
+from . import crypto, files
 
 ENV_VAR = "SITESECRETS_MASTER_KEY"
 KEY_FILE = "master.key"
@@ -44,15 +44,9 @@ def decode_key(text: str, origin: str) -> bytes:
 
 
 def write_private_file(path: Path, content: str) -> None:
-    """Create `path` with mode 0600 from the first byte (never a moment readable by others), durably."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, content.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    sync_dir(path.parent)
+    """Create `path` with mode 0600 from the first byte (never a moment readable by others), durably;
+    FileExistsError if anything is at `path` already (see `files.create_private_file`)."""
+    files.write_private_file(path, content)
 
 
 def sync_dir(directory: Path) -> None:
@@ -75,12 +69,6 @@ def read_key_file(path: Path) -> bytes:
     if not text.strip():
         raise MasterKeyError(f"{path} is empty")
     return decode_key(text, str(path))
-
-
-def create_key_file(data_dir: Path) -> bytes:
-    key = crypto.new_key()
-    write_private_file(data_dir / KEY_FILE, encode_key(key) + "\n")
-    return key
 
 
 def _read_pending_key(path: Path) -> bytes | None:

@@ -84,8 +84,20 @@ def load_credentials(directory: str) -> dict[str, str]:
 
 
 def _private_dir(directory: str) -> None:
-    """Create `directory` (and parents) and make it 0700, whatever the umask."""
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    """Create `directory` and each missing parent 0700, whatever the umask (`os.makedirs` gives the
+    parents 0777 less the umask: world-writable under `umask 000`); then make `directory` 0700.
+    Parents that exist are not ours to change."""
+    missing = []
+    path = os.path.abspath(directory)
+    while not os.path.exists(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else
+        os.chmod(path, 0o700)
     os.chmod(directory, 0o700)
 
 

@@ -20,9 +20,10 @@ SOCKET_NAME = "server.sock"
 
 def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str], int]) -> int:
     """Start an embedded server on `data_dir` (initialised if empty), run `open_tui`, stop it."""
+    from server import files
     from server.embedded import EmbeddedServer
 
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    files.make_dirs(data_dir)  # ~/.local/share and the rest 0700, not as the umask would have them
     # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes)
     socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-local-"))
     try:

@@ -5,15 +5,18 @@ Every row of every table is copied as it is, ids included: ciphertexts and wrapp
 untouched, so the target opens with the same master key (which is never in either database).
 The source is read in one snapshot, so a server may keep serving from it; the target must be
 empty and is written in one transaction, then every table's count is compared with the source's.
+A SQLite target must be a new file: it is built privately and appears only once the copy is
+complete and verified (see `server.files`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import files
 from ..config import DB_FILE
 from .base import StoreError
 from .migrations import MIGRATIONS
@@ -36,7 +39,7 @@ def sqlite_path(url: str) -> Path:
 
 def migrate_url(url: str) -> int:
     """Upgrade the database at `url` to the current schema; returns the schema version."""
-    endpoint = _open(url, create=False)
+    endpoint = _open(url)
     try:
         return endpoint.migrate()
     finally:
@@ -46,13 +49,12 @@ def migrate_url(url: str) -> int:
 def copy_database(source_url: str, target_url: str) -> dict[str, int]:
     """Copy every row from `source_url` into the empty database at `target_url`; returns each
     table's row count, verified equal in both."""
-    source = _open(source_url, create=False)
+    source = _open(source_url)
     try:
         version = source.version()
         if version != MIGRATIONS[-1].version:
             raise CopyError(f"the source is at schema version {version}, not {MIGRATIONS[-1].version}; run sitesecrets-server migrate on it first")
-        target = _open(target_url, create=True)
-        try:
+        with _open_target(target_url) as target:
             target.migrate()
             if any(target.count(table) for table in TABLES):
                 raise CopyError("the target already holds data; copy only into an empty database")
@@ -67,26 +69,20 @@ def copy_database(source_url: str, target_url: str) -> dict[str, int]:
                     target.insert(table, columns, rows)
             target.finish_write()
             copied = {table: target.count(table) for table in TABLES}
-        finally:
-            target.close()
+            if copied != counts:
+                differing = [t for t in TABLES if copied[t] != counts[t]]
+                raise CopyError(f"the copy's counts differ from the source's in {', '.join(differing)}")
     finally:
         source.close()
-    if copied != counts:
-        differing = [t for t in TABLES if copied[t] != counts[t]]
-        raise CopyError(f"the copy's counts differ from the source's in {', '.join(differing)}")
     return counts
 
 
 class _Sqlite:
     mark = "?"
 
-    def __init__(self, path: Path, create: bool) -> None:
+    def __init__(self, path: Path) -> None:
         if not path.exists():
-            if not create:
-                raise CopyError(f"{path} does not exist")
-            if not path.parent.is_dir():
-                raise CopyError(f"{path.parent} is not a directory")
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            raise CopyError(f"{path} does not exist")
         from .sqlite import connect
 
         self.conn = connect(path)
@@ -190,11 +186,39 @@ class _Postgres:
         self.conn.close()
 
 
-def _open(url: str, create: bool) -> Any:
+def _open(url: str) -> Any:
     from .postgres import is_postgres_url
 
     if url.startswith("sqlite://"):
-        return _Sqlite(sqlite_path(url), create)
+        return _Sqlite(sqlite_path(url))
     if is_postgres_url(url):
         return _Postgres(url)
     raise CopyError(f"not a database URL: {url.split(':', 1)[0]}:...; use sqlite:///path or postgresql://...")
+
+
+@contextmanager
+def _open_target(url: str) -> Iterator[Any]:
+    """The database to copy into, closed when the block ends; a SQLite target is a new file that
+    appears at its path only if the block completes."""
+    if not url.startswith("sqlite://"):
+        target = _open(url)
+        try:
+            yield target
+        finally:
+            target.close()
+        return
+    path = sqlite_path(url)
+    if not path.parent.is_dir():
+        raise CopyError(f"{path.parent} is not a directory")
+    try:
+        with files.new_file(path) as built:
+            target = _Sqlite(built)
+            try:
+                yield target
+                from .sqlite import fold_wal
+
+                fold_wal(target.conn)
+            finally:
+                target.close()
+    except FileExistsError:
+        raise CopyError(f"{path} exists; copy only into a new file, which is created 0600") from None

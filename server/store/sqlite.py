@@ -50,6 +50,13 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def fold_wal(conn: sqlite3.Connection) -> None:
+    """Checkpoint the WAL into the database file and stop using one, so the file alone is the whole
+    database: what a file built elsewhere must be before it is linked into place."""
+    if conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
+        raise StoreError("the database is busy; its WAL could not be folded into it")
+
+
 def translate(error: sqlite3.Error) -> StoreError:
     """Our own exception for a database failure; the message holds no row data."""
     if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):

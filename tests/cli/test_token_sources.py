@@ -63,6 +63,16 @@ def test_login_makes_the_directory_0700_and_the_file_0600_whatever_the_umask(liv
     assert os.listdir(config / "sitesecrets") == ["credentials.json"]  # no temporary file left behind
 
 
+def test_login_under_umask_000_makes_missing_parents_0700_and_leaves_existing_ones(live, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    config = home / ".config"
+    result = sitesecrets(env_without_token(live, config), "login", input=live.admin_token, umask=0)
+    assert result.returncode == 0, result.stderr
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (config, config / "sitesecrets")] == [0o700, 0o700]
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755
+
+
 def test_login_with_a_rejected_token_stores_nothing(live, config):
     result = sitesecrets(env_without_token(live, config), "login", input="ss_not_a_real_token\n")
     assert result.returncode == 1 and "rejected" in result.stderr and "nothing was stored" in result.stderr

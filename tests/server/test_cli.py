@@ -143,6 +143,7 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(initialised):
 
 def test_serve_refuses_a_wrong_master_key_with_one_sentence(initialised):
     data_dir, _ = initialised
+    (data_dir / "master.key").unlink()
     keys.write_private_file(data_dir / "master.key", keys.encode_key(crypto.new_key()) + "\n")
     result = cli("serve", "--data-dir", str(data_dir), "--port", "0")
     assert result.returncode == 1

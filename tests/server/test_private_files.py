@@ -1,0 +1,223 @@
+"""Files the server writes are its own: `copy --to sqlite://`, `backup` and `restore` create new
+0600 files whatever the umask, refuse a path that holds anything (another user's file, a symlink),
+never touch a `-wal` or `-journal` someone planted beside the target, and leave nothing behind
+when they fail. Directories it makes are 0700, parents included, and existing ones keep their mode.
+
+The attacker is a second local user, made with `useradd` for the test (so these tests need root).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import sqlite3
+import stat
+import subprocess
+import uuid
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from server import datadir, files
+from server.backup import backup, restore
+from server.datadir import DataDirError, init_data_dir
+from server.store.copy import CopyError, copy_database
+from tui.local import run_local_tui
+
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def other_user() -> Iterator[pwd.struct_passwd]:
+    """A second local user, removed again after the test."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("needs root and useradd to make a second local user")
+    name = f"ssx{uuid.uuid4().hex[:12]}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], check=True, capture_output=True)
+
+
+@pytest.fixture
+def source(tmp_path) -> Path:
+    """An initialised data directory to copy and back up."""
+    data_dir = tmp_path / "data"
+    init_data_dir(data_dir, environ={})
+    return data_dir
+
+
+@pytest.fixture
+def shared(tmp_path) -> Path:
+    """A directory every user may write to, as /tmp is."""
+    path = tmp_path / "shared"
+    path.mkdir()
+    path.chmod(0o1777)
+    return path
+
+
+def plant(path: Path, owner: pwd.struct_passwd, content: bytes = b"") -> Path:
+    """A world-writable file of `owner`'s at `path`."""
+    path.write_bytes(content)
+    os.chown(path, owner.pw_uid, owner.pw_gid)
+    path.chmod(0o666)
+    return path
+
+
+def fingerprint(path: Path) -> tuple:
+    info = path.lstat()
+    return info.st_uid, info.st_mode, info.st_mtime_ns, path.read_bytes()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def secret_count(db: Path) -> int:
+    with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro")) as conn:
+        return conn.execute("SELECT count(*) FROM secrets").fetchone()[0]
+
+
+def test_copy_refuses_another_users_world_writable_file_and_leaves_it_untouched(source, shared, other_user):
+    planted = plant(shared / "copy.db", other_user)  # empty: a valid empty database the old copy filled
+    before = fingerprint(planted)
+    with pytest.raises(CopyError, match="exists"):
+        copy_database(f"sqlite://{source}", f"sqlite://{planted}")
+    assert fingerprint(planted) == before
+    assert os.listdir(shared) == ["copy.db"]
+
+
+def test_copy_refuses_a_symlink_at_the_target_and_does_not_follow_it(source, shared, other_user, tmp_path):
+    victim = plant(tmp_path / "victim.db", other_user)
+    before = fingerprint(victim)
+    (shared / "copy.db").symlink_to(victim)
+    (shared / "dangling.db").symlink_to(tmp_path / "nothing-here.db")
+    for link in ("copy.db", "dangling.db"):
+        with pytest.raises(CopyError, match="exists"):
+            copy_database(f"sqlite://{source}", f"sqlite://{shared / link}")
+    assert fingerprint(victim) == before
+    assert not (tmp_path / "nothing-here.db").exists()
+    assert sorted(os.listdir(shared)) == ["copy.db", "dangling.db"]
+
+
+def test_copy_never_writes_into_a_wal_or_journal_planted_beside_the_target(source, shared, other_user):
+    planted = [plant(shared / f"copy.db{suffix}", other_user) for suffix in SIDECARS]
+    before = [fingerprint(p) for p in planted]
+    copy_database(f"sqlite://{source}", f"sqlite://{shared / 'copy.db'}")
+    assert [fingerprint(p) for p in planted] == before
+    target = (shared / "copy.db").lstat()
+    assert (target.st_uid, stat.S_IMODE(target.st_mode)) == (os.geteuid(), 0o600)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o277], ids=["umask000", "umask277"])
+def test_copy_creates_its_target_0600_whatever_the_umask(source, tmp_path, mask):
+    with umask(mask):
+        counts = copy_database(f"sqlite://{source}", f"sqlite://{tmp_path / 'copy.db'}")
+    assert mode(tmp_path / "copy.db") == 0o600
+    assert counts["sites"] == 1 and secret_count(tmp_path / "copy.db") == 0
+
+
+def test_a_copy_that_fails_leaves_nothing_at_the_target(source, tmp_path, monkeypatch):
+    from server.store import copy
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(copy._Sqlite, "finish_write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        copy_database(f"sqlite://{source}", f"sqlite://{tmp_path / 'copy.db'}")
+    assert sorted(os.listdir(tmp_path)) == ["data"]
+
+
+def test_backup_refuses_another_users_file_and_a_symlink(source, shared, other_user, tmp_path):
+    planted = plant(shared / "backup.db", other_user)
+    victim = plant(tmp_path / "victim.db", other_user)
+    (shared / "link.db").symlink_to(victim)
+    before = fingerprint(planted), fingerprint(victim)
+    for target in ("backup.db", "link.db"):
+        with pytest.raises(DataDirError, match="exists"):
+            backup(source, shared / target)
+    assert (fingerprint(planted), fingerprint(victim)) == before
+
+
+def test_backup_never_writes_into_a_journal_planted_beside_it(source, shared, other_user):
+    planted = [plant(shared / f"backup.db{suffix}", other_user) for suffix in SIDECARS]
+    before = [fingerprint(p) for p in planted]
+    backup(source, shared / "backup.db")
+    assert [fingerprint(p) for p in planted] == before
+    assert mode(shared / "backup.db") == 0o600
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o277], ids=["umask000", "umask277"])
+def test_backup_and_restore_create_0600_files_whatever_the_umask(source, tmp_path, mask):
+    restored = tmp_path / "restored"
+    restored.mkdir(mode=0o700)
+    shutil.copy2(source / "master.key", restored / "master.key")
+    with umask(mask):
+        backup(source, tmp_path / "backup.db")
+        restore(tmp_path / "backup.db", restored, environ={})
+    assert mode(tmp_path / "backup.db") == 0o600
+    assert mode(restored / "secrets.db") == 0o600
+    assert sorted(os.listdir(restored)) == ["master.key", "secrets.db"]
+
+
+def test_a_restore_cut_short_leaves_no_database_and_can_be_run_again(source, tmp_path, monkeypatch):
+    from server import backup as backup_module
+
+    backup(source, tmp_path / "backup.db")
+    restored = tmp_path / "restored"
+    restored.mkdir(mode=0o700)
+    shutil.copy2(source / "master.key", restored / "master.key")
+
+    def interrupted(conn):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(backup_module, "fold_wal", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            restore(tmp_path / "backup.db", restored, environ={})
+    assert os.listdir(restored) == ["master.key"]
+    restore(tmp_path / "backup.db", restored, environ={})
+    assert secret_count(restored / "secrets.db") == 0
+
+
+def test_make_dirs_under_umask_000_creates_every_missing_parent_0700_and_leaves_existing_ones(tmp_path):
+    existing = tmp_path / "home"
+    existing.mkdir()
+    existing.chmod(0o755)
+    with umask(0o000):
+        files.make_dirs(existing / "a" / "b" / "c")
+    assert [mode(existing / p) for p in ("a", "a/b", "a/b/c")] == [0o700] * 3
+    assert mode(existing) == 0o755
+
+
+def test_local_under_umask_000_makes_its_data_directory_and_its_parents_private(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o751)
+    data_dir = home / ".local" / "share" / "sitesecrets"
+    with umask(0o000):
+        assert run_local_tui(data_dir, lambda client, url: 0) == 0
+    assert [mode(home / p) for p in (".local", ".local/share", ".local/share/sitesecrets")] == [0o700] * 3
+    assert mode(home) == 0o751
+    assert {mode(p) for p in data_dir.iterdir()} == {0o600}
+
+
+def test_init_under_umask_000_creates_missing_parents_0700(tmp_path):
+    with umask(0o000):
+        init_data_dir(tmp_path / "srv" / "sitesecrets" / "data", environ={})
+    assert [mode(tmp_path / p) for p in ("srv", "srv/sitesecrets", "srv/sitesecrets/data")] == [0o700] * 3
+    assert {mode(p) for p in (tmp_path / "srv" / "sitesecrets" / "data").iterdir()} == {0o600}
