@@ -21,7 +21,7 @@ from typing import Iterator
 
 import pytest
 
-from server import datadir, files
+from server import files
 from server.backup import backup, restore
 from server.datadir import DataDirError, init_data_dir
 from server.store.copy import CopyError, copy_database
