@@ -8,7 +8,6 @@ so no token ever has to be typed on a command line.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
 
@@ -29,7 +28,12 @@ def add_parsers(commands) -> None:
 def read_token(url: str) -> str:
     """The token from a hidden prompt on a terminal, or the first line of piped stdin."""
     if sys.stdin.isatty():
-        token = getpass.getpass(f"token for {url}: ")
+        from tui.prompt import ask
+
+        try:
+            token = ask(f"token for {url}: ", echo=False)
+        except EOFError:
+            token = ""
     else:
         token = sys.stdin.readline()
     token = token.strip()

@@ -133,4 +133,9 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    from tui.prompt import ask
+
+    try:
+        return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # ctrl+d: no answer is no
+        return False

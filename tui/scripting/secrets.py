@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
@@ -72,8 +71,14 @@ def read_value(args: argparse.Namespace) -> str:
             raise UsageError(f"cannot read {args.from_file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
     if not sys.stdin.isatty():
         return sys.stdin.read()
-    first = getpass.getpass(f"value of {args.name}: ")
-    if getpass.getpass("again: ") != first:
+    from tui.prompt import ask
+
+    try:
+        first = ask(f"value of {args.name}: ", echo=False)
+        again = ask("again: ", echo=False)
+    except EOFError:
+        raise UsageError("no value was typed (ctrl+d); nothing was sent") from None
+    if again != first:
         raise UsageError("the two values differ; nothing was sent")
     return first
 
