@@ -79,35 +79,37 @@ def check_interpreter(program: str) -> None:
 def check_sizes(program: str, argv: list[str], env: dict[str, str]) -> None:
     """Each string within the kernel's limit and all of them within ARG_MAX; naming what is too
     large, never its value."""
+    start = f"cannot start {argv[0]}:"
     sizes: dict[str, int] = {}
     for index, arg in enumerate(argv):
-        sizes[f"argument {index}"] = exec_bytes(arg, f"argument {index}")
+        sizes[f"argument {index}"] = exec_bytes(arg, f"{start} argument {index}")
     for name, value in env.items():
         if "=" in name or not name:
-            raise CannotStart(f"cannot pass the variable {name!r}: a name cannot be empty or hold '='", ENVIRONMENT_REFUSED)
-        sizes[f"variable {name}"] = exec_bytes(f"{name}={value}", f"variable {name}")
+            raise CannotStart(f"{start} the variable {name!r} cannot be passed: a name cannot be empty or hold '='",
+                              ENVIRONMENT_REFUSED)
+        sizes[f"variable {name}"] = exec_bytes(f"{name}={value}", f"{start} variable {name}")
     if sys.platform.startswith("linux"):
         for what, size in sizes.items():
             if size > MAX_ARG_STRLEN:
-                raise CannotStart(f"{what} is {size:,} bytes, more than the {MAX_ARG_STRLEN:,} bytes exec takes "
+                raise CannotStart(f"{start} {what} is {size:,} bytes, more than the {MAX_ARG_STRLEN:,} bytes exec takes "
                                   "for one string", ENVIRONMENT_REFUSED)
     pointers = (len(argv) + len(env) + 2) * 8
     total = sum(sizes.values()) + len(os.fsencode(program)) + 1 + pointers
     limit = arg_max() - ARG_MAX_MARGIN
     if total > limit:
         largest = max((w for w in sizes if w.startswith("variable ")), key=sizes.__getitem__, default="argument 0")
-        raise CannotStart(f"the arguments and environment come to {total:,} bytes, more than the {limit:,} exec takes; "
+        raise CannotStart(f"{start} the arguments and environment come to {total:,} bytes, more than the {limit:,} exec takes; "
                           f"the largest is {largest} ({sizes[largest]:,} bytes)", ENVIRONMENT_REFUSED)
 
 
 def exec_bytes(text: str, what: str) -> int:
-    """The bytes exec copies for `text`: its encoding and the closing NUL."""
+    """The bytes exec copies for `text` (`what` names it in a refusal): its encoding and the closing NUL."""
     try:
         encoded = os.fsencode(text)
     except UnicodeError:
-        raise CannotStart(f"cannot pass {what}: it is not text this system can encode", ENVIRONMENT_REFUSED) from None
+        raise CannotStart(f"{what} is not text this system can encode", ENVIRONMENT_REFUSED) from None
     if b"\0" in encoded:
-        raise CannotStart(f"cannot pass {what}: it holds a NUL character", ENVIRONMENT_REFUSED)
+        raise CannotStart(f"{what} holds a NUL character", ENVIRONMENT_REFUSED)
     return len(encoded) + 1
 
 
