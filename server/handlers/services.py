@@ -151,10 +151,11 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
         details["recorded"] = False
     event = call.event("service.env", site=site, target=target, details=details)
     present = [b for b in bound if b.secret_id is not None]
+    current = {(b.app_id, b.name): b.version for b in present}
 
     def write(tx: Transaction) -> None:
         if record:
-            tx.record_load(service.id, *changed_load(present, {(b.app_id, b.name): b.version for b in present}, call.now), call.now)
+            tx.record_load(service.id, *changed_load(present, current, call.now), call.now)
         audit.record(tx, event)
 
     call.store.write(write)
