@@ -39,6 +39,8 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "action": {"type": "string", "description": "an action, or a prefix ending in `*`"},
     "target": {"type": "string", "description": "a target, or a prefix ending in `*`"},
     "actor": {"type": "string", "description": "a token name"},
+    "record": {"type": "string", "enum": ["true", "false"],
+               "description": "`false`: hand out the environment without recording the load (see `POST .../loads`)"},
 }
 
 # what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)

@@ -335,6 +335,21 @@ class ServiceEnv(_Object):
     env: dict[str, str]
     versions: dict[str, int]
     missing: list[SecretRef] = Field(default_factory=list, description="bindings whose secret does not exist yet")
+    loaded_versions: list[LoadedVersion] = Field(
+        default_factory=list, description="the version of each binding this answer holds (site-level ones an app-level "
+                                          "value overrides included), as `POST .../loads` takes them")
+
+
+class BindingVersion(_Request):
+    name: SecretName
+    app: Slug | None = None
+    version: Annotated[int, Field(ge=1), WholeNumber]
+
+
+class ServiceLoad(_Request):
+    """What a service started with: the `loaded_versions` of the environment answer it was given."""
+
+    versions: list[BindingVersion] = Field(max_length=1000)
 
 
 # ---------------------------------------------------------------- tokens and audit

@@ -48,6 +48,7 @@ from shared.models import (  # noqa: E402
     SecretType,
     SecretTypeList,
     Service,
+    ServiceEnv,
     ServiceList,
     Site,
     SiteList,
@@ -231,6 +232,12 @@ class SiteSecretsClient:
         """Replace the service's bindings with `secrets` (SecretRef dicts)."""
         path = f"{scope_path(site, None)}/services/{_seg(name)}"
         return self.request("PATCH", path, Service, json={"secrets": secrets})
+
+    def service_env(self, site: str, name: str) -> ServiceEnv:
+        """The service's environment, read without recording a load: only `run` starts the
+        service, so only `run` may clear its restart flag."""
+        path = f"{scope_path(site, None)}/services/{_seg(name)}/env"
+        return self.request("GET", path, ServiceEnv, params={"record": "false"})
 
     def delete_service(self, site: str, name: str) -> None:
         self.request("DELETE", f"{scope_path(site, None)}/services/{_seg(name)}", None)

@@ -124,12 +124,14 @@ def delete_service(call: Call, site: str, name: str) -> None:
 
 
 def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
-    """The service's bound secrets as variables; records what it loaded, which clears `restart_required`.
+    """The service's bound secrets as variables; records what it loaded, which clears `restart_required`,
+    unless `?record=false` asks for the values alone (then `POST .../loads` records the start).
 
     Values are read and opened in one snapshot outside the writer, so the write is only the load
     record and the audit event. All or nothing: if one bound value fails its integrity check, the
     fetch is audited as an error and answers 500 rather than hand the service half its environment.
     """
+    record = record_requested(call)
 
     def read(tx: Transaction) -> tuple[SiteRow, ServiceRow, list[BoundSecret]]:
         site_row = load_site(tx, site)
@@ -144,18 +146,84 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
         event = call.event("service.env", site=site, target=target, outcome="error", details={"error": "integrity_error", **error.args[0]})
         call.store.write(lambda tx: audit.record(tx, event))
         raise ApiError(ErrorCode.integrity_error, f"a secret of service {name!r} failed its integrity check; nothing was handed out") from None
-    # write only what changed: under load most fetches land in the same second with the same
-    # versions, and the single writer's time is what bounds every audited read
-    loaded = {(b.app_id, b.name): b.version for b in bound if b.secret_id is not None and b.loaded_version != b.version}
-    used = [b.secret_id for b in bound if b.secret_id is not None and b.last_used_at != call.now]
-    event = call.event("service.env", site=site, target=target, details={"secrets": sorted(versions), "missing": len(missing)})
+    details: dict[str, object] = {"secrets": sorted(versions), "missing": len(missing)}
+    if not record:
+        details["recorded"] = False
+    event = call.event("service.env", site=site, target=target, details=details)
+    present = [b for b in bound if b.secret_id is not None]
+    current = {(b.app_id, b.name): b.version for b in present}
 
     def write(tx: Transaction) -> None:
-        tx.record_load(service.id, loaded, used, call.now)
+        if record:
+            tx.record_load(service.id, *changed_load(present, current, call.now), call.now)
         audit.record(tx, event)
 
     call.store.write(write)
-    return models.ServiceEnv(env=env, versions=versions, missing=missing)
+    loaded = [models.LoadedVersion(name=b.name, app=b.app, version=b.version) for b in present]
+    return models.ServiceEnv(env=env, versions=versions, missing=missing, loaded_versions=loaded)
+
+
+def record_requested(call: Call) -> bool:
+    """`?record=` of an environment fetch: absent or `true` records the load, `false` does not."""
+    value = call.request.query.get("record", "true")
+    if value not in ("true", "false"):  # a typo must not quietly record (or not record) a start
+        raise validation_error([{"path": "/record", "message": "record must be 'true' or 'false'"}])
+    return value == "true"
+
+
+def changed_load(bound: list[BoundSecret], versions: dict[tuple[int | None, str], int],
+                 now: str) -> tuple[dict[tuple[int | None, str], int], list[int]]:
+    """`record_load`'s arguments for loading `versions` of `bound`: only what changed. Under load most
+    loads land in the same second with the same versions, and the single writer's time is what
+    bounds every audited read."""
+    by_key = {(b.app_id, b.name): b for b in bound}
+    loaded = {key: v for key, v in versions.items() if by_key[key].loaded_version != v}
+    used = [b.secret_id for key, b in by_key.items() if key in versions and b.secret_id is not None and b.last_used_at != now]
+    return loaded, used
+
+
+def record_load(call: Call, site: str, name: str) -> models.Service:
+    """Record that the service started with these versions (what `?record=false` handed out): clears
+    `restart_required` exactly as a recording fetch does. Only versions the server could have served
+    are taken: each names a binding of the service whose secret exists, at most at its current
+    version. An older version is taken as it is, so a secret changed between the fetch and this
+    record leaves the service flagged for restart, which is the truth."""
+    body = call.request.parse(models.ServiceLoad)
+
+    def write(tx: Transaction) -> models.Service:
+        site_row = load_site(tx, site)
+        service = load_service(tx, site_row, name)
+        bound = [b for b in allowed_bindings(tx, site_row, service, tx.bound_secrets(service.id)) if b.secret_id is not None]
+        versions = checked_versions(name, bound, body.versions)
+        tx.record_load(service.id, *changed_load(bound, versions, call.now), call.now)
+        audit.record(tx, call.event("service.load", site=site, target=f"service:{name}",
+                                    details={"secrets": sorted({n for _, n in versions})}))
+        return service_model(load_service(tx, site_row, name), tx.bindings([service.id]))
+
+    return call.store.write(write)
+
+
+def checked_versions(service: str, bound: list[BoundSecret], entries: list[models.BindingVersion]) -> dict[tuple[int | None, str], int]:
+    """`entries` as `record_load` keys, or 422 naming each entry the server could not have served."""
+    by_ref = {(b.app, b.name): b for b in bound}
+    versions: dict[tuple[int | None, str], int] = {}
+    errors = []
+    for index, entry in enumerate(entries):
+        path = f"/versions/{index}"
+        binding = by_ref.get((entry.app, entry.name))
+        if binding is None:
+            errors.append({"path": path, "message": f"service {service!r} has no binding to this secret, or its secret does not exist"})
+            continue
+        assert binding.version is not None  # `bound` holds only bindings whose secret exists
+        key = (binding.app_id, binding.name)
+        if key in versions:
+            errors.append({"path": path, "message": "this secret is listed twice"})
+        elif entry.version > binding.version:
+            errors.append({"path": path + "/version", "message": f"version {entry.version} was never served; the current one is {binding.version}"})
+        versions[key] = entry.version
+    if errors:
+        raise validation_error(errors)
+    return versions
 
 
 def allowed_bindings(tx: Transaction, site: SiteRow, service: ServiceRow, bound: list[BoundSecret]) -> list[BoundSecret]:

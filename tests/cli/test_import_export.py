@@ -126,6 +126,18 @@ def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
     assert json.loads(result.stdout) == {"SHARED": "app"}
 
 
+def test_export_of_a_service_does_not_count_as_its_start(live: Live, cli, site):
+    live.put_secret(site, "KEY", "v1")
+    live.new_service(site, "api", None, [{"name": "KEY"}])
+    live.ok("GET", f"/v1/sites/{site}/services/api/env")  # the service starts with v1
+    live.ok("PATCH", f"/v1/sites/{site}/secrets/KEY", json={"value": "v2"})
+    before = live.service(site, "api")
+    assert before["restart_required"]
+    assert cli("export", "--service", "api", "--format", "json", site=site).returncode == 0
+    after = live.service(site, "api")
+    assert after["restart_required"] and after["loaded_at"] == before["loaded_at"]
+
+
 def test_each_exported_value_is_audited_as_a_reveal(live: Live, cli, site):
     live.put_secret(site, "A", "1")
     live.put_secret(site, "B", "2")

@@ -56,11 +56,13 @@ def make_schema(admin_token: str, app: Counting):
         "operations": [
             # API.md's 422s that depend on what is stored, which no schema can say: a typed value
             # that does not validate against its type (or a type the site lacks), a schema that
-            # is not a valid JSON Schema, a binding of a site-level secret by an app that refuses them
+            # is not a valid JSON Schema, a binding of a site-level secret by an app that refuses them,
+            # a recorded load naming a version the server never served
             *({"include-path-regex": path, "include-method": method,
                "checks": {"positive_data_acceptance": {"expected-statuses": ["2XX", 401, 403, 404, 409, 422, 429]}}}
               for method, path in (("POST", "/secrets$"), ("PATCH", "/secrets/{name}$"), ("POST", "/secret-types$"),
-                                   ("PATCH", "/secret-types/{key}$"), ("POST", "/services$"), ("PATCH", "/services/{name}$"))),
+                                   ("PATCH", "/secret-types/{key}$"), ("POST", "/services$"), ("PATCH", "/services/{name}$"),
+                                   ("POST", "/loads$"))),
             # a service naming an app that does not exist is 404 (API.md), which this heuristic takes
             # for the site in the path having vanished right after its creation
             {"include-path": "/v1/sites/{site}/services", "include-method": "POST",

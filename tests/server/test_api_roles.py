@@ -38,7 +38,7 @@ ROW_OF_ACTION = {
     "site.create": ADMIN, "site.update": ADMIN, "site.delete": ADMIN,
     "app.create": ADMIN, "app.update": ADMIN, "app.delete": ADMIN,
     "token.list": ADMIN, "token.create": ADMIN, "token.delete": ADMIN, "audit.read": ADMIN,
-    "service.env": ENV,
+    "service.env": ENV, "service.load": ENV,
 }
 ROLES = ("viewer", "editor", "admin", "service")
 
@@ -56,6 +56,7 @@ BODIES = {
     ("PATCH", "/v1/sites/{site}/secret-types/{key}"): {"name": "Certificate"},
     ("POST", "/v1/sites/{site}/services"): {"name": "new-service", "secrets": [{"name": "API_KEY"}]},
     ("PATCH", "/v1/sites/{site}/services/{name}"): {"secrets": [{"name": "BOUND"}]},
+    ("POST", "/v1/sites/{site}/services/{name}/loads"): {"versions": [{"name": "BOUND", "version": 1}]},
     ("POST", "/v1/tokens"): {"name": "someone", "role": "viewer"},
 }
 
@@ -152,6 +153,20 @@ def test_service_token_may_not_fetch_another_services_environment(world, api, mi
     denied = audit_rows(data_dir, outcome="denied")
     assert [(e["action"], e["site"]) for e in denied] == [("service.env", "default")]
     assert "/services/other/env" in denied[0]["details"]
+
+
+def test_service_token_may_not_record_another_services_load(world, api, mint, client, data_dir, db_rows) -> None:
+    assert api.post("/v1/sites/default/services", json={"name": "other", "secrets": [{"name": "BOUND"}]}).status_code == 201
+    caller = client(mint("service", site="default", service="worker"))
+    before = db_rows()
+    expect_error(caller.post("/v1/sites/default/services/other/loads", json={"versions": [{"name": "BOUND", "version": 1}]}),
+                 403, "forbidden")
+    assert api.get("/v1/sites/default/services/other").json()["loaded_at"] is None
+    denied = audit_rows(data_dir, outcome="denied")
+    assert [(e["action"], e["site"]) for e in denied] == [("service.load", "default")]
+    after = db_rows()
+    assert after.pop("audit_events")[0][0] == before.pop("audit_events")[0][0] + 1
+    assert after == before
 
 
 SITE_ROUTES = [pytest.param(r, id=f"{r.method}-{r.path}") for r in PROTECTED if "{site}" in r.path]

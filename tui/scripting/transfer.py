@@ -106,15 +106,12 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from tui.client import scope_path
     from tui.display import json_text
-    from shared.models import ServiceEnv
 
     site = site_of(args)
     with client_for(args) as client:
         if args.service:
-            path = f"{scope_path(site, None)}/services/{args.service}/env"
-            pairs = client.request("GET", path, ServiceEnv).env
+            pairs = client.service_env(site, args.service).env
         else:
             names = [s.name for s in client.list_secrets(site) if s.app == args.app]
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
