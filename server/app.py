@@ -14,12 +14,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, NoReturn
 
 
+from shared.limits import has_control_character
 from shared.models import ErrorCode, Role
 
 from . import audit
 from .auth import Permission, Principal, TokenHasher, bearer_token, hashes_match
 from .config import Settings
-from .http import ApiError, Request, Response, bounded, error_response, BASE_HEADERS
+from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
 from .keyring import Keyring, MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
@@ -95,14 +96,19 @@ class Application:
         except StorageFull:
             return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
         except StoreError as error:
-            log.error("storage failure on %s %s: %s", request.method, bounded(request.path), error)
+            log.error("storage failure on %s %s: %r", quoted(request.method), quoted(request.path), str(error))
             return error_response(ApiError(ErrorCode.internal_error, "the server could not complete the request"))
         except Exception as error:  # noqa: BLE001 - the one catch-all, by design
             frames = "".join(traceback.format_tb(error.__traceback__))
-            log.error("unexpected %s on %s %s\n%s", type(error).__name__, request.method, bounded(request.path), frames)
+            log.error("unexpected %s on %s %s\n%s", type(error).__name__, quoted(request.method), quoted(request.path), frames)
             return error_response(ApiError(ErrorCode.internal_error, "the server failed unexpectedly; the details are in its log"))
 
     def dispatch(self, request: Request) -> Response:
+        if has_control_character(request.path):
+            # no name, key or id holds one, and PostgreSQL cannot even compare a NUL: refused
+            # before any routing, token lookup, audit or log line, on every backend alike
+            raise ApiError(ErrorCode.not_found, "no path holds control characters; nothing by that name exists",
+                           {"reason": "control_character"})
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
             if allowed:
@@ -115,6 +121,7 @@ class Application:
             # hostile one must not cost a row (or a log line) its size
             raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
                            {"parameter": oversized, "max_length": route.max_length(oversized)})
+        _refuse_control_characters_in_query(request, route)
         call = Call(request, None, self.state, route, utc_now())
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
@@ -180,6 +187,16 @@ class Application:
                                details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
             self.state.store.write(lambda tx: audit.record(tx, event))
             raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
+
+
+def _refuse_control_characters_in_query(request: Request, route: Route) -> None:
+    """422 for a query parameter of `route` holding a control character: no filter, cursor or
+    scope holds one, and an audit filter with a NUL would fail on PostgreSQL alone. Parameters
+    the route does not take are ignored, as ever: they reach nothing."""
+    bad = [name for name in route.query if has_control_character(request.query.get(name, ""))]
+    if bad:
+        raise validation_error([{"path": pointer([name]), "message": "must not contain control characters"} for name in bad],
+                               "the query string holds control characters")
 
 
 def _forbidden_message(principal: Principal, route: Route) -> str:

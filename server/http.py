@@ -36,6 +36,13 @@ def bounded(path: str) -> str:
     return f"{path[:MAX_LOGGED_PATH]}...({len(path) - MAX_LOGGED_PATH} more characters)"
 
 
+def quoted(text: str) -> str:
+    """`text` as a log line may hold it: bounded, then quoted with every newline, escape, C1
+    control or bidirectional mark written as an escape, so that no request can forge a log line
+    or drive the terminal of whoever reads the log."""
+    return repr(bounded(text))
+
+
 class ApiError(Exception):
     """A refusal with a machine code, one human sentence, and details that never hold a value."""
 
@@ -154,11 +161,47 @@ class Request:
         if content_type != "application/json":
             raise ApiError(ErrorCode.unsupported_media_type, "send the body as application/json")
         body = self.body()
-        parse_json(body)  # the strict checks pydantic's parser lacks; it then parses in JSON mode (enums from strings)
+        document = parse_json(body)  # the strict checks pydantic's parser lacks; it then parses in JSON mode (enums from strings)
         try:
-            return model.model_validate_json(body)
+            parsed = model.model_validate_json(body)
         except ValidationError as error:
             raise from_validation_error(error) from None
+        refuse_nul(document)
+        return parsed
+
+
+_Place = Any
+"""None for the whole document, else `(parent's place, key or index)`."""
+
+
+def refuse_nul(document: Any) -> None:
+    """422 for a NUL anywhere in a parsed body's strings, keys included.
+
+    No field may hold one (a value becomes an environment variable; names, labels and
+    descriptions refuse controls), and PostgreSQL's text cannot: this one rule keeps any string
+    a field's own rule lets through from failing there, or working on SQLite alone. It walks
+    with a list, not recursion, since the body may nest as deep as `json` allowed; each item
+    keeps a link to its parent's place, so a deep, wide body costs no copies of long paths."""
+    pending: list[tuple[_Place, Any]] = [(None, document)]
+    while pending:
+        place, item = pending.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in key:
+                    raise _nul_error(place)
+                pending.append(((place, key), inner))
+        elif isinstance(item, list):
+            pending.extend(((place, i), inner) for i, inner in enumerate(item))
+        elif isinstance(item, str) and "\x00" in item:
+            raise _nul_error(place)
+
+
+def _nul_error(place: _Place) -> ApiError:
+    location: list[Any] = []
+    while place is not None:
+        place, step = place
+        location.append(step)
+    return validation_error([{"path": pointer(reversed(location)), "message": "must not contain NUL characters"}])
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

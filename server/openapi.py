@@ -16,7 +16,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared import __version__
-from shared.limits import SECRET_NAME_PATTERN, SLUG_PATTERN, TYPE_KEY_PATTERN
+from shared.limits import NO_CONTROL_PATTERN, SECRET_NAME_PATTERN, SLUG_PATTERN, TYPE_KEY_PATTERN
 from shared.models import ErrorBody
 
 from .auth import Permission
@@ -36,9 +36,9 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "scope": {"type": "string", "enum": ["site", "all"], "description": "`all` lists every scope of the site"},
     "limit": {"type": "integer", "minimum": 1, "maximum": 500, "description": "page size (default 100)"},
     "before": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "description": "the `next` cursor of the previous page"},
-    "action": {"type": "string", "description": "an action, or a prefix ending in `*`"},
-    "target": {"type": "string", "description": "a target, or a prefix ending in `*`"},
-    "actor": {"type": "string", "description": "a token name"},
+    "action": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "an action, or a prefix ending in `*`"},
+    "target": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "a target, or a prefix ending in `*`"},
+    "actor": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "a token name"},
     "record": {"type": "string", "enum": ["true", "false"],
                "description": "`false`: hand out the environment without recording the load (see `POST .../loads`)"},
 }
@@ -86,7 +86,7 @@ def _error_statuses(route: Route) -> set[int]:
     whose master key was rotated under it serves nothing); with a token, 401, 403 and 429, and 503
     or 507 because even a read may write (a token's last use, an audited denial); with a body, the
     body's refusals (411 comes from the HTTP layer for a chunked body); 404 for a named thing; 422
-    for a query parameter out of its range."""
+    for a query parameter out of its range (or holding a control character)."""
     statuses = {500, 503}
     if route.permission is not Permission.public:
         statuses |= {401, 403, 429, 503, 507}

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from shared.limits import MAX_NAME_LENGTH_CEILING
+from shared.limits import MAX_STORED_NAME_LENGTH
 
 from .auth import Permission
 
@@ -44,9 +44,10 @@ class Route:
 
     def max_length(self, param: str) -> int:
         """The longest `param` that could name anything: `{name}` is a secret's under `/secrets/`
-        (no site may allow more than the ceiling) and a service's under `/services/`."""
+        (as long as any version let a site store, see `MAX_STORED_NAME_LENGTH`) and a service's
+        under `/services/`."""
         if param == "name":
-            return MAX_NAME_LENGTH_CEILING if "/secrets/" in self.path else SLUG_MAX_LENGTH
+            return MAX_STORED_NAME_LENGTH if "/secrets/" in self.path else SLUG_MAX_LENGTH
         return _PARAM_MAX_LENGTH[param]
 
     def oversized(self, params: dict[str, str]) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import socketserver
 import ssl
@@ -20,10 +21,14 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
 
-from .http import bounded
+from .http import quoted
 
 WSGIApp = Callable[[dict[str, Any], Callable], Any]
 READ_TIMEOUT_SECONDS = 30
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110's `token`: what a method may be."""
+_RAW_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""A request target holding one of these raw (not percent-encoded) is not a URI (RFC 3986)."""
 
 
 class _Body(io.RawIOBase):
@@ -152,6 +157,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise _BadRequest(400)
             headers.append((name.lower(), value.strip()))
         method, target, version = parts
+        if not _METHOD.fullmatch(method) or _RAW_CONTROL.search(target):
+            raise _BadRequest(400)
         connection = ",".join(v for k, v in headers if k == "connection").lower()
         self.close_connection = "close" in connection or (version == "HTTP/1.0" and "keep-alive" not in connection)
         if any(k == "expect" and v.lower() == "100-continue" for k, v in headers):
@@ -210,7 +217,7 @@ class _Handler(socketserver.StreamRequestHandler):
         self._send_raw(int(captured["status"].split()[0]), captured["headers"], payload, captured["status"], closing=body.remaining > 0)
         if self.server.access_log:
             sys.stderr.write(f"{self.client_address[0] if isinstance(self.client_address, tuple) else 'unix'} "
-                             f"{method} {bounded(target.split('?')[0])!r} {captured['status'].split()[0]}\n")
+                             f"{method} {quoted(target.split('?')[0])} {captured['status'].split()[0]}\n")
 
     def _send_raw(self, code: int, headers: list[tuple[str, str]], payload: bytes, status: str | None = None,
                   closing: bool = False) -> None:

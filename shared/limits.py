@@ -16,8 +16,18 @@ SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """Secret names become environment variables, so they follow the shell's rule."""
 TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 
-MAX_NAME_LENGTH_CEILING = 4096
-"""The most an operator may raise a site's `max_name_length` to: no secret name is ever longer."""
+MAX_NAME_LENGTH_CEILING = 2048
+"""The most an operator may raise a site's `max_name_length` to: no new secret name is longer.
+
+Both databases must index every name. PostgreSQL refuses a btree index row over 2,704 bytes (a
+third of an 8 KB page, less headers), and a name shares its unique index with two 8-byte ids
+(`secrets_scope_name`, `bindings_ref`): on PostgreSQL 15 the longest random name that indexes is
+2,676 characters (a name is ASCII, so characters are bytes). 2,048 stays well inside that on both
+backends, whatever PostgreSQL's compression makes of a particular name."""
+MAX_STORED_NAME_LENGTH = 4096
+"""The longest secret name any version let a site store (the ceiling was 4,096 before PostgreSQL's
+index limit was measured; SQLite stored such names). Paths naming a secret up to this length are
+still looked up, so those secrets stay readable and deletable; longer ones are 404 unread."""
 MAX_DESCRIPTION_CHARS = 1024
 DESCRIPTION_PATTERN = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
 """`description_problem`'s character rule as a regular expression, for the OpenAPI document:
@@ -27,6 +37,8 @@ LABEL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2
 control, no DEL, no bidirectional mark, embedding, override or isolate."""
 VALUE_PATTERN = r"^[^\x00]*$"
 """`value_problem`'s NUL rule as a regular expression, for the OpenAPI document."""
+NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""`has_control_character`'s rule as a regular expression, for the OpenAPI document's query parameters."""
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
@@ -45,10 +57,19 @@ _SLUG = re.compile(SLUG_PATTERN)
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _TYPE_KEY = re.compile(TYPE_KEY_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_slug(name: str) -> bool:
     return bool(_SLUG.fullmatch(name))
+
+
+def has_control_character(text: str) -> bool:
+    """Whether `text` holds a C0 or C1 control or DEL (Unicode category Cc).
+
+    No name, key, id or audit filter may hold one, so a path or query string that does names
+    nothing; and PostgreSQL's text cannot hold NUL at all, so such text must never reach it."""
+    return _CONTROL.search(text) is not None
 
 
 def secret_name_problem(name: str, max_length: int = DEFAULT_LIMITS.max_name_length) -> str | None:

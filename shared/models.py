@@ -64,7 +64,11 @@ def _utc_z(moment: datetime) -> str:
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 SecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_length=1)]
-"""The length limit is per site (`Limits.max_name_length`), so the server checks it, not the model."""
+"""A secret name as stored. The length limit is per site (`Limits.max_name_length`), so the server
+checks it; a request naming a new one also keeps within the ceiling every site keeps within
+(`NewSecretName`, `NewSecretRef`). Answers use this rule alone: names a site stored under an older,
+higher ceiling must still be listed."""
+NewSecretName = Annotated[str, StringConstraints(pattern=SECRET_NAME_PATTERN, min_length=1, max_length=MAX_NAME_LENGTH_CEILING)]
 TypeKey = Annotated[str, StringConstraints(pattern=TYPE_KEY_PATTERN)]
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS, json_schema_extra={"pattern": DESCRIPTION_PATTERN}),
                         AfterValidator(_check_description)]
@@ -244,7 +248,7 @@ class Secret(_Object):
 
 
 class SecretCreate(_Request):
-    name: SecretName
+    name: NewSecretName
     value: SecretValue
     type: TypeKey | None = None
     description: Description = ""
@@ -304,6 +308,16 @@ class SecretRef(_Object):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+def _ref_within_ceiling(ref: SecretRef) -> SecretRef:
+    if len(ref.name) > MAX_NAME_LENGTH_CEILING:
+        raise ValueError(f"a secret name is at most {MAX_NAME_LENGTH_CEILING} characters (it has {len(ref.name)})")
+    return ref
+
+
+NewSecretRef = Annotated[SecretRef, AfterValidator(_ref_within_ceiling)]
+"""A binding in a request: no longer a name than any secret may have, so that both databases index it."""
+
+
 class LoadedVersion(_Object):
     name: str
     app: str | None = None
@@ -324,11 +338,11 @@ class Service(_Object):
 class ServiceCreate(_Request):
     name: Slug
     app: Slug | None = None
-    secrets: list[SecretRef] = Field(default_factory=list, max_length=1000)
+    secrets: list[NewSecretRef] = Field(default_factory=list, max_length=1000)
 
 
 class ServiceUpdate(_Request):
-    secrets: list[SecretRef] = Field(max_length=1000)
+    secrets: list[NewSecretRef] = Field(max_length=1000)
 
 
 class ServiceEnv(_Object):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.limits import Limits
+from shared.limits import MAX_NAME_LENGTH_CEILING, Limits
 from shared import models
 
 from ..app import Call
@@ -32,11 +32,13 @@ def load_scope(tx: Transaction, site_name: str, app_name: str | None) -> tuple[S
 
 
 def site_limits(call: Call, site: SiteRow) -> Limits:
+    """The limits `site` works under. The name length never passes the ceiling, whatever a site
+    stored under an older, higher one or the server's flag says: both databases must index it."""
     default = call.state.settings.limits
     return Limits(
         max_secrets=site.max_secrets or default.max_secrets,
         max_value_bytes=site.max_value_bytes or default.max_value_bytes,
-        max_name_length=site.max_name_length or default.max_name_length,
+        max_name_length=min(site.max_name_length or default.max_name_length, MAX_NAME_LENGTH_CEILING),
     )
 
 
