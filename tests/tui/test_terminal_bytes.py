@@ -60,8 +60,8 @@ def test_secrets_tab_with_a_revealed_hostile_value_sends_no_escape(secrets_serve
 
 def test_types_audit_services_tabs_and_forms_send_no_escape(secrets_server, admin, site):
     schema = {"type": "object", "description": HOSTILE, "properties": {"k": {"type": "string", "title": HOSTILE}}}
-    admin.create_type(site, {"key": "evil", "name": "T " + HOSTILE, "schema": schema, "description": BIDI})
-    editor = SiteSecretsClient(admin.url, make_token(admin, Role.editor, name="eve \x9b2J \u202eevil"))
+    admin.create_type(site, {"key": "evil", "name": "T evil", "schema": schema, "description": BIDI})  # names refuse controls
+    editor = SiteSecretsClient(admin.url, make_token(admin, Role.editor, name="eve"))
     editor.create_secret(site, None, {"name": "TYPED", "type": "evil", "value": json.dumps({"k": HOSTILE})})
     editor.close()
     admin.create_service(site, {"name": "svc", "secrets": [{"name": "TYPED"}]})
