@@ -1,5 +1,5 @@
 """The WSGI application: authenticate, authorise against the routing table, run the handler, and
-turn every failure into API.md's error shape.
+turn every failure into docs/API.md's error shape.
 
 Anything unexpected becomes a 500 whose traceback goes only to the server log, and even there
 without the exception's message, which could quote request data.
@@ -228,7 +228,7 @@ _REASONS = {
 
 
 def create_app(state: State) -> Application:
-    """The WSGI application over `state`, with API.md's whole routing table."""
+    """The WSGI application over `state`, with docs/API.md's whole routing table."""
     from .handlers import ROUTES
 
     return Application(state, ROUTES)

@@ -21,7 +21,7 @@ TOKEN_PREFIX = "ss_"
 
 
 class Permission(StrEnum):
-    """What a route needs; `ALLOWED` is API.md's roles table."""
+    """What a route needs; `ALLOWED` is the roles table of docs/API.md."""
 
     public = "public"
     any = "any"  # any valid token (whoami)

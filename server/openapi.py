@@ -145,7 +145,7 @@ def _operation(route: Route, refs: dict) -> dict[str, Any]:
     else:
         responses["200"] = {"description": "success", "content": {"application/json": {"schema": {"type": "object"}}}}
     for status in sorted(_error_statuses(route)):
-        responses[str(status)] = {"description": "an error (API.md's one error shape)", "content": error_content}
+        responses[str(status)] = {"description": "an error (docs/API.md's one error shape)", "content": error_content}
     if "401" in responses:
         responses["401"]["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string", "const": "Bearer"}}}
     if "429" in responses:

@@ -6,6 +6,7 @@ gets at most `threshold` tries per window per replica, still far too few to gues
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -19,12 +20,18 @@ class FailureLimiter:
         self._lock = threading.Lock()
 
     def retry_after(self, address: str) -> int | None:
-        """Seconds `address` must wait before its next try, or None when it may try now."""
+        """Seconds `address` must wait before its next try, or None when it may try now.
+
+        Exact, rounded up: the moment the wait ends is the moment enough failures have left the
+        window that fewer than `threshold` remain (a failure leaves it exactly `window` seconds on).
+        """
         with self._lock:
             recent = self._recent(address)
             if len(recent) < self.threshold:
                 return None
-            return max(1, int(recent[0] + self.window - self._clock()) + 1)
+            # concurrent requests may have recorded more than `threshold`: wait for the surplus too
+            ends = recent[len(recent) - self.threshold] + self.window
+            return max(1, math.ceil(ends - self._clock()))
 
     def record_failure(self, address: str) -> bool:
         """Count a bad token; True when this failure is the one that starts the wait."""
@@ -34,6 +41,10 @@ class FailureLimiter:
             if len(self._failures) > 10_000:  # bound the memory a spray of addresses can take
                 self._forget_quiet()
             return len(recent) == self.threshold
+
+    def __len__(self) -> int:
+        """How many addresses it remembers failures of (the memory a spray of addresses costs)."""
+        return len(self._failures)
 
     def _recent(self, address: str) -> deque[float]:
         recent = self._failures.setdefault(address, deque())

@@ -56,7 +56,7 @@ class Route:
 
 
 SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")
-"""API.md's `{scope}`: every secrets route exists at site level and at app level."""
+"""docs/API.md's `{scope}`: every secrets route exists at site level and at app level."""
 
 
 class Router:

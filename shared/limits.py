@@ -1,4 +1,4 @@
-"""Names, limits and the rules that check them (API.md, "Names and limits").
+"""Names, limits and the rules that check them (docs/API.md, "Names and limits").
 
 The rules are plain functions so the server, the TUI's live form checks and the command line
 all give the same answer for the same input.

@@ -1,4 +1,4 @@
-"""Pydantic models for every body, object and error of the v1 API (API.md, "Objects" and "Paths").
+"""Pydantic models for every body, object and error of the v1 API (docs/API.md, "Objects" and "Paths").
 
 Three families, kept apart on purpose (see STYLE.md):
 - request bodies (`*Create`, `*Update`): strict, unknown fields refused;

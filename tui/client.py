@@ -1,4 +1,4 @@
-"""A synchronous client for the Site Secrets v1 HTTP API (API.md), without Textual.
+"""A synchronous client for the Site Secrets v1 HTTP API (docs/API.md), without Textual.
 
 Each call names the `shared.models` model its answer must match, so a reply is validated on the
 client as the request was on the server. Failures are typed: `ApiError` carries the server's
@@ -64,7 +64,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
-    """The server answered with API.md's error shape."""
+    """The server answered with docs/API.md's error shape."""
 
     def __init__(self, code: str, message: str, details: dict[str, Any] | None = None, status: int = 0):
         super().__init__(message)
@@ -99,7 +99,7 @@ def _seg(name: str) -> str:
 
 
 def scope_path(site: str, app: str | None) -> str:
-    """`{scope}` of API.md: the site, or one app of it."""
+    """`{scope}` of docs/API.md: the site, or one app of it."""
     base = f"/v1/sites/{_seg(site)}"
     return base if app is None else f"{base}/apps/{_seg(app)}"
 

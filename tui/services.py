@@ -41,7 +41,7 @@ def ref_label(ref: SecretRef | Secret) -> str:
 
 
 def bindable(secrets: list[Secret], app: App | None) -> list[Secret]:
-    """The secrets a service of `app` (None: a service of the site) may bind, as API.md says:
+    """The secrets a service of `app` (None: a service of the site) may bind, as docs/API.md says:
     the app's own secrets, and site-level ones only where the app allows them."""
     allowed = []
     for secret in secrets:

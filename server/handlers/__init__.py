@@ -1,4 +1,4 @@
-"""The routing table of API.md: every path, what it needs, what it takes and what it answers."""
+"""The routing table of docs/API.md: every path, what it needs, what it takes and what it answers."""
 
 from __future__ import annotations
 

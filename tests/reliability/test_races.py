@@ -78,7 +78,7 @@ def test_two_updates_with_the_same_expected_version_one_wins_the_other_is_versio
 
 
 def test_create_racing_a_bind_always_ends_bound_and_served(clients) -> None:
-    """A service may bind a secret that does not exist yet (API.md lists it in `stale`), so a bind
+    """A service may bind a secret that does not exist yet (docs/API.md lists it in `missing`), so a bind
     racing the secret's create succeeds either way; what must hold is that once both answered,
     the service binds the secret, nothing is reported missing, and its environment carries the value."""
     a, b, check = clients

@@ -54,7 +54,7 @@ def make_schema(admin_token: str, app: Counting):
         "checks": {"enabled": True},
         "phases": {"stateful": {"generation": {"mode": "positive"}, "max-steps": 12}},
         "operations": [
-            # API.md's 422s that depend on what is stored, which no schema can say: a typed value
+            # docs/API.md's 422s that depend on what is stored, which no schema can say: a typed value
             # that does not validate against its type (or a type the site lacks), a schema that
             # is not a valid JSON Schema, a binding of a site-level secret by an app that refuses them,
             # a recorded load naming a version the server never served
@@ -63,7 +63,7 @@ def make_schema(admin_token: str, app: Counting):
               for method, path in (("POST", "/secrets$"), ("PATCH", "/secrets/{name}$"), ("POST", "/secret-types$"),
                                    ("PATCH", "/secret-types/{key}$"), ("POST", "/services$"), ("PATCH", "/services/{name}$"),
                                    ("POST", "/loads$"))),
-            # a service naming an app that does not exist is 404 (API.md), which this heuristic takes
+            # a service naming an app that does not exist is 404 (docs/API.md), which this heuristic takes
             # for the site in the path having vanished right after its creation
             {"include-path": "/v1/sites/{site}/services", "include-method": "POST",
              "checks": {"ensure_resource_availability": {"enabled": False}}},

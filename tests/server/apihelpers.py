@@ -16,7 +16,7 @@ SITE = "/v1/sites/default"
 
 
 def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert API.md's error shape with this status and code; returns `details`."""
+    """Assert docs/API.md's error shape with this status and code; returns `details`."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()

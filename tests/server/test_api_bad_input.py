@@ -1,4 +1,4 @@
-"""Issue 2's "Bad input" list: each gets API.md's error and changes nothing.
+"""Issue 2's "Bad input" list: each gets docs/API.md's error and changes nothing.
 
 (Unknown sites and apps, wrong roles and sites, expired and revoked tokens, stale versions,
 schemas and typed values have their own files; this one is about the request itself.)

@@ -1,7 +1,7 @@
-"""API.md's roles table, checked for every route of the routing table with every role.
+"""docs/API.md's roles table, checked for every route of the routing table with every role.
 
 The cases are generated from `ROUTES`, and every route must be classified below under one row of
-API.md's table and have a concrete path and body: a route added without that fails here instead
+docs/API.md's table and have a concrete path and body: a route added without that fails here instead
 of slipping past the roles check.
 """
 
@@ -16,7 +16,7 @@ from server.routing import Route
 
 from apihelpers import audit_rows, build_template, copy_data_dir, create_secret, expect_error
 
-# API.md, "Roles": which roles may do each row, and which audit actions belong to which row.
+# docs/API.md, "Roles and permissions": which roles may do each row, and which audit actions belong to which row.
 READ, REVEAL, WRITE, ADMIN, ENV, ANY = "read", "reveal", "write", "admin", "env", "any"
 TABLE = {
     READ: {"viewer", "editor", "admin"},
@@ -62,7 +62,7 @@ BODIES = {
 
 
 def classify(route: Route) -> str:
-    assert route.action in ROW_OF_ACTION, f"{route.method} {route.path}: classify {route.action!r} under a row of API.md's roles table"
+    assert route.action in ROW_OF_ACTION, f"{route.method} {route.path}: classify {route.action!r} under a row of docs/API.md's roles table"
     return ROW_OF_ACTION[route.action]
 
 

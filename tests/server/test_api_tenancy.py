@@ -1,5 +1,5 @@
 """Tenants of one host stay apart: one tenant's mistakes or attacks never reach another's data,
-limits, audit log or access (API.md, "Tenancy rules")."""
+limits, audit log or access (docs/API.md, "Tenancy")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Validating a typed value is bounded (API.md "Tenancy rules"): hostile schemas and values get a
+"""Validating a typed value is bounded (docs/API.md "Behaviour", typed secrets): hostile schemas and values get a
 422 instead of holding the server, validation runs in the request's thread and never on the
 store's writer, and a refused type change is audited like a reveal."""
 

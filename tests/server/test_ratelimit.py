@@ -1,0 +1,124 @@
+"""The bad-token throttle on a clock the test turns: the exact wait it announces, when a failure
+stops counting, its defaults, and what a spray of addresses can and cannot make it forget."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.ratelimit import FailureLimiter
+
+GUESSER = "203.0.113.9"
+
+
+class Clock:
+    """Seconds since t0, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def fail(limiter: FailureLimiter, address: str, times: int) -> list[bool]:
+    return [limiter.record_failure(address) for _ in range(times)]
+
+
+def test_the_defaults_are_twenty_failures_a_minute(clock):
+    limiter = FailureLimiter(clock=clock)
+    assert (limiter.threshold, limiter.window) == (20, 60.0)
+    fail(limiter, GUESSER, 19)
+    assert limiter.retry_after(GUESSER) is None
+    assert limiter.record_failure(GUESSER) is True
+    assert limiter.retry_after(GUESSER) == 60
+
+
+def test_the_server_throttles_with_the_defaults(state):
+    from server.app import create_app
+
+    limiter = create_app(state).limiter
+    assert (limiter.threshold, limiter.window) == (20, 60.0)
+
+
+def test_only_the_failure_that_reaches_the_threshold_starts_the_wait(clock):
+    limiter = FailureLimiter(threshold=3, clock=clock)
+    assert fail(limiter, GUESSER, 5) == [False, False, True, False, False]
+
+
+def test_retry_after_is_the_whole_window_at_t0(clock):
+    limiter = FailureLimiter(clock=clock)
+    fail(limiter, GUESSER, 20)
+    assert limiter.retry_after(GUESSER) == 60
+
+
+def test_retry_after_counts_down_with_the_clock(clock):
+    limiter = FailureLimiter(clock=clock)
+    fail(limiter, GUESSER, 20)
+    clock.now = 30.0
+    assert limiter.retry_after(GUESSER) == 30
+    clock.now = 29.5
+    assert limiter.retry_after(GUESSER) == 31  # rounded up: 30 s would come back too early
+    clock.now = 59.9
+    assert limiter.retry_after(GUESSER) == 1
+
+
+def test_a_failure_expires_exactly_one_window_later(clock):
+    limiter = FailureLimiter(clock=clock)
+    fail(limiter, GUESSER, 20)
+    clock.now = 59.999
+    assert limiter.retry_after(GUESSER) == 1
+    clock.now = 60.0
+    assert limiter.retry_after(GUESSER) is None
+
+
+def test_the_wait_ends_when_fewer_than_the_threshold_remain(clock):
+    limiter = FailureLimiter(threshold=3, window_seconds=60, clock=clock)
+    for at in (0.0, 10.0, 20.0, 30.0):  # one more than the threshold, as concurrent requests may record
+        clock.now = at
+        limiter.record_failure(GUESSER)
+    assert limiter.retry_after(GUESSER) == 40  # the failure at 10 s must leave too, at 70 s
+    clock.now = 70.0
+    assert limiter.retry_after(GUESSER) is None
+
+
+def test_each_address_waits_for_its_own_failures(clock):
+    limiter = FailureLimiter(clock=clock)
+    fail(limiter, GUESSER, 20)
+    fail(limiter, "198.51.100.1", 19)
+    assert limiter.retry_after(GUESSER) == 60
+    assert limiter.retry_after("198.51.100.1") is None
+
+
+def spray(limiter: FailureLimiter, count: int, prefix: str = "2001:db8::") -> None:
+    for n in range(count):
+        limiter.record_failure(f"{prefix}{n:x}")
+
+
+def test_a_spray_of_10001_addresses_does_not_forget_a_guesser(clock):
+    limiter = FailureLimiter(clock=clock)
+    fail(limiter, GUESSER, 20)
+    clock.now = 59.0
+    spray(limiter, 10_001)
+    assert limiter.retry_after(GUESSER) == 1
+
+
+def test_addresses_quiet_for_a_window_are_forgotten_past_10000(clock):
+    limiter = FailureLimiter(clock=clock)
+    spray(limiter, 10_000, prefix="2001:db8:1::")
+    assert len(limiter) == 10_000
+    clock.now = 60.0
+    fail(limiter, GUESSER, 1)  # the 10,001st address: the quiet ones go
+    assert len(limiter) == 1
+
+
+def test_up_to_10000_addresses_are_all_remembered(clock):
+    limiter = FailureLimiter(clock=clock)
+    spray(limiter, 9_999, prefix="2001:db8:1::")
+    clock.now = 60.0
+    fail(limiter, GUESSER, 1)
+    assert len(limiter) == 10_000
