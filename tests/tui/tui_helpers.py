@@ -39,6 +39,20 @@ async def wait_until(pilot, condition, timeout: float = 10.0, message: str = "")
         await pilot.pause(0.05)
 
 
+async def settled(pilot) -> None:
+    """Every key and click sent so far has been handled and the app still runs: the barrier before
+    asserting that something did *not* happen. Proven by a later key's visible effect (keys are
+    handled in order): ctrl+p opens the command palette, escape closes it again."""
+    from textual.command import CommandPalette
+
+    app = pilot.app
+    under = app.screen
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette (app still running)")
+    await pilot.press("escape")
+    await wait_until(pilot, lambda: app.screen is under, message="palette closed")
+
+
 def secrets_rows(app) -> list[tuple[str, str]]:
     """(name, scope) of each row of the Secrets table, as shown."""
     table = app.screen.query_one("#secrets-table")
