@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tui.clipboard import CLEARED
 from tui.display import MASK
 from tui_helpers import loaded, screen_text, wait_until
 
@@ -82,7 +83,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
         await wait_until(pilot, notified, message="copy notification")
         assert [n.message for n in app._notifications] == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
-        await wait_until(pilot, lambda: copies == ["copied-value", ""], timeout=6, message="clipboard cleared")
+        await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], timeout=6, message="clipboard cleared")
         seen.append(screen_text(app))
     assert not any("copied-value" in text for text in seen)
     assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]
@@ -99,7 +100,7 @@ async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin
         await pilot.press("c")
         await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
         await pilot.press("q")
-    assert copies == ["copied-value", ""]
+    assert copies == ["copied-value", CLEARED]
     assert app.return_code == 0
 
 
