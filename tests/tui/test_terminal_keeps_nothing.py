@@ -70,3 +70,49 @@ async def test_the_screenshot_action_writes_no_file(make_app, tmp_path, monkeypa
         await wait_until(pilot, lambda: any("Screenshots are turned off" in n.message for n in app._notifications),
                          message="refusal")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    from tmux_server import TmuxServer
+
+    server = TmuxServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+def _tui_in_tmux(tmux, secrets_server, site: str, *options: str) -> None:
+    import sys
+
+    from pty_session import CHILD, ROOT
+    from tmux_server import clean_environment
+
+    env = clean_environment(SITESECRETS_URL=secrets_server.url, SITESECRETS_TOKEN=secrets_server.admin_token,
+                            SITESECRETS_SITE=site, PYTHONPATH=str(ROOT), LANG="C.UTF-8")
+    tmux.start([sys.executable, str(CHILD), "plain", *options], env)
+
+
+def test_the_clipboard_clear_removes_the_value_from_tmux_paste_buffers(tmux, secrets_server, admin, site):
+    value = "tmux-canary-5e0a77"
+    admin.create_secret(site, None, {"name": "COPIED", "value": value})
+    _tui_in_tmux(tmux, secrets_server, site, "--clipboard-seconds", "3")
+    tmux.wait_for_screen("COPIED")
+    tmux.wait_for_screen("r Refresh")
+    tmux.run("send-keys", "c")
+    # cleared: tmux's newest buffer is the harmless placeholder, and no buffer holds the value
+    tmux.wait(lambda: (buffers := tmux.buffers()) and buffers[0] == CLEARED and value not in buffers,
+              "the clear in tmux's buffers")
+
+
+def test_quitting_removes_a_copied_value_from_tmux_paste_buffers(tmux, secrets_server, admin, site):
+    value = "tmux-quit-canary-c41d"
+    admin.create_secret(site, None, {"name": "COPIED", "value": value})
+    _tui_in_tmux(tmux, secrets_server, site, "--clipboard-seconds", "600")
+    tmux.wait_for_screen("COPIED")
+    tmux.wait_for_screen("r Refresh")
+    tmux.run("send-keys", "c")
+    tmux.wait(lambda: value in tmux.buffers(), "the copy in tmux's buffers")
+    tmux.run("send-keys", "q")
+    tmux.wait(lambda: value not in tmux.buffers() and CLEARED in tmux.buffers(), "the clear in tmux's buffers")
