@@ -22,7 +22,7 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_a
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app), message="value shown")
         assert "VALUE ON SCREEN" in screen_text(app)
-        await wait_until(pilot, lambda: not _detail(app).revealed, timeout=6, message="re-mask")
+        await wait_until(pilot, lambda: not _detail(app).revealed, message="re-mask")
         await wait_until(pilot, lambda: "s3cr3t-value" not in screen_text(app), message="value off the screen")
         assert _detail(app)._value is None  # dropped from the widget, not just hidden
     events = admin.audit(site, action="secret.reveal").items
@@ -83,7 +83,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
         await wait_until(pilot, notified, message="copy notification")
         assert [n.message for n in app._notifications] == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
-        await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], timeout=6, message="clipboard cleared")
+        await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], message="clipboard cleared")
         seen.append(screen_text(app))
     assert not any("copied-value" in text for text in seen)
     assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]

@@ -28,8 +28,9 @@ def terminal_bytes(app) -> str:
     return _render(app, styles=True)
 
 
-async def wait_until(pilot, condition, timeout: float = 10.0, message: str = "") -> None:
-    """Let the app run until `condition()` holds; fail the test after `timeout` seconds."""
+async def wait_until(pilot, condition, timeout: float = 30.0, message: str = "") -> None:
+    """Let the app run until `condition()` holds; fail the test after `timeout` seconds, a ceiling
+    for a busy 2-core machine (a wait ends as soon as the condition holds)."""
     import time
 
     deadline = time.monotonic() + timeout
