@@ -92,6 +92,7 @@ async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(make_app
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in use")
         assert "USES_A (site)" in screen_text(app)
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, MessageDialog), message="closed")
         await pilot.press("down", "d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")

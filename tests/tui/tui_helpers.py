@@ -28,6 +28,13 @@ def terminal_bytes(app) -> str:
     return _render(app, styles=True)
 
 
+def _screen_or_why(app) -> str:
+    try:
+        return screen_text(app)
+    except Exception as error:  # the app has gone: say so instead of hiding the timeout
+        return f"(no screen: {type(error).__name__})"
+
+
 async def wait_until(pilot, condition, timeout: float = 30.0, message: str = "") -> None:
     """Let the app run until `condition()` holds; fail the test after `timeout` seconds, a ceiling
     for a busy 2-core machine (a wait ends as soon as the condition holds)."""
@@ -36,7 +43,7 @@ async def wait_until(pilot, condition, timeout: float = 30.0, message: str = "")
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or condition}")
+            raise AssertionError(f"timed out waiting for {message or condition}; screen:\n{_screen_or_why(pilot.app)}")
         await pilot.pause(0.05)
 
 
