@@ -7,16 +7,20 @@ crash rendering that keeps local variables off the terminal.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
+from collections.abc import Iterable
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
+from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
 from tui.commands import TabCommands
 from tui.crash import crash_report
 from tui.display import safe_str
@@ -26,6 +30,9 @@ from tui.urls import plain_loopback_warning
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+"""Signals that end the App the way `q` does: values hidden, clipboard cleared, terminal restored."""
 
 
 class SiteSecretsApp(App[None]):
@@ -49,6 +56,8 @@ class SiteSecretsApp(App[None]):
         self.identity = identity
         self.set_reactive(SiteSecretsApp.site, identity.site or settings.site)
         self._clipboard_timer: Timer | None = None
+        self._copied: bytes | None = None
+        """The hash of the value on the clipboard until it is cleared: to find tmux's copy of it."""
 
     # ------------------------------------------------------------ who may do what
 
@@ -76,6 +85,43 @@ class SiteSecretsApp(App[None]):
         warning = plain_loopback_warning(self.client.url)
         if warning:  # once, at start: any local user could have bound the port we talk to
             self.notify(warning[0].upper() + warning[1:], severity="warning", markup=False, timeout=15)
+        if not self.is_headless:  # a real terminal; tests' pilots leave the process's signals alone
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                loop.add_signal_handler(signum, self._stop_on_signal, signum)
+
+    def on_unmount(self) -> None:
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def _stop_on_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP: hide every value, clear the clipboard, then exit once the masked
+        screen is drawn; exiting restores the terminal (alternate screen and mouse tracking off)."""
+        self.forget_values()
+        self.call_after_refresh(self.exit, return_code=128 + signum)
+
+    def forget_values(self) -> None:
+        """Re-mask every revealed value and clear a copied one still on the clipboard."""
+        from tui.widgets.secret_detail import SecretDetail
+
+        for screen in self.screen_stack:
+            for detail in screen.query(SecretDetail):
+                detail.mask()
+        if self._clipboard_timer is not None:
+            self._clipboard_timer.stop()
+            self._clear_clipboard()
+
+    def get_system_commands(self, screen) -> Iterable[SystemCommand]:
+        """Textual's palette commands but "Screenshot": it would write a revealed value to a file."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":
+                yield command
+
+    def deliver_screenshot(self, *args, **kwargs) -> None:
+        """No screenshots by any route (the `screenshot` action too): one may hold a revealed value."""
+        self.notify("Screenshots are turned off: one could hold a revealed value.", markup=False)
 
     # ------------------------------------------------------------ errors and connection
 
@@ -143,19 +189,23 @@ class SiteSecretsApp(App[None]):
     def copy_secret(self, value: str) -> None:
         """Put `value` on the user's clipboard (OSC 52) and schedule overwriting it."""
         self.copy_to_clipboard(value)
+        self._copied = fingerprint(value)
         if self._clipboard_timer is not None:
             self._clipboard_timer.stop()
         self._clipboard_timer = self.set_timer(self.settings.clipboard_seconds, self._clear_clipboard)
 
     def _clear_clipboard(self) -> None:
+        """Overwrite the clipboard (see tui.clipboard for why not with nothing) and, inside tmux,
+        delete the paste buffers that still hold the copied value."""
         self._clipboard_timer = None
-        self.copy_to_clipboard("")
+        self.copy_to_clipboard(CLEARED)
+        copied, self._copied = self._copied, None
+        if copied is not None:
+            delete_tmux_copies(copied)
 
     async def action_quit(self) -> None:
         """Quit; a copied value still waiting to be cleared is cleared now, not left behind."""
-        if self._clipboard_timer is not None:
-            self._clipboard_timer.stop()
-            self._clear_clipboard()
+        self.forget_values()
         self.exit()
 
     # ------------------------------------------------------------ crashes

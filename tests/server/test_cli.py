@@ -105,6 +105,29 @@ def test_keep_alive_serves_many_requests_on_one_connection(initialised):
         served.stop()
 
 
+def _read_head(sock: socket.socket) -> bytes:
+    """One response head (an interim "100 Continue" has no body), read a byte at a time so
+    nothing of the next response is consumed."""
+    data = b""
+    while not data.endswith(b"\r\n\r\n"):
+        byte = sock.recv(1)
+        assert byte, f"connection closed after {data!r}"
+        data += byte
+    return data.removesuffix(b"\r\n\r\n")
+
+
+def _wait_until_refused(host: str, port: int, timeout: float = 30.0) -> None:
+    """Wait until the server no longer accepts connections: it has begun shutting down."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{host}:{port} still accepts connections {timeout}s after SIGTERM")
+
+
 def _read_response(sock: socket.socket) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data:
@@ -122,12 +145,14 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(initialised):
     host, port = served.url.removeprefix("http://").rsplit(":", 1)
     body = b'{"name": "LATE", "value": "still stored"}'
     sock = socket.create_connection((host, int(port)))
-    # send the headers, then hold the body back while the server is told to stop
+    # send the headers, then hold the body back while the server is told to stop; its "100
+    # Continue" proves the request has begun, refused connections that the shutdown has started
     sock.sendall(f"POST /v1/sites/default/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
-                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
-    time.sleep(0.3)
+                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                 f"Expect: 100-continue\r\n\r\n".encode())
+    assert _read_head(sock) == b"HTTP/1.1 100 Continue"
     served.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    _wait_until_refused(host, int(port))
     sock.sendall(body)
     reply = _read_response(sock)
     sock.close()

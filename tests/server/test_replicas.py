@@ -135,6 +135,19 @@ def _writer(replica: Replica, token: str, worker: int, outcome: dict, stop: thre
             outcome["pending"] = None
             if response.status_code < 300:
                 acked[name] = value
+                outcome["writes"] = outcome.get("writes", 0) + 1
+
+
+def _acknowledged(outcomes: list[dict], on_one: bool) -> int:
+    """Writes acknowledged so far by the writers on replica one (odd) or two (even)."""
+    return sum(o.get("writes", 0) for w, o in enumerate(outcomes) if w % 2 == on_one)
+
+
+def _wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 def test_kill_9_of_one_replica_mid_write_loses_no_acknowledged_write_and_the_other_keeps_serving(replicas, admin_token) -> None:
@@ -147,10 +160,12 @@ def test_kill_9_of_one_replica_mid_write_loses_no_acknowledged_write_and_the_oth
                for w in range(8)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    # both replicas are taking writes before one is killed, and the survivor takes more after
+    _wait_until(lambda: _acknowledged(outcomes, True) >= 8 and _acknowledged(outcomes, False) >= 8, "writes on both")
     one.proc.kill()  # SIGKILL, with writes in flight
     one.proc.wait()
-    time.sleep(1.0)  # the survivor keeps taking writes
+    after_kill = _acknowledged(outcomes, False)
+    _wait_until(lambda: _acknowledged(outcomes, False) >= after_kill + 8, "writes on the survivor after the kill")
     stop.set()
     for t in threads:
         t.join()

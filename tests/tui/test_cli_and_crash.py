@@ -15,6 +15,7 @@ from tui.app import SiteSecretsApp
 from tui.client import ServerUnreachable, SiteSecretsClient
 from tui.credentials import resolve_token
 from tui.settings import Settings
+from tui_helpers import wait_until
 
 
 def _exit_message(argv: list[str]) -> str:
@@ -105,9 +106,8 @@ async def test_crash_report_has_no_locals_and_no_message(make_app, capsys):
     app = _Crashing(template.client, template.settings, template.identity)
     with pytest.raises(RuntimeError):
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
             app.call_later(app.run_action, "crash")
-            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: app.return_code is not None, message="crashed")
     report = capsys.readouterr().err
     assert "RuntimeError" in report and "action_crash" in report
     assert "crash-local-secret" not in report and "revealed_value" not in report and "boom" not in report

@@ -25,16 +25,18 @@ async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path)
             first.stop()
             await pilot.press("r")
             await wait_until(pilot, lambda: app.connection != "online", message="offline")
-            assert "Lost the server" in screen_text(app)
-            await pilot.press("2", "1")  # the UI still answers keys while the server is away
-            assert app.screen.query_one("#tabs").active == "secrets"
+            await wait_until(pilot, lambda: "Lost the server" in screen_text(app), message="told")
+            await pilot.press("2")  # the UI still answers keys while the server is away
+            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="types tab")
+            await pilot.press("1")
+            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
             second = EmbeddedServer.start(data, port=port)
             SiteSecretsClient(second.url, second.admin_token).create_secret(
                 "default", None, {"name": "MADE_WHILE_AWAY", "value": "v"})
-            await wait_until(pilot, lambda: app.connection == "online", timeout=10, message="back online")
+            await wait_until(pilot, lambda: app.connection == "online", message="back online")
             await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == 1,
                              message="reloaded after reconnect")
-            assert "● online" in screen_text(app)
+            await wait_until(pilot, lambda: "● online" in screen_text(app), message="header online")
     finally:
         client.close()
         if second is not None:

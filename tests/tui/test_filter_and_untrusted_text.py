@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tui_helpers import loaded, screen_text, secrets_rows, terminal_bytes, wait_until
+from tui_helpers import loaded, screen_text, secrets_rows, settled, terminal_bytes, wait_until
 
 INJECTION = "[red]a[/red] [@click=app.quit]q[/]"
 
@@ -23,16 +23,14 @@ async def test_filter_matches_name_description_type_and_scope_as_you_type(make_a
         await wait_until(pilot, lambda: [name for name, _ in secrets_rows(app)] == ["ALPHA", "DELTA_ALPHA"])
         for needle, expected in (("payment", ["ALPHA"]), ("smtp", ["BETA"]), ("shop", ["GAMMA"])):
             app.screen.query_one("#secrets-filter").value = needle
-            await pilot.pause()
-            assert [name for name, _ in secrets_rows(app)] == expected, needle
+            await wait_until(pilot, lambda: [name for name, _ in secrets_rows(app)] == expected, message=needle)
         app.screen.query_one("#secrets-filter").value = "alpha"
+        await wait_until(pilot, lambda: len(secrets_rows(app)) == 2, message="alpha again")
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.focused.id == "secrets-table"
+        await wait_until(pilot, lambda: app.focused.id == "secrets-table", message="table focused")
         assert app.screen.query_one("#secret-detail").secret.name == "ALPHA"
         await pilot.press("escape")
-        await pilot.pause()
-        assert len(secrets_rows(app)) == 4
+        await wait_until(pilot, lambda: len(secrets_rows(app)) == 4, message="filter cleared")
         assert not app.screen.query_one("#secrets-filter").display
 
 
@@ -41,13 +39,12 @@ async def test_markup_in_description_shows_literally_and_does_not_quit(make_app,
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
-        await pilot.pause()
-        assert INJECTION in screen_text(app)
+        await wait_until(pilot, lambda: INJECTION in screen_text(app), message="description drawn")
         # Click where the injected "q" link would be: nothing may happen.
         line = next(i for i, text in enumerate(screen_text(app).splitlines()) if INJECTION in text)
         column = screen_text(app).splitlines()[line].index("q[/]")
         await pilot.click(offset=(column, line))
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert app.is_running and app.return_code is None
 
 
@@ -96,6 +93,7 @@ async def test_typed_value_with_control_characters_is_escaped_when_pretty_printe
 async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make_app, admin, site):
     from shared.models import Role
     from tui.client import SiteSecretsClient
+    from tui.dialogs.confirm import ConfirmDialog
 
     from tui_helpers import make_token
 
@@ -113,6 +111,8 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
         await pilot.press("d")
         await wait_until(pilot, lambda: "[b]Typ[/b] [@click=app.quit]q[/]" in screen_text(app), message="dialog")
         await pilot.press("n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="dialog closed")
+        await settled(pilot)
         assert app.return_code is None
 
 

@@ -12,7 +12,7 @@ from textual.command import CommandPalette
 from shared.models import LoadedVersion, Secret, SecretRef, Service
 from tui.dialogs.secret_form import SecretFormDialog
 from tui.dialogs.type_form import TypeFormDialog
-from tui_helpers import loaded, screen_text, wait_until
+from tui_helpers import loaded, screen_text, settled, wait_until
 
 MARKUP = "[@click=app.quit]q[/] [link=https://x]y[/link] x[/bold]"
 
@@ -51,7 +51,7 @@ async def test_markup_in_a_short_error_notification_is_literal(make_app):
         await wait_until(pilot, lambda: "[@click=app.quit]q[/]" in screen_text(app), message="literal toast")
         assert "[link=https://x]y[/link]" in screen_text(app) and "x[/bold]" in screen_text(app)
         assert "[red]code" in screen_text(app)
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert app.is_running and app.return_code is None
 
 
@@ -64,11 +64,14 @@ async def test_markup_in_edit_forms_is_literal(make_app, admin, site):
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog), message="secret form")
         await wait_until(pilot, lambda: MARKUP in screen_text(app), message="description literal")
-        await pilot.press("escape", "2")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="form closed")
+        await pilot.press("2")
         await wait_until(pilot, lambda: app.screen.query("#types-pane") and app.screen.query_one("#types-pane").types,
                          message="types")
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog), message="type form")
         await wait_until(pilot, lambda: screen_text(app).count(MARKUP) >= 2, message="name and description literal")
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TypeFormDialog), message="form closed")
         assert app.is_running and app.return_code is None

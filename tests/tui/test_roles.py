@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from shared.models import Role
 from tui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, make_token, screen_text, wait_until
+from tui_helpers import loaded, make_token, screen_text, settled, wait_until
+
+
+def _footer(app) -> str:
+    return screen_text(app).splitlines()[-1]
 
 
 def _footer_keys(app) -> set[str]:
-    footer = screen_text(app).splitlines()[-1]
-    return {word for word in ("New", "Edit", "Delete", "Show/hide", "Copy", "Refresh") if word in footer}
+    return {word for word in ("New", "Edit", "Delete", "Show/hide", "Copy", "Refresh") if word in _footer(app)}
 
 
 async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
@@ -20,13 +23,13 @@ async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
         await wait_until(pilot, lambda: _footer_keys(app) == {"Show/hide", "Copy", "Refresh"}, message="footer")
         assert "read-only" in screen_text(app).splitlines()[0]
         await pilot.press("n", "e", "d")
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert not isinstance(app.screen, SecretFormDialog)
         assert app.screen.query_one("#secrets-table").row_count == 1
         await pilot.press("2")
-        await pilot.pause(0.3)
-        footer = screen_text(app).splitlines()[-1]
-        assert "New" not in footer and "Delete" not in footer
+        await wait_until(pilot, lambda: app.screen.query("#types-pane") and "Refresh" in _footer(app),
+                         message="types tab and its footer")
+        assert "New" not in _footer(app) and "Delete" not in _footer(app)
     assert [secret.name for secret in admin.list_secrets(site)] == ["KEEP"]
 
 
@@ -37,7 +40,7 @@ async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
         await loaded(pilot, rows=1)
         await wait_until(pilot, lambda: _footer_keys(app) == {"Refresh"}, message="footer")
         await pilot.press("s", "c", "n")
-        await pilot.pause(0.3)
+        await settled(pilot)
         assert "viewer-must-not-see" not in screen_text(app)
         assert not isinstance(app.screen, SecretFormDialog)
         assert "Audit" not in screen_text(app).splitlines()[1]
@@ -79,9 +82,10 @@ async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):
             await wait_until(pilot, lambda: app.screen.query("#audit-table") and
                              app.screen.query_one("#audit-table").row_count >= 5, message="first page")
             table = app.screen.query_one("#audit-table")
-            for _ in range(12):
+            while table.row_count < expected:
+                shown = table.row_count
                 await pilot.press("ctrl+end")  # the cursor to the last row loaded: the next page comes
-                await pilot.pause(0.1)
-            await wait_until(pilot, lambda: table.row_count == expected, message="all pages")
+                await wait_until(pilot, lambda: table.row_count > shown, message=f"a page after {shown} rows")
+            assert table.row_count == expected
         finally:
             AuditPane.PAGE_SIZE = 50

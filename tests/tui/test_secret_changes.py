@@ -7,7 +7,7 @@ from textual.widgets import Input
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.message import MessageDialog
 from tui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, screen_text, secrets_rows, wait_until
+from tui_helpers import loaded, screen_text, secrets_rows, settled, wait_until
 
 
 async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_app, admin, site):
@@ -67,10 +67,12 @@ async def test_delete_cancelled_keeps_secret(make_app, admin, site):
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="cancelled")
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="cancelled")
+        await settled(pilot)
         assert secrets_rows(app) == [("OLD", "site")]
     assert [secret.name for secret in admin.list_secrets(site)] == ["OLD"]
 
@@ -83,7 +85,9 @@ async def test_delete_of_secret_in_use_lists_services(make_app, admin, site):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
-        await pilot.press("d", "y")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
+        await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in-use dialog")
         text = screen_text(app)
         assert "• billing" in text and "• mailer" in text

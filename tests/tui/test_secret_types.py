@@ -27,14 +27,12 @@ async def test_create_type_from_template_and_see_schema(make_app, admin, site):
         form = app.screen
         await pilot.press(*"smtp")
         form.query_one("#template", Select).value = "SMTP server"
-        await pilot.pause()
-        assert form.query_one("#name", Input).value == "SMTP server"
+        await wait_until(pilot, lambda: form.query_one("#name", Input).value == "SMTP server", message="named")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, TypeFormDialog), message="saved")
         await wait_until(pilot, lambda: pane.types and pane.types[0].key == "smtp", message="listed")
-        await pilot.pause()
-        text = screen_text(app)
-        assert "SMTP server" in text and '"starttls"' in text or '"host"' in text
+        await wait_until(pilot, lambda: "SMTP server" in screen_text(app) and '"host"' in screen_text(app),
+                         message="name and schema drawn")
     kind = admin.list_types(site)[0]
     assert kind.key == "smtp" and "password" in kind.schema_["properties"]
 
@@ -49,10 +47,11 @@ async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, 
         form.query_one("#key", Input).value = "bad"
         form.query_one("#name", Input).value = "Bad"
         form.query_one("#schema").text = '{"type": "objectx"}'
-        await pilot.pause()
-        assert "not a valid JSON Schema" in str(form.query_one("#schema-error").render())
+        await wait_until(pilot, lambda: "not a valid JSON Schema" in str(form.query_one("#schema-error").render()),
+                         message="local schema check")
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "Fix the schema first" in str(form.query_one("#form-error").render()),
+                         message="refused before sending")
         assert isinstance(app.screen, TypeFormDialog)
         # The server refuses what a local check can't see: a $ref outside the schema.
         form.query_one("#schema").text = '{"$ref": "https://example.com/schema.json"}'
@@ -93,6 +92,7 @@ async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(make_app
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in use")
         assert "USES_A (site)" in screen_text(app)
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, MessageDialog), message="closed")
         await pilot.press("down", "d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")

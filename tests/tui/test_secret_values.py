@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tui.clipboard import CLEARED
 from tui.display import MASK
 from tui_helpers import loaded, screen_text, wait_until
 
@@ -21,9 +22,8 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_a
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app), message="value shown")
         assert "VALUE ON SCREEN" in screen_text(app)
-        await wait_until(pilot, lambda: not _detail(app).revealed, timeout=6, message="re-mask")
-        await pilot.pause()
-        assert "s3cr3t-value" not in screen_text(app)
+        await wait_until(pilot, lambda: not _detail(app).revealed, message="re-mask")
+        await wait_until(pilot, lambda: "s3cr3t-value" not in screen_text(app), message="value off the screen")
         assert _detail(app)._value is None  # dropped from the widget, not just hidden
     events = admin.audit(site, action="secret.reveal").items
     assert [event.target for event in events] == ["secret:site/TOKEN"]
@@ -75,13 +75,15 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
         await loaded(pilot, rows=1)
         await pilot.press("c")
         await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
-        for _ in range(5):
+
+        def notified() -> bool:
             seen.append(screen_text(app))
-            await pilot.pause(0.05)
-        assert any("Copied TOKEN" in text for text in seen)
+            return "Copied TOKEN" in seen[-1]
+
+        await wait_until(pilot, notified, message="copy notification")
         assert [n.message for n in app._notifications] == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
-        await wait_until(pilot, lambda: copies == ["copied-value", ""], timeout=6, message="clipboard cleared")
+        await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], message="clipboard cleared")
         seen.append(screen_text(app))
     assert not any("copied-value" in text for text in seen)
     assert [event.action for event in admin.audit(site, action="secret.reveal").items] == ["secret.reveal"]
@@ -98,8 +100,7 @@ async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin
         await pilot.press("c")
         await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
         await pilot.press("q")
-        await pilot.pause()
-    assert copies == ["copied-value", ""]
+    assert copies == ["copied-value", CLEARED]
     assert app.return_code == 0
 
 
@@ -110,6 +111,8 @@ async def test_switching_tab_remasks(make_app, admin, site):
         await loaded(pilot, rows=1)
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app))
-        await pilot.press("2", "1")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="types tab")
+        await pilot.press("1")
         await wait_until(pilot, lambda: not _detail(app).revealed, message="masked")
         assert "s3cr3t-value" not in screen_text(app)

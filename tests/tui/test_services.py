@@ -9,7 +9,7 @@ from shared.models import Role, SecretRef, Service, ServiceEnv
 from tui.dialogs.apps import AppsDialog
 from tui.dialogs.confirm import ConfirmDialog
 from tui.dialogs.service_form import ServiceFormDialog
-from tui_helpers import loaded, make_token, screen_text, terminal_bytes, wait_until
+from tui_helpers import loaded, make_token, screen_text, settled, terminal_bytes, wait_until
 
 
 def _services(app) -> list[str]:
@@ -26,7 +26,7 @@ async def _open_services(pilot, names: list[str]) -> None:
     await wait_until(pilot, lambda: app.screen.query("#services-pane") and
                      app.screen.query_one("#services-pane").data is not None and _services(app) == names,
                      message=f"services {names}")
-    await pilot.pause()
+    await wait_until(pilot, lambda: "Refresh" in screen_text(app).splitlines()[-1], message="footer drawn")
 
 
 def _offered(dialog) -> list[str]:
@@ -120,7 +120,8 @@ async def test_delete_asks_first_and_cancel_keeps_the_service(make_app, admin, s
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
         assert "Delete the service gone?" in screen_text(app)
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="cancelled")
+        await settled(pilot)
         assert _services(app) == ["gone", "kept"]
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
@@ -148,8 +149,11 @@ async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(make_app, ad
                          [n.message for n in app._notifications], message="flipped")
         assert [(a.name, a.site_secrets) for a in admin.list_apps(site)] == [("web", True)]
         await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, AppsDialog), message="apps closed")
         # Also from the command palette, on any tab.
-        await pilot.press("1", "ctrl+p")
+        await pilot.press("1")
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
+        await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
         await pilot.press(*"Apps: create")
         await wait_until(pilot, lambda: "Apps: create an app" in screen_text(app), message="hit")
@@ -181,7 +185,7 @@ async def test_read_only_and_viewers_see_services_without_changing_keys(make_app
             await wait_until(pilot, lambda: "Refresh" in _footer(app), message="footer")
             assert not any(word in _footer(app) for word in ("New", "Bindings", "Delete", "Apps"))
             await pilot.press("n", "b", "d", "a")
-            await pilot.pause(0.2)
+            await settled(pilot)
             assert app.screen.query("#services-pane")  # still the main screen: no dialog opened
     assert [s.name for s in admin.list_services(site).items] == ["svc"]
 
@@ -200,7 +204,9 @@ async def test_services_tab_and_its_dialogs_fit_80x24(make_app, admin, site):
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceFormDialog), message="picker")
         assert "NOT_YET (site) · does not exist yet" in screen_text(app) and "Save (ctrl+s)" in screen_text(app)
-        await pilot.press("escape", "a")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ServiceFormDialog), message="picker closed")
+        await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="apps")
         assert "Create (ctrl+s)" in screen_text(app) and "New app" in screen_text(app)
 
@@ -222,5 +228,5 @@ async def test_hostile_service_and_secret_names_from_the_server_show_literally(m
         assert "\x1b]52" not in terminal_bytes(app) and "\x07" not in terminal_bytes(app)
         line = next(i for i, row in enumerate(text.splitlines()) if "[@click=app.quit]q[/]" in row)
         await pilot.click(offset=(text.splitlines()[line].index("q[/]"), line))
-        await pilot.pause(0.2)
+        await settled(pilot)
         assert app.is_running and app.return_code is None

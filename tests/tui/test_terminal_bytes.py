@@ -44,13 +44,13 @@ def _args(secrets_server, site: str, token: str | None = None) -> list[str]:
 def test_secrets_tab_with_a_revealed_hostile_value_sends_no_escape(secrets_server, admin, site):
     admin.create_secret(site, None, {"name": "EVIL", "value": HOSTILE, "description": BIDI})
     with PtySession(_args(secrets_server, site)) as tty:
-        tty.wait_for(b"EVIL")
+        tty.wait_loaded("EVIL")
         tty.send("s")
-        tty.wait_for(b"VALUE ON SCREEN")
-        tty.wait_for(b"PWNED")  # the value, spelled out, is on screen
+        tty.wait_for_screen("VALUE ON SCREEN")
+        tty.wait_for_screen("PWNED")  # the value, spelled out, is on screen
         tty.send("e")  # the edit form shows the description in an input
-        tty.wait_for(b"Save (ctrl+s)")
-        tty.escape()
+        tty.wait_for_screen("Cancel (esc)")
+        tty.escape(closes="Cancel (esc)")
         tty.send("q")
         assert tty.finish() == 0
         assert_clean(tty.output)
@@ -66,25 +66,22 @@ def test_types_audit_services_tabs_and_forms_send_no_escape(secrets_server, admi
     editor.close()
     admin.create_service(site, {"name": "svc", "secrets": [{"name": "TYPED"}]})
     with PtySession(_args(secrets_server, site)) as tty:
-        tty.wait_for(b"TYPED")
+        tty.wait_loaded("TYPED")
         tty.send("e")  # the secret form: a field generated from the schema, titled by it
-        tty.wait_for(b"Save (ctrl+s)")
-        tty.escape()
+        tty.wait_for_screen("Cancel (esc)")
+        tty.escape(closes="Cancel (esc)")
         tty.send("s")  # a typed value, pretty-printed
-        tty.wait_for(b"VALUE ON SCREEN")
-        mark = len(tty.output)
-        tty.send("2")
-        tty.wait_for(b"PWNED", after=mark)
-        mark = len(tty.output)
+        tty.wait_for_screen("VALUE ON SCREEN")
+        tty.send("2")  # the types tab: its footer has no "Show/hide"
+        tty.wait_until_gone("s Show/hide")
+        tty.wait_for_screen("r Refresh")
         tty.send("e")  # the type form: its name in an input, its schema in an editor
-        tty.wait_for(b"JSON Schema", after=mark)
-        tty.escape()
-        mark = len(tty.output)
+        tty.wait_for_screen("JSON Schema *")
+        tty.escape(closes="JSON Schema *")
         tty.send("3")
-        tty.wait_for(b"secret.create", after=mark)
-        mark = len(tty.output)
+        tty.wait_for_screen("secret.create")
         tty.send("4")
-        tty.wait_for(b"svc", after=mark)
+        tty.wait_for_screen("b Bindings")
         tty.send("q")
         assert tty.finish() == 0
         assert_clean(tty.output)
@@ -94,10 +91,9 @@ def test_types_audit_services_tabs_and_forms_send_no_escape(secrets_server, admi
 def test_hostile_server_error_messages_send_no_escape(secrets_server, site):
     with PtySession(_args(secrets_server, site), mode="error") as tty:
         tty.wait_for(b"ERRTITLE")  # the short one, as a notification
-        mark = len(tty.output)
         tty.send("4")  # the services tab's load fails with a long one: a modal
-        tty.wait_for(b"Close", after=mark)
-        tty.escape()
+        tty.wait_for_screen("a long explanation")
+        tty.escape(closes="a long explanation")
         tty.send("q")
         assert tty.finish() == 0
         assert_clean(tty.output)
@@ -108,7 +104,7 @@ def test_crash_after_a_reveal_leaves_no_value_on_the_terminal(secrets_server, ad
     value = "crash-canary-4f1c9e"
     admin.create_secret(site, None, {"name": "REVEALED", "value": value})
     with PtySession(_args(secrets_server, site), mode="crash") as tty:
-        tty.wait_for(b"REVEALED")
+        tty.wait_loaded("REVEALED")
         tty.send("s")
         tty.wait_for(value.encode())  # on the alternate screen while revealed
         code = tty.finish()

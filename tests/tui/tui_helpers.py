@@ -28,15 +28,37 @@ def terminal_bytes(app) -> str:
     return _render(app, styles=True)
 
 
-async def wait_until(pilot, condition, timeout: float = 10.0, message: str = "") -> None:
-    """Let the app run until `condition()` holds; fail the test after `timeout` seconds."""
+def _screen_or_why(app) -> str:
+    try:
+        return screen_text(app)
+    except Exception as error:  # the app has gone: say so instead of hiding the timeout
+        return f"(no screen: {type(error).__name__})"
+
+
+async def wait_until(pilot, condition, timeout: float = 30.0, message: str = "") -> None:
+    """Let the app run until `condition()` holds; fail the test after `timeout` seconds, a ceiling
+    for a busy 2-core machine (a wait ends as soon as the condition holds)."""
     import time
 
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message or condition}")
+            raise AssertionError(f"timed out waiting for {message or condition}; screen:\n{_screen_or_why(pilot.app)}")
         await pilot.pause(0.05)
+
+
+async def settled(pilot) -> None:
+    """Every key and click sent so far has been handled and the app still runs: the barrier before
+    asserting that something did *not* happen. Proven by a later key's visible effect (keys are
+    handled in order): ctrl+p opens the command palette, escape closes it again."""
+    from textual.command import CommandPalette
+
+    app = pilot.app
+    under = app.screen
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette (app still running)")
+    await pilot.press("escape")
+    await wait_until(pilot, lambda: app.screen is under, message="palette closed")
 
 
 def secrets_rows(app) -> list[tuple[str, str]]:
