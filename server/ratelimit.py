@@ -12,12 +12,21 @@ import time
 from collections import deque
 
 
+SWEEP_AT = 10_000
+"""Addresses remembered before the quiet ones (no failure for a window) are forgotten."""
+MAX_ADDRESSES = 100_000
+"""The most addresses remembered at once: past it, those not being throttled are dropped first."""
+
+
 class FailureLimiter:
-    def __init__(self, threshold: int = 20, window_seconds: float = 60.0, clock=time.monotonic) -> None:
+    def __init__(self, threshold: int = 20, window_seconds: float = 60.0, clock=time.monotonic,
+                 sweep_at: int = SWEEP_AT, max_addresses: int = MAX_ADDRESSES) -> None:
         self.threshold, self.window = threshold, window_seconds
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+        self._sweep_at, self._max = sweep_at, max_addresses
+        self._next_sweep = sweep_at
 
     def retry_after(self, address: str) -> int | None:
         """Seconds `address` must wait before its next try, or None when it may try now.
@@ -38,8 +47,8 @@ class FailureLimiter:
         with self._lock:
             recent = self._recent(address)
             recent.append(self._clock())
-            if len(self._failures) > 10_000:  # bound the memory a spray of addresses can take
-                self._forget_quiet()
+            if len(self._failures) > self._next_sweep:  # bound the memory a spray of addresses can take
+                self._sweep()
             return len(recent) == self.threshold
 
     def __len__(self) -> int:
@@ -53,7 +62,19 @@ class FailureLimiter:
             recent.popleft()
         return recent
 
-    def _forget_quiet(self) -> None:
+    def _sweep(self) -> None:
+        """Forget quiet addresses; past `max_addresses`, also the oldest not being throttled.
+
+        The next sweep waits until the table has doubled, so a spray of addresses costs each bad
+        token amortised O(1) instead of a walk of the whole table under the lock. A throttled
+        address is never dropped for room: a spray must not free a real guesser.
+        """
         horizon = self._clock() - self.window
         for address in [a for a, r in self._failures.items() if not r or r[-1] <= horizon]:
             del self._failures[address]
+        if len(self._failures) > self._max:
+            excess = len(self._failures) - self._max
+            # oldest first: a dict keeps the order addresses first failed in
+            for address in [a for a, r in self._failures.items() if len(r) < self.threshold][:excess]:
+                del self._failures[address]
+        self._next_sweep = max(self._sweep_at, 2 * len(self._failures))

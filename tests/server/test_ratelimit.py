@@ -122,3 +122,20 @@ def test_up_to_10000_addresses_are_all_remembered(clock):
     clock.now = 60.0
     fail(limiter, GUESSER, 1)
     assert len(limiter) == 10_000
+
+
+def test_a_spray_within_one_window_sweeps_only_when_the_table_has_doubled(clock):
+    limiter = FailureLimiter(clock=clock, sweep_at=100, max_addresses=10_000)
+    sweeps = []
+    real_sweep = limiter._sweep
+    limiter._sweep = lambda: (sweeps.append(len(limiter)), real_sweep())  # type: ignore[method-assign]
+    spray(limiter, 1_000)  # all within one window: nothing is quiet, nothing can be forgotten
+    assert sweeps == [101, 203, 407, 815]  # amortised: not one walk of the table per bad token
+
+
+def test_memory_is_capped_without_forgetting_a_throttled_guesser(clock):
+    limiter = FailureLimiter(clock=clock, sweep_at=100, max_addresses=500)
+    fail(limiter, GUESSER, 20)
+    spray(limiter, 5_000)  # within one window: none of them is quiet
+    assert len(limiter) <= 2 * 500 + 1  # at most twice the cap between two sweeps
+    assert limiter.retry_after(GUESSER) == 60
