@@ -149,7 +149,7 @@ class HTTPConnection:
 
     def _wait_for_body(self) -> None:
         if self.h11.they_are_waiting_for_100_continue:
-            self._send(self.h11.send(h11.InformationalResponse(status_code=100, reason=b"Continue")))
+            self._send(self.h11.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
         if self._body_deadline is None:
             self._body_deadline = time.monotonic() + self.timeouts.read
         try:

@@ -102,7 +102,8 @@ class _Handler(socketserver.BaseRequestHandler):
             request = self.http.next_request()
         except Refused as refusal:
             self.http.refuse(refusal.status)
-            self.http.linger()
+            if refusal.status != 408:  # a client too slow to send a head is not waited for again
+                self.http.linger()
             return False
         if request is None or not self.server.begin(self.request):
             return False
