@@ -82,9 +82,9 @@ class HTTPConnection:
         self.sock.settimeout(left)
         try:
             count = self.sock.recv_into(self._buffer)
-        except (ConnectionError, OSError) as error:
-            if isinstance(error, TimeoutError):
-                raise
+        except TimeoutError:
+            raise
+        except OSError:
             count = 0  # reset by the peer: the same as its end of stream for what follows
         self.h11.receive_data(self._view[:count] if count else b"")
 

@@ -101,9 +101,7 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             request = self.http.next_request()
         except Refused as refusal:
-            self.http.refuse(refusal.status)
-            if refusal.status != 408:  # a client too slow to send a head is not waited for again
-                self.http.linger()
+            self._refuse(refusal.status)
             return False
         if request is None or not self.server.begin(self.request):
             return False
@@ -115,13 +113,9 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def _answer(self, request: h11.Request) -> bool:
         http = self.http
-        try:
-            status, headers, body = run_app(self.server.app, self._environ(request))
-        finally:
-            timed_out = http.body_timed_out
-        if timed_out:  # whatever the app made of a partial body, the client was too slow
-            http.refuse(408)
-            http.linger()
+        status, headers, body = run_app(self.server.app, self._environ(request))
+        if http.body_timed_out:  # whatever the app made of a partial body, the client was too slow
+            self._refuse(408)
             return False
         complete = http.request_is_complete()
         # an app that refused without reading the whole body leaves the stream out of step: close it
@@ -132,6 +126,13 @@ class _Handler(socketserver.BaseRequestHandler):
         if not complete:
             http.linger()
         return http.keeps_alive
+
+    def _refuse(self, status: int) -> None:
+        """This layer's own answer, then the close: after lingering for what the client still sends,
+        unless it was refused for being too slow (408), which is not waited for again."""
+        self.http.refuse(status)
+        if status != 408:
+            self.http.linger()
 
     def _client(self) -> str:
         return self.client_address[0] if isinstance(self.client_address, tuple) and self.client_address else "unix"
