@@ -44,11 +44,12 @@ def start_line(proc: subprocess.Popen, what: str, timeout: float = 30.0) -> str:
 class ServerProcess:
     """A `sitesecrets-server serve` child on a loopback port; stderr goes to `log`."""
 
-    def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+        """`cwd`: the tree whose `server` runs (another version's, to compare; see httpcost.py)."""
         self.data_dir = data_dir
         self._log = open(log, "ab")
         self.proc = subprocess.Popen([PYTHON, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0"],
-                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
+                                     cwd=cwd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         self.url = start_line(self.proc, "the server")
         host_port = self.url.split("://", 1)[1]
         self.host, port = host_port.rsplit(":", 1)

@@ -13,7 +13,9 @@
 Options via the environment: BENCH_DURATION (seconds counted per run, default 3), BENCH_WARMUP
 (default 1), BENCH_RUNS (default 3), BENCH_CLIENT (`raw` or `httpx`, default raw),
 BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it,
-BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`.
+BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`;
+BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
+to price a change of the HTTP layer) alone, into `bench/results-http.json`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, isolation, replicas, startup
+from . import fixtures, httpcost, isolation, replicas, startup
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
@@ -189,6 +191,19 @@ class Bench:
                 server.stop()
         return [f"Row 11 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per case."]
 
+    def run_http_only(self) -> list[str]:
+        """Row 12 alone (`BENCH_ONLY=http`): see httpcost.py."""
+        try:
+            self.gen = LoadGenerator(self.client)
+            self.raw["row12"] = httpcost.measure(self)
+        finally:
+            if self.gen is not None:
+                self.gen.close()
+            for server in self.servers:
+                server.stop()
+        return [f"Row 12 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per figure, "
+                f"the servers taking turns run by run."]
+
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
             self.log(f"kept {self.base}")
@@ -201,9 +216,9 @@ def main() -> int:
     info = machine(bench.base)
     info["load_average_start"] = load_average()
     began = time.monotonic()
-    only = os.environ.get("BENCH_ONLY") == "isolation"
+    only = os.environ.get("BENCH_ONLY", "")
     try:
-        notes = bench.run_isolation_only() if only else bench.run()
+        notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -215,12 +230,13 @@ def main() -> int:
     if busiest > 1.0:
         notes.append(f"WARNING: a load average of {busiest:.1f} on {info['cores']} cores means other processes "
                      f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
-    lines = row_11(bench.raw.get("row11")) if only else judge(bench.raw)
+    lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
+             "http": lambda: httpcost.row_12(bench.raw.get("row12"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
               "load_processes": bench.gen.processes}
-    results = RESULTS.with_name("results-isolation.json") if only else RESULTS
+    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http") else RESULTS
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

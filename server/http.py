@@ -133,6 +133,14 @@ class Request:
         return self._body
 
     def _read_body(self) -> bytes:
+        try:
+            return self._read_body_within_cap()
+        except OSError:
+            # the server's wsgi.input raises when the body breaks off, times out or is malformed
+            # (ours and gunicorn's alike): a partial body is never acted on
+            raise ApiError(ErrorCode.invalid_json, "the request body did not arrive whole") from None
+
+    def _read_body_within_cap(self) -> bytes:
         length_text = self.environ.get("CONTENT_LENGTH") or ""
         stream = self.environ["wsgi.input"]
         if length_text:

@@ -85,13 +85,13 @@ def _error_statuses(route: Route) -> set[int]:
     """The error statuses `route` can answer. 500 anywhere, and 503 (`master_key_changed`: a server
     whose master key was rotated under it serves nothing); with a token, 401, 403 and 429, and 503
     or 507 because even a read may write (a token's last use, an audited denial); with a body, the
-    body's refusals (411 comes from the HTTP layer for a chunked body); 404 for a named thing; 422
-    for a query parameter out of its range (or holding a control character)."""
+    body's refusals (chunked bodies are accepted, so no 411); 404 for a named thing; 422 for a
+    query parameter out of its range (or holding a control character)."""
     statuses = {500, 503}
     if route.permission is not Permission.public:
         statuses |= {401, 403, 429, 503, 507}
     if route.body is not None:
-        statuses |= {400, 411, 413, 415, 422}
+        statuses |= {400, 413, 415, 422}
     if route.params:
         statuses.add(404)
     if route.query:

@@ -71,14 +71,15 @@ class Router:
         """The route for `method` and `path` with its path parameters, and the methods `path` allows.
 
         Returns `(None, {}, [])` for an unknown path and `(None, {}, allowed)` for a known path
-        asked with another method (a 405 with an `Allow` header).
+        asked with another method (a 405 with an `Allow` header). `HEAD` matches a `GET` route
+        (RFC 9110 9.3.2: the same answer without its body).
         """
         allowed: list[str] = []
         for route in self._by_depth.get(path.count("/"), ()):
             found = route.pattern.match(path)
             if not found:
                 continue
-            if route.method == method:
-                return route, found.groupdict(), []
-            allowed.append(route.method)
+            if route.method == method or (method == "HEAD" and route.method == "GET"):
+                return route, found.groupdict(), []  # HEAD is GET whose body the server leaves out
+            allowed += [route.method, "HEAD"] if route.method == "GET" else [route.method]
         return None, {}, allowed
