@@ -6,7 +6,7 @@ import re
 
 from shared import __version__, models
 
-from ..app import Call
+from ..context import Call
 from ..http import Response, validation_error
 from .common import load_site
 
