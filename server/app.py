@@ -80,7 +80,7 @@ class Application:
             raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
                            {"parameter": oversized, "max_length": route.max_length(oversized)})
         _refuse_control_characters_in_query(request, route)
-        call = Call(request, None, self.state, route, utc_now())
+        call = Call(request, None, self.state, route, utc_now(), self.router.routes)
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
             self.authorize(call, params)

@@ -43,6 +43,8 @@ class Call:
     state: State
     route: Route
     now: str
+    routes: tuple[Route, ...]
+    """The whole table `route` was found in: what `/v1/openapi.json` describes."""
 
     @property
     def store(self) -> Store:

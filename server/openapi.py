@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic.json_schema import models_json_schema
 
@@ -52,7 +52,7 @@ _HANDLER_ERRORS: dict[str, set[int]] = {
 }
 
 
-def build(routes: list[Route]) -> dict[str, Any]:
+def build(routes: Sequence[Route]) -> dict[str, Any]:
     models = {m for r in routes for m in (r.body, r.response) if m is not None} | {ErrorBody}
     mapping, schema = models_json_schema(
         [(m, "validation" if _is_request(m, routes) else "serialization") for m in sorted(models, key=lambda m: m.__name__)],
@@ -77,7 +77,7 @@ def build(routes: list[Route]) -> dict[str, Any]:
     }
 
 
-def _is_request(model, routes: list[Route]) -> bool:
+def _is_request(model, routes: Sequence[Route]) -> bool:
     return any(r.body is model for r in routes)
 
 
@@ -103,7 +103,7 @@ def _operation_id(route: Route) -> str:
     return f"{route.method.lower()}_{route.path}".replace("/", "_").replace("{", "").replace("}", "")
 
 
-def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
+def _links(create: Route, routes: Sequence[Route]) -> dict[str, Any]:
     """OpenAPI links from a create (POST answering 201) to every route on the thing it made: the
     new thing's parameter comes from the answer's field of that name (else its `name` or `key`), the others from the
     create's own path. They let a client, and Schemathesis's stateful tests, follow the API."""
@@ -167,7 +167,6 @@ def _operation(route: Route, refs: dict) -> dict[str, Any]:
 
 
 @functools.cache
-def document() -> bytes:
-    from .handlers import ROUTES
-
-    return json.dumps(build(ROUTES), separators=(",", ":")).encode()
+def document(routes: tuple[Route, ...]) -> bytes:
+    """The document of `routes` as served: built once per table, on its first request."""
+    return json.dumps(build(routes), separators=(",", ":")).encode()

@@ -61,7 +61,7 @@ SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")
 
 class Router:
     def __init__(self, routes: list[Route]) -> None:
-        self.routes = routes
+        self.routes = tuple(routes)
         # a path can only match routes with as many segments, so each lookup tries a handful, not all
         self._by_depth: dict[int, list[Route]] = {}
         for route in routes:
