@@ -43,14 +43,6 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
                "description": "`false`: hand out the environment without recording the load (see `POST .../loads`)"},
 }
 
-# what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)
-_HANDLER_ERRORS: dict[str, set[int]] = {
-    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.update": {409}, "app.delete": {409},
-    "secret.create": {409}, "secret.update": {409}, "secret.delete": {409},
-    "type.create": {409}, "type.update": {409}, "type.delete": {409}, "service.create": {409},
-    "token.create": {404},
-}
-
 
 def build(routes: Sequence[Route]) -> dict[str, Any]:
     models = {m for r in routes for m in (r.body, r.response) if m is not None} | {ErrorBody}
@@ -86,7 +78,8 @@ def _error_statuses(route: Route) -> set[int]:
     whose master key was rotated under it serves nothing); with a token, 401, 403 and 429, and 503
     or 507 because even a read may write (a token's last use, an audited denial); with a body, the
     body's refusals (411 comes from the HTTP layer for a chunked body); 404 for a named thing; 422
-    for a query parameter out of its range (or holding a control character)."""
+    for a query parameter out of its range (or holding a control character); and what the route
+    declares its handler refuses (`Route.errors`)."""
     statuses = {500, 503}
     if route.permission is not Permission.public:
         statuses |= {401, 403, 429, 503, 507}
@@ -96,7 +89,7 @@ def _error_statuses(route: Route) -> set[int]:
         statuses.add(404)
     if route.query:
         statuses.add(422)
-    return statuses | _HANDLER_ERRORS.get(route.action, set())
+    return statuses | set(route.errors)
 
 
 def _operation_id(route: Route) -> str:

@@ -32,6 +32,10 @@ class Route:
     status: int = 200
     summary: str = ""
     query: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    """The error statuses the handler itself answers, beyond those every route of its kind may
+    (see `openapi._error_statuses`): 409 for a name taken or a thing still in use, say. The
+    document lists them, as FastAPI's `responses=` does."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
