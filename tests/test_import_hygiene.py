@@ -117,3 +117,20 @@ def test_the_graph_sees_relative_lazy_and_package_imports():
     assert {"server.handlers.meta", "server.auth"} <= graph["server.handlers"]  # `from . import meta`
     assert "server.handlers" in graph["server.app"]  # imported inside `create_app`
     assert "server.store.sqlite" in graph["server.store"]
+
+
+def test_no_module_takes_another_of_ours_private_names():
+    for package in ("server", "shared"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ("server", "shared")):
+                    private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                    assert not private, f"{path.relative_to(REPO)} imports {private}"
+
+
+def test_each_store_dialect_builds_on_the_neutral_queries_not_on_the_other():
+    from server.store.postgres_tx import PostgresTx
+    from server.store.sql_tx import SqlTx
+    from server.store.sqlite_tx import SqliteTx
+
+    assert SqliteTx.__bases__ == (SqlTx,) and PostgresTx.__bases__ == (SqlTx,)
