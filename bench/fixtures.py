@@ -128,7 +128,7 @@ def load_scale(data_dir: Path, sites: int = 1000, per_site: int = SECRETS, batch
     only make the set-up slower without changing what rows 1 and 4 read).
     """
     sys.path.insert(0, str(ROOT))
-    from server.app import utc_now
+    from server.context import utc_now
     from server.config import Settings
     from server.datadir import offline_event, open_state
 

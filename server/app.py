@@ -9,63 +9,21 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, NoReturn
-
 
 from shared.limits import has_control_character
 from shared.models import ErrorCode, Role
 
 from . import audit
-from .auth import Permission, Principal, TokenHasher, bearer_token, hashes_match
-from .config import Settings
+from .auth import Permission, Principal, bearer_token, hashes_match
+from .context import Call, State, utc_now
 from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
-from .keyring import Keyring, MasterKeyChanged
+from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
-from .store import AuditRecord, StorageFull, Store, StoreError
+from .store import StorageFull, StoreError
 
 log = logging.getLogger("sitesecrets.server")
-
-
-def utc_now(offset_seconds: float = 0) -> str:
-    moment = datetime.now(timezone.utc) + timedelta(seconds=offset_seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class State:
-    """What every handler may use: settings, the store and the keys. Built once per process."""
-
-    settings: Settings
-    store: Store
-    keyring: Keyring
-    tokens: TokenHasher
-
-
-@dataclass
-class Call:
-    """One request as a handler sees it."""
-
-    request: Request
-    principal: Principal | None
-    state: State
-    route: Route
-    now: str
-
-    @property
-    def store(self) -> Store:
-        return self.state.store
-
-    def event(self, action: str, *, site: str | None, target: str | None = None,
-              outcome: str = "ok", details: dict[str, Any] | None = None) -> AuditRecord:
-        principal = self.principal
-        return AuditRecord.of(
-            action, details=details, at=self.now, outcome=outcome, site=site, target=target,
-            actor=principal.name if principal else None, actor_id=principal.token_id if principal else None,
-            source=self.request.remote_addr,
-        )
 
 
 class Application:
@@ -122,7 +80,7 @@ class Application:
             raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
                            {"parameter": oversized, "max_length": route.max_length(oversized)})
         _refuse_control_characters_in_query(request, route)
-        call = Call(request, None, self.state, route, utc_now())
+        call = Call(request, None, self.state, route, utc_now(), self.router.routes)
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
             self.authorize(call, params)

@@ -1,4 +1,5 @@
-"""Tokens and roles: who is calling, and whether their role may do what the route does.
+"""Tokens and roles: who is calling, whether their role may do what the route does, and minting
+new tokens (for the API and the offline tools alike).
 
 Tokens are `ss_` plus 32 random bytes (base64url). Only a keyed hash of each is stored,
 HMAC-SHA256(token key, SHA-256(token)), so a copy of the database opens nothing and writing a row
@@ -13,9 +14,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
+from shared import models
 from shared.models import Role
+
+from .store import TokenRow, Transaction
 
 TOKEN_PREFIX = "ss_"
 
@@ -93,6 +98,17 @@ class TokenHasher:
         mac = self._mac.copy()
         mac.update(digest.encode())
         return mac.hexdigest()
+
+
+def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
+    """Store a new token's hash and return the row with the token itself, which is never stored."""
+    token = new_token()
+    expires = None
+    if body.expires_in_days:
+        expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None)
+    tx.insert_token(row)
+    return row, token
 
 
 def hashes_match(a: str, b: str) -> bool:

@@ -17,12 +17,9 @@ from typing import Mapping
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
-from .config import Settings
-from .dburl import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, DatabaseUrlError, resolve
+from .config import COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, Settings
+from .dburl import DatabaseUrlError, resolve
 
-DATA_DIR_ENV = "SITESECRETS_DATA_DIR"
-COPY_FROM_ENV = "SITESECRETS_COPY_FROM"
-COPY_TO_ENV = "SITESECRETS_COPY_TO"
 _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
 
 

@@ -1,4 +1,5 @@
-"""Server settings: where the data lives and the default limits every site starts with."""
+"""Server settings: where the data lives, the default limits every site starts with, and the
+names of the environment variables the commands (and `wsgi.create`) read them from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from pathlib import Path
 from shared.limits import DEFAULT_LIMITS, Limits
 
 DB_FILE = "secrets.db"
+
+DATA_DIR_ENV = "SITESECRETS_DATA_DIR"
+DATABASE_URL_ENV = "SITESECRETS_DATABASE_URL"
+DATABASE_URL_FILE_ENV = "SITESECRETS_DATABASE_URL_FILE"
+COPY_FROM_ENV = "SITESECRETS_COPY_FROM"
+COPY_TO_ENV = "SITESECRETS_COPY_TO"
+# the master key's variable (`SITESECRETS_MASTER_KEY`) is `keys.ENV_VAR`, beside the code that reads it
 
 
 @dataclass(frozen=True)

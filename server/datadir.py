@@ -17,9 +17,9 @@ from shared import models
 from shared.models import Role
 
 from . import crypto, files, keys, tokenkey
-from .app import State, utc_now
+from .auth import issue_token
 from .config import DB_FILE, Settings
-from .handlers.tokens import issue_token
+from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
 from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
 from .store.sqlite import fold_wal

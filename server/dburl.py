@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import unquote
 
-DATABASE_URL_ENV = "SITESECRETS_DATABASE_URL"
-DATABASE_URL_FILE_ENV = "SITESECRETS_DATABASE_URL_FILE"
+from .config import DATABASE_URL_ENV, DATABASE_URL_FILE_ENV
+
 _MAX_FILE_BYTES = 64 * 1024
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic.json_schema import models_json_schema
 
@@ -43,16 +43,8 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
                "description": "`false`: hand out the environment without recording the load (see `POST .../loads`)"},
 }
 
-# what a handler refuses beyond what every route of its kind may answer (see `_error_statuses`)
-_HANDLER_ERRORS: dict[str, set[int]] = {
-    "site.create": {409}, "site.delete": {409}, "app.create": {409}, "app.update": {409}, "app.delete": {409},
-    "secret.create": {409}, "secret.update": {409}, "secret.delete": {409},
-    "type.create": {409}, "type.update": {409}, "type.delete": {409}, "service.create": {409},
-    "token.create": {404},
-}
 
-
-def build(routes: list[Route]) -> dict[str, Any]:
+def build(routes: Sequence[Route]) -> dict[str, Any]:
     models = {m for r in routes for m in (r.body, r.response) if m is not None} | {ErrorBody}
     mapping, schema = models_json_schema(
         [(m, "validation" if _is_request(m, routes) else "serialization") for m in sorted(models, key=lambda m: m.__name__)],
@@ -77,7 +69,7 @@ def build(routes: list[Route]) -> dict[str, Any]:
     }
 
 
-def _is_request(model, routes: list[Route]) -> bool:
+def _is_request(model, routes: Sequence[Route]) -> bool:
     return any(r.body is model for r in routes)
 
 
@@ -86,7 +78,8 @@ def _error_statuses(route: Route) -> set[int]:
     whose master key was rotated under it serves nothing); with a token, 401, 403 and 429, and 503
     or 507 because even a read may write (a token's last use, an audited denial); with a body, the
     body's refusals (chunked bodies are accepted, so no 411); 404 for a named thing; 422 for a
-    query parameter out of its range (or holding a control character)."""
+    query parameter out of its range (or holding a control character); and what the route
+    declares its handler refuses (`Route.errors`)."""
     statuses = {500, 503}
     if route.permission is not Permission.public:
         statuses |= {401, 403, 429, 503, 507}
@@ -96,14 +89,14 @@ def _error_statuses(route: Route) -> set[int]:
         statuses.add(404)
     if route.query:
         statuses.add(422)
-    return statuses | _HANDLER_ERRORS.get(route.action, set())
+    return statuses | set(route.errors)
 
 
 def _operation_id(route: Route) -> str:
     return f"{route.method.lower()}_{route.path}".replace("/", "_").replace("{", "").replace("}", "")
 
 
-def _links(create: Route, routes: list[Route]) -> dict[str, Any]:
+def _links(create: Route, routes: Sequence[Route]) -> dict[str, Any]:
     """OpenAPI links from a create (POST answering 201) to every route on the thing it made: the
     new thing's parameter comes from the answer's field of that name (else its `name` or `key`), the others from the
     create's own path. They let a client, and Schemathesis's stateful tests, follow the API."""
@@ -167,7 +160,6 @@ def _operation(route: Route, refs: dict) -> dict[str, Any]:
 
 
 @functools.cache
-def document() -> bytes:
-    from .handlers import ROUTES
-
-    return json.dumps(build(ROUTES), separators=(",", ":")).encode()
+def document(routes: tuple[Route, ...]) -> bytes:
+    """The document of `routes` as served: built once per table, on its first request."""
+    return json.dumps(build(routes), separators=(",", ":")).encode()

@@ -32,6 +32,10 @@ class Route:
     status: int = 200
     summary: str = ""
     query: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()
+    """The error statuses the handler itself answers, beyond those every route of its kind may
+    (see `openapi._error_statuses`): 409 for a name taken or a thing still in use, say. The
+    document lists them, as FastAPI's `responses=` does."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,7 +65,7 @@ SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")
 
 class Router:
     def __init__(self, routes: list[Route]) -> None:
-        self.routes = routes
+        self.routes = tuple(routes)
         # a path can only match routes with as many segments, so each lookup tries a handful, not all
         self._by_depth: dict[int, list[Route]] = {}
         for route in routes:

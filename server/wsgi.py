@@ -19,8 +19,7 @@ import os
 from pathlib import Path
 
 from .app import Application, create_app
-from .cli import DATA_DIR_ENV
-from .config import Settings
+from .config import DATA_DIR_ENV, Settings
 from .datadir import DataDirError, open_state
 from .dburl import DatabaseUrlError, database_url_from_environment
 

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 import dbbackend
-from server.app import State, create_app
+from server.app import create_app
+from server.context import State
 from server.datadir import init_data_dir, open_state
 from server.embedded import EmbeddedServer
 from server.keys import ENV_VAR

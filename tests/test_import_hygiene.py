@@ -1,4 +1,6 @@
-"""The house's boundaries: `shared` is the contract only, and the server never loads the TUI."""
+"""The house's boundaries: `shared` is the contract only, the server never loads the TUI, no server
+module is on an import cycle, and the low layers (store, crypto, keys, datadir) never import the
+HTTP layer."""
 
 from __future__ import annotations
 
@@ -47,3 +49,88 @@ def test_server_never_imports_the_client_half():
 def test_only_the_local_launcher_imports_the_server():
     importers = {path for path, names in imported_names("tui").items() if "server" in names}
     assert importers <= {"tui/local.py"}, importers
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(*packages: str) -> dict[str, set[str]]:
+    """Each module of `packages` with the modules of `packages` it imports anywhere in its body
+    (a lazy import inside a function is a dependency too: it only hides a cycle)."""
+    paths = {module_name(path): path for package in packages for path in (REPO / package).rglob("*.py")}
+    graph = {}
+    for module, path in paths.items():
+        graph[module] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                graph[module] |= {t for t in _import_targets(module, path, node) if t in paths and t != module}
+    return graph
+
+
+def _import_targets(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if node.level:
+        package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+        package = package[: len(package) - node.level + 1]
+        base = ".".join(package + ([base] if base else []))
+    # `from . import meta` imports the module `meta`; `from .store import Store` the package
+    return [f"{base}.{alias.name}" for alias in node.names] + [base]
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def test_server_and_shared_modules_import_each_other_in_no_cycle():
+    graph = import_graph("server", "shared")
+    cycles = sorted(module for module in graph if module in reachable(graph, module))
+    assert not cycles, f"modules on an import cycle: {cycles}"
+
+
+HTTP_LAYER = {"server.app", "server.openapi", "server.handlers", "server.wsgi", "server.embedded", "server.cli"}
+
+
+def test_store_crypto_keys_and_datadir_never_import_the_http_layer():
+    graph = import_graph("server", "shared")
+    low = [m for m in graph if m.startswith("server.store")] + ["server.crypto", "server.keys", "server.datadir"]
+    for module in low:
+        reached = reachable(graph, module)
+        assert not {m for m in reached if m in HTTP_LAYER or m.startswith("server.handlers.")}, module
+
+
+def test_only_the_entry_point_imports_the_command_line():
+    importers = {module for module, targets in import_graph("server", "shared").items() if "server.cli" in targets}
+    assert importers <= {"server.__main__"}, importers
+
+
+def test_the_graph_sees_relative_lazy_and_package_imports():
+    graph = import_graph("server")
+    assert {"server.handlers.meta", "server.auth"} <= graph["server.handlers"]  # `from . import meta`
+    assert "server.handlers" in graph["server.app"]  # imported inside `create_app`
+    assert "server.store.sqlite" in graph["server.store"]
+
+
+def test_no_module_takes_another_of_ours_private_names():
+    for package in ("server", "shared"):
+        for path in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in ("server", "shared")):
+                    private = [a.name for a in node.names if a.name.startswith("_") and not a.name.endswith("__")]
+                    assert not private, f"{path.relative_to(REPO)} imports {private}"
+
+
+def test_each_store_dialect_builds_on_the_neutral_queries_not_on_the_other():
+    from server.store.postgres_tx import PostgresTx
+    from server.store.sql_tx import SqlTx
+    from server.store.sqlite_tx import SqliteTx
+
+    assert SqliteTx.__bases__ == (SqlTx,) and PostgresTx.__bases__ == (SqlTx,)

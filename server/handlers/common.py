@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.limits import MAX_NAME_LENGTH_CEILING, Limits
 from shared import models
 
-from ..app import Call
+from ..context import Call
 from ..http import ApiError, not_found
 from ..store import AppRow, Conflict, SiteRow, Transaction
 from shared.models import ErrorCode

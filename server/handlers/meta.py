@@ -6,8 +6,9 @@ import re
 
 from shared import __version__, models
 
-from ..app import Call
+from ..context import Call
 from ..http import Response, validation_error
+from ..openapi import document
 from .common import load_site
 
 MAX_AUDIT_PAGE = 500
@@ -20,9 +21,7 @@ def health(call: Call) -> models.Health:
 
 
 def openapi(call: Call) -> Response:
-    from ..openapi import document  # built once, on first request
-
-    return Response(200, document(), [("Content-Type", "application/json")])
+    return Response(200, document(call.routes), [("Content-Type", "application/json")])
 
 
 def _audit_page(call: Call, site: str | None) -> models.AuditPage:

@@ -17,8 +17,8 @@ from shared.limits import value_size
 from shared.models import ErrorCode
 
 from .. import audit, schemas, validation
-from ..app import Call
 from ..audit import secret_target
+from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import AppRow, SecretRow, SiteRow, Transaction, TypeRow

@@ -6,7 +6,7 @@ from shared import models
 from shared.models import ErrorCode
 
 from .. import audit
-from ..app import Call
+from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction

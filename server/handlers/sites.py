@@ -6,7 +6,7 @@ from shared import models
 from shared.models import ErrorCode
 
 from .. import audit
-from ..app import Call
+from ..context import Call
 from ..http import ApiError
 from ..store import SiteRow, Transaction
 from .common import app_model, create_unique, load_app, load_site, site_model

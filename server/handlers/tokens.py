@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from shared import models
 from shared.models import ErrorCode, Role
 
 from .. import audit
-from ..app import Call
-from ..auth import TokenHasher, new_token, new_token_id
+from ..auth import issue_token
+from ..context import Call
 from ..http import ApiError, not_found, validation_error
 from ..store import TokenRow, Transaction
 from .common import load_site
@@ -42,17 +40,6 @@ def check_token_request(call: Call, body: models.TokenCreate) -> str | None:
     if body.role is not Role.service and body.service is not None:
         raise validation_error([{"path": "/service", "message": "only a service token names a service"}])
     return site
-
-
-def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
-    """Store a new token's hash and return the row with the token itself, which is never stored."""
-    token = new_token()
-    expires = None
-    if body.expires_in_days:
-        expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None)
-    tx.insert_token(row)
-    return row, token
 
 
 def create_token(call: Call) -> models.CreatedToken:

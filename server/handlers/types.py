@@ -8,7 +8,7 @@ from shared import models
 from shared.models import ErrorCode
 
 from .. import audit, schemas, validation
-from ..app import Call
+from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import SecretRow, SiteRow, Transaction, TypeRow

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
 import dbbackend
-from server.handlers import ROUTES
-from shared import __version__
+from server import openapi
+from server.auth import Permission
+from server.handlers import ROUTES, meta
+from server.routing import Route
+from shared import __version__, models
 
 from apihelpers import expect_error
 
@@ -34,6 +38,18 @@ def test_openapi_document_describes_request_bodies_and_answers(client) -> None:
     body_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert body_ref.rsplit("/", 1)[-1] in document["components"]["schemas"]
     assert "201" in create["responses"] and "409" in create["responses"]
+
+
+def test_an_operation_lists_the_errors_its_route_declares_beyond_those_of_its_kind() -> None:
+    plain = Route("POST", "/v1/sites", meta.health, Permission.operator, "site.create", models.SiteCreate, models.Site, 201)
+    declared = dataclasses.replace(plain, errors=(409,))
+    answers = {route: openapi.build([route])["paths"]["/v1/sites"]["post"]["responses"] for route in (plain, declared)}
+    assert "409" not in answers[plain] and "409" in answers[declared]
+    assert set(answers[declared]) - set(answers[plain]) == {"409"}
+
+
+def test_the_served_document_is_the_one_of_the_routing_table(client) -> None:
+    assert client().get("/v1/openapi.json").content == openapi.document(tuple(ROUTES))
 
 
 def test_every_answer_carries_no_store_and_nosniff(api, client) -> None:

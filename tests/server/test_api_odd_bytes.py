@@ -7,13 +7,11 @@ are refused before they reach either database. Every test runs on both backends.
 
 from __future__ import annotations
 
-import logging
 import random
 import socket
 import string
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,60 @@
+"""The request context: `State` (what a process holds for every request), `Call` (one request as
+a handler sees it) and `utc_now`, the clock every stored time comes from.
+
+It lives apart from `app.py` so that handlers and the offline tools (`datadir.py`) can name
+these without importing the WSGI application, which imports the handlers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .auth import Principal, TokenHasher
+from .config import Settings
+from .http import Request
+from .keyring import Keyring
+from .routing import Route
+from .store import AuditRecord, Store
+
+
+def utc_now(offset_seconds: float = 0) -> str:
+    moment = datetime.now(timezone.utc) + timedelta(seconds=offset_seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class State:
+    """What every handler may use: settings, the store and the keys. Built once per process."""
+
+    settings: Settings
+    store: Store
+    keyring: Keyring
+    tokens: TokenHasher
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it."""
+
+    request: Request
+    principal: Principal | None
+    state: State
+    route: Route
+    now: str
+    routes: tuple[Route, ...]
+    """The whole table `route` was found in: what `/v1/openapi.json` describes."""
+
+    @property
+    def store(self) -> Store:
+        return self.state.store
+
+    def event(self, action: str, *, site: str | None, target: str | None = None,
+              outcome: str = "ok", details: dict[str, Any] | None = None) -> AuditRecord:
+        principal = self.principal
+        return AuditRecord.of(
+            action, details=details, at=self.now, outcome=outcome, site=site, target=target,
+            actor=principal.name if principal else None, actor_id=principal.token_id if principal else None,
+            source=self.request.remote_addr,
+        )
