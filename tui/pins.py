@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import os
 import ssl
 
@@ -45,6 +44,8 @@ class CertificateRefused(ssl.SSLCertVerificationError):
 
 def fingerprint_of(der: bytes) -> str:
     """`SHA256:AB:CD:...`: the SHA-256 of the DER certificate, as openssl prints it."""
+    import hashlib  # here, not at the top: `run` connects without it (~5 ms to import)
+
     digest = hashlib.sha256(der).hexdigest().upper()
     return "SHA256:" + ":".join(digest[i:i + 2] for i in range(0, 64, 2))
 
@@ -70,6 +71,8 @@ def parse_fingerprint(text: str) -> bytes:
 
 
 def matches(der: bytes, expected: bytes) -> bool:
+    import hashlib
+
     return hashlib.sha256(der).digest() == expected
 
 
