@@ -44,7 +44,7 @@ class CertificateRefused(ssl.SSLCertVerificationError):
 
 def fingerprint_of(der: bytes) -> str:
     """`SHA256:AB:CD:...`: the SHA-256 of the DER certificate, as openssl prints it."""
-    import hashlib  # here, not at the top: `run` connects without it (~5 ms to import)
+    import hashlib  # here, not at the top: `run` connects without it
 
     digest = hashlib.sha256(der).hexdigest().upper()
     return "SHA256:" + ":".join(digest[i:i + 2] for i in range(0, 64, 2))
@@ -162,10 +162,10 @@ class _TrustContext(ssl.SSLContext):
 
 def stored_trust(url: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> Trust | None:
     """What login stored for `url`, or None; raises TrustError when the credentials file is refused."""
-    from tui.credentials import CredentialsError, config_dir, load_trust
+    from tui.credentials import CredentialsError, config_dir, load_trust, server_key
 
     try:
-        return load_trust(config_dir(environ)).get(url.rstrip("/"))
+        return load_trust(config_dir(environ)).get(server_key(url))
     except CredentialsError as error:
         raise TrustError(str(error)) from None
 

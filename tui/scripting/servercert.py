@@ -1,7 +1,7 @@
 """What `sitesecrets login` trusts an https server by, decided before the token is asked for.
 
 The server's certificate is pinned (`tui.pins`): without a question when httpx's CA bundle
-verifies it for the URL's host name or when it matches `--fingerprint`; at a terminal after the
+(certifi) verifies it for the URL's host name or when it matches `--fingerprint`; at a terminal after the
 user has compared its fingerprint with the server's and answered y, as ssh asks at a first
 connection. At a pipe there is nobody to compare, so a certificate the system does not trust needs
 `--fingerprint` (not a secret, so fine on a command line). `--ca-file` trusts what that CA issued,
@@ -43,7 +43,7 @@ def decide_trust(url: str, *, fingerprint: str | None, ca_file: str | None, prox
             raise Refused(f"the server's certificate has the fingerprint {shown}, not the one given with "
                           "--fingerprint; nothing was stored")
         return Trust.pin(der)
-    if refusal is None:  # verified by the CA bundle for this host name: no question to ask
+    if refusal is None:  # verified by the CA bundle (certifi, httpx's) for this host name: no question to ask
         return Trust.pin(der)
     if not sys.stdin.isatty():
         raise Refused(f"{refusal}; compare its fingerprint {shown} with the server's ({OPENSSL_HINT}) "
