@@ -54,6 +54,7 @@ from shared.models import (  # noqa: E402
     SiteList,
     WhoAmI,
 )
+from tui.pins import STORED  # noqa: E402
 from tui.transport import client_options, unreachable_reason  # noqa: E402
 from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
@@ -116,15 +117,18 @@ class SiteSecretsClient:
         proxy: str | None = None,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        trust: object = STORED,
     ):
         """`url` is https://, http:// or unix:///path/to/socket; `proxy` is used only when given
-        (proxy variables of the environment never are). Raises ValueError, InsecureTransportError."""
+        (proxy variables of the environment never are); an https server is trusted as login
+        decided for `url` unless `trust` says otherwise (`tui.pins`). Raises ValueError (TrustError
+        included), InsecureTransportError."""
         self.url = check_url(url, insecure=insecure)
         self._socket_path = unix_socket_path(self.url)
         headers = {"Accept": "application/json", "User-Agent": "sitesecrets-tui"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        options = client_options(self.url, proxy=proxy, insecure=insecure, transport=transport)
+        options = client_options(self.url, proxy=proxy, insecure=insecure, transport=transport, trust=trust)
         self._http = httpx.Client(headers=headers, timeout=timeout, **options)
 
     def close(self) -> None:

@@ -15,6 +15,9 @@ readable by group or others is refused, not warned about: the token has already 
 account that can read it, a warning scrolls by unseen in a cron job, and `chmod 600` is the fix
 (the server refuses an exposed master key for the same reason).
 
+For an https URL, login also stores what to trust for it: the server's certificate, pinned, or a
+CA file (`tui.pins`); every later connection to that URL, whichever way its token came, uses it.
+
 Standard library only: `sitesecrets run` imports this before every start of a function.
 """
 
@@ -23,6 +26,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+from tui.pins import Trust
 
 TOKEN_ENV = "SITESECRETS_TOKEN"
 CREDENTIALS_FILE = "credentials.json"
@@ -69,18 +74,39 @@ def read_token_file(path: str) -> str:
     return token
 
 
-def load_credentials(directory: str) -> dict[str, str]:
-    """Server URL -> token, from the credentials file in `directory` ({} when there is none)."""
+def _load(directory: str) -> dict:
+    """The credentials file of `directory` as stored ({} when there is none)."""
     path = os.path.join(directory, CREDENTIALS_FILE)
     if not os.path.exists(path):
         return {}
     try:
-        tokens = json.loads(_read_private(path, "credentials file")).get("tokens")
-    except (ValueError, AttributeError):
-        tokens = None
+        data = json.loads(_read_private(path, "credentials file"))
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise _damaged(path)
+    return data
+
+
+def _damaged(path: str) -> CredentialsError:
+    return CredentialsError(f"credentials file {path} is damaged; remove it and run `sitesecrets login` again")
+
+
+def load_credentials(directory: str) -> dict[str, str]:
+    """Server URL -> token, from the credentials file in `directory` ({} when there is none)."""
+    tokens = _load(directory).get("tokens", {})
     if not isinstance(tokens, dict) or not all(isinstance(v, str) for v in tokens.values()):
-        raise CredentialsError(f"credentials file {path} is damaged; remove it and run `sitesecrets login` again")
+        raise _damaged(os.path.join(directory, CREDENTIALS_FILE))
     return tokens
+
+
+def load_trust(directory: str) -> dict[str, Trust]:
+    """Server URL -> what login decided to trust for it (https only; see `tui.pins`)."""
+    stored = _load(directory).get("trust", {})
+    try:
+        return {url: Trust.from_json(value) for url, value in stored.items()}
+    except (AttributeError, ValueError):
+        raise _damaged(os.path.join(directory, CREDENTIALS_FILE)) from None
 
 
 def _private_dir(directory: str) -> None:
@@ -123,24 +149,31 @@ def _write_atomically(path: str, text: str) -> None:
         os.close(dir_fd)
 
 
-def _save(directory: str, tokens: dict[str, str]) -> str:
+def _save(directory: str, tokens: dict[str, str], trust: dict[str, Trust]) -> str:
     _private_dir(directory)
     path = os.path.join(directory, CREDENTIALS_FILE)
-    _write_atomically(path, json.dumps({"tokens": tokens}, indent=2, sort_keys=True) + "\n")
+    data = {"tokens": tokens, "trust": {url: value.to_json() for url, value in trust.items()}}
+    _write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def store_token(directory: str, url: str, token: str) -> str:
-    """Keep `token` for `url` beside any other server's; the file's path."""
-    return _save(directory, load_credentials(directory) | {server_key(url): token})
+def store_token(directory: str, url: str, token: str, trust: Trust | None = None) -> str:
+    """Keep `token` for `url` beside any other server's, with what login decided to trust for it
+    (None: nothing, as for http or a unix socket); both replace what `url` had. The file's path."""
+    trusted = load_trust(directory)
+    trusted.pop(server_key(url), None)
+    if trust is not None:
+        trusted[server_key(url)] = trust
+    return _save(directory, load_credentials(directory) | {server_key(url): token}, trusted)
 
 
 def forget_token(directory: str, url: str) -> bool:
-    """Drop the token stored for `url`; False if there was none."""
-    tokens = load_credentials(directory)
+    """Drop the token and the trust stored for `url`; False if there was no token."""
+    tokens, trusted = load_credentials(directory), load_trust(directory)
+    trusted.pop(server_key(url), None)
     if tokens.pop(server_key(url), None) is None:
         return False
-    _save(directory, tokens)
+    _save(directory, tokens, trusted)
     return True
 
 

@@ -12,6 +12,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+from tui.pins import CertificateRefused, context_for
 from tui.urls import socket_problem, unix_socket_path
 
 
@@ -40,7 +41,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
     """(connection, path prefix) for the checked server URL `url`; not connected yet.
 
-    Raises NoConnection when a unix socket URL names something that is not a socket.
+    Raises NoConnection when a unix socket URL names something that is not a socket, TrustError
+    (a ValueError) when what login stored for an https URL cannot be used.
     """
     socket_path = unix_socket_path(url)
     if socket_path is not None:
@@ -51,13 +53,15 @@ def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnectio
     parts = urlsplit(url)
     prefix = parts.path.rstrip("/")
     if parts.scheme == "https":
-        context = ssl.create_default_context()
+        context = context_for(url) or ssl.create_default_context()  # login's pin or CA file, else the system's CAs
         return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context), prefix
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), prefix
 
 
 def failure_reason(error: BaseException) -> str:
     """Why the request got no answer: a refused certificate in words, else the error's type."""
+    if isinstance(error, CertificateRefused):
+        return error.sentence
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"the server's TLS certificate was refused: {error.verify_message or error.reason}"
     return type(error).__name__

@@ -2,7 +2,9 @@
 
 `login` asks for the token without echoing it (or reads one line from a pipe), checks it with
 `whoami` and stores it under the server URL (see `tui.credentials` for the file and precedence),
-so no token ever has to be typed on a command line.
+so no token ever has to be typed on a command line. For an https URL it first decides what to
+trust the server by (`servercert`: its certificate pinned, or a CA file) and stores that with the
+token, before the token is asked for: a token is never typed for a server not yet trusted.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ def add_parsers(commands) -> None:
     login = commands.add_parser("login", parents=[parent], help="check a token and store it for the server URL")
     login.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
                        help="allow the token over plain http to another host")
+    login.add_argument("--fingerprint", metavar="SHA256:...",
+                       help="pin the https server's certificate if it has this SHA-256 fingerprint (no question asked)")
+    login.add_argument("--ca-file", metavar="PATH",
+                       help="trust the https server's certificate if this CA issued it, instead of pinning it")
     login.set_defaults(run=cmd_login)
-    logout = commands.add_parser("logout", parents=[parent], help="forget the token stored for the server URL")
+    logout = commands.add_parser("logout", parents=[parent], help="forget the token (and pinned certificate or CA file) stored for the server URL")
     logout.set_defaults(run=cmd_logout)
 
 
@@ -53,15 +59,18 @@ def cmd_login(args: argparse.Namespace) -> None:
     from tui.credentials import CredentialsError, config_dir, store_token
     from tui.urls import check_url
 
+    from .servercert import decide_trust
+
     insecure = bool(getattr(args, "insecure", False))
     try:
         url = check_url(url_of(args), insecure=insecure)  # before asking: a token typed for nothing is wasted
     except ValueError as error:
         raise UsageError(str(error)) from None
-    token = read_token(url)
     proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
+    trust = decide_trust(url, fingerprint=args.fingerprint, ca_file=args.ca_file, proxy=proxy, insecure=insecure)
+    token = read_token(url)
     try:
-        client = SiteSecretsClient(url, token, insecure=insecure, proxy=proxy)
+        client = SiteSecretsClient(url, token, insecure=insecure, proxy=proxy, trust=trust)
     except ValueError as error:  # a proxy the rules refuse
         raise UsageError(str(error)) from None
     try:
@@ -73,12 +82,20 @@ def cmd_login(args: argparse.Namespace) -> None:
     finally:
         client.close()
     try:
-        path = store_token(config_dir(), url, token)
+        path = store_token(config_dir(), url, token, trust)
     except CredentialsError as error:
         raise Refused(str(error)) from None
     except OSError as error:
         raise Refused(f"cannot store the token in {config_dir()}: {error.strerror}") from None
-    print(f"logged in to {url} as {describe(identity)}; token stored in {path}", file=sys.stderr)
+    print(f"logged in to {url} as {describe(identity)}; token stored in {path}{trusting(trust)}", file=sys.stderr)
+
+
+def trusting(trust) -> str:
+    if trust is None:
+        return ""
+    if trust.ca_file is not None:
+        return f" with the CA file {trust.ca_file}"
+    return f" with the server's certificate pinned ({trust.fingerprint})"
 
 
 def cmd_logout(args: argparse.Namespace) -> None:
