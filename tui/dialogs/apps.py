@@ -20,6 +20,7 @@ from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.services import NAME_RULE
 from tui.widgets.field_error import FieldError
+from tui.widgets.fitted_table import FittedTable
 from tui.widgets.safe_input import SafeInput
 
 
@@ -40,7 +41,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
             title = Text("Apps of site ", style="bold")
             title.append_text(safe_text(self.app.site, style="bold"))
             yield Static(title, classes="dialog-title")
-            table = DataTable(id="apps-table", cursor_type="row", zebra_stripes=True)
+            table = FittedTable(id="apps-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("app", "its services may use site secrets", "created")
             yield table
             yield Static(Text("t flips the highlighted app's setting.", style="dim"))

@@ -10,18 +10,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from shared.models import AuditEvent, AuditPage
 from tui.api import ApiCaller
 from tui.display import safe_text, short_time
+from tui.widgets.fitted_table import FittedTable
 from tui.widgets.safe_input import SafeInput
 
 FILTERS = ("action", "actor", "target")
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
 
 
-class AuditTable(DataTable):
+class AuditTable(FittedTable):
     """A DataTable that says when its end comes into view, so older events can be fetched."""
 
     class NearEnd(Message):

@@ -15,6 +15,7 @@ from shared.models import App, Secret, SecretType, Service, Site
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
+from tui.widgets.fitted_table import FittedTable
 from tui.widgets.secret_detail import SecretDetail, secret_key
 from tui.widgets.safe_input import SafeInput
 
@@ -64,7 +65,7 @@ class SecretsPane(ApiCaller, Vertical):
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
-        table = DataTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "scope", "type", "ver", "updated", "used by")
         yield table
         yield SecretDetail(id="secret-detail")

@@ -15,6 +15,7 @@ from shared.models import Service
 from tui.api import ApiCaller
 from tui.display import safe_str, safe_text, short_time
 from tui.services import ServicesData, ref_label, status_line
+from tui.widgets.fitted_table import FittedTable
 
 CHANGING = {"new", "bindings", "delete"}
 
@@ -34,7 +35,7 @@ class ServicesPane(ApiCaller, Vertical):
         self.data: ServicesData | None = None
 
     def compose(self) -> ComposeResult:
-        table = DataTable(id="services-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "app", "status", "last load", "bindings")
         yield table
         with VerticalScroll(id="service-detail", can_focus=False):

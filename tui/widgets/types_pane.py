@@ -18,6 +18,7 @@ from shared.models import SecretType
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
+from tui.widgets.fitted_table import FittedTable
 
 CHANGING = {"new", "edit", "delete"}
 
@@ -46,7 +47,7 @@ class TypesPane(ApiCaller, Vertical):
         self.types: list[SecretType] = []
 
     def compose(self) -> ComposeResult:
-        table = DataTable(id="types-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "key", "fields", "secrets")
         yield table
         with VerticalScroll(id="type-detail", can_focus=False):
