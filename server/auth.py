@@ -5,19 +5,34 @@ HMAC-SHA256(token key, SHA-256(token)), so a copy of the database opens nothing 
 into it mints nothing: without the token key (wrapped by the master key, see `tokenkey.py`) no one
 can compute the hash of a token of their choosing. Lookup is by that hash, and the stored hash is
 compared in constant time.
+
+Nor can writing the database make a token stronger: each token row carries a MAC over its columns
+(all but `last_used_at`, which use updates), under a key derived from the token key, and a row whose
+MAC does not match is refused as an unknown token. Changing a viewer's row to an operator's admin,
+moving it to another site or service, lifting its expiry, or giving one row another's hash breaks it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.models import Role
 
+if TYPE_CHECKING:
+    from .store import TokenRow
+
 TOKEN_PREFIX = "ss_"
+_ROW_MAC_INFO = b"sitesecrets token row mac v1"  # HKDF's label: the row MAC key is not the hash key
 
 
 class Permission(StrEnum):
@@ -79,10 +94,13 @@ def token_digest(token: str) -> str:
 
 
 class TokenHasher:
-    """Hashes tokens under the token key. Built once per process: each request costs one HMAC."""
+    """Hashes tokens and seals token rows under the token key. Built once per process: each request
+    costs two HMACs."""
 
     def __init__(self, token_key: bytes) -> None:
         self._mac = hmac.new(token_key, digestmod=hashlib.sha256)
+        row_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ROW_MAC_INFO).derive(token_key)
+        self._row_mac = hmac.new(row_key, digestmod=hashlib.sha256)
 
     def hash(self, token: str) -> str:
         return self.key_digest(token_digest(token))
@@ -92,6 +110,22 @@ class TokenHasher:
         without its token."""
         mac = self._mac.copy()
         mac.update(digest.encode())
+        return mac.hexdigest()
+
+    def seal(self, row: "TokenRow") -> "TokenRow":
+        """`row` with its MAC: how every token row is written."""
+        return dataclasses.replace(row, mac=self.row_mac(row))
+
+    def intact(self, row: "TokenRow") -> bool:
+        """Whether `row` is as the server wrote it (constant time)."""
+        return row.mac is not None and hmac.compare_digest(row.mac, self.row_mac(row))
+
+    def row_mac(self, row: "TokenRow") -> str:
+        # a JSON array: unambiguous where joining with a separator would let one field's text run
+        # into the next; None stays distinct from any string
+        fields = [row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at]
+        mac = self._row_mac.copy()
+        mac.update(json.dumps(fields, separators=(",", ":")).encode())
         return mac.hexdigest()
 
 

@@ -50,7 +50,7 @@ def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, 
     expires = None
     if body.expires_in_days:
         expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None)
+    row = hasher.seal(TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None))
     tx.insert_token(row)
     return row, token
 
