@@ -21,7 +21,7 @@ from .http import ApiError, Request, Response, bounded, error_response, pointer,
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
-from .store import StorageFull, StoreError
+from .store import StorageFull, StoreError, TokenRow
 
 log = logging.getLogger("sitesecrets.server")
 
@@ -33,6 +33,9 @@ class Application:
         self.state = state
         self.router = Router(routes)
         self.limiter = limiter or FailureLimiter()
+        # ids of token rows refused as tampered with, logged once each: a row is only reached with
+        # the token whose keyed hash it holds, so this grows with real tokens, not with guesses
+        self._tampered: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         response = self.handle(Request(environ))
@@ -108,11 +111,22 @@ class Application:
         digest = self.state.tokens.hash(token) if token else ""
         row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
-        if row is None or not hashes_match(row.hash, digest) or _expired(row.expires_at, now):
+        if row is None or not hashes_match(row.hash, digest) or not self._intact(row) or _expired(row.expires_at, now):
             self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
         return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+
+    def _intact(self, row: TokenRow) -> bool:
+        """Whether the token's row is as the server wrote it; one that was edited in the database
+        is an unknown token, and logged (by id, never hash nor token) the first time it is seen."""
+        if self.state.tokens.intact(row):
+            return True
+        if row.id not in self._tampered:
+            self._tampered.add(row.id)
+            log.error("token %s was refused: its row was changed in the database since the server wrote it "
+                      "(its MAC does not match)", quoted(row.id))
+        return False
 
     def _refuse_bad_token(self, call: Call) -> NoReturn:
         address = call.request.remote_addr

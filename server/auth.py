@@ -6,16 +6,26 @@ HMAC-SHA256(token key, SHA-256(token)), so a copy of the database opens nothing 
 into it mints nothing: without the token key (wrapped by the master key, see `tokenkey.py`) no one
 can compute the hash of a token of their choosing. Lookup is by that hash, and the stored hash is
 compared in constant time.
+
+Nor can writing the database make a token stronger: each token row carries a MAC over its columns
+(all but `last_used_at`, which use updates), under a key derived from the token key, and a row whose
+MAC does not match is refused as an unknown token. Changing a viewer's row to an operator's admin,
+moving it to another site or service, lifting its expiry, or giving one row another's hash breaks it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared import models
 from shared.models import Role
@@ -23,6 +33,7 @@ from shared.models import Role
 from .store import TokenRow, Transaction
 
 TOKEN_PREFIX = "ss_"
+_ROW_MAC_INFO = b"sitesecrets token row mac v1"  # HKDF's label: the row MAC key is not the hash key
 
 
 class Permission(StrEnum):
@@ -84,10 +95,13 @@ def token_digest(token: str) -> str:
 
 
 class TokenHasher:
-    """Hashes tokens under the token key. Built once per process: each request costs one HMAC."""
+    """Hashes tokens and seals token rows under the token key. Built once per process: each request
+    costs two HMACs."""
 
     def __init__(self, token_key: bytes) -> None:
         self._mac = hmac.new(token_key, digestmod=hashlib.sha256)
+        row_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ROW_MAC_INFO).derive(token_key)
+        self._row_mac = hmac.new(row_key, digestmod=hashlib.sha256)
 
     def hash(self, token: str) -> str:
         return self.key_digest(token_digest(token))
@@ -99,6 +113,22 @@ class TokenHasher:
         mac.update(digest.encode())
         return mac.hexdigest()
 
+    def seal(self, row: TokenRow) -> TokenRow:
+        """`row` with its MAC: how every token row is written."""
+        return dataclasses.replace(row, mac=self.row_mac(row))
+
+    def intact(self, row: TokenRow) -> bool:
+        """Whether `row` is as the server wrote it (constant time)."""
+        return row.mac is not None and hmac.compare_digest(row.mac, self.row_mac(row))
+
+    def row_mac(self, row: TokenRow) -> str:
+        # a JSON array: unambiguous where joining with a separator would let one field's text run
+        # into the next; None stays distinct from any string
+        fields = [row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at]
+        mac = self._row_mac.copy()
+        mac.update(json.dumps(fields, separators=(",", ":")).encode())
+        return mac.hexdigest()
+
 
 def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
     """Store a new token's hash and return the row with the token itself, which is never stored."""
@@ -106,7 +136,7 @@ def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, 
     expires = None
     if body.expires_in_days:
         expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None)
+    row = hasher.seal(TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None))
     tx.insert_token(row)
     return row, token
 

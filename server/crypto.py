@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _FORMAT = b"\x01"  # leading version byte of every sealed blob, so the layout can change later
-_KEY_CHECK_LABEL = b"sitesecrets key check v2"
-# the check value of databases whose token hashes were plain SHA-256 (see `server/tokenkey.py`)
-_LEGACY_KEY_CHECK_LABEL = b"sitesecrets key check v1"
+_KEY_CHECK_LABEL = b"sitesecrets key check v3"
+# the check values of databases from before each change to how tokens are stored, by version (see
+# `server/tokenkey.py`): 1, token hashes were plain SHA-256; 2, keyed, but token rows had no MAC
+_LEGACY_KEY_CHECK_LABELS = {1: b"sitesecrets key check v1", 2: b"sitesecrets key check v2"}
 _TOKEN_KEY_AAD = b"token-hash-key"
 
 
@@ -81,19 +82,24 @@ def unwrap_token_key(master: bytes, wrapped: bytes) -> bytes:
 
 def key_check_value(master: bytes) -> str:
     """A value that tells a wrong master key from the right one, and reveals nothing of it; this
-    one also says that the database's token hashes are keyed (see `server/tokenkey.py`)."""
+    one also says that the database's token hashes are keyed and its token rows carry MACs (see
+    `server/tokenkey.py`)."""
     return hmac.new(master, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
 
 
-def legacy_key_check_value(master: bytes) -> str:
-    """The check value of a database from before keyed token hashes."""
-    return hmac.new(master, _LEGACY_KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
+def legacy_key_check_value(master: bytes, version: int = 1) -> str:
+    """The check value of a database from before keyed token hashes (1) or token row MACs (2)."""
+    return hmac.new(master, _LEGACY_KEY_CHECK_LABELS[version], hashlib.sha256).hexdigest()
 
 
 def key_matches(master: bytes, check_value: str) -> bool:
     """Whether `master` is the key of a database with this check value, current or legacy."""
-    return hmac.compare_digest(key_check_value(master), check_value) or is_legacy_check(master, check_value)
+    return hmac.compare_digest(key_check_value(master), check_value) or legacy_version(master, check_value) is not None
 
 
-def is_legacy_check(master: bytes, check_value: str) -> bool:
-    return hmac.compare_digest(legacy_key_check_value(master), check_value)
+def legacy_version(master: bytes, check_value: str) -> int | None:
+    """Which legacy check value of `master` this is, or None when it is none of them."""
+    for version in _LEGACY_KEY_CHECK_LABELS:
+        if hmac.compare_digest(legacy_key_check_value(master, version), check_value):
+            return version
+    return None

@@ -1,21 +1,26 @@
-"""The token key: what stored token hashes are keyed with, so that writing the database mints no token.
+"""The token key: what stored token hashes are keyed with and token rows are sealed with, so that
+writing the database mints no token and strengthens none.
 
-A token is stored as HMAC-SHA256(token key, SHA-256(token)) (see `auth.TokenHasher`). The token
-key is random and lives in `meta`, wrapped by the master key as each site's data key is; a
-rotation of the master key re-wraps it, so it never changes and no stored hash is ever re-keyed
-(which would need the tokens themselves).
+A token is stored as HMAC-SHA256(token key, SHA-256(token)), and its row carries a MAC over its
+columns under a key derived from the token key (see `auth.TokenHasher`). The token key is random
+and lives in `meta`, wrapped by the master key as each site's data key is; a rotation of the
+master key re-wraps it, so it never changes and no stored hash is ever re-keyed (which would need
+the tokens themselves).
 
-Databases from before the token key stored plain SHA-256 hashes. The first process that opens
-one with its master key (a server starting, `token create`, `rotate-master-key`) upgrades it in
-one transaction: it makes a token key, keys every stored digest d as HMAC(key, d), which needs no
-token, and replaces the legacy key check value with the current one.
+Older databases are upgraded by the first process that opens one with its master key (a server
+starting, `token create`, `rotate-master-key`), in one transaction. Those from before the token key
+(key check value v1) stored plain SHA-256 hashes: the upgrade makes a token key and keys every
+stored digest d as HMAC(key, d), which needs no token. Those from before row MACs (v2) had keyed
+hashes in rows without a MAC. Either way every row is then sealed, and the legacy key check value
+replaced with the current one.
 
 The key check value, not a flag of its own, is what says the upgrade is done, because a writer
-of the database cannot forge it. Were it a flag, deleting it (and the token key) and planting a
-row holding the SHA-256 of a chosen token would make the next start key that row into a valid
-token. Making a database look un-upgraded instead takes the legacy check value of this master
-key: only the key itself gives it, or a copy of the database from before the upgrade, and that
-only until the master key is next rotated. An upgraded database without its token key is refused.
+of the database cannot forge it. Were it a flag, clearing it would make the next start seal
+whatever the writer had put in the tokens table: a planted SHA-256 row keyed into a valid token,
+a viewer's row edited into an admin's sealed as genuine. Making a database look un-upgraded
+instead takes a legacy check value of this master key: only the key itself gives it, or a copy of
+the database from before the upgrade, and that only until the master key is next rotated. An
+upgraded database without its token key is refused, and its rows without a MAC are refused tokens.
 """
 
 from __future__ import annotations
@@ -44,36 +49,39 @@ def new_token_key(tx: Transaction, master: bytes) -> TokenHasher:
 
 
 def open_token_key(store: Store, master: bytes) -> TokenHasher:
-    """The hasher of this database's token key, upgrading a database from before it (see above).
+    """The hasher of this database's token key, upgrading an older database (see above).
 
     `master` must already match the database's key check value (`keys.load_master_key`)."""
     check = store.read(lambda tx: tx.get_meta(CHECK_META_KEY)) or ""
-    if crypto.is_legacy_check(master, check):
+    if crypto.legacy_version(master, check) is not None:
         return TokenHasher(store.write(lambda tx: token_key_for_writing(tx, master)))
     return TokenHasher(store.read(lambda tx: _current_token_key(tx, master)))
 
 
 def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
-    """The token key in a write transaction, made (and every legacy hash keyed with it) if the
-    database predates it. Locks the key check row exclusively, so that of several processes
-    upgrading at once one does it and the others then find it done."""
+    """The token key in a write transaction, the database upgraded first if it is an older one.
+    Locks the key check row exclusively, so that of several processes upgrading at once one does
+    it and the others then find it done."""
     check = tx.get_meta_locked(CHECK_META_KEY, exclusive=True) or ""
-    if not crypto.is_legacy_check(master, check):
+    version = crypto.legacy_version(master, check)
+    if version is None:
         return _current_token_key(tx, master)
-    key = crypto.new_key()
+    key = crypto.new_key() if version == 1 else _current_token_key(tx, master)
     hasher = TokenHasher(key)
     for row in tx.list_tokens():
-        # delete, then insert: the store has no update of a hash, and this is the one place needing it
+        stored = hasher.key_digest(row.hash) if version == 1 else row.hash
+        # delete, then insert: the store has no update of a hash or MAC, and this is the one place needing it
         tx.delete_token(row.id)
-        tx.insert_token(dataclasses.replace(row, hash=hasher.key_digest(row.hash)))
-    tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
+        tx.insert_token(hasher.seal(dataclasses.replace(row, hash=stored)))
+    if version == 1:
+        tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
     tx.set_meta(CHECK_META_KEY, crypto.key_check_value(master))
     return key
 
 
 def rewrap_token_key(tx: Transaction, old: bytes, new: bytes) -> None:
     """Re-wrap the token key under a new master key (in the rotation's transaction, after it
-    locked the key check row); a legacy database is upgraded first, under the old key."""
+    locked the key check row); an older database is upgraded first, under the old key."""
     key = token_key_for_writing(tx, old)
     tx.set_meta(TOKEN_KEY_META, _wrap(new, key))
 

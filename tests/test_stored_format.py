@@ -1,7 +1,8 @@
-"""Known answers for what the database holds: sealed values, wrapped keys, the key check value and
-token hashes, committed once in `vectors/stored_format.json` from a fixed master key. Every
-release must still open them, so a change to the layout (the nonce's length, the version byte),
-to a label or to the associated data fails here instead of stranding every stored secret.
+"""Known answers for what the database holds: sealed values, wrapped keys, the key check values,
+token hashes and token row MACs, committed in `vectors/stored_format.json` from a fixed master
+key (new ones beside the old, never regenerated). Every release must still open them, so a change
+to the layout (the nonce's length, the version byte), to a label or to the associated data fails
+here instead of stranding every stored secret.
 They also show what the associated data refuses: a ciphertext moved to another app, site,
 name or version, and a wrapped data key moved to another site."""
 
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from server import crypto
 from server.auth import TokenHasher
 from server.keyring import Keyring
-from server.store.base import SiteRow
+from server.store.base import SiteRow, TokenRow
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "stored_format.json").read_text(encoding="utf-8"))
 MASTER = bytes.fromhex(VECTORS["master_key"])
@@ -49,25 +50,29 @@ def site_row(site: str, wrapped_key: bytes | None = None) -> SiteRow:
 
 
 def test_the_key_check_value_is_the_committed_one():
-    assert crypto.key_check_value(MASTER) == VECTORS["key_check_value"]
-    assert Keyring(MASTER).check_value == VECTORS["key_check_value"]
+    assert crypto.key_check_value(MASTER) == VECTORS["key_check_value_v3"]
+    assert Keyring(MASTER).check_value == VECTORS["key_check_value_v3"]
 
 
-def test_the_legacy_key_check_value_is_the_committed_one():
-    assert crypto.legacy_key_check_value(MASTER) == VECTORS["legacy_key_check_value"]
-    assert crypto.is_legacy_check(MASTER, VECTORS["legacy_key_check_value"])
+def test_the_committed_check_values_of_older_databases_are_known_by_their_version():
+    # v1: plain SHA-256 token hashes; v2 (the file's first `key_check_value`): token rows without MACs
+    assert crypto.legacy_key_check_value(MASTER, 1) == VECTORS["legacy_key_check_value"]
+    assert crypto.legacy_key_check_value(MASTER, 2) == VECTORS["key_check_value"]
+    assert crypto.legacy_version(MASTER, VECTORS["legacy_key_check_value"]) == 1
+    assert crypto.legacy_version(MASTER, VECTORS["key_check_value"]) == 2
+    assert crypto.legacy_version(MASTER, VECTORS["key_check_value_v3"]) is None
 
 
-def test_both_committed_check_values_match_the_master_key_and_no_other():
+def test_every_committed_check_value_matches_the_master_key_and_no_other():
     other = bytes(32)
-    for check in (VECTORS["key_check_value"], VECTORS["legacy_key_check_value"]):
+    for check in (VECTORS["key_check_value_v3"], VECTORS["key_check_value"], VECTORS["legacy_key_check_value"]):
         assert crypto.key_matches(MASTER, check)
         assert not crypto.key_matches(other, check)
 
 
 def test_a_changed_key_check_label_changes_the_check_value(monkeypatch):
-    monkeypatch.setattr(crypto, "_KEY_CHECK_LABEL", b"sitesecrets key check v3")
-    assert crypto.key_check_value(MASTER) != VECTORS["key_check_value"]
+    monkeypatch.setattr(crypto, "_KEY_CHECK_LABEL", b"sitesecrets key check v4")
+    assert crypto.key_check_value(MASTER) != VECTORS["key_check_value_v3"]
 
 
 # ---------------------------------------------------------------- wrapped keys and token hashes
@@ -89,6 +94,13 @@ def test_the_committed_token_key_unwraps_and_hashes_the_token_as_committed():
     token_key = crypto.unwrap_token_key(MASTER, bytes.fromhex(VECTORS["wrapped_token_key"]))
     assert token_key == bytes.fromhex(VECTORS["token_key"])
     assert TokenHasher(token_key).hash(VECTORS["token"]) == VECTORS["token_hash"]
+
+
+def test_the_committed_token_row_has_the_committed_mac():
+    hasher = TokenHasher(bytes.fromhex(VECTORS["token_key"]))
+    row = TokenRow(**VECTORS["token_row"])
+    assert hasher.row_mac(row) == VECTORS["token_row_mac"]
+    assert hasher.intact(TokenRow(**VECTORS["token_row"], mac=VECTORS["token_row_mac"]))
 
 
 def test_the_wrapped_token_key_is_no_site_data_key():

@@ -149,6 +149,7 @@ class TokenRow:
     created_at: str
     expires_at: str | None
     last_used_at: str | None
+    mac: str | None = None  # over every column but itself and last_used_at (`auth.TokenHasher.seal`)
 
 
 class Transaction(Protocol):

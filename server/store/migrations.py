@@ -245,4 +245,18 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX audit_site_uid ON audit_events (site_uid, id);
         """,
     ),
+    Migration(
+        3,
+        "token row MACs",
+        # Each token row carries a MAC over its columns (all but last_used_at), keyed from the
+        # token key, so that a writer of the database cannot turn a token into a stronger one by
+        # editing its role, site, service or expiry. Existing rows get theirs from the first
+        # process that opens the database with its master key (see `server/tokenkey.py`).
+        """
+        ALTER TABLE tokens ADD COLUMN mac TEXT;
+        """,
+        """
+        ALTER TABLE tokens ADD COLUMN mac TEXT;
+        """,
+    ),
 ]

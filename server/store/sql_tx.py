@@ -24,7 +24,7 @@ _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
 """
 _SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length"
-_TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at"
+_TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TYPE_COLUMNS = """
     t.id, t.site_id, t.key, t.name, t.schema, t.description, t.created_at, t.updated_at,
     (SELECT count(*) FROM secrets s WHERE s.type_id = t.id)
@@ -326,8 +326,8 @@ class SqlTx(ABC):
 
     def insert_token(self, row: TokenRow) -> None:
         self._run(
-            f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at, row.last_used_at,
+            f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at, row.last_used_at, row.mac,
         )
 
     def delete_token(self, token_id: str) -> bool:
