@@ -8,6 +8,8 @@ through the API itself, so a refusal leaves the form as it was; dismisses with t
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,10 +19,10 @@ from textual.widgets import Button, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from shared.limits import is_slug
-from shared.models import Service
+from shared.models import Service, ServiceCreate, ServiceUpdate
 from tui.api import ApiCaller
 from tui.dialogs.form import FormActions
-from tui.client import ApiError
+from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
 from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
 from tui.widgets.field_error import FieldError
@@ -111,8 +113,7 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
         refs = [ref_of(key) for key in self.query_one("#service-bindings", SelectionList).selected]
         client, site = self.app.client, self.app.site
         if self.service is not None:
-            self.call_api(client.set_bindings, site, self.service.name, refs, group="service-save",
-                          done=self.dismiss)
+            self._send(lambda: build(ServiceUpdate, secrets=refs), client.update_service, site, self.service.name)
             return
         name = self.query_one("#service-name", Input).value
         problem = self._name_problem(name) if name else "Give the service a name."
@@ -120,8 +121,18 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
             self._error("service-name", problem)
             return
         app = str(self.query_one("#service-app", Select).value) or None
-        body = {"name": name, "secrets": refs} | ({"app": app} if app else {})
-        self.call_api(client.create_service, site, body, group="service-save", done=self.dismiss)
+        extra = {"app": app} if app else {}
+        self._send(lambda: build(ServiceCreate, name=name, secrets=refs, **extra), client.create_service, site)
+
+    def _send(self, body: Callable[[], Any], call: Callable[..., Service], *where: str) -> None:
+        """`call(*where, body())` in a worker; a body its model refuses is reported as the server's
+        refusal would be, and nothing is sent."""
+        try:
+            built = body()
+        except ApiError as refused:
+            self.report_api_error(refused)
+            return
+        self.call_api(call, *where, built, group="service-save", done=self.dismiss)
 
     def on_api_error(self, error: BaseException) -> bool:
         if not isinstance(error, ApiError):

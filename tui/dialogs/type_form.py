@@ -18,10 +18,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
 
 from shared.limits import description_problem, type_key_problem
-from shared.models import SecretType
+from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
 from tui.api import ApiCaller
 from tui.dialogs.form import FormActions
-from tui.client import ApiError
+from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
 from tui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
@@ -101,7 +101,9 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._error("schema", schema_problem(event.text_area.text))
 
-    def _body(self) -> dict[str, Any]:
+    def _body(self) -> SecretTypeCreate | SecretTypeUpdate:
+        """The request body; raises ValueError naming what must be fixed first, or the ApiError
+        `build` raises for a field the request model refuses."""
         key = self.query_one("#key", Input).value
         name = self.query_one("#name", Input).value
         description = self.query_one("#description", Input).value
@@ -116,14 +118,17 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
         if problem:
             self._error("schema", problem)
             raise ValueError("Fix the schema first.")
-        body = {"name": name, "schema": json.loads(text), "description": description}
-        return body if self.kind else body | {"key": key}
+        fields = {"name": name, "schema": json.loads(text), "description": description}
+        return build(SecretTypeUpdate, **fields) if self.kind else build(SecretTypeCreate, key=key, **fields)
 
     def action_save(self) -> None:
         try:
             body = self._body()
         except ValueError as problem:
             self._error("form", str(problem))
+            return
+        except ApiError as refused:  # the body breaks the request model's rules: nothing is sent
+            self.report_api_error(refused)
             return
         self._error("form", "")
         client, site = self.app.client, self.app.site
