@@ -18,7 +18,7 @@ from shared.models import App, AppCreate, AppUpdate
 from tui.api import ApiCaller
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text, short_time
-from tui.services import NAME_RULE
+from tui.sitedata import NAME_RULE
 from tui.widgets.field_error import FieldError
 from tui.widgets.safe_input import SafeInput
 

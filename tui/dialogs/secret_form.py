@@ -26,6 +26,7 @@ from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
 from tui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
+from tui.sitedata import SiteData
 from tui.widgets.schema_form import SchemaForm
 from tui.widgets.value_editor import ValueEditor
 from tui.widgets.safe_input import SafeInput
@@ -46,7 +47,7 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         Binding("ctrl+r", "toggle_raw", "Raw JSON", id="form.raw"),
     ]
 
-    def __init__(self, data: Any, secret: Secret | None = None):
+    def __init__(self, data: SiteData, secret: Secret | None = None):
         super().__init__(classes="dialog")
         self.data = data
         self.secret = secret

@@ -24,7 +24,7 @@ from tui.api import ApiCaller
 from tui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
-from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
+from tui.sitedata import NAME_RULE, ServicesData, bindable, id_of, ref_label, ref_of
 from tui.widgets.field_error import FieldError
 from tui.widgets.safe_input import SafeInput
 
@@ -66,7 +66,7 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
-        chosen = {ref_key(ref.app, ref.name) for ref in self.service.secrets} if self.service else set()
+        chosen = {id_of(ref) for ref in self.service.secrets} if self.service else set()
         self._offer(self.service.app if self.service else None, chosen)
         self.query_one("#service-name" if self.service is None else "#service-bindings").focus()
 
@@ -75,13 +75,13 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
         picker = self.query_one("#service-bindings", SelectionList)
         picker.clear_options()
         allowed = bindable(self.data.secrets, self.data.app(app_name))
-        keys = {ref_key(secret.app, secret.name) for secret in allowed}
-        options = [Selection(safe_text(ref_label(secret)), ref_key(secret.app, secret.name),
-                             ref_key(secret.app, secret.name) in chosen) for secret in allowed]
+        keys = {id_of(secret) for secret in allowed}
+        options = [Selection(safe_text(ref_label(secret)), id_of(secret),
+                             id_of(secret) in chosen) for secret in allowed]
         # Bindings to secrets that do not exist yet are kept on offer rather than dropped unseen.
         for ref in self.service.secrets if self.service else []:
-            key = ref_key(ref.app, ref.name)
-            if key not in keys and not any(s.app == ref.app and s.name == ref.name for s in self.data.secrets):
+            key = id_of(ref)
+            if key not in keys and not any(id_of(s) == key for s in self.data.secrets):
                 label = safe_text(ref_label(ref))
                 label.append(" · does not exist yet", style="yellow")
                 options.append(Selection(label, key, key in chosen))

@@ -8,7 +8,6 @@ lists the secrets the new schema would break. Dismisses with the saved SecretTyp
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,6 +22,7 @@ from tui.api import ApiCaller
 from tui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
+from tui.sitedata import secret_names
 from tui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
 from tui.widgets.safe_input import SafeInput
@@ -142,7 +142,6 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
             return False
         if error.code == "type_conflict":
             from tui.dialogs.message import MessageDialog
-            from tui.widgets.types_pane import secret_names
 
             self.app.push_screen(MessageDialog(
                 "Schema would break secrets",

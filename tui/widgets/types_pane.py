@@ -18,6 +18,7 @@ from shared.models import SecretType
 from tui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
+from tui.sitedata import secret_names
 
 CHANGING = {"new", "edit", "delete"}
 
@@ -158,14 +159,3 @@ class TypesPane(ApiCaller, Vertical):
         return [(f"Secret Types: {binding.description}", "", lambda a=binding.action: self.run_action(a))
                 for binding in self.BINDINGS if self.check_action(binding.action, ())]
 
-
-def secret_names(items: Any) -> list[str]:
-    """Readable names from a `details.secrets` list: strings, or `{"name", "app"}` objects."""
-    names = []
-    for item in items or []:
-        if isinstance(item, dict):
-            app = item.get("app")
-            names.append(f"{item.get('name')}" + (f" (app {app})" if app else " (site)"))
-        else:
-            names.append(str(item))
-    return names
