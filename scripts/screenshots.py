@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from server.embedded import EmbeddedServer  # noqa: E402
 from shared.models import AppCreate, SecretCreate, SecretRef, SecretTypeCreate, SecretUpdate, ServiceCreate  # noqa: E402
-from tui.app import SiteSecretsApp  # noqa: E402
+from tui.ui.app import SiteSecretsApp  # noqa: E402
 from tui.client import SiteSecretsClient  # noqa: E402
 from tui.settings import Settings  # noqa: E402
 from tui.templates import TEMPLATES  # noqa: E402

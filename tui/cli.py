@@ -93,7 +93,7 @@ def run_tui(client, settings: Settings) -> int:
 
     disable_core_dumps()
     identity = connect(client, settings)
-    from tui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
+    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
 
     app = SiteSecretsApp(client, settings, identity)
     app.run()

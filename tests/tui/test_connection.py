@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from server.embedded import EmbeddedServer
 from shared.models import SecretCreate
-from tui.app import SiteSecretsApp
+from tui.ui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
 from tui_helpers import loaded, screen_text, wait_until

@@ -94,7 +94,7 @@ async def test_typed_value_with_control_characters_is_escaped_when_pretty_printe
 async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make_app, admin, site):
     from shared.models import Role
     from tui.client import SiteSecretsClient
-    from tui.dialogs.confirm import ConfirmDialog
+    from tui.ui.dialogs.confirm import ConfirmDialog
 
     from tui_helpers import make_token
 
@@ -118,7 +118,7 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
 
 
 async def test_long_server_message_opens_a_modal_not_a_toast(make_app):
-    from tui.dialogs.message import MessageDialog
+    from tui.ui.dialogs.message import MessageDialog
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,10 +8,10 @@ import threading
 from textual.command import CommandPalette
 
 from shared.models import SecretCreate, SecretTypeCreate
-from tui.dialogs.help import HelpDialog
-from tui.dialogs.secret_form import SecretFormDialog
-from tui.dialogs.site_picker import SitePicker
-from tui.dialogs.type_form import TypeFormDialog
+from tui.ui.dialogs.help import HelpDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.site_picker import SitePicker
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from textual.command import CommandPalette
 
 from shared.models import LoadedVersion, Secret, SecretCreate, SecretRef, SecretTypeCreate, Service
-from tui.dialogs.secret_form import SecretFormDialog
-from tui.dialogs.type_form import TypeFormDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, settled, wait_until
 
 MARKUP = "[@click=app.quit]q[/] [link=https://x]y[/link] x[/bold]"

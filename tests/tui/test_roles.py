@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.models import Role, SecretCreate
-from tui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, make_token, screen_text, settled, wait_until
 
 
@@ -74,7 +74,7 @@ async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):
     app_pane_size = 5
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
-        from tui.widgets.audit_pane import AuditPane
+        from tui.ui.widgets.audit_pane import AuditPane
 
         AuditPane.PAGE_SIZE = app_pane_size
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from shared.models import SecretCreate, SecretUpdate
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.message import MessageDialog
-from tui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.message import MessageDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, settled, wait_until
 
 

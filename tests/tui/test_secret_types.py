@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.widgets import Input, Select
 
 from shared.models import SecretCreate, SecretTypeCreate
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.message import MessageDialog
-from tui.dialogs.type_form import TypeFormDialog
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.message import MessageDialog
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Input, Select
 
 from shared.models import SecretCreate
-from tui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, wait_until
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from textual.command import CommandPalette
 
 from shared.models import AppCreate, Role, SecretCreate, SecretRef, SecretUpdate, Service, ServiceCreate, ServiceEnv
-from tui.dialogs.apps import AppsDialog
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.service_form import ServiceFormDialog
+from tui.ui.dialogs.apps import AppsDialog
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui_helpers import loaded, make_token, screen_text, settled, terminal_bytes, wait_until
 
 

@@ -118,7 +118,7 @@ def test_crash_after_a_reveal_leaves_no_value_on_the_terminal(secrets_server, ad
 
 @pytest.fixture(autouse=True)
 def _hostile_long_message_is_long():
-    from tui.app import LONG_MESSAGE
+    from tui.ui.app import LONG_MESSAGE
 
     # the error mode's first failure is a notification, its second takes the modal path
     assert len(SHORT_MESSAGE) <= LONG_MESSAGE < len(HOSTILE_MESSAGE)

@@ -8,7 +8,7 @@ import json
 from textual.widgets import Checkbox, Input, Select
 
 from shared.models import SecretTypeCreate
-from tui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 DB_SCHEMA = {

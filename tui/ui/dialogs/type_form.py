@@ -18,14 +18,14 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 
 from shared.limits import description_problem, type_key_problem
 from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
 from tui.sitedata import secret_names
-from tui.widgets.field_error import FieldError
+from tui.ui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def schema_problem(text: str) -> str:
@@ -141,7 +141,7 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
         if not isinstance(error, ApiError):
             return False
         if error.code == "type_conflict":
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             self.app.push_screen(MessageDialog(
                 "Schema would break secrets",

@@ -20,16 +20,16 @@ from textual.widgets import Button, Input, Select, Static, TextArea
 
 from shared.limits import description_problem, secret_name_problem
 from shared.models import Secret, SecretCreate, SecretUpdate
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
-from tui.widgets.field_error import FieldError
+from tui.ui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
 from tui.sitedata import SiteData
-from tui.widgets.schema_form import SchemaForm
-from tui.widgets.value_editor import ValueEditor
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.schema_form import SchemaForm
+from tui.ui.widgets.value_editor import ValueEditor
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def _label(text: str, required: bool = False) -> Static:
@@ -264,7 +264,7 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         self._error("form", error.message)
 
     def _offer_reload(self) -> None:
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Someone changed ")
         question.append_text(safe_text(self.secret.name, style="bold"))

@@ -20,13 +20,13 @@ from textual.widgets.selection_list import Selection
 
 from shared.limits import is_slug
 from shared.models import Service, ServiceCreate, ServiceUpdate
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
 from tui.sitedata import NAME_RULE, ServicesData, bindable, id_of, ref_label, ref_of
-from tui.widgets.field_error import FieldError
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def _label(text: str) -> Static:

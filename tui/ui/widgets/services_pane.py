@@ -12,7 +12,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from shared.models import Service
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import ServicesData, id_of, ref_label, status_line
 
@@ -148,7 +148,7 @@ class ServicesPane(ApiCaller, Vertical):
     def _open_form(self, service: Service | None) -> None:
         if self.data is None:
             return
-        from tui.dialogs.service_form import ServiceFormDialog
+        from tui.ui.dialogs.service_form import ServiceFormDialog
 
         def saved(result: Service | None) -> None:
             if result is not None:
@@ -162,7 +162,7 @@ class ServicesPane(ApiCaller, Vertical):
         service = self.highlighted()
         if service is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the service ")
         question.append_text(safe_text(service.name, style="bold"))

@@ -15,12 +15,12 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from shared.limits import is_slug
 from shared.models import App, AppCreate, AppUpdate
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import NAME_RULE
-from tui.widgets.field_error import FieldError
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.safe_input import SafeInput
 
 
 class AppsDialog(ApiCaller, ModalScreen[bool]):

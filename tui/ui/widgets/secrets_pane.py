@@ -12,12 +12,12 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
 from shared.models import Secret
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import SiteData, id_of, matches, scope_label
-from tui.widgets.secret_detail import SecretDetail
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.secret_detail import SecretDetail
+from tui.ui.widgets.safe_input import SafeInput
 
 CHANGING = {"new", "edit", "delete"}
 READING_VALUE = {"reveal", "copy"}
@@ -201,7 +201,7 @@ class SecretsPane(ApiCaller, Vertical):
     def _open_form(self, secret: Secret | None) -> None:
         if self.data is None:
             return
-        from tui.dialogs.secret_form import SecretFormDialog
+        from tui.ui.dialogs.secret_form import SecretFormDialog
 
         def saved(result: Secret | None) -> None:
             if result is not None:
@@ -213,7 +213,7 @@ class SecretsPane(ApiCaller, Vertical):
         secret = self.highlighted()
         if secret is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the secret ")
         question.append_text(safe_text(secret.name, style="bold"))
@@ -237,7 +237,7 @@ class SecretsPane(ApiCaller, Vertical):
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code == "secret_in_use":
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             services = [str(name) for name in error.details.get("services") or []]
             self.app.push_screen(MessageDialog(

@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from shared.models import SecretType
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
 from tui.sitedata import secret_names
@@ -114,7 +114,7 @@ class TypesPane(ApiCaller, Vertical):
             self._open_form(kind)
 
     def _open_form(self, kind: SecretType | None) -> None:
-        from tui.dialogs.type_form import TypeFormDialog
+        from tui.ui.dialogs.type_form import TypeFormDialog
 
         def saved(result: SecretType | None) -> None:
             if result is not None:
@@ -126,7 +126,7 @@ class TypesPane(ApiCaller, Vertical):
         kind = self.highlighted()
         if kind is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the secret type ")
         question.append_text(safe_text(kind.name, style="bold"))
@@ -147,7 +147,7 @@ class TypesPane(ApiCaller, Vertical):
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code == "type_in_use":
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             secrets = [safe_str(item) for item in secret_names(error.details.get("secrets"))]
             self.app.push_screen(MessageDialog("Type in use", "These secrets use the type; change them first:",
