@@ -32,7 +32,7 @@ def main(url: str, token: str, site: str) -> int:
     client = SiteSecretsClient(url, token)
     settings = Settings(url=client.url, site=site)
     identity = client.whoami()
-    from tui.app import SiteSecretsApp
+    from tui.ui.app import SiteSecretsApp
 
     app = SiteSecretsApp(client, settings, identity)
     seen: dict[str, float | int] = {}

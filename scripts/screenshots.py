@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.embedded import EmbeddedServer  # noqa: E402
-from tui.app import SiteSecretsApp  # noqa: E402
+from shared.models import AppCreate, SecretCreate, SecretRef, SecretTypeCreate, SecretUpdate, ServiceCreate  # noqa: E402
+from tui.ui.app import SiteSecretsApp  # noqa: E402
 from tui.client import SiteSecretsClient  # noqa: E402
 from tui.settings import Settings  # noqa: E402
 from tui.templates import TEMPLATES  # noqa: E402
@@ -27,24 +28,25 @@ SITE = "default"
 def seed(client: SiteSecretsClient) -> None:
     """A small, believable site: two apps, typed and plain secrets, a service using some."""
     for app in ("web", "worker"):
-        client.request("POST", f"/v1/sites/{SITE}/apps", None, json={"name": app})
-    client.create_type(SITE, {"key": "database", "name": "Database credentials",
-                              "schema": TEMPLATES["Database credentials"],
-                              "description": "Host, user and password of one database."})
-    client.create_type(SITE, {"key": "smtp", "name": "SMTP server", "schema": TEMPLATES["SMTP server"]})
+        client.create_app(SITE, AppCreate(name=app))
+    client.create_type(SITE, SecretTypeCreate(key="database", name="Database credentials",
+                                              schema=TEMPLATES["Database credentials"],
+                                              description="Host, user and password of one database."))
+    client.create_type(SITE, SecretTypeCreate(key="smtp", name="SMTP server", schema=TEMPLATES["SMTP server"]))
     database = {"host": "db.internal", "port": 5432, "user": "shop", "password": "example", "database": "shop"}
-    client.create_secret(SITE, None, {"name": "DATABASE", "type": "database", "value": json.dumps(database),
-                                      "description": "Primary PostgreSQL"})
-    client.create_secret(SITE, None, {"name": "STRIPE_API_KEY", "value": "sk_test_example",
-                                      "description": "Payments, test mode"})
-    client.create_secret(SITE, "web", {"name": "SESSION_SECRET", "value": "example"})
-    client.create_secret(SITE, "worker", {"name": "QUEUE_URL", "value": "redis://queue:6379/0"})
-    client.request("POST", f"/v1/sites/{SITE}/services", None,
-                   json={"name": "web", "app": "web", "secrets": [{"name": "DATABASE"}, {"name": "SESSION_SECRET", "app": "web"}]})
-    client.create_service(SITE, {"name": "queue-worker", "app": "worker", "secrets": [{"name": "QUEUE_URL", "app": "worker"}]})
-    for service in ("web", "queue-worker"):  # both load their secrets; then one of web's changes
+    client.create_secret(SITE, None, SecretCreate(name="DATABASE", type="database", value=json.dumps(database),
+                                                  description="Primary PostgreSQL"))
+    client.create_secret(SITE, None, SecretCreate(name="STRIPE_API_KEY", value="sk_test_example",
+                                                  description="Payments, test mode"))
+    client.create_secret(SITE, "web", SecretCreate(name="SESSION_SECRET", value="example"))
+    client.create_secret(SITE, "worker", SecretCreate(name="QUEUE_URL", value="redis://queue:6379/0"))
+    client.create_service(SITE, ServiceCreate(name="web", app="web", secrets=[
+        SecretRef(name="DATABASE"), SecretRef(name="SESSION_SECRET", app="web")]))
+    client.create_service(SITE, ServiceCreate(name="queue-worker", app="worker",
+                                              secrets=[SecretRef(name="QUEUE_URL", app="worker")]))
+    for service in ("web", "queue-worker"):  # both load their secrets (a recorded fetch); then one of web's changes
         client.request("GET", f"/v1/sites/{SITE}/services/{service}/env", None)
-    client.update_secret(SITE, "web", "SESSION_SECRET", {"value": "rotated"})
+    client.update_secret(SITE, "web", "SESSION_SECRET", SecretUpdate(value="rotated"))
     client.reveal(SITE, None, "STRIPE_API_KEY")
 
 

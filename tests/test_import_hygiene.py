@@ -1,6 +1,6 @@
-"""The house's boundaries: `shared` is the contract only, the server never loads the TUI, no server
-module is on an import cycle, and the low layers (store, crypto, keys, datadir) never import the
-HTTP layer."""
+"""The house's boundaries: `shared` is the contract only, the server never loads the TUI, neither
+half has an import cycle, the server's low layers (store, crypto, keys, datadir) never import the
+HTTP layer, and the client half keeps Textual inside `tui/ui/` and `run` standard-library only."""
 
 from __future__ import annotations
 
@@ -56,29 +56,41 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def imports_of(path: Path, *, top_level_only: bool = False) -> set[str]:
+    """Every module `path` imports (inside functions too, unless `top_level_only`), with
+    `from package import module` resolved to the module and relative imports made absolute."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names if source_of(f"{base}.{alias.name}")}
+    return found
+
+
+def source_of(module: str) -> Path | None:
+    """The file of one of the repository's modules, or None (a name imported from a module, or
+    a module from elsewhere)."""
+    base = REPO / module.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
 def import_graph(*packages: str) -> dict[str, set[str]]:
     """Each module of `packages` with the modules of `packages` it imports anywhere in its body
     (a lazy import inside a function is a dependency too: it only hides a cycle)."""
     paths = {module_name(path): path for package in packages for path in (REPO / package).rglob("*.py")}
-    graph = {}
-    for module, path in paths.items():
-        graph[module] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                graph[module] |= {t for t in _import_targets(module, path, node) if t in paths and t != module}
-    return graph
-
-
-def _import_targets(module: str, path: Path, node: ast.Import | ast.ImportFrom) -> list[str]:
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    base = node.module or ""
-    if node.level:
-        package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-        package = package[: len(package) - node.level + 1]
-        base = ".".join(package + ([base] if base else []))
-    # `from . import meta` imports the module `meta`; `from .store import Store` the package
-    return [f"{base}.{alias.name}" for alias in node.names] + [base]
+    return {module: {m for m in imports_of(path) if m in paths and m != module} for module, path in paths.items()}
 
 
 def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
@@ -90,10 +102,15 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
+def on_cycles(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(module for module in graph if module in reachable(graph, module))
+
+
+# ---------------------------------------------------------------- the server half's own shape
+
+
 def test_server_and_shared_modules_import_each_other_in_no_cycle():
-    graph = import_graph("server", "shared")
-    cycles = sorted(module for module in graph if module in reachable(graph, module))
-    assert not cycles, f"modules on an import cycle: {cycles}"
+    assert not on_cycles(import_graph("server", "shared"))
 
 
 HTTP_LAYER = {"server.app", "server.openapi", "server.handlers", "server.wsgi", "server.embedded", "server.cli"}
@@ -134,3 +151,44 @@ def test_each_store_dialect_builds_on_the_neutral_queries_not_on_the_other():
     from server.store.sqlite_tx import SqliteTx
 
     assert SqliteTx.__bases__ == (SqlTx,) and PostgresTx.__bases__ == (SqlTx,)
+
+
+# ---------------------------------------------------------------- the client half's own shape
+
+
+def test_tui_has_no_import_cycles():
+    assert not on_cycles(import_graph("tui"))
+
+
+def is_ui(module: str) -> bool:
+    return module.split(".")[0] == "textual" or module == "tui.ui" or module.startswith("tui.ui.")
+
+
+def test_the_client_the_data_layer_the_commands_and_run_never_import_textual_or_the_ui():
+    """Outside tui/ui/, only the launcher (tui/cli.py) may open the UI, and only from inside a
+    function, so `sitesecrets ls` or `--help` never pay for Textual."""
+    for path in (REPO / "tui").rglob("*.py"):
+        name = module_name(path)
+        if is_ui(name):
+            continue
+        imported = imports_of(path, top_level_only=name == "tui.cli")
+        assert not {m for m in imported if is_ui(m)}, name
+
+
+def test_run_reaches_neither_httpx_nor_pydantic_nor_textual_through_any_import():
+    """`sitesecrets run` starts every service: what it imports, and what those import in turn,
+    is the standard library and tui's own stdlib-only modules."""
+    seen, pending, third_party = set(), ["tui.run"], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for imported in imports_of(source_of(name)):
+            root = imported.split(".")[0]
+            if root in ("tui", "shared"):
+                pending.append(imported)
+            else:
+                third_party.add(root)
+    assert not third_party & {"httpx", "pydantic", "textual", "rich", "h11"}, third_party
+    assert not {m for m in seen if m.startswith("shared.models") or m == "tui.client"}, seen

@@ -12,11 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-from tui.settings import DEFAULT_SITE, DEFAULT_URL, Settings
+from tui.settings import Settings, default_site, default_url
 
 
 def _add_ui_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", default=os.environ.get("SITESECRETS_SITE", DEFAULT_SITE),
+    parser.add_argument("--site", default=default_site(),
                         help="site to open (env SITESECRETS_SITE, default %(default)s)")
     parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
     parser.add_argument("--reveal-seconds", type=float, default=15.0, metavar="N",
@@ -33,7 +33,7 @@ def default_data_dir() -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitesecrets", description="Site Secrets terminal UI.")
-    parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", DEFAULT_URL),
+    parser.add_argument("--url", default=default_url(),
                         help="server URL (env SITESECRETS_URL, default %(default)s)")
     parser.add_argument("--token-file", metavar="PATH", help="read the API token from PATH (mode 0600)")
     parser.add_argument("--token", help="API token; visible to every user of the host, prefer `sitesecrets login`, "
@@ -93,7 +93,7 @@ def run_tui(client, settings: Settings) -> int:
 
     disable_core_dumps()
     identity = connect(client, settings)
-    from tui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
+    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
 
     app = SiteSecretsApp(client, settings, identity)
     app.run()

@@ -36,32 +36,46 @@ httpx = _import_httpx()
 
 from pydantic import BaseModel, ValidationError  # noqa: E402
 
+from shared.fielderrors import field_errors  # noqa: E402
 from shared.models import (  # noqa: E402
     App,
+    AppCreate,
     AppList,
+    AppUpdate,
     AuditPage,
+    CreatedToken,
     ErrorBody,
     Health,
     RevealedValue,
     Secret,
+    SecretCreate,
     SecretList,
     SecretType,
+    SecretTypeCreate,
     SecretTypeList,
+    SecretTypeUpdate,
+    SecretUpdate,
     Service,
+    ServiceCreate,
     ServiceEnv,
     ServiceList,
+    ServiceUpdate,
     Site,
     SiteList,
+    Token,
+    TokenCreate,
+    TokenList,
     WhoAmI,
 )
 from tui.pins import STORED  # noqa: E402
 from tui.transport import client_options, unreachable_reason  # noqa: E402
 from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
-__all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "check_url",
+__all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "build", "check_url",
            "is_loopback", "scope_path"]
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -81,6 +95,27 @@ class ApiError(Exception):
             if isinstance(item, dict):
                 found.append((str(item.get("path", "")), str(item.get("message", ""))))
         return found
+
+
+def build(model: type[R], **fields: Any) -> R:
+    """The request body `model(**fields)`, judged by the very model the server parses it with.
+
+    Raises the `ApiError` the server would answer (`validation_error`, status 422, one JSON
+    Pointer and message per refused field), so a form or a command shows a refusal made here
+    exactly as one made there, and nothing is sent. The refused input is never repeated.
+    """
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        raise ApiError("validation_error", "the request is not valid", {"errors": field_errors(error)},
+                       status=422) from None
+
+
+def _json(body: BaseModel) -> dict[str, Any]:
+    """What goes on the wire for `body`: the fields the caller set and no others, by their wire
+    names. A PATCH changes only what it carries, so a default must not be sent as if chosen; an
+    explicit null (`SecretUpdate(type=None)` removes the type) is sent."""
+    return body.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class ServerUnreachable(ConnectionError):
@@ -103,6 +138,10 @@ def scope_path(site: str, app: str | None) -> str:
     """`{scope}` of docs/API.md: the site, or one app of it."""
     base = f"/v1/sites/{_seg(site)}"
     return base if app is None else f"{base}/apps/{_seg(app)}"
+
+
+def _service_path(site: str, name: str) -> str:
+    return f"{scope_path(site, None)}/services/{_seg(name)}"
 
 
 class SiteSecretsClient:
@@ -192,14 +231,19 @@ class SiteSecretsClient:
         path = f"{scope_path(site, None)}/secrets"
         return self.request("GET", path, SecretList, params={"scope": "all"}).items
 
+    def list_scope(self, site: str, app: str | None) -> list[Secret]:
+        """The secrets of one scope: the site's own (`app` None), or one app's."""
+        return self.request("GET", f"{scope_path(site, app)}/secrets", SecretList).items
+
     def get_secret(self, site: str, app: str | None, name: str) -> Secret:
         return self.request("GET", f"{scope_path(site, app)}/secrets/{_seg(name)}", Secret)
 
-    def create_secret(self, site: str, app: str | None, body: dict[str, Any]) -> Secret:
-        return self.request("POST", f"{scope_path(site, app)}/secrets", Secret, json=body)
+    def create_secret(self, site: str, app: str | None, body: SecretCreate) -> Secret:
+        return self.request("POST", f"{scope_path(site, app)}/secrets", Secret, json=_json(body))
 
-    def update_secret(self, site: str, app: str | None, name: str, body: dict[str, Any]) -> Secret:
-        return self.request("PATCH", f"{scope_path(site, app)}/secrets/{_seg(name)}", Secret, json=body)
+    def update_secret(self, site: str, app: str | None, name: str, body: SecretUpdate) -> Secret:
+        path = f"{scope_path(site, app)}/secrets/{_seg(name)}"
+        return self.request("PATCH", path, Secret, json=_json(body))
 
     def delete_secret(self, site: str, app: str | None, name: str) -> None:
         self.request("DELETE", f"{scope_path(site, app)}/secrets/{_seg(name)}", None)
@@ -213,45 +257,57 @@ class SiteSecretsClient:
     def list_types(self, site: str) -> list[SecretType]:
         return self.request("GET", f"{scope_path(site, None)}/secret-types", SecretTypeList).items
 
-    def create_type(self, site: str, body: dict[str, Any]) -> SecretType:
-        return self.request("POST", f"{scope_path(site, None)}/secret-types", SecretType, json=body)
+    def create_type(self, site: str, body: SecretTypeCreate) -> SecretType:
+        return self.request("POST", f"{scope_path(site, None)}/secret-types", SecretType, json=_json(body))
 
-    def update_type(self, site: str, key: str, body: dict[str, Any]) -> SecretType:
+    def update_type(self, site: str, key: str, body: SecretTypeUpdate) -> SecretType:
         path = f"{scope_path(site, None)}/secret-types/{_seg(key)}"
-        return self.request("PATCH", path, SecretType, json=body)
+        return self.request("PATCH", path, SecretType, json=_json(body))
 
     def delete_type(self, site: str, key: str) -> None:
         self.request("DELETE", f"{scope_path(site, None)}/secret-types/{_seg(key)}", None)
 
-    # ------------------------------------------------------------ services and audit
+    # ------------------------------------------------------------ apps and services
+
+    def create_app(self, site: str, body: AppCreate) -> App:
+        return self.request("POST", f"{scope_path(site, None)}/apps", App, json=_json(body))
+
+    def update_app(self, site: str, app: str, body: AppUpdate) -> App:
+        return self.request("PATCH", scope_path(site, app), App, json=_json(body))
 
     def list_services(self, site: str) -> ServiceList:
         return self.request("GET", f"{scope_path(site, None)}/services", ServiceList)
 
-    def create_service(self, site: str, body: dict[str, Any]) -> Service:
-        """`body`: `{"name", "app"?, "secrets": [{"name", "app"?}]}`."""
-        return self.request("POST", f"{scope_path(site, None)}/services", Service, json=body)
+    def get_service(self, site: str, name: str) -> Service:
+        return self.request("GET", _service_path(site, name), Service)
 
-    def set_bindings(self, site: str, name: str, secrets: list[dict[str, Any]]) -> Service:
-        """Replace the service's bindings with `secrets` (SecretRef dicts)."""
-        path = f"{scope_path(site, None)}/services/{_seg(name)}"
-        return self.request("PATCH", path, Service, json={"secrets": secrets})
+    def create_service(self, site: str, body: ServiceCreate) -> Service:
+        return self.request("POST", f"{scope_path(site, None)}/services", Service, json=_json(body))
+
+    def update_service(self, site: str, name: str, body: ServiceUpdate) -> Service:
+        """Replace the service's bindings with `body.secrets`."""
+        return self.request("PATCH", _service_path(site, name), Service, json=_json(body))
 
     def service_env(self, site: str, name: str) -> ServiceEnv:
         """The service's environment, read without recording a load: only `run` starts the
         service, so only `run` may clear its restart flag."""
-        path = f"{scope_path(site, None)}/services/{_seg(name)}/env"
-        return self.request("GET", path, ServiceEnv, params={"record": "false"})
+        return self.request("GET", f"{_service_path(site, name)}/env", ServiceEnv, params={"record": "false"})
 
     def delete_service(self, site: str, name: str) -> None:
-        self.request("DELETE", f"{scope_path(site, None)}/services/{_seg(name)}", None)
+        self.request("DELETE", _service_path(site, name), None)
 
-    def create_app(self, site: str, name: str, site_secrets: bool) -> App:
-        body = {"name": name, "site_secrets": site_secrets}
-        return self.request("POST", f"{scope_path(site, None)}/apps", App, json=body)
+    # ------------------------------------------------------------ tokens and audit
 
-    def set_app_site_secrets(self, site: str, app: str, site_secrets: bool) -> App:
-        return self.request("PATCH", scope_path(site, app), App, json={"site_secrets": site_secrets})
+    def list_tokens(self) -> list[Token]:
+        """Every token (admins); never the tokens themselves."""
+        return self.request("GET", "/v1/tokens", TokenList).items
+
+    def create_token(self, body: TokenCreate) -> CreatedToken:
+        """A new token; the answer holds it this once."""
+        return self.request("POST", "/v1/tokens", CreatedToken, json=_json(body))
+
+    def revoke_token(self, token_id: str) -> None:
+        self.request("DELETE", f"/v1/tokens/{_seg(token_id)}", None)
 
     def audit(self, site: str, *, limit: int = 50, before: str | None = None, **filters: str) -> AuditPage:
         """One page of the site's audit log, newest first; `filters` are action, actor, target."""

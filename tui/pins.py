@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import ssl
 
 STORED = object()
@@ -158,25 +157,3 @@ class _TrustContext(ssl.SSLContext):
     sslsocket_class = _TrustSocket
     sslobject_class = _TrustObject
     trust: Trust
-
-
-def stored_trust(url: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> Trust | None:
-    """What login stored for `url`, or None; raises TrustError when the credentials file is refused."""
-    from tui.credentials import CredentialsError, config_dir, load_trust, server_key
-
-    try:
-        return load_trust(config_dir(environ)).get(server_key(url))
-    except CredentialsError as error:
-        raise TrustError(str(error)) from None
-
-
-def context_for(url: str, trust: object = STORED) -> ssl.SSLContext | None:
-    """The context of an https connection to `url`: the stored (or given) trust's, or None for
-    the caller's default (the system's CAs). Raises TrustError."""
-    if trust is not STORED:
-        return trust.context() if isinstance(trust, Trust) else None
-    stored = stored_trust(url)
-    try:
-        return stored.context() if stored else None
-    except TrustError as error:
-        raise TrustError(f"{error}, given at login for {url}; run `sitesecrets login` again") from None

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envpolicy import refused
+from tui.settings import default_site, default_url
 from tui.startcheck import CannotStart, check_start, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
@@ -35,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start CMD with the service's secrets in its environment.",
     )
     parser.add_argument("--service", required=True, help="the service whose bound secrets CMD receives")
-    parser.add_argument("--site", default=os.environ.get("SITESECRETS_SITE", "default"))
-    parser.add_argument("--url", default=os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716"))
+    parser.add_argument("--site", default=default_site())
+    parser.add_argument("--url", default=default_url())
     parser.add_argument("--token-file", metavar="PATH", help="read the service token from PATH (mode 0600)")
     parser.add_argument("--token", help="a service token; visible to every user of the host, prefer --token-file, "
                                         "SITESECRETS_TOKEN or `sitesecrets login`")

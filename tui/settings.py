@@ -1,11 +1,27 @@
-"""What the user asked for on the command line, as one immutable value the App is built from."""
+"""What the user asked for on the command line, as one immutable value the App is built from,
+and the one place the server URL and site defaults are written (the TUI, the scripting commands
+and `run` all ask here). Standard library only: `sitesecrets run` imports it on every start.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 DEFAULT_URL = "http://127.0.0.1:8716"
 DEFAULT_SITE = "default"
+URL_VARIABLE = "SITESECRETS_URL"
+SITE_VARIABLE = "SITESECRETS_SITE"
+
+
+def default_url() -> str:
+    """The server URL when no --url is given: `$SITESECRETS_URL`, else `DEFAULT_URL`."""
+    return os.environ.get(URL_VARIABLE, DEFAULT_URL)
+
+
+def default_site() -> str:
+    """The site when no --site is given: `$SITESECRETS_SITE`, else `DEFAULT_SITE`."""
+    return os.environ.get(SITE_VARIABLE, DEFAULT_SITE)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
-from tui.pins import CertificateRefused, context_for
+from tui.pins import CertificateRefused
+from tui.trusted import context_for
 from tui.urls import socket_problem, unix_socket_path
 
 

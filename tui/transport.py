@@ -10,7 +10,8 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from tui.pins import STORED, CertificateRefused, context_for
+from tui.pins import STORED, CertificateRefused
+from tui.trusted import context_for
 from tui.urls import check_proxy, socket_problem, unix_socket_path
 
 UNIX_BASE_URL = "http://sitesecrets"

@@ -156,3 +156,9 @@ def test_token_commands_by_an_editor_are_refused(live: Live, cli, site):
     assert cli("token", "ls", token=editor).returncode == 1
     made = cli("token", "create", "--name", "x", "--role", "admin", token=editor)
     assert made.returncode == 1 and made.stdout == ""
+
+
+def test_services_create_refuses_a_bad_name_on_the_client_before_connecting():
+    env = base_env(SITESECRETS_URL="http://127.0.0.1:9", SITESECRETS_TOKEN="ss_unused")  # nothing listens there
+    result = run_text([sys.executable, "-m", "tui.cli", "services", "create", "Not A Name"], env=env)
+    assert result.returncode == 1 and "/name:" in result.stderr and "cannot reach" not in result.stderr.lower()

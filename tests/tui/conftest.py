@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tui.app import SiteSecretsApp
+from tui.ui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
 

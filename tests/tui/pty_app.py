@@ -32,7 +32,7 @@ def inject_error() -> None:
 
 
 def inject_crash() -> None:
-    from tui.widgets.secret_detail import SecretDetail
+    from tui.ui.widgets.secret_detail import SecretDetail
 
     original = SecretDetail.reveal
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared.models import Role
 from tui import cli
-from tui.app import SiteSecretsApp
+from tui.ui.app import SiteSecretsApp
 from tui.client import ServerUnreachable, SiteSecretsClient
 from tui.credentials import resolve_token
 from tui.settings import Settings

@@ -165,7 +165,7 @@ def test_a_bad_proxy_url_is_refused():
 # --- the plain-http notice -----------------------------------------------------------------------
 
 async def test_the_tui_notes_once_that_plain_http_to_loopback_could_be_anyone(tcp_server):
-    from tui.app import SiteSecretsApp
+    from tui.ui.app import SiteSecretsApp
 
     client = SiteSecretsClient(tcp_server.url, tcp_server.admin_token)
     app = SiteSecretsApp(client, Settings(url=tcp_server.url), client.whoami())

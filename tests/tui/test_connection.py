@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from server.embedded import EmbeddedServer
-from tui.app import SiteSecretsApp
+from shared.models import SecretCreate
+from tui.ui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
 from tui_helpers import loaded, screen_text, wait_until
@@ -32,7 +33,7 @@ async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path)
             await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
             second = EmbeddedServer.start(data, port=port)
             SiteSecretsClient(second.url, second.admin_token).create_secret(
-                "default", None, {"name": "MADE_WHILE_AWAY", "value": "v"})
+                "default", None, SecretCreate(name="MADE_WHILE_AWAY", value="v"))
             await wait_until(pilot, lambda: app.connection == "online", message="back online")
             await wait_until(pilot, lambda: app.screen.query_one("#secrets-table").row_count == 1,
                              message="reloaded after reconnect")

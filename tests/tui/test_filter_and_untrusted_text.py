@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from shared.models import SecretCreate, SecretTypeCreate
 from tui_helpers import loaded, screen_text, secrets_rows, settled, terminal_bytes, wait_until
 
 INJECTION = "[red]a[/red] [@click=app.quit]q[/]"
@@ -11,11 +12,11 @@ INJECTION = "[red]a[/red] [@click=app.quit]q[/]"
 
 async def test_filter_matches_name_description_type_and_scope_as_you_type(make_app, admin, site):
     admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "shop"})
-    admin.create_type(site, {"key": "smtp", "name": "SMTP", "schema": {"type": "object"}})
-    admin.create_secret(site, None, {"name": "ALPHA", "value": "v", "description": "payment gateway"})
-    admin.create_secret(site, None, {"name": "BETA", "value": "{}", "type": "smtp"})
-    admin.create_secret(site, "shop", {"name": "GAMMA", "value": "v"})
-    admin.create_secret(site, None, {"name": "DELTA_ALPHA", "value": "v"})
+    admin.create_type(site, SecretTypeCreate(key="smtp", name="SMTP", schema={"type": "object"}))
+    admin.create_secret(site, None, SecretCreate(name="ALPHA", value="v", description="payment gateway"))
+    admin.create_secret(site, None, SecretCreate(name="BETA", value="{}", type="smtp"))
+    admin.create_secret(site, "shop", SecretCreate(name="GAMMA", value="v"))
+    admin.create_secret(site, None, SecretCreate(name="DELTA_ALPHA", value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=4)
@@ -35,7 +36,7 @@ async def test_filter_matches_name_description_type_and_scope_as_you_type(make_a
 
 
 async def test_markup_in_description_shows_literally_and_does_not_quit(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "x", "value": "v", "description": INJECTION})
+    admin.create_secret(site, None, SecretCreate(name="x", value="v", description=INJECTION))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -49,8 +50,8 @@ async def test_markup_in_description_shows_literally_and_does_not_quit(make_app,
 
 
 async def test_markup_in_names_of_types_and_values_shows_literally(make_app, admin, site):
-    admin.create_type(site, {"key": "k", "name": "[b]bold[/b]", "schema": {"type": "object", "description": "[i]x"}})
-    admin.create_secret(site, None, {"name": "V", "value": "[@click=app.quit]quit[/]"})
+    admin.create_type(site, SecretTypeCreate(key="k", name="[b]bold[/b]", schema={"type": "object", "description": "[i]x"}))
+    admin.create_secret(site, None, SecretCreate(name="V", value="[@click=app.quit]quit[/]"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -65,7 +66,7 @@ async def test_control_characters_are_shown_escaped_never_sent(make_app, admin, 
     # Descriptions can't hold controls (the server refuses them), values can: an OSC 52 clipboard
     # write, a title change, a C1 CSI and a bidi override, all in one revealed value.
     hostile = "a\x1b]52;c;SGVsbG8=\x07b\x1b]0;pwned\x07c\x9b31md\u202ee"
-    admin.create_secret(site, None, {"name": "EVIL", "value": hostile, "description": "bidi \u202eevil"})
+    admin.create_secret(site, None, SecretCreate(name="EVIL", value=hostile, description="bidi \u202eevil"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -80,8 +81,8 @@ async def test_control_characters_are_shown_escaped_never_sent(make_app, admin, 
 
 
 async def test_typed_value_with_control_characters_is_escaped_when_pretty_printed(make_app, admin, site):
-    admin.create_type(site, {"key": "t", "name": "T", "schema": {"type": "object"}})
-    admin.create_secret(site, None, {"name": "J", "type": "t", "value": json.dumps({"k": "x\u0085y\u2066z"}, ensure_ascii=False)})
+    admin.create_type(site, SecretTypeCreate(key="t", name="T", schema={"type": "object"}))
+    admin.create_secret(site, None, SecretCreate(name="J", type="t", value=json.dumps({"k": "x\u0085y\u2066z"}, ensure_ascii=False)))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -93,13 +94,13 @@ async def test_typed_value_with_control_characters_is_escaped_when_pretty_printe
 async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make_app, admin, site):
     from shared.models import Role
     from tui.client import SiteSecretsClient
-    from tui.dialogs.confirm import ConfirmDialog
+    from tui.ui.dialogs.confirm import ConfirmDialog
 
     from tui_helpers import make_token
 
     token = make_token(admin, Role.editor, name="[red]eve[/red]")
     editor = SiteSecretsClient(admin.url, token)
-    editor.create_type(site, {"key": "k", "name": "[b]Typ[/b] [@click=app.quit]q[/]", "schema": {"type": "object"}})
+    editor.create_type(site, SecretTypeCreate(key="k", name="[b]Typ[/b] [@click=app.quit]q[/]", schema={"type": "object"}))
     editor.close()
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -117,7 +118,7 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
 
 
 async def test_long_server_message_opens_a_modal_not_a_toast(make_app):
-    from tui.dialogs.message import MessageDialog
+    from tui.ui.dialogs.message import MessageDialog
 
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:

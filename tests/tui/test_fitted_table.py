@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from tui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.fitted_table import FittedTable
 
 
 class OneTable(App[None]):

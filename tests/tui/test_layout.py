@@ -7,10 +7,11 @@ import threading
 
 from textual.command import CommandPalette
 
-from tui.dialogs.help import HelpDialog
-from tui.dialogs.secret_form import SecretFormDialog
-from tui.dialogs.site_picker import SitePicker
-from tui.dialogs.type_form import TypeFormDialog
+from shared.models import SecretCreate, SecretTypeCreate
+from tui.ui.dialogs.help import HelpDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.site_picker import SitePicker
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 
@@ -20,8 +21,8 @@ def _no_overflow(text: str) -> None:
 
 
 async def test_every_screen_renders_at_80x24(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "A_SECRET", "value": "v", "description": "d"})
-    admin.create_type(site, {"key": "db", "name": "Database", "schema": {"type": "object"}})
+    admin.create_secret(site, None, SecretCreate(name="A_SECRET", value="v", description="d"))
+    admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema={"type": "object"}))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -57,7 +58,7 @@ async def test_every_screen_renders_at_80x24(make_app, admin, site):
 
 async def test_admin_switches_site_with_ctrl_s(make_app, admin, site):
     admin.request("POST", "/v1/sites", None, json={"name": f"{site}-other"})
-    admin.create_secret(f"{site}-other", None, {"name": "OTHER_SITE_SECRET", "value": "v"})
+    admin.create_secret(f"{site}-other", None, SecretCreate(name="OTHER_SITE_SECRET", value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=0)
@@ -73,7 +74,7 @@ async def test_admin_switches_site_with_ctrl_s(make_app, admin, site):
 
 async def test_command_palette_lists_tab_actions_and_jumps_to_secret(make_app, admin, site):
     for name in ("AAA_FIRST", "MMM_MIDDLE", "ZZZ_LAST"):
-        admin.create_secret(site, None, {"name": name, "value": "v"})
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=3)

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 
 from textual.command import CommandPalette
 
-from shared.models import LoadedVersion, Secret, SecretRef, Service
-from tui.dialogs.secret_form import SecretFormDialog
-from tui.dialogs.type_form import TypeFormDialog
+from shared.models import LoadedVersion, Secret, SecretCreate, SecretRef, SecretTypeCreate, Service
+from tui.ui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, settled, wait_until
 
 MARKUP = "[@click=app.quit]q[/] [link=https://x]y[/link] x[/bold]"
@@ -56,8 +56,8 @@ async def test_markup_in_a_short_error_notification_is_literal(make_app):
 
 
 async def test_markup_in_edit_forms_is_literal(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "S", "value": "v", "description": MARKUP})
-    admin.create_type(site, {"key": "k", "name": MARKUP, "schema": {"type": "object"}, "description": MARKUP})
+    admin.create_secret(site, None, SecretCreate(name="S", value="v", description=MARKUP))
+    admin.create_type(site, SecretTypeCreate(key="k", name=MARKUP, schema={"type": "object"}, description=MARKUP))
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await loaded(pilot, rows=1)

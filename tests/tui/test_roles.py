@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.models import Role
-from tui.dialogs.secret_form import SecretFormDialog
+from shared.models import Role, SecretCreate
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, make_token, screen_text, settled, wait_until
 
 
@@ -16,7 +16,7 @@ def _footer_keys(app) -> set[str]:
 
 
 async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "KEEP", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="KEEP", value="v"))
     app = make_app(read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -34,7 +34,7 @@ async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
 
 
 async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "HIDDEN", "value": "viewer-must-not-see"})
+    admin.create_secret(site, None, SecretCreate(name="HIDDEN", value="viewer-must-not-see"))
     app = make_app(token=make_token(admin, Role.viewer))
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -48,8 +48,8 @@ async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
 
 
 async def test_admin_sees_audit_tab_newest_first_and_filters(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "ONE", "value": "v"})
-    admin.create_secret(site, None, {"name": "TWO", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    admin.create_secret(site, None, SecretCreate(name="TWO", value="v"))
     admin.reveal(site, None, "ONE")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -68,13 +68,13 @@ async def test_admin_sees_audit_tab_newest_first_and_filters(make_app, admin, si
 
 async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):
     for number in range(12):
-        admin.create_secret(site, None, {"name": f"S{number}", "value": "v"})
+        admin.create_secret(site, None, SecretCreate(name=f"S{number}", value="v"))
     expected = len(admin.audit(site, limit=100).items)
     app = make_app()
     app_pane_size = 5
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
-        from tui.widgets.audit_pane import AuditPane
+        from tui.ui.widgets.audit_pane import AuditPane
 
         AuditPane.PAGE_SIZE = app_pane_size
         try:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.message import MessageDialog
-from tui.dialogs.secret_form import SecretFormDialog
+from shared.models import SecretCreate, SecretUpdate
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.message import MessageDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, settled, wait_until
 
 
 async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "v1"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="v1"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         form = app.screen
-        admin.update_secret(site, None, "TOKEN", {"value": "colleague"})  # someone else saves first
+        admin.update_secret(site, None, "TOKEN", SecretUpdate(value="colleague"))  # someone else saves first
         form.query_one("#value").text = "mine"
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="conflict dialog")
@@ -34,7 +35,7 @@ async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_ap
 
 
 async def test_edit_changes_description_and_keeps_value_when_left_empty(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "keep-me"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="keep-me"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -47,7 +48,7 @@ async def test_edit_changes_description_and_keeps_value_when_left_empty(make_app
 
 
 async def test_delete_confirmed_removes_secret(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "OLD", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="OLD", value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -60,7 +61,7 @@ async def test_delete_confirmed_removes_secret(make_app, admin, site):
 
 
 async def test_delete_cancelled_keeps_secret(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "OLD", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="OLD", value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -78,7 +79,7 @@ async def test_delete_cancelled_keeps_secret(make_app, admin, site):
 
 
 async def test_delete_of_secret_in_use_lists_services(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "SHARED", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
     for service in ("billing", "mailer"):
         admin.request("POST", f"/v1/sites/{site}/services", None,
                       json={"name": service, "secrets": [{"name": "SHARED"}]})

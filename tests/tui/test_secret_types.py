@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select
 
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.message import MessageDialog
-from tui.dialogs.type_form import TypeFormDialog
+from shared.models import SecretCreate, SecretTypeCreate
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.message import MessageDialog
+from tui.ui.dialogs.type_form import TypeFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 
@@ -63,8 +64,8 @@ async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, 
 
 
 async def test_type_edit_that_breaks_secrets_lists_them(make_app, admin, site):
-    admin.create_type(site, {"key": "db", "name": "DB", "schema": {"type": "object"}})
-    admin.create_secret(site, None, {"name": "OLD_DB", "type": "db", "value": "{}"})
+    admin.create_type(site, SecretTypeCreate(key="db", name="DB", schema={"type": "object"}))
+    admin.create_secret(site, None, SecretCreate(name="OLD_DB", type="db", value="{}"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await _types_tab(pilot)
@@ -79,9 +80,9 @@ async def test_type_edit_that_breaks_secrets_lists_them(make_app, admin, site):
 
 
 async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(make_app, admin, site):
-    admin.create_type(site, {"key": "a", "name": "Used", "schema": {"type": "object"}})
-    admin.create_type(site, {"key": "b", "name": "Unused", "schema": {"type": "object"}})
-    admin.create_secret(site, None, {"name": "USES_A", "type": "a", "value": "{}"})
+    admin.create_type(site, SecretTypeCreate(key="a", name="Used", schema={"type": "object"}))
+    admin.create_type(site, SecretTypeCreate(key="b", name="Unused", schema={"type": "object"}))
+    admin.create_secret(site, None, SecretCreate(name="USES_A", type="a", value="{}"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         pane = await _types_tab(pilot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from shared.models import SecretCreate, SecretTypeCreate
 from tui.clipboard import CLEARED
 from tui.display import MASK
 from tui_helpers import loaded, screen_text, wait_until
@@ -14,7 +15,7 @@ def _detail(app):
 
 
 async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
     app = make_app(reveal_seconds=1)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -30,7 +31,7 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_a
 
 
 async def test_pressing_s_again_remasks(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -41,8 +42,8 @@ async def test_pressing_s_again_remasks(make_app, admin, site):
 
 
 async def test_moving_to_another_secret_remasks(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "A_FIRST", "value": "value-of-a"})
-    admin.create_secret(site, None, {"name": "B_SECOND", "value": "value-of-b"})
+    admin.create_secret(site, None, SecretCreate(name="A_FIRST", value="value-of-a"))
+    admin.create_secret(site, None, SecretCreate(name="B_SECOND", value="value-of-b"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=2)
@@ -55,8 +56,8 @@ async def test_moving_to_another_secret_remasks(make_app, admin, site):
 
 async def test_typed_value_is_pretty_printed_when_revealed(make_app, admin, site):
     schema = {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}}
-    admin.create_type(site, {"key": "db", "name": "Database", "schema": schema})
-    admin.create_secret(site, None, {"name": "DB", "type": "db", "value": json.dumps({"host": "h1", "port": 5432})})
+    admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema=schema))
+    admin.create_secret(site, None, SecretCreate(name="DB", type="db", value=json.dumps({"host": "h1", "port": 5432})))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -65,7 +66,7 @@ async def test_typed_value_is_pretty_printed_when_revealed(make_app, admin, site
 
 
 async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "copied-value"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="copied-value"))
     app = make_app(clipboard_seconds=0.5)
     copies: list[str] = []
     original = app.copy_to_clipboard
@@ -90,7 +91,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
 
 
 async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "copied-value"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="copied-value"))
     app = make_app(clipboard_seconds=60)
     copies: list[str] = []
     original = app.copy_to_clipboard
@@ -105,7 +106,7 @@ async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin
 
 
 async def test_switching_tab_remasks(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TOKEN", "value": "s3cr3t-value"})
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select
 
-from tui.dialogs.secret_form import SecretFormDialog
+from shared.models import SecretCreate
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, wait_until
 
 
@@ -57,7 +58,7 @@ async def test_value_typed_into_form_is_masked_until_shown(make_app):
 
 
 async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "TAKEN", "value": "v"})
+    admin.create_secret(site, None, SecretCreate(name="TAKEN", value="v"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=1)
@@ -75,3 +76,18 @@ async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, 
         assert form.query_one("#name", Input).value == "TAKEN"
         assert form.query_one("#value").text == "new value"
         assert form.query_one("#description", Input).value == "my notes"
+
+
+async def test_a_value_the_request_model_refuses_shows_beside_the_value_and_creates_nothing(make_app, admin, site):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=0)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        form = app.screen
+        form.query_one("#name", Input).value = "PASTED"
+        form.query_one("#value").text = "before\x00after"  # a paste can carry a NUL; no value may hold one
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "must not contain NUL" in screen_text(app), message="refusal at the value")
+        assert isinstance(app.screen, SecretFormDialog) and form.query_one("#value").text == "before\x00after"
+    assert admin.list_secrets(site) == []

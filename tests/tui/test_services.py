@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from textual.command import CommandPalette
 
-from shared.models import Role, SecretRef, Service, ServiceEnv
-from tui.dialogs.apps import AppsDialog
-from tui.dialogs.confirm import ConfirmDialog
-from tui.dialogs.service_form import ServiceFormDialog
+from shared.models import AppCreate, Role, SecretCreate, SecretRef, SecretUpdate, Service, ServiceCreate, ServiceEnv
+from tui.ui.dialogs.apps import AppsDialog
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui_helpers import loaded, make_token, screen_text, settled, terminal_bytes, wait_until
 
 
@@ -39,12 +39,12 @@ def _fetch_env(admin, site: str, service: str) -> ServiceEnv:
 
 
 async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_secrets(make_app, admin, site):
-    admin.create_app(site, "web", True)
-    admin.create_app(site, "other", True)
-    admin.create_secret(site, None, {"name": "SHARED", "value": "v"})
-    admin.create_secret(site, "web", {"name": "DB", "value": "v"})
-    admin.create_secret(site, "other", {"name": "NOT_MINE", "value": "v"})
-    admin.create_service(site, {"name": "taken", "secrets": []})
+    admin.create_app(site, AppCreate(name="web", site_secrets=True))
+    admin.create_app(site, AppCreate(name="other", site_secrets=True))
+    admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
+    admin.create_secret(site, "web", SecretCreate(name="DB", value="v"))
+    admin.create_secret(site, "other", SecretCreate(name="NOT_MINE", value="v"))
+    admin.create_service(site, ServiceCreate(name="taken", secrets=[]))
     app = make_app()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await _open_services(pilot, ["taken"])
@@ -69,11 +69,11 @@ async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_sec
 
 
 async def test_bindings_picker_offers_only_what_the_app_may_bind(make_app, admin, site):
-    admin.create_app(site, "closed", False)
-    admin.create_secret(site, None, {"name": "SITE_WIDE", "value": "v"})
-    admin.create_secret(site, "closed", {"name": "OWN", "value": "v"})
-    admin.create_secret(site, "closed", {"name": "SECOND", "value": "v"})
-    admin.create_service(site, {"name": "job", "app": "closed", "secrets": [{"name": "OWN", "app": "closed"}]})
+    admin.create_app(site, AppCreate(name="closed", site_secrets=False))
+    admin.create_secret(site, None, SecretCreate(name="SITE_WIDE", value="v"))
+    admin.create_secret(site, "closed", SecretCreate(name="OWN", value="v"))
+    admin.create_secret(site, "closed", SecretCreate(name="SECOND", value="v"))
+    admin.create_service(site, ServiceCreate(name="job", app="closed", secrets=[{"name": "OWN", "app": "closed"}]))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _open_services(pilot, ["job"])
@@ -88,11 +88,11 @@ async def test_bindings_picker_offers_only_what_the_app_may_bind(make_app, admin
 
 
 async def test_restart_needed_after_update_names_the_secret_and_clears_after_env_fetch(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "API_KEY", "value": "one"})
-    admin.create_secret(site, None, {"name": "CALM", "value": "one"})
-    admin.create_service(site, {"name": "api", "secrets": [{"name": "API_KEY"}, {"name": "CALM"}]})
+    admin.create_secret(site, None, SecretCreate(name="API_KEY", value="one"))
+    admin.create_secret(site, None, SecretCreate(name="CALM", value="one"))
+    admin.create_service(site, ServiceCreate(name="api", secrets=[{"name": "API_KEY"}, {"name": "CALM"}]))
     _fetch_env(admin, site, "api")
-    admin.update_secret(site, None, "API_KEY", {"value": "two"})
+    admin.update_secret(site, None, "API_KEY", SecretUpdate(value="two"))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot, rows=2)
@@ -111,8 +111,8 @@ async def test_restart_needed_after_update_names_the_secret_and_clears_after_env
 
 
 async def test_delete_asks_first_and_cancel_keeps_the_service(make_app, admin, site):
-    admin.create_service(site, {"name": "gone", "secrets": []})
-    admin.create_service(site, {"name": "kept", "secrets": []})
+    admin.create_service(site, ServiceCreate(name="gone", secrets=[]))
+    admin.create_service(site, ServiceCreate(name="kept", secrets=[]))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _open_services(pilot, ["gone", "kept"])
@@ -178,7 +178,7 @@ def _footer(app) -> str:
 
 
 async def test_read_only_and_viewers_see_services_without_changing_keys(make_app, admin, site):
-    admin.create_service(site, {"name": "svc", "secrets": []})
+    admin.create_service(site, ServiceCreate(name="svc", secrets=[]))
     for app in (make_app(read_only=True), make_app(token=make_token(admin, Role.viewer))):
         async with app.run_test(size=(120, 24)) as pilot:
             await _open_services(pilot, ["svc"])
@@ -191,8 +191,8 @@ async def test_read_only_and_viewers_see_services_without_changing_keys(make_app
 
 
 async def test_services_tab_and_its_dialogs_fit_80x24(make_app, admin, site):
-    admin.create_secret(site, None, {"name": "A_SECRET", "value": "v"})
-    admin.create_service(site, {"name": "svc", "secrets": [{"name": "A_SECRET"}, {"name": "NOT_YET"}]})
+    admin.create_secret(site, None, SecretCreate(name="A_SECRET", value="v"))
+    admin.create_service(site, ServiceCreate(name="svc", secrets=[{"name": "A_SECRET"}, {"name": "NOT_YET"}]))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _open_services(pilot, ["svc"])

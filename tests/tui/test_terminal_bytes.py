@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from shared.models import Role
+from shared.models import Role, SecretCreate, SecretTypeCreate, ServiceCreate
 from tui.client import SiteSecretsClient
 from pty_app import HOSTILE_MESSAGE, SHORT_MESSAGE
 from pty_session import ALT_SCREEN_OFF, PtySession
@@ -42,7 +42,7 @@ def _args(secrets_server, site: str, token: str | None = None) -> list[str]:
 
 
 def test_secrets_tab_with_a_revealed_hostile_value_sends_no_escape(secrets_server, admin, site):
-    admin.create_secret(site, None, {"name": "EVIL", "value": HOSTILE, "description": BIDI})
+    admin.create_secret(site, None, SecretCreate(name="EVIL", value=HOSTILE, description=BIDI))
     with PtySession(_args(secrets_server, site)) as tty:
         tty.wait_loaded("EVIL")
         tty.send("s")
@@ -60,11 +60,11 @@ def test_secrets_tab_with_a_revealed_hostile_value_sends_no_escape(secrets_serve
 
 def test_types_audit_services_tabs_and_forms_send_no_escape(secrets_server, admin, site):
     schema = {"type": "object", "description": HOSTILE, "properties": {"k": {"type": "string", "title": HOSTILE}}}
-    admin.create_type(site, {"key": "evil", "name": "T evil", "schema": schema, "description": BIDI})  # names refuse controls
+    admin.create_type(site, SecretTypeCreate(key="evil", name="T evil", schema=schema, description=BIDI))  # names refuse controls
     editor = SiteSecretsClient(admin.url, make_token(admin, Role.editor, name="eve"))
-    editor.create_secret(site, None, {"name": "TYPED", "type": "evil", "value": json.dumps({"k": HOSTILE})})
+    editor.create_secret(site, None, SecretCreate(name="TYPED", type="evil", value=json.dumps({"k": HOSTILE})))
     editor.close()
-    admin.create_service(site, {"name": "svc", "secrets": [{"name": "TYPED"}]})
+    admin.create_service(site, ServiceCreate(name="svc", secrets=[{"name": "TYPED"}]))
     with PtySession(_args(secrets_server, site)) as tty:
         tty.wait_loaded("TYPED")
         tty.send("e")  # the secret form: a field generated from the schema, titled by it
@@ -102,7 +102,7 @@ def test_hostile_server_error_messages_send_no_escape(secrets_server, site):
 
 def test_crash_after_a_reveal_leaves_no_value_on_the_terminal(secrets_server, admin, site):
     value = "crash-canary-4f1c9e"
-    admin.create_secret(site, None, {"name": "REVEALED", "value": value})
+    admin.create_secret(site, None, SecretCreate(name="REVEALED", value=value))
     with PtySession(_args(secrets_server, site), mode="crash") as tty:
         tty.wait_loaded("REVEALED")
         tty.send("s")
@@ -118,7 +118,7 @@ def test_crash_after_a_reveal_leaves_no_value_on_the_terminal(secrets_server, ad
 
 @pytest.fixture(autouse=True)
 def _hostile_long_message_is_long():
-    from tui.app import LONG_MESSAGE
+    from tui.ui.app import LONG_MESSAGE
 
     # the error mode's first failure is a notification, its second takes the modal path
     assert len(SHORT_MESSAGE) <= LONG_MESSAGE < len(HOSTILE_MESSAGE)

@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from shared.models import SecretCreate
 from pty_session import ALT_SCREEN_OFF, PtySession
 from tui.clipboard import CLEARED
 from tui_helpers import loaded, wait_until
@@ -22,7 +23,7 @@ def _args(secrets_server, site: str) -> list[str]:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_remasks_and_restores_the_terminal(secrets_server, admin, site, signum):
     value = "signal-canary-7d2e41"
-    admin.create_secret(site, None, {"name": "REVEALED", "value": value})
+    admin.create_secret(site, None, SecretCreate(name="REVEALED", value=value))
     with PtySession(_args(secrets_server, site)) as tty:
         tty.wait_loaded("REVEALED")
         tty.send("s")
@@ -43,7 +44,7 @@ def test_a_stop_signal_clears_a_copied_value_from_the_clipboard(secrets_server, 
     import base64
 
     value = "clipboard-canary-19b3"
-    admin.create_secret(site, None, {"name": "COPIED", "value": value})
+    admin.create_secret(site, None, SecretCreate(name="COPIED", value=value))
     copied = f"\x1b]52;c;{base64.b64encode(value.encode()).decode()}\x07".encode()
     cleared = f"\x1b]52;c;{base64.b64encode(CLEARED.encode()).decode()}\x07".encode()
     with PtySession([*_args(secrets_server, site), "--clipboard-seconds", "600"]) as tty:
@@ -96,7 +97,7 @@ def _tui_in_tmux(tmux, secrets_server, site: str, *options: str) -> None:
 
 def test_the_clipboard_clear_removes_the_value_from_tmux_paste_buffers(tmux, secrets_server, admin, site):
     value = "tmux-canary-5e0a77"
-    admin.create_secret(site, None, {"name": "COPIED", "value": value})
+    admin.create_secret(site, None, SecretCreate(name="COPIED", value=value))
     _tui_in_tmux(tmux, secrets_server, site, "--clipboard-seconds", "3")
     tmux.wait_for_screen("COPIED")
     tmux.wait_for_screen("r Refresh")
@@ -108,7 +109,7 @@ def test_the_clipboard_clear_removes_the_value_from_tmux_paste_buffers(tmux, sec
 
 def test_quitting_removes_a_copied_value_from_tmux_paste_buffers(tmux, secrets_server, admin, site):
     value = "tmux-quit-canary-c41d"
-    admin.create_secret(site, None, {"name": "COPIED", "value": value})
+    admin.create_secret(site, None, SecretCreate(name="COPIED", value=value))
     _tui_in_tmux(tmux, secrets_server, site, "--clipboard-seconds", "600")
     tmux.wait_for_screen("COPIED")
     tmux.wait_for_screen("r Refresh")

@@ -7,7 +7,8 @@ import json
 
 from textual.widgets import Checkbox, Input, Select
 
-from tui.dialogs.secret_form import SecretFormDialog
+from shared.models import SecretTypeCreate
+from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, wait_until
 
 DB_SCHEMA = {
@@ -25,7 +26,7 @@ DB_SCHEMA = {
 
 
 async def _open_typed_form(pilot, admin, site):
-    admin.create_type(site, {"key": "db", "name": "Database", "schema": DB_SCHEMA})
+    admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema=DB_SCHEMA))
     app = pilot.app
     await loaded(pilot)
     await pilot.press("r")

@@ -62,15 +62,6 @@ def parse_ref(text: str) -> dict[str, str]:
     return {"name": name, "app": app} if app else {"name": name}
 
 
-def _services_path(site: str, name: str | None = None) -> str:
-    from tui.client import scope_path
-
-    from urllib.parse import quote
-
-    base = f"{scope_path(site, None)}/services"
-    return base if name is None else f"{base}/{quote(name, safe='')}"
-
-
 def _show_services(args: argparse.Namespace, items: list) -> None:
     if wants_json(args):
         print_json([s.model_dump(mode="json") for s in items])
@@ -87,29 +78,29 @@ def cmd_services_ls(args):
 
 
 def cmd_services_show(args):
-    from shared.models import Service
-
     with client_for(args) as client:
-        _show_services(args, [client.request("GET", _services_path(site_of(args), args.name), Service)])
+        _show_services(args, [client.get_service(site_of(args), args.name)])
 
 
 def cmd_services_create(args):
-    from shared.models import Service
+    from shared.models import ServiceCreate
+    from tui.client import build
 
-    body = {"name": args.name, "app": args.app, "secrets": [parse_ref(r) for r in args.secret]}
+    body = build(ServiceCreate, name=args.name, app=args.app, secrets=[parse_ref(r) for r in args.secret])
     with client_for(args) as client:
-        client.request("POST", _services_path(site_of(args)), Service, json=body)
+        client.create_service(site_of(args), body)
     print(f"created service {args.name}", file=sys.stderr)
 
 
 def _rebind(args, change) -> None:
-    from shared.models import Service
+    from shared.models import ServiceUpdate
+    from tui.client import build
 
-    path = _services_path(site_of(args), args.name)
+    site = site_of(args)
     with client_for(args) as client:
-        current = client.request("GET", path, Service)
+        current = client.get_service(site, args.name)
         refs = change([r.model_dump(exclude_none=True) for r in current.secrets], [parse_ref(r) for r in args.refs])
-        client.request("PATCH", path, Service, json={"secrets": refs})
+        client.update_service(site, args.name, build(ServiceUpdate, secrets=refs))
     print(f"service {args.name} binds {len(refs)} secret(s)", file=sys.stderr)
 
 
@@ -129,26 +120,27 @@ def cmd_services_unbind(args):
 
 def cmd_services_rm(args):
     with client_for(args) as client:
-        client.request("DELETE", _services_path(site_of(args), args.name), None)
+        client.delete_service(site_of(args), args.name)
     print(f"deleted service {args.name}", file=sys.stderr)
 
 
 def cmd_token_create(args):
-    from shared.models import CreatedToken
+    from shared.models import Role, TokenCreate
+    from tui.client import build
 
     site = args.bind_site or (site_of(args) if args.role == "service" else None)
-    body = {"name": args.name, "role": args.role, "site": site, "service": args.service, "expires_in_days": args.expires_in_days}
+    chosen = {"site": site, "service": args.service, "expires_in_days": args.expires_in_days}
+    body = build(TokenCreate, name=args.name, role=Role(args.role),
+                 **{key: value for key, value in chosen.items() if value is not None})
     with client_for(args) as client:
-        created = client.request("POST", "/v1/tokens", CreatedToken, json={k: v for k, v in body.items() if v is not None})
+        created = client.create_token(body)
     print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
     print(created.token)
 
 
 def cmd_token_ls(args):
-    from shared.models import TokenList
-
     with client_for(args) as client:
-        items = client.request("GET", "/v1/tokens", TokenList).items
+        items = client.list_tokens()
     if wants_json(args):
         print_json([t.model_dump(mode="json") for t in items])
         return
@@ -157,10 +149,8 @@ def cmd_token_ls(args):
 
 
 def cmd_token_revoke(args):
-    from urllib.parse import quote
-
     with client_for(args) as client:
-        client.request("DELETE", f"/v1/tokens/{quote(args.id, safe='')}", None)
+        client.revoke_token(args.id)
     print(f"revoked {args.id}", file=sys.stderr)
 
 
@@ -174,19 +164,20 @@ def cmd_apps_ls(args):
 
 
 def cmd_apps_create(args):
-    from shared.models import App
-    from tui.client import scope_path
+    from shared.models import AppCreate
+    from tui.client import build
 
+    body = build(AppCreate, name=args.name, site_secrets=args.site_secrets == "yes")
     with client_for(args) as client:
-        client.request("POST", f"{scope_path(site_of(args), None)}/apps", App,
-                       json={"name": args.name, "site_secrets": args.site_secrets == "yes"})
+        client.create_app(site_of(args), body)
     print(f"created app {args.name}", file=sys.stderr)
 
 
 def cmd_apps_set(args):
-    from shared.models import App
-    from tui.client import scope_path
+    from shared.models import AppUpdate
+    from tui.client import build
 
+    body = build(AppUpdate, site_secrets=args.site_secrets == "yes")
     with client_for(args) as client:
-        client.request("PATCH", scope_path(site_of(args), args.name), App, json={"site_secrets": args.site_secrets == "yes"})
+        client.update_app(site_of(args), args.name, body)
     print(f"app {args.name}: site secrets {args.site_secrets}", file=sys.stderr)

@@ -39,11 +39,15 @@ def connection_options() -> argparse.ArgumentParser:
 
 
 def site_of(args: argparse.Namespace) -> str:
-    return getattr(args, "site", None) or os.environ.get("SITESECRETS_SITE", "default")
+    from tui.settings import default_site
+
+    return getattr(args, "site", None) or default_site()
 
 
 def url_of(args: argparse.Namespace) -> str:
-    return getattr(args, "url", None) or os.environ.get("SITESECRETS_URL", "http://127.0.0.1:8716")
+    from tui.settings import default_url
+
+    return getattr(args, "url", None) or default_url()
 
 
 @contextmanager

@@ -41,13 +41,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
 
 
 def cmd_ls(args: argparse.Namespace) -> None:
-    from tui.client import scope_path
-    from shared.models import SecretList
-
     site = site_of(args)
     with client_for(args) as client:
-        params = {"scope": "all"} if args.all and not args.app else None
-        items = client.request("GET", f"{scope_path(site, args.app)}/secrets", SecretList, params=params).items
+        items = client.list_secrets(site) if args.all and not args.app else client.list_scope(site, args.app)
     if wants_json(args):
         print_json([s.model_dump(mode="json") for s in items])
         return
@@ -84,7 +80,8 @@ def read_value(args: argparse.Namespace) -> str:
 
 
 def cmd_set(args: argparse.Namespace) -> None:
-    from tui.client import ApiError
+    from shared.models import SecretCreate, SecretUpdate
+    from tui.client import ApiError, build
 
     value = read_value(args)
     site = site_of(args)
@@ -101,12 +98,12 @@ def cmd_set(args: argparse.Namespace) -> None:
         if current is None:
             if args.expected_version is not None:
                 raise Refused(f"secret {args.name} does not exist, so it is not at version {args.expected_version}")
-            body = {"name": args.name, "value": value, "type": args.type, "description": args.description or ""}
+            body = build(SecretCreate, name=args.name, value=value, type=args.type, description=args.description or "")
             secret = client.create_secret(site, args.app, body)
             action = "created"
         else:
-            body = {"value": value}
-            body |= {k: v for k, v in (("type", args.type), ("description", args.description), ("expected_version", args.expected_version)) if v is not None}
+            chosen = {"type": args.type, "description": args.description, "expected_version": args.expected_version}
+            body = build(SecretUpdate, value=value, **{k: v for k, v in chosen.items() if v is not None})
             secret = client.update_secret(site, args.app, args.name, body)
             action = "updated"
     print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)

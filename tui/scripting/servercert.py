@@ -94,7 +94,8 @@ def _trust_ca_file(url: str, ca_file: str, proxy: str | None, insecure: bool) ->
 
 
 def _previous_pin(url: str) -> str | None:
-    from tui.pins import TrustError, stored_trust
+    from tui.pins import TrustError
+    from tui.trusted import stored_trust
 
     try:
         trust = stored_trust(url)

@@ -81,6 +81,9 @@ def _body_size(entry: Entry) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> None:
+    from shared.models import SecretCreate, SecretUpdate
+    from tui.client import build
+
     try:
         entries = parse(args.file.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows start with a BOM
     except (OSError, UnicodeDecodeError) as error:
@@ -99,9 +102,9 @@ def cmd_import(args: argparse.Namespace) -> None:
         if args.dry_run:
             return
         for entry in plan.create:
-            client.create_secret(site, args.app, {"name": entry.name, "value": entry.value})
+            client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
         for entry in plan.update:
-            client.update_secret(site, args.app, entry.name, {"value": entry.value})
+            client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
     print(f"imported {len(plan.create)} new and {len(plan.update)} updated secret(s)", file=sys.stderr)
 
 

@@ -15,10 +15,11 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from shared.models import SecretType
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text
-from tui.widgets.fitted_table import FittedTable
+from tui.sitedata import secret_names
+from tui.ui.widgets.fitted_table import FittedTable
 
 CHANGING = {"new", "edit", "delete"}
 
@@ -114,7 +115,7 @@ class TypesPane(ApiCaller, Vertical):
             self._open_form(kind)
 
     def _open_form(self, kind: SecretType | None) -> None:
-        from tui.dialogs.type_form import TypeFormDialog
+        from tui.ui.dialogs.type_form import TypeFormDialog
 
         def saved(result: SecretType | None) -> None:
             if result is not None:
@@ -126,7 +127,7 @@ class TypesPane(ApiCaller, Vertical):
         kind = self.highlighted()
         if kind is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the secret type ")
         question.append_text(safe_text(kind.name, style="bold"))
@@ -147,7 +148,7 @@ class TypesPane(ApiCaller, Vertical):
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code == "type_in_use":
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             secrets = [safe_str(item) for item in secret_names(error.details.get("secrets"))]
             self.app.push_screen(MessageDialog("Type in use", "These secrets use the type; change them first:",
@@ -159,14 +160,3 @@ class TypesPane(ApiCaller, Vertical):
         return [(f"Secret Types: {binding.description}", "", lambda a=binding.action: self.run_action(a))
                 for binding in self.BINDINGS if self.check_action(binding.action, ())]
 
-
-def secret_names(items: Any) -> list[str]:
-    """Readable names from a `details.secrets` list: strings, or `{"name", "app"}` objects."""
-    names = []
-    for item in items or []:
-        if isinstance(item, dict):
-            app = item.get("app")
-            names.append(f"{item.get('name')}" + (f" (app {app})" if app else " (site)"))
-        else:
-            names.append(str(item))
-    return names

@@ -8,7 +8,6 @@ lists the secrets the new schema would break. Dismisses with the saved SecretTyp
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,14 +17,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
 
 from shared.limits import description_problem, type_key_problem
-from shared.models import SecretType
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
-from tui.client import ApiError
+from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
+from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
-from tui.widgets.field_error import FieldError
+from tui.sitedata import secret_names
+from tui.ui.widgets.field_error import FieldError
 from tui.templates import TEMPLATES
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def schema_problem(text: str) -> str:
@@ -101,7 +101,9 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._error("schema", schema_problem(event.text_area.text))
 
-    def _body(self) -> dict[str, Any]:
+    def _body(self) -> SecretTypeCreate | SecretTypeUpdate:
+        """The request body; raises ValueError naming what must be fixed first, or the ApiError
+        `build` raises for a field the request model refuses."""
         key = self.query_one("#key", Input).value
         name = self.query_one("#name", Input).value
         description = self.query_one("#description", Input).value
@@ -116,14 +118,17 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
         if problem:
             self._error("schema", problem)
             raise ValueError("Fix the schema first.")
-        body = {"name": name, "schema": json.loads(text), "description": description}
-        return body if self.kind else body | {"key": key}
+        fields = {"name": name, "schema": json.loads(text), "description": description}
+        return build(SecretTypeUpdate, **fields) if self.kind else build(SecretTypeCreate, key=key, **fields)
 
     def action_save(self) -> None:
         try:
             body = self._body()
         except ValueError as problem:
             self._error("form", str(problem))
+            return
+        except ApiError as refused:  # the body breaks the request model's rules: nothing is sent
+            self.report_api_error(refused)
             return
         self._error("form", "")
         client, site = self.app.client, self.app.site
@@ -136,8 +141,7 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
         if not isinstance(error, ApiError):
             return False
         if error.code == "type_conflict":
-            from tui.dialogs.message import MessageDialog
-            from tui.widgets.types_pane import secret_names
+            from tui.ui.dialogs.message import MessageDialog
 
             self.app.push_screen(MessageDialog(
                 "Schema would break secrets",

@@ -16,16 +16,16 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from tui.api import ApiCaller
-from tui.widgets.header import StatusHeader
-from tui.widgets.secrets_pane import SecretsPane
+from tui.ui.api import ApiCaller
+from tui.ui.widgets.header import StatusHeader
+from tui.ui.widgets.secrets_pane import SecretsPane
 
 TABS = {"1": "secrets", "2": "types", "3": "audit", "4": "services"}
 
 ON_DEMAND = {
-    "types": ("tui.widgets.types_pane", "TypesPane"),
-    "audit": ("tui.widgets.audit_pane", "AuditPane"),
-    "services": ("tui.widgets.services_pane", "ServicesPane"),
+    "types": ("tui.ui.widgets.types_pane", "TypesPane"),
+    "audit": ("tui.ui.widgets.audit_pane", "AuditPane"),
+    "services": ("tui.ui.widgets.services_pane", "ServicesPane"),
 }
 """Tab id: (module, class) of the pane built the first time the tab is shown, with id `<tab>-pane`."""
 
@@ -123,7 +123,7 @@ class MainScreen(ApiCaller, Screen):
         """The apps modal (admins): create apps, set whether they may use site-level secrets."""
         if not self.app.is_admin or self.app.read_only:
             return
-        from tui.dialogs.apps import AppsDialog
+        from tui.ui.dialogs.apps import AppsDialog
 
         def closed(changed: bool | None) -> None:
             if changed:
@@ -132,12 +132,12 @@ class MainScreen(ApiCaller, Screen):
         self.app.push_screen(AppsDialog(), closed)
 
     def action_help(self) -> None:
-        from tui.dialogs.help import HelpDialog
+        from tui.ui.dialogs.help import HelpDialog
 
         self.app.push_screen(HelpDialog())
 
     def action_switch_site(self) -> None:
-        from tui.dialogs.site_picker import SitePicker
+        from tui.ui.dialogs.site_picker import SitePicker
 
         def picked(site: str | None) -> None:
             if site and site != self.app.site:

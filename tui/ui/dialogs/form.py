@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Button
 
-from tui.widgets.field_error import FieldError
+from tui.ui.widgets.field_error import FieldError
 
 
 class FormActions:

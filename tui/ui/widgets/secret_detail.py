@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from shared.models import Secret, Service
 from tui.display import MASK, safe_text, short_time
-from tui.services import services_of
+from tui.sitedata import id_of, services_of
 
 TICK = 0.25
 """Countdown resolution in seconds; fine enough for a short `--reveal-seconds` in tests."""
@@ -31,11 +31,6 @@ def pretty_value(value: str, typed: bool) -> str:
         except ValueError:
             pass
     return value
-
-
-def secret_key(secret: Secret) -> tuple[str | None, str]:
-    """What identifies a secret within its site: its scope and its name."""
-    return (secret.app, secret.name)
 
 
 class SecretDetail(VerticalScroll, can_focus=False):
@@ -61,7 +56,7 @@ class SecretDetail(VerticalScroll, can_focus=False):
 
     def show(self, secret: Secret | None) -> None:
         """Show `secret`; moving to another secret re-masks."""
-        if secret is None or self.secret is None or secret_key(secret) != secret_key(self.secret):
+        if secret is None or self.secret is None or id_of(secret) != id_of(self.secret):
             self.mask()
         self.secret = secret
         self.query_one("#detail-fields", Static).update(self._fields(secret))

@@ -12,10 +12,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
 from shared.models import Service
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.display import safe_str, safe_text, short_time
-from tui.services import ServicesData, ref_label, status_line
-from tui.widgets.fitted_table import FittedTable
+from tui.sitedata import ServicesData, id_of, ref_label, status_line
+from tui.ui.widgets.fitted_table import FittedTable
 
 CHANGING = {"new", "bindings", "delete"}
 
@@ -117,13 +117,13 @@ class ServicesPane(ApiCaller, Vertical):
         text.append("bindings", style="bold")
         if not service.secrets:
             text.append("  none", style="dim")
-        current = {(s.app, s.name): s for s in self.data.secrets} if self.data else {}
-        loaded = {(v.app, v.name): v.version for v in service.loaded_versions}
+        current = {id_of(s): s for s in self.data.secrets} if self.data else {}
+        loaded = {id_of(v): v.version for v in service.loaded_versions}
         for ref in service.secrets:
             text.append("\n  ")
             text.append_text(safe_text(ref_label(ref)))
-            secret = current.get((ref.app, ref.name))
-            was = loaded.get((ref.app, ref.name))
+            secret = current.get(id_of(ref))
+            was = loaded.get(id_of(ref))
             text.append("  loaded " + (f"v{was}" if was is not None else "never"), style="dim")
             if secret is None:
                 text.append(" · does not exist yet", style="yellow")
@@ -149,7 +149,7 @@ class ServicesPane(ApiCaller, Vertical):
     def _open_form(self, service: Service | None) -> None:
         if self.data is None:
             return
-        from tui.dialogs.service_form import ServiceFormDialog
+        from tui.ui.dialogs.service_form import ServiceFormDialog
 
         def saved(result: Service | None) -> None:
             if result is not None:
@@ -163,7 +163,7 @@ class ServicesPane(ApiCaller, Vertical):
         service = self.highlighted()
         if service is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the service ")
         question.append_text(safe_text(service.name, style="bold"))

@@ -19,16 +19,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Select, Static, TextArea
 
 from shared.limits import description_problem, secret_name_problem
-from shared.models import Secret
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
-from tui.client import ApiError
+from shared.models import Secret, SecretCreate, SecretUpdate
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
+from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
-from tui.widgets.field_error import FieldError
+from tui.ui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
-from tui.widgets.schema_form import SchemaForm
-from tui.widgets.value_editor import ValueEditor
-from tui.widgets.safe_input import SafeInput
+from tui.sitedata import SiteData
+from tui.ui.widgets.schema_form import SchemaForm
+from tui.ui.widgets.value_editor import ValueEditor
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def _label(text: str, required: bool = False) -> Static:
@@ -46,7 +47,7 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         Binding("ctrl+r", "toggle_raw", "Raw JSON", id="form.raw"),
     ]
 
-    def __init__(self, data: Any, secret: Secret | None = None):
+    def __init__(self, data: SiteData, secret: Secret | None = None):
         super().__init__(classes="dialog")
         self.data = data
         self.secret = secret
@@ -173,6 +174,9 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         except ValueError as problem:
             self._error("form", str(problem))
             return
+        except ApiError as refused:  # the body breaks the request model's rules: nothing is sent
+            self.report_api_error(refused)
+            return
         self._error("form", "")
         site = self.app.site
         client = self.app.client
@@ -201,8 +205,9 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
             return None
         return json.dumps(form.value(), ensure_ascii=False)
 
-    def _body(self) -> dict[str, Any]:
-        """The request body; raises ValueError naming what must be fixed first."""
+    def _body(self) -> SecretCreate | SecretUpdate:
+        """The request body; raises ValueError naming what must be fixed first, or the ApiError
+        `build` raises for a field the request model refuses."""
         name = self.query_one("#name", Input).value
         description = self.query_one("#description", Input).value
         key = self.query_one("#type", Select).value or None
@@ -214,16 +219,16 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
             raise ValueError(f"The value is over the site's limit of {self.limits.max_value_bytes:,} bytes.")
         value = self._value()
         if self.secret is None:
-            body = {"name": name, "value": value or "", "description": description}
-            return body | ({"type": key} if key else {})
-        body = {"expected_version": self.secret.version}
+            return build(SecretCreate, name=name, value=value or "", description=description,
+                         **({"type": key} if key else {}))
+        changed: dict[str, Any] = {"expected_version": self.secret.version}
         if value is not None:
-            body["value"] = value
+            changed["value"] = value
         if description != self.secret.description:
-            body["description"] = description
+            changed["description"] = description
         if key != self.secret.type:
-            body["type"] = key
-        return body
+            changed["type"] = key  # None, sent as null, removes the type
+        return build(SecretUpdate, **changed)
 
     # ------------------------------------------------------------ server errors
 
@@ -259,7 +264,7 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         self._error("form", error.message)
 
     def _offer_reload(self) -> None:
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Someone changed ")
         question.append_text(safe_text(self.secret.name, style="bold"))

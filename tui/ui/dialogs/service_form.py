@@ -8,6 +8,8 @@ through the API itself, so a refusal leaves the form as it was; dismisses with t
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,14 +19,14 @@ from textual.widgets import Button, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from shared.limits import is_slug
-from shared.models import Service
-from tui.api import ApiCaller
-from tui.dialogs.form import FormActions
-from tui.client import ApiError
+from shared.models import Service, ServiceCreate, ServiceUpdate
+from tui.ui.api import ApiCaller
+from tui.ui.dialogs.form import FormActions
+from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
-from tui.services import NAME_RULE, ServicesData, bindable, ref_key, ref_label, ref_of
-from tui.widgets.field_error import FieldError
-from tui.widgets.safe_input import SafeInput
+from tui.sitedata import NAME_RULE, ServicesData, bindable, id_of, ref_label, ref_of
+from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def _label(text: str) -> Static:
@@ -64,7 +66,7 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_mount(self) -> None:
-        chosen = {ref_key(ref.app, ref.name) for ref in self.service.secrets} if self.service else set()
+        chosen = {id_of(ref) for ref in self.service.secrets} if self.service else set()
         self._offer(self.service.app if self.service else None, chosen)
         self.query_one("#service-name" if self.service is None else "#service-bindings").focus()
 
@@ -73,13 +75,13 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
         picker = self.query_one("#service-bindings", SelectionList)
         picker.clear_options()
         allowed = bindable(self.data.secrets, self.data.app(app_name))
-        keys = {ref_key(secret.app, secret.name) for secret in allowed}
-        options = [Selection(safe_text(ref_label(secret)), ref_key(secret.app, secret.name),
-                             ref_key(secret.app, secret.name) in chosen) for secret in allowed]
+        keys = {id_of(secret) for secret in allowed}
+        options = [Selection(safe_text(ref_label(secret)), id_of(secret),
+                             id_of(secret) in chosen) for secret in allowed]
         # Bindings to secrets that do not exist yet are kept on offer rather than dropped unseen.
         for ref in self.service.secrets if self.service else []:
-            key = ref_key(ref.app, ref.name)
-            if key not in keys and not any(s.app == ref.app and s.name == ref.name for s in self.data.secrets):
+            key = id_of(ref)
+            if key not in keys and not any(id_of(s) == key for s in self.data.secrets):
                 label = safe_text(ref_label(ref))
                 label.append(" · does not exist yet", style="yellow")
                 options.append(Selection(label, key, key in chosen))
@@ -111,8 +113,7 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
         refs = [ref_of(key) for key in self.query_one("#service-bindings", SelectionList).selected]
         client, site = self.app.client, self.app.site
         if self.service is not None:
-            self.call_api(client.set_bindings, site, self.service.name, refs, group="service-save",
-                          done=self.dismiss)
+            self._send(lambda: build(ServiceUpdate, secrets=refs), client.update_service, site, self.service.name)
             return
         name = self.query_one("#service-name", Input).value
         problem = self._name_problem(name) if name else "Give the service a name."
@@ -120,8 +121,18 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
             self._error("service-name", problem)
             return
         app = str(self.query_one("#service-app", Select).value) or None
-        body = {"name": name, "secrets": refs} | ({"app": app} if app else {})
-        self.call_api(client.create_service, site, body, group="service-save", done=self.dismiss)
+        extra = {"app": app} if app else {}
+        self._send(lambda: build(ServiceCreate, name=name, secrets=refs, **extra), client.create_service, site)
+
+    def _send(self, body: Callable[[], Any], call: Callable[..., Service], *where: str) -> None:
+        """`call(*where, body())` in a worker; a body its model refuses is reported as the server's
+        refusal would be, and nothing is sent."""
+        try:
+            built = body()
+        except ApiError as refused:
+            self.report_api_error(refused)
+            return
+        self.call_api(call, *where, built, group="service-save", done=self.dismiss)
 
     def on_api_error(self, error: BaseException) -> bool:
         if not isinstance(error, ApiError):

@@ -14,14 +14,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
 from shared.limits import is_slug
-from shared.models import App
-from tui.api import ApiCaller
-from tui.client import ApiError
+from shared.models import App, AppCreate, AppUpdate
+from tui.ui.api import ApiCaller
+from tui.client import ApiError, build
 from tui.display import safe_str, safe_text, short_time
-from tui.services import NAME_RULE
-from tui.widgets.field_error import FieldError
-from tui.widgets.fitted_table import FittedTable
-from tui.widgets.safe_input import SafeInput
+from tui.sitedata import NAME_RULE
+from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.safe_input import SafeInput
 
 
 class AppsDialog(ApiCaller, ModalScreen[bool]):
@@ -114,8 +114,12 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
             self._say(problem)
             return
         allowed = self.query_one("#app-site-secrets", Checkbox).value
-        self.call_api(self.app.client.create_app, self.app.site, name, allowed, group="apps-create",
-                      done=self._created)
+        try:
+            body = build(AppCreate, name=name, site_secrets=allowed)
+        except ApiError as refused:
+            self.report_api_error(refused)
+            return
+        self.call_api(self.app.client.create_app, self.app.site, body, group="apps-create", done=self._created)
 
     def _created(self, app: App) -> None:
         self.changed = True
@@ -128,7 +132,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         app = self.highlighted()
         if app is None:
             return
-        self.call_api(self.app.client.set_app_site_secrets, self.app.site, app.name, not app.site_secrets,
+        self.call_api(self.app.client.update_app, self.app.site, app.name, AppUpdate(site_secrets=not app.site_secrets),
                       group="apps-toggle", done=self._toggled)
 
     def _toggled(self, app: App) -> None:

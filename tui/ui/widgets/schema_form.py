@@ -13,8 +13,8 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from tui.display import safe_text
 from tui.schema_fields import FieldSpec, parse_scalar
-from tui.widgets.field_error import FieldError
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.safe_input import SafeInput
 
 
 def _label(spec: FieldSpec) -> Text:

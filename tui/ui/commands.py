@@ -16,7 +16,7 @@ class TabCommands(Provider):
     """Asks the main screen's active pane for `palette_commands()`."""
 
     def _commands(self):
-        from tui.screens.main import MainScreen
+        from tui.ui.screens.main import MainScreen
 
         screen = self.screen
         if not isinstance(screen, MainScreen):

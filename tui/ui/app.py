@@ -21,11 +21,11 @@ from textual.worker import get_current_worker
 from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
-from tui.commands import TabCommands
+from tui.ui.commands import TabCommands
 from tui.crash import crash_report
 from tui.display import safe_str
 from tui.settings import Settings
-from tui.styles import APP_CSS
+from tui.ui.styles import APP_CSS
 from tui.urls import plain_loopback_warning
 
 LONG_MESSAGE = 160
@@ -79,7 +79,7 @@ class SiteSecretsApp(App[None]):
         return self.is_admin and self.identity.site is None
 
     def on_mount(self) -> None:
-        from tui.screens.main import MainScreen
+        from tui.ui.screens.main import MainScreen
 
         self.push_screen(MainScreen())
         warning = plain_loopback_warning(self.client.url)
@@ -104,7 +104,7 @@ class SiteSecretsApp(App[None]):
 
     def forget_values(self) -> None:
         """Re-mask every revealed value and clear a copied one still on the clipboard."""
-        from tui.widgets.secret_detail import SecretDetail
+        from tui.ui.widgets.secret_detail import SecretDetail
 
         for screen in self.screen_stack:
             for detail in screen.query(SecretDetail):
@@ -139,7 +139,7 @@ class SiteSecretsApp(App[None]):
     def show_error(self, message: str, title: str = "error") -> None:
         """A short message as a notification, a long one in a modal; never parsed as markup."""
         if len(message) > LONG_MESSAGE:
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             self.push_screen(MessageDialog(title, message))
         else:
@@ -178,7 +178,7 @@ class SiteSecretsApp(App[None]):
 
     def reload_all(self) -> None:
         """Ask every data pane of the main screen to fetch its data again."""
-        from tui.screens.main import MainScreen
+        from tui.ui.screens.main import MainScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):

@@ -58,8 +58,13 @@ class ApiCaller:
             if done is not None:
                 done(worker.result)
         elif event.state == WorkerState.ERROR:
-            if not self.on_api_error(worker.error):
-                app.handle_api_error(worker.error)
+            self.report_api_error(worker.error)
+
+    def report_api_error(self, error: BaseException) -> None:
+        """Report `error` as a failed call is reported: here if `on_api_error` claims it, else by the
+        App. Also for a body refused on the client (`tui.client.build`) before anything was sent."""
+        if not self.on_api_error(error):
+            self.app.handle_api_error(error)  # type: ignore[attr-defined]
 
     def on_api_error(self, error: BaseException) -> bool:
         """Handle `error` here and return True, or return False to let the App report it."""

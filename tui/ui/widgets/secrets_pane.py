@@ -11,37 +11,17 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input
 
-from shared.models import App, Secret, SecretType, Service, Site
-from tui.api import ApiCaller
+from shared.models import Secret
+from tui.ui.api import ApiCaller
 from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
-from tui.widgets.fitted_table import FittedTable
-from tui.widgets.secret_detail import SecretDetail, secret_key
-from tui.widgets.safe_input import SafeInput
+from tui.sitedata import SiteData, id_of, matches, scope_label
+from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.safe_input import SafeInput
+from tui.ui.widgets.secret_detail import SecretDetail
 
 CHANGING = {"new", "edit", "delete"}
 READING_VALUE = {"reveal", "copy"}
-
-
-def scope_label(secret: Secret) -> str:
-    return "site" if secret.app is None else f"app:{secret.app}"
-
-
-def matches(secret: Secret, needle: str) -> bool:
-    """The filter: name, description, type and scope, case-insensitive."""
-    if not needle:
-        return True
-    haystack = [secret.name, secret.description, secret.type or "", scope_label(secret)]
-    return any(needle.lower() in field.lower() for field in haystack)
-
-
-class SiteData:
-    """What one load of the Secrets tab fetched; also what the secret form needs."""
-
-    def __init__(self, site: Site, secrets: list[Secret], apps: list[App], types: list[SecretType],
-                 services: list[Service] | None = None):
-        self.site, self.secrets, self.apps, self.types = site, secrets, apps, types
-        self.services = services or []
 
 
 class SecretsPane(ApiCaller, Vertical):
@@ -61,7 +41,7 @@ class SecretsPane(ApiCaller, Vertical):
         super().__init__(**kwargs)
         self.data: SiteData | None = None
         self._rows: dict[str, Secret] = {}
-        self._select_after_load: tuple[str | None, str] | None = None
+        self._select_after_load: str | None = None
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
@@ -91,8 +71,9 @@ class SecretsPane(ApiCaller, Vertical):
 
     # ------------------------------------------------------------ loading
 
-    def load(self, select: tuple[str | None, str] | None = None) -> None:
-        """Fetch the site's secrets, apps, types and limits; then highlight `select` if given."""
+    def load(self, select: str | None = None) -> None:
+        """Fetch the site's secrets, apps, types and limits; then highlight the secret whose
+        `secret_id` is `select`, if given."""
         self._select_after_load = select
         client, site = self.app.client, self.app.site
 
@@ -110,7 +91,7 @@ class SecretsPane(ApiCaller, Vertical):
     def _fill(self, needle: str) -> None:
         """Rebuild the rows for `needle`, keeping the highlighted secret where it still shows."""
         current = self.highlighted()
-        wanted = self._select_after_load or (secret_key(current) if current else None)
+        wanted = self._select_after_load or (id_of(current) if current else None)
         self._select_after_load = None
         table = self.table
         table.clear()
@@ -118,12 +99,12 @@ class SecretsPane(ApiCaller, Vertical):
         for secret in sorted(self.data.secrets if self.data else [], key=lambda s: (s.name.lower(), s.app or "")):
             if not matches(secret, needle):
                 continue
-            key = f"{secret.app or ''}/{secret.name}"
+            key = id_of(secret)
             self._rows[key] = secret
             table.add_row(*self._cells(secret), key=key)
         keys = list(self._rows)
-        if wanted is not None and f"{wanted[0] or ''}/{wanted[1]}" in keys:
-            table.move_cursor(row=keys.index(f"{wanted[0] or ''}/{wanted[1]}"))
+        if wanted in keys:
+            table.move_cursor(row=keys.index(wanted))
         self.detail.show(self.highlighted())
 
     @staticmethod
@@ -183,11 +164,11 @@ class SecretsPane(ApiCaller, Vertical):
         if self.detail.revealed:
             self.detail.mask()
             return
-        key = secret_key(secret)
+        key = id_of(secret)
 
         def show(revealed) -> None:
             # The user may have moved on while the call ran: then the value is not shown.
-            if self.detail.secret is not None and secret_key(self.detail.secret) == key:
+            if self.detail.secret is not None and id_of(self.detail.secret) == key:
                 self.detail.reveal(revealed.value, self.app.settings.reveal_seconds)
 
         self.call_api(self.app.client.reveal, self.app.site, secret.app, secret.name,
@@ -221,11 +202,11 @@ class SecretsPane(ApiCaller, Vertical):
     def _open_form(self, secret: Secret | None) -> None:
         if self.data is None:
             return
-        from tui.dialogs.secret_form import SecretFormDialog
+        from tui.ui.dialogs.secret_form import SecretFormDialog
 
         def saved(result: Secret | None) -> None:
             if result is not None:
-                self.load(select=secret_key(result))
+                self.load(select=id_of(result))
 
         self.app.push_screen(SecretFormDialog(self.data, secret), saved)
 
@@ -233,7 +214,7 @@ class SecretsPane(ApiCaller, Vertical):
         secret = self.highlighted()
         if secret is None:
             return
-        from tui.dialogs.confirm import ConfirmDialog
+        from tui.ui.dialogs.confirm import ConfirmDialog
 
         question = Text("Delete the secret ")
         question.append_text(safe_text(secret.name, style="bold"))
@@ -257,7 +238,7 @@ class SecretsPane(ApiCaller, Vertical):
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code == "secret_in_use":
-            from tui.dialogs.message import MessageDialog
+            from tui.ui.dialogs.message import MessageDialog
 
             services = [str(name) for name in error.details.get("services") or []]
             self.app.push_screen(MessageDialog(
@@ -279,7 +260,7 @@ class SecretsPane(ApiCaller, Vertical):
 
     def jump_to(self, secret: Secret) -> None:
         self.action_clear_filter()
-        key = f"{secret.app or ''}/{secret.name}"
+        key = id_of(secret)
         keys = list(self._rows)
         if key in keys:
             self.table.move_cursor(row=keys.index(key))

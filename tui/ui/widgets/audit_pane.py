@@ -13,10 +13,10 @@ from textual.message import Message
 from textual.widgets import Input
 
 from shared.models import AuditEvent, AuditPage
-from tui.api import ApiCaller
+from tui.ui.api import ApiCaller
 from tui.display import safe_text, short_time
-from tui.widgets.fitted_table import FittedTable
-from tui.widgets.safe_input import SafeInput
+from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.safe_input import SafeInput
 
 FILTERS = ("action", "actor", "target")
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}

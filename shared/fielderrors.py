@@ -1,0 +1,24 @@
+"""How a request model's refusal is spelled (docs/API.md, `validation_error`): one JSON Pointer and
+one message per problem, never the refused input (it may be a secret value).
+
+The server answers with this list; the client builds the very same one when it checks a body
+against the same model before sending it, so both refusals read alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pydantic import ValidationError
+
+
+def pointer(location: Iterable[Any]) -> str:
+    """A JSON Pointer (RFC 6901) for a pydantic or jsonschema location."""
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in location]
+    return "".join("/" + p for p in parts)
+
+
+def field_errors(error: ValidationError) -> list[dict[str, str]]:
+    """`[{"path", "message"}]` for each problem pydantic found; its input values are left out on purpose."""
+    return [{"path": pointer(item["loc"]), "message": item["msg"]}
+            for item in error.errors(include_input=False, include_url=False, include_context=False)]

@@ -1,0 +1,38 @@
+"""The server URL and site defaults are written once (`tui.settings`), and the TUI, the scripting
+commands and `run` all take them from there, so they can never disagree."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tui import cli, run, settings
+from tui.scripting.common import site_of, url_of
+
+
+def defaults_seen() -> dict[str, tuple[str, str]]:
+    """(url, site) each entry point would use with no option given."""
+    tui = cli.build_parser().parse_args([])
+    runner = run.build_parser().parse_args(["--service", "api"])
+    nothing = argparse.Namespace()
+    return {"tui": (tui.url, tui.site), "scripting": (url_of(nothing), site_of(nothing)),
+            "run": (runner.url, runner.site)}
+
+
+@pytest.fixture
+def no_environment(monkeypatch):
+    monkeypatch.delenv(settings.URL_VARIABLE, raising=False)
+    monkeypatch.delenv(settings.SITE_VARIABLE, raising=False)
+
+
+def test_every_entry_point_takes_the_url_and_site_defaults_from_settings(no_environment, monkeypatch):
+    monkeypatch.setattr(settings, "DEFAULT_URL", "http://127.0.0.1:1")
+    monkeypatch.setattr(settings, "DEFAULT_SITE", "elsewhere")
+    assert set(defaults_seen().values()) == {("http://127.0.0.1:1", "elsewhere")}
+
+
+def test_every_entry_point_reads_the_same_environment_variables(no_environment, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_URL", "unix:///run/sitesecrets/api.sock")
+    monkeypatch.setenv("SITESECRETS_SITE", "shop")
+    assert set(defaults_seen().values()) == {("unix:///run/sitesecrets/api.sock", "shop")}
