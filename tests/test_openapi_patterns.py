@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.handlers import ROUTES
 from server.openapi import document
 from shared.limits import (
     MAX_NAME_LENGTH_CEILING,
@@ -25,7 +26,7 @@ from shared.limits import (
     value_problem,
 )
 
-SCHEMAS = json.loads(document())["components"]["schemas"]
+SCHEMAS = json.loads(document(tuple(ROUTES)))["components"]["schemas"]
 
 
 def prop(model: str, field: str) -> dict:
