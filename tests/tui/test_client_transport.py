@@ -16,6 +16,7 @@ from tui import cli
 from tui.client import InsecureTransportError, ServerUnreachable, SiteSecretsClient
 from tui.settings import Settings
 from tui.urls import check_proxy, check_url
+from tui.ui.textual_private import notification_messages
 from tui_helpers import loaded
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -174,7 +175,7 @@ async def test_the_tui_notes_once_that_plain_http_to_loopback_could_be_anyone(tc
             await loaded(pilot)
             await pilot.press("r")
             await loaded(pilot)
-            notices = [n.message for n in app._notifications if "local user" in n.message]
+            notices = [m for m in notification_messages(app) if "local user" in m]
             assert notices == ["Plain http to 127.0.0.1: any local user could be answering on that port; "
                                "use the server's unix socket (unix:///path) or https"]
     finally:
@@ -185,7 +186,7 @@ async def test_the_tui_on_a_unix_socket_shows_no_plain_http_notice(make_app):
     app = make_app()
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await loaded(pilot)
-        assert not [n for n in app._notifications if "local user" in n.message]
+        assert not [m for m in notification_messages(app) if "local user" in m]
 
 
 # --- certificates --------------------------------------------------------------------------------

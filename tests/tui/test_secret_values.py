@@ -7,6 +7,7 @@ import json
 from shared.models import SecretCreate, SecretTypeCreate
 from tui.clipboard import CLEARED
 from tui.display import MASK
+from tui.ui.textual_private import notification_messages
 from tui_helpers import loaded, screen_text, wait_until
 
 
@@ -82,7 +83,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
             return "Copied TOKEN" in seen[-1]
 
         await wait_until(pilot, notified, message="copy notification")
-        assert [n.message for n in app._notifications] == [
+        assert notification_messages(app) == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
         await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], message="clipboard cleared")
         seen.append(screen_text(app))

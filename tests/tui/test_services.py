@@ -9,6 +9,7 @@ from shared.models import AppCreate, Role, SecretCreate, SecretRef, SecretUpdate
 from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
+from tui.ui.textual_private import notification_messages
 from tui_helpers import loaded, make_token, screen_text, settled, terminal_bytes, wait_until
 
 
@@ -63,7 +64,7 @@ async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_sec
         await pilot.press("space", "down", "space")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: _services(app) == ["api", "taken"], message="listed")
-        assert "Saved service api." in [n.message for n in app._notifications]
+        assert "Saved service api." in notification_messages(app)
     service = next(s for s in admin.list_services(site).items if s.name == "api")
     assert service.app == "web" and service.secrets == [SecretRef(name="SHARED"), SecretRef(name="DB", app="web")]
 
@@ -146,7 +147,7 @@ async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(make_app, ad
         app.screen.query_one("#apps-table").focus()
         await pilot.press("t")
         await wait_until(pilot, lambda: "Services of web may use site-level secrets." in
-                         [n.message for n in app._notifications], message="flipped")
+                         notification_messages(app), message="flipped")
         assert [(a.name, a.site_secrets) for a in admin.list_apps(site)] == [("web", True)]
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, AppsDialog), message="apps closed")

@@ -11,6 +11,7 @@ import pytest
 from shared.models import SecretCreate
 from pty_session import ALT_SCREEN_OFF, PtySession
 from tui.clipboard import CLEARED
+from tui.ui.textual_private import notification_messages
 from tui_helpers import loaded, wait_until
 
 MOUSE_OFF = (b"\x1b[?1000l", b"\x1b[?1003l", b"\x1b[?1006l")
@@ -68,7 +69,7 @@ async def test_the_screenshot_action_writes_no_file(make_app, tmp_path, monkeypa
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await loaded(pilot)
         app.call_later(app.run_action, "screenshot")
-        await wait_until(pilot, lambda: any("Screenshots are turned off" in n.message for n in app._notifications),
+        await wait_until(pilot, lambda: any("Screenshots are turned off" in m for m in notification_messages(app)),
                          message="refusal")
     assert list(tmp_path.iterdir()) == []
 

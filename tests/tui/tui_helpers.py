@@ -6,13 +6,14 @@ import io
 
 from rich.console import Console
 
+from tui.ui.textual_private import full_screen_update
+
 
 def _render(app, styles: bool) -> str:
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
+    console.print(full_screen_update(app))
     if styles:
         return console.file.getvalue()
     return console.export_text(styles=False)
