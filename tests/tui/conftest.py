@@ -1,10 +1,10 @@
 """Fixtures for the TUI tests: one real server per module on a unix socket, a fresh site per
-test (so tests don't see each other's secrets), and a factory for Apps on that server."""
+test (so tests don't see each other's secrets), and factories for Apps on that server, built or
+already started. `async def` tests run under pytest-asyncio (asyncio_mode = "auto" in pyproject), as
+Textual's testing guide does."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import itertools
 from typing import Any, Callable
 
@@ -13,18 +13,9 @@ import pytest
 from tui.ui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
+from tui_helpers import running
 
 _site_numbers = itertools.count(1)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
-    """Run `async def` tests (Textual pilots) on a fresh asyncio loop; no plugin needed."""
-    if inspect.iscoroutinefunction(pyfuncitem.obj):
-        arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        asyncio.run(pyfuncitem.obj(**arguments))
-        return True
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +59,16 @@ def make_app(secrets_server, site) -> Callable[..., SiteSecretsApp]:
     yield build
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def started(make_app):
+    """`async with started(token=None, rows=..., size=..., notifications=..., **settings) as
+    (app, pilot)`: a new App on this test's site (as `make_app` builds it), running and loaded
+    (see `tui_helpers.running`)."""
+
+    def start(token: str | None = None, *, rows: int | None = None, size: tuple[int, int] = (80, 24),
+              notifications: bool = False, **settings: Any):
+        return running(make_app(token, **settings), rows=rows, size=size, notifications=notifications)
+
+    return start

@@ -16,7 +16,8 @@ from tui import cli
 from tui.client import InsecureTransportError, ServerUnreachable, SiteSecretsClient
 from tui.settings import Settings
 from tui.urls import check_proxy, check_url
-from tui_helpers import loaded
+from tui.ui.textual_private import notification_messages
+from tui_helpers import loaded, running
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -170,22 +171,19 @@ async def test_the_tui_notes_once_that_plain_http_to_loopback_could_be_anyone(tc
     client = SiteSecretsClient(tcp_server.url, tcp_server.admin_token)
     app = SiteSecretsApp(client, Settings(url=tcp_server.url), client.whoami())
     try:
-        async with app.run_test(size=(100, 30), notifications=True) as pilot:
-            await loaded(pilot)
+        async with running(app, size=(100, 30), notifications=True) as (app, pilot):
             await pilot.press("r")
             await loaded(pilot)
-            notices = [n.message for n in app._notifications if "local user" in n.message]
+            notices = [m for m in notification_messages(app) if "local user" in m]
             assert notices == ["Plain http to 127.0.0.1: any local user could be answering on that port; "
                                "use the server's unix socket (unix:///path) or https"]
     finally:
         client.close()
 
 
-async def test_the_tui_on_a_unix_socket_shows_no_plain_http_notice(make_app):
-    app = make_app()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        await loaded(pilot)
-        assert not [n for n in app._notifications if "local user" in n.message]
+async def test_the_tui_on_a_unix_socket_shows_no_plain_http_notice(started):
+    async with started(size=(100, 30), notifications=True) as (app, pilot):
+        assert not [m for m in notification_messages(app) if "local user" in m]
 
 
 # --- certificates --------------------------------------------------------------------------------

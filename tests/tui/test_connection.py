@@ -9,7 +9,7 @@ from shared.models import SecretCreate
 from tui.ui.app import SiteSecretsApp
 from tui.client import SiteSecretsClient
 from tui.settings import Settings
-from tui_helpers import loaded, screen_text, wait_until
+from tui_helpers import running, screen_text, show_tab, wait_until
 
 
 async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path):
@@ -20,17 +20,14 @@ async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path)
     app = SiteSecretsApp(client, Settings(url=first.url, reconnect_max_seconds=0.3), client.whoami())
     second = None
     try:
-        async with app.run_test(size=(80, 24), notifications=True) as pilot:
-            await loaded(pilot)
+        async with running(app, notifications=True) as (app, pilot):
             assert "● online" in screen_text(app)
             first.stop()
             await pilot.press("r")
             await wait_until(pilot, lambda: app.connection != "online", message="offline")
             await wait_until(pilot, lambda: "Lost the server" in screen_text(app), message="told")
-            await pilot.press("2")  # the UI still answers keys while the server is away
-            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="types tab")
-            await pilot.press("1")
-            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
+            await show_tab(pilot, "types")  # the UI still answers keys while the server is away
+            await show_tab(pilot, "secrets")
             second = EmbeddedServer.start(data, port=port)
             SiteSecretsClient(second.url, second.admin_token).create_secret(
                 "default", None, SecretCreate(name="MADE_WHILE_AWAY", value="v"))

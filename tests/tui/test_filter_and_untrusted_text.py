@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 
 from shared.models import SecretCreate, SecretTypeCreate
-from tui_helpers import loaded, screen_text, secrets_rows, settled, terminal_bytes, wait_until
+from tui_helpers import screen_text, secrets_rows, settled, terminal_bytes, wait_until
 
 INJECTION = "[red]a[/red] [@click=app.quit]q[/]"
 
 
-async def test_filter_matches_name_description_type_and_scope_as_you_type(make_app, admin, site):
+async def test_filter_matches_name_description_type_and_scope_as_you_type(started, admin, site):
     admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "shop"})
     admin.create_type(site, SecretTypeCreate(key="smtp", name="SMTP", schema={"type": "object"}))
     admin.create_secret(site, None, SecretCreate(name="ALPHA", value="v", description="payment gateway"))
     admin.create_secret(site, None, SecretCreate(name="BETA", value="{}", type="smtp"))
     admin.create_secret(site, "shop", SecretCreate(name="GAMMA", value="v"))
     admin.create_secret(site, None, SecretCreate(name="DELTA_ALPHA", value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=4)
+    async with started(rows=4) as (app, pilot):
         await pilot.press("slash", *"alpha")
         await wait_until(pilot, lambda: [name for name, _ in secrets_rows(app)] == ["ALPHA", "DELTA_ALPHA"])
         for needle, expected in (("payment", ["ALPHA"]), ("smtp", ["BETA"]), ("shop", ["GAMMA"])):
@@ -35,11 +33,9 @@ async def test_filter_matches_name_description_type_and_scope_as_you_type(make_a
         assert not app.screen.query_one("#secrets-filter").display
 
 
-async def test_markup_in_description_shows_literally_and_does_not_quit(make_app, admin, site):
+async def test_markup_in_description_shows_literally_and_does_not_quit(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="x", value="v", description=INJECTION))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await wait_until(pilot, lambda: INJECTION in screen_text(app), message="description drawn")
         # Click where the injected "q" link would be: nothing may happen.
         line = next(i for i, text in enumerate(screen_text(app).splitlines()) if INJECTION in text)
@@ -49,12 +45,10 @@ async def test_markup_in_description_shows_literally_and_does_not_quit(make_app,
         assert app.is_running and app.return_code is None
 
 
-async def test_markup_in_names_of_types_and_values_shows_literally(make_app, admin, site):
+async def test_markup_in_names_of_types_and_values_shows_literally(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="k", name="[b]bold[/b]", schema={"type": "object", "description": "[i]x"}))
     admin.create_secret(site, None, SecretCreate(name="V", value="[@click=app.quit]quit[/]"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: "[@click=app.quit]quit[/]" in screen_text(app), message="literal value")
         await pilot.press("2")
@@ -62,14 +56,12 @@ async def test_markup_in_names_of_types_and_values_shows_literally(make_app, adm
         assert '"[i]x"' in screen_text(app)
 
 
-async def test_control_characters_are_shown_escaped_never_sent(make_app, admin, site):
+async def test_control_characters_are_shown_escaped_never_sent(started, admin, site):
     # Descriptions can't hold controls (the server refuses them), values can: an OSC 52 clipboard
     # write, a title change, a C1 CSI and a bidi override, all in one revealed value.
     hostile = "a\x1b]52;c;SGVsbG8=\x07b\x1b]0;pwned\x07c\x9b31md\u202ee"
     admin.create_secret(site, None, SecretCreate(name="EVIL", value=hostile, description="bidi \u202eevil"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: "VALUE ON SCREEN" in screen_text(app))
         text = screen_text(app)
@@ -80,18 +72,16 @@ async def test_control_characters_are_shown_escaped_never_sent(make_app, admin, 
             assert raw not in sent
 
 
-async def test_typed_value_with_control_characters_is_escaped_when_pretty_printed(make_app, admin, site):
+async def test_typed_value_with_control_characters_is_escaped_when_pretty_printed(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="t", name="T", schema={"type": "object"}))
     admin.create_secret(site, None, SecretCreate(name="J", type="t", value=json.dumps({"k": "x\u0085y\u2066z"}, ensure_ascii=False)))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: '"k": "x\\x85y\\u2066z"' in screen_text(app), message="escaped JSON")
         assert "\x85" not in terminal_bytes(app) and "\u2066" not in terminal_bytes(app)
 
 
-async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make_app, admin, site):
+async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(started, admin, site):
     from shared.models import Role
     from tui.client import SiteSecretsClient
     from tui.ui.dialogs.confirm import ConfirmDialog
@@ -102,9 +92,7 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
     editor = SiteSecretsClient(admin.url, token)
     editor.create_type(site, SecretTypeCreate(key="k", name="[b]Typ[/b] [@click=app.quit]q[/]", schema={"type": "object"}))
     editor.close()
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
+    async with started() as (app, pilot):
         await pilot.press("3")
         await wait_until(pilot, lambda: "[red]eve[/red]" in screen_text(app), message="literal actor")
         await pilot.press("2")
@@ -117,12 +105,10 @@ async def test_markup_in_audit_actor_and_type_delete_dialog_shows_literally(make
         assert app.return_code is None
 
 
-async def test_long_server_message_opens_a_modal_not_a_toast(make_app):
+async def test_long_server_message_opens_a_modal_not_a_toast(started):
     from tui.ui.dialogs.message import MessageDialog
 
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
+    async with started() as (app, pilot):
         app.call_later(app.show_error, "[bold]" + "x" * 200, "limit_exceeded")
         await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="modal")
         assert "[bold]xxx" in screen_text(app)

@@ -12,7 +12,7 @@ from tui.ui.dialogs.help import HelpDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.site_picker import SitePicker
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui_helpers import loaded, screen_text, wait_until
+from tui_helpers import screen_text, show_tab, wait_until
 
 
 def _no_overflow(text: str) -> None:
@@ -20,12 +20,10 @@ def _no_overflow(text: str) -> None:
     assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
 
 
-async def test_every_screen_renders_at_80x24(make_app, admin, site):
+async def test_every_screen_renders_at_80x24(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="A_SECRET", value="v", description="d"))
     admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema={"type": "object"}))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         text = screen_text(app)
         _no_overflow(text)
         for expected in ("site " + site, "admin (admin)", "online", "1 Secrets", "2 Secret Types", "3 Audit",
@@ -42,8 +40,7 @@ async def test_every_screen_renders_at_80x24(make_app, admin, site):
         await pilot.press("3")
         await wait_until(pilot, lambda: "secret.create" in screen_text(app), message="audit tab")
         _no_overflow(screen_text(app))
-        await pilot.press("1")
-        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
+        await show_tab(pilot, "secrets")
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         text = screen_text(app)
@@ -56,12 +53,10 @@ async def test_every_screen_renders_at_80x24(make_app, admin, site):
         await pilot.press("escape")
 
 
-async def test_admin_switches_site_with_ctrl_s(make_app, admin, site):
+async def test_admin_switches_site_with_ctrl_s(started, admin, site):
     admin.request("POST", "/v1/sites", None, json={"name": f"{site}-other"})
     admin.create_secret(f"{site}-other", None, SecretCreate(name="OTHER_SITE_SECRET", value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=0)
+    async with started(rows=0) as (app, pilot):
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, SitePicker), message="site picker")
         picker = app.screen.query_one("#sites")
@@ -72,12 +67,10 @@ async def test_admin_switches_site_with_ctrl_s(make_app, admin, site):
         assert f"site {site}-other" in screen_text(app).splitlines()[0]
 
 
-async def test_command_palette_lists_tab_actions_and_jumps_to_secret(make_app, admin, site):
+async def test_command_palette_lists_tab_actions_and_jumps_to_secret(started, admin, site):
     for name in ("AAA_FIRST", "MMM_MIDDLE", "ZZZ_LAST"):
         admin.create_secret(site, None, SecretCreate(name=name, value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=3)
+    async with started(rows=3) as (app, pilot):
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
         await pilot.press(*"Go to secret ZZZ")
@@ -107,8 +100,7 @@ async def test_slow_call_shows_progress_and_keys_still_work(make_app, site):
     async with app.run_test(size=(80, 24)) as pilot:
         try:
             await wait_until(pilot, lambda: "working…" in screen_text(app), message="progress shown")
-            await pilot.press("2")  # handled while the call is still running
-            await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="tab")
+            await show_tab(pilot, "types")  # handled while the call is still running
         finally:
             release.set()
         await wait_until(pilot, lambda: "working…" not in screen_text(app), message="progress cleared")

@@ -12,7 +12,7 @@ from textual.command import CommandPalette
 from shared.models import LoadedVersion, Secret, SecretCreate, SecretRef, SecretTypeCreate, Service
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui_helpers import loaded, screen_text, settled, wait_until
+from tui_helpers import loaded, running, screen_text, settled, wait_until
 
 MARKUP = "[@click=app.quit]q[/] [link=https://x]y[/link] x[/bold]"
 
@@ -29,8 +29,7 @@ async def test_markup_in_names_from_a_foreign_server_is_literal_in_palette_and_d
     app = make_app()
     app.client.list_secrets = lambda _site: [secret]
     app.client.list_services = lambda _site: type("L", (), {"items": [service]})()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await loaded(pilot, rows=1)
+    async with running(app, rows=1, size=(120, 30)) as (app, pilot):
         await wait_until(pilot, lambda: f"{MARKUP}  loaded v1 · current v2  restart needed" in screen_text(app),
                          message="service in the detail, literally")
         await pilot.press("ctrl+p")
@@ -42,10 +41,8 @@ async def test_markup_in_names_from_a_foreign_server_is_literal_in_palette_and_d
         assert app.is_running and app.return_code is None
 
 
-async def test_markup_in_a_short_error_notification_is_literal(make_app):
-    app = make_app()
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await loaded(pilot)
+async def test_markup_in_a_short_error_notification_is_literal(started):
+    async with started(notifications=True) as (app, pilot):
         app.call_later(app.show_error, MARKUP, "[red]code")
         # A toast wraps its text: each piece shows literally on its line.
         await wait_until(pilot, lambda: "[@click=app.quit]q[/]" in screen_text(app), message="literal toast")
@@ -55,12 +52,10 @@ async def test_markup_in_a_short_error_notification_is_literal(make_app):
         assert app.is_running and app.return_code is None
 
 
-async def test_markup_in_edit_forms_is_literal(make_app, admin, site):
+async def test_markup_in_edit_forms_is_literal(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="S", value="v", description=MARKUP))
     admin.create_type(site, SecretTypeCreate(key="k", name=MARKUP, schema={"type": "object"}, description=MARKUP))
-    app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1, size=(120, 30)) as (app, pilot):
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog), message="secret form")
         await wait_until(pilot, lambda: MARKUP in screen_text(app), message="description literal")

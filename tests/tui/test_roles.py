@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.models import Role, SecretCreate
 from tui.ui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, make_token, screen_text, settled, wait_until
+from tui_helpers import loaded, make_token, running, screen_text, settled, wait_until
 
 
 def _footer(app) -> str:
@@ -15,11 +15,9 @@ def _footer_keys(app) -> set[str]:
     return {word for word in ("New", "Edit", "Delete", "Show/hide", "Copy", "Refresh") if word in _footer(app)}
 
 
-async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
+async def test_read_only_mode_hides_every_changing_key(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="KEEP", value="v"))
-    app = make_app(read_only=True)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(read_only=True, rows=1) as (app, pilot):
         await wait_until(pilot, lambda: _footer_keys(app) == {"Show/hide", "Copy", "Refresh"}, message="footer")
         assert "read-only" in screen_text(app).splitlines()[0]
         await pilot.press("n", "e", "d")
@@ -33,11 +31,9 @@ async def test_read_only_mode_hides_every_changing_key(make_app, admin, site):
     assert [secret.name for secret in admin.list_secrets(site)] == ["KEEP"]
 
 
-async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
+async def test_viewer_token_cannot_reveal_or_change(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="HIDDEN", value="viewer-must-not-see"))
-    app = make_app(token=make_token(admin, Role.viewer))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(token=make_token(admin, Role.viewer), rows=1) as (app, pilot):
         await wait_until(pilot, lambda: _footer_keys(app) == {"Refresh"}, message="footer")
         await pilot.press("s", "c", "n")
         await settled(pilot)
@@ -47,13 +43,11 @@ async def test_viewer_token_cannot_reveal_or_change(make_app, admin, site):
     assert admin.audit(site, action="secret.reveal").items == []
 
 
-async def test_admin_sees_audit_tab_newest_first_and_filters(make_app, admin, site):
+async def test_admin_sees_audit_tab_newest_first_and_filters(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
     admin.create_secret(site, None, SecretCreate(name="TWO", value="v"))
     admin.reveal(site, None, "ONE")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
+    async with started() as (app, pilot):
         await pilot.press("3")
         await wait_until(pilot, lambda: app.screen.query("#audit-table") and
                          app.screen.query_one("#audit-table").row_count >= 3, message="audit rows")
@@ -72,8 +66,7 @@ async def test_audit_loads_more_when_scrolled_to_the_end(make_app, admin, site):
     expected = len(admin.audit(site, limit=100).items)
     app = make_app()
     app_pane_size = 5
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
+    async with running(app) as (app, pilot):
         from tui.ui.widgets.audit_pane import AuditPane
 
         AuditPane.PAGE_SIZE = app_pane_size

@@ -11,11 +11,9 @@ from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, settled, wait_until
 
 
-async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_app, admin, site):
+async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TOKEN", value="v1"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         form = app.screen
@@ -34,11 +32,9 @@ async def test_edit_with_version_conflict_offers_reload_and_keeps_typing(make_ap
     assert admin.get_secret(site, None, "TOKEN").version == 3
 
 
-async def test_edit_changes_description_and_keeps_value_when_left_empty(make_app, admin, site):
+async def test_edit_changes_description_and_keeps_value_when_left_empty(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TOKEN", value="keep-me"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         app.screen.query_one("#description", Input).value = "rotated yearly"
@@ -47,11 +43,9 @@ async def test_edit_changes_description_and_keeps_value_when_left_empty(make_app
     assert admin.reveal(site, None, "TOKEN").value == "keep-me"
 
 
-async def test_delete_confirmed_removes_secret(make_app, admin, site):
+async def test_delete_confirmed_removes_secret(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="OLD", value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "Delete the secret OLD at site level?" in screen_text(app)
@@ -60,11 +54,9 @@ async def test_delete_confirmed_removes_secret(make_app, admin, site):
     assert admin.list_secrets(site) == []
 
 
-async def test_delete_cancelled_keeps_secret(make_app, admin, site):
+async def test_delete_cancelled_keeps_secret(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="OLD", value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("escape")
@@ -78,14 +70,12 @@ async def test_delete_cancelled_keeps_secret(make_app, admin, site):
     assert [secret.name for secret in admin.list_secrets(site)] == ["OLD"]
 
 
-async def test_delete_of_secret_in_use_lists_services(make_app, admin, site):
+async def test_delete_of_secret_in_use_lists_services(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
     for service in ("billing", "mailer"):
         admin.request("POST", f"/v1/sites/{site}/services", None,
                       json={"name": service, "secrets": [{"name": "SHARED"}]})
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
         await pilot.press("y")

@@ -8,20 +8,17 @@ from shared.models import SecretCreate, SecretTypeCreate
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.message import MessageDialog
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui_helpers import loaded, screen_text, wait_until
+from tui_helpers import screen_text, show_tab, wait_until
 
 
 async def _types_tab(pilot):
     app = pilot.app
-    await loaded(pilot)
-    await pilot.press("2")
-    await wait_until(pilot, lambda: app.screen.query("#types-pane"), message="types tab")
+    await show_tab(pilot, "types")
     return app.screen.query_one("#types-pane")
 
 
-async def test_create_type_from_template_and_see_schema(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_create_type_from_template_and_see_schema(started, admin, site):
+    async with started() as (app, pilot):
         pane = await _types_tab(pilot)
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
@@ -38,9 +35,8 @@ async def test_create_type_from_template_and_see_schema(make_app, admin, site):
     assert kind.key == "smtp" and "password" in kind.schema_["properties"]
 
 
-async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_type_create_with_invalid_schema_is_refused_with_reason(started, admin, site):
+    async with started() as (app, pilot):
         await _types_tab(pilot)
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
@@ -63,11 +59,10 @@ async def test_type_create_with_invalid_schema_is_refused_with_reason(make_app, 
     assert admin.list_types(site) == []
 
 
-async def test_type_edit_that_breaks_secrets_lists_them(make_app, admin, site):
+async def test_type_edit_that_breaks_secrets_lists_them(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="db", name="DB", schema={"type": "object"}))
     admin.create_secret(site, None, SecretCreate(name="OLD_DB", type="db", value="{}"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with started() as (app, pilot):
         pane = await _types_tab(pilot)
         await wait_until(pilot, lambda: pane.types, message="types")
         await pilot.press("e")
@@ -79,12 +74,11 @@ async def test_type_edit_that_breaks_secrets_lists_them(make_app, admin, site):
     assert admin.list_types(site)[0].schema_ == {"type": "object"}
 
 
-async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(make_app, admin, site):
+async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="a", name="Used", schema={"type": "object"}))
     admin.create_type(site, SecretTypeCreate(key="b", name="Unused", schema={"type": "object"}))
     admin.create_secret(site, None, SecretCreate(name="USES_A", type="a", value="{}"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with started() as (app, pilot):
         pane = await _types_tab(pilot)
         await wait_until(pilot, lambda: len(pane.types) == 2, message="types")
         await pilot.press("d")

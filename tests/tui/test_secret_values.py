@@ -7,18 +7,17 @@ import json
 from shared.models import SecretCreate, SecretTypeCreate
 from tui.clipboard import CLEARED
 from tui.display import MASK
-from tui_helpers import loaded, screen_text, wait_until
+from tui.ui.textual_private import notification_messages
+from tui_helpers import running, screen_text, show_tab, wait_until
 
 
 def _detail(app):
     return app.screen.query_one("#secret-detail")
 
 
-async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_app, admin, site):
+async def test_reveal_shows_value_with_warning_then_remasks_automatically(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
-    app = make_app(reveal_seconds=1)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(reveal_seconds=1, rows=1) as (app, pilot):
         assert MASK in screen_text(app) and "s3cr3t-value" not in screen_text(app)
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app), message="value shown")
@@ -30,23 +29,19 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(make_a
     assert [event.target for event in events] == ["secret:site/TOKEN"]
 
 
-async def test_pressing_s_again_remasks(make_app, admin, site):
+async def test_pressing_s_again_remasks(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app))
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" not in screen_text(app) and MASK in screen_text(app))
 
 
-async def test_moving_to_another_secret_remasks(make_app, admin, site):
+async def test_moving_to_another_secret_remasks(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="A_FIRST", value="value-of-a"))
     admin.create_secret(site, None, SecretCreate(name="B_SECOND", value="value-of-b"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=2)
+    async with started(rows=2) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: "value-of-a" in screen_text(app))
         await pilot.press("down")
@@ -54,13 +49,11 @@ async def test_moving_to_another_secret_remasks(make_app, admin, site):
         assert _detail(app)._value is None and _detail(app).secret.name == "B_SECOND"
 
 
-async def test_typed_value_is_pretty_printed_when_revealed(make_app, admin, site):
+async def test_typed_value_is_pretty_printed_when_revealed(started, admin, site):
     schema = {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}}
     admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema=schema))
     admin.create_secret(site, None, SecretCreate(name="DB", type="db", value=json.dumps({"host": "h1", "port": 5432})))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: '"host": "h1",' in screen_text(app), message="pretty JSON")
 
@@ -72,8 +65,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
     original = app.copy_to_clipboard
     app.copy_to_clipboard = lambda text: (copies.append(text), original(text))
     seen: list[str] = []
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await loaded(pilot, rows=1)
+    async with running(app, rows=1, notifications=True) as (app, pilot):
         await pilot.press("c")
         await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
 
@@ -82,7 +74,7 @@ async def test_copy_puts_value_on_clipboard_without_showing_it_then_clears(make_
             return "Copied TOKEN" in seen[-1]
 
         await wait_until(pilot, notified, message="copy notification")
-        assert [n.message for n in app._notifications] == [
+        assert notification_messages(app) == [
             "Copied TOKEN to your clipboard; it will be cleared in 0.5s."]
         await wait_until(pilot, lambda: copies == ["copied-value", CLEARED], message="clipboard cleared")
         seen.append(screen_text(app))
@@ -96,8 +88,7 @@ async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin
     copies: list[str] = []
     original = app.copy_to_clipboard
     app.copy_to_clipboard = lambda text: (copies.append(text), original(text))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with running(app, rows=1) as (app, pilot):
         await pilot.press("c")
         await wait_until(pilot, lambda: copies == ["copied-value"], message="copied")
         await pilot.press("q")
@@ -105,15 +96,12 @@ async def test_quitting_clears_a_copied_value_from_the_clipboard(make_app, admin
     assert app.return_code == 0
 
 
-async def test_switching_tab_remasks(make_app, admin, site):
+async def test_switching_tab_remasks(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("s")
         await wait_until(pilot, lambda: "s3cr3t-value" in screen_text(app))
-        await pilot.press("2")
-        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "types", message="types tab")
+        await show_tab(pilot, "types")
         await pilot.press("1")
         await wait_until(pilot, lambda: not _detail(app).revealed, message="masked")
         assert "s3cr3t-value" not in screen_text(app)

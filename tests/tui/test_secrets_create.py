@@ -9,10 +9,8 @@ from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui_helpers import loaded, screen_text, secrets_rows, wait_until
 
 
-async def test_create_site_level_secret_from_keyboard(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=0)
+async def test_create_site_level_secret_from_keyboard(started, admin, site):
+    async with started(rows=0) as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         await pilot.press(*"DB_URL")
@@ -25,11 +23,9 @@ async def test_create_site_level_secret_from_keyboard(make_app, admin, site):
     assert admin.reveal(site, None, "DB_URL").value == "postgres://x"
 
 
-async def test_create_app_level_secret_in_chosen_app(make_app, admin, site):
+async def test_create_app_level_secret_in_chosen_app(started, admin, site):
     admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=0)
+    async with started(rows=0) as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         form = app.screen
@@ -43,10 +39,8 @@ async def test_create_app_level_secret_in_chosen_app(make_app, admin, site):
     assert admin.reveal(site, "web", "API_KEY").value == "k-123"
 
 
-async def test_value_typed_into_form_is_masked_until_shown(make_app):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot)
+async def test_value_typed_into_form_is_masked_until_shown(started):
+    async with started() as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         app.screen.query_one("#value").query_one("TextArea").focus()
@@ -57,11 +51,9 @@ async def test_value_typed_into_form_is_masked_until_shown(make_app):
         await wait_until(pilot, lambda: "hunter2xyz" in screen_text(app), message="shown on request")
 
 
-async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, admin, site):
+async def test_form_checks_name_live_and_keeps_fields_on_server_error(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="TAKEN", value="v"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=1)
+    async with started(rows=1) as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         await pilot.press(*"9bad")
@@ -78,10 +70,8 @@ async def test_form_checks_name_live_and_keeps_fields_on_server_error(make_app, 
         assert form.query_one("#description", Input).value == "my notes"
 
 
-async def test_a_value_the_request_model_refuses_shows_beside_the_value_and_creates_nothing(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=0)
+async def test_a_value_the_request_model_refuses_shows_beside_the_value_and_creates_nothing(started, admin, site):
+    async with started(rows=0) as (app, pilot):
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
         form = app.screen

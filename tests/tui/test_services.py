@@ -9,7 +9,8 @@ from shared.models import AppCreate, Role, SecretCreate, SecretRef, SecretUpdate
 from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
-from tui_helpers import loaded, make_token, screen_text, settled, terminal_bytes, wait_until
+from tui.ui.textual_private import notification_messages
+from tui_helpers import loaded, make_token, running, screen_text, settled, show_tab, terminal_bytes, wait_until
 
 
 def _services(app) -> list[str]:
@@ -21,7 +22,6 @@ def _services(app) -> list[str]:
 
 async def _open_services(pilot, names: list[str]) -> None:
     app = pilot.app
-    await loaded(pilot)
     await pilot.press("4")
     await wait_until(pilot, lambda: app.screen.query("#services-pane") and
                      app.screen.query_one("#services-pane").data is not None and _services(app) == names,
@@ -38,15 +38,14 @@ def _fetch_env(admin, site: str, service: str) -> ServiceEnv:
     return admin.request("GET", f"/v1/sites/{site}/services/{service}/env", ServiceEnv)
 
 
-async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_secrets(make_app, admin, site):
+async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_secrets(started, admin, site):
     admin.create_app(site, AppCreate(name="web", site_secrets=True))
     admin.create_app(site, AppCreate(name="other", site_secrets=True))
     admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
     admin.create_secret(site, "web", SecretCreate(name="DB", value="v"))
     admin.create_secret(site, "other", SecretCreate(name="NOT_MINE", value="v"))
     admin.create_service(site, ServiceCreate(name="taken", secrets=[]))
-    app = make_app()
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+    async with started(notifications=True) as (app, pilot):
         await _open_services(pilot, ["taken"])
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceFormDialog), message="form")
@@ -63,19 +62,18 @@ async def test_new_service_with_bindings_checks_its_name_and_offers_its_apps_sec
         await pilot.press("space", "down", "space")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: _services(app) == ["api", "taken"], message="listed")
-        assert "Saved service api." in [n.message for n in app._notifications]
+        assert "Saved service api." in notification_messages(app)
     service = next(s for s in admin.list_services(site).items if s.name == "api")
     assert service.app == "web" and service.secrets == [SecretRef(name="SHARED"), SecretRef(name="DB", app="web")]
 
 
-async def test_bindings_picker_offers_only_what_the_app_may_bind(make_app, admin, site):
+async def test_bindings_picker_offers_only_what_the_app_may_bind(started, admin, site):
     admin.create_app(site, AppCreate(name="closed", site_secrets=False))
     admin.create_secret(site, None, SecretCreate(name="SITE_WIDE", value="v"))
     admin.create_secret(site, "closed", SecretCreate(name="OWN", value="v"))
     admin.create_secret(site, "closed", SecretCreate(name="SECOND", value="v"))
     admin.create_service(site, ServiceCreate(name="job", app="closed", secrets=[{"name": "OWN", "app": "closed"}]))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with started() as (app, pilot):
         await _open_services(pilot, ["job"])
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(app.screen, ServiceFormDialog), message="picker")
@@ -87,15 +85,13 @@ async def test_bindings_picker_offers_only_what_the_app_may_bind(make_app, admin
     assert admin.list_services(site).items[0].secrets == [SecretRef(name="SECOND", app="closed")]
 
 
-async def test_restart_needed_after_update_names_the_secret_and_clears_after_env_fetch(make_app, admin, site):
+async def test_restart_needed_after_update_names_the_secret_and_clears_after_env_fetch(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="API_KEY", value="one"))
     admin.create_secret(site, None, SecretCreate(name="CALM", value="one"))
     admin.create_service(site, ServiceCreate(name="api", secrets=[{"name": "API_KEY"}, {"name": "CALM"}]))
     _fetch_env(admin, site, "api")
     admin.update_secret(site, None, "API_KEY", SecretUpdate(value="two"))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await loaded(pilot, rows=2)
+    async with started(rows=2) as (app, pilot):
         # The Secrets tab's detail: the version the service loaded next to the current one.
         await wait_until(pilot, lambda: "api  loaded v1 · current v2  restart needed" in screen_text(app),
                          message="versions in the secret's detail")
@@ -110,11 +106,10 @@ async def test_restart_needed_after_update_names_the_secret_and_clears_after_env
         assert "API_KEY (site)  loaded v2 · current v2" in screen_text(app)
 
 
-async def test_delete_asks_first_and_cancel_keeps_the_service(make_app, admin, site):
+async def test_delete_asks_first_and_cancel_keeps_the_service(started, admin, site):
     admin.create_service(site, ServiceCreate(name="gone", secrets=[]))
     admin.create_service(site, ServiceCreate(name="kept", secrets=[]))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with started() as (app, pilot):
         await _open_services(pilot, ["gone", "kept"])
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
@@ -130,9 +125,8 @@ async def test_delete_asks_first_and_cancel_keeps_the_service(make_app, admin, s
     assert [s.name for s in admin.list_services(site).items] == ["kept"]
 
 
-async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(started, admin, site):
+    async with started(notifications=True) as (app, pilot):
         await _open_services(pilot, [])
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="apps modal")
@@ -146,13 +140,12 @@ async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(make_app, ad
         app.screen.query_one("#apps-table").focus()
         await pilot.press("t")
         await wait_until(pilot, lambda: "Services of web may use site-level secrets." in
-                         [n.message for n in app._notifications], message="flipped")
+                         notification_messages(app), message="flipped")
         assert [(a.name, a.site_secrets) for a in admin.list_apps(site)] == [("web", True)]
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, AppsDialog), message="apps closed")
         # Also from the command palette, on any tab.
-        await pilot.press("1")
-        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "secrets", message="secrets tab")
+        await show_tab(pilot, "secrets")
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
         await pilot.press(*"Apps: create")
@@ -161,9 +154,8 @@ async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(make_app, ad
         await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="apps from palette")
 
 
-async def test_palette_offers_the_services_tab_actions(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_palette_offers_the_services_tab_actions(started, admin, site):
+    async with started() as (app, pilot):
         await _open_services(pilot, [])
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")
@@ -180,7 +172,7 @@ def _footer(app) -> str:
 async def test_read_only_and_viewers_see_services_without_changing_keys(make_app, admin, site):
     admin.create_service(site, ServiceCreate(name="svc", secrets=[]))
     for app in (make_app(read_only=True), make_app(token=make_token(admin, Role.viewer))):
-        async with app.run_test(size=(120, 24)) as pilot:
+        async with running(app, size=(120, 24)) as (app, pilot):
             await _open_services(pilot, ["svc"])
             await wait_until(pilot, lambda: "Refresh" in _footer(app), message="footer")
             assert not any(word in _footer(app) for word in ("New", "Bindings", "Delete", "Apps"))
@@ -190,11 +182,10 @@ async def test_read_only_and_viewers_see_services_without_changing_keys(make_app
     assert [s.name for s in admin.list_services(site).items] == ["svc"]
 
 
-async def test_services_tab_and_its_dialogs_fit_80x24(make_app, admin, site):
+async def test_services_tab_and_its_dialogs_fit_80x24(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="A_SECRET", value="v"))
     admin.create_service(site, ServiceCreate(name="svc", secrets=[{"name": "A_SECRET"}, {"name": "NOT_YET"}]))
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with started() as (app, pilot):
         await _open_services(pilot, ["svc"])
         text = screen_text(app)
         lines = text.splitlines()
@@ -220,7 +211,7 @@ async def test_hostile_service_and_secret_names_from_the_server_show_literally(m
                                       stale=[SecretRef.model_construct(name=hostile, app=None)], loaded_versions=[])
     app = make_app()
     app.client.list_services = lambda _site: type("L", (), {"items": [service]})()
-    async with app.run_test(size=(160, 24)) as pilot:
+    async with running(app, size=(160, 24)) as (app, pilot):
         await _open_services(pilot, [hostile.replace("\x1b", "\\x1b").replace("\x07", "\\x07")])
         text = screen_text(app)
         assert "[red]x [@click=app.quit]q[/] x[/bold] \\x1b]52;c;SGk=\\x07" in text

@@ -11,7 +11,8 @@ import pytest
 from shared.models import SecretCreate
 from pty_session import ALT_SCREEN_OFF, PtySession
 from tui.clipboard import CLEARED
-from tui_helpers import loaded, wait_until
+from tui.ui.textual_private import notification_messages
+from tui_helpers import wait_until
 
 MOUSE_OFF = (b"\x1b[?1000l", b"\x1b[?1003l", b"\x1b[?1006l")
 
@@ -62,13 +63,11 @@ def test_the_palette_offers_no_screenshot(make_app):
     assert "Quit" in titles and "Screenshot" not in titles
 
 
-async def test_the_screenshot_action_writes_no_file(make_app, tmp_path, monkeypatch):
+async def test_the_screenshot_action_writes_no_file(started, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    app = make_app()
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await loaded(pilot)
+    async with started(notifications=True) as (app, pilot):
         app.call_later(app.run_action, "screenshot")
-        await wait_until(pilot, lambda: any("Screenshots are turned off" in n.message for n in app._notifications),
+        await wait_until(pilot, lambda: any("Screenshots are turned off" in m for m in notification_messages(app)),
                          message="refusal")
     assert list(tmp_path.iterdir()) == []
 

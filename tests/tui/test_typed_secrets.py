@@ -28,7 +28,6 @@ DB_SCHEMA = {
 async def _open_typed_form(pilot, admin, site):
     admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema=DB_SCHEMA))
     app = pilot.app
-    await loaded(pilot)
     await pilot.press("r")
     await wait_until(pilot, lambda: app.screen.query_one("#secrets-pane").data.types, message="types loaded")
     await pilot.press("n")
@@ -40,9 +39,8 @@ async def _open_typed_form(pilot, admin, site):
     return form
 
 
-async def test_typed_secret_created_through_generated_form(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_typed_secret_created_through_generated_form(started, admin, site):
+    async with started() as (app, pilot):
         form = await _open_typed_form(pilot, admin, site)
         await wait_until(pilot, lambda: all(label in screen_text(app) for label in ("host *", "password *", "port")),
                          message="labels drawn")
@@ -62,9 +60,8 @@ async def test_typed_secret_created_through_generated_form(make_app, admin, site
     assert admin.get_secret(site, None, "MAIN_DB").type == "db"
 
 
-async def test_server_schema_error_shown_beside_its_field(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_server_schema_error_shown_beside_its_field(started, admin, site):
+    async with started() as (app, pilot):
         form = await _open_typed_form(pilot, admin, site)
         form.query_one("#field-0", Input).value = "db.internal"
         form.query_one("#field-1", Input).value = "70000"  # over the schema's maximum
@@ -78,9 +75,8 @@ async def test_server_schema_error_shown_beside_its_field(make_app, admin, site)
     assert admin.list_secrets(site) == []
 
 
-async def test_typed_secret_through_raw_json_with_schema_error_then_fixed(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_typed_secret_through_raw_json_with_schema_error_then_fixed(started, admin, site):
+    async with started() as (app, pilot):
         form = await _open_typed_form(pilot, admin, site)
         form.query_one("#field-0", Input).value = "h"
         await pilot.press("ctrl+r")
@@ -97,9 +93,8 @@ async def test_typed_secret_through_raw_json_with_schema_error_then_fixed(make_a
     assert json.loads(admin.reveal(site, None, "MAIN_DB").value)["port"] == 5432
 
 
-async def test_raw_json_editor_checks_json_live(make_app, admin, site):
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
+async def test_raw_json_editor_checks_json_live(started, admin, site):
+    async with started() as (app, pilot):
         form = await _open_typed_form(pilot, admin, site)
         await pilot.press("ctrl+r")
         form.query_one("#raw").text = '{"host": '

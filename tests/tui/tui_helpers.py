@@ -1,18 +1,21 @@
-"""Test helpers: what a running App shows (plain text and terminal bytes), and waiting for it."""
+"""Test helpers: starting an App, what it shows (plain text and terminal bytes), and waiting for it."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from rich.console import Console
+
+from tui.ui.textual_private import full_screen_update
 
 
 def _render(app, styles: bool) -> str:
     width, height = app.size
     console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    console.print(update)
+    console.print(full_screen_update(app))
     if styles:
         return console.file.getvalue()
     return console.export_text(styles=False)
@@ -78,6 +81,26 @@ async def loaded(pilot, rows: int | None = None) -> None:
     # The footer is drawn a refresh after its bindings are known, and the table's own keys (every
     # role has "r Refresh") a refresh after the table has focus.
     await wait_until(pilot, lambda: "Refresh" in screen_text(app).splitlines()[-1], message="footer drawn")
+
+
+@asynccontextmanager
+async def running(app, *, rows: int | None = None, size: tuple[int, int] = (80, 24),
+                  notifications: bool = False) -> AsyncIterator[tuple]:
+    """`app` running headless at `size` (the user's 80x24 unless a test says otherwise), its
+    Secrets tab loaded with `rows` rows if given: yields `(app, pilot)`."""
+    async with app.run_test(size=size, notifications=notifications) as pilot:
+        await loaded(pilot, rows=rows)
+        yield app, pilot
+
+
+TAB_KEYS = {"secrets": "1", "types": "2", "audit": "3", "services": "4"}
+
+
+async def show_tab(pilot, tab: str) -> None:
+    """Press the key for `tab` and wait until it is the tab shown."""
+    await pilot.press(TAB_KEYS[tab])
+    await wait_until(pilot, lambda: pilot.app.screen.query("#tabs") and
+                     pilot.app.screen.query_one("#tabs").active == tab, message=f"{tab} tab")
 
 
 def make_token(admin, role, name: str | None = None) -> str:

@@ -9,12 +9,22 @@ still running after 200 ms shows progress in the header.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from textual.worker import Worker, WorkerState
 
 PROGRESS_AFTER = 0.2
 """Seconds before a call counts as slow and the header shows that it is working."""
+
+
+@dataclass
+class _Call:
+    """A call still running: what to do with its result, and whether the header counts it as slow
+    (kept here, not on the Worker: a Textual object is not ours to add attributes to)."""
+
+    done: Callable[[Any], None] | None
+    slow: bool = False
 
 
 class ApiCaller:
@@ -34,23 +44,29 @@ class ApiCaller:
             lambda: fn(*args), thread=True, group=group, exclusive=exclusive,
             exit_on_error=False, name=group,
         )
-        callbacks = self.__dict__.setdefault("_api_callbacks", {})
-        callbacks[worker] = done
+        self._api_calls()[worker] = _Call(done)
         self.set_timer(PROGRESS_AFTER, lambda: self._mark_slow(worker))  # type: ignore[attr-defined]
         return worker
 
+    def _api_calls(self) -> dict[Worker, _Call]:
+        """This caller's calls still running. In the instance's own dict because a mixin has no
+        `__init__` of its own to run before the Widget's."""
+        return self.__dict__.setdefault("_api_calls_running", {})
+
     def _mark_slow(self, worker: Worker) -> None:
-        if not worker.is_finished and worker in self.__dict__.get("_api_callbacks", {}):
-            worker._sitesecrets_slow = True  # type: ignore[attr-defined]
+        call = self._api_calls().get(worker)
+        if call is not None and not worker.is_finished:
+            call.slow = True
             self.app.busy += 1  # type: ignore[attr-defined]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        callbacks = self.__dict__.get("_api_callbacks", {})
+        calls = self._api_calls()
         worker = event.worker
-        if worker not in callbacks or not worker.is_finished:
+        if worker not in calls or not worker.is_finished:
             return
-        done = callbacks.pop(worker)
-        if getattr(worker, "_sitesecrets_slow", False):
+        call = calls.pop(worker)
+        done = call.done
+        if call.slow:
             self.app.busy -= 1  # type: ignore[attr-defined]
         app = self.app  # type: ignore[attr-defined]
         if event.state == WorkerState.SUCCESS:

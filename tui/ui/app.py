@@ -22,10 +22,10 @@ from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
 from tui.ui.commands import TabCommands
-from tui.crash import crash_report
 from tui.display import safe_str
 from tui.settings import Settings
 from tui.ui.styles import APP_CSS
+from tui.ui.textual_private import CrashWithoutLocals
 from tui.urls import plain_loopback_warning
 
 LONG_MESSAGE = 160
@@ -35,8 +35,9 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """Signals that end the App the way `q` does: values hidden, clipboard cleared, terminal restored."""
 
 
-class SiteSecretsApp(App[None]):
-    """The TUI. Tests build it with a client on a test server and a known identity."""
+class SiteSecretsApp(CrashWithoutLocals, App[None]):
+    """The TUI. Tests build it with a client on a test server and a known identity. A crash shows
+    `tui.crash.crash_report`, never a traceback with locals (`CrashWithoutLocals`)."""
 
     TITLE = "Site Secrets"
     CSS = APP_CSS
@@ -208,14 +209,3 @@ class SiteSecretsApp(App[None]):
         self.forget_values()
         self.exit()
 
-    # ------------------------------------------------------------ crashes
-
-    def _handle_exception(self, error: Exception) -> None:
-        """Replace Textual's traceback-with-locals: a local may hold a revealed value."""
-        self._return_code = 1
-        if self._exception is None:  # run_test() re-raises the first one in tests
-            self._exception = error
-            self._exception_event.set()
-        self.bell()
-        self._exit_renderables.append(crash_report(error))
-        self._close_messages_no_wait()

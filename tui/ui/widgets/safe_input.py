@@ -11,13 +11,11 @@ from rich.text import Text
 from textual.widgets import Input
 
 from tui.display import ESCAPE_STYLE, visible_chars
+from tui.ui.textual_private import InputDrawsText
 
 
-class SafeInput(Input):
-    @property
-    def _value(self) -> Text:
-        if self.password:
-            return super()._value
+class SafeInput(InputDrawsText, Input):
+    def drawn_text(self) -> Text:
         shown = visible_chars(self.value)
         text = Text(shown, no_wrap=True, overflow="ignore", end="")
         for index, (real, drawn) in enumerate(zip(self.value, shown)):
