@@ -13,13 +13,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static, TextArea
 
 from shared.limits import description_problem, secret_name_problem
 from shared.models import Secret, SecretCreate, SecretUpdate
+from tui.ui.keys import CANCEL, SAVE, Key, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
@@ -33,12 +33,8 @@ from tui.ui.widgets.safe_input import SafeInput
 
 
 class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="form.save"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-        Binding("ctrl+t", "toggle_mask", "Show/hide value", id="form.show"),
-        Binding("ctrl+r", "toggle_raw", "Raw JSON", id="form.raw"),
-    ]
+    BINDINGS = bindings("form", SAVE, CANCEL, Key("ctrl+t", "toggle_mask", "Show/hide value", name="show"),
+                        Key("ctrl+r", "toggle_raw", "Raw JSON", name="raw"))
 
     def __init__(self, data: SiteData, secret: Secret | None = None):
         super().__init__()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, SelectionList, Static
@@ -18,6 +17,7 @@ from textual.widgets.selection_list import Selection
 
 from shared.limits import is_slug
 from shared.models import Service, ServiceCreate, ServiceUpdate
+from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
@@ -27,10 +27,7 @@ from tui.ui.widgets.safe_input import SafeInput
 
 
 class ServiceFormDialog(FormActions, ModalScreen[Service | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="service.save"),
-        Binding("escape", "cancel", "Cancel", id="service.cancel"),
-    ]
+    BINDINGS = bindings("service", SAVE, CANCEL)
 
     def __init__(self, data: ServicesData, service: Service | None = None):
         super().__init__()

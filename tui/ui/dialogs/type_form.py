@@ -11,13 +11,13 @@ import json
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Select, Static, TextArea
 
 from shared.limits import description_problem, type_key_problem
 from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
+from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
@@ -46,10 +46,7 @@ def schema_problem(text: str) -> str:
 
 
 class TypeFormDialog(FormActions, ModalScreen[SecretType | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="type.save"),
-        Binding("escape", "cancel", "Cancel", id="type.cancel"),
-    ]
+    BINDINGS = bindings("type", SAVE, CANCEL)
 
     def __init__(self, kind: SecretType | None = None):
         super().__init__()

@@ -7,12 +7,12 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input
 
 from shared.models import AuditEvent, AuditPage
+from tui.ui.keys import FILTER, REFRESH, bindings
 from tui.display import safe_text, short_time
 from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable
@@ -45,10 +45,7 @@ class AuditPane(DataPane):
     NAME = "audit"
     PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="audit.refresh"),
-        Binding("slash", "filter", "Filter", id="audit.filter"),
-    ]
+    BINDINGS = bindings("audit", REFRESH, FILTER)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)

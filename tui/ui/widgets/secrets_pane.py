@@ -7,10 +7,10 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import Input
 
 from shared.models import Secret
+from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import SiteData, id_of, matches, scope_label
@@ -27,16 +27,8 @@ class SecretsPane(DataPane):
     NAME = "secrets"
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
-    BINDINGS = [
-        Binding("n", "new", "New", id="secrets.new"),
-        Binding("e", "edit", "Edit", id="secrets.edit"),
-        Binding("d", "delete", "Delete", id="secrets.delete"),
-        Binding("s", "reveal", "Show/hide", id="secrets.reveal"),
-        Binding("c", "copy", "Copy", id="secrets.copy"),
-        Binding("r", "refresh", "Refresh", id="secrets.refresh"),
-        Binding("slash", "filter", "Filter", id="secrets.filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="secrets.clear_filter"),
-    ]
+    BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
+                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False))
     data: SiteData | None
 
     def compose(self) -> ComposeResult:

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from shared.models import Service
+from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import ServicesData, id_of, ref_label, status_line
@@ -25,13 +25,7 @@ class ServicesPane(DataPane):
     PALETTE = "Services"
     CHANGING = frozenset({"new", "bindings", "delete"})
     NOT_IN_PALETTE = frozenset({"apps"})
-    BINDINGS = [
-        Binding("n", "new", "New", id="services.new"),
-        Binding("b", "bindings", "Bindings", id="services.bindings"),
-        Binding("d", "delete", "Delete", id="services.delete"),
-        Binding("a", "apps", "Apps", id="services.apps"),
-        Binding("r", "refresh", "Refresh", id="services.refresh"),
-    ]
+    BINDINGS = bindings("services", NEW, Key("b", "bindings", "Bindings"), DELETE, Key("a", "apps", "Apps"), REFRESH)
     data: ServicesData | None
 
     def compose(self) -> ComposeResult:

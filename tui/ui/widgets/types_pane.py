@@ -11,11 +11,11 @@ from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from shared.models import SecretType
+from tui.ui.keys import DELETE, EDIT, NEW, REFRESH, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text
 from tui.ui.messages import DeleteType, TypesChanged
@@ -37,12 +37,7 @@ class TypesPane(DataPane):
     NAME = "types"
     PALETTE = "Secret Types"
     CHANGING = frozenset({"new", "edit", "delete"})
-    BINDINGS = [
-        Binding("n", "new", "New", id="types.new"),
-        Binding("e", "edit", "Edit", id="types.edit"),
-        Binding("d", "delete", "Delete", id="types.delete"),
-        Binding("r", "refresh", "Refresh", id="types.refresh"),
-    ]
+    BINDINGS = bindings("types", NEW, EDIT, DELETE, REFRESH)
     data: list[SecretType] | None
 
     def compose(self) -> ComposeResult:
