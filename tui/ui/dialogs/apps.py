@@ -19,7 +19,7 @@ from tui.ui.api import ApiCaller
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import NAME_RULE
-from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.field import Field
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -45,9 +45,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
             table.add_columns("app", "its services may use site secrets", "created")
             yield table
             yield Static(Text("t flips the highlighted app's setting.", style="dim"))
-            yield Static(Text("New app", style="bold"), classes="field-label")
-            yield SafeInput(id="app-name", placeholder="e.g. web")
-            yield FieldError(id="app-name-error")
+            yield Field("New app", SafeInput(id="app-name", placeholder="e.g. web"))
             yield Checkbox("its services may use site-level secrets", value=True, id="app-site-secrets")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Create (ctrl+s)", variant="primary", id="create")
@@ -97,7 +95,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         return ""
 
     def _say(self, message: str) -> None:
-        self.query_one("#app-name-error", FieldError).say(message)
+        self.query_one(Field).error = message
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -13,17 +13,17 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Input, Select, Static, TextArea
 
 from shared.limits import description_problem, secret_name_problem
 from shared.models import Secret, SecretCreate, SecretUpdate
-from tui.ui.api import ApiCaller
+from tui.ui.keys import CANCEL, SAVE, Key, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
+from tui.ui.widgets.field import Field, field_label
 from tui.ui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
 from tui.sitedata import SiteData
@@ -32,23 +32,12 @@ from tui.ui.widgets.value_editor import ValueEditor
 from tui.ui.widgets.safe_input import SafeInput
 
 
-def _label(text: str, required: bool = False) -> Static:
-    label = Text(text, style="bold")
-    if required:
-        label.append(" *", style="bold red")
-    return Static(label, classes="field-label")
-
-
-class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="form.save"),
-        Binding("escape", "cancel", "Cancel", id="form.cancel"),
-        Binding("ctrl+t", "toggle_mask", "Show/hide value", id="form.show"),
-        Binding("ctrl+r", "toggle_raw", "Raw JSON", id="form.raw"),
-    ]
+class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
+    BINDINGS = bindings("form", SAVE, CANCEL, Key("ctrl+t", "toggle_mask", "Show/hide value", name="show"),
+                        Key("ctrl+r", "toggle_raw", "Raw JSON", name="raw"))
 
     def __init__(self, data: SiteData, secret: Secret | None = None):
-        super().__init__(classes="dialog")
+        super().__init__()
         self.data = data
         self.secret = secret
         self.limits = data.site.limits
@@ -62,34 +51,28 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
         with Vertical(classes="dialog-box form-box"):
             yield Static(self._title(), classes="dialog-title", id="form-title")
             with VerticalScroll(id="form-body"):
-                yield _label("Name", required=True)
-                yield SafeInput(value=self.secret.name if editing else "", id="name", disabled=editing,
-                            placeholder="e.g. DATABASE_URL")
-                yield FieldError(id="name-error")
-                yield _label("Scope")
+                yield Field("Name", SafeInput(value=self.secret.name if editing else "", id="name", disabled=editing,
+                                              placeholder="e.g. DATABASE_URL"), required=True)
                 scopes = [(Text("site (every app may use it)"), "")]
                 scopes += [(safe_text(f"app {app.name}"), app.name) for app in self.data.apps]
-                yield Select(scopes, value=(self.secret.app or "") if editing else "", allow_blank=False,
-                             id="scope", disabled=editing)
-                yield _label("Type")
+                yield Field("Scope", Select(scopes, value=(self.secret.app or "") if editing else "",
+                                            allow_blank=False, id="scope", disabled=editing))
                 kinds = [(Text("none (plain text)"), "")]
                 kinds += [(safe_text(f"{kind.name} ({kind.key})"), kind.key) for kind in self.data.types]
-                yield Select(kinds, value=(self.secret.type or "") if editing else "", allow_blank=False, id="type")
-                yield _label("Value (leave empty to keep the current one)" if editing else "Value",
-                             required=not editing)
+                yield Field("Type", Select(kinds, value=(self.secret.type or "") if editing else "",
+                                           allow_blank=False, id="type"))
+                # The value's error line goes under the typed form too, so this is no Field.
+                yield field_label("Value (leave empty to keep the current one)" if editing else "Value",
+                                  required=not editing)
                 yield ValueEditor(self.limits.max_value_bytes, id="value",
                                   placeholder="leave empty to keep the current value" if editing else "")
                 with Vertical(id="typed"):
                     yield TextArea(id="raw", soft_wrap=True, tab_behavior="focus")
                     yield FieldError(id="raw-error")
                 yield FieldError(id="value-error")
-                yield _label("Description")
-                yield SafeInput(value=self.secret.description if editing else "", id="description")
-                yield FieldError(id="description-error")
-            yield FieldError(id="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Field("Description", SafeInput(value=self.secret.description if editing else "",
+                                                     id="description"))
+            yield from self.form_actions()
 
     def _title(self) -> Text:
         if self.secret is None:
@@ -169,23 +152,12 @@ class SecretFormDialog(FormActions, ApiCaller, ModalScreen[Secret | None]):
     # ------------------------------------------------------------ saving
 
     def action_save(self) -> None:
-        try:
-            body = self._body()
-        except ValueError as problem:
-            self._error("form", str(problem))
-            return
-        except ApiError as refused:  # the body breaks the request model's rules: nothing is sent
-            self.report_api_error(refused)
-            return
-        self._error("form", "")
-        site = self.app.site
-        client = self.app.client
-        if self.secret is None:
+        client, site, secret = self.app.client, self.app.site, self.secret
+        if secret is None:
             scope = self.query_one("#scope", Select).value or None
-            self.call_api(client.create_secret, site, scope, body, group="form-save", done=self.dismiss)
+            self.send(self._body, client.create_secret, site, scope, group="form-save")
         else:
-            self.call_api(client.update_secret, site, self.secret.app, self.secret.name, body,
-                          group="form-save", done=self.dismiss)
+            self.send(self._body, client.update_secret, site, secret.app, secret.name, group="form-save")
 
     def _value(self) -> str | None:
         """The value to send, or None when editing and nothing was entered (keep the old one)."""

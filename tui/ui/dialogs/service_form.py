@@ -8,39 +8,29 @@ through the API itself, so a refusal leaves the form as it was; dismisses with t
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, SelectionList, Static
+from textual.widgets import Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from shared.limits import is_slug
 from shared.models import Service, ServiceCreate, ServiceUpdate
-from tui.ui.api import ApiCaller
+from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
 from tui.sitedata import NAME_RULE, ServicesData, bindable, id_of, ref_label, ref_of
-from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.field import Field, field_label
 from tui.ui.widgets.safe_input import SafeInput
 
 
-def _label(text: str) -> Static:
-    return Static(Text(text, style="bold"), classes="field-label")
-
-
-class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="service.save"),
-        Binding("escape", "cancel", "Cancel", id="service.cancel"),
-    ]
+class ServiceFormDialog(FormActions, ModalScreen[Service | None]):
+    BINDINGS = bindings("service", SAVE, CANCEL)
 
     def __init__(self, data: ServicesData, service: Service | None = None):
-        super().__init__(classes="dialog")
+        super().__init__()
         self.data = data
         self.service = service
 
@@ -51,19 +41,14 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
                 f"Bindings of service {service.name}", style="bold")
             yield Static(title, classes="dialog-title")
             if service is None:
-                yield _label("Name *")
-                yield SafeInput(id="service-name", placeholder="e.g. api")
-                yield FieldError(id="service-name-error")
-                yield _label("App")
+                yield Field("Name *", SafeInput(id="service-name", placeholder="e.g. api"))
                 apps = [(Text("none (binds site-level secrets only)"), "")]
                 apps += [(safe_text(app.name), app.name) for app in self.data.apps]
-                yield Select(apps, value="", allow_blank=False, id="service-app")
-            yield _label("Secrets it binds (space toggles)")
+                yield Field("App", Select(apps, value="", allow_blank=False, id="service-app"))
+            # The picker takes the room left (1fr), which a Field (height auto) would not give it.
+            yield field_label("Secrets it binds (space toggles)")
             yield SelectionList[str](id="service-bindings")
-            yield FieldError(id="service-form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+            yield from self.form_actions()
 
     def on_mount(self) -> None:
         chosen = {id_of(ref) for ref in self.service.secrets} if self.service else set()
@@ -113,7 +98,8 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
         refs = [ref_of(key) for key in self.query_one("#service-bindings", SelectionList).selected]
         client, site = self.app.client, self.app.site
         if self.service is not None:
-            self._send(lambda: build(ServiceUpdate, secrets=refs), client.update_service, site, self.service.name)
+            self.send(lambda: build(ServiceUpdate, secrets=refs), client.update_service, site, self.service.name,
+                      group="service-save")
             return
         name = self.query_one("#service-name", Input).value
         problem = self._name_problem(name) if name else "Give the service a name."
@@ -122,17 +108,8 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
             return
         app = str(self.query_one("#service-app", Select).value) or None
         extra = {"app": app} if app else {}
-        self._send(lambda: build(ServiceCreate, name=name, secrets=refs, **extra), client.create_service, site)
-
-    def _send(self, body: Callable[[], Any], call: Callable[..., Service], *where: str) -> None:
-        """`call(*where, body())` in a worker; a body its model refuses is reported as the server's
-        refusal would be, and nothing is sent."""
-        try:
-            built = body()
-        except ApiError as refused:
-            self.report_api_error(refused)
-            return
-        self.call_api(call, *where, built, group="service-save", done=self.dismiss)
+        self.send(lambda: build(ServiceCreate, name=name, secrets=refs, **extra), client.create_service, site,
+                  group="service-save")
 
     def on_api_error(self, error: BaseException) -> bool:
         if not isinstance(error, ApiError):
@@ -142,7 +119,7 @@ class ServiceFormDialog(FormActions, ApiCaller, ModalScreen[Service | None]):
             return True
         if error.code == "validation_error":
             messages = [f"{path}: {message}" for path, message in error.field_errors()]
-            self._error("service-form", "\n".join(messages) or error.message)
+            self._error("form", "\n".join(messages) or error.message)
             self.notify(safe_str(error.message), severity="error", markup=False)
             return True
         return False

@@ -11,19 +11,18 @@ import json
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Input, Select, Static, TextArea
 
 from shared.limits import description_problem, type_key_problem
 from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
-from tui.ui.api import ApiCaller
+from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import json_text, safe_str, safe_text
 from tui.sitedata import secret_names
-from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.field import Field
 from tui.templates import TEMPLATES
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -46,14 +45,11 @@ def schema_problem(text: str) -> str:
     return ""
 
 
-class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="type.save"),
-        Binding("escape", "cancel", "Cancel", id="type.cancel"),
-    ]
+class TypeFormDialog(FormActions, ModalScreen[SecretType | None]):
+    BINDINGS = bindings("type", SAVE, CANCEL)
 
     def __init__(self, kind: SecretType | None = None):
-        super().__init__(classes="dialog")
+        super().__init__()
         self.kind = kind
 
     def compose(self) -> ComposeResult:
@@ -62,26 +58,17 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
             title = Text("New secret type", style="bold") if kind is None else safe_text(f"Edit type {kind.key}")
             yield Static(title, classes="dialog-title")
             with VerticalScroll(id="form-body"):
-                yield Static(Text("Key *", style="bold"))
-                yield SafeInput(value=kind.key if kind else "", id="key", disabled=kind is not None,
-                            placeholder="e.g. database")
-                yield FieldError(id="key-error")
-                yield Static(Text("Name *", style="bold"))
-                yield SafeInput(value=kind.name if kind else "", id="name", placeholder="e.g. Database credentials")
-                yield Static(Text("Description", style="bold"))
-                yield SafeInput(value=kind.description if kind else "", id="description")
-                yield FieldError(id="description-error")
+                yield Field("Key *", SafeInput(value=kind.key if kind else "", id="key", disabled=kind is not None,
+                                               placeholder="e.g. database"))
+                yield Field("Name *", SafeInput(value=kind.name if kind else "", id="name",
+                                                placeholder="e.g. Database credentials"))
+                yield Field("Description", SafeInput(value=kind.description if kind else "", id="description"))
                 if kind is None:
                     templates = [(Text(title), title) for title in TEMPLATES]
                     yield Select(templates, prompt="start from a template", id="template")
-                yield Static(Text("JSON Schema *", style="bold"))
                 text = json_text(kind.schema_) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
-                yield TextArea(text, id="schema", tab_behavior="indent")
-                yield FieldError(id="schema-error")
-            yield FieldError(id="form-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Field("JSON Schema *", TextArea(text, id="schema", tab_behavior="indent"))
+            yield from self.form_actions()
 
     def on_mount(self) -> None:
         self.query_one("#name" if self.kind else "#key", Input).focus()
@@ -122,20 +109,11 @@ class TypeFormDialog(FormActions, ApiCaller, ModalScreen[SecretType | None]):
         return build(SecretTypeUpdate, **fields) if self.kind else build(SecretTypeCreate, key=key, **fields)
 
     def action_save(self) -> None:
-        try:
-            body = self._body()
-        except ValueError as problem:
-            self._error("form", str(problem))
-            return
-        except ApiError as refused:  # the body breaks the request model's rules: nothing is sent
-            self.report_api_error(refused)
-            return
-        self._error("form", "")
         client, site = self.app.client, self.app.site
         if self.kind is None:
-            self.call_api(client.create_type, site, body, group="type-save", done=self.dismiss)
+            self.send(self._body, client.create_type, site, group="type-save")
         else:
-            self.call_api(client.update_type, site, self.kind.key, body, group="type-save", done=self.dismiss)
+            self.send(self._body, client.update_type, site, self.kind.key, group="type-save")
 
     def on_api_error(self, error: BaseException) -> bool:
         if not isinstance(error, ApiError):

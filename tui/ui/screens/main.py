@@ -10,13 +10,19 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from tui.client import ApiError
+from tui.display import safe_str
+from tui.sitedata import secret_names
 from tui.ui.api import ApiCaller
+from tui.ui.messages import (DeleteSecret, DeleteService, DeleteType, OpenApps, SecretsChanged, ServicesChanged,
+                             TypesChanged)
 from tui.ui.widgets.header import StatusHeader
 from tui.ui.widgets.secrets_pane import SecretsPane
 
@@ -28,6 +34,21 @@ ON_DEMAND = {
     "services": ("tui.ui.widgets.services_pane", "ServicesPane"),
 }
 """Tab id: (module, class) of the pane built the first time the tab is shown, with id `<tab>-pane`."""
+
+SHOWN_IN = {
+    SecretsChanged: ("secrets",),
+    ServicesChanged: ("services", "secrets"),  # the Secrets tab shows which services use each secret
+    TypesChanged: ("types",),
+}
+"""What changed: the tabs whose panes show it, the one the change was made in first."""
+
+IN_USE = {
+    "secret_in_use": ("Secret in use", "Services still use this secret; update them first:",
+                      lambda details: [str(name) for name in details.get("services") or []]),
+    "type_in_use": ("Type in use", "These secrets use the type; change them first:",
+                    lambda details: [safe_str(item) for item in secret_names(details.get("secrets"))]),
+}
+"""A delete the server refused because something still uses the thing: title, lead, and what uses it."""
 
 
 class MainScreen(ApiCaller, Screen):
@@ -114,10 +135,55 @@ class MainScreen(ApiCaller, Screen):
         for pane in self.query(".data-pane"):
             pane.load()
 
-    def reload_secrets(self) -> None:
-        """The Secrets tab shows which services use each secret: reload it after a service changes."""
-        for pane in self.query("#secrets-pane"):
-            pane.load()
+    # ------------------------------------------------------------ what the panes post
+
+    @on(SecretsChanged)
+    @on(ServicesChanged)
+    @on(TypesChanged)
+    def _reload_where_shown(self, changed: SecretsChanged | ServicesChanged | TypesChanged) -> None:
+        """Reload the pane the change was made in (highlighting `select`), then the others showing it."""
+        first, *others = SHOWN_IN[type(changed)]
+        for pane in self.query(f"#{first}-pane"):
+            pane.load(select=changed.select)
+        for tab in others:
+            for pane in self.query(f"#{tab}-pane"):
+                pane.load()
+
+    def on_delete_secret(self, request: DeleteSecret) -> None:
+        secret = request.secret
+        self._delete(f"Deleted {safe_str(secret.name)}.", SecretsChanged(),
+                     self.app.client.delete_secret, self.app.site, secret.app, secret.name)
+
+    def on_delete_service(self, request: DeleteService) -> None:
+        service = request.service
+        self._delete(f"Deleted service {safe_str(service.name)}.", ServicesChanged(),
+                     self.app.client.delete_service, self.app.site, service.name)
+
+    def on_delete_type(self, request: DeleteType) -> None:
+        kind = request.kind
+        self._delete(f"Deleted type {safe_str(kind.key)}.", TypesChanged(),
+                     self.app.client.delete_type, self.app.site, kind.key)
+
+    def _delete(self, notice: str, changed: SecretsChanged | ServicesChanged | TypesChanged,
+                call: Callable[..., object], *args: str | None) -> None:
+        """`call(*args)` in a worker; then say `notice` and reload what shows the change."""
+        def deleted(_: object) -> None:
+            self.notify(notice, markup=False)
+            self._reload_where_shown(changed)
+
+        self.call_api(call, *args, group=f"{SHOWN_IN[type(changed)][0]}-delete", done=deleted)
+
+    def on_api_error(self, error: BaseException) -> bool:
+        if isinstance(error, ApiError) and error.code in IN_USE:
+            from tui.ui.dialogs.message import MessageDialog
+
+            title, lead, users = IN_USE[error.code]
+            self.app.push_screen(MessageDialog(title, lead, users(error.details)))
+            return True
+        return False
+
+    def on_open_apps(self, _: OpenApps) -> None:
+        self.action_apps()
 
     def action_apps(self) -> None:
         """The apps modal (admins): create apps, set whether they may use site-level secrets."""

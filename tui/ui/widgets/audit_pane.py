@@ -3,18 +3,18 @@ target, loading older pages as the table scrolls towards its end."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input
 
 from shared.models import AuditEvent, AuditPage
-from tui.ui.api import ApiCaller
+from tui.ui.keys import FILTER, REFRESH, bindings
 from tui.display import safe_text, short_time
+from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -39,13 +39,13 @@ class AuditTable(FittedTable):
             self.post_message(self.NearEnd())
 
 
-class AuditPane(ApiCaller, Vertical):
-    DEFAULT_CLASSES = "data-pane"
+class AuditPane(DataPane):
+    """Pages in as the table scrolls, instead of `DataPane`'s one load; nothing to select or change."""
+
+    NAME = "audit"
+    PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = [
-        Binding("r", "refresh", "Refresh", id="audit.refresh"),
-        Binding("slash", "filter", "Filter", id="audit.filter"),
-    ]
+    BINDINGS = bindings("audit", REFRESH, FILTER)
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -61,13 +61,10 @@ class AuditPane(ApiCaller, Vertical):
         table.add_columns("at", "outcome", "action", "actor", "target")
         yield table
 
-    def on_mount(self) -> None:
-        self.load()
-
     def filters(self) -> dict[str, str]:
         return {name: self.query_one(f"#audit-{name}", Input).value.strip() for name in FILTERS}
 
-    def load(self) -> None:
+    def load(self, select: str | None = None) -> None:
         """Fetch the newest page for the current filters, replacing the table."""
         self._next = None
         self._loading_more = True
@@ -107,12 +104,5 @@ class AuditPane(ApiCaller, Vertical):
         self._loading_more = False
         return False
 
-    def action_refresh(self) -> None:
-        self.load()
-
     def action_filter(self) -> None:
         self.query_one("#audit-action", Input).focus()
-
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
-        return [(f"Audit: {binding.description}", "", lambda a=binding.action: self.run_action(a))
-                for binding in self.BINDINGS]

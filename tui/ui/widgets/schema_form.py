@@ -9,11 +9,11 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Checkbox, Input, Select, Static
+from textual.widgets import Checkbox, Input, Select
 
 from tui.display import safe_text
 from tui.schema_fields import FieldSpec, parse_scalar
-from tui.ui.widgets.field_error import FieldError
+from tui.ui.widgets.field import Field
 from tui.ui.widgets.safe_input import SafeInput
 
 
@@ -40,9 +40,7 @@ class SchemaForm(Vertical):
 
     def compose(self) -> ComposeResult:
         for index, spec in enumerate(self.fields):
-            yield Static(_label(spec), classes="field-label")
-            yield self._input(index, spec)
-            yield FieldError(id=f"field-error-{index}")
+            yield Field(_label(spec), self._input(index, spec), error_id=f"field-error-{index}")
 
     @staticmethod
     def _input(index: int, spec: FieldSpec):
@@ -109,8 +107,7 @@ class SchemaForm(Vertical):
     def show_errors(self, errors: dict[str, str]) -> None:
         """Put each message beside its field; clears the others."""
         for index, spec in enumerate(self.fields):
-            message = errors.get(spec.name, "")
-            self.query_one(f"#field-error-{index}", FieldError).say(message)
+            self.query(Field)[index].error = errors.get(spec.name, "")
 
     def set_masked(self, masked: bool) -> None:
         for box in self.query(".secret-input").results(Input):

@@ -3,45 +3,33 @@ keys that act on the highlighted secret (new, edit, delete, show, copy, refresh)
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from shared.models import Secret
-from tui.ui.api import ApiCaller
-from tui.client import ApiError
+from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
+from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import SiteData, id_of, matches, scope_label
+from tui.ui.messages import DeleteSecret, SecretsChanged
+from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 from tui.ui.widgets.secret_detail import SecretDetail
 
-CHANGING = {"new", "edit", "delete"}
 READING_VALUE = {"reveal", "copy"}
 
 
-class SecretsPane(ApiCaller, Vertical):
-    DEFAULT_CLASSES = "data-pane"
-    BINDINGS = [
-        Binding("n", "new", "New", id="secrets.new"),
-        Binding("e", "edit", "Edit", id="secrets.edit"),
-        Binding("d", "delete", "Delete", id="secrets.delete"),
-        Binding("s", "reveal", "Show/hide", id="secrets.reveal"),
-        Binding("c", "copy", "Copy", id="secrets.copy"),
-        Binding("r", "refresh", "Refresh", id="secrets.refresh"),
-        Binding("slash", "filter", "Filter", id="secrets.filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="secrets.clear_filter"),
-    ]
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.data: SiteData | None = None
-        self._rows: dict[str, Secret] = {}
-        self._select_after_load: str | None = None
+class SecretsPane(DataPane):
+    NAME = "secrets"
+    PALETTE = "Secrets"
+    CHANGING = frozenset({"new", "edit", "delete"})
+    BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
+                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False))
+    data: SiteData | None
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
@@ -51,80 +39,42 @@ class SecretsPane(ApiCaller, Vertical):
         yield SecretDetail(id="secret-detail")
 
     def on_mount(self) -> None:
+        # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
         self.query_one("#secrets-filter", Input).display = False
-        self.load()
-
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#secrets-table", DataTable)
 
     @property
     def detail(self) -> SecretDetail:
         return self.query_one(SecretDetail)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in CHANGING and self.app.read_only:
-            return False
         if action in READING_VALUE and not self.app.can_reveal:
             return False
-        return True
+        return super().check_action(action, parameters)
 
     # ------------------------------------------------------------ loading
 
-    def load(self, select: str | None = None) -> None:
-        """Fetch the site's secrets, apps, types and limits; then highlight the secret whose
-        `secret_id` is `select`, if given."""
-        self._select_after_load = select
-        client, site = self.app.client, self.app.site
+    def fetch(self, client: SiteSecretsClient, site: str) -> SiteData:
+        """The site's secrets, with the apps, types, limits and services the forms and detail use."""
+        return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
+                        client.list_types(site), client.list_services(site).items)
 
-        def fetch() -> SiteData:
-            return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
-                            client.list_types(site), client.list_services(site).items)
-
-        self.call_api(fetch, group="secrets-load", done=self._loaded)
-
-    def _loaded(self, data: SiteData) -> None:
-        self.data = data
+    def _loaded(self, data: SiteData, select: str | None) -> None:
         self.detail.services = data.services
-        self._fill(self.query_one("#secrets-filter", Input).value)
+        super()._loaded(data, select)
 
-    def _fill(self, needle: str) -> None:
-        """Rebuild the rows for `needle`, keeping the highlighted secret where it still shows."""
-        current = self.highlighted()
-        wanted = self._select_after_load or (id_of(current) if current else None)
-        self._select_after_load = None
-        table = self.table
-        table.clear()
-        self._rows.clear()
+    def rows(self) -> Iterable[tuple[str, Secret]]:
+        needle = self.query_one("#secrets-filter", Input).value
         for secret in sorted(self.data.secrets if self.data else [], key=lambda s: (s.name.lower(), s.app or "")):
-            if not matches(secret, needle):
-                continue
-            key = id_of(secret)
-            self._rows[key] = secret
-            table.add_row(*self._cells(secret), key=key)
-        keys = list(self._rows)
-        if wanted in keys:
-            table.move_cursor(row=keys.index(wanted))
-        self.detail.show(self.highlighted())
+            if matches(secret, needle):
+                yield id_of(secret), secret
 
-    @staticmethod
-    def _cells(secret: Secret) -> list[Text]:
+    def cells(self, secret: Secret) -> list[Text]:
         return [safe_text(secret.name), safe_text(scope_label(secret)), safe_text(secret.type or "-"),
                 Text(str(secret.version)), Text(short_time(secret.updated_at)),
                 safe_text(", ".join(secret.used_by) or "-")]
 
-    def highlighted(self) -> Secret | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # no valid cursor yet
-            return None
-        return self._rows.get(key)
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.detail.show(self._rows.get(event.row_key.value))
+    def show(self, secret: Secret | None) -> None:
+        self.detail.show(secret)
 
     # ------------------------------------------------------------ filter
 
@@ -135,7 +85,7 @@ class SecretsPane(ApiCaller, Vertical):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "secrets-filter":
-            self._fill(event.value)
+            self.fill()
             if self.table.row_count:
                 self.table.move_cursor(row=0)
 
@@ -149,13 +99,10 @@ class SecretsPane(ApiCaller, Vertical):
         if box.value or box.display:
             box.value = ""
             box.display = False
-            self._fill("")
+            self.fill()
             self.table.focus()
 
     # ------------------------------------------------------------ value: reveal and copy
-
-    def action_refresh(self) -> None:
-        self.load()
 
     def action_reveal(self) -> None:
         secret = self.highlighted()
@@ -191,68 +138,29 @@ class SecretsPane(ApiCaller, Vertical):
 
     # ------------------------------------------------------------ new, edit, delete
 
-    def action_new(self) -> None:
-        self._open_form(None)
-
-    def action_edit(self) -> None:
-        secret = self.highlighted()
-        if secret is not None:
-            self._open_form(secret)
-
-    def _open_form(self, secret: Secret | None) -> None:
+    def form(self, secret: Secret | None):
         if self.data is None:
-            return
+            return None
         from tui.ui.dialogs.secret_form import SecretFormDialog
 
-        def saved(result: Secret | None) -> None:
-            if result is not None:
-                self.load(select=id_of(result))
+        return SecretFormDialog(self.data, secret)
 
-        self.app.push_screen(SecretFormDialog(self.data, secret), saved)
+    def saved(self, secret: Secret) -> SecretsChanged:
+        return SecretsChanged(select=id_of(secret))
 
-    def action_delete(self) -> None:
-        secret = self.highlighted()
-        if secret is None:
-            return
-        from tui.ui.dialogs.confirm import ConfirmDialog
-
+    def deletion(self, secret: Secret) -> tuple[str, Text, DeleteSecret]:
         question = Text("Delete the secret ")
         question.append_text(safe_text(secret.name, style="bold"))
         question.append(" at ")
         question.append_text(safe_text("site level" if secret.app is None else f"app {secret.app}"))
         question.append("? Services cannot load it afterwards.")
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(secret)
-
-        self.app.push_screen(ConfirmDialog("Delete secret", question, "Delete"), answered)
-
-    def _delete(self, secret: Secret) -> None:
-        def deleted(_: object) -> None:
-            self.notify(f"Deleted {safe_str(secret.name)}.", markup=False)
-            self.load()
-
-        self.call_api(self.app.client.delete_secret, self.app.site, secret.app, secret.name,
-                      group="secrets-delete", done=deleted)
-
-    def on_api_error(self, error: BaseException) -> bool:
-        if isinstance(error, ApiError) and error.code == "secret_in_use":
-            from tui.ui.dialogs.message import MessageDialog
-
-            services = [str(name) for name in error.details.get("services") or []]
-            self.app.push_screen(MessageDialog(
-                "Secret in use", "Services still use this secret; update them first:", services))
-            return True
-        return False
+        return "Delete secret", question, DeleteSecret(secret)
 
     # ------------------------------------------------------------ command palette
 
-    def palette_commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+    def palette_commands(self) -> list[PaletteCommand]:
         """This tab's actions, plus one "jump to" command per secret."""
-        actions = [(f"Secrets: {binding.description}", binding.action) for binding in self.BINDINGS
-                   if binding.show and self.check_action(binding.action, ())]
-        commands = [(title, "", lambda a=action: self.run_action(a)) for title, action in actions]
+        commands = super().palette_commands()
         for secret in self.data.secrets if self.data else []:
             label = f"Go to secret {safe_str(secret.name)} ({scope_label(secret)})"
             commands.append((label, "", lambda s=secret: self.jump_to(s)))

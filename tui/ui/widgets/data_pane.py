@@ -1,0 +1,166 @@
+"""`DataPane`: the shape every tab of the main screen shares.
+
+A pane loads its data in a worker (`fetch`, off the event loop), fills a `FittedTable` with one
+keyed row per item (`rows`, `cells`), keeps the highlighted item highlighted across reloads,
+shows it (`show`), and offers its keys in the command palette. Keys in `CHANGING` are disabled
+in read-only mode. New and edit open the pane's `form`; a saved form and a confirmed delete are
+posted to the screen as messages (`tui.ui.messages`), and the screen does the work and reloads
+the panes that depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable
+
+from tui.ui.api import ApiCaller
+from tui.ui.widgets.fitted_table import FittedTable
+
+PaletteCommand = tuple[str, str, Callable[[], Any]]
+
+
+class DataPane(ApiCaller, Vertical):
+    DEFAULT_CLASSES = "data-pane"
+    BINDINGS: ClassVar[list[Binding]] = []
+    NAME: ClassVar[str] = ""
+    """Names the pane's workers (`<NAME>-load`)."""
+    PALETTE: ClassVar[str] = ""
+    """The prefix of the pane's commands in the palette, e.g. "Secrets"."""
+    CHANGING: ClassVar[frozenset[str]] = frozenset()
+    """Actions that change data: disabled (and gone from footer and palette) in read-only mode."""
+    NOT_IN_PALETTE: ClassVar[frozenset[str]] = frozenset()
+    """Actions the screen already offers in the palette from every tab."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.data: Any = None
+        """What `fetch` returned last; None until the first load is done."""
+        self._rows: dict[str, Any] = {}
+        """Row key -> item, in table order."""
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(FittedTable)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.CHANGING and self.app.read_only)
+
+    # ------------------------------------------------------------ loading
+
+    def load(self, select: str | None = None) -> None:
+        """Fetch the pane's data; then show it, highlighting the row keyed `select` if given, else
+        the row highlighted before where it still shows."""
+        self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
+                      done=lambda data: self._loaded(data, select))
+
+    def fetch(self, client: Any, site: str) -> Any:
+        """The pane's data from `client` for `site`; runs in a thread, so touches no widget."""
+        raise NotImplementedError
+
+    def _loaded(self, data: Any, select: str | None) -> None:
+        self.data = data
+        self.fill(select)
+
+    def fill(self, select: str | None = None) -> None:
+        """Rebuild the rows from `data`, then highlight `select` or the row highlighted before."""
+        current = self.highlighted_key()
+        wanted = select or current
+        table = self.table
+        table.clear()
+        self._rows.clear()
+        for key, item in self.rows():
+            self._rows[key] = item
+            table.add_row(*self.cells(item), key=key)
+        keys = list(self._rows)
+        if wanted in keys:
+            table.move_cursor(row=keys.index(wanted))
+        self.show(self.highlighted())
+
+    def rows(self) -> Iterable[tuple[str, Any]]:
+        """(row key, item) for each row to show, in order."""
+        return ()
+
+    def cells(self, item: Any) -> list[Text]:
+        """The cells of `item`'s row."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ the highlighted item
+
+    def highlighted_key(self) -> str | None:
+        row = self.table.cursor_row
+        keys = list(self._rows)
+        return keys[row] if self.table.row_count and 0 <= row < len(keys) else None
+
+    def highlighted(self) -> Any:
+        """The item of the highlighted row, or None when there is none."""
+        key = self.highlighted_key()
+        return None if key is None else self._rows[key]
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self.show(self.highlighted())
+
+    def show(self, item: Any) -> None:
+        """Show `item` (None: nothing highlighted) beside the table."""
+
+    # ------------------------------------------------------------ new, edit, delete
+
+    def action_refresh(self) -> None:
+        self.load()
+
+    def action_new(self) -> None:
+        self.open_form(None)
+
+    def action_edit(self) -> None:
+        item = self.highlighted()
+        if item is not None:
+            self.open_form(item)
+
+    def open_form(self, item: Any) -> None:
+        """Open the form for `item` (None: a new one); tell the screen when it saved."""
+        form = self.form(item)
+        if form is not None:
+            self.app.push_screen(form, lambda saved: None if saved is None else self.post_message(self.saved(saved)))
+
+    def form(self, item: Any) -> ModalScreen | None:
+        """The dialog that creates (item None) or edits `item`; None when it cannot open yet."""
+        raise NotImplementedError
+
+    def saved(self, item: Any) -> Message:
+        """What to tell the screen once the form saved `item`."""
+        raise NotImplementedError
+
+    def action_delete(self) -> None:
+        item = self.highlighted()
+        if item is not None:
+            title, question, request = self.deletion(item)
+            self.confirm_then_post(title, question, request)
+
+    def deletion(self, item: Any) -> tuple[str, Text, Message]:
+        """The dialog title and question (a Text from `safe_text`) for deleting `item`, and the
+        message that asks the screen to delete it."""
+        raise NotImplementedError
+
+    def confirm_then_post(self, title: str, question: Text, message: Message) -> None:
+        """Ask `question`; post `message` only on an explicit yes."""
+        from tui.ui.dialogs.confirm import ConfirmDialog
+
+        self.app.push_screen(ConfirmDialog(title, question, "Delete"),
+                             lambda yes: self.post_message(message) if yes else None)
+
+    # ------------------------------------------------------------ command palette
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """One command per key shown in the footer that is enabled now."""
+        return [(f"{self.PALETTE}: {binding.description}", "", lambda a=binding.action: self.run_action(a))
+                for binding in self.BINDINGS
+                if binding.show and binding.action not in self.NOT_IN_PALETTE and self.check_action(binding.action, ())]
