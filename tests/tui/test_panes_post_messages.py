@@ -110,3 +110,17 @@ async def test_field_error_line_shows_untrusted_text_literally_and_hides_when_cl
         assert "Name *" in screen_text(app)
         field.error = ""
         await wait_until(pilot, lambda: not error.display, message="hidden")
+
+
+async def test_a_changed_type_reaches_the_secret_form_without_a_refresh(make_app, admin, site):
+    from shared.models import SecretTypeCreate
+    from tui.ui.messages import TypesChanged
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, rows=0)
+        pane = app.screen.query_one("#secrets-pane")
+        admin.create_type(site, SecretTypeCreate(key="apikey", name="API key", schema={"type": "string"}))
+        app.screen.post_message(TypesChanged(select="apikey"))  # as the type form posts it on save
+        await wait_until(pilot, lambda: pane.data is not None and "apikey" in [t.key for t in pane.data.types],
+                         message="the Secrets tab's types reloaded")

@@ -36,9 +36,10 @@ ON_DEMAND = {
 """Tab id: (module, class) of the pane built the first time the tab is shown, with id `<tab>-pane`."""
 
 SHOWN_IN = {
-    SecretsChanged: ("secrets",),
+    # the Types tab counts each type's secrets; the Services tab says which services run stale values
+    SecretsChanged: ("secrets", "types", "services"),
     ServicesChanged: ("services", "secrets"),  # the Secrets tab shows which services use each secret
-    TypesChanged: ("types",),
+    TypesChanged: ("types", "secrets"),  # the secret form offers the Secrets tab's list of types
 }
 """What changed: the tabs whose panes show it, the one the change was made in first."""
 
