@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import signal
 import subprocess
 import termios
 import threading
@@ -20,6 +21,9 @@ CEILING = 60.0
 
 def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # stdin is the pty's slave side; we are a session leader
+    # as a shell starts a foreground command: a test run started in the background (`make test &`)
+    # ignores SIGINT, the child would inherit that, and Python then installs no ctrl+c handler
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class PtyProcess:
