@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-secrets", type=int, default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")
     serve.add_argument("--max-value-bytes", type=int, default=DEFAULT_LIMITS.max_value_bytes, help="default value size limit")
     serve.add_argument("--max-name-length", type=int, default=DEFAULT_LIMITS.max_name_length, help="default secret name length limit")
+    serve.add_argument("--max-versions", type=int, default=DEFAULT_LIMITS.max_versions,
+                       help="default number of values kept of each secret, the current one included")
+    serve.add_argument("--trash-days", type=int, default=DEFAULT_LIMITS.trash_days,
+                       help="default days a deleted secret stays in the trash (0: deleted at once)")
     serve.add_argument("--access-log", action="store_true", help="log each request's method, path and status to stderr")
 
     token = commands.add_parser("token", help="offline token management (recovery)")
@@ -172,7 +176,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .wsgiserver import WSGIServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length)
+    from .sweeper import TrashSweeper
+
+    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days)
     state = open_state(Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url))
     try:
         server = WSGIServer(create_app(state), args.host, args.port, unix_socket=args.unix_socket,
@@ -190,9 +196,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    sweeper = TrashSweeper(state.store).start()
     print(f"listening on {server.url}", flush=True)
     server.serve_forever()
     shutdown.join()
+    sweeper.stop()
     state.store.close()
     print("stopped", file=sys.stderr, flush=True)
     return 0

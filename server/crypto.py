@@ -13,7 +13,9 @@ import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -23,6 +25,8 @@ _KEY_CHECK_LABEL = b"sitesecrets key check v3"
 # `server/tokenkey.py`): 1, token hashes were plain SHA-256; 2, keyed, but token rows had no MAC
 _LEGACY_KEY_CHECK_LABELS = {1: b"sitesecrets key check v1", 2: b"sitesecrets key check v2"}
 _TOKEN_KEY_AAD = b"token-hash-key"
+_FINGERPRINT_LABEL = b"sitesecrets value fingerprint v1"
+FINGERPRINT_HEX = 16
 
 
 class IntegrityError(Exception):
@@ -58,6 +62,18 @@ def value_aad(site: str, app: str | None, name: str, version: int) -> bytes:
     """Associated data binding a secret's ciphertext to where it lives and which version it is."""
     scope = f"app/{app}" if app else "site"
     return f"secret\x00{site}\x00{scope}\x00{name}\x00{version}".encode()
+
+
+def fingerprint_key(data_key: bytes) -> bytes:
+    """The key a site's fingerprints are made with: derived from its data key under a label of its
+    own (HKDF), so that neither key tells anything about the other."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_FINGERPRINT_LABEL).derive(data_key)
+
+
+def fingerprint(key: bytes, value: str) -> str:
+    """The first 16 hex characters of HMAC-SHA256 over the value: equal for equal values under one
+    key, and no dictionary oracle to anyone without the key (an unkeyed hash would be one)."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_HEX]
 
 
 def data_key_aad(site: str) -> bytes:

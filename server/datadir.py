@@ -16,7 +16,7 @@ from pathlib import Path
 from shared import models
 from shared.models import Role
 
-from . import crypto, files, keys, tokenkey
+from . import crypto, files, fingerprints, keys, tokenkey
 from .auth import issue_token
 from .config import DB_FILE, Settings
 from .context import State, utc_now
@@ -167,6 +167,11 @@ def open_state(settings: Settings, environ: dict[str, str] | None = None) -> Sta
         store.close()
         raise DataDirError(str(error)) from None
     keyring = Keyring(master, lambda: store.read(lambda tx: tx.get_meta(KEY_CHECK)))
+    try:
+        fingerprints.fill_missing(store, keyring)
+    except BaseException:
+        store.close()
+        raise
     return State(settings=settings, store=store, keyring=keyring, tokens=hasher)
 
 

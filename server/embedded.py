@@ -11,6 +11,7 @@ from . import keys
 from .app import create_app
 from .config import DB_FILE, Settings
 from .datadir import init_data_dir, open_state
+from .sweeper import TrashSweeper
 from .wsgiserver import WSGIServer
 
 LOCAL_TOKEN_FILE = "local-admin.token"
@@ -19,8 +20,8 @@ LOCAL_TOKEN_FILE = "local-admin.token"
 class EmbeddedServer:
     """A running server in this process. Use as a context manager, or call `stop()`."""
 
-    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str) -> None:
-        self._server, self.state, self._thread = server, state, thread
+    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str, sweeper: TrashSweeper) -> None:
+        self._server, self.state, self._thread, self.sweeper = server, state, thread, sweeper
         self.admin_token = admin_token
         self.url = server.url
 
@@ -43,11 +44,12 @@ class EmbeddedServer:
         server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()
-        return cls(server, state, thread, token_file.read_text().strip())
+        return cls(server, state, thread, token_file.read_text().strip(), TrashSweeper(state.store).start())
 
     def stop(self) -> None:
         self._server.shutdown()
         self._thread.join()
+        self.sweeper.stop()
         self.state.store.close()
 
     def __enter__(self) -> "EmbeddedServer":

@@ -40,7 +40,8 @@ class Keyring:
         self.check_value = crypto.key_check_value(master_key)
         self._stored_check = stored_check
         self.changed = False
-        self._data_keys: dict[tuple[int, bytes], AESGCM] = {}
+        self._data_keys: dict[tuple[int, bytes], tuple[AESGCM, bytes]] = {}
+        """(the data key, the fingerprint key derived from it) by (site id, wrapped data key)."""
         self._lock = threading.Lock()
 
     def new_wrapped_data_key(self, tx: Transaction, site: str) -> bytes:
@@ -72,19 +73,26 @@ class Keyring:
 
         Cached by the wrapped form itself, so a re-wrapped or replaced key is never served stale.
         """
+        return self._site_keys(site)[0]
+
+    def _site_keys(self, site: SiteRow) -> tuple[AESGCM, bytes]:
         cache_key = (site.id, site.wrapped_key)
-        key = self._data_keys.get(cache_key)
-        if key is None:
+        keys = self._data_keys.get(cache_key)
+        if keys is None:
             try:
                 unwrapped = crypto.unwrap_data_key(self._master, site.name, site.wrapped_key)
             except crypto.IntegrityError:
                 if self._stored_check is not None:
                     self.require_current(self._stored_check())
                 raise
-            key = AESGCM(unwrapped)
+            keys = (AESGCM(unwrapped), crypto.fingerprint_key(unwrapped))
             with self._lock:
-                self._data_keys[cache_key] = key
-        return key
+                self._data_keys[cache_key] = keys
+        return keys
+
+    def fingerprint(self, site: SiteRow, value: str) -> str:
+        """The site-keyed fingerprint of `value` (see `crypto.fingerprint`)."""
+        return crypto.fingerprint(self._site_keys(site)[1], value)
 
     def seal_value(self, site: SiteRow, app: str | None, name: str, version: int, value: str) -> bytes:
         aad = crypto.value_aad(site.name, app, name, version)

@@ -20,7 +20,7 @@ from shared.limits import NO_CONTROL_PATTERN, SECRET_NAME_PATTERN, SLUG_PATTERN,
 from shared.models import ErrorBody
 
 from .auth import Permission
-from .routing import Route
+from .routing import Route, names_secret
 
 _REF = "#/components/schemas/{model}"
 
@@ -122,7 +122,7 @@ def _links(create: Route, routes: Sequence[Route]) -> dict[str, Any]:
 
 def _path_schema(route: Route, name: str) -> dict[str, Any]:
     if name == "name":
-        if "/secrets/" in route.path:  # longer ones are 404 before anything else (see `Route.max_length`)
+        if names_secret(route.path):  # longer ones are 404 before anything else (see `Route.max_length`)
             return {"type": "string", "pattern": SECRET_NAME_PATTERN, "maxLength": route.max_length(name)}
         return {"type": "string", "pattern": SLUG_PATTERN}
     return PATH_PARAMETERS.get(name, {"type": "string"})
@@ -155,7 +155,7 @@ def _operation(route: Route, refs: dict) -> dict[str, Any]:
     if route.permission is not Permission.public:
         operation["security"] = [{"bearer": []}]
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"$ref": refs[route.body]}}}}
+        operation["requestBody"] = {"required": not route.body_optional, "content": {"application/json": {"schema": {"$ref": refs[route.body]}}}}
     return operation
 
 

@@ -32,6 +32,8 @@ class Route:
     status: int = 200
     summary: str = ""
     query: tuple[str, ...] = ()
+    body_optional: bool = False
+    """The body may be left out (a reveal's `{"version"}`)."""
     errors: tuple[int, ...] = ()
     """The error statuses the handler itself answers, beyond those every route of its kind may
     (see `openapi._error_statuses`): 409 for a name taken or a thing still in use, say. The
@@ -47,16 +49,21 @@ class Route:
         return re.findall(r"\{(\w+)\}", self.path)
 
     def max_length(self, param: str) -> int:
-        """The longest `param` that could name anything: `{name}` is a secret's under `/secrets/`
+        """The longest `param` that could name anything: `{name}` is a secret's under `/secrets/` and `/trash/`
         (as long as any version let a site store, see `MAX_STORED_NAME_LENGTH`) and a service's
         under `/services/`."""
         if param == "name":
-            return MAX_STORED_NAME_LENGTH if "/secrets/" in self.path else SLUG_MAX_LENGTH
+            return MAX_STORED_NAME_LENGTH if names_secret(self.path) else SLUG_MAX_LENGTH
         return _PARAM_MAX_LENGTH[param]
 
     def oversized(self, params: dict[str, str]) -> str | None:
         """The first path parameter too long to name anything, or None."""
         return next((p for p, value in params.items() if len(value) > self.max_length(p)), None)
+
+
+def names_secret(path: str) -> bool:
+    """Whether a route's `{name}` is a secret's (else a service's)."""
+    return "/secrets/" in path or "/trash/" in path
 
 
 SCOPES = ("/v1/sites/{site}", "/v1/sites/{site}/apps/{app}")

@@ -22,6 +22,7 @@ from .app import Application, create_app
 from .config import DATA_DIR_ENV, Settings
 from .datadir import DataDirError, open_state
 from .dburl import DatabaseUrlError, database_url_from_environment
+from .sweeper import TrashSweeper
 
 
 def create(environ: dict[str, str] | None = None) -> Application:
@@ -36,5 +37,7 @@ def create(environ: dict[str, str] | None = None) -> Application:
     except DatabaseUrlError as error:
         raise DataDirError(str(error)) from None
     state = open_state(Settings(data_dir=Path(data_dir), database_url=database_url), environ)
+    sweeper = TrashSweeper(state.store).start()
     atexit.register(state.store.close)
+    atexit.register(sweeper.stop)  # run first (last registered): the sweeper stops before the store closes
     return create_app(state)

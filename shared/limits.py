@@ -40,6 +40,9 @@ VALUE_PATTERN = r"^[^\x00]*$"
 NO_CONTROL_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 """`has_control_character`'s rule as a regular expression, for the OpenAPI document's query parameters."""
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_VERSIONS_CEILING = 1000
+"""The most values of one secret a site may keep (`max_versions`)."""
+MAX_TRASH_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,10 @@ class Limits:
     max_secrets: int = 100
     max_value_bytes: int = 65_536
     max_name_length: int = 256
+    max_versions: int = 10
+    """How many values of each secret are kept (the current one included); older ones are wiped."""
+    trash_days: int = 30
+    """How long a deleted secret stays in the site's trash before it is purged; 0 deletes at once."""
 
 
 DEFAULT_LIMITS = Limits()

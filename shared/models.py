@@ -20,6 +20,8 @@ from .limits import (
     LABEL_PATTERN,
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_LENGTH_CEILING,
+    MAX_TRASH_DAYS,
+    MAX_VERSIONS_CEILING,
     SECRET_NAME_PATTERN,
     SLUG_PATTERN,
     TYPE_KEY_PATTERN,
@@ -192,12 +194,16 @@ class LimitsModel(_Object):
     max_secrets: int
     max_value_bytes: int
     max_name_length: int
+    max_versions: int = Field(default=10, description="values kept of each secret, the current one included")
+    trash_days: int = Field(default=30, description="days a deleted secret stays in the trash; 0 deletes at once")
 
 
 class LimitsUpdate(_Request):
     max_secrets: Annotated[int, Field(ge=1, le=100_000), WholeNumber] | None = None
     max_value_bytes: Annotated[int, Field(ge=1, le=512 * 1024), WholeNumber] | None = None
     max_name_length: Annotated[int, Field(ge=1, le=MAX_NAME_LENGTH_CEILING), WholeNumber] | None = None
+    max_versions: Annotated[int, Field(ge=1, le=MAX_VERSIONS_CEILING), WholeNumber] | None = None
+    trash_days: Annotated[int, Field(ge=0, le=MAX_TRASH_DAYS), WholeNumber] | None = None
 
 
 class Site(_Object):
@@ -245,6 +251,9 @@ class Secret(_Object):
     updated_by: str
     used_by: list[str]
     last_used_at: Timestamp | None
+    fingerprint: str | None = Field(
+        default=None, description="the first 16 hex characters of a keyed HMAC of the value, keyed per site: equal values "
+                                  "in one site have equal fingerprints (null only for a value that failed its integrity check)")
 
 
 class SecretCreate(_Request):
@@ -264,6 +273,43 @@ class SecretUpdate(_Request):
 class RevealedValue(_Object):
     value: str
     version: int
+
+
+class RevealRequest(_Request):
+    """The optional body of a reveal: which kept version to reveal (the current one without it)."""
+
+    version: Annotated[int, Field(ge=1), WholeNumber] | None = None
+
+
+class SecretVersion(_Object):
+    version: int
+    created_at: Timestamp
+    created_by: str
+    type: str | None = Field(description="the secret's type key when this value was current")
+    current: bool
+    fingerprint: str | None
+
+
+class SecretVersionList(_Object):
+    items: list[SecretVersion]
+
+
+class Rollback(_Request):
+    version: Annotated[int, Field(ge=1), WholeNumber]
+    expected_version: Annotated[int, Field(ge=1), WholeNumber] | None = None
+
+
+class TrashedSecret(_Object):
+    name: str
+    app: str | None
+    version: int
+    deleted_at: Timestamp
+    deleted_by: str
+    purge_at: Timestamp
+
+
+class TrashList(_Object):
+    items: list[TrashedSecret]
 
 
 # ---------------------------------------------------------------- secret types

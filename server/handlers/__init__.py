@@ -7,7 +7,7 @@ from shared import models
 
 from ..auth import Permission as P
 from ..routing import SCOPES, Route
-from . import meta, secrets, services, sites, tokens, types
+from . import meta, secrets, services, sites, tokens, trash, types, versions
 
 SITE = "/v1/sites/{site}"
 
@@ -34,11 +34,23 @@ for scope in SCOPES:
         Route("POST", f"{scope}/secrets", secrets.create_secret, P.write, "secret.create", models.SecretCreate, models.Secret, 201, "Create a secret", errors=(409,)),
         Route("GET", f"{scope}/secrets/{{name}}", secrets.get_secret, P.read, "secret.get", response=models.Secret, summary="Read a secret's metadata"),
         Route("PATCH", f"{scope}/secrets/{{name}}", secrets.update_secret, P.write, "secret.update", models.SecretUpdate, models.Secret, summary="Update a secret", errors=(409,)),
-        Route("DELETE", f"{scope}/secrets/{{name}}", secrets.delete_secret, P.write, "secret.delete", status=204, summary="Delete a secret no service uses", errors=(409,)),
-        Route("POST", f"{scope}/secrets/{{name}}/reveal", secrets.reveal_secret, P.reveal, "secret.reveal", response=models.RevealedValue, summary="Reveal a value (audited)"),
+        Route("DELETE", f"{scope}/secrets/{{name}}", trash.delete_secret, P.write, "secret.delete", status=204,
+              summary="Move a secret no service uses to the trash (trash_days 0: delete it at once)", errors=(409,)),
+        Route("POST", f"{scope}/secrets/{{name}}/reveal", secrets.reveal_secret, P.reveal, "secret.reveal", models.RevealRequest,
+              models.RevealedValue, summary="Reveal a value, or a kept older version's (audited)", body_optional=True),
+        Route("GET", f"{scope}/secrets/{{name}}/versions", versions.list_versions, P.read, "secret.versions",
+              response=models.SecretVersionList, summary="A secret's kept versions, newest first"),
+        Route("POST", f"{scope}/secrets/{{name}}/rollback", versions.rollback_secret, P.write, "secret.rollback", models.Rollback,
+              models.Secret, summary="Make a kept version's value the current one (a new version)", errors=(409,)),
+        Route("POST", f"{scope}/trash/{{name}}/restore", trash.restore_secret, P.write, "secret.restore", response=models.Secret,
+              summary="Bring a secret back from the trash", errors=(409,)),
+        Route("DELETE", f"{scope}/trash/{{name}}", trash.purge_secret, P.admin, "secret.purge", status=204,
+              summary="Purge a secret from the trash now (its values wiped)"),
     ]
 
 ROUTES += [
+    Route("GET", f"{SITE}/trash", trash.list_trash, P.read, "trash.list", response=models.TrashList,
+          summary="The site's trash (every scope)"),
     Route("GET", f"{SITE}/secret-types", types.list_types, P.read, "type.list", response=models.SecretTypeList, summary="List secret types"),
     Route("POST", f"{SITE}/secret-types", types.create_type, P.write, "type.create", models.SecretTypeCreate, models.SecretType, 201, "Create a secret type", errors=(409,)),
     Route("GET", f"{SITE}/secret-types/{{key}}", types.get_type, P.read, "type.get", response=models.SecretType, summary="Read a secret type"),

@@ -39,6 +39,8 @@ def site_limits(call: Call, site: SiteRow) -> Limits:
         max_secrets=site.max_secrets or default.max_secrets,
         max_value_bytes=site.max_value_bytes or default.max_value_bytes,
         max_name_length=min(site.max_name_length or default.max_name_length, MAX_NAME_LENGTH_CEILING),
+        max_versions=site.max_versions or default.max_versions,
+        trash_days=default.trash_days if site.trash_days is None else site.trash_days,  # 0 is a setting: no trash
     )
 
 

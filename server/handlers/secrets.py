@@ -22,7 +22,9 @@ from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import AppRow, SecretRow, SiteRow, Transaction, TypeRow
+from ..store.base import VersionRow
 from .common import create_unique, load_scope, site_limits
+from .values import is_current_value, keep_version, new_value_changes, record_changes, sealed
 
 T = TypeVar("T")
 
@@ -31,7 +33,7 @@ def secret_model(row: SecretRow, used_by: list[str]) -> models.Secret:
     return models.Secret(
         name=row.name, app=row.app, type=row.type_key, description=row.description, version=row.version,
         created_at=row.created_at, updated_at=row.updated_at, created_by=row.created_by,
-        updated_by=row.updated_by, used_by=used_by, last_used_at=row.last_used_at,
+        updated_by=row.updated_by, used_by=used_by, last_used_at=row.last_used_at, fingerprint=row.fingerprint,
     )
 
 
@@ -79,7 +81,7 @@ def check_name_and_size(call: Call, site: SiteRow, name: str | None, value: str 
 class Checked:
     """What a value was validated against, outside the write: the type (key, id, schema text as
     read) and, when the stored value was the one checked, its version. The write proceeds only
-    if all of it is unchanged (`_Stale` otherwise), so validation never runs on the writer."""
+    if all of it is unchanged (`Stale` otherwise), so validation never runs on the writer."""
 
     type_key: str | None = None
     type_id: int | None = None
@@ -87,7 +89,7 @@ class Checked:
     stored_version: int | None = None
 
 
-class _Stale(Exception):
+class Stale(Exception):
     """The secret's type or value changed between the check and the write: check again."""
 
 
@@ -102,7 +104,7 @@ def write_checked(call: Call, check: Callable[[], Checked], write: Callable[[Tra
         checked = check()
         try:
             return run(lambda tx: write(tx, checked))
-        except _Stale:
+        except Stale:
             continue
     raise ApiError(ErrorCode.version_conflict, "the secret or its type kept changing while the value was being checked; try again")
 
@@ -135,12 +137,12 @@ def checked_against(type_row: TypeRow | None, value: str | None, stored_version:
 def still_current(tx: Transaction, site: SiteRow, checked: Checked, type_key: str | None) -> int | None:
     """Inside the write: the id of the type `type_key`, if it is the one the value was checked against."""
     if type_key != checked.type_key:
-        raise _Stale()
+        raise Stale()
     if type_key is None:
         return None
     row = tx.get_type(site.id, type_key)
     if row is None or row.id != checked.type_id or row.schema != checked.schema:
-        raise _Stale()
+        raise Stale()
     return row.id
 
 
@@ -170,12 +172,13 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
         if body.type is not None and tx.get_type(site_row.id, body.type) is None:
             raise validation_error([{"path": "/type", "message": f"no secret type {body.type!r} in this site"}])
         type_id = still_current(tx, site_row, checked, body.type)
-        tx.insert_secret({
+        ciphertext, fingerprint = sealed(call, site_row, app, body.name, 1, body.value)
+        secret_id = tx.insert_secret({
             "site_id": site_row.id, "app_id": app_row.id if app_row else None, "name": body.name,
-            "type_id": type_id, "description": body.description, "version": 1,
-            "ciphertext": call.state.keyring.seal_value(site_row, app, body.name, 1, body.value),
-            "created_at": call.now, "updated_at": call.now, "created_by": actor, "updated_by": actor,
+            "type_id": type_id, "description": body.description, "version": 1, "ciphertext": ciphertext,
+            "fingerprint": fingerprint, "created_at": call.now, "updated_at": call.now, "created_by": actor, "updated_by": actor,
         })
+        keep_version(call, tx, site_row, secret_id, VersionRow(1, ciphertext, fingerprint, body.type, call.now, actor))
         audit.record(tx, call.event("secret.create", site=site, target=secret_target(app, body.name),
                                     details={"version": 1, "type": body.type}))
         return secret_model(load_secret(tx, site_row, app_row, body.name), tx.services_using(site_row.id, app_row.id if app_row else None, body.name))
@@ -207,7 +210,8 @@ def update_secret(call: Call, site: str, name: str, app: str | None = None) -> m
         changes = _changes(call, tx, site_row, row, body, sent, checked)
         if changes:
             tx.update_secret(row.id, changes | {"updated_at": call.now, "updated_by": call.principal.name})
-        changed = sorted(k for k in changes if k != "ciphertext")
+        record_changes(call, tx, site_row, row, changes, body.type if "type" in sent else row.type_key)
+        changed = sorted(k for k in changes if k not in ("ciphertext", "fingerprint"))
         audit.record(tx, call.event("secret.update", site=site, target=secret_target(app, name),
                                     details={"changed": changed, "version": changes.get("version", row.version)}))
         return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, row.app_id, name))
@@ -227,7 +231,9 @@ def _read_for_check(call: Call, tx: Transaction, site: str, app: str | None, nam
 
 def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: models.SecretUpdate, sent: set[str],
              checked: Checked) -> dict:
-    """The columns an update changes; a new value is a new version, sealed under its version number."""
+    """The columns an update changes; a new value is a new version, sealed under its version number.
+    A value equal to the current one changes nothing (no version, so no service is flagged):
+    re-importing an unchanged export must leave everything as it was."""
     changes: dict = {}
     if "description" in sent and body.description is not None:
         changes["description"] = body.description
@@ -236,16 +242,14 @@ def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: m
     check_name_and_size(call, site, None, value)
     if value is not None or type_key != row.type_key:
         if value is None and checked.stored_version != row.version:
-            raise _Stale()  # the stored value checked against the new type is no longer the stored value
+            raise Stale()  # the stored value checked against the new type is no longer the stored value
         if type_key is not None and tx.get_type(site.id, type_key) is None:
             raise validation_error([{"path": "/type", "message": f"no secret type {type_key!r} in this site"}])
         type_id = still_current(tx, site, checked, type_key)
         if type_id != row.type_id:
             changes["type_id"] = type_id
-    if value is not None:
-        version = row.version + 1
-        changes["version"] = version
-        changes["ciphertext"] = call.state.keyring.seal_value(site, row.app, row.name, version, value)
+    if value is not None and not is_current_value(call, site, row, value):
+        changes |= new_value_changes(call, site, row, value)
     return changes
 
 
@@ -256,35 +260,31 @@ def _open(call: Call, site: SiteRow, row: SecretRow) -> str:
         raise ApiError(ErrorCode.integrity_error, f"the stored value of {row.name!r} failed its integrity check") from None
 
 
-def delete_secret(call: Call, site: str, name: str, app: str | None = None) -> None:
-    def write(tx: Transaction) -> None:
-        site_row, app_row = load_scope(tx, site, app)
-        row = load_secret(tx, site_row, app_row, name)
-        services = tx.services_using(site_row.id, row.app_id, name)
-        if services:
-            raise ApiError(ErrorCode.secret_in_use, f"secret {name!r} is used by {len(services)} service(s); unbind it first",
-                           {"services": services})
-        tx.delete_secret(row.id)
-        audit.record(tx, call.event("secret.delete", site=site, target=secret_target(app, name), details={"version": row.version}))
-
-    call.store.write(write)
-
-
 def reveal_secret(call: Call, site: str, name: str, app: str | None = None) -> models.RevealedValue:
-    """The value, once the reveal is durably audited; a tampered value is audited as an error."""
+    """The value (of the version the optional body names, else the current one), once the reveal is
+    durably audited with its version; a tampered value is audited as an error. A version no longer
+    kept (never made, or wiped as it fell off) is 404."""
+    body = call.request.parse_optional(models.RevealRequest)
+    wanted = body.version if body is not None else None
 
     def write(tx: Transaction) -> models.RevealedValue | None:
         site_row, app_row = load_scope(tx, site, app)
         row = load_secret(tx, site_row, app_row, name)
+        version, ciphertext = row.version, row.ciphertext
+        if wanted is not None and wanted != row.version:
+            kept = tx.get_version(row.id, wanted)
+            if kept is None:
+                raise ApiError(ErrorCode.not_found, f"secret {name!r} keeps no version {wanted}", {"version": wanted})
+            version, ciphertext = kept.version, kept.ciphertext
         target = secret_target(app, name)
         try:
-            value = call.state.keyring.open_value(site_row, row.app, row.name, row.version, row.ciphertext)
+            value = call.state.keyring.open_value(site_row, row.app, row.name, version, ciphertext)
         except IntegrityError:
             audit.record(tx, call.event("secret.reveal", site=site, target=target, outcome="error",
-                                        details={"version": row.version, "error": "integrity_error"}))
+                                        details={"version": version, "error": "integrity_error"}))
             return None
-        audit.record(tx, call.event("secret.reveal", site=site, target=target, details={"version": row.version}))
-        return models.RevealedValue(value=value, version=row.version)
+        audit.record(tx, call.event("secret.reveal", site=site, target=target, details={"version": version}))
+        return models.RevealedValue(value=value, version=version)
 
     revealed = call.store.write(write)
     if revealed is None:

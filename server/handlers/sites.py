@@ -9,7 +9,8 @@ from .. import audit
 from ..context import Call
 from ..http import ApiError
 from ..store import SiteRow, Transaction
-from .common import app_model, create_unique, load_app, load_site, site_model
+from .trash import purge_scope_trash
+from .common import app_model, create_unique, load_app, load_site, site_limits, site_model
 
 
 def list_sites(call: Call) -> models.SiteList:
@@ -49,10 +50,16 @@ def update_site(call: Call, site: str) -> models.Site:
 
     def write(tx: Transaction) -> models.Site:
         row = load_site(tx, site)
+        details: dict = {"limits": changes}
         if changes:
             tx.update_site_limits(row.id, changes)
-        audit.record(tx, call.event("site.update", site=site, target=f"site:{site}", details={"limits": changes}))
-        return site_model(call, tx.get_site(site), tx.count_secrets(row.id))
+        updated = tx.get_site(site)
+        if "max_versions" in changes:  # fewer kept versions: the ones past the new limit are wiped now
+            wiped = tx.trim_site_versions(row.id, site_limits(call, updated).max_versions)
+            if wiped:
+                details["versions_wiped"] = wiped
+        audit.record(tx, call.event("site.update", site=site, target=f"site:{site}", details=details))
+        return site_model(call, updated, tx.count_secrets(row.id))
 
     return call.store.write(write)
 
@@ -63,6 +70,7 @@ def delete_site(call: Call, site: str) -> None:
         contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
         if contents:
             raise ApiError(ErrorCode.site_not_empty, f"site {site!r} still holds {', '.join(contents)}", {"contents": contents})
+        purge_scope_trash(call, tx, row)  # a site's trash goes with it, each purge audited
         audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))  # while the site's uid still names it
         tx.delete_site_tokens(site)
         tx.delete_site(row.id)
@@ -118,6 +126,7 @@ def delete_app(call: Call, site: str, app: str) -> None:
         contents = {k: v for k, v in tx.app_contents(row.id).items() if v}
         if contents:
             raise ApiError(ErrorCode.app_not_empty, f"app {app!r} still holds {', '.join(contents)}", {"contents": contents})
+        purge_scope_trash(call, tx, load_site(tx, site), row)  # the app's trash goes with it
         tx.delete_app(row.id)
         audit.record(tx, call.event("app.delete", site=site, target=f"app:{app}"))
 

@@ -59,6 +59,8 @@ class SiteRow:
     max_secrets: int | None
     max_value_bytes: int | None
     max_name_length: int | None
+    max_versions: int | None = None
+    trash_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,45 @@ class SecretRow:
     created_by: str
     updated_by: str
     last_used_at: str | None
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One kept value of a secret (the current one included)."""
+
+    version: int
+    ciphertext: bytes
+    fingerprint: str | None
+    type_key: str | None
+    created_at: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class TrashRow:
+    """A deleted secret in its site's trash, with what it needs to come back or be purged."""
+
+    id: int
+    site_id: int
+    app_id: int | None
+    app: str | None
+    name: str
+    version: int
+    deleted_at: str
+    deleted_by: str
+    purge_at: str
+
+
+@dataclass(frozen=True)
+class ExpiredTrash:
+    """A trash entry past its `purge_at`, with the site name its purge is audited under."""
+
+    id: int
+    site: str
+    app: str | None
+    name: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -191,6 +232,37 @@ class Transaction(Protocol):
     def secrets_of_type(self, type_id: int) -> list[SecretRow]: ...
     def services_using(self, site_id: int, app_id: int | None, name: str) -> list[str]: ...
     def usage_by_secret(self, site_id: int) -> dict[tuple[int | None, str], list[str]]: ...
+    # versions (the current one included; see migration 4)
+    def insert_version(self, secret_id: int, row: VersionRow) -> None: ...
+    def list_versions(self, secret_id: int) -> list[VersionRow]:
+        """Newest first."""
+        ...
+    def get_version(self, secret_id: int, version: int) -> VersionRow | None: ...
+    def set_version_type(self, secret_id: int, version: int, type_key: str | None) -> None: ...
+    def trim_versions(self, secret_id: int, keep: int) -> int:
+        """Wipe all but the newest `keep` versions of the secret; returns how many went."""
+        ...
+    def trim_site_versions(self, site_id: int, keep: int) -> int:
+        """`trim_versions` for every secret of the site (after its `max_versions` was lowered)."""
+        ...
+    def fill_fingerprints(self, table: str, key: tuple, fingerprint: str) -> None: ...
+    def unfingerprinted(self) -> list[tuple]:
+        """(table, key, site id, app name, name, version, ciphertext) of every kept value with no
+        fingerprint yet (values stored before migration 4)."""
+        ...
+    # trash
+    def trash_secret(self, secret_id: int, deleted_at: str, deleted_by: str, purge_at: str) -> int:
+        """Move the secret and its versions into the trash; returns the trash entry's id."""
+        ...
+    def restore_trashed(self, trash_id: int) -> int:
+        """Move a trash entry and its versions back among the secrets; returns the secret's new id."""
+        ...
+    def purge_trashed(self, trash_id: int) -> bool:
+        """Delete (and wipe) a trash entry and its versions; False if another purge took it first."""
+        ...
+    def list_trash(self, site_id: int) -> list[TrashRow]: ...
+    def get_trashed(self, site_id: int, app_id: int | None, name: str) -> TrashRow | None: ...
+    def expired_trash(self, now: str) -> list[ExpiredTrash]: ...
     # secret types
     def list_types(self, site_id: int) -> list[TypeRow]: ...
     def get_type(self, site_id: int, key: str) -> TypeRow | None: ...

@@ -15,15 +15,17 @@ from secrets import token_hex
 from typing import Any
 
 from .base import AppRow, AuditRecord, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .history_tx import HistoryQueries
 
 _SECRET_COLUMNS = """
     s.id, s.site_id, s.app_id, a.name, s.name, s.type_id, t.key, s.description, s.version,
-    s.ciphertext, s.created_at, s.updated_at, s.created_by, s.updated_by, s.last_used_at
+    s.ciphertext, s.created_at, s.updated_at, s.created_by, s.updated_by, s.last_used_at, s.fingerprint
 """
 _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
 """
-_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length"
+_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days"
+_LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days"}
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TYPE_COLUMNS = """
     t.id, t.site_id, t.key, t.name, t.schema, t.description, t.created_at, t.updated_at,
@@ -40,7 +42,7 @@ def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[A
     return ", ".join(f"{column} = ?" for column in changes), list(changes.values())
 
 
-class SqlTx(ABC):
+class SqlTx(HistoryQueries, ABC):
     """The queries of one transaction on one DB-API connection, in neither dialect in particular."""
 
     BINDING_ORDER: str
@@ -109,7 +111,7 @@ class SqlTx(ABC):
         return self.get_site(name)  # type: ignore[return-value]
 
     def update_site_limits(self, site_id: int, limits: dict[str, int | None]) -> None:
-        clause, values = _set_clause(limits, {"max_secrets", "max_value_bytes", "max_name_length"})
+        clause, values = _set_clause(limits, _LIMIT_COLUMNS)
         self._run(f"UPDATE sites SET {clause} WHERE id = ?", *values, site_id)
 
     def update_site_key(self, site_id: int, wrapped_key: bytes) -> None:
@@ -189,16 +191,24 @@ class SqlTx(ABC):
         return self._insert_id(f"INSERT INTO secrets ({columns}) VALUES ({marks})", *row.values())
 
     def update_secret(self, secret_id: int, changes: dict[str, Any]) -> None:
-        allowed = {"type_id", "description", "version", "ciphertext", "updated_at", "updated_by"}
+        allowed = {"type_id", "description", "version", "ciphertext", "fingerprint", "updated_at", "updated_by"}
         clause, values = _set_clause(changes, allowed)
         self._run(f"UPDATE secrets SET {clause} WHERE id = ?", *values, secret_id)
 
     def delete_secret(self, secret_id: int) -> None:
+        self._run("DELETE FROM secret_versions WHERE secret_id = ?", secret_id)
         self._run("DELETE FROM secrets WHERE id = ?", secret_id)
         self._forget_deleted()
 
     def secrets_of_type(self, type_id: int) -> list[SecretRow]:
-        rows = self._all(f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.type_id = ? ORDER BY a.name NULLS FIRST, s.name", type_id)
+        """Trashed secrets included: they still hold their type, which must neither go from under
+        them (a restore would bring back a secret of no type) nor change so they no longer validate."""
+        trashed_from = _SECRET_FROM.replace("FROM secrets s", "FROM trashed_secrets s")
+        rows = self._all(
+            f"SELECT {_SECRET_COLUMNS} {_SECRET_FROM} WHERE s.type_id = ? "
+            f"UNION ALL SELECT {_SECRET_COLUMNS} {trashed_from} WHERE s.type_id = ? ORDER BY 4 NULLS FIRST, 5",
+            type_id, type_id,
+        )
         return [SecretRow(*row) for row in rows]
 
     def services_using(self, site_id: int, app_id: int | None, name: str) -> list[str]:

@@ -29,14 +29,14 @@ TABLE = {
 ROW_OF_ACTION = {
     "token.whoami": ANY,
     "site.list": READ, "site.get": READ, "app.list": READ, "app.get": READ,
-    "secret.list": READ, "secret.get": READ, "type.list": READ, "type.get": READ,
+    "secret.list": READ, "secret.get": READ, "secret.versions": READ, "trash.list": READ, "type.list": READ, "type.get": READ,
     "service.list": READ, "service.get": READ,
     "secret.reveal": REVEAL,
-    "secret.create": WRITE, "secret.update": WRITE, "secret.delete": WRITE,
+    "secret.create": WRITE, "secret.update": WRITE, "secret.delete": WRITE, "secret.rollback": WRITE, "secret.restore": WRITE,
     "type.create": WRITE, "type.update": WRITE, "type.delete": WRITE,
     "service.create": WRITE, "service.update": WRITE, "service.delete": WRITE,
     "site.create": ADMIN, "site.update": ADMIN, "site.delete": ADMIN,
-    "app.create": ADMIN, "app.update": ADMIN, "app.delete": ADMIN,
+    "app.create": ADMIN, "app.update": ADMIN, "app.delete": ADMIN, "secret.purge": ADMIN,
     "token.list": ADMIN, "token.create": ADMIN, "token.delete": ADMIN, "audit.read": ADMIN,
     "service.env": ENV, "service.load": ENV,
 }
@@ -52,6 +52,8 @@ BODIES = {
     ("PATCH", "/v1/sites/{site}/secrets/{name}"): {"value": "v2"},
     ("POST", "/v1/sites/{site}/apps/{app}/secrets"): {"name": "NEW_SECRET", "value": "v"},
     ("PATCH", "/v1/sites/{site}/apps/{app}/secrets/{name}"): {"value": "v2"},
+    ("POST", "/v1/sites/{site}/secrets/{name}/rollback"): {"version": 1},
+    ("POST", "/v1/sites/{site}/apps/{app}/secrets/{name}/rollback"): {"version": 1},
     ("POST", "/v1/sites/{site}/secret-types"): {"key": "new-type", "name": "New", "schema": {"type": "object"}},
     ("PATCH", "/v1/sites/{site}/secret-types/{key}"): {"name": "Certificate"},
     ("POST", "/v1/sites/{site}/services"): {"name": "new-service", "secrets": [{"name": "API_KEY"}]},
@@ -75,7 +77,7 @@ def concrete_path(route: Route, world: dict[str, str], site_bound: bool = False)
     if route.method == "DELETE" and route.path.endswith("/apps/{app}"):
         values["app"] = "spare-app"
     if "{name}" in route.path:
-        values["name"] = "worker" if "/services/" in route.path else "API_KEY"
+        values["name"] = "worker" if "/services/" in route.path else "TRASHED" if "/trash/" in route.path else "API_KEY"
     unknown = set(route.params) - set(values)
     assert not unknown, f"{route.method} {route.path}: give the roles test a value for {unknown}"
     return route.path.format(**values)
@@ -92,7 +94,7 @@ def test_every_protected_route_is_classified_and_every_public_one_is_health_or_o
 
 
 def build_world(api: httpx.Client) -> dict:
-    """A site `default` with an app, secrets at both scopes, a type, a bound service; an empty
+    """A site `default` with an app, secrets at both scopes (one with two versions, one in the trash), a type, a bound service; an empty
     site and app to delete; a token to revoke; and a token of every role."""
     for response in (
         api.post("/v1/sites", json={"name": "spare"}),
@@ -103,7 +105,10 @@ def build_world(api: httpx.Client) -> dict:
         assert response.status_code == 201, response.text
     for scope in ("/v1/sites/default", "/v1/sites/default/apps/web"):
         create_secret(api, "API_KEY", "value-1", scope=scope)
+        assert api.patch(f"{scope}/secrets/API_KEY", json={"value": "value-1b"}).status_code == 200  # a version to roll back to
         create_secret(api, "BOUND", "value-2", scope=scope)
+        create_secret(api, "TRASHED", "value-3", scope=scope)
+        assert api.delete(f"{scope}/secrets/TRASHED").status_code == 204
     response = api.post("/v1/sites/default/services", json={"name": "worker", "secrets": [{"name": "BOUND"}]})
     assert response.status_code == 201, response.text
     tokens = {}

@@ -12,7 +12,8 @@ TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 def test_init_creates_site_default_with_default_limits(api) -> None:
     site = api.get("/v1/sites/default").json()
     assert site["name"] == "default" and site["secret_count"] == 0
-    assert site["limits"] == {"max_secrets": 100, "max_value_bytes": 65536, "max_name_length": 256}
+    assert site["limits"] == {"max_secrets": 100, "max_value_bytes": 65536, "max_name_length": 256,
+                              "max_versions": 10, "trash_days": 30}
     assert TIMESTAMP.match(site["created_at"])
 
 
@@ -47,7 +48,8 @@ def test_secret_count_counts_both_scopes(api) -> None:
 def test_admin_raises_a_sites_limits(api) -> None:
     response = api.patch("/v1/sites/default", json={"limits": {"max_secrets": 150, "max_value_bytes": 100_000}})
     assert response.status_code == 200
-    assert response.json()["limits"] == {"max_secrets": 150, "max_value_bytes": 100_000, "max_name_length": 256}
+    assert response.json()["limits"] == {"max_secrets": 150, "max_value_bytes": 100_000, "max_name_length": 256,
+                                         "max_versions": 10, "trash_days": 30}
     assert api.get("/v1/sites/default").json()["limits"]["max_secrets"] == 150
 
 

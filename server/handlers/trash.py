@@ -1,0 +1,132 @@
+"""The site's trash: deleting a secret moves it there for `trash_days`, with its kept versions;
+from there it is restored, purged by an admin, or purged by the server once it expires.
+
+A trashed secret is out of every listing, count, binding and environment because it is no longer
+in the `secrets` table at all (see migration 4). Each scope's trash holds one entry per name: a
+secret deleted while an older one of its name waits in the trash replaces it (that one is purged,
+and the purge audited with reason `replaced`). Every purge wipes the ciphertexts as a delete does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from shared import models
+from shared.models import ErrorCode
+
+from .. import audit
+from ..audit import secret_target
+from ..context import Call
+from ..http import ApiError, not_found
+from ..store import AppRow, AuditRecord, SiteRow, Store, Transaction
+from ..store.base import TrashRow
+from .common import create_unique, load_scope, load_site, site_limits
+from .secrets import load_secret, secret_model
+
+
+def trashed_model(row: TrashRow) -> models.TrashedSecret:
+    return models.TrashedSecret(name=row.name, app=row.app, version=row.version, deleted_at=row.deleted_at,
+                                deleted_by=row.deleted_by, purge_at=row.purge_at)
+
+
+def purge_time(now: str, days: int) -> str:
+    moment = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) + timedelta(days=days)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def delete_secret(call: Call, site: str, name: str, app: str | None = None) -> None:
+    """Move the secret to the trash (or, with `trash_days` 0, delete and wipe it at once); a secret
+    a service binds is 409 `secret_in_use`, as ever."""
+
+    def write(tx: Transaction) -> None:
+        site_row, app_row = load_scope(tx, site, app)
+        row = load_secret(tx, site_row, app_row, name)
+        services = tx.services_using(site_row.id, row.app_id, name)
+        if services:
+            raise ApiError(ErrorCode.secret_in_use, f"secret {name!r} is used by {len(services)} service(s); unbind it first",
+                           {"services": services})
+        target = secret_target(app, name)
+        days = site_limits(call, site_row).trash_days
+        if days == 0:
+            tx.delete_secret(row.id)
+            audit.record(tx, call.event("secret.delete", site=site, target=target, details={"version": row.version, "trash": False}))
+            return
+        older = tx.get_trashed(site_row.id, row.app_id, name)
+        if older is not None:
+            purge(call, tx, site, older, "replaced")
+        purge_at = purge_time(call.now, days)
+        tx.trash_secret(row.id, call.now, call.principal.name, purge_at)
+        audit.record(tx, call.event("secret.delete", site=site, target=target,
+                                    details={"version": row.version, "trash": True, "purge_at": purge_at}))
+
+    call.store.write(write)
+
+
+def purge(call: Call, tx: Transaction, site: str, entry: TrashRow, reason: str) -> None:
+    if tx.purge_trashed(entry.id):
+        audit.record(tx, call.event("secret.purge", site=site, target=secret_target(entry.app, entry.name),
+                                    details={"version": entry.version, "reason": reason}))
+
+
+def purge_scope_trash(call: Call, tx: Transaction, site: SiteRow, app: AppRow | None = None) -> None:
+    """Purge the trash of a site (or of one of its apps) that is being deleted: trash never keeps a
+    site or app alive, and nothing could restore into a scope that is gone."""
+    reason = "app.delete" if app else "site.delete"
+    for entry in tx.list_trash(site.id):
+        if app is None or entry.app_id == app.id:
+            purge(call, tx, site.name, entry, reason)
+
+
+def load_trashed(tx: Transaction, site: SiteRow, app_id: int | None, name: str) -> TrashRow:
+    entry = tx.get_trashed(site.id, app_id, name)
+    if entry is None:
+        raise not_found("secret in the trash", name)
+    return entry
+
+
+def list_trash(call: Call, site: str) -> models.TrashList:
+    """Every scope's trash of the site, site-level entries first."""
+    return call.store.read(lambda tx: models.TrashList(items=[trashed_model(r) for r in tx.list_trash(load_site(tx, site).id)]))
+
+
+def restore_secret(call: Call, site: str, name: str, app: str | None = None) -> models.Secret:
+    def write(tx: Transaction) -> models.Secret:
+        site_row, app_row = load_scope(tx, site, app)
+        app_id = app_row.id if app_row else None
+        entry = load_trashed(tx, site_row, app_id, name)
+        if tx.get_secret(site_row.id, app_id, name):
+            raise ApiError(ErrorCode.already_exists, f"secret {name!r} exists again in this scope; delete or rename it first")
+        limit = site_limits(call, site_row).max_secrets
+        if tx.count_secrets(site_row.id) >= limit:
+            raise ApiError(ErrorCode.limit_exceeded, f"site {site!r} already holds its limit of {limit} secrets", {"limit": limit})
+        tx.restore_trashed(entry.id)
+        audit.record(tx, call.event("secret.restore", site=site, target=secret_target(app, name), details={"version": entry.version}))
+        return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, app_id, name))
+
+    return create_unique(call, write, f"secret {name!r}")
+
+
+def purge_secret(call: Call, site: str, name: str, app: str | None = None) -> None:
+    def write(tx: Transaction) -> None:
+        site_row, app_row = load_scope(tx, site, app)
+        purge(call, tx, site, load_trashed(tx, site_row, app_row.id if app_row else None, name), "requested")
+
+    call.store.write(write)
+
+
+def purge_expired(store: Store, now: str) -> int:
+    """Purge every trash entry whose time has come, each audited as `secret.purge` (reason
+    `expired`, by the server); returns how many. Safe to run in several processes at once: an
+    entry another one purged first is neither purged nor audited twice."""
+
+    def write(tx: Transaction) -> int:
+        purged = 0
+        for entry in tx.expired_trash(now):
+            if tx.purge_trashed(entry.id):
+                purged += 1
+                audit.record(tx, AuditRecord.of("secret.purge", at=now, outcome="ok", site=entry.site,
+                                                target=secret_target(entry.app, entry.name), actor="sitesecrets-server",
+                                                source="server", details={"version": entry.version, "reason": "expired"}))
+        return purged
+
+    return store.write(write)
