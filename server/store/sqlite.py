@@ -6,6 +6,13 @@ group of requests (an audited read is a write, so this is what lets reads scale)
 fails is rolled back alone, and no caller hears "done" before the commit carrying its change is
 durable. One writer also means limits are checked and applied with no other writer in between.
 Reads use a small pool of connections, each read in its own snapshot.
+
+Several processes may serve one data directory (`serve --workers N`), each with its own writer
+thread. A serving store (`hold_lock`) takes `DATA/write.lock` exclusively around each group, from
+`BEGIN IMMEDIATE` to `COMMIT`, so the writers take turns, waiting in the kernel: SQLite's busy
+handler, which sleeps and retries, never runs between them, and "no other writer in between"
+holds across processes as it does across threads. A writer waiting for its turn keeps collecting
+its process's writes, so the group it then commits is larger, not later.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .base import Conflict, StorageFull, StoreError
-from .dirlock import DirLock
+from .dirlock import DirLock, WriteLock
 from .migrations import MIGRATIONS
 from .sqlite_tx import SqliteTx
 
@@ -96,6 +104,7 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._lock: DirLock | None = None
+        self._write_lock: WriteLock | None = None
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -144,17 +153,23 @@ class SqliteStore:
             job = self._queue.get()
             if job is None:
                 return
-            group = [job]
-            while len(group) < _MAX_GROUP:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # finish this group, then stop
-                    break
-                group.append(more)
-            self._commit_group(group)
+            # the turn first, then the group: what queued while another process committed joins it
+            with self._write_lock or nullcontext():
+                self._commit_group(self._group(job))
+
+    def _group(self, job: _Job) -> list[_Job]:
+        """`job` and the writes queued behind it, up to `_MAX_GROUP`."""
+        group = [job]
+        while len(group) < _MAX_GROUP:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)  # finish this group, then stop
+                break
+            group.append(more)
+        return group
 
     def _commit_group(self, group: list[_Job]) -> None:
         conn = self._write_conn
@@ -218,8 +233,11 @@ class SqliteStore:
     # ------------------------------------------------------------ life cycle
 
     def hold_lock(self, *, exclusive: bool) -> None:
-        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`."""
+        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`; a serving
+        (shared) holder also takes turns with the other serving processes at `write.lock`."""
         self._lock = DirLock(self.path.parent, exclusive=exclusive)
+        if not exclusive:
+            self._write_lock = WriteLock(self.path.parent)
 
     def close(self) -> None:
         if self._closed:
@@ -228,6 +246,8 @@ class SqliteStore:
         self._queue.put(None)
         self._writer.join()
         self._write_conn.close()
+        if self._write_lock is not None:
+            self._write_lock.close()
         with self._idle_lock:
             for conn in self._idle:
                 conn.close()
