@@ -256,9 +256,12 @@ class _UnixServer(_Tracking, socketserver.ThreadingMixIn, socketserver.UnixStrea
 
 
 class WSGIServer:
-    """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS."""
+    """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS.
 
-    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
+    The socket is bound here; `app` may be None and set later with `set_app`, which is how
+    `serve --workers N` binds once in the parent and gives each forked worker an app of its own."""
+
+    def __init__(self, app: WSGIApp | None, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
                  tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS) -> None:
@@ -279,7 +282,25 @@ class WSGIServer:
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
             httpd.tls = True
         self.unix_socket = unix_socket
+        self._owns_path = True
         httpd.base_environ = self._base_environ()
+
+    def set_app(self, app: WSGIApp) -> None:
+        self._httpd.app = app
+
+    def share(self) -> None:
+        """Make the listening socket one of several processes' (forked workers; call it before the
+        fork). Every worker's accept loop wakes for a new connection and one wins it: non-blocking,
+        the others' accept fails at once instead of blocking their loop (and their shutdown) until
+        the next connection. A worker's shutdown leaves a unix socket's file to `close()`."""
+        self._httpd.socket.setblocking(False)
+        self._httpd.base_environ["wsgi.multiprocess"] = True
+        self._owns_path = False
+
+    def close(self) -> None:
+        """Release the listening socket without serving (the parent of forked workers, at the end)."""
+        self._httpd.socket.close()
+        self._unlink()
 
     def _base_environ(self) -> dict[str, Any]:
         """What every request's environ holds, built once."""
@@ -322,5 +343,9 @@ class WSGIServer:
         self._httpd.shutdown()
         self._httpd.start_draining()
         self._httpd.server_close()  # joins every connection thread
+        if self._owns_path:
+            self._unlink()
+
+    def _unlink(self) -> None:
         if self.unix_socket is not None and self.unix_socket.exists():
             self.unix_socket.unlink()

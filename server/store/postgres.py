@@ -119,6 +119,25 @@ def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the database: {_reason(error, url)}") from None
 
 
+def take_server_lock(url: str, *, exclusive: bool) -> psycopg.Connection:
+    """The server lock (see `PostgresStore.hold_lock`) on a new connection of its own, which holds
+    it until closed; raises `LockHeld` naming the holders when it is taken the other way."""
+    name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
+    conn = connect_as(url, name)
+    try:
+        take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
+        granted = conn.execute(f"SELECT {take}(%s, 'meta'::regclass::oid::int)", (_SERVER_LOCK,)).fetchone()[0]
+        if not granted:
+            raise LockHeld(_lock_holders(conn))
+    except psycopg.Error as error:
+        conn.close()
+        raise translate(error) from None
+    except LockHeld:
+        conn.close()
+        raise
+    return conn
+
+
 def _lock_holders(conn: psycopg.Connection) -> list[str]:
     """Who holds the server lock: "pid N on HOST" for our own processes (their connection's
     application name says so), else the database session's id."""
@@ -218,20 +237,7 @@ class PostgresStore:
         `close()`: shared by every serving replica, whatever its data directory, and exclusive for
         a rotation. If that connection is lost (the database restarted), so is the lock: the key
         check in `datadir.py` and `keyring.py` is what still keeps a stale key from writing."""
-        name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
-        conn = connect_as(self._url, name)
-        try:
-            take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
-            granted = conn.execute(f"SELECT {take}(%s, 'meta'::regclass::oid::int)", (_SERVER_LOCK,)).fetchone()[0]
-            if not granted:
-                raise LockHeld(_lock_holders(conn))
-        except psycopg.Error as error:
-            conn.close()
-            raise translate(error) from None
-        except LockHeld:
-            conn.close()
-            raise
-        self._lock_conn = conn
+        self._lock_conn = take_server_lock(self._url, exclusive=exclusive)
 
     def close(self) -> None:
         if self._closed:

@@ -8,7 +8,7 @@ durable. One writer also means limits are checked and applied with no other writ
 Reads use a small pool of connections, each read in its own snapshot.
 
 Several processes may serve one data directory (`serve --workers N`), each with its own writer
-thread. A serving store (`hold_lock`) takes `DATA/write.lock` exclusively around each group, from
+thread. A store on a data directory (`take_turns`) takes `DATA/write.lock` exclusively around each group, from
 `BEGIN IMMEDIATE` to `COMMIT`, so the writers take turns, waiting in the kernel: SQLite's busy
 handler, which sleeps and retries, never runs between them, and "no other writer in between"
 holds across processes as it does across threads. A writer waiting for its turn keeps collecting
@@ -95,7 +95,9 @@ def migrate(conn: sqlite3.Connection) -> int:
 class SqliteStore:
     """A `Store` on one SQLite file. Call `close()` to stop the writer thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, take_turns: bool = False) -> None:
+        """`take_turns`: commit only while holding the directory's `write.lock` (see above); for
+        the data directory's database, which other processes may be writing."""
         self.path = Path(path)
         self._write_conn = connect(self.path)
         migrate(self._write_conn)
@@ -104,7 +106,7 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._lock: DirLock | None = None
-        self._write_lock: WriteLock | None = None
+        self._write_lock = WriteLock(self.path.parent) if take_turns else None
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -233,11 +235,8 @@ class SqliteStore:
     # ------------------------------------------------------------ life cycle
 
     def hold_lock(self, *, exclusive: bool) -> None:
-        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`; a serving
-        (shared) holder also takes turns with the other serving processes at `write.lock`."""
+        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`."""
         self._lock = DirLock(self.path.parent, exclusive=exclusive)
-        if not exclusive:
-            self._write_lock = WriteLock(self.path.parent)
 
     def close(self) -> None:
         if self._closed:
