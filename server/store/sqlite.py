@@ -150,6 +150,8 @@ class SqliteStore:
             raise job.error
         return job.result
 
+    record = write  # every write here already shares its commit with the others queued
+
     def _write_loop(self) -> None:
         while True:
             job = self._queue.get()
