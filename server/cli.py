@@ -231,13 +231,14 @@ def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
     server lock for all of them; each opens its own store."""
     from .app import create_app
     from .datadir import hold_server_lock, open_state
-    from .workers import Supervisor
+    from .workers import Balance, Supervisor
     from .wsgiserver import WSGIServer
 
     def worker(ready: int) -> int:
         def serve() -> int:
             state = open_state(settings, lock=False)
             server.set_app(create_app(state))
+            balance.hold(0)  # counted from now on
             return _serve(server, state, lambda: (os.write(ready, b"r"), os.close(ready)))
 
         return _reporting(serve)
@@ -245,9 +246,11 @@ def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
     release = hold_server_lock(settings)
     try:
         server = WSGIServer(None, **bind)
-        server.share()
+        balance = Balance(workers)
+        server.share(balance)
         try:
-            status = Supervisor(workers, worker, on_stop=server.close).run(lambda: print(f"listening on {server.url}", flush=True))
+            supervisor = Supervisor(workers, worker, on_stop=server.close, balance=balance)
+            status = supervisor.run(lambda: print(f"listening on {server.url}", flush=True))
         finally:
             server.close()
     finally:

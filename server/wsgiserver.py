@@ -17,6 +17,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
@@ -31,6 +32,8 @@ MAX_CONNECTIONS = 256
 """Open connections served at once (one thread each); the next is answered 503 and closed."""
 TURN_AWAY_SECONDS = 1.0
 """How long a connection over the cap may take to receive its 503."""
+DECLINE_SECONDS = 0.0005
+"""How long a worker that left a connection to a less busy one waits before looking again."""
 
 __all__ = ["WSGIServer", "READ_TIMEOUT_SECONDS", "HEAD_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS", "MAX_CONNECTIONS"]
 
@@ -173,6 +176,18 @@ class _Tracking:
     timeouts = Timeouts()
     max_connections = MAX_CONNECTIONS
     base_environ: dict[str, Any] = {}
+    balance: Any = None  # see `WSGIServer.share`
+
+    def get_request(self) -> Any:
+        if self.balance is not None and not self.balance.may_accept():
+            time.sleep(DECLINE_SECONDS)  # the listening socket stays readable: do not spin on it
+            raise BlockingIOError("another worker holds fewer connections: it takes this one")
+        return super().get_request()  # type: ignore[misc]
+
+    def _held(self) -> None:
+        """Publish how many connections this worker holds (call with `_lock` held)."""
+        if self.balance is not None:
+            self.balance.hold(len(self._idle) + len(self._busy))
 
     def _init_tracking(self) -> None:
         self._lock = threading.Lock()
@@ -184,6 +199,7 @@ class _Tracking:
             admitted = len(self._idle) + len(self._busy) < self.max_connections
             if admitted:
                 self._idle.add(request)
+                self._held()
         if admitted:
             super().process_request(request, client_address)  # type: ignore[misc]
         else:
@@ -235,6 +251,7 @@ class _Tracking:
             with self._lock:
                 self._idle.discard(request)
                 self._busy.discard(request)
+                self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -288,11 +305,14 @@ class WSGIServer:
     def set_app(self, app: WSGIApp) -> None:
         self._httpd.app = app
 
-    def share(self) -> None:
+    def share(self, balance: Any = None) -> None:
         """Make the listening socket one of several processes' (forked workers; call it before the
         fork). Every worker's accept loop wakes for a new connection and one wins it: non-blocking,
         the others' accept fails at once instead of blocking their loop (and their shutdown) until
-        the next connection. A worker's shutdown leaves a unix socket's file to `close()`."""
+        the next connection. A worker's shutdown leaves a unix socket's file to `close()`.
+        `balance` (a `workers.Balance`): a worker holding more connections than another lets it
+        take the next one."""
+        self._httpd.balance = balance
         self._httpd.socket.setblocking(False)
         self._httpd.base_environ["wsgi.multiprocess"] = True
         self._owns_path = False

@@ -152,6 +152,19 @@ def test_one_worker_serves_in_the_serving_process_itself(data_dir, admin_token) 
         one.stop()
 
 
+def test_keep_alive_connections_are_spread_evenly_over_the_workers(served, admin_token) -> None:
+    clients = []
+    try:
+        for _ in range(12):  # opened one after another, as a pool of keep-alive clients starts up
+            clients.append(served.client(admin_token))
+            assert clients[-1].get("/v1/whoami").status_code == 200
+        counts = sorted(served.holders().values())
+        assert sum(counts) == 12 and counts[-1] - counts[0] <= 1, counts
+    finally:
+        for api in clients:
+            api.close()
+
+
 def test_concurrent_creates_across_workers_stop_exactly_at_the_limit(served, admin_token) -> None:
     with served.client(admin_token) as admin:
         for i in range(95):
