@@ -34,6 +34,9 @@ TURN_AWAY_SECONDS = 1.0
 """How long a connection over the cap may take to receive its 503."""
 DECLINE_SECONDS = 0.0005
 """How long a worker that left a connection to a less busy one waits before looking again."""
+MAX_DECLINES = 20
+"""Looks a worker leaves to others (about 10 ms) before it accepts anyway, until it is again among
+the least busy: a worker that is stuck or starved of CPU never holds new connections up for long."""
 
 __all__ = ["WSGIServer", "READ_TIMEOUT_SECONDS", "HEAD_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS", "MAX_CONNECTIONS"]
 
@@ -177,11 +180,16 @@ class _Tracking:
     max_connections = MAX_CONNECTIONS
     base_environ: dict[str, Any] = {}
     balance: Any = None  # see `WSGIServer.share`
+    _declined = 0
 
     def get_request(self) -> Any:
-        if self.balance is not None and not self.balance.may_accept():
-            time.sleep(DECLINE_SECONDS)  # the listening socket stays readable: do not spin on it
-            raise BlockingIOError("another worker holds fewer connections: it takes this one")
+        if self.balance is not None:
+            if self.balance.may_accept():
+                self._declined = 0
+            elif self._declined < MAX_DECLINES:
+                self._declined += 1
+                time.sleep(DECLINE_SECONDS)  # the listening socket stays readable: do not spin on it
+                raise BlockingIOError("another worker holds fewer connections: it takes this one")
         return super().get_request()  # type: ignore[misc]
 
     def _held(self) -> None:
