@@ -391,3 +391,18 @@ def test_a_worker_commits_only_in_its_turn_at_the_write_lock(served, admin_token
             fcntl.flock(held, fcntl.LOCK_UN)
             writing.join(30)
     assert answer == [201]
+
+
+@pytest.mark.sqlite_only(reason="write.lock lives in the SQLite data directory")
+def test_the_write_lock_is_private_and_never_followed_through_a_symlink(served, data_dir, tmp_path) -> None:
+    import stat
+
+    assert stat.S_IMODE((data_dir / "write.lock").stat().st_mode) == 0o600
+    served.stop()
+    (data_dir / "write.lock").unlink()
+    (data_dir / "write.lock").symlink_to(tmp_path / "elsewhere")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")}
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0",
+                             "--workers", str(WORKERS)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "elsewhere").exists()
