@@ -87,10 +87,6 @@ class Supervisor:
         self._starting: int | None = None
         self._stopping = False
 
-    @property
-    def pids(self) -> set[int]:
-        return set(self._workers)
-
     def run(self, on_ready: Callable[[], None]) -> int:
         """Serve until stopped by a signal (0), or until a worker fails to start (its status)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -161,6 +157,8 @@ class Supervisor:
         if said:
             self._workers.add(pid)
             self._slots[pid] = slot
+            if self._stopping:  # the stop came between the fork and `_starting`: it missed this one
+                os.kill(pid, signal.SIGTERM)
             return None
         _, status = os.waitpid(pid, 0)
         if self._stopping:  # stopped by us while starting: not a failure
