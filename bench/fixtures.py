@@ -64,15 +64,17 @@ class ServerProcess:
         return [self.proc.pid, *children(self.proc.pid)]
 
     def rss_kib(self) -> dict[str, int]:
-        """Current and peak resident set (KiB) from /proc, summed over the server's processes
-        (pages the workers still share with their parent counted in each: an upper bound)."""
-        fields = {"VmRSS": 0, "VmHWM": 0}
+        """Current and peak resident set (KiB) from /proc, summed over the server's processes (pages
+        the workers share with their parent counted in each), and the proportional set size (PSS:
+        each shared page split among its sharers), which sums to what the server really holds."""
+        fields = {"VmRSS": 0, "VmHWM": 0, "Pss": 0}
         for pid in self.pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                key, _, rest = line.partition(":")
-                if key in fields:
-                    fields[key] += int(rest.split()[0])
-        return {"rss_kib": fields["VmRSS"], "peak_kib": fields["VmHWM"]}
+            for name in ("status", "smaps_rollup"):
+                for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                    key, _, rest = line.partition(":")
+                    if key in fields:
+                        fields[key] += int(rest.split()[0])
+        return {"rss_kib": fields["VmRSS"], "peak_kib": fields["VmHWM"], "pss_kib": fields["Pss"]}
 
     def stop(self) -> None:
         if self.proc.poll() is None:

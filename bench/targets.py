@@ -130,10 +130,19 @@ def rows_6_to_9(raw: dict) -> list[Line]:
         *row_7(raw["row7"]),
         *row_8(raw["row8"]),
         Line("9", "server RSS idle (1-site / 1,000-site store)",
-             f"{r9['small_idle']['rss_kib'] / 1024:.1f} / {r9['scale_idle']['rss_kib'] / 1024:.1f} MiB"),
-        Line("9", "server RSS after row 5 (1,000-site store)", f"{r9['scale_after_row5']['rss_kib'] / 1024:.1f} MiB",
+             f"{r9['small_idle']['rss_kib'] / 1024:.1f} / {r9['scale_idle']['rss_kib'] / 1024:.1f} MiB"
+             + _pss(r9["small_idle"], r9["scale_idle"])),
+        Line("9", "server RSS after row 5 (1,000-site store)",
+             f"{r9['scale_after_row5']['rss_kib'] / 1024:.1f} MiB" + _pss(r9["scale_after_row5"]),
              f"peak {r9['scale_after_row5']['peak_kib'] / 1024:.1f}"),
     ]
+
+
+def _pss(*figures: dict) -> str:
+    """", PSS a / b MiB": what the server's processes hold with shared pages counted once."""
+    if not all("pss_kib" in f for f in figures):
+        return ""
+    return ", PSS " + " / ".join(f"{f['pss_kib'] / 1024:.1f}" for f in figures) + " MiB"
 
 
 def row_10(r10: dict | None, sqlite_env: dict | None = None) -> list[Line]:
