@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ UPDATE_SITE = "upd"
 SERVICE = "fn"
 SECRETS = 100
 BOUND = 5
+WORKERS = os.environ.get("BENCH_WORKERS")
+"""`serve --workers` for every bench server; unset, the server's default (one per core)."""
 
 
 def value_for(site: str, n: int) -> str:
@@ -48,21 +51,30 @@ class ServerProcess:
         """`cwd`: the tree whose `server` runs (another version's, to compare; see httpcost.py)."""
         self.data_dir = data_dir
         self._log = open(log, "ab")
-        self.proc = subprocess.Popen([PYTHON, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0"],
+        command = [PYTHON, "-m", "server", "serve", "--data-dir", str(data_dir), "--port", "0"]
+        self.proc = subprocess.Popen(command + (["--workers", WORKERS] if WORKERS else []),
                                      cwd=cwd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env)
         self.url = start_line(self.proc, "the server")
         host_port = self.url.split("://", 1)[1]
         self.host, port = host_port.rsplit(":", 1)
         self.port = int(port)
 
+    def pids(self) -> list[int]:
+        """The server's processes: `serve` and its workers."""
+        return [self.proc.pid, *children(self.proc.pid)]
+
     def rss_kib(self) -> dict[str, int]:
-        """Current and peak resident set (KiB) from /proc."""
-        fields = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                fields[key] = int(rest.split()[0])
-        return {"rss_kib": fields.get("VmRSS", 0), "peak_kib": fields.get("VmHWM", 0)}
+        """Current and peak resident set (KiB) from /proc, summed over the server's processes (pages
+        the workers share with their parent counted in each), and the proportional set size (PSS:
+        each shared page split among its sharers), which sums to what the server really holds."""
+        fields = {"VmRSS": 0, "VmHWM": 0, "Pss": 0}
+        for pid in self.pids():
+            for name in ("status", "smaps_rollup"):
+                for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+                    key, _, rest = line.partition(":")
+                    if key in fields:
+                        fields[key] += int(rest.split()[0])
+        return {"rss_kib": fields["VmRSS"], "peak_kib": fields["VmHWM"], "pss_kib": fields["Pss"]}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -73,6 +85,19 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a `serve`'s workers), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return sorted(found)
 
 
 def init_data_dir(data_dir: Path, env: dict[str, str] | None = None) -> str:

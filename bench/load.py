@@ -238,12 +238,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
+def _percentile_ms(sample, q: int) -> float:
+    """A run's q-th latency percentile in ms: computed from its latencies, or as wrk reported it."""
+    reported = getattr(sample, f"p{q}_ms", None)
+    return reported if reported is not None else percentile(sample.latencies, q) * 1000
+
+
 def summarise(samples: list[Sample]) -> dict[str, Any]:
     """Median and spread over runs: rate (req/s) and per-run p50/p99 latency (ms); the per-run
     figures are kept in run order, so interleaved measurements can be compared round by round."""
     rates = [s.rate for s in samples]
-    p50s = [percentile(s.latencies, 50) * 1000 for s in samples]
-    p99s = [percentile(s.latencies, 99) * 1000 for s in samples]
+    p50s = [_percentile_ms(s, 50) for s in samples]
+    p99s = [_percentile_ms(s, 99) for s in samples]
     return {
         "runs": len(samples),
         "rate": statistics.median(rates), "rate_min": min(rates), "rate_max": max(rates),

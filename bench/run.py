@@ -15,7 +15,10 @@ Options via the environment: BENCH_DURATION (seconds counted per run, default 3)
 BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it,
 BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`;
 BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
-to price a change of the HTTP layer) alone, into `bench/results-http.json`.
+to price a change of the HTTP layer) alone, into `bench/results-http.json`; BENCH_ONLY=serving runs
+rows 1, 2, 3 and 10 (the serving layer's rows) alone, into `bench/results-serving.json`;
+BENCH_WORKERS (`serve --workers` of every server; default the server's own, one per core),
+BENCH_WRK=0 leaves wrk out.
 """
 
 from __future__ import annotations
@@ -28,14 +31,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, httpcost, isolation, replicas, startup
+from . import fixtures, httpcost, isolation, replicas, startup, wrk
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
-from .targets import judge, row_11
+from .targets import judge, row_11, serving_rows
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CONCURRENCY = (1, 4, 16)
+ROWS_1_2_WRK = ("small/env", "small/reveal", "small/floor")
+"""The loads that wrk runs too: every HTTP figure of rows 1 and 2."""
 
 
 class Bench:
@@ -48,16 +53,26 @@ class Bench:
         self.raw: dict = {}
         self.gen: LoadGenerator | None = None
         self.servers: list[ServerProcess] = []
+        self.wrk: wrk.Wrk | None = None
+        if os.environ.get("BENCH_WRK", "1") != "0":
+            found = wrk.ensure()
+            self.wrk = wrk.Wrk(found, self.base) if found else None
+            self.raw["wrk"] = found or "missing: install the Debian package wrk to add its figures"
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
-    def measure(self, loads: dict[str, Load], concurrency: int) -> dict[str, dict]:
-        """Each named load `self.runs` times, interleaved run by run; their summaries."""
-        samples: dict[str, list] = {name: [] for name in loads}
+    def measure(self, loads: dict[str, Load], concurrency: int, with_wrk: tuple[str, ...] = ()) -> dict[str, dict]:
+        """Each named load `self.runs` times, interleaved run by run; their summaries. The loads
+        named in `with_wrk` are also run by wrk (where it is installed), in the same rounds, as
+        `NAME@wrk`."""
+        runs = [(name, load, self.gen) for name, load in loads.items()]
+        if self.wrk is not None:
+            runs += [(f"{name}@wrk", loads[name], self.wrk) for name in with_wrk]
+        samples: dict[str, list] = {name: [] for name, _, _ in runs}
         for _ in range(self.runs):
-            for name, load in loads.items():
-                samples[name].append(self.gen.run(load, concurrency, self.duration, self.warmup))
+            for name, load, generator in runs:
+                samples[name].append(generator.run(load, concurrency, self.duration, self.warmup))
         return {name: summarise(s) for name, s in samples.items()}
 
     def read_rows(self, targets: dict[str, tuple[ServerProcess, fixtures.Small]], floor_port: int) -> None:
@@ -74,8 +89,8 @@ class Bench:
             lists[f"{key}/list"] = Load(server.host, server.port, fix.admin, "get", (fix.list_path,))
         loads["small/floor"] = Load(host, floor_port, "unused", "get", tuple(f"/S{n}" for n in range(100)))
         for c in CONCURRENCY:
-            self.log(f"rows 1, 2, 5: {', '.join(loads)} at c={c}")
-            for name, summary in self.measure(loads, c).items():
+            self.log(f"rows 1, 2, 5: {', '.join(loads)} at c={c}{' (rows 1, 2 with wrk too)' if self.wrk else ''}")
+            for name, summary in self.measure(loads, c, with_wrk=ROWS_1_2_WRK).items():
                 key, what = name.split("/")
                 self.raw.setdefault(key, {})[f"{what}_c{c}"] = summary
         self.log(f"rows 4, 5: {', '.join(lists)} at c=1")
@@ -170,10 +185,41 @@ class Bench:
                 server.stop()
         self.log("row 6: rotate-master-key on the 1,000-site store")
         self.rotation(self.base / "scale")
-        return [f"Load: {self.gen.describe()}; {self.runs} runs of {self.duration:g} s after "
-                f"{self.warmup:g} s warm-up per figure, median (spread = min-max of runs). Rows 1, 2 and 5 "
-                f"(and 4 and 5) are measured in the same rounds: the 1-site server, the 1,000-site server "
-                f"and the floor take turns."]
+        return [f"{self.load_note()} Rows 1, 2 and 5 (and 4 and 5) are measured in the same rounds: the 1-site "
+                f"server, the 1,000-site server and the floor take turns."]
+
+    def run_serving_only(self) -> list[str]:
+        """Rows 1, 2, 3 and 10 alone (`BENCH_ONLY=serving`): the serving layer's figures, with no
+        1,000-site store (row 5), probes (7, 8) or rotation (6)."""
+        floor = None
+        try:
+            admin = fixtures.init_data_dir(self.base / "small")
+            server = ServerProcess(self.base / "small", self.base / "small.log")
+            self.servers.append(server)
+            small = fixtures.load_small(server.url, admin)
+            floor = subprocess.Popen([PYTHON, "-m", "bench.floor", str(self.base / "floor.db")], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True)
+            floor_port = int(fixtures.start_line(floor, "the floor server").rsplit(":", 1)[1])
+            self.gen = LoadGenerator(self.client)
+            self.read_rows({"small": (server, small)}, floor_port)
+            self.write_rows(server, small)
+            self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
+            self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
+        finally:
+            if self.gen is not None:
+                self.gen.close()
+            if floor is not None:
+                floor.kill()
+                floor.wait()
+            for server in self.servers:
+                server.stop()
+        return [self.load_note()]
+
+    def load_note(self) -> str:
+        gens = self.gen.describe() + (f"; and {self.wrk.describe()} for rows 1 and 2" if self.wrk else
+                                      f"; wrk {self.raw.get('wrk', 'left out (BENCH_WRK=0)')}")
+        return (f"Load: {gens}; {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per figure, "
+                f"median (spread = min-max of runs). Servers: `serve --workers {fixtures.WORKERS or 'default (one per core)'}`.")
 
     def run_isolation_only(self) -> list[str]:
         """Row 11 alone (`BENCH_ONLY=isolation`): one server holding site `bench`, and site `hostile`."""
@@ -218,7 +264,8 @@ def main() -> int:
     began = time.monotonic()
     only = os.environ.get("BENCH_ONLY", "")
     try:
-        notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only}.get(only, bench.run)()
+        notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
+                 "serving": bench.run_serving_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -231,12 +278,14 @@ def main() -> int:
         notes.append(f"WARNING: a load average of {busiest:.1f} on {info['cores']} cores means other processes "
                      f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
-             "http": lambda: httpcost.row_12(bench.raw.get("row12"))}.get(only, lambda: judge(bench.raw))()
+             "http": lambda: httpcost.row_12(bench.raw.get("row12")),
+             "serving": lambda: serving_rows(bench.raw)}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
-              "load_processes": bench.gen.processes}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http") else RESULTS
+              "load_processes": bench.gen.processes, "workers": fixtures.WORKERS or "default",
+              "wrk": bench.raw.get("wrk", "left out")}
+    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving") else RESULTS
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trash-days", type=int, default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
     serve.add_argument("--access-log", action="store_true", help="log each request's method, path and status to stderr")
+    serve.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="worker processes sharing the socket (default: one per core; 1 serves in this process)")
 
     token = commands.add_parser("token", help="offline token management (recovery)")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
@@ -105,18 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .datadir import DataDirError
-    from .store import StoreError
-
     try:
         _resolve_urls(args, os.environ)
     except DatabaseUrlError as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return error.exit_status
+    return _reporting(COMMANDS[args.command], args)
+
+
+def _reporting(command, *args: object) -> int:
+    """`command(*args)`'s status; a failure we foresee is one sentence on stderr and status 1."""
+    from .datadir import DataDirError
+    from .store import StoreError
+
     try:
-        return COMMANDS[args.command](args)
+        return command(*args)
     except (DataDirError, StoreError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return 1
@@ -171,21 +185,33 @@ def cmd_rotate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import create_app
+    from .app import create_app  # imported before any fork, so workers share the parent's modules
     from .datadir import open_state
     from .wsgiserver import WSGIServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .sweeper import TrashSweeper
-
     limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days)
-    state = open_state(Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url))
+    settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url)
+    workers = args.workers or len(os.sched_getaffinity(0))
+    bind = dict(host=args.host, port=args.port, unix_socket=args.unix_socket, tls_cert=args.tls_cert,
+                tls_key=args.tls_key, access_log=args.access_log)
+    if workers > 1:
+        return _serve_workers(settings, workers, bind)
+    state = open_state(settings)
     try:
-        server = WSGIServer(create_app(state), args.host, args.port, unix_socket=args.unix_socket,
-                            tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log)
+        server = WSGIServer(create_app(state), **bind)
     except BaseException:
         state.store.close()
         raise
+    status = _serve(server, state, lambda: print(f"listening on {server.url}", flush=True))
+    print("stopped", file=sys.stderr, flush=True)
+    return status
+
+
+def _serve(server, state, on_ready) -> int:
+    """Serve until SIGTERM or SIGINT, then drain and close the store."""
+    from .sweeper import TrashSweeper
+
     # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
     # and this thread waits for it to finish draining before the store closes under the requests
     shutdown = threading.Thread(target=server.shutdown, name="shutdown")
@@ -196,14 +222,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sweeper = TrashSweeper(state.store).start()
-    print(f"listening on {server.url}", flush=True)
+    sweeper = TrashSweeper(state.store).start()  # each worker sweeps; an entry is purged (and audited) once
+    on_ready()
     server.serve_forever()
     shutdown.join()
     sweeper.stop()
     state.store.close()
-    print("stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
+    """The parent of `workers` forked workers (see `workers.py`): it binds the socket and holds the
+    server lock for all of them; each opens its own store."""
+    from .app import create_app
+    from .datadir import hold_server_lock, open_state
+    from .workers import Balance, Supervisor
+    from .wsgiserver import WSGIServer
+
+    def worker(ready: int) -> int:
+        def serve() -> int:
+            state = open_state(settings, lock=False)
+            server.set_app(create_app(state))
+            balance.hold(0)  # counted from now on
+            return _serve(server, state, lambda: (os.write(ready, b"r"), os.close(ready)))
+
+        return _reporting(serve)
+
+    release = hold_server_lock(settings)
+    try:
+        server = WSGIServer(None, **bind)
+        balance = Balance(workers)
+        server.share(balance)
+        try:
+            supervisor = Supervisor(workers, worker, on_stop=server.close, balance=balance)
+            status = supervisor.run(lambda: print(f"listening on {server.url}", flush=True))
+        finally:
+            server.close()
+    finally:
+        release()
+    if status == 0:
+        print("stopped", file=sys.stderr, flush=True)
+    return status
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

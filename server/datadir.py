@@ -12,6 +12,7 @@ import os
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Callable
 
 from shared import models
 from shared.models import Role
@@ -22,6 +23,7 @@ from .config import DB_FILE, Settings
 from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
 from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
+from .store.dirlock import DirLock
 from .store.sqlite import fold_wal
 
 KEY_CHECK = CHECK_META_KEY
@@ -145,18 +147,20 @@ def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
             raise DataDirError(str(error)) from None
     if not (Path(data_dir) / DB_FILE).exists():
         raise DataDirError(f"{data_dir} holds no database; run: sitesecrets-server init --data-dir {data_dir}")
-    return SqliteStore(Path(data_dir) / DB_FILE)
+    return SqliteStore(Path(data_dir) / DB_FILE, take_turns=True)
 
 
-def open_state(settings: Settings, environ: dict[str, str] | None = None) -> State:
+def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True) -> State:
     """Open the store and the master key, refusing a wrong or missing key before serving anything.
 
     The store holds the server lock (shared) until it is closed, so no rotation of the master key
     can start under it; it is taken before the key is read, so none can slip in between either.
+    `lock=False` for a worker whose parent holds that lock for all its workers (`hold_server_lock`).
     """
     store = open_store(settings.data_dir, settings.database_url)
     try:
-        _hold_lock(store, exclusive=False, database=settings.database_url is not None)
+        if lock:
+            _hold_lock(store, exclusive=False, database=settings.database_url is not None)
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         if check is None:
             where = "the database" if settings.database_url else str(settings.db_path)
@@ -175,17 +179,47 @@ def open_state(settings: Settings, environ: dict[str, str] | None = None) -> Sta
     return State(settings=settings, store=store, keyring=keyring, tokens=hasher)
 
 
+def hold_server_lock(settings: Settings) -> Callable[[], None]:
+    """The server lock (shared), taken once by a process that serves through forked workers, for
+    all of them and before any starts; returns its release. It opens no store, whose threads and
+    connections must not cross a fork: only the lock file, or one PostgreSQL connection (the
+    database migrated first, as a store would), which the workers inherit and never touch. So a
+    rotation names this process, the one to stop, and refuses until every worker has gone."""
+    database = settings.database_url
+    try:
+        if database is None:
+            if not settings.db_path.exists():
+                raise DataDirError(f"{settings.data_dir} holds no database; run: sitesecrets-server init --data-dir {settings.data_dir}")
+            return DirLock(settings.data_dir, exclusive=False).release
+        from .store import postgres
+
+        conn = postgres.connect(database)
+        try:
+            postgres.migrate(conn)
+        except postgres.psycopg.Error as error:
+            raise postgres.translate(error) from None
+        finally:
+            conn.close()
+        return postgres.take_server_lock(database, exclusive=False).close
+    except LockHeld:
+        raise _lock_refusal(exclusive=False, database=database is not None, holders=[]) from None
+
+
 def _hold_lock(store: Store, *, exclusive: bool, database: bool) -> None:
     """Take the server lock (see `Store.hold_lock`), or refuse in one sentence saying who holds it."""
-    where = "this database" if database else "this data directory"
     try:
         store.hold_lock(exclusive=exclusive)
     except LockHeld as held:
-        if not exclusive:
-            raise DataDirError(f"the master key of {where} is being rotated; start the server once that has finished") from None
-        who = f" ({', '.join(held.holders)})" if held.holders else ""
-        servers = "every server using it" if database else "it"
-        raise DataDirError(f"a server is running on {where}{who}; stop {servers} before rotating the master key") from None
+        raise _lock_refusal(exclusive=exclusive, database=database, holders=held.holders) from None
+
+
+def _lock_refusal(*, exclusive: bool, database: bool, holders: list[str]) -> DataDirError:
+    where = "this database" if database else "this data directory"
+    if not exclusive:
+        return DataDirError(f"the master key of {where} is being rotated; start the server once that has finished")
+    who = f" ({', '.join(holders)})" if holders else ""
+    servers = "every server using it" if database else "it"
+    return DataDirError(f"a server is running on {where}{who}; stop {servers} before rotating the master key")
 
 
 def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None,

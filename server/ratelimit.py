@@ -1,7 +1,8 @@
 """Slowing down token guessing: after too many bad tokens from one address, that address waits.
 
-Kept in this process's memory: with several replicas each counts its own failures, so a guesser
-gets at most `threshold` tries per window per replica, still far too few to guess a 256-bit token.
+Kept in this process's memory: with several replicas, or the workers of `serve --workers N`, each
+counts its own failures, so a guesser gets at most `threshold` tries per window per process, still
+far too few to guess a 256-bit token.
 """
 
 from __future__ import annotations

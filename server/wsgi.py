@@ -8,8 +8,8 @@
 (optional; without either, the SQLite file in the data directory),
 and the key may come from `SITESECRETS_MASTER_KEY` instead of the key file, as for `serve`.
 Each worker process calls it once and opens its own store; do not use gunicorn's `--preload`,
-which would open it before the fork. With SQLite, run one worker process (with threads): the
-store's single writer lives in one process.
+which would open it before the fork. With SQLite, the workers' writers take turns at the data
+directory's `write.lock`, as those of `serve --workers` do.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
@@ -31,6 +32,11 @@ MAX_CONNECTIONS = 256
 """Open connections served at once (one thread each); the next is answered 503 and closed."""
 TURN_AWAY_SECONDS = 1.0
 """How long a connection over the cap may take to receive its 503."""
+DECLINE_SECONDS = 0.0005
+"""How long a worker that left a connection to a less busy one waits before looking again."""
+MAX_DECLINES = 20
+"""Looks a worker leaves to others (about 10 ms) before it accepts anyway, until it is again among
+the least busy: a worker that is stuck or starved of CPU never holds new connections up for long."""
 
 __all__ = ["WSGIServer", "READ_TIMEOUT_SECONDS", "HEAD_TIMEOUT_SECONDS", "IDLE_TIMEOUT_SECONDS", "MAX_CONNECTIONS"]
 
@@ -173,6 +179,23 @@ class _Tracking:
     timeouts = Timeouts()
     max_connections = MAX_CONNECTIONS
     base_environ: dict[str, Any] = {}
+    balance: Any = None  # see `WSGIServer.share`
+    _declined = 0
+
+    def get_request(self) -> Any:
+        if self.balance is not None:
+            if self.balance.may_accept():
+                self._declined = 0
+            elif self._declined < MAX_DECLINES:
+                self._declined += 1
+                time.sleep(DECLINE_SECONDS)  # the listening socket stays readable: do not spin on it
+                raise BlockingIOError("another worker holds fewer connections: it takes this one")
+        return super().get_request()  # type: ignore[misc]
+
+    def _held(self) -> None:
+        """Publish how many connections this worker holds (call with `_lock` held)."""
+        if self.balance is not None:
+            self.balance.hold(len(self._idle) + len(self._busy))
 
     def _init_tracking(self) -> None:
         self._lock = threading.Lock()
@@ -184,6 +207,7 @@ class _Tracking:
             admitted = len(self._idle) + len(self._busy) < self.max_connections
             if admitted:
                 self._idle.add(request)
+                self._held()
         if admitted:
             super().process_request(request, client_address)  # type: ignore[misc]
         else:
@@ -235,6 +259,7 @@ class _Tracking:
             with self._lock:
                 self._idle.discard(request)
                 self._busy.discard(request)
+                self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -256,9 +281,12 @@ class _UnixServer(_Tracking, socketserver.ThreadingMixIn, socketserver.UnixStrea
 
 
 class WSGIServer:
-    """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS."""
+    """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS.
 
-    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
+    The socket is bound here; `app` may be None and set later with `set_app`, which is how
+    `serve --workers N` binds once in the parent and gives each forked worker an app of its own."""
+
+    def __init__(self, app: WSGIApp | None, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
                  tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS) -> None:
@@ -279,7 +307,28 @@ class WSGIServer:
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
             httpd.tls = True
         self.unix_socket = unix_socket
+        self._owns_path = True
         httpd.base_environ = self._base_environ()
+
+    def set_app(self, app: WSGIApp) -> None:
+        self._httpd.app = app
+
+    def share(self, balance: Any = None) -> None:
+        """Make the listening socket one of several processes' (forked workers; call it before the
+        fork). Every worker's accept loop wakes for a new connection and one wins it: non-blocking,
+        the others' accept fails at once instead of blocking their loop (and their shutdown) until
+        the next connection. A worker's shutdown leaves a unix socket's file to `close()`.
+        `balance` (a `workers.Balance`): a worker holding more connections than another lets it
+        take the next one."""
+        self._httpd.balance = balance
+        self._httpd.socket.setblocking(False)
+        self._httpd.base_environ["wsgi.multiprocess"] = True
+        self._owns_path = False
+
+    def close(self) -> None:
+        """Release the listening socket without serving (the parent of forked workers, at the end)."""
+        self._httpd.socket.close()
+        self._unlink()
 
     def _base_environ(self) -> dict[str, Any]:
         """What every request's environ holds, built once."""
@@ -322,5 +371,9 @@ class WSGIServer:
         self._httpd.shutdown()
         self._httpd.start_draining()
         self._httpd.server_close()  # joins every connection thread
+        if self._owns_path:
+            self._unlink()
+
+    def _unlink(self) -> None:
         if self.unix_socket is not None and self.unix_socket.exists():
             self.unix_socket.unlink()

@@ -158,7 +158,7 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
             tx.record_load(service.id, *changed_load(present, current, call.now), call.now)
         audit.record(tx, event)
 
-    call.store.write(write)
+    call.store.record(write)
     loaded = [models.LoadedVersion(name=b.name, app=b.app, version=b.version) for b in present]
     return models.ServiceEnv(env=env, versions=versions, missing=missing, loaded_versions=loaded)
 

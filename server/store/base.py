@@ -313,6 +313,11 @@ class Store(Protocol):
         """
         ...
 
+    def record(self, fn: Callable[[Transaction], T]) -> T:
+        """`write` for what an audited read records (its audit event, a load record): `fn` takes
+        no lock and refuses nothing, so the store may commit it together with others."""
+        ...
+
     def hold_lock(self, *, exclusive: bool) -> None:
         """Hold the server lock until `close()`: shared while serving, exclusive while rotating
         the master key. Never waits: raises `LockHeld` if a conflicting holder has it."""

@@ -10,6 +10,10 @@ the key under every one of them.
 `flock` rather than `fcntl` record locks: a record lock does not conflict with another lock of
 the same process, so a server embedded in a process would not keep that process's own rotation
 out. The kernel drops the lock when the holder dies, even by `kill -9`: no stale lock files.
+
+`DATA/write.lock` (`WriteLock`) is the other lock here: serving SQLite stores take it exclusively
+around each group commit, so the writers of several processes queue in the kernel instead of
+polling in SQLite's busy handler.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from .base import LockHeld
 
 LOCK_FILE = "server.lock"
+WRITE_LOCK_FILE = "write.lock"
 
 
 class DirLock:
@@ -29,9 +34,7 @@ class DirLock:
 
     def __init__(self, directory: Path, *, exclusive: bool) -> None:
         path = Path(directory) / LOCK_FILE
-        # O_NOFOLLOW: a symlink planted in the data directory must not make us create or lock
-        # another file; 0600 like everything else in the directory (the file holds nothing)
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        self._fd = _open(path)
         try:
             fcntl.flock(self._fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except OSError as error:
@@ -45,6 +48,35 @@ class DirLock:
         if self._fd >= 0:
             os.close(self._fd)  # closing the only descriptor drops the flock
             self._fd = -1
+
+
+class WriteLock:
+    """The data directory's `write.lock`: held exclusively, waiting for it, around each commit of
+    a serving SQLite store, so the writers of several processes (`serve --workers N`) take turns in
+    the kernel's queue. Without it a writer that finds another process's write under way sleeps
+    and retries in SQLite's busy handler, and a commit that could have followed at once waits a
+    whole back-off step (a p99 of 836 ms with two processes on one data directory)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._fd = _open(Path(directory) / WRITE_LOCK_FILE)
+
+    def __enter__(self) -> "WriteLock":
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # blocks in the kernel (the GIL released), no polling
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _open(path: Path) -> int:
+    # O_NOFOLLOW: a symlink planted in the data directory must not make us create or lock
+    # another file; 0600 like everything else in the directory (the file holds nothing)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
 
 def _holders(fd: int) -> list[str]:

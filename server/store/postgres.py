@@ -30,6 +30,18 @@ creates at one site (the case the limit is for) would retry most of them several
 failure the lock cannot rule out, a deadlock (or a serialization failure, should an administrator
 raise the default isolation), is retried here, with the whole `fn` run again.
 
+Audited reads: one commit for many
+-----------------------------------
+An environment fetch is a read that writes: its audit event and its load record. On its own
+transaction each costs a BEGIN, a COMMIT and a WAL flush, and a replica spends more of its time on
+those round trips than on the fetch. So `record` (what `Store.record` is for: writes that take no
+lock and refuse nothing) queues the write for one thread that runs every queued record in one
+transaction and one commit, as SQLite's writer does for all writes; no caller hears "done" before
+that commit. If one of them fails, the group is rolled back and each is run again in a transaction
+of its own (`write`), so one failure stays its caller's; if the COMMIT itself fails, every caller
+of the group gets `StoreError`, as `write` gives one. Writes that lock a site stay on `write`, one
+transaction each, so that writes to different sites still run side by side.
+
 Tokens are read from the database on every request (there is no token cache), so a token revoked
 through one replica is refused by every replica at its next request. The bad-token rate limit is
 per replica (see `server/ratelimit.py`).
@@ -38,10 +50,12 @@ per replica (see `server/ratelimit.py`).
 from __future__ import annotations
 
 import os
+import queue
 import random
 import socket
+import threading
 import time
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -65,6 +79,20 @@ table (which holds the key check value), so databases in other schemas of one Po
 database (the tests', for one) have locks of their own."""
 _APP_NAME = "sitesecrets-server"
 _RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
+_MAX_GROUP = 128
+
+
+class _Job:
+    """One queued record; `done` is held until the commit carrying it is settled (see sqlite.py)."""
+
+    __slots__ = ("fn", "done", "result", "error")
+
+    def __init__(self, fn: Callable[[PostgresTx], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.result: Any = None
+        self.error: BaseException | None = None
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -119,6 +147,25 @@ def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the database: {_reason(error, url)}") from None
 
 
+def take_server_lock(url: str, *, exclusive: bool) -> psycopg.Connection:
+    """The server lock (see `PostgresStore.hold_lock`) on a new connection of its own, which holds
+    it until closed; raises `LockHeld` naming the holders when it is taken the other way."""
+    name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
+    conn = connect_as(url, name)
+    try:
+        take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
+        granted = conn.execute(f"SELECT {take}(%s, 'meta'::regclass::oid::int)", (_SERVER_LOCK,)).fetchone()[0]
+        if not granted:
+            raise LockHeld(_lock_holders(conn))
+    except psycopg.Error as error:
+        conn.close()
+        raise translate(error) from None
+    except LockHeld:
+        conn.close()
+        raise
+    return conn
+
+
 def _lock_holders(conn: psycopg.Connection) -> list[str]:
     """Who holds the server lock: "pid N on HOST" for our own processes (their connection's
     application name says so), else the database session's id."""
@@ -162,6 +209,9 @@ class PostgresStore:
         self._url = url
         self._lock_conn: psycopg.Connection | None = None
         self._closed = False
+        self._records: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._recorder: threading.Thread | None = None  # started by the first `record`
+        self._recorder_lock = threading.Lock()
 
     # ------------------------------------------------------------ reads
 
@@ -211,6 +261,74 @@ class PostgresStore:
             conn.execute("COMMIT")
             return result
 
+    # ------------------------------------------------------------ records (audited reads)
+
+    def record(self, fn: Callable[[PostgresTx], T]) -> T:
+        """Run `fn` in a transaction shared with the other queued records; return once it committed."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        if self._recorder is None:
+            self._start_recorder()
+        job = _Job(fn)
+        self._records.put(job)
+        job.done.acquire()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def _start_recorder(self) -> None:
+        with self._recorder_lock:
+            if self._recorder is None:
+                self._recorder = threading.Thread(target=self._record_loop, name="postgres-recorder", daemon=True)
+                self._recorder.start()
+
+    def _record_loop(self) -> None:
+        while True:
+            job = self._records.get()
+            if job is None:
+                return
+            group = [job]
+            while len(group) < _MAX_GROUP:
+                try:
+                    more = self._records.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._records.put(None)  # finish this group, then stop
+                    break
+                group.append(more)
+            try:
+                self._commit_records(group)
+            finally:
+                for job in group:
+                    job.done.release()
+
+    def _commit_records(self, group: list[_Job]) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("BEGIN")
+                try:
+                    for job in group:
+                        job.result = job.fn(PostgresTx(conn, writing=True))
+                except BaseException:
+                    if not conn.broken:
+                        conn.execute("ROLLBACK")
+                    raise
+                try:
+                    conn.execute("COMMIT")
+                except (psycopg.Error, PoolTimeout) as error:
+                    failure = translate(error)  # kept or not, no one can say: none is acknowledged
+                    for job in group:
+                        job.error = failure
+            return
+        except BaseException:  # noqa: BLE001 - before the commit: each again, alone, so one failure stays its own
+            pass
+        for job in group:
+            try:
+                job.result, job.error = self.write(job.fn), None
+            except BaseException as error:  # noqa: BLE001 - handed to that job's caller
+                job.result, job.error = None, error
+
     # ------------------------------------------------------------ life cycle
 
     def hold_lock(self, *, exclusive: bool) -> None:
@@ -218,24 +336,14 @@ class PostgresStore:
         `close()`: shared by every serving replica, whatever its data directory, and exclusive for
         a rotation. If that connection is lost (the database restarted), so is the lock: the key
         check in `datadir.py` and `keyring.py` is what still keeps a stale key from writing."""
-        name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
-        conn = connect_as(self._url, name)
-        try:
-            take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
-            granted = conn.execute(f"SELECT {take}(%s, 'meta'::regclass::oid::int)", (_SERVER_LOCK,)).fetchone()[0]
-            if not granted:
-                raise LockHeld(_lock_holders(conn))
-        except psycopg.Error as error:
-            conn.close()
-            raise translate(error) from None
-        except LockHeld:
-            conn.close()
-            raise
-        self._lock_conn = conn
+        self._lock_conn = take_server_lock(self._url, exclusive=exclusive)
 
     def close(self) -> None:
         if self._closed:
             return
+        if self._recorder is not None:  # first: its fallback path writes through the pool
+            self._records.put(None)
+            self._recorder.join()
         self._closed = True
         self._pool.close()
         if self._lock_conn is not None:  # last: ending the session drops its advisory lock

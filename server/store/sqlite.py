@@ -6,6 +6,13 @@ group of requests (an audited read is a write, so this is what lets reads scale)
 fails is rolled back alone, and no caller hears "done" before the commit carrying its change is
 durable. One writer also means limits are checked and applied with no other writer in between.
 Reads use a small pool of connections, each read in its own snapshot.
+
+Several processes may serve one data directory (`serve --workers N`), each with its own writer
+thread. A store on a data directory (`take_turns`) takes `DATA/write.lock` exclusively around each group, from
+`BEGIN IMMEDIATE` to `COMMIT`, so the writers take turns, waiting in the kernel: SQLite's busy
+handler, which sleeps and retries, never runs between them, and "no other writer in between"
+holds across processes as it does across threads. A writer waiting for its turn keeps collecting
+its process's writes, so the group it then commits is larger, not later.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .base import Conflict, StorageFull, StoreError
-from .dirlock import DirLock
+from .dirlock import DirLock, WriteLock
 from .migrations import MIGRATIONS
 from .sqlite_tx import SqliteTx
 
@@ -87,7 +95,9 @@ def migrate(conn: sqlite3.Connection) -> int:
 class SqliteStore:
     """A `Store` on one SQLite file. Call `close()` to stop the writer thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, take_turns: bool = False) -> None:
+        """`take_turns`: commit only while holding the directory's `write.lock` (see above); for
+        the data directory's database, which other processes may be writing."""
         self.path = Path(path)
         self._write_conn = connect(self.path)
         migrate(self._write_conn)
@@ -96,6 +106,7 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._lock: DirLock | None = None
+        self._write_lock = WriteLock(self.path.parent) if take_turns else None
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
         self._writer.start()
 
@@ -139,22 +150,30 @@ class SqliteStore:
             raise job.error
         return job.result
 
+    record = write  # every write here already shares its commit with the others queued
+
     def _write_loop(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
                 return
-            group = [job]
-            while len(group) < _MAX_GROUP:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # finish this group, then stop
-                    break
-                group.append(more)
-            self._commit_group(group)
+            # the turn first, then the group: what queued while another process committed joins it
+            with self._write_lock or nullcontext():
+                self._commit_group(self._group(job))
+
+    def _group(self, job: _Job) -> list[_Job]:
+        """`job` and the writes queued behind it, up to `_MAX_GROUP`."""
+        group = [job]
+        while len(group) < _MAX_GROUP:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)  # finish this group, then stop
+                break
+            group.append(more)
+        return group
 
     def _commit_group(self, group: list[_Job]) -> None:
         conn = self._write_conn
@@ -228,6 +247,8 @@ class SqliteStore:
         self._queue.put(None)
         self._writer.join()
         self._write_conn.close()
+        if self._write_lock is not None:
+            self._write_lock.close()
         with self._idle_lock:
             for conn in self._idle:
                 conn.close()

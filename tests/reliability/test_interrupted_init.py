@@ -46,7 +46,7 @@ def test_local_cut_short_after_its_key_before_its_database_starts_the_next_time(
         with pytest.raises(KeyboardInterrupt):
             EmbeddedServer.start(tmp_path / "data")
     assert local_start_works(tmp_path / "data")
-    assert sorted(os.listdir(tmp_path / "data")) == ["local-admin.token", "master.key", "secrets.db", "server.lock"]
+    assert sorted(os.listdir(tmp_path / "data")) == ["local-admin.token", "master.key", "secrets.db", "server.lock", "write.lock"]
 
 
 def test_local_cut_short_while_writing_its_key_starts_the_next_time(tmp_path, monkeypatch):
@@ -73,7 +73,7 @@ def test_local_cut_short_after_its_database_commit_finishes_at_the_next_start(tm
         with pytest.raises(KeyboardInterrupt):
             EmbeddedServer.start(tmp_path / "data")
     assert local_start_works(tmp_path / "data")
-    assert sorted(os.listdir(tmp_path / "data")) == ["local-admin.token", "master.key", "secrets.db", "server.lock"]
+    assert sorted(os.listdir(tmp_path / "data")) == ["local-admin.token", "master.key", "secrets.db", "server.lock", "write.lock"]
 
 
 def test_init_cut_short_before_its_commit_initialises_on_the_next_run(backend, tmp_path, monkeypatch):

@@ -124,6 +124,8 @@ def _wait_until_refused(host: str, port: int, timeout: float = 30.0) -> None:
             socket.create_connection((host, port), timeout=5).close()
         except ConnectionRefusedError:
             return
+        except ConnectionResetError:  # queued just as the listening socket closed: ask again
+            pass
         time.sleep(0.05)
     raise AssertionError(f"{host}:{port} still accepts connections {timeout}s after SIGTERM")
 

@@ -1,0 +1,91 @@
+"""PostgreSQL's group commit for audited reads (`PostgresStore.record`): records queued together
+share one transaction, one refused record fails alone, and each caller hears back only after the
+commit that carries its write."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from server.store import AuditRecord
+
+pytestmark = pytest.mark.postgresql_only(reason="the group commit of records is the PostgreSQL store's")
+
+QUEUED = 10
+
+
+def _event(n: int) -> AuditRecord:
+    return AuditRecord.of("service.env", details={"n": n}, at="2026-01-01T00:00:00Z", outcome="ok", site="default",
+                          target=f"service:s{n}", actor="test", source="test")
+
+
+def _wait_until(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def _queue_behind_a_held_group(store, fns) -> tuple[list, threading.Event]:
+    """Start `fns` as records while the recorder is held inside a first group, so that they all
+    queue up and go into the next group together; returns their results (in order) and the release."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def hold(tx):
+        entered.set()
+        release.wait(30)
+
+    results: list = [None] * len(fns)
+    first = threading.Thread(target=store.record, args=(hold,))
+    first.start()
+    _wait_until(entered.is_set, "the recorder to run the first group")
+
+    def run(i, fn):
+        try:
+            results[i] = store.record(fn)
+        except Exception as error:  # noqa: BLE001 - asserted by the caller
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    _wait_until(lambda: store._records.qsize() == len(fns), "every record to queue")
+    release.set()
+    for t in [first, *threads]:
+        t.join(30)
+    return results, release
+
+
+def test_records_queued_together_commit_in_one_transaction(state) -> None:
+    def insert(n):
+        def fn(tx):
+            tx.insert_audit(_event(n))
+            return tx._one("SELECT txid_current()")[0]
+        return fn
+
+    results, _ = _queue_behind_a_held_group(state.store, [insert(n) for n in range(QUEUED)])
+    assert len(set(results)) == 1, results  # one transaction id: one commit for all ten
+    count = state.store.read(lambda tx: tx._one("SELECT count(*) FROM audit_events WHERE actor = 'test'")[0])
+    assert count == QUEUED
+
+
+def test_a_record_that_fails_fails_alone_and_the_others_commit(state) -> None:
+    class Refused(Exception):
+        pass
+
+    def insert(n):
+        def fn(tx):
+            tx.insert_audit(_event(n))
+            if n == 3:
+                raise Refused()
+            return n
+        return fn
+
+    results, _ = _queue_behind_a_held_group(state.store, [insert(n) for n in range(QUEUED)])
+    assert isinstance(results[3], Refused)
+    assert [r for i, r in enumerate(results) if i != 3] == [n for n in range(QUEUED) if n != 3]
+    targets = state.store.read(lambda tx: tx._all("SELECT target FROM audit_events WHERE actor = 'test' ORDER BY target"))
+    assert [t[0] for t in targets] == sorted(f"service:s{n}" for n in range(QUEUED) if n != 3)
