@@ -14,7 +14,7 @@ Options via the environment: BENCH_DURATION (seconds counted per run, default 3)
 (default 1), BENCH_RUNS (default 3), BENCH_CLIENT (`raw` or `httpx`, default raw),
 BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it,
 BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`;
-BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer latency) alone, into
+BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command latency) alone, into
 `bench/results-watch.json`; BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
 to price a change of the HTTP layer) alone, into `bench/results-http.json`.
 """
@@ -212,7 +212,8 @@ class Bench:
         finally:
             for server in self.servers:
                 server.stop()
-        return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds."]
+        return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds to a waiting fetch, "
+                f"{watchers.RESTART_ROUNDS} to a command restarted by run --watch."]
 
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
