@@ -212,8 +212,12 @@ class Supervisor:
             self.say(f"{error}; {self.name} keeps running with the environment it has")
             return
         self.said = None
-        if prepared.secrets == self.latest:
-            return  # a change CMD cannot see (a secret replaced by the same value): no restart
+        if prepared.secrets == self.latest:  # a change CMD cannot see: a secret set to the value it had
+            if self.pending is not None:
+                self.pending = prepared  # the start under way records these newer versions
+            elif prepared.versions is not None:
+                self.record(prepared.versions)  # CMD has these values already: no restart, but loaded
+            return
         self.latest, self.pending = prepared.secrets, prepared
         if self.kill_at is None:  # not stopping already: a newer environment just replaces the pending one
             self.signal_child(watch.stop_signal)
@@ -226,6 +230,12 @@ class Supervisor:
             return shell_status(event.returncode)  # it ended by itself, or as it was told to
         prepared, self.pending, self.kill_at = self.pending, None, None
         return self.start(prepared)
+
+    def record(self, versions: list) -> None:
+        try:
+            record_load(self.watch.server, versions)
+        except RunError as error:
+            self.say(f"{error}; {self.name} keeps running")
 
     def forward(self, signum: int) -> None:
         self.leaving, self.pending = True, None

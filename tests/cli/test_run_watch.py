@@ -154,6 +154,16 @@ def test_each_start_records_the_load_it_starts_with(live, watched):
         assert service["loaded_versions"] == [{"name": "API_KEY", "app": None, "version": 2}]
 
 
+def test_a_secret_set_to_the_value_it_had_records_the_load_without_a_restart(live, watched):
+    with supervisor(live, watched):
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "first")  # version 2, the same value
+        wait_for(lambda: live.service(watched.site, "api")["loaded_versions"][0]["version"] == 2,
+                 "version 2 to be recorded as loaded")
+        assert live.service(watched.site, "api")["restart_required"] is False
+        assert len(watched.starts()) == 1 and watched.events("signal") == []
+
+
 def test_sigterm_to_the_supervisor_is_forwarded_and_it_exits_with_the_childs_status(live, watched):
     with supervisor(live, watched, WATCH_STATUS_ON_SIGNAL="7") as proc:
         wait_for(lambda: started_with(watched, "first"), "the first start")
