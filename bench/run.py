@@ -14,7 +14,8 @@ Options via the environment: BENCH_DURATION (seconds counted per run, default 3)
 (default 1), BENCH_RUNS (default 3), BENCH_CLIENT (`raw` or `httpx`, default raw),
 BENCH_DIR (where the temporary data directory goes; must not be tmpfs), BENCH_KEEP=1 keeps it,
 BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-isolation.json`;
-BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
+BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command latency) alone, into
+`bench/results-watch.json`; BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
 to price a change of the HTTP layer) alone, into `bench/results-http.json`.
 """
 
@@ -28,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, httpcost, isolation, replicas, startup
+from . import fixtures, httpcost, isolation, replicas, startup, watchers
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
@@ -204,6 +205,16 @@ class Bench:
         return [f"Row 12 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per figure, "
                 f"the servers taking turns run by run."]
 
+    def run_watch_only(self) -> list[str]:
+        """Row 13 alone (`BENCH_ONLY=watch`): see watchers.py."""
+        try:
+            self.raw["row13"] = watchers.measure(self)
+        finally:
+            for server in self.servers:
+                server.stop()
+        return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds to a waiting fetch, "
+                f"{watchers.RESTART_ROUNDS} to a command restarted by run --watch."]
+
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
             self.log(f"kept {self.base}")
@@ -218,7 +229,8 @@ def main() -> int:
     began = time.monotonic()
     only = os.environ.get("BENCH_ONLY", "")
     try:
-        notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only}.get(only, bench.run)()
+        notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
+                 "watch": bench.run_watch_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -231,12 +243,13 @@ def main() -> int:
         notes.append(f"WARNING: a load average of {busiest:.1f} on {info['cores']} cores means other processes "
                      f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
-             "http": lambda: httpcost.row_12(bench.raw.get("row12"))}.get(only, lambda: judge(bench.raw))()
+             "http": lambda: httpcost.row_12(bench.raw.get("row12")),
+             "watch": lambda: watchers.row_13(bench.raw.get("row13"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
-              "load_processes": bench.gen.processes}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http") else RESULTS
+              "load_processes": bench.gen.processes if bench.gen else 0}
+    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "watch") else RESULTS
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0
