@@ -18,7 +18,9 @@ BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and throug
 to price a change of the HTTP layer) alone, into `bench/results-http.json`; BENCH_ONLY=serving runs
 rows 1, 2, 3 and 10 (the serving layer's rows) alone, into `bench/results-serving.json`;
 BENCH_WORKERS (`serve --workers` of every server; default the server's own, one per core),
-BENCH_WRK=0 leaves wrk out.
+BENCH_WRK=0 leaves wrk out;
+BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command
+latency) alone, into `bench/results-watch.json`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, httpcost, isolation, replicas, startup, wrk
+from . import fixtures, httpcost, isolation, replicas, startup, watchers, wrk
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
@@ -250,6 +252,16 @@ class Bench:
         return [f"Row 12 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per figure, "
                 f"the servers taking turns run by run."]
 
+    def run_watch_only(self) -> list[str]:
+        """Row 13 alone (`BENCH_ONLY=watch`): see watchers.py."""
+        try:
+            self.raw["row13"] = watchers.measure(self)
+        finally:
+            for server in self.servers:
+                server.stop()
+        return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds to a waiting fetch, "
+                f"{watchers.RESTART_ROUNDS} to a command restarted by run --watch."]
+
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
             self.log(f"kept {self.base}")
@@ -265,7 +277,7 @@ def main() -> int:
     only = os.environ.get("BENCH_ONLY", "")
     try:
         notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
-                 "serving": bench.run_serving_only}.get(only, bench.run)()
+                 "serving": bench.run_serving_only, "watch": bench.run_watch_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -279,13 +291,14 @@ def main() -> int:
                      f"took much of the CPU; these figures understate this code. Re-run on a quiet machine.")
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
              "http": lambda: httpcost.row_12(bench.raw.get("row12")),
-             "serving": lambda: serving_rows(bench.raw)}.get(only, lambda: judge(bench.raw))()
+             "serving": lambda: serving_rows(bench.raw),
+             "watch": lambda: watchers.row_13(bench.raw.get("row13"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
-              "load_processes": bench.gen.processes, "workers": fixtures.WORKERS or "default",
+              "load_processes": bench.gen.processes if bench.gen else 0, "workers": fixtures.WORKERS or "default",
               "wrk": bench.raw.get("wrk", "left out")}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving") else RESULTS
+    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch") else RESULTS
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

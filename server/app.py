@@ -88,11 +88,18 @@ class Application:
             call.principal = self.authenticate(call)
             self.authorize(call, params)
         result = route.handler(call, **params)
+        if request.method != "GET":  # it may have changed an environment: end the waits it ends now
+            self.state.changes.poke()
         if isinstance(result, Response):
             return result
         if result is None:
             return Response.empty()
         return Response.json(result, route.status)
+
+    def stop_waiting(self) -> None:
+        """End every waiting request now (each answers as if its wait had run out): the server
+        calls this when it starts to shut down, so that no wait holds the shutdown up."""
+        self.state.changes.close()
 
     def authenticate(self, call: Call) -> Principal:
         """The caller of a valid token; a bad one is 401, or 429 while its address is throttled.
@@ -192,7 +199,7 @@ def _stale(last_used_at: str | None, seconds: int) -> bool:
 _KEY_CHANGED = "the master key was rotated while this server ran; it serves nothing until restarted with the new key"
 
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
     415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
     503: "Service Unavailable", 507: "Insufficient Storage",

@@ -7,11 +7,12 @@ these without importing the WSGI application, which imports the handlers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .auth import Principal, TokenHasher
+from .changes import ChangeHub
 from .config import Settings
 from .http import Request
 from .keyring import Keyring
@@ -32,6 +33,11 @@ class State:
     store: Store
     keyring: Keyring
     tokens: TokenHasher
+    changes: ChangeHub = field(init=False)
+    """Where waiting environment fetches wait for a change (see `changes.py`)."""
+
+    def __post_init__(self) -> None:
+        self.changes = ChangeHub(self.store)
 
 
 @dataclass

@@ -18,6 +18,7 @@ import ssl
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import unquote_to_bytes
@@ -30,6 +31,10 @@ from .httpconn import (HEAD_TIMEOUT_SECONDS, IDLE_TIMEOUT_SECONDS, READ_TIMEOUT_
 WSGIApp = Callable[[dict[str, Any], Callable], Any]
 MAX_CONNECTIONS = 256
 """Open connections served at once (one thread each); the next is answered 503 and closed."""
+MAX_WAITING = 2048
+"""Requests that may wait for a change (`Prefer: wait`) beyond the cap: a waiting request leaves
+the count of `MAX_CONNECTIONS` for its wait (one thread each still), so idle watchers never
+turn away work. Past this many, a request waits inside the cap like any other."""
 TURN_AWAY_SECONDS = 1.0
 """How long a connection over the cap may take to receive its 503."""
 DECLINE_SECONDS = 0.0005
@@ -132,6 +137,16 @@ class _Handler(socketserver.BaseRequestHandler):
             http.linger()
         return http.keeps_alive
 
+    @contextmanager
+    def park(self):
+        """Hold this connection outside the connection cap while its request waits for a change."""
+        parked = self.server.park(self.request)
+        try:
+            yield
+        finally:
+            if parked:
+                self.server.unpark(self.request)
+
     def _refuse(self, status: int) -> None:
         """This layer's own answer, then the close: after lingering for what the client still sends,
         unless it was refused for being too slow (408), which is not waited for again."""
@@ -153,6 +168,7 @@ class _Handler(socketserver.BaseRequestHandler):
             "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("latin-1"),
             "REMOTE_ADDR": self._client(),
             "wsgi.input": _Input(self.http),
+            "sitesecrets.park": self.park,
         })
         for name, value in request.headers:
             key = name.decode("latin-1").upper().replace("-", "_")
@@ -178,6 +194,7 @@ class _Tracking:
     draining = False
     timeouts = Timeouts()
     max_connections = MAX_CONNECTIONS
+    max_waiting = MAX_WAITING
     base_environ: dict[str, Any] = {}
     balance: Any = None  # see `WSGIServer.share`
     _declined = 0
@@ -201,6 +218,7 @@ class _Tracking:
         self._lock = threading.Lock()
         self._idle: set[socket.socket] = set()  # connections between requests
         self._busy: set[socket.socket] = set()  # connections mid-request
+        self._waiting: set[socket.socket] = set()  # connections whose request waits for a change (uncounted)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
@@ -242,7 +260,25 @@ class _Tracking:
             self._idle.add(connection)
             return self.draining
 
+    def park(self, connection: socket.socket) -> bool:
+        """Take a busy connection out of the cap's count while it waits; False when too many wait."""
+        with self._lock:
+            if len(self._waiting) >= self.max_waiting or connection not in self._busy:
+                return False
+            self._busy.discard(connection)
+            self._waiting.add(connection)
+            return True
+
+    def unpark(self, connection: socket.socket) -> None:
+        with self._lock:
+            if connection in self._waiting:
+                self._waiting.discard(connection)
+                self._busy.add(connection)
+
     def start_draining(self) -> None:
+        stop_waiting = getattr(self.app, "stop_waiting", None)
+        if stop_waiting is not None:  # waiting requests answer now rather than hold the shutdown up
+            stop_waiting()
         with self._lock:
             self.draining = True
             idle = list(self._idle)
@@ -259,6 +295,7 @@ class _Tracking:
             with self._lock:
                 self._idle.discard(request)
                 self._busy.discard(request)
+                self._waiting.discard(request)
                 self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -289,7 +326,8 @@ class WSGIServer:
     def __init__(self, app: WSGIApp | None, host: str = "127.0.0.1", port: int = 8716, *, unix_socket: Path | None = None,
                  tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
-                 idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS) -> None:
+                 idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
+                 max_waiting: int = MAX_WAITING) -> None:
         if unix_socket is not None:
             self._httpd: Any = self._bind_unix(Path(unix_socket))
         else:
@@ -298,7 +336,7 @@ class WSGIServer:
             self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
         httpd = self._httpd
         httpd._init_tracking()
-        httpd.app, httpd.access_log, httpd.max_connections = app, access_log, max_connections
+        httpd.app, httpd.access_log, httpd.max_connections, httpd.max_waiting = app, access_log, max_connections, max_waiting
         httpd.timeouts = Timeouts(read=read_timeout, head=head_timeout, idle=idle_timeout)
         if tls_cert is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
 from .limits import (
     DESCRIPTION_PATTERN,
@@ -254,6 +254,13 @@ class Secret(_Object):
     fingerprint: str | None = Field(
         default=None, description="the first 16 hex characters of a keyed HMAC of the value, keyed per site: equal values "
                                   "in one site have equal fingerprints (null only for a value that failed its integrity check)")
+    rotate_every_days: int | None = Field(default=None, description="the rotation period in days, or null for none")
+    rotation_due_at: Timestamp | None = Field(default=None, description="when the current value was set plus the period")
+    rotation_overdue: bool = Field(default=False, description="whether `rotation_due_at` has passed")
+
+
+RotationDays = Annotated[int, Field(ge=1, le=3650), WholeNumber]
+MAX_DUE_WITHIN_DAYS = 3650
 
 
 class SecretCreate(_Request):
@@ -261,10 +268,23 @@ class SecretCreate(_Request):
     value: SecretValue
     type: TypeKey | None = None
     description: Description = ""
+    rotate_every_days: RotationDays | None = None
 
 
 class SecretUpdate(_Request):
     value: SecretValue | None = None
+    value_patch: dict[str, Any] | None = Field(
+        default=None, description="an RFC 7396 JSON Merge Patch for a typed secret whose value is a JSON object; "
+                                  "not with `value`")
+    rotate_every_days: RotationDays | None = Field(default=None, description="days; null (sent explicitly) removes the policy")
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"not": {"required": ["value", "value_patch"]}})
+
+    @model_validator(mode="after")
+    def _one_way_to_change_the_value(self) -> "SecretUpdate":
+        if self.value is not None and self.value_patch is not None:
+            raise ValueError("send either value or value_patch, not both")
+        return self
     description: Description | None = None
     type: TypeKey | None = Field(default=None, description="a type key; null (sent explicitly) removes the type")
     expected_version: Annotated[int, Field(ge=1), WholeNumber] | None = None

@@ -6,28 +6,27 @@ the environment once, refuses to start CMD unless it has all of it and `exec` ca
 the load (which clears the service's `restart_required`) only then, and replaces itself with CMD
 (`os.execve`), so CMD's exit status, signals and standard streams are its own. Values travel
 only in the environment, never on a command line; the token this process used is not passed on.
+
+With `--watch` it stays instead, as CMD's supervisor (tui/watch.py), and starts CMD again
+whenever the environment changes; everything up to the first start is the same.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import json
 import os
+import signal
 import sys
-from urllib.parse import quote
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
-from tui.envpolicy import refused
+from tui.envfetch import RunError, Server, child_environment, fetch_env, prepare, record_load
 from tui.settings import default_site, default_url
-from tui.startcheck import CannotStart, check_start, resolve_command
+from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
-TOKEN_VARS = ("SITESECRETS_TOKEN",)
-
-
-class RunError(Exception):
-    """Why CMD was not started; one sentence for stderr."""
+DEFAULT_SIGNAL = signal.SIGTERM
+DEFAULT_GRACE = 10.0
+MAX_GRACE = 3600.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,83 +44,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--allow-env", action="append", default=[], metavar="NAME",
                         help="allow a secret to set NAME although it changes how programs load (repeatable)")
     parser.add_argument("--verbose", action="store_true", help="say on stderr which inherited variables secrets override")
+    parser.add_argument("--watch", action="store_true",
+                        help="stay as CMD's supervisor and restart it whenever its environment changes")
+    parser.add_argument("--signal", type=signal_named, metavar="NAME",
+                        help="with --watch: the signal that asks CMD to stop before a restart (default TERM)")
+    parser.add_argument("--grace", type=grace_seconds, metavar="SECONDS",
+                        help=f"with --watch: seconds CMD has to stop before it is killed (default {DEFAULT_GRACE:g})")
     return parser
 
 
-def call(url: str, token: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
-    """The JSON object the server answered with 200; raises RunError with the server's message otherwise."""
-    import http.client
+def signal_named(name: str) -> signal.Signals:
+    """The signal `TERM`, `SIGTERM` or `term` names."""
+    try:
+        return signal.Signals["SIG" + name.upper().removeprefix("SIG")]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"no signal is named {name!r}; try TERM, INT, HUP, QUIT, USR1 or USR2") from None
 
-    from tui.stdconn import NoConnection, failure_reason, open_connection
 
+def grace_seconds(text: str) -> float:
     try:
-        conn, prefix = open_connection(url, timeout)
-    except NoConnection as error:
-        raise RunError(f"cannot reach the server at {url}: {error}") from None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    try:
-        conn.request(method, f"{prefix}{path}", headers=headers, body=None if body is None else json.dumps(body).encode())
-        response = conn.getresponse()
-        answer = response.read()
-    except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
-        raise RunError(f"cannot reach the server at {url} ({failure_reason(error)})") from None
-    finally:
-        conn.close()
-    try:
-        payload = json.loads(answer)
+        seconds = float(text)
     except ValueError:
-        raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
-    if not isinstance(payload, dict):
-        raise RunError(f"the server answered HTTP {response.status} with no JSON object")
-    if response.status != 200:
-        error = payload.get("error")
-        message = error.get("message") if isinstance(error, dict) else None
-        raise RunError(str(message) if message else f"the server answered HTTP {response.status}")
-    return payload
-
-
-def service_path(site: str, service: str) -> str:
-    return f"/v1/sites/{quote(site, safe='')}/services/{quote(service, safe='')}"
-
-
-def fetch_env(url: str, token: str, site: str, service: str) -> tuple[dict[str, str], list | None]:
-    """(environment, versions to record) of the service, fetched without recording the load.
-
-    The versions are None from a server older than `?record=false`: it ignored the parameter and
-    recorded the load with the fetch, as every fetch did then.
-    """
-    payload = call(url, token, "GET", f"{service_path(site, service)}/env?record=false")
-    env = payload.get("env")
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise RunError("the server's answer has no environment")
-    # a binding whose secret does not exist yet: starting without it would be half the secrets
-    absent = sorted({ref.get("name") for ref in payload.get("missing") or [] if isinstance(ref, dict)} - set(env))
-    if absent:
-        raise RunError(f"service {service} binds secrets that do not exist yet: {', '.join(map(str, absent))}")
-    loaded = payload.get("loaded_versions")
-    if loaded is not None and not isinstance(loaded, list):
-        raise RunError("the server's answer has no versions to record")
-    return env, loaded
-
-
-def record_load(url: str, token: str, site: str, service: str, versions: list) -> None:
-    """Tell the server the service is starting with `versions` (clears its `restart_required`)."""
-    try:
-        call(url, token, "POST", f"{service_path(site, service)}/loads", {"versions": versions})
-    except RunError as error:
-        raise RunError(f"cannot record the load ({error})") from None
-
-
-def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbose: bool) -> dict[str, str]:
-    """The inherited environment without our token, with the secrets over it."""
-    env = {k: v for k, v in inherited.items() if k not in TOKEN_VARS}
-    for name in sorted(secrets):
-        if verbose and name in env:
-            print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
-        env[name] = secrets[name]
-    return env
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_GRACE:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"the grace must be a number of seconds from 0 to {MAX_GRACE:g}")
+    return seconds
 
 
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -145,24 +92,32 @@ def main(argv: list[str]) -> int:
         build_parser().print_usage(sys.stderr)
         print(f"sitesecrets run: {error}", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(options)
+    parser = build_parser()
+    args = parser.parse_args(options)
+    if not args.watch and (args.signal is not None or args.grace is not None):
+        parser.error("--signal and --grace apply only with --watch")
+    inherited = dict(os.environ)
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)
-        resolve_command(command[0], child_environment(dict(os.environ), {}, False))
+        resolve_command(command[0], child_environment(inherited, {}, False))
         token = resolve_token(args.url, token=args.token, token_file=args.token_file)
         if not token:
             raise RunError(NO_TOKEN)
         url = check_url(args.url, insecure=args.insecure)
         warn_plain_loopback(url, "sitesecrets run")
-        secrets, versions = fetch_env(url, token, args.site, args.service)
-        blocked = refused(list(secrets), set(args.allow_env))
-        if blocked:
-            raise RunError(f"refusing to set {', '.join(blocked)}: they change how programs load; "
-                           "name each with --allow-env if you mean it")
-        env = child_environment(dict(os.environ), secrets, args.verbose)
-        program = check_start(command, env)  # again, with the secrets: one may set PATH (--allow-env)
-        if versions is not None:
-            record_load(url, token, args.site, args.service, versions)
+        server = Server(url, token, args.site, args.service)
+        answer = fetch_env(server)
+        if args.watch and not answer.etag:
+            raise RunError("the server cannot say when the environment changes (no ETag): upgrade it to use --watch")
+        first = prepare(command, inherited, answer.payload or {}, args.service, set(args.allow_env), args.verbose)
+        if args.watch:
+            from tui.watch import Watch, supervise
+
+            return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
+                                   args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace),
+                             first, answer.etag)
+        if first.versions is not None:
+            record_load(server, first.versions)
     except CannotStart as error:
         print(f"sitesecrets run: {error}", file=sys.stderr)
         return error.status
@@ -174,8 +129,9 @@ def main(argv: list[str]) -> int:
     # of one system call, and the service is then recorded as loaded though it did not start; a
     # supervisor sees the status below and starts it again, which records the load again.
     try:
-        os.execve(program, command, env)  # the file check_start found, not a second PATH search
+        os.execve(first.program, command, first.env)  # the file check_start found, not a second PATH search
     except OSError as error:
         print(f"sitesecrets run: cannot start {command[0]}: {error.strerror}", file=sys.stderr)
-        return 127 if error.errno == errno.ENOENT else 126
+        return failed_start_status(error)
     return 0  # not reached: exec replaced this process
+

@@ -9,6 +9,7 @@ a `noexec` mount) is left to `exec` itself. Standard library only: this runs bef
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -38,6 +39,12 @@ def check_start(argv: list[str], env: dict[str, str]) -> str:
     check_interpreter(program)
     check_sizes(program, argv, env)
     return program
+
+
+def failed_start_status(error: OSError) -> int:
+    """The shell's status for a command whose start failed with `error`: 127 when its file is not
+    there, 126 when it is but cannot be executed."""
+    return NOT_FOUND if error.errno == errno.ENOENT else NOT_EXECUTABLE
 
 
 def resolve_command(name: str, env: dict[str, str]) -> str:

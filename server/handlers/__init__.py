@@ -30,7 +30,8 @@ ROUTES: list[Route] = [
 for scope in SCOPES:
     ROUTES += [
         Route("GET", f"{scope}/secrets", secrets.list_secrets, P.read, "secret.list", response=models.SecretList,
-              summary="List secrets (at site scope, ?scope=all lists every scope)", query=("scope",) if scope == SITE else ()),
+              summary="List secrets (at site scope, ?scope=all lists every scope; ?due_within_days=N those due for rotation)",
+              query=("scope", "due_within_days") if scope == SITE else ("due_within_days",)),
         Route("POST", f"{scope}/secrets", secrets.create_secret, P.write, "secret.create", models.SecretCreate, models.Secret, 201, "Create a secret", errors=(409,)),
         Route("GET", f"{scope}/secrets/{{name}}", secrets.get_secret, P.read, "secret.get", response=models.Secret, summary="Read a secret's metadata"),
         Route("PATCH", f"{scope}/secrets/{{name}}", secrets.update_secret, P.write, "secret.update", models.SecretUpdate, models.Secret, summary="Update a secret", errors=(409,)),

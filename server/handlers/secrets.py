@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Callable, TypeVar
 
 from shared import models
-from shared.limits import value_size
+from shared.limits import value_problem, value_size
 from shared.models import ErrorCode
 
 from .. import audit, schemas, validation
 from ..audit import secret_target
-from ..context import Call
+from ..context import Call, utc_now
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
+from ..mergepatch import merge_patch
 from ..store import AppRow, SecretRow, SiteRow, Transaction, TypeRow
 from ..store.base import VersionRow
 from .common import create_unique, load_scope, site_limits
@@ -30,11 +32,37 @@ T = TypeVar("T")
 
 
 def secret_model(row: SecretRow, used_by: list[str]) -> models.Secret:
+    due = rotation_due_at(row)
     return models.Secret(
         name=row.name, app=row.app, type=row.type_key, description=row.description, version=row.version,
         created_at=row.created_at, updated_at=row.updated_at, created_by=row.created_by,
         updated_by=row.updated_by, used_by=used_by, last_used_at=row.last_used_at, fingerprint=row.fingerprint,
+        rotate_every_days=row.rotate_every_days, rotation_due_at=due, rotation_overdue=due is not None and due <= utc_now(),
     )
+
+
+def rotation_due_at(row: SecretRow) -> str | None:
+    """When the secret's value falls due for rotation: when it was set plus the period, or None
+    without a policy. Stored times sort as the moments they name, so callers compare strings."""
+    if row.rotate_every_days is None:
+        return None
+    since = datetime.strptime(row.value_updated_at or row.updated_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return (since + timedelta(days=row.rotate_every_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def due_within_days(call: Call) -> int | None:
+    """`?due_within_days=N` of a listing: 0..3650, or None when absent."""
+    text = call.request.query.get("due_within_days")
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or int(text) > models.MAX_DUE_WITHIN_DAYS:
+        raise validation_error([{"path": "/due_within_days", "message": f"must be a whole number of days, 0 to {models.MAX_DUE_WITHIN_DAYS}"}])
+    return int(text)
+
+
+def falls_due_by(row: SecretRow, horizon: str) -> bool:
+    due = rotation_due_at(row)
+    return due is not None and due <= horizon
 
 
 def load_secret(tx: Transaction, site: SiteRow, app: AppRow | None, name: str) -> SecretRow:
@@ -49,11 +77,15 @@ def list_secrets(call: Call, site: str, app: str | None = None) -> models.Secret
     if scope not in ("site", "all"):  # a typo must not quietly list only the site level
         raise validation_error([{"path": "/scope", "message": "scope must be 'site' or 'all'"}])
     all_scopes = scope == "all"
+    within = due_within_days(call)
 
     def read(tx: Transaction) -> models.SecretList:
         site_row, app_row = load_scope(tx, site, app)
         usage = tx.usage_by_secret(site_row.id)
         rows = tx.list_secrets(site_row.id, app_row.id if app_row else None, all_scopes)
+        if within is not None:  # 0 days: only those already due
+            horizon = utc_now(within * 86400)
+            rows = [r for r in rows if falls_due_by(r, horizon)]
         return models.SecretList(items=[secret_model(r, usage.get((r.app_id, r.name), [])) for r in rows])
 
     return call.store.read(read)
@@ -87,6 +119,8 @@ class Checked:
     type_id: int | None = None
     schema: str | None = None
     stored_version: int | None = None
+    patched: str | None = None
+    """A `value_patch` update's new value: the value at `stored_version` with the patch applied."""
 
 
 class Stale(Exception):
@@ -127,11 +161,12 @@ def read_type(tx: Transaction, site: SiteRow, type_key: str) -> TypeRow:
     return secret_type
 
 
-def checked_against(type_row: TypeRow | None, value: str | None, stored_version: int | None = None) -> Checked:
+def checked_against(type_row: TypeRow | None, value: str | None, stored_version: int | None = None, *,
+                    patched: bool = False) -> Checked:
     if type_row is None:
         return Checked(stored_version=stored_version)
     validate_typed_value(type_row, value or "")
-    return Checked(type_row.key, type_row.id, type_row.schema, stored_version)
+    return Checked(type_row.key, type_row.id, type_row.schema, stored_version, value if patched else None)
 
 
 def still_current(tx: Transaction, site: SiteRow, checked: Checked, type_key: str | None) -> int | None:
@@ -177,6 +212,7 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
             "site_id": site_row.id, "app_id": app_row.id if app_row else None, "name": body.name,
             "type_id": type_id, "description": body.description, "version": 1, "ciphertext": ciphertext,
             "fingerprint": fingerprint, "created_at": call.now, "updated_at": call.now, "created_by": actor, "updated_by": actor,
+            "rotate_every_days": body.rotate_every_days,
         })
         keep_version(call, tx, site_row, secret_id, VersionRow(1, ciphertext, fingerprint, body.type, call.now, actor))
         audit.record(tx, call.event("secret.create", site=site, target=secret_target(app, body.name),
@@ -190,11 +226,14 @@ def update_secret(call: Call, site: str, name: str, app: str | None = None) -> m
     body = call.request.parse(models.SecretUpdate)
     sent = body.model_fields_set
     value = body.value if "value" in sent and body.value is not None else None
+    patch = body.value_patch if "value_patch" in sent else None
 
     def check() -> Checked:
-        if value is None and "type" not in sent:
+        if value is None and patch is None and "type" not in sent:
             return Checked()  # nothing to validate: the write checks nothing either
         site_row, row, type_row = call.store.read(lambda tx: _read_for_check(call, tx, site, app, name, body, sent, value))
+        if patch is not None:  # the value is the stored one patched: conditioned on that stored version
+            return checked_against(type_row, patched_value(call, site_row, row, type_row, patch), row.version, patched=True)
         if value is None and type_row is None:
             return Checked(stored_version=row.version)
         if value is None:  # a new type for the stored value: check that value, and that it stays the same
@@ -212,11 +251,32 @@ def update_secret(call: Call, site: str, name: str, app: str | None = None) -> m
             tx.update_secret(row.id, changes | {"updated_at": call.now, "updated_by": call.principal.name})
         record_changes(call, tx, site_row, row, changes, body.type if "type" in sent else row.type_key)
         changed = sorted(k for k in changes if k not in ("ciphertext", "fingerprint"))
-        audit.record(tx, call.event("secret.update", site=site, target=secret_target(app, name),
-                                    details={"changed": changed, "version": changes.get("version", row.version)}))
+        details = {"changed": changed, "version": changes.get("version", row.version)}
+        if patch is not None:
+            details["patched"] = True
+        audit.record(tx, call.event("secret.update", site=site, target=secret_target(app, name), details=details))
         return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, row.app_id, name))
 
     return write_checked(call, check, write)
+
+
+def patched_value(call: Call, site: SiteRow, row: SecretRow, type_row: TypeRow | None, patch: dict) -> str:
+    """The stored value with the merge patch applied, as JSON text; 422 unless the secret is typed
+    and its value a JSON object. Runs in the request thread, like validation."""
+    if type_row is None:
+        raise validation_error([{"path": "/value_patch", "message": "only a typed secret's value can be patched"}])
+    try:
+        current = validation.parse(_open(call, site, row))
+    except (ValueError, RecursionError):
+        current = None
+    if not isinstance(current, dict):
+        raise validation_error([{"path": "/value_patch", "message": "only a value that is a JSON object can be patched; send value instead"}])
+    text = json.dumps(merge_patch(current, patch), ensure_ascii=False, separators=(",", ":"))
+    check_name_and_size(call, site, None, text)
+    problem = value_problem(text)
+    if problem:
+        raise validation_error([{"path": "/value_patch", "message": problem}])
+    return text
 
 
 def _read_for_check(call: Call, tx: Transaction, site: str, app: str | None, name: str, body: models.SecretUpdate,
@@ -237,8 +297,14 @@ def _changes(call: Call, tx: Transaction, site: SiteRow, row: SecretRow, body: m
     changes: dict = {}
     if "description" in sent and body.description is not None:
         changes["description"] = body.description
+    if "rotate_every_days" in sent and body.rotate_every_days != row.rotate_every_days:
+        changes["rotate_every_days"] = body.rotate_every_days  # null removes the policy
     type_key = body.type if "type" in sent else row.type_key
     value = body.value if "value" in sent and body.value is not None else None
+    if checked.patched is not None:
+        if checked.stored_version != row.version:
+            raise Stale()  # the value was patched as it stood at another version: patch the current one
+        value = checked.patched
     check_name_and_size(call, site, None, value)
     if value is not None or type_key != row.type_key:
         if value is None and checked.stored_version != row.version:

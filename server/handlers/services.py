@@ -5,10 +5,10 @@ from __future__ import annotations
 from shared import models
 from shared.models import ErrorCode
 
-from .. import audit
+from .. import audit, envwait
 from ..context import Call
 from ..crypto import IntegrityError
-from ..http import ApiError, not_found, validation_error
+from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
 from ..store.base import BindingRow, BoundSecret
 from .common import create_unique, load_app, load_site
@@ -132,13 +132,13 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
     fetch is audited as an error and answers 500 rather than hand the service half its environment.
     """
     record = record_requested(call)
-
-    def read(tx: Transaction) -> tuple[SiteRow, ServiceRow, list[BoundSecret]]:
-        site_row = load_site(tx, site)
-        service = load_service(tx, site_row, name)
-        return site_row, service, allowed_bindings(tx, site_row, service, tx.bound_secrets(service.id))
-
-    site_row, service, bound = call.store.read(read)
+    condition = envwait.condition_of(call)
+    snapshot = _snapshot(call, site, name)
+    if condition is not None:
+        snapshot = _until_changed(call, condition, snapshot, lambda: _snapshot(call, site, name))
+        if isinstance(snapshot, Response):
+            return snapshot
+    site_row, service, bound, tag, _ = snapshot
     target = f"service:{name}"
     try:
         env, versions, missing = open_bound(call, site_row, bound)
@@ -160,7 +160,40 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
 
     call.store.record(write)
     loaded = [models.LoadedVersion(name=b.name, app=b.app, version=b.version) for b in present]
-    return models.ServiceEnv(env=env, versions=versions, missing=missing, loaded_versions=loaded)
+    response = Response.json(models.ServiceEnv(env=env, versions=versions, missing=missing, loaded_versions=loaded))
+    response.headers.append(("ETag", tag))
+    return response
+
+
+_Snapshot = tuple[SiteRow, ServiceRow, list[BoundSecret], str, int]
+
+
+def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
+    """The service's bindings as one snapshot sees them, with their ETag and the site's change
+    counter as of that snapshot (what a wait waits to see pass)."""
+
+    def read(tx: Transaction) -> _Snapshot:
+        site_row = load_site(tx, site)
+        service = load_service(tx, site_row, name)
+        bound = allowed_bindings(tx, site_row, service, tx.bound_secrets(service.id))
+        return site_row, service, bound, envwait.env_etag(bound), tx.env_changes([site_row.id]).get(site_row.id, 0)
+
+    return call.store.read(read)
+
+
+def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot, again) -> _Snapshot | Response:
+    """A snapshot whose tag the client does not hold, or 304 once `Prefer: wait` has passed (at
+    once without one). A change elsewhere in the site wakes the wait, which then reads again."""
+    deadline = envwait.deadline_of(condition)
+    with envwait.parked(call):
+        while condition.unchanged(snapshot[3]):
+            if not call.state.changes.wait(snapshot[0].id, snapshot[4], deadline):
+                response = Response(304, b"", [("ETag", snapshot[3])])
+                if condition.wait_seconds:
+                    response.headers.append(("Preference-Applied", f"wait={condition.wait_seconds}"))
+                return response
+            snapshot = again()
+    return snapshot
 
 
 def record_requested(call: Call) -> bool:

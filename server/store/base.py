@@ -103,6 +103,9 @@ class SecretRow:
     updated_by: str
     last_used_at: str | None
     fingerprint: str | None = None
+    rotate_every_days: int | None = None
+    value_updated_at: str | None = None
+    """When the current value was set (its version created): what a rotation period counts from."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,10 @@ class Transaction(Protocol):
     def site_contents(self, site_id: int) -> dict[str, int]: ...
     def count_secrets(self, site_id: int) -> int: ...
     def secret_counts(self) -> dict[int, int]: ...
+    def env_changes(self, site_ids: list[int]) -> dict[int, int]:
+        """Each site's count of changes that can alter a service's environment (migration 5's
+        triggers keep it); a site that does not exist is left out."""
+        ...
     # apps
     def list_apps(self, site_id: int) -> list[AppRow]: ...
     def get_app(self, site_id: int, name: str) -> AppRow | None: ...

@@ -17,7 +17,7 @@ from .base import ExpiredTrash, TrashRow, VersionRow
 _VERSION_COLUMNS = "version, ciphertext, fingerprint, type_key, created_at, created_by"
 # the columns a secret and its trash entry share, in one order
 _SHARED = ("site_id, app_id, name, type_id, description, version, ciphertext, fingerprint, "
-           "created_at, updated_at, created_by, updated_by, last_used_at")
+           "created_at, updated_at, created_by, updated_by, last_used_at, rotate_every_days, value_updated_at")
 _TRASH_COLUMNS = "x.id, x.site_id, x.app_id, a.name, x.name, x.version, x.deleted_at, x.deleted_by, x.purge_at"
 _TRASH_FROM = "FROM trashed_secrets x LEFT JOIN apps a ON a.id = x.app_id"
 

@@ -375,4 +375,93 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    Migration(
+        5,
+        "rotation policy and environment changes",
+        # `rotate_every_days` is a secret's rotation policy; `value_updated_at` is when its current
+        # value was set, which `rotation_due_at` counts from (`updated_at` also moves when only the
+        # description does). `sites.env_changes` counts the changes that can alter a service's
+        # environment in the site, so a server can tell its waiting environment fetches (`Prefer:
+        # wait`) that something moved with one query, whichever process or replica made the change.
+        # Triggers keep both, so every path that writes a value or a binding keeps them, present or
+        # future: a new version (any change of `version`) restamps `value_updated_at`; a secret
+        # created, deleted, renamed or given a new version, a binding added or removed, and an app's
+        # `site_secrets` switched each count one change. `loaded_version` and `last_used_at`, which
+        # every recorded fetch writes, count none. Migration 4's trash moves rows out of `secrets`
+        # (a DELETE, so trashing counts) and a restore moves them back (an INSERT, which counts and,
+        # as the trash keeps both rotation columns, brings the policy and the value's age back
+        # as they were); a rollback is a new version, so it restamps `value_updated_at`.
+        """
+        ALTER TABLE secrets ADD COLUMN rotate_every_days INTEGER;
+        ALTER TABLE secrets ADD COLUMN value_updated_at TEXT;
+        UPDATE secrets SET value_updated_at = updated_at;
+        ALTER TABLE trashed_secrets ADD COLUMN rotate_every_days INTEGER;
+        ALTER TABLE trashed_secrets ADD COLUMN value_updated_at TEXT;
+        UPDATE trashed_secrets SET value_updated_at = updated_at;
+        ALTER TABLE sites ADD COLUMN env_changes INTEGER NOT NULL DEFAULT 0;
+        CREATE TRIGGER secrets_value_stamp_insert AFTER INSERT ON secrets WHEN NEW.value_updated_at IS NULL
+        BEGIN UPDATE secrets SET value_updated_at = NEW.updated_at WHERE id = NEW.id; END;
+        CREATE TRIGGER secrets_value_stamp_update AFTER UPDATE OF version ON secrets WHEN NEW.version <> OLD.version
+        BEGIN UPDATE secrets SET value_updated_at = NEW.updated_at WHERE id = NEW.id; END;
+        CREATE TRIGGER secrets_env_insert AFTER INSERT ON secrets
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id = NEW.site_id; END;
+        CREATE TRIGGER secrets_env_delete AFTER DELETE ON secrets
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id = OLD.site_id; END;
+        CREATE TRIGGER secrets_env_update AFTER UPDATE OF version, ciphertext, name, app_id, site_id ON secrets
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id IN (OLD.site_id, NEW.site_id); END;
+        CREATE TRIGGER bindings_env_insert AFTER INSERT ON bindings
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id = (SELECT site_id FROM services WHERE id = NEW.service_id); END;
+        CREATE TRIGGER bindings_env_delete AFTER DELETE ON bindings
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id = (SELECT site_id FROM services WHERE id = OLD.service_id); END;
+        CREATE TRIGGER apps_env_update AFTER UPDATE OF site_secrets ON apps
+        BEGIN UPDATE sites SET env_changes = env_changes + 1 WHERE id = NEW.site_id; END;
+        """,
+        """
+        ALTER TABLE secrets ADD COLUMN rotate_every_days INTEGER;
+        ALTER TABLE secrets ADD COLUMN value_updated_at TEXT;
+        UPDATE secrets SET value_updated_at = updated_at;
+        ALTER TABLE trashed_secrets ADD COLUMN rotate_every_days INTEGER;
+        ALTER TABLE trashed_secrets ADD COLUMN value_updated_at TEXT;
+        UPDATE trashed_secrets SET value_updated_at = updated_at;
+        ALTER TABLE sites ADD COLUMN env_changes BIGINT NOT NULL DEFAULT 0;
+        CREATE FUNCTION secrets_value_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                NEW.value_updated_at := coalesce(NEW.value_updated_at, NEW.updated_at);
+            ELSIF NEW.version <> OLD.version THEN
+                NEW.value_updated_at := NEW.updated_at;
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER secrets_value_stamp BEFORE INSERT OR UPDATE OF version ON secrets
+            FOR EACH ROW EXECUTE FUNCTION secrets_value_stamp();
+        CREATE FUNCTION secrets_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP <> 'INSERT' THEN
+                UPDATE sites SET env_changes = env_changes + 1 WHERE id = OLD.site_id;
+            END IF;
+            IF TG_OP <> 'DELETE' AND (TG_OP = 'INSERT' OR NEW.site_id <> OLD.site_id) THEN
+                UPDATE sites SET env_changes = env_changes + 1 WHERE id = NEW.site_id;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER secrets_env_change AFTER INSERT OR DELETE OR UPDATE OF version, ciphertext, name, app_id, site_id ON secrets
+            FOR EACH ROW EXECUTE FUNCTION secrets_env_change();
+        CREATE FUNCTION bindings_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE sites SET env_changes = env_changes + 1
+                WHERE id = (SELECT site_id FROM services WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.service_id ELSE NEW.service_id END);
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER bindings_env_change AFTER INSERT OR DELETE ON bindings
+            FOR EACH ROW EXECUTE FUNCTION bindings_env_change();
+        CREATE FUNCTION apps_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE sites SET env_changes = env_changes + 1 WHERE id = NEW.site_id;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER apps_env_change AFTER UPDATE OF site_secrets ON apps
+            FOR EACH ROW EXECUTE FUNCTION apps_env_change();
+        """,
+    ),
 ]

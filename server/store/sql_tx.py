@@ -19,7 +19,8 @@ from .history_tx import HistoryQueries
 
 _SECRET_COLUMNS = """
     s.id, s.site_id, s.app_id, a.name, s.name, s.type_id, t.key, s.description, s.version,
-    s.ciphertext, s.created_at, s.updated_at, s.created_by, s.updated_by, s.last_used_at, s.fingerprint
+    s.ciphertext, s.created_at, s.updated_at, s.created_by, s.updated_by, s.last_used_at, s.fingerprint,
+    s.rotate_every_days, s.value_updated_at
 """
 _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
@@ -135,6 +136,12 @@ class SqlTx(HistoryQueries, ABC):
     def secret_counts(self) -> dict[int, int]:
         return dict(self._all("SELECT site_id, count(*) FROM secrets GROUP BY site_id"))
 
+    def env_changes(self, site_ids: list[int]) -> dict[int, int]:
+        if not site_ids:
+            return {}
+        marks = ", ".join("?" for _ in site_ids)
+        return dict(self._all(f"SELECT id, env_changes FROM sites WHERE id IN ({marks})", *site_ids))
+
     # ------------------------------------------------------------ apps
 
     def list_apps(self, site_id: int) -> list[AppRow]:
@@ -191,7 +198,8 @@ class SqlTx(HistoryQueries, ABC):
         return self._insert_id(f"INSERT INTO secrets ({columns}) VALUES ({marks})", *row.values())
 
     def update_secret(self, secret_id: int, changes: dict[str, Any]) -> None:
-        allowed = {"type_id", "description", "version", "ciphertext", "fingerprint", "updated_at", "updated_by"}
+        allowed = {"type_id", "description", "version", "ciphertext", "fingerprint", "updated_at", "updated_by",
+                   "rotate_every_days"}
         clause, values = _set_clause(changes, allowed)
         self._run(f"UPDATE secrets SET {clause} WHERE id = ?", *values, secret_id)
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from server.embedded import EmbeddedServer
+from server.keys import ENV_VAR
 
 REPO = Path(__file__).resolve().parents[2]
 _site_numbers = itertools.count(1)
@@ -27,6 +29,14 @@ def base_env(**extra: str) -> dict[str, str]:
            "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"]}  # tests/conftest.py: no stored credentials
     env.update(extra)
     return env
+
+
+def start_embedded(data_dir: Path, unix_socket: Path | None) -> EmbeddedServer:
+    """The server over `data_dir` on `unix_socket` (initialised on first use), keyed by its own key
+    file: a developer's master key in the environment must not be picked up."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(ENV_VAR, raising=False)
+        return EmbeddedServer.start(data_dir, unix_socket=unix_socket)
 
 
 def http_client(url: str, **kwargs: Any) -> httpx.Client:
@@ -82,10 +92,20 @@ def run_on_terminal(argv: list[str], env: dict[str, str], timeout: float = 60) -
 
 @dataclass
 class Live:
-    """One running server and an admin client of it."""
+    """One running server and an admin client of it; `stop_server` and `start_server` restart it
+    on the same data directory and unix socket, as an operator's restart would."""
 
     server: EmbeddedServer
     admin: httpx.Client
+    data_dir: Path | None = None
+    unix_socket: Path | None = None
+
+    def stop_server(self) -> None:
+        self.server.stop()
+
+    def start_server(self) -> None:
+        assert self.data_dir is not None, "this Live was not given its data directory"
+        self.server = start_embedded(self.data_dir, self.unix_socket)
 
     @property
     def url(self) -> str:

@@ -14,22 +14,19 @@ from typing import Callable, Iterator
 
 import pytest
 
-from cli_helpers import Live, base_env, http_client, run_text
-from server.embedded import EmbeddedServer
-from server.keys import ENV_VAR
+from cli_helpers import Live, base_env, http_client, run_text, start_embedded
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory) -> Iterator[Live]:
     """A real server on a unix socket, shared by the tests of one module (each uses its own site)."""
     where = tmp_path_factory.mktemp("server")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv(ENV_VAR, raising=False)  # a developer's master key must not pick the server's key
-        server = EmbeddedServer.start(where / "data", unix_socket=where / "api.sock")
+    server = start_embedded(where / "data", where / "api.sock")
     admin = http_client(server.url, headers={"Authorization": f"Bearer {server.admin_token}"})
-    yield Live(server, admin)
+    live = Live(server, admin, where / "data", where / "api.sock")
+    yield live
     admin.close()
-    server.stop()
+    live.server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from apihelpers import SITE, audit_rows, create_secret, expect_error, reveal
 APP = "/v1/sites/default/apps/web"
 SCOPES = [pytest.param(SITE, id="site"), pytest.param(APP, id="app")]
 SECRET_FIELDS = {"name", "app", "type", "description", "version", "created_at", "updated_at",
-                 "created_by", "updated_by", "used_by", "last_used_at", "fingerprint"}
+                 "created_by", "updated_by", "used_by", "last_used_at", "fingerprint", "rotate_every_days",
+                 "rotation_due_at", "rotation_overdue"}
 
 
 @pytest.fixture(autouse=True)

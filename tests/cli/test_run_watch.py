@@ -1,0 +1,269 @@
+"""`sitesecrets run --watch --service S -- CMD`: a real supervisor process over a real child that
+records, in a file named by a variable that is not a secret, each start (its pid, the value of its
+secret, its command line) and each signal it receives. Updates go through the API of a real
+server on a unix socket; every wait is for something to happen, under a generous ceiling."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from cli_helpers import REPO, Live, base_env
+
+CEILING = 60.0
+CHILD = '''
+import json, os, signal, sys
+
+def record(**event):
+    with open(os.environ["WATCH_RECORD"], "a") as out:
+        out.write(json.dumps(event) + "\\n")
+
+def on_signal(number, frame):
+    record(event="signal", pid=os.getpid(), signal=number)
+    sys.exit(int(os.environ.get("WATCH_STATUS_ON_SIGNAL", "0")))
+
+for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(number, on_signal)
+if os.environ.get("WATCH_IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with open("/proc/self/cmdline", "rb") as f:
+    cmdline = f.read().decode()
+record(event="start", pid=os.getpid(), value=os.environ.get("API_KEY"), cmdline=cmdline)
+if "WATCH_EXIT_AT_ONCE" in os.environ:
+    sys.exit(int(os.environ["WATCH_EXIT_AT_ONCE"]))
+while True:
+    signal.pause()
+'''
+
+
+@dataclass
+class Watched:
+    site: str
+    token: str
+    record: Path
+    script: Path
+    stderr: Path
+
+    def events(self, kind: str) -> list[dict]:
+        if not self.record.exists():
+            return []
+        lines = self.record.read_text().splitlines()
+        return [e for e in map(json.loads, lines) if e["event"] == kind]
+
+    def starts(self) -> list[dict]:
+        return self.events("start")
+
+    def said(self) -> str:
+        return self.stderr.read_text() if self.stderr.exists() else ""
+
+
+def wait_for(condition: Callable[[], object], what: str, ceiling: float = CEILING) -> None:
+    deadline = time.monotonic() + ceiling
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie has exited: it only waits for its parent to reap it)."""
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def watched(live: Live, tmp_path: Path) -> Iterator[Watched]:
+    """Site with service `api` binding API_KEY (value `first`) and a service token of it."""
+    site = live.new_site("watch")
+    live.put_secret(site, "API_KEY", "first")
+    live.new_service(site, "api", None, [{"name": "API_KEY"}])
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    w = Watched(site, live.mint("service", site, "api"), tmp_path / "record.jsonl", script, tmp_path / "stderr.txt")
+    yield w
+    for start in w.starts():  # children run in sessions of their own: end any a failed test left
+        if alive(start["pid"]) and str(script) in Path(f"/proc/{start['pid']}/cmdline").read_text():
+            os.kill(start["pid"], signal.SIGKILL)
+
+
+@contextmanager
+def supervisor(live: Live, w: Watched, *options: str, **env: str) -> Iterator[subprocess.Popen]:
+    """`sitesecrets run --watch OPTIONS --service api -- python child.py` running."""
+    child_env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=w.token, SITESECRETS_SITE=w.site,
+                         WATCH_RECORD=str(w.record), **env)
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", *options, "--service", "api",
+            "--", sys.executable, str(w.script)]
+    with open(w.stderr, "wb") as err:
+        proc = subprocess.Popen(argv, cwd=REPO, env=child_env, stdin=subprocess.DEVNULL, stderr=err)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(CEILING)
+
+
+def update(live: Live, site: str, value: str) -> None:
+    live.ok("PATCH", f"/v1/sites/{site}/secrets/API_KEY", json={"value": value})
+
+
+def started_with(w: Watched, value: str) -> dict | None:
+    return next((s for s in w.starts() if s["value"] == value), None)
+
+
+def test_an_update_restarts_the_child_with_the_new_value(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second")
+        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        first, second = started_with(watched, "first"), started_with(watched, "second")
+        assert second["pid"] != first["pid"]
+        assert watched.events("signal") == [{"event": "signal", "pid": first["pid"], "signal": signal.SIGTERM}]
+        assert proc.poll() is None  # still supervising
+
+
+def test_no_value_is_on_a_command_line_of_the_supervisor_or_the_child(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second-value")
+        wait_for(lambda: started_with(watched, "second-value"), "a start with the new value")
+        cmdlines = [s["cmdline"] for s in watched.starts()] + [Path(f"/proc/{proc.pid}/cmdline").read_text()]
+        assert all(s["cmdline"] == f"{sys.executable}\0{watched.script}\0" for s in watched.starts())
+        assert not [c for c in cmdlines if "first" in c or "second-value" in c or watched.token in c]
+
+
+def test_each_start_records_the_load_it_starts_with(live, watched):
+    with supervisor(live, watched):
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second")
+        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        service = live.service(watched.site, "api")
+        assert service["restart_required"] is False
+        assert service["loaded_versions"] == [{"name": "API_KEY", "app": None, "version": 2}]
+
+
+def test_a_secret_set_to_the_value_it_had_neither_restarts_the_child_nor_makes_a_version(live, watched):
+    # Since versions (issue 14, part 1) an unchanged value is no new version, so nothing moves for
+    # the supervisor to see; the change after it is the first the child is restarted for.
+    with supervisor(live, watched):
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "first")
+        update(live, watched.site, "second")
+        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        assert [s["value"] for s in watched.starts()] == ["first", "second"]
+        assert len(watched.events("signal")) == 1
+        assert live.service(watched.site, "api")["loaded_versions"][0]["version"] == 2
+
+
+def test_sigterm_to_the_supervisor_is_forwarded_and_it_exits_with_the_childs_status(live, watched):
+    with supervisor(live, watched, WATCH_STATUS_ON_SIGNAL="7") as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 7
+        assert watched.events("signal") == [{"event": "signal", "pid": started_with(watched, "first")["pid"],
+                                             "signal": signal.SIGTERM}]
+        assert len(watched.starts()) == 1
+
+
+def test_sighup_to_the_supervisor_is_forwarded_too(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        proc.send_signal(signal.SIGHUP)
+        assert proc.wait(CEILING) == 0
+        assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
+
+
+def test_child_exiting_by_itself_ends_the_supervisor_with_its_status(live, watched):
+    with supervisor(live, watched, WATCH_EXIT_AT_ONCE="3") as proc:
+        assert proc.wait(CEILING) == 3
+        assert len(watched.starts()) == 1  # not started again: that is the process manager's call
+
+
+def test_child_killed_by_a_signal_gives_128_plus_its_number(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        os.kill(started_with(watched, "first")["pid"], signal.SIGKILL)
+        assert proc.wait(CEILING) == 128 + signal.SIGKILL
+
+
+def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
+    with supervisor(live, watched, "--signal", "HUP"):
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second")
+        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
+
+
+def test_child_that_ignores_the_stop_signal_is_killed_after_the_grace(live, watched):
+    with supervisor(live, watched, "--grace", "0.5", WATCH_IGNORE_TERM="1"):
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second")
+        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        assert not alive(started_with(watched, "first")["pid"])
+        assert watched.events("signal") == []  # it never saw the TERM it ignored: SIGKILL ended it
+
+
+def test_child_keeps_running_while_the_server_is_down_and_an_update_after_its_return_restarts_it(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        live.stop_server()
+        try:
+            wait_for(lambda: "cannot reach the server" in watched.said(), "the supervisor to find the server gone")
+            assert proc.poll() is None and alive(started_with(watched, "first")["pid"])
+        finally:
+            live.start_server()
+        update(live, watched.site, "after-restart")
+        wait_for(lambda: started_with(watched, "after-restart"), "a start with the value set after the restart")
+        assert len(watched.starts()) == 2
+        assert watched.said().count("cannot reach the server") == 1  # said once, not at every retry
+
+
+def test_an_incomplete_new_environment_keeps_the_old_child_and_says_so_once(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_for(lambda: started_with(watched, "first"), "the first start")
+        # bound to a secret that does not exist yet: the environment changed and is incomplete
+        live.ok("PATCH", f"/v1/sites/{watched.site}/services/api", json={"secrets": [{"name": "API_KEY"}, {"name": "OTHER"}]})
+        wait_for(lambda: "do not exist yet: OTHER" in watched.said(), "the supervisor to say what is missing")
+        update(live, watched.site, "while-incomplete")  # changed again, still incomplete
+        live.put_secret(watched.site, "OTHER", "now here")
+        wait_for(lambda: started_with(watched, "while-incomplete"), "a start once the environment is complete")
+        assert proc.poll() is None
+        assert watched.said().count("do not exist yet") == 1
+        assert len(watched.starts()) == 2
+
+
+def test_watch_still_refuses_to_start_when_the_environment_is_incomplete(live, watched):
+    live.ok("PATCH", f"/v1/sites/{watched.site}/services/api", json={"secrets": [{"name": "API_KEY"}, {"name": "NOPE"}]})
+    with supervisor(live, watched) as proc:
+        assert proc.wait(CEILING) == 1
+    assert "do not exist yet: NOPE" in watched.said() and "not started" in watched.said()
+    assert watched.starts() == []
+
+
+def test_signal_and_grace_without_watch_are_a_usage_error(live, watched):
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   WATCH_RECORD=str(watched.record))
+    for option in (["--signal", "HUP"], ["--grace", "3"]):
+        result = subprocess.run([sys.executable, "-m", "tui.cli", "run", *option, "--service", "api", "--",
+                                 sys.executable, str(watched.script)], cwd=REPO, env=env, capture_output=True, text=True)
+        assert result.returncode == 2 and "only with --watch" in result.stderr
+    assert watched.starts() == []
+
+
+def test_an_unknown_signal_name_is_a_usage_error(live, watched):
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site)
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--watch", "--signal", "NOPE", "--service", "api",
+                             "--", "true"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 2 and "no signal is named 'NOPE'" in result.stderr

@@ -1,0 +1,205 @@
+"""Waiting for a change: the env answer's `ETag`, `If-None-Match`, and `Prefer: wait=N`, which holds
+an unchanged answer until a bound secret changes (then 200, audited) or N seconds pass (then 304,
+no body, not audited, no load recorded)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import httpx
+import pytest
+
+import dbbackend
+from apihelpers import SITE, audit_rows, create_secret, expect_error
+from server.app import create_app
+from server.datadir import open_state
+
+ENV = f"{SITE}/services/worker/env"
+CEILING = 30.0
+
+
+@pytest.fixture(autouse=True)
+def worker(api) -> None:
+    create_secret(api, "A", "alpha-1")
+    create_secret(api, "UNBOUND", "u-1")
+    assert api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "A"}, {"name": "LATER"}]}).status_code == 201
+
+
+def etag(api) -> str:
+    response = api.get(ENV, params={"record": "false"})
+    assert response.status_code == 200
+    return response.headers["ETag"]
+
+
+def wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + CEILING
+    while not predicate():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def waiting_fetch(api, tag: str, seconds: int = 30) -> Future:
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(api.get, ENV, headers={"If-None-Match": tag, "Prefer": f"wait={seconds}"}, params={"record": "false"})
+    pool.shutdown(wait=False)
+    return future
+
+
+def test_env_answer_carries_a_strong_etag_that_stays_while_nothing_changes(api) -> None:
+    tag = etag(api)
+    assert tag.startswith('"') and tag.endswith('"') and not tag.startswith("W/")
+    assert etag(api) == tag
+
+
+@pytest.mark.parametrize("change", [
+    pytest.param(lambda api: api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}), id="new-version"),
+    pytest.param(lambda api: api.post(f"{SITE}/secrets", json={"name": "LATER", "value": "x"}), id="bound-secret-appears"),
+    pytest.param(lambda api: api.patch(f"{SITE}/services/worker", json={"secrets": [{"name": "UNBOUND"}]}), id="bindings"),
+])
+def test_the_etag_changes_when_the_environment_may(api, change) -> None:
+    before = etag(api)
+    assert change(api).status_code in (200, 201)
+    assert etag(api) != before
+
+
+def test_the_etag_names_no_value(api) -> None:
+    before = etag(api)
+    create_secret(api, "TEMP", "t")
+    assert etag(api) == before  # an unbound secret is not in the answer
+
+
+def test_if_none_match_with_the_current_tag_is_304_without_body_audit_or_load(api, data_dir, db_rows) -> None:
+    tag = etag(api)
+    rows = db_rows()
+    response = api.get(ENV, headers={"If-None-Match": tag})
+    assert response.status_code == 304 and response.content == b""
+    assert response.headers["ETag"] == tag
+    assert db_rows() == rows  # no audit event, no load recorded, nothing marked used
+
+
+def test_if_none_match_with_an_old_tag_answers_the_environment(api) -> None:
+    tag = etag(api)
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+    response = api.get(ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"})
+    assert response.status_code == 200 and response.json()["env"] == {"A": "alpha-2"}
+    assert response.headers["ETag"] != tag
+
+
+def test_a_waiting_fetch_answers_the_new_environment_when_a_bound_secret_changes(api, app, data_dir) -> None:
+    tag = etag(api)
+    future = waiting_fetch(api, tag)
+    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+    response = future.result(CEILING)
+    assert response.status_code == 200, response.text
+    assert response.json()["env"] == {"A": "alpha-2"} and response.headers["ETag"] != tag
+    assert [e["action"] for e in audit_rows(data_dir, target="service:worker")][-1] == "service.env"
+
+
+def test_a_wait_that_sees_no_change_ends_in_304_after_its_seconds(api, app, data_dir) -> None:
+    tag = etag(api)
+    events = len(audit_rows(data_dir))
+    future = waiting_fetch(api, tag, seconds=1)
+    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    # a change in the site that this service does not see wakes the wait, which reads again and goes on waiting
+    assert api.patch(f"{SITE}/secrets/UNBOUND", json={"value": "u-2"}).status_code == 200
+    response = future.result(CEILING)
+    assert response.status_code == 304 and response.content == b""
+    assert response.headers["Preference-Applied"] == "wait=1"
+    assert len(audit_rows(data_dir)) == events + 1  # the unrelated update, and no fetch
+
+
+def test_a_change_made_by_another_process_ends_the_wait(api, app, data_dir) -> None:
+    """Another worker or replica over the same database: seen by the hub's poll, not by a poke."""
+    tag = etag(api)
+    future = waiting_fetch(api, tag)
+    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    other = open_state(dbbackend.settings_for(data_dir), environ={})
+    try:
+        token = (data_dir.parent / "admin.token").read_text()
+        with httpx.Client(transport=httpx.WSGITransport(app=create_app(other)), base_url="http://testserver",
+                          headers={"Authorization": f"Bearer {token}"}) as elsewhere:
+            assert elsewhere.patch(f"{SITE}/secrets/A", json={"value": "alpha-3"}).status_code == 200
+        response = future.result(CEILING)
+    finally:
+        other.store.close()
+    assert response.status_code == 200 and response.json()["env"] == {"A": "alpha-3"}
+
+
+@pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=abc", "wait=", "wait=-1", "wait=1.5"])
+def test_a_wait_preference_outside_1_to_60_seconds_is_422(api, prefer) -> None:
+    tag = etag(api)
+    expect_error(api.get(ENV, headers={"If-None-Match": tag, "Prefer": prefer}), 422, "validation_error")
+
+
+def test_other_preferences_are_ignored(api) -> None:
+    tag = etag(api)
+    assert api.get(ENV, headers={"If-None-Match": tag, "Prefer": "return=minimal, handling=lenient"}).status_code == 304
+
+
+@pytest.fixture
+def serve(app, admin_token):
+    """`serve(**options)`: the app on a loopback port of a real WSGIServer; yields (server, client factory)."""
+    from server.wsgiserver import WSGIServer
+
+    started: list[tuple[WSGIServer, threading.Thread]] = []
+
+    def start(**options) -> tuple[WSGIServer, threading.Thread]:
+        server = WSGIServer(app, "127.0.0.1", 0, **options)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        started.append((server, thread))
+        return server, thread
+
+    yield start
+    for server, thread in started:
+        if thread.is_alive():
+            server.shutdown()
+            thread.join(CEILING)
+
+
+def over_http(server, token: str) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=CEILING)
+
+
+def test_a_304_over_http_has_no_body_and_keeps_the_connection(serve, api, admin_token) -> None:
+    server, _ = serve()
+    with over_http(server, admin_token) as http:
+        tag = http.get(ENV).headers["ETag"]
+        response = http.get(ENV, headers={"If-None-Match": tag})
+        assert response.status_code == 304 and response.content == b""
+        assert http.get(ENV).status_code == 200  # the same connection serves on
+
+
+def test_waiting_requests_do_not_count_against_the_connection_cap(serve, api, app, admin_token) -> None:
+    server, _ = serve(max_connections=2)
+    tag = etag(api)
+    watchers = [over_http(server, admin_token) for _ in range(4)]
+    pool = ThreadPoolExecutor(4)
+    try:
+        futures = []
+        for count, watcher in enumerate(watchers, 1):  # each leaves the cap's count once it waits
+            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
+            wait_for(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
+        with over_http(server, admin_token) as other:
+            assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+        assert {f.result(CEILING).status_code for f in futures} == {200}
+    finally:
+        pool.shutdown()
+        for w in watchers:
+            w.close()
+
+
+def test_shutting_down_ends_waiting_requests_at_once(serve, api, app, admin_token) -> None:
+    server, thread = serve()
+    tag = etag(api)
+    with over_http(server, admin_token) as http:
+        pool = ThreadPoolExecutor(1)
+        future = pool.submit(http.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=60"})
+        wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+        server.shutdown()  # would take the whole minute if the wait held it up: CEILING is half that
+        response = future.result(CEILING)
+        pool.shutdown()
+    assert response.status_code == 304 and response.headers["Connection"] == "close"

@@ -1,0 +1,175 @@
+"""What `sitesecrets run` asks the server and how it turns the answer into CMD's environment:
+standard library only, for the one-shot `run` (which then `exec`s) and `run --watch` alike.
+
+A fetch never records the load (`?record=false`); `record_load` does, once CMD is about to start.
+`wait_for_change` is the same fetch made conditional (`If-None-Match` with the tag of the
+environment CMD has, `Prefer: wait=N`): the server holds it until that environment changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from tui.envpolicy import refused
+from tui.startcheck import check_start
+
+TOKEN_VARS = ("SITESECRETS_TOKEN",)
+REPLY_MARGIN = 30.0
+"""Seconds a waiting fetch's connection allows beyond the wait it asked for, before it counts
+the server as gone."""
+
+
+class RunError(Exception):
+    """Why CMD was not started (or not restarted); one sentence for stderr."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    etag: str | None
+    payload: dict | None  # None for a 304
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where the service's environment comes from and the token that may fetch it."""
+
+    url: str
+    token: str
+    site: str
+    service: str
+
+    @property
+    def path(self) -> str:
+        return f"/v1/sites/{quote(self.site, safe='')}/services/{quote(self.service, safe='')}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A start CMD can have: the program exec would run, its whole environment, and the versions
+    to record as loaded when it starts (None from a server older than `?record=false`)."""
+
+    program: str
+    env: dict[str, str]
+    secrets: dict[str, str]
+    versions: list | None
+
+
+def exchange(url: str, token: str, method: str, path: str, body: dict | None = None,
+             headers: dict[str, str] | None = None, timeout: float = 10.0) -> Answer:
+    """The server's answer: a JSON object (any status) or a 304; raises RunError when there is none."""
+    import http.client
+
+    from tui.stdconn import NoConnection, failure_reason, open_connection
+
+    try:
+        conn, prefix = open_connection(url, timeout)
+    except NoConnection as error:
+        raise RunError(f"cannot reach the server at {url}: {error}") from None
+    sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+    try:
+        conn.request(method, f"{prefix}{path}", headers=sent, body=None if body is None else json.dumps(body).encode())
+        response = conn.getresponse()
+        answer = response.read()
+    except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
+        raise RunError(f"cannot reach the server at {url} ({failure_reason(error)})") from None
+    finally:
+        conn.close()
+    etag = response.getheader("ETag")
+    if response.status == 304:
+        return Answer(304, etag, None)
+    try:
+        payload = json.loads(answer)
+    except ValueError:
+        raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
+    if not isinstance(payload, dict):
+        raise RunError(f"the server answered HTTP {response.status} with no JSON object")
+    return Answer(response.status, etag, payload)
+
+
+def ok_payload(answer: Answer) -> dict:
+    """The JSON object of a 200; RunError with the server's message otherwise."""
+    if answer.status == 200 and answer.payload is not None:
+        return answer.payload
+    error = (answer.payload or {}).get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    raise RunError(str(message) if message else f"the server answered HTTP {answer.status}")
+
+
+def call(url: str, token: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
+    """The JSON object the server answered with 200; raises RunError with the server's message otherwise."""
+    return ok_payload(exchange(url, token, method, path, body, timeout=timeout))
+
+
+def fetch_env(server: Server) -> Answer:
+    """The service's environment answer (a 200), fetched without recording the load."""
+    answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
+    ok_payload(answer)
+    return answer
+
+
+def wait_for_change(server: Server, etag: str, wait_seconds: int) -> Answer:
+    """The environment answer once it is no longer the one `etag` names (a 200), or a 304 when
+    it still is after `wait_seconds`; RunError when the server cannot be reached or refuses."""
+    answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false",
+                      headers={"If-None-Match": etag, "Prefer": f"wait={wait_seconds}"},
+                      timeout=wait_seconds + REPLY_MARGIN)
+    if answer.status != 304:
+        ok_payload(answer)
+    return answer
+
+
+def read_env(payload: dict, service: str) -> tuple[dict[str, str], list | None]:
+    """(environment, versions to record) of an env answer; RunError when it is incomplete.
+
+    The versions are None from a server older than `?record=false`: it ignored the parameter and
+    recorded the load with the fetch, as every fetch did then.
+    """
+    env = payload.get("env")
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise RunError("the server's answer has no environment")
+    # a binding whose secret does not exist yet: starting without it would be half the secrets
+    absent = sorted({ref.get("name") for ref in payload.get("missing") or [] if isinstance(ref, dict)} - set(env))
+    if absent:
+        raise RunError(f"service {service} binds secrets that do not exist yet: {', '.join(map(str, absent))}")
+    loaded = payload.get("loaded_versions")
+    if loaded is not None and not isinstance(loaded, list):
+        raise RunError("the server's answer has no versions to record")
+    return env, loaded
+
+
+def record_load(server: Server, versions: list) -> None:
+    """Tell the server the service is starting with `versions` (clears its `restart_required`)."""
+    try:
+        call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions})
+    except RunError as error:
+        raise RunError(f"cannot record the load ({error})") from None
+
+
+def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbose: bool) -> dict[str, str]:
+    """The inherited environment without our token, with the secrets over it."""
+    env = {k: v for k, v in inherited.items() if k not in TOKEN_VARS}
+    for name in sorted(secrets):
+        if verbose and name in env:
+            print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
+        env[name] = secrets[name]
+    return env
+
+
+def prepare(command: list[str], inherited: dict[str, str], payload: dict, service: str,
+            allow_env: set[str], verbose: bool) -> Prepared:
+    """The start an env answer's `payload` gives CMD; RunError when its environment is incomplete
+    or sets a name that changes how programs load, CannotStart when exec could not take it."""
+    secrets, versions = read_env(payload, service)
+    blocked = refused(list(secrets), allow_env)
+    if blocked:
+        raise RunError(f"refusing to set {', '.join(blocked)}: they change how programs load; "
+                       "name each with --allow-env if you mean it")
+    env = child_environment(inherited, secrets, verbose)
+    program = check_start(command, env)  # again, with the secrets: one may set PATH (--allow-env)
+    return Prepared(program, env, secrets, versions)

@@ -1,0 +1,271 @@
+"""`sitesecrets run --watch`: stay as CMD's supervisor and start it again when its environment
+changes. Standard library only, as the rest of `run`.
+
+Three sources of events meet in one queue, read by the main thread alone: the signal handlers
+(SIGINT, SIGTERM, SIGHUP), a thread per child that waits for it to exit, and a thread that
+holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open. `SimpleQueue.put` is
+reentrant, so a signal handler may call it, and the blocked `get` wakes for it: nothing polls.
+
+- A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
+  to exit, then SIGKILL, and starts again with the new environment (the load recorded just
+  before). One that is not: CMD keeps the environment it has, and stderr says why, once.
+- A forwarded signal: CMD gets it, and the supervisor exits with CMD's status when it ends.
+- CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
+  says); starting it again is the job of the process manager above.
+- The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
+
+CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
+forwards it once (in the terminal's group CMD would receive it twice).
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
+from tui.startcheck import CannotStart, failed_start_status
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+WAIT_SECONDS = 60
+"""How long one waiting fetch asks the server to hold it (the most the server grants)."""
+FIRST_RETRY, LAST_RETRY = 1.0, 30.0
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What `run --watch` was asked to do."""
+
+    server: Server
+    command: list[str]
+    inherited: dict[str, str]
+    allow_env: set[str]
+    verbose: bool
+    stop_signal: signal.Signals
+    grace: float
+
+
+# ----------------------------------------------------------------- the events the main thread reads
+
+
+@dataclass(frozen=True)
+class Signalled:
+    signum: int
+
+
+@dataclass(frozen=True)
+class Exited:
+    child: subprocess.Popen
+    returncode: int
+
+
+@dataclass(frozen=True)
+class Changed:
+    payload: dict
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    reason: str
+
+
+class Reached:
+    """The server answers again after an Unreachable."""
+
+
+# ----------------------------------------------------------------- the threads that feed the queue
+
+
+class Backoff:
+    """Delays of 1, 2, 4 ... 30 seconds, each drawn from its upper half, so that the functions
+    of a host whose server restarts do not all come back in the same instant."""
+
+    def __init__(self) -> None:
+        self._tries = 0
+
+    def next(self) -> float:
+        ceiling = min(LAST_RETRY, FIRST_RETRY * 2 ** self._tries)
+        self._tries = min(self._tries + 1, 16)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self._tries = 0
+
+
+def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
+    """Hold a waiting fetch open, one after another, and put each changed environment on `events`."""
+    backoff, failing = Backoff(), False
+    while True:
+        asked = time.monotonic()
+        try:
+            answer = wait_for_change(server, etag, WAIT_SECONDS)
+        except RunError as error:
+            failing = True
+            events.put(Unreachable(str(error)))
+            time.sleep(backoff.next())  # the retry delay itself, not a poll
+            continue
+        if failing:
+            failing = False
+            events.put(Reached())
+        if answer.status == 304:
+            if time.monotonic() - asked < WAIT_SECONDS / 2:
+                # the server is shutting down (it ends waits at once) or something in between does
+                # not hold requests: asking again at once would spin
+                time.sleep(backoff.next())
+            else:
+                backoff.reset()
+            continue
+        backoff.reset()
+        etag = answer.etag or etag
+        events.put(Changed(answer.payload or {}))
+
+
+def await_exit(child: subprocess.Popen, events: queue.SimpleQueue) -> None:
+    events.put(Exited(child, child.wait()))
+
+
+def shell_status(returncode: int) -> int:
+    """A child's status as a shell reports it: 128+N when signal N ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+# ----------------------------------------------------------------- the supervisor
+
+
+class Supervisor:
+    """The main thread's state: the child, the start that waits for it to stop, and whether
+    the supervisor is leaving (a signal was forwarded) rather than restarting."""
+
+    def __init__(self, watch: Watch, events: queue.SimpleQueue) -> None:
+        self.watch, self.events = watch, events
+        self.child: subprocess.Popen | None = None
+        self.latest: dict[str, str] = {}  # the secrets of the running or next start
+        self.pending: Prepared | None = None
+        self.kill_at: float | None = None
+        self.leaving = False
+        self.said: str | None = None
+
+    def run(self) -> int:
+        """Supervise the started CMD; the status to exit with."""
+        status = None
+        while status is None:
+            timeout = None if self.kill_at is None else max(0.0, self.kill_at - time.monotonic())
+            try:
+                event = self.events.get(timeout=timeout)
+            except queue.Empty:
+                self.kill()
+                continue
+            status = self.handle(event)
+        return status
+
+    def handle(self, event: object) -> int | None:
+        if isinstance(event, Signalled):
+            self.forward(event.signum)
+        elif isinstance(event, Exited):
+            return self.on_exit(event)
+        elif isinstance(event, Changed):
+            self.on_change(event.payload)
+        elif isinstance(event, Unreachable):
+            self.say(f"{event.reason}; {self.name} keeps running, trying again")
+        elif isinstance(event, Reached):
+            self.say("the server answers again; watching for changes")
+        return None
+
+    @property
+    def name(self) -> str:
+        return self.watch.command[0]
+
+    def start(self, prepared: Prepared) -> int | None:
+        """Record the load and start CMD; the status to exit with when it cannot start."""
+        if prepared.versions is not None:
+            try:
+                record_load(self.watch.server, prepared.versions)
+            except RunError as error:
+                if self.child is None:  # the first start: refused as plain `run` refuses
+                    raise
+                # the old child is gone already: a service without its load recorded beats none
+                self.say(f"{error}; starting {self.name} all the same")
+        try:
+            self.child = subprocess.Popen(self.watch.command, executable=prepared.program, env=prepared.env,
+                                          start_new_session=True)
+        except OSError as error:
+            print(f"sitesecrets run: cannot start {self.name}: {error.strerror}", file=sys.stderr)
+            return failed_start_status(error)
+        self.latest = prepared.secrets
+        threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
+        return None
+
+    def on_change(self, payload: dict) -> None:
+        if self.leaving:
+            return
+        watch = self.watch
+        try:
+            prepared = prepare(watch.command, watch.inherited, payload, watch.server.service,
+                               watch.allow_env, watch.verbose)
+        except (RunError, CannotStart) as error:
+            self.say(f"{error}; {self.name} keeps running with the environment it has")
+            return
+        self.said = None
+        if prepared.secrets == self.latest:  # a change CMD cannot see: a secret set to the value it had
+            if self.pending is not None:
+                self.pending = prepared  # the start under way records these newer versions
+            elif prepared.versions is not None:
+                self.record(prepared.versions)  # CMD has these values already: no restart, but loaded
+            return
+        self.latest, self.pending = prepared.secrets, prepared
+        if self.kill_at is None:  # not stopping already: a newer environment just replaces the pending one
+            self.signal_child(watch.stop_signal)
+            self.kill_at = time.monotonic() + watch.grace
+
+    def on_exit(self, event: Exited) -> int | None:
+        if event.child is not self.child:
+            return None
+        if self.pending is None or self.leaving:
+            return shell_status(event.returncode)  # it ended by itself, or as it was told to
+        prepared, self.pending, self.kill_at = self.pending, None, None
+        return self.start(prepared)
+
+    def record(self, versions: list) -> None:
+        try:
+            record_load(self.watch.server, versions)
+        except RunError as error:
+            self.say(f"{error}; {self.name} keeps running")
+
+    def forward(self, signum: int) -> None:
+        self.leaving, self.pending = True, None
+        self.signal_child(signum)
+
+    def signal_child(self, signum: int) -> None:
+        if self.child is not None:
+            self.child.send_signal(signum)  # does nothing once the child has been reaped
+
+    def kill(self) -> None:
+        """The grace is over: SIGKILL, and wait for the exit that follows."""
+        self.kill_at = None
+        if self.child is not None:
+            self.child.kill()
+
+    def say(self, sentence: str) -> None:
+        """Tell stderr, once for as long as the same thing stays true."""
+        if sentence != self.said:
+            self.said = sentence
+            print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+
+
+def supervise(watch: Watch, first: Prepared, etag: str) -> int:
+    """Run CMD under supervision until it ends; its status. RunError when its first start is refused."""
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    for signum in FORWARDED:
+        signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
+    supervisor = Supervisor(watch, events)
+    status = supervisor.start(first)
+    if status is not None:
+        return status
+    threading.Thread(target=watch_changes, args=(watch.server, etag, events), daemon=True).start()
+    return supervisor.run()
