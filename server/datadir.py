@@ -61,7 +61,7 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
     token = _create_database(data_dir, database_url, master)
     if pending is not None:
         os.replace(pending, data_dir / keys.KEY_FILE)
-        keys.sync_dir(data_dir)
+        files.sync_dir(data_dir)
     return token
 
 
@@ -77,7 +77,7 @@ def _pending_key(pending: Path) -> bytes:
         except keys.MasterKeyError:
             pending.unlink()
     master = crypto.new_key()
-    keys.write_private_file(pending, keys.encode_key(master) + "\n")
+    files.write_private_file(pending, keys.encode_key(master) + "\n")
     return master
 
 
@@ -269,7 +269,7 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         old = keys.load_master_key(data_dir, check or "", environ)
         new = crypto.new_key()
-        keys.write_private_file(pending, keys.encode_key(new) + "\n")
+        files.write_private_file(pending, keys.encode_key(new) + "\n")
         try:
             store.write(lambda tx: _rewrap_every_site(tx, old, new))
         except DataDirError:
@@ -280,7 +280,7 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
     finally:
         store.close()
     os.replace(pending, data_dir / keys.KEY_FILE)
-    keys.sync_dir(data_dir)
+    files.sync_dir(data_dir)
 
 
 def _rewrap_every_site(tx: Transaction, old: bytes, new: bytes) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from . import keys
+from . import files
 from .app import create_app
 from .config import DB_FILE, Settings
 from .datadir import init_data_dir, open_state
@@ -33,14 +33,14 @@ class EmbeddedServer:
         database_url = settings.database_url if settings else None
         if database_url is None and not (data_dir / DB_FILE).exists():
             token = init_data_dir(data_dir)
-            keys.write_private_file(token_file, token + "\n")
+            files.write_private_file(token_file, token + "\n")
         state = open_state(settings or Settings(data_dir=data_dir))
         if not token_file.exists():
             from .datadir import create_token_offline
             from shared.models import Role
 
             token = create_token_offline(data_dir, "local-admin", Role.admin, None, database_url=database_url)
-            keys.write_private_file(token_file, token + "\n")
+            files.write_private_file(token_file, token + "\n")
         server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()

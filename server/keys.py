@@ -43,20 +43,6 @@ def decode_key(text: str, origin: str) -> bytes:
     return key
 
 
-def write_private_file(path: Path, content: str) -> None:
-    """Create `path` with mode 0600 from the first byte (never a moment readable by others), durably;
-    FileExistsError if anything is at `path` already (see `files.create_private_file`)."""
-    files.write_private_file(path, content)
-
-
-def sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def read_key_file(path: Path) -> bytes:
     """Read a key file, refusing one that others may read (as ssh does for a private key)."""
     try:
@@ -96,10 +82,10 @@ def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | 
         new_key = _read_pending_key(pending)
         if new_key is not None and crypto.key_matches(new_key, check_value):
             os.replace(pending, current)  # the database committed the rotation; make the file say so
-            sync_dir(data_dir)
+            files.sync_dir(data_dir)
             return new_key
         pending.unlink()  # the rotation never committed; the current key still rules
-        sync_dir(data_dir)
+        files.sync_dir(data_dir)
     key = read_key_file(current)
     if not crypto.key_matches(key, check_value):
         raise MasterKeyError(f"{current} is not the master key of this database")

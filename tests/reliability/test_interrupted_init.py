@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 import dbbackend
-from server import datadir, keys
+from server import datadir, files, keys
 from server.app import create_app
 from server.config import Settings
 from server.datadir import DataDirError, init_data_dir, open_state
@@ -55,7 +55,7 @@ def test_local_cut_short_while_writing_its_key_starts_the_next_time(tmp_path, mo
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(keys, "write_private_file", cut_short)
+        patch.setattr(files, "write_private_file", cut_short)
         with pytest.raises(KeyboardInterrupt):
             EmbeddedServer.start(tmp_path / "data")
     assert local_start_works(tmp_path / "data")
@@ -90,7 +90,7 @@ def test_init_cut_short_before_its_commit_initialises_on_the_next_run(backend, t
 def test_init_still_refuses_a_master_key_it_did_not_write(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir(mode=0o700)
-    keys.write_private_file(data_dir / keys.KEY_FILE, "a key kept for a restore\n")
+    files.write_private_file(data_dir / keys.KEY_FILE, "a key kept for a restore\n")
     with pytest.raises(DataDirError, match="exists without a database"):
         init_data_dir(data_dir, environ={})
     assert os.listdir(data_dir) == [keys.KEY_FILE]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server import crypto, keys
+from server import crypto, files, keys
 from server.config import Settings
 from server.datadir import DataDirError, init_data_dir, open_state, rotate_master_key
 
@@ -84,7 +84,7 @@ EXPECTED = {f"K{i}": f"value {i}" for i in range(10)}
 
 
 def test_a_rotation_that_never_committed_leaves_the_old_key_in_charge(filled):
-    keys.write_private_file(filled / keys.NEW_KEY_FILE, keys.encode_key(crypto.new_key()) + "\n")
+    files.write_private_file(filled / keys.NEW_KEY_FILE, keys.encode_key(crypto.new_key()) + "\n")
     assert _values(filled) == EXPECTED
     assert not (filled / keys.NEW_KEY_FILE).exists()
 
@@ -104,7 +104,7 @@ def test_a_rotation_killed_after_its_commit_is_finished_at_the_next_start(filled
     new = (filled / keys.KEY_FILE).read_text()
     # the state a kill between the commit and the rename leaves behind
     os.replace(filled / keys.KEY_FILE, filled / keys.NEW_KEY_FILE)
-    keys.write_private_file(filled / keys.KEY_FILE, old)
+    files.write_private_file(filled / keys.KEY_FILE, old)
     assert _values(filled) == EXPECTED
     assert (filled / keys.KEY_FILE).read_text() == new and not (filled / keys.NEW_KEY_FILE).exists()
 

@@ -12,7 +12,7 @@ import pytest
 
 import dbbackend
 from dbbackend import settings_for
-from server import crypto, keys
+from server import crypto, files, keys
 from server.app import create_app
 from server.datadir import DataDirError, open_state, rotate_master_key
 
@@ -178,7 +178,7 @@ def test_restart_on_the_same_data_directory_keeps_everything(state, api, data_di
 def test_wrong_master_key_refuses_to_open(state, data_dir) -> None:
     state.store.close()
     (data_dir / keys.KEY_FILE).unlink()
-    keys.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(crypto.new_key()) + "\n")
+    files.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(crypto.new_key()) + "\n")
     with pytest.raises(DataDirError):
         open_state(settings_for(data_dir), environ={})
 
@@ -230,6 +230,6 @@ def test_rotated_master_key_keeps_every_value_and_retires_the_old_key(state, api
     finally:
         reopened.store.close()
     (data_dir / keys.KEY_FILE).unlink()
-    keys.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(old_key) + "\n")
+    files.write_private_file(data_dir / keys.KEY_FILE, keys.encode_key(old_key) + "\n")
     with pytest.raises(DataDirError):
         open_state(settings_for(data_dir), environ={})

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from server import crypto, keys
+from server import crypto, files, keys
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -171,7 +171,7 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(initialised):
 def test_serve_refuses_a_wrong_master_key_with_one_sentence(initialised):
     data_dir, _ = initialised
     (data_dir / "master.key").unlink()
-    keys.write_private_file(data_dir / "master.key", keys.encode_key(crypto.new_key()) + "\n")
+    files.write_private_file(data_dir / "master.key", keys.encode_key(crypto.new_key()) + "\n")
     result = cli("serve", "--data-dir", str(data_dir), "--port", "0")
     assert result.returncode == 1
     assert "is not the master key of this database" in result.stderr and "Traceback" not in result.stderr

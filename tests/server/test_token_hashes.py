@@ -15,7 +15,7 @@ import pytest
 
 import dbbackend
 from apihelpers import expect_error
-from server import crypto, keys
+from server import crypto, files, keys
 from shared.models import Role
 from server.app import create_app
 from server.auth import TokenHasher
@@ -247,7 +247,7 @@ def test_a_backup_from_before_row_macs_restores_into_working_tokens(data_dir, ad
     backup(data_dir, tmp_path / "secrets.backup")
     restored = tmp_path / "restored"
     restored.mkdir(mode=0o700)
-    keys.write_private_file(restored / keys.KEY_FILE, (data_dir / keys.KEY_FILE).read_text())
+    files.write_private_file(restored / keys.KEY_FILE, (data_dir / keys.KEY_FILE).read_text())
     restore(tmp_path / "secrets.backup", restored, environ={})
     assert status_after_open(restored, admin_token) == 200
     assert_sealed(restored)
@@ -309,7 +309,7 @@ def test_tokens_work_after_backup_and_restore(data_dir, admin_token, tmp_path) -
     backup(data_dir, tmp_path / "secrets.backup")
     restored = tmp_path / "restored"
     restored.mkdir(mode=0o700)
-    keys.write_private_file(restored / keys.KEY_FILE, (data_dir / keys.KEY_FILE).read_text())
+    files.write_private_file(restored / keys.KEY_FILE, (data_dir / keys.KEY_FILE).read_text())
     restore(tmp_path / "secrets.backup", restored, environ={})
     assert status_after_open(restored, admin_token) == 200
 

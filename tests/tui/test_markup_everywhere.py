@@ -12,7 +12,7 @@ from textual.command import CommandPalette
 from shared.models import LoadedVersion, Secret, SecretCreate, SecretRef, SecretTypeCreate, Service
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui_helpers import loaded, running, screen_text, settled, wait_until
+from tui_helpers import running, screen_text, settled, wait_until
 
 MARKUP = "[@click=app.quit]q[/] [link=https://x]y[/link] x[/bold]"
 

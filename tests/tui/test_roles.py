@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.models import Role, SecretCreate
 from tui.ui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, make_token, running, screen_text, settled, wait_until
+from tui_helpers import make_token, running, screen_text, settled, wait_until
 
 
 def _footer(app) -> str:

@@ -10,7 +10,7 @@ from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui.ui.textual_private import notification_messages
-from tui_helpers import loaded, make_token, running, screen_text, settled, show_tab, terminal_bytes, wait_until
+from tui_helpers import make_token, running, screen_text, settled, show_tab, terminal_bytes, wait_until
 
 
 def _services(app) -> list[str]:

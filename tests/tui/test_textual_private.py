@@ -21,7 +21,7 @@ from textual.widgets import Input
 
 from tui.ui import textual_private
 from tui.ui.textual_private import (
-    TESTED_TEXTUAL, CrashWithoutLocals, InputDrawsText, full_screen_update, notification_messages,
+    TESTED_TEXTUAL, CrashWithoutLocals, full_screen_update, notification_messages,
 )
 from tui.ui.widgets.safe_input import SafeInput
 from tui_helpers import screen_text

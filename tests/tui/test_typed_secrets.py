@@ -9,7 +9,7 @@ from textual.widgets import Checkbox, Input, Select
 
 from shared.models import SecretTypeCreate
 from tui.ui.dialogs.secret_form import SecretFormDialog
-from tui_helpers import loaded, screen_text, wait_until
+from tui_helpers import screen_text, wait_until
 
 DB_SCHEMA = {
     "type": "object",
