@@ -47,6 +47,8 @@ from shared.models import (  # noqa: E402
     ErrorBody,
     Health,
     RevealedValue,
+    RevealRequest,
+    Rollback,
     Secret,
     SecretCreate,
     SecretList,
@@ -55,6 +57,8 @@ from shared.models import (  # noqa: E402
     SecretTypeList,
     SecretTypeUpdate,
     SecretUpdate,
+    SecretVersion,
+    SecretVersionList,
     Service,
     ServiceCreate,
     ServiceEnv,
@@ -65,6 +69,8 @@ from shared.models import (  # noqa: E402
     Token,
     TokenCreate,
     TokenList,
+    TrashedSecret,
+    TrashList,
     WhoAmI,
 )
 from tui.pins import STORED  # noqa: E402
@@ -231,9 +237,11 @@ class SiteSecretsClient:
         path = f"{scope_path(site, None)}/secrets"
         return self.request("GET", path, SecretList, params={"scope": "all"}).items
 
-    def list_scope(self, site: str, app: str | None) -> list[Secret]:
-        """The secrets of one scope: the site's own (`app` None), or one app's."""
-        return self.request("GET", f"{scope_path(site, app)}/secrets", SecretList).items
+    def list_scope(self, site: str, app: str | None, *, due_within_days: int | None = None) -> list[Secret]:
+        """The secrets of one scope: the site's own (`app` None), or one app's; with
+        `due_within_days`, only those whose rotation falls due within that many days (0: overdue)."""
+        params = {} if due_within_days is None else {"due_within_days": due_within_days}
+        return self.request("GET", f"{scope_path(site, app)}/secrets", SecretList, params=params).items
 
     def get_secret(self, site: str, app: str | None, name: str) -> Secret:
         return self.request("GET", f"{scope_path(site, app)}/secrets/{_seg(name)}", Secret)
@@ -248,9 +256,35 @@ class SiteSecretsClient:
     def delete_secret(self, site: str, app: str | None, name: str) -> None:
         self.request("DELETE", f"{scope_path(site, app)}/secrets/{_seg(name)}", None)
 
-    def reveal(self, site: str, app: str | None, name: str) -> RevealedValue:
-        """The value, audited by the server as a reveal."""
-        return self.request("POST", f"{scope_path(site, app)}/secrets/{_seg(name)}/reveal", RevealedValue)
+    def reveal(self, site: str, app: str | None, name: str, version: int | None = None) -> RevealedValue:
+        """The value (or kept `version`'s), audited by the server as a reveal."""
+        path = f"{scope_path(site, app)}/secrets/{_seg(name)}/reveal"
+        if version is None:
+            return self.request("POST", path, RevealedValue)
+        return self.request("POST", path, RevealedValue, json=_json(RevealRequest(version=version)))
+
+    # ------------------------------------------------------------ history and trash
+
+    def list_versions(self, site: str, app: str | None, name: str) -> list[SecretVersion]:
+        """The secret's kept versions, newest first (no values)."""
+        path = f"{scope_path(site, app)}/secrets/{_seg(name)}/versions"
+        return self.request("GET", path, SecretVersionList).items
+
+    def rollback(self, site: str, app: str | None, name: str, body: Rollback) -> Secret:
+        """A new version holding kept version `body.version`'s value."""
+        path = f"{scope_path(site, app)}/secrets/{_seg(name)}/rollback"
+        return self.request("POST", path, Secret, json=_json(body))
+
+    def list_trash(self, site: str) -> list[TrashedSecret]:
+        """The site's trashed secrets, site-level and app-level."""
+        return self.request("GET", f"{scope_path(site, None)}/trash", TrashList).items
+
+    def restore_secret(self, site: str, app: str | None, name: str) -> Secret:
+        return self.request("POST", f"{scope_path(site, app)}/trash/{_seg(name)}/restore", Secret)
+
+    def purge_secret(self, site: str, app: str | None, name: str) -> None:
+        """Wipe a trashed secret now (admins)."""
+        self.request("DELETE", f"{scope_path(site, app)}/trash/{_seg(name)}", None)
 
     # ------------------------------------------------------------ secret types
 
