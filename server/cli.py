@@ -17,6 +17,7 @@ from typing import Mapping
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
+from . import completion
 from .config import COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, Settings
 from .dburl import DatabaseUrlError, as_url, resolve
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup into a data directory that holds the master key")
     _data_dir(restore)
     restore.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    completion.add_parser(commands)
     return parser
 
 
@@ -118,7 +120,10 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        return completion.print_completion(parser, args.shell)
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
         print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
         return 2  # as argparse answers a missing required option
