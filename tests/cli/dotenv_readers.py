@@ -1,9 +1,9 @@
 """The other readers of `.env` files, for the tests that compare `import` and `export` with them:
 python-dotenv (a dev dependency, so always here), node's dotenv (only where `node` is installed and
 can load `dotenv`: `make node-dotenv` puts it in `.node/`; the tests skip otherwise, and never
-fetch it themselves), and docker's `--env-file` reader, emulated from its documented rules (a
-docker daemon and an image are not to be had on every machine, and the CLI parses the file only
-on the way to a daemon)."""
+fetch it themselves), and docker's `--env-file` reader, emulated from its documented rules: a
+docker daemon and an image are not to be had here (nor on every machine), and without them the
+CLI only says whether it accepts the file (test_export_readers.py asks it that), not what it read."""
 
 from __future__ import annotations
 

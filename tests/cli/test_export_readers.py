@@ -1,7 +1,12 @@
 """What `export --format env` and `--format docker` write, other readers read back: python-dotenv
-always (a dev dependency), node's dotenv where node can load it, and docker's `--env-file` rules."""
+always (a dev dependency), node's dotenv where node can load it, docker's `--env-file` rules (and
+the docker CLI itself, where installed, accepts the file)."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -65,3 +70,24 @@ def test_docker_format_refuses_every_value_with_a_line_break_by_name():
                                       max_size=60), max_size=6))
 def test_docker_reads_back_what_format_docker_writes(env):
     assert docker_env_file(format_docker(env)) == env
+
+
+def docker_cli_verdict(path) -> str:
+    """What the docker CLI says of `path` as an `--env-file`: it parses the file before it looks for
+    a daemon, so pointed at no daemon it either refuses the file or gets as far as connecting."""
+    if shutil.which("docker") is None:
+        pytest.skip("the docker CLI is not installed")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(path.parent), "DOCKER_CONFIG": str(path.parent / "docker"),
+           "DOCKER_HOST": f"unix://{path.parent / 'no-daemon.sock'}"}
+    done = subprocess.run(["docker", "run", "--rm", "--env-file", str(path), "no-such-image"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    return done.stderr
+
+
+def test_the_docker_cli_accepts_the_exported_file_and_refuses_a_bad_one(tmp_path):
+    good, bad = tmp_path / "good.env", tmp_path / "bad.env"
+    good.write_text(format_docker(ONE_LINE), encoding="utf-8")
+    bad.write_text("A B=1\n", encoding="utf-8")
+    assert "invalid env file" in docker_cli_verdict(bad)
+    verdict = docker_cli_verdict(good)
+    assert "invalid env file" not in verdict and "connect" in verdict.lower(), verdict
