@@ -5,7 +5,7 @@ Accepted: blank lines, `#` comments, an optional `export ` prefix, unquoted valu
 after whitespace starts a comment, so `KEY= # note` is empty while `KEY=#x` is `#x`), single quotes
 (literal, as in a shell), double quotes (with `\\n`, `\\r`, `\\t`, `\\"`, `\\\\`, `\\$` and `` \\` ``
 escapes, and spanning several lines). Where python-dotenv and node's dotenv agree, this reader gives
-the same value or refuses the line; README.md ("Which readers read what") lists where they differ
+the same value or refuses the line; README.md (".env files in and out") lists where they differ
 and which one is followed.
 """
 

@@ -15,7 +15,7 @@ from .common import Refused, UsageError, client_for, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
-    imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing")
+    imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing; a name set twice takes its last value")
     imp.add_argument("file", type=Path, metavar="FILE.env")
     imp.add_argument("--app", help="import into this app's scope")
     imp.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
