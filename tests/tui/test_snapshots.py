@@ -28,7 +28,7 @@ from tui.ui.dialogs.message import MessageDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui.ui.widgets import secret_detail
+from tui.ui.widgets import value_view
 from tui_helpers import loaded, screen_text, show_tab, wait_until
 
 FROZEN_NOW = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
@@ -94,7 +94,7 @@ def shoot(make_app, snap_compare, monkeypatch):
     """`shoot(scenario, **settings)`: start an App on `shop`, run `scenario(pilot)` once the
     Secrets tab is loaded, then compare the steady screen with this test's snapshot."""
     # The countdown of a revealed value reads this clock: frozen, it always shows the full time.
-    monkeypatch.setattr(secret_detail, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    monkeypatch.setattr(value_view, "time", SimpleNamespace(monotonic=lambda: 1000.0))
 
     def take(scenario=None, **settings) -> bool:
         async def run_before(pilot) -> None:
