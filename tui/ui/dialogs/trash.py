@@ -40,6 +40,8 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
         super().__init__(classes="dialog")
         self.items: list[TrashedSecret] = []
         self.restored: Secret | None = None
+        self.loads = 0
+        """Loads done so far (tests wait for the first)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box", id="trash-box"):
@@ -47,7 +49,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             title.append_text(safe_text(self.app.site, style="bold"))
             yield Static(title, classes="dialog-title")
             table = FittedTable(id="trash-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("name", "scope", "ver", "deleted", "by", "purged")
+            table.add_columns("name", "scope", "ver", "deleted", "by", "purge at")
             yield table
             yield Static("The trash is empty.", id="trash-empty")
             yield Static(self._keys(), id="trash-keys")
@@ -82,6 +84,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
         self.call_api(self.app.client.list_trash, self.app.site, group="trash-load", done=self._loaded)
 
     def _loaded(self, items: list[TrashedSecret]) -> None:
+        self.loads += 1
         self.items = sorted(items, key=lambda item: (item.name.lower(), item.app or ""))
         table = self.query_one("#trash-table", DataTable)
         table.clear()
