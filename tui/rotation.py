@@ -13,6 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 from shared.models import Secret
 
+MAX_ROTATION_DAYS = 3650
+"""The longest period the API takes (`RotationDays`)."""
+
 DUE_SOON_DAYS = 30
 """What the Secrets tab's due filter shows: secrets due within this many days (overdue included)."""
 
@@ -50,3 +53,12 @@ def due_within(secret: Secret, days: int, at: datetime | None = None) -> bool:
     """True when `secret` falls due within `days` days (overdue ones too): the server's rule."""
     due = secret.rotation_due_at
     return due is not None and due <= (at or now()) + timedelta(days=days)
+
+
+def rotation_days_problem(text: str) -> str:
+    """What is wrong with a typed rotation period ("" for none, or a blank period: no policy)."""
+    if not text:
+        return ""
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ROTATION_DAYS:
+        return f"a whole number of days, 1 to {MAX_ROTATION_DAYS}, or blank for no policy"
+    return ""
