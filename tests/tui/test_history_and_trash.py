@@ -223,3 +223,15 @@ async def test_history_and_trash_show_names_from_others_literally(started, admin
         await wait_until(pilot, lambda: not isinstance(app.screen, HistoryDialog), message="closed")
         await _open_trash(pilot, 1)
         assert "[red]x [/foo]" in screen_text(app)
+
+
+async def test_hiding_every_value_hides_an_old_one_in_the_history_too(started, admin, site):
+    _three_versions(admin, site)
+    async with started(rows=1) as (app, pilot):
+        dialog = await _open_history(pilot, 3)
+        await pilot.press("down", "s")
+        view = dialog.query_one("#history-value")
+        await wait_until(pilot, lambda: view.revealed, message="revealed")
+        app.forget_values()  # what q, SIGTERM and SIGHUP do first
+        await wait_until(pilot, lambda: "second" not in screen_text(app), message="hidden")
+        assert view._value is None
