@@ -235,3 +235,22 @@ async def test_hiding_every_value_hides_an_old_one_in_the_history_too(started, a
         app.forget_values()  # what q, SIGTERM and SIGHUP do first
         await wait_until(pilot, lambda: "second" not in screen_text(app), message="hidden")
         assert view._value is None
+
+
+async def test_rollback_after_someone_else_changed_the_secret_shows_the_new_history_first(started, admin, site):
+    _three_versions(admin, site)
+    async with started(rows=1, notifications=True) as (app, pilot):
+        dialog = await _open_history(pilot, 3)
+        admin.update_secret(site, None, "TOKEN", SecretUpdate(value="colleague"))  # v4, unseen
+        await pilot.press("down", "r")  # v2
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: dialog.query_one("#history-table").row_count == 4, message="v4 shown")
+        assert any("changed meanwhile" in message for message in notification_messages(app))
+        assert admin.reveal(site, None, "TOKEN").value == "colleague"  # nothing overwritten
+        await pilot.press("down", "down", "r")  # v2 again, now below v4 and v3
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm again")
+        assert "new version 5" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: dialog.query_one("#history-table").row_count == 5, message="v5")
+    assert admin.reveal(site, None, "TOKEN").value == "second"

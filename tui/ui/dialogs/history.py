@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from shared.models import Rollback, Secret, SecretVersion
+from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.history import counterpart, version_notes
 from tui.sitedata import scope_label
@@ -170,6 +171,23 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
         body = Rollback(version=version.version, expected_version=secret.version)
         self.call_api(self.app.client.rollback, self.app.site, secret.app, secret.name, body,
                       group="history-rollback", done=done)
+
+    def on_api_error(self, error: BaseException) -> bool:
+        """A rollback refused because someone changed the secret meanwhile: show the history as it
+        is now, so a second `r` rolls back against the version the user can see."""
+        if not (isinstance(error, ApiError) and error.code == "version_conflict"):
+            return False
+        secret = self.changed or self.secret
+        self.notify(f"{safe_str(secret.name)} changed meanwhile: nothing was rolled back. Here is its history "
+                    "as it is now.", severity="warning", markup=False)
+
+        def fresh(current: Secret) -> None:
+            self.changed = current
+            self.load()
+
+        self.call_api(self.app.client.get_secret, self.app.site, secret.app, secret.name,
+                      group="history-fresh", done=fresh)
+        return True
 
     def action_close(self) -> None:
         self._value_view().mask()
