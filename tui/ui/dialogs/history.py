@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
@@ -27,10 +27,11 @@ from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.value_view import ValueView
 
 HISTORY_CSS = """
-#history-box { height: auto; max-height: 100%; }
+#history-box { height: 100%; }
 #history-table { height: auto; max-height: 12; }
-#history-value { height: auto; max-height: 6; margin-top: 1; }
+#history-value-box { height: 1fr; margin-top: 1; }
 """
+"""The dialog takes the screen's height so a revealed value gets every row the versions leave."""
 
 
 class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
@@ -57,7 +58,8 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
             table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("ver", "set", "by", "note")
             yield table
-            yield ValueView(label="value of the highlighted version", hint="", id="history-value")
+            with VerticalScroll(id="history-value-box", can_focus=False):
+                yield ValueView(label="value of the highlighted version", hint="", id="history-value")
             yield Static(self._keys(), id="history-keys")
 
     def _keys(self) -> Text:
