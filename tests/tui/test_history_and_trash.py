@@ -254,3 +254,44 @@ async def test_rollback_after_someone_else_changed_the_secret_shows_the_new_hist
         await pilot.press("y")
         await wait_until(pilot, lambda: dialog.query_one("#history-table").row_count == 5, message="v5")
     assert admin.reveal(site, None, "TOKEN").value == "second"
+
+
+MARKUP = "[@click=app.quit]q[/] [red]x [/foo]"
+
+
+async def test_markup_from_a_foreign_server_is_literal_in_history_rollback_and_trash(make_app, site):
+    # Our server refuses such names; a compromised or foreign one might send them.
+    from datetime import datetime, timezone
+
+    from shared.models import Secret, SecretVersion, TrashedSecret
+    from tui.ui.textual_private import notification_messages
+    from tui_helpers import running
+
+    now = datetime.now(timezone.utc)
+    secret = Secret.model_construct(name=MARKUP, app=None, type=None, description="", version=2, created_at=now,
+                                    updated_at=now, created_by=MARKUP, updated_by=MARKUP, used_by=[MARKUP],
+                                    last_used_at=None, fingerprint="aa", rotate_every_days=None,
+                                    rotation_due_at=None, rotation_overdue=False)
+    versions = [SecretVersion.model_construct(version=n, created_at=now, created_by=MARKUP, type=None,
+                                              current=n == 2, fingerprint=f"f{n}") for n in (2, 1)]
+    trashed = TrashedSecret.model_construct(name=MARKUP, app=None, version=1, deleted_at=now, deleted_by=MARKUP,
+                                            purge_at=now)
+    app = make_app()
+    app.client.list_secrets = lambda _site: [secret]
+    app.client.list_versions = lambda *_: versions
+    app.client.rollback = lambda *_: secret.model_copy(update={"version": 3})
+    app.client.list_trash = lambda _site: [trashed]
+    async with running(app, rows=1, size=(120, 30), notifications=True) as (app, pilot):
+        await _open_history(pilot, 2)
+        assert f"History of {MARKUP} (site)" in screen_text(app)
+        await pilot.press("down", "r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        assert f"Roll {MARKUP} back to version 1?" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(f"Restart {MARKUP}" in m for m in notification_messages(app)),
+                         message="restart named literally")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistoryDialog), message="closed")
+        await _open_trash(pilot, 1)
+        assert screen_text(app).count(MARKUP) >= 2  # name and deleted-by, literally
+        await settled(pilot)  # no markup action ran: the app still runs
