@@ -27,6 +27,9 @@ class FieldSpec:
     """`writeOnly` or `format: password`: typed into a masked input."""
     options: tuple[Any, ...] = field(default=())
     description: str = ""
+    min_length: int | None = None
+    max_length: int | None = None
+    """A string's `minLength`/`maxLength`: the bounds of a generated value."""
 
 
 def _field(name: str, prop: Any, required: bool) -> FieldSpec | None:
@@ -39,8 +42,13 @@ def _field(name: str, prop: Any, required: bool) -> FieldSpec | None:
         return FieldSpec(name, "enum", required, secret, tuple(enum), description)
     kind = prop.get("type")
     if kind in SCALAR_KINDS:
-        return FieldSpec(name, kind, required, secret, (), description)
+        return FieldSpec(name, kind, required, secret, (), description,
+                         _whole(prop.get("minLength")), _whole(prop.get("maxLength")))
     return None
+
+
+def _whole(bound: Any) -> int | None:
+    return bound if isinstance(bound, int) and not isinstance(bound, bool) and bound >= 0 else None
 
 
 def form_fields(schema: dict[str, Any]) -> list[FieldSpec] | None:
@@ -86,7 +94,7 @@ def error_field(path: str, message: str, names: set[str]) -> str | None:
     "required property" error is reported at the parent, so its message names the field.
     """
     segments = [_unescape(s) for s in path.split("/")[1:]] if path.startswith("/") else []
-    if segments and segments[0] == "value" and "value" not in names:
+    if segments and segments[0] in ("value", "value_patch") and segments[0] not in names:
         segments = segments[1:]
     if segments and segments[0] in names:
         return segments[0]

@@ -21,12 +21,16 @@ def _posted(messages: list, kind: type) -> list:
 BINDING_IDS = {
     "tui.ui.widgets.secrets_pane.SecretsPane": ["secrets.new", "secrets.edit", "secrets.delete", "secrets.reveal",
                                                 "secrets.copy", "secrets.refresh", "secrets.filter",
-                                                "secrets.clear_filter"],
+                                                "secrets.clear_filter", "secrets.history", "secrets.due",
+                                                "secrets.trash"],
     "tui.ui.widgets.types_pane.TypesPane": ["types.new", "types.edit", "types.delete", "types.refresh"],
     "tui.ui.widgets.services_pane.ServicesPane": ["services.new", "services.bindings", "services.delete",
                                                   "services.apps", "services.refresh"],
     "tui.ui.widgets.audit_pane.AuditPane": ["audit.refresh", "audit.filter"],
-    "tui.ui.dialogs.secret_form.SecretFormDialog": ["form.save", "form.cancel", "form.show", "form.raw"],
+    "tui.ui.dialogs.secret_form.SecretFormDialog": ["form.save", "form.cancel", "form.show", "form.raw",
+                                                    "form.generate"],
+    "tui.ui.dialogs.history.HistoryDialog": ["history.reveal", "history.rollback", "history.close"],
+    "tui.ui.dialogs.trash.TrashDialog": ["trash.restore", "trash.purge", "trash.close"],
     "tui.ui.dialogs.type_form.TypeFormDialog": ["type.save", "type.cancel"],
     "tui.ui.dialogs.service_form.ServiceFormDialog": ["service.save", "service.cancel"],
 }

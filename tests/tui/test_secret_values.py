@@ -24,7 +24,7 @@ async def test_reveal_shows_value_with_warning_then_remasks_automatically(starte
         assert "VALUE ON SCREEN" in screen_text(app)
         await wait_until(pilot, lambda: not _detail(app).revealed, message="re-mask")
         await wait_until(pilot, lambda: "s3cr3t-value" not in screen_text(app), message="value off the screen")
-        assert _detail(app)._value is None  # dropped from the widget, not just hidden
+        assert _detail(app).value_view._value is None  # dropped from the widget, not just hidden
     events = admin.audit(site, action="secret.reveal").items
     assert [event.target for event in events] == ["secret:site/TOKEN"]
 
@@ -46,7 +46,7 @@ async def test_moving_to_another_secret_remasks(started, admin, site):
         await wait_until(pilot, lambda: "value-of-a" in screen_text(app))
         await pilot.press("down")
         await wait_until(pilot, lambda: "value-of-a" not in screen_text(app), message="re-masked")
-        assert _detail(app)._value is None and _detail(app).secret.name == "B_SECOND"
+        assert _detail(app).value_view._value is None and _detail(app).secret.name == "B_SECOND"
 
 
 async def test_typed_value_is_pretty_printed_when_revealed(started, admin, site):

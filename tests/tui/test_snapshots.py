@@ -19,16 +19,21 @@ from types import SimpleNamespace
 import pytest
 from textual.widgets import Input, Select, TextArea
 
-from shared.models import AppCreate, SecretCreate, SecretTypeCreate, ServiceCreate
+from datetime import timedelta
+
+from shared.models import AppCreate, SecretCreate, SecretTypeCreate, SecretUpdate, ServiceCreate
+from tui import rotation
 from tui.client import SiteSecretsClient
 from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.help import HelpDialog
+from tui.ui.dialogs.history import HistoryDialog
 from tui.ui.dialogs.message import MessageDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
+from tui.ui.dialogs.trash import TrashDialog
 from tui.ui.dialogs.type_form import TypeFormDialog
-from tui.ui.widgets import secret_detail
+from tui.ui.widgets import value_view
 from tui_helpers import loaded, screen_text, show_tab, wait_until
 
 FROZEN_NOW = datetime(2026, 1, 15, 9, 30, tzinfo=timezone.utc)
@@ -94,7 +99,7 @@ def shoot(make_app, snap_compare, monkeypatch):
     """`shoot(scenario, **settings)`: start an App on `shop`, run `scenario(pilot)` once the
     Secrets tab is loaded, then compare the steady screen with this test's snapshot."""
     # The countdown of a revealed value reads this clock: frozen, it always shows the full time.
-    monkeypatch.setattr(secret_detail, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    monkeypatch.setattr(value_view, "time", SimpleNamespace(monotonic=lambda: 1000.0))
 
     def take(scenario=None, **settings) -> bool:
         async def run_before(pilot) -> None:
@@ -258,3 +263,70 @@ def test_confirm_delete_service(shoot):
         await _screen_shows(pilot, ConfirmDialog, "checkout")
 
     assert shoot(delete)
+
+
+# ------------------------------------------------------------ the time dimension: history, trash, rotation
+
+def _two_more_versions(admin) -> None:
+    """API_KEY v2 with a new value, v3 with the first one back (so v3 is "same as v1")."""
+    admin.update_secret(SITE, None, "API_KEY", SecretUpdate(value="sk-live-5000"))
+    admin.update_secret(SITE, None, "API_KEY", SecretUpdate(value="sk-live-4242"))
+
+
+async def _history(pilot) -> None:
+    await pilot.press("h")
+    await _screen_shows(pilot, HistoryDialog, "same as v1")
+
+
+def test_history_dialog(shoot, admin, site):
+    _two_more_versions(admin)
+    assert shoot(_history)
+
+
+def test_history_dialog_with_an_old_value_revealed(shoot, admin, site):
+    _two_more_versions(admin)
+
+    async def reveal(pilot):
+        await _history(pilot)
+        await pilot.press("down", "s")
+        await wait_until(pilot, lambda: "sk-live-5000" in screen_text(pilot.app), message="v2 shown")
+
+    assert shoot(reveal, reveal_seconds=30)
+
+
+def test_rollback_confirm(shoot, admin, site):
+    _two_more_versions(admin)
+
+    async def rollback(pilot):
+        await _history(pilot)
+        await pilot.press("down", "r")
+        await _screen_shows(pilot, ConfirmDialog, "back to version 2")
+
+    assert shoot(rollback)
+
+
+def test_trash_dialog(shoot, admin, site):
+    admin.create_secret(SITE, "web", SecretCreate(name="OLD_TOKEN", value="gone"))
+    admin.delete_secret(SITE, "web", "OLD_TOKEN")
+
+    async def trash(pilot):
+        await pilot.press("T")
+        await _screen_shows(pilot, TrashDialog, "OLD_TOKEN")
+
+    assert shoot(trash)
+
+
+def test_secrets_tab_with_due_markers(shoot, admin, site, monkeypatch):
+    admin.update_secret(SITE, None, "API_KEY", SecretUpdate(rotate_every_days=30))
+    admin.update_secret(SITE, "web", "SESSION_SECRET", SecretUpdate(rotate_every_days=7))
+    later = FROZEN_NOW + timedelta(days=10)  # SESSION_SECRET three days late, API_KEY due in 20 days
+    monkeypatch.setattr(rotation, "now", lambda: later)
+    assert shoot(lambda pilot: _screen_shows(pilot, type(pilot.app.screen), "OVERDUE"))
+
+
+def test_typed_edit_form_keeps_blank_fields(shoot):
+    async def edit(pilot):
+        await pilot.press("down", "e")
+        await _screen_shows(pilot, SecretFormDialog, "blank fields keep their current value")
+
+    assert shoot(edit)

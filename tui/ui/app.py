@@ -115,11 +115,11 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
 
     def forget_values(self) -> None:
         """Re-mask every revealed value and clear a copied one still on the clipboard."""
-        from tui.ui.widgets.secret_detail import SecretDetail
+        from tui.ui.widgets.value_view import ValueView
 
-        for screen in self.screen_stack:
-            for detail in screen.query(SecretDetail):
-                detail.mask()
+        for screen in self.screen_stack:  # the detail pane's value and the history dialog's
+            for view in screen.query(ValueView):
+                view.mask()
         if self._clipboard_timer is not None:
             self._clipboard_timer.stop()
             self._clear_clipboard()

@@ -20,11 +20,15 @@ KEYS: list[tuple[str, str]] = [
     ("s", "show the value for a few seconds / hide it"),
     ("c", "copy the value to your clipboard (cleared later)"),
     ("r", "refresh"),
+    ("h", "Secrets: history of the highlighted secret (show an old value, roll back)"),
+    ("o", "Secrets: only those due for rotation within 30 days / all"),
+    ("T", "Secrets: the trash (restore; purge for admins)"),
     ("ctrl+s", "switch site (admins)"),
     ("ctrl+p", "command palette: this tab's actions, jump to a secret, apps"),
     ("?", "this help"),
     ("q", "quit"),
     ("In forms", "ctrl+s save · ctrl+t show/hide value · ctrl+r raw JSON · escape cancel"),
+    ("", "ctrl+g generate a random value (value, or the password field you are in)"),
 ]
 
 

@@ -1,7 +1,10 @@
-"""New / edit secret: name, scope, type, value and description, checked as you type.
+"""New / edit secret: name, scope, type, value, description and rotation period, checked as you type.
 
 With a type chosen the value is a form generated from the type's schema (`SchemaForm`), or raw
-JSON (`ctrl+r`, and always for schemas a form cannot express). The dialog saves through the API
+JSON (`ctrl+r`, and always for schemas a form cannot express). Editing a typed secret whose type
+stays, the form is partial: blank fields keep their stored value and the save sends only the
+fields typed, as a `value_patch` (raw JSON then is that patch). `ctrl+g` fills the value, or the
+password field the cursor is in, with a random value shown once. The dialog saves through the API
 itself so a server error leaves every field as it was: validation errors go beside the field
 their JSON Pointer names, a version conflict offers to reload. Dismisses with the saved Secret.
 """
@@ -19,11 +22,12 @@ from textual.widgets import Input, Select, Static, TextArea
 
 from shared.limits import description_problem, secret_name_problem
 from shared.models import Secret, SecretCreate, SecretUpdate
+from tui.rotation import rotation_days_problem
 from tui.ui.keys import CANCEL, SAVE, Key, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
 from tui.display import safe_str, safe_text
-from tui.ui.widgets.field import Field, field_label
+from tui.ui.widgets.field import Field
 from tui.ui.widgets.field_error import FieldError
 from tui.schema_fields import error_field, form_fields
 from tui.sitedata import SiteData
@@ -34,7 +38,8 @@ from tui.ui.widgets.safe_input import SafeInput
 
 class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
     BINDINGS = bindings("form", SAVE, CANCEL, Key("ctrl+t", "toggle_mask", "Show/hide value", name="show"),
-                        Key("ctrl+r", "toggle_raw", "Raw JSON", name="raw"))
+                        Key("ctrl+r", "toggle_raw", "Raw JSON", name="raw"),
+                        Key("ctrl+g", "generate", "Generate value", name="generate"))
 
     def __init__(self, data: SiteData, secret: Secret | None = None):
         super().__init__()
@@ -62,8 +67,7 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
                 yield Field("Type", Select(kinds, value=(self.secret.type or "") if editing else "",
                                            allow_blank=False, id="type"))
                 # The value's error line goes under the typed form too, so this is no Field.
-                yield field_label("Value (leave empty to keep the current one)" if editing else "Value",
-                                  required=not editing)
+                yield Static(id="value-label", classes="field-label")
                 yield ValueEditor(self.limits.max_value_bytes, id="value",
                                   placeholder="leave empty to keep the current value" if editing else "")
                 with Vertical(id="typed"):
@@ -72,6 +76,9 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
                 yield FieldError(id="value-error")
                 yield Field("Description", SafeInput(value=self.secret.description if editing else "",
                                                      id="description"))
+                days = str(self.secret.rotate_every_days or "") if editing else ""
+                yield Field("Rotate every (days)", SafeInput(value=days, id="rotate", type="integer",
+                                                             placeholder="blank: no rotation policy"))
             yield from self.form_actions()
 
     def _title(self) -> Text:
@@ -103,15 +110,37 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         self.query_one("#typed").display = kind is not None
         fields = form_fields(kind.schema_) if kind else None
         if fields:
-            form = SchemaForm(fields, id="schema-form")
+            partial = self.secret is not None and key == self.secret.type
+            form = SchemaForm(fields, partial=partial, id="schema-form")
             await self.query_one("#typed").mount(form, before=0)
         self.raw_mode = kind is not None and not fields
         self._show_raw()
+
+    def _partial(self) -> bool:
+        """True when the save sends only the fields typed (`value_patch`)."""
+        forms = self.query(SchemaForm)
+        return bool(forms) and forms.first().partial
 
     def _show_raw(self) -> None:
         self.query_one("#raw", TextArea).display = self.raw_mode
         for form in self.query(SchemaForm):
             form.display = not self.raw_mode
+        self.query_one("#value-label", Static).update(self._value_label())
+
+    def _value_label(self) -> Text:
+        """What the value's label says the save does with it."""
+        editing = self.secret is not None
+        if self._partial() and self.raw_mode:
+            label = Text("Value: JSON of only the fields to change (null removes one)", style="bold")
+        elif self._partial():
+            label = Text("Value: blank fields keep their current value", style="bold")
+        else:
+            label = Text("Value (leave empty to keep the current one)" if editing else "Value", style="bold")
+            if not editing:
+                label.append(" *", style="bold red")
+            if not self.query_one("#typed").display:
+                label.append("  ctrl+g generates", style="dim")
+        return label
 
     def action_toggle_raw(self) -> None:
         forms = self.query(SchemaForm)
@@ -130,6 +159,25 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         self.raw_mode = not self.raw_mode
         self._show_raw()
 
+    def action_generate(self) -> None:
+        """A random value for the value editor or the focused password field, shown once."""
+        editor = self.query_one("#value", ValueEditor)
+        forms = self.query(SchemaForm)
+        index = forms.first().secret_field_of(self.focused) if forms and not self.raw_mode else None
+        try:
+            if editor.display:
+                length = editor.generate()
+            elif index is not None:
+                length = forms.first().generate(index)
+            else:
+                self.notify("ctrl+g fills a password field: move the cursor to one first.", markup=False)
+                return
+        except ValueError as problem:  # a schema whose length bounds no value meets
+            self.notify(f"Cannot generate: {safe_str(str(problem))}.", severity="error", markup=False)
+            return
+        self.notify(f"Generated {length} random characters; they show here until you save or cancel: "
+                    "set the same value at the provider.", markup=False, timeout=10)
+
     def action_toggle_mask(self) -> None:
         editor = self.query_one("#value", ValueEditor)
         editor.toggle_mask()
@@ -144,6 +192,8 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
             self._error("name", problem if event.value else "")
         elif event.input.id == "description":
             self._error("description", description_problem(event.value) or "")
+        elif event.input.id == "rotate":
+            self._error("rotate", rotation_days_problem(event.value))
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         if event.text_area.id == "raw":
@@ -158,6 +208,17 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
             self.send(self._body, client.create_secret, site, scope, group="form-save")
         else:
             self.send(self._body, client.update_secret, site, secret.app, secret.name, group="form-save")
+
+    def _patch(self) -> dict[str, Any] | None:
+        """The fields typed in a partial form (or its raw JSON), or None when nothing was."""
+        if not self.raw_mode:
+            return self.query_one(SchemaForm).value() or None
+        raw = self.query_one("#raw", TextArea).text
+        if not raw.strip():
+            return None
+        if _json_problem(raw) or not isinstance(json.loads(raw), dict):
+            raise ValueError("The fields to change must be a JSON object.")
+        return json.loads(raw) or None
 
     def _value(self) -> str | None:
         """The value to send, or None when editing and nothing was entered (keep the old one)."""
@@ -189,13 +250,22 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
             raise ValueError("Fix the description first.")
         if self.query_one("#value", ValueEditor).over_limit() and key is None:
             raise ValueError(f"The value is over the site's limit of {self.limits.max_value_bytes:,} bytes.")
-        value = self._value()
+        rotate = self.query_one("#rotate", Input).value
+        if rotation_days_problem(rotate):
+            raise ValueError("Fix the rotation period first.")
+        days = int(rotate) if rotate else None
         if self.secret is None:
-            return build(SecretCreate, name=name, value=value or "", description=description,
-                         **({"type": key} if key else {}))
+            return build(SecretCreate, name=name, value=self._value() or "", description=description,
+                         **({"type": key} if key else {}), **({"rotate_every_days": days} if days else {}))
         changed: dict[str, Any] = {"expected_version": self.secret.version}
+        patch = self._patch() if self._partial() else None
+        value = None if self._partial() else self._value()
+        if patch is not None:
+            changed["value_patch"] = patch
         if value is not None:
             changed["value"] = value
+        if days != self.secret.rotate_every_days:
+            changed["rotate_every_days"] = days  # None, sent as null, removes the policy
         if description != self.secret.description:
             changed["description"] = description
         if key != self.secret.type:

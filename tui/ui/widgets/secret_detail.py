@@ -1,36 +1,17 @@
 """The detail pane of the Secrets tab: every field of the highlighted secret and its value,
-masked as a fixed `••••••••` until revealed.
-
-A reveal shows a warning and a countdown; one interval timer, restarted on each reveal, re-masks
-when the time is up. Re-masking drops the value from this widget, not just from the screen.
-"""
+masked until revealed (`ValueView` holds the value and its countdown)."""
 
 from __future__ import annotations
 
-import json
-import time
-
 from rich.text import Text
 from textual.containers import VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Static
 
 from shared.models import Secret, Service
-from tui.display import MASK, safe_text, short_time
+from tui.display import safe_text, short_time
+from tui.rotation import rotation_label
 from tui.sitedata import id_of, services_of
-
-TICK = 0.25
-"""Countdown resolution in seconds; fine enough for a short `--reveal-seconds` in tests."""
-
-
-def pretty_value(value: str, typed: bool) -> str:
-    """A typed (JSON) value pretty-printed; anything else as it is."""
-    if typed:
-        try:
-            return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass
-    return value
+from tui.ui.widgets.value_view import ValueView
 
 
 class SecretDetail(VerticalScroll, can_focus=False):
@@ -41,18 +22,19 @@ class SecretDetail(VerticalScroll, can_focus=False):
         self.secret: Secret | None = None
         self.services: list[Service] = []
         """The site's services, for the version each one last loaded."""
-        self._value: str | None = None
-        self._deadline = 0.0
-        self._countdown: Timer | None = None
 
     def compose(self):
         # The value comes first so a reveal is in view without scrolling.
-        yield Static(id="detail-value")
+        yield ValueView(id="detail-value")
         yield Static(id="detail-fields")
 
     @property
+    def value_view(self) -> ValueView:
+        return self.query_one(ValueView)
+
+    @property
     def revealed(self) -> bool:
-        return self._value is not None
+        return self.value_view.revealed
 
     def show(self, secret: Secret | None) -> None:
         """Show `secret`; moving to another secret re-masks."""
@@ -64,44 +46,18 @@ class SecretDetail(VerticalScroll, can_focus=False):
 
     def reveal(self, value: str, seconds: float) -> None:
         """Show `value` for `seconds`, restarting the countdown of any earlier reveal."""
-        self._value = value
-        self._deadline = time.monotonic() + seconds
-        if self._countdown is not None:
-            self._countdown.stop()
-        self._countdown = self.set_interval(TICK, self._tick)
-        self._render_value()
+        self.value_view.reveal(value, seconds, typed=self.secret is not None and self.secret.type is not None)
         self.scroll_home(animate=False)
 
     def mask(self) -> None:
         """Hide the value and forget it."""
-        if self._countdown is not None:
-            self._countdown.stop()
-            self._countdown = None
-        self._value = None
         if self.is_mounted:
-            self._render_value()
-
-    def _tick(self) -> None:
-        if time.monotonic() >= self._deadline:
-            self.mask()
-        else:
-            self._render_value()
+            self.value_view.mask()
 
     def _render_value(self) -> None:
-        line = Text()
-        if self.secret is None:
-            pass
-        elif self._value is None:
-            line.append("value  ", style="bold")
-            line.append(MASK)
-            line.append("   (s shows it)", style="dim")
-        else:
-            remaining = max(0, round(self._deadline - time.monotonic()))
-            line.append(f"⚠ VALUE ON SCREEN, hides in {remaining}s (s hides now)", style="bold black on yellow")
-            line.append("\n")
-            typed = self.secret.type is not None
-            line.append_text(safe_text(pretty_value(self._value, typed), multiline=True))
-        self.query_one("#detail-value", Static).update(line)
+        view = self.value_view
+        view.shown = self.secret is not None
+        view.refresh_value()
 
     def _fields(self, secret: Secret | None) -> Text:
         text = Text()
@@ -115,6 +71,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
             ("description", secret.description or "—"),
             ("version", str(secret.version)),
         ]
+        if secret.rotate_every_days:  # only with a policy: the pane has no line to spare
+            rows.append(("rotation", _rotation(secret)))
         later = [
             ("created", f"{short_time(secret.created_at)} by {secret.created_by}"),
             ("updated", f"{short_time(secret.updated_at)} by {secret.updated_by}"),
@@ -148,3 +106,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
         if others:  # services the last load did not include: listed by name only
             text.append(("\n" + " " * 12) if loads else "")
             text.append_text(safe_text(", ".join(others)))
+
+
+def _rotation(secret: Secret) -> str:
+    due = f" · due {short_time(secret.rotation_due_at)}" if secret.rotation_due_at else ""
+    return f"every {secret.rotate_every_days} d{due} ({rotation_label(secret)})"

@@ -1,5 +1,10 @@
 """The Secrets tab: a filterable table of every secret of the site, the detail pane, and the
-keys that act on the highlighted secret (new, edit, delete, show, copy, refresh)."""
+keys that act on the highlighted secret (new, edit, delete, show, copy, refresh, history), the
+due-for-rotation filter and the trash.
+
+The rotation column is shown only while some secret of the site has a rotation policy: 80
+columns have no room to spare for a column of dashes.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,28 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from shared.models import Secret
 from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
+from tui.rotation import DUE_SOON_DAYS, due_within, overdue, rotation_label
 from tui.sitedata import SiteData, id_of, matches, scope_label
 from tui.ui.messages import DeleteSecret, SecretsChanged
+from tui.ui.restart import say_restart
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 from tui.ui.widgets.secret_detail import SecretDetail
 
 READING_VALUE = {"reveal", "copy"}
+COLUMNS = ("name", "scope", "type", "ver", "updated", "used by")
+ROTATION_COLUMN = 5
+"""Where the rotation column goes when shown: before "used by"."""
+HIDDEN_KEYS = (Key("h", "history", "History", show=False), Key("o", "due", "Due soon", show=False),
+               Key("T", "trash", "Trash", show=False))
+"""Keys kept out of the full footer; the help and the palette list them."""
 
 
 class SecretsPane(DataPane):
@@ -28,19 +41,23 @@ class SecretsPane(DataPane):
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
-                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False))
+                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False), *HIDDEN_KEYS)
     data: SiteData | None
+    due_only = False
+    """The due filter: only secrets due for rotation within DUE_SOON_DAYS days."""
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
+        yield Static(f"Due for rotation within {DUE_SOON_DAYS} days (o shows all)", id="secrets-due")
         table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("name", "scope", "type", "ver", "updated", "used by")
+        table.add_columns(*COLUMNS)
         yield table
         yield SecretDetail(id="secret-detail")
 
     def on_mount(self) -> None:
         # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
         self.query_one("#secrets-filter", Input).display = False
+        self.query_one("#secrets-due", Static).display = False
 
     @property
     def detail(self) -> SecretDetail:
@@ -62,16 +79,37 @@ class SecretsPane(DataPane):
         self.detail.services = data.services
         super()._loaded(data, select)
 
+    def fill(self, select: str | None = None) -> None:
+        self._set_columns()
+        super().fill(select)
+
+    def _set_columns(self) -> None:
+        """Show the rotation column exactly while some secret has a policy."""
+        wanted = self._with_rotation()
+        if wanted != (len(self.table.columns) > len(COLUMNS)):
+            columns = list(COLUMNS)
+            if wanted:
+                columns.insert(ROTATION_COLUMN, "rotation")
+            self.table.clear(columns=True)
+            self.table.add_columns(*columns)
+
+    def _with_rotation(self) -> bool:
+        return any(secret.rotate_every_days for secret in (self.data.secrets if self.data else []))
+
     def rows(self) -> Iterable[tuple[str, Secret]]:
         needle = self.query_one("#secrets-filter", Input).value
         for secret in sorted(self.data.secrets if self.data else [], key=lambda s: (s.name.lower(), s.app or "")):
-            if matches(secret, needle):
+            if matches(secret, needle) and (not self.due_only or due_within(secret, DUE_SOON_DAYS)):
                 yield id_of(secret), secret
 
     def cells(self, secret: Secret) -> list[Text]:
-        return [safe_text(secret.name), safe_text(scope_label(secret)), safe_text(secret.type or "-"),
-                Text(str(secret.version)), Text(short_time(secret.updated_at)),
-                safe_text(", ".join(secret.used_by) or "-")]
+        cells = [safe_text(secret.name), safe_text(scope_label(secret)), safe_text(secret.type or "-"),
+                 Text(str(secret.version)), Text(short_time(secret.updated_at)),
+                 safe_text(", ".join(secret.used_by) or "-")]
+        if self._with_rotation():
+            style = "bold red" if overdue(secret) else "yellow" if due_within(secret, DUE_SOON_DAYS) else ""
+            cells.insert(ROTATION_COLUMN, Text(rotation_label(secret), style=style))
+        return cells
 
     def show(self, secret: Secret | None) -> None:
         self.detail.show(secret)
@@ -92,6 +130,14 @@ class SecretsPane(DataPane):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "secrets-filter":
             self.table.focus()
+            self.table.move_cursor(row=0)
+
+    def action_due(self) -> None:
+        """Toggle the due filter."""
+        self.due_only = not self.due_only
+        self.query_one("#secrets-due", Static).display = self.due_only
+        self.fill()
+        if self.table.row_count:
             self.table.move_cursor(row=0)
 
     def action_clear_filter(self) -> None:
@@ -146,7 +192,34 @@ class SecretsPane(DataPane):
         return SecretFormDialog(self.data, secret)
 
     def saved(self, secret: Secret) -> SecretsChanged:
+        before = self._rows.get(id_of(secret))
+        if before is not None and before.version != secret.version:
+            say_restart(self.app, secret)
         return SecretsChanged(select=id_of(secret))
+
+    # ------------------------------------------------------------ history and trash
+
+    def action_history(self) -> None:
+        secret = self.highlighted()
+        if secret is None:
+            return
+        self.detail.mask()  # one value on screen at a time
+        from tui.ui.dialogs.history import HistoryDialog
+
+        def closed(changed: Secret | None) -> None:
+            if changed is not None:
+                self.post_message(SecretsChanged(select=id_of(changed)))
+
+        self.app.push_screen(HistoryDialog(secret, self.data.secrets if self.data else []), closed)
+
+    def action_trash(self) -> None:
+        from tui.ui.dialogs.trash import TrashDialog
+
+        def closed(restored: Secret | None) -> None:
+            if restored is not None:
+                self.post_message(SecretsChanged(select=id_of(restored)))
+
+        self.app.push_screen(TrashDialog(), closed)
 
     def deletion(self, secret: Secret) -> tuple[str, Text, DeleteSecret]:
         question = Text("Delete the secret ")
@@ -161,6 +234,8 @@ class SecretsPane(DataPane):
     def palette_commands(self) -> list[PaletteCommand]:
         """This tab's actions, plus one "jump to" command per secret."""
         commands = super().palette_commands()
+        commands += [(f"{self.PALETTE}: {key.description}", "", lambda a=key.action: self.run_action(a))
+                     for key in HIDDEN_KEYS]
         for secret in self.data.secrets if self.data else []:
             label = f"Go to secret {safe_str(secret.name)} ({scope_label(secret)})"
             commands.append((label, "", lambda s=secret: self.jump_to(s)))

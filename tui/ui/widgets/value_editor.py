@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
 from shared.limits import value_size
+from tui.generate import DEFAULT_LENGTH, generate_value
 
 
 class ValueEditor(Vertical):
@@ -54,6 +55,14 @@ class ValueEditor(Vertical):
         self.masked = not self.masked
         self.query_one(TextArea).set_class(self.masked, "masked")
         self._count()
+
+    def generate(self) -> int:
+        """Replace the text with a random value of 32 characters and show it, once, so the user
+        can set it at the provider; returns the length."""
+        self.text = generate_value(DEFAULT_LENGTH)
+        if self.masked:
+            self.toggle_mask()
+        return DEFAULT_LENGTH
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._count()
