@@ -137,9 +137,10 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
+    from tui.display import safe_str
     from tui.prompt import ask
 
-    try:
-        return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    try:  # the question may hold a name typed or stored by someone else: nothing in it drives the terminal
+        return ask(f"{safe_str(question)} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:  # ctrl+d: no answer is no
         return False
