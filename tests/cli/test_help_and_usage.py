@@ -51,6 +51,9 @@ def test_every_command_has_help(cli, command):
     ["trash", "purge"],
     ["trash", "empty"],
     ["get", "NAME", "--version", "latest"],
+    ["get", "NAME", "--version", "0"],
+    ["rollback", "NAME", "--to", "0"],
+    ["rollback", "NAME", "--to", "1", "--expected-version", "-1"],
     ["ls", "--due", "soon"],
     ["set", "NAME", "--generate", "--length", "many"],
 ], ids=" ".join)

@@ -38,6 +38,13 @@ def connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+def version_number(text: str) -> int:
+    """An argparse type for a version: a whole number from 1 (else a usage error, exit 2)."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, ...)")
+    return int(text)
+
+
 def site_of(args: argparse.Namespace) -> str:
     from tui.settings import default_site
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Refused, client_for, confirm, print_json, print_table, site_of, wants_json
+from .common import Refused, client_for, confirm, print_json, print_table, site_of, version_number, wants_json
 
 WHEN = "%Y-%m-%d %H:%M"
 
@@ -26,8 +26,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
                                    help="make a kept version's value current again (as a new version)")
     rollback.add_argument("name")
     rollback.add_argument("--app", help="the app whose secret it is (default: the site's own)")
-    rollback.add_argument("--to", type=int, required=True, metavar="N", help="the kept version to roll back to")
-    rollback.add_argument("--expected-version", type=int, metavar="V", help="roll back only if the secret is at version V")
+    rollback.add_argument("--to", type=version_number, required=True, metavar="N", help="the kept version to roll back to")
+    rollback.add_argument("--expected-version", type=version_number, metavar="V", help="roll back only if the secret is at version V")
     rollback.set_defaults(run=cmd_rollback)
 
     trash = commands.add_parser("trash", help="deleted secrets, kept for the site's trash_days")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import Refused, UsageError, client_for, confirm, print_json, print_table, site_of, wants_json, write_values
+from .common import (Refused, UsageError, client_for, confirm, print_json, print_table, site_of, version_number, wants_json,
+                     write_values)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -23,7 +24,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     get = commands.add_parser("get", parents=[parent], help="print a secret's value (audited) and nothing else")
     get.add_argument("name")
     get.add_argument("--app")
-    get.add_argument("--version", type=int, metavar="N", help="an older kept version's value (see `versions NAME`)")
+    get.add_argument("--version", type=version_number, metavar="N", help="an older kept version's value (see `versions NAME`)")
     get.add_argument("--raw", action="store_true", help="on a terminal too, write the value exactly (control characters included)")
     get.set_defaults(run=cmd_get)
 
