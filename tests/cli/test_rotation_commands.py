@@ -241,3 +241,14 @@ def test_set_option_combinations_that_make_no_sense_are_usage_errors(live: Live,
     result = cli("set", "K", *argv, input="v", site=site)
     assert result.returncode == 2 and result.stderr.strip() and result.stdout == ""
     assert live.secret(site, "K").status_code == 404
+
+
+def test_set_of_a_new_value_names_the_services_to_restart(live: Live, cli, site):
+    live.put_secret(site, "API_KEY", "old")
+    live.new_service(site, "billing", None, [{"name": "API_KEY"}])
+    live.client(live.mint("service", site, "billing")).get(f"/v1/sites/{site}/services/billing/env").raise_for_status()
+    rotated = cli("set", "API_KEY", "--generate", site=site)
+    assert rotated.returncode == 0, rotated.stderr
+    assert "services to restart: billing" in rotated.stderr
+    same = cli("set", "API_KEY", input=rotated.stdout.strip(), site=site)  # the value it already holds
+    assert same.returncode == 0 and "restart" not in same.stderr

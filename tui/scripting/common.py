@@ -102,6 +102,24 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         return EXIT_REFUSED
 
 
+def say_services_to_restart(client, site: str, secret) -> None:
+    """After a new value of `secret`: name on stderr the services now flagged for restart because
+    of it (its name and scope in their `stale`). The change is made already, so a failure to list
+    them only says where to look."""
+    from tui.client import ApiError, ServerUnreachable
+    from tui.display import safe_str
+
+    try:
+        services = client.list_services(site).items
+    except (ApiError, ServerUnreachable):
+        print("sitesecrets: see `sitesecrets services ls` for the services to restart", file=sys.stderr)
+        return
+    names = [s.name for s in services if s.restart_required
+             and any(ref.name == secret.name and ref.app == secret.app for ref in s.stale)]
+    if names:
+        print(f"services to restart: {safe_str(', '.join(names))}", file=sys.stderr)
+
+
 def print_json(data: Any) -> None:
     """`data` as indented JSON: readable Unicode, but C1 controls, bidi and other format characters
     written as `\\uXXXX` (as the C0 ones always are), so even piped JSON that ends up on a

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Refused, client_for, confirm, print_json, print_table, site_of, version_number, wants_json
+from .common import (Refused, client_for, confirm, print_json, print_table, say_services_to_restart, site_of, version_number,
+                     wants_json)
 
 WHEN = "%Y-%m-%d %H:%M"
 
@@ -68,17 +69,9 @@ def cmd_versions(args: argparse.Namespace) -> None:
     print_table(["VERSION", "CURRENT", "CREATED", "BY", "TYPE", "VALUE"], rows)
 
 
-def restart_list(client, site: str, secret) -> list[str]:
-    """The services flagged for restart because of `secret` (its name and scope in their `stale`)."""
-    services = client.list_services(site).items
-    return [s.name for s in services if s.restart_required
-            and any(ref.name == secret.name and ref.app == secret.app for ref in s.stale)]
-
-
 def cmd_rollback(args: argparse.Namespace) -> None:
     from shared.models import Rollback
     from tui.client import build
-    from tui.display import safe_str
 
     site = site_of(args)
     with client_for(args) as client:
@@ -86,14 +79,12 @@ def cmd_rollback(args: argparse.Namespace) -> None:
                                                    else {"expected_version": args.expected_version}))
         before = client.get_secret(site, args.app, args.name).version
         secret = client.rollback(site, args.app, args.name, body)
-        restart = restart_list(client, site, secret) if secret.version != before else []
-    if secret.version == before:
-        print(f"{secret.name} already holds the value of version {args.to}; nothing changed "
-              f"(version {secret.version})", file=sys.stderr)
-        return
-    print(f"rolled back {secret.name} to the value of version {args.to}: now version {secret.version}", file=sys.stderr)
-    if restart:
-        print(f"services to restart: {safe_str(', '.join(restart))}", file=sys.stderr)
+        if secret.version == before:
+            print(f"{secret.name} already holds the value of version {args.to}; nothing changed "
+                  f"(version {secret.version})", file=sys.stderr)
+            return
+        print(f"rolled back {secret.name} to the value of version {args.to}: now version {secret.version}", file=sys.stderr)
+        say_services_to_restart(client, site, secret)
 
 
 def cmd_trash_ls(args: argparse.Namespace) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import (Refused, UsageError, client_for, confirm, print_json, print_table, site_of, version_number, wants_json,
-                     write_values)
+from .common import (Refused, UsageError, client_for, confirm, print_json, print_table, say_services_to_restart, site_of,
+                     version_number, wants_json, write_values)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -141,10 +141,12 @@ def cmd_set(args: argparse.Namespace) -> None:
         else:
             change = {"value": value}
         secret, action = send_change(client, site, args, current, change)
-    if generated is not None:
-        print(generated, flush=True)  # the one time it is shown: letters, digits, - and _ only
-        print(f"generated a new value for {filled}: shown once above; set it at the provider now", file=sys.stderr)
-    print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)
+        if generated is not None:
+            print(generated, flush=True)  # the one time it is shown: letters, digits, - and _ only
+            print(f"generated a new value for {filled}: shown once above; set it at the provider now", file=sys.stderr)
+        print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)
+        if current is not None and secret.version != current.version:
+            say_services_to_restart(client, site, secret)
 
 
 def check_size(value: str | None, limit: int) -> None:
