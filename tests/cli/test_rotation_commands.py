@@ -236,6 +236,7 @@ def test_set_generate_by_a_viewer_is_refused_and_shows_nothing(live: Live, cli, 
     ["--length", "20"],
     ["--field", "password"],
     ["--keep-value", "--from-file", "/dev/null"],
+    ["--keep-value"],
 ], ids=" ".join)
 def test_set_option_combinations_that_make_no_sense_are_usage_errors(live: Live, cli, site, argv):
     result = cli("set", "K", *argv, input="v", site=site)

@@ -124,6 +124,8 @@ def cmd_set(args: argparse.Namespace) -> None:
     check_generate_options(args)
     if args.keep_value and args.from_file is not None:
         raise UsageError("--keep-value and --from-file do not go together")
+    if args.keep_value and args.description is None and args.type is None and args.rotate_every is None:
+        raise UsageError("--keep-value changes nothing without --description, --type or --rotate-every")
     value = None if args.generate or args.keep_value else read_value(args)
     site = site_of(args)
     generated = None
