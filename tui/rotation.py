@@ -16,14 +16,14 @@ def rotation_label(secret: Any, now: datetime | None = None) -> str | None:
     """"OVERDUE", "due today", "due in N d", or None for a secret without a rotation policy.
 
     `secret` has `rotation_due_at` (an aware datetime or None) and `rotation_overdue`; `now`
-    defaults to the current time in UTC. Whole days are counted down: 47 hours left is "due in 1 d".
+    defaults to the current time. Days are calendar days in UTC, so a 30-day policy set a moment
+    ago reads "due in 30 d", and one due at 23:00 reads "due today" all that day.
     """
     due = getattr(secret, "rotation_due_at", None)
     if due is None:
         return None
-    if secret.rotation_overdue:
+    now = now or datetime.now(timezone.utc)
+    if secret.rotation_overdue or due <= now:  # the server's answer may be a moment old
         return OVERDUE
-    left = due - (now or datetime.now(timezone.utc))
-    if left.total_seconds() <= 0:  # the server's answer is a moment old
-        return OVERDUE
-    return "due today" if left.days == 0 else f"due in {left.days} d"
+    days = (due.astimezone(timezone.utc).date() - now.astimezone(timezone.utc).date()).days
+    return "due today" if days == 0 else f"due in {days} d"

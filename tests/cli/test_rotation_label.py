@@ -32,9 +32,11 @@ def test_a_moment_already_past_is_overdue_even_if_the_answer_was_a_moment_old():
 
 @pytest.mark.parametrize("left,label", [
     (timedelta(hours=5), "due today"),
+    (timedelta(hours=11, minutes=59), "due today"),
+    (timedelta(hours=13), "due in 1 d"),
     (timedelta(days=1), "due in 1 d"),
-    (timedelta(hours=47), "due in 1 d"),
-    (timedelta(days=30), "due in 30 d"),
+    (timedelta(hours=47), "due in 2 d"),
+    (timedelta(days=30) - timedelta(seconds=5), "due in 30 d"),
 ])
-def test_days_left_are_counted_down_in_whole_days(left, label):
+def test_days_left_are_counted_in_utc_calendar_days(left, label):
     assert rotation_label(Due(NOW + left), NOW) == label
