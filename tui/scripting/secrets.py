@@ -193,6 +193,7 @@ def cmd_rm(args: argparse.Namespace) -> None:
     if not args.yes and not confirm(f"delete secret {args.name} of {scope}?"):
         raise Refused("nothing was deleted")
     with client_for(args) as client:
+        days = client.get_site(site_of(args)).limits.trash_days  # read first: once deleted, nothing may fail
         try:
             client.delete_secret(site_of(args), args.app, args.name)
         except ApiError as error:
@@ -200,8 +201,8 @@ def cmd_rm(args: argparse.Namespace) -> None:
                 services = ", ".join(error.details.get("services", []))
                 raise Refused(f"{error.message}; services using it: {services}") from None
             raise
-        days = client.get_site(site_of(args)).limits.trash_days
     if days:
-        print(f"deleted {args.name}: kept in the trash for {days} days (`sitesecrets trash restore`)", file=sys.stderr)
+        again = f"sitesecrets trash restore {args.name}" + (f" --app {args.app}" if args.app else "")
+        print(f"deleted {args.name}: kept in the trash for {days} days (`{again}` brings it back)", file=sys.stderr)
     else:
         print(f"deleted {args.name}", file=sys.stderr)
