@@ -181,6 +181,15 @@ def test_rm_moves_to_the_trash_and_says_how_to_restore(live: Live, cli, site):
     assert "trash" in result.stderr and "trash restore" in result.stderr
 
 
+def test_rm_where_the_trash_is_off_deletes_for_good_and_says_nothing_of_a_trash(live: Live, cli):
+    site = live.new_site("notrash", trash_days=0)
+    live.put_secret(site, "GONE", "x")
+    result = cli("rm", "GONE", "--yes", site=site)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "deleted GONE\n"
+    assert json.loads(cli("trash", "ls", site=site).stdout) == []
+
+
 def test_trash_ls_json_lists_deleted_secrets_of_every_scope(live: Live, cli, site):
     live.new_app(site, "web")
     live.put_secret(site, "SITE_ONE", "secret-one")
