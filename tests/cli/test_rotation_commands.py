@@ -148,6 +148,7 @@ def test_set_generate_creates_a_secret_and_shows_the_value_once_on_stdout(live: 
     assert live.reveal(site, "API_KEY") == value
     assert value not in result.stderr and "created API_KEY (version 1)" in result.stderr
     assert "provider" in result.stderr
+    assert value not in json.dumps(live.audit(site))
 
 
 def test_set_generate_updates_an_existing_secret_with_a_new_random_value(live: Live, cli, site):
