@@ -17,16 +17,19 @@ from typing import Mapping
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
+from . import completion
 from .config import COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, Settings
-from .dburl import DatabaseUrlError, resolve
+from .dburl import DatabaseUrlError, as_url, resolve
 
 _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
-    default = os.environ.get(DATA_DIR_ENV)
-    parser.add_argument("--data-dir", type=Path, default=default, required=default is None,
-                        help=f"the data directory (default: ${DATA_DIR_ENV})")
+    # not `required=True`: the usage line would call it required when the environment names it;
+    # `main` refuses the command when neither does
+    parser.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+                        help=f"the data directory (required unless ${DATA_DIR_ENV} names it)")
+    parser.set_defaults(needs_data_dir=True)
 
 
 def _database_url(parser: argparse.ArgumentParser) -> None:
@@ -94,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     _database_url(migrate)
 
     copy = commands.add_parser("copy", help="copy every row from one database into a new, empty one and verify the counts")
-    _copy_end(copy, "--from", "source", COPY_FROM_ENV, "sqlite:///path/to/secrets.db (or its data directory) or postgresql://...")
-    _copy_end(copy, "--to", "target", COPY_TO_ENV, "the same forms; a SQLite file must not exist yet (it is created 0600), a PostgreSQL database must hold no data")
+    _copy_end(copy, "--from", "source", COPY_FROM_ENV, "a data directory, a SQLite file (a path, or sqlite:///path) or postgresql://...")
+    _copy_end(copy, "--to", "target", COPY_TO_ENV, "the same forms; a SQLite file must not exist yet (it is created 0600; a "
+                                                       "data directory means its secrets.db), a PostgreSQL database must hold no data")
 
     backup = commands.add_parser("backup", help="copy the database while the server serves (the key is not included)")
     _data_dir(backup)
@@ -104,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup into a data directory that holds the master key")
     _data_dir(restore)
     restore.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
+    completion.add_parser(commands)
     return parser
 
 
@@ -115,7 +120,13 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        return completion.print_completion(parser, args.shell)
+    if getattr(args, "needs_data_dir", False) and args.data_dir is None:
+        print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
+        return 2  # as argparse answers a missing required option
     try:
         _resolve_urls(args, os.environ)
     except DatabaseUrlError as error:
@@ -153,7 +164,7 @@ def _resolve_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
             url = resolve(getattr(args, dest), getattr(args, f"{dest}_file"), flag, f"{flag}-file", env, environ)
             if url is None:
                 raise MissingUrl(f"say which database to copy {flag[2:]}: {flag} URL, {flag}-file FILE or ${env}")
-            setattr(args, dest, url)
+            setattr(args, dest, as_url(url))
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -82,6 +82,11 @@ def read_url_file(path: Path, option: str) -> str:
     return url
 
 
+def as_url(text: str) -> str:
+    """`text` as a database URL: a bare path (no `scheme://`) is a SQLite file or a data directory."""
+    return text if "://" in text else f"sqlite://{Path(text).absolute()}"
+
+
 def resolve(given: str | None, file: Path | None, option: str, file_option: str,
             env_name: str, environ: Mapping[str, str], file_env_name: str | None = None) -> str | None:
     """The URL from the command line (only without a password), else from the file, else from the

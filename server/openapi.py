@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any, Sequence
 
 from pydantic.json_schema import models_json_schema
@@ -20,7 +21,7 @@ from shared.limits import NO_CONTROL_PATTERN, SECRET_NAME_PATTERN, SLUG_PATTERN,
 from shared.models import ErrorBody
 
 from .auth import Permission
-from .routing import Route, names_secret
+from .routing import SCOPES, Route, names_secret
 
 _REF = "#/components/schemas/{model}"
 
@@ -61,6 +62,7 @@ def build(routes: Sequence[Route]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Site Secrets", "version": __version__},
+        "tags": _tags(routes),
         "paths": paths,
         "components": {
             "schemas": schema.get("$defs", {}),
@@ -92,8 +94,44 @@ def _error_statuses(route: Route) -> set[int]:
     return statuses | set(route.errors)
 
 
-def _operation_id(route: Route) -> str:
-    return f"{route.method.lower()}_{route.path}".replace("/", "_").replace("{", "").replace("}", "")
+TAGS: dict[str, tuple[str, str]] = {
+    # the noun of an audit action: (tag, what the tag groups)
+    "site": ("sites", "Sites and their limits"),
+    "app": ("apps", "Apps of a site"),
+    "secret": ("secrets", "Secrets at site or app scope: values, versions and the trash"),
+    "trash": ("secrets", ""),
+    "type": ("types", "Secret types: the rules a value must follow"),
+    "service": ("services", "Services, their bindings and the environment they receive"),
+    "audit": ("audit", "The audit log"),
+    "token": ("tokens", "API tokens"),
+    "health": ("meta", "The server itself: health and this document"),
+    "openapi": ("meta", ""),
+}
+"""Every operation is in exactly one tag, found from its action's noun (or `Route.tag`)."""
+
+_NOUNS = {"type": "SecretType"}  # `type.create` creates a secret type
+
+
+def tag_of(route: Route) -> str | None:
+    return route.tag or (TAGS.get(route.action.split(".")[0], (None,))[0])
+
+
+def operation_id(route: Route) -> str:
+    """`Route.operation`, else the verb and noun of the route's action: `secret.reveal` is
+    `revealSecret`, `site.list` is `listSites`. A secret's routes at app scope get `App` before
+    `Secret` or `Trash` (`revealAppSecret`), since each exists at both scopes."""
+    noun, _, verb = route.action.partition(".")
+    name = route.operation or verb + _NOUNS.get(noun, noun[:1].upper() + noun[1:]) + ("s" if verb == "list" else "")
+    if noun in ("secret", "trash") and route.path.startswith(SCOPES[1] + "/"):
+        name = re.sub("Secret|Trash", lambda found: "App" + found.group(), name, count=1)
+    return name
+
+
+def _tags(routes: Sequence[Route]) -> list[dict[str, str]]:
+    """The document's tag list: those its operations use, in the order of `TAGS`."""
+    described = {tag: text for tag, text in TAGS.values() if text}
+    used = [tag for tag in dict.fromkeys([*described, *sorted(filter(None, map(tag_of, routes)))]) if tag in map(tag_of, routes)]
+    return [{"name": tag, "description": described.get(tag, tag)} for tag in used]
 
 
 def _links(create: Route, routes: Sequence[Route]) -> dict[str, Any]:
@@ -115,7 +153,7 @@ def _links(create: Route, routes: Sequence[Route]) -> dict[str, Any]:
         parameters = {p: f"$request.path.{p}" for p in create.params}
         parameters[param] = f"$response.body#/{field}"
         links[f"{route.method.lower()}-{route.action}".replace(".", "-")] = {
-            "operationId": _operation_id(route), "parameters": parameters,
+            "operationId": operation_id(route), "parameters": parameters,
         }
     return links
 
@@ -144,7 +182,8 @@ def _operation(route: Route, refs: dict) -> dict[str, Any]:
     if "429" in responses:
         responses["429"]["headers"] = {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
     operation: dict[str, Any] = {
-        "operationId": _operation_id(route),
+        "operationId": operation_id(route),
+        "tags": [tag_of(route)] if tag_of(route) else [],
         "summary": route.summary,
         "parameters": [{"name": p, "in": "path", "required": True, "schema": _path_schema(route, p)} for p in route.params]
         + [{"name": q, "in": "query", "required": False, "schema": QUERY_PARAMETERS.get(q, {"type": "string"})} for q in route.query],

@@ -38,6 +38,11 @@ class Route:
     """The error statuses the handler itself answers, beyond those every route of its kind may
     (see `openapi._error_statuses`): 409 for a name taken or a thing still in use, say. The
     document lists them, as FastAPI's `responses=` does."""
+    operation: str = ""
+    """The OpenAPI operationId, when the rule of `openapi.operation_id` (verb and noun of `action`,
+    `listSecrets`, `revealAppSecret`) does not give a good one."""
+    tag: str = ""
+    """The OpenAPI tag, when the noun of `action` is not in `openapi.TAGS`."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

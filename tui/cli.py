@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, sub in commands.choices.items():
         if name not in ("local", "run"):
             sub.set_defaults(handler=dispatch)
+    from tui import completion
+
+    completion.add_parser(commands, build_parser)
     return parser
 
 

@@ -1,8 +1,12 @@
-"""Reading and writing `.env` files, so `export --format env` re-imports to the same values.
+"""Reading and writing `.env` files, so `export --format env` re-imports to the same values and
+python-dotenv and node's dotenv read it back too.
 
-Accepted: blank lines, `#` comments, an optional `export ` prefix, unquoted values (trimmed, an
-inline ` #` starts a comment), single quotes (literal), double quotes (with `\\n`, `\\t`, `\\"`,
-`\\\\`, `\\$` escapes, and spanning several lines).
+Accepted: blank lines, `#` comments, an optional `export ` prefix, unquoted values (trimmed; a `#`
+after whitespace starts a comment, so `KEY= # note` is empty while `KEY=#x` is `#x`), single quotes
+(literal, as in a shell), double quotes (with `\\n`, `\\r`, `\\t`, `\\"`, `\\\\`, `\\$` and `` \\` ``
+escapes, and spanning several lines). Where python-dotenv and node's dotenv agree, this reader gives
+the same value or refuses the line; README.md (".env files in and out") lists where they differ
+and which one is followed.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s?")
+_KEY = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_SPACE = re.compile(r"[^\S\r\n]*")  # whitespace after `=`, as python-dotenv skips it before a quote
 _LOOSE_KEY = re.compile(r"\s*(?:export\s+)?[^=\s][^=]*=")  # an assignment whose name breaks the rule
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
 
@@ -59,7 +64,7 @@ def _assignment(text: str, pos: int, line: str, number: int) -> tuple[str, str, 
         # the reason, never the text: a malformed line may hold part of a value
         raise DotenvError(number, "the name before = must hold only letters, digits and underscores and not "
                                   "start with a digit" if _LOOSE_KEY.match(line) else "expected NAME=value")
-    start = pos + match.end()
+    start = pos + _SPACE.match(line, match.end()).end()
     if text.startswith('"', start):
         value, after = _double_quoted(text, start + 1, number)
     elif text.startswith("'", start):
@@ -109,9 +114,21 @@ def _check_trailing(trailing: str, number: int) -> None:
 
 
 def quote_env(value: str) -> str:
-    """`value` as a double-quoted dotenv value that `parse` reads back unchanged."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("`", "\\`")
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
+    """`value` as a dotenv value that `parse`, python-dotenv and node's dotenv all read back the same
+    where they can: in single quotes (literal in all three) when it has no single quote, no line
+    break and no backslash that python-dotenv would read as an escape (`\\\\`, or one before the
+    closing quote); else in double quotes with only `\\`, `"`, newline and carriage return escaped
+    (python-dotenv and node read `\\$` and `` \\` `` with their backslash, so `$` and `` ` `` stay bare).
+    The result is always one line."""
+    if _SINGLE_QUOTABLE.fullmatch(value):
+        return "'" + value + "'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+_SINGLE_QUOTABLE = re.compile(r"(?:[^'\n\r\\]|\\(?=[^'\n\r\\]))*")
+"""No `'` and no line break; a backslash only before a character that is neither a backslash nor
+the end (python-dotenv reads `\\\\` in single quotes as one backslash, and `\\'` as a quote)."""
 
 
 def quote_shell(value: str) -> str:
@@ -125,3 +142,21 @@ def format_env(pairs: dict[str, str]) -> str:
 
 def format_shell(pairs: dict[str, str]) -> str:
     return "".join(f"export {name}={quote_shell(value)}\n" for name, value in pairs.items())
+
+
+class DockerFormatError(ValueError):
+    """Values that docker's `--env-file` cannot hold; carries their names, never the values."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"{', '.join(names)}: a line break cannot be written in docker's env-file format")
+        self.names = names
+
+
+def format_docker(pairs: dict[str, str]) -> str:
+    """`NAME=value` lines as docker's `--env-file` reads them: the value is everything after the
+    first `=`, taken literally (no quotes, no escapes, no comments, spaces kept), one line each.
+    Raises DockerFormatError naming every value that holds a line break, before anything is written."""
+    refused = [name for name, value in pairs.items() if "\n" in value or "\r" in value]
+    if refused:
+        raise DockerFormatError(refused)
+    return "".join(f"{name}={value}\n" for name, value in pairs.items())

@@ -95,8 +95,17 @@ def test_errors_never_quote_the_line():
     assert "hunter2" not in str(caught.value)
 
 
-def test_format_env_quotes_everything_that_matters():
-    assert format_env({"A": 'x"$`\\\n\t\r'}) == 'A="x\\"\\$\\`\\\\\\n\\t\\r"\n'
+def test_format_env_single_quotes_a_value_that_allows_it():
+    assert format_env({"A": 'say "hi" $HOME `id` # \\d\t'}) == "A='say \"hi\" $HOME `id` # \\d\t'\n"
+
+
+@pytest.mark.parametrize("value", ["it's", "a\nb", "a\rb", "a\\\\b", "ends\\"])
+def test_format_env_double_quotes_a_value_single_quotes_cannot_hold(value):
+    assert format_env({"A": value}).startswith('A="')
+
+
+def test_format_env_double_quotes_escape_only_backslash_quote_and_line_breaks():
+    assert format_env({"A": 'x"$`\\\n\t\r\''}) == 'A="x\\"$`\\\\\\n\t\\r\'"\n'
 
 
 def test_format_shell_single_quotes():

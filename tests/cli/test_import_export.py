@@ -210,7 +210,6 @@ def test_updates_do_not_count_against_the_limit(live: Live, cli, tmp_path):
     ("GOOD=1\nSP ACE=x\n", 2, "the name before ="),
     ("GOOD=1\nUNCLOSED=\"never closed\nMORE=2\n", 2, "never closed"),
     ("GOOD=1\nSTRAY='x' y\n", 2, "after the closing quote"),
-    ("GOOD=1\nGOOD=2\n", 2, "already set on line 1"),
 ])
 def test_bad_line_is_named_with_its_reason_and_nothing_is_written(live: Live, cli, site, tmp_path, text, line, reason):
     path = write(tmp_path, text)
@@ -309,3 +308,53 @@ def test_unclosed_quote_in_a_3_mb_file_is_named_and_nothing_is_written(live: Liv
     assert result.returncode == 1
     assert "line 2" in result.stderr and "single quote is never closed" in result.stderr
     assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+# --- what other readers read back, and repeated names ---------------------------------------------
+
+def test_a_repeated_name_imports_its_last_value_and_warns_naming_the_lines(live: Live, cli, site, tmp_path):
+    result = cli("import", str(write(tmp_path, "A=1\nB=x\nA=2\n\nA=3\n")), site=site)
+    assert result.returncode == 0, result.stderr
+    assert "A is set on lines 1, 3 and 5; the value of line 5 is imported" in result.stderr
+    assert values(live, site) == {"A": "3", "B": "x"}
+
+
+def test_a_repeated_name_counts_once_against_the_limit(live: Live, cli, tmp_path):
+    site = live.new_site("limited", max_secrets=1)
+    result = cli("import", str(write(tmp_path, "A=1\nA=2\n")), site=site)
+    assert result.returncode == 0, result.stderr
+    assert values(live, site) == {"A": "2"}
+
+
+def test_export_env_reads_back_in_python_dotenv_and_node_dotenv(live: Live, cli, site):
+    from dotenv_readers import AWKWARD, node_can_read_back, node_dotenv, python_dotenv
+
+    for name, value in AWKWARD.items():
+        live.put_secret(site, name, value)
+    exported = cli("export", "--format", "env", site=site)
+    assert exported.returncode == 0, exported.stderr
+    assert python_dotenv(exported.stdout) == AWKWARD
+    readable = {name: value for name, value in AWKWARD.items() if node_can_read_back(value)}
+    read = node_dotenv(exported.stdout)
+    assert {name: read.get(name) for name in readable} == readable
+
+
+def test_export_docker_reads_back_as_docker_reads_an_env_file(live: Live, cli, site):
+    from dotenv_readers import AWKWARD, docker_env_file
+
+    one_line = {name: value for name, value in AWKWARD.items() if "\n" not in value and "\r" not in value}
+    for name, value in one_line.items():
+        live.put_secret(site, name, value)
+    exported = cli("export", "--format", "docker", site=site)
+    assert exported.returncode == 0, exported.stderr
+    assert docker_env_file(exported.stdout) == one_line
+
+
+def test_export_docker_of_a_value_with_a_newline_names_it_and_writes_nothing(live: Live, cli, site):
+    live.put_secret(site, "FIRST", "fine")
+    live.put_secret(site, "KEY_PEM", "-----BEGIN-----\nhunter2\n-----END-----")
+    result = cli("export", "--format", "docker", site=site)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "KEY_PEM" in result.stderr and "nothing was written" in result.stderr and "FIRST" not in result.stderr
+    assert "hunter2" not in result.stderr

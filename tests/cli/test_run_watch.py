@@ -10,15 +10,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from cli_helpers import REPO, Live, base_env
+from waiting import wait_until
 
 CEILING = 60.0
 CHILD = '''
@@ -65,14 +65,6 @@ class Watched:
 
     def said(self) -> str:
         return self.stderr.read_text() if self.stderr.exists() else ""
-
-
-def wait_for(condition: Callable[[], object], what: str, ceiling: float = CEILING) -> None:
-    deadline = time.monotonic() + ceiling
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def alive(pid: int) -> bool:
@@ -125,9 +117,9 @@ def started_with(w: Watched, value: str) -> dict | None:
 
 def test_an_update_restarts_the_child_with_the_new_value(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "second")
-        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         first, second = started_with(watched, "first"), started_with(watched, "second")
         assert second["pid"] != first["pid"]
         assert watched.events("signal") == [{"event": "signal", "pid": first["pid"], "signal": signal.SIGTERM}]
@@ -136,9 +128,9 @@ def test_an_update_restarts_the_child_with_the_new_value(live, watched):
 
 def test_no_value_is_on_a_command_line_of_the_supervisor_or_the_child(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "second-value")
-        wait_for(lambda: started_with(watched, "second-value"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second-value"), "a start with the new value")
         cmdlines = [s["cmdline"] for s in watched.starts()] + [Path(f"/proc/{proc.pid}/cmdline").read_text()]
         assert all(s["cmdline"] == f"{sys.executable}\0{watched.script}\0" for s in watched.starts())
         assert not [c for c in cmdlines if "first" in c or "second-value" in c or watched.token in c]
@@ -146,9 +138,9 @@ def test_no_value_is_on_a_command_line_of_the_supervisor_or_the_child(live, watc
 
 def test_each_start_records_the_load_it_starts_with(live, watched):
     with supervisor(live, watched):
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "second")
-        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         service = live.service(watched.site, "api")
         assert service["restart_required"] is False
         assert service["loaded_versions"] == [{"name": "API_KEY", "app": None, "version": 2}]
@@ -158,10 +150,10 @@ def test_a_secret_set_to_the_value_it_had_neither_restarts_the_child_nor_makes_a
     # Since versions (issue 14, part 1) an unchanged value is no new version, so nothing moves for
     # the supervisor to see; the change after it is the first the child is restarted for.
     with supervisor(live, watched):
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "first")
         update(live, watched.site, "second")
-        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         assert [s["value"] for s in watched.starts()] == ["first", "second"]
         assert len(watched.events("signal")) == 1
         assert live.service(watched.site, "api")["loaded_versions"][0]["version"] == 2
@@ -169,7 +161,7 @@ def test_a_secret_set_to_the_value_it_had_neither_restarts_the_child_nor_makes_a
 
 def test_sigterm_to_the_supervisor_is_forwarded_and_it_exits_with_the_childs_status(live, watched):
     with supervisor(live, watched, WATCH_STATUS_ON_SIGNAL="7") as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(CEILING) == 7
         assert watched.events("signal") == [{"event": "signal", "pid": started_with(watched, "first")["pid"],
@@ -179,7 +171,7 @@ def test_sigterm_to_the_supervisor_is_forwarded_and_it_exits_with_the_childs_sta
 
 def test_sighup_to_the_supervisor_is_forwarded_too(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(CEILING) == 0
         assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
@@ -193,52 +185,52 @@ def test_child_exiting_by_itself_ends_the_supervisor_with_its_status(live, watch
 
 def test_child_killed_by_a_signal_gives_128_plus_its_number(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         os.kill(started_with(watched, "first")["pid"], signal.SIGKILL)
         assert proc.wait(CEILING) == 128 + signal.SIGKILL
 
 
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
     with supervisor(live, watched, "--signal", "HUP"):
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "second")
-        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
 
 
 def test_child_that_ignores_the_stop_signal_is_killed_after_the_grace(live, watched):
     with supervisor(live, watched, "--grace", "0.5", WATCH_IGNORE_TERM="1"):
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         update(live, watched.site, "second")
-        wait_for(lambda: started_with(watched, "second"), "a start with the new value")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         assert not alive(started_with(watched, "first")["pid"])
         assert watched.events("signal") == []  # it never saw the TERM it ignored: SIGKILL ended it
 
 
 def test_child_keeps_running_while_the_server_is_down_and_an_update_after_its_return_restarts_it(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         live.stop_server()
         try:
-            wait_for(lambda: "cannot reach the server" in watched.said(), "the supervisor to find the server gone")
+            wait_until(lambda: "cannot reach the server" in watched.said(), "the supervisor to find the server gone")
             assert proc.poll() is None and alive(started_with(watched, "first")["pid"])
         finally:
             live.start_server()
         update(live, watched.site, "after-restart")
-        wait_for(lambda: started_with(watched, "after-restart"), "a start with the value set after the restart")
+        wait_until(lambda: started_with(watched, "after-restart"), "a start with the value set after the restart")
         assert len(watched.starts()) == 2
         assert watched.said().count("cannot reach the server") == 1  # said once, not at every retry
 
 
 def test_an_incomplete_new_environment_keeps_the_old_child_and_says_so_once(live, watched):
     with supervisor(live, watched) as proc:
-        wait_for(lambda: started_with(watched, "first"), "the first start")
+        wait_until(lambda: started_with(watched, "first"), "the first start")
         # bound to a secret that does not exist yet: the environment changed and is incomplete
         live.ok("PATCH", f"/v1/sites/{watched.site}/services/api", json={"secrets": [{"name": "API_KEY"}, {"name": "OTHER"}]})
-        wait_for(lambda: "do not exist yet: OTHER" in watched.said(), "the supervisor to say what is missing")
+        wait_until(lambda: "do not exist yet: OTHER" in watched.said(), "the supervisor to say what is missing")
         update(live, watched.site, "while-incomplete")  # changed again, still incomplete
         live.put_secret(watched.site, "OTHER", "now here")
-        wait_for(lambda: started_with(watched, "while-incomplete"), "a start once the environment is complete")
+        wait_until(lambda: started_with(watched, "while-incomplete"), "a start once the environment is complete")
         assert proc.poll() is None
         assert watched.said().count("do not exist yet") == 1
         assert len(watched.starts()) == 2

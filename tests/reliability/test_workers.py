@@ -15,25 +15,18 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
 
 import dbbackend
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "/v1/sites/default"
 WORKERS = 2
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def children(pid: int) -> set[int]:

@@ -5,7 +5,6 @@ no body, not audited, no load recorded)."""
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
@@ -15,6 +14,7 @@ import dbbackend
 from apihelpers import SITE, audit_rows, create_secret, expect_error
 from server.app import create_app
 from server.datadir import open_state
+from waiting import wait_until
 
 ENV = f"{SITE}/services/worker/env"
 CEILING = 30.0
@@ -31,13 +31,6 @@ def etag(api) -> str:
     response = api.get(ENV, params={"record": "false"})
     assert response.status_code == 200
     return response.headers["ETag"]
-
-
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + CEILING
-    while not predicate():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.01)
 
 
 def waiting_fetch(api, tag: str, seconds: int = 30) -> Future:
@@ -90,7 +83,7 @@ def test_if_none_match_with_an_old_tag_answers_the_environment(api) -> None:
 def test_a_waiting_fetch_answers_the_new_environment_when_a_bound_secret_changes(api, app, data_dir) -> None:
     tag = etag(api)
     future = waiting_fetch(api, tag)
-    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
     assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
     response = future.result(CEILING)
     assert response.status_code == 200, response.text
@@ -102,7 +95,7 @@ def test_a_wait_that_sees_no_change_ends_in_304_after_its_seconds(api, app, data
     tag = etag(api)
     events = len(audit_rows(data_dir))
     future = waiting_fetch(api, tag, seconds=1)
-    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
     # a change in the site that this service does not see wakes the wait, which reads again and goes on waiting
     assert api.patch(f"{SITE}/secrets/UNBOUND", json={"value": "u-2"}).status_code == 200
     response = future.result(CEILING)
@@ -115,7 +108,7 @@ def test_a_change_made_by_another_process_ends_the_wait(api, app, data_dir) -> N
     """Another worker or replica over the same database: seen by the hub's poll, not by a poke."""
     tag = etag(api)
     future = waiting_fetch(api, tag)
-    wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
     other = open_state(dbbackend.settings_for(data_dir), environ={})
     try:
         token = (data_dir.parent / "admin.token").read_text()
@@ -182,7 +175,7 @@ def test_waiting_requests_do_not_count_against_the_connection_cap(serve, api, ap
         futures = []
         for count, watcher in enumerate(watchers, 1):  # each leaves the cap's count once it waits
             futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
-            wait_for(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
+            wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
         with over_http(server, admin_token) as other:
             assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
         assert {f.result(CEILING).status_code for f in futures} == {200}
@@ -198,7 +191,7 @@ def test_shutting_down_ends_waiting_requests_at_once(serve, api, app, admin_toke
     with over_http(server, admin_token) as http:
         pool = ThreadPoolExecutor(1)
         future = pool.submit(http.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=60"})
-        wait_for(lambda: app.state.changes.waiting == 1, "the fetch waits")
+        wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
         server.shutdown()  # would take the whole minute if the wait held it up: CEILING is half that
         response = future.result(CEILING)
         pool.shutdown()

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -25,6 +24,7 @@ import dbbackend
 from apihelpers import SITE, create_secret, expect_error, reveal
 from server import crypto, keys
 from server.datadir import open_store
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -256,10 +256,3 @@ def waiting_for_a_lock(holder, statement: str) -> bool:
     with psycopg.connect(dbbackend.base_url(), autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE %s",
                             (holder.info.backend_pid, f"%{statement}%")).fetchone()[0] == 1
-
-
-def wait_until(condition, ceiling: float = 60.0) -> None:
-    deadline = time.monotonic() + ceiling
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)

@@ -5,11 +5,11 @@ commit that carries its write."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from server.store import AuditRecord
+from waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only(reason="the group commit of records is the PostgreSQL store's")
 
@@ -19,13 +19,6 @@ QUEUED = 10
 def _event(n: int) -> AuditRecord:
     return AuditRecord.of("service.env", details={"n": n}, at="2026-01-01T00:00:00Z", outcome="ok", site="default",
                           target=f"service:s{n}", actor="test", source="test")
-
-
-def _wait_until(condition, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
 
 
 def _queue_behind_a_held_group(store, fns) -> tuple[list, threading.Event]:
@@ -41,7 +34,7 @@ def _queue_behind_a_held_group(store, fns) -> tuple[list, threading.Event]:
     results: list = [None] * len(fns)
     first = threading.Thread(target=store.record, args=(hold,))
     first.start()
-    _wait_until(entered.is_set, "the recorder to run the first group")
+    wait_until(entered.is_set, "the recorder to run the first group")
 
     def run(i, fn):
         try:
@@ -52,7 +45,7 @@ def _queue_behind_a_held_group(store, fns) -> tuple[list, threading.Event]:
     threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
     for t in threads:
         t.start()
-    _wait_until(lambda: store._records.qsize() == len(fns), "every record to queue")
+    wait_until(lambda: store._records.qsize() == len(fns), "every record to queue")
     release.set()
     for t in [first, *threads]:
         t.join(30)

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +17,7 @@ import pytest
 
 import dbbackend
 from apihelpers import SITE, create_secret, expect_error
+from waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only(reason="replicas share a PostgreSQL database")
 
@@ -143,13 +143,6 @@ def _acknowledged(outcomes: list[dict], on_one: bool) -> int:
     return sum(o.get("writes", 0) for w, o in enumerate(outcomes) if w % 2 == on_one)
 
 
-def _wait_until(condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_kill_9_of_one_replica_mid_write_loses_no_acknowledged_write_and_the_other_keeps_serving(replicas, admin_token) -> None:
     one, two = replicas
     with one.client(admin_token) as admin:
@@ -161,11 +154,11 @@ def test_kill_9_of_one_replica_mid_write_loses_no_acknowledged_write_and_the_oth
     for t in threads:
         t.start()
     # both replicas are taking writes before one is killed, and the survivor takes more after
-    _wait_until(lambda: _acknowledged(outcomes, True) >= 8 and _acknowledged(outcomes, False) >= 8, "writes on both")
+    wait_until(lambda: _acknowledged(outcomes, True) >= 8 and _acknowledged(outcomes, False) >= 8, "writes on both")
     one.proc.kill()  # SIGKILL, with writes in flight
     one.proc.wait()
     after_kill = _acknowledged(outcomes, False)
-    _wait_until(lambda: _acknowledged(outcomes, False) >= after_kill + 8, "writes on the survivor after the kill")
+    wait_until(lambda: _acknowledged(outcomes, False) >= after_kill + 8, "writes on the survivor after the kill")
     stop.set()
     for t in threads:
         t.join()

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
-from tui.dotenv import DotenvError, Entry, format_env, format_shell, parse
+from tui.dotenv import DockerFormatError, DotenvError, Entry, format_docker, format_env, format_shell, parse
 
 from .common import Refused, UsageError, client_for, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
-    imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing")
+    imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing; a name set twice takes its last value")
     imp.add_argument("file", type=Path, metavar="FILE.env")
     imp.add_argument("--app", help="import into this app's scope")
     imp.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
@@ -25,7 +25,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     exp = commands.add_parser("export", parents=[parent], help="print values (each read is audited)")
     exp.add_argument("--app", help="export this app's secrets")
     exp.add_argument("--service", help="export exactly what this service receives")
-    exp.add_argument("--format", choices=["env", "json", "shell"], default="env")
+    exp.add_argument("--format", choices=["env", "docker", "json", "shell"], default="env",
+                     help="env: a .env file (python-dotenv, node's dotenv, `import`); docker: plain NAME=value lines for "
+                          "docker --env-file (a value with a line break is refused); json: an object; shell: export lines for sh")
     exp.add_argument("--raw", action="store_true", help="on a terminal too, write values exactly (control characters included)")
     exp.set_defaults(run=cmd_export)
 
@@ -34,20 +36,26 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
 class Plan:
     create: list[Entry]
     update: list[Entry]
+    repeated: dict[str, list[int]]
+    """Each name set on more than one line, with those lines: the last one is imported."""
 
 
 def plan_import(entries: list[Entry], existing: set[str], site_total: int, limits, overwrite: bool) -> Plan:
-    """What an import would do; raises Refused naming the first line that breaks a rule or a limit."""
-    seen: dict[str, int] = {}
-    create, update = [], []
+    """What an import would do; raises Refused naming the first line that breaks a rule or a limit.
+
+    A name set twice takes its last value, as python-dotenv and node's dotenv do (`Plan.repeated`
+    names the lines, for a warning); every line is checked, the overridden ones too."""
+    last: dict[str, Entry] = {}
+    lines: dict[str, list[int]] = {}
     for entry in entries:
         problem = secret_name_problem(entry.name, limits.max_name_length)
         if problem:
             raise Refused(f"line {entry.line}: the name {entry.name} {problem}; nothing was imported")
-        if entry.name in seen:
-            raise Refused(f"line {entry.line}: {entry.name} was already set on line {seen[entry.name]}; nothing was imported")
-        seen[entry.name] = entry.line
         _check_value(entry, limits.max_value_bytes)
+        last[entry.name] = entry
+        lines.setdefault(entry.name, []).append(entry.line)
+    create, update = [], []
+    for entry in sorted(last.values(), key=lambda e: e.line):
         if entry.name in existing:
             if not overwrite:
                 raise Refused(f"line {entry.line}: {entry.name} exists; pass --overwrite to update it; nothing was imported")
@@ -57,7 +65,12 @@ def plan_import(entries: list[Entry], existing: set[str], site_total: int, limit
                 raise Refused(f"line {entry.line}: {entry.name} would be secret number {site_total + len(create) + 1} "
                               f"of a site limited to {limits.max_secrets}; nothing was imported")
             create.append(entry)
-    return Plan(create, update)
+    return Plan(create, update, {name: numbers for name, numbers in lines.items() if len(numbers) > 1})
+
+
+def repeated_warnings(plan: Plan) -> list[str]:
+    return [f"warning: {name} is set on lines {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}; "
+            f"the value of line {numbers[-1]} is imported" for name, numbers in plan.repeated.items()]
 
 
 def _check_value(entry: Entry, max_value_bytes: int) -> None:
@@ -95,6 +108,8 @@ def cmd_import(args: argparse.Namespace) -> None:
         site_info = client.get_site(site)
         existing = {s.name for s in client.list_secrets(site) if s.app == args.app}
         plan = plan_import(entries, existing, site_info.secret_count, site_info.limits, args.overwrite)
+        for warning in repeated_warnings(plan):
+            print(warning, file=sys.stderr)
         for entry in plan.create:
             print(f"{'would create' if args.dry_run else 'create'} {entry.name}", file=sys.stderr)
         for entry in plan.update:
@@ -122,5 +137,11 @@ def cmd_export(args: argparse.Namespace) -> None:
         write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
     elif args.format == "shell":
         write_values(format_shell(pairs), args.raw)
+    elif args.format == "docker":
+        try:
+            text = format_docker(pairs)  # every value checked before a byte is written
+        except DockerFormatError as error:
+            raise Refused(f"{error}; nothing was written (--format env or json can hold them)") from None
+        write_values(text, args.raw)
     else:
         write_values(format_env(pairs), args.raw)

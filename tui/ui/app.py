@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import time
 from collections.abc import Iterable
 
@@ -22,6 +23,7 @@ from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
 from tui.ui.commands import TabCommands
+from tui.ui.hangup import watch_for_hangup
 from tui.display import safe_str
 from tui.settings import Settings
 from tui.ui.styles import APP_CSS
@@ -90,6 +92,7 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             loop = asyncio.get_running_loop()
             for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, self._stop_on_signal, signum)
+            watch_for_hangup(sys.__stdin__.fileno(), self._hung_up)
 
     def on_unmount(self) -> None:
         if not self.is_headless:
@@ -102,6 +105,13 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         screen is drawn; exiting restores the terminal (alternate screen and mouse tracking off)."""
         self.forget_values()
         self.call_after_refresh(self.exit, return_code=128 + signum)
+
+    def _hung_up(self) -> None:
+        """The terminal went away with no SIGHUP sent (called from the watching thread)."""
+        try:
+            self.call_from_thread(self._stop_on_signal, signal.SIGHUP)
+        except RuntimeError:  # the App had already stopped
+            pass
 
     def forget_values(self) -> None:
         """Re-mask every revealed value and clear a copied one still on the clipboard."""

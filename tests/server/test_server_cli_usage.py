@@ -1,0 +1,60 @@
+"""`sitesecrets-server`'s usage says what works: `--data-dir` is optional on the usage line because
+`SITESECRETS_DATA_DIR` alone works, and `copy --from/--to` take a data directory or a SQLite file's
+path as their help says, not only `sqlite://` URLs. Real processes throughout."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def server_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")}
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", ["serve", "init", "backup", "rotate-master-key"])
+def test_the_usage_line_shows_data_dir_as_optional(command):
+    usage = server_cli(command, "--help").stdout.split("\n\n")[0]
+    assert "[--data-dir DATA_DIR]" in usage
+
+
+def test_the_data_dir_from_the_environment_alone_works(tmp_path):
+    data = tmp_path / "data"
+    assert server_cli("init", SITESECRETS_DATA_DIR=str(data)).returncode == 0
+    minted = server_cli("token", "create", "--name", "ops", "--role", "admin", SITESECRETS_DATA_DIR=str(data))
+    assert minted.returncode == 0, minted.stderr
+    assert minted.stdout.startswith("ss_")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "create", "--name", "n", "--role", "admin"]])
+def test_without_a_data_dir_the_command_says_how_to_give_one(command):
+    result = server_cli(*command)
+    assert result.returncode == 2
+    assert "--data-dir DIR or $SITESECRETS_DATA_DIR" in result.stderr
+
+
+def test_copy_takes_a_bare_data_directory_and_a_bare_file_path(tmp_path):
+    source = tmp_path / "data"
+    assert server_cli("init", "--data-dir", str(source)).returncode == 0
+    target = tmp_path / "copy.db"
+    result = server_cli("copy", "--from", str(source), "--to", str(target))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT name FROM sites").fetchall() == [("default",)]
+    again = server_cli("copy", "--from", str(target), "--to", str(tmp_path / "again.db"))
+    assert again.returncode == 0, again.stderr
+
+
+def test_copy_from_a_path_that_holds_no_database_says_so(tmp_path):
+    result = server_cli("copy", "--from", str(tmp_path / "nothing"), "--to", str(tmp_path / "x.db"))
+    assert result.returncode == 1
+    assert "nothing" in result.stderr and not (tmp_path / "x.db").exists()

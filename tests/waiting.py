@@ -1,0 +1,18 @@
+"""Waiting for what must happen, never a fixed pause: a test polls its condition and fails with
+what it waited for once a ceiling generous enough for a busy 2-core machine has passed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+CEILING = 60.0
+
+
+def wait_until(condition: Callable[[], object], what: str = "the condition", timeout: float = CEILING) -> None:
+    """Return as soon as `condition()` is true; raise AssertionError naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
