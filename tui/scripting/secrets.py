@@ -47,7 +47,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
                       help="send no value: change only --description, --type or --rotate-every of an existing secret")
     set_.set_defaults(run=cmd_set)
 
-    rm = commands.add_parser("rm", parents=[parent], help="delete a secret (asks first unless --yes)")
+    rm = commands.add_parser("rm", parents=[parent], help="delete a secret into the trash (asks first unless --yes)")
     rm.add_argument("name")
     rm.add_argument("--app")
     rm.add_argument("--yes", action="store_true", help="do not ask")
