@@ -32,7 +32,8 @@ def default_data_dir() -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sitesecrets", description="Site Secrets terminal UI.")
+    parser = argparse.ArgumentParser(prog="sitesecrets", description="Site Secrets terminal UI.",
+                                     allow_abbrev=False)  # else `rollback --to` reads as an abbreviated --token
     parser.add_argument("--url", default=default_url(),
                         help="server URL (env SITESECRETS_URL, default %(default)s)")
     parser.add_argument("--token-file", metavar="PATH", help="read the API token from PATH (mode 0600)")

@@ -232,10 +232,13 @@ class SiteSecretsClient:
 
     # ------------------------------------------------------------ secrets
 
-    def list_secrets(self, site: str) -> list[Secret]:
-        """Every secret of the site, site-level and app-level."""
+    def list_secrets(self, site: str, *, due_within_days: int | None = None) -> list[Secret]:
+        """Every secret of the site, site-level and app-level (with `due_within_days`, as `list_scope`)."""
         path = f"{scope_path(site, None)}/secrets"
-        return self.request("GET", path, SecretList, params={"scope": "all"}).items
+        params: dict[str, Any] = {"scope": "all"}
+        if due_within_days is not None:
+            params["due_within_days"] = due_within_days
+        return self.request("GET", path, SecretList, params=params).items
 
     def list_scope(self, site: str, app: str | None, *, due_within_days: int | None = None) -> list[Secret]:
         """The secrets of one scope: the site's own (`app` None), or one app's; with

@@ -11,6 +11,7 @@ COMMANDS = [
     ["services", "unbind"], ["services", "rm"],
     ["token"], ["token", "create"], ["token", "ls"], ["token", "revoke"],
     ["apps"], ["apps", "ls"], ["apps", "create"], ["apps", "set"],
+    ["versions"], ["rollback"], ["trash"], ["trash", "ls"], ["trash", "restore"], ["trash", "purge"],
 ]
 
 
@@ -42,6 +43,19 @@ def test_every_command_has_help(cli, command):
     ["run", "--service", "api", "true"],
     ["run", "--service", "api", "--"],
     ["run", "--service", "api", "--no-such-option", "--", "true"],
+    ["versions"],
+    ["rollback", "NAME"],
+    ["rollback", "NAME", "--to", "two"],
+    ["trash"],
+    ["trash", "restore"],
+    ["trash", "purge"],
+    ["trash", "empty"],
+    ["get", "NAME", "--version", "latest"],
+    ["get", "NAME", "--version", "0"],
+    ["rollback", "NAME", "--to", "0"],
+    ["rollback", "NAME", "--to", "1", "--expected-version", "-1"],
+    ["ls", "--due", "soon"],
+    ["set", "NAME", "--generate", "--length", "many"],
 ], ids=" ".join)
 def test_usage_errors_exit_2(cli, argv):
     result = cli(*argv, url="http://127.0.0.1:9")
@@ -68,3 +82,11 @@ def test_unreachable_server_exits_1_with_a_clear_message(cli):
     result = cli("ls", url="http://127.0.0.1:9")
     assert result.returncode == 1 and "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_help_explains_watch_signal_and_grace(cli):
+    result = cli("run", "--help", url="http://127.0.0.1:9")
+    assert result.returncode == 0, result.stderr
+    for option in ("--watch", "--signal", "--grace"):
+        assert option in result.stdout
+    assert "TERM" in result.stdout and "10" in result.stdout

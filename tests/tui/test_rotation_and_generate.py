@@ -50,7 +50,7 @@ async def test_rotation_column_marks_due_and_overdue_and_o_filters_them(started,
     admin.create_secret(site, None, SecretCreate(name="MONTHLY", value="b", rotate_every_days=33))
     admin.create_secret(site, None, SecretCreate(name="YEARLY", value="c", rotate_every_days=365))
     admin.create_secret(site, None, SecretCreate(name="NEVER", value="d"))
-    later = rotation.now() + timedelta(days=2, hours=1)  # DAILY is a day late, MONTHLY due in 31 days
+    later = rotation.now() + timedelta(days=2)  # DAILY is a day late, MONTHLY due in 31 calendar days
     monkeypatch.setattr(rotation, "now", lambda: later)
     async with started(rows=4) as (app, pilot):
         assert _column(app, "rotation") == ["OVERDUE", "due in 31 d", "-", "due in 363 d"]

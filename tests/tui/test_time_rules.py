@@ -24,11 +24,11 @@ def _version(number, fingerprint, current=False) -> SecretVersion:
                          fingerprint=fingerprint)
 
 
-def test_rotation_label_counts_whole_days_up_and_says_overdue_once_passed():
-    assert rotation_label(_secret(), NOW) == "-"
+def test_rotation_label_counts_calendar_days_and_says_overdue_once_passed():
+    assert rotation_label(_secret(), NOW) is None
     assert rotation_label(_secret(due=NOW + timedelta(days=3)), NOW) == "due in 3 d"
-    assert rotation_label(_secret(due=NOW + timedelta(days=2, hours=1)), NOW) == "due in 3 d"
-    assert rotation_label(_secret(due=NOW + timedelta(hours=5)), NOW) == "due in 1 d"
+    assert rotation_label(_secret(due=NOW + timedelta(days=2, hours=1)), NOW) == "due in 2 d"
+    assert rotation_label(_secret(due=NOW + timedelta(hours=5)), NOW) == "due today"
     assert rotation_label(_secret(due=NOW), NOW) == "OVERDUE"
     assert rotation_label(_secret(due=NOW - timedelta(days=40)), NOW) == "OVERDUE"
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from . import account, admin, secrets, transfer
+from . import account, admin, history, secrets, transfer
 from .common import connection_options, run_command
 
 
 def register(commands) -> None:
     parent = connection_options()
     secrets.add_parsers(commands, parent)
+    history.add_parsers(commands, parent)
     transfer.add_parsers(commands, parent)
     admin.add_parsers(commands, parent)
     account.add_parsers(commands)

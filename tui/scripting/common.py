@@ -38,6 +38,13 @@ def connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+def version_number(text: str) -> int:
+    """An argparse type for a version: a whole number from 1 (else a usage error, exit 2)."""
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, ...)")
+    return int(text)
+
+
 def site_of(args: argparse.Namespace) -> str:
     from tui.settings import default_site
 
@@ -95,6 +102,24 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         return EXIT_REFUSED
 
 
+def say_services_to_restart(client, site: str, secret) -> None:
+    """After a new value of `secret`: name on stderr the services now flagged for restart because
+    of it (its name and scope in their `stale`). The change is made already, so a failure to list
+    them only says where to look."""
+    from tui.client import ApiError, ServerUnreachable
+    from tui.display import safe_str
+
+    try:
+        services = client.list_services(site).items
+    except (ApiError, ServerUnreachable):
+        print("sitesecrets: see `sitesecrets services ls` for the services to restart", file=sys.stderr)
+        return
+    names = [s.name for s in services if s.restart_required
+             and any(ref.name == secret.name and ref.app == secret.app for ref in s.stale)]
+    if names:
+        print(f"services to restart: {safe_str(', '.join(names))}", file=sys.stderr)
+
+
 def print_json(data: Any) -> None:
     """`data` as indented JSON: readable Unicode, but C1 controls, bidi and other format characters
     written as `\\uXXXX` (as the C0 ones always are), so even piped JSON that ends up on a
@@ -137,9 +162,10 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
+    from tui.display import safe_str
     from tui.prompt import ask
 
-    try:
-        return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    try:  # the question may hold a name typed or stored by someone else: nothing in it drives the terminal
+        return ask(f"{safe_str(question)} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:  # ctrl+d: no answer is no
         return False

@@ -108,7 +108,7 @@ class SecretsPane(DataPane):
                  safe_text(", ".join(secret.used_by) or "-")]
         if self._with_rotation():
             style = "bold red" if overdue(secret) else "yellow" if due_within(secret, DUE_SOON_DAYS) else ""
-            cells.insert(ROTATION_COLUMN, Text(rotation_label(secret), style=style))
+            cells.insert(ROTATION_COLUMN, Text(rotation_label(secret) or "-", style=style))
         return cells
 
     def show(self, secret: Secret | None) -> None:
