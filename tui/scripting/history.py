@@ -47,16 +47,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     purge.set_defaults(run=cmd_trash_purge)
 
 
-def same_as(versions: list) -> dict[int, list[int]]:
-    """For each version, the other kept versions with the same fingerprint (so the same value)."""
-    by_print: dict[str, list[int]] = {}
-    for v in versions:
-        if v.fingerprint:
-            by_print.setdefault(v.fingerprint, []).append(v.version)
-    return {v.version: sorted(n for n in by_print.get(v.fingerprint or "", []) if n != v.version) for v in versions}
-
-
 def cmd_versions(args: argparse.Namespace) -> None:
+    from tui.history import same_as
+
     with client_for(args) as client:
         versions = client.list_versions(site_of(args), args.app, args.name)
     if wants_json(args):
