@@ -83,6 +83,17 @@ class MainScreen(ApiCaller, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#secrets-table").focus()
+        if self.app.settings.refresh_seconds > 0:
+            self.set_interval(self.app.settings.refresh_seconds, self.refresh_visible)
+
+    def refresh_visible(self) -> None:
+        """The periodic tick: the visible tab fetches its data again to show changes made elsewhere.
+        Skipped while a dialog is over the screen, the server is lost, or a call is running."""
+        if self.app.screen is not self or self.app.connection != "online" or self._api_calls():
+            return
+        pane = self.active_pane()
+        if pane is not None and pane.data is not None and not pane.calls_running():
+            pane.refresh_quietly()
 
     def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
