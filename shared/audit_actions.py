@@ -3,7 +3,8 @@ filter can match, so a client offers a choice instead of asking for an exact str
 
 An action is `<object>.<verb>`. Every route's action (also what a refused attempt of the route is
 recorded as) is here, with the events no route records (a rate-limited address, the server's own
-commands). tests/server/test_audit_actions.py holds the list and the server to each other.
+commands). tests/server/test_audit_actions.py holds the list and the server to each other. Also
+the one spelling of a secret's audit target, which a client filters on.
 """
 
 from __future__ import annotations
@@ -29,3 +30,8 @@ def action_groups() -> list[str]:
     """The objects the actions act on (`secret`, `service`, ...), sorted: the `action` filter's
     prefixes, `secret.*` matching every action on secrets."""
     return sorted({action.split(".", 1)[0] for action in AUDIT_ACTIONS})
+
+
+def secret_target(app: str | None, name: str) -> str:
+    """The audit target of a secret: `secret:site/NAME`, or `secret:app/APP/NAME`."""
+    return f"secret:app/{app}/{name}" if app else f"secret:site/{name}"

@@ -94,3 +94,19 @@ async def test_value_changed_elsewhere_while_revealed_is_masked_not_re_revealed(
         admin.update_secret(site, None, "A", SecretUpdate(value="new-value", expected_version=1))
         await wait_until(pilot, lambda: "old-value" not in screen_text(app), message="stale value hidden")
         assert "new-value" not in screen_text(app)
+
+
+async def test_audit_tab_adds_new_events_by_itself_keeping_the_highlighted_one(started, admin, site):
+    for name in ("A", "B"):
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+    async with started(refresh_seconds=0.2) as (app, pilot):
+        await show_tab(pilot, "audit")
+        table = app.screen.query_one("#audit-table")
+        pane = app.screen.query_one("#audit-pane")
+        await wait_until(pilot, lambda: table.row_count == 3, message="3 events")
+        await pilot.press("down")
+        await wait_until(pilot, lambda: pane.highlighted() is not None and pane.highlighted().target == "secret:site/A",
+                         message="A highlighted")
+        admin.reveal(site, None, "B")
+        await wait_until(pilot, lambda: table.row_count == 4, message="the reveal added by itself")
+        assert pane.highlighted().target == "secret:site/A"

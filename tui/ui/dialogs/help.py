@@ -19,6 +19,7 @@ KEYS: list[tuple[str, str]] = [
     ("a", "Services: apps, and whether they may use site secrets (admins)"),
     ("s", "show the value for a few seconds / hide it"),
     ("c", "copy the value to your clipboard (cleared later)"),
+    ("a", "Secrets: the audit of the highlighted secret (admins)"),
     ("r", "refresh"),
     ("ctrl+s", "switch site (admins)"),
     ("ctrl+p", "command palette: this tab's actions, jump to a secret, apps"),

@@ -22,7 +22,7 @@ from tui.display import safe_str
 from tui.sitedata import secret_names
 from tui.ui.api import ApiCaller
 from tui.ui.messages import (DeleteSecret, DeleteService, DeleteType, OpenApps, SecretsChanged, ServicesChanged,
-                             TypesChanged)
+                             ShowAudit, TypesChanged)
 from tui.ui.widgets.header import StatusHeader
 from tui.ui.widgets.secrets_pane import SecretsPane
 
@@ -193,6 +193,15 @@ class MainScreen(ApiCaller, Screen):
             self.app.push_screen(MessageDialog(title, lead, users(error.details)))
             return True
         return False
+
+    async def on_show_audit(self, request: ShowAudit) -> None:
+        """Switch to the Audit tab (built now if it never was) filtered on `request.target`."""
+        if not self.app.is_admin:
+            return
+        self.query_one(TabbedContent).active = "audit"
+        container = self.query_one("#audit", TabPane)
+        await self._build_pane(container, "audit")
+        container.query_one("#audit-pane").show_target(request.target)
 
     def on_open_apps(self, _: OpenApps) -> None:
         self.action_apps()

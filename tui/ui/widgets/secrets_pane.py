@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input
 
+from shared.audit_actions import secret_target
 from shared.models import Secret
 from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import SiteData, id_of, matches, scope_label
-from tui.ui.messages import DeleteSecret, SecretsChanged
+from tui.ui.messages import DeleteSecret, SecretsChanged, ShowAudit
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
@@ -28,7 +29,8 @@ class SecretsPane(DataPane):
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
-                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False))
+                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False),
+                        Key("a", "audit", "Audit of this secret", show=False))
     data: SiteData | None
 
     def compose(self) -> ComposeResult:
@@ -49,6 +51,8 @@ class SecretsPane(DataPane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in READING_VALUE and not self.app.can_reveal:
             return False
+        if action == "audit":
+            return self.app.is_admin
         return super().check_action(action, parameters)
 
     # ------------------------------------------------------------ loading
@@ -156,11 +160,18 @@ class SecretsPane(DataPane):
         question.append("? Services cannot load it afterwards.")
         return "Delete secret", question, DeleteSecret(secret)
 
+    def action_audit(self) -> None:
+        secret = self.highlighted()
+        if secret is not None:
+            self.post_message(ShowAudit(secret_target(secret.app, secret.name)))
+
     # ------------------------------------------------------------ command palette
 
     def palette_commands(self) -> list[PaletteCommand]:
         """This tab's actions, plus one "jump to" command per secret."""
         commands = super().palette_commands()
+        if self.check_action("audit", ()) and self.highlighted() is not None:
+            commands.append(("Secrets: audit of this secret", "", self.action_audit))
         for secret in self.data.secrets if self.data else []:
             label = f"Go to secret {safe_str(secret.name)} ({scope_label(secret)})"
             commands.append((label, "", lambda s=secret: self.jump_to(s)))
