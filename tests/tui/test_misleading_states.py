@@ -95,3 +95,37 @@ async def test_save_while_the_server_is_lost_says_not_saved_in_the_form(started)
         await wait_until(pilot, lambda: error.message.startswith("Not saved: the server cannot be reached"),
                          message="the form says it")
         assert app.screen is form and form.query_one("#value-text").text == "typed"
+
+
+MARKUP = "[red]x[/foo] [@click=app.quit]q[/]"
+
+
+async def test_markup_in_a_failed_saves_message_and_the_bindings_note_is_literal(started):
+    from datetime import datetime, timezone
+
+    from shared.models import App
+    from tui.client import ApiError
+    from tui.sitedata import ServicesData
+
+    async with started() as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "KEPT"
+        form.query_one("#value-text").text = "typed"
+
+        def refused(*_args):  # a foreign server's message
+            raise ApiError("limit_exceeded", MARKUP, status=409)
+
+        app.client.create_secret = refused
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: f"Not saved: {MARKUP}" in screen_text(app), message="literal message")
+        form.dismiss(None)
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="closed")
+        odd = App.model_construct(name=MARKUP, site_secrets=False, created_at=datetime.now(timezone.utc))
+        dialog = ServiceFormDialog(ServicesData([], [odd], []))
+        app.push_screen(dialog)
+        await wait_until(pilot, lambda: app.screen is dialog and dialog.focused is not None, message="service form")
+        dialog.query_one("#service-app", Select).value = MARKUP
+        # The note wraps at 80 columns: each half of the name shows literally.
+        await wait_until(pilot, lambda: "services of app [red]x[/foo]" in screen_text(app)
+                         and "[@click=app.quit]q[/] may not use them" in screen_text(app), message="literal app name")
+        assert app.is_running and app.return_code is None
