@@ -82,6 +82,9 @@ class AuditPane(DataPane):
         self._loading_more = False
         self._exact: str | None = None
         """A whole target the TUI filled in ("audit of this secret"): asked exactly while shown."""
+        self._asked: tuple[str, str, Any] = ("", "", target_query(""))
+        """The filters the table shows: older events and new ones are fetched for these, not for
+        what is being typed into a filter before `enter`."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
@@ -129,12 +132,13 @@ class AuditPane(DataPane):
     # ------------------------------------------------------------ loading
 
     def _fetch(self, before: str | None) -> AuditBatch:
-        action, actor, target = self._filters()
+        action, actor, target = self._asked
         return fetch_batch(self.app.client, self.app.site, before, self.PAGE_SIZE, action, actor, target)
 
     def load(self, select: str | None = None) -> None:
         """Fetch the newest events for the current filters, replacing the table."""
         self._loading_more = True
+        self._asked = self._filters()
         self.call_api(self._fetch, None, group="audit-load", done=self._replace)
 
     def _replace(self, batch: AuditBatch) -> None:
@@ -202,7 +206,7 @@ class AuditPane(DataPane):
         self.query_one("#audit-status", Static).update(line)
 
     def _why_empty(self) -> str:
-        action, actor, target = self._filters()
+        action, actor, target = self._asked
         asked = [f"action {action}"] if action else []
         asked += [f"actor {safe_str(actor)!r}"] if actor else []
         if target.part is not None:
