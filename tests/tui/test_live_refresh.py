@@ -110,3 +110,14 @@ async def test_audit_tab_adds_new_events_by_itself_keeping_the_highlighted_one(s
         admin.reveal(site, None, "B")
         await wait_until(pilot, lambda: table.row_count == 4, message="the reveal added by itself")
         assert pane.highlighted().target == "secret:site/A"
+
+
+async def test_a_tab_shown_again_shows_what_changed_meanwhile(started, admin, site):
+    async with started() as (app, pilot):  # no periodic refresh: showing the tab is enough
+        await show_tab(pilot, "audit")
+        table = app.screen.query_one("#audit-table")
+        await wait_until(pilot, lambda: table.row_count == 1, message="site.create")
+        await show_tab(pilot, "secrets")
+        admin.create_secret(site, None, SecretCreate(name="MEANWHILE", value="v"))
+        await show_tab(pilot, "audit")
+        await wait_until(pilot, lambda: table.row_count == 2, message="the new event")

@@ -107,10 +107,10 @@ class MainScreen(ApiCaller, Screen):
         tab = event.pane.id or ""
         built = await self._build_pane(event.pane, tab)
         self._focus_tab(tab)
-        if tab == "services" and not built:  # bindings and loads change elsewhere: show them as they are now
-            for pane in self.query("#services-pane"):
-                if pane.data is not None:
-                    pane.load()
+        if not built:  # shown again: as it is now (loads, counts, events change elsewhere and here)
+            for pane in self.query(f"#{tab}-pane"):
+                if pane.data is not None and not pane.calls_running():
+                    pane.refresh_quietly()
 
     async def _build_pane(self, container: Widget, tab: str) -> bool:
         """Build the pane of an on-demand tab the first time it is shown; True if it was built now."""
