@@ -78,3 +78,20 @@ async def test_cancel_button_asks_too(started):
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked")
         await pilot.press("y")
         await wait_until(pilot, lambda: not isinstance(app.screen, (ServiceFormDialog, ConfirmDialog)), message="gone")
+
+
+async def test_escape_in_the_apps_dialog_with_a_name_typed_asks(started):
+    from tui.ui.dialogs.apps import AppsDialog
+
+    async with started() as (app, pilot):
+        await show_tab(pilot, "services")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog) and app.screen.focused is not None,
+                         message="apps dialog")
+        dialog = app.screen
+        dialog.query_one("#app-name", Input).focus()
+        await pilot.press(*"web", "escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is dialog, message="kept")
+        assert dialog.query_one("#app-name", Input).value == "web"

@@ -140,7 +140,18 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         self.load(select=app.name)
 
     def action_close(self) -> None:
-        self.dismiss(self.changed)
+        """Close; a new app's name typed but not created is dropped only after "Discard changes?"."""
+        if not self.query_one("#app-name", Input).value:
+            self.dismiss(self.changed)
+            return
+        from tui.ui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(self.changed)
+
+        self.app.push_screen(ConfirmDialog("Discard changes?", Text("The new app's name is not created yet. Discard it?"),
+                                           "Discard"), answered)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):
