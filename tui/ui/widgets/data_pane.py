@@ -100,6 +100,11 @@ class DataPane(ApiCaller, Vertical):
         self.fill(select)
         self._open_waiting_form()
 
+    def report_api_error(self, error: BaseException) -> None:
+        # A form waiting for a load that failed is not opened later, unasked, by some other load.
+        self._form_waiting = None
+        super().report_api_error(error)
+
     def _open_waiting_form(self) -> None:
         waiting, self._form_waiting = self._form_waiting, None
         if waiting is not None:
