@@ -8,14 +8,11 @@ change it describes: no change and no reveal happens unaudited.
 from __future__ import annotations
 
 
+from shared.audit_actions import secret_target  # noqa: F401  (the handlers import it from here)
 from shared.models import ErrorCode
 
 from .http import ApiError
 from .store import AuditRecord, StorageFull, Transaction
-
-
-def secret_target(app: str | None, name: str) -> str:
-    return f"secret:app/{app}/{name}" if app else f"secret:site/{name}"
 
 
 def record(tx: Transaction, event: AuditRecord) -> None:

@@ -23,6 +23,9 @@ def _add_ui_options(parser: argparse.ArgumentParser) -> None:
                         help="re-mask a revealed value after N seconds (default %(default)s)")
     parser.add_argument("--clipboard-seconds", type=float, default=30.0, metavar="N",
                         help="clear the clipboard N seconds after a copy (default %(default)s)")
+    parser.add_argument("--refresh-seconds", type=float, default=5.0, metavar="N",
+                        help="fetch the visible tab again every N seconds to show changes made elsewhere; "
+                             "0 turns it off (default %(default)s)")
 
 
 def default_data_dir() -> Path:
@@ -67,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace, url: str) -> Settings:
     return Settings(url=url, site=args.site, read_only=args.read_only, insecure=args.insecure,
-                    reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds)
+                    reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
+                    refresh_seconds=max(0.0, args.refresh_seconds))
 
 
 def connect(client, settings: Settings):

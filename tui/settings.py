@@ -36,3 +36,5 @@ class Settings:
     clipboard_seconds: float = 30.0
     reconnect_max_seconds: float = 15.0
     """Ceiling of the reconnect backoff (it starts at half a second and doubles)."""
+    refresh_seconds: float = 5.0
+    """How often the visible tab fetches its data again, to show what changed elsewhere; 0: never."""

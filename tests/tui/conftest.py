@@ -53,6 +53,7 @@ def make_app(secrets_server, site) -> Callable[..., SiteSecretsApp]:
         client = SiteSecretsClient(secrets_server.url, token or secrets_server.admin_token)
         clients.append(client)
         options.setdefault("reveal_seconds", 30)
+        options.setdefault("refresh_seconds", 0)  # no periodic reload unless a test asks for one
         settings = Settings(url=secrets_server.url, site=site, reconnect_max_seconds=0.5, **options)
         return SiteSecretsApp(client, settings, client.whoami())
 

@@ -130,6 +130,7 @@ async def test_apps_modal_creates_an_app_and_flips_its_site_secrets(started, adm
         await _open_services(pilot, [])
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="apps modal")
+        app.screen.query_one("#app-name").focus()  # the dialog opens on the list
         await pilot.press(*"Web")
         await wait_until(pilot, lambda: "An app name is lowercase" in screen_text(app), message="slug check")
         app.screen.query_one("#app-name").value = "web"

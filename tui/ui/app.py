@@ -30,6 +30,9 @@ from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
 from tui.urls import plain_loopback_warning
 
+LOGIN_AGAIN = "sitesecrets login"
+"""The command that stores a new token for the server (tui/scripting/account.py)."""
+
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
 
@@ -48,7 +51,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
 
     site: reactive[str] = reactive("")
     connection: reactive[str] = reactive("online")
-    """`online`, `offline` (lost, retrying) or `reconnecting` (a retry is in flight)."""
+    """`online`, `offline` (lost, retrying), `reconnecting` (a retry is in flight) or `rejected`
+    (the server refused the token: revoked or expired; no retry helps)."""
     busy: reactive[int] = reactive(0)
     """Calls running for longer than 200 ms; the header shows progress while it is above 0."""
 
@@ -141,6 +145,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         if isinstance(error, ServerUnreachable):
             self.notify("Lost the server; retrying.", severity="error", markup=False)
             self.connection_lost()
+        elif isinstance(error, ApiError) and error.status == 401:
+            self.token_rejected()
         elif isinstance(error, ApiError):
             self.show_error(error.message, title=error.code)
         else:
@@ -155,6 +161,14 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             self.push_screen(MessageDialog(title, message))
         else:
             self.notify(safe_str(message), title=safe_str(title), severity="error", markup=False)
+
+    def token_rejected(self) -> None:
+        """The server refused the token mid-session (revoked or expired): the header says so for
+        as long as it lasts, and once, how to log in again."""
+        if self.connection != "rejected":
+            self.connection = "rejected"
+            self.notify(f"The server rejected the token (revoked or expired). In a shell run {LOGIN_AGAIN}, "
+                        "then start sitesecrets again.", severity="error", markup=False, timeout=30)
 
     def api_reachable(self) -> None:
         if self.connection != "online":

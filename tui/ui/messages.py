@@ -57,3 +57,10 @@ class DeleteType(Message):
 @dataclass
 class OpenApps(Message):
     """The user asked for the apps modal."""
+
+
+@dataclass
+class ShowAudit(Message):
+    """The user asked for the audit events of exactly `target` (e.g. `secret:site/NAME`)."""
+
+    target: str

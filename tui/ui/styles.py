@@ -21,6 +21,7 @@ TabPane { padding: 0; }
 #audit-filters { height: 3; }
 .audit-filter { width: 1fr; }
 #audit-table { height: 1fr; }
+#audit-status { height: 1; padding: 0 1; }
 
 .dialog { align: center middle; background: $background 60%; }
 .dialog-box {

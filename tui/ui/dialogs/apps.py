@@ -1,7 +1,7 @@
 """Apps of the site (admins): create one, and set whether its services may bind site-level secrets.
 
-`t` flips the highlighted app's setting; the form below the table creates an app (name checked as
-you type). Dismisses with True when anything changed, so the screens reload what depends on apps.
+`t` flips the highlighted app's setting (the dialog opens on the list, so `t` works at once); the
+form below the table creates an app (name checked as you type). Dismisses with True when anything changed, so the screens reload what depends on apps.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
             table = FittedTable(id="apps-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("app", "its services may use site secrets", "created")
             yield table
-            yield Static(Text("t flips the highlighted app's setting.", style="dim"))
+            yield Static(Text("t flips the highlighted app's setting; tab goes on to New app.", style="dim"))
             yield Field("New app", SafeInput(id="app-name", placeholder="e.g. web"))
             yield Checkbox("its services may use site-level secrets", value=True, id="app-site-secrets")
             with Horizontal(classes="dialog-buttons"):
@@ -53,7 +53,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.load()
-        self.query_one("#app-name", Input).focus()
+        self.query_one("#apps-table", DataTable).focus()  # so `t` toggles at once; tab reaches "New app"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle":  # `t` types into the name box when it has focus
@@ -140,7 +140,18 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         self.load(select=app.name)
 
     def action_close(self) -> None:
-        self.dismiss(self.changed)
+        """Close; a new app's name typed but not created is dropped only after "Discard changes?"."""
+        if not self.query_one("#app-name", Input).value:
+            self.dismiss(self.changed)
+            return
+        from tui.ui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.dismiss(self.changed)
+
+        self.app.push_screen(ConfirmDialog("Discard changes?", Text("The new app's name is not created yet. Discard it?"),
+                                           "Discard"), answered)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):

@@ -1,17 +1,46 @@
 """What every edit form shares: Save/Cancel buttons under a form-wide error line, escape to
-cancel, and saving through the API so a refusal leaves every field as it was."""
+cancel (asking first when anything was changed, so one stray key never drops what was typed or
+pasted), and saving through the API so a refusal leaves every field as it was and the form
+itself says the save failed."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Button
+from textual.widgets import Button, Checkbox, Input, Select, SelectionList, TextArea
 
-from tui.client import ApiError
+from tui.client import ApiError, ServerUnreachable
 from tui.ui.api import ApiCaller
 from tui.ui.widgets.field_error import FieldError
+
+FIELDS = (Input, TextArea, Select, SelectionList, Checkbox)
+NOT_SAVED = "Not saved: "
+
+
+def field_value(widget: Any) -> object:
+    """What a field holds now, comparable with what it held before."""
+    if isinstance(widget, TextArea):
+        return widget.text
+    if isinstance(widget, SelectionList):
+        return tuple(widget.selected)
+    return widget.value
+
+
+def not_saved(error: BaseException, said: str) -> str:
+    """The form's own line after a failed save: "Not saved:" and what the form already says about
+    it (a field's error, the server's message), or why."""
+    if isinstance(error, ServerUnreachable):
+        why = "the server cannot be reached. What you typed is still here; save again once it is back."
+    elif said:
+        why = said
+    elif isinstance(error, ApiError):
+        why = error.message
+    else:
+        why = f"unexpected error ({type(error).__name__})."
+    return why if why.startswith(NOT_SAVED) else NOT_SAVED + why
 
 
 class FormActions(ApiCaller):
@@ -26,6 +55,20 @@ class FormActions(ApiCaller):
         yield Horizontal(Button("Save (ctrl+s)", variant="primary", id="save"), Button("Cancel (esc)", id="cancel"),
                          classes="dialog-buttons")
 
+    def on_mount(self) -> None:
+        # After the form's own on_mount has filled its fields (Textual calls this one after it).
+        self.call_after_refresh(self.remember_fields)
+
+    def field_values(self) -> list[object]:
+        return [field_value(widget) for widget in self.query(",".join(kind.__name__ for kind in FIELDS))]  # type: ignore[attr-defined]
+
+    def remember_fields(self) -> None:
+        """Take what the fields hold now as the form's unchanged state."""
+        self.__dict__["_fields_at_start"] = self.field_values()
+
+    def has_changes(self) -> bool:
+        return self.__dict__.get("_fields_at_start", self.field_values()) != self.field_values()
+
     def _error(self, field: str, message: str | None) -> None:
         self.query_one(f"#{field}-error", FieldError).say(message)  # type: ignore[attr-defined]
 
@@ -39,17 +82,39 @@ class FormActions(ApiCaller):
             self._error("form", str(problem))
             return
         except ApiError as refused:
+            self.__dict__["_saving"] = True
             self.report_api_error(refused)
             return
         self._error("form", "")
+        self.__dict__["_saving"] = True
         self.call_api(call, *where, built, group=group, done=self.dismiss)  # type: ignore[attr-defined]
 
+    def report_api_error(self, error: BaseException) -> None:
+        """As every caller reports it (the form may place it beside a field), and then, for a failed
+        save, the form's own error line says it was not saved: a toast fades, the form stays."""
+        saving = self.__dict__.pop("_saving", False)
+        super().report_api_error(error)
+        if saving:
+            said = self.query_one("#form-error", FieldError).message  # type: ignore[attr-defined]
+            self._error("form", not_saved(error, said))
+
     def action_cancel(self) -> None:
-        self.dismiss(None)  # type: ignore[attr-defined]
+        """Close without saving; with changes, only after "Discard changes?" is answered yes."""
+        if not self.has_changes():
+            self.dismiss(None)  # type: ignore[attr-defined]
+            return
+        from tui.ui.dialogs.confirm import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:  # not returned: Textual would await the dismissal from inside this screen
+                self.dismiss(None)  # type: ignore[attr-defined]
+
+        question = Text("You changed this form. Discard what you typed? (n or escape keeps it)")
+        self.app.push_screen(ConfirmDialog("Discard changes?", question, "Discard"), answered)  # type: ignore[attr-defined]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "save":
             self.action_save()  # type: ignore[attr-defined]
         else:
-            self.dismiss(None)  # type: ignore[attr-defined]
+            self.action_cancel()

@@ -19,6 +19,7 @@ KEYS: list[tuple[str, str]] = [
     ("a", "Services: apps, and whether they may use site secrets (admins)"),
     ("s", "show the value for a few seconds / hide it"),
     ("c", "copy the value to your clipboard (cleared later)"),
+    ("a", "Secrets: the audit of the highlighted secret (admins)"),
     ("r", "refresh"),
     ("h", "Secrets: history of the highlighted secret (show an old value, roll back)"),
     ("o", "Secrets: only those due for rotation within 30 days / all"),

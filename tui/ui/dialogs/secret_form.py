@@ -60,7 +60,7 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
                                               placeholder="e.g. DATABASE_URL"), required=True)
                 scopes = [(Text("site (every app may use it)"), "")]
                 scopes += [(safe_text(f"app {app.name}"), app.name) for app in self.data.apps]
-                yield Field("Scope", Select(scopes, value=(self.secret.app or "") if editing else "",
+                yield Field(self._scope_label(), Select(scopes, value=(self.secret.app or "") if editing else "",
                                             allow_blank=False, id="scope", disabled=editing))
                 kinds = [(Text("none (plain text)"), "")]
                 kinds += [(safe_text(f"{kind.name} ({kind.key})"), kind.key) for kind in self.data.types]
@@ -80,6 +80,14 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
                 yield Field("Rotate every (days)", SafeInput(value=days, id="rotate", type="integer",
                                                              placeholder="blank: no rotation policy"))
             yield from self.form_actions()
+
+    def _scope_label(self) -> Text:
+        """"Scope", with where the apps it offers come from while the scope can still be chosen."""
+        label = Text("Scope", style="bold")
+        if self.secret is None:
+            where = "a in the Services tab makes apps" if self.app.is_admin else "an admin makes apps"
+            label.append(f"  site, or an app ({where})", style="dim")
+        return label
 
     def _title(self) -> Text:
         if self.secret is None:

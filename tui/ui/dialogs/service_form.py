@@ -47,6 +47,7 @@ class ServiceFormDialog(FormActions, ModalScreen[Service | None]):
                 yield Field("App", Select(apps, value="", allow_blank=False, id="service-app"))
             # The picker takes the room left (1fr), which a Field (height auto) would not give it.
             yield field_label("Secrets it binds (space toggles)")
+            yield Static(id="bindings-note")
             yield SelectionList[str](id="service-bindings")
             yield from self.form_actions()
 
@@ -73,6 +74,23 @@ class ServiceFormDialog(FormActions, ModalScreen[Service | None]):
         picker.add_options(options)
         if options:  # so the first space toggles the first secret
             picker.highlighted = 0
+        why = self._why_not_offered(app_name, bool(options))
+        note = self.query_one("#bindings-note", Static)
+        note.update(why)
+        note.display = bool(why.plain)
+
+    def _why_not_offered(self, app_name: str | None, offered: bool) -> Text:
+        """Why site-level secrets are left out (the app refuses them), or why nothing is offered."""
+        app = self.data.app(app_name)
+        why = Text(style="dim")
+        if app is not None and not app.site_secrets:
+            why.append("Site secrets are not offered: services of app ")
+            why.append_text(safe_text(app.name, style="bold"))
+            why.append(" may not use them (a in the Services tab changes that)")
+            why.append("; it has no secrets of its own yet." if not offered else ".")
+        elif not offered:
+            why.append("No secrets to bind yet: create them in the Secrets tab (1, then n).")
+        return why
 
     # ------------------------------------------------------------ live checks
 

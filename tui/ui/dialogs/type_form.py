@@ -67,7 +67,7 @@ class TypeFormDialog(FormActions, ModalScreen[SecretType | None]):
                     templates = [(Text(title), title) for title in TEMPLATES]
                     yield Select(templates, prompt="start from a template", id="template")
                 text = json_text(kind.schema_) if kind else '{\n  "type": "object",\n  "properties": {}\n}'
-                yield Field("JSON Schema *", TextArea(text, id="schema", tab_behavior="indent"))
+                yield Field("JSON Schema *", TextArea(text, id="schema", tab_behavior="focus"))  # escape cancels, as in every field
             yield from self.form_actions()
 
     def on_mount(self) -> None:

@@ -22,7 +22,7 @@ from tui.display import safe_str
 from tui.sitedata import secret_names
 from tui.ui.api import ApiCaller
 from tui.ui.messages import (DeleteSecret, DeleteService, DeleteType, OpenApps, SecretsChanged, ServicesChanged,
-                             TypesChanged)
+                             ShowAudit, TypesChanged)
 from tui.ui.widgets.header import StatusHeader
 from tui.ui.widgets.secrets_pane import SecretsPane
 
@@ -83,6 +83,17 @@ class MainScreen(ApiCaller, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#secrets-table").focus()
+        if self.app.settings.refresh_seconds > 0:
+            self.set_interval(self.app.settings.refresh_seconds, self.refresh_visible)
+
+    def refresh_visible(self) -> None:
+        """The periodic tick: the visible tab fetches its data again to show changes made elsewhere.
+        Skipped while a dialog is over the screen, the server is lost, or a call is running."""
+        if self.app.screen is not self or self.app.connection != "online" or self._api_calls():
+            return
+        pane = self.active_pane()
+        if pane is not None and pane.data is not None and not pane.calls_running():
+            pane.refresh_quietly()
 
     def action_show_tab(self, tab: str) -> None:
         tabs = self.query_one(TabbedContent)
@@ -96,10 +107,10 @@ class MainScreen(ApiCaller, Screen):
         tab = event.pane.id or ""
         built = await self._build_pane(event.pane, tab)
         self._focus_tab(tab)
-        if tab == "services" and not built:  # bindings and loads change elsewhere: show them as they are now
-            for pane in self.query("#services-pane"):
-                if pane.data is not None:
-                    pane.load()
+        if not built:  # shown again: as it is now (loads, counts, events change elsewhere and here)
+            for pane in self.query(f"#{tab}-pane"):
+                if pane.data is not None and not pane.calls_running():
+                    pane.refresh_quietly()
 
     async def _build_pane(self, container: Widget, tab: str) -> bool:
         """Build the pane of an on-demand tab the first time it is shown; True if it was built now."""
@@ -182,6 +193,15 @@ class MainScreen(ApiCaller, Screen):
             self.app.push_screen(MessageDialog(title, lead, users(error.details)))
             return True
         return False
+
+    async def on_show_audit(self, request: ShowAudit) -> None:
+        """Switch to the Audit tab (built now if it never was) filtered on `request.target`."""
+        if not self.app.is_admin:
+            return
+        self.query_one(TabbedContent).active = "audit"
+        container = self.query_one("#audit", TabPane)
+        await self._build_pane(container, "audit")
+        container.query_one("#audit-pane").show_target(request.target)
 
     def on_open_apps(self, _: OpenApps) -> None:
         self.action_apps()

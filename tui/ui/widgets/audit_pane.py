@@ -1,25 +1,51 @@
-"""The Audit tab (admins): the site's audit log newest first, filtered by action, actor or
-target, loading older pages as the table scrolls towards its end."""
+"""The Audit tab (admins): the site's audit log newest first, loading older events as the table
+scrolls towards its end. Filters: a choice of the known actions (`shared.audit_actions`), an
+actor, and a target matched by part (`tui.auditview`). A line under the table says why it is empty,
+or shows the highlighted event's whole target; `enter` opens one event's every field."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import Input
+from textual.widgets import DataTable, Input, Select, Static
 
-from shared.models import AuditEvent, AuditPage
-from tui.ui.keys import FILTER, REFRESH, bindings
-from tui.display import safe_text, short_time
+from shared.audit_actions import AUDIT_ACTIONS, action_groups
+from shared.models import AuditEvent
+from tui.auditview import AuditBatch, fetch_batch, short_target, target_query
+from tui.display import safe_str, safe_text, short_time
+from tui.ui.keys import FILTER, REFRESH, Key, bindings
 from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
-FILTERS = ("action", "actor", "target")
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
+ACTOR_WIDTH = 10
+"""Cells an actor takes in the table (cut with `…`); the target gets the room that is left."""
+
+
+def action_choices() -> list[tuple[Text, str]]:
+    """The action filter's options: any, then each object's `<object>.*` and its actions."""
+    choices = [(Text("any action"), "")]
+    for group in action_groups():
+        choices.append((Text(f"{group}.* (every {group} action)"), f"{group}.*"))
+        choices += [(Text(f"  {action}"), action) for action in AUDIT_ACTIONS if action.startswith(group + ".")]
+    return choices
+
+
+def table_time(moment: Any) -> str:
+    """`12-02 13:30`: month, day and UTC time, leaving the target room at 80 columns (the year
+    is in the event's details, `enter`)."""
+    return moment.strftime("%m-%d %H:%M") if hasattr(moment, "strftime") else short_time(moment)
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 class AuditTable(FittedTable):
@@ -40,69 +66,175 @@ class AuditTable(FittedTable):
 
 
 class AuditPane(DataPane):
-    """Pages in as the table scrolls, instead of `DataPane`'s one load; nothing to select or change."""
+    """Pages in as the table scrolls, instead of `DataPane`'s one load; nothing to change."""
 
     NAME = "audit"
     PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = bindings("audit", REFRESH, FILTER)
+    BINDINGS = bindings("audit", REFRESH, FILTER, Key("m", "more", "Older events", show=False),
+                        Key("escape", "leave_filter", "Back to the table", show=False))
+    data: list[AuditEvent] | None
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._next: str | None = None
+        self._scanned = 0
         self._loading_more = False
-        self._count = 0
+        self._exact: str | None = None
+        """A whole target the TUI filled in ("audit of this secret"): asked exactly while shown."""
+        self._asked: tuple[str, str, Any] = ("", "", target_query(""))
+        """The filters the table shows: older events and new ones are fetched for these, not for
+        what is being typed into a filter before `enter`."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
-            for name in FILTERS:
-                yield SafeInput(placeholder=name, id=f"audit-{name}", classes="audit-filter")
+            yield Select(action_choices(), value="", allow_blank=False, id="audit-action", classes="audit-filter")
+            yield SafeInput(placeholder="actor", id="audit-actor", classes="audit-filter")
+            yield SafeInput(placeholder="target, or part of it", id="audit-target", classes="audit-filter")
         table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("at", "outcome", "action", "actor", "target")
         yield table
+        yield Static(id="audit-status")
 
-    def filters(self) -> dict[str, str]:
-        return {name: self.query_one(f"#audit-{name}", Input).value.strip() for name in FILTERS}
+    # ------------------------------------------------------------ filters
 
-    def load(self, select: str | None = None) -> None:
-        """Fetch the newest page for the current filters, replacing the table."""
-        self._next = None
-        self._loading_more = True
-        self.call_api(self._fetch, None, group="audit-load", done=lambda page: self._add(page, replace=True))
+    def _filters(self) -> tuple[str, str, Any]:
+        action = self.query_one("#audit-action", Select).value
+        actor = self.query_one("#audit-actor", Input).value.strip()
+        target = target_query(self.query_one("#audit-target", Input).value, self._exact)
+        return (action if isinstance(action, str) else ""), actor, target
 
-    def _fetch(self, before: str | None) -> AuditPage:
-        return self.app.client.audit(self.app.site, limit=self.PAGE_SIZE, before=before, **self.filters())
+    def show_target(self, target: str) -> None:
+        """Show the events of exactly `target`, whatever other filter was set."""
+        self._exact = target
+        self.query_one("#audit-action", Select).value = ""
+        self.query_one("#audit-actor", Input).value = ""
+        self.query_one("#audit-target", Input).value = target
+        self.load()
+        self.table.focus()
 
-    def on_audit_table_near_end(self, _: AuditTable.NearEnd) -> None:
-        if self._next and not self._loading_more:
-            self._loading_more = True
-            self.call_api(self._fetch, self._next, group="audit-more", done=lambda page: self._add(page))
-
-    def _add(self, page: AuditPage, replace: bool = False) -> None:
-        table = self.query_one(AuditTable)
-        if replace:
-            table.clear()
-            self._count = 0
-        for event in page.items:
-            self._count += 1
-            table.add_row(*self._cells(event), key=f"{event.id}-{self._count}")
-        self._next = page.next
-        self._loading_more = False
-
-    @staticmethod
-    def _cells(event: AuditEvent) -> list[Text]:
-        # Target last: it is the longest and may be cut at 80 columns; the rest stay visible.
-        return [Text(short_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
-                safe_text(event.action), safe_text(event.actor or "-"), safe_text(event.target or "-")]
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "audit-action" and self.data is not None:
+            self.load()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.load()
-        self.query_one(AuditTable).focus()
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#audit-action", Select).focus()
+
+    def action_leave_filter(self) -> None:
+        """Escape in a filter goes back to the table, as escape leaves the Secrets tab's filter."""
+        self.table.focus()
+
+    # ------------------------------------------------------------ loading
+
+    def _fetch(self, before: str | None) -> AuditBatch:
+        action, actor, target = self._asked
+        return fetch_batch(self.app.client, self.app.site, before, self.PAGE_SIZE, action, actor, target)
+
+    def load(self, select: str | None = None) -> None:
+        """Fetch the newest events for the current filters, replacing the table."""
+        self._loading_more = True
+        self._asked = self._filters()
+        self.call_api(self._fetch, None, group="audit-load", done=self._replace)
+
+    def _replace(self, batch: AuditBatch) -> None:
+        self.data = list(batch.items)
+        self._next, self._scanned, self._loading_more = batch.next, batch.scanned, False
+        self.fill()
+        if self.table.row_count:
+            self.table.move_cursor(row=0)
+
+    def refresh_quietly(self) -> None:
+        """Add the events recorded since the newest one shown, keeping the highlighted one."""
+        self.call_api(self._fetch, None, group="audit-load", done=self._prepend)
+
+    def _prepend(self, batch: AuditBatch) -> None:
+        newest = self.data[0].id if self.data else 0
+        fresh = [event for event in batch.items if event.id > newest]
+        if fresh:
+            if not self.data:
+                self._next, self._scanned = batch.next, batch.scanned
+            self.data = fresh + (self.data or [])
+            self.fill()
+
+    def on_audit_table_near_end(self, _: AuditTable.NearEnd) -> None:
+        self.action_more()
+
+    def action_more(self) -> None:
+        if self._next and not self._loading_more:
+            self._loading_more = True
+            self.call_api(self._fetch, self._next, group="audit-more", done=self._append)
+
+    def _append(self, batch: AuditBatch) -> None:
+        known = {event.id for event in self.data or []}
+        fresh = [event for event in batch.items if event.id not in known]
+        self.data = (self.data or []) + fresh
+        self._next, self._loading_more = batch.next, False
+        self._scanned += batch.scanned
+        for event in fresh:
+            self._rows[str(event.id)] = event
+            self.table.add_row(*self.cells(event), key=str(event.id))
+        self.show(self.highlighted())
 
     def on_api_error(self, error: BaseException) -> bool:
         self._loading_more = False
         return False
 
-    def action_filter(self) -> None:
-        self.query_one("#audit-action", Input).focus()
+    # ------------------------------------------------------------ rows and the line under them
+
+    def rows(self) -> Iterable[tuple[str, AuditEvent]]:
+        return ((str(event.id), event) for event in self.data or [])
+
+    def cells(self, event: AuditEvent) -> list[Text]:
+        return [Text(table_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
+                safe_text(event.action), safe_text(cut(event.actor or "-", ACTOR_WIDTH)),
+                safe_text(short_target(event.action, event.target))]
+
+    def show(self, event: AuditEvent | None) -> None:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if event is not None:
+            line.append_text(safe_text(event.target or "no target"))
+            line.append(" by ", style="dim")
+            line.append_text(safe_text(event.actor or "-"))
+            line.append(" · enter: every field", style="dim")
+        else:
+            line.append(self._why_empty(), style="dim")
+        self.query_one("#audit-status", Static).update(line)
+
+    def _why_empty(self) -> str:
+        action, actor, target = self._asked
+        asked = [f"action {action}"] if action else []
+        asked += [f"actor {safe_str(actor)!r}"] if actor else []
+        if target.part is not None:
+            asked.append(f"a target containing {safe_str(target.part)!r}")
+        elif target.server:
+            asked.append(f"target {safe_str(target.server)}")
+        if not asked:
+            return "No events yet."
+        why = "No events with " + ", ".join(asked)
+        if target.part is not None and self._next:
+            return f"{why} in the newest {self._scanned:,} (m: older)."
+        return why + "."
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        chosen = self.highlighted()
+        if chosen is not None:
+            from tui.ui.dialogs.message import MessageDialog
+
+            self.app.push_screen(MessageDialog(f"Audit event {chosen.id}", event_text(chosen)))
+
+
+def event_text(event: AuditEvent) -> str:
+    """Every field of `event`, one per line, its details as indented JSON (never a value)."""
+    fields = [("at", event.at.isoformat() if hasattr(event.at, "isoformat") else str(event.at)),
+              ("outcome", event.outcome), ("action", event.action),
+              ("actor", f"{event.actor or '-'} (token {event.actor_id or '-'})"), ("site", event.site or "-"),
+              ("target", event.target or "-"), ("source", event.source or "-")]
+    lines = [f"{label:<9}{value}" for label, value in fields]
+    lines.append("details  " + json.dumps(event.details, indent=2, ensure_ascii=False, sort_keys=True))
+    return "\n".join(lines)

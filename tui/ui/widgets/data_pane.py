@@ -26,6 +26,13 @@ from tui.ui.widgets.fitted_table import FittedTable
 PaletteCommand = tuple[str, str, Callable[[], Any]]
 
 
+def same_data(old: Any, new: Any) -> bool:
+    """Whether two loads fetched the same: equal values, or objects whose attributes are equal."""
+    if old == new:
+        return True
+    return type(old) is type(new) and hasattr(old, "__dict__") and vars(old) == vars(new)
+
+
 class DataPane(ApiCaller, Vertical):
     DEFAULT_CLASSES = "data-pane"
     BINDINGS: ClassVar[list[Binding]] = []
@@ -44,6 +51,8 @@ class DataPane(ApiCaller, Vertical):
         """What `fetch` returned last; None until the first load is done."""
         self._rows: dict[str, Any] = {}
         """Row key -> item, in table order."""
+        self._form_waiting: tuple[Any] | None = None
+        """The item of a form asked for while a load ran: opened on the fresh data once it is in."""
 
     def on_mount(self) -> None:
         self.load()
@@ -63,6 +72,25 @@ class DataPane(ApiCaller, Vertical):
         self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
                       done=lambda data: self._loaded(data, select))
 
+    def calls_running(self) -> bool:
+        """True while any call of this pane (a load, a reveal, ...) has not finished."""
+        return bool(self._api_calls())
+
+    def loading(self) -> bool:
+        return any(worker.name == f"{self.NAME}-load" for worker in self._api_calls())
+
+    def refresh_quietly(self) -> None:
+        """Fetch the data again to show what changed elsewhere; redraw only if something did, so
+        an unchanged tab keeps its cursor, scroll and revealed value exactly as they are."""
+        self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
+                      done=self._refreshed)
+
+    def _refreshed(self, data: Any) -> None:
+        if not same_data(self.data, data):
+            self._loaded(data, None)
+        else:
+            self._open_waiting_form()
+
     def fetch(self, client: Any, site: str) -> Any:
         """The pane's data from `client` for `site`; runs in a thread, so touches no widget."""
         raise NotImplementedError
@@ -70,6 +98,17 @@ class DataPane(ApiCaller, Vertical):
     def _loaded(self, data: Any, select: str | None) -> None:
         self.data = data
         self.fill(select)
+        self._open_waiting_form()
+
+    def report_api_error(self, error: BaseException) -> None:
+        # A form waiting for a load that failed is not opened later, unasked, by some other load.
+        self._form_waiting = None
+        super().report_api_error(error)
+
+    def _open_waiting_form(self) -> None:
+        waiting, self._form_waiting = self._form_waiting, None
+        if waiting is not None:
+            self.open_form(waiting[0])
 
     def fill(self, select: str | None = None) -> None:
         """Rebuild the rows from `data`, then highlight `select` or the row highlighted before."""
@@ -126,7 +165,11 @@ class DataPane(ApiCaller, Vertical):
             self.open_form(item)
 
     def open_form(self, item: Any) -> None:
-        """Open the form for `item` (None: a new one); tell the screen when it saved."""
+        """Open the form for `item` (None: a new one); tell the screen when it saved. While a load
+        runs (a change made in another tab is being fetched) the form waits for its data."""
+        if self.loading():
+            self._form_waiting = (item,)
+            return
         form = self.form(item)
         if form is not None:
             self.app.push_screen(form, lambda saved: None if saved is None else self.post_message(self.saved(saved)))

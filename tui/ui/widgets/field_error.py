@@ -14,8 +14,11 @@ class FieldError(Static):
 
     def __init__(self, **kwargs):
         super().__init__("", **kwargs)
+        self.message = ""
+        """What the line says now; empty when hidden."""
 
     def say(self, message: str | None) -> None:
         """Show `message` (untrusted: it may quote the server) or hide the line when empty."""
+        self.message = message or ""
         self.update(safe_text(message or "", multiline=True))
         self.display = bool(message)

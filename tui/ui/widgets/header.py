@@ -8,7 +8,8 @@ from textual.widgets import Static
 from tui.display import safe_text
 from tui.urls import short_address
 
-_STATE_STYLE = {"online": "green", "offline": "bold red", "reconnecting": "yellow"}
+_STATE_STYLE = {"online": "green", "offline": "bold red", "reconnecting": "yellow", "rejected": "bold red"}
+_STATE_LABEL = {"rejected": "token rejected: run sitesecrets login"}
 
 
 class StatusHeader(Static):
@@ -30,11 +31,12 @@ class StatusHeader(Static):
         line.append(short_address(app.client.url))
         line.append("  site ", style="dim")
         line.append_text(safe_text(app.site, style="bold"))
-        line.append("  ")
-        line.append_text(safe_text(identity.name))
-        line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
         state = app.connection
-        line.append(f"  ● {state}", style=_STATE_STYLE.get(state, ""))
+        if state != "rejected":  # a rejected token is no identity any more: the room goes to what to do
+            line.append("  ")
+            line.append_text(safe_text(identity.name))
+            line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
+        line.append(f"  ● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
         if app.busy > 0:
             line.append("  working…", style="italic")
         self.update(line)

@@ -37,8 +37,9 @@ class SecretDetail(VerticalScroll, can_focus=False):
         return self.value_view.revealed
 
     def show(self, secret: Secret | None) -> None:
-        """Show `secret`; moving to another secret re-masks."""
-        if secret is None or self.secret is None or id_of(secret) != id_of(self.secret):
+        """Show `secret`; moving to another secret, or a new version of this one, re-masks."""
+        if secret is None or self.secret is None or id_of(secret) != id_of(self.secret) \
+                or secret.version != self.secret.version:
             self.mask()
         self.secret = secret
         self.query_one("#detail-fields", Static).update(self._fields(secret))

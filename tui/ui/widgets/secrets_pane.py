@@ -14,13 +14,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
+from shared.audit_actions import secret_target
 from shared.models import Secret
 from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.rotation import DUE_SOON_DAYS, due_within, overdue, rotation_label
 from tui.sitedata import SiteData, id_of, matches, scope_label
-from tui.ui.messages import DeleteSecret, SecretsChanged
+from tui.ui.messages import DeleteSecret, SecretsChanged, ShowAudit
 from tui.ui.restart import say_restart
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
@@ -41,7 +42,8 @@ class SecretsPane(DataPane):
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
-                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False), *HIDDEN_KEYS)
+                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False), *HIDDEN_KEYS,
+                        Key("a", "audit", "Audit of this secret", show=False))
     data: SiteData | None
     due_only = False
     """The due filter: only secrets due for rotation within DUE_SOON_DAYS days."""
@@ -66,6 +68,8 @@ class SecretsPane(DataPane):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in READING_VALUE and not self.app.can_reveal:
             return False
+        if action == "audit":
+            return self.app.is_admin
         return super().check_action(action, parameters)
 
     # ------------------------------------------------------------ loading
@@ -229,6 +233,11 @@ class SecretsPane(DataPane):
         question.append("? Services cannot load it afterwards.")
         return "Delete secret", question, DeleteSecret(secret)
 
+    def action_audit(self) -> None:
+        secret = self.highlighted()
+        if secret is not None:
+            self.post_message(ShowAudit(secret_target(secret.app, secret.name)))
+
     # ------------------------------------------------------------ command palette
 
     def palette_commands(self) -> list[PaletteCommand]:
@@ -236,6 +245,8 @@ class SecretsPane(DataPane):
         commands = super().palette_commands()
         commands += [(f"{self.PALETTE}: {key.description}", "", lambda a=key.action: self.run_action(a))
                      for key in HIDDEN_KEYS]
+        if self.check_action("audit", ()) and self.highlighted() is not None:
+            commands.append(("Secrets: audit of this secret", "", self.action_audit))
         for secret in self.data.secrets if self.data else []:
             label = f"Go to secret {safe_str(secret.name)} ({scope_label(secret)})"
             commands.append((label, "", lambda s=secret: self.jump_to(s)))

@@ -1,0 +1,157 @@
+"""Issue 15, part 3 item 4: the Audit tab at 80x24, as the walkthrough used it.
+
+The target reads whole, the action filter is a choice of the known actions, a target matches by
+part, an empty filtered table says why, `enter` opens one event's every field, and `a` on the
+Secrets tab shows the audit of exactly that secret."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from shared.models import Role, SecretCreate
+from tui.client import SiteSecretsClient
+from tui.ui.dialogs.message import MessageDialog
+from tui.ui.widgets.audit_pane import action_choices
+from tui_helpers import make_token, screen_text, settled, show_tab, wait_until
+
+
+def _rows(app) -> list[list[str]]:
+    table = app.screen.query_one("#audit-table")
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def _audit(pilot, rows: int):
+    await show_tab(pilot, "audit")
+    app = pilot.app
+    await wait_until(pilot, lambda: app.screen.query("#audit-table") and len(_rows(app)) >= rows,
+                     message=f"{rows} audit rows")
+    return app.screen.query_one("#audit-pane")
+
+
+async def _filter_target(pilot, text: str) -> None:
+    box = pilot.app.screen.query_one("#audit-target", Input)
+    box.focus()
+    box.value = text
+    await pilot.press("enter")
+
+
+async def test_audit_target_is_readable_at_80_columns(started, admin, site):
+    token = make_token(admin, Role.admin, name="walkthrough-operator-account")
+    other = SiteSecretsClient(admin.url, token)
+    other.create_secret(site, None, SecretCreate(name="MAIN_DATABASE_PASSWORD", value="v"))
+    other.close()
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        lines = screen_text(app).splitlines()
+        row = next(line for line in lines if "secret.create" in line)
+        assert "site/MAIN_DATABASE_PASSWORD" in row and "walkthrou…" in row
+        # The highlighted event's whole target, under the table.
+        assert any("secret:site/MAIN_DATABASE_PASSWORD" in line for line in lines)
+
+
+async def test_action_filter_is_a_choice_of_the_known_actions(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    admin.reveal(site, None, "ONE")
+    assert ("secret.reveal" in [value for _, value in action_choices()]
+            and "secret.*" in [value for _, value in action_choices()])
+    async with started() as (app, pilot):
+        pane = await _audit(pilot, 2)
+        pane.query_one("#audit-action", Select).value = "secret.reveal"
+        await wait_until(pilot, lambda: [row[2] for row in _rows(app)] == ["secret.reveal"], message="reveals only")
+        pane.query_one("#audit-action", Select).value = "secret.*"
+        await wait_until(pilot, lambda: [row[2] for row in _rows(app)] == ["secret.reveal", "secret.create"],
+                         message="every secret action")
+
+
+async def test_target_matches_by_part(started, admin, site):
+    for name in ("MAIN_DB", "MAIN_DB_REPLICA", "CACHE_URL"):
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+    async with started() as (app, pilot):
+        await _audit(pilot, 3)
+        await _filter_target(pilot, "main_db")
+        await wait_until(pilot, lambda: sorted(row[4] for row in _rows(app)) == ["site/MAIN_DB", "site/MAIN_DB_REPLICA"],
+                         message="part, any case")
+        await _filter_target(pilot, "secret:site/CA")
+        await wait_until(pilot, lambda: [row[4] for row in _rows(app)] == ["site/CACHE_URL"], message="a target's start")
+
+
+async def test_empty_filtered_table_says_why(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started() as (app, pilot):
+        pane = await _audit(pilot, 1)
+        pane.query_one("#audit-action", Select).value = "secret.reveal"
+        await wait_until(pilot, lambda: "No events with action secret.reveal." in screen_text(app),
+                         message="why it is empty")
+        await _filter_target(pilot, "[red]x[/foo]")
+        await wait_until(pilot, lambda: "No events with action secret.reveal, a target containing '[red]x[/foo]'"
+                         in screen_text(app), message="why, with the typed text literally")
+
+
+async def test_enter_opens_one_events_every_field(started, admin, site):
+    token = make_token(admin, Role.admin, name="[red]eve[/foo]")
+    other = SiteSecretsClient(admin.url, token)
+    other.create_secret(site, "web" if False else None, SecretCreate(name="ONE", value="v"))
+    other.close()
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        app.screen.query_one("#audit-table").focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="event details")
+        text = screen_text(app)
+        for expected in ("secret.create", "secret:site/ONE", "[red]eve[/foo]", "details", '"version": 1'):
+            assert expected in text, expected
+        assert "v\"" not in text  # never a value
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, MessageDialog), message="closed")
+
+
+async def test_audit_of_this_secret_from_the_secrets_tab(started, admin, site):
+    for name in ("MAIN_DB", "MAIN_DB_REPLICA"):
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+    admin.reveal(site, None, "MAIN_DB")
+    async with started(rows=2) as (app, pilot):
+        await pilot.press("a")  # on MAIN_DB, the first row
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "audit", message="audit tab")
+        await wait_until(pilot, lambda: [row[2] for row in _rows(app)] == ["secret.reveal", "secret.create"]
+                         and {row[4] for row in _rows(app)} == {"site/MAIN_DB"}, message="exactly that secret")
+        assert app.screen.query_one("#audit-target", Input).value == "secret:site/MAIN_DB"
+
+
+async def test_escape_leaves_an_audit_filter_and_keys_typed_there_stay_in_it(started, admin, site):
+    async with started() as (app, pilot):
+        pane = await _audit(pilot, 0)
+        box = pane.query_one("#audit-target", Input)
+        box.focus()
+        await pilot.press("?", "x")
+        await settled(pilot)
+        assert box.value == "?x" and not isinstance(app.screen, MessageDialog)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: pane.query_one("#audit-table").has_focus, message="back on the table")
+        await pilot.press("?")
+        await wait_until(pilot, lambda: "this help" in screen_text(app), message="help from the table")
+
+
+async def test_part_search_says_how_far_it_looked_and_m_looks_further(started, admin, site, monkeypatch):
+    from tui import auditview
+
+    monkeypatch.setattr(auditview, "SCAN_PAGE", 2)
+    monkeypatch.setattr(auditview, "SCAN_LIMIT", 2)
+    for name in ("OLDEST", "B", "C", "D"):
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+    async with started() as (app, pilot):
+        await _audit(pilot, 4)
+        await _filter_target(pilot, "oldest")
+        await wait_until(pilot, lambda: "No events with a target containing 'oldest' in the newest 2 (m: older)."
+                         in screen_text(app), message="how far it looked")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: [row[4] for row in _rows(app)] == ["site/OLDEST"], message="found further back")
+
+
+def test_a_target_filter_is_exact_only_for_the_target_the_tui_filled_in():
+    from tui.auditview import TargetQuery, target_query
+
+    assert target_query("secret:site/A", exact="secret:site/A") == TargetQuery(server="secret:site/A")
+    assert target_query("secret:site/A") == TargetQuery(server="secret:site/A*")
+    assert target_query("secret:app/web/*") == TargetQuery(server="secret:app/web/*")
+    assert target_query(" Main ") == TargetQuery(part="main")
+    assert target_query("") == TargetQuery()

@@ -1,0 +1,131 @@
+"""Issue 15, part 3 item 6: states that misled the walkthrough's user. A revoked token is said to
+be rejected (not "online") with how to log in again; the scope list says where apps come from;
+the bindings picker says why site secrets are not offered; the apps dialog opens on its list; a
+failed save keeps the form open and the form itself says the save failed."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from shared.models import AppCreate, CreatedToken, Role, SecretCreate
+from tui.client import ServerUnreachable
+from tui.ui.dialogs.apps import AppsDialog
+from tui.ui.dialogs.secret_form import SecretFormDialog
+from tui.ui.dialogs.service_form import ServiceFormDialog
+from tui.ui.textual_private import notification_messages
+from tui_helpers import screen_text, show_tab, wait_until
+
+
+async def _form(pilot, key: str, form_type):
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, form_type) and pilot.app.screen.focused is not None,
+                     message=form_type.__name__)
+    return pilot.app.screen
+
+
+async def test_token_revoked_mid_session_header_says_rejected_and_how_to_log_in(started, admin, site):
+    created = admin.request("POST", "/v1/tokens", CreatedToken, json={"name": "soon-revoked", "role": Role.admin.value})
+    async with started(token=created.token, notifications=True) as (app, pilot):
+        admin.request("DELETE", f"/v1/tokens/{created.id}", None)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: "token rejected: run sitesecrets login" in screen_text(app).splitlines()[0],
+                         message="header says rejected")
+        assert "online" not in screen_text(app).splitlines()[0]
+        assert any("In a shell run sitesecrets login" in note for note in notification_messages(app))
+
+
+async def test_scope_list_says_apps_are_created_with_a_in_the_services_tab(started):
+    async with started() as (app, pilot):
+        await _form(pilot, "n", SecretFormDialog)
+        assert "site, or an app (a in the Services tab makes apps)" in screen_text(app)
+
+
+async def test_bindings_picker_says_why_site_secrets_are_not_offered(started, admin, site):
+    admin.create_app(site, AppCreate(name="web", site_secrets=False))
+    admin.create_secret(site, None, SecretCreate(name="SITE_WIDE", value="v"))
+    async with started(rows=1) as (app, pilot):
+        await show_tab(pilot, "services")
+        form = await _form(pilot, "n", ServiceFormDialog)
+        form.query_one("#service-app", Select).value = "web"
+        await wait_until(pilot, lambda: "Site secrets are not offered: services of app web may not use them"
+                         in screen_text(app), message="why the picker is empty")
+        assert "no secrets of its own yet" in screen_text(app)
+        form.query_one("#service-app", Select).value = ""
+        await wait_until(pilot, lambda: "SITE_WIDE" in screen_text(app) and "not offered" not in screen_text(app),
+                         message="site secrets offered again")
+
+
+async def test_apps_dialog_starts_on_the_list_so_t_toggles(started, admin, site):
+    admin.create_app(site, AppCreate(name="web", site_secrets=True))
+    async with started() as (app, pilot):
+        await show_tab(pilot, "services")
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog)
+                         and app.screen.query_one("#apps-table").row_count == 1, message="apps listed")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: not admin.list_apps(site)[0].site_secrets, message="toggled")
+        assert app.screen.query_one("#app-name", Input).value == ""
+
+
+async def test_failed_save_keeps_the_form_open_and_says_so(started, admin, site):
+    admin.request("PATCH", f"/v1/sites/{site}", None, json={"limits": {"max_secrets": 1}})
+    admin.create_secret(site, None, SecretCreate(name="ONLY", value="v"))
+    async with started(rows=1) as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "SECOND"
+        form.query_one("#value-text").text = "a value"
+        await pilot.press("ctrl+s")
+        error = form.query_one("#form-error")
+        await wait_until(pilot, lambda: error.message.startswith("Not saved: "), message="the form says it")
+        assert app.screen is form and form.query_one("#name", Input).value == "SECOND"
+
+
+async def test_save_while_the_server_is_lost_says_not_saved_in_the_form(started):
+    async with started() as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "KEPT"
+        form.query_one("#value-text").text = "typed"
+
+        def lost(*_args):  # the server goes away between opening the form and saving it
+            raise ServerUnreachable(app.client.url, "connection refused")
+
+        app.client.create_secret = lost
+        await pilot.press("ctrl+s")
+        error = form.query_one("#form-error")
+        await wait_until(pilot, lambda: error.message.startswith("Not saved: the server cannot be reached"),
+                         message="the form says it")
+        assert app.screen is form and form.query_one("#value-text").text == "typed"
+
+
+MARKUP = "[red]x[/foo] [@click=app.quit]q[/]"
+
+
+async def test_markup_in_a_failed_saves_message_and_the_bindings_note_is_literal(started):
+    from datetime import datetime, timezone
+
+    from shared.models import App
+    from tui.client import ApiError
+    from tui.sitedata import ServicesData
+
+    async with started() as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "KEPT"
+        form.query_one("#value-text").text = "typed"
+
+        def refused(*_args):  # a foreign server's message
+            raise ApiError("limit_exceeded", MARKUP, status=409)
+
+        app.client.create_secret = refused
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: f"Not saved: {MARKUP}" in screen_text(app), message="literal message")
+        form.dismiss(None)
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="closed")
+        odd = App.model_construct(name=MARKUP, site_secrets=False, created_at=datetime.now(timezone.utc))
+        dialog = ServiceFormDialog(ServicesData([], [odd], []))
+        app.push_screen(dialog)
+        await wait_until(pilot, lambda: app.screen is dialog and dialog.focused is not None, message="service form")
+        dialog.query_one("#service-app", Select).value = MARKUP
+        # The note wraps at 80 columns: each half of the name shows literally.
+        await wait_until(pilot, lambda: "services of app [red]x[/foo]" in screen_text(app)
+                         and "[@click=app.quit]q[/] may not use them" in screen_text(app), message="literal app name")
+        assert app.is_running and app.return_code is None
