@@ -10,6 +10,7 @@ from textual.widgets import Input, Select
 
 from shared.models import Role, SecretCreate
 from tui.client import SiteSecretsClient
+from tui.ui.dialogs.help import HelpDialog
 from tui.ui.dialogs.message import MessageDialog
 from tui.ui.widgets.audit_pane import action_choices
 from tui_helpers import make_token, screen_text, settled, show_tab, wait_until
@@ -128,7 +129,7 @@ async def test_escape_leaves_an_audit_filter_and_keys_typed_there_stay_in_it(sta
         await pilot.press("escape")
         await wait_until(pilot, lambda: pane.query_one("#audit-table").has_focus, message="back on the table")
         await pilot.press("?")
-        await wait_until(pilot, lambda: "this help" in screen_text(app), message="help from the table")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog), message="help from the table")
 
 
 async def test_part_search_says_how_far_it_looked_and_m_looks_further(started, admin, site, monkeypatch):
