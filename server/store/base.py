@@ -61,6 +61,7 @@ class SiteRow:
     max_name_length: int | None
     max_versions: int | None = None
     trash_days: int | None = None
+    audit_retention_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,18 @@ class Transaction(Protocol):
         """Newest first: the events of the site named `site` in its current lifetime (never those of
         a deleted site of the same name), or with `site` None every event of every site and none."""
         ...
+    def seal_audit(self) -> None:
+        """Write the events `insert_audit` held back (a store grouping writers' events sets that)."""
+        ...
+    def audit_chains(self) -> list[tuple]:
+        """(chain, last_id, last_hash, anchor_id, anchor_hash, exported_id) of every chain: a site
+        lifetime's uid, or "" for events of no site (see `audit_tx.py`)."""
+        ...
+    def chain_events(self, chain: str, after_id: int, limit: int) -> list[tuple]: ...
+    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes) -> int: ...
+    def set_exported(self, chain: str, up_to_id: int) -> None: ...
+    def export_page(self, after_id: int, chain: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def first_audit_id_at(self, at: str) -> int | None: ...
 
 
 class Store(Protocol):

@@ -464,4 +464,47 @@ MIGRATIONS: list[Migration] = [
             FOR EACH ROW EXECUTE FUNCTION apps_env_change();
         """,
     ),
+    Migration(
+        6,
+        "audit log at scale: filter indexes, hash chains, retention",
+        # Filters of one site's log (an action, a target, an actor) each get an index led by the
+        # site's lifetime and ending in the id, so a filtered page reads its rows newest first with
+        # no scan of the site's whole log (see `audit_tx.py` for how a query picks one). Each event
+        # carries `hash`, chaining it to the previous event of its chain (its site's lifetime, or
+        # one chain for events of no site); `audit_chains` holds each chain's head (what PostgreSQL
+        # locks to order the chain), the anchor retention leaves (the hash of the last event it
+        # removed) and how far the export sink has written. Events from before this migration have
+        # no hash: a chain starts at its first hashed event. `audit_retention_days` is a site's
+        # override of the server's retention (the operator's to set).
+        """
+        ALTER TABLE audit_events ADD COLUMN hash BLOB;
+        CREATE TABLE audit_chains (
+            chain TEXT PRIMARY KEY,
+            last_id INTEGER NOT NULL DEFAULT 0,
+            last_hash BLOB,
+            anchor_id INTEGER NOT NULL DEFAULT 0,
+            anchor_hash BLOB,
+            exported_id INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX audit_site_action ON audit_events (site_uid, action, id);
+        CREATE INDEX audit_site_target ON audit_events (site_uid, target, id);
+        CREATE INDEX audit_site_actor ON audit_events (site_uid, actor, id);
+        ALTER TABLE sites ADD COLUMN audit_retention_days INTEGER;
+        """,
+        """
+        ALTER TABLE audit_events ADD COLUMN hash BYTEA;
+        CREATE TABLE audit_chains (
+            chain TEXT COLLATE "C" PRIMARY KEY,
+            last_id BIGINT NOT NULL DEFAULT 0,
+            last_hash BYTEA,
+            anchor_id BIGINT NOT NULL DEFAULT 0,
+            anchor_hash BYTEA,
+            exported_id BIGINT NOT NULL DEFAULT 0
+        );
+        CREATE INDEX audit_site_action ON audit_events (site_uid, action, id);
+        CREATE INDEX audit_site_target ON audit_events (site_uid, target, id);
+        CREATE INDEX audit_site_actor ON audit_events (site_uid, actor, id);
+        ALTER TABLE sites ADD COLUMN audit_retention_days INTEGER;
+        """,
+    ),
 ]

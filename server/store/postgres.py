@@ -64,7 +64,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..dburl import redact
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
-from .postgres_tx import PostgresTx
+from .postgres_tx import PostgresTx, seal_together
 
 T = TypeVar("T")
 
@@ -308,8 +308,10 @@ class PostgresStore:
             with self._pool.connection() as conn:
                 conn.execute("BEGIN")
                 try:
-                    for job in group:
-                        job.result = job.fn(PostgresTx(conn, writing=True))
+                    txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
+                    for job, tx in zip(group, txs):
+                        job.result = job.fn(tx)
+                    seal_together(txs)
                 except BaseException:
                     if not conn.broken:
                         conn.execute("ROLLBACK")
