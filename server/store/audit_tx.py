@@ -174,6 +174,17 @@ class AuditQueries:
         return [(r[0], r[1], r[2] and bytes(r[2]), r[3], r[4] and bytes(r[4]), r[5]) for r in self._all(
             "SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains ORDER BY chain")]
 
+    def chain_head(self, chain: str) -> tuple | None:
+        """`audit_chains`' row of one chain, locked in a PostgreSQL write (retention's batches of
+        several replicas take turns on it)."""
+        row = self._one("SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains "
+                        f"WHERE chain = ?{self._site_lock()}", chain)
+        return row and (row[0], row[1], row[2] and bytes(row[2]), row[3], row[4] and bytes(row[4]), row[5])
+
+    def chain_sites(self) -> dict[str, tuple[str, int | None]]:
+        """{uid: (name, audit_retention_days)} of the sites that exist: the chains that have a site."""
+        return {uid: (name, days) for uid, name, days in self._all("SELECT uid, name, audit_retention_days FROM sites")}
+
     def chain_events(self, chain: str, after_id: int, limit: int) -> list[tuple]:
         """(id, hash, *sealed columns) of the chain's events after `after_id`, oldest first."""
         condition, params = chain_where(chain)
