@@ -39,17 +39,19 @@ def event_line(row: dict) -> str:
     return models.AuditEvent(**row).model_dump_json() + "\n"
 
 
-def export_events(store: Store, out: IO[str], since_id: int, chain: str | None = None) -> tuple[int, int]:
-    """Write every event after `since_id` (of one chain, or all) to `out` as JSON lines, oldest
-    first; returns (events written, the last id written, or `since_id`)."""
+def export_events(store: Store, out: IO[str], since_id: int, chain: str | None = None,
+                  max_events: int | None = None) -> tuple[int, int]:
+    """Write every event after `since_id` (of one chain, or all; at most about `max_events`) to
+    `out` as JSON lines, oldest first; returns (events written, the last id written, or `since_id`)."""
     count, after = 0, since_id
-    while True:
+    while max_events is None or count < max_events:
         page = store.read(lambda tx: tx.export_page(after, chain, EXPORT_PAGE))
         if not page:
             return count, after
         out.write("".join(event_line(row) for row in page))
         count += len(page)
         after = page[-1]["id"]
+    return count, after
 
 
 class FileSink:
