@@ -512,6 +512,17 @@ class TokenList(_Object):
     items: list[Token]
 
 
+class AuditVerification(_Object):
+    """What walking a site's audit hash chain found (`GET /v1/sites/{site}/audit/verify`)."""
+
+    ok: bool
+    events: int = Field(description="events whose link was checked")
+    unsealed: int = Field(default=0, description="events from before the chain (no hash), not checked")
+    anchor_id: int = Field(default=0, description="the last event retention removed; the walk starts after it")
+    broken_id: int | None = Field(default=None, description="the first event whose link is broken")
+    reason: str = ""
+
+
 class AuditPage(_Object):
     items: list[AuditEvent]
     next: str | None

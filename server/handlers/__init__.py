@@ -68,6 +68,8 @@ ROUTES += [
           summary="Record that the service started with these versions (audited)"),
     Route("GET", f"{SITE}/audit", meta.site_audit, P.admin, "audit.read", response=models.AuditPage, summary="A site's audit log, newest first",
           query=("limit", "before", "action", "target", "actor")),
+    Route("GET", f"{SITE}/audit/verify", meta.verify_site_audit, P.admin, "audit.read", response=models.AuditVerification,
+          summary="Walk the site's audit hash chain; the first broken link, if any"),
     Route("GET", "/v1/audit", meta.all_audit, P.operator, "audit.read", response=models.AuditPage, summary="The whole audit log (unbound admins)",
           query=("limit", "before", "action", "target", "actor")),
     Route("GET", "/v1/tokens", tokens.list_tokens, P.admin, "token.list", response=models.TokenList, summary="List tokens (never the token itself)"),

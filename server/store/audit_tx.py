@@ -174,6 +174,11 @@ class AuditQueries:
         return [(r[0], r[1], r[2] and bytes(r[2]), r[3], r[4] and bytes(r[4]), r[5]) for r in self._all(
             "SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains ORDER BY chain")]
 
+    def chain_of(self, site: str) -> str | None:
+        """The chain of the site's current lifetime (its uid), or None if there is no such site."""
+        row = self._one("SELECT uid FROM sites WHERE name = ?", site)
+        return row[0] if row else None
+
     def chain_head(self, chain: str) -> tuple | None:
         """`audit_chains`' row of one chain, locked in a PostgreSQL write (retention's batches of
         several replicas take turns on it)."""

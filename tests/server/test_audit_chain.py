@@ -149,3 +149,21 @@ def test_verify_of_a_store_directly(api, state) -> None:
     chain = state.store.read(lambda tx: [c for c, (n, _) in tx.chain_sites().items() if n == "default"][0])
     report = verify_chain(state.store, chain)
     assert report.ok and report.events >= 6
+
+
+# ---------------------------------------------------------------- the API's on-demand walk (part 5)
+
+
+def test_verify_endpoint_says_ok_then_names_the_edited_event(api, data_dir) -> None:
+    ids = some_events(api)
+    answer = api.get(f"{SITE}/audit/verify").json()
+    assert answer["ok"] is True and answer["events"] >= len(ids) and answer["broken_id"] is None
+    dbbackend.rows(data_dir, "UPDATE audit_events SET target = 'secret:site/OTHER' WHERE id = ?", ids[1])
+    answer = api.get(f"{SITE}/audit/verify").json()
+    assert (answer["ok"], answer["broken_id"]) == (False, ids[1])
+
+
+def test_verify_endpoint_is_for_admins_of_the_site(client, mint) -> None:
+    assert client(mint("viewer")).get(f"{SITE}/audit/verify").status_code == 403
+    assert client(mint("admin", site="default")).get(f"{SITE}/audit/verify").json()["ok"] is True
+    assert client(mint("admin", site="default")).get("/v1/sites/nope/audit/verify").status_code == 404
