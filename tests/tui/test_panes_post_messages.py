@@ -25,7 +25,7 @@ BINDING_IDS = {
     "tui.ui.widgets.types_pane.TypesPane": ["types.new", "types.edit", "types.delete", "types.refresh"],
     "tui.ui.widgets.services_pane.ServicesPane": ["services.new", "services.bindings", "services.delete",
                                                   "services.apps", "services.refresh"],
-    "tui.ui.widgets.audit_pane.AuditPane": ["audit.refresh", "audit.filter"],
+    "tui.ui.widgets.audit_pane.AuditPane": ["audit.refresh", "audit.filter", "audit.verify"],
     "tui.ui.dialogs.secret_form.SecretFormDialog": ["form.save", "form.cancel", "form.show", "form.raw"],
     "tui.ui.dialogs.type_form.TypeFormDialog": ["type.save", "type.cancel"],
     "tui.ui.dialogs.service_form.ServiceFormDialog": ["service.save", "service.cancel"],

@@ -1,5 +1,6 @@
 """The Audit tab (admins): the site's audit log newest first, filtered by action, actor or
-target, loading older pages as the table scrolls towards its end."""
+target, loading older pages as the table scrolls towards its end; on demand (`v`), whether the
+site's audit hash chain verifies."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from textual.message import Message
 from textual.widgets import Input
 
 from shared.models import AuditEvent, AuditPage
-from tui.ui.keys import FILTER, REFRESH, bindings
+from shared.models import AuditVerification
+from tui.ui.keys import FILTER, REFRESH, Key, bindings
 from tui.display import safe_text, short_time
 from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable
@@ -45,7 +47,7 @@ class AuditPane(DataPane):
     NAME = "audit"
     PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = bindings("audit", REFRESH, FILTER)
+    BINDINGS = bindings("audit", REFRESH, FILTER, Key("v", "verify", "Verify"))
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -103,6 +105,18 @@ class AuditPane(DataPane):
     def on_api_error(self, error: BaseException) -> bool:
         self._loading_more = False
         return False
+
+    def action_verify(self) -> None:
+        """Ask the server to walk the chain: it reads the whole log, so only when asked."""
+        site = self.app.site
+        self.call_api(self.app.client.verify_audit, site, group="audit-verify", done=lambda r: self._verified(site, r))
+
+    def _verified(self, site: str, result: AuditVerification) -> None:
+        if result.ok:
+            self.notify(f"The audit chain of site {site} verifies: {result.events} event(s).", markup=False)
+            return
+        where = f"Event {result.broken_id}: {result.reason}." if result.broken_id is not None else f"{result.reason}."
+        self.notify(where, title=f"Audit chain of site {site} BROKEN", severity="error", markup=False, timeout=30)
 
     def action_filter(self) -> None:
         self.query_one("#audit-action", Input).focus()
