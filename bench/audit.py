@@ -6,7 +6,7 @@ runs it alone into `bench/results-audit.json` (a few minutes on the 2-core machi
   dropped, one `executemany` in one transaction, the indexes built again. The mix is an env-fetch
   heavy host's: 97% `service.env` over 10 services, 1.5% reveals and 1% updates of 100 secrets by
   two people, 0.5% creates and denied attempts, 30 events by a rare actor. (The fixture's events
-  carry no hash: they stand for a log from before the chain, which changes nothing a filter reads.)
+  carry no hash, which changes nothing a filter, retention or export reads; this row runs no verify.)
 - **Filtered pages**: `GET /v1/sites/default/audit?...` (100 events a page) on a real server, each
   filter 1 warm-up then `BENCH_AUDIT_REPEAT` timed requests; median and worst, target < 50 ms.
 - **Env fetch with and without the indexes**: two servers on fresh data directories, one with the
@@ -43,8 +43,8 @@ EXPORTED = 300_000
 """Events the export figure times (the whole 3M would take a minute and say no more)."""
 PAGE_MS = 50.0
 ENV_SLOWER = 0.05
-FILTER_INDEXES = ("audit_site_action", "audit_site_target", "audit_site_actor")
-ALL_INDEXES = ("audit_site_uid",) + FILTER_INDEXES
+FILTER_INDEXES = ("audit_chain_action", "audit_chain_target", "audit_chain_actor")
+ALL_INDEXES = ("audit_chain",) + FILTER_INDEXES
 QUERIES = {
     "no filter": "",
     "action, 1.5%": "action=secret.reveal",
@@ -80,6 +80,7 @@ def build_fixture(db: Path, events: int) -> dict:
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         uid = conn.execute("SELECT uid FROM sites WHERE name = 'default'").fetchone()[0]
+        chain_id = conn.execute("SELECT id FROM audit_chains WHERE chain = ?", (uid,)).fetchone()[0]
         began = time.perf_counter()
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("BEGIN IMMEDIATE")
@@ -96,12 +97,15 @@ def build_fixture(db: Path, events: int) -> dict:
         def rows():
             for i in range(events):
                 if i % 100_000 == 7:
-                    yield (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}")
+                    yield (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}", chain_id)
                 else:
-                    yield _event(i, rng, stamps[i // 10], uid)
+                    yield _event(i, rng, stamps[i // 10], uid) + (chain_id,)
 
-        conn.executemany("INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        conn.executemany("INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, "
+                         "chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        # the chain's head names the last event, as writing them one by one would have left it
+        conn.execute("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?) WHERE id = ?",
+                     (chain_id, chain_id))
         inserted = time.perf_counter()
         for sql in schema.values():
             conn.execute(sql)

@@ -131,7 +131,7 @@ def _copy_rows(conn, source: str, target: str) -> None:
         else:
             conn.execute(f"INSERT INTO {target}.{table} SELECT * FROM {source}.{table}")
     for table in TABLES:
-        if table not in ("meta", "tokens", "bindings", "secret_versions", "trashed_versions", "audit_chains"):  # keyed otherwise than by id
+        if table not in ("meta", "tokens", "bindings", "secret_versions", "trashed_versions"):  # keyed otherwise than by id
             conn.execute(f"SELECT setval(pg_get_serial_sequence('{target}.{table}', 'id'), "
                          f"coalesce((SELECT max(id) FROM {target}.{table}), 0) + 1, false)")
 

@@ -5,7 +5,7 @@ A mixin of `SqlTx`, in the SQL both dialects read, on `SqlTx`'s `_one`, `_all`, 
 `_insert_id` and `_site_lock` (which, in a PostgreSQL write, locks the row it reads).
 
 Chains. Every event belongs to one chain: its site's lifetime (`site_uid`), or the chain `""` of
-events of no site. Its `hash` is SHA-256 over the previous event's hash and its own stored columns
+events of no site; it names the chain's row by `chain_id`. Its `hash` is SHA-256 over the previous event's hash and its own stored columns
 (`chain_hash`), so editing, removing or reordering a stored event breaks the link after it. The
 chain's head row in `audit_chains` holds the last hash; writing an event reads the head, locking it
 on PostgreSQL, so two transactions of one site take turns and the chain's order is its id order
@@ -17,7 +17,7 @@ groups on two replicas then never wait for each other in a cycle.
 
 Filtered pages. A page is the newest `limit` events before a cursor. A filter that most events
 match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by the
-index it names (`audit_site_action`, `_target`, `_actor`, each `(site_uid, column, id)`), read
+index it names (`audit_site_action`, `_target`, `_actor`, each `(chain_id, column, id)`), read
 newest first. With two filters the rarer one's index is used, judged by counting at most
 `_COUNT_CAP` index entries of each.
 """
@@ -38,7 +38,7 @@ _COLUMNS = "id, at, actor, actor_id, action, site, target, outcome, source, deta
 _KEYS = tuple(_COLUMNS.split(", "))
 _SEALED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details"
 """The columns a hash covers, in this order (all but the id, which only orders the chain)."""
-_INDEXES = {"action": "audit_site_action", "actor": "audit_site_actor", "target": "audit_site_target"}
+_INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
 _TOP = "\U0010ffff"  # above every character: `target <= prefix || _TOP` bounds a prefix's range
 
 
@@ -49,8 +49,9 @@ def chain_hash(previous: bytes, sealed: tuple) -> bytes:
 
 
 def chain_where(chain: str) -> tuple[str, list[Any]]:
-    """The condition that picks a chain's events, in a form the `(site_uid, ...)` indexes serve."""
-    return ("site_uid IS NULL", []) if chain == "" else ("site_uid = ?", [chain])
+    """The condition that picks a chain's events, in a form the `(chain_id, ...)` indexes serve (the
+    subquery is run once, its value then compared as a constant's)."""
+    return "chain_id = (SELECT id FROM audit_chains WHERE chain = ?)", [chain]
 
 
 def _row(row: tuple) -> dict[str, Any]:
@@ -94,24 +95,25 @@ class AuditQueries:
         for uid, event in pending:
             chains.setdefault(uid or "", []).append((uid, event))
         for chain in sorted(chains):
-            previous = self._lock_chain(chain)
+            chain_id, previous = self._lock_chain(chain)
             last_id = 0
             for uid, event in chains[chain]:
                 sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
                           event.outcome, event.source, event.details)
                 previous = chain_hash(previous, sealed)
                 last_id = self._insert_id(
-                    f"INSERT INTO audit_events ({_SEALED}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", *sealed, previous)
-            self._run("UPDATE audit_chains SET last_id = ?, last_hash = ? WHERE chain = ?", last_id, previous, chain)
+                    f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    *sealed, previous, chain_id)
+            self._run("UPDATE audit_chains SET last_id = ?, last_hash = ? WHERE id = ?", last_id, previous, chain_id)
 
-    def _lock_chain(self, chain: str) -> bytes:
-        """The chain's last hash (its anchor's, or `GENESIS`), its head row locked in a PostgreSQL write."""
-        query = f"SELECT last_hash, anchor_hash FROM audit_chains WHERE chain = ?{self._site_lock()}"
+    def _lock_chain(self, chain: str) -> tuple[int, bytes]:
+        """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL write."""
+        query = f"SELECT id, last_hash, anchor_hash FROM audit_chains WHERE chain = ?{self._site_lock()}"
         row = self._one(query, chain)
         if row is None:
             self._run("INSERT INTO audit_chains (chain) VALUES (?) ON CONFLICT (chain) DO NOTHING", chain)
             row = self._one(query, chain)
-        return bytes(row[0] or row[1] or GENESIS)
+        return row[0], bytes(row[1] or row[2] or GENESIS)
 
     # ------------------------------------------------------------ reading a page
 
@@ -121,8 +123,9 @@ class AuditQueries:
             uid = self._one("SELECT uid FROM sites WHERE name = ?", site)
             if uid is None:
                 return []
-            where.append("site_uid = ?")
-            params.append(uid[0])
+            condition, values = chain_where(uid[0])
+            where.append(condition)
+            params += values
         if before is not None:
             where.append("id < ?")
             params.append(before)

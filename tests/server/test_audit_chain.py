@@ -12,6 +12,7 @@ import dbbackend
 from apihelpers import SITE, create_secret, reveal
 from server import audit_chain, cli
 from server.audit_chain import apply_retention, verify_chain
+from server.store import AuditRecord
 
 
 def verify(data_dir, capsys, *extra: str) -> tuple[int, str]:
@@ -167,3 +168,47 @@ def test_verify_endpoint_is_for_admins_of_the_site(client, mint) -> None:
     assert client(mint("viewer")).get(f"{SITE}/audit/verify").status_code == 403
     assert client(mint("admin", site="default")).get(f"{SITE}/audit/verify").json()["ok"] is True
     assert client(mint("admin", site="default")).get("/v1/sites/nope/audit/verify").status_code == 404
+
+
+def test_migration_puts_existing_events_on_chains_unsealed(backend, tmp_path) -> None:
+    from test_api_tenancy import V1_EVENTS, version_1_database
+
+    old = version_1_database(backend, tmp_path)
+    try:
+        old.migrate()
+        chains = {c[0]: c for c in old.tx.audit_chains()}
+        [uid] = [r[0] for r in old.tx._all("SELECT uid FROM sites")]
+        assert set(chains) == {"", uid} and sum(len(old.tx.chain_events(c, 0, 100)) for c in chains) == len(V1_EVENTS)
+        assert [e[0] for e in old.tx.chain_events(uid, 0, 100)] == [6, 7] and chains[uid][1] == 7  # head: the last event
+        old.tx.insert_audit(AuditRecord.of("secret.create", at="2026-02-01T00:00:00Z", outcome="ok", site="gamma"))
+        events = old.tx.chain_events(uid, 0, 100)
+        assert [e[1] is None for e in events] == [True, True, False]  # the chain starts at its first hashed event
+        assert [e["id"] for e in old.tx.list_audit("gamma", {"action": "secret.create"}, 10, None)] == [8, 7]
+    finally:
+        old.close()
+
+
+def test_concurrent_writes_and_fetches_keep_one_unbroken_chain(api, client, admin_token, data_dir, capsys) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_secret(api, "A", "v")
+    api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "A"}]})
+    api.post("/v1/sites", json={"name": "shop"})
+
+    def creates(n: int) -> None:
+        own = client(admin_token)
+        for i in range(10):
+            assert own.post(f"{SITE}/secrets", json={"name": f"C{n}_{i}", "value": "v"}).status_code == 201
+            assert own.post("/v1/sites/shop/secrets", json={"name": f"C{n}_{i}", "value": "v"}).status_code == 201
+
+    def fetches(n: int) -> None:
+        own = client(admin_token)
+        for _ in range(20):
+            assert own.get(f"{SITE}/services/worker/env").status_code == 200
+
+    with ThreadPoolExecutor(6) as pool:
+        for future in [pool.submit(creates, n) for n in range(3)] + [pool.submit(fetches, n) for n in range(3)]:
+            future.result()
+    status, out = verify(data_dir, capsys)
+    assert status == 0, out
+    assert "ok: site 'default'" in out and "ok: site 'shop'" in out
