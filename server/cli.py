@@ -1,4 +1,5 @@
-"""`sitesecrets-server`: init, serve, migrate, copy, token create, rotate-master-key, backup, restore.
+"""`sitesecrets-server`: init, serve, migrate, copy, token create, rotate-master-key, backup, restore,
+audit export and audit verify (`audit_cli.py`).
 
 Each command prints one clear sentence on failure and exits non-zero; none prints a traceback.
 """

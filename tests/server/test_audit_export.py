@@ -144,3 +144,29 @@ def test_one_sink_per_file(api, state, tmp_path) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def test_serve_with_audit_file_writes_it_across_workers_and_reopens_on_sighup(tmp_path) -> None:
+    import signal
+
+    import httpx
+    from test_cli import Served, cli
+
+    data_dir = tmp_path / "data"
+    token = cli("init", "--data-dir", str(data_dir)).stdout.strip()
+    path = tmp_path / "audit.log"
+    served = Served(data_dir, "--audit-file", str(path), "--workers", "2", "--audit-retention-days", "30")
+    try:
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api:
+            assert api.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}).status_code == 201
+            wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            os.rename(path, tmp_path / "audit.log.1")
+            served.proc.send_signal(signal.SIGHUP)  # logrotate's postrotate: the parent passes it on
+            assert api.post(f"{SITE}/secrets", json={"name": "B", "value": "v"}).status_code == 201
+            wait_for(lambda: [e["target"] for e in lines_of(path)] == ["secret:site/B"])
+            assert api.get(SITE).json()["limits"]["audit_retention_days"] == 30
+        ids = [e["id"] for e in lines_of(tmp_path / "audit.log.1") + lines_of(path)]
+        assert len(ids) == len(set(ids))  # two workers, one writer of the file
+    finally:
+        assert served.stop() == 0
