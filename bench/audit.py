@@ -15,6 +15,8 @@ runs it alone into `bench/results-audit.json` (a few minutes on the 2-core machi
 - **Retention**: `apply_retention` on the 3M store with a cutoff that makes `BENCH_AUDIT_RETAIN`
   events due; the longest batch's write (queueing, the batch and its commit) is the writer's hold.
 - **Export**: `export_events` of the first 300,000 events into /dev/null, events a second.
+- **PostgreSQL** (`BENCH_AUDIT_PARTS=sqlite` leaves it out, `=pg` measures it alone): the same fixture by COPY into a new database
+  of `BENCH_DATABASE_URL` (as row 10), `VACUUM ANALYZE`, and the same pages through a server on it.
 """
 
 from __future__ import annotations
@@ -75,6 +77,79 @@ def _event(i: int, rng: random.Random, stamp: str, uid: str) -> tuple:
     return (stamp, "mallory", "tok-m", "secret.create", "default", uid, secret, "denied", "10.0.0.66", "{}")
 
 
+_INSERTED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details, chain_id"
+
+
+def _rows(events: int, uid: str, chain_id: int):
+    rng = random.Random(17)
+    # ten events a second from now on, after init's own events: retention removes a chain's oldest
+    # events in id order, so a log's times must rise with its ids, as a real one's do
+    start = datetime.now(timezone.utc) + timedelta(seconds=1)
+    stamps = [(start + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ") for s in range(events // 10 + 1)]
+    for i in range(events):
+        if i % 100_000 == 7:
+            yield (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}", chain_id)
+        else:
+            yield _event(i, rng, stamps[i // 10], uid) + (chain_id,)
+
+
+def build_fixture_pg(url: str, events: int) -> dict:
+    """`build_fixture` on PostgreSQL: COPY with the indexes dropped, then the indexes and ANALYZE."""
+    import psycopg
+
+    began = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        uid = conn.execute("SELECT uid FROM sites WHERE name = 'default'").fetchone()[0]
+        chain_id = conn.execute("SELECT id FROM audit_chains WHERE chain = %s", (uid,)).fetchone()[0]
+        schema = dict(conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'audit_events' "
+                                   "AND indexname = ANY(%s)", (list(ALL_INDEXES),)).fetchall())
+        for name in schema:
+            conn.execute(f"DROP INDEX {name}")
+        with conn.cursor() as cursor, cursor.copy(f"COPY audit_events ({_INSERTED}) FROM STDIN") as copy:
+            for row in _rows(events, uid, chain_id):
+                copy.write_row(row)
+        inserted = time.perf_counter()
+        for sql in schema.values():
+            conn.execute(sql)
+        conn.execute("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = %s) WHERE id = %s",
+                     (chain_id, chain_id))
+        conn.execute("VACUUM ANALYZE audit_events")
+        sizes = {name: conn.execute("SELECT pg_relation_size(%s)", (name,)).fetchone()[0] for name in ("audit_events", *ALL_INDEXES)}
+    table = sizes["audit_events"]
+    return {"events": events, "insert_s": inserted - began, "index_s": time.perf_counter() - inserted,
+            "bytes_per_event": {"table": table / events, **{n: sizes[n] / events for n in ALL_INDEXES}},
+            "total_bytes_per_event": sum(sizes.values()) / events}
+
+
+def pages_on_postgres(bench, events: int) -> dict:
+    """The fixture and the filtered pages on PostgreSQL (`BENCH_DATABASE_URL`, as row 10)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from .replicas import DEFAULT_URL, _admin_connection, available
+
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+    if not available(url):
+        return {"error": f"no PostgreSQL at {url} (set BENCH_DATABASE_URL)"}
+    name = f"sitesecrets_audit_{os.getpid()}"
+    with _admin_connection(url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    database = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+    env = dict(os.environ, SITESECRETS_DATABASE_URL=database)
+    try:
+        admin_token = fixtures.init_data_dir(bench.base / "audit-pg", env=env)
+        bench.log(f"row 14: writing {events:,} audit events into PostgreSQL (COPY)")
+        raw = {"fixture": build_fixture_pg(database, events)}
+        server = ServerProcess(bench.base / "audit-pg", bench.base / "audit-pg.log", env=env)
+        bench.servers.append(server)
+        bench.log("row 14: filtered pages on PostgreSQL")
+        raw["pages"] = time_pages(server.url, admin_token, events // 2)
+        server.stop()
+        return raw
+    finally:
+        with _admin_connection(url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def build_fixture(db: Path, events: int) -> dict:
     """`events` audit events in site `default`, written straight into the file; returns timings and sizes."""
     conn = sqlite3.connect(db, isolation_level=None)
@@ -88,21 +163,8 @@ def build_fixture(db: Path, events: int) -> dict:
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'") if name in ALL_INDEXES}
         for name in schema:
             conn.execute(f"DROP INDEX {name}")
-        rng = random.Random(17)
-        # ten events a second from now on, after init's own events: retention removes a chain's oldest
-        # events in id order, so a log's times must rise with its ids, as a real one's do
-        start = datetime.now(timezone.utc) + timedelta(seconds=1)
-        stamps = [(start + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ") for s in range(events // 10 + 1)]
-
-        def rows():
-            for i in range(events):
-                if i % 100_000 == 7:
-                    yield (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}", chain_id)
-                else:
-                    yield _event(i, rng, stamps[i // 10], uid) + (chain_id,)
-
-        conn.executemany("INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, "
-                         "chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows())
+        conn.executemany(f"INSERT INTO audit_events ({_INSERTED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         _rows(events, uid, chain_id))
         # the chain's head names the last event, as writing them one by one would have left it
         conn.execute("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?) WHERE id = ?",
                      (chain_id, chain_id))
@@ -193,24 +255,34 @@ def retention_and_export(data_dir: Path, events: int) -> dict:
 
 
 def measure(bench) -> dict:
-    data_dir = bench.base / "audit3m"
-    admin = fixtures.init_data_dir(data_dir)
-    bench.log(f"row 14: writing {EVENTS:,} audit events straight into the store")
-    raw = {"fixture": build_fixture(data_dir / "secrets.db", EVENTS)}
-    server = ServerProcess(data_dir, bench.base / "audit3m.log")
-    bench.servers.append(server)
-    bench.log("row 14: filtered pages")
-    raw["pages"] = time_pages(server.url, admin, EVENTS // 2)
-    server.stop()
-    raw["env"] = env_with_and_without(bench)
-    bench.log("row 14: retention batches and export throughput on the big store")
-    raw.update(retention_and_export(data_dir, EVENTS))
+    """Row 14's figures; `BENCH_AUDIT_PARTS` (default `sqlite,pg`) picks the backends measured."""
+    parts = os.environ.get("BENCH_AUDIT_PARTS", "sqlite,pg").split(",")
+    raw: dict = {}
+    if "sqlite" in parts:
+        data_dir = bench.base / "audit3m"
+        admin = fixtures.init_data_dir(data_dir)
+        bench.log(f"row 14: writing {EVENTS:,} audit events straight into the store")
+        raw["fixture"] = build_fixture(data_dir / "secrets.db", EVENTS)
+        server = ServerProcess(data_dir, bench.base / "audit3m.log")
+        bench.servers.append(server)
+        bench.log("row 14: filtered pages")
+        raw["pages"] = time_pages(server.url, admin, EVENTS // 2)
+        server.stop()
+        raw["env"] = env_with_and_without(bench)
+        bench.log("row 14: retention batches and export throughput on the big store")
+        raw.update(retention_and_export(data_dir, EVENTS))
+    if "pg" in parts:
+        raw["postgresql"] = bench.guarded(pages_on_postgres, bench, EVENTS)
     return raw
 
 
 def row_14(r: dict | None) -> list[Line]:
     if not r:
         return []
+    return (_sqlite_lines(r) if "fixture" in r else []) + _postgres_lines(r.get("postgresql"))
+
+
+def _sqlite_lines(r: dict) -> list[Line]:
     fixture = r["fixture"]
     lines = [Line("14", f"fixture: {fixture['events']:,} events", f"{fixture['insert_s']:.0f} s insert + {fixture['index_s']:.0f} s indexes",
                   note=f"bytes per event: {fixture['total_bytes_per_event']:.0f} "
@@ -235,4 +307,21 @@ def row_14(r: dict | None) -> list[Line]:
                       target="a few ms", ok=ret["longest_batch_ms"] < 20))
     ex = r["export"]
     lines.append(Line("14", "export (JSON lines)", f"{ex['per_s']:,.0f} events/s", f"{ex['events']:,} in {ex['seconds']:.0f} s"))
+    return lines
+
+
+def _postgres_lines(pg: dict | None) -> list[Line]:
+    lines: list[Line] = []
+    if pg and "pages" in pg:
+        fixture = pg["fixture"]
+        lines.append(Line("14", f"PostgreSQL fixture: {fixture['events']:,} events",
+                          f"{fixture['insert_s']:.0f} s COPY + {fixture['index_s']:.0f} s indexes",
+                          note=f"PostgreSQL bytes per event: {fixture['total_bytes_per_event']:.0f} "
+                               f"({', '.join(f'{k} {v:.0f}' for k, v in fixture['bytes_per_event'].items())})"))
+        for name, page in pg["pages"].items():
+            lines.append(Line("14", f"PostgreSQL page of 100, {name}", f"{ms(page['median_ms'])} median",
+                              f"max {ms(page['max_ms'])}", f"{page['items']} items", f"< {PAGE_MS:g} ms",
+                              page["median_ms"] < PAGE_MS))
+    elif pg:
+        lines.append(Line("14", "PostgreSQL pages", f"not measured: {pg.get('error')}"))
     return lines
