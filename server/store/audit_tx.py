@@ -19,7 +19,7 @@ Filtered pages. A page is the newest `limit` events before a cursor. A filter th
 match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by the
 index it names (`audit_site_action`, `_target`, `_actor`, each `(chain_id, column, id)`), read
 newest first. With two filters the rarer one's index is used, judged by counting at most
-`_COUNT_CAP` index entries of each.
+`_COUNT_CAP` index entries of each (ten times that where both reach it).
 """
 
 from __future__ import annotations
@@ -159,16 +159,25 @@ class AuditQueries:
         return [_row(r) for r in self._all(f"SELECT {_COLUMNS} FROM {source} {clause} ORDER BY id DESC LIMIT ?", *params, limit)]
 
     def _rarest(self, where: list[str], params: list[Any], ranges: dict[str, tuple[str, list]]) -> str:
-        """The filter column whose index holds the fewest entries in range (counted up to a cap)."""
-        if len(ranges) == 1:
-            return next(iter(ranges))
-        counts = {}
-        for column, (condition, values) in ranges.items():
-            index = self._audit_index(_INDEXES[column])
-            counts[column] = self._one(
-                f"SELECT count(*) FROM (SELECT 1 FROM audit_events{index} WHERE {' AND '.join(where + [condition])} "
-                f"LIMIT {_COUNT_CAP}) n", *params, *values)[0]
-        return min(counts, key=counts.__getitem__)
+        """The filter column whose index holds the fewest entries in range: counted (index only) up
+        to a cap, and those that reach it counted again up to ten times the cap, so a common filter
+        never ties with a merely frequent one."""
+        candidates = list(ranges)
+        for cap in (_COUNT_CAP, _COUNT_CAP * 10):
+            if len(candidates) == 1:
+                break
+            counts = {}
+            for column in candidates:
+                condition, values = ranges[column]
+                index = self._audit_index(_INDEXES[column])
+                counts[column] = self._one(
+                    f"SELECT count(*) FROM (SELECT 1 FROM audit_events{index} WHERE {' AND '.join(where + [condition])} "
+                    f"LIMIT {cap}) n", *params, *values)[0]
+            least = min(counts.values())
+            if least < cap:
+                return min(counts, key=counts.__getitem__)
+            candidates = [column for column, count in counts.items() if count == least]
+        return candidates[0]
 
     # ------------------------------------------------------------ chains, retention, export
 
