@@ -6,7 +6,7 @@ runs it alone into `bench/results-audit.json` (a few minutes on the 2-core machi
   dropped, one `executemany` in one transaction, the indexes built again. The mix is an env-fetch
   heavy host's: 97% `service.env` over 10 services, 1.5% reveals and 1% updates of 100 secrets by
   two people, 0.5% creates and denied attempts, 30 events by a rare actor. (The fixture's events
-  carry no hash, which changes nothing a filter, retention or export reads; this row runs no verify.)
+  carry 32 random bytes as their hash, so the sizes are a chained log's; this row runs no verify.)
 - **Filtered pages**: `GET /v1/sites/default/audit?...` (100 events a page) on a real server, each
   filter 1 warm-up then `BENCH_AUDIT_REPEAT` timed requests; median and worst, target < 50 ms.
 - **Env fetch with and without the indexes**: two servers on fresh data directories, one with the
@@ -77,7 +77,7 @@ def _event(i: int, rng: random.Random, stamp: str, uid: str) -> tuple:
     return (stamp, "mallory", "tok-m", "secret.create", "default", uid, secret, "denied", "10.0.0.66", "{}")
 
 
-_INSERTED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details, chain_id"
+_INSERTED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details, chain_id, hash"
 
 
 def _rows(events: int, uid: str, chain_id: int):
@@ -88,9 +88,10 @@ def _rows(events: int, uid: str, chain_id: int):
     stamps = [(start + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ") for s in range(events // 10 + 1)]
     for i in range(events):
         if i % 100_000 == 7:
-            yield (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}", chain_id)
+            row = (stamps[i // 10], "auditor", "tok-a", "audit.read", "default", uid, "audit", "ok", "10.0.0.1", "{}")
         else:
-            yield _event(i, rng, stamps[i // 10], uid) + (chain_id,)
+            row = _event(i, rng, stamps[i // 10], uid)
+        yield row + (chain_id, rng.randbytes(32))  # a hash's bytes, so the sizes are a chained log's
 
 
 def build_fixture_pg(url: str, events: int) -> dict:
@@ -163,7 +164,7 @@ def build_fixture(db: Path, events: int) -> dict:
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'") if name in ALL_INDEXES}
         for name in schema:
             conn.execute(f"DROP INDEX {name}")
-        conn.executemany(f"INSERT INTO audit_events ({_INSERTED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.executemany(f"INSERT INTO audit_events ({_INSERTED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          _rows(events, uid, chain_id))
         # the chain's head names the last event, as writing them one by one would have left it
         conn.execute("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?) WHERE id = ?",
