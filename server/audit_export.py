@@ -12,8 +12,9 @@ If the file cannot be written (disk full, permissions), the events stay in the d
 server keeps serving and logs the failure, and the sink retries; retention removes nothing past
 the mark, so nothing is lost. A crash between the append and the mark's move repeats those lines
 at the next start: the file is at least once, and ids tell repeats apart. One process writes a
-file at a time (it holds a `flock` on it); a logrotate that moves the file away, or SIGHUP, makes
-the sink open the path again.
+file at a time: it holds a `flock` on `PATH.lock` (a file that logrotate does not move, unlike the
+log, so a worker that opens the new log first cannot write beside one still writing the old); a
+logrotate that moves the file away, or SIGHUP, makes the sink open the path again.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class FileSink:
         self.path = path
         self._interval = interval
         self._fd: int | None = None
+        self._lock: int | None = None
         self._reopen = False
         self._wake = threading.Event()
         self._stopping = False
@@ -89,6 +91,9 @@ class FileSink:
         if self._thread.ident is not None:
             self._thread.join()
         self._close()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _run(self) -> None:
         while not self._stopping:
@@ -115,18 +120,21 @@ class FileSink:
         self.rounds += 1
 
     def _open(self) -> bool:
-        """Whether this process holds the file (and its lock), opening it again if asked or moved."""
+        """Whether this process is the file's writer (it holds the lock), the file opened again if
+        asked or moved."""
+        if self._lock is None:
+            lock = files.open_private_append(f"{os.fspath(self.path)}.lock")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process (worker) writes it
+                os.close(lock)
+                return False
+            self._lock = lock
         if self._fd is not None and (self._reopen or self._moved()):
             self._close()
         self._reopen = False
         if self._fd is None:
-            fd = files.open_private_append(self.path)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:  # another process (worker) writes it
-                os.close(fd)
-                return False
-            self._fd = fd
+            self._fd = files.open_private_append(self.path)
         return True
 
     def _moved(self) -> bool:
