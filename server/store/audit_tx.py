@@ -16,10 +16,12 @@ Where several events of several chains go into one transaction (PostgreSQL's gro
 groups on two replicas then never wait for each other in a cycle.
 
 Filtered pages. A page is the newest `limit` events before a cursor. A filter that most events
-match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by the
-index it names (`audit_site_action`, `_target`, `_actor`, each `(chain_id, column, id)`), read
-newest first. With two filters the rarer one's index is used, judged by counting at most
-`_COUNT_CAP` index entries of each (ten times that where both reach it).
+match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by an
+index: `audit_chain_target` `(chain_id, target, action, id)` or `audit_chain_actor` `(chain_id,
+actor, action, id)` when the page filters a target or an actor (the rarer of the two, judged by
+counting at most `_COUNT_CAP` index entries of each, ten times that where both reach it), else
+`audit_chain_action` `(chain_id, action, id)`. The index is read for the page's ids alone (with an
+action filter too, from the index alone: it holds the action), then only those rows are read.
 """
 
 from __future__ import annotations
@@ -149,10 +151,12 @@ class AuditQueries:
         rows = self._page(window, matches, params + match_params, limit)
         if len(rows) == limit or not ranges:
             return rows
-        column = self._rarest(where, params, ranges)
+        leads = {column: ranges[column] for column in ("target", "actor") if column in ranges}
+        column = self._rarest(where, params, leads) if leads else "action"
         condition, values = ranges[column]
-        return self._page(f"audit_events{self._audit_index(_INDEXES[column])}", where + [condition] + matches,
-                          params + values + match_params, limit)
+        ids = (f"SELECT id FROM audit_events{self._audit_index(_INDEXES[column])} "
+               f"WHERE {' AND '.join(where + [condition] + matches)} ORDER BY id DESC LIMIT ?")
+        return self._page("audit_events", [f"id IN ({ids})"], params + values + match_params + [limit], limit)
 
     def _page(self, source: str, where: list[str], params: list[Any], limit: int) -> list[dict[str, Any]]:
         clause = f"WHERE {' AND '.join(where)}" if where else ""

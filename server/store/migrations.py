@@ -470,9 +470,10 @@ MIGRATIONS: list[Migration] = [
         # Every event belongs to a chain (`audit_chains`): its site's lifetime (the site's uid), or
         # "" for events of no site. Events name their chain by a small integer, `chain_id`, which
         # leads every audit index instead of the 32-character uid (a quarter of the bytes of each
-        # index entry). Filters of one site's log (an action, a target, an actor) each get an index
-        # `(chain_id, column, id)`, so a filtered page reads its rows newest first with no scan of
-        # the site's log (see `audit_tx.py` for how a query picks one). Each event carries `hash`,
+        # index entry). Filters of one site's log get an index each: `(chain_id, action, id)`, and
+        # `(chain_id, target, action, id)` and `(chain_id, actor, action, id)`, which also answer a
+        # target or an actor together with an action from the index alone, so a filtered page
+        # reads only the rows it returns (see `audit_tx.py` for how a query picks one). Each event carries `hash`,
         # chaining it to the previous event of its chain; the chain's row holds its head (what
         # PostgreSQL locks to order the chain), the anchor retention leaves (the hash of the last
         # event it removed) and how far the export sink has written. Events from before this
@@ -495,8 +496,8 @@ MIGRATIONS: list[Migration] = [
         DROP INDEX audit_site_uid;
         CREATE INDEX audit_chain ON audit_events (chain_id, id);
         CREATE INDEX audit_chain_action ON audit_events (chain_id, action, id);
-        CREATE INDEX audit_chain_target ON audit_events (chain_id, target, id);
-        CREATE INDEX audit_chain_actor ON audit_events (chain_id, actor, id);
+        CREATE INDEX audit_chain_target ON audit_events (chain_id, target, action, id);
+        CREATE INDEX audit_chain_actor ON audit_events (chain_id, actor, action, id);
         ALTER TABLE sites ADD COLUMN audit_retention_days INTEGER;
         """,
         """
@@ -516,8 +517,8 @@ MIGRATIONS: list[Migration] = [
         DROP INDEX audit_site_uid;
         CREATE INDEX audit_chain ON audit_events (chain_id, id);
         CREATE INDEX audit_chain_action ON audit_events (chain_id, action, id);
-        CREATE INDEX audit_chain_target ON audit_events (chain_id, target, id);
-        CREATE INDEX audit_chain_actor ON audit_events (chain_id, actor, id);
+        CREATE INDEX audit_chain_target ON audit_events (chain_id, target, action, id);
+        CREATE INDEX audit_chain_actor ON audit_events (chain_id, actor, action, id);
         ALTER TABLE sites ADD COLUMN audit_retention_days INTEGER;
         """,
     ),
