@@ -20,7 +20,10 @@ rows 1, 2, 3 and 10 (the serving layer's rows) alone, into `bench/results-servin
 BENCH_WORKERS (`serve --workers` of every server; default the server's own, one per core),
 BENCH_WRK=0 leaves wrk out;
 BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command
-latency) alone, into `bench/results-watch.json`.
+latency) alone, into `bench/results-watch.json`;
+BENCH_ONLY=audit runs row 14 (the audit log at 3,000,000 events: filtered pages, env fetch with and without
+the filter indexes, retention's batches, export) alone, into `bench/results-audit.json` (BENCH_AUDIT_EVENTS,
+BENCH_AUDIT_REPEAT, BENCH_AUDIT_RETAIN size it).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import fixtures, httpcost, isolation, replicas, startup, watchers, wrk
+from . import audit, fixtures, httpcost, isolation, replicas, startup, watchers, wrk
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
@@ -262,6 +265,19 @@ class Bench:
         return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds to a waiting fetch, "
                 f"{watchers.RESTART_ROUNDS} to a command restarted by run --watch."]
 
+    def run_audit_only(self) -> list[str]:
+        """Row 14 alone (`BENCH_ONLY=audit`): see audit.py."""
+        try:
+            self.gen = LoadGenerator(self.client)
+            self.raw["row14"] = audit.measure(self)
+        finally:
+            if self.gen is not None:
+                self.gen.close()
+            for server in self.servers:
+                server.stop()
+        return [f"Row 14 alone: {audit.EVENTS:,} events in one site; pages timed {audit.REPEAT} times after one warm-up; "
+                f"env figures {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up, servers taking turns."]
+
     def cleanup(self) -> None:
         if os.environ.get("BENCH_KEEP") == "1":
             self.log(f"kept {self.base}")
@@ -277,7 +293,8 @@ def main() -> int:
     only = os.environ.get("BENCH_ONLY", "")
     try:
         notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
-                 "serving": bench.run_serving_only, "watch": bench.run_watch_only}.get(only, bench.run)()
+                 "serving": bench.run_serving_only, "watch": bench.run_watch_only,
+                 "audit": bench.run_audit_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -292,13 +309,14 @@ def main() -> int:
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
              "http": lambda: httpcost.row_12(bench.raw.get("row12")),
              "serving": lambda: serving_rows(bench.raw),
-             "watch": lambda: watchers.row_13(bench.raw.get("row13"))}.get(only, lambda: judge(bench.raw))()
+             "watch": lambda: watchers.row_13(bench.raw.get("row13")),
+             "audit": lambda: audit.row_14(bench.raw.get("row14"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
               "load_processes": bench.gen.processes if bench.gen else 0, "workers": fixtures.WORKERS or "default",
               "wrk": bench.raw.get("wrk", "left out")}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch") else RESULTS
+    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch", "audit") else RESULTS
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

@@ -1,4 +1,5 @@
-"""`sitesecrets-server`: init, serve, migrate, copy, token create, rotate-master-key, backup, restore.
+"""`sitesecrets-server`: init, serve, migrate, copy, token create, rotate-master-key, backup, restore,
+audit export and audit verify (`audit_cli.py`).
 
 Each command prints one clear sentence on failure and exits non-zero; none prints a traceback.
 """
@@ -17,8 +18,9 @@ from typing import Mapping
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
-from . import completion
-from .config import COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV, DATABASE_URL_FILE_ENV, Settings
+from . import audit_cli, completion
+from .config import (AUDIT_FILE_ENV, AUDIT_RETENTION_ENV, COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV,
+                     DATABASE_URL_FILE_ENV, Settings)
 from .dburl import DatabaseUrlError, as_url, resolve
 
 _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
@@ -73,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default number of values kept of each secret, the current one included")
     serve.add_argument("--trash-days", type=int, default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
+    serve.add_argument("--audit-retention-days", type=int, default=_env_int(AUDIT_RETENTION_ENV, DEFAULT_LIMITS.audit_retention_days),
+                       help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "
+                            f"(default {DEFAULT_LIMITS.audit_retention_days}, or ${AUDIT_RETENTION_ENV})")
+    serve.add_argument("--audit-file", type=Path, default=os.environ.get(AUDIT_FILE_ENV) or None, metavar="PATH",
+                       help=f"append every audit event, as committed, to this file (0600; reopened on SIGHUP; "
+                            f"default ${AUDIT_FILE_ENV}); retention then never removes an event not yet written there")
     serve.add_argument("--access-log", action="store_true", help="log each request's method, path and status to stderr")
     serve.add_argument("--workers", type=_positive, default=None, metavar="N",
                        help="worker processes sharing the socket (default: one per core; 1 serves in this process)")
@@ -105,11 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(backup)
     backup.add_argument("--to", type=Path, required=True, metavar="FILE", help="a new file (created 0600)")
 
+    audit_cli.add_commands(commands, _data_dir, _database_url)
+
     restore = commands.add_parser("restore", help="restore a backup into a data directory that holds the master key")
     _data_dir(restore)
     restore.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE")
     completion.add_parser(commands)
     return parser
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.isdigit() else default
 
 
 def _positive(text: str) -> int:
@@ -201,8 +216,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .wsgiserver import WSGIServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days)
-    settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url)
+    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days,
+                    args.audit_retention_days)
+    settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url, audit_file=args.audit_file)
     workers = args.workers or len(os.sched_getaffinity(0))
     bind = dict(host=args.host, port=args.port, unix_socket=args.unix_socket, tls_cert=args.tls_cert,
                 tls_key=args.tls_key, access_log=args.access_log)
@@ -221,6 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve(server, state, on_ready) -> int:
     """Serve until SIGTERM or SIGINT, then drain and close the store."""
+    from .audit_export import FileSink, on_sighup
     from .sweeper import TrashSweeper
 
     # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
@@ -233,11 +250,18 @@ def _serve(server, state, on_ready) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    sweeper = TrashSweeper(state.store).start()  # each worker sweeps; an entry is purged (and audited) once
+    audit_file = state.settings.audit_file
+    sink = FileSink(state.store, audit_file).start() if audit_file else None  # each worker tries; one holds the file
+    signal.signal(signal.SIGHUP, on_sighup(sink))
+    # each worker sweeps; an entry is purged (and audited) once, a retention batch removed once
+    sweeper = TrashSweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days,
+                           exporting=sink is not None).start()
     on_ready()
     server.serve_forever()
     shutdown.join()
     sweeper.stop()
+    if sink is not None:
+        sink.stop()
     state.store.close()
     return 0
 
@@ -317,7 +341,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"init": cmd_init, "serve": cmd_serve, "token": cmd_token, "rotate-master-key": cmd_rotate,
-            "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate, "copy": cmd_copy}
+            "backup": cmd_backup, "restore": cmd_restore, "migrate": cmd_migrate, "copy": cmd_copy,
+            "audit": audit_cli.cmd_audit}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ DATABASE_URL_ENV = "SITESECRETS_DATABASE_URL"
 DATABASE_URL_FILE_ENV = "SITESECRETS_DATABASE_URL_FILE"
 COPY_FROM_ENV = "SITESECRETS_COPY_FROM"
 COPY_TO_ENV = "SITESECRETS_COPY_TO"
+AUDIT_FILE_ENV = "SITESECRETS_AUDIT_FILE"
+AUDIT_RETENTION_ENV = "SITESECRETS_AUDIT_RETENTION_DAYS"
 # the master key's variable (`SITESECRETS_MASTER_KEY`) is `keys.ENV_VAR`, beside the code that reads it
 
 
@@ -27,6 +29,9 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)  # it may hold a password
     """A `postgresql://` URL: serve from that database instead of `secrets.db` in the data directory
     (which then holds only the master key)."""
+
+    audit_file: Path | None = None
+    """`serve --audit-file`: where every committed audit event is appended (see `audit_export.py`)."""
 
     @property
     def db_path(self) -> Path:

@@ -44,7 +44,8 @@ class EmbeddedServer:
         server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()
-        return cls(server, state, thread, token_file.read_text().strip(), TrashSweeper(state.store).start())
+        sweeper = TrashSweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
+        return cls(server, state, thread, token_file.read_text().strip(), sweeper)
 
     def stop(self) -> None:
         self._server.shutdown()

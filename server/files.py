@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,27 @@ def create_private_file(path: Path) -> int:
     fd = os.open(path, _NEW, PRIVATE_FILE)
     try:
         os.fchmod(fd, PRIVATE_FILE)  # a umask such as 0277 would leave even us without write access
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_private_append(path: Path) -> int:
+    """Open `path` for appending, created 0600 if missing; returns the descriptor.
+
+    An existing file must be a regular file of ours (not a symlink: O_NOFOLLOW), and is made 0600
+    if it is not (logrotate's `create` may give the new file another mode); anyone else's is refused.
+    """
+    try:
+        fd = os.open(path, _NEW | os.O_APPEND, PRIVATE_FILE)
+    except FileExistsError:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            raise PermissionError(errno.EPERM, "not a regular file of this user", str(path))
+        os.fchmod(fd, PRIVATE_FILE)
     except BaseException:
         os.close(fd)
         raise

@@ -91,6 +91,7 @@ class Supervisor:
         """Serve until stopped by a signal (0), or until a worker fails to start (its status)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
+        signal.signal(signal.SIGHUP, self._forward)  # logrotate's "reopen your files": the workers hold them
         for slot in range(self._count):
             failed = None if self._stopping else self._fork(slot)
             if failed is not None:
@@ -125,6 +126,15 @@ class Supervisor:
         while self._workers:
             pid, _ = os.waitpid(-1, 0)
             self._workers.discard(pid)
+
+    def _forward(self, signum: int, frame: object) -> None:
+        if os.getpid() != self._pid:
+            return
+        for pid in list(self._workers):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
 
     def _stop(self, signum: int, frame: object) -> None:
         if os.getpid() != self._pid:

@@ -43,6 +43,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_VERSIONS_CEILING = 1000
 """The most values of one secret a site may keep (`max_versions`)."""
 MAX_TRASH_DAYS = 3650
+MAX_AUDIT_RETENTION_DAYS = 36500
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class Limits:
     """How many values of each secret are kept (the current one included); older ones are wiped."""
     trash_days: int = 30
     """How long a deleted secret stays in the site's trash before it is purged; 0 deletes at once."""
+    audit_retention_days: int = 400
+    """How long the site's audit events are kept before retention removes them; 0 keeps them forever."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -20,6 +20,7 @@ from .limits import (
     LABEL_PATTERN,
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_LENGTH_CEILING,
+    MAX_AUDIT_RETENTION_DAYS,
     MAX_TRASH_DAYS,
     MAX_VERSIONS_CEILING,
     SECRET_NAME_PATTERN,
@@ -196,6 +197,7 @@ class LimitsModel(_Object):
     max_name_length: int
     max_versions: int = Field(default=10, description="values kept of each secret, the current one included")
     trash_days: int = Field(default=30, description="days a deleted secret stays in the trash; 0 deletes at once")
+    audit_retention_days: int = Field(default=400, description="days the site's audit events are kept; 0 keeps them forever")
 
 
 class LimitsUpdate(_Request):
@@ -204,6 +206,7 @@ class LimitsUpdate(_Request):
     max_name_length: Annotated[int, Field(ge=1, le=MAX_NAME_LENGTH_CEILING), WholeNumber] | None = None
     max_versions: Annotated[int, Field(ge=1, le=MAX_VERSIONS_CEILING), WholeNumber] | None = None
     trash_days: Annotated[int, Field(ge=0, le=MAX_TRASH_DAYS), WholeNumber] | None = None
+    audit_retention_days: Annotated[int, Field(ge=0, le=MAX_AUDIT_RETENTION_DAYS), WholeNumber] | None = None
 
 
 class Site(_Object):
@@ -507,6 +510,17 @@ class ServiceList(_Object):
 
 class TokenList(_Object):
     items: list[Token]
+
+
+class AuditVerification(_Object):
+    """What walking a site's audit hash chain found (`GET /v1/sites/{site}/audit/verify`)."""
+
+    ok: bool
+    events: int = Field(description="events whose link was checked")
+    unsealed: int = Field(default=0, description="events from before the chain (no hash), not checked")
+    anchor_id: int = Field(default=0, description="the last event retention removed; the walk starts after it")
+    broken_id: int | None = Field(default=None, description="the first event whose link is broken")
+    reason: str = ""
 
 
 class AuditPage(_Object):

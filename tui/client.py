@@ -43,6 +43,7 @@ from shared.models import (  # noqa: E402
     AppList,
     AppUpdate,
     AuditPage,
+    AuditVerification,
     CreatedToken,
     ErrorBody,
     Health,
@@ -353,3 +354,7 @@ class SiteSecretsClient:
             params["before"] = before
         params.update({key: value for key, value in filters.items() if value})
         return self.request("GET", f"{scope_path(site, None)}/audit", AuditPage, params=params)
+
+    def verify_audit(self, site: str) -> AuditVerification:
+        """Have the server walk the site's audit hash chain (reads the whole log: on demand only)."""
+        return self.request("GET", f"{scope_path(site, None)}/audit/verify", AuditVerification)

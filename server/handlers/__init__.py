@@ -71,6 +71,8 @@ ROUTES += [
           operation="recordServiceLoad"),
     Route("GET", f"{SITE}/audit", meta.site_audit, P.admin, "audit.read", response=models.AuditPage, summary="A site's audit log, newest first",
           query=("limit", "before", "action", "target", "actor"), operation="listSiteAudit"),
+    Route("GET", f"{SITE}/audit/verify", meta.verify_site_audit, P.admin, "audit.read", response=models.AuditVerification,
+          summary="Walk the site's audit hash chain; the first broken link, if any", operation="verifySiteAudit"),
     Route("GET", "/v1/audit", meta.all_audit, P.operator, "audit.read", response=models.AuditPage, summary="The whole audit log (unbound admins)",
           query=("limit", "before", "action", "target", "actor"), operation="listAudit"),
     Route("GET", "/v1/tokens", tokens.list_tokens, P.admin, "token.list", response=models.TokenList, summary="List tokens (never the token itself)"),

@@ -41,6 +41,7 @@ def site_limits(call: Call, site: SiteRow) -> Limits:
         max_name_length=min(site.max_name_length or default.max_name_length, MAX_NAME_LENGTH_CEILING),
         max_versions=site.max_versions or default.max_versions,
         trash_days=default.trash_days if site.trash_days is None else site.trash_days,  # 0 is a setting: no trash
+        audit_retention_days=default.audit_retention_days if site.audit_retention_days is None else site.audit_retention_days,
     )
 
 

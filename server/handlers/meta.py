@@ -52,3 +52,13 @@ def site_audit(call: Call, site: str) -> models.AuditPage:
 def all_audit(call: Call) -> models.AuditPage:
     """Every event, including those of no site (tokens, denied attempts); for the operator (see the route)."""
     return _audit_page(call, None)
+
+
+def verify_site_audit(call: Call, site: str) -> models.AuditVerification:
+    """Walk the site's chain (see `audit_chain.verify_chain`): on demand, it reads the whole log."""
+    from ..audit_chain import verify_chain
+
+    chain = call.store.read(lambda tx: load_site(tx, site) and tx.chain_of(site))
+    report = verify_chain(call.store, chain)
+    return models.AuditVerification(ok=report.ok, events=report.events, unsealed=report.unsealed, anchor_id=report.anchor_id,
+                                    broken_id=report.broken_id, reason=report.reason)

@@ -23,7 +23,7 @@ from .migrations import MIGRATIONS
 
 # parents before children, so every foreign key points at a row already copied
 TABLES = ("meta", "sites", "apps", "secret_types", "secrets", "secret_versions", "trashed_secrets", "trashed_versions",
-          "services", "bindings", "tokens", "audit_events")
+          "services", "bindings", "tokens", "audit_events", "audit_chains")
 _PRIVATE_COLUMNS = {"seq"}  # PostgreSQL's bindings order: regenerated in copy order, as SQLite's rowid is
 _BATCH = 1000
 

@@ -39,7 +39,9 @@ lock and refuse nothing) queues the write for one thread that runs every queued 
 transaction and one commit, as SQLite's writer does for all writes; no caller hears "done" before
 that commit. If one of them fails, the group is rolled back and each is run again in a transaction
 of its own (`write`), so one failure stays its caller's; if the COMMIT itself fails, every caller
-of the group gets `StoreError`, as `write` gives one. Writes that lock a site stay on `write`, one
+of the group gets `StoreError`, as `write` gives one. The group's audit events are held until its
+records have run and then written together (`seal_together`), each chain's head locked once and in
+sorted order, so two replicas' groups never wait on each other in a cycle (see `audit_tx.py`). Writes that lock a site stay on `write`, one
 transaction each, so that writes to different sites still run side by side.
 
 Tokens are read from the database on every request (there is no token cache), so a token revoked
@@ -64,7 +66,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..dburl import redact
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
-from .postgres_tx import PostgresTx
+from .postgres_tx import PostgresTx, seal_together
 
 T = TypeVar("T")
 
@@ -308,8 +310,10 @@ class PostgresStore:
             with self._pool.connection() as conn:
                 conn.execute("BEGIN")
                 try:
-                    for job in group:
-                        job.result = job.fn(PostgresTx(conn, writing=True))
+                    txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
+                    for job, tx in zip(group, txs):
+                        job.result = job.fn(tx)
+                    seal_together(txs)
                 except BaseException:
                     if not conn.broken:
                         conn.execute("ROLLBACK")

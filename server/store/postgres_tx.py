@@ -34,9 +34,10 @@ class PostgresTx(SqlTx):
 
     BINDING_ORDER = "b.seq"
 
-    def __init__(self, conn: psycopg.Connection, writing: bool) -> None:
+    def __init__(self, conn: psycopg.Connection, writing: bool, *, defer_audit: bool = False) -> None:
         super().__init__(conn)
         self._writing = writing
+        self.defer_audit = defer_audit
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> psycopg.Cursor:
         return self._conn.execute(dialect(sql), params)
@@ -58,3 +59,13 @@ class PostgresTx(SqlTx):
         lock = " FOR UPDATE" if exclusive else " FOR SHARE"
         row = self._one(f"SELECT value FROM meta WHERE key = ?{lock}", key)
         return row[0] if row else None
+
+
+def seal_together(txs: list[PostgresTx]) -> None:
+    """Write the audit events that `txs` (one transaction's grouped records) held back, every chain
+    taken once and in sorted order (see `audit_tx.py`: two groups never wait on each other in a cycle)."""
+    if not txs:
+        return
+    first = txs[0]
+    first._pending_audit = [item for tx in txs for item in (tx._pending_audit or [])]
+    first.seal_audit()

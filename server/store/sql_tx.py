@@ -9,12 +9,12 @@ locked, and what a delete does so the deleted ciphertext does not linger. Shared
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from secrets import token_hex
 from typing import Any
 
-from .base import AppRow, AuditRecord, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .base import AppRow, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .audit_tx import AuditQueries
 from .history_tx import HistoryQueries
 
 _SECRET_COLUMNS = """
@@ -25,8 +25,9 @@ _SECRET_COLUMNS = """
 _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
 """
-_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days"
-_LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days"}
+_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days, audit_retention_days"
+_LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
+                  "audit_retention_days"}
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TYPE_COLUMNS = """
     t.id, t.site_id, t.key, t.name, t.schema, t.description, t.created_at, t.updated_at,
@@ -43,7 +44,7 @@ def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[A
     return ", ".join(f"{column} = ?" for column in changes), list(changes.values())
 
 
-class SqlTx(HistoryQueries, ABC):
+class SqlTx(HistoryQueries, AuditQueries, ABC):
     """The queries of one transaction on one DB-API connection, in neither dialect in particular."""
 
     BINDING_ORDER: str
@@ -361,42 +362,3 @@ class SqlTx(HistoryQueries, ABC):
 
     def touch_token(self, token_id: str, now: str) -> None:
         self._run("UPDATE tokens SET last_used_at = ? WHERE id = ?", now, token_id)
-
-    # ------------------------------------------------------------ audit
-
-    def insert_audit(self, event: AuditRecord) -> None:
-        """The event is keyed to the site of that name as it exists in this transaction, so it
-        lands in the log of the site's current lifetime (and a site's deletion is audited
-        before the row goes)."""
-        self._run(
-            "INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details) "
-            "VALUES (?, ?, ?, ?, ?, (SELECT uid FROM sites WHERE name = ?), ?, ?, ?, ?)",
-            event.at, event.actor, event.actor_id, event.action, event.site, event.site, event.target, event.outcome,
-            event.source, event.details,
-        )
-
-    def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
-        where, params = [], []
-        if site is not None:  # this lifetime of the site only: a deleted namesake's events are not its
-            where.append("site_uid = (SELECT uid FROM sites WHERE name = ?)")
-            params.append(site)
-        if before is not None:
-            where.append("id < ?")
-            params.append(before)
-        for column in ("action", "actor", "target"):
-            if column in filters:
-                # a trailing '*' matches a prefix: action=secret.* or target=secret:app/web/*
-                value = filters[column]
-                if value.endswith("*"):
-                    where.append(f"substr({column}, 1, ?) = ?")
-                    params += [len(value) - 1, value[:-1]]
-                else:
-                    where.append(f"{column} = ?")
-                    params.append(value)
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._all(
-            f"SELECT id, at, actor, actor_id, action, site, target, outcome, source, details FROM audit_events {clause} ORDER BY id DESC LIMIT ?",
-            *params, limit,
-        )
-        keys = ("id", "at", "actor", "actor_id", "action", "site", "target", "outcome", "source", "details")
-        return [dict(zip(keys, row[:-1] + (json.loads(row[-1]),))) for row in rows]

@@ -32,6 +32,10 @@ class SqliteTx(SqlTx):
         # ask the store to checkpoint and truncate the WAL once this commits
         self._wants_wipe[0] = True
 
+    def _audit_index(self, name: str) -> str:
+        # without statistics SQLite may walk a common action's index to find a rare target
+        return f" INDEXED BY {name}"
+
     def get_meta_locked(self, key: str, *, exclusive: bool = False) -> str | None:
         # one writer (and BEGIN IMMEDIATE for another process's): no other write runs meanwhile
         return self.get_meta(key)

@@ -38,9 +38,11 @@ def reveal(api: httpx.Client, name: str, *, scope: str = SITE) -> httpx.Response
 
 
 def audit_rows(data_dir: Path, **where: str) -> list[dict[str, Any]]:
-    """Audit rows read straight from the database (oldest first), filtered by column equality."""
+    """Audit rows read straight from the database (oldest first), filtered by column equality; the
+    hash chaining each to the one before it (bytes) as hex, so a row is plain JSON."""
     clause = " AND ".join(f"{k} = ?" for k in where) or "1 = 1"
-    return dbbackend.rows(data_dir, f"SELECT * FROM audit_events WHERE {clause} ORDER BY id", *where.values())
+    found = dbbackend.rows(data_dir, f"SELECT * FROM audit_events WHERE {clause} ORDER BY id", *where.values())
+    return [{**row, "hash": bytes(row["hash"]).hex() if row.get("hash") is not None else None} for row in found]
 
 
 def copy_data_dir(source: Path, into: Path) -> Path:

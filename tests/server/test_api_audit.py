@@ -129,3 +129,42 @@ def test_denied_attempt_that_cannot_be_audited_is_503(client, mint, refuse_audit
     before = db_rows()
     expect_error(viewer.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}), 503, "audit_unavailable")
     assert db_rows() == before
+
+
+# ---------------------------------------------------------------- filters read an index (issue 17, part 1)
+
+
+@pytest.fixture
+def small_probe(monkeypatch):
+    """A probe of the newest two events only, so filtered pages take the index path at test sizes."""
+    from server.store import audit_tx
+
+    monkeypatch.setattr(audit_tx, "_PROBE", 2)
+
+
+def test_rare_filters_read_their_index_and_page_alike(api, client, mint, small_probe) -> None:
+    editor = client(mint("editor"))
+    for i in range(4):
+        create_secret(api, f"A{i}")
+        editor.post(f"{SITE}/secrets/A{i}/reveal")
+    api.post(f"{SITE}/apps", json={"name": "web"})
+    create_secret(api, "W", scope=f"{SITE}/apps/web")
+    for _ in range(3):
+        api.get(f"{SITE}/secrets")  # reads: not audited
+        create_secret(api, f"Z{_}")
+    assert [e["target"] for e in api.get(f"{AUDIT}?target=secret:site/A1").json()["items"]] == ["secret:site/A1"] * 2
+    assert [e["target"] for e in api.get(f"{AUDIT}?target=secret:app/*").json()["items"]] == ["secret:app/web/W"]
+    reveals = api.get(f"{AUDIT}?action=secret.reveal&actor=editor-all").json()["items"]
+    assert [e["target"] for e in reveals] == [f"secret:site/A{i}" for i in (3, 2, 1, 0)]
+    both = api.get(f"{AUDIT}?action=secret.create&target=secret:site/A*").json()["items"]
+    assert [e["target"] for e in both] == [f"secret:site/A{i}" for i in (3, 2, 1, 0)]
+    first = api.get(f"{AUDIT}?action=secret.reveal&limit=3").json()
+    rest = api.get(f"{AUDIT}?action=secret.reveal&limit=3&before={first['next']}").json()
+    assert [e["target"] for e in first["items"] + rest["items"]] == [f"secret:site/A{i}" for i in (3, 2, 1, 0)]
+    assert rest["next"] is None
+
+
+def test_filter_that_matches_nothing_is_an_empty_page(api, small_probe) -> None:
+    create_secret(api, "A")
+    assert api.get(f"{AUDIT}?target=secret:site/NOPE").json() == {"items": [], "next": None}
+    assert api.get(f"{AUDIT}?action=secret.create&actor=nobody").json()["items"] == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import account, admin, history, secrets, transfer
+from . import account, admin, audit, history, secrets, transfer
 from .common import connection_options, run_command
 
 
@@ -18,6 +18,7 @@ def register(commands) -> None:
     history.add_parsers(commands, parent)
     transfer.add_parsers(commands, parent)
     admin.add_parsers(commands, parent)
+    audit.add_parsers(commands, parent)
     account.add_parsers(commands)
 
 

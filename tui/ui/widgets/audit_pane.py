@@ -1,7 +1,8 @@
 """The Audit tab (admins): the site's audit log newest first, loading older events as the table
 scrolls towards its end. Filters: a choice of the known actions (`shared.audit_actions`), an
 actor, and a target matched by part (`tui.auditview`). A line under the table says why it is empty,
-or shows the highlighted event's whole target; `enter` opens one event's every field."""
+or shows the highlighted event's whole target; `enter` opens one event's every field; on demand
+(`v`), whether the site's audit hash chain verifies."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Select, Static
 
 from shared.audit_actions import AUDIT_ACTIONS, action_groups
-from shared.models import AuditEvent
+from shared.models import AuditEvent, AuditVerification
 from tui.auditview import AuditBatch, fetch_batch, short_target, target_query
 from tui.display import safe_str, safe_text, short_time
 from tui.ui.keys import FILTER, REFRESH, Key, bindings
@@ -71,7 +72,7 @@ class AuditPane(DataPane):
     NAME = "audit"
     PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = bindings("audit", REFRESH, FILTER, Key("m", "more", "Older events", show=False),
+    BINDINGS = bindings("audit", REFRESH, FILTER, Key("v", "verify", "Verify"), Key("m", "more", "Older events", show=False),
                         Key("escape", "leave_filter", "Back to the table", show=False))
     data: list[AuditEvent] | None
 
@@ -183,6 +184,18 @@ class AuditPane(DataPane):
     def on_api_error(self, error: BaseException) -> bool:
         self._loading_more = False
         return False
+
+    def action_verify(self) -> None:
+        """Ask the server to walk the chain: it reads the whole log, so only when asked."""
+        site = self.app.site
+        self.call_api(self.app.client.verify_audit, site, group="audit-verify", done=lambda r: self._verified(site, r))
+
+    def _verified(self, site: str, result: AuditVerification) -> None:
+        if result.ok:
+            self.notify(f"The audit chain of site {site} verifies: {result.events} event(s).", markup=False)
+            return
+        where = f"Event {result.broken_id}: {result.reason}." if result.broken_id is not None else f"{result.reason}."
+        self.notify(where, title=f"Audit chain of site {site} BROKEN", severity="error", markup=False, timeout=30)
 
     # ------------------------------------------------------------ rows and the line under them
 

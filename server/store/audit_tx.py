@@ -1,0 +1,237 @@
+"""The audit log's queries (migration 6): writing an event into its hash chain, filtered pages that
+stay fast at millions of events, and what retention, export and `verify` read and remove.
+
+A mixin of `SqlTx`, in the SQL both dialects read, on `SqlTx`'s `_one`, `_all`, `_run`,
+`_insert_id` and `_site_lock` (which, in a PostgreSQL write, locks the row it reads).
+
+Chains. Every event belongs to one chain: its site's lifetime (`site_uid`), or the chain `""` of
+events of no site; it names the chain's row by `chain_id`. Its `hash` is SHA-256 over the previous event's hash and its own stored columns
+(`chain_hash`), so editing, removing or reordering a stored event breaks the link after it. The
+chain's head row in `audit_chains` holds the last hash; writing an event reads the head, locking it
+on PostgreSQL, so two transactions of one site take turns and the chain's order is its id order
+(the id is drawn after the lock). SQLite has one writer, so its read needs no lock.
+
+Where several events of several chains go into one transaction (PostgreSQL's grouped records),
+`defer_audit` holds them until `seal_audit`, which takes the chains' heads in sorted order: two
+groups on two replicas then never wait for each other in a cycle.
+
+Filtered pages. A page is the newest `limit` events before a cursor. A filter that most events
+match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by an
+index: `audit_chain_target` `(chain_id, target, action, id)` or `audit_chain_actor` `(chain_id,
+actor, action, id)` when the page filters a target or an actor (the rarer of the two, judged by
+counting at most `_COUNT_CAP` index entries of each, ten times that where both reach it), else
+`audit_chain_action` `(chain_id, action, id)`. The index is read for the page's ids alone (with an
+action filter too, from the index alone: it holds the action), then only those rows are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .base import AuditRecord
+
+GENESIS = bytes(32)
+"""The previous hash of a chain's first event (when retention left no anchor)."""
+_PROBE = 2000
+_COUNT_CAP = 20000
+_COLUMNS = "id, at, actor, actor_id, action, site, target, outcome, source, details"
+_KEYS = tuple(_COLUMNS.split(", "))
+_SEALED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details"
+"""The columns a hash covers, in this order (all but the id, which only orders the chain)."""
+_INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
+_TOP = "\U0010ffff"  # above every character: `target <= prefix || _TOP` bounds a prefix's range
+
+
+def chain_hash(previous: bytes, sealed: tuple) -> bytes:
+    """The hash of one event: SHA-256 of the previous event's hash and the event's `_SEALED` columns."""
+    body = json.dumps(list(sealed), ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(previous + body.encode("utf-8", "surrogatepass")).digest()
+
+
+def chain_where(chain: str) -> tuple[str, list[Any]]:
+    """The condition that picks a chain's events, in a form the `(chain_id, ...)` indexes serve (the
+    subquery is run once, its value then compared as a constant's)."""
+    return "chain_id = (SELECT id FROM audit_chains WHERE chain = ?)", [chain]
+
+
+def _row(row: tuple) -> dict[str, Any]:
+    return dict(zip(_KEYS, row[:-1] + (json.loads(row[-1]),)))
+
+
+class AuditQueries:
+    """Audit events; see `base.Transaction` for each method's contract."""
+
+    _one: Any
+    _all: Any
+    _run: Any
+    _insert_id: Any
+    _site_lock: Any
+    defer_audit: bool = False
+    """Hold inserted events until `seal_audit` (set by a store that groups several writers' events)."""
+    _pending_audit: list | None = None
+
+    def _audit_index(self, name: str) -> str:
+        """What names the index a filtered page must read (SQLite: `INDEXED BY`); nothing where the
+        planner's statistics choose well (PostgreSQL)."""
+        return ""
+
+    # ------------------------------------------------------------ writing
+
+    def insert_audit(self, event: AuditRecord) -> None:
+        """The event is keyed to the site of that name as it exists in this transaction, so it
+        lands in the log (and the chain) of the site's current lifetime (and a site's deletion is
+        audited before the row goes)."""
+        if self._pending_audit is None:
+            self._pending_audit = []
+        uid = self._one("SELECT uid FROM sites WHERE name = ?", event.site) if event.site is not None else None
+        self._pending_audit.append((uid[0] if uid else None, event))
+        if not self.defer_audit:
+            self.seal_audit()
+
+    def seal_audit(self) -> None:
+        """Write the held events, each hashed onto its chain, chains taken in sorted order."""
+        pending, self._pending_audit = self._pending_audit or [], []
+        chains: dict[str, list] = {}
+        for uid, event in pending:
+            chains.setdefault(uid or "", []).append((uid, event))
+        for chain in sorted(chains):
+            chain_id, previous = self._lock_chain(chain)
+            last_id = 0
+            for uid, event in chains[chain]:
+                sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
+                          event.outcome, event.source, event.details)
+                previous = chain_hash(previous, sealed)
+                last_id = self._insert_id(
+                    f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    *sealed, previous, chain_id)
+            self._run("UPDATE audit_chains SET last_id = ?, last_hash = ? WHERE id = ?", last_id, previous, chain_id)
+
+    def _lock_chain(self, chain: str) -> tuple[int, bytes]:
+        """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL write."""
+        query = f"SELECT id, last_hash, anchor_hash FROM audit_chains WHERE chain = ?{self._site_lock()}"
+        row = self._one(query, chain)
+        if row is None:
+            self._run("INSERT INTO audit_chains (chain) VALUES (?) ON CONFLICT (chain) DO NOTHING", chain)
+            row = self._one(query, chain)
+        return row[0], bytes(row[1] or row[2] or GENESIS)
+
+    # ------------------------------------------------------------ reading a page
+
+    def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
+        where, params = [], []
+        if site is not None:  # this lifetime of the site only: a deleted namesake's events are not its
+            uid = self._one("SELECT uid FROM sites WHERE name = ?", site)
+            if uid is None:
+                return []
+            condition, values = chain_where(uid[0])
+            where.append(condition)
+            params += values
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        matches, match_params, ranges = [], [], {}
+        for column in ("action", "actor", "target"):
+            if column not in filters:
+                continue
+            value = filters[column]  # a trailing '*' matches a prefix: action=secret.* or target=secret:app/web/*
+            if value.endswith("*"):
+                matches.append(f"substr({column}, 1, ?) = ?")
+                match_params += [len(value) - 1, value[:-1]]
+                if column == "target":  # byte-ordered on both backends, so a prefix is a range of the index
+                    ranges[column] = ("target >= ? AND target <= ?", [value[:-1], value[:-1] + _TOP])
+            else:
+                matches.append(f"{column} = ?")
+                match_params.append(value)
+                ranges[column] = (f"{column} = ?", [value])
+        if site is None or not matches:
+            return self._page("audit_events", where + matches, params + match_params, limit)
+        window = f"(SELECT * FROM audit_events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {_PROBE}) recent"
+        rows = self._page(window, matches, params + match_params, limit)
+        if len(rows) == limit or not ranges:
+            return rows
+        leads = {column: ranges[column] for column in ("target", "actor") if column in ranges}
+        column = self._rarest(where, params, leads) if leads else "action"
+        condition, values = ranges[column]
+        ids = (f"SELECT id FROM audit_events{self._audit_index(_INDEXES[column])} "
+               f"WHERE {' AND '.join(where + [condition] + matches)} ORDER BY id DESC LIMIT ?")
+        return self._page("audit_events", [f"id IN ({ids})"], params + values + match_params + [limit], limit)
+
+    def _page(self, source: str, where: list[str], params: list[Any], limit: int) -> list[dict[str, Any]]:
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        return [_row(r) for r in self._all(f"SELECT {_COLUMNS} FROM {source} {clause} ORDER BY id DESC LIMIT ?", *params, limit)]
+
+    def _rarest(self, where: list[str], params: list[Any], ranges: dict[str, tuple[str, list]]) -> str:
+        """The filter column whose index holds the fewest entries in range: counted (index only) up
+        to a cap, and those that reach it counted again up to ten times the cap, so a common filter
+        never ties with a merely frequent one."""
+        candidates = list(ranges)
+        for cap in (_COUNT_CAP, _COUNT_CAP * 10):
+            if len(candidates) == 1:
+                break
+            counts = {}
+            for column in candidates:
+                condition, values = ranges[column]
+                index = self._audit_index(_INDEXES[column])
+                counts[column] = self._one(
+                    f"SELECT count(*) FROM (SELECT 1 FROM audit_events{index} WHERE {' AND '.join(where + [condition])} "
+                    f"LIMIT {cap}) n", *params, *values)[0]
+            least = min(counts.values())
+            if least < cap:
+                return min(counts, key=counts.__getitem__)
+            candidates = [column for column, count in counts.items() if count == least]
+        return candidates[0]
+
+    # ------------------------------------------------------------ chains, retention, export
+
+    def audit_chains(self) -> list[tuple]:
+        """(chain, last_id, last_hash, anchor_id, anchor_hash, exported_id) of every chain, by chain."""
+        return [(r[0], r[1], r[2] and bytes(r[2]), r[3], r[4] and bytes(r[4]), r[5]) for r in self._all(
+            "SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains ORDER BY chain")]
+
+    def chain_of(self, site: str) -> str | None:
+        """The chain of the site's current lifetime (its uid), or None if there is no such site."""
+        row = self._one("SELECT uid FROM sites WHERE name = ?", site)
+        return row[0] if row else None
+
+    def chain_head(self, chain: str) -> tuple | None:
+        """`audit_chains`' row of one chain, locked in a PostgreSQL write (retention's batches of
+        several replicas take turns on it)."""
+        row = self._one("SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains "
+                        f"WHERE chain = ?{self._site_lock()}", chain)
+        return row and (row[0], row[1], row[2] and bytes(row[2]), row[3], row[4] and bytes(row[4]), row[5])
+
+    def chain_sites(self) -> dict[str, tuple[str, int | None]]:
+        """{uid: (name, audit_retention_days)} of the sites that exist: the chains that have a site."""
+        return {uid: (name, days) for uid, name, days in self._all("SELECT uid, name, audit_retention_days FROM sites")}
+
+    def chain_events(self, chain: str, after_id: int, limit: int) -> list[tuple]:
+        """(id, hash, *sealed columns) of the chain's events after `after_id`, oldest first."""
+        condition, params = chain_where(chain)
+        rows = self._all(f"SELECT id, hash, {_SEALED} FROM audit_events WHERE {condition} AND id > ? ORDER BY id LIMIT ?",
+                         *params, after_id, limit)
+        return [(r[0], r[1] and bytes(r[1]), *r[2:]) for r in rows]
+
+    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes) -> int:
+        """Remove the chain's events up to `up_to_id`, leaving `anchor_hash` (that event's hash) as
+        the chain's anchor; returns how many went."""
+        condition, params = chain_where(chain)
+        removed = self._run(f"DELETE FROM audit_events WHERE {condition} AND id <= ?", *params, up_to_id).rowcount
+        self._run("UPDATE audit_chains SET anchor_id = ?, anchor_hash = ? WHERE chain = ?", up_to_id, anchor_hash, chain)
+        return removed
+
+    def set_exported(self, chain: str, up_to_id: int) -> None:
+        self._run("UPDATE audit_chains SET exported_id = ? WHERE chain = ? AND exported_id < ?", up_to_id, chain, up_to_id)
+
+    def export_page(self, after_id: int, chain: str | None, limit: int) -> list[dict[str, Any]]:
+        """Events after `after_id`, oldest first: of one chain, or (`chain` None) of all."""
+        condition, params = chain_where(chain) if chain is not None else ("1 = 1", [])
+        rows = self._all(f"SELECT {_COLUMNS} FROM audit_events WHERE {condition} AND id > ? ORDER BY id LIMIT ?",
+                         *params, after_id, limit)
+        return [_row(r) for r in rows]
+
+    def first_audit_id_at(self, at: str) -> int | None:
+        """The id of the first event at or after the time `at` (a scan: for the operator's export)."""
+        row = self._one("SELECT min(id) FROM audit_events WHERE at >= ?", at)
+        return row[0] if row else None

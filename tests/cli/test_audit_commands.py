@@ -1,0 +1,52 @@
+"""`sitesecrets audit ls | verify` (issue 17, part 5): the site's audit log for scripts."""
+
+from __future__ import annotations
+
+import json
+
+from cli_helpers import Live
+
+
+def as_json(result) -> object:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_audit_ls_filters_by_action_and_target(live: Live, cli, site):
+    live.put_secret(site, "A", "a")
+    live.put_secret(site, "B", "b")
+    events = as_json(cli("audit", "ls", "--json", "--action", "secret.create", site=site))
+    assert sorted(e["target"] for e in events) == ["secret:site/A", "secret:site/B"]
+    assert [e["target"] for e in as_json(cli("audit", "ls", "--json", "--target", "secret:site/A", site=site))] == ["secret:site/A"]
+    assert set(events[0]) >= {"id", "at", "actor", "action", "target", "outcome", "details"}
+
+
+def test_audit_ls_since_a_time_and_a_limit(live: Live, cli, site):
+    live.put_secret(site, "A", "a")
+    live.put_secret(site, "B", "b")
+    assert as_json(cli("audit", "ls", "--json", "--since", "2999-01-01", site=site)) == []
+    everything = as_json(cli("audit", "ls", "--json", "--since", "2000-01-01T00:00:00Z", site=site))
+    assert len(everything) >= 3
+    assert len(as_json(cli("audit", "ls", "--json", "--limit", "1", site=site))) == 1
+
+
+def test_audit_ls_bad_since_is_a_usage_error(cli, site):
+    result = cli("audit", "ls", "--since", "yesterday", site=site)
+    assert result.returncode == 2 and "--since" in result.stderr
+
+
+def test_audit_ls_table_shows_markup_literally(live: Live, cli, site):
+    live.put_secret(site, "A", "a")
+    result = cli("audit", "ls", "--action", "[red]x", site=site)
+    assert result.returncode == 0, result.stderr
+
+
+def test_audit_verify_says_the_chain_holds(live: Live, cli, site):
+    live.put_secret(site, "A", "a")
+    result = as_json(cli("audit", "verify", "--json", site=site))
+    assert result["ok"] is True and result["events"] >= 2
+
+
+def test_audit_ls_by_an_editor_is_refused(live: Live, cli, site):
+    result = cli("audit", "ls", site=site, token=live.mint("editor", site))
+    assert result.returncode == 1 and result.stderr.strip()

@@ -1,0 +1,214 @@
+"""Tamper evidence (issue 17, part 4): every event is hashed onto its site's chain, and `audit
+verify` names the first event whose link is broken, when someone with the database in hand edits,
+removes or reorders rows; and retention (part 2) leaves a chain that still verifies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import dbbackend
+from apihelpers import SITE, create_secret, reveal
+from server import audit_chain, cli
+from server.audit_chain import apply_retention, verify_chain
+from server.store import AuditRecord
+
+
+def verify(data_dir, capsys, *extra: str) -> tuple[int, str]:
+    url = dbbackend.database_url(data_dir)
+    status = cli.main(["audit", "verify", "--data-dir", str(data_dir), *(["--database-url", url] if url else []), *extra])
+    return status, capsys.readouterr().out
+
+
+def some_events(api, count: int = 3, prefix: str = "S") -> list[int]:
+    for i in range(count):
+        create_secret(api, f"{prefix}{i}", "v")
+        reveal(api, f"{prefix}{i}")
+    return [e["id"] for e in api.get(f"{SITE}/audit").json()["items"]]
+
+
+def test_fresh_log_verifies_on_every_chain(api, data_dir, capsys) -> None:
+    some_events(api)
+    api.post("/v1/tokens", json={"name": "t", "role": "viewer"})  # an event of no site
+    status, out = verify(data_dir, capsys)
+    assert status == 0, out
+    assert "ok: site 'default'" in out and "ok: events of no site" in out
+
+
+def test_edited_row_is_named_by_verify(api, data_dir, capsys) -> None:
+    ids = some_events(api)
+    edited = ids[2]
+    dbbackend.rows(data_dir, "UPDATE audit_events SET actor = 'someone-else' WHERE id = ?", edited)
+    status, out = verify(data_dir, capsys, "--site", "default")
+    assert status == 1
+    assert f"BROKEN: site 'default': event {edited} its hash does not match" in out
+
+
+def test_removed_row_is_named_by_the_event_after_it(api, data_dir, capsys) -> None:
+    ids = some_events(api)  # newest first
+    dbbackend.rows(data_dir, "DELETE FROM audit_events WHERE id = ?", ids[3])
+    status, out = verify(data_dir, capsys, "--site", "default")
+    assert status == 1 and f"event {ids[2]} its hash does not match" in out
+
+
+def test_reordered_rows_break_the_chain(api, data_dir, capsys) -> None:
+    ids = some_events(api)
+    a, b = ids[1], ids[2]
+    dbbackend.rows(data_dir, "UPDATE audit_events SET id = -1 WHERE id = ?", a)
+    dbbackend.rows(data_dir, "UPDATE audit_events SET id = ? WHERE id = ?", a, b)
+    dbbackend.rows(data_dir, "UPDATE audit_events SET id = ? WHERE id = -1", b)
+    status, out = verify(data_dir, capsys, "--site", "default")
+    assert status == 1 and f"event {b} its hash does not match" in out
+
+
+def test_removed_tail_is_caught_by_the_chains_head(api, data_dir, capsys) -> None:
+    ids = some_events(api)
+    dbbackend.rows(data_dir, "DELETE FROM audit_events WHERE id = ?", ids[0])
+    status, out = verify(data_dir, capsys, "--site", "default")
+    assert status == 1 and f"its head names event {ids[0]}" in out
+
+
+def test_chain_of_a_site_is_its_own(api, data_dir, capsys) -> None:
+    api.post("/v1/sites", json={"name": "shop"})
+    create_secret(api, "A", scope="/v1/sites/shop")
+    ids = some_events(api)
+    dbbackend.rows(data_dir, "UPDATE audit_events SET outcome = 'error' WHERE id = ?", ids[0])
+    status, out = verify(data_dir, capsys)
+    assert "ok: site 'shop'" in out and "BROKEN: site 'default'" in out and status == 1
+
+
+def test_unknown_site_is_one_sentence(api, data_dir, capsys) -> None:
+    with pytest.raises(SystemExit, match="no site 'nope'"):
+        verify(data_dir, capsys, "--site", "nope")
+
+
+# ---------------------------------------------------------------- retention keeps it verifiable
+
+FAR_FUTURE = "2100-01-01T00:00:00Z"
+
+
+def test_retention_removes_old_events_in_batches_each_recorded(api, state, data_dir, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(audit_chain, "RETENTION_BATCH", 4)
+    some_events(api, 5)
+    before = len(api.get(f"{SITE}/audit?limit=500").json()["items"])
+    report = apply_retention(state.store, 400, FAR_FUTURE, exporting=False)
+    left = api.get(f"{SITE}/audit?limit=500").json()["items"]
+    assert all(e["action"] == "audit.retention" for e in left)
+    removed = [e["details"]["removed"] for e in api.get(f"{SITE}/audit?action=audit.retention&limit=500").json()["items"]]
+    assert sum(removed) + len([e for e in left if e["at"] >= FAR_FUTURE]) >= before and max(removed) <= 4
+    assert report.batches >= before // 4 and report.longest_batch_ms > 0
+    newest = left[0]["details"]
+    assert newest["up_to_id"] < left[0]["id"] and newest["before"] < FAR_FUTURE
+    status, out = verify(data_dir, capsys)
+    assert status == 0, out
+    assert "after the anchor at event" in out
+
+
+def test_chain_verifies_from_its_anchor_and_still_catches_an_edit(api, state, data_dir, capsys) -> None:
+    some_events(api)
+    apply_retention(state.store, 400, FAR_FUTURE, exporting=False)
+    ids = some_events(api, prefix="T")
+    dbbackend.rows(data_dir, "UPDATE audit_events SET details = '{}' WHERE id = ?", ids[1])
+    status, out = verify(data_dir, capsys, "--site", "default")
+    assert status == 1 and f"event {ids[1]}" in out
+
+
+def test_retention_of_zero_days_keeps_the_site_log(api, state) -> None:
+    some_events(api)
+    assert api.patch(SITE, json={"limits": {"audit_retention_days": 0}}).json()["limits"]["audit_retention_days"] == 0
+    count = len(api.get(f"{SITE}/audit?limit=500").json()["items"])
+    apply_retention(state.store, 400, FAR_FUTURE, exporting=False)
+    assert len(api.get(f"{SITE}/audit?limit=500").json()["items"]) == count
+
+
+def test_site_bound_admin_may_not_change_retention(client, mint) -> None:
+    bound = client(mint("admin", site="default"))
+    assert bound.patch(SITE, json={"limits": {"audit_retention_days": 1}}).status_code == 403
+
+
+def test_retention_never_removes_what_the_sink_has_not_written(api, state) -> None:
+    ids = some_events(api)
+    before = len(api.get(f"{SITE}/audit?limit=500").json()["items"])
+    apply_retention(state.store, 400, FAR_FUTURE, exporting=True)  # nothing exported yet
+    assert len(api.get(f"{SITE}/audit?limit=500").json()["items"]) == before
+    chain = state.store.read(lambda tx: [c for c, (n, _) in tx.chain_sites().items() if n == "default"][0])
+    state.store.write(lambda tx: tx.set_exported(chain, ids[2]))
+    apply_retention(state.store, 400, FAR_FUTURE, exporting=True)
+    left = [e["id"] for e in api.get(f"{SITE}/audit?limit=500").json()["items"] if e["action"] != "audit.retention"]
+    assert left == [i for i in ids if i > ids[2]]
+
+
+def test_bad_retention_setting_is_refused(api) -> None:
+    response = api.patch(SITE, json={"limits": {"audit_retention_days": -1}})
+    assert response.status_code == 422
+    assert json.loads(response.text)["error"]["code"] == "validation_error"
+
+
+def test_verify_of_a_store_directly(api, state) -> None:
+    some_events(api)
+    chain = state.store.read(lambda tx: [c for c, (n, _) in tx.chain_sites().items() if n == "default"][0])
+    report = verify_chain(state.store, chain)
+    assert report.ok and report.events >= 6
+
+
+# ---------------------------------------------------------------- the API's on-demand walk (part 5)
+
+
+def test_verify_endpoint_says_ok_then_names_the_edited_event(api, data_dir) -> None:
+    ids = some_events(api)
+    answer = api.get(f"{SITE}/audit/verify").json()
+    assert answer["ok"] is True and answer["events"] >= len(ids) and answer["broken_id"] is None
+    dbbackend.rows(data_dir, "UPDATE audit_events SET target = 'secret:site/OTHER' WHERE id = ?", ids[1])
+    answer = api.get(f"{SITE}/audit/verify").json()
+    assert (answer["ok"], answer["broken_id"]) == (False, ids[1])
+
+
+def test_verify_endpoint_is_for_admins_of_the_site(client, mint) -> None:
+    assert client(mint("viewer")).get(f"{SITE}/audit/verify").status_code == 403
+    assert client(mint("admin", site="default")).get(f"{SITE}/audit/verify").json()["ok"] is True
+    assert client(mint("admin", site="default")).get("/v1/sites/nope/audit/verify").status_code == 404
+
+
+def test_migration_puts_existing_events_on_chains_unsealed(backend, tmp_path) -> None:
+    from test_api_tenancy import V1_EVENTS, version_1_database
+
+    old = version_1_database(backend, tmp_path)
+    try:
+        old.migrate()
+        chains = {c[0]: c for c in old.tx.audit_chains()}
+        [uid] = [r[0] for r in old.tx._all("SELECT uid FROM sites")]
+        assert set(chains) == {"", uid} and sum(len(old.tx.chain_events(c, 0, 100)) for c in chains) == len(V1_EVENTS)
+        assert [e[0] for e in old.tx.chain_events(uid, 0, 100)] == [6, 7] and chains[uid][1] == 7  # head: the last event
+        old.tx.insert_audit(AuditRecord.of("secret.create", at="2026-02-01T00:00:00Z", outcome="ok", site="gamma"))
+        events = old.tx.chain_events(uid, 0, 100)
+        assert [e[1] is None for e in events] == [True, True, False]  # the chain starts at its first hashed event
+        assert [e["id"] for e in old.tx.list_audit("gamma", {"action": "secret.create"}, 10, None)] == [8, 7]
+    finally:
+        old.close()
+
+
+def test_concurrent_writes_and_fetches_keep_one_unbroken_chain(api, client, admin_token, data_dir, capsys) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    create_secret(api, "A", "v")
+    api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "A"}]})
+    api.post("/v1/sites", json={"name": "shop"})
+
+    def creates(n: int) -> None:
+        own = client(admin_token)
+        for i in range(10):
+            assert own.post(f"{SITE}/secrets", json={"name": f"C{n}_{i}", "value": "v"}).status_code == 201
+            assert own.post("/v1/sites/shop/secrets", json={"name": f"C{n}_{i}", "value": "v"}).status_code == 201
+
+    def fetches(n: int) -> None:
+        own = client(admin_token)
+        for _ in range(20):
+            assert own.get(f"{SITE}/services/worker/env").status_code == 200
+
+    with ThreadPoolExecutor(6) as pool:
+        for future in [pool.submit(creates, n) for n in range(3)] + [pool.submit(fetches, n) for n in range(3)]:
+            future.result()
+    status, out = verify(data_dir, capsys)
+    assert status == 0, out
+    assert "ok: site 'default'" in out and "ok: site 'shop'" in out

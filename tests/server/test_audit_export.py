@@ -1,0 +1,172 @@
+"""Getting the audit log out (issue 17, part 3): `audit export` writes the API's AuditEvent as JSON
+lines and resumes by id; the `--audit-file` sink appends every committed event to a 0600 file,
+follows logrotate, and a sink that cannot write loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+
+import dbbackend
+from apihelpers import SITE, create_secret, reveal
+from server import cli
+from server.audit_export import FileSink
+
+
+def wait_for(condition, ceiling: float = 30.0) -> None:
+    """Poll until `condition()` holds (what must happen, not a fixed sleep)."""
+    deadline = time.monotonic() + ceiling
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+def export(data_dir, capsys, *extra: str) -> tuple[int, list[dict], str]:
+    url = dbbackend.database_url(data_dir)
+    status = cli.main(["audit", "export", "--data-dir", str(data_dir), *(["--database-url", url] if url else []), *extra])
+    captured = capsys.readouterr()
+    return status, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+def test_export_is_the_apis_events_as_json_lines_oldest_first(api, data_dir, capsys) -> None:
+    create_secret(api, "A")
+    reveal(api, "A")
+    status, lines, err = export(data_dir, capsys, "--since", "0")
+    assert status == 0
+    assert lines == list(reversed(api.get("/v1/audit?limit=500").json()["items"]))
+    assert f"resume with --since {lines[-1]['id']}" in err
+
+
+def test_export_resumes_after_the_last_id_written(api, data_dir, capsys) -> None:
+    _, first, _ = export(data_dir, capsys, "--since", "0")
+    create_secret(api, "B")
+    _, more, _ = export(data_dir, capsys, "--since", str(first[-1]["id"]))
+    assert [e["action"] for e in more] == ["secret.create"] and more[0]["id"] > first[-1]["id"]
+
+
+def test_export_of_one_site_and_from_a_time(api, data_dir, capsys) -> None:
+    api.post("/v1/sites", json={"name": "shop"})
+    create_secret(api, "A", scope="/v1/sites/shop")
+    _, lines, _ = export(data_dir, capsys, "--since", "0", "--site", "shop")
+    assert {e["site"] for e in lines} == {"shop"} and len(lines) == 2
+    _, none, _ = export(data_dir, capsys, "--since", "2999-01-01")
+    assert none == []
+    _, everything, _ = export(data_dir, capsys, "--since", "2000-01-01T00:00:00Z")
+    assert len(everything) >= 3
+
+
+def test_export_to_a_file_is_private(api, data_dir, tmp_path, capsys) -> None:
+    target = tmp_path / "audit.jsonl"
+    status, _, _ = export(data_dir, capsys, "--since", "0", "--to", str(target))
+    assert status == 0 and stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert json.loads(target.read_text().splitlines()[0])["action"] == "site.create"
+
+
+def test_bad_since_is_refused(data_dir, capsys) -> None:
+    status, _, err = export(data_dir, capsys, "--since", "yesterday")
+    assert status == 2 and "--since takes" in err
+
+
+# ---------------------------------------------------------------- the file sink
+
+
+def lines_of(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_sink_appends_every_committed_event_to_a_private_file(api, state, tmp_path) -> None:
+    path = tmp_path / "audit.log"
+    sink = FileSink(state.store, path).start()
+    try:
+        create_secret(api, "A")
+        sink.wake()
+        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert sorted(e["id"] for e in lines_of(path)) == sorted(e["id"] for e in api.get("/v1/audit").json()["items"])
+    finally:
+        sink.stop()
+
+
+def test_sink_follows_logrotate_and_sighup(api, state, tmp_path) -> None:
+    path = tmp_path / "audit.log"
+    sink = FileSink(state.store, path).start()
+    try:
+        create_secret(api, "A")
+        sink.wake()
+        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+        os.rename(path, tmp_path / "audit.log.1")  # logrotate moves it away
+        reveal(api, "A")
+        sink.wake()
+        wait_for(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal"])
+        sink.reopen()
+        create_secret(api, "B")
+        wait_for(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal", "secret.create"])
+    finally:
+        sink.stop()
+
+
+def test_unwritable_sink_loses_no_event(api, state, tmp_path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    sink = FileSink(state.store, blocker / "audit.log").start()
+    try:
+        assert create_secret(api, "A")["name"] == "A"  # the server serves on
+        rounds = sink.rounds
+        sink.wake()
+        wait_for(lambda: sink.rounds > rounds + 1)
+        assert api.get(f"{SITE}/audit?action=secret.create").json()["items"]
+        chains = state.store.read(lambda tx: tx.audit_chains())
+        assert all(exported == 0 for *_, exported in chains)  # nothing marked written, so retention keeps it
+    finally:
+        sink.stop()
+    path = tmp_path / "audit.log"
+    sink = FileSink(state.store, path).start()  # writable again: everything arrives
+    try:
+        sink.wake()
+        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+    finally:
+        sink.stop()
+
+
+def test_one_sink_per_file(api, state, tmp_path) -> None:
+    path = tmp_path / "audit.log"
+    first = FileSink(state.store, path).start()
+    second = FileSink(state.store, path).start()
+    try:
+        create_secret(api, "A")
+        first.wake()
+        second.wake()
+        wait_for(lambda: first.rounds > 1 and second.rounds > 1 and any(e["action"] == "secret.create" for e in lines_of(path)))
+        ids = [e["id"] for e in lines_of(path)]
+        assert len(ids) == len(set(ids))
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_serve_with_audit_file_writes_it_across_workers_and_reopens_on_sighup(tmp_path) -> None:
+    import signal
+
+    import httpx
+    from test_cli import Served, cli
+
+    data_dir = tmp_path / "data"
+    token = cli("init", "--data-dir", str(data_dir)).stdout.strip()
+    path = tmp_path / "audit.log"
+    served = Served(data_dir, "--audit-file", str(path), "--workers", "2", "--audit-retention-days", "30")
+    try:
+        with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api:
+            assert api.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}).status_code == 201
+            wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+            os.rename(path, tmp_path / "audit.log.1")
+            served.proc.send_signal(signal.SIGHUP)  # logrotate's postrotate: the parent passes it on
+            assert api.post(f"{SITE}/secrets", json={"name": "B", "value": "v"}).status_code == 201
+            wait_for(lambda: [e["target"] for e in lines_of(path)] == ["secret:site/B"])
+            assert api.get(SITE).json()["limits"]["audit_retention_days"] == 30
+        ids = [e["id"] for e in lines_of(tmp_path / "audit.log.1") + lines_of(path)]
+        assert len(ids) == len(set(ids))  # two workers, one writer of the file
+    finally:
+        assert served.stop() == 0

@@ -1,0 +1,81 @@
+"""`sitesecrets audit ls | verify`: the site's audit log and its hash chain, for scripts (admins)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
+
+_PAGE = 500
+_TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?Z?)?")
+
+
+def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
+    audit = commands.add_parser("audit", help="the site's audit log (admins)")
+    sub = audit.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = sub.add_parser("ls", parents=[parent], help="events newest first, filtered")
+    ls.add_argument("--action", help="an action, or a prefix ending in * (secret.*)")
+    ls.add_argument("--target", help="a target (secret:site/NAME), or a prefix ending in *")
+    ls.add_argument("--actor", help="a token name")
+    ls.add_argument("--since", metavar="TIME", help="only events at or after this UTC time (2026-01-31 or 2026-01-31T12:00:00Z)")
+    ls.add_argument("--limit", type=int, default=100, help="at most this many events (default 100; with --since, all of them)")
+    ls.add_argument("--json", action="store_true", help="JSON even on a terminal")
+    ls.set_defaults(run=cmd_audit_ls)
+    verify = sub.add_parser("verify", parents=[parent], help="have the server walk the site's hash chain")
+    verify.add_argument("--json", action="store_true", help="JSON even on a terminal")
+    verify.set_defaults(run=cmd_audit_verify)
+
+
+def since_of(text: str | None) -> str | None:
+    """`--since` as the server's timestamps are written, so they compare as text."""
+    if text is None:
+        return None
+    if not _TIME.fullmatch(text):
+        raise UsageError(f"--since {text!r} is not a UTC time such as 2026-01-31 or 2026-01-31T12:00:00Z")
+    stamp = text if "T" in text else f"{text}T00:00:00"
+    stamp = stamp.rstrip("Z")
+    return stamp + (":00" if stamp.count(":") == 1 else "") + "Z"
+
+
+def events(client, site: str, filters: dict[str, str], since: str | None, limit: int) -> list:
+    """Newest first: up to `limit` events, or with `since` every event at or after it."""
+    found, before = [], None
+    while True:
+        page = client.audit(site, limit=_PAGE if since else min(limit, _PAGE), before=before, **filters)
+        for event in page.items:
+            if since and event.at.strftime("%Y-%m-%dT%H:%M:%SZ") < since:
+                return found
+            found.append(event)
+            if not since and len(found) >= limit:
+                return found
+        before = page.next
+        if before is None:
+            return found
+
+
+def cmd_audit_ls(args):
+    if args.limit < 1:
+        raise UsageError("--limit must be 1 or more")
+    filters = {k: v for k, v in (("action", args.action), ("target", args.target), ("actor", args.actor)) if v}
+    with client_for(args) as client:
+        found = events(client, site_of(args), filters, since_of(args.since), args.limit)
+    if wants_json(args):
+        print_json([e.model_dump(mode="json") for e in found])
+        return
+    print_table(["ID", "AT", "OUTCOME", "ACTION", "ACTOR", "TARGET"],
+                [[e.id, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.outcome, e.action, e.actor, e.target] for e in found])
+
+
+def cmd_audit_verify(args):
+    site = site_of(args)
+    with client_for(args) as client:
+        result = client.verify_audit(site)
+    if wants_json(args):
+        print_json(result.model_dump(mode="json"))
+    if not result.ok:
+        where = f"event {result.broken_id} {result.reason}" if result.broken_id is not None else result.reason
+        raise Refused(f"the audit chain of site {site} is broken: {where}")
+    if not wants_json(args):
+        print(f"the audit chain of site {site} verifies: {result.events} event(s)", file=sys.stderr)
