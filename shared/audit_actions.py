@@ -11,7 +11,7 @@ from __future__ import annotations
 
 AUDIT_ACTIONS: tuple[str, ...] = (
     "app.create", "app.delete", "app.get", "app.list", "app.update",
-    "audit.read",
+    "audit.read", "audit.retention",
     "auth.rate_limited",
     "master_key.rotate",
     "secret.create", "secret.delete", "secret.get", "secret.list", "secret.purge", "secret.restore",
