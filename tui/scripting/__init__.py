@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import account, admin, secrets, transfer
+from . import account, admin, secrets, sites, transfer
 from .common import connection_options, run_command
 
 
@@ -17,6 +17,7 @@ def register(commands) -> None:
     secrets.add_parsers(commands, parent)
     transfer.add_parsers(commands, parent)
     admin.add_parsers(commands, parent)
+    sites.add_parsers(commands)
     account.add_parsers(commands)
 
 
