@@ -156,3 +156,11 @@ def test_a_token_used_shows_when_and_a_revoked_one_is_not_listed(api, client, mi
     assert row["last_used_at"] is not None
     assert api.delete(f"/v1/tokens/{row['id']}").status_code == 204
     assert row["id"] not in {t["id"] for t in api.get("/v1/tokens").json()["items"]}
+
+
+def test_a_tokens_expiry_counts_from_its_creation_time(api) -> None:
+    from datetime import datetime, timedelta
+
+    created = api.post("/v1/tokens", json={"name": "ci", "role": "viewer", "expires_in_days": 90}).json()
+    start, end = (datetime.strptime(created[k], "%Y-%m-%dT%H:%M:%SZ") for k in ("created_at", "expires_at"))
+    assert end - start == timedelta(days=90)

@@ -13,7 +13,7 @@ from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
 from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
 from tui.ui.dialogs.token_form import TokenFormDialog
-from tui_helpers import screen_text, settled, wait_until
+from tui_helpers import running, screen_text, settled, wait_until
 
 _names = iter(range(1, 10_000))
 
@@ -358,3 +358,24 @@ async def test_a_new_sites_token_name_with_markup_shows_literally(started, admin
         await pilot.press(*name, "ctrl+s")
         await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
         assert "Token [red]x[/foo] (admin" in screen_text(app)
+
+
+async def test_a_site_name_with_markup_from_a_foreign_server_shows_literally(make_app, admin, site):
+    # Our server refuses such names; a compromised or foreign one might send them.
+    from shared.models import Site
+
+    real = admin.get_site(site)
+    foreign = Site.model_construct(**{**dict(real), "name": "[red]x[/foo]"})
+    app = make_app()
+    app.client.list_sites = lambda: [foreign]
+    async with running(app) as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await wait_until(pilot, lambda: "[red]x[/foo]  enter opens it in the other tabs" in screen_text(app),
+                         message="name literal in the detail")
+        assert row_of(app, "sites-table", "[red]x[/foo]") is not None
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+        assert "This deletes site [red]x[/foo] and everything" in screen_text(app)
+        await pilot.press("escape")
+        await settled(pilot)
+        assert app.is_running and app.return_code is None

@@ -123,10 +123,10 @@ class NewSiteDialog(FormActions, ModalScreen[Site | None]):
     def _created_site(self, result: tuple[Site, CreatedToken | None, ApiError | None]) -> None:
         site, token, refused = result
         self._created = site
-        self.notify(f"Created site {safe_str(site.name)}.", markup=False)
         if refused is not None:
             self.app.show_error(f"The site was created, but not its admin token: {refused.message}", refused.code)
-        if token is None:
+        if token is None:  # nothing to show here: say it where the dialog was
+            self.notify(f"Created site {safe_str(site.name)}.", markup=False)
             self.dismiss(site)
             return
         self.query_one("#form-body").display = False

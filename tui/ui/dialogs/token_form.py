@@ -15,7 +15,6 @@ from textual.widgets import Button, Input, Select, Static
 from shared.limits import label_problem
 from shared.models import CreatedToken, Role, Token, TokenCreate
 from tui.client import ApiError, build
-from tui.display import safe_str
 from tui.ui.dialogs.form import FormActions
 from tui.ui.dialogs.site_form import days_or_none
 from tui.ui.keys import CANCEL, SAVE, bindings
@@ -138,8 +137,7 @@ class TokenFormDialog(FormActions, ModalScreen[Token | None]):
         self.call_api(self.app.client.create_token, body, group="token-create", done=self._created_token)
 
     def _created_token(self, created: CreatedToken) -> None:
-        self._created = created
-        self.notify(f"Created token {safe_str(created.name)}.", markup=False)
+        self._created = created  # the panel says it was created
         self.query_one("#form-body").display = False
         self.query_one("#save").parent.display = False
         self.query_one(NewTokenPanel).show_token(created)

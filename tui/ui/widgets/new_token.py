@@ -45,7 +45,7 @@ class NewTokenPanel(Vertical):
         if created.service:
             about.append(", service ")
             about.append_text(safe_text(created.service))
-        about.append(f", id {created.id}):")
+        about.append("):")
         self.query_one("#token-about", Static).update(about)
         self.query_one("#token-value", Static).update(safe_text(created.token))
         self.display = True

@@ -35,8 +35,8 @@ class FilterablePane(DataPane):
         return self._box.value.strip().lower()
 
     def on_mount(self) -> None:
+        # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
         self._box.display = False
-        super().on_mount()
 
     def action_filter(self) -> None:
         self._box.display = True
