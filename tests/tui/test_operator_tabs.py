@@ -28,7 +28,7 @@ def bound_token(admin, role: Role, site: str, name: str | None = None) -> str:
 
 def rows(app, table: str) -> list[list[str]]:
     shown = app.screen.query_one(f"#{table}")
-    return [[str(cell) for cell in shown.get_row_at(i)] for i in range(shown.row_count)]
+    return [[str(cell).strip() for cell in shown.get_row_at(i)] for i in range(shown.row_count)]
 
 
 def row_of(app, table: str, first: str) -> list[str] | None:

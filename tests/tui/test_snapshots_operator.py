@@ -47,7 +47,7 @@ def tokens(admin, site):  # noqa: F811 (the fixtures imported above)
 async def _on_row(pilot, table: str, first: str) -> None:
     app = pilot.app
     shown = app.screen.query_one(f"#{table}")
-    names = [str(shown.get_row_at(i)[0]) for i in range(shown.row_count)]
+    names = [str(shown.get_row_at(i)[0]).strip() for i in range(shown.row_count)]
     shown.move_cursor(row=names.index(first))
     await wait_until(pilot, lambda: first in screen_text(app).split("────")[-1], message=f"{first} highlighted")
 

@@ -17,7 +17,7 @@ from tui.display import safe_text
 from tui.sitelimits import secrets_fill, secrets_text, size_text
 from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
-from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.compact_table import CompactTable, clipped
 from tui.ui.widgets.pane_filter import FILTER_KEYS, FilterablePane
 
 SORTS = (
@@ -58,7 +58,7 @@ class SitesPane(FilterablePane):
 
     def compose(self) -> ComposeResult:
         yield self.filter_box()
-        table = FittedTable(id="sites-table", cursor_type="row", zebra_stripes=True)
+        table = CompactTable(id="sites-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
         yield Static(id="site-detail")
@@ -73,7 +73,7 @@ class SitesPane(FilterablePane):
                 yield site.name, site
 
     def cells(self, site: Site) -> list[Text]:
-        return [safe_text(site.name), Text(secrets_text(site), style=fill_style(site)),
+        return [clipped(site.name, 18), Text(secrets_text(site), style=fill_style(site)),
                 Text(size_text(site.usage.value_bytes)), Text(str(site.usage.services)), Text(str(site.usage.tokens)),
                 Text(str(site.limits.max_versions)), Text(str(site.limits.trash_days))]
 

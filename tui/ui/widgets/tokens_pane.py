@@ -15,20 +15,13 @@ from tui.client import SiteSecretsClient
 from tui.display import safe_text, short_time
 from tui.ui.keys import NEW, REFRESH, Key, bindings
 from tui.ui.messages import RevokeToken, TokensChanged
-from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.compact_table import CompactTable, clipped
 from tui.ui.widgets.pane_filter import FILTER_KEYS, FilterablePane
 
 COLUMNS = ("name", "role", "site", "service", "created", "expires", "last used")
-WIDEST = {"name": 16, "site": 12, "service": 12}
+WIDEST = {"name": 16, "site": 12, "service": 10}
 """Cells past these widths are cut with an ellipsis (the detail line shows them whole), so the
 dates stay on an 80-column screen."""
-
-
-def clipped(value: str | None, width: int) -> Text:
-    text = safe_text(value or "-")
-    if len(text.plain) > width:
-        text.truncate(width, overflow="ellipsis")
-    return text
 
 
 def day(moment) -> str:
@@ -49,7 +42,7 @@ class TokensPane(FilterablePane):
 
     def compose(self) -> ComposeResult:
         yield self.filter_box()
-        table = FittedTable(id="tokens-table", cursor_type="row", zebra_stripes=True)
+        table = CompactTable(id="tokens-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
         yield Static(id="token-detail")
@@ -82,7 +75,7 @@ class TokensPane(FilterablePane):
             line.append("site ")
             line.append_text(safe_text(token.site))
         else:
-            line.append("every site (the operator)" if token.role.value == "admin" else "no site")
+            line.append("every site (the operator)" if token.role.value == "admin" else "every site")
         if token.service:
             line.append(", service ")
             line.append_text(safe_text(token.service))
