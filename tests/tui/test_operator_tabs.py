@@ -379,3 +379,16 @@ async def test_a_site_name_with_markup_from_a_foreign_server_shows_literally(mak
         await pilot.press("escape")
         await settled(pilot)
         assert app.is_running and app.return_code is None
+
+
+async def test_a_site_bound_admin_creates_tokens_for_its_own_site(started, admin, site):
+    async with started(token=bound_token(admin, Role.admin, site)) as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenFormDialog), message="token form")
+        assert app.screen.query_one("#site").disabled
+        await pilot.press(*"site-helper", "ctrl+s")
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", "site-helper") is not None, message="listed")
+        assert row_of(app, "tokens-table", "site-helper")[2] == site
