@@ -392,3 +392,17 @@ async def test_a_site_bound_admin_creates_tokens_for_its_own_site(started, admin
         await pilot.press("escape")
         await wait_until(pilot, lambda: row_of(app, "tokens-table", "site-helper") is not None, message="listed")
         assert row_of(app, "tokens-table", "site-helper")[2] == site
+
+
+async def test_read_only_mode_hides_the_changing_keys_of_both_tabs(started, admin, site):
+    async with started(read_only=True) as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await wait_until(pilot, lambda: "Sort" in screen_text(app).splitlines()[-1], message="sites footer")
+        footer = screen_text(app).splitlines()[-1]
+        assert "New" not in footer and "Limits" not in footer and "Delete" not in footer
+        await pilot.press("n", "d")
+        await settled(pilot)
+        assert not isinstance(app.screen, (NewSiteDialog, DeleteSiteDialog))
+        await open_tab(pilot, "6", "tokens")
+        await wait_until(pilot, lambda: "Refresh" in screen_text(app).splitlines()[-1], message="tokens footer")
+        assert "Revoke" not in screen_text(app).splitlines()[-1]
