@@ -34,6 +34,11 @@ def size_text(count: int) -> str:
     raise AssertionError("unreachable")
 
 
+def plural(count: int, word: str) -> str:
+    """`1 token`, `2 tokens`."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def secrets_fill(site) -> float:
     """How full the site is, as the share of `max_secrets` its secrets take (0.0 to 1.0 and over)."""
     return site.usage.secrets / site.limits.max_secrets if site.limits.max_secrets else 0.0

@@ -114,7 +114,7 @@ async def test_sites_tab_shows_usage_against_limits(started, admin, site):
         await open_tab(pilot, "5", "sites")
         assert row_of(app, "sites-table", site)[1:5] == ["1/100", "6 B", "1", "0"]
         await highlight(pilot, "sites-table", site)
-        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 services · 0 tokens" in screen_text(app)
+        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 service · 0 tokens" in screen_text(app)
 
 
 async def test_sites_filter_with_slash_keeps_matching_names(started, admin, site):
@@ -229,7 +229,7 @@ async def test_delete_site_goes_ahead_only_once_its_name_is_typed(started, admin
         await pilot.press("d")
         await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
         dialog = app.screen
-        assert "1 secret(s)" in screen_text(app) and "1 token(s), revoked" in screen_text(app)
+        assert "1 secret (" in screen_text(app) and "1 token, revoked" in screen_text(app)
         assert dialog.query_one("#yes", Button).disabled
         await pilot.press(*site[:-1], "enter")  # one letter short
         await wait_until(pilot, lambda: "That is not the site's name." in screen_text(app), message="refused")

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Static
 
 from shared.models import Site
 from tui.display import safe_text
-from tui.sitelimits import size_text
+from tui.sitelimits import plural, size_text
 from tui.ui.widgets.field import Field
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -23,9 +23,9 @@ def what_goes(site: Site) -> Text:
     text = Text("This deletes site ")
     text.append_text(safe_text(site.name, style="bold"))
     text.append(" and everything in it: ")
-    text.append(f"{usage.secrets} secret(s) ({size_text(usage.value_bytes)}), wiped with every kept version "
-                f"and the trash; {usage.services} service(s); its apps and types; and {usage.tokens} token(s), "
-                "revoked. ")
+    text.append(f"{plural(usage.secrets, 'secret')} ({size_text(usage.value_bytes)}), wiped with every kept "
+                f"version and the trash; {plural(usage.services, 'service')}; its apps and types; and "
+                f"{plural(usage.tokens, 'token')}, revoked. ")
     text.append("It cannot be undone.", style="bold red")
     return text
 

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from shared.models import Site
 from tui.client import SiteSecretsClient
 from tui.display import safe_text
-from tui.sitelimits import secrets_fill, secrets_text, size_text
+from tui.sitelimits import plural, secrets_fill, secrets_text, size_text
 from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
 from tui.ui.widgets.compact_table import CompactTable, clipped
@@ -89,9 +89,10 @@ class SitesPane(FilterablePane):
         line.append("  open in the other tabs" if site.name == self.app.site else "  enter opens it in the other tabs",
                     style="dim")
         line.append(f"\n{secrets_text(site)} secrets ({secrets_fill(site):.0%}) · {size_text(usage.value_bytes)} of values, "
-                    f"≤{size_text(limits.max_value_bytes)} each · {usage.services} services · {usage.tokens} tokens")
-        line.append(f"\nnames ≤{limits.max_name_length} · keeps {limits.max_versions} versions · "
-                    f"trash {limits.trash_days} days · sorted by {SORTS[self.sort][0]} (o)", style="dim")
+                    f"≤{size_text(limits.max_value_bytes)} each · {plural(usage.services, 'service')} · "
+                    f"{plural(usage.tokens, 'token')}")
+        line.append(f"\nnames ≤{limits.max_name_length} · keeps {plural(limits.max_versions, 'version')} · "
+                    f"trash {plural(limits.trash_days, 'day')} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
         return line
 
     # ------------------------------------------------------------ sort and open
