@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.embedded import EmbeddedServer  # noqa: E402
-from shared.models import AppCreate, SecretCreate, SecretRef, SecretTypeCreate, SecretUpdate, ServiceCreate  # noqa: E402
+from shared.models import (AppCreate, Role, SecretCreate, SecretRef, SecretTypeCreate, SecretUpdate,  # noqa: E402
+                           ServiceCreate, SiteCreate, TokenCreate)
 from tui.ui.app import SiteSecretsApp  # noqa: E402
 from tui.client import SiteSecretsClient  # noqa: E402
 from tui.settings import Settings  # noqa: E402
@@ -48,6 +49,12 @@ def seed(client: SiteSecretsClient) -> None:
         client.request("GET", f"/v1/sites/{SITE}/services/{service}/env", None)
     client.update_secret(SITE, "web", "SESSION_SECRET", SecretUpdate(value="rotated"))
     client.reveal(SITE, None, "STRIPE_API_KEY")
+    # the operator's view: a second customer's site and its tokens, and a token for the web service
+    client.create_site(SiteCreate(name="customer-42"))
+    client.create_secret("customer-42", None, SecretCreate(name="API_KEY", value="example"))
+    client.create_token(TokenCreate(name="customer-42-admin", role=Role.admin, site="customer-42"))
+    client.create_token(TokenCreate(name="web-runner", role=Role.service, site=SITE, service="web"))
+    client.create_token(TokenCreate(name="support-desk", role=Role.viewer, site=SITE, expires_in_days=90))
 
 
 async def shoot(app: SiteSecretsApp, out: Path) -> None:
@@ -58,7 +65,8 @@ async def shoot(app: SiteSecretsApp, out: Path) -> None:
 
         await settle()
         app.save_screenshot(str(out / "secrets.svg"))
-        for keys, name in ((("2",), "types"), (("3",), "audit"), (("4",), "services"), (("1", "n"), "secret-form")):
+        for keys, name in ((("2",), "types"), (("3",), "audit"), (("4",), "services"), (("5",), "sites"),
+                           (("6",), "tokens"), (("1", "n"), "secret-form")):
             await pilot.press(*keys)
             await settle()
             app.save_screenshot(str(out / f"{name}.svg"))

@@ -135,7 +135,9 @@ def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, 
     token = new_token()
     expires = None
     if body.expires_in_days:
-        expires = (datetime.now(timezone.utc) + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # counted from `now`, the token's created_at, so both are read off one clock
+        issued = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        expires = (issued + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
     row = hasher.seal(TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None))
     tx.insert_token(row)
     return row, token

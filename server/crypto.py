@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _FORMAT = b"\x01"  # leading version byte of every sealed blob, so the layout can change later
+SEAL_OVERHEAD = len(_FORMAT) + NONCE_BYTES + 16
+"""What `seal` adds to a plaintext (version byte, nonce, tag): a value's size is its blob's minus this."""
 _KEY_CHECK_LABEL = b"sitesecrets key check v3"
 # the check values of databases from before each change to how tokens are stored, by version (see
 # `server/tokenkey.py`): 1, token hashes were plain SHA-256; 2, keyed, but token rows had no MAC

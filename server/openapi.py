@@ -40,6 +40,9 @@ QUERY_PARAMETERS: dict[str, dict[str, Any]] = {
     "action": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "an action, or a prefix ending in `*`"},
     "target": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "a target, or a prefix ending in `*`"},
     "actor": {"type": "string", "pattern": NO_CONTROL_PATTERN, "description": "a token name"},
+    "cascade": {"type": "string", "enum": ["true", "false"],
+                "description": "`true`: delete the site with everything in it (secrets wiped, tokens revoked)"},
+    "site": {"type": "string", "pattern": SLUG_PATTERN, "description": "only the tokens bound to this site"},
     "record": {"type": "string", "enum": ["true", "false"],
                "description": "`false`: hand out the environment without recording the load (see `POST .../loads`)"},
 }

@@ -209,11 +209,21 @@ class LimitsUpdate(_Request):
     audit_retention_days: Annotated[int, Field(ge=0, le=MAX_AUDIT_RETENTION_DAYS), WholeNumber] | None = None
 
 
+class SiteUsage(_Object):
+    """What a site holds now, to set against its limits."""
+
+    secrets: int = Field(description="secrets in every scope (what `max_secrets` counts; the trash not included)")
+    value_bytes: int = Field(description="the UTF-8 size of every current value, summed")
+    services: int
+    tokens: int = Field(description="live tokens bound to the site (revoked ones are gone)")
+
+
 class Site(_Object):
     name: str
     created_at: Timestamp
     secret_count: int
     limits: LimitsModel
+    usage: SiteUsage
 
 
 class SiteCreate(_Request):

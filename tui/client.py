@@ -66,7 +66,9 @@ from shared.models import (  # noqa: E402
     ServiceList,
     ServiceUpdate,
     Site,
+    SiteCreate,
     SiteList,
+    SiteUpdate,
     Token,
     TokenCreate,
     TokenList,
@@ -228,6 +230,20 @@ class SiteSecretsClient:
     def get_site(self, site: str) -> Site:
         return self.request("GET", scope_path(site, None), Site)
 
+    def create_site(self, body: SiteCreate) -> Site:
+        """A new, empty site (the operator only)."""
+        return self.request("POST", "/v1/sites", Site, json=_json(body))
+
+    def update_site(self, site: str, body: SiteUpdate) -> Site:
+        """Change the site's limits (the operator only): only those `body.limits` sets; a limit set
+        to None goes back to the server's default."""
+        return self.request("PATCH", scope_path(site, None), Site, json=_json(body))
+
+    def delete_site(self, site: str, *, cascade: bool = False) -> None:
+        """Delete an empty site, or with `cascade` one with everything in it (the operator only)."""
+        params = {"cascade": "true"} if cascade else {}
+        self.request("DELETE", scope_path(site, None), None, params=params)
+
     def list_apps(self, site: str) -> list[App]:
         return self.request("GET", f"{scope_path(site, None)}/apps", AppList).items
 
@@ -336,9 +352,11 @@ class SiteSecretsClient:
 
     # ------------------------------------------------------------ tokens and audit
 
-    def list_tokens(self) -> list[Token]:
-        """Every token (admins); never the tokens themselves."""
-        return self.request("GET", "/v1/tokens", TokenList).items
+    def list_tokens(self, site: str | None = None) -> list[Token]:
+        """The tokens the caller may see (admins), or only those bound to `site`; never the
+        tokens themselves."""
+        params = {"site": site} if site is not None else {}
+        return self.request("GET", "/v1/tokens", TokenList, params=params).items
 
     def create_token(self, body: TokenCreate) -> CreatedToken:
         """A new token; the answer holds it this once."""

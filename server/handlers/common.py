@@ -6,8 +6,9 @@ from shared.limits import MAX_NAME_LENGTH_CEILING, Limits
 from shared import models
 
 from ..context import Call
-from ..http import ApiError, not_found
-from ..store import AppRow, Conflict, SiteRow, Transaction
+from ..http import ApiError, not_found, validation_error
+from ..crypto import SEAL_OVERHEAD
+from ..store import AppRow, Conflict, SiteRow, SiteUsageRow, Transaction
 from shared.models import ErrorCode
 
 
@@ -45,12 +46,30 @@ def site_limits(call: Call, site: SiteRow) -> Limits:
     )
 
 
-def site_model(call: Call, site: SiteRow, secret_count: int) -> models.Site:
+def site_model(call: Call, site: SiteRow, usage: SiteUsageRow) -> models.Site:
     limits = site_limits(call, site)
     return models.Site(
-        name=site.name, created_at=site.created_at, secret_count=secret_count,
+        name=site.name, created_at=site.created_at, secret_count=usage.secrets,
         limits=models.LimitsModel(**limits.__dict__),
+        usage=models.SiteUsage(secrets=usage.secrets, value_bytes=usage.sealed_bytes - SEAL_OVERHEAD * usage.secrets,
+                               services=usage.services, tokens=usage.tokens),
     )
+
+
+def read_site_model(call: Call, tx: Transaction, site: SiteRow) -> models.Site:
+    """`site` as the API shows it, with its usage read in `tx`."""
+    return site_model(call, site, tx.site_usage(site.id)[site.id])
+
+
+def query_flag(call: Call, name: str, default: bool) -> bool:
+    """A `true`/`false` query parameter; anything else is refused, as a typo must not quietly
+    switch (or not switch) what the request does."""
+    value = call.request.query.get(name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise validation_error([{"path": f"/{name}", "message": f"{name} must be 'true' or 'false'"}])
+    return value == "true"
 
 
 def app_model(app: AppRow) -> models.App:

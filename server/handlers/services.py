@@ -11,7 +11,7 @@ from ..crypto import IntegrityError
 from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
 from ..store.base import BindingRow, BoundSecret
-from .common import create_unique, load_app, load_site
+from .common import create_unique, load_app, load_site, query_flag
 
 
 def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service:
@@ -198,10 +198,7 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
 
 def record_requested(call: Call) -> bool:
     """`?record=` of an environment fetch: absent or `true` records the load, `false` does not."""
-    value = call.request.query.get("record", "true")
-    if value not in ("true", "false"):  # a typo must not quietly record (or not record) a start
-        raise validation_error([{"path": "/record", "message": "record must be 'true' or 'false'"}])
-    return value == "true"
+    return query_flag(call, "record", True)
 
 
 def changed_load(bound: list[BoundSecret], versions: dict[tuple[int | None, str], int],

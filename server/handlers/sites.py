@@ -1,4 +1,5 @@
-"""Sites and apps: create, read, change limits, delete when empty."""
+"""Sites and apps: create, read (with what each site holds), change limits, delete when empty
+(or, for the operator, with everything in it)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from shared.models import ErrorCode
 from .. import audit
 from ..context import Call
 from ..http import ApiError
-from ..store import SiteRow, Transaction
+from ..store import SiteRow, SiteUsageRow, Transaction
 from .trash import purge_scope_trash
-from .common import app_model, create_unique, load_app, load_site, site_limits, site_model
+from .common import app_model, create_unique, load_app, load_site, query_flag, read_site_model, site_limits, site_model
 
 
 def list_sites(call: Call) -> models.SiteList:
     def read(tx: Transaction) -> models.SiteList:
-        counts = tx.secret_counts()
+        usage = tx.site_usage()
         sites = [s for s in tx.list_sites() if call.principal.sees_site(s.name)]
-        return models.SiteList(items=[site_model(call, s, counts.get(s.id, 0)) for s in sites])
+        return models.SiteList(items=[site_model(call, s, usage[s.id]) for s in sites])
 
     return call.store.read(read)
 
@@ -31,15 +32,14 @@ def create_site(call: Call) -> models.Site:
         # wrapped in the transaction that checks the master key is still the database's
         site = tx.insert_site(body.name, call.state.keyring.new_wrapped_data_key(tx, body.name), call.now)
         audit.record(tx, call.event("site.create", site=site.name, target=f"site:{site.name}"))
-        return site_model(call, site, 0)
+        return site_model(call, site, SiteUsageRow(0, 0, 0, 0))
 
     return create_unique(call, write, f"site {body.name!r}")
 
 
 def get_site(call: Call, site: str) -> models.Site:
     def read(tx: Transaction) -> models.Site:
-        row = load_site(tx, site)
-        return site_model(call, row, tx.count_secrets(row.id))
+        return read_site_model(call, tx, load_site(tx, site))
 
     return call.store.read(read)
 
@@ -59,19 +59,28 @@ def update_site(call: Call, site: str) -> models.Site:
             if wiped:
                 details["versions_wiped"] = wiped
         audit.record(tx, call.event("site.update", site=site, target=f"site:{site}", details=details))
-        return site_model(call, updated, tx.count_secrets(row.id))
+        return read_site_model(call, tx, updated)
 
     return call.store.write(write)
 
 
 def delete_site(call: Call, site: str) -> None:
+    """Delete an empty site; with `?cascade=true` (the operator only, as every site deletion) one
+    with everything in it: its secrets wiped, its tokens revoked, one audit event saying what went."""
+    cascade = query_flag(call, "cascade", False)
+
     def write(tx: Transaction) -> SiteRow:
         row = load_site(tx, site)
         contents = {k: v for k, v in tx.site_contents(row.id).items() if v}
-        if contents:
+        if contents and not cascade:
             raise ApiError(ErrorCode.site_not_empty, f"site {site!r} still holds {', '.join(contents)}", {"contents": contents})
         purge_scope_trash(call, tx, row)  # a site's trash goes with it, each purge audited
-        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}"))  # while the site's uid still names it
+        details: dict = {}
+        if cascade:
+            deleted = tx.delete_site_contents(row.id)
+            details = {"cascade": True, "deleted": {k: v for k, v in deleted.items() if k in contents},
+                       "tokens_revoked": len(tx.list_tokens(site))}
+        audit.record(tx, call.event("site.delete", site=site, target=f"site:{site}", details=details))  # while the site's uid still names it
         tx.delete_site_tokens(site)
         tx.delete_site(row.id)
         return row

@@ -26,7 +26,20 @@ def whoami(call: Call) -> models.WhoAmI:
 
 
 def list_tokens(call: Call) -> models.TokenList:
-    return call.store.read(lambda tx: models.TokenList(items=[token_model(t) for t in tx.list_tokens(call.principal.site)]))
+    """The live tokens the caller may see (revoked ones are deleted, so never listed); `?site=S`
+    keeps those bound to S. A site-bound admin sees only its own site: another site is 404, as
+    if it did not exist."""
+    wanted = call.request.query.get("site")
+
+    def read(tx: Transaction) -> models.TokenList:
+        if wanted is None:
+            return models.TokenList(items=[token_model(t) for t in tx.list_tokens(call.principal.site)])
+        if not call.principal.sees_site(wanted):
+            raise not_found("site", wanted)
+        load_site(tx, wanted)
+        return models.TokenList(items=[token_model(t) for t in tx.list_tokens(wanted)])
+
+    return call.store.read(read)
 
 
 def check_token_request(call: Call, body: models.TokenCreate) -> str | None:

@@ -10,6 +10,7 @@ from .base import (
     SecretRow,
     ServiceRow,
     SiteRow,
+    SiteUsageRow,
     StorageFull,
     Store,
     StoreError,
@@ -20,6 +21,6 @@ from .base import (
 from .sqlite import SqliteStore
 
 __all__ = [
-    "AppRow", "AuditRecord", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SqliteStore", "StorageFull",
+    "AppRow", "AuditRecord", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SiteUsageRow", "SqliteStore", "StorageFull",
     "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
 ]

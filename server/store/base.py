@@ -65,6 +65,16 @@ class SiteRow:
 
 
 @dataclass(frozen=True)
+class SiteUsageRow:
+    """What a site holds: its secrets, their current blobs' summed size, services and tokens."""
+
+    secrets: int
+    sealed_bytes: int
+    services: int
+    tokens: int
+
+
+@dataclass(frozen=True)
 class AppRow:
     id: int
     site_id: int
@@ -216,7 +226,16 @@ class Transaction(Protocol):
     def delete_site(self, site_id: int) -> None: ...
     def site_contents(self, site_id: int) -> dict[str, int]: ...
     def count_secrets(self, site_id: int) -> int: ...
-    def secret_counts(self) -> dict[int, int]: ...
+    def site_usage(self, site_id: int | None = None) -> dict[int, SiteUsageRow]:
+        """Each site's usage by site id (every site, or only `site_id`); a site holding nothing is
+        there with zeros."""
+        ...
+    def delete_site_contents(self, site_id: int) -> dict[str, int]:
+        """Delete (and wipe) everything of the site but the site row and its tokens: bindings,
+        services, secrets and their versions, the trash, types and apps; returns how many rows of
+        each went (keys: bindings, services, versions, secrets, trashed_versions, trash,
+        secret_types, apps)."""
+        ...
     def env_changes(self, site_ids: list[int]) -> dict[int, int]:
         """Each site's count of changes that can alter a service's environment (migration 5's
         triggers keep it); a site that does not exist is left out."""

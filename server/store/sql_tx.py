@@ -16,6 +16,7 @@ from typing import Any
 from .base import AppRow, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
 from .audit_tx import AuditQueries
 from .history_tx import HistoryQueries
+from .sites_tx import SiteQueries
 
 _SECRET_COLUMNS = """
     s.id, s.site_id, s.app_id, a.name, s.name, s.type_id, t.key, s.description, s.version,
@@ -44,7 +45,7 @@ def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[A
     return ", ".join(f"{column} = ?" for column in changes), list(changes.values())
 
 
-class SqlTx(HistoryQueries, AuditQueries, ABC):
+class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
     """The queries of one transaction on one DB-API connection, in neither dialect in particular."""
 
     BINDING_ORDER: str
@@ -133,9 +134,6 @@ class SqlTx(HistoryQueries, AuditQueries, ABC):
 
     def count_secrets(self, site_id: int) -> int:
         return self._one("SELECT count(*) FROM secrets WHERE site_id = ?", site_id)[0]
-
-    def secret_counts(self) -> dict[int, int]:
-        return dict(self._all("SELECT site_id, count(*) FROM secrets GROUP BY site_id"))
 
     def env_changes(self, site_ids: list[int]) -> dict[int, int]:
         if not site_ids:

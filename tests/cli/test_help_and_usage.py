@@ -12,6 +12,7 @@ COMMANDS = [
     ["token"], ["token", "create"], ["token", "ls"], ["token", "revoke"],
     ["apps"], ["apps", "ls"], ["apps", "create"], ["apps", "set"],
     ["versions"], ["rollback"], ["trash"], ["trash", "ls"], ["trash", "restore"], ["trash", "purge"],
+    ["sites"], ["sites", "ls"], ["sites", "create"], ["sites", "set"], ["sites", "rm"],
 ]
 
 
@@ -38,6 +39,10 @@ def test_every_command_has_help(cli, command):
     ["token", "create", "--name", "x", "--role", "root"],
     ["apps", "set", "web"],
     ["apps", "create", "web", "--site-secrets", "maybe"],
+    ["sites", "rm"],
+    ["sites", "set", "shop"],
+    ["sites", "set", "shop", "--max-secrets", "many"],
+    ["sites", "create", "shop", "--token-name", "first"],
     ["set", "N", "--expected-version", "two"],
     ["run", "--site", "s", "--", "true"],
     ["run", "--service", "api", "true"],

@@ -63,3 +63,12 @@ def build_template(pristine: Path, into: Path, build: Callable[[httpx.Client], A
     finally:
         opened.store.close()
     return directory
+
+
+def stored_values(data_dir: Path) -> list[bytes]:
+    """Every byte string in every live row of every table, read straight from the database."""
+    found = []
+    for table in dbbackend.tables(data_dir):
+        for row in dbbackend.rows(data_dir, f"SELECT * FROM {table}"):
+            found += [bytes(v) for v in row.values() if isinstance(v, (bytes, memoryview))]
+    return found

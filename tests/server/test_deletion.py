@@ -10,18 +10,9 @@ import httpx
 import pytest
 
 import dbbackend
-from apihelpers import create_secret
+from apihelpers import create_secret, stored_values
 
 GONE = "/v1/sites/gone"
-
-
-def stored_values(data_dir: Path) -> list[bytes]:
-    """Every byte string in every live row of every table, read straight from the database."""
-    found = []
-    for table in dbbackend.tables(data_dir):
-        for row in dbbackend.rows(data_dir, f"SELECT * FROM {table}"):
-            found += [bytes(v) for v in row.values() if isinstance(v, (bytes, memoryview))]
-    return found
 
 
 def delete_a_site_that_held_a_secret(api: httpx.Client, data_dir: Path) -> tuple[bytes, bytes]:

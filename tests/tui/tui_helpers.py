@@ -93,7 +93,7 @@ async def running(app, *, rows: int | None = None, size: tuple[int, int] = (80, 
         yield app, pilot
 
 
-TAB_KEYS = {"secrets": "1", "types": "2", "audit": "3", "services": "4"}
+TAB_KEYS = {"secrets": "1", "types": "2", "audit": "3", "services": "4", "sites": "5", "tokens": "6"}
 
 
 async def show_tab(pilot, tab: str) -> None:

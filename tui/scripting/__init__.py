@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import account, admin, audit, history, secrets, transfer
+from . import account, admin, audit, history, secrets, sites, transfer
 from .common import connection_options, run_command
 
 
@@ -19,6 +19,7 @@ def register(commands) -> None:
     transfer.add_parsers(commands, parent)
     admin.add_parsers(commands, parent)
     audit.add_parsers(commands, parent)
+    sites.add_parsers(commands)
     account.add_parsers(commands)
 
 

@@ -1,11 +1,14 @@
-"""`sitesecrets services | token | apps`: what the API offers admins and editors, from the shell."""
+"""`sitesecrets services | token | apps`: what the API offers admins and editors, from the shell.
+
+The `token` commands take their own `--site`: the site a new token is bound to, or the site whose
+tokens `token ls` lists (without it, every token the caller may see)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
+from .common import Refused, UsageError, client_for, connection_options, print_json, print_table, site_of, wants_json
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -27,14 +30,17 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
 
     token = commands.add_parser("token", help="API tokens (admins)")
     sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = _add(sub, parent, "create", cmd_token_create, "create a token and print it once")
+    no_site = connection_options(site=False)
+    create = _add(sub, no_site, "create", cmd_token_create, "create a token and print it once", json_flag=True)
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=["viewer", "editor", "admin", "service"])
-    create.add_argument("--bind-site", metavar="SITE", help="bind the token to one site")
+    create.add_argument("--site", "--bind-site", dest="token_site", metavar="SITE",
+                        help="bind the token to one site (a service token: default SITESECRETS_SITE)")
     create.add_argument("--service", help="the service a service token fetches (binds it to --site)")
     create.add_argument("--expires-in-days", type=int)
-    _add(sub, parent, "ls", cmd_token_ls, "list tokens (never the tokens themselves)", json_flag=True)
-    revoke = _add(sub, parent, "revoke", cmd_token_revoke, "revoke a token by id")
+    ls = _add(sub, no_site, "ls", cmd_token_ls, "list tokens (never the tokens themselves)", json_flag=True)
+    ls.add_argument("--site", dest="token_site", metavar="SITE", help="only the tokens bound to SITE")
+    revoke = _add(sub, no_site, "revoke", cmd_token_revoke, "revoke a token by id")
     revoke.add_argument("id")
 
     apps = commands.add_parser("apps", help="the site's apps")
@@ -128,24 +134,30 @@ def cmd_token_create(args):
     from shared.models import Role, TokenCreate
     from tui.client import build
 
-    site = args.bind_site or (site_of(args) if args.role == "service" else None)
+    site = args.token_site or (site_of(args) if args.role == "service" else None)
     chosen = {"site": site, "service": args.service, "expires_in_days": args.expires_in_days}
     body = build(TokenCreate, name=args.name, role=Role(args.role),
                  **{key: value for key, value in chosen.items() if value is not None})
     with client_for(args) as client:
         created = client.create_token(body)
+    if args.json:  # asked for: the token is in it, this once
+        print_json(created.model_dump(mode="json"))
+        return
     print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
     print(created.token)
 
 
 def cmd_token_ls(args):
+    from tui.display import short_time
+
     with client_for(args) as client:
-        items = client.list_tokens()
+        items = client.list_tokens(site=args.token_site)
     if wants_json(args):
         print_json([t.model_dump(mode="json") for t in items])
         return
-    print_table(["ID", "NAME", "ROLE", "SITE", "SERVICE", "EXPIRES", "LAST USED"],
-                [[t.id, t.name, t.role.value, t.site, t.service, t.expires_at, t.last_used_at] for t in items])
+    print_table(["ID", "NAME", "ROLE", "SITE", "SERVICE", "CREATED", "EXPIRES", "LAST USED"],
+                [[t.id, t.name, t.role.value, t.site, t.service, short_time(t.created_at),
+                  short_time(t.expires_at) if t.expires_at else "-", short_time(t.last_used_at)] for t in items])
 
 
 def cmd_token_revoke(args):

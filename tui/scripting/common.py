@@ -22,8 +22,9 @@ class Refused(Exception):
     """The request was refused or could not be made (exit 1)."""
 
 
-def connection_options() -> argparse.ArgumentParser:
-    """--url/--token-file/--token/--insecure/--proxy/--site on every subcommand; SUPPRESS keeps a value given before it."""
+def connection_options(*, site: bool = True) -> argparse.ArgumentParser:
+    """--url/--token-file/--token/--insecure/--proxy/--site on every subcommand; SUPPRESS keeps a value given before it.
+    Without `site`, no --site: for commands whose --site means something of their own (`token`)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--url", default=argparse.SUPPRESS, help="server URL (env SITESECRETS_URL)")
     parent.add_argument("--token-file", default=argparse.SUPPRESS, metavar="PATH",
@@ -34,7 +35,8 @@ def connection_options() -> argparse.ArgumentParser:
                         help="allow the token over plain http to another host")
     parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
-    parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
+    if site:
+        parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
     return parent
 
 

@@ -40,11 +40,15 @@ class ApiCaller:
     ) -> Worker:
         """Run `fn(*args)` in a thread; `done(result)` on success. A newer call in an exclusive
         group cancels the older one, whose result is then dropped."""
+        calls = self._api_calls()
+        if exclusive:  # the older call of the group is cancelled below; it may never report finishing
+            for older in [w for w in calls if w.group == group]:
+                self._forget(older)
         worker = self.run_worker(  # type: ignore[attr-defined]
             lambda: fn(*args), thread=True, group=group, exclusive=exclusive,
             exit_on_error=False, name=group,
         )
-        self._api_calls()[worker] = _Call(done)
+        calls[worker] = _Call(done)
         self.set_timer(PROGRESS_AFTER, lambda: self._mark_slow(worker))  # type: ignore[attr-defined]
         return worker
 
@@ -53,6 +57,13 @@ class ApiCaller:
         `__init__` of its own to run before the Widget's."""
         return self.__dict__.setdefault("_api_calls_running", {})
 
+    def _forget(self, worker: Worker) -> _Call | None:
+        """Stop tracking `worker`; the header no longer counts it as slow."""
+        call = self._api_calls().pop(worker, None)
+        if call is not None and call.slow:
+            self.app.busy -= 1  # type: ignore[attr-defined]
+        return call
+
     def _mark_slow(self, worker: Worker) -> None:
         call = self._api_calls().get(worker)
         if call is not None and not worker.is_finished:
@@ -60,14 +71,10 @@ class ApiCaller:
             self.app.busy += 1  # type: ignore[attr-defined]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        calls = self._api_calls()
         worker = event.worker
-        if worker not in calls or not worker.is_finished:
+        if worker not in self._api_calls() or not worker.is_finished:
             return
-        call = calls.pop(worker)
-        done = call.done
-        if call.slow:
-            self.app.busy -= 1  # type: ignore[attr-defined]
+        done = self._forget(worker).done
         app = self.app  # type: ignore[attr-defined]
         if event.state == WorkerState.SUCCESS:
             app.api_reachable()

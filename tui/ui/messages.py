@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from shared.models import Secret, SecretType, Service
+from shared.models import Secret, SecretType, Service, Site, Token
 
 
 @dataclass
@@ -64,3 +64,41 @@ class ShowAudit(Message):
     """The user asked for the audit events of exactly `target` (e.g. `secret:site/NAME`)."""
 
     target: str
+
+
+# ---------------------------------------------------------------- the operator's tabs (Sites, Tokens)
+
+
+@dataclass
+class SitesChanged(Message):
+    """A site was created, had its limits changed or was deleted; highlight the site `select`."""
+
+    select: str | None = None
+
+
+@dataclass
+class TokensChanged(Message):
+    """A token was created or revoked; highlight the token whose id is `select`."""
+
+    select: str | None = None
+
+
+@dataclass
+class DeleteSite(Message):
+    """The user typed the site's name to delete `site` with everything in it."""
+
+    site: Site
+
+
+@dataclass
+class RevokeToken(Message):
+    """The user confirmed revoking `token`."""
+
+    token: Token
+
+
+@dataclass
+class OpenSite(Message):
+    """The user asked the other tabs to show the site named `name`."""
+
+    name: str

@@ -1,4 +1,5 @@
-"""The main screen: status header, the Secrets / Secret Types / Audit / Services tabs, and the footer.
+"""The main screen: status header, the Secrets / Secret Types / Audit / Services tabs (and, for
+admins, Sites and Tokens; see `operator.py`), and the footer.
 
 Only the Secrets tab is built at start. The others are imported, built and loaded the first time
 they are shown (Textual's `Lazy` would mount them right after the first frame, loading data the
@@ -23,15 +24,17 @@ from tui.sitedata import secret_names
 from tui.ui.api import ApiCaller
 from tui.ui.messages import (DeleteSecret, DeleteService, DeleteType, OpenApps, SecretsChanged, ServicesChanged,
                              ShowAudit, TypesChanged)
+from tui.ui.screens.operator import OPERATOR_TABS, OperatorActions
 from tui.ui.widgets.header import StatusHeader
 from tui.ui.widgets.secrets_pane import SecretsPane
 
-TABS = {"1": "secrets", "2": "types", "3": "audit", "4": "services"}
+TABS = {"1": "secrets", "2": "types", "3": "audit", "4": "services", "5": "sites", "6": "tokens"}
 
 ON_DEMAND = {
     "types": ("tui.ui.widgets.types_pane", "TypesPane"),
     "audit": ("tui.ui.widgets.audit_pane", "AuditPane"),
     "services": ("tui.ui.widgets.services_pane", "ServicesPane"),
+    **OPERATOR_TABS,
 }
 """Tab id: (module, class) of the pane built the first time the tab is shown, with id `<tab>-pane`."""
 
@@ -52,12 +55,14 @@ IN_USE = {
 """A delete the server refused because something still uses the thing: title, lead, and what uses it."""
 
 
-class MainScreen(ApiCaller, Screen):
+class MainScreen(OperatorActions, ApiCaller, Screen):
     BINDINGS = [
         Binding("1", "show_tab('secrets')", "Secrets", id="tab.secrets"),
         Binding("2", "show_tab('types')", "Types", id="tab.types"),
         Binding("3", "show_tab('audit')", "Audit", id="tab.audit"),
         Binding("4", "show_tab('services')", "Services", id="tab.services"),
+        Binding("5", "show_tab('sites')", "Sites", id="tab.sites", show=False),
+        Binding("6", "show_tab('tokens')", "Tokens", id="tab.tokens", show=False),
         Binding("ctrl+s", "switch_site", "Site", id="site.switch"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("q", "app.quit", "Quit", id="quit"),
@@ -72,11 +77,17 @@ class MainScreen(ApiCaller, Screen):
             if self.app.is_admin:
                 yield TabPane("3 Audit", id="audit")
             yield TabPane("4 Services", id="services")
+            if self.app.can_switch_site:  # the operator: an admin bound to no site
+                yield TabPane("5 Sites", id="sites")
+            if self.app.is_admin:
+                yield TabPane("6 Tokens", id="tokens")
         yield Footer()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "show_tab" and parameters == ("audit",):
+        if action == "show_tab" and parameters in (("audit",), ("tokens",)):
             return self.app.is_admin
+        if action == "show_tab" and parameters == ("sites",):
+            return self.app.can_switch_site
         if action == "switch_site":
             return self.app.can_switch_site
         return True

@@ -1,0 +1,167 @@
+"""`sitesecrets sites ls | create | set | rm` and `token ... --site`: the operator's console from the shell."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+
+from cli_helpers import REPO, Live, base_env
+from pty_process import PtyProcess
+
+_names = itertools.count()
+
+
+def fresh_name() -> str:
+    return f"op-{next(_names)}"
+
+
+def as_json(result) -> object:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_sites_ls_shows_usage_against_limits(live: Live, cli, site):
+    live.put_secret(site, "KEY", "héllo")
+    [listed] = [s for s in as_json(cli("sites", "ls", "--json")) if s["name"] == site]
+    assert listed["usage"] == {"secrets": 1, "value_bytes": 6, "services": 0, "tokens": 0}
+    assert listed["limits"]["max_secrets"] == 100
+
+
+def test_sites_ls_table_on_a_terminal_has_the_usage_columns(live: Live, cli, site):
+    from cli_helpers import run_on_terminal
+
+    live.put_secret(site, "KEY", "v")
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token)
+    shown = run_on_terminal([sys.executable, "-m", "tui.cli", "sites", "ls"], env)
+    assert shown.returncode == 0, shown.stderr
+    header, *rows = shown.stdout.splitlines()
+    assert header.split() == ["NAME", "SECRETS", "VALUES", "SERVICES", "TOKENS", "MAX", "VALUE", "VERSIONS", "TRASH", "DAYS"]
+    [row] = [r for r in rows if r.split()[0] == site]
+    assert row.split()[1:3] == ["1/100", "1"]
+
+
+def test_sites_create_prints_its_first_admin_token_once(live: Live, cli):
+    name = fresh_name()
+    made = cli("sites", "create", name, "--admin-token")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert made.stdout == token + "\n" and token.startswith("ss_") and token not in made.stderr
+    whoami = live.client(token).get("/v1/whoami").json()
+    assert (whoami["role"], whoami["site"], whoami["name"]) == ("admin", name, f"{name}-admin")
+
+
+def test_sites_create_without_a_token_prints_no_token(live: Live, cli):
+    name = fresh_name()
+    made = cli("sites", "create", name)
+    assert made.returncode == 0 and made.stdout == "" and name in made.stderr
+    assert live.ok("GET", f"/v1/sites/{name}")["usage"]["tokens"] == 0
+
+
+def test_sites_create_json_holds_the_site_and_the_token(live: Live, cli):
+    name = fresh_name()
+    made = as_json(cli("sites", "create", name, "--admin-token", "--token-name", "first", "--json"))
+    assert made["site"]["name"] == name and made["token"]["name"] == "first" and made["token"]["token"].startswith("ss_")
+
+
+def test_sites_create_of_a_taken_name_exits_1_and_mints_nothing(live: Live, cli, site):
+    before = len(live.ok("GET", "/v1/tokens")["items"])
+    made = cli("sites", "create", site, "--admin-token")
+    assert made.returncode == 1 and made.stdout == "" and site in made.stderr
+    assert len(live.ok("GET", "/v1/tokens")["items"]) == before
+
+
+def test_sites_create_of_a_bad_name_is_refused_before_connecting(cli):
+    made = cli("sites", "create", "Not A Name", "--admin-token", url="http://127.0.0.1:9")
+    assert made.returncode == 1 and "/name:" in made.stderr and "cannot reach" not in made.stderr.lower()
+
+
+def test_sites_set_changes_only_the_named_limits(live: Live, cli, site):
+    changed = as_json(cli("sites", "set", site, "--max-secrets", "7", "--trash-days", "0", "--json"))
+    assert changed["limits"]["max_secrets"] == 7 and changed["limits"]["trash_days"] == 0
+    assert changed["limits"]["max_versions"] == 10
+    back = as_json(cli("sites", "set", site, "--max-secrets", "default", "--json"))
+    assert back["limits"]["max_secrets"] == 100 and back["limits"]["trash_days"] == 0
+
+
+def test_sites_set_out_of_range_exits_1_and_changes_nothing(live: Live, cli, site):
+    result = cli("sites", "set", site, "--max-versions", "0")
+    assert result.returncode == 1 and "max_versions" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["limits"]["max_versions"] == 10
+
+
+def test_sites_rm_of_a_site_with_secrets_exits_1_and_keeps_it(live: Live, cli, site):
+    live.put_secret(site, "KEY", "v")
+    result = cli("sites", "rm", site)
+    assert result.returncode == 1 and "secrets" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["usage"]["secrets"] == 1
+
+
+def test_sites_rm_cascade_needs_yes_when_not_at_a_terminal(live: Live, cli, site):
+    live.put_secret(site, "KEY", "v")
+    result = cli("sites", "rm", site, "--cascade")
+    assert result.returncode == 2 and "--yes" in result.stderr
+    assert live.ok("GET", f"/v1/sites/{site}")["usage"]["secrets"] == 1
+
+
+def test_sites_rm_cascade_yes_deletes_everything_and_revokes_tokens(live: Live, cli, site):
+    live.put_secret(site, "KEY", "v")
+    bound = live.mint("viewer", site)
+    result = cli("sites", "rm", site, "--cascade", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert live.admin.get(f"/v1/sites/{site}").status_code == 404
+    assert live.client(bound).get("/v1/whoami").status_code == 401
+
+
+def rm_at_a_terminal(live: Live, site: str, typed: str) -> PtyProcess:
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token)
+    tty = PtyProcess([sys.executable, "-m", "tui.cli", "sites", "rm", site, "--cascade"], env, str(REPO))
+    tty.wait_for("Type the site's name to go on: ")
+    tty.type(typed + "\n")
+    return tty
+
+
+def test_sites_rm_cascade_at_a_terminal_goes_ahead_once_the_name_is_typed(live: Live, site):
+    live.put_secret(site, "KEY", "v")
+    tty = rm_at_a_terminal(live, site, site)
+    assert tty.finish() == 0
+    assert live.admin.get(f"/v1/sites/{site}").status_code == 404
+
+
+def test_sites_rm_cascade_at_a_terminal_keeps_the_site_for_another_name(live: Live, site):
+    live.put_secret(site, "KEY", "v")
+    tty = rm_at_a_terminal(live, site, "something-else")
+    assert tty.finish() == 1 and "did not match" in tty.output
+    assert live.ok("GET", f"/v1/sites/{site}")["usage"]["secrets"] == 1
+
+
+def test_sites_commands_of_a_site_bound_admin_are_refused(live: Live, cli, site):
+    admin = live.mint("admin", site)
+    assert cli("sites", "create", fresh_name(), token=admin).returncode == 1
+    assert cli("sites", "set", site, "--max-secrets", "5", token=admin).returncode == 1
+    assert cli("sites", "rm", site, "--cascade", "--yes", token=admin).returncode == 1
+    assert live.ok("GET", f"/v1/sites/{site}")["limits"]["max_secrets"] == 100
+
+
+def test_token_ls_site_lists_that_sites_tokens_only(live: Live, cli, site):
+    other = live.new_site("other")
+    live.mint("viewer", site)
+    live.mint("editor", other)
+    listed = as_json(cli("token", "ls", "--site", site, "--json"))
+    assert [(t["role"], t["site"]) for t in listed] == [("viewer", site)]
+
+
+def test_token_ls_of_an_unknown_site_exits_1(cli):
+    result = cli("token", "ls", "--site", "no-such-site")
+    assert result.returncode == 1 and "no-such-site" in result.stderr
+
+
+def test_token_create_site_binds_the_token(live: Live, cli, site):
+    made = cli("token", "create", "--name", "bound", "--role", "editor", "--site", site)
+    assert made.returncode == 0, made.stderr
+    assert live.client(made.stdout.strip()).get("/v1/whoami").json()["site"] == site
+
+
+def test_token_create_json_holds_the_token_once(live: Live, cli, site):
+    made = as_json(cli("token", "create", "--name", "j", "--role", "viewer", "--site", site, "--json"))
+    assert made["site"] == site and made["token"].startswith("ss_")

@@ -1,0 +1,409 @@
+"""The operator's tabs: Sites (usage against limits, new site with its first admin token shown once,
+limits, delete after typing the name, enter opens a site) and Tokens (list, create shown once,
+revoke behind a confirm), and who gets them."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Button, Checkbox, Input
+
+from shared.models import Role, SecretCreate, ServiceCreate, TokenCreate
+from tui.client import ApiError, SiteSecretsClient
+from tui.ui.dialogs.confirm import ConfirmDialog
+from tui.ui.dialogs.site_delete import DeleteSiteDialog
+from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
+from tui.ui.dialogs.token_form import TokenFormDialog
+from tui_helpers import running, screen_text, settled, wait_until
+
+_names = iter(range(1, 10_000))
+
+
+def fresh(prefix: str = "op") -> str:
+    return f"{prefix}-{next(_names)}"
+
+
+def bound_token(admin, role: Role, site: str, name: str | None = None) -> str:
+    return admin.create_token(TokenCreate(name=name or f"{role.value}-of-{site}", role=role, site=site)).token
+
+
+def rows(app, table: str) -> list[list[str]]:
+    shown = app.screen.query_one(f"#{table}")
+    return [[str(cell).strip() for cell in shown.get_row_at(i)] for i in range(shown.row_count)]
+
+
+def row_of(app, table: str, first: str) -> list[str] | None:
+    return next((row for row in rows(app, table) if row[0] == first), None)
+
+
+async def open_tab(pilot, key: str, tab: str) -> None:
+    """Press `key` and wait for `tab`'s pane to be built and loaded."""
+    app = pilot.app
+    await pilot.press(key)
+    await wait_until(pilot, lambda: app.screen.query(f"#{tab}-pane") and app.screen.query_one(f"#{tab}-pane").data is not None
+                     and app.screen.query_one("#tabs").active == tab, message=f"{tab} tab loaded")
+
+
+async def highlight(pilot, table: str, first: str) -> None:
+    """Move the cursor of `table` to the row whose first cell is `first`."""
+    app = pilot.app
+    await wait_until(pilot, lambda: row_of(app, table, first) is not None, message=f"row {first}")
+    shown = app.screen.query_one(f"#{table}")
+    shown.move_cursor(row=[row[0] for row in rows(app, table)].index(first))
+    shown.focus()
+    await wait_until(pilot, lambda: first in screen_text(app).split("────")[-1], message=f"{first} highlighted")
+
+
+def recording_clipboard(app) -> list[str]:
+    copies: list[str] = []
+    original = app.copy_to_clipboard
+    app.copy_to_clipboard = lambda text: (copies.append(text), original(text))
+    return copies
+
+
+# ------------------------------------------------------------ who gets the tabs
+
+
+async def test_the_new_tabs_are_built_only_when_first_opened(started):
+    async with started() as (app, pilot):
+        assert not app.screen.query("#sites-pane") and not app.screen.query("#tokens-pane")
+        assert "5 Sites" in screen_text(app).splitlines()[1] and "6 Tokens" in screen_text(app).splitlines()[1]
+        await open_tab(pilot, "6", "tokens")
+        assert not app.screen.query("#sites-pane")
+
+
+async def test_a_site_bound_admin_gets_tokens_of_its_site_only_and_no_sites_tab(started, admin, site):
+    other = fresh()
+    admin.request("POST", "/v1/sites", None, json={"name": other})
+    bound_token(admin, Role.viewer, other, name="elsewhere")
+    bound_token(admin, Role.editor, site, name="mine")
+    async with started(token=bound_token(admin, Role.admin, site)) as (app, pilot):
+        tabs = screen_text(app).splitlines()[1]
+        assert "Sites" not in tabs and "6 Tokens" in tabs
+        await pilot.press("5")
+        await settled(pilot)
+        assert not app.screen.query("#sites-pane")
+        await open_tab(pilot, "6", "tokens")
+        shown = rows(app, "tokens-table")
+        assert {row[2] for row in shown} == {site}
+        assert {row[0] for row in shown} >= {"mine"} and "elsewhere" not in {row[0] for row in shown}
+
+
+async def test_a_viewer_gets_neither_tab(started, admin, site):
+    async with started(token=bound_token(admin, Role.viewer, site)) as (app, pilot):
+        tabs = screen_text(app).splitlines()[1]
+        assert "Sites" not in tabs and "Tokens" not in tabs
+        await pilot.press("5", "6")
+        await settled(pilot)
+        assert not app.screen.query("#sites-pane") and not app.screen.query("#tokens-pane")
+
+
+async def test_an_unbound_editor_gets_neither_tab(started, admin):
+    editor = admin.create_token(TokenCreate(name="roaming-editor", role=Role.editor)).token
+    async with started(token=editor) as (app, pilot):
+        tabs = screen_text(app).splitlines()[1]
+        assert "Sites" not in tabs and "Tokens" not in tabs
+
+
+# ------------------------------------------------------------ Sites
+
+
+async def test_sites_tab_shows_usage_against_limits(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="héllo"))
+    admin.create_service(site, ServiceCreate(name="api", secrets=[{"name": "ONE"}]))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        assert row_of(app, "sites-table", site)[1:5] == ["1/100", "6 B", "1", "0"]
+        await highlight(pilot, "sites-table", site)
+        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 service · 0 tokens" in screen_text(app)
+
+
+async def test_sites_filter_with_slash_keeps_matching_names(started, admin, site):
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("slash", *site)
+        await wait_until(pilot, lambda: [row[0] for row in rows(app, "sites-table")] == [site], message="filtered")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: len(rows(app, "sites-table")) > 1, message="filter cleared")
+
+
+async def test_sort_puts_the_fullest_site_first(started, admin, site):
+    admin.update_site(site, _limits(max_secrets=2))
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("o")  # by secrets used
+        await wait_until(pilot, lambda: rows(app, "sites-table")[0][0] == site, message="fullest first")
+        assert "sorted by secrets used" in screen_text(app)
+
+
+def _limits(**limits):
+    from shared.models import LimitsUpdate, SiteUpdate
+
+    return SiteUpdate(limits=LimitsUpdate(**limits))
+
+
+async def test_new_site_shows_its_first_admin_token_once_and_copies_it(started, admin):
+    name = fresh("new")
+    async with started() as (app, pilot):
+        copies = recording_clipboard(app)
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewSiteDialog), message="new site dialog")
+        await pilot.press(*name, "ctrl+s")
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        [token] = [word for word in screen_text(app).split() if word.startswith("ss_")]
+        await pilot.press("c")
+        await wait_until(pilot, lambda: copies == [token], message="token copied")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, NewSiteDialog) and
+                         row_of(app, "sites-table", name) is not None, message="dialog closed, site listed")
+        assert token not in screen_text(app)
+        assert row_of(app, "sites-table", name)[4] == "1"
+    who = SiteSecretsClient(admin.url, token)
+    try:
+        assert (who.whoami().role, who.whoami().site, who.whoami().name) == (Role.admin, name, f"{name}-admin")
+    finally:
+        who.close()
+
+
+async def test_new_site_without_a_token_creates_none(started, admin):
+    name = fresh("bare")
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewSiteDialog), message="new site dialog")
+        app.screen.query_one("#with-token", Checkbox).value = False
+        await pilot.press(*name, "ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, NewSiteDialog), message="dialog closed")
+        assert "ss_" not in screen_text(app)
+    assert admin.get_site(name).usage.tokens == 0
+
+
+async def test_new_site_of_a_taken_name_is_refused_in_the_form(started, admin, site):
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewSiteDialog), message="new site dialog")
+        await pilot.press(*site, "ctrl+s")
+        await wait_until(pilot, lambda: f"There is already a site '{site}'." in screen_text(app), message="refused")
+        assert isinstance(app.screen, NewSiteDialog)
+    assert admin.get_site(site).usage.tokens == 0
+
+
+async def test_edit_limits_sends_what_changed(started, admin, site):
+    admin.update_site(site, _limits(trash_days=5))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        app.screen.query_one("#max_secrets", Input).value = "7"
+        app.screen.query_one("#max_versions", Input).value = "3"
+        app.screen.query_one("#trash_days", Input).value = ""  # back to the server's default
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SiteLimitsDialog), message="saved")
+        await wait_until(pilot, lambda: row_of(app, "sites-table", site)[1] == "0/7", message="table updated")
+    limits = admin.get_site(site).limits
+    assert (limits.max_secrets, limits.max_versions, limits.trash_days, limits.max_value_bytes) == (7, 3, 30, 65536)
+
+
+async def test_a_limit_out_of_range_is_marked_and_nothing_changes(started, admin, site):
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        app.screen.query_one("#max_versions", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: "greater than or equal to 1" in screen_text(app), message="field marked")
+        assert isinstance(app.screen, SiteLimitsDialog)
+    assert admin.get_site(site).limits.max_versions == 10
+
+
+async def test_delete_site_goes_ahead_only_once_its_name_is_typed(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="DOOMED", value="v"))
+    bound = bound_token(admin, Role.viewer, site)
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+        dialog = app.screen
+        question = str(dialog.query_one("#question").render())
+        assert "1 secret (" in question and "1 token, revoked" in question
+        assert dialog.query_one("#yes", Button).disabled
+        await pilot.press(*site[:-1], "enter")  # one letter short
+        await wait_until(pilot, lambda: "That is not the site's name." in screen_text(app), message="refused")
+        assert admin.get_site(site).usage.secrets == 1
+        await pilot.press(site[-1])
+        await wait_until(pilot, lambda: not dialog.query_one("#yes", Button).disabled, message="button enabled")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: row_of(app, "sites-table", site) is None, message="site gone from the table")
+    with pytest.raises(ApiError) as gone:
+        admin.get_site(site)
+    assert gone.value.code == "not_found"
+    refused = SiteSecretsClient(admin.url, bound)
+    try:
+        with pytest.raises(ApiError) as revoked:
+            refused.whoami()
+        assert revoked.value.code == "unauthorized"
+    finally:
+        refused.close()
+
+
+async def test_escape_in_the_delete_dialog_keeps_the_site(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="KEPT", value="v"))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+        await pilot.press(*site, "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, DeleteSiteDialog), message="closed")
+        await settled(pilot)
+    assert admin.get_site(site).usage.secrets == 1
+
+
+async def test_enter_opens_the_site_in_the_other_tabs(started, admin, site):
+    other = fresh("other")
+    admin.request("POST", "/v1/sites", None, json={"name": other})
+    admin.create_secret(other, None, SecretCreate(name="OTHER_SECRET", value="v"))
+    async with started() as (app, pilot):
+        assert app.site == site
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", other)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.site == other and app.screen.query_one("#tabs").active == "secrets",
+                         message="switched")
+        await wait_until(pilot, lambda: "OTHER_SECRET" in screen_text(app), message="its secrets shown")
+        assert f"site {other}" in screen_text(app).splitlines()[0]
+
+
+# ------------------------------------------------------------ Tokens
+
+
+async def test_tokens_tab_lists_name_role_site_service_and_dates(started, admin, site):
+    admin.create_service(site, ServiceCreate(name="worker"))
+    admin.create_token(TokenCreate(name="runner", role=Role.service, site=site, service="worker", expires_in_days=30))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        name, role, where, service, created, expires, used = row_of(app, "tokens-table", "runner")
+        assert (role, where, service, used) == ("service", site, "worker", "never")
+        assert created[:4].isdigit() and expires[:4].isdigit() and expires > created
+
+
+async def test_create_token_shows_it_once_and_copies_it(started, admin, site):
+    async with started() as (app, pilot):
+        copies = recording_clipboard(app)
+        await open_tab(pilot, "6", "tokens")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenFormDialog), message="token form")
+        await pilot.press(*"deploy-bot", "ctrl+s")
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        [token] = [word for word in screen_text(app).split() if word.startswith("ss_")]
+        await pilot.press("c")
+        await wait_until(pilot, lambda: copies == [token], message="copied")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, TokenFormDialog) and
+                         row_of(app, "tokens-table", "deploy-bot") is not None, message="listed")
+        assert token not in screen_text(app)
+        assert row_of(app, "tokens-table", "deploy-bot")[1:3] == ["viewer", site]
+
+
+async def test_revoke_asks_first_and_then_the_token_is_refused(started, admin, site):
+    doomed = bound_token(admin, Role.viewer, site, name="doomed")
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await highlight(pilot, "tokens-table", "doomed")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="cancelled")
+        await settled(pilot)
+        assert row_of(app, "tokens-table", "doomed") is not None
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", "doomed") is None, message="revoked")
+    client = SiteSecretsClient(admin.url, doomed)
+    try:
+        with pytest.raises(ApiError):
+            client.whoami()
+    finally:
+        client.close()
+
+
+# ------------------------------------------------------------ untrusted text
+
+
+@pytest.mark.parametrize("name", ["[red]x", "[/foo]", "[@click=quit]q"])
+async def test_a_token_name_with_markup_shows_literally(started, admin, site, name):
+    admin.create_token(TokenCreate(name=name, role=Role.viewer, site=site))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await highlight(pilot, "tokens-table", name)
+        assert name in screen_text(app).split("────")[-1]  # the detail line, whole
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        assert f"Revoke the token {name} (viewer" in screen_text(app)
+        await pilot.press("n")
+
+
+async def test_a_new_sites_token_name_with_markup_shows_literally(started, admin):
+    name = fresh("mark")
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewSiteDialog), message="new site dialog")
+        app.screen.query_one("#token-name", Input).value = "[red]x[/foo]"
+        await pilot.press(*name, "ctrl+s")
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        assert "Token [red]x[/foo] (admin" in screen_text(app)
+
+
+async def test_a_site_name_with_markup_from_a_foreign_server_shows_literally(make_app, admin, site):
+    # Our server refuses such names; a compromised or foreign one might send them.
+    from shared.models import Site
+
+    real = admin.get_site(site)
+    foreign = Site.model_construct(**{**dict(real), "name": "[red]x[/foo]"})
+    app = make_app()
+    app.client.list_sites = lambda: [foreign]
+    async with running(app) as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await wait_until(pilot, lambda: "[red]x[/foo]  enter opens it in the other tabs" in screen_text(app),
+                         message="name literal in the detail")
+        assert row_of(app, "sites-table", "[red]x[/foo]") is not None
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+        assert "This deletes site [red]x[/foo] and everything" in screen_text(app)
+        await pilot.press("escape")
+        await settled(pilot)
+        assert app.is_running and app.return_code is None
+
+
+async def test_a_site_bound_admin_creates_tokens_for_its_own_site(started, admin, site):
+    async with started(token=bound_token(admin, Role.admin, site)) as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenFormDialog), message="token form")
+        assert app.screen.query_one("#site").disabled
+        await pilot.press(*"site-helper", "ctrl+s")
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", "site-helper") is not None, message="listed")
+        assert row_of(app, "tokens-table", "site-helper")[2] == site
+
+
+async def test_read_only_mode_hides_the_changing_keys_of_both_tabs(started, admin, site):
+    async with started(read_only=True) as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await wait_until(pilot, lambda: "Sort" in screen_text(app).splitlines()[-1], message="sites footer")
+        footer = screen_text(app).splitlines()[-1]
+        assert "New" not in footer and "Limits" not in footer and "Delete" not in footer
+        await pilot.press("n", "d")
+        await settled(pilot)
+        assert not isinstance(app.screen, (NewSiteDialog, DeleteSiteDialog))
+        await open_tab(pilot, "6", "tokens")
+        await wait_until(pilot, lambda: "Refresh" in screen_text(app).splitlines()[-1], message="tokens footer")
+        assert "Revoke" not in screen_text(app).splitlines()[-1]

@@ -1,0 +1,135 @@
+"""The Sites tab (the operator: an admin bound to no site): every site with what it holds against
+its limits, sortable (`o`) and filterable (`/`); `n` creates a site with its first admin token,
+`e` edits its limits, `d` deletes it with everything in it once its name is typed, and `enter`
+opens it in the other tabs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from shared.models import Site
+from tui.client import SiteSecretsClient
+from tui.display import safe_text
+from tui.sitelimits import plural, secrets_fill, secrets_text, size_text
+from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
+from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
+from tui.ui.widgets.compact_table import CompactTable, clipped
+from tui.ui.widgets.pane_filter import FILTER_KEYS, FilterablePane
+
+SORTS = (
+    ("name", lambda s: s.name),
+    ("secrets used", lambda s: (-secrets_fill(s), s.name)),
+    ("value bytes", lambda s: (-s.usage.value_bytes, s.name)),
+    ("services", lambda s: (-s.usage.services, s.name)),
+    ("tokens", lambda s: (-s.usage.tokens, s.name)),
+)
+"""What `o` cycles through: (words, sort key); the fullest first for every count."""
+
+COLUMNS = ("name", "secrets", "values", "services", "tokens", "versions", "trash days")
+_SORT_OF_COLUMN = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}
+
+
+def fill_style(site: Site) -> str:
+    """Yellow from 80% of `max_secrets`, red at the limit."""
+    fill = secrets_fill(site)
+    return "bold red" if fill >= 1 else "yellow" if fill >= 0.8 else ""
+
+
+class SitesPane(FilterablePane):
+    DEFAULT_CSS = """
+    #sites-table { height: 1fr; min-height: 4; }
+    #site-detail { height: 4; border-top: solid $primary; padding: 0 1; }
+    """
+    NAME = "sites"
+    PALETTE = "Sites"
+    FILTER_HINT = "filter sites by name"
+    CHANGING = frozenset({"new", "edit", "delete"})
+    BINDINGS = bindings("sites", Key("enter", "open", "Open"), NEW, Key("e", "edit", "Limits"), DELETE,
+                        Key("o", "sort", "Sort"), REFRESH, *FILTER_KEYS)
+    data: list[Site] | None
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.sort = 0
+
+    def compose(self) -> ComposeResult:
+        yield self.filter_box()
+        table = CompactTable(id="sites-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Static(id="site-detail")
+
+    def fetch(self, client: SiteSecretsClient, site: str) -> list[Site]:
+        return client.list_sites()
+
+    def rows(self) -> Iterable[tuple[str, Site]]:
+        needle = self.needle
+        for site in sorted(self.data or [], key=SORTS[self.sort][1]):
+            if needle in site.name:
+                yield site.name, site
+
+    def cells(self, site: Site) -> list[Text]:
+        return [clipped(site.name, 18), Text(secrets_text(site), style=fill_style(site)),
+                Text(size_text(site.usage.value_bytes)), Text(str(site.usage.services)), Text(str(site.usage.tokens)),
+                Text(str(site.limits.max_versions)), Text(str(site.limits.trash_days))]
+
+    def show(self, site: Site | None) -> None:
+        self.query_one("#site-detail", Static).update(self.describe(site))
+
+    def describe(self, site: Site | None) -> Text:
+        if site is None:
+            hint = "No site matches the filter; escape clears it." if self.needle else "No sites yet; n creates one."
+            return Text(hint, style="dim")
+        usage, limits = site.usage, site.limits
+        line = safe_text(site.name, style="bold")
+        line.append("  open in the other tabs" if site.name == self.app.site else "  enter opens it in the other tabs",
+                    style="dim")
+        line.append(f"\n{secrets_text(site)} secrets ({secrets_fill(site):.0%}) · {size_text(usage.value_bytes)} of values, "
+                    f"≤{size_text(limits.max_value_bytes)} each · {plural(usage.services, 'service')} · "
+                    f"{plural(usage.tokens, 'token')}")
+        line.append(f"\nnames ≤{limits.max_name_length} · keeps {plural(limits.max_versions, 'version')} · "
+                    f"trash {plural(limits.trash_days, 'day')} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
+        return line
+
+    # ------------------------------------------------------------ sort and open
+
+    def action_sort(self) -> None:
+        self.sort = (self.sort + 1) % len(SORTS)
+        self.fill()
+        self.notify(f"Sites sorted by {SORTS[self.sort][0]}.", markup=False, timeout=2)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        if event.column_index in _SORT_OF_COLUMN:
+            self.sort = _SORT_OF_COLUMN[event.column_index]
+            self.fill()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        site = self.highlighted()
+        if site is not None:
+            self.post_message(OpenSite(site.name))
+
+    # ------------------------------------------------------------ new, limits, delete
+
+    def form(self, site: Site | None):
+        from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
+
+        return NewSiteDialog([s.name for s in self.data or []]) if site is None else SiteLimitsDialog(site)
+
+    def saved(self, site: Site) -> SitesChanged:
+        return SitesChanged(select=site.name)
+
+    def action_delete(self) -> None:
+        site = self.highlighted()
+        if site is None:
+            return
+        from tui.ui.dialogs.site_delete import DeleteSiteDialog
+
+        self.app.push_screen(DeleteSiteDialog(site), lambda yes: self.post_message(DeleteSite(site)) if yes else None)
