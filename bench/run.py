@@ -21,6 +21,8 @@ BENCH_WORKERS (`serve --workers` of every server; default the server's own, one 
 BENCH_WRK=0 leaves wrk out;
 BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command
 latency) alone, into `bench/results-watch.json`.
+Apart from these, `python -m bench.instructions [TREE ...]` (valgrind) counts the server's
+instructions per env fetch, the figure the machine's load does not move (see instructions.py).
 """
 
 from __future__ import annotations
