@@ -24,6 +24,8 @@ latency) alone, into `bench/results-watch.json`;
 BENCH_ONLY=audit runs row 14 (the audit log at 3,000,000 events: filtered pages, env fetch with and without
 the filter indexes, retention's batches, export) alone, into `bench/results-audit.json` (BENCH_AUDIT_EVENTS,
 BENCH_AUDIT_REPEAT, BENCH_AUDIT_RETAIN size it).
+Apart from these, `python -m bench.instructions [TREE ...]` (valgrind) counts the server's
+instructions per env fetch, the figure the machine's load does not move (see instructions.py).
 """
 
 from __future__ import annotations

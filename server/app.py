@@ -116,7 +116,7 @@ class Application:
                            headers=[("WWW-Authenticate", "Bearer")])
         token = bearer_token(request.header("Authorization"))
         digest = self.state.tokens.hash(token) if token else ""
-        row = self.state.store.read(lambda tx: tx.get_token_by_hash(digest)) if token else None
+        row = self.state.store.lookup(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
         if row is None or not hashes_match(row.hash, digest) or not self._intact(row) or _expired(row.expires_at, now):
             self._refuse_bad_token(call)

@@ -19,6 +19,7 @@ from .http import validation_error
 from .store.base import BoundSecret
 
 MAX_WAIT_SECONDS = 60
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call
 PARK_KEY = "sitesecrets.park"
 """The environ key of the server's context manager that takes a waiting request out of its
 connection cap for the wait (see `wsgiserver._Handler.park`); absent elsewhere, a no-op."""
@@ -28,7 +29,7 @@ def env_etag(bound: list[BoundSecret]) -> str:
     """A strong tag for the environment `bound` makes: over (scope, name, secret id, version) of each
     binding. The id makes a secret deleted and created again at the same version another tag."""
     parts = sorted((b.app or "", b.name, b.secret_id or 0, b.version or 0) for b in bound)
-    digest = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
+    digest = hashlib.sha256(_COMPACT_JSON.encode(parts).encode()).hexdigest()
     return f'"{digest[:32]}"'
 
 

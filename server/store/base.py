@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, TypeVar
 
 T = TypeVar("T")
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call
 
 
 class StoreError(Exception):
@@ -47,7 +48,7 @@ class AuditRecord:
 
     @classmethod
     def of(cls, action: str, *, details: dict[str, Any] | None = None, **fields: Any) -> "AuditRecord":
-        return cls(action=action, details=json.dumps(details or {}, separators=(",", ":")), **fields)
+        return cls(action=action, details=_COMPACT_JSON.encode(details or {}), **fields)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class SiteRow:
     max_versions: int | None = None
     trash_days: int | None = None
     audit_retention_days: int | None = None
+    env_changes: int = field(default=0, compare=False)
+    """The site's change counter as this read saw it (see `changes.py`): read with the row, so an
+    environment fetch needs no query of its own for it."""
 
 
 @dataclass(frozen=True)
@@ -304,9 +308,11 @@ class Transaction(Protocol):
     def bindings(self, service_ids: list[int]) -> list[BindingRow]: ...
     def replace_bindings(self, service_id: int, refs: list[tuple[int | None, str]]) -> None: ...
     def bound_secrets(self, service_id: int) -> list[BoundSecret]: ...
-    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
+    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,
+                    *, touch_service: bool = True) -> None:
         """The service loaded these versions now: clears its restart flag and marks the secrets used.
-        Callers pass only what changed (see `handlers.services.service_env`)."""
+        Callers pass only what changed (see `handlers.services.service_env`), and `touch_service=False`
+        when the service's `loaded_at` is already `now`."""
         ...
     # tokens
     def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
@@ -345,6 +351,13 @@ class Transaction(Protocol):
 class Store(Protocol):
     def read(self, fn: Callable[[Transaction], T]) -> T:
         """Run `fn` in a read-only snapshot."""
+        ...
+
+    def lookup(self, fn: Callable[[Transaction], T]) -> T:
+        """`read` for an `fn` that runs one query: without a transaction around it, which one
+        statement does not need (it sees one snapshot on either backend). It saves `read`'s BEGIN
+        and ROLLBACK: two statements, and two round trips on PostgreSQL, on every request (the
+        token lookup)."""
         ...
 
     def write(self, fn: Callable[[Transaction], T]) -> T:

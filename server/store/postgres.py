@@ -229,6 +229,13 @@ class PostgresStore:
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error) from None
 
+    def lookup(self, fn: Callable[[PostgresTx], T]) -> T:
+        try:
+            with self._pool.connection() as conn:  # in autocommit: the statement is its own transaction
+                return fn(PostgresTx(conn, writing=False))
+        except (psycopg.Error, PoolTimeout) as error:
+            raise translate(error) from None
+
     # ------------------------------------------------------------ writes
 
     def write(self, fn: Callable[[PostgresTx], T]) -> T:

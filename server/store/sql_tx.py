@@ -26,7 +26,7 @@ _SECRET_COLUMNS = """
 _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
 """
-_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days, audit_retention_days"
+_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days, audit_retention_days, env_changes"
 _LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
                   "audit_retention_days"}
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
@@ -313,13 +313,15 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
         )
         return [BoundSecret(*r) for r in rows]
 
-    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str) -> None:
+    def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,
+                    *, touch_service: bool = True) -> None:
         if versions:
             self._many(
                 "UPDATE bindings SET loaded_version = ? WHERE service_id = ? AND coalesce(app_id, 0) = ? AND name = ?",
                 [(version, service_id, app_id or 0, name) for (app_id, name), version in versions.items()],
             )
-        self._run("UPDATE services SET loaded_at = ? WHERE id = ? AND (loaded_at IS NULL OR loaded_at <> ?)", now, service_id, now)
+        if touch_service:
+            self._run("UPDATE services SET loaded_at = ? WHERE id = ? AND (loaded_at IS NULL OR loaded_at <> ?)", now, service_id, now)
         if secret_ids:
             marks = ", ".join("?" for _ in secret_ids)
             self._run(f"UPDATE secrets SET last_used_at = ? WHERE id IN ({marks})", now, *secret_ids)

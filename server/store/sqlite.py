@@ -125,6 +125,15 @@ class SqliteStore:
         finally:
             self._release(conn)
 
+    def lookup(self, fn: Callable[[SqliteTx], T]) -> T:
+        conn = self._acquire()  # in autocommit: the statement is its own read transaction
+        try:
+            return fn(SqliteTx(conn))
+        except sqlite3.Error as error:
+            raise translate(error) from None
+        finally:
+            self._release(conn)
+
     def _acquire(self) -> sqlite3.Connection:
         with self._idle_lock:
             if self._idle:
