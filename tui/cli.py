@@ -61,9 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from(args: argparse.Namespace, url: str) -> Settings:
+def settings_from(args: argparse.Namespace, url: str, local_token_file: str | None = None) -> Settings:
     return Settings(url=url, site=args.site, read_only=args.read_only, insecure=args.insecure,
-                    reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds)
+                    reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
+                    local_token_file=local_token_file)
 
 
 def connect(client, settings: Settings):
@@ -123,7 +124,8 @@ def run_remote(args: argparse.Namespace) -> int:
 def run_local(args: argparse.Namespace) -> int:
     from tui.local import run_local_tui
 
-    return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
+    return run_local_tui(args.data_dir,
+                         lambda client, url, token_file: run_tui(client, settings_from(args, url, token_file)))
 
 
 _VALUED = {"--url", "--token", "--token-file", "--site", "--proxy"}

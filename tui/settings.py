@@ -36,3 +36,6 @@ class Settings:
     clipboard_seconds: float = 30.0
     reconnect_max_seconds: float = 15.0
     """Ceiling of the reconnect backoff (it starts at half a second and doubles)."""
+    local_token_file: str | None = None
+    """`sitesecrets local`: the admin token file of its embedded server, which the help screen
+    names so another shell can reach the server while the TUI runs."""

@@ -47,10 +47,10 @@ def one_line(cell: object) -> Text:
 
 class FittedTable(DataTable):
     BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("g,home", "scroll_top", "First row", show=False),
-        Binding("G,end", "scroll_bottom", "Last row", show=False),
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g,home", "scroll_top", "First row", show=False, id="table.first"),
+        Binding("G,end", "scroll_bottom", "Last row", show=False, id="table.last"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:

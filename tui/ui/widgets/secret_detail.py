@@ -54,12 +54,14 @@ class SecretDetail(VerticalScroll, can_focus=False):
     def revealed(self) -> bool:
         return self._value is not None
 
-    def show(self, secret: Secret | None) -> None:
-        """Show `secret`; moving to another secret re-masks."""
+    def show(self, secret: Secret | None, empty: Text | None = None) -> None:
+        """Show `secret` (None: `empty`, which says why nothing is shown); moving to another
+        secret re-masks."""
         if secret is None or self.secret is None or id_of(secret) != id_of(self.secret):
             self.mask()
         self.secret = secret
-        self.query_one("#detail-fields", Static).update(self._fields(secret))
+        fields = self._fields(secret) if secret is not None else (empty or Text("No secret selected.", style="dim"))
+        self.query_one("#detail-fields", Static).update(fields)
         self._render_value()
 
     def reveal(self, value: str, seconds: float) -> None:
@@ -94,7 +96,7 @@ class SecretDetail(VerticalScroll, can_focus=False):
         elif self._value is None:
             line.append("value  ", style="bold")
             line.append(MASK)
-            line.append("   (s shows it)", style="dim")
+            line.append("   (s shows it)" if self.app.can_reveal else "   (viewers cannot reveal values)", style="dim")
         else:
             remaining = max(0, round(self._deadline - time.monotonic()))
             line.append(f"⚠ VALUE ON SCREEN, hides in {remaining}s (s hides now)", style="bold black on yellow")
@@ -103,11 +105,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
             line.append_text(safe_text(pretty_value(self._value, typed), multiline=True))
         self.query_one("#detail-value", Static).update(line)
 
-    def _fields(self, secret: Secret | None) -> Text:
+    def _fields(self, secret: Secret) -> Text:
         text = Text()
-        if secret is None:
-            text.append("No secret selected.", style="dim")
-            return text
         rows = [
             ("name", secret.name),
             ("scope", "site" if secret.app is None else f"app {secret.app}"),
@@ -140,7 +139,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
             if index:
                 text.append("\n" + " " * 12)
             text.append_text(safe_text(service.name))
-            text.append(f"  loaded {'v' + str(version) if version is not None else 'never'}"
+            # the colon keeps name and versions apart however the spaces are drawn (README SVGs)
+            text.append(f": loaded {'v' + str(version) if version is not None else 'never'}"
                         f" · current v{secret.version}", style="dim")
             if version is not None and version != secret.version:
                 text.append("  restart needed", style="bold black on yellow")

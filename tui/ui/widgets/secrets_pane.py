@@ -7,17 +7,15 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Input
 
 from shared.models import Secret
-from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
+from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
-from tui.sitedata import SiteData, id_of, matches, scope_label
+from tui.sitedata import SiteData, haystack, id_of, scope_label
 from tui.ui.messages import DeleteSecret, SecretsChanged
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
-from tui.ui.widgets.safe_input import SafeInput
 from tui.ui.widgets.secret_detail import SecretDetail
 
 READING_VALUE = {"reveal", "copy"}
@@ -28,19 +26,17 @@ class SecretsPane(DataPane):
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
-                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False))
+                        REFRESH, FILTER, CLEAR_FILTER)
+    FILTER_HINT = "filter by name, description, type or scope"
+    NOUN = "secrets"
     data: SiteData | None
 
     def compose(self) -> ComposeResult:
-        yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
+        yield self.filter_box()
         table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "scope", "type", "ver", "updated", "used by")
         yield table
         yield SecretDetail(id="secret-detail")
-
-    def on_mount(self) -> None:
-        # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
-        self.query_one("#secrets-filter", Input).display = False
 
     @property
     def detail(self) -> SecretDetail:
@@ -63,10 +59,11 @@ class SecretsPane(DataPane):
         super()._loaded(data, select)
 
     def rows(self) -> Iterable[tuple[str, Secret]]:
-        needle = self.query_one("#secrets-filter", Input).value
         for secret in sorted(self.data.secrets if self.data else [], key=lambda s: (s.name.lower(), s.app or "")):
-            if matches(secret, needle):
-                yield id_of(secret), secret
+            yield id_of(secret), secret
+
+    def haystack(self, secret: Secret) -> Iterable[str]:
+        return haystack(secret)
 
     def cells(self, secret: Secret) -> list[Text]:
         return [safe_text(secret.name), safe_text(scope_label(secret)), safe_text(secret.type or "-"),
@@ -74,33 +71,7 @@ class SecretsPane(DataPane):
                 safe_text(", ".join(secret.used_by) or "-")]
 
     def show(self, secret: Secret | None) -> None:
-        self.detail.show(secret)
-
-    # ------------------------------------------------------------ filter
-
-    def action_filter(self) -> None:
-        box = self.query_one("#secrets-filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "secrets-filter":
-            self.fill()
-            if self.table.row_count:
-                self.table.move_cursor(row=0)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secrets-filter":
-            self.table.focus()
-            self.table.move_cursor(row=0)
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#secrets-filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.fill()
-            self.table.focus()
+        self.detail.show(secret, empty=self.empty_text())
 
     # ------------------------------------------------------------ value: reveal and copy
 
