@@ -26,8 +26,9 @@ def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str, st
     from server.embedded import LOCAL_TOKEN_FILE, EmbeddedServer
 
     files.make_dirs(data_dir)  # ~/.local/share and the rest 0700, not as the umask would have them
-    # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes)
-    socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-local-"))
+    # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes,
+    # and the help screen's `export SITESECRETS_URL=...` line in 80 columns)
+    socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-"))
     try:
         with EmbeddedServer.start(data_dir, unix_socket=socket_dir / SOCKET_NAME) as server:
             client = SiteSecretsClient(server.url, server.admin_token)

@@ -4,6 +4,8 @@ embedded server while the TUI runs."""
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -62,12 +64,16 @@ def key_table(title: str, rows: Rows) -> Group:
 
 def local_server_text(url: str, token_file: str) -> Text:
     """How another shell of this user reaches the `sitesecrets local` server while it runs; the
-    token stays in its 0600 file, never on a command line."""
+    token stays in its 0600 file, never on a command line. Each line fits 80 columns, to copy."""
+    home = os.path.expanduser("~")
+    if token_file.startswith(home + os.sep):
+        token_file = "~" + token_file[len(home):]
     text = Text("This server (sitesecrets local)", style="bold underline")
-    text.append("\nIt runs inside this TUI and stops when you quit. From another shell, meanwhile:\n")
-    text.append(f"  export SITESECRETS_URL={url}\n", style="bold")
-    text.append(f"  sitesecrets --token-file {token_file} ls\n", style="bold")
-    text.append(f"  sitesecrets run --token-file {token_file} --service NAME -- CMD\n", style="bold")
+    text.append("\nIt runs inside this TUI and stops when you quit. Meanwhile, in another shell:\n")
+    for line in (f"export SITESECRETS_URL={url}", f"TOKEN_FILE={token_file}",
+                 "sitesecrets --token-file $TOKEN_FILE ls",
+                 "sitesecrets run --token-file $TOKEN_FILE --service NAME -- CMD"):
+        text.append(f"  {line}\n", style="bold")
     text.append("For run, a token of the service's own is better: sitesecrets token create --role service.")
     return text
 
