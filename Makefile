@@ -17,6 +17,9 @@ $(RUN_STAMP): pyproject.toml Makefile
 	@echo "make: installing Site Secrets and what it runs on (httpx, h11, pydantic, cryptography,"
 	@echo "      jsonschema, google-re2, textual); about 35 MB, under a minute on a fast link"
 	$(PIP) -e . --config-settings editable_mode=compat
+	@echo "make: compiling the bytecode of shared/, server/ and tui/ (pip does it for what it installs,"
+	@echo "      an editable install leaves ours to the first start, which PYTHONDONTWRITEBYTECODE skips)"
+	$(BIN)/python -m compileall -q shared server tui
 	touch $(RUN_STAMP)
 
 # Then the test, PostgreSQL and benchmark extras: `make test` and `make bench`.

@@ -20,7 +20,8 @@ rows 1, 2, 3 and 10 (the serving layer's rows) alone, into `bench/results-servin
 BENCH_WORKERS (`serve --workers` of every server; default the server's own, one per core),
 BENCH_WRK=0 leaves wrk out;
 BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command
-latency) alone, into `bench/results-watch.json`.
+latency) alone, into `bench/results-watch.json`; BENCH_ONLY=startup runs row 8 (the TUI's first frame
+next to a minimal Textual app's) alone, into `bench/results-startup.json`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from . import fixtures, httpcost, isolation, replicas, startup, watchers, wrk
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
-from .targets import judge, row_11, serving_rows
+from .targets import judge, row_8, row_11, serving_rows
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CONCURRENCY = (1, 4, 16)
@@ -239,6 +240,21 @@ class Bench:
                 server.stop()
         return [f"Row 11 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per case."]
 
+    def run_startup_only(self) -> list[str]:
+        """Row 8 alone (`BENCH_ONLY=startup`): the TUI's first frame on a 100-secret site next to a
+        minimal Textual app's, without the load rows."""
+        try:
+            admin = fixtures.init_data_dir(self.base / "small")
+            server = ServerProcess(self.base / "small", self.base / "small.log")
+            self.servers.append(server)
+            small = fixtures.load_small(server.url, admin)
+            self.log("row 8: TUI first frame and a minimal Textual app's, 7 fresh processes each, taking turns")
+            self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
+        finally:
+            for server in self.servers:
+                server.stop()
+        return ["Row 8 alone: each process timed from spawn to its first frame with 100 rows painted."]
+
     def run_http_only(self) -> list[str]:
         """Row 12 alone (`BENCH_ONLY=http`): see httpcost.py."""
         try:
@@ -277,7 +293,8 @@ def main() -> int:
     only = os.environ.get("BENCH_ONLY", "")
     try:
         notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
-                 "serving": bench.run_serving_only, "watch": bench.run_watch_only}.get(only, bench.run)()
+                 "serving": bench.run_serving_only, "watch": bench.run_watch_only,
+                 "startup": bench.run_startup_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -292,13 +309,15 @@ def main() -> int:
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
              "http": lambda: httpcost.row_12(bench.raw.get("row12")),
              "serving": lambda: serving_rows(bench.raw),
-             "watch": lambda: watchers.row_13(bench.raw.get("row13"))}.get(only, lambda: judge(bench.raw))()
+             "watch": lambda: watchers.row_13(bench.raw.get("row13")),
+             "startup": lambda: row_8(bench.raw.get("row8"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
               "load_processes": bench.gen.processes if bench.gen else 0, "workers": fixtures.WORKERS or "default",
               "wrk": bench.raw.get("wrk", "left out")}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch") else RESULTS
+    results = (RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch", "startup")
+               else RESULTS)
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

@@ -88,15 +88,24 @@ def connect(client, settings: Settings):
         raise SystemExit(f"sitesecrets: {safe_str(error.message)}") from None
 
 
+def build_app(client, settings: Settings):
+    """The TUI's App on `client`, once the token and site are checked (`connect`). The Secrets
+    tab's data is fetched in a thread from here on, while Textual is imported and the UI built."""
+    from tui.sitedata import prefetch_site_data
+
+    identity = connect(client, settings)
+    first_load = prefetch_site_data(client, identity.site or settings.site)
+    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
+
+    return SiteSecretsApp(client, settings, identity, first_load)
+
+
 def run_tui(client, settings: Settings) -> int:
     """Open the TUI on `client` and block until the user quits; the exit status."""
     from tui.crash import disable_core_dumps
 
     disable_core_dumps()
-    identity = connect(client, settings)
-    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
-
-    app = SiteSecretsApp(client, settings, identity)
+    app = build_app(client, settings)
     app.run()
     return app.return_code or 0
 

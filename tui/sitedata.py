@@ -9,6 +9,8 @@ of a secret each service last loaded, which secrets an error's details name.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 from shared.models import App, LoadedVersion, Secret, SecretRef, SecretType, Service, Site
@@ -47,6 +49,28 @@ class SiteData:
                  services: list[Service] | None = None):
         self.site, self.secrets, self.apps, self.types = site, secrets, apps, types
         self.services = services or []
+
+
+def fetch_site_data(client, site: str) -> SiteData:
+    """The Secrets tab's data for `site`: the site, its secrets, apps, types and services."""
+    return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
+                    client.list_types(site), client.list_services(site).items)
+
+
+def prefetch_site_data(client, site: str) -> Future:
+    """`fetch_site_data` started now in a thread of its own: `sitesecrets` calls it before importing
+    Textual, so the Secrets tab's first load waits on the network while the UI is being built,
+    not after. The future holds the data or the exception the client raised."""
+    future: Future = Future()
+
+    def fetch() -> None:
+        try:
+            future.set_result(fetch_site_data(client, site))
+        except BaseException as error:  # handed to whoever takes the result, as a worker would
+            future.set_exception(error)
+
+    threading.Thread(target=fetch, name="sitesecrets-prefetch", daemon=True).start()
+    return future
 
 
 class ServicesData:

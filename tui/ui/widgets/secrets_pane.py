@@ -12,7 +12,7 @@ from shared.models import Secret
 from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
-from tui.sitedata import SiteData, haystack, id_of, scope_label
+from tui.sitedata import SiteData, fetch_site_data, haystack, id_of, scope_label
 from tui.ui.messages import DeleteSecret, SecretsChanged
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
@@ -50,9 +50,10 @@ class SecretsPane(DataPane):
     # ------------------------------------------------------------ loading
 
     def fetch(self, client: SiteSecretsClient, site: str) -> SiteData:
-        """The site's secrets, with the apps, types, limits and services the forms and detail use."""
-        return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
-                        client.list_types(site), client.list_services(site).items)
+        """The site's secrets, with the apps, types, limits and services the forms and detail use;
+        the first time, what `sitesecrets` started fetching before the UI was built."""
+        early = self.app.take_first_load(site)
+        return early.result() if early is not None else fetch_site_data(client, site)
 
     def _loaded(self, data: SiteData, select: str | None) -> None:
         self.detail.services = data.services
