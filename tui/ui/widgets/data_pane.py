@@ -3,7 +3,7 @@
 A pane loads its data in a worker (`fetch`, off the event loop), fills a `FittedTable` with one
 keyed row per item (`rows`, `cells`), keeps the highlighted item highlighted across reloads,
 shows it (`show`), and offers its keys in the command palette. Keys in `CHANGING` are disabled
-in read-only mode. A pane with a `FILTER_HINT` placeholder has a `/` filter box (`filter_box`) that
+in read-only mode. A pane with a `FILTER_HINT` placeholder has a `/` filter box (built on first use) that
 keeps the rows whose `haystack` holds what was typed; beside an empty table `empty_text` says why
 it is empty and what to press. New and edit open the pane's `form`; a saved form and a confirmed delete are
 posted to the screen as messages (`tui.ui.messages`), and the screen does the work and reloads
@@ -112,20 +112,21 @@ class DataPane(ApiCaller, Vertical):
         """The texts of `item` the filter looks in (any case, any part)."""
         return ()
 
-    def filter_box(self) -> SafeInput:
-        """The `/` filter box, hidden until `/`; `compose` yields it above the table."""
-        box = SafeInput(placeholder=self.FILTER_HINT, id=f"{self.NAME}-filter", classes="pane-filter")
-        box.display = False
-        return box
-
     @property
     def needle(self) -> str:
         """What the filter box holds now ("" when the pane has none)."""
         boxes = self.query(f"#{self.NAME}-filter")
         return boxes.first(Input).value.strip() if boxes else ""
 
-    def action_filter(self) -> None:
-        box = self.query_one(f"#{self.NAME}-filter", Input)
+    async def action_filter(self) -> None:
+        """Show the filter box above the table and focus it. It is built on the first `/`, not
+        with the pane: an Input (and its cursor timer) the first frame does not show."""
+        boxes = self.query(f"#{self.NAME}-filter")
+        if boxes:
+            box = boxes.first(Input)
+        else:
+            box = SafeInput(placeholder=self.FILTER_HINT, id=f"{self.NAME}-filter", classes="pane-filter")
+            await self.mount(box, before=self.table)
         box.display = True
         box.focus()
 

@@ -38,9 +38,10 @@ def cell_width(cell: object) -> int:
 
 
 def one_line(cell: object) -> Text:
-    """`cell` as Text that ends in `…` where its column cuts it. A str is taken as plain text,
-    never as markup (DataTable would parse it)."""
-    text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+    """`cell` as Text that ends in `…` where its column cuts it (a Text is changed in place: the
+    panes make a new one per cell). A str is taken as plain text, never as markup (DataTable
+    would parse it)."""
+    text = cell if isinstance(cell, Text) else Text(str(cell))
     text.no_wrap, text.overflow, text.end = True, "ellipsis", ""
     return text
 
@@ -66,9 +67,13 @@ class FittedTable(DataTable):
 
     def add_row(self, *cells, height: int | None = 1, key: str | None = None, label=None):
         cells = tuple(one_line(cell) for cell in cells)
+        grew = False
         for column, cell in zip(self.ordered_columns, cells):
-            self._natural[column.key] = max(self._natural.get(column.key, 0), cell_width(cell))
-        self._fit()
+            width = cell_width(cell)
+            if width > self._natural.get(column.key, 0):
+                self._natural[column.key], grew = width, True
+        if grew:  # widths change only when a column's widest cell does
+            self._fit()
         return super().add_row(*cells, height=height, key=key, label=label)
 
     def clear(self, columns: bool = False):

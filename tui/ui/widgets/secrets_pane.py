@@ -32,7 +32,6 @@ class SecretsPane(DataPane):
     data: SiteData | None
 
     def compose(self) -> ComposeResult:
-        yield self.filter_box()
         table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "scope", "type", "ver", "updated", "used by")
         yield table

@@ -32,7 +32,6 @@ class ServicesPane(DataPane):
     data: ServicesData | None
 
     def compose(self) -> ComposeResult:
-        yield self.filter_box()
         table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "app", "status", "last load", "bindings")
         yield table

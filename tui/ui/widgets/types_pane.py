@@ -43,7 +43,6 @@ class TypesPane(DataPane):
     data: list[SecretType] | None
 
     def compose(self) -> ComposeResult:
-        yield self.filter_box()
         table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True)
         table.add_columns("name", "key", "fields", "secrets")
         yield table
