@@ -89,14 +89,19 @@ def connect(client, settings: Settings):
 
 
 def build_app(client, settings: Settings):
-    """The TUI's App on `client`, once the token and site are checked (`connect`). The Secrets
-    tab's data is fetched in a thread from here on, while Textual is imported and the UI built."""
-    from tui.sitedata import prefetch_site_data
+    """The TUI's App on `client`, once the token and site are checked (`connect`). The check,
+    then the Secrets tab's first load, run in threads while Textual is imported and the App built,
+    so the server's answers overlap the import instead of following it."""
+    from tui.sitedata import fetch_site_data, in_thread
 
-    identity = connect(client, settings)
-    first_load = prefetch_site_data(client, identity.site or settings.site)
+    def first_calls():
+        identity = connect(client, settings)
+        return identity, in_thread(lambda: fetch_site_data(client, identity.site or settings.site))
+
+    started = in_thread(first_calls)
     from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
 
+    identity, first_load = started.result()  # connect's SystemExit, if any, is raised here
     return SiteSecretsApp(client, settings, identity, first_load)
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from shared.models import App, LoadedVersion, Secret, SecretRef, SecretType, Service, Site
+
+T = TypeVar("T")
 
 NAME_RULE = "lowercase letters, digits and '-', starting with a letter or digit, at most 63"
 
@@ -57,19 +59,19 @@ def fetch_site_data(client, site: str) -> SiteData:
                     client.list_types(site), client.list_services(site).items)
 
 
-def prefetch_site_data(client, site: str) -> Future:
-    """`fetch_site_data` started now in a thread of its own: `sitesecrets` calls it before importing
-    Textual, so the Secrets tab's first load waits on the network while the UI is being built,
-    not after. The future holds the data or the exception the client raised."""
-    future: Future = Future()
+def in_thread(call: Callable[[], T]) -> Future[T]:
+    """`call()` started now in a daemon thread; the future holds its result or what it raised.
+    `sitesecrets` starts its first calls so before importing Textual: the server answers while
+    the UI is being built, not after."""
+    future: Future[T] = Future()
 
-    def fetch() -> None:
+    def run() -> None:
         try:
-            future.set_result(fetch_site_data(client, site))
-        except BaseException as error:  # handed to whoever takes the result, as a worker would
+            future.set_result(call())
+        except BaseException as error:  # SystemExit too: handed to whoever takes the result
             future.set_exception(error)
 
-    threading.Thread(target=fetch, name="sitesecrets-prefetch", daemon=True).start()
+    threading.Thread(target=run, name="sitesecrets-first-calls", daemon=True).start()
     return future
 
 
