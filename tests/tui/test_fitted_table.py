@@ -73,3 +73,21 @@ async def test_strings_are_shown_as_plain_text_not_markup() -> None:
         app.query_one(FittedTable).add_row("[red]x", "[/foo]")
         await pilot.pause()
         assert "[red]x" in screen_text(app) and "[/foo]" in screen_text(app)
+
+
+class TimesWhole(App[None]):
+    def compose(self) -> ComposeResult:
+        table = FittedTable(whole=("at",))
+        table.add_columns("at", "actor", "target")
+        yield table
+
+
+async def test_a_column_named_whole_is_never_narrowed_to_fit() -> None:
+    app = TimesWhole()
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(FittedTable)
+        table.add_row("2026-01-15 09:30", "a" * 30, "t" * 30)
+        await pilot.pause()
+        at, actor, target = table.ordered_columns
+        assert at.width == len("2026-01-15 09:30") and "2026-01-15 09:30" in screen_text(app)
+        assert actor.width < 30 and target.width < 30 and table.max_scroll_x == 0

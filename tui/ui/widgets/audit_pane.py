@@ -57,7 +57,7 @@ class AuditPane(DataPane):
         with Horizontal(id="audit-filters"):
             for name in FILTERS:
                 yield SafeInput(placeholder=name, id=f"audit-{name}", classes="audit-filter")
-        table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True, whole=("at", "outcome"))
         table.add_columns("at", "outcome", "action", "actor", "target")
         yield table
 

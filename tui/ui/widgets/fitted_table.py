@@ -10,12 +10,14 @@ afterwards without the caches being dropped.
 
 Widths are bounded: a column is as wide as its widest cell up to `MAX_WIDTH`, and when the
 columns together would not fit the table, the widest give way first (never below their header,
-or `MIN_WIDTH`). A cell cut short ends in `…`; the pane beside the table shows it whole. Widths
+or `MIN_WIDTH`; columns named `whole`, such as times, not at all). A cell cut short ends in `…`; the pane beside the table shows it whole. Widths
 are measured on the rows the table holds now: after `clear` (every pane refills through it) a
 long row that was deleted no longer widens anything.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -54,10 +56,12 @@ class FittedTable(DataTable):
         Binding("G,end", "scroll_bottom", "Last row", show=False, id="table.last"),
     ]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, whole: Iterable[str] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._natural: dict[object, int] = {}
         """Column key -> width of its widest cell (header included), before any bound."""
+        self._whole = frozenset(whole)
+        """Labels of the columns never narrowed to fit (times, versions): the others give way."""
 
     def add_column(self, label, *, width: int | None = None, key: str | None = None, default=None):
         column_key = super().add_column(label, width=width, key=key, default=default)
@@ -96,7 +100,8 @@ class FittedTable(DataTable):
     def widths(self) -> dict[object, int]:
         """Column key -> the width it gets now: its widest cell, bounded (see the module)."""
         widths = {key: min(width, MAX_WIDTH) for key, width in self._natural.items() if key in self.columns}
-        floors = {key: min(widths[key], max(cell_width(self.columns[key].label), MIN_WIDTH)) for key in widths}
+        floors = {key: widths[key] if self.columns[key].label.plain in self._whole
+                  else min(widths[key], max(cell_width(self.columns[key].label), MIN_WIDTH)) for key in widths}
         room, excess = self._room(), 0
         if room:
             excess = sum(widths.values()) - room

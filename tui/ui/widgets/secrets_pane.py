@@ -32,7 +32,7 @@ class SecretsPane(DataPane):
     data: SiteData | None
 
     def compose(self) -> ComposeResult:
-        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True, whole=("ver", "updated"))
         table.add_columns("name", "scope", "type", "ver", "updated", "used by")
         yield table
         yield SecretDetail(id="secret-detail")

@@ -32,7 +32,7 @@ class ServicesPane(DataPane):
     data: ServicesData | None
 
     def compose(self) -> ComposeResult:
-        table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True, whole=("last load",))
         table.add_columns("name", "app", "status", "last load", "bindings")
         yield table
         with VerticalScroll(id="service-detail", can_focus=False):

@@ -43,7 +43,7 @@ class TypesPane(DataPane):
     data: list[SecretType] | None
 
     def compose(self) -> ComposeResult:
-        table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True, whole=("fields", "secrets"))
         table.add_columns("name", "key", "fields", "secrets")
         yield table
         with VerticalScroll(id="type-detail", can_focus=False):
