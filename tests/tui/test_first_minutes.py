@@ -212,3 +212,19 @@ async def test_detail_pane_keeps_service_and_versions_apart(started, admin, site
     admin.create_service(site, ServiceCreate(name="web", app="web", secrets=[{"name": "API_KEY"}]))
     async with started(rows=1) as (app, pilot):
         await wait_until(pilot, lambda: "web: loaded never · current v1" in screen_text(app), message="used by")
+
+
+async def test_a_boolean_field_of_a_typed_form_is_named_once(started, admin, site):
+    from textual.widgets import Select
+
+    from tui.ui.dialogs.secret_form import SecretFormDialog
+
+    admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema={
+        "type": "object", "properties": {"tls_enabled": {"type": "boolean"}}}))
+    async with started(rows=0) as (app, pilot):
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog), message="form")
+        app.screen.query_one("#type", Select).value = "db"
+        await wait_until(pilot, lambda: app.screen.query("#schema-form"), message="generated form")
+        await wait_until(pilot, lambda: "▐X▌ yes" in screen_text(app), message="checkbox")
+        assert screen_text(app).count("tls_enabled") == 1

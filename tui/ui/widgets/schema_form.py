@@ -45,8 +45,8 @@ class SchemaForm(Vertical):
     @staticmethod
     def _input(index: int, spec: FieldSpec):
         ident = f"field-{index}"
-        if spec.kind == "boolean":
-            return Checkbox(safe_text(spec.name), id=ident)
+        if spec.kind == "boolean":  # the Field's label above names it: `tls` twice read as two fields
+            return Checkbox("yes", id=ident)
         if spec.kind == "enum":
             options = [(safe_text(str(option)), position) for position, option in enumerate(spec.options)]
             return Select(options, allow_blank=True, prompt="(choose)", id=ident)
