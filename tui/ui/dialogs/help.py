@@ -69,12 +69,12 @@ def local_server_text(url: str, token_file: str) -> Text:
     if token_file.startswith(home + os.sep):
         token_file = "~" + token_file[len(home):]
     text = Text("This server (sitesecrets local)", style="bold underline")
-    text.append("\nIt runs inside this TUI and stops when you quit. Meanwhile, in another shell:\n")
+    text.append("\nIt stops when you quit. Meanwhile, from another shell:\n")
     for line in (f"export SITESECRETS_URL={url}", f"TOKEN_FILE={token_file}",
                  "sitesecrets --token-file $TOKEN_FILE ls",
                  "sitesecrets run --token-file $TOKEN_FILE --service NAME -- CMD"):
         text.append(f"  {line}\n", style="bold")
-    text.append("For run, a token of the service's own is better: sitesecrets token create --role service.")
+    text.append("Better for run: the service's own token (token create --role service).")
     return text
 
 
