@@ -88,10 +88,13 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     def can_switch_site(self) -> bool:
         return self.is_admin and self.identity.site is None
 
-    def on_mount(self) -> None:
+    def get_default_screen(self):
+        """The main screen is the App's first: no blank default screen is built and drawn first."""
         from tui.ui.screens.main import MainScreen
 
-        self.push_screen(MainScreen())
+        return MainScreen()
+
+    def on_mount(self) -> None:
         warning = plain_loopback_warning(self.client.url)
         if warning:  # once, at start: any local user could have bound the port we talk to
             self.notify(warning[0].upper() + warning[1:], severity="warning", markup=False, timeout=15)
