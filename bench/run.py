@@ -23,7 +23,8 @@ BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer a
 latency) alone, into `bench/results-watch.json`;
 BENCH_ONLY=audit runs row 14 (the audit log at 3,000,000 events: filtered pages, env fetch with and without
 the filter indexes, retention's batches, export) alone, into `bench/results-audit.json` (BENCH_AUDIT_EVENTS,
-BENCH_AUDIT_REPEAT, BENCH_AUDIT_RETAIN size it).
+BENCH_AUDIT_REPEAT, BENCH_AUDIT_RETAIN size it); BENCH_ONLY=startup runs row 8 (the TUI's first frame next to a minimal
+Textual app's) alone, into `bench/results-startup.json`.
 Apart from these, `python -m bench.instructions [TREE ...]` (valgrind) counts the server's
 instructions per env fetch, the figure the machine's load does not move (see instructions.py).
 """
@@ -42,7 +43,7 @@ from . import audit, fixtures, httpcost, isolation, replicas, startup, watchers,
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
-from .targets import judge, row_11, serving_rows
+from .targets import judge, row_8, row_11, serving_rows
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CONCURRENCY = (1, 4, 16)
@@ -244,6 +245,21 @@ class Bench:
                 server.stop()
         return [f"Row 11 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per case."]
 
+    def run_startup_only(self) -> list[str]:
+        """Row 8 alone (`BENCH_ONLY=startup`): the TUI's first frame on a 100-secret site next to a
+        minimal Textual app's, without the load rows."""
+        try:
+            admin = fixtures.init_data_dir(self.base / "small")
+            server = ServerProcess(self.base / "small", self.base / "small.log")
+            self.servers.append(server)
+            small = fixtures.load_small(server.url, admin)
+            self.log("row 8: TUI first frame and a minimal Textual app's, 7 fresh processes each, taking turns")
+            self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
+        finally:
+            for server in self.servers:
+                server.stop()
+        return ["Row 8 alone: each process timed from spawn to its first frame with 100 rows painted."]
+
     def run_http_only(self) -> list[str]:
         """Row 12 alone (`BENCH_ONLY=http`): see httpcost.py."""
         try:
@@ -296,7 +312,8 @@ def main() -> int:
     try:
         notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
                  "serving": bench.run_serving_only, "watch": bench.run_watch_only,
-                 "audit": bench.run_audit_only}.get(only, bench.run)()
+                 "audit": bench.run_audit_only,
+                 "startup": bench.run_startup_only}.get(only, bench.run)()
     finally:
         bench.cleanup()
     info["load_average_end"] = load_average()
@@ -312,13 +329,15 @@ def main() -> int:
              "http": lambda: httpcost.row_12(bench.raw.get("row12")),
              "serving": lambda: serving_rows(bench.raw),
              "watch": lambda: watchers.row_13(bench.raw.get("row13")),
-             "audit": lambda: audit.row_14(bench.raw.get("row14"))}.get(only, lambda: judge(bench.raw))()
+             "audit": lambda: audit.row_14(bench.raw.get("row14")),
+             "startup": lambda: row_8(bench.raw.get("row8"))}.get(only, lambda: judge(bench.raw))()
     print()
     print(render(lines, info, notes))
     config = {"duration": bench.duration, "warmup": bench.warmup, "runs": bench.runs, "client": bench.client,
               "load_processes": bench.gen.processes if bench.gen else 0, "workers": fixtures.WORKERS or "default",
               "wrk": bench.raw.get("wrk", "left out")}
-    results = RESULTS.with_name(f"results-{only}.json") if only in ("isolation", "http", "serving", "watch", "audit") else RESULTS
+    results = (RESULTS.with_name(f"results-{only}.json")
+               if only in ("isolation", "http", "serving", "watch", "audit", "startup") else RESULTS)
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

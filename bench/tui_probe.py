@@ -1,7 +1,7 @@
 """Row 8's child process: open the TUI headless, exit on the first refresh after the table holds its rows.
 
 `python -m bench.tui_probe URL TOKEN SITE` builds the App the way `sitesecrets` does
-(`tui.cli.run_tui`: client, settings, `whoami`, then Textual) and prints
+(`tui.cli.build_app`: client, settings, `connect` (whoami and the site), then Textual) and prints
 `FRAME <time.monotonic()>` when that frame is painted, then `ROWS <n>` and `MAXRSS_KIB <peak>`.
 """
 
@@ -25,16 +25,9 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def main(url: str, token: str, site: str) -> int:
-    from tui.client import SiteSecretsClient
-    from tui.settings import Settings
-
-    client = SiteSecretsClient(url, token)
-    settings = Settings(url=client.url, site=site)
-    identity = client.whoami()
-    from tui.ui.app import SiteSecretsApp
-
-    app = SiteSecretsApp(client, settings, identity)
+def first_frame(app) -> int:
+    """Run `app` headless until the first refresh after `#secrets-table` holds `WANT_ROWS` rows;
+    print when that frame was painted (see the module), then exit."""
     seen: dict[str, float | int] = {}
 
     def painted() -> None:
@@ -53,12 +46,23 @@ def main(url: str, token: str, site: str) -> int:
         app.exit()
 
     app.run(headless=True, auto_pilot=auto_pilot)
-    client.close()
     if "frame" in seen:
         print(f"FRAME {seen['frame']}")
         print(f"ROWS {seen['rows']}")
     print(f"MAXRSS_KIB {peak_rss_kib()}")
     return 0
+
+
+def main(url: str, token: str, site: str) -> int:
+    from tui.cli import build_app
+    from tui.client import SiteSecretsClient
+    from tui.settings import Settings
+
+    client = SiteSecretsClient(url, token)
+    try:
+        return first_frame(build_app(client, Settings(url=client.url, site=site)))
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

@@ -153,13 +153,13 @@ ERROR_STATUS: dict[ErrorCode, int] = {
 class _Request(BaseModel):
     """A request body: strict types, and unknown fields are refused so typos don't pass silently."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class _Object(BaseModel):
     """A response object. Clients ignore fields they don't know, so the server may add some."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 # ---------------------------------------------------------------- errors

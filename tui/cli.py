@@ -68,10 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from(args: argparse.Namespace, url: str) -> Settings:
+def settings_from(args: argparse.Namespace, url: str, local_token_file: str | None = None) -> Settings:
     return Settings(url=url, site=args.site, read_only=args.read_only, insecure=args.insecure,
                     reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
-                    refresh_seconds=max(0.0, args.refresh_seconds))
+                    refresh_seconds=max(0.0, args.refresh_seconds),
+                    local_token_file=local_token_file)
 
 
 def connect(client, settings: Settings):
@@ -95,15 +96,29 @@ def connect(client, settings: Settings):
         raise SystemExit(f"sitesecrets: {safe_str(error.message)}") from None
 
 
+def build_app(client, settings: Settings):
+    """The TUI's App on `client`, once the token and site are checked (`connect`). The check,
+    then the Secrets tab's first load, run in threads while Textual is imported and the App built,
+    so the server's answers overlap the import instead of following it."""
+    from tui.sitedata import fetch_site_data, in_thread
+
+    def first_calls():
+        identity = connect(client, settings)
+        return identity, in_thread(lambda: fetch_site_data(client, identity.site or settings.site))
+
+    started = in_thread(first_calls)
+    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
+
+    identity, first_load = started.result()  # connect's SystemExit, if any, is raised here
+    return SiteSecretsApp(client, settings, identity, first_load)
+
+
 def run_tui(client, settings: Settings) -> int:
     """Open the TUI on `client` and block until the user quits; the exit status."""
     from tui.crash import disable_core_dumps
 
     disable_core_dumps()
-    identity = connect(client, settings)
-    from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
-
-    app = SiteSecretsApp(client, settings, identity)
+    app = build_app(client, settings)
     app.run()
     return app.return_code or 0
 
@@ -131,7 +146,8 @@ def run_remote(args: argparse.Namespace) -> int:
 def run_local(args: argparse.Namespace) -> int:
     from tui.local import run_local_tui
 
-    return run_local_tui(args.data_dir, lambda client, url: run_tui(client, settings_from(args, url)))
+    return run_local_tui(args.data_dir,
+                         lambda client, url, token_file: run_tui(client, settings_from(args, url, token_file)))
 
 
 _VALUED = {"--url", "--token", "--token-file", "--site", "--proxy"}

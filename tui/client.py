@@ -8,6 +8,7 @@ client refused to send the token. No exception message ever holds a secret value
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -33,6 +34,10 @@ def _import_httpx():
 
 
 httpx = _import_httpx()
+
+# No pydantic plugin sees the client's models: one observes every validation, revealed values
+# included. It also spares each start pydantic's scan of every installed package's entry points.
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 from pydantic import BaseModel, ValidationError  # noqa: E402
 

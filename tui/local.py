@@ -18,19 +18,22 @@ from tui.client import SiteSecretsClient
 SOCKET_NAME = "server.sock"
 
 
-def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str], int]) -> int:
-    """Start an embedded server on `data_dir` (initialised if empty), run `open_tui`, stop it."""
+def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str, str], int]) -> int:
+    """Start an embedded server on `data_dir` (initialised if empty), run
+    `open_tui(client, url, token_file)`, stop it. `token_file` holds the server's admin token
+    (0600), for the help screen to tell another shell of this user's how to connect."""
     from server import files
-    from server.embedded import EmbeddedServer
+    from server.embedded import LOCAL_TOKEN_FILE, EmbeddedServer
 
     files.make_dirs(data_dir)  # ~/.local/share and the rest 0700, not as the umask would have them
-    # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes)
-    socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-local-"))
+    # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes,
+    # and the help screen's `export SITESECRETS_URL=...` line in 80 columns)
+    socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-"))
     try:
         with EmbeddedServer.start(data_dir, unix_socket=socket_dir / SOCKET_NAME) as server:
             client = SiteSecretsClient(server.url, server.admin_token)
             try:
-                return open_tui(client, server.url)
+                return open_tui(client, server.url, str(data_dir.resolve() / LOCAL_TOKEN_FILE))
             finally:
                 client.close()
     finally:

@@ -38,3 +38,6 @@ class Settings:
     """Ceiling of the reconnect backoff (it starts at half a second and doubles)."""
     refresh_seconds: float = 5.0
     """How often the visible tab fetches its data again, to show what changed elsewhere; 0: never."""
+    local_token_file: str | None = None
+    """`sitesecrets local`: the admin token file of its embedded server, which the help screen
+    names so another shell can reach the server while the TUI runs."""

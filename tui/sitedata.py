@@ -9,9 +9,13 @@ of a secret each service last loaded, which secrets an error's details name.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable, TypeVar
 
 from shared.models import App, LoadedVersion, Secret, SecretRef, SecretType, Service, Site
+
+T = TypeVar("T")
 
 NAME_RULE = "lowercase letters, digits and '-', starting with a letter or digit, at most 63"
 
@@ -49,6 +53,28 @@ class SiteData:
         self.services = services or []
 
 
+def fetch_site_data(client, site: str) -> SiteData:
+    """The Secrets tab's data for `site`: the site, its secrets, apps, types and services."""
+    return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
+                    client.list_types(site), client.list_services(site).items)
+
+
+def in_thread(call: Callable[[], T]) -> Future[T]:
+    """`call()` started now in a daemon thread; the future holds its result or what it raised.
+    `sitesecrets` starts its first calls so before importing Textual: the server answers while
+    the UI is being built, not after."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as error:  # SystemExit too: handed to whoever takes the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="sitesecrets-first-calls", daemon=True).start()
+    return future
+
+
 class ServicesData:
     """What one load of the Services tab fetched."""
 
@@ -68,13 +94,9 @@ def scope_label(secret: Secret) -> str:
     return "site" if secret.app is None else f"app:{secret.app}"
 
 
-def matches(secret: Secret, needle: str) -> bool:
-    """The Secrets tab's filter: name, description, type and scope, case-insensitive."""
-    if not needle:
-        return True
-    haystack = [secret.name, secret.description, secret.type or "", scope_label(secret)]
-    return any(needle.lower() in field.lower() for field in haystack)
-
+def haystack(secret: Secret) -> list[str]:
+    """What the Secrets tab's filter looks in (any part, any case): name, description, type, scope."""
+    return [secret.name, secret.description, secret.type or "", scope_label(secret)]
 
 def secret_names(items: Any) -> list[str]:
     """Readable names from an error's `details.secrets` list: strings, or `{"name", "app"}` objects."""

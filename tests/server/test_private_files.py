@@ -210,7 +210,7 @@ def test_local_under_umask_000_makes_its_data_directory_and_its_parents_private(
     home.chmod(0o751)
     data_dir = home / ".local" / "share" / "sitesecrets"
     with umask(0o000):
-        assert run_local_tui(data_dir, lambda client, url: 0) == 0
+        assert run_local_tui(data_dir, lambda client, url, token_file: 0) == 0
     assert [mode(home / p) for p in (".local", ".local/share", ".local/share/sitesecrets")] == [0o700] * 3
     assert mode(home) == 0o751
     assert {mode(p) for p in data_dir.iterdir()} == {0o600}

@@ -75,6 +75,24 @@ def test_local_initialises_data_dir_opens_tui_as_admin_and_stops_server(tmp_path
         SiteSecretsClient(opened["settings"].url, "t", timeout=2).health()
 
 
+def test_another_shell_reaches_the_local_server_as_the_help_screen_says(tmp_path, monkeypatch):
+    """`sitesecrets local` runs its server only while the TUI does: meanwhile the URL and token
+    file the help screen names let another shell's `sitesecrets` in."""
+    seen = {}
+
+    def another_shell(client: SiteSecretsClient, settings: Settings) -> int:
+        env = dict(os.environ, SITESECRETS_URL=settings.url)
+        env.pop("SITESECRETS_TOKEN", None)
+        seen["ls"] = subprocess.run([sys.executable, "-m", "tui.cli", "--token-file", settings.local_token_file,
+                                     "ls", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        return 0
+
+    monkeypatch.setattr(cli, "run_tui", another_shell)
+    assert cli.main(["local", "--data-dir", str(tmp_path / "data")]) == 0
+    assert seen["ls"].returncode == 0, seen["ls"].stderr
+    assert seen["ls"].stdout.strip() == "[]"
+
+
 def test_cli_import_is_light_and_never_touches_server_or_textual():
     code = ("import sys, tui.cli; "
             "assert 'textual' not in sys.modules, 'textual'; assert 'server' not in sys.modules, 'server'")

@@ -30,7 +30,7 @@ async def test_markup_in_names_from_a_foreign_server_is_literal_in_palette_and_d
     app.client.list_secrets = lambda _site: [secret]
     app.client.list_services = lambda _site: type("L", (), {"items": [service]})()
     async with running(app, rows=1, size=(120, 30)) as (app, pilot):
-        await wait_until(pilot, lambda: f"{MARKUP}  loaded v1 · current v2  restart needed" in screen_text(app),
+        await wait_until(pilot, lambda: f"{MARKUP}: loaded v1 · current v2  restart needed" in screen_text(app),
                          message="service in the detail, literally")
         await pilot.press("ctrl+p")
         await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), message="palette")

@@ -93,7 +93,7 @@ async def test_restart_needed_after_update_names_the_secret_and_clears_after_env
     admin.update_secret(site, None, "API_KEY", SecretUpdate(value="two"))
     async with started(rows=2) as (app, pilot):
         # The Secrets tab's detail: the version the service loaded next to the current one.
-        await wait_until(pilot, lambda: "api  loaded v1 · current v2  restart needed" in screen_text(app),
+        await wait_until(pilot, lambda: "api: loaded v1 · current v2  restart needed" in screen_text(app),
                          message="versions in the secret's detail")
         await pilot.press("4")
         await wait_until(pilot, lambda: "RESTART NEEDED: API_KEY" in screen_text(app), message="marker")
@@ -103,7 +103,7 @@ async def test_restart_needed_after_update_names_the_secret_and_clears_after_env
         await pilot.press("r")
         await wait_until(pilot, lambda: "up to date" in screen_text(app), message="marker cleared")
         assert "RESTART NEEDED" not in screen_text(app)
-        assert "API_KEY (site)  loaded v2 · current v2" in screen_text(app)
+        assert "API_KEY (site): loaded v2 · current v2" in screen_text(app)
 
 
 async def test_delete_asks_first_and_cancel_keeps_the_service(started, admin, site):

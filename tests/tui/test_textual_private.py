@@ -135,6 +135,20 @@ async def test_notification_messages_lists_what_was_notified():
             _fenced("notification_messages", "App._notifications")
 
 
+# ------------------------------------------------------------ redraw_at_new_widths
+
+def test_data_table_still_has_the_caches_and_flags_a_width_change_resets():
+    from textual.widgets import DataTable
+
+    table = DataTable()
+    assert callable(getattr(table, "_clear_caches", None)), _fenced("redraw_at_new_widths", "DataTable._clear_caches")
+    assert isinstance(table._update_count, int), _fenced("redraw_at_new_widths", "DataTable._update_count")
+    assert isinstance(table._require_update_dimensions, bool), \
+        _fenced("redraw_at_new_widths", "DataTable._require_update_dimensions")
+    assert "_require_update_dimensions" in inspect.getsource(DataTable._on_idle), \
+        _fenced("redraw_at_new_widths", "when DataTable recomputes its dimensions")
+
+
 # ------------------------------------------------------------ the fence stays closed
 
 def _private_names_in_textual_bases(cls: type) -> set[str]:
@@ -168,7 +182,8 @@ def test_only_the_fence_overrides_textual_private_members():
 
 
 FENCED_NAMES = ("_handle_exception", "_return_code", "_exception_event", "_exit_renderables",
-                "_close_messages_no_wait", "_compositor", "_background_screens", "_notifications")
+                "_close_messages_no_wait", "_compositor", "_background_screens", "_notifications",
+                "_clear_caches", "_require_update_dimensions", "_update_count")
 
 
 def test_no_other_module_names_a_fenced_private():

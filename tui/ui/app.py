@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -56,15 +57,23 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     busy: reactive[int] = reactive(0)
     """Calls running for longer than 200 ms; the header shows progress while it is above 0."""
 
-    def __init__(self, client: SiteSecretsClient, settings: Settings, identity: WhoAmI):
+    def __init__(self, client: SiteSecretsClient, settings: Settings, identity: WhoAmI,
+                 first_load: Future | None = None):
         super().__init__()
         self.client = client
         self.settings = settings
         self.identity = identity
         self.set_reactive(SiteSecretsApp.site, identity.site or settings.site)
+        self._first_load = first_load
+        """The Secrets tab's data for `site`, fetched while the UI was built (`prefetch_site_data`)."""
         self._clipboard_timer: Timer | None = None
         self._copied: bytes | None = None
         """The hash of the value on the clipboard until it is cleared: to find tmux's copy of it."""
+
+    def take_first_load(self, site: str) -> Future | None:
+        """The prefetched Secrets tab data if it is for `site`; given out once (later loads fetch)."""
+        early, self._first_load = self._first_load, None
+        return early if early is not None and site == (self.identity.site or self.settings.site) else None
 
     # ------------------------------------------------------------ who may do what
 
@@ -85,10 +94,13 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     def can_switch_site(self) -> bool:
         return self.is_admin and self.identity.site is None
 
-    def on_mount(self) -> None:
+    def get_default_screen(self):
+        """The main screen is the App's first: no blank default screen is built and drawn first."""
         from tui.ui.screens.main import MainScreen
 
-        self.push_screen(MainScreen())
+        return MainScreen()
+
+    def on_mount(self) -> None:
         warning = plain_loopback_warning(self.client.url)
         if warning:  # once, at start: any local user could have bound the port we talk to
             self.notify(warning[0].upper() + warning[1:], severity="warning", markup=False, timeout=15)

@@ -24,6 +24,7 @@ EDIT = Key("e", "edit", "Edit")
 DELETE = Key("d", "delete", "Delete")
 REFRESH = Key("r", "refresh", "Refresh")
 FILTER = Key("slash", "filter", "Filter")
+CLEAR_FILTER = Key("escape", "clear_filter", "Clear filter", show=False)
 SAVE = Key("ctrl+s", "save", "Save")
 CANCEL = Key("escape", "cancel", "Cancel")
 

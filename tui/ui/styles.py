@@ -6,7 +6,7 @@ TabbedContent { height: 1fr; }
 TabPane { padding: 0; }
 .data-pane { height: 1fr; }
 
-#secrets-filter { height: 3; }
+.pane-filter { height: 3; }
 #secrets-table { height: 1fr; min-height: 4; }
 #secret-detail { height: 11; border-top: solid $primary; padding: 0 1; }
 

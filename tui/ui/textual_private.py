@@ -65,3 +65,15 @@ def notification_messages(app: Any) -> list[str]:
     """The texts of the notifications the App holds now, oldest first; for tests. Textual keeps
     them in the private `App._notifications` and offers no public list."""
     return [notification.message for notification in app._notifications]
+
+
+def redraw_at_new_widths(table: Any) -> None:
+    """Draw a DataTable again after its columns' widths were changed in place (`FittedTable` on a
+    resize). DataTable caches drawn cells and its scrollable width and recomputes them only when
+    a row or column is added; no public call drops them (`notify_style_update` keeps the
+    width), so the private caches are cleared and the dimensions marked stale here."""
+    table._clear_caches()
+    table._update_count += 1
+    table._require_update_dimensions = True
+    table.check_idle()
+    table.refresh()

@@ -1,23 +1,47 @@
-"""The key table (`?`), the same one the README shows."""
+"""The help screen (`?`): how focus and moving around work, each tab's filter, the keys (the
+same table the README shows) and, under `sitesecrets local`, how another shell reaches the
+embedded server while the TUI runs."""
 
 from __future__ import annotations
 
+import os
+
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS: list[tuple[str, str]] = [
-    ("1 / 2 / 3 / 4", "Secrets / Secret Types / Audit (admins) / Services tab"),
-    ("/", "filter the table as you type; enter jumps to the first match, escape clears"),
+Rows = list[tuple[str, str]]
+
+MOVING: Rows = [
+    ("focus", "keys go to what has the focus: the table, or a box"),
+    ("tab / shift+tab", "focus the next / previous: filter, table, buttons"),
+    ("↑ ↓  j k", "previous / next row; the pane below shows that row"),
+    ("g home / G end", "first / last row"),
+    ("pgup / pgdn", "a page up / down"),
+    ("1 2 3 4", "Secrets / Secret Types / Audit (admins) / Services"),
+]
+
+FILTERS: Rows = [
+    ("Secrets", "part of a name, description, type or scope (app:web)"),
+    ("Secret Types", "part of a name, key or description"),
+    ("Services", "part of a name, its app or a bound secret's name"),
+    ("Audit", "the action, actor and target boxes; enter applies"),
+]
+"""What `/` filters by on each tab; every filter ignores case. `enter` goes back to the table
+(first match highlighted), `escape` clears the filter."""
+
+KEYS: Rows = [
     ("n", "new secret, type or service"),
     ("e", "edit the highlighted secret or type"),
     ("d", "delete it (asks first)"),
     ("b", "Services: edit the highlighted service's bindings"),
     ("a", "Services: apps, and whether they may use site secrets (admins)"),
-    ("s", "show the value for a few seconds / hide it"),
+    ("s", "show the value for a few seconds / hide it (admins and editors)"),
     ("c", "copy the value to your clipboard (cleared later)"),
     ("a", "Secrets: the audit of the highlighted secret (admins)"),
     ("r", "refresh"),
@@ -33,19 +57,46 @@ KEYS: list[tuple[str, str]] = [
 ]
 
 
+def key_table(title: str, rows: Rows) -> Group:
+    """A bold title over two columns: the key (or tab) and what it does. Plain text, no markup."""
+    table = Table(box=None, show_header=False, padding=(0, 1))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, what in rows:
+        table.add_row(Text(key), Text(what))
+    return Group(Text(title, style="bold underline"), table, Text())
+
+
+def local_server_text(url: str, token_file: str) -> Text:
+    """How another shell of this user reaches the `sitesecrets local` server while it runs; the
+    token stays in its 0600 file, never on a command line. Each line fits 80 columns, to copy."""
+    home = os.path.expanduser("~")
+    if token_file.startswith(home + os.sep):
+        token_file = "~" + token_file[len(home):]
+    text = Text("This server (sitesecrets local)", style="bold underline")
+    text.append("\nIt stops when you quit. Meanwhile, from another shell:\n")
+    for line in (f"export SITESECRETS_URL={url}", f"TOKEN_FILE={token_file}",
+                 "sitesecrets --token-file $TOKEN_FILE ls",
+                 "sitesecrets run --token-file $TOKEN_FILE --service NAME -- CMD"):
+        text.append(f"  {line}\n", style="bold")
+    text.append("Better for run: the service's own token (token create --role service).")
+    return text
+
+
 class HelpDialog(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss(None)", "Close", id="help.close")]
 
-    def compose(self) -> ComposeResult:
-        table = Table(box=None, show_header=False, padding=(0, 1))
-        table.add_column(style="bold")
-        table.add_column()
-        for key, what in KEYS:
-            table.add_row(key, what)
-        with Vertical(classes="dialog-box"):
-            yield Static("Keys", classes="dialog-title")
-            with VerticalScroll():
-                yield Static(table)
-
     def __init__(self) -> None:
         super().__init__(classes="dialog")
+
+    def compose(self) -> ComposeResult:
+        parts = [key_table("Moving around", MOVING),
+                 key_table("/ filters the tab, any case (enter: to the table, escape: clear)", FILTERS),
+                 key_table("Keys", KEYS)]
+        settings = self.app.settings
+        if settings.local_token_file:
+            parts.append(local_server_text(settings.url, settings.local_token_file))
+        with Vertical(classes="dialog-box"):
+            yield Static("Help (escape closes)", classes="dialog-title")
+            with VerticalScroll(id="help-body"):
+                yield Static(Group(*parts))

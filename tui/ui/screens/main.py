@@ -56,16 +56,18 @@ IN_USE = {
 
 
 class MainScreen(OperatorActions, ApiCaller, Screen):
+    # Only the tab's own keys are in the footer: the tab bar shows the tab keys and the header
+    # says `? help` (which lists the rest). At 80 columns the footer cut its last label in half.
     BINDINGS = [
-        Binding("1", "show_tab('secrets')", "Secrets", id="tab.secrets"),
-        Binding("2", "show_tab('types')", "Types", id="tab.types"),
-        Binding("3", "show_tab('audit')", "Audit", id="tab.audit"),
-        Binding("4", "show_tab('services')", "Services", id="tab.services"),
+        Binding("1", "show_tab('secrets')", "Secrets", id="tab.secrets", show=False),
+        Binding("2", "show_tab('types')", "Types", id="tab.types", show=False),
+        Binding("3", "show_tab('audit')", "Audit", id="tab.audit", show=False),
+        Binding("4", "show_tab('services')", "Services", id="tab.services", show=False),
         Binding("5", "show_tab('sites')", "Sites", id="tab.sites", show=False),
         Binding("6", "show_tab('tokens')", "Tokens", id="tab.tokens", show=False),
-        Binding("ctrl+s", "switch_site", "Site", id="site.switch"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "app.quit", "Quit", id="quit"),
+        Binding("ctrl+s", "switch_site", "Site", id="site.switch", show=False),
+        Binding("question_mark", "help", "Help", id="help", show=False),
+        Binding("q", "app.quit", "Quit", id="quit", show=False),
     ]
 
     def compose(self) -> ComposeResult:

@@ -92,7 +92,7 @@ class AuditPane(DataPane):
             yield Select(action_choices(), value="", allow_blank=False, id="audit-action", classes="audit-filter")
             yield SafeInput(placeholder="actor", id="audit-actor", classes="audit-filter")
             yield SafeInput(placeholder="target, or part of it", id="audit-target", classes="audit-filter")
-        table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True, whole=("at", "outcome"))
         table.add_columns("at", "outcome", "action", "actor", "target")
         yield table
         yield Static(id="audit-status")

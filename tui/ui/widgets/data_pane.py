@@ -3,7 +3,9 @@
 A pane loads its data in a worker (`fetch`, off the event loop), fills a `FittedTable` with one
 keyed row per item (`rows`, `cells`), keeps the highlighted item highlighted across reloads,
 shows it (`show`), and offers its keys in the command palette. Keys in `CHANGING` are disabled
-in read-only mode. New and edit open the pane's `form`; a saved form and a confirmed delete are
+in read-only mode. A pane with a `FILTER_HINT` placeholder has a `/` filter box (built on first use) that
+keeps the rows whose `haystack` holds what was typed; beside an empty table `empty_text` says why
+it is empty and what to press. New and edit open the pane's `form`; a saved form and a confirmed delete are
 posted to the screen as messages (`tui.ui.messages`), and the screen does the work and reloads
 the panes that depend on it.
 """
@@ -18,10 +20,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
+from tui.display import safe_text
 from tui.ui.api import ApiCaller
 from tui.ui.widgets.fitted_table import FittedTable
+from tui.ui.widgets.safe_input import SafeInput
 
 PaletteCommand = tuple[str, str, Callable[[], Any]]
 
@@ -44,6 +48,10 @@ class DataPane(ApiCaller, Vertical):
     """Actions that change data: disabled (and gone from footer and palette) in read-only mode."""
     NOT_IN_PALETTE: ClassVar[frozenset[str]] = frozenset()
     """Actions the screen already offers in the palette from every tab."""
+    FILTER_HINT: ClassVar[str] = ""
+    """The placeholder of the pane's filter box (what it matches); empty: the pane has none."""
+    NOUN: ClassVar[str] = "items"
+    """What the rows are, for the text beside an empty table ("No secrets yet")."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -111,13 +119,17 @@ class DataPane(ApiCaller, Vertical):
             self.open_form(waiting[0])
 
     def fill(self, select: str | None = None) -> None:
-        """Rebuild the rows from `data`, then highlight `select` or the row highlighted before."""
+        """Rebuild the rows from `data` that pass the filter, then highlight `select` or the row
+        highlighted before."""
         current = self.highlighted_key()
         wanted = select or current
         table = self.table
         table.clear()
         self._rows.clear()
+        needle = self.needle.lower()
         for key, item in self.rows():
+            if needle and not any(needle in field.lower() for field in self.haystack(item)):
+                continue
             self._rows[key] = item
             table.add_row(*self.cells(item), key=key)
         keys = list(self._rows)
@@ -132,6 +144,64 @@ class DataPane(ApiCaller, Vertical):
     def cells(self, item: Any) -> list[Text]:
         """The cells of `item`'s row."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------ filter
+
+    def haystack(self, item: Any) -> Iterable[str]:
+        """The texts of `item` the filter looks in (any case, any part)."""
+        return ()
+
+    @property
+    def needle(self) -> str:
+        """What the filter box holds now ("" when the pane has none)."""
+        boxes = self.query(f"#{self.NAME}-filter")
+        return boxes.first(Input).value.strip() if boxes else ""
+
+    async def action_filter(self) -> None:
+        """Show the filter box above the table and focus it. It is built on the first `/`, not
+        with the pane: an Input (and its cursor timer) the first frame does not show."""
+        boxes = self.query(f"#{self.NAME}-filter")
+        if boxes:
+            box = boxes.first(Input)
+        else:
+            box = SafeInput(placeholder=self.FILTER_HINT, id=f"{self.NAME}-filter", classes="pane-filter")
+            await self.mount(box, before=self.table)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        boxes = self.query(f"#{self.NAME}-filter")
+        box = boxes.first(Input) if boxes else None
+        if box is not None and (box.value or box.display):
+            box.value = ""
+            box.display = False
+            self.fill()
+            self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == f"{self.NAME}-filter":
+            self.fill()
+            if self.table.row_count:
+                self.table.move_cursor(row=0)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == f"{self.NAME}-filter":
+            self.table.focus()
+            self.table.move_cursor(row=0)
+
+    def empty_text(self) -> Text:
+        """What the pane beside an empty table says: loading, nothing matching, or what to press."""
+        if self.data is None:
+            return Text("Loading…", style="dim")
+        needle = self.needle
+        if needle:
+            text = Text(f"No {self.NOUN} match ", style="dim")
+            text.append_text(safe_text(needle, style="bold"))
+            text.append(": escape clears the filter.")
+            return text
+        if "new" in self.CHANGING and self.check_action("new", ()):
+            return Text(f"No {self.NOUN} yet — press n to create one.", style="dim")
+        return Text(f"No {self.NOUN} yet.", style="dim")
 
     # ------------------------------------------------------------ the highlighted item
 

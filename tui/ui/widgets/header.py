@@ -1,4 +1,8 @@
-"""The header line: server, site, the token's name and role, and the connection state."""
+"""The header line: server, site, the token's name and role, and the connection state.
+
+Fields are kept apart by a visible `│`, not by spaces alone: a screenshot turned into text (or an
+SVG viewer that collapses spaces) ran them together as `127.0.0.1:33447site   defaultadmin`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from tui.urls import short_address
 
 _STATE_STYLE = {"online": "green", "offline": "bold red", "reconnecting": "yellow", "rejected": "bold red"}
 _STATE_LABEL = {"rejected": "token rejected: run sitesecrets login"}
+SEPARATOR = " │ "
+HELP_HINT = "? help"
+"""Right-aligned when there is room: the footer keeps to the tab's own keys, help lists the rest."""
 
 
 class StatusHeader(Static):
@@ -24,19 +31,28 @@ class StatusHeader(Static):
             self.watch(self.app, name, self._redraw, init=False)
         self._redraw()
 
+    def on_resize(self) -> None:
+        self._redraw()
+
     def _redraw(self, *_: object) -> None:
         app = self.app
         identity = app.identity
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(short_address(app.client.url))
-        line.append("  site ", style="dim")
+        line.append(SEPARATOR + "site ", style="dim")
         line.append_text(safe_text(app.site, style="bold"))
         state = app.connection
         if state != "rejected":  # a rejected token is no identity any more: the room goes to what to do
-            line.append("  ")
+            line.append(SEPARATOR, style="dim")
             line.append_text(safe_text(identity.name))
             line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
-        line.append(f"  ● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
+        line.append(SEPARATOR, style="dim")
+        line.append(f"● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
         if app.busy > 0:
-            line.append("  working…", style="italic")
+            line.append(SEPARATOR, style="dim")
+            line.append("working…", style="italic")
+        room = self.content_size.width - line.cell_len - len(HELP_HINT)
+        if room >= 2:
+            line.append(" " * room)
+            line.append(HELP_HINT, style="dim")
         self.update(line)

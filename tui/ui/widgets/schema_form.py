@@ -58,7 +58,7 @@ class SchemaForm(Vertical):
         if spec.kind == "boolean" and self.partial:
             return Select([(Text("true"), True), (Text("false"), False)], allow_blank=True, prompt=UNCHANGED, id=ident)
         if spec.kind == "boolean":
-            return Checkbox(safe_text(spec.name), id=ident)
+            return Checkbox("yes", id=ident)  # the Field's label above names it: `tls` twice read as two fields
         if spec.kind == "enum":
             options = [(safe_text(str(option)), position) for position, option in enumerate(spec.options)]
             return Select(options, allow_blank=True, prompt=UNCHANGED if self.partial else "(choose)", id=ident)

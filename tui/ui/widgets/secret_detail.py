@@ -36,13 +36,15 @@ class SecretDetail(VerticalScroll, can_focus=False):
     def revealed(self) -> bool:
         return self.value_view.revealed
 
-    def show(self, secret: Secret | None) -> None:
-        """Show `secret`; moving to another secret, or a new version of this one, re-masks."""
+    def show(self, secret: Secret | None, empty: Text | None = None) -> None:
+        """Show `secret` (None: `empty`, which says why nothing is shown); moving to another secret,
+        or a new version of this one, re-masks."""
         if secret is None or self.secret is None or id_of(secret) != id_of(self.secret) \
                 or secret.version != self.secret.version:
             self.mask()
         self.secret = secret
-        self.query_one("#detail-fields", Static).update(self._fields(secret))
+        fields = self._fields(secret) if secret is not None else (empty or Text("No secret selected.", style="dim"))
+        self.query_one("#detail-fields", Static).update(fields)
         self._render_value()
 
     def reveal(self, value: str, seconds: float) -> None:
@@ -58,13 +60,11 @@ class SecretDetail(VerticalScroll, can_focus=False):
     def _render_value(self) -> None:
         view = self.value_view
         view.shown = self.secret is not None
+        view.hint = "(s shows it)" if self.app.can_reveal else "(viewers cannot reveal values)"
         view.refresh_value()
 
-    def _fields(self, secret: Secret | None) -> Text:
+    def _fields(self, secret: Secret) -> Text:
         text = Text()
-        if secret is None:
-            text.append("No secret selected.", style="dim")
-            return text
         rows = [
             ("name", secret.name),
             ("scope", "site" if secret.app is None else f"app {secret.app}"),
@@ -99,7 +99,8 @@ class SecretDetail(VerticalScroll, can_focus=False):
             if index:
                 text.append("\n" + " " * 12)
             text.append_text(safe_text(service.name))
-            text.append(f"  loaded {'v' + str(version) if version is not None else 'never'}"
+            # the colon keeps name and versions apart however the spaces are drawn (README SVGs)
+            text.append(f": loaded {'v' + str(version) if version is not None else 'never'}"
                         f" · current v{secret.version}", style="dim")
             if version is not None and version != secret.version:
                 text.append("  restart needed", style="bold black on yellow")

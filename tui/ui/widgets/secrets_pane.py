@@ -12,20 +12,19 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from shared.audit_actions import secret_target
 from shared.models import Secret
-from tui.ui.keys import DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
+from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.rotation import DUE_SOON_DAYS, due_within, overdue, rotation_label
-from tui.sitedata import SiteData, id_of, matches, scope_label
+from tui.sitedata import SiteData, fetch_site_data, haystack, id_of, scope_label
 from tui.ui.messages import DeleteSecret, SecretsChanged, ShowAudit
 from tui.ui.restart import say_restart
 from tui.ui.widgets.data_pane import DataPane, PaletteCommand
 from tui.ui.widgets.fitted_table import FittedTable
-from tui.ui.widgets.safe_input import SafeInput
 from tui.ui.widgets.secret_detail import SecretDetail
 
 READING_VALUE = {"reveal", "copy"}
@@ -42,23 +41,22 @@ class SecretsPane(DataPane):
     PALETTE = "Secrets"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("secrets", NEW, EDIT, DELETE, Key("s", "reveal", "Show/hide"), Key("c", "copy", "Copy"),
-                        REFRESH, FILTER, Key("escape", "clear_filter", "Clear filter", show=False), *HIDDEN_KEYS,
-                        Key("a", "audit", "Audit of this secret", show=False))
+                        REFRESH, FILTER, CLEAR_FILTER, *HIDDEN_KEYS, Key("a", "audit", "Audit of this secret", show=False))
+    FILTER_HINT = "filter by name, description, type or scope"
+    NOUN = "secrets"
     data: SiteData | None
     due_only = False
     """The due filter: only secrets due for rotation within DUE_SOON_DAYS days."""
 
     def compose(self) -> ComposeResult:
-        yield SafeInput(placeholder="filter by name, description, type or scope", id="secrets-filter")
         yield Static(f"Due for rotation within {DUE_SOON_DAYS} days (o shows all)", id="secrets-due")
-        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True, whole=("ver", "updated"))
         table.add_columns(*COLUMNS)
         yield table
         yield SecretDetail(id="secret-detail")
 
     def on_mount(self) -> None:
         # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
-        self.query_one("#secrets-filter", Input).display = False
         self.query_one("#secrets-due", Static).display = False
 
     @property
@@ -75,9 +73,10 @@ class SecretsPane(DataPane):
     # ------------------------------------------------------------ loading
 
     def fetch(self, client: SiteSecretsClient, site: str) -> SiteData:
-        """The site's secrets, with the apps, types, limits and services the forms and detail use."""
-        return SiteData(client.get_site(site), client.list_secrets(site), client.list_apps(site),
-                        client.list_types(site), client.list_services(site).items)
+        """The site's secrets, with the apps, types, limits and services the forms and detail use;
+        the first time, what `sitesecrets` started fetching before the UI was built."""
+        early = self.app.take_first_load(site)
+        return early.result() if early is not None else fetch_site_data(client, site)
 
     def _loaded(self, data: SiteData, select: str | None) -> None:
         self.detail.services = data.services
@@ -101,10 +100,12 @@ class SecretsPane(DataPane):
         return any(secret.rotate_every_days for secret in (self.data.secrets if self.data else []))
 
     def rows(self) -> Iterable[tuple[str, Secret]]:
-        needle = self.query_one("#secrets-filter", Input).value
         for secret in sorted(self.data.secrets if self.data else [], key=lambda s: (s.name.lower(), s.app or "")):
-            if matches(secret, needle) and (not self.due_only or due_within(secret, DUE_SOON_DAYS)):
+            if not self.due_only or due_within(secret, DUE_SOON_DAYS):
                 yield id_of(secret), secret
+
+    def haystack(self, secret: Secret) -> Iterable[str]:
+        return haystack(secret)
 
     def cells(self, secret: Secret) -> list[Text]:
         cells = [safe_text(secret.name), safe_text(scope_label(secret)), safe_text(secret.type or "-"),
@@ -116,25 +117,7 @@ class SecretsPane(DataPane):
         return cells
 
     def show(self, secret: Secret | None) -> None:
-        self.detail.show(secret)
-
-    # ------------------------------------------------------------ filter
-
-    def action_filter(self) -> None:
-        box = self.query_one("#secrets-filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "secrets-filter":
-            self.fill()
-            if self.table.row_count:
-                self.table.move_cursor(row=0)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "secrets-filter":
-            self.table.focus()
-            self.table.move_cursor(row=0)
+        self.detail.show(secret, empty=self.empty_text())
 
     def action_due(self) -> None:
         """Toggle the due filter."""
@@ -143,14 +126,6 @@ class SecretsPane(DataPane):
         self.fill()
         if self.table.row_count:
             self.table.move_cursor(row=0)
-
-    def action_clear_filter(self) -> None:
-        box = self.query_one("#secrets-filter", Input)
-        if box.value or box.display:
-            box.value = ""
-            box.display = False
-            self.fill()
-            self.table.focus()
 
     # ------------------------------------------------------------ value: reveal and copy
 

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from shared.models import Service
-from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
+from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import ServicesData, id_of, ref_label, status_line
@@ -25,11 +25,14 @@ class ServicesPane(DataPane):
     PALETTE = "Services"
     CHANGING = frozenset({"new", "bindings", "delete"})
     NOT_IN_PALETTE = frozenset({"apps"})
-    BINDINGS = bindings("services", NEW, Key("b", "bindings", "Bindings"), DELETE, Key("a", "apps", "Apps"), REFRESH)
+    BINDINGS = bindings("services", NEW, Key("b", "bindings", "Bindings"), DELETE, Key("a", "apps", "Apps"), REFRESH,
+                        FILTER, CLEAR_FILTER)
+    FILTER_HINT = "filter by name, app or bound secret"
+    NOUN = "services"
     data: ServicesData | None
 
     def compose(self) -> ComposeResult:
-        table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True, whole=("last load",))
         table.add_columns("name", "app", "status", "last load", "bindings")
         yield table
         with VerticalScroll(id="service-detail", can_focus=False):
@@ -49,6 +52,9 @@ class ServicesPane(DataPane):
     def rows(self) -> Iterable[tuple[str, Service]]:
         return ((service.name, service) for service in self.data.services) if self.data else ()
 
+    def haystack(self, service: Service) -> Iterable[str]:
+        return [service.name, service.app or "", *(ref.name for ref in service.secrets)]
+
     def cells(self, service: Service) -> list[Text]:
         status, style = status_line(service)
         bindings = ", ".join(ref.name if ref.app else f"site:{ref.name}" for ref in service.secrets)
@@ -61,9 +67,7 @@ class ServicesPane(DataPane):
     def _fields(self, service: Service | None) -> Text:
         text = Text()
         if service is None:
-            hint = "" if self.app.read_only else "; n creates one"
-            text.append(f"No services yet{hint}.", style="dim")
-            return text
+            return self.empty_text()
         status, style = status_line(service)
         app = self.data.app(service.app) if self.data else None
         where = "none (site secrets only)" if service.app is None else (
@@ -84,7 +88,7 @@ class ServicesPane(DataPane):
             text.append_text(safe_text(ref_label(ref)))
             secret = current.get(id_of(ref))
             was = loaded.get(id_of(ref))
-            text.append("  loaded " + (f"v{was}" if was is not None else "never"), style="dim")
+            text.append(": loaded " + (f"v{was}" if was is not None else "never"), style="dim")
             if secret is None:
                 text.append(" · does not exist yet", style="yellow")
             else:

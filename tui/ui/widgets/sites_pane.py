@@ -15,10 +15,10 @@ from shared.models import Site
 from tui.client import SiteSecretsClient
 from tui.display import safe_text
 from tui.sitelimits import plural, secrets_fill, secrets_text, size_text
-from tui.ui.keys import DELETE, NEW, REFRESH, Key, bindings
+from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
 from tui.ui.widgets.compact_table import CompactTable, clipped
-from tui.ui.widgets.pane_filter import FILTER_KEYS, FilterablePane
+from tui.ui.widgets.data_pane import DataPane
 
 SORTS = (
     ("name", lambda s: s.name),
@@ -39,7 +39,7 @@ def fill_style(site: Site) -> str:
     return "bold red" if fill >= 1 else "yellow" if fill >= 0.8 else ""
 
 
-class SitesPane(FilterablePane):
+class SitesPane(DataPane):
     DEFAULT_CSS = """
     #sites-table { height: 1fr; min-height: 4; }
     #site-detail { height: 4; border-top: solid $primary; padding: 0 1; }
@@ -47,9 +47,10 @@ class SitesPane(FilterablePane):
     NAME = "sites"
     PALETTE = "Sites"
     FILTER_HINT = "filter sites by name"
+    NOUN = "sites"
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("sites", Key("enter", "open", "Open"), NEW, Key("e", "edit", "Limits"), DELETE,
-                        Key("o", "sort", "Sort"), REFRESH, *FILTER_KEYS)
+                        Key("o", "sort", "Sort"), REFRESH, FILTER, CLEAR_FILTER)
     data: list[Site] | None
 
     def __init__(self, **kwargs) -> None:
@@ -57,7 +58,6 @@ class SitesPane(FilterablePane):
         self.sort = 0
 
     def compose(self) -> ComposeResult:
-        yield self.filter_box()
         table = CompactTable(id="sites-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
@@ -67,10 +67,11 @@ class SitesPane(FilterablePane):
         return client.list_sites()
 
     def rows(self) -> Iterable[tuple[str, Site]]:
-        needle = self.needle
         for site in sorted(self.data or [], key=SORTS[self.sort][1]):
-            if needle in site.name:
-                yield site.name, site
+            yield site.name, site
+
+    def haystack(self, site: Site) -> Iterable[str]:
+        return (site.name,)
 
     def cells(self, site: Site) -> list[Text]:
         return [clipped(site.name, 18), Text(secrets_text(site), style=fill_style(site)),

@@ -13,10 +13,10 @@ from textual.widgets import Static
 from shared.models import Token
 from tui.client import SiteSecretsClient
 from tui.display import safe_text, short_time
-from tui.ui.keys import NEW, REFRESH, Key, bindings
+from tui.ui.keys import CLEAR_FILTER, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import RevokeToken, TokensChanged
 from tui.ui.widgets.compact_table import CompactTable, clipped
-from tui.ui.widgets.pane_filter import FILTER_KEYS, FilterablePane
+from tui.ui.widgets.data_pane import DataPane
 
 COLUMNS = ("name", "role", "site", "service", "created", "expires", "last used")
 WIDEST = {"name": 16, "site": 12, "service": 10}
@@ -28,7 +28,7 @@ def day(moment) -> str:
     return short_time(moment)[:10] if moment is not None else "never"
 
 
-class TokensPane(FilterablePane):
+class TokensPane(DataPane):
     DEFAULT_CSS = """
     #tokens-table { height: 1fr; min-height: 4; }
     #token-detail { height: 4; border-top: solid $primary; padding: 0 1; }
@@ -36,12 +36,12 @@ class TokensPane(FilterablePane):
     NAME = "tokens"
     PALETTE = "Tokens"
     FILTER_HINT = "filter tokens by name, role, site or service"
+    NOUN = "tokens"
     CHANGING = frozenset({"new", "delete"})
-    BINDINGS = bindings("tokens", NEW, Key("d", "delete", "Revoke"), REFRESH, *FILTER_KEYS)
+    BINDINGS = bindings("tokens", NEW, Key("d", "delete", "Revoke"), REFRESH, FILTER, CLEAR_FILTER)
     data: list[Token] | None
 
     def compose(self) -> ComposeResult:
-        yield self.filter_box()
         table = CompactTable(id="tokens-table", cursor_type="row", zebra_stripes=True)
         table.add_columns(*COLUMNS)
         yield table
@@ -51,11 +51,11 @@ class TokensPane(FilterablePane):
         return client.list_tokens()
 
     def rows(self) -> Iterable[tuple[str, Token]]:
-        needle = self.needle
         for token in sorted(self.data or [], key=lambda t: (t.site or "", t.name.lower(), t.id)):
-            words = " ".join(filter(None, (token.name, token.role.value, token.site, token.service))).lower()
-            if needle in words:
-                yield token.id, token
+            yield token.id, token
+
+    def haystack(self, token: Token) -> Iterable[str]:
+        return (token.name, token.role.value, token.site or "", token.service or "")
 
     def cells(self, token: Token) -> list[Text]:
         return [clipped(token.name, WIDEST["name"]), Text(token.role.value), clipped(token.site or "all", WIDEST["site"]),

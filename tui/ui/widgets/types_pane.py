@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from shared.models import SecretType
-from tui.ui.keys import DELETE, EDIT, NEW, REFRESH, bindings
+from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text
 from tui.ui.messages import DeleteType, TypesChanged
@@ -37,11 +37,13 @@ class TypesPane(DataPane):
     NAME = "types"
     PALETTE = "Secret Types"
     CHANGING = frozenset({"new", "edit", "delete"})
-    BINDINGS = bindings("types", NEW, EDIT, DELETE, REFRESH)
+    BINDINGS = bindings("types", NEW, EDIT, DELETE, REFRESH, FILTER, CLEAR_FILTER)
+    FILTER_HINT = "filter by name, key or description"
+    NOUN = "secret types"
     data: list[SecretType] | None
 
     def compose(self) -> ComposeResult:
-        table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True)
+        table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True, whole=("fields", "secrets"))
         table.add_columns("name", "key", "fields", "secrets")
         yield table
         with VerticalScroll(id="type-detail", can_focus=False):
@@ -58,6 +60,9 @@ class TypesPane(DataPane):
     def rows(self) -> Iterable[tuple[str, SecretType]]:
         return ((kind.key, kind) for kind in self.types)
 
+    def haystack(self, kind: SecretType) -> Iterable[str]:
+        return kind.name, kind.key, kind.description
+
     def cells(self, kind: SecretType) -> list[Text]:
         return [safe_text(kind.name), safe_text(kind.key), Text(str(field_count(kind.schema_))),
                 Text(str(kind.secret_count))]
@@ -65,7 +70,7 @@ class TypesPane(DataPane):
     def show(self, kind: SecretType | None) -> None:
         view = self.query_one("#type-schema", Static)
         if kind is None:
-            view.update(Text("No secret types yet; n creates one.", style="dim"))
+            view.update(self.empty_text())
             return
         head = Text()
         head.append_text(safe_text(kind.name, style="bold"))
