@@ -7,20 +7,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import time
 
 import dbbackend
 from apihelpers import SITE, create_secret, reveal
 from server import cli
 from server.audit_export import FileSink
-
-
-def wait_for(condition, ceiling: float = 30.0) -> None:
-    """Poll until `condition()` holds (what must happen, not a fixed sleep)."""
-    deadline = time.monotonic() + ceiling
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.01)
+from waiting import wait_until
 
 
 def export(data_dir, capsys, *extra: str) -> tuple[int, list[dict], str]:
@@ -82,7 +74,7 @@ def test_sink_appends_every_committed_event_to_a_private_file(api, state, tmp_pa
     try:
         create_secret(api, "A")
         sink.wake()
-        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+        wait_until(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert sorted(e["id"] for e in lines_of(path)) == sorted(e["id"] for e in api.get("/v1/audit").json()["items"])
     finally:
@@ -95,14 +87,14 @@ def test_sink_follows_logrotate_and_sighup(api, state, tmp_path) -> None:
     try:
         create_secret(api, "A")
         sink.wake()
-        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+        wait_until(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
         os.rename(path, tmp_path / "audit.log.1")  # logrotate moves it away
         reveal(api, "A")
         sink.wake()
-        wait_for(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal"])
+        wait_until(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal"])
         sink.reopen()
         create_secret(api, "B")
-        wait_for(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal", "secret.create"])
+        wait_until(lambda: [e["action"] for e in lines_of(path)] == ["secret.reveal", "secret.create"])
     finally:
         sink.stop()
 
@@ -115,7 +107,7 @@ def test_unwritable_sink_loses_no_event(api, state, tmp_path) -> None:
         assert create_secret(api, "A")["name"] == "A"  # the server serves on
         rounds = sink.rounds
         sink.wake()
-        wait_for(lambda: sink.rounds > rounds + 1)
+        wait_until(lambda: sink.rounds > rounds + 1)
         assert api.get(f"{SITE}/audit?action=secret.create").json()["items"]
         chains = state.store.read(lambda tx: tx.audit_chains())
         assert all(exported == 0 for *_, exported in chains)  # nothing marked written, so retention keeps it
@@ -125,7 +117,7 @@ def test_unwritable_sink_loses_no_event(api, state, tmp_path) -> None:
     sink = FileSink(state.store, path).start()  # writable again: everything arrives
     try:
         sink.wake()
-        wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+        wait_until(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
     finally:
         sink.stop()
 
@@ -138,7 +130,7 @@ def test_one_sink_per_file(api, state, tmp_path) -> None:
         create_secret(api, "A")
         first.wake()
         second.wake()
-        wait_for(lambda: first.rounds > 1 and second.rounds > 1 and any(e["action"] == "secret.create" for e in lines_of(path)))
+        wait_until(lambda: first.rounds > 1 and second.rounds > 1 and any(e["action"] == "secret.create" for e in lines_of(path)))
         ids = [e["id"] for e in lines_of(path)]
         assert len(ids) == len(set(ids))
     finally:
@@ -159,12 +151,12 @@ def test_serve_with_audit_file_writes_it_across_workers_and_reopens_on_sighup(tm
     try:
         with httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api:
             assert api.post(f"{SITE}/secrets", json={"name": "A", "value": "v"}).status_code == 201
-            wait_for(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
+            wait_until(lambda: any(e["action"] == "secret.create" for e in lines_of(path)))
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
             os.rename(path, tmp_path / "audit.log.1")
             served.proc.send_signal(signal.SIGHUP)  # logrotate's postrotate: the parent passes it on
             assert api.post(f"{SITE}/secrets", json={"name": "B", "value": "v"}).status_code == 201
-            wait_for(lambda: [e["target"] for e in lines_of(path)] == ["secret:site/B"])
+            wait_until(lambda: [e["target"] for e in lines_of(path)] == ["secret:site/B"])
             assert api.get(SITE).json()["limits"]["audit_retention_days"] == 30
         ids = [e["id"] for e in lines_of(tmp_path / "audit.log.1") + lines_of(path)]
         assert len(ids) == len(set(ids))  # two workers, one writer of the file
