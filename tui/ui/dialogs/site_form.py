@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Checkbox, Input, Static
 
 from shared.limits import is_slug, label_problem
 from shared.models import CreatedToken, LimitsUpdate, Role, Site, SiteCreate, SiteUpdate, TokenCreate
@@ -24,7 +24,7 @@ from tui.sitelimits import LIMIT_FIELDS
 from tui.ui.dialogs.form import FormActions
 from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.widgets.field import Field
-from tui.ui.widgets.new_token import NewTokenPanel
+from tui.ui.widgets.new_token import NewTokenPanel, ShowsNewToken
 from tui.ui.widgets.safe_input import SafeInput
 
 
@@ -51,7 +51,7 @@ def create_site_and_token(client: SiteSecretsClient, site: SiteCreate,
         return created, None, refused
 
 
-class NewSiteDialog(FormActions, ModalScreen[Site | None]):
+class NewSiteDialog(ShowsNewToken, FormActions, ModalScreen[Site | None]):
     BINDINGS = [*bindings("site", SAVE, CANCEL), Binding("c", "copy", "Copy token", id="site.copy", show=False)]
 
     def __init__(self, taken: list[str] | None = None) -> None:
@@ -137,25 +137,12 @@ class NewSiteDialog(FormActions, ModalScreen[Site | None]):
         self.query_one(NewTokenPanel).show_token(token, lead)
         self.refresh_bindings()
 
-    def action_copy(self) -> None:
-        self.query_one(NewTokenPanel).copy()
-
     def action_cancel(self) -> None:
         if self._created is not None:
             self.query_one(NewTokenPanel).forget()
             self.dismiss(self._created)
         else:
             super().action_cancel()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "copy-token":
-            event.stop()
-            self.action_copy()
-        elif event.button.id == "close-token":
-            event.stop()
-            self.action_cancel()
-        else:
-            super().on_button_pressed(event)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from shared.limits import label_problem
 from shared.models import CreatedToken, Role, Token, TokenCreate
@@ -19,7 +19,7 @@ from tui.ui.dialogs.form import FormActions
 from tui.ui.dialogs.site_form import days_or_none
 from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.widgets.field import Field
-from tui.ui.widgets.new_token import NewTokenPanel
+from tui.ui.widgets.new_token import NewTokenPanel, ShowsNewToken
 from tui.ui.widgets.safe_input import SafeInput
 
 NO_SITE = "\x00none"
@@ -28,7 +28,7 @@ NO_SITE = "\x00none"
 ROLES = [(Text(f"{role.value}"), role.value) for role in (Role.viewer, Role.editor, Role.admin, Role.service)]
 
 
-class TokenFormDialog(FormActions, ModalScreen[Token | None]):
+class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
     BINDINGS = [*bindings("token", SAVE, CANCEL), Binding("c", "copy", "Copy token", id="token.copy", show=False)]
 
     def __init__(self) -> None:
@@ -143,9 +143,6 @@ class TokenFormDialog(FormActions, ModalScreen[Token | None]):
         self.query_one(NewTokenPanel).show_token(created)
         self.refresh_bindings()
 
-    def action_copy(self) -> None:
-        self.query_one(NewTokenPanel).copy()
-
     def action_cancel(self) -> None:
         if self._created is not None:
             token = Token.model_validate(self._created.model_dump(exclude={"token"}))
@@ -154,16 +151,6 @@ class TokenFormDialog(FormActions, ModalScreen[Token | None]):
             self.dismiss(token)
         else:
             super().action_cancel()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "copy-token":
-            event.stop()
-            self.action_copy()
-        elif event.button.id == "close-token":
-            event.stop()
-            self.action_cancel()
-        else:
-            super().on_button_pressed(event)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in ("validation_error", "not_found", "forbidden"):

@@ -65,3 +65,21 @@ class NewTokenPanel(Vertical):
     def forget(self) -> None:
         self._token = None
         self.query_one("#token-value", Static).update("")
+
+
+class ShowsNewToken:
+    """Mix into a dialog (before `FormActions`) that shows a `NewTokenPanel` once its token is made:
+    `c` and the panel's Copy button copy it, the panel's Close button closes as `escape` does."""
+
+    def action_copy(self) -> None:
+        self.query_one(NewTokenPanel).copy()  # type: ignore[attr-defined]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "copy-token":
+            event.stop()
+            self.action_copy()
+        elif event.button.id == "close-token":
+            event.stop()
+            self.action_cancel()  # type: ignore[attr-defined]
+        else:
+            super().on_button_pressed(event)  # type: ignore[misc]
