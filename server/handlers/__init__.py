@@ -77,7 +77,7 @@ ROUTES += [
     Route("GET", "/v1/audit", meta.all_audit, P.operator, "audit.read", response=models.AuditPage, summary="The whole audit log (unbound admins)",
           query=("limit", "before", "action", "target", "actor"), operation="listAudit"),
     Route("GET", "/v1/tokens", tokens.list_tokens, P.admin, "token.list", response=models.TokenList,
-          summary="List tokens (never the token itself; ?site=S those bound to S)", query=("site",)),
+          summary="List tokens (never the token itself; ?site=S those bound to S)", query=("site",), errors=(404,)),
     Route("POST", "/v1/tokens", tokens.create_token, P.admin, "token.create", models.TokenCreate, models.CreatedToken, 201, "Create a token", errors=(404,)),
     Route("DELETE", "/v1/tokens/{id}", tokens.delete_token, P.admin, "token.delete", status=204, summary="Revoke a token"),
 ]
