@@ -6,7 +6,6 @@ environment, so they wake one too, and a restore brings the rotation policy back
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -14,6 +13,7 @@ import pytest
 
 import dbbackend
 from apihelpers import SITE, create_secret
+from waiting import wait_until
 
 ENV = f"{SITE}/services/worker/env"
 CEILING = 30.0
@@ -55,10 +55,7 @@ def waiting_fetch(api, tag: str) -> Future:
 
 def wait_until_parked(app) -> None:
     """The server holds a waiting request (so the change that follows is what must wake it)."""
-    deadline = time.monotonic() + CEILING
-    while app.state.changes.waiting < 1:
-        assert time.monotonic() < deadline, "the env fetch never started waiting"
-        time.sleep(0.01)
+    wait_until(lambda: app.state.changes.waiting >= 1, "the env fetch to start waiting", CEILING)
 
 
 def versions(api, name: str) -> list[dict]:
