@@ -184,13 +184,7 @@ class Bench:
             self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
             self.raw["row11"] = self.guarded(isolation.measure, self, server, small)
         finally:
-            if self.gen is not None:
-                self.gen.close()
-            if floor is not None:
-                floor.kill()
-                floor.wait()
-            for server in self.servers:
-                server.stop()
+            self.stop_everything(floor)
         self.log("row 6: rotate-master-key on the 1,000-site store")
         self.rotation(self.base / "scale")
         return [f"{self.load_note()} Rows 1, 2 and 5 (and 4 and 5) are measured in the same rounds: the 1-site "
@@ -214,14 +208,19 @@ class Bench:
             self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
             self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
         finally:
-            if self.gen is not None:
-                self.gen.close()
-            if floor is not None:
-                floor.kill()
-                floor.wait()
-            for server in self.servers:
-                server.stop()
+            self.stop_everything(floor)
         return [self.load_note()]
+
+    def stop_everything(self, floor: subprocess.Popen | None = None) -> None:
+        """Close the load generator, the floor server if one was started, and every server this run
+        started: the end of every run, whole or one row alone."""
+        if self.gen is not None:
+            self.gen.close()
+        if floor is not None:
+            floor.kill()
+            floor.wait()
+        for server in self.servers:
+            server.stop()
 
     def load_note(self) -> str:
         gens = self.gen.describe() + (f"; and {self.wrk.describe()} for rows 1 and 2" if self.wrk else
@@ -239,10 +238,7 @@ class Bench:
             self.gen = LoadGenerator(self.client)
             self.raw["row11"] = self.guarded(isolation.measure, self, server, small)
         finally:
-            if self.gen is not None:
-                self.gen.close()
-            for server in self.servers:
-                server.stop()
+            self.stop_everything()
         return [f"Row 11 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per case."]
 
     def run_startup_only(self) -> list[str]:
@@ -256,8 +252,7 @@ class Bench:
             self.log("row 8: TUI first frame and a minimal Textual app's, 7 fresh processes each, taking turns")
             self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
         finally:
-            for server in self.servers:
-                server.stop()
+            self.stop_everything()
         return ["Row 8 alone: each process timed from spawn to its first frame with 100 rows painted."]
 
     def run_http_only(self) -> list[str]:
@@ -266,10 +261,7 @@ class Bench:
             self.gen = LoadGenerator(self.client)
             self.raw["row12"] = httpcost.measure(self)
         finally:
-            if self.gen is not None:
-                self.gen.close()
-            for server in self.servers:
-                server.stop()
+            self.stop_everything()
         return [f"Row 12 alone: {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up per figure, "
                 f"the servers taking turns run by run."]
 
@@ -278,8 +270,7 @@ class Bench:
         try:
             self.raw["row13"] = watchers.measure(self)
         finally:
-            for server in self.servers:
-                server.stop()
+            self.stop_everything()
         return ["Row 13 alone: 1,000 watchers on one server, 20 update rounds to a waiting fetch, "
                 f"{watchers.RESTART_ROUNDS} to a command restarted by run --watch."]
 
@@ -289,10 +280,7 @@ class Bench:
             self.gen = LoadGenerator(self.client)
             self.raw["row14"] = audit.measure(self)
         finally:
-            if self.gen is not None:
-                self.gen.close()
-            for server in self.servers:
-                server.stop()
+            self.stop_everything()
         return [f"Row 14 alone: {audit.EVENTS:,} events in one site; pages timed {audit.REPEAT} times after one warm-up; "
                 f"env figures {self.runs} runs of {self.duration:g} s after {self.warmup:g} s warm-up, servers taking turns."]
 
