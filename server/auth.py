@@ -15,7 +15,6 @@ moving it to another site or service, lifting its expiry, or giving one row anot
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import json
@@ -122,7 +121,7 @@ class TokenHasher:
 
     def seal(self, row: TokenRow) -> TokenRow:
         """`row` with its MAC: how every token row is written."""
-        return dataclasses.replace(row, mac=self.row_mac(row))
+        return row._replace(mac=self.row_mac(row))
 
     def intact(self, row: TokenRow) -> bool:
         """Whether `row` is as the server wrote it (constant time the first time a row is seen)."""

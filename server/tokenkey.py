@@ -26,7 +26,6 @@ upgraded database without its token key is refused, and its rows without a MAC a
 from __future__ import annotations
 
 import base64
-import dataclasses
 
 from . import crypto
 from .auth import TokenHasher
@@ -72,7 +71,7 @@ def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
         stored = hasher.key_digest(row.hash) if version == 1 else row.hash
         # delete, then insert: the store has no update of a hash or MAC, and this is the one place needing it
         tx.delete_token(row.id)
-        tx.insert_token(hasher.seal(dataclasses.replace(row, hash=stored)))
+        tx.insert_token(hasher.seal(row._replace(hash=stored)))
     if version == 1:
         tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
     tx.set_meta(CHECK_META_KEY, crypto.key_check_value(master))

@@ -178,9 +178,13 @@ def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
     counter as of that snapshot (what a wait waits to see pass)."""
 
     def read(tx: Transaction) -> _Snapshot:
-        site_row = load_site(tx, site)
-        service = load_service(tx, site_row, name)
-        bound = allowed_bindings(tx, site_row, service, tx.bound_secrets(service.id))
+        found = tx.env_snapshot(site, name)
+        if found is None:
+            raise not_found("site", site)
+        site_row, service, site_secrets, bound = found
+        if service is None:
+            raise not_found("service", name)
+        bound = permitted_bindings(bound, site_secrets)
         return site_row, service, bound, envwait.env_etag(bound), site_row.env_changes
 
     return call.store.read(read)
@@ -262,11 +266,17 @@ def checked_versions(service: str, bound: list[BoundSecret], entries: list[model
 
 
 def allowed_bindings(tx: Transaction, site: SiteRow, service: ServiceRow, bound: list[BoundSecret]) -> list[BoundSecret]:
-    """The bindings an environment may carry: an app that does not allow site-level secrets never
-    receives them. Such a binding (left from before `site_secrets` could not be switched off under
-    it) stays in the answer as missing, so `sitesecrets run` refuses to start without it."""
+    """`permitted_bindings` of a service whose app has still to be read."""
     app = tx.get_app(site.id, service.app) if service.app else None
-    if app is None or app.site_secrets:
+    return permitted_bindings(bound, app is None or app.site_secrets)
+
+
+def permitted_bindings(bound: list[BoundSecret], site_secrets: bool) -> list[BoundSecret]:
+    """The bindings an environment may carry: an app that does not allow site-level secrets
+    (`site_secrets` False) never receives them. Such a binding (left from before `site_secrets`
+    could not be switched off under it) stays in the answer as missing, so `sitesecrets run`
+    refuses to start without it."""
+    if site_secrets:
         return bound
     return [b if b.app is not None else withheld(b) for b in bound]
 

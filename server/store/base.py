@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Protocol, TypeVar
 
 T = TypeVar("T")
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call
@@ -51,8 +51,12 @@ class AuditRecord:
         return cls(action=action, details=_COMPACT_JSON.encode(details or {}), **fields)
 
 
-@dataclass(frozen=True)
-class SiteRow:
+class SiteRow(NamedTuple):
+    """A site. This row and the others an environment fetch reads (`ServiceRow`, `BoundSecret`,
+    `TokenRow`) are named tuples, as immutable as a frozen dataclass: a frozen dataclass sets each
+    field through `object.__setattr__`, which made building one fetch's rows cost more than its
+    query's statements (95 k instructions for the snapshot's seven, against 14 k)."""
+
     id: int
     name: str
     created_at: str
@@ -63,7 +67,7 @@ class SiteRow:
     max_versions: int | None = None
     trash_days: int | None = None
     audit_retention_days: int | None = None
-    env_changes: int = field(default=0, compare=False)
+    env_changes: int = 0
     """The site's change counter as this read saw it (see `changes.py`): read with the row, so an
     environment fetch needs no query of its own for it."""
 
@@ -172,8 +176,7 @@ class BindingRow:
     """The bound secret's version now, or None while it does not exist."""
 
 
-@dataclass(frozen=True)
-class BoundSecret:
+class BoundSecret(NamedTuple):
     """A service's binding with the secret it names, if that exists (`secret_id` None otherwise)."""
 
     app_id: int | None
@@ -186,8 +189,7 @@ class BoundSecret:
     last_used_at: str | None = None
 
 
-@dataclass(frozen=True)
-class ServiceRow:
+class ServiceRow(NamedTuple):
     id: int
     site_id: int
     app_id: int | None
@@ -197,8 +199,18 @@ class ServiceRow:
     loaded_at: str | None
 
 
-@dataclass(frozen=True)
-class TokenRow:
+class EnvSnapshot(NamedTuple):
+    """What an environment fetch reads (`Transaction.env_snapshot`)."""
+
+    site: SiteRow
+    service: ServiceRow | None
+    """None: the site has no service of that name."""
+    site_secrets: bool
+    """Whether the service may receive site-level secrets: its app allows them, or it has no app."""
+    bound: list[BoundSecret]
+
+
+class TokenRow(NamedTuple):
     id: str
     name: str
     role: str
@@ -308,6 +320,11 @@ class Transaction(Protocol):
     def bindings(self, service_ids: list[int]) -> list[BindingRow]: ...
     def replace_bindings(self, service_id: int, refs: list[tuple[int | None, str]]) -> None: ...
     def bound_secrets(self, service_id: int) -> list[BoundSecret]: ...
+    def env_snapshot(self, site: str, service: str) -> EnvSnapshot | None:
+        """The site named `site`, its service named `service` (None if it has none), whether that
+        service may receive site-level secrets, and its bindings with their secrets: in two
+        queries, the site and service one (a join) and `bound_secrets`. None when there is no such site."""
+        ...
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,
                     *, touch_service: bool = True) -> None:
         """The service loaded these versions now: clears its restart flag and marks the secrets used.

@@ -10,10 +10,11 @@ locked, and what a delete does so the deleted ciphertext does not linger. Shared
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cache
 from secrets import token_hex
 from typing import Any
 
-from .base import AppRow, BindingRow, BoundSecret, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
+from .base import AppRow, BindingRow, BoundSecret, EnvSnapshot, SecretRow, ServiceRow, SiteRow, TokenRow, TypeRow
 from .audit_tx import AuditQueries
 from .history_tx import HistoryQueries
 from .sites_tx import SiteQueries
@@ -35,7 +36,32 @@ _TYPE_COLUMNS = """
     (SELECT count(*) FROM secrets s WHERE s.type_id = t.id)
 """
 _SERVICE_COLUMNS = "v.id, v.site_id, v.app_id, a.name, v.name, v.created_at, v.loaded_at"
+_SITE_WIDTH = len(_SITE_COLUMNS.split(","))
+_SERVICE_END = _SITE_WIDTH + len(_SERVICE_COLUMNS.split(","))
 _SERVICE_FROM = "FROM services v LEFT JOIN apps a ON a.id = v.app_id"
+
+
+@cache
+def _bound_secrets_sql(binding_order: str) -> str:
+    """`bound_secrets`'s query, written once per dialect (it is read on every environment fetch)."""
+    return f"""SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
+        FROM bindings b JOIN services v ON v.id = b.service_id
+        LEFT JOIN apps a ON a.id = b.app_id
+        LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
+        WHERE b.service_id = ? ORDER BY {binding_order}"""
+
+
+def _site_and_service_sql() -> str:
+    """`env_snapshot`'s first query: the site and its service of a name, with the service's app's
+    `site_secrets`; a left join, so that a site without that service still comes back."""
+    site_columns = ", ".join(f"si.{column.strip()}" for column in _SITE_COLUMNS.split(","))
+    service_columns = _SERVICE_COLUMNS.replace("a.name", "va.name")
+    return f"""SELECT {site_columns}, {service_columns}, va.site_secrets
+        FROM sites si LEFT JOIN services v ON v.site_id = si.id AND v.name = ? LEFT JOIN apps va ON va.id = v.app_id
+        WHERE si.name = ?"""
+
+
+_SITE_AND_SERVICE = _site_and_service_sql()
 
 
 def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[Any]]:
@@ -303,15 +329,18 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
             )
 
     def bound_secrets(self, service_id: int) -> list[BoundSecret]:
-        rows = self._all(
-            f"""SELECT b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
-               FROM bindings b JOIN services v ON v.id = b.service_id
-               LEFT JOIN apps a ON a.id = b.app_id
-               LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
-               WHERE b.service_id = ? ORDER BY {self.BINDING_ORDER}""",
-            service_id,
-        )
-        return [BoundSecret(*r) for r in rows]
+        return [BoundSecret._make(r) for r in self._all(_bound_secrets_sql(self.BINDING_ORDER), service_id)]
+
+    def env_snapshot(self, site: str, service: str) -> EnvSnapshot | None:
+        row = self._one(_SITE_AND_SERVICE, service, site)
+        if row is None:
+            return None
+        site_row = SiteRow._make(row[:_SITE_WIDTH])
+        if row[_SITE_WIDTH] is None:
+            return EnvSnapshot(site_row, None, True, [])
+        service_row = ServiceRow._make(row[_SITE_WIDTH:_SERVICE_END])
+        site_secrets = row[_SERVICE_END] is None or bool(row[_SERVICE_END])
+        return EnvSnapshot(site_row, service_row, site_secrets, self.bound_secrets(service_row.id))
 
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,
                     *, touch_service: bool = True) -> None:

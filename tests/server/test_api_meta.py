@@ -114,7 +114,7 @@ def test_expired_token_is_401(api, client, mint, data_dir, state) -> None:
     # time cannot be made to pass, so move the expiry, sealing the row as the server would (an
     # unsealed edit is refused for that alone: test_token_hashes.py)
     row = state.store.read(lambda tx: tx.get_token(token_id))
-    moved = state.tokens.seal(dataclasses.replace(row, expires_at="2020-01-01T00:00:00Z"))
+    moved = state.tokens.seal(row._replace(expires_at="2020-01-01T00:00:00Z"))
     dbbackend.rows(data_dir, "UPDATE tokens SET expires_at = ?, mac = ? WHERE id = ?", moved.expires_at, moved.mac, token_id)
     response = caller.get("/v1/sites")
     expect_error(response, 401, "unauthorized")
