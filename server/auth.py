@@ -19,9 +19,9 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -61,9 +61,9 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
 }
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The caller, as its token describes it."""
+class Principal(NamedTuple):
+    """The caller, as its token describes it. A named tuple, immutable as a frozen dataclass and
+    built for a third of the cost: one is made on every request."""
 
     token_id: str
     name: str
@@ -103,11 +103,12 @@ class TokenHasher:
         self._mac = hmac.new(token_key, digestmod=hashlib.sha256)
         row_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_ROW_MAC_INFO).derive(token_key)
         self._row_mac = hmac.new(row_key, digestmod=hashlib.sha256)
-        # the rows (every MAC'd column and the MAC) already found intact: whether a row is intact
-        # depends on nothing else, so a row read again unchanged needs no second HMAC. The row is
-        # still read on every request, so a revoked token (its row gone) or an edited row (not
-        # this key) is refused as before; only the recomputation is saved.
-        self._verified: set[tuple] = set()
+        # the rows already found intact, as their MAC'd columns by their MAC: whether a row is
+        # intact depends on nothing else, so a row read again unchanged needs no second HMAC. The
+        # row is still read on every request, so a revoked token (its row gone) or an edited row
+        # (its columns not those its MAC was found to cover) is refused as before; only the
+        # recomputation is saved.
+        self._verified: dict[str, tuple] = {}
 
     def hash(self, token: str) -> str:
         return self.key_digest(token_digest(token))
@@ -127,14 +128,14 @@ class TokenHasher:
         """Whether `row` is as the server wrote it (constant time the first time a row is seen)."""
         if row.mac is None:
             return False
-        seen = (*_mac_fields(row), row.mac)
-        if seen in self._verified:
+        fields = _mac_fields(row)
+        if self._verified.get(row.mac) == fields:
             return True
         if not hmac.compare_digest(row.mac, self.row_mac(row)):
             return False
         if len(self._verified) >= _MAX_VERIFIED_ROWS:
             self._verified.clear()  # bounded by live tokens anyway; this only caps a process that saw very many
-        self._verified.add(seen)
+        self._verified[row.mac] = fields
         return True
 
     def row_mac(self, row: TokenRow) -> str:

@@ -31,6 +31,7 @@ _SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes
 _LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
                   "audit_retention_days"}
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
+_TOKEN_BY_HASH = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?"  # every request's: written once
 _TYPE_COLUMNS = """
     t.id, t.site_id, t.key, t.name, t.schema, t.description, t.created_at, t.updated_at,
     (SELECT count(*) FROM secrets s WHERE s.type_id = t.id)
@@ -329,7 +330,7 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
             )
 
     def bound_secrets(self, service_id: int) -> list[BoundSecret]:
-        return [BoundSecret._make(r) for r in self._all(_bound_secrets_sql(self.BINDING_ORDER), service_id)]
+        return [BoundSecret(*r) for r in self._all(_bound_secrets_sql(self.BINDING_ORDER), service_id)]
 
     def env_snapshot(self, site: str, service: str) -> EnvSnapshot | None:
         row = self._one(_SITE_AND_SERVICE, service, site)
@@ -358,8 +359,8 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
     # ------------------------------------------------------------ tokens
 
     def get_token_by_hash(self, token_hash: str) -> TokenRow | None:
-        row = self._one(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?", token_hash)
-        return TokenRow(*row) if row else None
+        row = self._one(_TOKEN_BY_HASH, token_hash)
+        return TokenRow._make(row) if row else None
 
     def get_token(self, token_id: str) -> TokenRow | None:
         row = self._one(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE id = ?", token_id)
