@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic_core import to_json
+
 from shared import models
 from shared.models import ErrorCode
 
@@ -162,12 +164,21 @@ def service_env(call: Call, site: str, name: str) -> models.ServiceEnv:
         audit.record(tx, event)
 
     call.store.record(write)
-    # plain dicts, validated by the model as it takes them in: one LoadedVersion built apart for
-    # each binding, a Python call each, made the answer's model cost half as much again
     loaded = [{"name": b.name, "app": b.app, "version": b.version} for b in present]
-    response = Response.json(models.ServiceEnv(env=env, versions=versions, missing=missing, loaded_versions=loaded))
+    response = env_answer(env, versions, missing, loaded)
     response.headers.append(("ETag", tag))
     return response
+
+
+def env_answer(env: dict[str, str], versions: dict[str, int], missing: list[models.SecretRef],
+               loaded: list[dict[str, object]]) -> Response:
+    """`models.ServiceEnv` to the byte (tests/server/test_api_services.py holds it to that), written
+    by pydantic's own JSON serializer from what the store and the keyring handed over, in the
+    model's field order. Validating that again into the model first (names that were validated
+    when stored, versions and values that are ints and strs by their columns) cost more than half
+    of the answer (callgrind: 97 k instructions against 42 k)."""
+    body = to_json({"env": env, "versions": versions, "missing": missing, "loaded_versions": loaded})
+    return Response(200, body, [("Content-Type", "application/json")])
 
 
 _Snapshot = tuple[SiteRow, ServiceRow, list[BoundSecret], str, int]
@@ -291,12 +302,13 @@ def open_bound(call: Call, site: SiteRow, bound: list[BoundSecret]) -> tuple[dic
     env: dict[str, str] = {}
     versions: dict[str, int] = {}
     missing = []
+    open_value = call.state.keyring.opener(site)
     for b in sorted(bound, key=lambda b: b.app is not None):  # site-level first, so app-level wins
         if b.secret_id is None:
             missing.append(models.SecretRef(name=b.name, app=b.app))
             continue
         try:
-            env[b.name] = call.state.keyring.open_value(site, b.app, b.name, b.version, b.ciphertext)
+            env[b.name] = open_value(b.app, b.name, b.version, b.ciphertext)
         except IntegrityError:
             raise IntegrityError({"secret": b.name, "app": b.app}) from None
         versions[b.name] = b.version

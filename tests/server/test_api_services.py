@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared import models
+
 from apihelpers import SITE, audit_rows, create_secret, expect_error
 
 APP = f"{SITE}/apps/web"
@@ -91,6 +93,18 @@ def test_env_holds_exactly_the_bound_secrets_and_app_level_wins(api) -> None:
     assert response.status_code == 200
     assert response.json()["env"] == {"DB_URL": "app-db-2", "SHARED": "shared-value"}
     assert response.json()["versions"] == {"DB_URL": 2, "SHARED": 1}
+
+
+def test_env_answer_is_the_service_env_model_to_the_byte(api) -> None:
+    # the answer is written without the model (see `services.env_answer`): it must still be
+    # exactly what the model writes, field order, nulls and escapes included
+    create_secret(api, "SITE_ONLY", 'quote " backslash \\ newline \n tab \t bell \x07 \u00e9 \u2028 \U0001f511')
+    create_secret(api, "DB_URL", "app-db", scope=APP)
+    make_service(api, "worker", [{"name": "DB_URL", "app": "web"}, {"name": "SITE_ONLY"}, {"name": "NOT_YET"}], app="web")
+    body = api.get(f"{SERVICES}/worker/env").content
+    answer = models.ServiceEnv.model_validate_json(body)
+    assert answer.missing == [models.SecretRef(name="NOT_YET")] and len(answer.loaded_versions) == 2
+    assert body == answer.model_dump_json(by_alias=True).encode()
 
 
 def test_env_by_the_services_own_token(api, client, mint, data_dir) -> None:
