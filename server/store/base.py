@@ -54,8 +54,9 @@ class AuditRecord:
 class SiteRow(NamedTuple):
     """A site. This row and the others read on every request (`ServiceRow`, `TokenRow`) are named
     tuples, as immutable as a frozen dataclass and built for a fraction of its cost: a frozen
-    dataclass sets each field through `object.__setattr__` (callgrind: an environment fetch's
-    seven rows cost 95 k instructions as frozen dataclasses, 14 k as named tuples)."""
+    dataclass sets each field through `object.__setattr__` (callgrind: the seven rows of an
+    environment fetch's snapshot cost 95 k instructions as frozen dataclasses, 14 k as named tuples).
+    See `BoundSecret` for the one row read often enough to be a slotted dataclass instead."""
 
     id: int
     name: str
