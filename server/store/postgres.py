@@ -239,12 +239,13 @@ class PostgresStore:
     def read(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
             with self._pool.connection() as conn:
-                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                tx = PostgresTx(conn, writing=False)  # BEGIN and ROLLBACK on its cursor too: one cursor in all
+                tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
-                    return fn(PostgresTx(conn, writing=False))
+                    return fn(tx)
                 finally:
                     if not conn.broken:
-                        conn.execute("ROLLBACK")
+                        tx._run("ROLLBACK")
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error) from None
 
@@ -279,14 +280,15 @@ class PostgresStore:
 
     def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
         with self._pool.connection() as conn:
-            conn.execute("BEGIN")
+            tx = PostgresTx(conn, writing=True)
+            tx._run("BEGIN")
             try:
-                result = fn(PostgresTx(conn, writing=True))
+                result = fn(tx)
             except BaseException:  # the caller's refusal or a failed statement: keep nothing
                 if not conn.broken:
-                    conn.execute("ROLLBACK")
+                    tx._run("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            tx._run("COMMIT")
             return result
 
     # ------------------------------------------------------------ records (audited reads)
@@ -334,18 +336,18 @@ class PostgresStore:
     def _commit_records(self, group: list[_Job]) -> None:
         try:
             with self._pool.connection() as conn:
-                conn.execute("BEGIN")
+                txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
+                txs[0]._run("BEGIN")
                 try:
-                    txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
                     for job, tx in zip(group, txs):
                         job.result = job.fn(tx)
                     seal_together(txs)
                 except BaseException:
                     if not conn.broken:
-                        conn.execute("ROLLBACK")
+                        txs[0]._run("ROLLBACK")
                     raise
                 try:
-                    conn.execute("COMMIT")
+                    txs[0]._run("COMMIT")
                 except (psycopg.Error, PoolTimeout) as error:
                     failure = translate(error)  # kept or not, no one can say: none is acknowledged
                     for job in group:
