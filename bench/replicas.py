@@ -1,5 +1,7 @@
 """Row 10 (issue 7): the same audited read against one `serve` replica and against two, both on one
-PostgreSQL database (`BENCH_DATABASE_URL`, default the local server at 127.0.0.1:5432).
+PostgreSQL database (`BENCH_DATABASE_URL`, default the local server at 127.0.0.1:5432); and (issue
+12) against the SQLite server of rows 1 and 2, in the same rounds, so that the PostgreSQL/SQLite
+ratio compares runs of the same minute on a machine whose load moves by half from one row to the next.
 
 Each measurement gets a fresh database of its own, created and dropped here. The row is left out,
 with a note, where no PostgreSQL answers. On a 2-core machine the client, both replicas and
@@ -35,8 +37,9 @@ def available(url: str) -> bool:
         return False
 
 
-def measure(bench, base: Path, url: str = "") -> dict:
-    """Env (5 secrets) at c=16 against replica A alone, then against A and B, interleaved run by run."""
+def measure(bench, base: Path, url: str = "", sqlite: tuple[ServerProcess, fixtures.Small] | None = None) -> dict:
+    """Env (5 secrets) at c=16 against replica A alone, then against A and B (and, given `sqlite`,
+    against that SQLite server and its fixture), interleaved run by run."""
     url = url or os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if not available(url):
         return {"error": f"no PostgreSQL at {url} (set BENCH_DATABASE_URL)"}
@@ -52,6 +55,8 @@ def measure(bench, base: Path, url: str = "") -> dict:
         small = fixtures.load_small(servers[0].url, token)
         a, b = servers
         loads = {
+            **({"sqlite": Load(sqlite[0].host, sqlite[0].port, sqlite[1].service_token, "get", (sqlite[1].env_path,))}
+               if sqlite else {}),
             "one": Load(a.host, a.port, small.service_token, "get", (small.env_path,)),
             "two": Load(a.host, a.port, small.service_token, "get", (small.env_path,), more_ports=(b.port,)),
         }
