@@ -181,7 +181,7 @@ class Bench:
             self.raw["row8"] = self.guarded(startup.tui_first_frame, server.url, small.admin, fixtures.SITE)
             self.write_rows(server, small)
             self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
-            self.raw["row10"] = self.guarded(replicas.measure, self, self.base, "", (server, small))
+            self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
             self.raw["row11"] = self.guarded(isolation.measure, self, server, small)
         finally:
             self.stop_everything(floor)
@@ -206,7 +206,7 @@ class Bench:
             self.read_rows({"small": (server, small)}, floor_port)
             self.write_rows(server, small)
             self.log("row 10: one vs two replicas on PostgreSQL, env at c=16")
-            self.raw["row10"] = self.guarded(replicas.measure, self, self.base, "", (server, small))
+            self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
         finally:
             self.stop_everything(floor)
         return [self.load_note()]

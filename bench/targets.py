@@ -153,8 +153,8 @@ def _pss(*figures: dict) -> str:
 
 def row_10(r10: dict | None, sqlite_env: dict | None = None) -> list[Line]:
     """Issue 7: one versus two replicas on PostgreSQL; issue 12: one replica against the SQLite
-    store's env rate at c=16, measured in the same rounds (`r10["sqlite"]`) or, in a result from
-    before that, in rows 1 and 2 of the same run (`sqlite_env`)."""
+    store's env rate at c=16: of a SQLite server with the same data in the same rounds
+    (`r10["sqlite"]`), or, in a result from before that, of rows 1 and 2 in the same run (`sqlite_env`)."""
     if not r10:
         return []
     if "error" in r10:
