@@ -153,7 +153,8 @@ def _pss(*figures: dict) -> str:
 
 def row_10(r10: dict | None, sqlite_env: dict | None = None) -> list[Line]:
     """Issue 7: one versus two replicas on PostgreSQL; issue 12: one replica against the SQLite
-    store's env rate at c=16 in the same run (`sqlite_env`)."""
+    store's env rate at c=16: of a SQLite server with the same data in the same rounds
+    (`r10["sqlite"]`), or, in a result from before that, of rows 1 and 2 in the same run (`sqlite_env`)."""
     if not r10:
         return []
     if "error" in r10:
@@ -161,9 +162,11 @@ def row_10(r10: dict | None, sqlite_env: dict | None = None) -> list[Line]:
     one, two = _load_line("10", "PostgreSQL: env c=16, one replica", r10["one"]), \
         _load_line("10", "PostgreSQL: env c=16, two replicas", r10["two"])
     two.result += f", {r10['two']['rate'] / r10['one']['rate']:.2f}x one" if r10["one"]["rate"] else ""
+    same_rounds = "sqlite" in r10
+    sqlite_env = r10["sqlite"] if same_rounds else sqlite_env
     if sqlite_env and sqlite_env["rate"]:
         share = r10["one"]["rate"] / sqlite_env["rate"]
-        one.result += f", {share:.2f}x SQLite's"
+        one.result += f", {share:.2f}x SQLite's" + (f" {sqlite_env['rate']:,.0f} of the same rounds" if same_rounds else "")
         one.target = f">= {PG_SQLITE_RATIO:g}x SQLite env c=16"
         one.ok = share >= PG_SQLITE_RATIO and not r10["one"]["errors"]
     return [one, two]

@@ -38,9 +38,14 @@ class PostgresTx(SqlTx):
         super().__init__(conn)
         self._writing = writing
         self.defer_audit = defer_audit
+        self._cursor: psycopg.Cursor | None = None
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> psycopg.Cursor:
-        return self._conn.execute(dialect(sql), params)
+        # one cursor for the transaction's statements (each read at once by `_one`, `_all` or
+        # `_run`'s caller): `Connection.execute` makes a new one, with its adapters, every time
+        if self._cursor is None:
+            self._cursor = self._conn.cursor()
+        return self._cursor.execute(dialect(sql), params)
 
     def _many(self, sql: str, rows: list[tuple]) -> None:
         with self._conn.cursor() as cursor:
