@@ -10,8 +10,9 @@ from tui_helpers import screen_text, wait_until
 
 async def open_audit(app, pilot) -> None:
     await pilot.press("3")
-    await wait_until(pilot, lambda: app.screen.query("#audit-table") and app.screen.query_one("#audit-table").row_count >= 2,
-                     message="audit rows")
+    # rows shown and the table focused, as the user sees it before pressing `v`
+    await wait_until(pilot, lambda: app.screen.query("#audit-table") and app.screen.query_one("#audit-table").row_count >= 2
+                     and app.focused is app.screen.query_one("#audit-table"), message="audit rows, focused")
 
 
 async def test_verify_key_says_the_chain_holds(started, admin, site):

@@ -97,10 +97,12 @@ TAB_KEYS = {"secrets": "1", "types": "2", "audit": "3", "services": "4", "sites"
 
 
 async def show_tab(pilot, tab: str) -> None:
-    """Press the key for `tab` and wait until it is the tab shown."""
+    """Press the key for `tab` and wait until it is the tab shown, its table focused (where the
+    next key goes)."""
+    app = pilot.app
     await pilot.press(TAB_KEYS[tab])
-    await wait_until(pilot, lambda: pilot.app.screen.query("#tabs") and
-                     pilot.app.screen.query_one("#tabs").active == tab, message=f"{tab} tab")
+    await wait_until(pilot, lambda: app.screen.query("#tabs") and app.screen.query_one("#tabs").active == tab
+                     and app.focused in list(app.screen.query(f"#{tab} DataTable")), message=f"{tab} tab")
 
 
 def make_token(admin, role, name: str | None = None) -> str:

@@ -135,13 +135,16 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
         return True
 
     def _focus_tab(self, tab: str) -> None:
-        # A pane just built is composed on the next refresh; focus its table then.
-        def focus() -> None:
+        """Focus the tab's table now if it exists, so a key typed right after the tab's key acts on
+        this tab and not on the one just hidden; a pane still being built gets it on the next refresh."""
+        def focus() -> bool:
             tables = self.query(f"#{tab} DataTable")
             if tables:
                 tables.first().focus()
+            return bool(tables)
 
-        self.call_after_refresh(focus)
+        if not focus():
+            self.call_after_refresh(focus)
 
     def active_pane(self):
         tabs = self.query_one(TabbedContent)
