@@ -117,7 +117,9 @@ class Request:
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
         self.path: str = environ.get("PATH_INFO", "") or "/"
-        self.query: dict[str, str] = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        query = environ.get("QUERY_STRING")
+        # most requests (an env fetch among them) carry none, and parse_qsl costs even for ""
+        self.query: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         self.remote_addr: str = environ.get("REMOTE_ADDR") or "local"
         self._body: bytes | None = None
 
