@@ -93,7 +93,9 @@ class Response:
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> "Response":
         if isinstance(payload, BaseModel):
-            body = payload.model_dump_json(by_alias=True).encode()
+            # what model_dump_json does, as bytes, without its wrapper's keyword handling and the
+            # round trip through str
+            body = payload.__pydantic_serializer__.to_json(payload, by_alias=True)
         else:
             body = json.dumps(payload, separators=(",", ":")).encode()
         return cls(status, body, [("Content-Type", "application/json")])
