@@ -243,6 +243,7 @@ class HTTPConnection:
             pass  # the client is gone: nothing left to protect
 
 
+_FRAMING = {b"content-length", b"transfer-encoding"}
 _RAW_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 """A request target holding one of these raw (not percent-encoded) is not a URI (RFC 3986)."""
 
@@ -251,8 +252,8 @@ def _check(request: h11.Request) -> None:
     """What h11 lets through and this server refuses (see `HTTPConnection.next_request`)."""
     if request.http_version not in (b"1.1", b"1.0"):
         raise Refused(505)
-    framing = [name for name, _ in request.headers if name in (b"content-length", b"transfer-encoding")]
-    if len(set(framing)) > 1:
+    # raw_items is one list comprehension; iterating h11's Headers is a Python call per header
+    if len({name.lower() for name, _ in request.headers.raw_items()} & _FRAMING) > 1:
         raise Refused(400)
     if _RAW_CONTROL.search(request.target):  # h11 takes any byte but NUL and space
         raise Refused(400)

@@ -175,7 +175,7 @@ class _Handler(socketserver.BaseRequestHandler):
             "QUERY_STRING": query,
             "SERVER_PROTOCOL": _PROTOCOLS.get(version) or "HTTP/" + version.decode("latin-1"),
         }
-        for name, value in request.headers:
+        for name, value in request.headers.raw_items():  # one list comprehension, where iterating Headers calls Python per header
             key = _ENVIRON_KEYS.get(name) or _environ_key(name)
             text = value.decode("latin-1")
             previous = environ.get(key)
@@ -186,7 +186,7 @@ class _Handler(socketserver.BaseRequestHandler):
 _METHODS = {method.encode(): method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 _PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _ENVIRON_KEYS: dict[bytes, str] = {}
-"""Each header name (lower case, as h11 gives it) as its environ key, for the names seen first:
+"""Each header name (as the client wrote it) as its environ key, for the names seen first:
 the few a client sends are worked out once per process, not once per request."""
 MAX_ENVIRON_KEYS = 512
 
