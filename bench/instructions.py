@@ -98,14 +98,16 @@ def h11_cycles(count: int) -> None:
 
     conn = h11.Connection(h11.SERVER)
     body = b"x" * 420
-    headers = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"), ("Content-Type", "application/json"),
-               ("ETag", '"0123456789abcdef0123456789abcdef"'), ("Content-Length", str(len(body)))]
+    headers = [(b"Cache-Control", b"no-store"), (b"X-Content-Type-Options", b"nosniff"), (b"Content-Type", b"application/json"),
+               (b"ETag", b'"0123456789abcdef0123456789abcdef"'), (b"Content-Length", str(len(body)).encode())]
     for _ in range(count):
         conn.receive_data(_H11_HEAD)
         assert type(conn.next_event()) is h11.Request
         conn.next_event()  # EndOfMessage
-        data = conn.send(h11.Response(status_code=200, headers=headers, reason="OK"))
-        data += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
+        parts = conn.send_with_data_passthrough(h11.Response(status_code=200, headers=headers, reason=b"OK"))
+        parts += conn.send_with_data_passthrough(h11.Data(data=body))
+        parts += conn.send_with_data_passthrough(h11.EndOfMessage())
+        b"".join(parts)
         conn.start_next_cycle()
 
 

@@ -93,7 +93,9 @@ class Response:
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> "Response":
         if isinstance(payload, BaseModel):
-            body = payload.model_dump_json(by_alias=True).encode()
+            # what model_dump_json does, as bytes, without its wrapper's keyword handling and the
+            # round trip through str
+            body = payload.__pydantic_serializer__.to_json(payload, by_alias=True)
         else:
             body = json.dumps(payload, separators=(",", ":")).encode()
         return cls(status, body, [("Content-Type", "application/json")])
@@ -117,7 +119,9 @@ class Request:
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
         self.path: str = environ.get("PATH_INFO", "") or "/"
-        self.query: dict[str, str] = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        query = environ.get("QUERY_STRING")
+        # most requests (an env fetch among them) carry none, and parse_qsl costs even for ""
+        self.query: dict[str, str] = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
         self.remote_addr: str = environ.get("REMOTE_ADDR") or "local"
         self._body: bytes | None = None
 

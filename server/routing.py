@@ -44,10 +44,13 @@ class Route:
     tag: str = ""
     """The OpenAPI tag, when the noun of `action` is not in `openapi.TAGS`."""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    limits: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False)
+    """Each path parameter with `max_length`, worked out once (`oversized` runs on every request)."""
 
     def __post_init__(self) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+        object.__setattr__(self, "limits", tuple((param, self.max_length(param)) for param in self.params))
 
     @property
     def params(self) -> list[str]:
@@ -63,7 +66,10 @@ class Route:
 
     def oversized(self, params: dict[str, str]) -> str | None:
         """The first path parameter too long to name anything, or None."""
-        return next((p for p, value in params.items() if len(value) > self.max_length(p)), None)
+        for param, limit in self.limits:
+            if len(params[param]) > limit:
+                return param
+        return None
 
 
 def names_secret(path: str) -> bool:

@@ -82,7 +82,10 @@ def run_app(app: WSGIApp, environ: dict[str, Any]) -> tuple[str, list[tuple[str,
     finally:
         getattr(result, "close", lambda: None)()
     headers = captured["headers"]
-    if not any(name.lower() == "content-length" for name, _ in headers):
+    for name, _ in headers:  # a plain loop: a generator costs a frame switch per header
+        if name.lower() == "content-length":
+            break
+    else:
         headers = headers + [("Content-Length", str(sum(map(len, written))))]
     return captured["status"], headers, b"".join(written)
 
@@ -101,6 +104,10 @@ class _Handler(socketserver.BaseRequestHandler):
             sock.settimeout(self.server.timeouts.head)
             sock.do_handshake()  # here, in this connection's thread, not in the accept loop
         self.http = HTTPConnection(sock, self.server.timeouts)
+        # what every request on this connection has in its environ, built once
+        self._connection_environ = {**self.server.base_environ, "CONTENT_TYPE": "", "CONTENT_LENGTH": "",
+                                    "REMOTE_ADDR": self._client(), "wsgi.input": _Input(self.http),
+                                    "sitesecrets.park": self.park}
 
     def handle(self) -> None:
         while self._serve_one():
@@ -160,28 +167,37 @@ class _Handler(socketserver.BaseRequestHandler):
     def _environ(self, request: h11.Request) -> dict[str, Any]:
         target = request.target.decode("latin-1")
         path, _, query = target.partition("?")
-        environ = dict(self.server.base_environ)
-        environ.update({
-            "REQUEST_METHOD": request.method.decode("latin-1"),
-            "PATH_INFO": _unquote(path), "QUERY_STRING": query,
-            "CONTENT_TYPE": "", "CONTENT_LENGTH": "",
-            "SERVER_PROTOCOL": "HTTP/" + request.http_version.decode("latin-1"),
-            "REMOTE_ADDR": self._client(),
-            "wsgi.input": _Input(self.http),
-            "sitesecrets.park": self.park,
-        })
-        for name, value in request.headers:
-            key = name.decode("latin-1").upper().replace("-", "_")
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
+        method, version = request.method, request.http_version
+        environ = {
+            **self._connection_environ,
+            "REQUEST_METHOD": _METHODS.get(method) or method.decode("latin-1"),
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1") if "%" in path else path,  # PEP 3333: decoded, as latin-1
+            "QUERY_STRING": query,
+            "SERVER_PROTOCOL": _PROTOCOLS.get(version) or "HTTP/" + version.decode("latin-1"),
+        }
+        for name, value in request.headers.raw_items():  # one list comprehension, where iterating Headers calls Python per header
+            key = _ENVIRON_KEYS.get(name) or _environ_key(name)
             text = value.decode("latin-1")
-            environ[key] = f"{environ[key]},{text}" if environ.get(key) else text
+            previous = environ.get(key)
+            environ[key] = f"{previous},{text}" if previous else text
         return environ
 
 
-def _unquote(path: str) -> str:
-    """PATH_INFO as PEP 3333 wants it: percent-decoded bytes, as latin-1 text."""
-    return unquote_to_bytes(path).decode("latin-1") if "%" in path else path
+_METHODS = {method.encode(): method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+_PROTOCOLS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
+_ENVIRON_KEYS: dict[bytes, str] = {}
+"""Each header name (as the client wrote it) as its environ key, for the names seen first:
+the few a client sends are worked out once per process, not once per request."""
+MAX_ENVIRON_KEYS = 512
+
+
+def _environ_key(name: bytes) -> str:
+    key = name.decode("latin-1").upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if len(_ENVIRON_KEYS) < MAX_ENVIRON_KEYS:  # names are the client's to choose: the table stays bounded
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 class _Tracking:
