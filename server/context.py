@@ -19,6 +19,7 @@ from .http import Request
 from .keyring import Keyring
 from .routing import Route
 from .store import AuditRecord, Store
+from .store.base import encode_details
 
 
 def utc_now(offset_seconds: float = 0) -> str:
@@ -61,9 +62,6 @@ class Call:
 
     def event(self, action: str, *, site: str | None, target: str | None = None,
               outcome: str = "ok", details: dict[str, Any] | None = None) -> AuditRecord:
-        principal = self.principal
-        return AuditRecord.of(
-            action, details=details, at=self.now, outcome=outcome, site=site, target=target,
-            actor=principal.name if principal else None, actor_id=principal.token_id if principal else None,
-            source=self.request.remote_addr,
-        )
+        principal = self.principal  # positional: no keyword dicts built and unpacked per event
+        return AuditRecord(self.now, action, outcome, encode_details(details), principal.name if principal else None,
+                           principal.token_id if principal else None, site, target, self.request.remote_addr)
