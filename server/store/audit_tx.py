@@ -41,6 +41,7 @@ _COLUMNS = "id, at, actor, actor_id, action, site, target, outcome, source, deta
 _KEYS = tuple(_COLUMNS.split(", "))
 _SEALED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details"
 """The columns a hash covers, in this order (all but the id, which only orders the chain)."""
+_INSERT = f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
 _SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
@@ -80,6 +81,7 @@ class AuditQueries:
     _all: Any
     _run: Any
     _insert_id: Any
+    _many: Any
     _site_lock: Any
     defer_audit: bool = False
     """Hold inserted events until `seal_audit` (set by a store that groups several writers' events)."""
@@ -104,22 +106,29 @@ class AuditQueries:
             self.seal_audit()
 
     def seal_audit(self) -> None:
-        """Write the held events, each hashed onto its chain, chains taken in sorted order."""
+        """Write the held events in the order they were held, each hashed onto its chain: every
+        chain's head read first, in sorted order, then the events inserted by one statement, then
+        each head written once."""
         pending, self._pending_audit = self._pending_audit or [], []
-        chains: dict[str, list] = {}
+        if not pending:
+            return
+        heads = {chain: self._lock_chain(chain) for chain in sorted({uid or "" for uid, _ in pending})}
+        rows = []
         for uid, event in pending:
-            chains.setdefault(uid or "", []).append((uid, event))
-        for chain in sorted(chains):
-            chain_id, previous = self._lock_chain(chain)
-            last_id = 0
-            for uid, event in chains[chain]:
-                sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
-                          event.outcome, event.source, event.details)
-                previous = chain_hash(previous, sealed)
-                last_id = self._insert_id(
-                    f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    *sealed, previous, chain_id)
+            chain_id, previous = heads[uid or ""]
+            sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
+                      event.outcome, event.source, event.details)
+            previous = chain_hash(previous, sealed)
+            heads[uid or ""] = chain_id, previous
+            rows.append((*sealed, previous, chain_id))
+        if len(rows) == 1:
+            last_id = self._insert_id(_INSERT, *rows[0])
             self._run("UPDATE audit_chains SET last_id = ?, last_hash = ? WHERE id = ?", last_id, previous, chain_id)
+            return
+        self._many(_INSERT, rows)
+        for chain_id, previous in heads.values():  # ids are drawn in row order, each chain's under its lock
+            self._run("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?), "
+                      "last_hash = ? WHERE id = ?", chain_id, previous, chain_id)
 
     def _lock_chain(self, chain: str) -> tuple[int, bytes]:
         """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL write."""
@@ -248,3 +257,11 @@ class AuditQueries:
         """The id of the first event at or after the time `at` (a scan: for the operator's export)."""
         row = self._one("SELECT min(id) FROM audit_events WHERE at >= ?", at)
         return row[0] if row else None
+
+
+def seal_group(txs: list) -> None:
+    """Write the events that `txs`, transactions run one after another on one connection and committed
+    together, held back (`defer_audit`): every chain's head read and written once for them all."""
+    if txs:
+        txs[0]._pending_audit = [item for tx in txs for item in (tx._pending_audit or [])]
+        txs[0].seal_audit()
