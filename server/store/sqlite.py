@@ -38,6 +38,7 @@ from .sqlite_tx import SqliteTx
 T = TypeVar("T")
 _MAX_GROUP = 128
 _MAX_IDLE_READERS = 16
+_NO_TURN = nullcontext()  # (a store that takes no turns with other processes)
 
 
 class _Job:
@@ -186,9 +187,14 @@ class SqliteStore:
         group: list[_Job] = []
         try:
             # the turn first, then the group: what queues while another process commits joins it
-            with self._write_lock or nullcontext():
+            with self._write_lock or _NO_TURN:
                 with self._mutex:
-                    group = [self._queued.popleft() for _ in range(min(len(self._queued), _MAX_GROUP))]
+                    queued = self._queued
+                    if len(queued) <= _MAX_GROUP:
+                        group = list(queued)
+                        queued.clear()
+                    else:
+                        group = [queued.popleft() for _ in range(_MAX_GROUP)]
                 self._commit_group(group)
         finally:
             with self._mutex:
@@ -200,7 +206,8 @@ class SqliteStore:
                     successor.done.release()
                 else:
                     self._leader = False
-                    self._led.notify_all()
+                    if self._closed:
+                        self._led.notify_all()
 
     def _commit_group(self, group: list[_Job]) -> None:
         conn = self._write_conn
@@ -243,9 +250,10 @@ class SqliteStore:
         (a limit, a conflict, a name taken) are rare next to plain writes.
         """
         txs = []
+        together = len(group) > 1  # (one write's events gain nothing from being held back)
         for job in group:
             tx = SqliteTx(conn, wants_wipe)
-            tx.defer_audit = True
+            tx.defer_audit = together
             try:
                 job.result = job.fn(tx)
             except BaseException:
@@ -253,7 +261,8 @@ class SqliteStore:
                 return False
             txs.append(tx)
         try:
-            seal_group(txs)
+            if together:
+                seal_group(txs)
         except BaseException:
             for job in group:
                 job.result = None
