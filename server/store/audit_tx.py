@@ -42,6 +42,8 @@ _KEYS = tuple(_COLUMNS.split(", "))
 _SEALED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details"
 """The columns a hash covers, in this order (all but the id, which only orders the chain)."""
 _INSERT = f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SITE_AND_HEAD = ("SELECT u.uid, c.id, c.last_hash, c.anchor_hash FROM (SELECT (SELECT uid FROM sites WHERE name = ?) AS uid) u "
+                  "LEFT JOIN audit_chains c ON c.chain = coalesce(u.uid, '')")
 _INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
 _SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
@@ -98,6 +100,9 @@ class AuditQueries:
         """The event is keyed to the site of that name as it exists in this transaction, so it
         lands in the log (and the chain) of the site's current lifetime (and a site's deletion is
         audited before the row goes)."""
+        if not self.defer_audit and not self._site_lock():
+            self._insert_now(event)
+            return
         if self._pending_audit is None:
             self._pending_audit = []
         uid = self._one("SELECT uid FROM sites WHERE name = ?", event.site) if event.site is not None else None
@@ -105,14 +110,27 @@ class AuditQueries:
         if not self.defer_audit:
             self.seal_audit()
 
+    def _insert_now(self, event: AuditRecord) -> None:
+        """One event written at once where no row lock orders the chain (SQLite's one writer): its
+        site's uid and its chain's head read by one query instead of two."""
+        uid, chain_id, last_hash, anchor_hash = self._one(_SITE_AND_HEAD, event.site)
+        if chain_id is None:  # the chain's first event: its row is made
+            head = self._lock_chain(uid or "")
+        else:
+            head = chain_id, bytes(last_hash or anchor_hash or GENESIS)
+        self._write_events([(uid, event)], {uid or "": head})
+
     def seal_audit(self) -> None:
         """Write the held events in the order they were held, each hashed onto its chain: every
         chain's head read first, in sorted order, then the events inserted by one statement, then
         each head written once."""
         pending, self._pending_audit = self._pending_audit or [], []
-        if not pending:
-            return
-        heads = {chain: self._lock_chain(chain) for chain in sorted({uid or "" for uid, _ in pending})}
+        if pending:
+            self._write_events(pending, {chain: self._lock_chain(chain) for chain in sorted({uid or "" for uid, _ in pending})})
+
+    def _write_events(self, pending: list[tuple[str | None, AuditRecord]], heads: dict[str, tuple[int, bytes]]) -> None:
+        """Insert `pending` ((site uid, event), in order) onto their chains, whose `heads` (id and last
+        hash) are read, and write each chain's new head."""
         rows = []
         for uid, event in pending:
             chain_id, previous = heads[uid or ""]
