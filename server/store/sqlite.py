@@ -1,30 +1,25 @@
-"""The SQLite backend: WAL, `synchronous=FULL`, and one writer at a time that commits in groups.
+"""The SQLite backend: WAL, `synchronous=FULL`, and one writer thread that commits in groups.
 
-Writes are committed one group at a time, by the thread of the first caller that finds no group
-being committed (the leader): it takes its own write and those queued behind it, runs them one
-after another in one `BEGIN IMMEDIATE` transaction, and commits them together: one fsync carries a
-whole group of requests (an audited read is a write, so this is what lets reads scale), a write
-that fails is rolled back alone (the group is replayed one SAVEPOINT per write), and no caller
-hears "done" before the commit carrying its change is durable. Then it hands the lead to the
-first write that queued meanwhile, whose thread commits the next group. Only one group is ever
-being committed, so limits are checked and applied with no other writer in between. A write
-alone (one client at a time) is committed on its caller's thread: no handoff to a writer thread
-and back, which cost two thread switches per request. Reads use a small pool of connections,
-each read in its own snapshot.
+Every write runs on one writer thread. It takes the queued writes, runs each in its own SAVEPOINT
+inside one `BEGIN IMMEDIATE` transaction, and commits them together: one fsync carries a whole
+group of requests (an audited read is a write, so this is what lets reads scale), a write that
+fails is rolled back alone, and no caller hears "done" before the commit carrying its change is
+durable. One writer also means limits are checked and applied with no other writer in between.
+Reads use a small pool of connections, each read in its own snapshot.
 
-Several processes may serve one data directory (`serve --workers N`), each with its own leader.
-A store on a data directory (`take_turns`) takes `DATA/write.lock` exclusively around each group,
-from `BEGIN IMMEDIATE` to `COMMIT`, so the processes take turns, waiting in the kernel: SQLite's
-busy handler, which sleeps and retries, never runs between them, and "no other writer in between"
-holds across processes as it does across threads. A leader waiting for its turn leaves its
-process's writes queueing behind it, so the group it then commits is larger, not later.
+Several processes may serve one data directory (`serve --workers N`), each with its own writer
+thread. A store on a data directory (`take_turns`) takes `DATA/write.lock` exclusively around each group, from
+`BEGIN IMMEDIATE` to `COMMIT`, so the writers take turns, waiting in the kernel: SQLite's busy
+handler, which sleeps and retries, never runs between them, and "no other writer in between"
+holds across processes as it does across threads. A writer waiting for its turn keeps collecting
+its process's writes, so the group it then commits is larger, not later.
 """
 
 from __future__ import annotations
 
+import queue
 import sqlite3
 import threading
-from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -38,21 +33,18 @@ from .sqlite_tx import SqliteTx
 T = TypeVar("T")
 _MAX_GROUP = 128
 _MAX_IDLE_READERS = 16
-_NO_TURN = nullcontext()  # (a store that takes no turns with other processes)
 
 
 class _Job:
-    """One queued write. `done` is a plain lock, held until the write is settled or its caller
-    is handed the lead (`leads`): releasing a lock costs far less than `Event.set`, which a GIL
-    profile showed taking a fifth of the writer's time."""
+    """One queued write. `done` is a plain lock held until the write is settled: releasing a lock
+    costs the writer far less than `Event.set`, which a GIL profile showed taking a fifth of its time."""
 
-    __slots__ = ("fn", "done", "leads", "result", "error")
+    __slots__ = ("fn", "done", "result", "error")
 
     def __init__(self, fn: Callable[[SqliteTx], Any]) -> None:
         self.fn = fn
         self.done = threading.Lock()
         self.done.acquire()
-        self.leads = False
         self.result: Any = None
         self.error: BaseException | None = None
 
@@ -102,7 +94,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 class SqliteStore:
-    """A `Store` on one SQLite file. Call `close()` to finish the queued writes and close it."""
+    """A `Store` on one SQLite file. Call `close()` to stop the writer thread."""
 
     def __init__(self, path: Path, *, take_turns: bool = False) -> None:
         """`take_turns`: commit only while holding the directory's `write.lock` (see above); for
@@ -112,16 +104,12 @@ class SqliteStore:
         migrate(self._write_conn)
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
-        self._queued: deque[_Job] = deque()
-        """Writes not yet taken into a group, oldest first; guarded by `_mutex`."""
-        self._mutex = threading.Lock()
-        self._led = threading.Condition(self._mutex)
-        """Notified when the lead is given up (what `close` waits for)."""
-        self._leader = False
-        """Whether a caller is committing a group (or has been handed the lead)."""
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._closed = False
         self._lock: DirLock | None = None
         self._write_lock = WriteLock(self.path.parent) if take_turns else None
+        self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
+        self._writer.start()
 
     # ------------------------------------------------------------ reads
 
@@ -163,51 +151,39 @@ class SqliteStore:
     # ------------------------------------------------------------ writes
 
     def write(self, fn: Callable[[SqliteTx], T]) -> T:
+        if self._closed:
+            raise StoreError("the store is closed")
         job = _Job(fn)
-        with self._mutex:
-            if self._closed:
-                raise StoreError("the store is closed")
-            self._queued.append(job)
-            leads = not self._leader
-            self._leader = True
-        if not leads:
-            job.done.acquire()  # released once the commit carrying this job is settled, or to hand it the lead
-            leads = job.leads
-        if leads:
-            self._lead(job)
+        self._queue.put(job)
+        job.done.acquire()  # released by the writer once the commit carrying this job is settled
         if job.error is not None:
             raise job.error
         return job.result
 
     record = write  # every write here already shares its commit with the others queued
 
-    def _lead(self, job: _Job) -> None:
-        """Commit one group (`job`, this caller's write, first in it), then hand the lead to the
-        oldest write queued meanwhile, or give it up."""
-        group: list[_Job] = []
-        try:
-            # the turn first, then the group: what queues while another process commits joins it
-            with self._write_lock or _NO_TURN:
-                with self._mutex:
-                    queued = self._queued
-                    if len(queued) <= _MAX_GROUP:
-                        group = list(queued)
-                        queued.clear()
-                    else:
-                        group = [queued.popleft() for _ in range(_MAX_GROUP)]
-                self._commit_group(group)
-        finally:
-            with self._mutex:
-                if not group:  # the turn could not be taken: this write leaves, the next leads
-                    self._queued.remove(job)
-                if self._queued:
-                    successor = self._queued[0]
-                    successor.leads = True
-                    successor.done.release()
-                else:
-                    self._leader = False
-                    if self._closed:
-                        self._led.notify_all()
+    def _write_loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            # the turn first, then the group: what queued while another process committed joins it
+            with self._write_lock or nullcontext():
+                self._commit_group(self._group(job))
+
+    def _group(self, job: _Job) -> list[_Job]:
+        """`job` and the writes queued behind it, up to `_MAX_GROUP`."""
+        group = [job]
+        while len(group) < _MAX_GROUP:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)  # finish this group, then stop
+                break
+            group.append(more)
+        return group
 
     def _commit_group(self, group: list[_Job]) -> None:
         conn = self._write_conn
@@ -293,9 +269,9 @@ class SqliteStore:
     def close(self) -> None:
         if self._closed:
             return
-        with self._mutex:  # refuse new writes, then let the queued ones be committed
-            self._closed = True
-            self._led.wait_for(lambda: not self._leader)
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
         self._write_conn.close()
         if self._write_lock is not None:
             self._write_lock.close()

@@ -1,7 +1,6 @@
 """SQLite's group commit (`SqliteStore.write`): writes that queue while a group is being committed
 go into the next group together, their audit events written at its end onto their chains in the
-order the writes were queued; a write whose event the log refuses fails alone; a write alone is
-committed on its caller's own thread."""
+order the writes were queued; a write whose event the log refuses fails alone."""
 
 from __future__ import annotations
 
@@ -50,7 +49,7 @@ def _queue_behind_a_held_group(store, fns) -> list:
     threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
     for t in threads:
         t.start()
-    wait_until(lambda: len(store._queued) == len(fns), "every write to queue")
+    wait_until(lambda: store._queue.qsize() == len(fns), "every write to queue")
     release.set()
     for t in [first, *threads]:
         t.join(30)
@@ -89,7 +88,3 @@ def test_write_whose_event_is_refused_fails_alone_and_the_others_commit(state, d
     assert [e["target"] for e in _logged(data_dir)] == [f"service:s{n}" for n in range(QUEUED) if n != 3]
     assert all(verify_chain(state.store, c[0]).ok for c in state.store.read(lambda tx: tx.audit_chains()))
 
-
-def test_write_alone_is_committed_on_its_callers_thread(state) -> None:
-    caller = threading.get_ident()
-    assert state.store.write(lambda tx: threading.get_ident()) == caller
