@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from .base import AuditRecord
@@ -40,14 +41,29 @@ _COLUMNS = "id, at, actor, actor_id, action, site, target, outcome, source, deta
 _KEYS = tuple(_COLUMNS.split(", "))
 _SEALED = "at, actor, actor_id, action, site, site_uid, target, outcome, source, details"
 """The columns a hash covers, in this order (all but the id, which only orders the chain)."""
+_INSERT = f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SITE_AND_HEAD = ("SELECT u.uid, c.id, c.last_hash, c.anchor_hash FROM (SELECT (SELECT uid FROM sites WHERE name = ?) AS uid) u "
+                  "LEFT JOIN audit_chains c ON c.chain = coalesce(u.uid, '')")
 _INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
+_SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
 _TOP = "\U0010ffff"  # above every character: `target <= prefix || _TOP` bounds a prefix's range
 
 
 def chain_hash(previous: bytes, sealed: tuple) -> bytes:
-    """The hash of one event: SHA-256 of the previous event's hash and the event's `_SEALED` columns."""
-    body = json.dumps(list(sealed), ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(previous + body.encode("utf-8", "surrogatepass")).digest()
+    """The hash of one event: SHA-256 of the previous event's hash and the event's `_SEALED` columns,
+    as `json.dumps(list(sealed), ensure_ascii=False, separators=(",", ":"))` writes them in UTF-8."""
+    return hashlib.sha256(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")).digest()
+
+
+def _sealed_json(sealed: tuple) -> str:
+    """`json.dumps`' text of the columns, built without the encoder `json.dumps` makes per call (a
+    third of the hash's instructions, on the writer thread): the columns are text or NULL, each
+    quoted by the function `json.dumps` quotes a string with; anything else goes through the encoder."""
+    try:
+        return "[" + ",".join([_quote(v) if v is not None else "null" for v in sealed]) + "]"
+    except TypeError:
+        return _SEALED_JSON.encode(list(sealed))
 
 
 def chain_where(chain: str) -> tuple[str, list[Any]]:
@@ -67,6 +83,7 @@ class AuditQueries:
     _all: Any
     _run: Any
     _insert_id: Any
+    _many: Any
     _site_lock: Any
     defer_audit: bool = False
     """Hold inserted events until `seal_audit` (set by a store that groups several writers' events)."""
@@ -83,6 +100,9 @@ class AuditQueries:
         """The event is keyed to the site of that name as it exists in this transaction, so it
         lands in the log (and the chain) of the site's current lifetime (and a site's deletion is
         audited before the row goes)."""
+        if not self.defer_audit and not self._site_lock():
+            self._insert_now(event)
+            return
         if self._pending_audit is None:
             self._pending_audit = []
         uid = self._one("SELECT uid FROM sites WHERE name = ?", event.site) if event.site is not None else None
@@ -90,23 +110,43 @@ class AuditQueries:
         if not self.defer_audit:
             self.seal_audit()
 
+    def _insert_now(self, event: AuditRecord) -> None:
+        """One event written at once where no row lock orders the chain (SQLite's one writer): its
+        site's uid and its chain's head read by one query instead of two."""
+        uid, chain_id, last_hash, anchor_hash = self._one(_SITE_AND_HEAD, event.site)
+        if chain_id is None:  # the chain's first event: its row is made
+            head = self._lock_chain(uid or "")
+        else:
+            head = chain_id, bytes(last_hash or anchor_hash or GENESIS)
+        self._write_events([(uid, event)], {uid or "": head})
+
     def seal_audit(self) -> None:
-        """Write the held events, each hashed onto its chain, chains taken in sorted order."""
+        """Write the held events in the order they were held, each hashed onto its chain: every
+        chain's head read first, in sorted order, then the events inserted by one statement, then
+        each head written once."""
         pending, self._pending_audit = self._pending_audit or [], []
-        chains: dict[str, list] = {}
+        if pending:
+            self._write_events(pending, {chain: self._lock_chain(chain) for chain in sorted({uid or "" for uid, _ in pending})})
+
+    def _write_events(self, pending: list[tuple[str | None, AuditRecord]], heads: dict[str, tuple[int, bytes]]) -> None:
+        """Insert `pending` ((site uid, event), in order) onto their chains, whose `heads` (id and last
+        hash) are read, and write each chain's new head."""
+        rows = []
         for uid, event in pending:
-            chains.setdefault(uid or "", []).append((uid, event))
-        for chain in sorted(chains):
-            chain_id, previous = self._lock_chain(chain)
-            last_id = 0
-            for uid, event in chains[chain]:
-                sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
-                          event.outcome, event.source, event.details)
-                previous = chain_hash(previous, sealed)
-                last_id = self._insert_id(
-                    f"INSERT INTO audit_events ({_SEALED}, hash, chain_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    *sealed, previous, chain_id)
+            chain_id, previous = heads[uid or ""]
+            sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
+                      event.outcome, event.source, event.details)
+            previous = chain_hash(previous, sealed)
+            heads[uid or ""] = chain_id, previous
+            rows.append((*sealed, previous, chain_id))
+        if len(rows) == 1:
+            last_id = self._insert_id(_INSERT, *rows[0])
             self._run("UPDATE audit_chains SET last_id = ?, last_hash = ? WHERE id = ?", last_id, previous, chain_id)
+            return
+        self._many(_INSERT, rows)
+        for chain_id, previous in heads.values():  # ids are drawn in row order, each chain's under its lock
+            self._run("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?), "
+                      "last_hash = ? WHERE id = ?", chain_id, previous, chain_id)
 
     def _lock_chain(self, chain: str) -> tuple[int, bytes]:
         """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL write."""
@@ -235,3 +275,11 @@ class AuditQueries:
         """The id of the first event at or after the time `at` (a scan: for the operator's export)."""
         row = self._one("SELECT min(id) FROM audit_events WHERE at >= ?", at)
         return row[0] if row else None
+
+
+def seal_group(txs: list) -> None:
+    """Write the events that `txs`, transactions run one after another on one connection and committed
+    together, held back (`defer_audit`): every chain's head read and written once for them all."""
+    if txs:
+        txs[0]._pending_audit = [item for tx in txs for item in (tx._pending_audit or [])]
+        txs[0].seal_audit()

@@ -31,10 +31,11 @@ class Conflict(StoreError):
     """A uniqueness rule refused the write (a concurrent request took the name first)."""
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(NamedTuple):
     """One audit event to write. `details` is JSON text, serialised by whoever builds the event,
-    so the single writer thread spends no time on it."""
+    so the single writer thread spends no time on it. A named tuple, not a frozen dataclass: as
+    immutable, and built in half the instructions (a frozen dataclass sets each of its nine fields
+    through `object.__setattr__`), which every audited request pays once."""
 
     at: str
     action: str
@@ -48,7 +49,12 @@ class AuditRecord:
 
     @classmethod
     def of(cls, action: str, *, details: dict[str, Any] | None = None, **fields: Any) -> "AuditRecord":
-        return cls(action=action, details=_COMPACT_JSON.encode(details or {}), **fields)
+        return cls(action=action, details=encode_details(details), **fields)
+
+
+def encode_details(details: dict[str, Any] | None) -> str:
+    """An event's `details` as the JSON text it is stored as."""
+    return _COMPACT_JSON.encode(details) if details else "{}"
 
 
 class SiteRow(NamedTuple):

@@ -24,6 +24,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from .audit_tx import seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
 from .migrations import MIGRATIONS
@@ -213,19 +214,35 @@ class SqliteStore:
 
     @staticmethod
     def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool]) -> bool:
-        """The fast path: run the group's writes back to back, with no savepoint statements.
+        """The fast path: run the group's writes back to back, with no savepoint statements, their
+        audit events held back and then written together (`seal_group`: each chain's head read and
+        written once for the group, its events inserted by one statement).
 
-        Returns False at the first write that raises, having run nothing after it; the caller
-        then rolls back and replays the group one savepoint per write. The writes are functions
-        of the database alone, so replaying them gives the same outcome, and the refusals that
-        make this path fail (a limit, a conflict, a name taken) are rare next to plain writes.
+        Returns False at the first write that raises, having run nothing after it, or if the
+        events cannot be written; the caller then rolls back and replays the group one savepoint
+        per write, each write's events written in its own savepoint, so the write whose event the
+        log refuses fails alone, as `audit_unavailable`. The writes are functions of the database
+        alone, so replaying them gives the same outcome, and the refusals that make this path fail
+        (a limit, a conflict, a name taken) are rare next to plain writes.
         """
+        txs = []
+        together = len(group) > 1  # (one write's events gain nothing from being held back)
         for job in group:
+            tx = SqliteTx(conn, wants_wipe)
+            tx.defer_audit = together
             try:
-                job.result = job.fn(SqliteTx(conn, wants_wipe))
+                job.result = job.fn(tx)
             except BaseException:
                 job.result = None
                 return False
+            txs.append(tx)
+        try:
+            if together:
+                seal_group(txs)
+        except BaseException:
+            for job in group:
+                job.result = None
+            return False
         return True
 
     @staticmethod

@@ -4,6 +4,7 @@ removes or reorders rows; and retention (part 2) leaves a chain that still verif
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -34,6 +35,16 @@ def test_fresh_log_verifies_on_every_chain(api, data_dir, capsys) -> None:
     status, out = verify(data_dir, capsys)
     assert status == 0, out
     assert "ok: site 'default'" in out and "ok: events of no site" in out
+
+
+def test_link_is_sha256_of_the_previous_hash_and_the_columns_as_json() -> None:
+    """The link's definition, which every stored chain was written by: a change to how it is
+    computed must not change a single byte, or chains written before it stop verifying."""
+    sealed = ("2026-01-01T00:00:00Z", "ci \"bot\"", None, "secret.create", "default", "0" * 32, "secret:A/é\u2028\ud800",
+              "ok", "127.0.0.1", json.dumps({"name": "A\n", "tags": ["x"]}))
+    body = json.dumps(list(sealed), ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    assert audit_chain.chain_hash(bytes(32), sealed) == hashlib.sha256(bytes(32) + body).digest()
+    assert audit_chain.chain_hash(b"p" * 32, (1, 2.5, None)) == hashlib.sha256(b"p" * 32 + b"[1,2.5,null]").digest()
 
 
 def test_edited_row_is_named_by_verify(api, data_dir, capsys) -> None:
