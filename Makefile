@@ -43,8 +43,13 @@ serve: $(RUN_STAMP)
 # $SITESECRETS_TEST_DATABASE_URL; set that empty to run SQLite alone. See tests/dbbackend.py.
 PG_TEST_ENV = SITESECRETS_TEST_DATABASE_URL="$${SITESECRETS_TEST_DATABASE_URL-$$($(BIN)/python tests/dbbackend.py)}"
 
+# One pytest process per core (`TEST_WORKERS=0` runs them all in this one); a test file stays whole
+# on one worker, so its module fixtures (a served site, a pristine data directory) are built once.
+TEST_WORKERS ?= auto
+PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP)
-	$(PG_TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PG_TEST_ENV) $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -52,7 +57,7 @@ bench: $(STAMP)
 # the long variants of the reliability suite: 200 kill -9 rounds, 10 s of 50 writers
 test-long: $(STAMP)
 	$(PG_TEST_ENV) SITESECRETS_CRASH_ROUNDS=200 SITESECRETS_WRITERS_SECONDS=10 SITESECRETS_LONG=1 \
-		$(BIN)/python -m pytest -o timeout=1800 $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -o timeout=1800 $(PARALLEL) $(PYTEST_ARGS)
 
 # node's dotenv for the tests that read our exports back with it (they skip without it); the only
 # target that fetches from npm, so `make test` never needs the network for it
