@@ -43,9 +43,11 @@ serve: $(RUN_STAMP)
 # $SITESECRETS_TEST_DATABASE_URL; set that empty to run SQLite alone. See tests/dbbackend.py.
 PG_TEST_ENV = SITESECRETS_TEST_DATABASE_URL="$${SITESECRETS_TEST_DATABASE_URL-$$($(BIN)/python tests/dbbackend.py)}"
 
-# One pytest process per core (`TEST_WORKERS=0` runs them all in this one); a test file stays whole
-# on one worker, so its module fixtures (a served site, a pristine data directory) are built once.
-TEST_WORKERS ?= auto
+# `TEST_WORKERS=auto` runs one pytest process per core, a test file whole on one worker (so its
+# module fixtures are built once): 8.4 minutes instead of 13 on 2 cores. Not the default yet: in that
+# order two tests fail every time (the Audit tab's `v` reaches no action after some other file's
+# tests ran in the same process; a write.lock waiter is not seen in /proc/locks), not yet understood.
+TEST_WORKERS ?= 0
 PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
 test: $(STAMP)
