@@ -40,7 +40,7 @@ transaction and one commit, as SQLite's writer does for all writes; no caller he
 that commit. If one of them fails, the group is rolled back and each is run again in a transaction
 of its own (`write`), so one failure stays its caller's; if the COMMIT itself fails, every caller
 of the group gets `StoreError`, as `write` gives one. The group's audit events are held until its
-records have run and then written together (`seal_together`), each chain's head locked once and in
+records have run and then written together (`audit_tx.seal_group`), each chain's head locked once and in
 sorted order, so two replicas' groups never wait on each other in a cycle (see `audit_tx.py`). Writes that lock a site stay on `write`, one
 transaction each, so that writes to different sites still run side by side.
 
@@ -72,9 +72,10 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..dburl import redact
+from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
-from .postgres_tx import PostgresTx, seal_together
+from .postgres_tx import PostgresTx
 
 T = TypeVar("T")
 
@@ -348,7 +349,7 @@ class PostgresStore:
                 try:
                     for job, tx in zip(group, txs):
                         job.result = job.fn(tx)
-                    seal_together(txs)
+                    seal_group(txs)
                 except BaseException:
                     if not conn.broken:
                         txs[0]._run("ROLLBACK")

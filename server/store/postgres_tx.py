@@ -66,11 +66,3 @@ class PostgresTx(SqlTx):
         return row[0] if row else None
 
 
-def seal_together(txs: list[PostgresTx]) -> None:
-    """Write the audit events that `txs` (one transaction's grouped records) held back, every chain
-    taken once and in sorted order (see `audit_tx.py`: two groups never wait on each other in a cycle)."""
-    if not txs:
-        return
-    first = txs[0]
-    first._pending_audit = [item for tx in txs for item in (tx._pending_audit or [])]
-    first.seal_audit()
