@@ -7,9 +7,7 @@ without the exception's message, which could quote request data.
 
 from __future__ import annotations
 
-import calendar
 import logging
-import time
 import traceback
 from typing import Any, Callable, Iterable, NoReturn
 
@@ -123,7 +121,7 @@ class Application:
         now = call.now
         if row is None or not hashes_match(row.hash, digest) or not self._intact(row) or _expired(row.expires_at, now):
             self._refuse_bad_token(call)
-        if _stale(row.last_used_at, now, self.state.settings.token_touch_seconds):
+        if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
         return Principal(row.id, row.name, Role(row.role), row.site, row.service)
 
@@ -194,23 +192,8 @@ def _expired(expires_at: str | None, now: str) -> bool:
     return expires_at is not None and expires_at <= now
 
 
-def _stale(last_used_at: str | None, now: str, seconds: int) -> bool:
-    """Whether a token last used at `last_used_at` is due its touch, `seconds` after that use, at `now`."""
-    return last_used_at is None or last_used_at <= _seconds_before(now, seconds)
-
-
-_before: tuple[str, int, str] = ("", 0, "")
-"""The last `_seconds_before` worked out: every request of the same second asks the same."""
-
-
-def _seconds_before(now: str, seconds: int) -> str:
-    global _before
-    at, offset, before = _before
-    if at != now or offset != seconds:
-        moment = calendar.timegm(time.strptime(now, TIME_FORMAT)) - seconds
-        before = time.strftime(TIME_FORMAT, time.gmtime(moment))
-        _before = (now, seconds, before)  # one tuple, so a thread reading it never sees half of it
-    return before
+def _stale(last_used_at: str | None, seconds: int) -> bool:
+    return last_used_at is None or last_used_at <= utc_now(-seconds)  # utc_now keeps each second's text
 
 
 
@@ -223,8 +206,6 @@ _REASONS = {
     503: "Service Unavailable", 507: "Insufficient Storage",
 }
 _STATUS_LINES = {status: f"{status} {reason}" for status, reason in _REASONS.items()}
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-"""How stored times are written (`context.utc_now`)."""
 
 
 def create_app(state: State) -> Application:
