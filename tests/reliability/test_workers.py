@@ -364,12 +364,16 @@ def test_kill_9_of_a_worker_mid_write_loses_no_acknowledged_write(served, admin_
 # ------------------------------------------------------------ SQLite: writers take turns in the kernel
 
 
-def _waiters(path: Path) -> int:
+def _waiting(path: Path) -> set[int]:
     """Processes blocked on a flock of `path`, as /proc/locks lists them ("->" marks a waiter)."""
     info = path.stat()
     device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    lines = Path("/proc/locks").read_text().splitlines()
-    return sum(1 for line in lines if "->" in line and device in line.split())
+    waiting = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and device in fields:
+            waiting.add(int(fields[fields.index("->") + 4]))  # "N: -> FLOCK ADVISORY WRITE pid dev:ino"
+    return waiting
 
 
 @pytest.mark.sqlite_only(reason="write.lock orders the writers of a SQLite data directory")
@@ -384,7 +388,9 @@ def test_a_worker_commits_only_in_its_turn_at_the_write_lock(served, admin_token
             writing = threading.Thread(target=lambda: answer.append(
                 api.post(f"{SITE}/secrets", json={"name": "TURN", "value": "v"}).status_code))
             writing.start()
-            wait_until(lambda: _waiters(lock) == 1, "the worker's writer to queue at write.lock")
+            # the worker holding our connection; the other may queue too (its start-up sweep, late on a busy machine)
+            wait_until(lambda: any(served.holders().get(pid) for pid in _waiting(lock)),
+                       "the writer of the worker serving the request to queue at write.lock")
             assert answer == []  # it waits in the kernel's queue, not in SQLite's busy handler
             fcntl.flock(held, fcntl.LOCK_UN)
             writing.join(30)
