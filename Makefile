@@ -43,11 +43,9 @@ serve: $(RUN_STAMP)
 # $SITESECRETS_TEST_DATABASE_URL; set that empty to run SQLite alone. See tests/dbbackend.py.
 PG_TEST_ENV = SITESECRETS_TEST_DATABASE_URL="$${SITESECRETS_TEST_DATABASE_URL-$$($(BIN)/python tests/dbbackend.py)}"
 
-# `TEST_WORKERS=auto` runs one pytest process per core, a test file whole on one worker (so its
-# module fixtures are built once): 8.4 minutes instead of 13 on 2 cores. Not the default yet: in that
-# order two tests fail every time (the Audit tab's `v` reaches no action after some other file's
-# tests ran in the same process; a write.lock waiter is not seen in /proc/locks), not yet understood.
-TEST_WORKERS ?= 0
+# One pytest process per core (`TEST_WORKERS=0` for one process), a test file whole on one worker
+# (so its module fixtures are built once): about 9 minutes instead of 13 on 2 cores.
+TEST_WORKERS ?= auto
 PARALLEL = -n $(TEST_WORKERS) --dist loadfile
 
 test: $(STAMP)
