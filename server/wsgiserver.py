@@ -37,6 +37,9 @@ the count of `MAX_CONNECTIONS` for its wait (one thread each still), so idle wat
 turn away work. Past this many, a request waits inside the cap like any other."""
 TURN_AWAY_SECONDS = 1.0
 """How long a connection over the cap may take to receive its 503."""
+MAX_TURNING_AWAY = 64
+"""Connections over the cap answered 503 at once (a short-lived thread each); past this many, a
+flood of connections is closed unanswered, so it never costs more threads than this."""
 DECLINE_SECONDS = 0.0005
 """How long a worker that left a connection to a less busy one waits before looking again."""
 MAX_DECLINES = 20
@@ -211,6 +214,7 @@ class _Tracking:
     timeouts = Timeouts()
     max_connections = MAX_CONNECTIONS
     max_waiting = MAX_WAITING
+    max_turning_away = MAX_TURNING_AWAY
     base_environ: dict[str, Any] = {}
     balance: Any = None  # see `WSGIServer.share`
     _declined = 0
@@ -235,6 +239,7 @@ class _Tracking:
         self._idle: set[socket.socket] = set()  # connections between requests
         self._busy: set[socket.socket] = set()  # connections mid-request
         self._waiting: set[socket.socket] = set()  # connections whose request waits for a change (uncounted)
+        self._turning_away = 0  # connections over the cap still receiving their 503
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._lock:
@@ -242,10 +247,15 @@ class _Tracking:
             if admitted:
                 self._idle.add(request)
                 self._held()
+            else:
+                answered = self._turning_away < self.max_turning_away
+                self._turning_away += answered
         if admitted:
             super().process_request(request, client_address)  # type: ignore[misc]
-        else:
+        elif answered:
             threading.Thread(target=self._turn_away, args=(request,), name="turn-away", daemon=True).start()
+        else:
+            self.shutdown_request(request)  # type: ignore[attr-defined]
 
     def _turn_away(self, request: Any) -> None:
         """503 and a close for a connection over the cap, in a thread of its own that lives briefly."""
@@ -260,6 +270,8 @@ class _Tracking:
             pass
         finally:
             self.shutdown_request(request)  # type: ignore[attr-defined]
+            with self._lock:
+                self._turning_away -= 1
 
     def begin(self, connection: socket.socket) -> bool:
         with self._lock:
@@ -343,7 +355,7 @@ class WSGIServer:
                  tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
-                 max_waiting: int = MAX_WAITING) -> None:
+                 max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY) -> None:
         if unix_socket is not None:
             self._httpd: Any = self._bind_unix(Path(unix_socket))
         else:
@@ -353,6 +365,7 @@ class WSGIServer:
         httpd = self._httpd
         httpd._init_tracking()
         httpd.app, httpd.access_log, httpd.max_connections, httpd.max_waiting = app, access_log, max_connections, max_waiting
+        httpd.max_turning_away = max_turning_away
         httpd.timeouts = Timeouts(read=read_timeout, head=head_timeout, idle=idle_timeout)
         if tls_cert is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

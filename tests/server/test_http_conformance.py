@@ -15,7 +15,9 @@ from typing import Iterator
 
 import pytest
 
+from server import wsgiserver
 from server.wsgiserver import WSGIServer
+from waiting import wait_until
 
 SECRETS = "/v1/sites/default/secrets"
 MIB = 1024 * 1024
@@ -378,6 +380,32 @@ def test_connections_over_the_cap_get_503_and_a_close(serve) -> None:
                 break
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def turning_away() -> int:
+    """Threads answering a connection over the cap with its 503."""
+    return sum(thread.name == "turn-away" for thread in threading.enumerate())
+
+
+def test_a_flood_over_the_cap_costs_a_bounded_number_of_threads(serve, monkeypatch) -> None:
+    """Each 503 takes a short-lived thread; past `max_turning_away` of them at once, the connection
+    is closed unanswered, so a flood of connections cannot make the server start thread after thread."""
+    monkeypatch.setattr(wsgiserver, "TURN_AWAY_SECONDS", CEILING)  # refusals last until their client closes
+    server = serve(max_connections=1, max_turning_away=2)
+    held = connect(server)
+    flood: list[socket.socket] = []
+    try:
+        held.sendall(request("GET", "/v1/health", headers=host()))
+        assert Reader(held).response()[0] == b"HTTP/1.1 200 OK"
+        flood = [connect(server) for _ in range(2)]  # silent: their 503 threads wait out the linger
+        wait_until(lambda: turning_away() == 2, "two refusals under way")
+        with connection(server) as extra:  # the third at once is closed without an answer
+            assert Reader(extra).rest() == b""
+        assert turning_away() == 2
+    finally:
+        for conn in [held, *flood]:
+            conn.close()
+    wait_until(lambda: turning_away() == 0, "the refusals' threads to end")  # each refusal's thread ends and gives its place back
 
 
 # ------------------------------------------------------------------ bodies over the limit
