@@ -26,6 +26,11 @@ class OperatorActions:
                 pane.load()
 
     def on_sites_changed(self, changed: SitesChanged) -> None:
+        app = self.app  # type: ignore[attr-defined]
+        if not app.site and changed.select:  # the first site since the last was deleted: open it
+            app.site = changed.select
+            self.reload_all()  # type: ignore[attr-defined]
+            return
         self._reload("sites", changed.select, "tokens")  # a new site may come with its first token
 
     def on_tokens_changed(self, changed: TokensChanged) -> None:
@@ -52,8 +57,8 @@ class OperatorActions:
     def _site_deleted(self, name: str, sites: list) -> None:
         app = self.app  # type: ignore[attr-defined]
         self.notify(f"Deleted site {safe_str(name)} with everything in it.", markup=False)  # type: ignore[attr-defined]
-        if app.site == name and sites:  # the other tabs showed it: show a site that still exists
-            app.site = sites[0].name
+        if app.site == name:  # the other tabs showed it: show a site that still exists, or none
+            app.site = sites[0].name if sites else ""
             self.reload_all()  # type: ignore[attr-defined]
         else:
             self._reload("sites", None, "tokens")

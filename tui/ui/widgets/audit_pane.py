@@ -21,7 +21,7 @@ from shared.models import AuditEvent, AuditVerification
 from tui.auditview import AuditBatch, fetch_batch, short_target, target_query
 from tui.display import safe_str, safe_text, short_time
 from tui.ui.keys import FILTER, REFRESH, Key, bindings
-from tui.ui.widgets.data_pane import DataPane
+from tui.ui.widgets.data_pane import NO_SITE, DataPane
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -138,6 +138,9 @@ class AuditPane(DataPane):
 
     def load(self, select: str | None = None) -> None:
         """Fetch the newest events for the current filters, replacing the table."""
+        if self.no_site:
+            self.show_no_site()
+            return
         self._loading_more = True
         self._asked = self._filters()
         self.call_api(self._fetch, None, group="audit-load", done=self._replace)
@@ -151,6 +154,8 @@ class AuditPane(DataPane):
 
     def refresh_quietly(self) -> None:
         """Add the events recorded since the newest one shown, keeping the highlighted one."""
+        if self.no_site:
+            return
         self.call_api(self._fetch, None, group="audit-load", done=self._prepend)
 
     def _prepend(self, batch: AuditBatch) -> None:
@@ -188,6 +193,9 @@ class AuditPane(DataPane):
     def action_verify(self) -> None:
         """Ask the server to walk the chain: it reads the whole log, so only when asked."""
         site = self.app.site
+        if not site:
+            self.notify(NO_SITE, markup=False)
+            return
         self.call_api(self.app.client.verify_audit, site, group="audit-verify", done=lambda r: self._verified(site, r))
 
     def _verified(self, site: str, result: AuditVerification) -> None:
@@ -219,6 +227,8 @@ class AuditPane(DataPane):
         self.query_one("#audit-status", Static).update(line)
 
     def _why_empty(self) -> str:
+        if self.no_site:
+            return NO_SITE
         action, actor, target = self._asked
         asked = [f"action {action}"] if action else []
         asked += [f"actor {safe_str(actor)!r}"] if actor else []

@@ -37,6 +37,9 @@ def same_data(old: Any, new: Any) -> bool:
     return type(old) is type(new) and hasattr(old, "__dict__") and vars(old) == vars(new)
 
 
+NO_SITE = "No site is open: the Sites tab (5) creates one, or opens another."
+
+
 class DataPane(ApiCaller, Vertical):
     DEFAULT_CLASSES = "data-pane"
     BINDINGS: ClassVar[list[Binding]] = []
@@ -52,6 +55,9 @@ class DataPane(ApiCaller, Vertical):
     """The placeholder of the pane's filter box (what it matches); empty: the pane has none."""
     NOUN: ClassVar[str] = "items"
     """What the rows are, for the text beside an empty table ("No secrets yet")."""
+    SITE_SCOPED: ClassVar[bool] = True
+    """The rows are the open site's: with no site open (the operator deleted the last one) the
+    pane fetches nothing and says where to create one."""
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -70,15 +76,28 @@ class DataPane(ApiCaller, Vertical):
         return self.query_one(FittedTable)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in self.CHANGING and self.app.read_only)
+        return not (action in self.CHANGING and (self.app.read_only or self.no_site))
+
+    @property
+    def no_site(self) -> bool:
+        """True when the pane shows a site's rows and no site is open."""
+        return self.SITE_SCOPED and not self.app.site
 
     # ------------------------------------------------------------ loading
 
     def load(self, select: str | None = None) -> None:
         """Fetch the pane's data; then show it, highlighting the row keyed `select` if given, else
         the row highlighted before where it still shows."""
+        if self.no_site:
+            self.show_no_site()
+            return
         self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
                       done=lambda data: self._loaded(data, select))
+
+    def show_no_site(self) -> None:
+        """No rows, and beside the table `NO_SITE`."""
+        self.data = None
+        self.fill()
 
     def calls_running(self) -> bool:
         """True while any call of this pane (a load, a reveal, ...) has not finished."""
@@ -90,6 +109,8 @@ class DataPane(ApiCaller, Vertical):
     def refresh_quietly(self) -> None:
         """Fetch the data again to show what changed elsewhere; redraw only if something did, so
         an unchanged tab keeps its cursor, scroll and revealed value exactly as they are."""
+        if self.no_site:
+            return
         self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
                       done=self._refreshed)
 
@@ -191,6 +212,8 @@ class DataPane(ApiCaller, Vertical):
 
     def empty_text(self) -> Text:
         """What the pane beside an empty table says: loading, nothing matching, or what to press."""
+        if self.no_site:
+            return Text(NO_SITE, style="dim")
         if self.data is None:
             return Text("Loading…", style="dim")
         needle = self.needle

@@ -39,8 +39,11 @@ class StatusHeader(Static):
         identity = app.identity
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(short_address(app.client.url))
-        line.append(SEPARATOR + "site ", style="dim")
-        line.append_text(safe_text(app.site, style="bold"))
+        if app.site:
+            line.append(SEPARATOR + "site ", style="dim")
+            line.append_text(safe_text(app.site, style="bold"))
+        else:
+            line.append(SEPARATOR + "no site", style="dim")
         state = app.connection
         if state != "rejected":  # a rejected token is no identity any more: the room goes to what to do
             line.append(SEPARATOR, style="dim")

@@ -48,6 +48,7 @@ class SitesPane(DataPane):
     PALETTE = "Sites"
     FILTER_HINT = "filter sites by name"
     NOUN = "sites"
+    SITE_SCOPED = False
     CHANGING = frozenset({"new", "edit", "delete"})
     BINDINGS = bindings("sites", Key("enter", "open", "Open"), NEW, Key("e", "edit", "Limits"), DELETE,
                         Key("o", "sort", "Sort"), REFRESH, FILTER, CLEAR_FILTER)

@@ -37,6 +37,7 @@ class TokensPane(DataPane):
     PALETTE = "Tokens"
     FILTER_HINT = "filter tokens by name, role, site or service"
     NOUN = "tokens"
+    SITE_SCOPED = False
     CHANGING = frozenset({"new", "delete"})
     BINDINGS = bindings("tokens", NEW, Key("d", "delete", "Revoke"), REFRESH, FILTER, CLEAR_FILTER)
     data: list[Token] | None
