@@ -264,6 +264,9 @@ class PostgresStore:
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error) from None
 
+    def read_env(self, fn: Callable[[PostgresTx], T]) -> T:
+        return self.lookup(fn)  # `PostgresTx.env_snapshot` is one statement: one snapshot, one round trip
+
     # ------------------------------------------------------------ writes
 
     def write(self, fn: Callable[[PostgresTx], T]) -> T:
