@@ -17,6 +17,8 @@ BENCH_ONLY=isolation runs row 11 (tenant isolation) alone, into `bench/results-i
 BENCH_ONLY=http runs row 12 (the env fetch through this tree's server and through BENCH_BASELINE's,
 to price a change of the HTTP layer) alone, into `bench/results-http.json`; BENCH_ONLY=serving runs
 rows 1, 2, 3 and 10 (the serving layer's rows) alone, into `bench/results-serving.json`;
+BENCH_ONLY=replicas runs row 10 (PostgreSQL's env c=16 next to SQLite's, same rounds) alone, into
+`bench/results-replicas.json`;
 BENCH_WORKERS (`serve --workers` of every server; default the server's own, one per core),
 BENCH_WRK=0 leaves wrk out;
 BENCH_ONLY=watch runs row 13 (1,000 idle waiting env fetches; update-to-answer and update-to-restarted-command
@@ -43,7 +45,7 @@ from . import audit, fixtures, httpcost, isolation, replicas, startup, watchers,
 from .fixtures import PYTHON, ROOT, ServerProcess
 from .load import Load, LoadGenerator, summarise
 from .report import load_average, machine, render, write_json
-from .targets import judge, row_8, row_11, serving_rows
+from .targets import judge, row_8, row_10, row_11, serving_rows
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CONCURRENCY = (1, 4, 16)
@@ -211,6 +213,15 @@ class Bench:
             self.stop_everything(floor)
         return [self.load_note()]
 
+    def run_replicas_only(self) -> list[str]:
+        """Row 10 alone (`BENCH_ONLY=replicas`): see replicas.py."""
+        try:
+            self.gen = LoadGenerator(self.client)
+            self.raw["row10"] = self.guarded(replicas.measure, self, self.base)
+        finally:
+            self.stop_everything()
+        return [self.load_note()]
+
     def stop_everything(self, floor: subprocess.Popen | None = None) -> None:
         """Close the load generator, the floor server if one was started, and every server this run
         started: the end of every run, whole or one row alone."""
@@ -299,7 +310,7 @@ def main() -> int:
     only = os.environ.get("BENCH_ONLY", "")
     try:
         notes = {"isolation": bench.run_isolation_only, "http": bench.run_http_only,
-                 "serving": bench.run_serving_only, "watch": bench.run_watch_only,
+                 "serving": bench.run_serving_only, "replicas": bench.run_replicas_only, "watch": bench.run_watch_only,
                  "audit": bench.run_audit_only,
                  "startup": bench.run_startup_only}.get(only, bench.run)()
     finally:
@@ -316,6 +327,7 @@ def main() -> int:
     lines = {"isolation": lambda: row_11(bench.raw.get("row11")),
              "http": lambda: httpcost.row_12(bench.raw.get("row12")),
              "serving": lambda: serving_rows(bench.raw),
+             "replicas": lambda: row_10(bench.raw.get("row10")),
              "watch": lambda: watchers.row_13(bench.raw.get("row13")),
              "audit": lambda: audit.row_14(bench.raw.get("row14")),
              "startup": lambda: row_8(bench.raw.get("row8"))}.get(only, lambda: judge(bench.raw))()
@@ -325,7 +337,7 @@ def main() -> int:
               "load_processes": bench.gen.processes if bench.gen else 0, "workers": fixtures.WORKERS or "default",
               "wrk": bench.raw.get("wrk", "left out")}
     results = (RESULTS.with_name(f"results-{only}.json")
-               if only in ("isolation", "http", "serving", "watch", "audit", "startup") else RESULTS)
+               if only in ("isolation", "http", "serving", "replicas", "watch", "audit", "startup") else RESULTS)
     write_json(results, info, config, bench.raw, lines)
     print(f"\nwrote {results.relative_to(ROOT)}")
     return 0

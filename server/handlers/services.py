@@ -198,7 +198,7 @@ def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
         bound = permitted_bindings(bound, site_secrets)
         return site_row, service, bound, envwait.env_etag(bound), site_row.env_changes
 
-    return call.store.read(read)
+    return call.store.read_env(read)
 
 
 def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot, again) -> _Snapshot | Response:

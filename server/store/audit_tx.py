@@ -13,7 +13,10 @@ on PostgreSQL, so two transactions of one site take turns and the chain's order 
 
 Where several events of several chains go into one transaction (PostgreSQL's grouped records),
 `defer_audit` holds them until `seal_audit`, which takes the chains' heads in sorted order: two
-groups on two replicas then never wait for each other in a cycle.
+groups on two replicas then never wait for each other in a cycle. PostgreSQL's transactions
+(`PostgresTx`) hold every event this way (a write that does not defer seals each at once) and seal
+them in two statements however many there are: one reads every event's site uid and locks every
+chain head, in chain order; one inserts them all and moves each head.
 
 Filtered pages. A page is the newest `limit` events before a cursor. A filter that most events
 match is answered by the newest events of the site (a probe of `_PROBE` rows); a rarer one by an

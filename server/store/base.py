@@ -335,8 +335,9 @@ class Transaction(Protocol):
     def bound_secrets(self, service_id: int) -> list[BoundSecret]: ...
     def env_snapshot(self, site: str, service: str) -> EnvSnapshot | None:
         """The site named `site`, its service named `service` (None if it has none), whether that
-        service may receive site-level secrets, and its bindings with their secrets: in two
-        queries, the site and service one (a join) and `bound_secrets`. None when there is no such site."""
+        service may receive site-level secrets, and its bindings with their secrets: on SQLite in two
+        queries, the site and service one (a join) and `bound_secrets`; on PostgreSQL in one (see
+        `Store.read_env`). None when there is no such site."""
         ...
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,
                     *, touch_service: bool = True) -> None:
@@ -388,6 +389,12 @@ class Store(Protocol):
         statement does not need (it sees one snapshot on either backend). It saves `read`'s BEGIN
         and ROLLBACK: two statements, and two round trips on PostgreSQL, on every request (the
         token lookup)."""
+        ...
+
+    def read_env(self, fn: Callable[[Transaction], T]) -> T:
+        """`read` for an `fn` whose only query is `env_snapshot`, run however that costs the store
+        least: SQLite in a `read` (two queries, cheaper in-process than one that does both), PostgreSQL
+        by `lookup` (its `env_snapshot` is one statement: one round trip instead of four)."""
         ...
 
     def write(self, fn: Callable[[Transaction], T]) -> T:

@@ -41,7 +41,8 @@ that commit. If one of them fails, the group is rolled back and each is run agai
 of its own (`write`), so one failure stays its caller's; if the COMMIT itself fails, every caller
 of the group gets `StoreError`, as `write` gives one. The group's audit events are held until its
 records have run and then written together (`audit_tx.seal_group`), each chain's head locked once and in
-sorted order, so two replicas' groups never wait on each other in a cycle (see `audit_tx.py`). Writes that lock a site stay on `write`, one
+sorted order, so two replicas' groups never wait on each other in a cycle (see `audit_tx.py`), in
+two statements for the whole group (`PostgresTx.seal_audit`). Writes that lock a site stay on `write`, one
 transaction each, so that writes to different sites still run side by side.
 
 PostgreSQL's own commit grouping (one WAL flush for every commit waiting at that moment) cannot
@@ -263,6 +264,9 @@ class PostgresStore:
                 return fn(PostgresTx(conn, writing=False))
         except (psycopg.Error, PoolTimeout) as error:
             raise translate(error) from None
+
+    def read_env(self, fn: Callable[[PostgresTx], T]) -> T:
+        return self.lookup(fn)  # `PostgresTx.env_snapshot` is one statement: one snapshot, one round trip
 
     # ------------------------------------------------------------ writes
 

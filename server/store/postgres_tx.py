@@ -2,8 +2,9 @@
 
 Most queries are the same text in both dialects, so `PostgresTx` runs `SqlTx`'s with `?`
 placeholders turned into psycopg's `%s`, and supplies only what differs: ids come back through
-`RETURNING`, bindings keep their order in `seq` rather than `rowid` (`BINDING_ORDER`), and
-batches go through a cursor's `executemany`.
+`RETURNING`, bindings keep their order in `seq` rather than `rowid` (`BINDING_ORDER`), batches
+go through a cursor's `executemany`, and audit events are written in two statements however many
+there are (`seal_audit`).
 
 In a write transaction `get_site` locks the site's row (`SELECT ... FOR UPDATE`): see
 `postgres.py` for why that one lock is what keeps every per-site rule true across replicas.
@@ -20,7 +21,51 @@ from typing import Any
 
 import psycopg
 
-from .sql_tx import SqlTx
+from .audit_tx import GENESIS, chain_hash
+from .base import AuditRecord, BoundSecret, EnvSnapshot, ServiceRow, SiteRow
+from .sql_tx import _SERVICE_COLUMNS, _SERVICE_END, _SITE_COLUMNS, _SITE_WIDTH, SqlTx
+
+_NO_SITE_NOR_SERVICE = ", ".join(["NULL"] * (_SERVICE_END + 1))
+_ENV_SNAPSHOT = f"""SELECT 0 AS part, NULL AS seq, {", ".join(f"si.{c.strip()}" for c in _SITE_COLUMNS.split(","))},
+            {_SERVICE_COLUMNS.replace("a.name", "va.name")}, va.site_secrets, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM sites si LEFT JOIN services v ON v.site_id = si.id AND v.name = %s LEFT JOIN apps va ON va.id = v.app_id
+        WHERE si.name = %s
+    UNION ALL
+    SELECT 1, b.seq, {_NO_SITE_NOR_SERVICE},
+            b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
+        FROM sites si JOIN services v ON v.site_id = si.id AND v.name = %s JOIN bindings b ON b.service_id = v.id
+        LEFT JOIN apps a ON a.id = b.app_id
+        LEFT JOIN secrets s ON s.site_id = v.site_id AND coalesce(s.app_id, 0) = coalesce(b.app_id, 0) AND s.name = b.name
+        WHERE si.name = %s
+    ORDER BY 1, 2"""
+"""`env_snapshot` in one statement. Its first row: the site of a name and its service of a name with
+the service's app's `site_secrets` (a left join, so that a site without that service still comes
+back; `SqlTx`'s first query); then one row per binding of that service, in binding order, with its
+secret (`bound_secrets`' columns). Each row leaves the other part's columns NULL, so no binding row
+repeats the site's and service's columns. One statement sees one snapshot, so `read_env` runs it with
+no transaction around it: one round trip where `read`'s two queries took four (BEGIN, the site and
+service, the bindings, ROLLBACK). (SQLite keeps the two: in-process, this one costs more than they do.)"""
+_LOCK_HEADS = """SELECT n.name, c.chain, c.id, c.last_hash, c.anchor_hash
+    FROM unnest(%s::text[]) AS n(name) LEFT JOIN sites s ON s.name = n.name COLLATE "C"
+    JOIN audit_chains c ON c.chain = coalesce(s.uid, '')
+    ORDER BY c.chain FOR UPDATE OF c"""
+"""The chain head of each site name's current lifetime (NULL: the chain `""` of no site), each row
+locked, in chain order."""
+_MAKE_CHAINS = """INSERT INTO audit_chains (chain)
+    SELECT DISTINCT coalesce(s.uid, '') FROM unnest(%s::text[]) AS n(name) LEFT JOIN sites s ON s.name = n.name COLLATE "C"
+    ON CONFLICT (chain) DO NOTHING"""
+_WRITE_EVENTS = """WITH e AS (
+        INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id)
+        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                             %s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[])
+        RETURNING id, chain_id)
+    UPDATE audit_chains c SET last_id = m.last_id, last_hash = h.hash
+    FROM (SELECT chain_id, max(id) AS last_id FROM e GROUP BY chain_id) m
+    JOIN unnest(%s::bigint[], %s::bytea[]) AS h(id, hash) ON h.id = m.chain_id
+    WHERE c.id = m.chain_id"""
+"""Every event inserted, in the order given (the ids are drawn as the rows come out of `unnest`, in
+array order), and each chain's head moved to its last one: one statement and one round trip, where
+an INSERT per event and an UPDATE per chain took one each."""
 
 
 @lru_cache(maxsize=512)
@@ -65,4 +110,62 @@ class PostgresTx(SqlTx):
         row = self._one(f"SELECT value FROM meta WHERE key = ?{lock}", key)
         return row[0] if row else None
 
+    def env_snapshot(self, site: str, service: str) -> EnvSnapshot | None:
+        rows = self._all(_ENV_SNAPSHOT, service, site, service, site)
+        if not rows:
+            return None
+        row = rows[0]
+        site_row = SiteRow._make(row[2:_SITE_WIDTH + 2])
+        if row[_SITE_WIDTH + 2] is None:
+            return EnvSnapshot(site_row, None, True, [])
+        service_row = ServiceRow._make(row[_SITE_WIDTH + 2:_SERVICE_END + 2])
+        site_secrets = row[_SERVICE_END + 2] is None or bool(row[_SERVICE_END + 2])
+        return EnvSnapshot(site_row, service_row, site_secrets, [BoundSecret(*r[_SERVICE_END + 3:]) for r in rows[1:]])
 
+    # ------------------------------------------------------------ audit events
+
+    def insert_audit(self, event: AuditRecord) -> None:
+        """Held by site name (not uid) until `seal_audit`, which reads every event's site and chain
+        head in one statement; sealed at once unless `defer_audit`. Either way the event is keyed
+        to the site of that name as it exists in this transaction, as `AuditQueries` keys it."""
+        if not self._writing:
+            super().insert_audit(event)  # refused by the read-only snapshot, as it always was
+            return
+        if self._pending_audit is None:
+            self._pending_audit = []
+        self._pending_audit.append((event.site, event))
+        if not self.defer_audit:
+            self.seal_audit()
+
+    def seal_audit(self) -> None:
+        """The held events written in the order they were held, each hashed onto its chain: every
+        chain's head locked first, in chain order (`_LOCK_HEADS`, which also reads each site's uid),
+        then all inserted and each head moved by one statement (`_WRITE_EVENTS`)."""
+        pending, self._pending_audit = self._pending_audit or [], []
+        if not pending:
+            return
+        names = list({site: None for site, _ in pending})
+        chains, last = self._lock_heads(names)
+        columns: list[list] = [[] for _ in range(12)]
+        for site, event in pending:
+            uid, chain_id = chains[site]
+            sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
+                      event.outcome, event.source, event.details)
+            last[chain_id] = previous = chain_hash(last[chain_id], sealed)
+            for column, value in zip(columns, (*sealed, previous, chain_id)):
+                column.append(value)
+        self._run(_WRITE_EVENTS, *columns, list(last), list(last.values()))
+
+    def _lock_heads(self, names: list[str | None]) -> tuple[dict[str | None, tuple[str | None, int]], dict[int, bytes]]:
+        """{site name: (uid, chain id)} of each name's chain, and {chain id: last hash} (its anchor's,
+        or `GENESIS`), each chain's head row locked. A chain's first event makes its row first, and
+        then every head is read again: the rows locked already stay locked, so a new chain's is the
+        one lock that may come out of chain order (a deadlock that could cause is PostgreSQL's to
+        detect and the store's to retry; a new chain is a new site's, whose first event is its
+        `site.create`, a write of one event)."""
+        rows = self._all(_LOCK_HEADS, names)
+        if len({row[0] for row in rows}) < len(names):
+            self._run(_MAKE_CHAINS, names)
+            rows = self._all(_LOCK_HEADS, names)
+        chains = {name: (chain or None, chain_id) for name, chain, chain_id, _, _ in rows}
+        return chains, {chain_id: bytes(last_hash or anchor_hash or GENESIS) for _, _, chain_id, last_hash, anchor_hash in rows}

@@ -82,3 +82,38 @@ def test_a_record_that_fails_fails_alone_and_the_others_commit(state) -> None:
     assert [r for i, r in enumerate(results) if i != 3] == [n for n in range(QUEUED) if n != 3]
     targets = state.store.read(lambda tx: tx._all("SELECT target FROM audit_events WHERE actor = 'test' ORDER BY target"))
     assert [t[0] for t in targets] == sorted(f"service:s{n}" for n in range(QUEUED) if n != 3)
+
+
+def test_a_group_of_several_chains_writes_each_event_onto_its_own_chain_in_order(state) -> None:
+    """One group's events of a site, of a site whose chain is new (its first event is in the group),
+    of no site, and of a name no site has (the chain of no site too): each lands on its chain, in
+    the order queued, and every chain verifies up to a head that names its last event."""
+    from server.audit_chain import verify_chain
+
+    now = "2026-01-01T00:00:00Z"
+    state.store.write(lambda tx: (tx.insert_site("grouped", b"k", now), tx.insert_site("fresh", b"k", now)))
+    state.store.write(lambda tx: tx.insert_audit(AuditRecord.of("x.first", at=now, outcome="ok", site="grouped")))
+    sites = ["grouped", None, "fresh", "nosuch", "grouped", "fresh", None, "grouped"]
+
+    def insert(n):
+        def fn(tx):
+            tx.insert_audit(AuditRecord.of("x.grouped", at=now, outcome="ok", site=sites[n], target=f"t{n}",
+                                           actor="test", source="test"))
+            return tx._one("SELECT txid_current()")[0]
+        return fn
+
+    results, _ = _queue_behind_a_held_group(state.store, [insert(n) for n in range(len(sites))])
+    assert len(set(results)) == 1, results  # one group, one transaction
+
+    def chain_targets(tx, chain):
+        return [r[0] for r in tx._all("SELECT target FROM audit_events WHERE chain_id = (SELECT id FROM audit_chains "
+                                      "WHERE chain = %s) AND action = 'x.grouped' ORDER BY id", chain)]
+
+    uids = {name: state.store.read(lambda tx: tx.chain_of(name)) for name in ("grouped", "fresh")}
+    for chain, expected in ((uids["grouped"], ["t0", "t4", "t7"]), (uids["fresh"], ["t2", "t5"]), ("", ["t1", "t3", "t6"])):
+        assert state.store.read(lambda tx: chain_targets(tx, chain)) == expected
+        report = verify_chain(state.store, chain)
+        assert report.ok and report.unsealed == 0, report
+        last_id = state.store.read(lambda tx: tx.chain_head(chain)[1])
+        assert last_id == state.store.read(lambda tx: tx._one("SELECT max(id) FROM audit_events WHERE chain_id = "
+                                                              "(SELECT id FROM audit_chains WHERE chain = %s)", chain)[0])
