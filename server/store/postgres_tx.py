@@ -56,15 +56,18 @@ _MAKE_CHAINS = """INSERT INTO audit_chains (chain)
     ON CONFLICT (chain) DO NOTHING"""
 _WRITE_EVENTS = """WITH e AS (
         INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id)
-        SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                             %s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[])
+        SELECT at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id
+        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                    %s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[]) WITH ORDINALITY
+            AS u(at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id, n)
+        ORDER BY n
         RETURNING id, chain_id)
     UPDATE audit_chains c SET last_id = m.last_id, last_hash = h.hash
     FROM (SELECT chain_id, max(id) AS last_id FROM e GROUP BY chain_id) m
     JOIN unnest(%s::bigint[], %s::bytea[]) AS h(id, hash) ON h.id = m.chain_id
     WHERE c.id = m.chain_id"""
-"""Every event inserted, in the order given (the ids are drawn as the rows come out of `unnest`, in
-array order), and each chain's head moved to its last one: one statement and one round trip, where
+"""Every event inserted, in the order given (the ids are drawn as the rows reach the insert, which
+`ORDER BY n` makes array order), and each chain's head moved to its last one: one statement and one round trip, where
 an INSERT per event and an UPDATE per chain took one each."""
 
 
