@@ -202,7 +202,7 @@ class HTTPConnection:
         parts = self.h11.send_with_data_passthrough(_response(status, reason, headers, close))
         if body and self._method != b"HEAD":
             parts += self.h11.send_with_data_passthrough(h11.Data(data=body))
-        parts += self.h11.send_with_data_passthrough(h11.EndOfMessage())
+        parts += self.h11.send_with_data_passthrough(_END)
         self._send(b"".join(parts))
 
     def refuse(self, status: int) -> None:
@@ -238,6 +238,8 @@ class HTTPConnection:
             pass  # the client is gone: nothing left to protect
 
 
+_END = h11.EndOfMessage()
+"""Every response's end: an event is immutable, and building one costs a few thousand instructions."""
 _MAX_RESPONSES = 1024
 _responses: dict[tuple, h11.Response] = {}
 """h11 `Response` events already built, by what they were built from. Building one validates every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Protocol, TypeVar
 
@@ -53,8 +54,19 @@ class AuditRecord(NamedTuple):
 
 
 def encode_details(details: dict[str, Any] | None) -> str:
-    """An event's `details` as the JSON text it is stored as."""
-    return _COMPACT_JSON.encode(details) if details else "{}"
+    """An event's `details` as the JSON text it is stored as: `_COMPACT_JSON.encode(details)`."""
+    if not details:
+        return "{}"
+    if _encode_compact is None:
+        return _COMPACT_JSON.encode(details)
+    return "".join(_encode_compact(details, 0))
+
+
+# the C encoder `_COMPACT_JSON.encode` makes on every call, made once (every audited request encodes
+# its event's details: 19 k instructions a call, 12 k with it made once); the same text, without
+# the check for a container holding itself, which details built by code never are
+_encode_compact = (c_make_encoder(None, _COMPACT_JSON.default, encode_basestring_ascii, None, ":", ",", False, False, True)
+                   if c_make_encoder is not None else None)
 
 
 class SiteRow(NamedTuple):
