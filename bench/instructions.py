@@ -100,13 +100,15 @@ def h11_cycles(count: int) -> None:
     body = b"x" * 420
     headers = [(b"Cache-Control", b"no-store"), (b"X-Content-Type-Options", b"nosniff"), (b"Content-Type", b"application/json"),
                (b"ETag", b'"0123456789abcdef0123456789abcdef"'), (b"Content-Length", str(len(body)).encode())]
+    # built once, as httpconn keeps the heads it built and its one EndOfMessage
+    response, end = h11.Response(status_code=200, headers=headers, reason=b"OK"), h11.EndOfMessage()
     for _ in range(count):
         conn.receive_data(_H11_HEAD)
         assert type(conn.next_event()) is h11.Request
         conn.next_event()  # EndOfMessage
-        parts = conn.send_with_data_passthrough(h11.Response(status_code=200, headers=headers, reason=b"OK"))
+        parts = conn.send_with_data_passthrough(response)
         parts += conn.send_with_data_passthrough(h11.Data(data=body))
-        parts += conn.send_with_data_passthrough(h11.EndOfMessage())
+        parts += conn.send_with_data_passthrough(end)
         b"".join(parts)
         conn.start_next_cycle()
 

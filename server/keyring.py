@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import crypto
 from .store import SiteRow, Transaction
+from .store.base import EnvSite
 
 CHECK_META_KEY = "master_key_check"
 """The `meta` row holding the master key's check value (never the key)."""
@@ -67,7 +68,7 @@ class Keyring:
             for cache_key in [k for k in self._data_keys if k[0] == site.id]:
                 del self._data_keys[cache_key]
 
-    def data_key(self, site: SiteRow) -> AESGCM:
+    def data_key(self, site: SiteRow | EnvSite) -> AESGCM:
         """The site's data key, ready to use; raises `crypto.IntegrityError` if its wrapped form was
         tampered with, or `MasterKeyChanged` if the database's master key is no longer ours.
 
@@ -75,7 +76,7 @@ class Keyring:
         """
         return self._site_keys(site)[0]
 
-    def _site_keys(self, site: SiteRow) -> tuple[AESGCM, bytes]:
+    def _site_keys(self, site: SiteRow | EnvSite) -> tuple[AESGCM, bytes]:
         cache_key = (site.id, site.wrapped_key)
         keys = self._data_keys.get(cache_key)
         if keys is None:
@@ -98,10 +99,10 @@ class Keyring:
         aad = crypto.value_aad(site.name, app, name, version)
         return crypto.seal(self.data_key(site), value.encode("utf-8"), aad)
 
-    def open_value(self, site: SiteRow, app: str | None, name: str, version: int, blob: bytes) -> str:
+    def open_value(self, site: SiteRow | EnvSite, app: str | None, name: str, version: int, blob: bytes) -> str:
         return self.opener(site)(app, name, version, blob)
 
-    def opener(self, site: SiteRow) -> Callable[[str | None, str, int, bytes], str]:
+    def opener(self, site: SiteRow | EnvSite) -> Callable[[str | None, str, int, bytes], str]:
         """`open_value` of `site`'s values, the site's data key found once for all of them (an
         environment opens several on every fetch)."""
         key, site_name = self.data_key(site), site.name

@@ -12,7 +12,7 @@ from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
-from ..store.base import BindingRow, BoundSecret
+from ..store.base import BindingRow, BoundSecret, EnvService, EnvSite
 from .common import create_unique, load_app, load_site, query_flag
 
 
@@ -181,7 +181,7 @@ def env_answer(env: dict[str, str], versions: dict[str, int], missing: list[mode
     return Response(200, body, [("Content-Type", "application/json")])
 
 
-_Snapshot = tuple[SiteRow, ServiceRow, list[BoundSecret], str, int]
+_Snapshot = tuple[EnvSite, EnvService, list[BoundSecret], str, int]
 
 
 def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
@@ -297,7 +297,7 @@ def withheld(binding: BoundSecret) -> BoundSecret:
     return BoundSecret(binding.app_id, binding.app, binding.name, None, None, None, binding.loaded_version, None)
 
 
-def open_bound(call: Call, site: SiteRow, bound: list[BoundSecret]) -> tuple[dict[str, str], dict[str, int], list[models.SecretRef]]:
+def open_bound(call: Call, site: SiteRow | EnvSite, bound: list[BoundSecret]) -> tuple[dict[str, str], dict[str, int], list[models.SecretRef]]:
     """(env, versions, missing) of a service's bindings; an app-level value overrides a site-level one."""
     env: dict[str, str] = {}
     versions: dict[str, int] = {}

@@ -22,16 +22,15 @@ from typing import Any
 import psycopg
 
 from .audit_tx import GENESIS, chain_hash
-from .base import AuditRecord, BoundSecret, EnvSnapshot, ServiceRow, SiteRow
-from .sql_tx import _SERVICE_COLUMNS, _SERVICE_END, _SITE_COLUMNS, _SITE_WIDTH, SqlTx
+from .base import AuditRecord, BoundSecret, EnvService, EnvSite, EnvSnapshot
+from .sql_tx import SqlTx
 
-_NO_SITE_NOR_SERVICE = ", ".join(["NULL"] * (_SERVICE_END + 1))
-_ENV_SNAPSHOT = f"""SELECT 0 AS part, NULL AS seq, {", ".join(f"si.{c.strip()}" for c in _SITE_COLUMNS.split(","))},
-            {_SERVICE_COLUMNS.replace("a.name", "va.name")}, va.site_secrets, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+_ENV_SNAPSHOT = """SELECT 0 AS part, NULL AS seq, si.id, si.name, si.wrapped_key, si.env_changes, v.id, v.loaded_at, va.site_secrets,
+            NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM sites si LEFT JOIN services v ON v.site_id = si.id AND v.name = %s LEFT JOIN apps va ON va.id = v.app_id
         WHERE si.name = %s
     UNION ALL
-    SELECT 1, b.seq, {_NO_SITE_NOR_SERVICE},
+    SELECT 1, b.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
             b.app_id, a.name, b.name, s.id, s.version, s.ciphertext, b.loaded_version, s.last_used_at
         FROM sites si JOIN services v ON v.site_id = si.id AND v.name = %s JOIN bindings b ON b.service_id = v.id
         LEFT JOIN apps a ON a.id = b.app_id
@@ -117,13 +116,12 @@ class PostgresTx(SqlTx):
         rows = self._all(_ENV_SNAPSHOT, service, site, service, site)
         if not rows:
             return None
-        row = rows[0]
-        site_row = SiteRow._make(row[2:_SITE_WIDTH + 2])
-        if row[_SITE_WIDTH + 2] is None:
+        site_id, site_name, wrapped_key, env_changes, service_id, loaded_at, site_secrets = rows[0][2:9]
+        site_row = EnvSite(site_id, site_name, wrapped_key, env_changes)
+        if service_id is None:
             return EnvSnapshot(site_row, None, True, [])
-        service_row = ServiceRow._make(row[_SITE_WIDTH + 2:_SERVICE_END + 2])
-        site_secrets = row[_SERVICE_END + 2] is None or bool(row[_SERVICE_END + 2])
-        return EnvSnapshot(site_row, service_row, site_secrets, [BoundSecret(*r[_SERVICE_END + 3:]) for r in rows[1:]])
+        return EnvSnapshot(site_row, EnvService(service_id, loaded_at), site_secrets is None or bool(site_secrets),
+                           [BoundSecret(*row[9:]) for row in rows[1:]])
 
     # ------------------------------------------------------------ audit events
 

@@ -47,6 +47,18 @@ def test_link_is_sha256_of_the_previous_hash_and_the_columns_as_json() -> None:
     assert audit_chain.chain_hash(b"p" * 32, (1, 2.5, None)) == hashlib.sha256(b"p" * 32 + b"[1,2.5,null]").digest()
 
 
+def test_details_are_stored_as_compact_json_dumps_writes_them() -> None:
+    # encode_details runs a C encoder made once, not json's own per call: the stored text (which the
+    # chain hash covers) must stay what json.dumps writes
+    from server.store.base import encode_details
+
+    for details in ({"secrets": ["S0", "é\u2028\x00\""], "missing": 0}, {"a": 1.5, "b": None, "c": [True, {"d": float("inf")}], 3: "k"}):
+        assert encode_details(details) == json.dumps(details, separators=(",", ":"))
+    assert encode_details({}) == encode_details(None) == "{}"
+    with pytest.raises(TypeError):
+        encode_details({"x": object()})
+
+
 def test_edited_row_is_named_by_verify(api, data_dir, capsys) -> None:
     ids = some_events(api)
     edited = ids[2]
