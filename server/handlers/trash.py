@@ -129,4 +129,8 @@ def purge_expired(store: Store, now: str) -> int:
                                                 source="server", details={"version": entry.version, "reason": "expired"}))
         return purged
 
+    # a look first, outside the writer: most sweeps find nothing, and a write would wait its turn
+    # for the writer (and, with several workers, the data directory's write lock) to learn that
+    if not store.read(lambda tx: tx.expired_trash(now)):
+        return 0
     return store.write(write)

@@ -175,6 +175,16 @@ def test_expired_trash_is_purged_and_audited(api, state, data_dir) -> None:
     assert purge_expired(state.store, utc_now()) == 0
 
 
+def test_a_sweep_that_finds_nothing_expired_writes_nothing(api, state, monkeypatch) -> None:
+    trash_a_secret(api)  # in the trash, not yet due
+    writes = []
+    real_write = state.store.write
+    monkeypatch.setattr(state.store, "write", lambda fn: writes.append(fn) or real_write(fn))
+    assert purge_expired(state.store, utc_now()) == 0
+    assert writes == []  # no turn taken at the writer (nor the data directory's write lock)
+    assert trash_names(api) == ["OLD_KEY"]
+
+
 def test_the_running_server_purges_expired_trash_on_its_own(live_server) -> None:
     headers = {"Authorization": f"Bearer {live_server.admin_token}"}
     with httpx.Client(base_url=live_server.url, headers=headers) as api:
