@@ -24,7 +24,10 @@ index: `audit_chain_target` `(chain_id, target, action, id)` or `audit_chain_act
 actor, action, id)` when the page filters a target or an actor (the rarer of the two, judged by
 counting at most `_COUNT_CAP` index entries of each, ten times that where both reach it), else
 `audit_chain_action` `(chain_id, action, id)`. The index is read for the page's ids alone (with an
-action filter too, from the index alone: it holds the action), then only those rows are read.
+action filter too, from the index alone: it holds the action), then only those rows are read. An
+action's prefix reads the action index at each action it names. The operator's whole log reads the
+same indexes chain by chain, and takes a target over an actor without counting (on PostgreSQL a `LATERAL` read of each
+chain's newest matches: see `PostgresTx._newest_ids`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import hashlib
 import json
 from json.encoder import encode_basestring
 from typing import Any
+
+from shared.audit_actions import AUDIT_ACTIONS
 
 from .base import AuditRecord
 
@@ -50,6 +55,8 @@ _SITE_AND_HEAD = ("SELECT u.uid, c.id, c.last_hash, c.anchor_hash FROM (SELECT (
 _INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
 _SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
+_EVERY_CHAIN = "chain_id IN (SELECT id FROM audit_chains)"
+"""The whole log's condition in a form the `(chain_id, ...)` indexes serve: one range per chain."""
 _TOP = "\U0010ffff"  # above every character: `target <= prefix || _TOP` bounds a prefix's range
 
 
@@ -69,10 +76,41 @@ def _sealed_json(sealed: tuple) -> str:
         return _SEALED_JSON.encode(list(sealed))
 
 
-def chain_where(chain: str) -> tuple[str, list[Any]]:
-    """The condition that picks a chain's events, in a form the `(chain_id, ...)` indexes serve (the
-    subquery is run once, its value then compared as a constant's)."""
-    return "chain_id = (SELECT id FROM audit_chains WHERE chain = ?)", [chain]
+def _of_chain(chain_id: int) -> str:
+    """The condition that picks a chain's events, with the chain's id written into the statement:
+    PostgreSQL's planner, given a parameter, assumes the log's most common chain, and for a small
+    chain in a large log walked the primary key through every other chain's events (450 ms for a
+    site of three events beside 3,000,000 others) instead of reading `(chain_id, ...)` indexes."""
+    return f"chain_id = {int(chain_id)}"
+
+
+def _matches(filters: dict[str, str]) -> tuple[list[str], list[Any], dict[str, tuple[str, list]]] | None:
+    """A page's filter conditions, their parameters, and for each filtered column the condition its
+    index reads in order: an exact value; a prefix of a target or an actor as a range (both sort by
+    byte on both backends: `COLLATE "C"` on PostgreSQL); an action's prefix as the actions it names
+    (`secret.*`: `secret.create`, `secret.delete`, ...), every action the server records being one of
+    `AUDIT_ACTIONS`, so a prefix that names none is None: nothing can match it."""
+    matches, params, ranges = [], [], {}
+    for column in ("action", "actor", "target"):
+        if column not in filters:
+            continue
+        value = filters[column]  # a trailing '*' matches a prefix: action=secret.* or target=secret:app/web/*
+        if value.endswith("*"):
+            prefix = value[:-1]
+            matches.append(f"substr({column}, 1, ?) = ?")
+            params += [len(prefix), prefix]
+            if column == "action":
+                named = [action for action in AUDIT_ACTIONS if action.startswith(prefix)]
+                if not named:
+                    return None
+                ranges[column] = (f"action IN ({', '.join('?' * len(named))})", named)
+            else:
+                ranges[column] = (f"{column} >= ? AND {column} <= ?", [prefix, prefix + _TOP])
+        else:
+            matches.append(f"{column} = ?")
+            params.append(value)
+            ranges[column] = (f"{column} = ?", [value])
+    return matches, params, ranges
 
 
 def _row(row: tuple) -> dict[str, Any]:
@@ -165,41 +203,43 @@ class AuditQueries:
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
         where, params = [], []
         if site is not None:  # this lifetime of the site only: a deleted namesake's events are not its
-            uid = self._one("SELECT uid FROM sites WHERE name = ?", site)
-            if uid is None:
+            chain = self._one("SELECT c.id FROM sites s JOIN audit_chains c ON c.chain = s.uid WHERE s.name = ?", site)
+            if chain is None:
                 return []
-            condition, values = chain_where(uid[0])
-            where.append(condition)
-            params += values
+            where.append(_of_chain(chain[0]))
         if before is not None:
             where.append("id < ?")
             params.append(before)
-        matches, match_params, ranges = [], [], {}
-        for column in ("action", "actor", "target"):
-            if column not in filters:
-                continue
-            value = filters[column]  # a trailing '*' matches a prefix: action=secret.* or target=secret:app/web/*
-            if value.endswith("*"):
-                matches.append(f"substr({column}, 1, ?) = ?")
-                match_params += [len(value) - 1, value[:-1]]
-                if column == "target":  # byte-ordered on both backends, so a prefix is a range of the index
-                    ranges[column] = ("target >= ? AND target <= ?", [value[:-1], value[:-1] + _TOP])
-            else:
-                matches.append(f"{column} = ?")
-                match_params.append(value)
-                ranges[column] = (f"{column} = ?", [value])
-        if site is None or not matches:
-            return self._page("audit_events", where + matches, params + match_params, limit)
-        window = f"(SELECT * FROM audit_events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT {_PROBE}) recent"
+        parsed = _matches(filters)
+        if parsed is None:
+            return []
+        matches, match_params, ranges = parsed
+        if not matches:
+            return self._page("audit_events", where, params, limit)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        window = f"(SELECT * FROM audit_events {clause} ORDER BY id DESC LIMIT {_PROBE}) recent"
         rows = self._page(window, matches, params + match_params, limit)
-        if len(rows) == limit or not ranges:
+        if len(rows) == limit:
             return rows
         leads = {column: ranges[column] for column in ("target", "actor") if column in ranges}
-        column = self._rarest(where, params, leads) if leads else "action"
+        if site is not None:
+            column = self._rarest(where, params, leads) if leads else "action"
+        else:  # the whole log: no count over every chain, a target is taken as the rarer
+            column = next(iter(leads), "action")
         condition, values = ranges[column]
-        ids = (f"SELECT id FROM audit_events{self._audit_index(_INDEXES[column])} "
-               f"WHERE {' AND '.join(where + [condition] + matches)} ORDER BY id DESC LIMIT ?")
-        return self._page("audit_events", [f"id IN ({ids})"], params + values + match_params + [limit], limit)
+        ids, id_params = self._newest_ids(_INDEXES[column], where + [condition] + matches, params + values + match_params,
+                                          limit, every_chain=site is None)
+        return self._page("audit_events", [f"id IN ({ids})"], id_params, limit)
+
+    def _newest_ids(self, index: str, where: list[str], params: list[Any], limit: int, *,
+                    every_chain: bool) -> tuple[str, list[Any]]:
+        """The query of the ids of the newest `limit` events that `where` picks, read from `index`,
+        and its parameters. `every_chain`: of the whole log, each chain's part of the index read as
+        a range of its own."""
+        if every_chain:
+            where = [_EVERY_CHAIN, *where]
+        return (f"SELECT id FROM audit_events{self._audit_index(index)} WHERE {' AND '.join(where)} "
+                f"ORDER BY id DESC LIMIT ?", [*params, limit])
 
     def _page(self, source: str, where: list[str], params: list[Any], limit: int) -> list[dict[str, Any]]:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -249,18 +289,26 @@ class AuditQueries:
         """{uid: (name, audit_retention_days)} of the sites that exist: the chains that have a site."""
         return {uid: (name, days) for uid, name, days in self._all("SELECT uid, name, audit_retention_days FROM sites")}
 
+    def _chain_id(self, chain: str) -> int | None:
+        row = self._one("SELECT id FROM audit_chains WHERE chain = ?", chain)
+        return row[0] if row else None
+
     def chain_events(self, chain: str, after_id: int, limit: int) -> list[tuple]:
         """(id, hash, *sealed columns) of the chain's events after `after_id`, oldest first."""
-        condition, params = chain_where(chain)
-        rows = self._all(f"SELECT id, hash, {_SEALED} FROM audit_events WHERE {condition} AND id > ? ORDER BY id LIMIT ?",
-                         *params, after_id, limit)
+        chain_id = self._chain_id(chain)
+        if chain_id is None:
+            return []
+        rows = self._all(f"SELECT id, hash, {_SEALED} FROM audit_events WHERE {_of_chain(chain_id)} AND id > ? ORDER BY id LIMIT ?",
+                         after_id, limit)
         return [(r[0], r[1] and bytes(r[1]), *r[2:]) for r in rows]
 
     def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes) -> int:
         """Remove the chain's events up to `up_to_id`, leaving `anchor_hash` (that event's hash) as
         the chain's anchor; returns how many went."""
-        condition, params = chain_where(chain)
-        removed = self._run(f"DELETE FROM audit_events WHERE {condition} AND id <= ?", *params, up_to_id).rowcount
+        chain_id = self._chain_id(chain)
+        if chain_id is None:
+            return 0
+        removed = self._run(f"DELETE FROM audit_events WHERE {_of_chain(chain_id)} AND id <= ?", up_to_id).rowcount
         self._run("UPDATE audit_chains SET anchor_id = ?, anchor_hash = ? WHERE chain = ?", up_to_id, anchor_hash, chain)
         return removed
 
@@ -269,9 +317,14 @@ class AuditQueries:
 
     def export_page(self, after_id: int, chain: str | None, limit: int) -> list[dict[str, Any]]:
         """Events after `after_id`, oldest first: of one chain, or (`chain` None) of all."""
-        condition, params = chain_where(chain) if chain is not None else ("1 = 1", [])
+        condition = "1 = 1"
+        if chain is not None:
+            chain_id = self._chain_id(chain)
+            if chain_id is None:
+                return []
+            condition = _of_chain(chain_id)
         rows = self._all(f"SELECT {_COLUMNS} FROM audit_events WHERE {condition} AND id > ? ORDER BY id LIMIT ?",
-                         *params, after_id, limit)
+                         after_id, limit)
         return [_row(r) for r in rows]
 
     def first_audit_id_at(self, at: str) -> int | None:

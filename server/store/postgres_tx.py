@@ -101,6 +101,20 @@ class PostgresTx(SqlTx):
     def _insert_id(self, sql: str, *params: Any) -> int:
         return self._one(f"{sql} RETURNING id", *params)[0]
 
+    def _newest_ids(self, index: str, where: list[str], params: list[Any], limit: int, *,
+                    every_chain: bool) -> tuple[str, list[Any]]:
+        # `ORDER BY id + 0`: the matches are read from the filter's index and the newest kept, as
+        # SQLite's INDEXED BY does. Ordered by `id` itself, the planner, which knows how often a
+        # value occurs in the whole log but not in one chain, walks the primary key backwards
+        # through every chain's events to find a small chain's few (240 ms a chain at 3,000,000
+        # events). The whole log: each chain's newest matches, then the newest of those.
+        chain = ["chain_id = c.id"] if every_chain else []
+        newest = f"SELECT id FROM audit_events WHERE {' AND '.join(chain + where)} ORDER BY id + 0 DESC LIMIT ?"
+        if not every_chain:
+            return newest, [*params, limit]
+        return (f"SELECT e.id FROM audit_chains c CROSS JOIN LATERAL ({newest}) e ORDER BY e.id DESC LIMIT ?",
+                [*params, limit, limit])
+
     def _site_lock(self) -> str:
         # the lock every per-site rule rests on; a read-only snapshot may not (and need not) take it
         return " FOR UPDATE" if self._writing else ""

@@ -168,3 +168,40 @@ def test_filter_that_matches_nothing_is_an_empty_page(api, small_probe) -> None:
     create_secret(api, "A")
     assert api.get(f"{AUDIT}?target=secret:site/NOPE").json() == {"items": [], "next": None}
     assert api.get(f"{AUDIT}?action=secret.create&actor=nobody").json()["items"] == []
+
+
+def test_a_prefix_alone_finds_events_older_than_the_probe(api, client, mint, small_probe) -> None:
+    editor = client(mint("editor"))
+    for i in range(3):
+        create_secret(api, f"A{i}")
+        editor.post(f"{SITE}/secrets/A{i}/reveal")
+    for i in range(3):
+        create_secret(api, f"Z{i}")  # the newest events: none of them the editor's
+    by_actor = api.get(f"{AUDIT}?actor=edit*").json()
+    assert [e["target"] for e in by_actor["items"]] == [f"secret:site/A{i}" for i in (2, 1, 0)]
+    reveals = api.get(f"{AUDIT}?action=secret.rev*&limit=2").json()
+    rest = api.get(f"{AUDIT}?action=secret.rev*&limit=2&before={reveals['next']}").json()
+    assert [e["target"] for e in reveals["items"] + rest["items"]] == [f"secret:site/A{i}" for i in (2, 1, 0)]
+    assert rest["next"] is None
+    assert api.get(f"{AUDIT}?action=nothing.*").json() == {"items": [], "next": None}  # names no action
+
+
+def test_the_whole_log_filters_by_index_across_sites(api, client, mint, small_probe) -> None:
+    api.post("/v1/sites", json={"name": "shop"})
+    editor = client(mint("editor"))
+    for scope in (SITE, "/v1/sites/shop"):
+        create_secret(api, "A", scope=scope)
+        api.post(f"{scope}/secrets/A/reveal")
+    editor.post(f"{SITE}/secrets/A/reveal")
+    for i in range(3):
+        create_secret(api, f"Z{i}")
+    reveals = api.get("/v1/audit?action=secret.reveal").json()["items"]
+    assert [(e["site"], e["actor"]) for e in reveals] == [("default", "editor-all"), ("shop", "admin"), ("default", "admin")]
+    pages = [api.get("/v1/audit?target=secret:site/A&limit=2").json()]
+    while pages[-1]["next"]:
+        pages.append(api.get(f"/v1/audit?target=secret:site/A&limit=2&before={pages[-1]['next']}").json())
+    assert [(e["site"], e["action"]) for page in pages for e in page["items"]] == [
+        ("default", "secret.reveal"), ("shop", "secret.reveal"), ("shop", "secret.create"),
+        ("default", "secret.reveal"), ("default", "secret.create")]
+    assert [e["site"] for e in api.get("/v1/audit?actor=editor*").json()["items"]] == ["default"]
+    assert api.get("/v1/audit?action=secret.create&actor=nobody").json()["items"] == []
