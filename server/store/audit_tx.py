@@ -24,10 +24,10 @@ index: `audit_chain_target` `(chain_id, target, action, id)` or `audit_chain_act
 actor, action, id)` when the page filters a target or an actor (the rarer of the two, judged by
 counting at most `_COUNT_CAP` index entries of each, ten times that where both reach it), else
 `audit_chain_action` `(chain_id, action, id)`. The index is read for the page's ids alone (with an
-action filter too, from the index alone: it holds the action), then only those rows are read. An
-action's prefix reads the action index at each action it names. The operator's whole log reads the
-same indexes chain by chain, and takes a target over an actor without counting (on PostgreSQL a `LATERAL` read of each
-chain's newest matches: see `PostgresTx._newest_ids`).
+action filter too, from the index alone: it holds the action), then only those rows are read. A
+prefix is a range of its index. The operator's whole log reads the same indexes chain by chain,
+taking a target over an actor without counting (on PostgreSQL, each chain's newest matches by a
+`LATERAL` read: see `PostgresTx._newest_ids`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ import hashlib
 import json
 from json.encoder import encode_basestring
 from typing import Any
-
-from shared.audit_actions import AUDIT_ACTIONS
 
 from .base import AuditRecord
 
@@ -57,7 +55,6 @@ _SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
 _EVERY_CHAIN = "chain_id IN (SELECT id FROM audit_chains)"
 """The whole log's condition in a form the `(chain_id, ...)` indexes serve: one range per chain."""
-_TOP = "\U0010ffff"  # above every character: `target <= prefix || _TOP` bounds a prefix's range
 
 
 def chain_hash(previous: bytes, sealed: tuple) -> bytes:
@@ -84,12 +81,10 @@ def _of_chain(chain_id: int) -> str:
     return f"chain_id = {int(chain_id)}"
 
 
-def _matches(filters: dict[str, str]) -> tuple[list[str], list[Any], dict[str, tuple[str, list]]] | None:
+def _matches(filters: dict[str, str]) -> tuple[list[str], list[Any], dict[str, tuple[str, list]]]:
     """A page's filter conditions, their parameters, and for each filtered column the condition its
-    index reads in order: an exact value; a prefix of a target or an actor as a range (both sort by
-    byte on both backends: `COLLATE "C"` on PostgreSQL); an action's prefix as the actions it names
-    (`secret.*`: `secret.create`, `secret.delete`, ...), every action the server records being one of
-    `AUDIT_ACTIONS`, so a prefix that names none is None: nothing can match it."""
+    index reads in order: an exact value, or a prefix as a range (every filtered column sorts by
+    code point on both backends: SQLite compares UTF-8 bytes, PostgreSQL's are `COLLATE "C"`)."""
     matches, params, ranges = [], [], {}
     for column in ("action", "actor", "target"):
         if column not in filters:
@@ -99,18 +94,26 @@ def _matches(filters: dict[str, str]) -> tuple[list[str], list[Any], dict[str, t
             prefix = value[:-1]
             matches.append(f"substr({column}, 1, ?) = ?")
             params += [len(prefix), prefix]
-            if column == "action":
-                named = [action for action in AUDIT_ACTIONS if action.startswith(prefix)]
-                if not named:
-                    return None
-                ranges[column] = (f"action IN ({', '.join('?' * len(named))})", named)
-            else:
-                ranges[column] = (f"{column} >= ? AND {column} <= ?", [prefix, prefix + _TOP])
+            above = _past(prefix)
+            ranges[column] = ((f"{column} >= ? AND {column} < ?", [prefix, above]) if above is not None
+                              else (f"{column} >= ?", [prefix]))
         else:
             matches.append(f"{column} = ?")
             params.append(value)
             ranges[column] = (f"{column} = ?", [value])
     return matches, params, ranges
+
+
+def _past(prefix: str) -> str | None:
+    """The least text above every text that starts with `prefix`: the prefix with its last
+    character raised by one (a last U+10FFFF, which has none above it, dropped first, and the
+    surrogates, which no stored text holds, stepped over); None when nothing is above (an empty
+    prefix, or one of U+10FFFF alone)."""
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    last = ord(stem[-1]) + 1
+    return stem[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
 def _row(row: tuple) -> dict[str, Any]:
@@ -210,10 +213,7 @@ class AuditQueries:
         if before is not None:
             where.append("id < ?")
             params.append(before)
-        parsed = _matches(filters)
-        if parsed is None:
-            return []
-        matches, match_params, ranges = parsed
+        matches, match_params, ranges = _matches(filters)
         if not matches:
             return self._page("audit_events", where, params, limit)
         clause = f"WHERE {' AND '.join(where)}" if where else ""

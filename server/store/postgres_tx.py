@@ -103,11 +103,12 @@ class PostgresTx(SqlTx):
 
     def _newest_ids(self, index: str, where: list[str], params: list[Any], limit: int, *,
                     every_chain: bool) -> tuple[str, list[Any]]:
-        # `ORDER BY id + 0`: the matches are read from the filter's index and the newest kept, as
-        # SQLite's INDEXED BY does. Ordered by `id` itself, the planner, which knows how often a
-        # value occurs in the whole log but not in one chain, walks the primary key backwards
-        # through every chain's events to find a small chain's few (240 ms a chain at 3,000,000
-        # events). The whole log: each chain's newest matches, then the newest of those.
+        # `ORDER BY id + 0`: every match below the cursor is read from the filter's index (index
+        # only) and the newest kept, a cost that grows with the matches (40 ms for 600,000). Ordered
+        # by `id` itself, the planner, which knows how often a value occurs in the whole log but not
+        # in one chain or in its recent part, may walk the primary key backwards, a cost that grows
+        # with the whole log (240 ms a chain at 3,000,000 events, for a small chain's few). The
+        # whole log: each chain's newest matches, then the newest of those.
         chain = ["chain_id = c.id"] if every_chain else []
         newest = f"SELECT id FROM audit_events WHERE {' AND '.join(chain + where)} ORDER BY id + 0 DESC LIMIT ?"
         if not every_chain:

@@ -4,9 +4,12 @@ cursor paging; and a log that cannot be written stops the request with 503 and c
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dbbackend
 from apihelpers import SITE, create_secret, expect_error, reveal
+from server.store.audit_tx import _past
 
 AUDIT = f"{SITE}/audit"
 EVENT_FIELDS = {"id", "at", "actor", "actor_id", "action", "site", "target", "outcome", "source", "details"}
@@ -205,3 +208,14 @@ def test_the_whole_log_filters_by_index_across_sites(api, client, mint, small_pr
         ("default", "secret.reveal"), ("default", "secret.create")]
     assert [e["site"] for e in api.get("/v1/audit?actor=editor*").json()["items"]] == ["default"]
     assert api.get("/v1/audit?action=secret.create&actor=nobody").json()["items"] == []
+
+
+@given(prefix=st.text(), rest=st.text())
+def test_a_prefix_range_holds_every_text_that_starts_with_it(prefix: str, rest: str) -> None:
+    text = prefix + rest
+    if any("\ud800" <= c <= "\udfff" for c in text):
+        return  # a surrogate: no stored text holds one (neither backend takes them)
+    above = _past(prefix)
+    assert prefix <= text and (above is None or text < above)  # code point order, as both backends sort
+    if above is not None:
+        assert not above.startswith(prefix)
