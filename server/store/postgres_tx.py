@@ -16,6 +16,7 @@ version beside the old one. The README ("What deleting means on PostgreSQL") say
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -55,19 +56,23 @@ _MAKE_CHAINS = """INSERT INTO audit_chains (chain)
     ON CONFLICT (chain) DO NOTHING"""
 _WRITE_EVENTS = """WITH e AS (
         INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id)
-        SELECT at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id
-        FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                    %s::text[], %s::text[], %s::text[], %s::bytea[], %s::bigint[]) WITH ORDINALITY
-            AS u(at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id, n)
+        SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9, decode(r->>10, 'hex'), (r->>11)::bigint
+        FROM json_array_elements(%s::json) WITH ORDINALITY AS u(r, n)
         ORDER BY n
         RETURNING id, chain_id)
-    UPDATE audit_chains c SET last_id = m.last_id, last_hash = h.hash
+    UPDATE audit_chains c SET last_id = m.last_id, last_hash = decode(h.value, 'hex')
     FROM (SELECT chain_id, max(id) AS last_id FROM e GROUP BY chain_id) m
-    JOIN unnest(%s::bigint[], %s::bytea[]) AS h(id, hash) ON h.id = m.chain_id
+    JOIN json_each_text(%s::json) AS h(chain_id, value) ON h.chain_id::bigint = m.chain_id
     WHERE c.id = m.chain_id"""
 """Every event inserted, in the order given (the ids are drawn as the rows reach the insert, which
-`ORDER BY n` makes array order), and each chain's head moved to its last one: one statement and one round trip, where
-an INSERT per event and an UPDATE per chain took one each."""
+`ORDER BY n` makes array order), and each chain's head moved to its last one: one statement and one
+round trip, where an INSERT per event and an UPDATE per chain took one each. The events come as one
+JSON array of rows (hashes in hex), and the heads as one object: psycopg dumps fourteen array
+parameters element by element in Python (52 µs for a group of four), one JSON text is `json.dumps`
+(10 µs)."""
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @lru_cache(maxsize=512)
@@ -162,15 +167,14 @@ class PostgresTx(SqlTx):
             return
         names = list({site: None for site, _ in pending})
         chains, last = self._lock_heads(names)
-        columns: list[list] = [[] for _ in range(12)]
+        rows = []
         for site, event in pending:
             uid, chain_id = chains[site]
             sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
                       event.outcome, event.source, event.details)
             last[chain_id] = previous = chain_hash(last[chain_id], sealed)
-            for column, value in zip(columns, (*sealed, previous, chain_id)):
-                column.append(value)
-        self._run(_WRITE_EVENTS, *columns, list(last), list(last.values()))
+            rows.append((*sealed, previous.hex(), chain_id))
+        self._run(_WRITE_EVENTS, _JSON.encode(rows), _JSON.encode({chain_id: head.hex() for chain_id, head in last.items()}))
 
     def _lock_heads(self, names: list[str | None]) -> tuple[dict[str | None, tuple[str | None, int]], dict[int, bytes]]:
         """{site name: (uid, chain id)} of each name's chain, and {chain id: last hash} (its anchor's,

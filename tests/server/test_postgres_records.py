@@ -4,6 +4,7 @@ commit that carries its write."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -117,3 +118,26 @@ def test_a_group_of_several_chains_writes_each_event_onto_its_own_chain_in_order
         last_id = state.store.read(lambda tx: tx.chain_head(chain)[1])
         assert last_id == state.store.read(lambda tx: tx._one("SELECT max(id) FROM audit_events WHERE chain_id = "
                                                               "(SELECT id FROM audit_chains WHERE chain = %s)", chain)[0])
+
+
+def test_a_groups_events_are_stored_exactly_as_given_whatever_their_text(state) -> None:
+    """The group's events travel to PostgreSQL as one JSON text: quotes, backslashes, line breaks,
+    characters beyond the BMP, JSON-looking text and missing fields come back as they went, and
+    the chain, hashed from the values before they travelled, verifies."""
+    from server.audit_chain import verify_chain
+
+    awkward = ['say "hi"', "back\\slash", "line\nbreak\ttab", "emoji \U0001f511 and é", '{"n": 1}', "null", "[1]"]
+
+    def insert(text):
+        def fn(tx):
+            tx.insert_audit(AuditRecord.of("x.awkward", at="2026-01-01T00:00:00Z", outcome="ok", site="default",
+                                           target=text, actor=text, source=None, details={"text": text}))
+        return fn
+
+    _queue_behind_a_held_group(state.store, [insert(text) for text in awkward])
+    rows = state.store.read(lambda tx: tx._all("SELECT target, actor, source, details FROM audit_events "
+                                               "WHERE action = 'x.awkward' ORDER BY id"))
+    assert [(r[0], r[1], r[2]) for r in rows] == [(text, text, None) for text in awkward]
+    assert [json.loads(r[3]) for r in rows] == [{"text": text} for text in awkward]
+    report = verify_chain(state.store, state.store.read(lambda tx: tx.chain_of("default")))
+    assert report.ok and report.unsealed == 0, report
