@@ -81,27 +81,23 @@ def _of_chain(chain_id: int) -> str:
     return f"chain_id = {int(chain_id)}"
 
 
-def _matches(filters: dict[str, str]) -> tuple[list[str], list[Any], dict[str, tuple[str, list]]]:
-    """A page's filter conditions, their parameters, and for each filtered column the condition its
-    index reads in order: an exact value, or a prefix as a range (every filtered column sorts by
-    code point on both backends: SQLite compares UTF-8 bytes, PostgreSQL's are `COLLATE "C"`)."""
-    matches, params, ranges = [], [], {}
+def _conditions(filters: dict[str, str]) -> dict[str, tuple[str, list[Any]]]:
+    """{column: (condition, parameters)} of a page's filters, each in the form its index reads in
+    order: an exact value, or a prefix (a trailing '*': `action=secret.*`, `target=secret:app/web/*`)
+    as the range of texts that start with it, which every filtered column sorts in the same order on
+    both backends (by code point: SQLite compares UTF-8 bytes, PostgreSQL's are `COLLATE "C"`)."""
+    conditions = {}
     for column in ("action", "actor", "target"):
         if column not in filters:
             continue
-        value = filters[column]  # a trailing '*' matches a prefix: action=secret.* or target=secret:app/web/*
-        if value.endswith("*"):
-            prefix = value[:-1]
-            matches.append(f"substr({column}, 1, ?) = ?")
-            params += [len(prefix), prefix]
-            above = _past(prefix)
-            ranges[column] = ((f"{column} >= ? AND {column} < ?", [prefix, above]) if above is not None
+        value = filters[column]
+        if not value.endswith("*"):
+            conditions[column] = (f"{column} = ?", [value])
+            continue
+        prefix, above = value[:-1], _past(value[:-1])
+        conditions[column] = ((f"{column} >= ? AND {column} < ?", [prefix, above]) if above is not None
                               else (f"{column} >= ?", [prefix]))
-        else:
-            matches.append(f"{column} = ?")
-            params.append(value)
-            ranges[column] = (f"{column} = ?", [value])
-    return matches, params, ranges
+    return conditions
 
 
 def _past(prefix: str) -> str | None:
@@ -213,22 +209,23 @@ class AuditQueries:
         if before is not None:
             where.append("id < ?")
             params.append(before)
-        matches, match_params, ranges = _matches(filters)
-        if not matches:
+        conditions = _conditions(filters)
+        if not conditions:
             return self._page("audit_events", where, params, limit)
+        matches = [condition for condition, _ in conditions.values()]
+        match_params = [value for _, values in conditions.values() for value in values]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         window = f"(SELECT * FROM audit_events {clause} ORDER BY id DESC LIMIT {_PROBE}) recent"
         rows = self._page(window, matches, params + match_params, limit)
         if len(rows) == limit:
             return rows
-        leads = {column: ranges[column] for column in ("target", "actor") if column in ranges}
+        leads = {column: conditions[column] for column in ("target", "actor") if column in conditions}
         if site is not None:
             column = self._rarest(where, params, leads) if leads else "action"
         else:  # the whole log: no count over every chain, a target is taken as the rarer
             column = next(iter(leads), "action")
-        condition, values = ranges[column]
-        ids, id_params = self._newest_ids(_INDEXES[column], where + [condition] + matches, params + values + match_params,
-                                          limit, every_chain=site is None)
+        ids, id_params = self._newest_ids(_INDEXES[column], where + matches, params + match_params, limit,
+                                          every_chain=site is None)
         return self._page("audit_events", [f"id IN ({ids})"], id_params, limit)
 
     def _newest_ids(self, index: str, where: list[str], params: list[Any], limit: int, *,

@@ -186,7 +186,7 @@ def test_a_prefix_alone_finds_events_older_than_the_probe(api, client, mint, sma
     rest = api.get(f"{AUDIT}?action=secret.rev*&limit=2&before={reveals['next']}").json()
     assert [e["target"] for e in reveals["items"] + rest["items"]] == [f"secret:site/A{i}" for i in (2, 1, 0)]
     assert rest["next"] is None
-    assert api.get(f"{AUDIT}?action=nothing.*").json() == {"items": [], "next": None}  # names no action
+    assert api.get(f"{AUDIT}?action=nothing.*").json() == {"items": [], "next": None}
 
 
 def test_the_whole_log_filters_by_index_across_sites(api, client, mint, small_probe) -> None:
