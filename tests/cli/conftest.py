@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from cli_helpers import Live, base_env, http_client, run_text, start_embedded
+from cli_helpers import Live, base_env, http_client, run_on_terminal, run_text, start_embedded
 
 
 @pytest.fixture(scope="module")
@@ -50,5 +50,17 @@ def cli(live: Live) -> CliRunner:
             child_env["SITESECRETS_SITE"] = site
         child_env.update(env or {})
         return run_text([sys.executable, "-m", "tui.cli", *args], env=child_env, input=input)
+
+    return run
+
+
+@pytest.fixture
+def terminal(live: Live) -> CliRunner:
+    """`terminal(*args, site=...)`: run `sitesecrets ARGS` as the admin with stdout on a
+    pseudo-terminal, as at a shell (`cli_helpers.run_on_terminal`)."""
+
+    def run(*args: str, site: str) -> subprocess.CompletedProcess:
+        env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)
+        return run_on_terminal([sys.executable, "-m", "tui.cli", *args], env)
 
     return run

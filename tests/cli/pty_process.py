@@ -15,6 +15,8 @@ import termios
 import threading
 import time
 
+from ptyread import start_reader
+
 CEILING = 60.0
 """Seconds to wait for anything the child must do; generous for a busy 2-core machine."""
 
@@ -35,19 +37,11 @@ class PtyProcess:
         self._master = master
         self._buffer = bytearray()
         self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._reader = start_reader(master, self._take)
 
-    def _read(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self._master, 65536)
-            except OSError:  # EIO: the child closed its side
-                return
-            if not chunk:
-                return
-            with self._lock:
-                self._buffer += chunk
+    def _take(self, chunk: bytes) -> None:
+        with self._lock:
+            self._buffer += chunk
 
     @property
     def output(self) -> str:

@@ -7,9 +7,7 @@ import json
 import re
 import sys
 
-import pytest
-
-from cli_helpers import REPO, Live, base_env, run_on_terminal
+from cli_helpers import REPO, Live, base_env
 from pty_process import PtyProcess
 
 ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -23,14 +21,6 @@ def with_history(live: Live, site: str, name: str, *values: str, app: str | None
     for value in values[1:]:
         live.ok("PATCH", f"{scope}/secrets/{name}", json={"value": value})
 
-
-@pytest.fixture
-def terminal(live: Live):
-    def run(*args: str, site: str):
-        env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)
-        return run_on_terminal([sys.executable, "-m", "tui.cli", *args], env)
-
-    return run
 
 
 # ------------------------------------------------------------------ versions

@@ -5,13 +5,12 @@ only its password field as a `value_patch`) to a real server."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 import dbbackend
-from cli_helpers import Live, base_env, run_on_terminal
+from cli_helpers import Live
 from tui.generate import ALPHABET
 
 DB_SCHEMA = {"type": "object", "required": ["host", "user", "password"], "properties": {
@@ -40,14 +39,6 @@ def typed_secret(live: Live, site: str, schema: dict, value: dict, name: str = "
     live.ok("POST", f"/v1/sites/{site}/secret-types", 201, json={"key": "db", "name": "Database", "schema": schema})
     live.ok("POST", f"/v1/sites/{site}/secrets", 201, json={"name": name, "value": json.dumps(value), "type": "db"})
 
-
-@pytest.fixture
-def terminal(live: Live):
-    def run(*args: str, site: str):
-        env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)
-        return run_on_terminal([sys.executable, "-m", "tui.cli", *args], env)
-
-    return run
 
 
 # ------------------------------------------------------------------ ls --due and the ROTATION column

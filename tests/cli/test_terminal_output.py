@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import pytest
 
-from cli_helpers import Live, base_env, run_on_terminal
+from cli_helpers import Live
 from tui.dotenv import format_env, format_shell
 
 # a clipboard write (OSC 52), a screen clear, a title change, an 8-bit CSI and a right-to-left override
@@ -19,16 +18,6 @@ HOSTILE = "start\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]0;owned\x07\x9b31m\u202een
 ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """Anything a terminal would act on or reorder (newline and tab are layout)."""
 
-
-@pytest.fixture
-def terminal(live: Live):
-    """`terminal(*args, site=...)`: run `sitesecrets ARGS` with stdout on a pseudo-terminal."""
-
-    def run(*args: str, site: str):
-        env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)
-        return run_on_terminal([sys.executable, "-m", "tui.cli", *args], env)
-
-    return run
 
 
 def test_get_on_a_terminal_spells_out_control_sequences(live: Live, terminal, site):

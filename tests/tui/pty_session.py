@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 import pyte
+from ptyread import start_reader
 
 CHILD = Path(__file__).with_name("pty_app.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,25 +54,17 @@ class PtySession:
         self._screen = pyte.Screen(columns, rows)
         self._stream = pyte.ByteStream(self._screen)
         self._changed = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._reader = start_reader(master, self._take, finished=self._wake_waiters)
 
-    def _read(self) -> None:
-        try:
-            while True:
-                try:
-                    chunk = os.read(self._master, 65536)
-                except OSError:  # EIO: the child closed its side
-                    return
-                if not chunk:
-                    return
-                with self._changed:
-                    self._buffer += chunk
-                    self._stream.feed(chunk)
-                    self._changed.notify_all()
-        finally:
-            with self._changed:
-                self._changed.notify_all()
+    def _take(self, chunk: bytes) -> None:
+        with self._changed:
+            self._buffer += chunk
+            self._stream.feed(chunk)
+            self._changed.notify_all()
+
+    def _wake_waiters(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
 
     @property
     def output(self) -> bytes:
