@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .store import AuditRecord, ChainTampered, Store, Transaction
-from .store.audit_tx import GENESIS, chain_hash, chain_mac, seal_holds
+from .store.audit_tx import GENESIS, AuditKey, chain_hash, chain_mac, seal_holds
 
 RETENTION_BATCH = 100
 """Events removed per write; measured in `make bench` (row "audit retention batch")."""
@@ -58,7 +58,7 @@ class ChainReport:
         return self.broken_id is None and not self.reason
 
 
-def verify_chain(store: Store, chain: str, key: bytes | None) -> ChainReport:
+def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
     """Walk one chain from its anchor up to its head as read first; events written meanwhile are
     past the head and left for the next walk. `key`: the audit key, or None for a database not yet
     upgraded to keyed links (`tokenkey.read_audit_key`), whose chains are SHA-256 throughout."""

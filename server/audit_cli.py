@@ -15,7 +15,12 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import files
+
+if TYPE_CHECKING:
+    from .store.audit_tx import AuditKey
 
 _ID = re.compile(r"[0-9]{1,19}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?Z?)?")
@@ -80,7 +85,7 @@ def _export(store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit_key(store, data_dir: Path | None) -> bytes | None:
+def _audit_key(store, data_dir: Path | None) -> AuditKey | None:
     """The audit key, read with the master key and without writing (an older database is not
     upgraded here: its chains are SHA-256 and are walked as such, `None`)."""
     from . import keys, tokenkey

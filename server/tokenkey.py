@@ -40,6 +40,7 @@ from . import crypto
 from .auth import TokenHasher
 from .keyring import CHECK_META_KEY
 from .store import Store, Transaction
+from .store.audit_tx import AuditKey
 
 TOKEN_KEY_META = "token_hash_key"
 """The `meta` row holding the token key, wrapped by the master key (base64)."""
@@ -54,7 +55,7 @@ def new_token_key(tx: Transaction, master: bytes) -> TokenHasher:
     chains are keyed from their first event; the caller writes the current key check value."""
     key = crypto.new_key()
     tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
-    tx.audit_key = crypto.audit_chain_key(key)
+    tx.audit_key = AuditKey(crypto.audit_chain_key(key))
     return TokenHasher(key)
 
 
@@ -68,11 +69,11 @@ def open_token_key(store: Store, master: bytes) -> TokenHasher:
         key = store.write(lambda tx: token_key_for_writing(tx, master))
     else:
         key = store.read(lambda tx: _current_token_key(tx, master))
-    store.audit_key = crypto.audit_chain_key(key)
+    store.audit_key = AuditKey(crypto.audit_chain_key(key))
     return TokenHasher(key)
 
 
-def read_audit_key(store: Store, master: bytes) -> bytes | None:
+def read_audit_key(store: Store, master: bytes) -> AuditKey | None:
     """The audit key, for a reader that must not write (`audit verify`): None when the database is
     older than keyed links and not yet upgraded, so its chains are still SHA-256 throughout.
 
@@ -80,7 +81,7 @@ def read_audit_key(store: Store, master: bytes) -> bytes | None:
     check = store.read(lambda tx: tx.get_meta(CHECK_META_KEY)) or ""
     if crypto.legacy_version(master, check) is not None:
         return None
-    return crypto.audit_chain_key(store.read(lambda tx: _current_token_key(tx, master)))
+    return AuditKey(crypto.audit_chain_key(store.read(lambda tx: _current_token_key(tx, master))))
 
 
 def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
@@ -101,7 +102,7 @@ def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
         tx.insert_token(hasher.seal(row._replace(hash=stored)))
     if version == 1:
         tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
-    tx.key_audit_chains(crypto.audit_chain_key(key))
+    tx.key_audit_chains(AuditKey(crypto.audit_chain_key(key)))
     tx.set_meta(CHECK_META_KEY, crypto.key_check_value(master))
     return key
 
@@ -112,7 +113,7 @@ def rewrap_token_key(tx: Transaction, old: bytes, new: bytes) -> None:
     given the audit key, which the rotation leaves as it was (the token key does not change)."""
     key = token_key_for_writing(tx, old)
     tx.set_meta(TOKEN_KEY_META, _wrap(new, key))
-    tx.audit_key = crypto.audit_chain_key(key)
+    tx.audit_key = AuditKey(crypto.audit_chain_key(key))
 
 
 def _current_token_key(tx: Transaction, master: bytes) -> bytes:

@@ -75,24 +75,49 @@ def chain_hash(previous: bytes, sealed: tuple) -> bytes:
     return hashlib.sha256(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")).digest()
 
 
-def chain_mac(key: bytes, previous: bytes, sealed: tuple) -> bytes:
-    """The link of an event: HMAC-SHA256 under the audit key over what `chain_hash` hashes. The
-    one-shot C `hmac.digest`: it runs on the writer thread for every audited request, where an
-    `hmac.new` object would cost several times its instructions."""
-    return hmac.digest(key, previous + _sealed_json(sealed).encode("utf-8", "surrogatepass"), "sha256")
+class AuditKey:
+    """The audit key, ready to MAC with: HMAC-SHA256 (RFC 2104) from the two SHA-256 states of its
+    padded key, computed once. A link runs on the writer thread for every audited request, and
+    callgrind counts per link (a 230-byte event): SHA-256 alone 12.5 k instructions, these copied
+    states 17.9 k, `hmac.new(...).copy()` 23.4 k, and the one-shot `hmac.digest` 30.1 k (OpenSSL 3
+    looks its HMAC implementation up on every call), which put 2 % on an environment fetch."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(padded.translate(_IPAD))
+        self._outer = hashlib.sha256(padded.translate(_OPAD))
+
+    def mac(self, message: bytes) -> bytes:
+        """HMAC-SHA256 of `message`: `hmac.digest(key, message, "sha256")`, byte for byte."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
-def chain_seal(key: bytes, chain: str, keyed_after: int, keyed_hash: bytes | None, anchor_id: int,
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def chain_mac(key: AuditKey, previous: bytes, sealed: tuple) -> bytes:
+    """The link of an event: HMAC-SHA256 under the audit key over what `chain_hash` hashes."""
+    return key.mac(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass"))
+
+
+def chain_seal(key: AuditKey, chain: str, keyed_after: int, keyed_hash: bytes | None, anchor_id: int,
                anchor_hash: bytes | None) -> bytes:
     """The MAC over a chain's state that a writer of the database cannot move: where its keyed links
     begin (after event `keyed_after`, whose link is `keyed_hash`) and its retention anchor. Without
     it, resetting `keyed_after` past the head would let plain SHA-256 links be written over keyed
     ones, and moving the anchor would drop the chain's oldest events unnoticed."""
     state = [_SEAL_LABEL, chain, keyed_after, keyed_hash and keyed_hash.hex(), anchor_id, anchor_hash and anchor_hash.hex()]
-    return hmac.digest(key, _SEALED_JSON.encode(state).encode(), "sha256")
+    return key.mac(_SEALED_JSON.encode(state).encode())
 
 
-def seal_holds(key: bytes, head: "ChainHead") -> bool:
+def seal_holds(key: AuditKey, head: "ChainHead") -> bool:
     """Whether the chain's stored seal is the one its state gives under `key`."""
     if head.seal is None or head.keyed_after is None:
         return False
@@ -184,7 +209,7 @@ class AuditQueries:
     _insert_id: Any
     _many: Any
     _site_lock: Any
-    audit_key: bytes | None = None
+    audit_key: AuditKey | None = None
     """The key of this database's audit links (see `crypto.audit_chain_key`), given by the store;
     None in a store opened without the master key, which may then write no audit event."""
     defer_audit: bool = False
@@ -251,7 +276,7 @@ class AuditQueries:
             self._run("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?), "
                       "last_hash = ? WHERE id = ?", chain_id, previous, chain_id)
 
-    def _key(self) -> bytes:
+    def _key(self) -> AuditKey:
         if self.audit_key is None:
             raise AuditKeyMissing()
         return self.audit_key
@@ -350,7 +375,7 @@ class AuditQueries:
         row = self._one(f"SELECT {_HEAD} FROM audit_chains WHERE chain = ?{self._site_lock()}", chain)
         return row and _head(row)
 
-    def key_audit_chains(self, key: bytes) -> int:
+    def key_audit_chains(self, key: AuditKey) -> int:
         """Key every chain that is not yet (an upgrade, in the transaction that makes the key check
         value current): its links up to its head stay SHA-256 and are pinned by the seal, whose
         `keyed_hash` is the head's link; every link after is keyed. Returns how many were keyed."""

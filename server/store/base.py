@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from .audit_tx import AuditKey
 
 T = TypeVar("T")
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call
@@ -402,7 +405,7 @@ class Transaction(Protocol):
         ...
     def touch_token(self, token_id: str, now: str) -> None: ...
     # audit
-    audit_key: bytes | None
+    audit_key: AuditKey | None
     def insert_audit(self, event: AuditRecord) -> None: ...
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
         """Newest first: the events of the site named `site` in its current lifetime (never those of
@@ -417,7 +420,7 @@ class Transaction(Protocol):
         ...
     def chain_of(self, site: str) -> str | None: ...
     def chain_head(self, chain: str) -> Any: ...
-    def key_audit_chains(self, key: bytes) -> int:
+    def key_audit_chains(self, key: Any) -> int:
         """Key every chain not yet keyed from its head on (the upgrade; see `tokenkey.py`)."""
         ...
     def chain_sites(self) -> dict[str, tuple[str, int | None]]: ...
@@ -429,7 +432,7 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    audit_key: bytes | None
+    audit_key: AuditKey | None
     """The key of the database's audit links, which every write transaction is given; None until
     the opener, holding the master key, sets it (`tokenkey.open_token_key`), and a store without
     it writes no audit event (`AuditKeyMissing`)."""

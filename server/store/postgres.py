@@ -73,7 +73,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..dburl import redact
-from .audit_tx import seal_group
+from .audit_tx import AuditKey, seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
 from .postgres_tx import PostgresTx
@@ -245,7 +245,7 @@ class PostgresStore:
             name="sitesecrets",
         )
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
-        self.audit_key: bytes | None = None
+        self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
         self._url = url
         self._lock_conn: psycopg.Connection | None = None

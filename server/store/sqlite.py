@@ -24,7 +24,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .audit_tx import seal_group
+from .audit_tx import AuditKey, seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
 from .migrations import MIGRATIONS
@@ -100,7 +100,7 @@ class SqliteStore:
         """`take_turns`: commit only while holding the directory's `write.lock` (see above); for
         the data directory's database, which other processes may be writing."""
         self.path = Path(path)
-        self.audit_key: bytes | None = None
+        self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
         self._write_conn = connect(self.path)
         migrate(self._write_conn)
@@ -218,7 +218,7 @@ class SqliteStore:
                 job.done.release()
 
     @staticmethod
-    def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool], audit_key: bytes | None) -> bool:
+    def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool], audit_key: AuditKey | None) -> bool:
         """The fast path: run the group's writes back to back, with no savepoint statements, their
         audit events held back and then written together (`seal_group`: each chain's head read and
         written once for the group, its events inserted by one statement).
@@ -251,7 +251,7 @@ class SqliteStore:
         return True
 
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool], audit_key: bytes | None) -> None:
+    def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool], audit_key: AuditKey | None) -> None:
         conn.execute("SAVEPOINT job")
         tx = SqliteTx(conn, wants_wipe)
         tx.audit_key = audit_key

@@ -14,6 +14,7 @@ from apihelpers import SITE, create_secret, reveal
 from server import audit_chain, cli
 from server.audit_chain import apply_retention, verify_chain
 from server.store import AuditRecord
+from server.store.audit_tx import AuditKey
 
 
 def verify(data_dir, capsys, *extra: str) -> tuple[int, str]:
@@ -109,7 +110,7 @@ def test_unknown_site_is_one_sentence(api, data_dir, capsys) -> None:
 # ---------------------------------------------------------------- retention keeps it verifiable
 
 FAR_FUTURE = "2100-01-01T00:00:00Z"
-KEY = bytes(range(32))
+KEY = AuditKey(bytes(range(32)))
 
 
 def test_retention_removes_old_events_in_batches_each_recorded(api, state, data_dir, capsys, monkeypatch) -> None:
