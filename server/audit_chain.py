@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .store import AuditRecord, ChainTampered, Store, Transaction
-from .store.audit_tx import GENESIS, AuditKey, chain_hash, chain_mac, seal_holds
+from .store.audit_key import AuditKey
+from .store.audit_tx import GENESIS, chain_hash, chain_mac, seal_holds
 
 RETENTION_BATCH = 100
 """Events removed per write; measured in `make bench` (row "audit retention batch")."""

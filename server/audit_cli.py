@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from . import files
 
 if TYPE_CHECKING:
-    from .store.audit_tx import AuditKey
+    from .store.audit_key import AuditKey
 
 _ID = re.compile(r"[0-9]{1,19}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?Z?)?")

@@ -40,7 +40,7 @@ from . import crypto
 from .auth import TokenHasher
 from .keyring import CHECK_META_KEY
 from .store import Store, Transaction
-from .store.audit_tx import AuditKey
+from .store.audit_key import AuditKey
 
 TOKEN_KEY_META = "token_hash_key"
 """The `meta` row holding the token key, wrapped by the master key (base64)."""

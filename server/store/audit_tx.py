@@ -44,6 +44,7 @@ import json
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
+from .audit_key import AuditKey
 from .base import AuditKeyMissing, AuditRecord, ChainTampered
 
 GENESIS = bytes(32)
@@ -73,33 +74,6 @@ def chain_hash(previous: bytes, sealed: tuple) -> bytes:
     and the event's `_SEALED` columns, as `json.dumps(list(sealed), ensure_ascii=False,
     separators=(",", ":"))` writes them in UTF-8. Only `verify` computes it now."""
     return hashlib.sha256(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")).digest()
-
-
-class AuditKey:
-    """The audit key, ready to MAC with: HMAC-SHA256 (RFC 2104) from the two SHA-256 states of its
-    padded key, computed once. A link runs on the writer thread for every audited request, and
-    callgrind counts per link (a 230-byte event): SHA-256 alone 12.5 k instructions, these copied
-    states 17.9 k, `hmac.new(...).copy()` 23.4 k, and the one-shot `hmac.digest` 30.1 k (OpenSSL 3
-    looks its HMAC implementation up on every call), which put 2 % on an environment fetch."""
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        padded = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-        self._inner = hashlib.sha256(padded.translate(_IPAD))
-        self._outer = hashlib.sha256(padded.translate(_OPAD))
-
-    def mac(self, message: bytes) -> bytes:
-        """HMAC-SHA256 of `message`: `hmac.digest(key, message, "sha256")`, byte for byte."""
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 def chain_mac(key: AuditKey, previous: bytes, sealed: tuple) -> bytes:

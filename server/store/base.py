@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, TypeVar
+from typing import Any, Callable, NamedTuple, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from .audit_tx import AuditKey
+from .audit_key import AuditKey
 
 T = TypeVar("T")
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call

@@ -73,7 +73,8 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..dburl import redact
-from .audit_tx import AuditKey, seal_group
+from .audit_key import AuditKey
+from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
 from .postgres_tx import PostgresTx

@@ -24,7 +24,8 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .audit_tx import AuditKey, seal_group
+from .audit_key import AuditKey
+from .audit_tx import seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
 from .migrations import MIGRATIONS
