@@ -68,12 +68,8 @@ def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
     if head is None:
         return report
     report.anchor_id = head.anchor_id
-    if key is None and head.keyed_after is not None:
-        report.reason = "the chain is keyed, and no audit key was given to check it"
-        return report
-    if key is not None and not seal_holds(key, head):
-        report.reason = ("its seal (where its keyed links begin, and its anchor) is missing or does not hold under "
-                         "the audit key: the chain's record was changed without the master key")
+    report.reason = _unsealed(head, key)
+    if report.reason:
         return report
     keyed_after = head.keyed_after
     switched = keyed_after is None or head.anchor_id >= keyed_after
@@ -114,6 +110,18 @@ def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
     elif sealing and (after != head.last_id or previous != head.last_hash):
         report.reason = f"the chain ends at event {after}, but its head names event {head.last_id}: events were removed from its end"
     return report
+
+
+def _unsealed(head, key: AuditKey | None) -> str:
+    """Why the chain's keyed state cannot be trusted, or "": with a key, its seal must hold (a
+    chain without one, in a database whose key check value says it was keyed, is broken, never
+    old); without one, the chain must not be keyed."""
+    if key is None:
+        return "the chain is keyed, and no audit key was given to check it" if head.keyed_after is not None else ""
+    if not seal_holds(key, head):
+        return ("its seal (where its keyed links begin, and its anchor) is missing or does not hold under "
+                "the audit key: the chain's record was changed without the master key")
+    return ""
 
 
 # ---------------------------------------------------------------- retention
