@@ -6,6 +6,16 @@ predecessor give: an edited event is named itself, a removed one by the event af
 removed tail by comparing the chain's head. Events written before migration 6 carry no hash and
 come before the chain's first link; they are counted, not checked.
 
+Keyed chains. Given the audit key, the walk first checks the chain's seal (where its keyed links
+begin, and its anchor) and refuses a chain whose seal is missing or does not hold; then it checks
+links up to `keyed_after` as SHA-256 (written before links were keyed), that the last of them is
+the `keyed_hash` the seal pins, and every later link as an HMAC. So an edit anywhere needs the
+master key to hide: an edited keyed event cannot be re-linked, an edited old one changes the hash
+the seal and the first keyed link pin, and moving the switch-over or the anchor breaks the seal.
+What no chain can show is its newest events removed with the head moved back to match (the head
+is not sealed: a seal of it could be replayed from a copy of the database anyway); only a copy of
+the head kept elsewhere (an export sink, a noted `verify`) shows that.
+
 Retention removes a chain's oldest events in batches of `RETENTION_BATCH`, each batch one write
 of its own (so the writer is held a few milliseconds at a time), and records each batch as an
 `audit.retention` event in the same transaction. The hash of the last removed event becomes the
@@ -15,16 +25,19 @@ sink's mark (`exported_id`) is removed.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from .store import AuditRecord, Store, Transaction
-from .store.audit_tx import GENESIS, chain_hash
+from .store import AuditRecord, ChainTampered, Store, Transaction
+from .store.audit_key import AuditKey
+from .store.audit_tx import GENESIS, chain_hash, chain_mac, seal_holds
 
 RETENTION_BATCH = 100
 """Events removed per write; measured in `make bench` (row "audit retention batch")."""
 _PAGE = 5000
+log = logging.getLogger("sitesecrets.server")
 
 
 @dataclass
@@ -35,6 +48,8 @@ class ChainReport:
     events: int = 0
     unsealed: int = 0
     """Events from before migration 6, which carry no hash."""
+    unkeyed: int = 0
+    """Of `events`, those whose link is plain SHA-256 (written before links were keyed)."""
     broken_id: int | None = None
     reason: str = ""
     anchor_id: int = 0
@@ -44,37 +59,69 @@ class ChainReport:
         return self.broken_id is None and not self.reason
 
 
-def verify_chain(store: Store, chain: str) -> ChainReport:
+def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
     """Walk one chain from its anchor up to its head as read first; events written meanwhile are
-    past the head and left for the next walk."""
+    past the head and left for the next walk. `key`: the audit key, or None for a database not yet
+    upgraded to keyed links (`tokenkey.read_audit_key`), whose chains are SHA-256 throughout."""
     head = store.read(lambda tx: tx.chain_head(chain))
     report = ChainReport(chain)
     if head is None:
         return report
-    _, last_id, last_hash, anchor_id, anchor_hash, _ = head
-    report.anchor_id = anchor_id
-    previous, sealing, after = anchor_hash or GENESIS, anchor_hash is not None, anchor_id
-    while after < last_id:
+    report.anchor_id = head.anchor_id
+    report.reason = _unsealed(head, key)
+    if report.reason:
+        return report
+    keyed_after = head.keyed_after
+    switched = keyed_after is None or head.anchor_id >= keyed_after
+    previous, sealing, after = head.anchor_hash or GENESIS, head.anchor_hash is not None, head.anchor_id
+    while after < head.last_id:
         page = store.read(lambda tx: tx.chain_events(chain, after, _PAGE))
         if not page:
             break
         for event_id, stored, *sealed in page:
-            if event_id > last_id:
+            if event_id > head.last_id:
                 break
+            if not switched and event_id > keyed_after:
+                switched = True
+                if previous != (head.keyed_hash or GENESIS):
+                    report.broken_id = event_id
+                    report.reason = (f"the events up to {keyed_after}, before it, are not those its chain was keyed after: "
+                                     "some were changed or removed")
+                    return report
             after = event_id
-            if stored is None and not sealing:
+            keyed = switched and key is not None  # (a key was given: the seal held, so `keyed_after` is set)
+            if stored is None and not sealing and not keyed:
                 report.unsealed += 1
                 continue
             sealing = True
             report.events += 1
-            if stored != chain_hash(previous, tuple(sealed)):
+            if keyed:
+                link = chain_mac(key, previous, tuple(sealed))
+            else:
+                report.unkeyed += 1
+                link = chain_hash(previous, tuple(sealed))
+            if stored != link:
                 report.broken_id = event_id
                 report.reason = "has no hash" if stored is None else "its hash does not match its content and the event before it"
                 return report
             previous = stored
-    if sealing and (after != last_id or previous != last_hash):
-        report.reason = f"the chain ends at event {after}, but its head names event {last_id}: events were removed from its end"
+    if not switched and previous != (head.keyed_hash or GENESIS):
+        report.reason = f"the chain's events up to {keyed_after} are not those it was keyed after: some were changed or removed"
+    elif sealing and (after != head.last_id or previous != head.last_hash):
+        report.reason = f"the chain ends at event {after}, but its head names event {head.last_id}: events were removed from its end"
     return report
+
+
+def _unsealed(head, key: AuditKey | None) -> str:
+    """Why the chain's keyed state cannot be trusted, or "": with a key, its seal must hold (a
+    chain without one, in a database whose key check value says it was keyed, is broken, never
+    old); without one, the chain must not be keyed."""
+    if key is None:
+        return "the chain is keyed, and no audit key was given to check it" if head.keyed_after is not None else ""
+    if not seal_holds(key, head):
+        return ("its seal (where its keyed links begin, and its anchor) is missing or does not hold under "
+                "the audit key: the chain's record was changed without the master key")
+    return ""
 
 
 # ---------------------------------------------------------------- retention
@@ -89,6 +136,8 @@ class RetentionReport:
     longest_hold_ms: float = 0.0
     """The longest time one batch's work held the writer, its commit left out."""
     per_chain: dict[str, int] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    """Chains left as they were because their seal does not hold (`ChainTampered`)."""
 
 
 def cutoff(now: str, days: int) -> str:
@@ -110,7 +159,12 @@ def apply_retention(store: Store, default_days: int, now: str, *, exporting: boo
         before = cutoff(now, days)
         while True:
             began = time.monotonic()
-            removed, held = store.write(lambda tx: _timed(_remove_batch, tx, chain, name, before, now, exporting))
+            try:
+                removed, held = store.write(lambda tx: _timed(_remove_batch, tx, chain, name, before, now, exporting))
+            except ChainTampered:
+                log.error("audit retention left chain %r as it was: its seal does not hold (run audit verify)", chain)
+                report.refused.append(chain)
+                break
             if not removed:
                 break
             report.longest_hold_ms = max(report.longest_hold_ms, held * 1000)
@@ -131,7 +185,7 @@ def _remove_batch(tx: Transaction, chain: str, site: str | None, before: str, no
     head = tx.chain_head(chain)
     if head is None:
         return 0
-    _, _, _, anchor_id, anchor_hash, exported_id = head
+    anchor_id, anchor_hash, exported_id = head.anchor_id, head.anchor_hash, head.exported_id
     last = None
     for event_id, stored, at, *_ in tx.chain_events(chain, anchor_id, RETENTION_BATCH):
         if at >= before or (exporting and event_id > exported_id):

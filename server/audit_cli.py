@@ -1,18 +1,26 @@
 """`sitesecrets-server audit export` and `audit verify`: the operator's commands on the audit log.
 
 Both read the database directly (the data directory's SQLite file, or `--database-url`), so they
-work whether or not a server is running; neither needs the master key nor writes anything.
+work whether or not a server is running, and neither writes anything. `verify` needs the master
+key (the data directory's `master.key`, or the environment's), as the links it checks are MACs
+under a key derived from it; `export` does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from contextlib import nullcontext
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import files
+
+if TYPE_CHECKING:
+    from .store.audit_key import AuditKey
 
 _ID = re.compile(r"[0-9]{1,19}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?Z?)?")
@@ -77,18 +85,39 @@ def _export(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_key(store, data_dir: Path | None) -> AuditKey | None:
+    """The audit key, read with the master key and without writing (an older database is not
+    upgraded here: its chains are SHA-256 and are walked as such, `None`)."""
+    from . import keys, tokenkey
+    from .datadir import KEY_CHECK, DataDirError
+
+    if data_dir is None and not os.environ.get(keys.ENV_VAR):
+        raise DataDirError(f"audit verify needs the master key: --data-dir (holding {keys.KEY_FILE}) or ${keys.ENV_VAR}")
+    try:
+        master = keys.load_master_key(Path(data_dir or "."), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "")
+        return tokenkey.read_audit_key(store, master)
+    except (keys.MasterKeyError, tokenkey.TokenKeyError) as error:
+        raise DataDirError(str(error)) from None
+
+
 def _verify(store, args: argparse.Namespace) -> int:
     from .audit_chain import verify_chain
 
+    key = _audit_key(store, args.data_dir)
+    if key is None:
+        print("note: this database's links are not keyed yet (start the server, or run any command that opens it "
+              "with the master key, to key them); they are checked as SHA-256, which anyone who can write the "
+              "database can recompute", file=sys.stderr)
     chain = _chain(store, args.site)
     names = store.read(lambda tx: tx.chain_sites())
     chains = [chain] if chain is not None else [c[0] for c in store.read(lambda tx: tx.audit_chains())]
     broken = 0
     for each in chains:
-        report = verify_chain(store, each)
+        report = verify_chain(store, each, key)
         label = "events of no site" if each == "" else (f"site {names[each][0]!r}" if each in names else f"deleted site lifetime {each}")
         counted = f"{report.events} event(s)" + (f", after the anchor at event {report.anchor_id}" if report.anchor_id else "") + (
-            f", {report.unsealed} from before the chain" if report.unsealed else "")
+            f", {report.unsealed} from before the chain" if report.unsealed else "") + (
+            f", {report.unkeyed} linked by SHA-256 before the chain was keyed" if report.unkeyed and key is not None else "")
         if report.ok:
             print(f"ok: {label}: {counted}")
             continue

@@ -22,10 +22,12 @@ NONCE_BYTES = 12
 _FORMAT = b"\x01"  # leading version byte of every sealed blob, so the layout can change later
 SEAL_OVERHEAD = len(_FORMAT) + NONCE_BYTES + 16
 """What `seal` adds to a plaintext (version byte, nonce, tag): a value's size is its blob's minus this."""
-_KEY_CHECK_LABEL = b"sitesecrets key check v3"
-# the check values of databases from before each change to how tokens are stored, by version (see
-# `server/tokenkey.py`): 1, token hashes were plain SHA-256; 2, keyed, but token rows had no MAC
-_LEGACY_KEY_CHECK_LABELS = {1: b"sitesecrets key check v1", 2: b"sitesecrets key check v2"}
+_KEY_CHECK_LABEL = b"sitesecrets key check v4"
+# the check values of databases from before each change to how tokens and audit links are stored,
+# by version (see `server/tokenkey.py`): 1, token hashes were plain SHA-256; 2, keyed, but token
+# rows had no MAC; 3, tokens as now, but the audit log's links were plain SHA-256
+_LEGACY_KEY_CHECK_LABELS = {1: b"sitesecrets key check v1", 2: b"sitesecrets key check v2", 3: b"sitesecrets key check v3"}
+_AUDIT_CHAIN_LABEL = b"sitesecrets audit chain v1"
 _TOKEN_KEY_AAD = b"token-hash-key"
 _FINGERPRINT_LABEL = b"sitesecrets value fingerprint v1"
 FINGERPRINT_HEX = 16
@@ -98,15 +100,24 @@ def unwrap_token_key(master: bytes, wrapped: bytes) -> bytes:
     return open_sealed(master, wrapped, _TOKEN_KEY_AAD)
 
 
+def audit_chain_key(token_key: bytes) -> bytes:
+    """The key the audit log's links are MACs under (see `store/audit_tx.py`): derived from the
+    token key under a label of its own (HKDF), so no new secret is stored, the key never changes
+    (a rotation of the master key re-wraps the token key, never replaces it), and neither key
+    tells anything about the other."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_AUDIT_CHAIN_LABEL).derive(token_key)
+
+
 def key_check_value(master: bytes) -> str:
     """A value that tells a wrong master key from the right one, and reveals nothing of it; this
-    one also says that the database's token hashes are keyed and its token rows carry MACs (see
-    `server/tokenkey.py`)."""
+    one also says that the database's token hashes are keyed, its token rows carry MACs and its
+    audit chains are keyed (see `server/tokenkey.py`)."""
     return hmac.new(master, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
 
 
 def legacy_key_check_value(master: bytes, version: int = 1) -> str:
-    """The check value of a database from before keyed token hashes (1) or token row MACs (2)."""
+    """The check value of a database from before keyed token hashes (1), token row MACs (2) or
+    keyed audit links (3)."""
     return hmac.new(master, _LEGACY_KEY_CHECK_LABELS[version], hashlib.sha256).hexdigest()
 
 

@@ -528,6 +528,9 @@ class AuditVerification(_Object):
     ok: bool
     events: int = Field(description="events whose link was checked")
     unsealed: int = Field(default=0, description="events from before the chain (no hash), not checked")
+    unkeyed: int = Field(default=0, description="of `events`, those linked by plain SHA-256 before the chain was keyed: "
+                                                "checked, and pinned by the chain's seal, but written when anyone able to "
+                                                "write the database could have rewritten them")
     anchor_id: int = Field(default=0, description="the last event retention removed; the walk starts after it")
     broken_id: int | None = Field(default=None, description="the first event whose link is broken")
     reason: str = ""

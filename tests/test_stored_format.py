@@ -8,6 +8,7 @@ name or version, and a wrapped data key moved to another site."""
 
 from __future__ import annotations
 
+import hmac
 import json
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from server import crypto
 from server.auth import TokenHasher
 from server.keyring import Keyring
+from server.store.audit_tx import AuditKey, chain_mac, chain_seal
 from server.store.base import SiteRow, TokenRow
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "stored_format.json").read_text(encoding="utf-8"))
@@ -50,29 +52,49 @@ def site_row(site: str, wrapped_key: bytes | None = None) -> SiteRow:
 
 
 def test_the_key_check_value_is_the_committed_one():
-    assert crypto.key_check_value(MASTER) == VECTORS["key_check_value_v3"]
-    assert Keyring(MASTER).check_value == VECTORS["key_check_value_v3"]
+    assert crypto.key_check_value(MASTER) == VECTORS["key_check_value_v4"]
+    assert Keyring(MASTER).check_value == VECTORS["key_check_value_v4"]
 
 
 def test_the_committed_check_values_of_older_databases_are_known_by_their_version():
-    # v1: plain SHA-256 token hashes; v2 (the file's first `key_check_value`): token rows without MACs
+    # v1: plain SHA-256 token hashes; v2 (the file's first `key_check_value`): token rows without
+    # MACs; v3: audit links of plain SHA-256
     assert crypto.legacy_key_check_value(MASTER, 1) == VECTORS["legacy_key_check_value"]
     assert crypto.legacy_key_check_value(MASTER, 2) == VECTORS["key_check_value"]
+    assert crypto.legacy_key_check_value(MASTER, 3) == VECTORS["key_check_value_v3"]
     assert crypto.legacy_version(MASTER, VECTORS["legacy_key_check_value"]) == 1
     assert crypto.legacy_version(MASTER, VECTORS["key_check_value"]) == 2
-    assert crypto.legacy_version(MASTER, VECTORS["key_check_value_v3"]) is None
+    assert crypto.legacy_version(MASTER, VECTORS["key_check_value_v3"]) == 3
+    assert crypto.legacy_version(MASTER, VECTORS["key_check_value_v4"]) is None
 
 
 def test_every_committed_check_value_matches_the_master_key_and_no_other():
     other = bytes(32)
-    for check in (VECTORS["key_check_value_v3"], VECTORS["key_check_value"], VECTORS["legacy_key_check_value"]):
+    for check in (VECTORS["key_check_value_v4"], VECTORS["key_check_value_v3"], VECTORS["key_check_value"],
+                  VECTORS["legacy_key_check_value"]):
         assert crypto.key_matches(MASTER, check)
         assert not crypto.key_matches(other, check)
 
 
 def test_a_changed_key_check_label_changes_the_check_value(monkeypatch):
-    monkeypatch.setattr(crypto, "_KEY_CHECK_LABEL", b"sitesecrets key check v4")
-    assert crypto.key_check_value(MASTER) != VECTORS["key_check_value_v3"]
+    monkeypatch.setattr(crypto, "_KEY_CHECK_LABEL", b"sitesecrets key check v5")
+    assert crypto.key_check_value(MASTER) != VECTORS["key_check_value_v4"]
+
+
+# ---------------------------------------------------------------- the audit chain's key, links and seal
+
+
+def test_the_audit_key_links_and_seal_are_the_committed_ones():
+    # the audit key comes from the token key alone, which a rotation of the master key never
+    # changes: a link written today verifies after any number of rotations
+    raw = crypto.audit_chain_key(bytes.fromhex(VECTORS["token_key"]))
+    assert raw.hex() == VECTORS["audit_chain_key"]
+    key = AuditKey(raw)
+    link = VECTORS["audit_link"]
+    assert chain_mac(key, bytes.fromhex(link["previous"]), tuple(link["sealed"])).hex() == link["link"]
+    seal = VECTORS["audit_chain_seal"]
+    assert chain_seal(key, seal["chain"], seal["keyed_after"], bytes.fromhex(seal["keyed_hash"]), seal["anchor_id"],
+                      seal["anchor_hash"]).hex() == seal["seal"]
 
 
 # ---------------------------------------------------------------- wrapped keys and token hashes
@@ -196,3 +218,11 @@ def test_a_value_sealed_now_opens_under_the_committed_format():
     assert blob[:1] == b"\x01" and len(blob) == 1 + 12 + 5 + 16
     aad = crypto.value_aad("acme", None, "NEW", 1)
     assert AESGCM(data_key("acme")).decrypt(blob[1:13], blob[13:], aad) == b"fresh"
+
+
+@pytest.mark.parametrize("key", [bytes(32), bytes(range(64)), b"k" * 65, b""], ids=["32", "64", "65", "empty"])
+def test_the_audit_key_macs_as_hmac_does(key):
+    # `AuditKey` computes HMAC-SHA256 from its two padded states (fewer instructions per link than
+    # `hmac.digest`): it must be that function, byte for byte, for keys of every length
+    for message in (b"", b"x", bytes(range(256)) * 3):
+        assert AuditKey(key).mac(message) == hmac.digest(key, message, "sha256")

@@ -59,6 +59,6 @@ def verify_site_audit(call: Call, site: str) -> models.AuditVerification:
     from ..audit_chain import verify_chain
 
     chain = call.store.read(lambda tx: load_site(tx, site) and tx.chain_of(site))
-    report = verify_chain(call.store, chain)
-    return models.AuditVerification(ok=report.ok, events=report.events, unsealed=report.unsealed, anchor_id=report.anchor_id,
-                                    broken_id=report.broken_id, reason=report.reason)
+    report = verify_chain(call.store, chain, call.store.audit_key)  # (a serving store has its key: see `open_state`)
+    return models.AuditVerification(ok=report.ok, events=report.events, unsealed=report.unsealed, unkeyed=report.unkeyed,
+                                    anchor_id=report.anchor_id, broken_id=report.broken_id, reason=report.reason)

@@ -4,7 +4,9 @@ All SQL lives in the backend modules; nothing above this package writes a query.
 
 from .base import (
     AppRow,
+    AuditKeyMissing,
     AuditRecord,
+    ChainTampered,
     Conflict,
     LockHeld,
     SecretRow,
@@ -21,6 +23,6 @@ from .base import (
 from .sqlite import SqliteStore
 
 __all__ = [
-    "AppRow", "AuditRecord", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SiteUsageRow", "SqliteStore", "StorageFull",
+    "AppRow", "AuditKeyMissing", "AuditRecord", "ChainTampered", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SiteUsageRow", "SqliteStore", "StorageFull",
     "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
 ]

@@ -5,8 +5,14 @@ A mixin of `SqlTx`, in the SQL both dialects read, on `SqlTx`'s `_one`, `_all`, 
 `_insert_id` and `_site_lock` (which, in a PostgreSQL write, locks the row it reads).
 
 Chains. Every event belongs to one chain: its site's lifetime (`site_uid`), or the chain `""` of
-events of no site; it names the chain's row by `chain_id`. Its `hash` is SHA-256 over the previous event's hash and its own stored columns
-(`chain_hash`), so editing, removing or reordering a stored event breaks the link after it. The
+events of no site; it names the chain's row by `chain_id`. Its `hash` is HMAC-SHA256 under the
+audit key over the previous event's hash and its own stored columns (`chain_mac`), so editing,
+removing or reordering a stored event breaks the link after it, and only a holder of the master
+key (which the audit key is derived from, see `crypto.audit_chain_key`) can write a link that
+holds. Chains written before links were keyed hold plain SHA-256 links (`chain_hash`) up to their
+`keyed_after` event; the chain's `seal` (`chain_seal`) pins that switch-over and the retention
+anchor under the audit key. A transaction writes events only with the key (`audit_key`, given by
+its store): without it every event is refused (`AuditKeyMissing`). The
 chain's head row in `audit_chains` holds the last hash; writing an event reads the head, locking it
 on PostgreSQL, so two transactions of one site take turns and the chain's order is its id order
 (the id is drawn after the lock). SQLite has one writer, so its read needs no lock.
@@ -33,11 +39,13 @@ taking a target over an actor without counting (on PostgreSQL, each chain's newe
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, NamedTuple
 
-from .base import AuditRecord
+from .audit_key import AuditKey
+from .base import AuditKeyMissing, AuditRecord, ChainTampered
 
 GENESIS = bytes(32)
 """The previous hash of a chain's first event (when retention left no anchor)."""
@@ -53,14 +61,57 @@ _SITE_AND_HEAD = ("SELECT u.uid, c.id, c.last_hash, c.anchor_hash FROM (SELECT (
 _INDEXES = {"action": "audit_chain_action", "actor": "audit_chain_actor", "target": "audit_chain_target"}
 _SEALED_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = encode_basestring  # what `_SEALED_JSON` quotes a string with (ensure_ascii=False)
+_SEAL_LABEL = "sitesecrets audit chain seal v1"
+_HEAD = "chain, last_id, last_hash, anchor_id, anchor_hash, exported_id, keyed_after, keyed_hash, seal"
+_NEW_CHAIN = "INSERT INTO audit_chains (chain, keyed_after, seal) VALUES (?, 0, ?) ON CONFLICT (chain) DO NOTHING"
+"""A chain made by a keyed writer: keyed from its first event."""
 _EVERY_CHAIN = "chain_id IN (SELECT id FROM audit_chains)"
 """The whole log's condition in a form the `(chain_id, ...)` indexes serve: one range per chain."""
 
 
 def chain_hash(previous: bytes, sealed: tuple) -> bytes:
-    """The hash of one event: SHA-256 of the previous event's hash and the event's `_SEALED` columns,
-    as `json.dumps(list(sealed), ensure_ascii=False, separators=(",", ":"))` writes them in UTF-8."""
+    """The link of an event written before links were keyed: SHA-256 of the previous event's hash
+    and the event's `_SEALED` columns, as `json.dumps(list(sealed), ensure_ascii=False,
+    separators=(",", ":"))` writes them in UTF-8. Only `verify` computes it now."""
     return hashlib.sha256(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")).digest()
+
+
+def chain_mac(key: AuditKey, previous: bytes, sealed: tuple) -> bytes:
+    """The link of an event: HMAC-SHA256 under the audit key over what `chain_hash` hashes."""
+    return key.mac(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass"))
+
+
+def chain_seal(key: AuditKey, chain: str, keyed_after: int, keyed_hash: bytes | None, anchor_id: int,
+               anchor_hash: bytes | None) -> bytes:
+    """The MAC over a chain's state that a writer of the database cannot move: where its keyed links
+    begin (after event `keyed_after`, whose link is `keyed_hash`) and its retention anchor. Without
+    it, resetting `keyed_after` past the head would let plain SHA-256 links be written over keyed
+    ones, and moving the anchor would drop the chain's oldest events unnoticed."""
+    state = [_SEAL_LABEL, chain, keyed_after, keyed_hash and keyed_hash.hex(), anchor_id, anchor_hash and anchor_hash.hex()]
+    return key.mac(_SEALED_JSON.encode(state).encode())
+
+
+def seal_holds(key: AuditKey, head: "ChainHead") -> bool:
+    """Whether the chain's stored seal is the one its state gives under `key`."""
+    if head.seal is None or head.keyed_after is None:
+        return False
+    expected = chain_seal(key, head.chain, head.keyed_after, head.keyed_hash, head.anchor_id, head.anchor_hash)
+    return hmac.compare_digest(head.seal, expected)
+
+
+class ChainHead(NamedTuple):
+    """A chain's row in `audit_chains`."""
+
+    chain: str
+    last_id: int
+    last_hash: bytes | None
+    anchor_id: int
+    anchor_hash: bytes | None
+    exported_id: int
+    keyed_after: int | None
+    """Links after this event are keyed; None: the chain has not been keyed (an older database)."""
+    keyed_hash: bytes | None
+    seal: bytes | None
 
 
 def _sealed_json(sealed: tuple) -> str:
@@ -112,6 +163,13 @@ def _past(prefix: str) -> str | None:
     return stem[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
 
 
+def _head(row: tuple) -> ChainHead:
+    def blob(value: Any) -> bytes | None:
+        return value if value is None else bytes(value)
+
+    return ChainHead(row[0], row[1], blob(row[2]), row[3], blob(row[4]), row[5], row[6], blob(row[7]), blob(row[8]))
+
+
 def _row(row: tuple) -> dict[str, Any]:
     return dict(zip(_KEYS, row[:-1] + (json.loads(row[-1]),)))
 
@@ -125,6 +183,9 @@ class AuditQueries:
     _insert_id: Any
     _many: Any
     _site_lock: Any
+    audit_key: AuditKey | None = None
+    """The key of this database's audit links (see `crypto.audit_chain_key`), given by the store;
+    None in a store opened without the master key, which may then write no audit event."""
     defer_audit: bool = False
     """Hold inserted events until `seal_audit` (set by a store that groups several writers' events)."""
     _pending_audit: list | None = None
@@ -171,12 +232,13 @@ class AuditQueries:
     def _write_events(self, pending: list[tuple[str | None, AuditRecord]], heads: dict[str, tuple[int, bytes]]) -> None:
         """Insert `pending` ((site uid, event), in order) onto their chains, whose `heads` (id and last
         hash) are read, and write each chain's new head."""
+        key = self._key()
         rows = []
         for uid, event in pending:
             chain_id, previous = heads[uid or ""]
             sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
                       event.outcome, event.source, event.details)
-            previous = chain_hash(previous, sealed)
+            previous = chain_mac(key, previous, sealed)
             heads[uid or ""] = chain_id, previous
             rows.append((*sealed, previous, chain_id))
         if len(rows) == 1:
@@ -188,12 +250,18 @@ class AuditQueries:
             self._run("UPDATE audit_chains SET last_id = (SELECT max(id) FROM audit_events WHERE chain_id = ?), "
                       "last_hash = ? WHERE id = ?", chain_id, previous, chain_id)
 
+    def _key(self) -> AuditKey:
+        if self.audit_key is None:
+            raise AuditKeyMissing()
+        return self.audit_key
+
     def _lock_chain(self, chain: str) -> tuple[int, bytes]:
-        """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL write."""
+        """The chain's id and last hash (its anchor's, or `GENESIS`), its row locked in a PostgreSQL
+        write; a new chain's row is made, keyed from its first event."""
         query = f"SELECT id, last_hash, anchor_hash FROM audit_chains WHERE chain = ?{self._site_lock()}"
         row = self._one(query, chain)
         if row is None:
-            self._run("INSERT INTO audit_chains (chain) VALUES (?) ON CONFLICT (chain) DO NOTHING", chain)
+            self._run(_NEW_CHAIN, chain, chain_seal(self._key(), chain, 0, None, 0, None))
             row = self._one(query, chain)
         return row[0], bytes(row[1] or row[2] or GENESIS)
 
@@ -275,12 +343,23 @@ class AuditQueries:
         row = self._one("SELECT uid FROM sites WHERE name = ?", site)
         return row[0] if row else None
 
-    def chain_head(self, chain: str) -> tuple | None:
+    def chain_head(self, chain: str) -> ChainHead | None:
         """`audit_chains`' row of one chain, locked in a PostgreSQL write (retention's batches of
         several replicas take turns on it)."""
-        row = self._one("SELECT chain, last_id, last_hash, anchor_id, anchor_hash, exported_id FROM audit_chains "
-                        f"WHERE chain = ?{self._site_lock()}", chain)
-        return row and (row[0], row[1], row[2] and bytes(row[2]), row[3], row[4] and bytes(row[4]), row[5])
+        row = self._one(f"SELECT {_HEAD} FROM audit_chains WHERE chain = ?{self._site_lock()}", chain)
+        return row and _head(row)
+
+    def key_audit_chains(self, key: AuditKey) -> int:
+        """Key every chain that is not yet (an upgrade, in the transaction that makes the key check
+        value current): its links up to its head stay SHA-256 and are pinned by the seal, whose
+        `keyed_hash` is the head's link; every link after is keyed. Returns how many were keyed."""
+        rows = [_head(row) for row in self._all(f"SELECT {_HEAD} FROM audit_chains WHERE seal IS NULL ORDER BY chain{self._site_lock()}")]
+        for head in rows:
+            keyed_hash = head.last_hash or head.anchor_hash
+            seal = chain_seal(key, head.chain, head.last_id, keyed_hash, head.anchor_id, head.anchor_hash)
+            self._run("UPDATE audit_chains SET keyed_after = ?, keyed_hash = ?, seal = ? WHERE chain = ?",
+                      head.last_id, keyed_hash, seal, head.chain)
+        return len(rows)
 
     def chain_sites(self) -> dict[str, tuple[str, int | None]]:
         """{uid: (name, audit_retention_days)} of the sites that exist: the chains that have a site."""
@@ -299,14 +378,21 @@ class AuditQueries:
                          after_id, limit)
         return [(r[0], r[1] and bytes(r[1]), *r[2:]) for r in rows]
 
-    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes) -> int:
+    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes | None) -> int:
         """Remove the chain's events up to `up_to_id`, leaving `anchor_hash` (that event's hash) as
-        the chain's anchor; returns how many went."""
-        chain_id = self._chain_id(chain)
-        if chain_id is None:
+        the chain's anchor, sealed anew; returns how many went. Raises `ChainTampered`, removing
+        nothing, if the chain's seal does not hold now: sealing the new anchor would vouch for
+        whatever was changed."""
+        key = self._key()
+        row = self._one(f"SELECT {_HEAD}, id FROM audit_chains WHERE chain = ?{self._site_lock()}", chain)
+        if row is None:
             return 0
+        head, chain_id = _head(row), row[-1]
+        if not seal_holds(key, head):
+            raise ChainTampered("the chain's seal does not hold; run audit verify")
         removed = self._run(f"DELETE FROM audit_events WHERE {_of_chain(chain_id)} AND id <= ?", up_to_id).rowcount
-        self._run("UPDATE audit_chains SET anchor_id = ?, anchor_hash = ? WHERE chain = ?", up_to_id, anchor_hash, chain)
+        seal = chain_seal(key, chain, head.keyed_after, head.keyed_hash, up_to_id, anchor_hash)
+        self._run("UPDATE audit_chains SET anchor_id = ?, anchor_hash = ?, seal = ? WHERE id = ?", up_to_id, anchor_hash, seal, chain_id)
         return removed
 
     def set_exported(self, chain: str, up_to_id: int) -> None:

@@ -7,6 +7,8 @@ from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Protocol, TypeVar
 
+from .audit_key import AuditKey
+
 T = TypeVar("T")
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # built once: `json.dumps` builds one a call
 
@@ -26,6 +28,20 @@ class LockHeld(StoreError):
     def __init__(self, holders: list[str]) -> None:
         super().__init__("the lock is held" + (f" by {', '.join(holders)}" if holders else ""))
         self.holders = holders
+
+
+class AuditKeyMissing(StoreError):
+    """An audit event was to be written by a store that holds no audit key: one opened without the
+    master key (see `tokenkey.open_token_key`). Refused rather than written with an unkeyed link,
+    which `verify` would report as a break in a keyed database."""
+
+    def __init__(self) -> None:
+        super().__init__("this process opened the database without its master key, so it may not write audit events")
+
+
+class ChainTampered(StoreError):
+    """A chain's seal (its switch-over to keyed links and its anchor, MAC'd under the audit key) does
+    not verify, so retention refuses to move its anchor: re-sealing would launder the change."""
 
 
 class Conflict(StoreError):
@@ -388,6 +404,7 @@ class Transaction(Protocol):
         ...
     def touch_token(self, token_id: str, now: str) -> None: ...
     # audit
+    audit_key: AuditKey | None
     def insert_audit(self, event: AuditRecord) -> None: ...
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
         """Newest first: the events of the site named `site` in its current lifetime (never those of
@@ -401,16 +418,24 @@ class Transaction(Protocol):
         lifetime's uid, or "" for events of no site (see `audit_tx.py`)."""
         ...
     def chain_of(self, site: str) -> str | None: ...
-    def chain_head(self, chain: str) -> tuple | None: ...
+    def chain_head(self, chain: str) -> Any: ...
+    def key_audit_chains(self, key: Any) -> int:
+        """Key every chain not yet keyed from its head on (the upgrade; see `tokenkey.py`)."""
+        ...
     def chain_sites(self) -> dict[str, tuple[str, int | None]]: ...
     def chain_events(self, chain: str, after_id: int, limit: int) -> list[tuple]: ...
-    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes) -> int: ...
+    def remove_chain_prefix(self, chain: str, up_to_id: int, anchor_hash: bytes | None) -> int: ...
     def set_exported(self, chain: str, up_to_id: int) -> None: ...
     def export_page(self, after_id: int, chain: str | None, limit: int) -> list[dict[str, Any]]: ...
     def first_audit_id_at(self, at: str) -> int | None: ...
 
 
 class Store(Protocol):
+    audit_key: AuditKey | None
+    """The key of the database's audit links, which every write transaction is given; None until
+    the opener, holding the master key, sets it (`tokenkey.open_token_key`), and a store without
+    it writes no audit event (`AuditKeyMissing`)."""
+
     def read(self, fn: Callable[[Transaction], T]) -> T:
         """Run `fn` in a read-only snapshot."""
         ...

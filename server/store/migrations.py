@@ -536,4 +536,26 @@ MIGRATIONS: list[Migration] = [
         ANALYZE audit_events (action, actor);
         """,
     ),
+    Migration(
+        8,
+        "keyed audit chains",
+        # A chain's links after `keyed_after` (an event id; 0: every link) are HMACs under the audit
+        # key, those up to it the SHA-256 links of before. `keyed_hash` is the link of event
+        # `keyed_after` (the hash the first keyed link continues from), and `seal` a MAC under the
+        # audit key over the chain's name, both of those and its retention anchor, so that neither
+        # the switch-over nor the anchor can be moved by anyone without the key. The columns stay
+        # NULL here: the migration has no key. The first process to open the database with its
+        # master key fills them, chain by chain, and changes the key check value in the same
+        # transaction (`tokenkey.py`); that check value is what makes a missing seal a break.
+        """
+        ALTER TABLE audit_chains ADD COLUMN keyed_after INTEGER;
+        ALTER TABLE audit_chains ADD COLUMN keyed_hash BLOB;
+        ALTER TABLE audit_chains ADD COLUMN seal BLOB;
+        """,
+        """
+        ALTER TABLE audit_chains ADD COLUMN keyed_after BIGINT;
+        ALTER TABLE audit_chains ADD COLUMN keyed_hash BYTEA;
+        ALTER TABLE audit_chains ADD COLUMN seal BYTEA;
+        """,
+    ),
 ]

@@ -73,6 +73,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..dburl import redact
+from .audit_key import AuditKey
 from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .migrations import MIGRATIONS
@@ -245,6 +246,8 @@ class PostgresStore:
             name="sitesecrets",
         )
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
+        self.audit_key: AuditKey | None = None
+        """The audit key every write is given (see `Store.audit_key`)."""
         self._url = url
         self._lock_conn: psycopg.Connection | None = None
         self._closed = False
@@ -302,6 +305,7 @@ class PostgresStore:
     def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
         with self._pool.connection() as conn:
             tx = PostgresTx(conn, writing=True)
+            tx.audit_key = self.audit_key
             tx._run("BEGIN")
             try:
                 result = fn(tx)
@@ -358,6 +362,8 @@ class PostgresStore:
         try:
             with self._pool.connection() as conn:
                 txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
+                for tx in txs:
+                    tx.audit_key = self.audit_key
                 txs[0]._run("BEGIN")
                 try:
                     for job, tx in zip(group, txs):

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from .audit_tx import GENESIS, chain_hash
+from .audit_tx import GENESIS, chain_mac, chain_seal
 from .base import AuditRecord, BoundSecret, EnvService, EnvSite, EnvSnapshot
 from .sql_tx import SqlTx
 
@@ -51,9 +51,12 @@ _LOCK_HEADS = """SELECT n.name, c.chain, c.id, c.last_hash, c.anchor_hash
     ORDER BY c.chain FOR UPDATE OF c"""
 """The chain head of each site name's current lifetime (NULL: the chain `""` of no site), each row
 locked, in chain order."""
-_MAKE_CHAINS = """INSERT INTO audit_chains (chain)
-    SELECT DISTINCT coalesce(s.uid, '') FROM unnest(%s::text[]) AS n(name) LEFT JOIN sites s ON s.name = n.name COLLATE "C"
-    ON CONFLICT (chain) DO NOTHING"""
+_MAKE_CHAINS = """INSERT INTO audit_chains (chain, keyed_after)
+    SELECT DISTINCT coalesce(s.uid, ''), 0 FROM unnest(%s::text[]) AS n(name) LEFT JOIN sites s ON s.name = n.name COLLATE "C"
+    ON CONFLICT (chain) DO NOTHING
+    RETURNING id, chain"""
+"""The rows of the chains that the names lack, keyed from their first event; `_lock_heads` seals
+each (a new chain is rare: a new site's first event)."""
 _WRITE_EVENTS = """WITH e AS (
         INSERT INTO audit_events (at, actor, actor_id, action, site, site_uid, target, outcome, source, details, hash, chain_id)
         SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, r->>6, r->>7, r->>8, r->>9, decode(r->>10, 'hex'), (r->>11)::bigint
@@ -165,6 +168,7 @@ class PostgresTx(SqlTx):
         pending, self._pending_audit = self._pending_audit or [], []
         if not pending:
             return
+        key = self._key()
         names = list({site: None for site, _ in pending})
         chains, last = self._lock_heads(names)
         rows = []
@@ -172,7 +176,7 @@ class PostgresTx(SqlTx):
             uid, chain_id = chains[site]
             sealed = (event.at, event.actor, event.actor_id, event.action, event.site, uid, event.target,
                       event.outcome, event.source, event.details)
-            last[chain_id] = previous = chain_hash(last[chain_id], sealed)
+            last[chain_id] = previous = chain_mac(key, last[chain_id], sealed)
             rows.append((*sealed, previous.hex(), chain_id))
         self._run(_WRITE_EVENTS, _JSON.encode(rows), _JSON.encode({chain_id: head.hex() for chain_id, head in last.items()}))
 
@@ -185,7 +189,8 @@ class PostgresTx(SqlTx):
         `site.create`, a write of one event)."""
         rows = self._all(_LOCK_HEADS, names)
         if len({row[0] for row in rows}) < len(names):
-            self._run(_MAKE_CHAINS, names)
+            for chain_id, chain in self._all(_MAKE_CHAINS, names):
+                self._run("UPDATE audit_chains SET seal = ? WHERE id = ?", chain_seal(self._key(), chain, 0, None, 0, None), chain_id)
             rows = self._all(_LOCK_HEADS, names)
         chains = {name: (chain or None, chain_id) for name, chain, chain_id, _, _ in rows}
         return chains, {chain_id: bytes(last_hash or anchor_hash or GENESIS) for _, _, chain_id, last_hash, anchor_hash in rows}

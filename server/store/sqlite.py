@@ -24,6 +24,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from .audit_key import AuditKey
 from .audit_tx import seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
@@ -100,6 +101,8 @@ class SqliteStore:
         """`take_turns`: commit only while holding the directory's `write.lock` (see above); for
         the data directory's database, which other processes may be writing."""
         self.path = Path(path)
+        self.audit_key: AuditKey | None = None
+        """The audit key every write is given (see `Store.audit_key`)."""
         self._write_conn = connect(self.path)
         migrate(self._write_conn)
         self._idle: list[sqlite3.Connection] = []
@@ -193,13 +196,13 @@ class SqliteStore:
         wants_wipe = [False]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            if not self._run_all(conn, group, wants_wipe):
+            if not self._run_all(conn, group, wants_wipe, self.audit_key):
                 # one write refused: start over, each write in a savepoint so it fails alone
                 if conn.in_transaction:  # (some errors, such as a full disk, already rolled back)
                     conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 for job in group:
-                    self._run_job(conn, job, wants_wipe)
+                    self._run_job(conn, job, wants_wipe, self.audit_key)
             conn.execute("COMMIT")
             if wants_wipe[0]:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -216,7 +219,7 @@ class SqliteStore:
                 job.done.release()
 
     @staticmethod
-    def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool]) -> bool:
+    def _run_all(conn: sqlite3.Connection, group: list[_Job], wants_wipe: list[bool], audit_key: AuditKey | None) -> bool:
         """The fast path: run the group's writes back to back, with no savepoint statements, their
         audit events held back and then written together (`seal_group`: each chain's head read and
         written once for the group, its events inserted by one statement).
@@ -232,7 +235,7 @@ class SqliteStore:
         together = len(group) > 1  # (one write's events gain nothing from being held back)
         for job in group:
             tx = SqliteTx(conn, wants_wipe)
-            tx.defer_audit = together
+            tx.audit_key, tx.defer_audit = audit_key, together
             try:
                 job.result = job.fn(tx)
             except BaseException:
@@ -249,10 +252,12 @@ class SqliteStore:
         return True
 
     @staticmethod
-    def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool]) -> None:
+    def _run_job(conn: sqlite3.Connection, job: _Job, wants_wipe: list[bool], audit_key: AuditKey | None) -> None:
         conn.execute("SAVEPOINT job")
+        tx = SqliteTx(conn, wants_wipe)
+        tx.audit_key = audit_key
         try:
-            job.result = job.fn(SqliteTx(conn, wants_wipe))
+            job.result = job.fn(tx)
         except sqlite3.Error as error:
             job.error = translate(error)
         except BaseException as error:  # the caller's own refusal: undo its writes, keep the group's

@@ -14,6 +14,7 @@ from apihelpers import SITE, create_secret, reveal
 from server import audit_chain, cli
 from server.audit_chain import apply_retention, verify_chain
 from server.store import AuditRecord
+from server.store.audit_tx import AuditKey
 
 
 def verify(data_dir, capsys, *extra: str) -> tuple[int, str]:
@@ -109,6 +110,7 @@ def test_unknown_site_is_one_sentence(api, data_dir, capsys) -> None:
 # ---------------------------------------------------------------- retention keeps it verifiable
 
 FAR_FUTURE = "2100-01-01T00:00:00Z"
+KEY = AuditKey(bytes(range(32)))
 
 
 def test_retention_removes_old_events_in_batches_each_recorded(api, state, data_dir, capsys, monkeypatch) -> None:
@@ -171,7 +173,7 @@ def test_bad_retention_setting_is_refused(api) -> None:
 def test_verify_of_a_store_directly(api, state) -> None:
     some_events(api)
     chain = state.store.read(lambda tx: [c for c, (n, _) in tx.chain_sites().items() if n == "default"][0])
-    report = verify_chain(state.store, chain)
+    report = verify_chain(state.store, chain, state.store.audit_key)
     assert report.ok and report.events >= 6
 
 
@@ -203,6 +205,8 @@ def test_migration_puts_existing_events_on_chains_unsealed(backend, tmp_path) ->
         [uid] = [r[0] for r in old.tx._all("SELECT uid FROM sites")]
         assert set(chains) == {"", uid} and sum(len(old.tx.chain_events(c, 0, 100)) for c in chains) == len(V1_EVENTS)
         assert [e[0] for e in old.tx.chain_events(uid, 0, 100)] == [6, 7] and chains[uid][1] == 7  # head: the last event
+        old.tx.audit_key = KEY  # as the first process opening it with the master key keys it
+        old.tx.key_audit_chains(KEY)
         old.tx.insert_audit(AuditRecord.of("secret.create", at="2026-02-01T00:00:00Z", outcome="ok", site="gamma"))
         events = old.tx.chain_events(uid, 0, 100)
         assert [e[1] is None for e in events] == [True, True, False]  # the chain starts at its first hashed event

@@ -113,7 +113,7 @@ def test_a_group_of_several_chains_writes_each_event_onto_its_own_chain_in_order
     uids = {name: state.store.read(lambda tx: tx.chain_of(name)) for name in ("grouped", "fresh")}
     for chain, expected in ((uids["grouped"], ["t0", "t4", "t7"]), (uids["fresh"], ["t2", "t5"]), ("", ["t1", "t3", "t6"])):
         assert state.store.read(lambda tx: chain_targets(tx, chain)) == expected
-        report = verify_chain(state.store, chain)
+        report = verify_chain(state.store, chain, state.store.audit_key)
         assert report.ok and report.unsealed == 0, report
         last_id = state.store.read(lambda tx: tx.chain_head(chain)[1])
         assert last_id == state.store.read(lambda tx: tx._one("SELECT max(id) FROM audit_events WHERE chain_id = "
@@ -139,5 +139,5 @@ def test_a_groups_events_are_stored_exactly_as_given_whatever_their_text(state) 
                                                "WHERE action = 'x.awkward' ORDER BY id"))
     assert [(r[0], r[1], r[2]) for r in rows] == [(text, text, None) for text in awkward]
     assert [json.loads(r[3]) for r in rows] == [{"text": text} for text in awkward]
-    report = verify_chain(state.store, state.store.read(lambda tx: tx.chain_of("default")))
+    report = verify_chain(state.store, state.store.read(lambda tx: tx.chain_of("default")), state.store.audit_key)
     assert report.ok and report.unsealed == 0, report

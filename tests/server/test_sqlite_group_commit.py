@@ -73,7 +73,7 @@ def test_events_of_a_group_land_in_queue_order_on_chains_that_verify(state, data
     assert [e["target"] for e in _logged(data_dir)] == [f"service:s{n}" for n in range(QUEUED)]
     chains = {c[0]: c for c in state.store.read(lambda tx: tx.audit_chains())}
     for chain in ("", state.store.read(lambda tx: tx.chain_of("default"))):
-        assert verify_chain(state.store, chain).ok
+        assert verify_chain(state.store, chain, state.store.audit_key).ok
         newest = dbbackend.rows(data_dir, "SELECT max(e.id) AS id FROM audit_events e JOIN audit_chains c "
                                           "ON c.id = e.chain_id WHERE c.chain = ?", chain)[0]["id"]
         assert chains[chain][1] == newest  # the chain's head names its newest event
@@ -86,5 +86,5 @@ def test_write_whose_event_is_refused_fails_alone_and_the_others_commit(state, d
     assert isinstance(results[3], ApiError) and results[3].code == "audit_unavailable"
     assert [r for n, r in enumerate(results) if n != 3] == [n for n in range(QUEUED) if n != 3]
     assert [e["target"] for e in _logged(data_dir)] == [f"service:s{n}" for n in range(QUEUED) if n != 3]
-    assert all(verify_chain(state.store, c[0]).ok for c in state.store.read(lambda tx: tx.audit_chains()))
+    assert all(verify_chain(state.store, c[0], state.store.audit_key).ok for c in state.store.read(lambda tx: tx.audit_chains()))
 
