@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.models import AuditEvent
+from shared.models import AuditEvent, AuditVerification
 
 TARGET_KINDS = ("app", "secret", "service", "site", "token", "type")
 """What a target names, the text before its `:` (`secret:site/NAME`, `service:NAME`)."""
@@ -80,3 +80,13 @@ def short_target(action: str, target: str | None) -> str:
         return "-"
     kind = action.split(".", 1)[0]
     return target[len(kind) + 1:] if target.startswith(kind + ":") else target
+
+
+def verified(site: str, result: AuditVerification) -> str:
+    """What an intact chain's verification says, the same in the TUI and the command line: how
+    many links were checked, and how many of them are plain SHA-256 from before the log was keyed
+    (checked and pinned, but written when a writer of the database could have rewritten them)."""
+    said = f"the audit chain of site {site} verifies: {result.events} event(s)"
+    if result.unkeyed:
+        said += f", {result.unkeyed} of them linked before the log was keyed"
+    return said

@@ -38,3 +38,14 @@ async def test_verify_key_names_the_edited_event(started, admin, site, secrets_s
         await pilot.press("v")
         await wait_until(pilot, lambda: any(m.startswith(f"Event {event.id}:") for m in notification_messages(app))
                          and "BROKEN" in screen_text(app), message="broken, in a toast")
+
+
+def test_a_chain_from_before_keyed_links_says_how_many_links_are_plain_sha256():
+    from shared.models import AuditVerification
+    from tui.auditview import verified
+
+    keyed = AuditVerification(ok=True, events=12)
+    upgraded = AuditVerification(ok=True, events=12, unkeyed=9)
+    assert verified("shop", keyed) == "the audit chain of site shop verifies: 12 event(s)"
+    assert verified("shop", upgraded) == ("the audit chain of site shop verifies: 12 event(s), "
+                                          "9 of them linked before the log was keyed")

@@ -6,6 +6,8 @@ import argparse
 import re
 import sys
 
+from tui.auditview import verified
+
 from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
 
 _PAGE = 500
@@ -78,4 +80,4 @@ def cmd_audit_verify(args):
         where = f"event {result.broken_id} {result.reason}" if result.broken_id is not None else result.reason
         raise Refused(f"the audit chain of site {site} is broken: {where}")
     if not wants_json(args):
-        print(f"the audit chain of site {site} verifies: {result.events} event(s)", file=sys.stderr)
+        print(verified(site, result), file=sys.stderr)

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from shared.audit_actions import AUDIT_ACTIONS, action_groups
 from shared.models import AuditEvent, AuditVerification
-from tui.auditview import AuditBatch, fetch_batch, short_target, target_query
+from tui.auditview import AuditBatch, fetch_batch, short_target, target_query, verified
 from tui.display import safe_str, safe_text, short_time
 from tui.ui.keys import FILTER, REFRESH, Key, bindings
 from tui.ui.widgets.data_pane import NO_SITE, DataPane
@@ -200,7 +200,8 @@ class AuditPane(DataPane):
 
     def _verified(self, site: str, result: AuditVerification) -> None:
         if result.ok:
-            self.notify(f"The audit chain of site {site} verifies: {result.events} event(s).", markup=False)
+            said = verified(site, result)
+            self.notify(f"{said[0].upper()}{said[1:]}.", markup=False)
             return
         where = f"Event {result.broken_id}: {result.reason}." if result.broken_id is not None else f"{result.reason}."
         self.notify(where, title=f"Audit chain of site {site} BROKEN", severity="error", markup=False, timeout=30)
