@@ -24,7 +24,7 @@ from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
 from tui.ui.commands import TabCommands
-from tui.ui.hangup import watch_for_hangup
+from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
 from tui.settings import Settings
 from tui.ui.styles import APP_CSS
@@ -109,6 +109,7 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, self._stop_on_signal, signum)
             watch_for_hangup(sys.__stdin__.fileno(), self._hung_up)
+            no_resume_after_hangup(sys.__stdin__.fileno())
 
     def on_unmount(self) -> None:
         if not self.is_headless:
