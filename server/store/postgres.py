@@ -66,7 +66,7 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Callable, TypeVar
+from typing import Callable, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -76,6 +76,7 @@ from ..dburl import redact
 from .audit_key import AuditKey
 from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
+from .grouping import Job, submit, take_group
 from .migrations import MIGRATIONS
 from .postgres_tx import PostgresTx
 
@@ -92,7 +93,6 @@ table (which holds the key check value), so databases in other schemas of one Po
 database (the tests', for one) have locks of their own."""
 _APP_NAME = "sitesecrets-server"
 _RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure)
-_MAX_GROUP = 128
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -102,19 +102,6 @@ def _configure(conn: psycopg.Connection) -> None:
     # where the planner's estimate crosses `jit_above_cost` (a small table never analyzed is guessed
     # at 520 rows) it compiled for 52 ms to answer a 7 ms audit page
     conn.execute("SET jit = off")
-
-
-class _Job:
-    """One queued record; `done` is held until the commit carrying it is settled (see sqlite.py)."""
-
-    __slots__ = ("fn", "done", "result", "error")
-
-    def __init__(self, fn: Callable[[PostgresTx], Any]) -> None:
-        self.fn = fn
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.result: Any = None
-        self.error: BaseException | None = None
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -251,7 +238,7 @@ class PostgresStore:
         self._url = url
         self._lock_conn: psycopg.Connection | None = None
         self._closed = False
-        self._records: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._records: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._recorder: threading.Thread | None = None  # started by the first `record`
         self._recorder_lock = threading.Lock()
 
@@ -324,12 +311,7 @@ class PostgresStore:
             raise StoreError("the store is closed")
         if self._recorder is None:
             self._start_recorder()
-        job = _Job(fn)
-        self._records.put(job)
-        job.done.acquire()
-        if job.error is not None:
-            raise job.error
-        return job.result
+        return submit(self._records, fn)
 
     def _start_recorder(self) -> None:
         with self._recorder_lock:
@@ -342,23 +324,14 @@ class PostgresStore:
             job = self._records.get()
             if job is None:
                 return
-            group = [job]
-            while len(group) < _MAX_GROUP:
-                try:
-                    more = self._records.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._records.put(None)  # finish this group, then stop
-                    break
-                group.append(more)
+            taken = take_group(self._records, job)
             try:
-                self._commit_records(group)
+                self._commit_records(taken)
             finally:
-                for job in group:
+                for job in taken:
                     job.done.release()
 
-    def _commit_records(self, group: list[_Job]) -> None:
+    def _commit_records(self, group: list[Job]) -> None:
         try:
             with self._pool.connection() as conn:
                 txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
