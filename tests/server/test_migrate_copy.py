@@ -105,4 +105,8 @@ def test_copy_sqlite_to_postgresql_and_back_keeps_every_value(backend, tmp_path)
             # the copy's ids go on after the copied ones
             create_secret(admin, "NEW", "after-copy")
             assert reveal(admin, "NEW").json()["value"] == "after-copy"
+            # the audit chains come across with their keyed links and seals, and go on from them
+            for scope in (SITE, "/v1/sites/shop"):
+                verified = admin.get(f"{scope}/audit/verify").json()
+                assert verified["ok"] and verified["events"] > 0 and verified["unkeyed"] == 0, (settings, scope, verified)
         state.store.close()
