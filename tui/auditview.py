@@ -88,5 +88,5 @@ def verified(site: str, result: AuditVerification) -> str:
     (checked and pinned, but written when a writer of the database could have rewritten them)."""
     said = f"the audit chain of site {site} verifies: {result.events} event(s)"
     if result.unkeyed:
-        said += f", {result.unkeyed} of them linked before the log was keyed"
+        said += f", {result.unkeyed} of them linked by SHA-256 before the chain was keyed"
     return said

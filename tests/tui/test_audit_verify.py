@@ -48,4 +48,4 @@ def test_a_chain_from_before_keyed_links_says_how_many_links_are_plain_sha256():
     upgraded = AuditVerification(ok=True, events=12, unkeyed=9)
     assert verified("shop", keyed) == "the audit chain of site shop verifies: 12 event(s)"
     assert verified("shop", upgraded) == ("the audit chain of site shop verifies: 12 event(s), "
-                                          "9 of them linked before the log was keyed")
+                                          "9 of them linked by SHA-256 before the chain was keyed")
