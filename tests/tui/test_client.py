@@ -75,3 +75,18 @@ def test_bad_url_is_value_error():
         SiteSecretsClient("ftp://x", "t")
     with pytest.raises(ValueError):
         SiteSecretsClient("localhost:8716", "t")
+
+
+def test_an_audit_verify_waits_for_the_walk_not_the_usual_timeout():
+    from tui.client import VERIFY_SECONDS
+
+    with respx.mock(base_url=BASE) as mock:
+        verify = mock.get("/v1/sites/s/audit/verify").respond(200, json={"ok": True, "events": 3})
+        others = mock.get("/v1/sites/s").respond(404, json={"error": {"code": "not_found", "message": "no"}})
+        client = SiteSecretsClient(BASE, "t", timeout=7)
+        assert client.verify_audit("s").events == 3
+        with pytest.raises(ApiError):
+            client.get_site("s")
+    walk = verify.calls.last.request.extensions["timeout"]
+    assert walk["read"] == VERIFY_SECONDS and walk["connect"] == 7  # still quick to say the server is gone
+    assert others.calls.last.request.extensions["timeout"]["read"] == 7
