@@ -55,10 +55,11 @@ def all_audit(call: Call) -> models.AuditPage:
 
 
 def verify_site_audit(call: Call, site: str) -> models.AuditVerification:
-    """Walk the site's chain (see `audit_chain.verify_chain`): on demand, it reads the whole log."""
-    from ..audit_chain import verify_chain
+    """Walk the site's chain (see `audit_chain.verify_chain`): on demand, it reads the whole log;
+    `audit_chain.WALKS` shares a walk under way and bounds how many run at once."""
+    from ..audit_chain import WALKS
 
     chain = call.store.read(lambda tx: load_site(tx, site) and tx.chain_of(site))
-    report = verify_chain(call.store, chain, call.store.audit_key)  # (a serving store has its key: see `open_state`)
+    report = WALKS.verify(call.store, chain, call.store.audit_key)  # (a serving store has its key: see `open_state`)
     return models.AuditVerification(ok=report.ok, events=report.events, unsealed=report.unsealed, unkeyed=report.unkeyed,
                                     anchor_id=report.anchor_id, broken_id=report.broken_id, reason=report.reason)

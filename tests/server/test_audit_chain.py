@@ -239,3 +239,72 @@ def test_concurrent_writes_and_fetches_keep_one_unbroken_chain(api, client, admi
     status, out = verify(data_dir, capsys)
     assert status == 0, out
     assert "ok: site 'default'" in out and "ok: site 'shop'" in out
+
+
+# ---------------------------------------------------------------- walks: shared, and a few at once
+
+
+class HeldWalks:
+    """`audit_chain.Walks` whose walks (real ones, `verify_chain`) each wait to be let go."""
+
+    def __init__(self, slots: int) -> None:
+        import threading
+
+        self.started: list[str] = []
+        self.go: dict[str, threading.Event] = {}
+        self._threading = threading
+        self.walks = audit_chain.Walks(slots, walk=self._walk)
+
+    def _walk(self, store, chain, key):
+        self.started.append(chain)
+        self.go.setdefault(chain, self._threading.Event()).wait(timeout=60)
+        return verify_chain(store, chain, key)
+
+    def let_go(self, chain: str) -> None:
+        self.go.setdefault(chain, self._threading.Event()).set()
+
+    def verify_in_thread(self, store, chain):
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(1).submit(self.walks.verify, store, chain, store.audit_key)
+
+
+def chain_named(state, site: str) -> str:
+    return state.store.read(lambda tx: tx.chain_of(site))
+
+
+def test_verifies_of_one_site_at_once_share_one_walk(api, state) -> None:
+    from waiting import wait_until
+
+    some_events(api)
+    chain, held = chain_named(state, "default"), HeldWalks(slots=2)
+    first = held.verify_in_thread(state.store, chain)
+    wait_until(lambda: held.started == [chain], "the first walk")
+    others = [held.verify_in_thread(state.store, chain) for _ in range(5)]
+    wait_until(lambda: held.walks.sharing(state.store, chain) == 5, "the others to join it")
+    held.let_go(chain)
+    reports = [future.result(timeout=60) for future in (first, *others)]
+    assert held.started == [chain]  # one walk for six requests
+    assert all(report.ok and report.events == reports[0].events > 0 for report in reports)
+    again = held.verify_in_thread(state.store, chain)  # a request after it: a walk of its own
+    wait_until(lambda: held.started == [chain, chain], "a new walk")
+    held.let_go(chain)
+    assert again.result(timeout=60).ok
+
+
+def test_no_more_sites_are_walked_at_once_than_the_slots(api, state) -> None:
+    from waiting import wait_until
+
+    some_events(api)
+    api.post("/v1/sites", json={"name": "other"})
+    mine, other = chain_named(state, "default"), chain_named(state, "other")
+    held = HeldWalks(slots=1)
+    first = held.verify_in_thread(state.store, mine)
+    wait_until(lambda: held.started == [mine], "the first walk")
+    second = held.verify_in_thread(state.store, other)
+    held.let_go(other)  # free to run, but the one slot is taken
+    wait_until(lambda: held.walks.queued() == 1, "the second walk to wait for the slot")
+    assert held.started == [mine] and not second.done()
+    held.let_go(mine)
+    assert first.result(timeout=60).ok and second.result(timeout=60).ok
+    assert held.started == [mine, other]
