@@ -1,4 +1,4 @@
-"""Ending the App when its terminal goes away without a SIGHUP.
+"""Ending the App when its terminal goes away, with a SIGHUP or without one.
 
 An SSH session that dies takes the pty's other end with it. Usually the kernel sends the
 foreground process SIGHUP, which the App handles like `q`; but a process that is not the terminal's
