@@ -28,26 +28,6 @@ def _read_until(master: int, marker: bytes) -> None:
             seen += os.read(master, 65536)
 
 
-def test_a_closed_terminal_ends_the_tui_without_a_signal(secrets_server, site):
-    master, slave = os.openpty()
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("TEXTUAL", "SITESECRETS"))}
-    env.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), LANG="C.UTF-8")
-    args = ["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", site]
-    # a session of its own and no controlling terminal: closing the pty sends it no SIGHUP
-    child = subprocess.Popen([sys.executable, str(CHILD), "plain", *args], stdin=slave, stdout=slave,
-                             stderr=slave, env=env, cwd=ROOT, start_new_session=True, close_fds=True)
-    os.close(slave)
-    try:
-        _read_until(master, b"Refresh")
-        os.close(master)
-        code = child.wait(timeout=TIMEOUT)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert code == 128 + signal.SIGHUP  # it stopped as it does for SIGHUP
-
-
 def _take_terminal() -> None:
     import fcntl
     import termios
@@ -55,28 +35,39 @@ def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # the pty becomes the child's controlling terminal, as under sshd
 
 
-def test_a_dropped_ssh_session_ends_the_tui(secrets_server, site):
-    """When sshd's side of the terminal closes, the kernel sends the terminal's foreground process
-    SIGHUP and then SIGCONT. Textual's SIGCONT handler restarts its output on the dead terminal,
-    and that writer thread dies on its first write; the App then waited for ever to hand it the
-    last of its output (a TUI left behind by every dropped session, holding its token)."""
+def _exit_when_the_terminal_closes(secrets_server, site: str, *, controlling: bool) -> int:
+    """Start the TUI on a pty (its controlling terminal or not), close the pty's other end once the
+    TUI is drawn, and return the TUI's exit status."""
     master, slave = os.openpty()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TEXTUAL", "SITESECRETS"))}
     env.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), LANG="C.UTF-8")
     args = ["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", site]
     child = subprocess.Popen([sys.executable, str(CHILD), "plain", *args], stdin=slave, stdout=slave,
                              stderr=slave, env=env, cwd=ROOT, start_new_session=True, close_fds=True,
-                             preexec_fn=_take_terminal)
+                             preexec_fn=_take_terminal if controlling else None)
     os.close(slave)
     try:
         _read_until(master, b"Refresh")
         os.close(master)
-        code = child.wait(timeout=TIMEOUT)
+        return child.wait(timeout=TIMEOUT)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert code == 128 + signal.SIGHUP
+
+
+def test_a_closed_terminal_ends_the_tui_without_a_signal(secrets_server, site):
+    # a session of its own and no controlling terminal: closing the pty sends it no SIGHUP
+    code = _exit_when_the_terminal_closes(secrets_server, site, controlling=False)
+    assert code == 128 + signal.SIGHUP  # it stopped as it does for SIGHUP
+
+
+def test_a_dropped_ssh_session_ends_the_tui(secrets_server, site):
+    """When sshd's side of the terminal closes, the kernel sends the terminal's foreground process
+    SIGHUP and then SIGCONT. Textual's SIGCONT handler restarts its output on the dead terminal,
+    and that writer thread dies on its first write; the App then waited for ever to hand it the
+    last of its output (a TUI left behind by every dropped session, holding its token)."""
+    assert _exit_when_the_terminal_closes(secrets_server, site, controlling=True) == 128 + signal.SIGHUP
 
 
 def _stopped(pid: int) -> bool:
