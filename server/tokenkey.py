@@ -55,7 +55,7 @@ def new_token_key(tx: Transaction, master: bytes) -> TokenHasher:
     chains are keyed from their first event; the caller writes the current key check value."""
     key = crypto.new_key()
     tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
-    tx.audit_key = AuditKey(crypto.audit_chain_key(key))
+    tx.audit_key = _audit_key(key)
     return TokenHasher(key)
 
 
@@ -69,7 +69,7 @@ def open_token_key(store: Store, master: bytes) -> TokenHasher:
         key = store.write(lambda tx: token_key_for_writing(tx, master))
     else:
         key = store.read(lambda tx: _current_token_key(tx, master))
-    store.audit_key = AuditKey(crypto.audit_chain_key(key))
+    store.audit_key = _audit_key(key)
     return TokenHasher(key)
 
 
@@ -81,7 +81,7 @@ def read_audit_key(store: Store, master: bytes) -> AuditKey | None:
     check = store.read(lambda tx: tx.get_meta(CHECK_META_KEY)) or ""
     if crypto.legacy_version(master, check) is not None:
         return None
-    return AuditKey(crypto.audit_chain_key(store.read(lambda tx: _current_token_key(tx, master))))
+    return _audit_key(store.read(lambda tx: _current_token_key(tx, master)))
 
 
 def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
@@ -102,7 +102,7 @@ def token_key_for_writing(tx: Transaction, master: bytes) -> bytes:
         tx.insert_token(hasher.seal(row._replace(hash=stored)))
     if version == 1:
         tx.set_meta(TOKEN_KEY_META, _wrap(master, key))
-    tx.key_audit_chains(AuditKey(crypto.audit_chain_key(key)))
+    tx.key_audit_chains(_audit_key(key))
     tx.set_meta(CHECK_META_KEY, crypto.key_check_value(master))
     return key
 
@@ -113,7 +113,12 @@ def rewrap_token_key(tx: Transaction, old: bytes, new: bytes) -> None:
     given the audit key, which the rotation leaves as it was (the token key does not change)."""
     key = token_key_for_writing(tx, old)
     tx.set_meta(TOKEN_KEY_META, _wrap(new, key))
-    tx.audit_key = AuditKey(crypto.audit_chain_key(key))
+    tx.audit_key = _audit_key(key)
+
+
+def _audit_key(token_key: bytes) -> AuditKey:
+    """The audit key of the database whose token key is `token_key` (`crypto.audit_chain_key`)."""
+    return AuditKey(crypto.audit_chain_key(token_key))
 
 
 def _current_token_key(tx: Transaction, master: bytes) -> bytes:

@@ -73,12 +73,17 @@ def chain_hash(previous: bytes, sealed: tuple) -> bytes:
     """The link of an event written before links were keyed: SHA-256 of the previous event's hash
     and the event's `_SEALED` columns, as `json.dumps(list(sealed), ensure_ascii=False,
     separators=(",", ":"))` writes them in UTF-8. Only `verify` computes it now."""
-    return hashlib.sha256(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")).digest()
+    return hashlib.sha256(_link_body(previous, sealed)).digest()
 
 
 def chain_mac(key: AuditKey, previous: bytes, sealed: tuple) -> bytes:
     """The link of an event: HMAC-SHA256 under the audit key over what `chain_hash` hashes."""
-    return key.mac(previous + _sealed_json(sealed).encode("utf-8", "surrogatepass"))
+    return key.mac(_link_body(previous, sealed))
+
+
+def _link_body(previous: bytes, sealed: tuple) -> bytes:
+    """What a link covers: the previous link, then the event's columns as JSON in UTF-8."""
+    return previous + _sealed_json(sealed).encode("utf-8", "surrogatepass")
 
 
 def chain_seal(key: AuditKey, chain: str, keyed_after: int, keyed_hash: bytes | None, anchor_id: int,
@@ -89,6 +94,11 @@ def chain_seal(key: AuditKey, chain: str, keyed_after: int, keyed_hash: bytes | 
     ones, and moving the anchor would drop the chain's oldest events unnoticed."""
     state = [_SEAL_LABEL, chain, keyed_after, keyed_hash and keyed_hash.hex(), anchor_id, anchor_hash and anchor_hash.hex()]
     return key.mac(_SEALED_JSON.encode(state).encode())
+
+
+def new_chain_seal(key: AuditKey, chain: str) -> bytes:
+    """The seal of a chain made by a keyed writer: keyed from its first event, no anchor."""
+    return chain_seal(key, chain, 0, None, 0, None)
 
 
 def seal_holds(key: AuditKey, head: "ChainHead") -> bool:
@@ -261,7 +271,7 @@ class AuditQueries:
         query = f"SELECT id, last_hash, anchor_hash FROM audit_chains WHERE chain = ?{self._site_lock()}"
         row = self._one(query, chain)
         if row is None:
-            self._run(_NEW_CHAIN, chain, chain_seal(self._key(), chain, 0, None, 0, None))
+            self._run(_NEW_CHAIN, chain, new_chain_seal(self._key(), chain))
             row = self._one(query, chain)
         return row[0], bytes(row[1] or row[2] or GENESIS)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from .audit_tx import GENESIS, chain_mac, chain_seal
+from .audit_tx import GENESIS, chain_mac, new_chain_seal
 from .base import AuditRecord, BoundSecret, EnvService, EnvSite, EnvSnapshot
 from .sql_tx import SqlTx
 
@@ -190,7 +190,7 @@ class PostgresTx(SqlTx):
         rows = self._all(_LOCK_HEADS, names)
         if len({row[0] for row in rows}) < len(names):
             for chain_id, chain in self._all(_MAKE_CHAINS, names):
-                self._run("UPDATE audit_chains SET seal = ? WHERE id = ?", chain_seal(self._key(), chain, 0, None, 0, None), chain_id)
+                self._run("UPDATE audit_chains SET seal = ? WHERE id = ?", new_chain_seal(self._key(), chain), chain_id)
             rows = self._all(_LOCK_HEADS, names)
         chains = {name: (chain or None, chain_id) for name, chain, chain_id, _, _ in rows}
         return chains, {chain_id: bytes(last_hash or anchor_hash or GENESIS) for _, _, chain_id, last_hash, anchor_hash in rows}
