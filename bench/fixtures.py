@@ -181,3 +181,22 @@ def load_scale(data_dir: Path, sites: int = 1000, per_site: int = SECRETS, batch
         state.store.close()
     return time.perf_counter() - began
 
+
+
+def fill_audit_log(data_dir: Path, site: str, events: int, batch: int = 5000) -> None:
+    """Put `events` reveal events on `site`'s chain through the store layer (a server may be
+    serving the directory: the writes take its write lock like a worker's)."""
+    sys.path.insert(0, str(ROOT))
+    from server.config import Settings
+    from server.datadir import offline_event, open_state
+
+    state = open_state(Settings(data_dir=data_dir))
+    try:
+        for first in range(0, events, batch):
+            def write(tx, first=first) -> None:
+                for n in range(first, min(first + batch, events)):
+                    tx.insert_audit(offline_event("secret.reveal", site, f"secret:{site}/S{n % 100}", {}))
+
+            state.store.write(write)
+    finally:
+        state.store.close()

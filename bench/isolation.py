@@ -6,7 +6,9 @@ Site `hostile` gets the issue's two reproduced cases and the bound's backstop, e
 2**40 branches, refused by the CPU budget). For each, one client thread posts the hostile value
 back to back (each answer is a 422) while the load generator fetches site `bench`'s environment at
 c=4; the figure is the env p99 of that run, next to the slowest hostile answer.
-A fourth case sends bad tokens back to back from the same address as the load (127.0.0.1, where
+A fourth case has site `hostile`'s admin ask for `audit verify` back to back on a log of
+`WALKED_EVENTS` events: each walk is CPU-bound Python in a worker that also answers env fetches.
+A fifth case sends bad tokens back to back from the same address as the load (127.0.0.1, where
 every tenant of a host connects from): they are throttled (401, then 429) while every env fetch
 with its valid token must still answer 200.
 `BENCH_ONLY=isolation python -m bench` runs this row alone.
@@ -21,6 +23,7 @@ import time
 
 import httpx
 
+from .fixtures import fill_audit_log
 from .load import Load, summarise
 
 SITE = "hostile"
@@ -45,6 +48,9 @@ CASES = {
 }
 
 
+WALKED_EVENTS = 50_000
+"""Events on `hostile`'s chain for the verify case: walks of a few tenths of a second each."""
+WALKS = f"audit verify of a {WALKED_EVENTS:,}-event log"
 BAD_TOKENS = "bad tokens from the same address"
 BAD_TOKEN = "ss_" + "0" * 43  # well formed, never issued
 
@@ -68,6 +74,8 @@ def measure(bench, server, small) -> dict:
         senders = {name: functools.partial(admin.post, f"/v1/sites/{SITE}/secrets",
                                            json={"name": "H", "value": value, "type": f"t{n}"})
                    for n, (name, (_, value)) in enumerate(CASES.items())}
+        fill_audit_log(server.data_dir, SITE, WALKED_EVENTS)
+        senders[WALKS] = functools.partial(admin.get, f"/v1/sites/{SITE}/audit/verify", timeout=600)
         guesser = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {BAD_TOKEN}"}, timeout=60)
         senders[BAD_TOKENS] = functools.partial(guesser.get, "/v1/whoami")
         for name, send in senders.items():
