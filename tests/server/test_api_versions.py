@@ -145,6 +145,18 @@ def test_rollback_to_a_value_the_current_type_refuses_is_422(api) -> None:
     expect_error(api.post(f"{SECRET}/rollback", json={"version": 1}), 422, "validation_error")
 
 
+def test_rollback_to_a_value_over_the_site_limit_is_413_and_changes_nothing(api, db_rows) -> None:
+    create_secret(api, "DB_PASSWORD", "x" * 1000)
+    set_values(api, "short")
+    assert api.patch(SITE, json={"limits": {"max_value_bytes": 100}}).status_code == 200
+    before = db_rows()
+    details = expect_error(api.post(f"{SECRET}/rollback", json={"version": 1}), 413, "value_too_large")
+    assert details == {"limit_bytes": 100}
+    after = db_rows()
+    assert after.pop("audit_events") == before.pop("audit_events") and after == before
+    assert reveal(api).json() == {"value": "short", "version": 2}
+
+
 def test_an_update_with_the_current_value_makes_no_version_and_flags_no_service(api, data_dir) -> None:
     create_secret(api, "DB_PASSWORD", "one")
     loaded_service(api)
