@@ -338,7 +338,7 @@ def reveal_secret(call: Call, site: str, name: str, app: str | None = None) -> m
         row = load_secret(tx, site_row, app_row, name)
         version, ciphertext = row.version, row.ciphertext
         if wanted is not None and wanted != row.version:
-            kept = tx.get_version(row.id, wanted)
+            kept = tx.get_version(row.id, wanted) if wanted < row.version else None  # past the current one: never made (and SQLite cannot bind one past 2**63)
             if kept is None:
                 raise ApiError(ErrorCode.not_found, f"secret {name!r} keeps no version {wanted}", {"version": wanted})
             version, ciphertext = kept.version, kept.ciphertext

@@ -39,7 +39,8 @@ def list_versions(call: Call, site: str, name: str, app: str | None = None) -> m
 
 
 def load_version(tx: Transaction, row: SecretRow, version: int) -> VersionRow:
-    kept = tx.get_version(row.id, version)
+    # a version past the current one was never made, and one past 2**63 SQLite cannot even bind
+    kept = tx.get_version(row.id, version) if version <= row.version else None
     if kept is None:
         raise ApiError(ErrorCode.not_found, f"secret {row.name!r} keeps no version {version}", {"version": version})
     return kept

@@ -65,6 +65,13 @@ def test_revealing_a_version_never_made_is_404(api) -> None:
     assert expect_error(reveal(api, 7), 404, "not_found") == {"version": 7}
 
 
+@pytest.mark.parametrize("version", [2**63, 10**30])
+def test_a_version_past_any_a_database_holds_is_404_for_reveal_and_rollback(api, version) -> None:
+    create_secret(api, "DB_PASSWORD", "one")
+    assert expect_error(reveal(api, version), 404, "not_found") == {"version": version}
+    assert expect_error(api.post(f"{SECRET}/rollback", json={"version": version}), 404, "not_found") == {"version": version}
+
+
 def test_versions_past_max_versions_fall_off_and_are_404(api) -> None:
     assert api.patch(SITE, json={"limits": {"max_versions": 2}}).status_code == 200
     create_secret(api, "DB_PASSWORD", "one")
