@@ -89,7 +89,7 @@ def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
         validator_class.check_schema(schema, format_checker=validation.format_checker(validator_class))
     except SchemaError as error:
         return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
-    except validation.Unbounded:
+    except (validation.Unbounded, RecursionError):  # the metaschema check recurses several frames per level of nesting
         return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
         validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, validation.Budget())

@@ -93,6 +93,22 @@ def test_schema_whose_own_check_exceeds_the_bound_is_refused_at_creation(api) ->
     assert "within the bound" in details["errors"][0]["message"]
 
 
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_schema_nested_too_deeply_for_its_own_check_is_422_not_500(api, db_rows, method) -> None:
+    schema: dict = {"type": "string"}
+    for _ in range(150):  # well inside what the body's JSON may nest (200); its metaschema check recurses far deeper
+        schema = {"not": schema}
+    make_type(api, "deep", {"type": "string"})
+    before = db_rows()
+    body = {"schema": schema} if method == "PATCH" else {"key": "deeper", "name": "Deeper", "schema": schema}
+    path = f"{TYPES}/deep" if method == "PATCH" else TYPES
+    details = expect_error(api.request(method, path, json=body), 422, "validation_error")
+    assert details["errors"][0]["path"] == "/schema" and "within the bound" in details["errors"][0]["message"]
+    after = db_rows()
+    del after["audit_events"], before["audit_events"]  # a refused change of a type is audited, a refused create not
+    assert after == before
+
+
 @pytest.mark.parametrize("number", ["1" * 5000, "-" + "9" * 301, "1e400"])
 def test_number_beyond_the_bound_in_a_typed_value_is_422_not_500(api, db_rows, number) -> None:
     make_type(api, "num", {"type": "number"})
