@@ -19,8 +19,8 @@ from ..http import ApiError
 from ..store import SecretRow, SiteRow, Transaction
 from ..store.base import VersionRow
 from .common import load_scope
-from .secrets import (Checked, Stale, check_name_and_size, checked_against, load_secret, read_type, secret_model, still_current,
-                      write_checked)
+from .secrets import (Checked, Stale, audited_if_refused, check_name_and_size, checked_against, load_secret, read_type, secret_model,
+                      still_current, write_checked)
 from .values import is_current_value, new_value_changes, open_kept, record_changes
 
 
@@ -59,9 +59,13 @@ def rollback_secret(call: Call, site: str, name: str, app: str | None = None) ->
 
         site_row, row, kept, type_row = call.store.read(read)
         value = open_kept(call, site_row, row, kept)
-        check_name_and_size(call, site_row, None, value)  # a new version as any update's: within today's limit
         opened["value"] = (kept.ciphertext, value)
-        return checked_against(type_row, value)  # type: ignore[arg-type]
+
+        def checked() -> Checked:
+            check_name_and_size(call, site_row, None, value)  # a new version as any update's: within today's limit
+            return checked_against(type_row, value)  # type: ignore[arg-type]
+
+        return audited_if_refused(call, site, secret_target(app, name), checked)
 
     def write(tx: Transaction, checked: Checked) -> models.Secret:
         site_row, app_row = load_scope(tx, site, app)

@@ -175,6 +175,47 @@ def test_refused_type_change_is_audited_with_the_secrets_it_named_and_no_value(a
     assert "hush" not in event["details"] and "hush" not in response.text
 
 
+def retype_probe(api) -> tuple[str, str, dict]:
+    """A type change alone: the stored value is checked against a type that asks whether it starts with 'z'."""
+    make_type(api, "probe", {"type": "object", "properties": {"pw": {"pattern": "^z"}}})
+    return "PATCH", f"{SITE}/secrets/PW", {"type": "probe"}
+
+
+def patch_probe(api) -> tuple[str, str, dict]:
+    """A merge patch: the stored value with it applied is checked against a type whose rule hangs on the stored field."""
+    conditional = {"type": "object", "if": {"properties": {"pw": {"pattern": "^h"}}}, "then": {"properties": {"n": {"type": "integer"}}}}
+    assert api.patch(f"{TYPES}/pw", json={"schema": conditional}).status_code == 200
+    return "PATCH", f"{SITE}/secrets/PW", {"value_patch": {"n": "x"}}
+
+
+def rollback_probe(api) -> tuple[str, str, dict]:
+    """A rollback: the kept value of version 1 is checked against the current type."""
+    make_type(api, "probe", {"type": "object", "properties": {"pw": {"pattern": "^z"}}})
+    assert api.patch(f"{SITE}/secrets/PW", json={"value": json.dumps({"pw": "zz"}), "type": "probe"}).status_code == 200
+    return "POST", f"{SITE}/secrets/PW/rollback", {"version": 1}
+
+
+@pytest.mark.parametrize("probe, action", [(retype_probe, "secret.update"), (patch_probe, "secret.update"),
+                                           (rollback_probe, "secret.rollback")])
+def test_refusal_that_describes_a_stored_value_is_audited_with_no_value(api, data_dir, probe, action) -> None:
+    make_type(api, "pw", {"type": "object"})
+    create_secret(api, "PW", json.dumps({"pw": "hush-s3cret"}), type="pw")
+    method, path, body = probe(api)
+    response = api.request(method, path, json=body)
+    expect_error(response, 422, "validation_error")
+    [event] = audit_rows(data_dir, outcome="error")
+    assert (event["action"], event["target"]) == (action, "secret:site/PW")
+    assert json.loads(event["details"]) == {"error": "validation_error"}
+    assert "hush" not in event["details"] and "hush" not in response.text
+
+
+def test_refusal_of_a_value_the_caller_sent_is_not_audited(api, data_dir) -> None:
+    make_type(api, "pw", {"type": "object"})
+    create_secret(api, "PW", json.dumps({"pw": "hush-s3cret"}), type="pw")
+    expect_error(api.patch(f"{SITE}/secrets/PW", json={"value": "[]"}), 422, "validation_error")
+    assert audit_rows(data_dir, outcome="error") == []
+
+
 def test_type_change_that_cannot_be_checked_within_the_bound_is_audited(api, data_dir) -> None:
     make_type(api, "list", {"type": "array"})
     create_secret(api, "L", "[]", type="list")
