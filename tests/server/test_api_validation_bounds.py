@@ -71,6 +71,19 @@ def test_pattern_re2_cannot_compile_is_refused_when_the_type_is_created(api, db_
     assert db_rows() == before
 
 
+@pytest.mark.parametrize("pattern", [
+    "{}\\pL{{1000}}",  # each takes RE2 ~10 ms to find it past its memory bound (and so refused)
+    "{}[^a]{{1000}}",  # each compiles, in ~2 ms, to a program of 8,000 instructions
+])
+def test_schema_of_very_many_costly_patterns_is_refused_within_the_bound(api, db_rows, pattern) -> None:
+    # 3,000 of them, 100 KB: 30 s of compiling at creation (a whole 1 MiB body, minutes), never budgeted
+    schema = {"type": "string", "anyOf": [{"pattern": pattern.format(n)} for n in range(3000)]}
+    before = db_rows()
+    details = expect_error(api.post(TYPES, json={"key": "many", "name": "Many", "schema": schema}), 422, "validation_error")
+    assert details["errors"] == [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + schemas.UNBOUNDED_HINT}]
+    assert db_rows() == before
+
+
 def test_pattern_inside_a_const_is_data_not_a_pattern(api) -> None:
     make_type(api, "fixed", {"const": {"pattern": "(a)\\1"}})
 
