@@ -280,18 +280,25 @@ def patched_value(call: Call, site: SiteRow, row: SecretRow, type_row: TypeRow |
     and its value a JSON object. Runs in the request thread, like validation."""
     if type_row is None:
         raise validation_error([{"path": "/value_patch", "message": "only a typed secret's value can be patched"}])
+    stored = _open(call, site, row)
     try:
-        current = validation.parse(_open(call, site, row))
+        current = validation.parse(stored)
     except (ValueError, RecursionError):
         current = None
     if not isinstance(current, dict):
         raise validation_error([{"path": "/value_patch", "message": "only a value that is a JSON object can be patched; send value instead"}])
-    text = json.dumps(merge_patch(current, patch), ensure_ascii=False, separators=(",", ":"))
+    text = _compact(merge_patch(current, patch))
+    if text == _compact(current):
+        return stored  # the patch changes nothing: keep the stored text, however it is spaced, so no version is made
     check_name_and_size(call, site, None, text)
     problem = value_problem(text)
     if problem:
         raise validation_error([{"path": "/value_patch", "message": problem}])
     return text
+
+
+def _compact(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def _read_for_check(call: Call, tx: Transaction, site: str, app: str | None, name: str, body: models.SecretUpdate,
