@@ -15,6 +15,9 @@ import threading
 from pathlib import Path
 from typing import Mapping
 
+from pydantic import ValidationError
+
+from shared import models
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
 
@@ -68,14 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0660: owner and group) instead of TCP")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
-    serve.add_argument("--max-secrets", type=int, default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")
-    serve.add_argument("--max-value-bytes", type=int, default=DEFAULT_LIMITS.max_value_bytes, help="default value size limit")
-    serve.add_argument("--max-name-length", type=int, default=DEFAULT_LIMITS.max_name_length, help="default secret name length limit")
-    serve.add_argument("--max-versions", type=int, default=DEFAULT_LIMITS.max_versions,
+    serve.add_argument("--max-secrets", type=_limit("max_secrets"), default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")
+    serve.add_argument("--max-value-bytes", type=_limit("max_value_bytes"), default=DEFAULT_LIMITS.max_value_bytes,
+                       help="default value size limit")
+    serve.add_argument("--max-name-length", type=_limit("max_name_length"), default=DEFAULT_LIMITS.max_name_length,
+                       help="default secret name length limit")
+    serve.add_argument("--max-versions", type=_limit("max_versions"), default=DEFAULT_LIMITS.max_versions,
                        help="default number of values kept of each secret, the current one included")
-    serve.add_argument("--trash-days", type=int, default=DEFAULT_LIMITS.trash_days,
+    serve.add_argument("--trash-days", type=_limit("trash_days"), default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
-    serve.add_argument("--audit-retention-days", type=int, default=_env_int(AUDIT_RETENTION_ENV, DEFAULT_LIMITS.audit_retention_days),
+    serve.add_argument("--audit-retention-days", type=_limit("audit_retention_days"),
+                       default=_env_int(AUDIT_RETENTION_ENV, DEFAULT_LIMITS.audit_retention_days),
                        help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "
                             f"(default {DEFAULT_LIMITS.audit_retention_days}, or ${AUDIT_RETENTION_ENV})")
     serve.add_argument("--audit-file", type=Path, default=os.environ.get(AUDIT_FILE_ENV) or None, metavar="PATH",
@@ -125,6 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value and value.isdigit() else default
+
+
+def _limit(name: str):
+    """An argparse type for the server's default of the site limit `name`: a whole number a site's
+    own limit may be (`PATCH /v1/sites/{site}`'s bounds, `models.LimitsUpdate`). A default out of
+    them would act as no site could: `--max-versions 0` wiped each secret's history at its next update."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("must be a whole number") from None
+        try:
+            return getattr(models.LimitsUpdate.model_validate({name: number}), name)
+        except ValidationError as error:
+            raise argparse.ArgumentTypeError(f"must be what a site's limit may be ({error.errors()[0]['msg']})") from None
+
+    parse.__name__ = name
+    return parse
 
 
 def _positive(text: str) -> int:

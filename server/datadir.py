@@ -225,7 +225,13 @@ def _lock_refusal(*, exclusive: bool, database: bool, holders: list[str]) -> Dat
 def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None, service: str | None = None,
                          database_url: str | None = None, environ: dict[str, str] | None = None) -> str:
     """Recovery path: mint a token straight into the database (needs no running server, but the
-    master key: the token's hash is keyed by the token key it wraps)."""
+    master key: the token's hash is keyed by the token key it wraps). It takes only the tokens
+    `POST /v1/tokens` takes: a service token names its site and an existing service of it (bound
+    to no site, it would fetch that service's environment in every site), no other names one."""
+    if role is Role.service and (site is None or service is None):
+        raise DataDirError("a service token needs both --site and --service")
+    if role is not Role.service and service is not None:
+        raise DataDirError("only a service token names a --service")
     store = open_store(data_dir, database_url)
     try:
         master = keys.load_master_key(Path(data_dir), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "", environ)
@@ -233,8 +239,11 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
         body = models.TokenCreate(name=name, role=role, site=site, service=service)
 
         def write(tx: Transaction) -> str:
-            if site is not None and tx.get_site(site) is None:
+            site_row = tx.get_site(site) if site is not None else None
+            if site is not None and site_row is None:
                 raise DataDirError(f"site {site!r} does not exist")
+            if service is not None and tx.get_service(site_row.id, service) is None:
+                raise DataDirError(f"service {service!r} does not exist in site {site!r}")
             row, token = issue_token(tx, hasher, body, site, utc_now())
             tx.insert_audit(offline_event("token.create", site, f"token:{row.id}", {"name": name, "role": role.value}))
             return token

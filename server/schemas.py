@@ -73,7 +73,17 @@ def _patterns(schema: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
 
 
 def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
-    """Why `schema` cannot define a secret type: `[{"path", "message"}]`, empty when it can."""
+    """Why `schema` cannot define a secret type: `[{"path", "message"}]`, empty when it can. The
+    whole check (its patterns compiled, the metaschema, the $refs) runs under one budget."""
+    budget = validation.Budget()
+    try:
+        with validation.within(budget):
+            return _problems(schema, budget)
+    except (validation.Unbounded, RecursionError):  # the metaschema check recurses several frames per level of nesting
+        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
+
+
+def _problems(schema: dict[str, Any], budget: validation.Budget) -> list[dict[str, str]]:
     problems = [
         {"path": "/schema" + pointer(path), "message": "a $ref must point inside the schema (start with '#'); nothing is fetched"}
         for path, _ in _external_refs(schema)
@@ -89,12 +99,10 @@ def schema_problems(schema: dict[str, Any]) -> list[dict[str, str]]:
         validator_class.check_schema(schema, format_checker=validation.format_checker(validator_class))
     except SchemaError as error:
         return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
-    except validation.Unbounded:
-        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
-        validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, validation.Budget())
+        validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, budget)
     except validation.Unbounded:
-        return [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + UNBOUNDED_HINT}]
+        raise
     except Exception:
         return [{"path": "/schema", "message": "the schema has a $ref that does not resolve inside it"}]
     return []

@@ -31,6 +31,7 @@ guarantee the rules above already give.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import json
@@ -112,9 +113,20 @@ def compiled(pattern: str):
         return None
 
 
+def _compiled_within_budget(pattern: str):
+    """`compiled(pattern)`, the running check's budget read first: a compile that misses the cache
+    costs RE2 up to ~10 ms (`\\pL{1000}` to find it past `_RE2_MAX_MEM`), and a schema may hold
+    thousands of patterns, so compiles are counted in time, not in ticks."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.check()
+    return compiled(pattern)
+
+
 def regex_problem(pattern: str) -> str | None:
-    """Why `pattern` cannot be checked in bounded time, or None when it can."""
-    if compiled(pattern) is None:
+    """Why `pattern` cannot be checked in bounded time, or None when it can; raises `Unbounded`
+    past the budget of the check it runs in (`within`)."""
+    if _compiled_within_budget(pattern) is None:
         return ("RE2 cannot compile this pattern (no backreferences or lookaround, repeats up to {1000}), "
                 "so checking it could take unbounded time")
     return None
@@ -122,7 +134,7 @@ def regex_problem(pattern: str) -> str | None:
 
 def search(pattern: str, text: str, flags: int = 0):
     """`re.search` for jsonschema, by RE2 (see the module docstring)."""
-    regex = compiled(pattern)
+    regex = _compiled_within_budget(pattern)
     if regex is None:
         raise Unbounded("the schema has a pattern that cannot be checked in bounded time")
     if len(text) * regex.programsize > MAX_REGEX_WORK:
@@ -210,7 +222,7 @@ def format_checker(base: type) -> FormatChecker:
     """`base`'s format checker with `regex` meaning "RE2 compiles it", as `pattern` does."""
     checker = FormatChecker()
     checker.checkers = dict(base.FORMAT_CHECKER.checkers)
-    checker.checks("regex", raises=())(lambda instance: not isinstance(instance, str) or compiled(instance) is not None)
+    checker.checks("regex", raises=())(lambda instance: not isinstance(instance, str) or _compiled_within_budget(instance) is not None)
     return checker
 
 
@@ -243,17 +255,25 @@ def parse(value: str) -> Any:
     return json.loads(value, parse_int=_integer, parse_float=_float, parse_constant=_constant)
 
 
-def errors(validator, instance: Any, budget: Budget) -> list[ValidationError]:
-    """Up to `MAX_REPORTED_ERRORS` errors of `instance`; raises `Unbounded` past the budget."""
+@contextlib.contextmanager
+def within(budget: Budget) -> Iterator[None]:
+    """Run the checks of the block (keywords, searches, compiles) under `budget`."""
     token = _budget.set(budget)
-    found: list[ValidationError] = []
     try:
-        for error in validator.iter_errors(instance):
-            found.append(error)
-            if len(found) >= MAX_REPORTED_ERRORS:
-                break
-    except RecursionError:
-        raise Unbounded("the schema nests too deeply to check") from None
+        yield
     finally:
         _budget.reset(token)
+
+
+def errors(validator, instance: Any, budget: Budget) -> list[ValidationError]:
+    """Up to `MAX_REPORTED_ERRORS` errors of `instance`; raises `Unbounded` past the budget."""
+    found: list[ValidationError] = []
+    with within(budget):
+        try:
+            for error in validator.iter_errors(instance):
+                found.append(error)
+                if len(found) >= MAX_REPORTED_ERRORS:
+                    break
+        except RecursionError:
+            raise Unbounded("the schema nests too deeply to check") from None
     return found

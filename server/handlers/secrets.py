@@ -143,6 +143,19 @@ def write_checked(call: Call, check: Callable[[], Checked], write: Callable[[Tra
     raise ApiError(ErrorCode.version_conflict, "the secret or its type kept changing while the value was being checked; try again")
 
 
+def audited_if_refused(call: Call, site: str, target: str, check: Callable[[], Checked]) -> Checked:
+    """`check()` of a value made from a stored one (the stored value under a new type, or patched; a
+    kept version rolled back to). Its refusal describes that stored value, so, as a refused type
+    change (`types._refuse_breaking_schema`), it is audited first: outcome `error`, never a value."""
+    try:
+        return check()
+    except ApiError as error:
+        if error.code in (ErrorCode.validation_error, ErrorCode.value_too_large):
+            event = call.event(call.route.action, site=site, target=target, outcome="error", details={"error": error.code.value})
+            call.store.write(lambda tx: audit.record(tx, event))
+        raise
+
+
 def validate_typed_value(type_row: TypeRow, value: str) -> None:
     """422 unless `value` validates against `type_row`'s schema within the bound. Runs in the request thread."""
     try:
@@ -232,12 +245,14 @@ def update_secret(call: Call, site: str, name: str, app: str | None = None) -> m
         if value is None and patch is None and "type" not in sent:
             return Checked()  # nothing to validate: the write checks nothing either
         site_row, row, type_row = call.store.read(lambda tx: _read_for_check(call, tx, site, app, name, body, sent, value))
+        target = secret_target(app, name)
         if patch is not None:  # the value is the stored one patched: conditioned on that stored version
-            return checked_against(type_row, patched_value(call, site_row, row, type_row, patch), row.version, patched=True)
+            return audited_if_refused(call, site, target, lambda: checked_against(
+                type_row, patched_value(call, site_row, row, type_row, patch), row.version, patched=True))
         if value is None and type_row is None:
             return Checked(stored_version=row.version)
         if value is None:  # a new type for the stored value: check that value, and that it stays the same
-            return checked_against(type_row, _open(call, site_row, row), row.version)
+            return audited_if_refused(call, site, target, lambda: checked_against(type_row, _open(call, site_row, row), row.version))
         return checked_against(type_row, value)
 
     def write(tx: Transaction, checked: Checked) -> models.Secret:
@@ -265,18 +280,25 @@ def patched_value(call: Call, site: SiteRow, row: SecretRow, type_row: TypeRow |
     and its value a JSON object. Runs in the request thread, like validation."""
     if type_row is None:
         raise validation_error([{"path": "/value_patch", "message": "only a typed secret's value can be patched"}])
+    stored = _open(call, site, row)
     try:
-        current = validation.parse(_open(call, site, row))
+        current = validation.parse(stored)
     except (ValueError, RecursionError):
         current = None
     if not isinstance(current, dict):
         raise validation_error([{"path": "/value_patch", "message": "only a value that is a JSON object can be patched; send value instead"}])
-    text = json.dumps(merge_patch(current, patch), ensure_ascii=False, separators=(",", ":"))
+    text = _compact(merge_patch(current, patch))
+    if text == _compact(current):
+        return stored  # the patch changes nothing: keep the stored text, however it is spaced, so no version is made
     check_name_and_size(call, site, None, text)
     problem = value_problem(text)
     if problem:
         raise validation_error([{"path": "/value_patch", "message": problem}])
     return text
+
+
+def _compact(document: object) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
 
 def _read_for_check(call: Call, tx: Transaction, site: str, app: str | None, name: str, body: models.SecretUpdate,
@@ -338,7 +360,7 @@ def reveal_secret(call: Call, site: str, name: str, app: str | None = None) -> m
         row = load_secret(tx, site_row, app_row, name)
         version, ciphertext = row.version, row.ciphertext
         if wanted is not None and wanted != row.version:
-            kept = tx.get_version(row.id, wanted)
+            kept = tx.get_version(row.id, wanted) if wanted < row.version else None  # past the current one: never made (and SQLite cannot bind one past 2**63)
             if kept is None:
                 raise ApiError(ErrorCode.not_found, f"secret {name!r} keeps no version {wanted}", {"version": wanted})
             version, ciphertext = kept.version, kept.ciphertext

@@ -217,8 +217,9 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
 
 
 def record_requested(call: Call) -> bool:
-    """`?record=` of an environment fetch: absent or `true` records the load, `false` does not."""
-    return query_flag(call, "record", True)
+    """`?record=` of an environment fetch: absent or `true` records the load, `false` does not. A
+    HEAD never does: it hands the service nothing, so a monitor's `curl -I` clears no restart flag."""
+    return query_flag(call, "record", True) and call.request.method != "HEAD"
 
 
 def changed_load(bound: list[BoundSecret], versions: dict[tuple[int | None, str], int],

@@ -2,7 +2,8 @@
 
 A rollback is an update whose value is an older version's: a new version (so services bound to
 the secret are flagged for restart), `expected_version` honoured, the value validated against the
-secret's current type outside the writer as any typed value is (`secrets.write_checked`). The
+secret's current type outside the writer as any typed value is (`secrets.write_checked`), and held
+to the site's value size limit as it stands now (an operator may have lowered it since). The
 older version's type is history only: a rollback keeps the secret's type.
 """
 
@@ -18,7 +19,8 @@ from ..http import ApiError
 from ..store import SecretRow, SiteRow, Transaction
 from ..store.base import VersionRow
 from .common import load_scope
-from .secrets import Checked, Stale, checked_against, load_secret, read_type, secret_model, still_current, write_checked
+from .secrets import (Checked, Stale, audited_if_refused, check_name_and_size, checked_against, load_secret, read_type, secret_model,
+                      still_current, write_checked)
 from .values import is_current_value, new_value_changes, open_kept, record_changes
 
 
@@ -37,7 +39,8 @@ def list_versions(call: Call, site: str, name: str, app: str | None = None) -> m
 
 
 def load_version(tx: Transaction, row: SecretRow, version: int) -> VersionRow:
-    kept = tx.get_version(row.id, version)
+    # a version past the current one was never made, and one past 2**63 SQLite cannot even bind
+    kept = tx.get_version(row.id, version) if version <= row.version else None
     if kept is None:
         raise ApiError(ErrorCode.not_found, f"secret {row.name!r} keeps no version {version}", {"version": version})
     return kept
@@ -57,7 +60,12 @@ def rollback_secret(call: Call, site: str, name: str, app: str | None = None) ->
         site_row, row, kept, type_row = call.store.read(read)
         value = open_kept(call, site_row, row, kept)
         opened["value"] = (kept.ciphertext, value)
-        return checked_against(type_row, value)  # type: ignore[arg-type]
+
+        def checked() -> Checked:
+            check_name_and_size(call, site_row, None, value)  # a new version as any update's: within today's limit
+            return checked_against(type_row, value)  # type: ignore[arg-type]
+
+        return audited_if_refused(call, site, secret_target(app, name), checked)
 
     def write(tx: Transaction, checked: Checked) -> models.Secret:
         site_row, app_row = load_scope(tx, site, app)
@@ -69,6 +77,7 @@ def rollback_secret(call: Call, site: str, name: str, app: str | None = None) ->
         ciphertext, value = opened["value"]
         if kept.ciphertext != ciphertext:
             raise Stale()
+        check_name_and_size(call, site_row, None, value)
         still_current(tx, site_row, checked, row.type_key)
         changes = {} if is_current_value(call, site_row, row, value) else new_value_changes(call, site_row, row, value)
         if changes:

@@ -346,7 +346,8 @@ class Transaction(Protocol):
         """Wipe all but the newest `keep` versions of the secret; returns how many went."""
         ...
     def trim_site_versions(self, site_id: int, keep: int) -> int:
-        """`trim_versions` for every secret of the site (after its `max_versions` was lowered)."""
+        """`trim_versions` for every secret of the site, those in its trash included (after its
+        `max_versions` was lowered)."""
         ...
     def fill_fingerprints(self, table: str, key: tuple, fingerprint: str) -> None: ...
     def unfingerprinted(self) -> list[tuple]:

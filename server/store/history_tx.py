@@ -66,6 +66,12 @@ class HistoryQueries:
             "(SELECT s.version FROM secrets s WHERE s.id = secret_versions.secret_id) - ?",
             site_id, keep,
         ).rowcount
+        # the trash's too: a restore must not bring back values the site no longer keeps
+        gone += self._run(
+            "DELETE FROM trashed_versions WHERE trash_id IN (SELECT id FROM trashed_secrets WHERE site_id = ?) AND version <= "
+            "(SELECT x.version FROM trashed_secrets x WHERE x.id = trashed_versions.trash_id) - ?",
+            site_id, keep,
+        ).rowcount
         if gone:
             self._forget_deleted()
         return gone

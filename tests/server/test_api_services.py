@@ -141,6 +141,18 @@ def test_value_change_after_load_requires_restart_until_next_fetch(api) -> None:
     assert service["restart_required"] is False and service["stale"] == []
 
 
+def test_a_head_of_the_environment_records_no_load(api) -> None:
+    # a monitor's `curl -I` hands the service nothing: it must not clear the restart flag
+    create_secret(api, "A", "one")
+    make_service(api, "worker", [{"name": "A"}])
+    tag = api.get(f"{SERVICES}/worker/env").headers["ETag"]
+    api.patch(f"{SITE}/secrets/A", json={"value": "two"})
+    response = api.head(f"{SERVICES}/worker/env")
+    assert response.status_code == 200 and response.headers["ETag"] != tag
+    service = api.get(f"{SERVICES}/worker").json()
+    assert service["restart_required"] is True and service["loaded_versions"][0]["version"] == 1
+
+
 def test_description_change_does_not_require_restart(api) -> None:
     create_secret(api, "A")
     make_service(api, "worker", [{"name": "A"}])

@@ -10,8 +10,11 @@ import sqlite3
 
 import pytest
 
+import dbbackend
 from apihelpers import audit_rows, expect_error
 from server import crypto, keys
+from server.datadir import DataDirError, create_token_offline
+from shared.models import Role
 
 TOKEN_FIELDS = {"id", "name", "role", "site", "service", "created_at", "expires_at", "last_used_at"}
 
@@ -57,6 +60,20 @@ def test_service_token_needs_an_existing_service_and_a_site(api, db_rows) -> Non
     expect_error(api.post("/v1/tokens", json={"name": "s", "role": "service", "site": "default"}), 422, "validation_error")
     expect_error(api.post("/v1/tokens", json={"name": "s", "role": "service", "site": "default", "service": "nope"}), 404, "not_found")
     expect_error(api.post("/v1/tokens", json={"name": "s", "role": "viewer", "site": "default", "service": "x"}), 422, "validation_error")
+    assert db_rows() == before
+
+
+@pytest.mark.parametrize("role, site, service", [
+    (Role.service, "default", "nope"),  # it would fetch the environment of a service made later under that name
+    (Role.service, None, "worker"),  # bound to no site, it would fetch every site's "worker" environment
+    (Role.service, "default", None),
+    (Role.viewer, "default", "worker"),
+])
+def test_offline_token_create_refuses_what_the_api_refuses(api, data_dir, db_rows, role, site, service) -> None:
+    assert api.post("/v1/sites/default/services", json={"name": "worker", "secrets": []}).status_code == 201
+    before = db_rows()
+    with pytest.raises(DataDirError):
+        create_token_offline(data_dir, "s", role, site, service, database_url=dbbackend.database_url(data_dir), environ={})
     assert db_rows() == before
 
 

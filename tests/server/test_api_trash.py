@@ -91,6 +91,19 @@ def test_a_restored_secret_comes_back_with_its_versions(api, data_dir) -> None:
     assert audit_rows(data_dir, action="secret.restore")[0]["details"] == '{"version":2}'
 
 
+def test_lowering_max_versions_wipes_the_surplus_of_trashed_secrets_too(api, data_dir) -> None:
+    create_secret(api, "OLD_KEY", "one")
+    for value in ("two", "three"):
+        assert api.patch(f"{SECRETS}/OLD_KEY", json={"value": value}).status_code == 200
+    assert api.delete(f"{SECRETS}/OLD_KEY").status_code == 204
+    assert api.patch(SITE, json={"limits": {"max_versions": 1}}).status_code == 200
+    assert len(stored_ciphertexts(data_dir)) == 2  # the trash entry's current value and its one kept version
+    assert '"versions_wiped":2' in audit_rows(data_dir, action="site.update")[-1]["details"]
+    assert api.post(f"{TRASH}/OLD_KEY/restore").status_code == 200
+    assert [v["version"] for v in api.get(f"{SECRETS}/OLD_KEY/versions").json()["items"]] == [3]
+    expect_error(api.post(f"{SECRETS}/OLD_KEY/reveal", json={"version": 1}), 404, "not_found")
+
+
 def test_an_app_level_secret_is_trashed_and_restored_in_its_scope(api) -> None:
     assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
     create_secret(api, "OLD_KEY", "app-value", scope=f"{SITE}/apps/web")

@@ -71,6 +71,19 @@ def test_pattern_re2_cannot_compile_is_refused_when_the_type_is_created(api, db_
     assert db_rows() == before
 
 
+@pytest.mark.parametrize("pattern", [
+    "{}\\pL{{1000}}",  # each takes RE2 ~10 ms to find it past its memory bound (and so refused)
+    "{}[^a]{{1000}}",  # each compiles, in ~2 ms, to a program of 8,000 instructions
+])
+def test_schema_of_very_many_costly_patterns_is_refused_within_the_bound(api, db_rows, pattern) -> None:
+    # 3,000 of them, 100 KB: 30 s of compiling at creation (a whole 1 MiB body, minutes), never budgeted
+    schema = {"type": "string", "anyOf": [{"pattern": pattern.format(n)} for n in range(3000)]}
+    before = db_rows()
+    details = expect_error(api.post(TYPES, json={"key": "many", "name": "Many", "schema": schema}), 422, "validation_error")
+    assert details["errors"] == [{"path": "/schema", "message": "the schema cannot be checked within the bound: " + schemas.UNBOUNDED_HINT}]
+    assert db_rows() == before
+
+
 def test_pattern_inside_a_const_is_data_not_a_pattern(api) -> None:
     make_type(api, "fixed", {"const": {"pattern": "(a)\\1"}})
 
@@ -91,6 +104,22 @@ def test_schema_whose_own_check_exceeds_the_bound_is_refused_at_creation(api) ->
     schema["allOf"] = [schema.pop("then")]  # now even `null` needs every branch
     details = expect_error(api.post(TYPES, json={"key": "b", "name": "B", "schema": schema}), 422, "validation_error")
     assert "within the bound" in details["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_schema_nested_too_deeply_for_its_own_check_is_422_not_500(api, db_rows, method) -> None:
+    schema: dict = {"type": "string"}
+    for _ in range(150):  # well inside what the body's JSON may nest (200); its metaschema check recurses far deeper
+        schema = {"not": schema}
+    make_type(api, "deep", {"type": "string"})
+    before = db_rows()
+    body = {"schema": schema} if method == "PATCH" else {"key": "deeper", "name": "Deeper", "schema": schema}
+    path = f"{TYPES}/deep" if method == "PATCH" else TYPES
+    details = expect_error(api.request(method, path, json=body), 422, "validation_error")
+    assert details["errors"][0]["path"] == "/schema" and "within the bound" in details["errors"][0]["message"]
+    after = db_rows()
+    del after["audit_events"], before["audit_events"]  # a refused change of a type is audited, a refused create not
+    assert after == before
 
 
 @pytest.mark.parametrize("number", ["1" * 5000, "-" + "9" * 301, "1e400"])
@@ -157,6 +186,47 @@ def test_refused_type_change_is_audited_with_the_secrets_it_named_and_no_value(a
     assert event["outcome"] == "error" and event["target"] == "type:pw"
     assert json.loads(event["details"]) == {"error": "type_conflict", "secrets": [{"name": "PW", "app": None}]}
     assert "hush" not in event["details"] and "hush" not in response.text
+
+
+def retype_probe(api) -> tuple[str, str, dict]:
+    """A type change alone: the stored value is checked against a type that asks whether it starts with 'z'."""
+    make_type(api, "probe", {"type": "object", "properties": {"pw": {"pattern": "^z"}}})
+    return "PATCH", f"{SITE}/secrets/PW", {"type": "probe"}
+
+
+def patch_probe(api) -> tuple[str, str, dict]:
+    """A merge patch: the stored value with it applied is checked against a type whose rule hangs on the stored field."""
+    conditional = {"type": "object", "if": {"properties": {"pw": {"pattern": "^h"}}}, "then": {"properties": {"n": {"type": "integer"}}}}
+    assert api.patch(f"{TYPES}/pw", json={"schema": conditional}).status_code == 200
+    return "PATCH", f"{SITE}/secrets/PW", {"value_patch": {"n": "x"}}
+
+
+def rollback_probe(api) -> tuple[str, str, dict]:
+    """A rollback: the kept value of version 1 is checked against the current type."""
+    make_type(api, "probe", {"type": "object", "properties": {"pw": {"pattern": "^z"}}})
+    assert api.patch(f"{SITE}/secrets/PW", json={"value": json.dumps({"pw": "zz"}), "type": "probe"}).status_code == 200
+    return "POST", f"{SITE}/secrets/PW/rollback", {"version": 1}
+
+
+@pytest.mark.parametrize("probe, action", [(retype_probe, "secret.update"), (patch_probe, "secret.update"),
+                                           (rollback_probe, "secret.rollback")])
+def test_refusal_that_describes_a_stored_value_is_audited_with_no_value(api, data_dir, probe, action) -> None:
+    make_type(api, "pw", {"type": "object"})
+    create_secret(api, "PW", json.dumps({"pw": "hush-s3cret"}), type="pw")
+    method, path, body = probe(api)
+    response = api.request(method, path, json=body)
+    expect_error(response, 422, "validation_error")
+    [event] = audit_rows(data_dir, outcome="error")
+    assert (event["action"], event["target"]) == (action, "secret:site/PW")
+    assert json.loads(event["details"]) == {"error": "validation_error"}
+    assert "hush" not in event["details"] and "hush" not in response.text
+
+
+def test_refusal_of_a_value_the_caller_sent_is_not_audited(api, data_dir) -> None:
+    make_type(api, "pw", {"type": "object"})
+    create_secret(api, "PW", json.dumps({"pw": "hush-s3cret"}), type="pw")
+    expect_error(api.patch(f"{SITE}/secrets/PW", json={"value": "[]"}), 422, "validation_error")
+    assert audit_rows(data_dir, outcome="error") == []
 
 
 def test_type_change_that_cannot_be_checked_within_the_bound_is_audited(api, data_dir) -> None:

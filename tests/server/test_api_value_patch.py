@@ -37,6 +37,19 @@ def test_value_patch_changes_one_field_and_keeps_the_others(api, scope) -> None:
     assert value_of(api, "DB", scope) == {"user": "app", "password": "new-password-2", "port": 5432}
 
 
+@pytest.mark.parametrize("patch", [{}, {"password": "old-password-1"}, {"missing": None}])
+def test_a_value_patch_that_changes_nothing_makes_no_version_and_flags_no_service(api, patch) -> None:
+    stored = json.dumps(DB_VALUE)  # as most clients write JSON: with spaces after ':' and ','
+    create_secret(api, "DB", stored, type="db")
+    assert api.post(f"{SITE}/services", json={"name": "worker", "secrets": [{"name": "DB"}]}).status_code == 201
+    assert api.get(f"{SITE}/services/worker/env").status_code == 200
+    response = api.patch(f"{SITE}/secrets/DB", json={"value_patch": patch})
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 1
+    assert reveal(api, "DB").json() == {"value": stored, "version": 1}
+    assert api.get(f"{SITE}/services/worker").json()["restart_required"] is False
+
+
 def test_value_patch_null_removes_a_member(api) -> None:
     create_secret(api, "DB", json.dumps(DB_VALUE), type="db")
     assert api.patch(f"{SITE}/secrets/DB", json={"value_patch": {"port": None}}).status_code == 200

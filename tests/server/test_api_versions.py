@@ -65,6 +65,13 @@ def test_revealing_a_version_never_made_is_404(api) -> None:
     assert expect_error(reveal(api, 7), 404, "not_found") == {"version": 7}
 
 
+@pytest.mark.parametrize("version", [2**63, 10**30])
+def test_a_version_past_any_a_database_holds_is_404_for_reveal_and_rollback(api, version) -> None:
+    create_secret(api, "DB_PASSWORD", "one")
+    assert expect_error(reveal(api, version), 404, "not_found") == {"version": version}
+    assert expect_error(api.post(f"{SECRET}/rollback", json={"version": version}), 404, "not_found") == {"version": version}
+
+
 def test_versions_past_max_versions_fall_off_and_are_404(api) -> None:
     assert api.patch(SITE, json={"limits": {"max_versions": 2}}).status_code == 200
     create_secret(api, "DB_PASSWORD", "one")
@@ -143,6 +150,19 @@ def test_rollback_to_a_value_the_current_type_refuses_is_422(api) -> None:
     assert api.post(f"{SITE}/secret-types", json={"key": "obj", "name": "Obj", "schema": {"type": "object"}}).status_code == 201
     assert api.patch(SECRET, json={"value": "{}", "type": "obj"}).status_code == 200
     expect_error(api.post(f"{SECRET}/rollback", json={"version": 1}), 422, "validation_error")
+
+
+def test_rollback_to_a_value_over_the_site_limit_is_413_and_changes_nothing(api, db_rows) -> None:
+    create_secret(api, "DB_PASSWORD", "x" * 1000)
+    set_values(api, "short")
+    assert api.patch(SITE, json={"limits": {"max_value_bytes": 100}}).status_code == 200
+    before = db_rows()
+    details = expect_error(api.post(f"{SECRET}/rollback", json={"version": 1}), 413, "value_too_large")
+    assert details == {"limit_bytes": 100}
+    after = db_rows()
+    del after["audit_events"], before["audit_events"]  # the refusal, which tells of a kept value's size, is audited
+    assert after == before
+    assert reveal(api).json() == {"value": "short", "version": 2}
 
 
 def test_an_update_with_the_current_value_makes_no_version_and_flags_no_service(api, data_dir) -> None:
