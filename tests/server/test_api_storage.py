@@ -30,14 +30,22 @@ def sql(data_dir: Path, statement: str, *params) -> list[tuple]:
     return [tuple(row.values()) for row in dbbackend.rows(data_dir, statement, *params)]
 
 
-def ciphertext(data_dir: Path, name: str, app: str | None = None) -> bytes:
-    app_clause = "s.app_id IS NULL" if app is None else f"s.app_id = (SELECT id FROM apps WHERE name = '{app}')"
-    return sql(data_dir, f"SELECT ciphertext FROM secrets s WHERE s.name = ? AND {app_clause}", name)[0][0]
+def _where(name: str, app: str | None, site: str) -> tuple[str, tuple]:
+    """The one row of secret `name` in `site` (and `app`): with a second site holding the same name,
+    a query by name alone reads either row first on PostgreSQL, which keeps no row order."""
+    app_clause = "app_id IS NULL" if app is None else "app_id = (SELECT id FROM apps WHERE name = ?)"
+    return (f"name = ? AND site_id = (SELECT id FROM sites WHERE name = ?) AND {app_clause}",
+            (name, site) + (() if app is None else (app,)))
 
 
-def set_ciphertext(data_dir: Path, name: str, blob: bytes, app: str | None = None) -> None:
-    app_clause = "app_id IS NULL" if app is None else f"app_id = (SELECT id FROM apps WHERE name = '{app}')"
-    sql(data_dir, f"UPDATE secrets SET ciphertext = ? WHERE name = ? AND {app_clause}", blob, name)
+def ciphertext(data_dir: Path, name: str, app: str | None = None, site: str = "default") -> bytes:
+    where, params = _where(name, app, site)
+    return sql(data_dir, f"SELECT ciphertext FROM secrets WHERE {where}", *params)[0][0]
+
+
+def set_ciphertext(data_dir: Path, name: str, blob: bytes, app: str | None = None, site: str = "default") -> None:
+    where, params = _where(name, app, site)
+    sql(data_dir, f"UPDATE secrets SET ciphertext = ? WHERE {where}", blob, *params)
 
 
 @pytest.mark.sqlite_only(reason="reads the bytes of the SQLite file and its WAL")
@@ -110,8 +118,7 @@ def test_older_version_replayed_into_a_row_is_integrity_error(api, data_dir, thr
 def test_ciphertext_moved_to_another_site_is_integrity_error(api, data_dir, three_secrets) -> None:
     api.post("/v1/sites", json={"name": "shop"})
     create_secret(api, "B", "shop-value", scope="/v1/sites/shop")
-    sql(data_dir, "UPDATE secrets SET ciphertext = ? WHERE site_id = (SELECT id FROM sites WHERE name = 'shop')",
-        ciphertext(data_dir, "B"))
+    set_ciphertext(data_dir, "B", ciphertext(data_dir, "B"), site="shop")
     expect_error(reveal(api, "B", scope="/v1/sites/shop"), 500, "integrity_error")
     assert reveal(api, "B").json()["value"] == "bravo-value"
 
