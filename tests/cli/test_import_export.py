@@ -116,6 +116,15 @@ def test_export_of_an_app_gives_only_that_apps_secrets(live: Live, cli, site):
     assert json.loads(cli("export", "--format", "json", site=site).stdout) == {"SITE_KEY": "site"}
 
 
+def test_export_of_an_app_that_does_not_exist_is_refused_and_writes_nothing(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "APP_KEY", "app", app="web")
+    result = cli("export", "--app", "wbe", site=site)  # a typo must not pass for an empty app
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "app 'wbe' does not exist" in result.stderr
+
+
 def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
     live.new_app(site, "web")
     live.put_secret(site, "SHARED", "site")
@@ -153,6 +162,14 @@ def test_import_into_an_app_scope(live: Live, cli, site, tmp_path):
     assert result.returncode == 0, result.stderr
     assert values(live, site, "web") == {"KEY": "app level"}
     assert values(live, site) == {"KEY": "site level stays"}
+
+
+def test_import_into_an_app_that_does_not_exist_is_refused_before_any_plan(live: Live, cli, site, tmp_path):
+    result = cli("import", str(write(tmp_path, "KEY=value\n")), "--app", "wbe", site=site)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "sitesecrets: app 'wbe' does not exist"
+    assert "create KEY" not in result.stderr
+    assert values(live, site) == {}
 
 
 # --- all or nothing ---------------------------------------------------------------------------

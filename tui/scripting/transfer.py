@@ -106,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     site = site_of(args)
     with client_for(args) as client:
         site_info = client.get_site(site)
-        existing = {s.name for s in client.list_secrets(site) if s.app == args.app}
+        existing = {s.name for s in client.list_scope(site, args.app)}  # an unknown app: refused here
         plan = plan_import(entries, existing, site_info.secret_count, site_info.limits, args.overwrite)
         for warning in repeated_warnings(plan):
             print(warning, file=sys.stderr)
@@ -131,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         if args.service:
             pairs = client.service_env(site, args.service).env
         else:
-            names = [s.name for s in client.list_secrets(site) if s.app == args.app]
+            names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
     if args.format == "json":
         write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
