@@ -147,6 +147,26 @@ def write_values(text: str, raw: bool) -> None:
         print("sitesecrets: control characters are shown escaped; pass --raw for the exact value", file=sys.stderr)
 
 
+def stdout_gone() -> None:
+    """stdout's reader went away (`| head -1`): point stdout at /dev/null, so what is still
+    buffered for it is dropped instead of failing again, with a traceback, at the interpreter's exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def print_once(text: str, lost: str) -> None:
+    """Print `text`, which is shown this once (a generated value, a new token), and flush it; when
+    stdout's reader has gone, Refused with `lost`: what was made and how to get it back or undo it."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        stdout_gone()
+        raise Refused(f"{lost} (standard output was closed before it could be written)") from None
+
+
 def wants_json(args: argparse.Namespace) -> bool:
     """`--json`, or any output that is not a terminal: scripts get JSON, people get tables."""
     return bool(getattr(args, "json", False)) or not sys.stdout.isatty()
