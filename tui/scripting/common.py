@@ -89,6 +89,11 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     from tui.client import ApiError, ServerUnreachable
     from tui.display import safe_str
 
+    if sys.stderr is None:  # closed (2>&-): print() would fall back to stdout and mix messages into the output
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    if sys.stdout is None:  # closed (>&-): a value or a token shown once would go nowhere
+        print("sitesecrets: standard output is closed (>&-); nothing was done", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return handler(args) or EXIT_OK
     except UsageError as error:
@@ -181,8 +186,13 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
+def stdin_is_terminal() -> bool:
+    """Whether stdin is a terminal; False too when the shell closed it (`<&-`)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
     from tui.display import safe_str
     from tui.prompt import ask

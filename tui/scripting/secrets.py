@@ -104,6 +104,8 @@ def read_value(args: argparse.Namespace) -> str:
             return args.from_file.read_bytes().decode("utf-8")  # not read_text: it would turn \r\n into \n
         except (OSError, UnicodeDecodeError) as error:
             raise UsageError(f"cannot read {args.from_file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
+    if sys.stdin is None:  # closed (<&-): no value at all, not an empty one
+        raise UsageError("standard input is closed (<&-): pipe the value in or pass --from-file; nothing was sent")
     if not sys.stdin.isatty():
         return sys.stdin.read()
     from tui.prompt import ask
