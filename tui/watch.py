@@ -2,14 +2,15 @@
 changes. Standard library only, as the rest of `run`.
 
 Three sources of events meet in one queue, read by the main thread alone: the signal handlers
-(SIGINT, SIGTERM, SIGHUP), a thread per child that waits for it to exit, and a thread that
-holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open. `SimpleQueue.put` is
+(SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), a thread per child that waits for it to
+exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open. `SimpleQueue.put` is
 reentrant, so a signal handler may call it, and the blocked `get` wakes for it: nothing polls.
 
 - A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
   to exit, then SIGKILL, and starts again with the new environment (the load recorded just
   before). One that is not: CMD keeps the environment it has, and stderr says why, once.
 - A forwarded signal: CMD gets it, and the supervisor exits with CMD's status when it ends.
+  SIGUSR1 and SIGUSR2 are passed on too, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
@@ -32,7 +33,11 @@ from dataclasses import dataclass
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
 from tui.startcheck import CannotStart, failed_start_status
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+PASSED_ON = (signal.SIGUSR1, signal.SIGUSR2)
+"""Signals CMD gets as they come while it runs on and is watched (a server reopening its logs).
+Left at their default, these and SIGQUIT (ctrl+\\) ended the supervisor and left CMD running
+unsupervised, in a session of its own, with its secrets."""
 WAIT_SECONDS = 60
 """How long one waiting fetch asks the server to hold it (the most the server grants)."""
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0
@@ -166,7 +171,10 @@ class Supervisor:
 
     def handle(self, event: object) -> int | None:
         if isinstance(event, Signalled):
-            self.forward(event.signum)
+            if event.signum in PASSED_ON:
+                self.signal_child(event.signum)
+            else:
+                self.forward(event.signum)
         elif isinstance(event, Exited):
             return self.on_exit(event)
         elif isinstance(event, Changed):
@@ -261,7 +269,7 @@ class Supervisor:
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     """Run CMD under supervision until it ends; its status. RunError when its first start is refused."""
     events: queue.SimpleQueue = queue.SimpleQueue()
-    for signum in FORWARDED:
+    for signum in FORWARDED + PASSED_ON:
         signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
     supervisor = Supervisor(watch, events)
     status = supervisor.start(first)

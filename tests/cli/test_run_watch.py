@@ -32,8 +32,13 @@ def on_signal(number, frame):
     record(event="signal", pid=os.getpid(), signal=number)
     sys.exit(int(os.environ.get("WATCH_STATUS_ON_SIGNAL", "0")))
 
-for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+def on_passing_signal(number, frame):  # as a server reopening its logs: noted, and it runs on
+    record(event="signal", pid=os.getpid(), signal=number)
+
+for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
     signal.signal(number, on_signal)
+for number in (signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(number, on_passing_signal)
 if os.environ.get("WATCH_IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 with open("/proc/self/cmdline", "rb") as f:
@@ -175,6 +180,26 @@ def test_sighup_to_the_supervisor_is_forwarded_too(live, watched):
         proc.send_signal(signal.SIGHUP)
         assert proc.wait(CEILING) == 0
         assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
+
+
+def test_sigquit_to_the_supervisor_is_forwarded_as_a_stop_too(live, watched):
+    with supervisor(live, watched, WATCH_STATUS_ON_SIGNAL="4") as proc:  # ctrl+\ at a terminal
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        proc.send_signal(signal.SIGQUIT)
+        assert proc.wait(CEILING) == 4
+        assert [e["signal"] for e in watched.events("signal")] == [signal.SIGQUIT]
+
+
+def test_sigusr1_and_sigusr2_reach_the_child_and_neither_ends_the_supervisor(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        first = started_with(watched, "first")["pid"]
+        for number in (signal.SIGUSR1, signal.SIGUSR2):
+            proc.send_signal(number)
+            wait_until(lambda: number in [e["signal"] for e in watched.events("signal")], f"the child getting {number}")
+        assert proc.poll() is None and alive(first)
+        update(live, watched.site, "second")  # and it still watches
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
 
 
 def test_child_exiting_by_itself_ends_the_supervisor_with_its_status(live, watched):
