@@ -255,6 +255,35 @@ def test_value_over_the_limit_is_named_and_nothing_written(live: Live, cli, tmp_
     assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
 
 
+PORT_TYPE = {"type": "object", "required": ["port"], "properties": {"port": {"type": "integer"}}}
+
+
+def typed(live: Live, site: str, *names: str) -> None:
+    """Secrets `names` of a type `db` whose value is a JSON object with an integer `port`."""
+    live.ok("POST", f"/v1/sites/{site}/secret-types", 201, json={"key": "db", "name": "Database", "schema": PORT_TYPE})
+    for name in names:
+        live.ok("POST", f"/v1/sites/{site}/secrets", 201, json={"name": name, "value": '{"port": 1}', "type": "db"})
+
+
+def test_overwriting_a_typed_secret_with_a_value_its_type_refuses_writes_nothing(live: Live, cli, site, tmp_path):
+    typed(live, site, "DB")
+    live.put_secret(site, "PLAIN", "old")
+    text = "NEW_ONE=1\nPLAIN=new\nDB=not json\n"  # the type's check is the server's, made as DB is written
+    result = cli("import", str(write(tmp_path, text)), "--overwrite", site=site)
+    assert result.returncode == 1
+    assert "does not match the secret type 'db'" in result.stderr
+    assert values(live, site) == {"DB": '{"port": 1}', "PLAIN": "old"}
+
+
+def test_an_import_stopped_part_way_names_what_it_had_written(live: Live, cli, site, tmp_path):
+    typed(live, site, "DB_A", "DB_B")
+    text = 'DB_A={"port": 2}\nDB_B={"port": "two"}\nNEW_ONE=1\n'
+    result = cli("import", str(write(tmp_path, text)), "--overwrite", site=site)
+    assert result.returncode == 1
+    assert "stopped at line 2 (DB_B); already written: DB_A" in result.stderr
+    assert values(live, site) == {"DB_A": '{"port": 2}', "DB_B": '{"port": 1}'}
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(live: Live, cli, site, tmp_path):
     live.put_secret(site, "EXISTING", "old")
     audit_before = len(live.audit(site))

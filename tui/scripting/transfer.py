@@ -95,7 +95,7 @@ def _body_size(entry: Entry) -> int:
 
 def cmd_import(args: argparse.Namespace) -> None:
     from shared.models import SecretCreate, SecretUpdate
-    from tui.client import build
+    from tui.client import ApiError, ServerUnreachable, build
 
     try:
         entries = parse(args.file.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows start with a BOM
@@ -106,8 +106,8 @@ def cmd_import(args: argparse.Namespace) -> None:
     site = site_of(args)
     with client_for(args) as client:
         site_info = client.get_site(site)
-        existing = {s.name for s in client.list_scope(site, args.app)}  # an unknown app: refused here
-        plan = plan_import(entries, existing, site_info.secret_count, site_info.limits, args.overwrite)
+        scope = client.list_scope(site, args.app)  # an unknown app: refused here
+        plan = plan_import(entries, {s.name for s in scope}, site_info.secret_count, site_info.limits, args.overwrite)
         for warning in repeated_warnings(plan):
             print(warning, file=sys.stderr)
         for entry in plan.create:
@@ -116,10 +116,23 @@ def cmd_import(args: argparse.Namespace) -> None:
             print(f"{'would update' if args.dry_run else 'update'} {entry.name}", file=sys.stderr)
         if args.dry_run:
             return
-        for entry in plan.create:
-            client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
-        for entry in plan.update:
-            client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+        # A typed secret's new value is judged against its type by the server alone, as it is
+        # written: those go first, so that a refused one finds nothing written before it
+        typed = {s.name for s in scope if s.type}
+        updates = sorted(plan.update, key=lambda e: e.name not in typed)  # stable: typed first, in file order
+        written: list[str] = []
+        for entry, new in [(e, False) for e in updates] + [(e, True) for e in plan.create]:
+            try:
+                if new:
+                    client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
+                else:
+                    client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+            except (ApiError, ServerUnreachable):
+                if written:
+                    print(f"sitesecrets: import stopped at line {entry.line} ({entry.name}); "
+                          f"already written: {', '.join(written)}", file=sys.stderr)
+                raise
+            written.append(entry.name)
     print(f"imported {len(plan.create)} new and {len(plan.update)} updated secret(s)", file=sys.stderr)
 
 
