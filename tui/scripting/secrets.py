@@ -108,7 +108,7 @@ def read_value(args: argparse.Namespace) -> str:
         raise UsageError("standard input is closed (<&-): pipe the value in or pass --from-file; nothing was sent")
     if not sys.stdin.isatty():
         return sys.stdin.read()
-    from tui.prompt import ask
+    from tui.prompt import MAX_LINE_BYTES, ask
 
     try:
         first = ask(f"value of {args.name}: ", echo=False)
@@ -117,6 +117,9 @@ def read_value(args: argparse.Namespace) -> str:
         raise UsageError("no value was typed (ctrl+d); nothing was sent") from None
     if again != first:
         raise UsageError("the two values differ; nothing was sent")
+    if len(first.encode("utf-8")) >= MAX_LINE_BYTES:  # the terminal may have cut it, as it did `again` alike
+        raise UsageError(f"a terminal keeps only {MAX_LINE_BYTES} bytes of a typed line and this value may have "
+                         "been cut there: pipe it in or use --from-file; nothing was sent")
     return first
 
 
