@@ -135,6 +135,25 @@ def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
     assert json.loads(result.stdout) == {"SHARED": "app"}
 
 
+def test_export_of_a_service_missing_a_bound_secret_is_refused_as_its_run_is(live: Live, cli, site):
+    live.put_secret(site, "PRESENT", "here")
+    live.new_service(site, "api", None, [{"name": "PRESENT"}, {"name": "NOT_YET"}])
+    result = cli("export", "--service", "api", "--format", "docker", site=site)
+    assert result.returncode == 1
+    assert result.stdout == ""  # not an env-file that starts the service with half its secrets
+    assert "service api binds secrets that do not exist yet: NOT_YET" in result.stderr
+    assert "here" not in result.stderr
+
+
+def test_export_of_a_service_whose_app_value_stands_in_for_a_missing_site_value(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "app value", app="web")
+    live.new_service(site, "api", "web", [{"name": "KEY"}, {"name": "KEY", "app": "web"}])
+    result = cli("export", "--service", "api", "--format", "json", site=site)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"KEY": "app value"}
+
+
 def test_export_of_a_service_does_not_count_as_its_start(live: Live, cli, site):
     live.put_secret(site, "KEY", "v1")
     live.new_service(site, "api", None, [{"name": "KEY"}])

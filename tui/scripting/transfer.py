@@ -24,7 +24,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
 
     exp = commands.add_parser("export", parents=[parent], help="print values (each read is audited)")
     exp.add_argument("--app", help="export this app's secrets")
-    exp.add_argument("--service", help="export exactly what this service receives")
+    exp.add_argument("--service", help="export exactly what this service receives (refused, as `run` is, while a bound "
+                                        "secret does not exist yet)")
     exp.add_argument("--format", choices=["env", "docker", "json", "shell"], default="env",
                      help="env: a .env file (python-dotenv, node's dotenv, `import`); docker: plain NAME=value lines for "
                           "docker --env-file (a value with a line break is refused); json: an object; shell: export lines for sh")
@@ -142,7 +143,13 @@ def cmd_export(args: argparse.Namespace) -> None:
     site = site_of(args)
     with client_for(args) as client:
         if args.service:
-            pairs = client.service_env(site, args.service).env
+            answer = client.service_env(site, args.service)
+            # as `run` refuses to start it: a file with half the service's secrets would start it all the same
+            absent = sorted({ref.name for ref in answer.missing} - set(answer.env))
+            if absent:
+                raise Refused(f"service {args.service} binds secrets that do not exist yet: {', '.join(absent)}; "
+                              "nothing was written")
+            pairs = answer.env
         else:
             names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
