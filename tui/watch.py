@@ -21,6 +21,7 @@ forwards it once (in the terminal's group CMD would receive it twice).
 
 from __future__ import annotations
 
+import os
 import queue
 import random
 import signal
@@ -203,7 +204,7 @@ class Supervisor:
             self.child = subprocess.Popen(self.watch.command, executable=prepared.program, env=prepared.env,
                                           start_new_session=True)
         except OSError as error:
-            print(f"sitesecrets run: cannot start {self.name}: {error.strerror}", file=sys.stderr)
+            tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
         self.latest = prepared.secrets
         threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
@@ -263,7 +264,16 @@ class Supervisor:
         """Tell stderr, once for as long as the same thing stays true."""
         if sentence != self.said:
             self.said = sentence
-            print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+            tell(sentence)
+
+
+def tell(sentence: str) -> None:
+    """One line on stderr. Its reader may have gone (`run --watch ... 2>&1 | logger`, the logger
+    dead): the line is lost then, but the supervisor must not end over it and leave CMD alone."""
+    try:
+        print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+    except OSError:  # and from now on nothing written to stderr (--verbose's lines too) can fail
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
 
 
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:

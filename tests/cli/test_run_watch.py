@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -245,6 +246,38 @@ def test_child_keeps_running_while_the_server_is_down_and_an_update_after_its_re
         wait_until(lambda: started_with(watched, "after-restart"), "a start with the value set after the restart")
         assert len(watched.starts()) == 2
         assert watched.said().count("cannot reach the server") == 1  # said once, not at every retry
+
+
+def test_a_stderr_whose_reader_has_gone_does_not_end_the_supervisor(live, watched):
+    """Its output piped to a logger that then died (`run --watch ... 2>&1 | logger`): what the
+    supervisor has to say is lost, but CMD stays supervised."""
+    read_end, write_end = os.pipe()
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   WATCH_RECORD=str(watched.record))
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api", "--", sys.executable, str(watched.script)]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=write_end)
+    os.close(write_end)
+    said = bytearray()
+
+    def saw(text: bytes) -> bool:
+        if select.select([read_end], [], [], 0)[0]:
+            said.extend(os.read(read_end, 65536))
+        return text in said
+
+    try:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        live.stop_server()
+        try:
+            wait_until(lambda: saw(b"cannot reach the server"), "the supervisor to find the server gone")
+        finally:
+            os.close(read_end)  # the logger dies: the next thing said goes nowhere
+            live.start_server()
+        update(live, watched.site, "second")  # after "the server answers again", written into the gone pipe
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(CEILING)
 
 
 def test_an_incomplete_new_environment_keeps_the_old_child_and_says_so_once(live, watched):
