@@ -3,8 +3,9 @@ changes. Standard library only, as the rest of `run`.
 
 Three sources of events meet in one queue, read by the main thread alone: the signal handlers
 (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), a thread per child that waits for it to
-exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open. `SimpleQueue.put` is
-reentrant, so a signal handler may call it, and the blocked `get` wakes for it: nothing polls.
+exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open.
+`SimpleQueue.put` is reentrant, so a signal handler may call it, and the blocked `get` wakes for
+it: nothing polls.
 
 - A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
   to exit, then SIGKILL, and starts again with the new environment (the load recorded just

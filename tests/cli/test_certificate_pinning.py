@@ -311,12 +311,13 @@ def test_run_watch_outlives_a_ca_file_gone_for_a_while(live, config, ca, tmp_pat
             supervisor = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=stderr)
         try:
             wait_until(lambda: started("v1"), "the first start")
-            env_fetches = lambda: sum(1 for method, path, _ in app.requests if method == "GET" and path.endswith("/env"))
-            wait_until(lambda: env_fetches() == 2, "the waiting fetch after the first one")
+            wait_until(lambda: len([r for r in app.requests if r[0] == "GET" and r[1].endswith("/env")]) == 2,
+                       "the waiting fetch after the first one")
             ca[0].unlink()  # the change below still arrives on the fetch that is already waiting
             live.ok("PATCH", f"/v1/sites/{site}/secrets/PINNED_VALUE", json={"value": "v2"})
             wait_until(lambda: started("v2"), "a start with v2")
-            wait_until(lambda: f"cannot use the CA file {ca[0]}" in err.read_text(), "the watch saying why it cannot connect")
+            wait_until(lambda: f"cannot use the CA file {ca[0]}" in err.read_text(),
+                       "the watch saying why it cannot connect")
             ca[0].write_bytes(ca_pem)
             live.ok("PATCH", f"/v1/sites/{site}/secrets/PINNED_VALUE", json={"value": "v3"})
             wait_until(lambda: started("v3"), "a start with v3, once the CA file is back")

@@ -67,7 +67,8 @@ def test_token_create_into_a_gone_reader_names_the_token_to_revoke(live: Live, s
     assert f"sitesecrets token revoke {created['id']}" in result.stderr
 
 
-def with_closed(live: Live, site: str, redirection: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+def with_closed(live: Live, site: str, redirection: str, *args: str,
+                input: str | None = None) -> subprocess.CompletedProcess:
     """Run `sitesecrets ARGS` from a shell that closed one of its streams first (`>&-`, `<&-`, `2>&-`);
     the streams left open are captured as text (stdin: `input`)."""
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)

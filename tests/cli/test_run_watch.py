@@ -254,7 +254,8 @@ def test_a_stderr_whose_reader_has_gone_does_not_end_the_supervisor(live, watche
     read_end, write_end = os.pipe()
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
                    WATCH_RECORD=str(watched.record))
-    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api", "--", sys.executable, str(watched.script)]
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api",
+            "--", sys.executable, str(watched.script)]
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=write_end)
     os.close(write_end)
     said = bytearray()

@@ -145,7 +145,8 @@ def cmd_token_create(args):
         print_json(created.model_dump(mode="json"))
         return
     print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
-    print_once(created.token, f"token {created.id} was created, not shown: `sitesecrets token revoke {created.id}` revokes it")
+    print_once(created.token,
+               f"token {created.id} was created, not shown: `sitesecrets token revoke {created.id}` revokes it")
 
 
 def cmd_token_ls(args):

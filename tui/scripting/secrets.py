@@ -8,8 +8,8 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table, say_services_to_restart,
-                     site_of, version_number, wants_json, write_values)
+from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table,
+                     say_services_to_restart, site_of, version_number, wants_json, write_values)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -151,7 +151,8 @@ def cmd_set(args: argparse.Namespace) -> None:
         if generated is not None:
             again = f"sitesecrets get {args.name}" + (f" --app {args.app}" if args.app else "")
             print_once(generated,  # the one time it is shown: letters, digits, - and _ only
-                       f"{filled} now holds a new generated value (version {secret.version}), not shown: `{again}` shows it")
+                       f"{filled} now holds a new generated value (version {secret.version}), not shown: "
+                       f"`{again}` shows it")
             print(f"generated a new value for {filled}: shown once above; set it at the provider now", file=sys.stderr)
         print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)
         if current is not None and secret.version != current.version:

@@ -12,8 +12,8 @@ import sys
 
 from tui.sitelimits import LIMIT_FIELDS, secrets_text, size_text
 
-from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table, stdin_is_terminal,
-                     wants_json)
+from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table,
+                     stdin_is_terminal, wants_json)
 
 
 def add_parsers(commands) -> None:
