@@ -173,11 +173,23 @@ def interrupted() -> int:
     return INTERRUPTED
 
 
+PIPE_CLOSED = 141
+"""Exit status once stdout's reader has gone: 128 + SIGPIPE, what a shell reports for `yes | head -1`."""
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run_argv(sys.argv[1:] if argv is None else argv)
+        status = run_argv(sys.argv[1:] if argv is None else argv)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a write to a gone reader fails here, not in the interpreter's exit
+        return status
     except KeyboardInterrupt:
         return interrupted()
+    except BrokenPipeError:  # stdout's reader went away (`sitesecrets export | head -1`): end quietly, as `yes` does
+        from tui.scripting.common import stdout_gone
+
+        stdout_gone()
+        return PIPE_CLOSED
 
 
 def run_argv(argv: list[str]) -> int:

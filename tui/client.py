@@ -145,7 +145,10 @@ class ServerUnreachable(ConnectionError):
 
 
 def _seg(name: str) -> str:
-    return quote(name, safe="")
+    """`name` as one path segment. Dots are encoded too: httpx removes a `.` or `..` segment from a
+    URL (RFC 3986), so `rm ..` would send `DELETE /v1/sites/S`, the site itself; `%2E%2E` is
+    left alone and the server reads it as the name `..`, which does not exist."""
+    return quote(name, safe="").replace(".", "%2E")
 
 
 def scope_path(site: str, app: str | None) -> str:

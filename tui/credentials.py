@@ -55,16 +55,28 @@ def _read_private(path: str, what: str) -> str:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as error:
-        raise CredentialsError(f"cannot read {what} {path}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as file:
+        raise _unreadable(what, path, error) from None
+    try:
+        file = os.fdopen(fd, "rb")  # a directory opens, and is refused only here
+    except OSError as error:
+        os.close(fd)
+        raise _unreadable(what, path, error) from None
+    with file:
         if os.fstat(fd).st_mode & 0o077:
             raise CredentialsError(f"{what} {path} is readable by other users; "
                                    f"run `chmod 600 {path}` (and replace the token if others could read it)")
-        data = file.read()
+        try:
+            data = file.read()
+        except OSError as error:
+            raise _unreadable(what, path, error) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise CredentialsError(f"{what} {path} is not UTF-8 text") from None
+
+
+def _unreadable(what: str, path: str, error: OSError) -> CredentialsError:
+    return CredentialsError(f"cannot read {what} {path}: {error.strerror}")
 
 
 def read_token_file(path: str) -> str:

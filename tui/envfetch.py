@@ -69,6 +69,10 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
         conn, prefix = open_connection(url, timeout)
     except NoConnection as error:
         raise RunError(f"cannot reach the server at {url}: {error}") from None
+    except ValueError as error:  # TrustError: what login stored for an https URL cannot be used (now)
+        # a RunError like any other failure to connect, so `run --watch` says so and tries again
+        # (the CA file may be in the middle of its renewal) instead of losing its watch
+        raise RunError(str(error)) from None
     sent = {"Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})}
     if body is not None:
         sent["Content-Type"] = "application/json"

@@ -19,6 +19,11 @@ import termios
 from typing import Iterator
 
 
+MAX_LINE_BYTES = 4095
+"""The most of a line a terminal in canonical mode keeps (Linux: its 4096-byte buffer, less the
+newline); what is typed or pasted past it is dropped without a sign, so a line this long may be cut."""
+
+
 def ask(prompt: str, *, echo: bool = True) -> str:
     """One line typed at the controlling terminal, without its newline; with `echo` false the
     typing is not shown (as `getpass`). Raises `EOFError` on ctrl+d at an empty line and

@@ -2,14 +2,16 @@
 changes. Standard library only, as the rest of `run`.
 
 Three sources of events meet in one queue, read by the main thread alone: the signal handlers
-(SIGINT, SIGTERM, SIGHUP), a thread per child that waits for it to exit, and a thread that
-holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open. `SimpleQueue.put` is
-reentrant, so a signal handler may call it, and the blocked `get` wakes for it: nothing polls.
+(SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), a thread per child that waits for it to
+exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wait=60`) open.
+`SimpleQueue.put` is reentrant, so a signal handler may call it, and the blocked `get` wakes for
+it: nothing polls.
 
 - A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
   to exit, then SIGKILL, and starts again with the new environment (the load recorded just
   before). One that is not: CMD keeps the environment it has, and stderr says why, once.
 - A forwarded signal: CMD gets it, and the supervisor exits with CMD's status when it ends.
+  SIGUSR1 and SIGUSR2 are passed on too, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
@@ -20,6 +22,7 @@ forwards it once (in the terminal's group CMD would receive it twice).
 
 from __future__ import annotations
 
+import os
 import queue
 import random
 import signal
@@ -32,7 +35,11 @@ from dataclasses import dataclass
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
 from tui.startcheck import CannotStart, failed_start_status
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+PASSED_ON = (signal.SIGUSR1, signal.SIGUSR2)
+"""Signals CMD gets as they come while it runs on and is watched (a server reopening its logs).
+Left at their default, these and SIGQUIT (ctrl+\\) ended the supervisor and left CMD running
+unsupervised, in a session of its own, with its secrets."""
 WAIT_SECONDS = 60
 """How long one waiting fetch asks the server to hold it (the most the server grants)."""
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0
@@ -166,7 +173,10 @@ class Supervisor:
 
     def handle(self, event: object) -> int | None:
         if isinstance(event, Signalled):
-            self.forward(event.signum)
+            if event.signum in PASSED_ON:
+                self.signal_child(event.signum)
+            else:
+                self.forward(event.signum)
         elif isinstance(event, Exited):
             return self.on_exit(event)
         elif isinstance(event, Changed):
@@ -195,7 +205,7 @@ class Supervisor:
             self.child = subprocess.Popen(self.watch.command, executable=prepared.program, env=prepared.env,
                                           start_new_session=True)
         except OSError as error:
-            print(f"sitesecrets run: cannot start {self.name}: {error.strerror}", file=sys.stderr)
+            tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
         self.latest = prepared.secrets
         threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
@@ -255,13 +265,22 @@ class Supervisor:
         """Tell stderr, once for as long as the same thing stays true."""
         if sentence != self.said:
             self.said = sentence
-            print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+            tell(sentence)
+
+
+def tell(sentence: str) -> None:
+    """One line on stderr. Its reader may have gone (`run --watch ... 2>&1 | logger`, the logger
+    dead): the line is lost then, but the supervisor must not end over it and leave CMD alone."""
+    try:
+        print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+    except OSError:  # and from now on nothing written to stderr (--verbose's lines too) can fail
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
 
 
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     """Run CMD under supervision until it ends; its status. RunError when its first start is refused."""
     events: queue.SimpleQueue = queue.SimpleQueue()
-    for signum in FORWARDED:
+    for signum in FORWARDED + PASSED_ON:
         signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
     supervisor = Supervisor(watch, events)
     status = supervisor.start(first)

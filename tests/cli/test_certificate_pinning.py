@@ -9,6 +9,8 @@ the same port."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from pty_process import PtyProcess
 from server.app import create_app
 from tlsserver import RecordingApp, make_ca, make_certificate, tls_server
 from tui.pins import fingerprint_of
+from waiting import wait_until
 
 PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
 MISMATCH = "the server's certificate does not match the one pinned at login"
@@ -280,3 +283,51 @@ def test_a_ca_file_gone_since_login_is_named(live, config, ca, tmp_path):
         result = sitesecrets(config, url, "apps", "ls")
     assert result.returncode == 2
     assert f"cannot use the CA file {ca[0]} (No such file or directory), given at login for {url}" in result.stderr
+
+
+WATCHED_CHILD = ("import os, signal\n"
+                 "with open(os.environ['WATCH_RECORD'], 'a') as out:\n"
+                 "    out.write(f\"{os.getpid()} {os.environ['PINNED_VALUE']}\\n\")\n"
+                 "signal.pause()\n")
+
+
+def test_run_watch_outlives_a_ca_file_gone_for_a_while(live, config, ca, tmp_path):
+    """The CA file is replaced by deleting it and writing the new one (a renewal): meanwhile the
+    watch cannot connect, says so, and keeps trying; once the file is back it sees changes again."""
+    site, service_token = service_with_secret(live)
+    record, err = tmp_path / "starts.txt", tmp_path / "stderr.txt"
+    ca_pem = ca[0].read_bytes()
+
+    def started(value: str) -> list[int]:
+        lines = record.read_text().splitlines() if record.exists() else []
+        return [int(pid) for pid, seen in (line.split() for line in lines) if seen == value]
+
+    with https_front(live, make_certificate(tmp_path / "leaf", issuer=ca)) as (url, app):
+        assert sitesecrets(config, url, "login", "--ca-file", str(ca[0]), input=service_token + "\n").returncode == 0
+        env = base_env(SITESECRETS_URL=url, XDG_CONFIG_HOME=str(config), WATCH_RECORD=str(record))
+        argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--grace", "5", "--service", "api", "--site", site,
+                "--", sys.executable, "-c", WATCHED_CHILD]
+        with open(err, "wb") as stderr:
+            supervisor = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=stderr)
+        try:
+            wait_until(lambda: started("v1"), "the first start")
+            wait_until(lambda: len([r for r in app.requests if r[0] == "GET" and r[1].endswith("/env")]) == 2,
+                       "the waiting fetch after the first one")
+            ca[0].unlink()  # the change below still arrives on the fetch that is already waiting
+            live.ok("PATCH", f"/v1/sites/{site}/secrets/PINNED_VALUE", json={"value": "v2"})
+            wait_until(lambda: started("v2"), "a start with v2")
+            wait_until(lambda: f"cannot use the CA file {ca[0]}" in err.read_text(),
+                       "the watch saying why it cannot connect")
+            ca[0].write_bytes(ca_pem)
+            live.ok("PATCH", f"/v1/sites/{site}/secrets/PINNED_VALUE", json={"value": "v3"})
+            wait_until(lambda: started("v3"), "a start with v3, once the CA file is back")
+            assert supervisor.poll() is None and "Traceback" not in err.read_text()
+        finally:
+            supervisor.kill()
+            supervisor.wait(60)
+            for value in ("v1", "v2", "v3"):  # the children run in sessions of their own
+                for pid in started(value):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass

@@ -116,6 +116,15 @@ def test_export_of_an_app_gives_only_that_apps_secrets(live: Live, cli, site):
     assert json.loads(cli("export", "--format", "json", site=site).stdout) == {"SITE_KEY": "site"}
 
 
+def test_export_of_an_app_that_does_not_exist_is_refused_and_writes_nothing(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "APP_KEY", "app", app="web")
+    result = cli("export", "--app", "wbe", site=site)  # a typo must not pass for an empty app
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "app 'wbe' does not exist" in result.stderr
+
+
 def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
     live.new_app(site, "web")
     live.put_secret(site, "SHARED", "site")
@@ -124,6 +133,25 @@ def test_export_of_a_service_gives_what_it_receives(live: Live, cli, site):
     live.new_service(site, "api", "web", [{"name": "SHARED"}, {"name": "SHARED", "app": "web"}])
     result = cli("export", "--service", "api", "--format", "json", site=site)
     assert json.loads(result.stdout) == {"SHARED": "app"}
+
+
+def test_export_of_a_service_missing_a_bound_secret_is_refused_as_its_run_is(live: Live, cli, site):
+    live.put_secret(site, "PRESENT", "here")
+    live.new_service(site, "api", None, [{"name": "PRESENT"}, {"name": "NOT_YET"}])
+    result = cli("export", "--service", "api", "--format", "docker", site=site)
+    assert result.returncode == 1
+    assert result.stdout == ""  # not an env-file that starts the service with half its secrets
+    assert "service api binds secrets that do not exist yet: NOT_YET" in result.stderr
+    assert "here" not in result.stderr
+
+
+def test_export_of_a_service_whose_app_value_stands_in_for_a_missing_site_value(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "app value", app="web")
+    live.new_service(site, "api", "web", [{"name": "KEY"}, {"name": "KEY", "app": "web"}])
+    result = cli("export", "--service", "api", "--format", "json", site=site)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"KEY": "app value"}
 
 
 def test_export_of_a_service_does_not_count_as_its_start(live: Live, cli, site):
@@ -153,6 +181,14 @@ def test_import_into_an_app_scope(live: Live, cli, site, tmp_path):
     assert result.returncode == 0, result.stderr
     assert values(live, site, "web") == {"KEY": "app level"}
     assert values(live, site) == {"KEY": "site level stays"}
+
+
+def test_import_into_an_app_that_does_not_exist_is_refused_before_any_plan(live: Live, cli, site, tmp_path):
+    result = cli("import", str(write(tmp_path, "KEY=value\n")), "--app", "wbe", site=site)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == "sitesecrets: app 'wbe' does not exist"
+    assert "create KEY" not in result.stderr
+    assert values(live, site) == {}
 
 
 # --- all or nothing ---------------------------------------------------------------------------
@@ -236,6 +272,35 @@ def test_value_over_the_limit_is_named_and_nothing_written(live: Live, cli, tmp_
     assert "line 3" in result.stderr and "BIG" in result.stderr and "16" in result.stderr
     assert "x" * 17 not in result.stderr
     assert live.ok("GET", f"/v1/sites/{site}")["secret_count"] == 0
+
+
+PORT_TYPE = {"type": "object", "required": ["port"], "properties": {"port": {"type": "integer"}}}
+
+
+def typed(live: Live, site: str, *names: str) -> None:
+    """Secrets `names` of a type `db` whose value is a JSON object with an integer `port`."""
+    live.ok("POST", f"/v1/sites/{site}/secret-types", 201, json={"key": "db", "name": "Database", "schema": PORT_TYPE})
+    for name in names:
+        live.ok("POST", f"/v1/sites/{site}/secrets", 201, json={"name": name, "value": '{"port": 1}', "type": "db"})
+
+
+def test_overwriting_a_typed_secret_with_a_value_its_type_refuses_writes_nothing(live: Live, cli, site, tmp_path):
+    typed(live, site, "DB")
+    live.put_secret(site, "PLAIN", "old")
+    text = "NEW_ONE=1\nPLAIN=new\nDB=not json\n"  # the type's check is the server's, made as DB is written
+    result = cli("import", str(write(tmp_path, text)), "--overwrite", site=site)
+    assert result.returncode == 1
+    assert "does not match the secret type 'db'" in result.stderr
+    assert values(live, site) == {"DB": '{"port": 1}', "PLAIN": "old"}
+
+
+def test_an_import_stopped_part_way_names_what_it_had_written(live: Live, cli, site, tmp_path):
+    typed(live, site, "DB_A", "DB_B")
+    text = 'DB_A={"port": 2}\nDB_B={"port": "two"}\nNEW_ONE=1\n'
+    result = cli("import", str(write(tmp_path, text)), "--overwrite", site=site)
+    assert result.returncode == 1
+    assert "stopped at line 2 (DB_B); already written: DB_A" in result.stderr
+    assert values(live, site) == {"DB_A": '{"port": 2}', "DB_B": '{"port": 1}'}
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(live: Live, cli, site, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -32,8 +33,13 @@ def on_signal(number, frame):
     record(event="signal", pid=os.getpid(), signal=number)
     sys.exit(int(os.environ.get("WATCH_STATUS_ON_SIGNAL", "0")))
 
-for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+def on_passing_signal(number, frame):  # as a server reopening its logs: noted, and it runs on
+    record(event="signal", pid=os.getpid(), signal=number)
+
+for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
     signal.signal(number, on_signal)
+for number in (signal.SIGUSR1, signal.SIGUSR2):
+    signal.signal(number, on_passing_signal)
 if os.environ.get("WATCH_IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 with open("/proc/self/cmdline", "rb") as f:
@@ -177,6 +183,26 @@ def test_sighup_to_the_supervisor_is_forwarded_too(live, watched):
         assert [e["signal"] for e in watched.events("signal")] == [signal.SIGHUP]
 
 
+def test_sigquit_to_the_supervisor_is_forwarded_as_a_stop_too(live, watched):
+    with supervisor(live, watched, WATCH_STATUS_ON_SIGNAL="4") as proc:  # ctrl+\ at a terminal
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        proc.send_signal(signal.SIGQUIT)
+        assert proc.wait(CEILING) == 4
+        assert [e["signal"] for e in watched.events("signal")] == [signal.SIGQUIT]
+
+
+def test_sigusr1_and_sigusr2_reach_the_child_and_neither_ends_the_supervisor(live, watched):
+    with supervisor(live, watched) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        first = started_with(watched, "first")["pid"]
+        for number in (signal.SIGUSR1, signal.SIGUSR2):
+            proc.send_signal(number)
+            wait_until(lambda: number in [e["signal"] for e in watched.events("signal")], f"the child getting {number}")
+        assert proc.poll() is None and alive(first)
+        update(live, watched.site, "second")  # and it still watches
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+
+
 def test_child_exiting_by_itself_ends_the_supervisor_with_its_status(live, watched):
     with supervisor(live, watched, WATCH_EXIT_AT_ONCE="3") as proc:
         assert proc.wait(CEILING) == 3
@@ -220,6 +246,39 @@ def test_child_keeps_running_while_the_server_is_down_and_an_update_after_its_re
         wait_until(lambda: started_with(watched, "after-restart"), "a start with the value set after the restart")
         assert len(watched.starts()) == 2
         assert watched.said().count("cannot reach the server") == 1  # said once, not at every retry
+
+
+def test_a_stderr_whose_reader_has_gone_does_not_end_the_supervisor(live, watched):
+    """Its output piped to a logger that then died (`run --watch ... 2>&1 | logger`): what the
+    supervisor has to say is lost, but CMD stays supervised."""
+    read_end, write_end = os.pipe()
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   WATCH_RECORD=str(watched.record))
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api",
+            "--", sys.executable, str(watched.script)]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=write_end)
+    os.close(write_end)
+    said = bytearray()
+
+    def saw(text: bytes) -> bool:
+        if select.select([read_end], [], [], 0)[0]:
+            said.extend(os.read(read_end, 65536))
+        return text in said
+
+    try:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        live.stop_server()
+        try:
+            wait_until(lambda: saw(b"cannot reach the server"), "the supervisor to find the server gone")
+        finally:
+            os.close(read_end)  # the logger dies: the next thing said goes nowhere
+            live.start_server()
+        update(live, watched.site, "second")  # after "the server answers again", written into the gone pipe
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait(CEILING)
 
 
 def test_an_incomplete_new_environment_keeps_the_old_child_and_says_so_once(live, watched):

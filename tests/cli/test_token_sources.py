@@ -189,6 +189,18 @@ def test_a_credentials_file_readable_by_others_is_refused(live, config):
     assert live.admin_token not in result.stderr
 
 
+def test_a_token_file_that_is_a_directory_is_named_in_one_sentence(live, site, config, tmp_path):
+    directory = tmp_path / "tokens"
+    directory.mkdir(mode=0o700)
+    listed = sitesecrets(env_without_token(live, config), "ls", "--token-file", str(directory))
+    ran = sitesecrets(env_without_token(live, config), "run", "--service", "api", "--site", site,
+                      "--token-file", str(directory), "--", "true")
+    assert listed.returncode == 2 and ran.returncode == 1
+    for result in (listed, ran):
+        assert f"cannot read token file {directory}: Is a directory" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_run_with_an_exposed_token_file_does_not_start_the_command(live, site, config, tmp_path):
     live.new_service(site, "empty", None, [])
     token_file = private_file(tmp_path / "token", live.mint("service", site, "empty"), 0o644)

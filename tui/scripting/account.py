@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from .common import Refused, UsageError, url_of
+from .common import Refused, UsageError, stdin_is_terminal, url_of
 
 
 def add_parsers(commands) -> None:
@@ -33,7 +33,7 @@ def add_parsers(commands) -> None:
 
 def read_token(url: str) -> str:
     """The token from a hidden prompt on a terminal, or the first line of piped stdin."""
-    if sys.stdin.isatty():
+    if stdin_is_terminal():
         from tui.prompt import ask
 
         try:
@@ -41,7 +41,7 @@ def read_token(url: str) -> str:
         except EOFError:
             token = ""
     else:
-        token = sys.stdin.readline()
+        token = sys.stdin.readline() if sys.stdin is not None else ""  # closed (<&-): no token
     token = token.strip()
     if not token or any(c.isspace() for c in token):
         raise UsageError("that is not a token (ss_...); nothing was stored")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import Refused, UsageError, client_for, connection_options, print_json, print_table, site_of, wants_json
+from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table, site_of,
+                     wants_json)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -144,7 +145,8 @@ def cmd_token_create(args):
         print_json(created.model_dump(mode="json"))
         return
     print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
-    print(created.token)
+    print_once(created.token,
+               f"token {created.id} was created, not shown: `sitesecrets token revoke {created.id}` revokes it")
 
 
 def cmd_token_ls(args):

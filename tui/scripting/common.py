@@ -89,6 +89,11 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     from tui.client import ApiError, ServerUnreachable
     from tui.display import safe_str
 
+    if sys.stderr is None:  # closed (2>&-): print() would fall back to stdout and mix messages into the output
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    if sys.stdout is None:  # closed (>&-): a value or a token shown once would go nowhere
+        print("sitesecrets: standard output is closed (>&-); nothing was done", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return handler(args) or EXIT_OK
     except UsageError as error:
@@ -147,6 +152,26 @@ def write_values(text: str, raw: bool) -> None:
         print("sitesecrets: control characters are shown escaped; pass --raw for the exact value", file=sys.stderr)
 
 
+def stdout_gone() -> None:
+    """stdout's reader went away (`| head -1`): point stdout at /dev/null, so what is still
+    buffered for it is dropped instead of failing again, with a traceback, at the interpreter's exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def print_once(text: str, lost: str) -> None:
+    """Print `text`, which is shown this once (a generated value, a new token), and flush it; when
+    stdout's reader has gone, Refused with `lost`: what was made and how to get it back or undo it."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        stdout_gone()
+        raise Refused(f"{lost} (standard output was closed before it could be written)") from None
+
+
 def wants_json(args: argparse.Namespace) -> bool:
     """`--json`, or any output that is not a terminal: scripts get JSON, people get tables."""
     return bool(getattr(args, "json", False)) or not sys.stdout.isatty()
@@ -161,8 +186,13 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
+def stdin_is_terminal() -> bool:
+    """Whether stdin is a terminal; False too when the shell closed it (`<&-`)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise UsageError(f"{question} needs confirmation: pass --yes when not at a terminal")
     from tui.display import safe_str
     from tui.prompt import ask

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import (Refused, UsageError, client_for, confirm, print_json, print_table, say_services_to_restart, site_of,
-                     version_number, wants_json, write_values)
+from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table,
+                     say_services_to_restart, site_of, version_number, wants_json, write_values)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -104,9 +104,11 @@ def read_value(args: argparse.Namespace) -> str:
             return args.from_file.read_bytes().decode("utf-8")  # not read_text: it would turn \r\n into \n
         except (OSError, UnicodeDecodeError) as error:
             raise UsageError(f"cannot read {args.from_file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
+    if sys.stdin is None:  # closed (<&-): no value at all, not an empty one
+        raise UsageError("standard input is closed (<&-): pipe the value in or pass --from-file; nothing was sent")
     if not sys.stdin.isatty():
         return sys.stdin.read()
-    from tui.prompt import ask
+    from tui.prompt import MAX_LINE_BYTES, ask
 
     try:
         first = ask(f"value of {args.name}: ", echo=False)
@@ -115,6 +117,9 @@ def read_value(args: argparse.Namespace) -> str:
         raise UsageError("no value was typed (ctrl+d); nothing was sent") from None
     if again != first:
         raise UsageError("the two values differ; nothing was sent")
+    if len(first.encode("utf-8")) >= MAX_LINE_BYTES:  # the terminal may have cut it, as it did `again` alike
+        raise UsageError(f"a terminal keeps only {MAX_LINE_BYTES} bytes of a typed line and this value may have "
+                         "been cut there: pipe it in or use --from-file; nothing was sent")
     return first
 
 
@@ -144,7 +149,10 @@ def cmd_set(args: argparse.Namespace) -> None:
             change = {"value": value}
         secret, action = send_change(client, site, args, current, change)
         if generated is not None:
-            print(generated, flush=True)  # the one time it is shown: letters, digits, - and _ only
+            again = f"sitesecrets get {args.name}" + (f" --app {args.app}" if args.app else "")
+            print_once(generated,  # the one time it is shown: letters, digits, - and _ only
+                       f"{filled} now holds a new generated value (version {secret.version}), not shown: "
+                       f"`{again}` shows it")
             print(f"generated a new value for {filled}: shown once above; set it at the provider now", file=sys.stderr)
         print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)
         if current is not None and secret.version != current.version:

@@ -15,7 +15,7 @@ import sys
 
 from tui.pins import Trust, fingerprint_of, matches, parse_fingerprint
 
-from .common import Refused, UsageError
+from .common import Refused, UsageError, stdin_is_terminal
 
 OPENSSL_HINT = "on the server: openssl x509 -noout -fingerprint -sha256 -in CERT.pem"
 
@@ -45,7 +45,7 @@ def decide_trust(url: str, *, fingerprint: str | None, ca_file: str | None, prox
         return Trust.pin(der)
     if refusal is None:  # verified by the CA bundle (certifi, httpx's) for this host name: no question to ask
         return Trust.pin(der)
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise Refused(f"{refusal}; compare its fingerprint {shown} with the server's ({OPENSSL_HINT}) "
                       "and pass it with --fingerprint, or pass --ca-file; nothing was stored")
     _confirm(url, refusal, shown, previous=_previous_pin(url))

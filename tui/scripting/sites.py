@@ -12,7 +12,8 @@ import sys
 
 from tui.sitelimits import LIMIT_FIELDS, secrets_text, size_text
 
-from .common import Refused, UsageError, client_for, connection_options, print_json, print_table, wants_json
+from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table,
+                     stdin_is_terminal, wants_json)
 
 
 def add_parsers(commands) -> None:
@@ -97,7 +98,8 @@ def cmd_sites_create(args):
         print_json({"site": site.model_dump(mode="json"), "token": created.model_dump(mode="json") if created else None})
     elif created is not None:
         print(f"admin token {created.id} for {site.name}; shown this once:", file=sys.stderr)
-        print(created.token)
+        print_once(created.token, f"admin token {created.id} was created, not shown: "
+                                  f"`sitesecrets token revoke {created.id}` revokes it")
 
 
 def cmd_sites_set(args):
@@ -126,7 +128,7 @@ def cmd_sites_rm(args):
 
 def _confirm_by_name(name: str) -> None:
     """A cascade delete goes ahead only once the site's name is typed back at the terminal."""
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise UsageError("rm --cascade deletes every secret of the site: pass --yes when not at a terminal")
     from tui.display import safe_str
     from tui.prompt import ask

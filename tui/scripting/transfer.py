@@ -24,7 +24,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
 
     exp = commands.add_parser("export", parents=[parent], help="print values (each read is audited)")
     exp.add_argument("--app", help="export this app's secrets")
-    exp.add_argument("--service", help="export exactly what this service receives")
+    exp.add_argument("--service", help="export exactly what this service receives (refused, as `run` is, while a bound "
+                                        "secret does not exist yet)")
     exp.add_argument("--format", choices=["env", "docker", "json", "shell"], default="env",
                      help="env: a .env file (python-dotenv, node's dotenv, `import`); docker: plain NAME=value lines for "
                           "docker --env-file (a value with a line break is refused); json: an object; shell: export lines for sh")
@@ -95,7 +96,7 @@ def _body_size(entry: Entry) -> int:
 
 def cmd_import(args: argparse.Namespace) -> None:
     from shared.models import SecretCreate, SecretUpdate
-    from tui.client import build
+    from tui.client import ApiError, ServerUnreachable, build
 
     try:
         entries = parse(args.file.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows start with a BOM
@@ -106,8 +107,8 @@ def cmd_import(args: argparse.Namespace) -> None:
     site = site_of(args)
     with client_for(args) as client:
         site_info = client.get_site(site)
-        existing = {s.name for s in client.list_secrets(site) if s.app == args.app}
-        plan = plan_import(entries, existing, site_info.secret_count, site_info.limits, args.overwrite)
+        scope = client.list_scope(site, args.app)  # an unknown app: refused here
+        plan = plan_import(entries, {s.name for s in scope}, site_info.secret_count, site_info.limits, args.overwrite)
         for warning in repeated_warnings(plan):
             print(warning, file=sys.stderr)
         for entry in plan.create:
@@ -116,10 +117,23 @@ def cmd_import(args: argparse.Namespace) -> None:
             print(f"{'would update' if args.dry_run else 'update'} {entry.name}", file=sys.stderr)
         if args.dry_run:
             return
-        for entry in plan.create:
-            client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
-        for entry in plan.update:
-            client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+        # A typed secret's new value is judged against its type by the server alone, as it is
+        # written: those go first, so that a refused one finds nothing written before it
+        typed = {s.name for s in scope if s.type}
+        updates = sorted(plan.update, key=lambda e: e.name not in typed)  # stable: typed first, in file order
+        written: list[str] = []
+        for entry, new in [(e, False) for e in updates] + [(e, True) for e in plan.create]:
+            try:
+                if new:
+                    client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
+                else:
+                    client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+            except (ApiError, ServerUnreachable):
+                if written:
+                    print(f"sitesecrets: import stopped at line {entry.line} ({entry.name}); "
+                          f"already written: {', '.join(written)}", file=sys.stderr)
+                raise
+            written.append(entry.name)
     print(f"imported {len(plan.create)} new and {len(plan.update)} updated secret(s)", file=sys.stderr)
 
 
@@ -129,9 +143,15 @@ def cmd_export(args: argparse.Namespace) -> None:
     site = site_of(args)
     with client_for(args) as client:
         if args.service:
-            pairs = client.service_env(site, args.service).env
+            answer = client.service_env(site, args.service)
+            # as `run` refuses to start it: a file with half the service's secrets would start it all the same
+            absent = sorted({ref.name for ref in answer.missing} - set(answer.env))
+            if absent:
+                raise Refused(f"service {args.service} binds secrets that do not exist yet: {', '.join(absent)}; "
+                              "nothing was written")
+            pairs = answer.env
         else:
-            names = [s.name for s in client.list_secrets(site) if s.app == args.app]
+            names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
     if args.format == "json":
         write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
