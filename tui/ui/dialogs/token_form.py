@@ -125,6 +125,8 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
         return build(TokenCreate, **fields)
 
     def action_save(self) -> None:
+        if self.saving("token-create"):  # a second token would be made, and never shown
+            return
         try:
             body = self._body()
         except ValueError as problem:
