@@ -122,6 +122,11 @@ class SecretsPane(DataPane):
     def show(self, secret: Secret | None) -> None:
         self.detail.show(secret, empty=self.empty_text())
 
+    def empty_text(self) -> Text:
+        if self.due_only and not self.needle and self.data is not None and self.data.secrets:
+            return Text(f"Nothing is due for rotation within {DUE_SOON_DAYS} days: o shows all.", style="dim")
+        return super().empty_text()
+
     def action_due(self) -> None:
         """Toggle the due filter."""
         self.due_only = not self.due_only
