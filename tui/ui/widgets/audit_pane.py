@@ -203,7 +203,8 @@ class AuditPane(DataPane):
             said = verified(site, result)
             self.notify(f"{said[0].upper()}{said[1:]}.", markup=False)
             return
-        where = f"Event {result.broken_id}: {result.reason}." if result.broken_id is not None else f"{result.reason}."
+        reason = safe_str(result.reason)  # the server's words: a foreign one's may hold escape sequences
+        where = f"Event {result.broken_id}: {reason}." if result.broken_id is not None else f"{reason}."
         self.notify(where, title=f"Audit chain of site {site} BROKEN", severity="error", markup=False, timeout=30)
 
     # ------------------------------------------------------------ rows and the line under them
