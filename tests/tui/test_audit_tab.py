@@ -156,3 +156,31 @@ def test_a_target_filter_is_exact_only_for_the_target_the_tui_filled_in():
     assert target_query("secret:app/web/*") == TargetQuery(server="secret:app/web/*")
     assert target_query(" Main ") == TargetQuery(part="main")
     assert target_query("") == TargetQuery()
+
+
+async def test_older_events_still_coming_when_the_filter_changes_stay_out_of_the_new_list(started, admin, site, monkeypatch):
+    import threading
+
+    from tui.ui.widgets.audit_pane import AuditPane
+
+    for number in range(6):
+        admin.create_secret(site, None, SecretCreate(name=f"S{number}", value="v"))
+    monkeypatch.setattr(AuditPane, "PAGE_SIZE", 3)
+    async with started() as (app, pilot):
+        real, asked, release = app.client.audit, [], threading.Event()
+
+        def slow_older_pages(site_, **query):  # a slow link: the next older page takes its time
+            if query.get("before"):
+                asked.append(query)
+                release.wait(30)
+            return real(site_, **query)
+
+        app.client.audit = slow_older_pages
+        pane = await _audit(pilot, 3)
+        await wait_until(pilot, lambda: asked, message="older events asked for (the table's end is in view)")
+        pane.query_one("#audit-action", Select).value = "site.create"
+        await wait_until(pilot, lambda: [row[2] for row in _rows(app)] == ["site.create"], message="filtered")
+        release.set()
+        await wait_until(pilot, lambda: not pane.calls_running(), message="the older page came")
+        await settled(pilot)
+        assert [row[2] for row in _rows(app)] == ["site.create"]

@@ -143,6 +143,8 @@ class AuditPane(DataPane):
             return
         self._loading_more = True
         self._asked = self._filters()
+        for older in [worker for worker in self._api_calls() if worker.group == "audit-more"]:
+            self._forget(older)  # older events for the filters (or site) the table showed until now
         self.call_api(self._fetch, None, group="audit-load", done=self._replace)
 
     def _replace(self, batch: AuditBatch) -> None:
