@@ -186,3 +186,23 @@ async def test_a_second_ctrl_s_while_a_token_is_made_makes_one_token(started, ad
         await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
         assert len(calls) == 1
     assert [token.name for token in admin.list_tokens()].count("made-once") == 1
+
+
+async def test_enter_in_a_delete_confirm_presses_the_focused_cancel_and_y_deletes(started, admin, site):
+    # What README and the dialog say: a stray enter never deletes; y does.
+    from tui.ui.dialogs.confirm import ConfirmDialog
+
+    admin.create_secret(site, None, SecretCreate(name="KEPT", value="v"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked")
+        assert "Cancel (n)" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="closed")
+        await settled(pilot)
+        assert secrets_rows(app) == [("KEPT", "site")]
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: secrets_rows(app) == [], message="deleted")
+    assert admin.list_secrets(site) == []
