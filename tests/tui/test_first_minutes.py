@@ -156,6 +156,7 @@ async def test_help_explains_focus_moving_and_each_tabs_filter(started):
         await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog), message="help")
         text = screen_text(app)
         for expected in ("focus", "tab / shift+tab", "g home / G end", "j k", "pgup / pgdn",
+                         "Sites (the operator) / Tokens (admins)",
                          "Secrets", "part of a name, description, type or scope", "Secret Types",
                          "part of a name, key or description", "Services", "Audit"):
             assert expected in text, expected

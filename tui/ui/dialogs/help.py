@@ -25,6 +25,7 @@ MOVING: Rows = [
     ("g home / G end", "first / last row"),
     ("pgup / pgdn", "a page up / down"),
     ("1 2 3 4", "Secrets / Secret Types / Audit (admins) / Services"),
+    ("5 6", "Sites (the operator) / Tokens (admins)"),
 ]
 
 FILTERS: Rows = [
