@@ -12,6 +12,7 @@ from shared.models import Role, SecretCreate
 from tui.client import SiteSecretsClient
 from tui.ui.dialogs.help import HelpDialog
 from tui.ui.dialogs.message import MessageDialog
+from tui.ui.messages import ShowAudit
 from tui.ui.widgets.audit_pane import action_choices
 from tui_helpers import make_token, screen_text, settled, show_tab, wait_until
 
@@ -118,6 +119,29 @@ async def test_audit_of_this_secret_from_the_secrets_tab(started, admin, site):
         assert app.screen.query_one("#audit-target", Input).value == "secret:site/MAIN_DB"
 
 
+async def test_a_tab_being_left_gives_up_the_focus_at_once_so_it_never_comes_back(started, admin, site):
+    # Textual hands the focus of a widget being hidden to a focusable sibling (the detail pane, the
+    # filter box), and focus inside a tab shows that tab again: under load the Secrets tab came back
+    # in place of the Audit tab, or flickered, as the new tab's table took the focus a moment later.
+    admin.create_secret(site, None, SecretCreate(name="MAIN_DB", value="v"))
+    async with started(rows=1) as (app, pilot):
+        screen, shown = app.screen, []
+        secrets_tab = screen.query_one("#secrets")
+        screen.watch(screen.query_one("#tabs"), "active", lambda tab: shown.append(tab), init=False)
+        screen.action_show_tab("audit")  # what 3 does, up to the moment the Secrets tab is hidden
+        assert app.focused is None or secrets_tab not in app.focused.ancestors
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "audit-table", message="audit table")
+        await settled(pilot)
+        assert shown == ["audit"]
+        await pilot.press("1")
+        await wait_until(pilot, lambda: app.focused is screen.query_one("#secrets-table"), message="back on Secrets")
+        shown.clear()
+        screen.post_message(ShowAudit("secret:site/MAIN_DB"))  # what a on a secret does
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "audit-table", message="its audit")
+        await settled(pilot)
+        assert shown == ["audit"]
+
+
 async def test_escape_leaves_an_audit_filter_and_keys_typed_there_stay_in_it(started, admin, site):
     async with started() as (app, pilot):
         pane = await _audit(pilot, 0)
@@ -156,3 +180,31 @@ def test_a_target_filter_is_exact_only_for_the_target_the_tui_filled_in():
     assert target_query("secret:app/web/*") == TargetQuery(server="secret:app/web/*")
     assert target_query(" Main ") == TargetQuery(part="main")
     assert target_query("") == TargetQuery()
+
+
+async def test_older_events_still_coming_when_the_filter_changes_stay_out_of_the_new_list(started, admin, site, monkeypatch):
+    import threading
+
+    from tui.ui.widgets.audit_pane import AuditPane
+
+    for number in range(6):
+        admin.create_secret(site, None, SecretCreate(name=f"S{number}", value="v"))
+    monkeypatch.setattr(AuditPane, "PAGE_SIZE", 3)
+    async with started() as (app, pilot):
+        real, asked, release = app.client.audit, [], threading.Event()
+
+        def slow_older_pages(site_, **query):  # a slow link: the next older page takes its time
+            if query.get("before"):
+                asked.append(query)
+                release.wait(30)
+            return real(site_, **query)
+
+        app.client.audit = slow_older_pages
+        pane = await _audit(pilot, 3)
+        await wait_until(pilot, lambda: asked, message="older events asked for (the table's end is in view)")
+        pane.query_one("#audit-action", Select).value = "site.create"
+        await wait_until(pilot, lambda: [row[2] for row in _rows(app)] == ["site.create"], message="filtered")
+        release.set()
+        await wait_until(pilot, lambda: not pane.calls_running(), message="the older page came")
+        await settled(pilot)
+        assert [row[2] for row in _rows(app)] == ["site.create"]

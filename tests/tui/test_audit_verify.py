@@ -49,3 +49,18 @@ def test_a_chain_from_before_keyed_links_says_how_many_links_are_plain_sha256():
     assert verified("shop", keyed) == "the audit chain of site shop verifies: 12 event(s)"
     assert verified("shop", upgraded) == ("the audit chain of site shop verifies: 12 event(s), "
                                           "9 of them linked by SHA-256 before the chain was keyed")
+
+
+async def test_a_foreign_servers_reason_for_a_broken_chain_is_spelled_out_never_sent_to_the_terminal(started):
+    from shared.models import AuditVerification
+    from tui_helpers import show_tab, terminal_bytes
+
+    hostile = "\x1b]52;c;SGFja2Vk\x07 [red]x[/] \u202eevil"  # a clipboard write, markup, a bidi override
+    async with started(notifications=True) as (app, pilot):
+        app.client.verify_audit = lambda _site: AuditVerification(ok=False, events=3, broken_id=2, reason=hostile)
+        await show_tab(pilot, "audit")
+        await pilot.press("v")
+        await wait_until(pilot, lambda: "BROKEN" in screen_text(app), message="broken, in a toast")
+        assert notification_messages(app) == ["Event 2: \\x1b]52;c;SGFja2Vk\\x07 [red]x[/] \\u202eevil."]
+        sent = terminal_bytes(app)
+        assert "\x1b]52" not in sent and "\u202e" not in sent and "\x07" not in sent

@@ -104,6 +104,26 @@ async def test_every_table_moves_like_a_pager(started, admin, site):
         await wait_until(pilot, lambda: table.cursor_row == 1 or table.cursor_row == 0, message="page up")
 
 
+async def test_tab_and_shift_tab_move_the_focus_between_a_tabs_boxes_and_its_table(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="API_KEY", value="v"))
+    async with started(rows=1) as (app, pilot):
+
+        async def focus_goes(key: str, selector: str) -> None:
+            await pilot.press(key)
+            await wait_until(pilot, lambda: app.focused is app.screen.query_one(selector), message=f"{key} to {selector}")
+
+        await focus_goes("slash", "#secrets-filter")
+        await focus_goes("tab", "#secrets-table")
+        await focus_goes("shift+tab", "#secrets-filter")
+        await focus_goes("tab", "#secrets-table")  # where the tab keys work again
+        await show_tab(pilot, "audit")
+        await focus_goes("slash", "#audit-action")
+        await focus_goes("tab", "#audit-actor")  # the actor and target boxes, from the keyboard alone
+        await focus_goes("tab", "#audit-target")
+        await focus_goes("tab", "#audit-table")
+        await focus_goes("shift+tab", "#audit-target")
+
+
 async def test_slash_filters_the_types_and_services_tabs(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema={"type": "object"}))
     admin.create_type(site, SecretTypeCreate(key="smtp", name="Mail server", schema={"type": "object"}))
@@ -136,6 +156,7 @@ async def test_help_explains_focus_moving_and_each_tabs_filter(started):
         await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog), message="help")
         text = screen_text(app)
         for expected in ("focus", "tab / shift+tab", "g home / G end", "j k", "pgup / pgdn",
+                         "Sites (the operator) / Tokens (admins)",
                          "Secrets", "part of a name, description, type or scope", "Secret Types",
                          "part of a name, key or description", "Services", "Audit"):
             assert expected in text, expected

@@ -78,6 +78,20 @@ async def test_old_version_reveal_warns_counts_down_and_masks_again(started, adm
     assert events and all(event.details.get("version") == 2 for event in events)
 
 
+async def test_an_old_value_longer_than_the_dialog_is_read_to_its_end_from_the_keyboard(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="PEM", value="\n".join(f"line-{n:02}" for n in range(40))))
+    admin.update_secret(site, None, "PEM", SecretUpdate(value="new"))
+    async with started(rows=1) as (app, pilot):
+        dialog = await _open_history(pilot, 2)
+        await pilot.press("down", "s")  # v1
+        await wait_until(pilot, lambda: "line-00" in screen_text(app), message="old value shown")
+        assert "line-39" not in screen_text(app)
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: app.focused is dialog.query_one("#history-value-box"), message="tab: the value")
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "line-39" in screen_text(app), message="the value's last line")
+
+
 async def test_rollback_asks_first_then_names_the_services_to_restart(started, admin, site):
     _three_versions(admin, site)
     admin.create_service(site, ServiceCreate(name="checkout", secrets=[{"name": "TOKEN"}]))

@@ -1,7 +1,8 @@
 """Issue 15, part 3 item 6: states that misled the walkthrough's user. A revoked token is said to
 be rejected (not "online") with how to log in again; the scope list says where apps come from;
 the bindings picker says why site secrets are not offered; the apps dialog opens on its list; a
-failed save keeps the form open and the form itself says the save failed."""
+failed save keeps the form open and the form itself says the save failed; a second ctrl+s while
+the first save runs sends nothing more."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui.ui.textual_private import notification_messages
-from tui_helpers import screen_text, show_tab, wait_until
+from tui_helpers import screen_text, secrets_rows, settled, show_tab, wait_until
 
 
 async def _form(pilot, key: str, form_type):
@@ -129,3 +130,79 @@ async def test_markup_in_a_failed_saves_message_and_the_bindings_note_is_literal
         await wait_until(pilot, lambda: "services of app [red]x[/foo]" in screen_text(app)
                          and "[@click=app.quit]q[/] may not use them" in screen_text(app), message="literal app name")
         assert app.is_running and app.return_code is None
+
+
+def _held(call):
+    """`call` made real, but its answer held back until `release` is set: a slow link. Returns the
+    wrapper, the list of calls made and the event that lets the answers through."""
+    import threading
+
+    calls, release = [], threading.Event()
+
+    def held(*args):
+        calls.append(args)
+        result = call(*args)
+        release.wait(30)
+        return result
+
+    return held, calls, release
+
+
+async def test_a_second_ctrl_s_while_the_save_runs_saves_once_and_says_nothing_failed(started, admin, site):
+    # Over a slow link a user presses ctrl+s again (or clicks Save) before the first answer: that
+    # second save must not reach the server, where it was refused as "already exists" and the
+    # form said "Not saved" of a secret it had just created.
+    async with started(notifications=True) as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "ONCE"
+        form.query_one("#value-text").text = "a value"
+        app.client.create_secret, calls, release = _held(app.client.create_secret)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: len(calls) == 1, message="first save sent")
+        await pilot.press("ctrl+s")
+        await settled(pilot)
+        release.set()
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="form closed as saved")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("ONCE", "site")], message="listed")
+        assert len(calls) == 1
+        assert not [note for note in notification_messages(app) if "already exists" in note]
+    assert [secret.name for secret in admin.list_secrets(site)] == ["ONCE"]
+
+
+async def test_a_second_ctrl_s_while_a_token_is_made_makes_one_token(started, admin, site):
+    # A second token made by the second press would never be shown: a working credential nobody has.
+    from tui.ui.dialogs.token_form import TokenFormDialog
+
+    async with started() as (app, pilot):
+        await show_tab(pilot, "tokens")
+        form = await _form(pilot, "n", TokenFormDialog)
+        form.query_one("#name", Input).value = "made-once"
+        app.client.create_token, calls, release = _held(app.client.create_token)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: len(calls) == 1, message="first create sent")
+        await pilot.press("ctrl+s")
+        await settled(pilot)
+        release.set()
+        await wait_until(pilot, lambda: "shown this once" in screen_text(app), message="token shown")
+        assert len(calls) == 1
+    assert [token.name for token in admin.list_tokens()].count("made-once") == 1
+
+
+async def test_enter_in_a_delete_confirm_presses_the_focused_cancel_and_y_deletes(started, admin, site):
+    # What README and the dialog say: a stray enter never deletes; y does.
+    from tui.ui.dialogs.confirm import ConfirmDialog
+
+    admin.create_secret(site, None, SecretCreate(name="KEPT", value="v"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked")
+        assert "Cancel (n)" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="closed")
+        await settled(pilot)
+        assert secrets_rows(app) == [("KEPT", "site")]
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="asked again")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: secrets_rows(app) == [], message="deleted")
+    assert admin.list_secrets(site) == []

@@ -382,6 +382,34 @@ async def test_a_site_name_with_markup_from_a_foreign_server_shows_literally(mak
         assert app.is_running and app.return_code is None
 
 
+async def test_site_and_service_names_from_a_foreign_server_are_spelled_out_in_the_token_form(make_app, admin, site):
+    from shared.models import Service, Site
+    from tui_helpers import terminal_bytes
+
+    hostile = "evil\x1b]52;c;SGFja2Vk\x07\u202e"  # a clipboard write and a bidi override
+    real = admin.get_site(site)
+    app = make_app()
+    app.client.list_sites = lambda: [Site.model_construct(**{**dict(real), "name": hostile})]
+    app.client.list_services = lambda _site: type("L", (), {"items": [Service.model_construct(name=hostile + "svc")]})()
+    async with running(app) as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TokenFormDialog), message="token form")
+        form = app.screen
+        spelled = "evil\\x1b]52;c;SGFja2Vk\\x07\\u202e"
+        form.query_one("#site").focus()
+        await pilot.press("enter")  # the list of sites
+        await wait_until(pilot, lambda: spelled in screen_text(app), message="the site's name, spelled out")
+        await pilot.press("escape")
+        form.query_one("#role").value = Role.service.value
+        form.query_one("#site").value = hostile
+        await wait_until(pilot, lambda: not form.query_one("#service").disabled, message="services loaded")
+        form.query_one("#service").value = hostile + "svc"
+        await wait_until(pilot, lambda: spelled + "svc" in screen_text(app), message="the service's name, spelled out")
+        sent = terminal_bytes(app)
+        assert "\x1b]52" not in sent and "\u202e" not in sent
+
+
 async def test_a_site_bound_admin_creates_tokens_for_its_own_site(started, admin, site):
     async with started(token=bound_token(admin, Role.admin, site)) as (app, pilot):
         await open_tab(pilot, "6", "tokens")

@@ -65,6 +65,17 @@ async def test_rotation_column_marks_due_and_overdue_and_o_filters_them(started,
         assert "Due for rotation" not in screen_text(app)
 
 
+async def test_due_filter_with_nothing_due_says_so_not_that_the_site_is_empty(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="YEARLY", value="c", rotate_every_days=365))
+    admin.create_secret(site, None, SecretCreate(name="NEVER", value="d"))
+    async with started(rows=2) as (app, pilot):
+        await pilot.press("o")
+        await wait_until(pilot, lambda: secrets_rows(app) == [], message="due only")
+        await wait_until(pilot, lambda: "Nothing is due for rotation within 30 days: o shows all." in screen_text(app),
+                         message="why the table is empty")
+        assert "No secrets yet" not in screen_text(app) and "press n" not in screen_text(app)
+
+
 async def test_no_rotation_column_without_a_policy(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="PLAIN", value="a"))
     async with started(rows=1) as (app, pilot):

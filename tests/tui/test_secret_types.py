@@ -93,3 +93,16 @@ async def test_type_delete_in_use_lists_secrets_and_unused_type_deletes(started,
         await pilot.press("y")
         await wait_until(pilot, lambda: len(pane.types) == 1, message="deleted")
     assert [kind.key for kind in admin.list_types(site)] == ["a"]
+
+
+async def test_a_schema_longer_than_the_pane_is_read_to_its_end_from_the_keyboard(started, admin, site):
+    properties = {f"field_{number:02}": {"type": "string"} for number in range(20)}
+    admin.create_type(site, SecretTypeCreate(key="big", name="Big", schema={"type": "object", "properties": properties}))
+    async with started() as (app, pilot):
+        await _types_tab(pilot)
+        await wait_until(pilot, lambda: "field_00" in screen_text(app), message="schema shown")
+        assert "field_19" not in screen_text(app)
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#type-detail"), message="tab: the schema")
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "field_19" in screen_text(app), message="the schema's last field")

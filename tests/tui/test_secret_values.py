@@ -105,3 +105,42 @@ async def test_switching_tab_remasks(started, admin, site):
         await pilot.press("1")
         await wait_until(pilot, lambda: not _detail(app).revealed, message="masked")
         assert "s3cr3t-value" not in screen_text(app)
+
+
+async def test_switching_site_remasks_even_onto_a_secret_of_the_same_name(started, admin, site):
+    # Two sites commonly hold a DATABASE_URL at version 1: the other site's row must not inherit
+    # the value revealed on this one.
+    from tui.ui.dialogs.site_picker import SitePicker
+
+    other = f"{site}-other"
+    admin.request("POST", "/v1/sites", None, json={"name": other})
+    admin.create_secret(site, None, SecretCreate(name="DATABASE_URL", value="value-of-this-site"))
+    admin.create_secret(other, None, SecretCreate(name="DATABASE_URL", value="value-of-the-other-site",
+                                                  description="the other site's database"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "value-of-this-site" in screen_text(app), message="value shown")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SitePicker), message="site picker")
+        picker = app.screen.query_one("#sites")
+        picker.highlighted = [picker.get_option_at_index(i).id for i in range(picker.option_count)].index(other)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "the other site's database" in screen_text(app), message="other site shown")
+        assert not _detail(app).revealed and "value-of-this-site" not in screen_text(app)
+        assert MASK in screen_text(app)
+
+
+async def test_a_value_longer_than_the_pane_is_read_to_its_end_from_the_keyboard(started, admin, site):
+    # A PEM key or a pretty-printed typed value takes more rows than the detail pane has at 80x24.
+    value = "\n".join(f"line-{number:02}" for number in range(40))
+    admin.create_secret(site, None, SecretCreate(name="PEM", value=value))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "line-00" in screen_text(app), message="value shown")
+        assert "line-39" not in screen_text(app)
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: app.focused is _detail(app), message="tab: the detail pane")
+        await pilot.press("pagedown", "pagedown", "pagedown", "pagedown")
+        await wait_until(pilot, lambda: "line-39" in screen_text(app), message="the value's last line")
+        await pilot.press("s")  # the tab's keys still work there
+        await wait_until(pilot, lambda: not _detail(app).revealed and "line-" not in screen_text(app), message="hidden")

@@ -60,6 +60,24 @@ async def test_typed_secret_created_through_generated_form(started, admin, site)
     assert admin.get_secret(site, None, "MAIN_DB").type == "db"
 
 
+async def test_a_password_typed_in_the_form_stays_hidden_in_the_raw_json_until_ctrl_t(started, admin, site):
+    async with started() as (app, pilot):
+        form = await _open_typed_form(pilot, admin, site)
+        form.query_one("#field-0", Input).value = "db.internal"
+        form.query_one("#field-2", Input).focus()
+        await pilot.press(*"pw-typed")
+        await wait_until(pilot, lambda: "•" * len("pw-typed") in screen_text(app), message="masked password")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: form.query_one("#raw").display and "ctrl+t shows it" in screen_text(app),
+                         message="raw JSON, hidden")
+        assert json.loads(form.query_one("#raw").text)["password"] == "pw-typed"
+        assert "pw-typed" not in screen_text(app) and "db.internal" not in screen_text(app)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "pw-typed" in screen_text(app), message="shown when asked")
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: "pw-typed" not in screen_text(app), message="hidden again")
+
+
 async def test_server_schema_error_shown_beside_its_field(started, admin, site):
     async with started() as (app, pilot):
         form = await _open_typed_form(pilot, admin, site)

@@ -36,6 +36,7 @@ TabPane { padding: 0; }
 #form-body { height: 1fr; }
 .field-label { height: 1; margin-top: 1; }
 #raw, #schema { height: 8; }
+#raw.masked { text-opacity: 0%; }
 Select { width: 100%; }
 /* Compact form controls: one line each, so a whole form fits in 24 rows. */
 .form-box Input { border: none; height: 1; padding: 0 1; background: $boost; }

@@ -1,4 +1,5 @@
-"""A yes/no question: `y` or `enter` confirms, `n` or `escape` cancels."""
+"""A yes/no question: `y` confirms, `n` or `escape` cancels, `enter` presses the focused button
+(Cancel, until tab moves to the other)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Cancel (n)", id="no")
 
     def on_mount(self) -> None:
-        # Focus on "cancel" so a stray enter meant for the screen below does the safe thing;
-        # `y` and the explicit `enter` binding are still one key away.
+        # Focus on "cancel" so a stray enter meant for the screen below does the safe thing (the
+        # focused button takes enter before the screen's binding); `y` is still one key away.
         self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -72,10 +72,19 @@ class FormActions(ApiCaller):
     def _error(self, field: str, message: str | None) -> None:
         self.query_one(f"#{field}-error", FieldError).say(message)  # type: ignore[attr-defined]
 
+    def saving(self, group: str) -> bool:
+        """True while a save of `group` runs. A second ctrl+s (or click on Save) before its answer
+        is dropped: sent again, it came back "already exists" or a version conflict for the very
+        save that had just worked, and the form said "Not saved"."""
+        return any(worker.group == group for worker in self._api_calls())  # type: ignore[attr-defined]
+
     def send(self, body: Callable[[], Any], call: Callable[..., Any], *where: str | None, group: str) -> None:
         """`call(*where, body())` in a worker, dismissing with its result. Nothing is sent when
         `body()` raises: a ValueError (what to fix first) goes to the form's error line, the
-        ApiError of a body its request model refuses is reported as the server's refusal would be."""
+        ApiError of a body its request model refuses is reported as the server's refusal would be;
+        nor while the same save still runs (`saving`)."""
+        if self.saving(group):
+            return
         try:
             built = body()
         except ValueError as problem:

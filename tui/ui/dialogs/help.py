@@ -20,10 +20,12 @@ Rows = list[tuple[str, str]]
 MOVING: Rows = [
     ("focus", "keys go to what has the focus: the table, or a box"),
     ("tab / shift+tab", "focus the next / previous: filter, table, buttons"),
+    ("", "and the pane under a table, to scroll a long value"),
     ("↑ ↓  j k", "previous / next row; the pane below shows that row"),
     ("g home / G end", "first / last row"),
     ("pgup / pgdn", "a page up / down"),
     ("1 2 3 4", "Secrets / Secret Types / Audit (admins) / Services"),
+    ("5 6", "Sites (the operator) / Tokens (admins)"),
 ]
 
 FILTERS: Rows = [

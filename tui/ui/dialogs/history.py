@@ -58,7 +58,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
             table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True)
             table.add_columns("ver", "set", "by", "note")
             yield table
-            with VerticalScroll(id="history-value-box", can_focus=False):
+            with VerticalScroll(id="history-value-box"):
                 yield ValueView(label="value of the highlighted version", hint="", id="history-value")
             yield Static(self._keys(), id="history-keys")
 

@@ -129,8 +129,16 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         forms = self.query(SchemaForm)
         return bool(forms) and forms.first().partial
 
+    def _raw_hidden(self) -> bool:
+        """True when the raw JSON is hidden as the form's masked fields are: ctrl+r must not show
+        in clear a password typed into its masked field; ctrl+t shows both."""
+        forms = self.query(SchemaForm)
+        return (self.raw_mode and self.query_one("#value", ValueEditor).masked and bool(forms)
+                and any(spec.secret for spec in forms.first().fields))
+
     def _show_raw(self) -> None:
         self.query_one("#raw", TextArea).display = self.raw_mode
+        self.query_one("#raw", TextArea).set_class(self._raw_hidden(), "masked")
         for form in self.query(SchemaForm):
             form.display = not self.raw_mode
         self.query_one("#value-label", Static).update(self._value_label())
@@ -148,6 +156,8 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
                 label.append(" *", style="bold red")
             if not self.query_one("#typed").display:
                 label.append("  ctrl+g generates", style="dim")
+        if self._raw_hidden():
+            label.append("  hidden: ctrl+t shows it", style="dim")
         return label
 
     def action_toggle_raw(self) -> None:
@@ -191,6 +201,7 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         editor.toggle_mask()
         for form in self.query(SchemaForm):
             form.set_masked(editor.masked)
+        self._show_raw()
 
     # ------------------------------------------------------------ live checks
 

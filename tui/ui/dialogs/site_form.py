@@ -109,6 +109,8 @@ class NewSiteDialog(ShowsNewToken, FormActions, ModalScreen[Site | None]):
         return build(SiteCreate, name=name), build(TokenCreate, name=token_name, role=Role.admin, site=name, **extra)
 
     def action_save(self) -> None:
+        if self.saving("site-create"):  # sent again, it was refused as "already exists"
+            return
         try:
             site, token = self._bodies()
         except ValueError as problem:

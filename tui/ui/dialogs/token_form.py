@@ -15,6 +15,7 @@ from textual.widgets import Input, Select, Static
 from shared.limits import label_problem
 from shared.models import CreatedToken, Role, Token, TokenCreate
 from tui.client import ApiError, build
+from tui.display import safe_text
 from tui.ui.dialogs.form import FormActions
 from tui.ui.dialogs.site_form import days_or_none
 from tui.ui.keys import CANCEL, SAVE, bindings
@@ -37,7 +38,7 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
 
     def compose(self) -> ComposeResult:
         bound = self.app.identity.site
-        site_choices = [(Text(bound), bound)] if bound else [(Text("none: every site (the operator)"), NO_SITE)]
+        site_choices = [(safe_text(bound), bound)] if bound else [(Text("none: every site (the operator)"), NO_SITE)]
         with Vertical(classes="dialog-box form-box"):
             yield Static(Text("New token", style="bold"), classes="dialog-title")
             with VerticalScroll(id="form-body"):
@@ -58,7 +59,7 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
 
     def _sites_loaded(self, sites) -> None:
         select = self.query_one("#site", Select)
-        choices = [(Text("none: every site (the operator)"), NO_SITE)] + [(Text(s.name), s.name) for s in sites]
+        choices = [(Text("none: every site (the operator)"), NO_SITE)] + [(safe_text(s.name), s.name) for s in sites]
         select.set_options(choices)
         names = [s.name for s in sites]
         select.value = self.app.site if self.app.site in names else NO_SITE
@@ -98,7 +99,7 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
 
     def _services_loaded(self, items) -> None:
         services = self.query_one("#service", Select)
-        services.set_options([(Text(s.name), s.name) for s in items])
+        services.set_options([(safe_text(s.name), s.name) for s in items])
         services.disabled = not items
         if not items:
             self._error("service", "This site has no services yet: create one in the Services tab.")
@@ -125,6 +126,8 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
         return build(TokenCreate, **fields)
 
     def action_save(self) -> None:
+        if self.saving("token-create"):  # a second token would be made, and never shown
+            return
         try:
             body = self._body()
         except ValueError as problem:

@@ -109,9 +109,17 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
             pane.refresh_quietly()
 
     def action_show_tab(self, tab: str) -> None:
-        tabs = self.query_one(TabbedContent)
-        tabs.active = tab
+        self._switch_to(tab)
         self._focus_tab(tab)
+
+    def _switch_to(self, tab: str) -> None:
+        """Show `tab`, with nothing in the tab being hidden keeping the focus: Textual hands the focus
+        of a widget being hidden to a focusable sibling (the detail pane, the filter box), and focus
+        inside a tab shows that tab again, so the old tab came back, or flickered, in place of the new one."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != tab:
+            self.set_focus(None)
+        tabs.active = tab
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         # A value stays on screen only while its secret is in front of the user.
@@ -214,7 +222,7 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
         """Switch to the Audit tab (built now if it never was) filtered on `request.target`."""
         if not self.app.is_admin:
             return
-        self.query_one(TabbedContent).active = "audit"
+        self._switch_to("audit")
         container = self.query_one("#audit", TabPane)
         await self._build_pane(container, "audit")
         container.query_one("#audit-pane").show_target(request.target)

@@ -143,6 +143,8 @@ class AuditPane(DataPane):
             return
         self._loading_more = True
         self._asked = self._filters()
+        for older in [worker for worker in self._api_calls() if worker.group == "audit-more"]:
+            self._forget(older)  # older events for the filters (or site) the table showed until now
         self.call_api(self._fetch, None, group="audit-load", done=self._replace)
 
     def _replace(self, batch: AuditBatch) -> None:
@@ -203,7 +205,8 @@ class AuditPane(DataPane):
             said = verified(site, result)
             self.notify(f"{said[0].upper()}{said[1:]}.", markup=False)
             return
-        where = f"Event {result.broken_id}: {result.reason}." if result.broken_id is not None else f"{result.reason}."
+        reason = safe_str(result.reason)  # the server's words: a foreign one's may hold escape sequences
+        where = f"Event {result.broken_id}: {reason}." if result.broken_id is not None else f"{reason}."
         self.notify(where, title=f"Audit chain of site {site} BROKEN", severity="error", markup=False, timeout=30)
 
     # ------------------------------------------------------------ rows and the line under them

@@ -103,7 +103,10 @@ class DataPane(ApiCaller, Vertical):
         """True while any call of this pane (a load, a reveal, ...) has not finished."""
         return bool(self._api_calls())
 
-    def loading(self) -> bool:
+    def load_running(self) -> bool:
+        """True while a load of this pane has not finished. (Not `loading`: that name is Textual's
+        reactive for a widget covered by a spinner, which counts as disabled, so a method there,
+        always truthy, took the pane's boxes and table out of the tab / shift+tab order.)"""
         return any(worker.name == f"{self.NAME}-load" for worker in self._api_calls())
 
     def refresh_quietly(self) -> None:
@@ -260,7 +263,7 @@ class DataPane(ApiCaller, Vertical):
     def open_form(self, item: Any) -> None:
         """Open the form for `item` (None: a new one); tell the screen when it saved. While a load
         runs (a change made in another tab is being fetched) the form waits for its data."""
-        if self.loading():
+        if self.load_running():
             self._form_waiting = (item,)
             return
         form = self.form(item)

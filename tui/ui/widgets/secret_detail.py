@@ -14,7 +14,7 @@ from tui.sitedata import id_of, services_of
 from tui.ui.widgets.value_view import ValueView
 
 
-class SecretDetail(VerticalScroll, can_focus=False):
+class SecretDetail(VerticalScroll):
     """Shows one secret; `reveal` and `mask` manage its value."""
 
     def __init__(self, **kwargs):

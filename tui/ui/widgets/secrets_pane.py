@@ -58,6 +58,9 @@ class SecretsPane(DataPane):
     def on_mount(self) -> None:
         # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
         self.query_one("#secrets-due", Static).display = False
+        # Another site's secret may have the same name and version, which `show` alone would keep
+        # revealed: a value stays on screen only while its site is the one open.
+        self.watch(self.app, "site", lambda _: self.detail.mask(), init=False)
 
     @property
     def detail(self) -> SecretDetail:
@@ -119,6 +122,11 @@ class SecretsPane(DataPane):
     def show(self, secret: Secret | None) -> None:
         self.detail.show(secret, empty=self.empty_text())
 
+    def empty_text(self) -> Text:
+        if self.due_only and not self.needle and self.data is not None and self.data.secrets:
+            return Text(f"Nothing is due for rotation within {DUE_SOON_DAYS} days: o shows all.", style="dim")
+        return super().empty_text()
+
     def action_due(self) -> None:
         """Toggle the due filter."""
         self.due_only = not self.due_only
@@ -136,11 +144,11 @@ class SecretsPane(DataPane):
         if self.detail.revealed:
             self.detail.mask()
             return
-        key = id_of(secret)
+        key, site = id_of(secret), self.app.site
 
         def show(revealed) -> None:
-            # The user may have moved on while the call ran: then the value is not shown.
-            if self.detail.secret is not None and id_of(self.detail.secret) == key:
+            # The user may have moved on (or to another site) while the call ran: then the value is not shown.
+            if self.app.site == site and self.detail.secret is not None and id_of(self.detail.secret) == key:
                 self.detail.reveal(revealed.value, self.app.settings.reveal_seconds)
 
         self.call_api(self.app.client.reveal, self.app.site, secret.app, secret.name,

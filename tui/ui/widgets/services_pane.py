@@ -35,7 +35,7 @@ class ServicesPane(DataPane):
         table = FittedTable(id="services-table", cursor_type="row", zebra_stripes=True, whole=("last load",))
         table.add_columns("name", "app", "status", "last load", "bindings")
         yield table
-        with VerticalScroll(id="service-detail", can_focus=False):
+        with VerticalScroll(id="service-detail"):
             yield Static(id="service-fields")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -46,7 +46,7 @@ class TypesPane(DataPane):
         table = FittedTable(id="types-table", cursor_type="row", zebra_stripes=True, whole=("fields", "secrets"))
         table.add_columns("name", "key", "fields", "secrets")
         yield table
-        with VerticalScroll(id="type-detail", can_focus=False):
+        with VerticalScroll(id="type-detail"):
             yield Static(id="type-schema")
 
     @property
