@@ -206,3 +206,27 @@ async def test_enter_in_a_delete_confirm_presses_the_focused_cancel_and_y_delete
         await pilot.press("y")
         await wait_until(pilot, lambda: secrets_rows(app) == [], message="deleted")
     assert admin.list_secrets(site) == []
+
+
+async def test_after_a_site_switch_the_old_sites_rows_are_gone_before_the_new_ones_come(started, admin, site):
+    # Until the new site's load answers, a row of the site just left must not stay under the keys:
+    # h, d or enter on it would act on a secret of that name in the site now open.
+    from tui.ui.dialogs.site_picker import SitePicker
+
+    other = f"{site}-other"
+    admin.request("POST", "/v1/sites", None, json={"name": other})
+    admin.create_secret(site, None, SecretCreate(name="LEFT_BEHIND", value="v"))
+    admin.create_secret(other, None, SecretCreate(name="OF_THE_OTHER", value="v"))
+    async with started(rows=1) as (app, pilot):
+        app.client.list_secrets, calls, release = _held(app.client.list_secrets)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SitePicker), message="site picker")
+        picker = app.screen.query_one("#sites")
+        picker.highlighted = [picker.get_option_at_index(i).id for i in range(picker.option_count)].index(other)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: calls, message="the other site's load sent")
+        assert app.site == other
+        assert secrets_rows(app) == [] and "LEFT_BEHIND" not in screen_text(app)
+        assert "Loading" in screen_text(app)
+        release.set()
+        await wait_until(pilot, lambda: secrets_rows(app) == [("OF_THE_OTHER", "site")], message="the other site's rows")

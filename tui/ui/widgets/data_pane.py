@@ -69,7 +69,16 @@ class DataPane(ApiCaller, Vertical):
         """The item of a form asked for while a load ran: opened on the fresh data once it is in."""
 
     def on_mount(self) -> None:
+        if self.SITE_SCOPED:
+            self.watch(self.app, "site", self._site_changed, init=False)
         self.load()
+
+    def _site_changed(self, _site: str) -> None:
+        """Another site is open: the rows of the one just left go at once, not when the new site's
+        load answers, so no key acts on one of them meanwhile (`d` or `h` on it would act on the
+        secret of that name in the site now open)."""
+        self.data = None
+        self.fill()
 
     @property
     def table(self) -> DataTable:
