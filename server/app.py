@@ -182,7 +182,8 @@ def _refuse_control_characters_in_query(request: Request, route: Route) -> None:
 def _forbidden_message(principal: Principal, route: Route) -> str:
     if principal.role is Role.admin and route.permission is Permission.operator:
         return "only the operator's admin token (bound to no site) may do this"
-    return f"a {principal.role.value} token may not do this"
+    role = principal.role.value
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role} token may not do this"
 
 
 # Stored times are `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the

@@ -56,7 +56,7 @@ def check_url(url: str, *, insecure: bool = False) -> str:
         raise ValueError(f"{url!r} is not a server URL such as http://127.0.0.1:8716 or unix:///path/to/socket")
     if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname):
         raise InsecureTransportError(
-            f"Refusing to send the token over plain http to {parts.hostname}; use https or --insecure."
+            f"Refusing to send the token over plain http to {parts.hostname}; use https or --insecure"
         )
     return url.rstrip("/")
 
@@ -76,7 +76,7 @@ def check_proxy(proxy: str, server_url: str, *, insecure: bool = False) -> str:
     if clear and not insecure and not is_loopback(parts.hostname):
         raise InsecureTransportError(
             f"Refusing to send the token over plain http to the proxy {parts.hostname}; "
-            "use an https server URL, an https proxy, or --insecure."
+            "use an https server URL, an https proxy, or --insecure"
         )
     return proxy
 

@@ -142,6 +142,8 @@ def test_role_may_or_may_not_use_route(route: Route, role: str, world, client, d
         assert response.status_code == route.status, response.text
         return
     expect_error(response, 403, "forbidden")
+    assert response.json()["error"]["message"] in (f"{'an' if role in ('admin', 'editor') else 'a'} {role} token may not do this",
+                                                   "only the operator's admin token (bound to no site) may do this")
     denied = audit_rows(data_dir, outcome="denied", action=route.action)
     assert len(denied) == 1 and denied[0]["actor"] == f"{role}-token"
     assert denied[0]["site"] == (path.split("/")[3] if path.startswith("/v1/sites/") else None)
