@@ -66,7 +66,10 @@ def test_services_create_show_ls_bind_unbind_rm(live: Live, cli, site):
     listed = as_json(cli("services", "ls", "--json", site=site))
     assert [s["name"] for s in listed] == ["api"]
 
-    assert cli("services", "rm", "api", site=site).returncode == 0
+    refused = cli("services", "rm", "api", site=site)  # no terminal to ask at: its tokens would go unasked
+    assert refused.returncode == 2 and "pass --yes" in refused.stderr
+    assert [s["name"] for s in live.ok("GET", f"/v1/sites/{site}/services")["items"]] == ["api"]
+    assert cli("services", "rm", "api", "--yes", site=site).returncode == 0
     assert live.ok("GET", f"/v1/sites/{site}/services")["items"] == []
 
 

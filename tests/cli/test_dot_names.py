@@ -14,7 +14,7 @@ def site_exists(live: Live, site: str) -> bool:
 
 
 @pytest.mark.parametrize("args", [["rm", "..", "--yes"], ["trash", "purge", "..", "--yes"],
-                                  ["services", "rm", ".."]])
+                                  ["services", "rm", "..", "--yes"]])
 def test_a_dot_dot_name_deletes_nothing_above_it(live: Live, cli, site, args):
     result = cli(*args, site=site)
     assert result.returncode == 1

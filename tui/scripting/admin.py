@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table, site_of,
+from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table, site_of,
                      wants_json)
 
 
@@ -26,8 +26,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
         cmd = _add(sub, parent, action, fn, text)
         cmd.add_argument("name")
         cmd.add_argument("refs", nargs="+", metavar="REF", help="NAME for a site secret, APP/NAME for an app's")
-    rm = _add(sub, parent, "rm", cmd_services_rm, "delete a service")
+    rm = _add(sub, parent, "rm", cmd_services_rm, "delete a service and revoke its tokens (asks first unless --yes)")
     rm.add_argument("name")
+    rm.add_argument("--yes", action="store_true", help="do not ask")
 
     token = commands.add_parser("token", help="API tokens (admins)")
     sub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -126,6 +127,9 @@ def cmd_services_unbind(args):
 
 
 def cmd_services_rm(args):
+    # not undone by any trash: the service's tokens are revoked with it, and its functions stop at their next start
+    if not args.yes and not confirm(f"delete service {args.name} of site {site_of(args)} and revoke its tokens?"):
+        raise Refused("nothing was deleted")
     with client_for(args) as client:
         client.delete_service(site_of(args), args.name)
     print(f"deleted service {args.name}", file=sys.stderr)
