@@ -423,3 +423,13 @@ def test_export_docker_of_a_value_with_a_newline_names_it_and_writes_nothing(liv
     assert result.stdout == ""
     assert "KEY_PEM" in result.stderr and "nothing was written" in result.stderr and "FIRST" not in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_export_of_a_service_with_an_app_too_is_a_usage_error(live: Live, cli, site):
+    # The service's own app decides its values; an --app beside it was silently ignored.
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "v")
+    live.new_service(site, "api", None, [{"name": "KEY"}])
+    result = cli("export", "--service", "api", "--app", "web", site=site)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--service exports what the service receives" in result.stderr

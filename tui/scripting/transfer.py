@@ -141,6 +141,8 @@ def cmd_export(args: argparse.Namespace) -> None:
     from tui.display import json_text
 
     site = site_of(args)
+    if args.service and args.app:
+        raise UsageError("--service exports what the service receives, from its own app; drop --app")
     with client_for(args) as client:
         if args.service:
             answer = client.service_env(site, args.service)
