@@ -39,3 +39,25 @@ async def test_server_down_shows_offline_then_recovers_when_it_returns(tmp_path)
         client.close()
         if second is not None:
             second.stop()
+
+
+async def test_keys_pressed_while_the_server_is_away_add_no_more_toasts(tmp_path):
+    # The header says offline for as long as it lasts; one toast says it was lost. A toast per
+    # key pressed meanwhile piled up over half of an 80x24 screen.
+    from tui.ui.textual_private import notification_messages
+    from tui_helpers import settled
+
+    server = EmbeddedServer.start(tmp_path / "data")
+    client = SiteSecretsClient(server.url, server.admin_token)
+    app = SiteSecretsApp(client, Settings(url=server.url, reconnect_max_seconds=30), client.whoami())
+    try:
+        async with running(app, notifications=True) as (app, pilot):
+            server.stop()
+            await pilot.press("r")
+            await wait_until(pilot, lambda: "Lost the server" in screen_text(app), message="told")
+            for _ in range(3):
+                await pilot.press("r")
+                await settled(pilot)
+            assert [m for m in notification_messages(app) if "Lost the server" in m] == ["Lost the server; retrying."]
+    finally:
+        client.close()

@@ -156,7 +156,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     def handle_api_error(self, error: BaseException) -> None:
         """The one report of a failed call: header for a lost server, else the server's message."""
         if isinstance(error, ServerUnreachable):
-            self.notify("Lost the server; retrying.", severity="error", markup=False)
+            if self.connection == "online":  # once: then the header says it for as long as it lasts
+                self.notify("Lost the server; retrying.", severity="error", markup=False)
             self.connection_lost()
         elif isinstance(error, ApiError) and error.status == 401:
             self.token_rejected()
