@@ -117,6 +117,15 @@ async def test_sites_tab_shows_usage_against_limits(started, admin, site):
         assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 service · 0 tokens" in screen_text(app)
 
 
+async def test_sites_tab_opens_on_the_site_open_in_the_other_tabs(started, admin, site):
+    admin.request("POST", "/v1/sites", None, json={"name": f"0-{site}"})  # a site sorted before it
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        pane = app.screen.query_one("#sites-pane")
+        assert pane.highlighted_key() == site
+        assert "open in the other tabs" in screen_text(app)
+
+
 async def test_sites_filter_with_slash_keeps_matching_names(started, admin, site):
     async with started() as (app, pilot):
         await open_tab(pilot, "5", "sites")

@@ -67,6 +67,10 @@ class SitesPane(DataPane):
     def fetch(self, client: SiteSecretsClient, site: str) -> list[Site]:
         return client.list_sites()
 
+    def fill(self, select: str | None = None) -> None:
+        """As any pane's, and at first (no row highlighted yet) on the site open in the other tabs."""
+        super().fill(select or (None if self.highlighted_key() is not None else self.app.site))
+
     def rows(self) -> Iterable[tuple[str, Site]]:
         for site in sorted(self.data or [], key=SORTS[self.sort][1]):
             yield site.name, site
