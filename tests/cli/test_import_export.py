@@ -433,3 +433,16 @@ def test_export_of_a_service_with_an_app_too_is_a_usage_error(live: Live, cli, s
     result = cli("export", "--service", "api", "--app", "web", site=site)
     assert result.returncode == 2 and result.stdout == ""
     assert "--service exports what the service receives" in result.stderr
+
+
+def test_export_of_a_service_refuses_a_name_run_would_refuse_unless_allowed(live: Live, cli, site):
+    # docker --env-file or a sourced shell starts the service with what the file sets, as run would.
+    live.put_secret(site, "DATABASE_URL", "postgres://db")
+    live.put_secret(site, "LD_PRELOAD", "/tmp/evil.so")
+    live.new_service(site, "api", None, [{"name": "DATABASE_URL"}, {"name": "LD_PRELOAD"}])
+    refused = cli("export", "--service", "api", "--format", "docker", site=site)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "refusing to export LD_PRELOAD" in refused.stderr and "/tmp/evil.so" not in refused.stderr
+    allowed = cli("export", "--service", "api", "--format", "docker", "--allow-env", "LD_PRELOAD", site=site)
+    assert allowed.returncode == 0
+    assert "LD_PRELOAD=/tmp/evil.so" in allowed.stdout.splitlines()

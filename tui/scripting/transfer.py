@@ -25,7 +25,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     exp = commands.add_parser("export", parents=[parent], help="print values (each read is audited)")
     exp.add_argument("--app", help="export this app's secrets")
     exp.add_argument("--service", help="export exactly what this service receives (refused, as `run` is, while a bound "
-                                        "secret does not exist yet)")
+                                        "secret does not exist yet or one is named like a variable that loads code)")
+    exp.add_argument("--allow-env", action="append", default=[], metavar="NAME",
+                     help="with --service: export this name although programs read it as code (as `run --allow-env`)")
     exp.add_argument("--format", choices=["env", "docker", "json", "shell"], default="env",
                      help="env: a .env file (python-dotenv, node's dotenv, `import`); docker: plain NAME=value lines for "
                           "docker --env-file (a value with a line break is refused); json: an object; shell: export lines for sh")
@@ -139,8 +141,11 @@ def cmd_import(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from tui.display import json_text
+    from tui.envpolicy import refused
 
     site = site_of(args)
+    if args.allow_env and not args.service:
+        raise UsageError("--allow-env goes with --service")
     if args.service and args.app:
         raise UsageError("--service exports what the service receives, from its own app; drop --app")
     with client_for(args) as client:
@@ -151,6 +156,11 @@ def cmd_export(args: argparse.Namespace) -> None:
             if absent:
                 raise Refused(f"service {args.service} binds secrets that do not exist yet: {', '.join(absent)}; "
                               "nothing was written")
+            # the file starts the service (docker --env-file, a sourced shell): what `run` refuses to set, it refuses to write
+            blocked = refused(list(answer.env), set(args.allow_env))
+            if blocked:
+                raise Refused(f"refusing to export {', '.join(blocked)}: they change how programs load; "
+                              "name each with --allow-env if you mean it; nothing was written")
             pairs = answer.env
         else:
             names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
