@@ -26,7 +26,6 @@ sink's mark (`exported_id`) is removed.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future
@@ -41,8 +40,6 @@ from .store.audit_tx import GENESIS, chain_hash, chain_mac, seal_holds
 RETENTION_BATCH = 100
 """Events removed per write; measured in `make bench` (row "audit retention batch")."""
 _PAGE = 5000
-WALK_TURN = 32
-"""Events a walk checks (about 0.2 ms of work) between handing the interpreter to other threads."""
 log = logging.getLogger("sitesecrets.server")
 
 
@@ -84,9 +81,7 @@ def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
         page = store.read(lambda tx: tx.chain_events(chain, after, _PAGE))
         if not page:
             break
-        for n, (event_id, stored, *sealed) in enumerate(page):
-            if not n % WALK_TURN:
-                _let_other_threads_run()
+        for event_id, stored, *sealed in page:
             if event_id > head.last_id:
                 break
             if not switched and event_id > keyed_after:
@@ -120,16 +115,6 @@ def verify_chain(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
     return report
 
 
-def _let_other_threads_run() -> None:
-    """Hand the interpreter lock to a thread that waits for it. A thread that only computes keeps
-    the lock until another asks for it and then up to `sys.getswitchinterval()` (5 ms) more, and a
-    request in the same worker asks again after every socket and database call; beside a walk, env
-    fetches waited that long several times each (measurements in the commit that added this).
-    `os.sched_yield` releases the lock for a system call of about 1 µs; `time.sleep(0)` would too,
-    but sleeps out the kernel's timer slack, 50-80 µs here, which made a walk 60% slower."""
-    os.sched_yield()
-
-
 def _unsealed(head, key: AuditKey | None) -> str:
     """Why the chain's keyed state cannot be trusted, or "": with a key, its seal must hold (a
     chain without one, in a database whose key check value says it was keyed, is broken, never
@@ -147,8 +132,7 @@ class Walks:
     (about 5 µs an event: 1,000,000 events in 5 s), so one tenant's verifies must not crowd out
     everyone else's requests: requests for a chain already being walked share that walk (its
     report covers the chain up to its head as read when the walk began), and at most `slots`
-    chains are walked at once, a further one waiting for a slot. A walk hands the interpreter to
-    the worker's other threads every `WALK_TURN` events (`_let_other_threads_run`)."""
+    chains are walked at once, a further one waiting for a slot."""
 
     def __init__(self, slots: int = 2, walk: Callable[[Store, str, AuditKey | None], ChainReport] | None = None) -> None:
         self._slots = threading.BoundedSemaphore(slots)

@@ -308,14 +308,3 @@ def test_no_more_sites_are_walked_at_once_than_the_slots(api, state) -> None:
     held.let_go(mine)
     assert first.result(timeout=60).ok and second.result(timeout=60).ok
     assert held.started == [mine, other]
-
-
-def test_a_walk_lets_the_workers_other_requests_run_every_few_events(api, state, monkeypatch) -> None:
-    """A walk is CPU-bound Python: without handing over the interpreter lock, each of the worker's
-    other requests would wait up to the switch interval (5 ms) after every socket or database call."""
-    some_events(api, count=40)
-    turns = []
-    monkeypatch.setattr(audit_chain, "_let_other_threads_run", lambda: turns.append(1))
-    report = verify_chain(state.store, chain_named(state, "default"), state.store.audit_key)
-    assert report.ok and report.events >= 80
-    assert len(turns) >= report.events // audit_chain.WALK_TURN
