@@ -76,7 +76,8 @@ class DataPane(ApiCaller, Vertical):
     def _site_changed(self, _site: str) -> None:
         """Another site is open: the rows of the one just left go at once, not when the new site's
         load answers, so no key acts on one of them meanwhile (`d` or `h` on it would act on the
-        secret of that name in the site now open)."""
+        secret of that name in the site now open), and the pane beside them shows nothing of them
+        (a revealed value is masked: another site's secret may have the same name and version)."""
         self.data = None
         self.fill()
 

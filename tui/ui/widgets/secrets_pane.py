@@ -58,9 +58,6 @@ class SecretsPane(DataPane):
     def on_mount(self) -> None:
         # Textual calls DataPane.on_mount (the first load) after this one: no super() call.
         self.query_one("#secrets-due", Static).display = False
-        # Another site's secret may have the same name and version, which `show` alone would keep
-        # revealed: a value stays on screen only while its site is the one open.
-        self.watch(self.app, "site", lambda _: self.detail.mask(), init=False)
 
     @property
     def detail(self) -> SecretDetail:
