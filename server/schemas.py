@@ -102,7 +102,7 @@ def _problems(schema: dict[str, Any], budget: validation.Budget) -> list[dict[st
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
         validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, budget)
     except validation.Unbounded:
-        raise
+        raise  # past the budget: `schema_problems` says so; not a $ref that does not resolve
     except Exception:
         return [{"path": "/schema", "message": "the schema has a $ref that does not resolve inside it"}]
     return []
@@ -127,7 +127,7 @@ def value_problems(schema: dict[str, Any], value: str, budget: validation.Budget
     try:
         found = validation.errors(validator, instance, budget or validation.Budget())
     except validation.Unbounded:
-        raise
+        raise  # past the budget: `schema_problems` says so; not a $ref that does not resolve
     except Exception:
         return [{"path": "", "message": "the value could not be checked against its type's schema"}]
     problems = []
