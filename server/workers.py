@@ -181,7 +181,7 @@ class Supervisor:
         try:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, signal.SIG_DFL)  # until the worker's server sets its own
-            _die_with(self._pid)
+            die_with(self._pid)
             status = self._start_worker(announce)
         except BaseException:  # noqa: BLE001 - a worker must end here whatever happens
             traceback.print_exc()
@@ -191,7 +191,7 @@ class Supervisor:
             os._exit(status)  # not the parent's cleanup (its `finally` blocks, atexit, buffers)
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Ask the kernel to kill this process when `parent` ends (Linux; elsewhere nothing to ask)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -242,6 +242,12 @@ class PostgresStore:
         self._recorder: threading.Thread | None = None  # started by the first `record`
         self._recorder_lock = threading.Lock()
 
+    @property
+    def url(self) -> str:
+        """The database's URL, for a process of our own that reads beside this one (`audit_walker`);
+        it may hold a password, so it goes only through a pipe, never a log or a command line."""
+        return self._url
+
     # ------------------------------------------------------------ reads
 
     def read(self, fn: Callable[[PostgresTx], T]) -> T:

@@ -46,6 +46,31 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class SqliteReader:
+    """Reads alone, on one connection opened read-only: for a process that only reads the data
+    directory's database beside the server (a verify walk, `audit_walker`), with no writer thread,
+    migration or write lock of its own."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        except sqlite3.Error as error:
+            raise translate(error) from None
+
+    def read(self, fn: Callable[[SqliteTx], T]) -> T:
+        try:
+            self._conn.execute("BEGIN")
+            try:
+                return fn(SqliteTx(self._conn))
+            finally:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise translate(error) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def fold_wal(conn: sqlite3.Connection) -> None:
     """Checkpoint the WAL into the database file and stop using one, so the file alone is the whole
     database: what a file built elsewhere must be before it is linked into place."""
