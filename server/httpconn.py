@@ -9,6 +9,7 @@ it does not make, and a close that lets the client read the answer it was sent.
 
 from __future__ import annotations
 
+import json
 import mmap
 import re
 import socket
@@ -16,6 +17,8 @@ import time
 from dataclasses import dataclass
 
 import h11
+
+from shared.models import ErrorCode
 
 HEAD_TIMEOUT_SECONDS = 10
 """A request's head must arrive whole within this long of its first byte, however it trickles."""
@@ -31,9 +34,19 @@ LINGER_SECONDS = 5
 dropped, so the client (which may still be sending) reads the answer instead of a reset."""
 RECEIVE_SIZE = 65536
 
-REASONS = {100: "Continue", 400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large",
-           431: "Request Header Fields Too Large", 501: "Not Implemented", 503: "Service Unavailable",
-           505: "HTTP Version Not Supported"}
+REASONS = {100: "Continue", 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large",
+           501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported"}
+REFUSALS = {
+    400: (ErrorCode.bad_request, "The request is not well-formed HTTP/1.1 (RFC 9112)."),
+    408: (ErrorCode.request_timeout, "The request did not arrive in time."),
+    431: (ErrorCode.headers_too_large, f"The request's head is larger than {MAX_HEAD_BYTES // 1024} KiB."),
+    501: (ErrorCode.not_implemented, "No transfer coding but chunked is taken: send a Content-Length or a chunked body."),
+    503: (ErrorCode.server_busy, "The server is serving as many connections as it may; try again shortly."),
+    505: (ErrorCode.http_version_not_supported, "Only HTTP/1.1 and HTTP/1.0 are served."),
+}
+"""This layer's own refusals, in the one shape every error has (`shared.models.ErrorBody`)."""
+_REFUSAL_BODIES = {status: json.dumps({"error": {"code": code.value, "message": message, "details": {}}}).encode()
+                   for status, (code, message) in REFUSALS.items()}
 
 
 @dataclass(frozen=True)
@@ -207,9 +220,12 @@ class HTTPConnection:
 
     def refuse(self, status: int) -> None:
         """This layer's own answer to a request it will not pass on, ahead of a close."""
-        body = REASONS.get(status, "").encode()
-        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
+        status = status if status in REFUSALS else 400  # (h11's hint for what it refuses is 400, 431 or 501)
+        body = _REFUSAL_BODIES[status]
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    ("X-Content-Type-Options", "nosniff"), ("Cache-Control", "no-store")]
+        if status == 503:
+            headers.append(("Retry-After", "1"))
         if self.h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             self.respond(status, REASONS.get(status, ""), headers, body, close=True)
 
@@ -274,7 +290,12 @@ def _check(request: h11.Request) -> None:
     if request.http_version not in (b"1.1", b"1.0"):
         raise Refused(505)
     # raw_items is one list comprehension; iterating h11's Headers is a Python call per header
-    if len({name.lower() for name, _ in request.headers.raw_items()} & _FRAMING) > 1:
+    items = request.headers.raw_items()
+    if len({name.lower() for name, _ in items} & _FRAMING) > 1:
         raise Refused(400)
+    # h11 bounds only a head still incomplete: one that arrives whole in a read or two may be
+    # nearly twice MAX_HEAD_BYTES
+    if len(request.target) + sum(len(name) + len(value) for name, value in items) > MAX_HEAD_BYTES:
+        raise Refused(431)
     if _RAW_CONTROL.search(request.target):  # h11 takes any byte but NUL and space
         raise Refused(400)

@@ -120,6 +120,13 @@ class ErrorCode(StrEnum):
     audit_unavailable = "audit_unavailable"
     master_key_changed = "master_key_changed"
     insufficient_storage = "insufficient_storage"
+    # the HTTP layer's own refusals, before a request reaches the application
+    bad_request = "bad_request"
+    request_timeout = "request_timeout"
+    headers_too_large = "headers_too_large"
+    not_implemented = "not_implemented"
+    server_busy = "server_busy"
+    http_version_not_supported = "http_version_not_supported"
 
 
 ERROR_STATUS: dict[ErrorCode, int] = {
@@ -147,6 +154,12 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.audit_unavailable: 503,
     ErrorCode.master_key_changed: 503,
     ErrorCode.insufficient_storage: 507,
+    ErrorCode.bad_request: 400,
+    ErrorCode.request_timeout: 408,
+    ErrorCode.headers_too_large: 431,
+    ErrorCode.not_implemented: 501,
+    ErrorCode.server_busy: 503,
+    ErrorCode.http_version_not_supported: 505,
 }
 
 

@@ -436,3 +436,52 @@ def test_a_small_refused_body_already_received_keeps_the_connection(server) -> N
         status, headers, _ = reader.response()
         assert status.startswith(b"HTTP/1.1 401") and "connection" not in headers
         assert reader.response()[0] == b"HTTP/1.1 200 OK"
+
+
+# ------------------------------------------------------------------ this layer's refusals: the one error shape
+
+
+REFUSED = {
+    "no Host": (request("GET", "/v1/health"), 400, "bad_request"),
+    "HTTP/2.0": (request("GET", "/v1/health", version="2.0", headers=host()), 505, "http_version_not_supported"),
+    "gzip": (request("POST", "/v1/sites", headers=host(**{"Transfer-Encoding": "gzip, chunked"})), 501, "not_implemented"),
+    "a 70 KiB header": (request("GET", "/v1/health", headers=host(**{"X-Big": "b" * 70 * 1024})), 431, "headers_too_large"),
+}
+
+
+@pytest.mark.parametrize("raw, status, code", REFUSED.values(), ids=REFUSED.keys())
+def test_a_request_refused_before_the_application_gets_the_contracts_error_body(server, raw, status, code) -> None:
+    # "every error has one shape": a client parsing the error (ours, a script with jq) reads why,
+    # not "HTTP 400" with a line of plain text
+    from shared.models import ErrorBody
+
+    with connection(server) as conn:
+        conn.sendall(raw)
+        line, headers, body = Reader(conn).response()
+    assert line.startswith(b"HTTP/1.1 %d" % status) and headers["content-type"] == "application/json"
+    error = ErrorBody.model_validate_json(body).error
+    assert error.code == code and error.message.endswith(".")
+
+
+def test_the_503_over_the_cap_says_why_and_when_to_try_again(serve) -> None:
+    from shared.models import ErrorBody
+
+    server = serve(max_connections=1)
+    with connection(server) as held:
+        held.sendall(request("GET", "/v1/health", headers=host()))
+        assert Reader(held).response()[0] == b"HTTP/1.1 200 OK"
+        with connection(server) as extra:
+            extra.sendall(request("GET", "/v1/health", headers=host()))
+            line, headers, body = Reader(extra).response()
+    assert line.startswith(b"HTTP/1.1 503") and headers["retry-after"] == "1"
+    assert ErrorBody.model_validate_json(body).error.code == "server_busy"
+
+
+def test_a_head_too_slow_gets_the_408_error_body(serve) -> None:
+    from shared.models import ErrorBody
+
+    server = serve(head_timeout=0.5, read_timeout=30, idle_timeout=30)
+    with connection(server) as conn:
+        conn.sendall(b"GET /v1/health HTTP/1.1\r\n")
+        line, _, body = Reader(conn).response()
+    assert line.startswith(b"HTTP/1.1 408") and ErrorBody.model_validate_json(body).error.code == "request_timeout"
