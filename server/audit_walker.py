@@ -76,8 +76,8 @@ def _child_environ() -> dict[str, str]:
 
 
 def _place(store: Store) -> dict[str, str] | None:
-    if isinstance(store, SqliteStore):
-        return {"sqlite": str(store.path)}
+    if isinstance(store, SqliteStore):  # (absolute: `serve --data-dir data` names it from the server's directory)
+        return {"sqlite": str(store.path.resolve())}
     url = getattr(store, "url", None)  # a PostgresStore (not imported here: psycopg is optional)
     return {"postgresql": url} if isinstance(url, str) else None
 

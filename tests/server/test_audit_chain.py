@@ -363,3 +363,24 @@ def test_a_walker_that_gives_no_report_is_an_error_not_a_verdict(tmp_path, caplo
     with pytest.raises(StoreError, match="could not be walked"):
         walk_apart({"sqlite": str(tmp_path / "no.db")}, "chain", None)
     assert "walker process ended with status 1" in caplog.text
+
+
+def test_a_data_directory_named_relative_is_walked_apart_too(api, state, data_dir, backend, monkeypatch) -> None:
+    # `make serve` runs `serve --data-dir data`; the walker starts in another directory
+    from pathlib import Path
+
+    from server import audit_walker
+    from server.store import SqliteStore
+
+    if backend != "sqlite":
+        pytest.skip("a data directory's SQLite file")
+    some_events(api, 1)
+    monkeypatch.chdir(data_dir.parent)
+    store = SqliteStore(Path(data_dir.name) / "secrets.db")
+    try:
+        chain = store.read(lambda tx: tx.chain_of("default"))
+        place = audit_walker._place(store)
+        assert Path(place["sqlite"]).is_absolute()
+        assert audit_walker.walk_apart(place, chain, state.store.audit_key).ok
+    finally:
+        store.close()
