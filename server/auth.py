@@ -164,6 +164,13 @@ def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, 
     return row, token
 
 
+def expired(expires_at: str | None, now: str) -> bool:
+    """Whether a token expiring at `expires_at` (None: never) has expired at `now`. Stored times are
+    `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the strings is
+    comparing the times (and costs nothing on the per-request path)."""
+    return expires_at is not None and expires_at <= now
+
+
 def hashes_match(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
