@@ -150,3 +150,23 @@ def test_a_token_that_never_expires_mints_tokens_of_any_lifetime(api) -> None:
     forever = api.post("/v1/tokens", json={"name": "forever", "role": "viewer"})
     assert forever.status_code == 201 and forever.json()["expires_at"] is None
     assert api.post("/v1/tokens", json={"name": "decade", "role": "viewer", "expires_in_days": 3650}).status_code == 201
+
+
+def test_revoking_a_token_reads_that_token_alone(api, client, mint, monkeypatch) -> None:
+    """A revoke runs in the writer every site shares: it must not read every tenant's tokens (a site
+    that minted thousands made each operator revoke hold all writes up for a tenth of a second)."""
+    from server.store.sql_tx import SqlTx
+
+    api.post("/v1/sites", json={"name": "shop"})
+    shop_admin = client(mint("admin", site="shop"))
+    for n in range(5):
+        mint("viewer", site="shop")
+    default_token = api.post("/v1/tokens", json={"name": "d", "role": "viewer", "site": "default"}).json()["id"]
+    read: list[int] = []
+    listed = SqlTx.list_tokens
+    monkeypatch.setattr(SqlTx, "list_tokens", lambda self, site=None: read.append(len(rows := listed(self, site))) or rows)
+    expect_error(shop_admin.delete(f"/v1/tokens/{default_token}"), 404, "not_found")  # another site's: as if it did not exist
+    victim = shop_admin.post("/v1/tokens", json={"name": "v", "role": "viewer"}).json()["id"]
+    assert api.delete(f"/v1/tokens/{victim}").status_code == 204
+    assert api.delete(f"/v1/tokens/{default_token}").status_code == 204
+    assert sum(read) == 0
