@@ -10,7 +10,7 @@ from .. import audit
 from ..context import Call
 from ..http import ApiError
 from ..store import SiteRow, SiteUsageRow, Transaction
-from .trash import purge_scope_trash
+from .trash import purge_scope_trash, retime_trash
 from .common import app_model, create_unique, load_app, load_site, query_flag, read_site_model, site_limits, site_model
 
 
@@ -64,6 +64,10 @@ def update_site(call: Call, site: str) -> models.Site:
             wiped = tx.trim_site_versions(row.id, site_limits(call, updated).max_versions)
             if wiped:
                 details["versions_wiped"] = wiped
+        if "trash_days" in changes:  # the trash already there is held to the new setting too
+            purged = retime_trash(call, tx, updated, site_limits(call, updated).trash_days)
+            if purged:
+                details["trash_purged"] = purged
         audit.record(tx, call.event("site.update", site=site, target=f"site:{site}", details=details))
         return read_site_model(call, tx, updated)
 
