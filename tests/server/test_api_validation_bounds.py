@@ -98,6 +98,23 @@ def test_schema_that_cannot_be_checked_within_the_bound_is_422_not_a_hang(api, d
     assert db_rows() == before
 
 
+@pytest.mark.parametrize("dialect", ["https://json-schema.org/draft/2020-12/schema", "http://json-schema.org/draft-07/schema#"])
+def test_a_subschema_naming_its_own_dialect_does_not_escape_the_bound(api, db_rows, dialect) -> None:
+    """A `$schema` inside a subschema made jsonschema switch to that dialect's stock validator,
+    which knows nothing of the budget: the exponential schema then ran unbounded (depth 20: 164 s
+    of CPU, the GIL held against every other tenant of the worker; depth 40: for ever)."""
+    schema = exponential_schema()
+    for level in schema["$defs"].values():
+        level["$schema"] = dialect
+    make_type(api, "escape", schema)
+    before = db_rows()
+    response = post_typed(api, "E", "[]", "escape")
+    details = expect_error(response, 422, "validation_error")
+    assert "within the bound" in response.json()["error"]["message"]
+    assert details["errors"][0]["path"] == ""
+    assert db_rows() == before
+
+
 def test_schema_whose_own_check_exceeds_the_bound_is_refused_at_creation(api) -> None:
     schema = exponential_schema()
     schema.pop("if")
