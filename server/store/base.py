@@ -109,12 +109,15 @@ class SiteRow(NamedTuple):
 
 @dataclass(frozen=True)
 class SiteUsageRow:
-    """What a site holds: its secrets, their current blobs' summed size, services and tokens."""
+    """What a site holds: its secrets, their current blobs' summed size, services and tokens, and
+    its trash (entries, and their current blobs' summed size)."""
 
     secrets: int
     sealed_bytes: int
     services: int
     tokens: int
+    trash: int = 0
+    trash_sealed_bytes: int = 0
 
 
 @dataclass(frozen=True)
