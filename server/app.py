@@ -15,7 +15,7 @@ from shared.limits import has_control_character
 from shared.models import ErrorCode, Role
 
 from . import audit
-from .auth import Permission, Principal, bearer_token, hashes_match
+from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
 from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
 from .keyring import MasterKeyChanged
@@ -119,7 +119,7 @@ class Application:
         digest = self.state.tokens.hash(token) if token else ""
         row = self.state.store.lookup(lambda tx: tx.get_token_by_hash(digest)) if token else None
         now = call.now
-        if row is None or not hashes_match(row.hash, digest) or not self._intact(row) or _expired(row.expires_at, now):
+        if row is None or not hashes_match(row.hash, digest) or not self._intact(row) or expired(row.expires_at, now):
             self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
@@ -188,10 +188,6 @@ def _forbidden_message(principal: Principal, route: Route) -> str:
 
 # Stored times are `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the
 # strings is comparing the times (and costs nothing on the per-request path).
-
-def _expired(expires_at: str | None, now: str) -> bool:
-    return expires_at is not None and expires_at <= now
-
 
 def _stale(last_used_at: str | None, seconds: int) -> bool:
     return last_used_at is None or last_used_at <= utc_now(-seconds)  # utc_now keeps each second's text

@@ -151,17 +151,31 @@ def _mac_fields(row: TokenRow) -> tuple:
     return (row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at)
 
 
-def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str) -> tuple[TokenRow, str]:
-    """Store a new token's hash and return the row with the token itself, which is never stored."""
+def requested_expiry(body: models.TokenCreate, now: str) -> str | None:
+    """When a token asked for by `body` at `now` would expire (None: never)."""
+    if not body.expires_in_days:
+        return None
+    # counted from `now`, the token's created_at, so both are read off one clock
+    issued = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return (issued + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def issue_token(tx: Transaction, hasher: TokenHasher, body: models.TokenCreate, site: str | None, now: str,
+                expires: str | None = None) -> tuple[TokenRow, str]:
+    """Store a new token's hash and return the row with the token itself, which is never stored.
+    It expires when `body` asks, or at `expires` when given (a moment the caller worked out)."""
     token = new_token()
-    expires = None
-    if body.expires_in_days:
-        # counted from `now`, the token's created_at, so both are read off one clock
-        issued = datetime.strptime(now, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-        expires = (issued + timedelta(days=body.expires_in_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = expires or requested_expiry(body, now)
     row = hasher.seal(TokenRow(new_token_id(), body.name, body.role.value, site, body.service, hasher.hash(token), now, expires, None))
     tx.insert_token(row)
     return row, token
+
+
+def expired(expires_at: str | None, now: str) -> bool:
+    """Whether a token expiring at `expires_at` (None: never) has expired at `now`. Stored times are
+    `YYYY-MM-DDTHH:MM:SSZ`, which sort as the moments they name, so comparing the strings is
+    comparing the times (and costs nothing on the per-request path)."""
+    return expires_at is not None and expires_at <= now
 
 
 def hashes_match(a: str, b: str) -> bool:

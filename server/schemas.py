@@ -13,8 +13,6 @@ import json
 from typing import Any, Iterator
 
 import jsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import Unretrievable
 
@@ -94,10 +92,8 @@ def _problems(schema: dict[str, Any], budget: validation.Budget) -> list[dict[st
     ]
     if problems:
         return problems
-    validator_class = jsonschema.validators.validator_for(schema, default=Draft202012Validator)
-    try:
-        validator_class.check_schema(schema, format_checker=validation.format_checker(validator_class))
-    except SchemaError as error:
+    error = validation.schema_error(schema)  # under the budget, as everything else here
+    if error is not None:
         return [{"path": "/schema" + pointer(error.absolute_path), "message": f"not a valid JSON Schema: {error.message}"}]
     try:  # resolve every local $ref once, so a dangling pointer is caught now, not at the first secret
         validation.errors(validation.validator_for(schema, registry=_NO_FETCH), None, budget)

@@ -229,6 +229,8 @@ class SiteUsage(_Object):
     value_bytes: int = Field(description="the UTF-8 size of every current value, summed")
     services: int
     tokens: int = Field(description="live tokens bound to the site (revoked ones are gone)")
+    trash: int = Field(0, description="secrets in the site's trash, which count toward no limit")
+    trash_value_bytes: int = Field(0, description="the UTF-8 size of the trashed secrets' values, summed")
 
 
 class Site(_Object):

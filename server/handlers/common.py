@@ -52,7 +52,8 @@ def site_model(call: Call, site: SiteRow, usage: SiteUsageRow) -> models.Site:
         name=site.name, created_at=site.created_at, secret_count=usage.secrets,
         limits=models.LimitsModel(**limits.__dict__),
         usage=models.SiteUsage(secrets=usage.secrets, value_bytes=usage.sealed_bytes - SEAL_OVERHEAD * usage.secrets,
-                               services=usage.services, tokens=usage.tokens),
+                               services=usage.services, tokens=usage.tokens, trash=usage.trash,
+                               trash_value_bytes=usage.trash_sealed_bytes - SEAL_OVERHEAD * usage.trash),
     )
 
 

@@ -8,7 +8,8 @@ from shared import models
 from shared.models import ErrorCode
 
 from .. import audit, envwait
-from ..context import Call
+from ..auth import expired
+from ..context import Call, utc_now
 from ..crypto import IntegrityError
 from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
@@ -205,6 +206,7 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
     """A snapshot whose tag the client does not hold, or 304 once `Prefer: wait` has passed (at
     once without one). A change elsewhere in the site wakes the wait, which then reads again."""
     deadline = envwait.deadline_of(condition)
+    waited = False
     with envwait.parked(call):
         while condition.unchanged(snapshot[3]):
             if not call.state.changes.wait(snapshot[0].id, snapshot[4], deadline):
@@ -212,8 +214,20 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
                 if condition.wait_seconds:
                     response.headers.append(("Preference-Applied", f"wait={condition.wait_seconds}"))
                 return response
+            waited = True
             snapshot = again()
+    if waited:  # only an answer that hands out values is worth a read: a wake may end in another wait
+        _still_authenticated(call)
     return snapshot
+
+
+def _still_authenticated(call: Call) -> None:
+    """401 if the caller's token was revoked, or expired, while its request waited. A wait outlives
+    its authentication by up to a minute, and revoking a leaked token and then rotating what it
+    could read must not hand the new value to a request that token left waiting."""
+    row = call.store.lookup(lambda tx: tx.get_token(call.principal.token_id))
+    if row is None or expired(row.expires_at, utc_now()):
+        raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
 
 
 def record_requested(call: Call) -> bool:

@@ -6,7 +6,7 @@ from shared import models
 from shared.models import ErrorCode, Role
 
 from .. import audit
-from ..auth import issue_token
+from ..auth import issue_token, requested_expiry
 from ..context import Call
 from ..http import ApiError, not_found, validation_error
 from ..store import TokenRow, Transaction
@@ -64,7 +64,7 @@ def create_token(call: Call) -> models.CreatedToken:
             site_row = load_site(tx, site)
             if body.service is not None and tx.get_service(site_row.id, body.service) is None:
                 raise not_found("service", body.service)
-        row, token = issue_token(tx, call.state.tokens, body, site, call.now)
+        row, token = issue_token(tx, call.state.tokens, body, site, call.now, bounded_expiry(tx, call, body))
         audit.record(tx, call.event("token.create", site=site, target=f"token:{row.id}",
                                     details={"name": row.name, "role": row.role, "service": row.service}))
         return models.CreatedToken(**token_model(row).model_dump(), token=token)
@@ -72,12 +72,30 @@ def create_token(call: Call) -> models.CreatedToken:
     return call.store.write(write)
 
 
+def bounded_expiry(tx: Transaction, call: Call, body: models.TokenCreate) -> str | None:
+    """The new token's expiry: a token that expires may not mint one that outlives it, else a
+    token given for a week (a contractor's) could leave behind a successor that never expires. One
+    asked without an expiry expires with its creator; one asked to outlive it is 403."""
+    creator = tx.get_token(call.principal.token_id)
+    limit = creator.expires_at if creator is not None else None
+    asked = requested_expiry(body, call.now)
+    if limit is None:
+        return asked
+    if asked is not None and asked > limit:
+        raise ApiError(ErrorCode.forbidden, "a token that expires may not create a token that outlives it", {"expires_at": limit})
+    return asked or limit
+
+
 def delete_token(call: Call, id: str) -> None:
+    """Revoke one token. Only that token's row is read (in the writer every site shares, however
+    many tokens other sites hold); a site-bound admin sees another site's token, or an unbound
+    one, as if it did not exist."""
+
     def write(tx: Transaction) -> None:
-        visible = {t.id: t for t in tx.list_tokens(call.principal.site)}
-        if id not in visible:
+        row = tx.get_token(id)
+        if row is None or not call.principal.sees_site(row.site):
             raise not_found("token", id)
         tx.delete_token(id)
-        audit.record(tx, call.event("token.delete", site=visible[id].site, target=f"token:{id}", details={"name": visible[id].name}))
+        audit.record(tx, call.event("token.delete", site=row.site, target=f"token:{id}", details={"name": row.name}))
 
     call.store.write(write)

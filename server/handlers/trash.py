@@ -77,6 +77,22 @@ def purge_scope_trash(call: Call, tx: Transaction, site: SiteRow, app: AppRow | 
             purge(call, tx, site.name, entry, reason)
 
 
+def retime_trash(call: Call, tx: Transaction, site: SiteRow, days: int) -> int:
+    """Hold the site's trash to a changed `trash_days`: each entry is due `days` after it was
+    deleted, as if it had been deleted under the new setting, and those due already are purged
+    now (reason `trash_days`), as lowering `max_versions` wipes the surplus at once. Returns how
+    many were purged."""
+    purged = 0
+    for entry in tx.list_trash(site.id):
+        due = purge_time(entry.deleted_at, days)
+        if days == 0 or due <= call.now:
+            purge(call, tx, site.name, entry, "trash_days")
+            purged += 1
+        elif due != entry.purge_at:
+            tx.set_purge_at(entry.id, due)
+    return purged
+
+
 def load_trashed(tx: Transaction, site: SiteRow, app_id: int | None, name: str) -> TrashRow:
     entry = tx.get_trashed(site.id, app_id, name)
     if entry is None:

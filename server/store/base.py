@@ -109,12 +109,15 @@ class SiteRow(NamedTuple):
 
 @dataclass(frozen=True)
 class SiteUsageRow:
-    """What a site holds: its secrets, their current blobs' summed size, services and tokens."""
+    """What a site holds: its secrets, their current blobs' summed size, services and tokens, and
+    its trash (entries, and their current blobs' summed size)."""
 
     secrets: int
     sealed_bytes: int
     services: int
     tokens: int
+    trash: int = 0
+    trash_sealed_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,7 @@ class Transaction(Protocol):
         """Delete (and wipe) a trash entry and its versions; False if another purge took it first."""
         ...
     def list_trash(self, site_id: int) -> list[TrashRow]: ...
+    def set_purge_at(self, trash_id: int, purge_at: str) -> None: ...
     def get_trashed(self, site_id: int, app_id: int | None, name: str) -> TrashRow | None: ...
     def expired_trash(self, now: str) -> list[ExpiredTrash]: ...
     # secret types

@@ -135,6 +135,9 @@ class HistoryQueries:
         rows = self._all(f"SELECT {_TRASH_COLUMNS} {_TRASH_FROM} WHERE x.site_id = ? ORDER BY a.name NULLS FIRST, x.name", site_id)
         return [TrashRow(*r) for r in rows]
 
+    def set_purge_at(self, trash_id: int, purge_at: str) -> None:
+        self._run("UPDATE trashed_secrets SET purge_at = ? WHERE id = ?", purge_at, trash_id)
+
     def get_trashed(self, site_id: int, app_id: int | None, name: str) -> TrashRow | None:
         row = self._one(
             f"SELECT {_TRASH_COLUMNS} {_TRASH_FROM} WHERE x.site_id = ? AND coalesce(x.app_id, 0) = ? AND x.name = ?",

@@ -41,9 +41,12 @@ class SiteQueries:
         token_where, token_params = ("WHERE s.id = ?", (site_id,)) if site_id is not None else ("", ())
         tokens = dict(self._all(
             f"SELECT s.id, count(*) FROM tokens t JOIN sites s ON s.name = t.site {token_where} GROUP BY s.id", *token_params))
+        trash = {r[0]: r[1:] for r in self._all(
+            f"SELECT site_id, count(*), coalesce(sum(length(ciphertext)), 0) FROM trashed_secrets {where} GROUP BY site_id", *params)}
         ids = [site_id] if site_id is not None else [r[0] for r in self._all("SELECT id FROM sites")]
         return {
-            i: SiteUsageRow(secrets.get(i, (0, 0))[0], int(secrets.get(i, (0, 0))[1]), services.get(i, 0), tokens.get(i, 0))
+            i: SiteUsageRow(secrets.get(i, (0, 0))[0], int(secrets.get(i, (0, 0))[1]), services.get(i, 0), tokens.get(i, 0),
+                            trash.get(i, (0, 0))[0], int(trash.get(i, (0, 0))[1]))
             for i in ids
         }
 

@@ -91,6 +91,23 @@ def test_a_waiting_fetch_answers_the_new_environment_when_a_bound_secret_changes
     assert [e["action"] for e in audit_rows(data_dir, target="service:worker")][-1] == "service.env"
 
 
+def test_a_token_revoked_while_its_fetch_waits_gets_no_new_environment(api, app, client, data_dir) -> None:
+    """Revoking a leaked token and then rotating the secret it could read must not hand the new
+    value to a request that token left waiting before it was revoked."""
+    created = api.post("/v1/tokens", json={"name": "leaked", "role": "service", "site": "default", "service": "worker"}).json()
+    leaked = client(created["token"])
+    tag = etag(leaked)
+    future = waiting_fetch(leaked, tag)
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    assert api.delete(f"/v1/tokens/{created['id']}").status_code == 204
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "rotated-after-the-leak"}).status_code == 200
+    response = future.result(CEILING)
+    expect_error(response, 401, "unauthorized")
+    assert "rotated-after-the-leak" not in response.text
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert len(audit_rows(data_dir, action="service.env", actor="leaked")) == 1  # the fetch before the revocation only
+
+
 def test_a_wait_that_sees_no_change_ends_in_304_after_its_seconds(api, app, data_dir) -> None:
     tag = etag(api)
     events = len(audit_rows(data_dir))

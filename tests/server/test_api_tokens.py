@@ -130,3 +130,43 @@ def test_revoked_token_is_unlisted_and_audited(api, mint, client, data_dir) -> N
     assert token_id not in {t["id"] for t in api.get("/v1/tokens").json()["items"]}
     assert len(audit_rows(data_dir, action="token.delete")) == 1
     expect_error(api.delete(f"/v1/tokens/{token_id}"), 404, "not_found")
+
+
+def test_a_token_that_expires_mints_none_that_outlives_it(api, client, db_rows) -> None:
+    """An admin token given for a week (a contractor's) must not mint itself a lasting successor."""
+    temporary = api.post("/v1/tokens", json={"name": "contractor", "role": "admin", "site": "default", "expires_in_days": 7}).json()
+    contractor = client(temporary["token"])
+    before = db_rows()
+    details = expect_error(contractor.post("/v1/tokens", json={"name": "later", "role": "admin", "expires_in_days": 8}), 403, "forbidden")
+    assert details == {"expires_at": temporary["expires_at"]}
+    assert db_rows() == before
+    unasked = contractor.post("/v1/tokens", json={"name": "successor", "role": "viewer"})
+    assert unasked.status_code == 201 and unasked.json()["expires_at"] == temporary["expires_at"]
+    shorter = contractor.post("/v1/tokens", json={"name": "ci", "role": "editor", "expires_in_days": 1})
+    assert shorter.status_code == 201 and shorter.json()["expires_at"] < temporary["expires_at"]
+
+
+def test_a_token_that_never_expires_mints_tokens_of_any_lifetime(api) -> None:
+    forever = api.post("/v1/tokens", json={"name": "forever", "role": "viewer"})
+    assert forever.status_code == 201 and forever.json()["expires_at"] is None
+    assert api.post("/v1/tokens", json={"name": "decade", "role": "viewer", "expires_in_days": 3650}).status_code == 201
+
+
+def test_revoking_a_token_reads_that_token_alone(api, client, mint, monkeypatch) -> None:
+    """A revoke runs in the writer every site shares: it must not read every tenant's tokens (a site
+    that minted thousands made each operator revoke hold all writes up for a tenth of a second)."""
+    from server.store.sql_tx import SqlTx
+
+    api.post("/v1/sites", json={"name": "shop"})
+    shop_admin = client(mint("admin", site="shop"))
+    for n in range(5):
+        mint("viewer", site="shop")
+    default_token = api.post("/v1/tokens", json={"name": "d", "role": "viewer", "site": "default"}).json()["id"]
+    read: list[int] = []
+    listed = SqlTx.list_tokens
+    monkeypatch.setattr(SqlTx, "list_tokens", lambda self, site=None: read.append(len(rows := listed(self, site))) or rows)
+    expect_error(shop_admin.delete(f"/v1/tokens/{default_token}"), 404, "not_found")  # another site's: as if it did not exist
+    victim = shop_admin.post("/v1/tokens", json={"name": "v", "role": "viewer"}).json()["id"]
+    assert api.delete(f"/v1/tokens/{victim}").status_code == 204
+    assert api.delete(f"/v1/tokens/{default_token}").status_code == 204
+    assert sum(read) == 0

@@ -13,7 +13,7 @@ import pytest
 import dbbackend
 from apihelpers import SITE, audit_rows, create_secret, expect_error
 from server.context import utc_now
-from server.handlers.trash import purge_expired
+from server.handlers.trash import purge_expired, purge_time
 
 SECRETS = f"{SITE}/secrets"
 TRASH = f"{SITE}/trash"
@@ -164,6 +164,30 @@ def test_with_trash_days_0_a_delete_is_at_once(api, data_dir) -> None:
     trash_a_secret(api)
     assert trash_names(api) == [] and stored_ciphertexts(data_dir) == []
     assert audit_rows(data_dir, action="secret.delete")[0]["details"] == '{"version":1,"trash":false}'
+
+
+def test_lowering_trash_days_holds_what_is_already_in_the_trash_to_it(api, data_dir) -> None:
+    """As lowering `max_versions` wipes the surplus at once: an operator who shortens a site's trash
+    (one hoarding values there, which count toward no limit) must not wait out the old setting."""
+    trash_a_secret(api, "OLD_KEY")
+    trash_a_secret(api, "NEW_KEY")
+    dbbackend.rows(data_dir, "UPDATE trashed_secrets SET deleted_at = ? WHERE name = ?", utc_now(-5 * 86400), "OLD_KEY")
+    assert api.patch(SITE, json={"limits": {"trash_days": 3}}).status_code == 200
+    [entry] = api.get(TRASH).json()["items"]
+    assert entry["name"] == "NEW_KEY"
+    assert entry["purge_at"] == purge_time(entry["deleted_at"], 3)
+    [event] = audit_rows(data_dir, action="secret.purge")
+    assert (event["target"], event["details"]) == ("secret:site/OLD_KEY", '{"version":1,"reason":"trash_days"}')
+    assert '"trash_purged":1' in audit_rows(data_dir, action="site.update")[-1]["details"]
+    assert api.patch(SITE, json={"limits": {"trash_days": 0}}).status_code == 200
+    assert trash_names(api) == [] and stored_ciphertexts(data_dir) == []
+
+
+def test_raising_trash_days_keeps_what_is_in_the_trash_longer(api) -> None:
+    trash_a_secret(api)
+    assert api.patch(SITE, json={"limits": {"trash_days": 90}}).status_code == 200
+    [entry] = api.get(TRASH).json()["items"]
+    assert entry["purge_at"] == purge_time(entry["deleted_at"], 90)
 
 
 def test_deleting_a_name_already_in_the_trash_replaces_the_older_entry(api, data_dir) -> None:
