@@ -228,7 +228,7 @@ class SiteUsage(_Object):
     secrets: int = Field(description="secrets in every scope (what `max_secrets` counts; the trash not included)")
     value_bytes: int = Field(description="the UTF-8 size of every current value, summed")
     services: int
-    tokens: int = Field(description="live tokens bound to the site (revoked ones are gone)")
+    tokens: int = Field(description="tokens bound to the site, expired ones included until revoked (revoked ones are gone)")
     trash: int = Field(0, description="secrets in the site's trash, which count toward no limit")
     trash_value_bytes: int = Field(0, description="the UTF-8 size of the trashed secrets' values, summed")
 
