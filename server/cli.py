@@ -159,9 +159,40 @@ def _positive(text: str) -> int:
     return number
 
 
+def _prints_to_stdout(args: argparse.Namespace) -> bool:
+    """Whether the command's result goes to stdout: a token shown once, a script, exported events."""
+    return args.command in ("init", "token", "completion") or (
+        args.command == "audit" and args.audit_command == "export" and args.to is None)
+
+
+PIPE_CLOSED = 141
+"""Exit status once stdout's reader has gone: 128 + SIGPIPE, what a shell reports for `yes | head -1`."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None and _prints_to_stdout(args):  # closed (>&-): a token shown once would go nowhere
+        print(f"sitesecrets-server {args.command}: standard output is closed (>&-); nothing was done", file=sys.stderr)
+        return 2
+    try:
+        return _main(parser, args)
+    except BrokenPipeError:  # stdout's reader went away (`audit export ... | head -1`): end quietly, as `yes` does
+        _stdout_gone()
+        return PIPE_CLOSED
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null, so what is still buffered for it is dropped instead of failing
+    again, with a traceback, at the interpreter's exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "completion":
         return completion.print_completion(parser, args.shell)
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
@@ -182,6 +213,8 @@ def _reporting(command, *args: object) -> int:
 
     try:
         return command(*args)
+    except BrokenPipeError:
+        raise  # stdout's reader went away: `main` ends quietly
     except (DataDirError, StoreError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return 1
@@ -213,7 +246,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     token = init_data_dir(args.data_dir, database_url=args.database_url)
     where = f"{args.data_dir} and its database" if args.database_url else str(args.data_dir)
     print(f"initialised {where} with site 'default'; the admin token (shown once):", file=sys.stderr)
-    print(token)
+    return _show_token(token, "the admin token was made but not shown; make another with "
+                              f"`sitesecrets-server token create --data-dir {args.data_dir} --name admin --role admin`")
+
+
+def _show_token(token: str, lost: str) -> int:
+    """Print a token shown this once; when stdout's reader has gone, say `lost` (what was made and
+    how to go on) instead."""
+    try:
+        print(token, flush=True)
+    except BrokenPipeError:
+        _stdout_gone()
+        print(f"sitesecrets-server: standard output's reader went away: {lost}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -223,8 +268,9 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.role == Role.service.value and not (args.site and args.service):
         print("sitesecrets-server: a service token needs --site and --service", file=sys.stderr)
         return 2
-    print(create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service, database_url=args.database_url))
-    return 0
+    token = create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service, database_url=args.database_url)
+    return _show_token(token, f"the token {args.name!r} was made but not shown; revoke it (`sitesecrets token ls` "
+                              "shows its id) and run this command again")
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:

@@ -68,3 +68,52 @@ def test_serve_refuses_a_default_limit_no_site_could_be_given(tmp_path, flag, va
     result = server_cli("serve", "--data-dir", str(tmp_path / "data"), flag, value)
     assert result.returncode == 2
     assert f"argument {flag}: must be what a site's limit may be" in result.stderr
+
+
+def server_cli_stdout_to(stdout: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`server_cli` with stdout closed (`>&-`, "closed") or a pipe whose reader has gone (`| head`, "gone")."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")}
+    if stdout == "closed":
+        argv = ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "server", *args]
+        return subprocess.run(argv, cwd=REPO, env={**clean, **env}, stderr=subprocess.PIPE, text=True, timeout=120)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, env={**clean, **env}, stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+
+
+def test_init_and_token_create_with_stdout_closed_make_nothing(tmp_path):
+    data = tmp_path / "data"
+    result = server_cli_stdout_to("closed", "init", "--data-dir", str(data))
+    assert result.returncode == 2, result.stderr
+    assert "standard output is closed" in result.stderr and "nothing was done" in result.stderr
+    assert not data.exists()
+    assert server_cli("init", "--data-dir", str(data)).returncode == 0
+    minted = server_cli_stdout_to("closed", "token", "create", "--data-dir", str(data), "--name", "ops", "--role", "admin")
+    assert minted.returncode == 2 and "nothing was done" in minted.stderr
+    names = sqlite3.connect(data / "secrets.db").execute("SELECT name FROM tokens").fetchall()
+    assert ("ops",) not in names
+
+
+def test_init_and_token_create_into_a_gone_reader_say_the_token_was_not_shown(tmp_path):
+    data = tmp_path / "data"
+    result = server_cli_stdout_to("gone", "init", "--data-dir", str(data))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "ss_" not in result.stderr
+    assert "was made but not shown" in result.stderr and "token create" in result.stderr
+    minted = server_cli_stdout_to("gone", "token", "create", "--data-dir", str(data), "--name", "ops", "--role", "admin")
+    assert minted.returncode == 1
+    assert "'ops' was made but not shown" in minted.stderr and "ss_" not in minted.stderr
+
+
+@pytest.mark.parametrize("stdout", ["closed", "gone"])
+def test_completion_and_audit_export_without_a_reader_end_in_one_sentence(tmp_path, stdout):
+    data = tmp_path / "data"
+    assert server_cli("init", "--data-dir", str(data)).returncode == 0
+    for args in (["completion", "bash"], ["audit", "export", "--data-dir", str(data), "--since", "0"]):
+        result = server_cli_stdout_to(stdout, *args)
+        assert "Traceback" not in result.stderr and "Exception" not in result.stderr, (args, result.stderr)
+        assert result.returncode == (2 if stdout == "closed" else 141), (args, result.stderr)
