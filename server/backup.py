@@ -53,13 +53,22 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     target = data_dir / DB_FILE
     if target.exists():
         raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory")
+    if not backup_file.exists():
+        raise DataDirError(f"cannot restore: no such file {backup_file}")
+    if not backup_file.is_file():
+        raise DataDirError(f"cannot restore: {backup_file} is not a file")
     read_only = f"{backup_file.resolve().as_uri()}?mode=ro"  # percent-encoded: any file name is a path
-    with sqlite3.connect(read_only, uri=True) as check:
-        try:
-            ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
-        except sqlite3.DatabaseError:
-            raise DataDirError(f"{backup_file} is not a Site Secrets backup") from None
+    try:
+        check = sqlite3.connect(read_only, uri=True)
+    except sqlite3.Error as error:
+        raise DataDirError(f"cannot restore: cannot open {backup_file} ({error})") from None
+    try:
+        ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
+    except sqlite3.DatabaseError:
+        raise DataDirError(f"{backup_file} is not a Site Secrets backup") from None
+    finally:
+        check.close()
     if not ok or key_check is None:
         raise DataDirError(f"{backup_file} is damaged or not a Site Secrets backup")
     try:

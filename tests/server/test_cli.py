@@ -318,3 +318,15 @@ def test_backup_while_serving_then_restore_brings_every_value_back(initialised, 
             assert api.get("/v1/sites/default/secrets/AFTER").status_code == 404
     finally:
         served.stop()
+
+
+def test_restore_from_a_missing_file_or_a_directory_is_one_sentence(initialised, tmp_path):
+    data_dir, _ = initialised
+    target = tmp_path / "restored"
+    target.mkdir(mode=0o700)
+    os.link(data_dir / "master.key", target / "master.key")
+    for source, said in ((tmp_path / "typo.db", "no such file"), (tmp_path, "not a file")):
+        result = cli("restore", "--data-dir", str(target), "--from", str(source))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert said in result.stderr and str(source) in result.stderr
+        assert sorted(p.name for p in target.iterdir()) == ["master.key"]
