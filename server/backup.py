@@ -74,7 +74,9 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     try:
         keys.load_master_key(data_dir, key_check[0], environ)
     except keys.MasterKeyError as error:
-        raise DataDirError(f"cannot restore: {error}") from None
+        hint = " (a backup made before a rotation of the master key opens only with the key of its time)" \
+            if isinstance(error, keys.WrongMasterKey) else ""
+        raise DataDirError(f"cannot restore: {error}{hint}") from None
     try:
         with files.new_file(target) as built:
             return _copy_file(read_only, built)

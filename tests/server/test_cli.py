@@ -330,3 +330,18 @@ def test_restore_from_a_missing_file_or_a_directory_is_one_sentence(initialised,
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert said in result.stderr and str(source) in result.stderr
         assert sorted(p.name for p in target.iterdir()) == ["master.key"]
+
+
+def test_rotation_warns_that_earlier_backups_need_the_retired_key_and_restore_says_why_it_refuses(initialised, tmp_path):
+    data_dir, _ = initialised
+    assert cli("backup", "--data-dir", str(data_dir), "--to", str(tmp_path / "before.db")).returncode == 0
+    rotated = cli("rotate-master-key", "--data-dir", str(data_dir))
+    assert rotated.returncode == 0, rotated.stderr
+    assert "backups made before" in rotated.stderr and "backup" in rotated.stderr.split("backups made before")[1]
+    target = tmp_path / "restored"
+    target.mkdir(mode=0o700)
+    os.link(data_dir / "master.key", target / "master.key")
+    refused = cli("restore", "--data-dir", str(target), "--from", str(tmp_path / "before.db"))
+    assert refused.returncode == 1
+    assert "is not the master key of this database" in refused.stderr
+    assert "a backup made before a rotation of the master key opens only with the key of its time" in refused.stderr
