@@ -10,11 +10,13 @@ requests finish, close idle connections, then return. Parsing and framing are h1
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
 import socketserver
 import ssl
+import stat
 import sys
 import threading
 import time
@@ -356,8 +358,10 @@ class WSGIServer:
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
                  max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY) -> None:
+        self._socket_file: tuple[int, int] | None = None
         if unix_socket is not None:
-            self._httpd: Any = self._bind_unix(Path(unix_socket))
+            unix_socket = Path(unix_socket)
+            self._httpd: Any = self._bind_unix(unix_socket)
         else:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             _TCPServer.address_family = family
@@ -408,10 +412,8 @@ class WSGIServer:
             "wsgi.run_once": False, "wsgi.input_terminated": True,
         }
 
-    @staticmethod
-    def _bind_unix(path: Path) -> _UnixServer:
-        if path.exists():
-            path.unlink()  # a stale socket from a previous run
+    def _bind_unix(self, path: Path) -> _UnixServer:
+        _remove_stale_socket(path)
         # Created 0660, never wider: its owner and its group may connect, which on a shared host is
         # the group of the directory it is made in (a setgid directory hands its group down).
         old_umask = os.umask(0o117)
@@ -420,6 +422,7 @@ class WSGIServer:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o660)
+        self._socket_file = _identity(path)
         return server
 
     @property
@@ -442,5 +445,38 @@ class WSGIServer:
             self._unlink()
 
     def _unlink(self) -> None:
-        if self.unix_socket is not None and self.unix_socket.exists():
+        """Remove the socket's file if it is still the one bound here (never what another server
+        or anyone else has put at that path since)."""
+        if self.unix_socket is not None and _identity(self.unix_socket) == self._socket_file:
             self.unix_socket.unlink()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Make way at `path` for a new unix socket: remove a socket nobody listens on any more (left
+    by a server killed outright), refuse anything else. A typo'd path must never delete a file
+    (`--unix-socket DATA/master.key`), and a second server must not take a live server's socket."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(found.st_mode):
+        raise OSError(errno.EEXIST, "--unix-socket names something that is not a socket; nothing was removed", str(path))
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except ConnectionRefusedError:
+        path.unlink()  # nobody listens: a stale socket from a previous run
+        return
+    except OSError as error:
+        raise OSError(error.errno, f"cannot tell whether a server listens on this socket ({error.strerror})", str(path)) from None
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, "a server already listens on this socket", str(path))

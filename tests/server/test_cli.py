@@ -261,6 +261,46 @@ def test_unix_socket_admits_its_owner_and_group_only_and_serves(initialised, tmp
     assert not path.exists()
 
 
+def test_unix_socket_on_a_path_that_is_not_a_socket_is_refused_and_removes_nothing(initialised):
+    data_dir, _ = initialised
+    key = (data_dir / "master.key").read_bytes()
+    result = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(data_dir / "master.key"), "--workers", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is not a socket" in result.stderr
+    assert (data_dir / "master.key").read_bytes() == key
+
+
+def test_unix_socket_another_server_listens_on_is_refused_and_that_server_keeps_it(initialised, tmp_path):
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    other = tmp_path / "other"
+    assert cli("init", "--data-dir", str(other)).returncode == 0
+    served = Served(data_dir, "--unix-socket", str(path), "--workers", "1")
+    try:
+        for workers in ("1", "2"):
+            result = cli("serve", "--data-dir", str(other), "--unix-socket", str(path), "--workers", workers)
+            assert result.returncode == 1 and "Traceback" not in result.stderr
+            assert "a server already listens on" in result.stderr
+        with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+            assert api.get("/v1/whoami").json()["role"] == "admin"  # still the first server's
+    finally:
+        assert served.stop() == 0
+
+
+def test_unix_socket_left_by_a_server_gone_is_replaced(initialised, tmp_path):
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: as after a kill -9
+    served = Served(data_dir, "--unix-socket", str(path), "--workers", "1")
+    try:
+        with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+            assert api.get("/v1/whoami").status_code == 200
+    finally:
+        assert served.stop() == 0
+
+
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
