@@ -316,11 +316,7 @@ def _serve(server, state, on_ready) -> int:
     # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
     # and this thread waits for it to finish draining before the store closes under the requests
     shutdown = threading.Thread(target=server.shutdown, name="shutdown")
-
-    def stop(signum: int, frame: object) -> None:
-        if not shutdown.is_alive() and shutdown.ident is None:
-            shutdown.start()
-
+    stop = _stopper(shutdown)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     audit_file = state.settings.audit_file
@@ -337,6 +333,20 @@ def _serve(server, state, on_ready) -> int:
         sink.stop()
     state.store.close()
     return 0
+
+
+def _stopper(shutdown: threading.Thread):
+    """The SIGTERM/SIGINT handler that starts `shutdown`, once. A second signal may run its handler
+    while the first is still inside `Thread.start` (systemd signals every process of the unit and
+    the workers' parent forwards its own), before the thread counts as started: a lock taken
+    without waiting, one C call a handler cannot interrupt, lets only the first through."""
+    once = threading.Lock()
+
+    def stop(signum: int, frame: object) -> None:
+        if once.acquire(blocking=False):
+            shutdown.start()
+
+    return stop
 
 
 def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:

@@ -10,6 +10,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -385,3 +386,25 @@ def test_rotation_warns_that_earlier_backups_need_the_retired_key_and_restore_sa
     assert refused.returncode == 1
     assert "is not the master key of this database" in refused.stderr
     assert "a backup made before a rotation of the master key opens only with the key of its time" in refused.stderr
+
+
+def test_a_second_stop_signal_during_the_first_starts_the_shutdown_once():
+    """systemd's stop sends SIGTERM to every process of the unit, and the parent of the workers
+    forwards its own: a worker's second handler may run while the first is inside `Thread.start`.
+    It started the same thread twice ("KeyError" from threading's bootstrap on stderr)."""
+    from server.cli import _stopper
+
+    runs, entered = [], []
+
+    class Shutdown(threading.Thread):
+        def start(self) -> None:
+            if not entered:
+                entered.append(1)
+                handler(signal.SIGTERM, None)  # the second signal, before the thread says it started
+            super().start()
+
+    shutdown = Shutdown(target=lambda: runs.append(1))
+    handler = _stopper(shutdown)
+    handler(signal.SIGTERM, None)
+    shutdown.join()
+    assert runs == [1]
