@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from server import crypto, files, keys
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -408,3 +409,26 @@ def test_a_second_stop_signal_during_the_first_starts_the_shutdown_once():
     handler(signal.SIGTERM, None)
     shutdown.join()
     assert runs == [1]
+
+
+def test_workers_with_stdout_closed_serve_and_stop_without_a_traceback(initialised, tmp_path):
+    """As under a service manager that gives no stdout (`>&-`)."""
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    argv = ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir),
+            "--unix-socket", str(path), "--workers", "2"]
+    proc = subprocess.Popen(argv, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    def serving() -> bool:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+                return api.get("/v1/whoami").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(serving, "the workers to serve")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
