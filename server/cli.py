@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(serve)
     _database_url(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8716, help="TCP port; 0 picks a free one (default 8716)")
+    serve.add_argument("--port", type=_port, default=8716, help="TCP port; 0 picks a free one (default 8716)")
     serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0660: owner and group) instead of TCP")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
@@ -152,6 +152,16 @@ def _limit(name: str):
     return parse
 
 
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("must be 0 to 65535 (0 picks a free one)")
+    return number
+
+
 def _positive(text: str) -> int:
     number = int(text)
     if number < 1:
@@ -195,6 +205,9 @@ def _stdout_gone() -> None:
 def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "completion":
         return completion.print_completion(parser, args.shell)
+    if args.command == "serve" and args.tls_key is not None and args.tls_cert is None:
+        print("sitesecrets-server serve: --tls-key needs --tls-cert (the key alone would serve plain http)", file=sys.stderr)
+        return 2
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
         print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
         return 2  # as argparse answers a missing required option
@@ -210,12 +223,13 @@ def _reporting(command, *args: object) -> int:
     """`command(*args)`'s status; a failure we foresee is one sentence on stderr and status 1."""
     from .datadir import DataDirError
     from .store import StoreError
+    from .wsgiserver import ServeError
 
     try:
         return command(*args)
     except BrokenPipeError:
         raise  # stdout's reader went away: `main` ends quietly
-    except (DataDirError, StoreError) as error:
+    except (DataDirError, StoreError, ServeError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return 1
     except OSError as error:

@@ -359,22 +359,26 @@ class WSGIServer:
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
                  max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY) -> None:
         self._socket_file: tuple[int, int] | None = None
-        if unix_socket is not None:
-            unix_socket = Path(unix_socket)
-            self._httpd: Any = self._bind_unix(unix_socket)
-        else:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            _TCPServer.address_family = family
-            self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
+        context = None if tls_cert is None else _tls_context(tls_cert, tls_key)  # before the socket is made
+        try:
+            if unix_socket is not None:
+                unix_socket = Path(unix_socket)
+                self._httpd: Any = self._bind_unix(unix_socket)
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                _TCPServer.address_family = family
+                self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
+        except OSError as error:
+            if error.filename:  # says what and where already (`_remove_stale_socket`)
+                raise
+            where = unix_socket if unix_socket is not None else f"{'[' + host + ']' if ':' in host else host}:{port}"
+            raise ServeError(f"cannot listen on {where}: {error.strerror or error}") from None
         httpd = self._httpd
         httpd._init_tracking()
         httpd.app, httpd.access_log, httpd.max_connections, httpd.max_waiting = app, access_log, max_connections, max_waiting
         httpd.max_turning_away = max_turning_away
         httpd.timeouts = Timeouts(read=read_timeout, head=head_timeout, idle=idle_timeout)
-        if tls_cert is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(tls_cert, tls_key)
+        if context is not None:
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
             httpd.tls = True
         self.unix_socket = unix_socket
@@ -449,6 +453,24 @@ class WSGIServer:
         or anyone else has put at that path since)."""
         if self.unix_socket is not None and _identity(self.unix_socket) == self._socket_file:
             self.unix_socket.unlink()
+
+
+class ServeError(Exception):
+    """The server cannot listen or load its TLS certificate; the message says what, in one sentence."""
+
+
+def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as error:
+        raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
+                         f": not a PEM certificate chain and its private key ({error.reason or error})") from None
+    except OSError as error:
+        raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
+                         f": {error.strerror or error}") from None
+    return context
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -432,3 +432,41 @@ def test_workers_with_stdout_closed_serve_and_stop_without_a_traceback(initialis
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--port", "70000"], "0 to 65535"),
+    (["--port", "-1"], "0 to 65535"),
+    (["--tls-key", "/etc/hostname"], "--tls-key needs --tls-cert"),
+])
+def test_serve_refuses_options_that_make_no_sense_before_serving(initialised, extra, said):
+    data_dir, _ = initialised
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--workers", "1", *extra],
+                            cwd=REPO, capture_output=True, text=True, timeout=30)  # never serving: plain http for --tls-key
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert said in result.stderr and "listening" not in result.stdout
+
+
+def test_serve_names_what_it_cannot_listen_on_or_load(initialised, tmp_path):
+    data_dir, _ = initialised
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    path = tmp_path / "s.sock"
+    try:
+        for workers in ("1", "2"):
+            taken = cli("serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", workers)
+            assert taken.returncode == 1 and "Traceback" not in taken.stderr, taken.stderr
+            assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
+    finally:
+        holder.close()
+    missing = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(path), "--workers", "1",
+                  "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    assert missing.returncode == 1 and "cannot load --tls-cert" in missing.stderr and "cert.pem" in missing.stderr
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    (tmp_path / "key.pem").write_text("not a key\n")
+    bad = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(path), "--workers", "1",
+              "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    assert bad.returncode == 1 and "cannot load --tls-cert" in bad.stderr and "Traceback" not in bad.stderr
+    assert not path.exists()  # refused before the socket was made
