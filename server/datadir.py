@@ -14,6 +14,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Callable
 
+from pydantic import ValidationError
+
 from shared import models
 from shared.models import Role
 
@@ -232,11 +234,15 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
         raise DataDirError("a service token needs both --site and --service")
     if role is not Role.service and service is not None:
         raise DataDirError("only a service token names a --service")
+    try:
+        body = models.TokenCreate(name=name, role=role, site=site, service=service)
+    except ValidationError as error:  # as POST /v1/tokens refuses it: one sentence naming the option
+        first = error.errors()[0]
+        raise DataDirError(f"--{'-'.join(map(str, first['loc']))} {first['msg'][0].lower()}{first['msg'][1:]}") from None
     store = open_store(data_dir, database_url)
     try:
         master = keys.load_master_key(Path(data_dir), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "", environ)
         hasher = tokenkey.open_token_key(store, master)
-        body = models.TokenCreate(name=name, role=role, site=site, service=service)
 
         def write(tx: Transaction) -> str:
             site_row = tx.get_site(site) if site is not None else None

@@ -470,3 +470,12 @@ def test_serve_names_what_it_cannot_listen_on_or_load(initialised, tmp_path):
               "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
     assert bad.returncode == 1 and "cannot load --tls-cert" in bad.stderr and "Traceback" not in bad.stderr
     assert not path.exists()  # refused before the socket was made
+
+
+@pytest.mark.parametrize("name", ["", "n" * 500])
+def test_token_create_with_a_name_the_api_refuses_is_one_sentence_and_mints_nothing(initialised, name):
+    data_dir, _ = initialised
+    result = cli("token", "create", "--data-dir", str(data_dir), "--name", name, "--role", "admin")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "pydantic" not in result.stderr, result.stderr
+    assert result.stderr.startswith("sitesecrets-server: --name ") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
