@@ -61,6 +61,12 @@ def test_bad_since_is_refused(data_dir, capsys) -> None:
     assert status == 2 and "--since takes" in err
 
 
+def test_a_since_that_is_no_date_is_refused_not_an_empty_export(data_dir, capsys) -> None:
+    for since in ("2026-13-45", "2026-02-30", "2026-01-31T25:00:00Z", "2026-01-31T12:61"):
+        status, lines, err = export(data_dir, capsys, "--since", since)
+        assert (status, lines) == (2, []) and "--since takes" in err, since
+
+
 # ---------------------------------------------------------------- the file sink
 
 
