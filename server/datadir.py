@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from contextlib import closing
 from pathlib import Path
 from typing import Callable
@@ -149,7 +150,27 @@ def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
             raise DataDirError(str(error)) from None
     if not (Path(data_dir) / DB_FILE).exists():
         raise DataDirError(f"{data_dir} holds no database; run: sitesecrets-server init --data-dir {data_dir}")
+    refuse_exposed_database(Path(data_dir) / DB_FILE)
     return SqliteStore(Path(data_dir) / DB_FILE, take_turns=True)
+
+
+def refuse_exposed_database(db: Path) -> None:
+    """Refuse a database file (or its -wal, -shm) that group or others may read or write, as
+    `keys.read_key_file` refuses such a master key: it holds the wrapped data keys, the keyed token
+    hashes, every name and description and the audit log. init, restore and copy make it 0600;
+    `cp` under umask 022 does not, and SQLite gives its -wal and -shm the database's mode."""
+    exposed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            exposed.append((path, stat.S_IMODE(mode)))
+    if exposed:
+        modes = ", ".join(f"{path} mode {mode:o}" for path, mode in exposed)
+        raise DataDirError(f"the database is accessible by group or others ({modes}); "
+                           f"run: chmod 600 {' '.join(str(path) for path, _ in exposed)}")
 
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True) -> State:
@@ -192,6 +213,7 @@ def hold_server_lock(settings: Settings) -> Callable[[], None]:
         if database is None:
             if not settings.db_path.exists():
                 raise DataDirError(f"{settings.data_dir} holds no database; run: sitesecrets-server init --data-dir {settings.data_dir}")
+            refuse_exposed_database(settings.db_path)
             return DirLock(settings.data_dir, exclusive=False).release
         from .store import postgres
 

@@ -221,3 +221,21 @@ def test_init_under_umask_000_creates_missing_parents_0700(tmp_path):
         init_data_dir(tmp_path / "srv" / "sitesecrets" / "data", environ={})
     assert [mode(tmp_path / p) for p in ("srv", "srv/sitesecrets", "srv/sitesecrets/data")] == [0o700] * 3
     assert {mode(p) for p in (tmp_path / "srv" / "sitesecrets" / "data").iterdir()} == {0o600}
+
+
+def test_a_database_others_may_read_is_refused_as_an_exposed_master_key_is(source):
+    """`cp backup.db data/secrets.db` under umask 022 makes it 0644: names, descriptions, the audit
+    log and the wrapped keys readable by every user of a shared host, and the -wal/-shm SQLite
+    makes beside it take the same mode. Nothing opens it until it is private again."""
+    from server.config import Settings
+    from server.datadir import open_state, open_store
+
+    db = source / "secrets.db"
+    os.chmod(db, 0o644)
+    for opening in (lambda: open_store(source), lambda: open_state(Settings(data_dir=source), environ={})):
+        with pytest.raises(DataDirError, match=f"accessible by group or others .* run: chmod 600 {db}$"):
+            opening()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644  # left as it is: the operator decides
+    assert not (source / "secrets.db-wal").exists()
+    os.chmod(db, 0o600)
+    open_store(source).close()
