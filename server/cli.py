@@ -414,12 +414,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from .config import DB_FILE
     from .datadir import DataDirError
     from .store.copy import migrate_url
 
     if args.database_url:
         url = args.database_url
     elif args.data_dir:
+        if not Path(args.data_dir).is_dir():
+            raise DataDirError(f"{args.data_dir} is not a data directory (the directory that holds {DB_FILE})")
         url = f"sqlite://{Path(args.data_dir).resolve()}"
     else:
         raise DataDirError(f"say which database: --database-url, --database-url-file (or ${DATABASE_URL_ENV}) or --data-dir")

@@ -117,3 +117,31 @@ def test_completion_and_audit_export_without_a_reader_end_in_one_sentence(tmp_pa
         result = server_cli_stdout_to(stdout, *args)
         assert "Traceback" not in result.stderr and "Exception" not in result.stderr, (args, result.stderr)
         assert result.returncode == (2 if stdout == "closed" else 141), (args, result.stderr)
+
+
+def tables_of(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+
+
+def test_migrate_and_copy_leave_a_database_that_is_not_ours_alone(tmp_path):
+    """`migrate --data-dir` named a file, it was opened as a SQLite database and given every table
+    of our schema (and WAL mode): another application's database, changed by a typo."""
+    app = tmp_path / "app.sqlite3"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE users (id INTEGER)")
+    before = app.read_bytes()
+    for args in (["migrate", "--data-dir", str(app)], ["copy", "--from", str(app), "--to", str(tmp_path / "copy.db")]):
+        result = server_cli(*args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "not a Site Secrets database" in result.stderr or "not a data directory" in result.stderr, result.stderr
+    assert app.read_bytes() == before and tables_of(app) == ["users"]
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_migrate_of_a_file_that_is_no_database_is_one_sentence(tmp_path):
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database at all, but long enough to be read as a header by SQLite\n" * 20)
+    result = server_cli("migrate", "--data-dir", str(junk))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert junk.read_text().startswith("not a database")
