@@ -306,6 +306,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days,
                     args.audit_retention_days)
     settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url, audit_file=args.audit_file)
+    if args.audit_file is not None:
+        from .audit_export import check_audit_file
+
+        check_audit_file(args.audit_file, args.data_dir)
     workers = args.workers or len(os.sched_getaffinity(0))
     bind = dict(host=args.host, port=args.port, unix_socket=args.unix_socket, tls_cert=args.tls_cert,
                 tls_key=args.tls_key, access_log=args.access_log)
