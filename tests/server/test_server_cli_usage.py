@@ -145,3 +145,9 @@ def test_migrate_of_a_file_that_is_no_database_is_one_sentence(tmp_path):
     result = server_cli("migrate", "--data-dir", str(junk))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert junk.read_text().startswith("not a database")
+
+
+def test_workers_that_is_not_a_number_says_so_in_words():
+    result = server_cli("serve", "--data-dir", "/nonexistent", "--workers", "abc")
+    assert result.returncode == 2 and "_positive" not in result.stderr
+    assert "--workers: must be a whole number" in result.stderr
