@@ -14,7 +14,7 @@ from pathlib import Path
 from . import files, keys
 from .config import DB_FILE
 from .datadir import KEY_CHECK, DataDirError
-from .store.sqlite import fold_wal
+from .store.sqlite import fold_wal, leftover_logs
 
 
 def backup(data_dir: Path, target: Path) -> int:
@@ -23,6 +23,8 @@ def backup(data_dir: Path, target: Path) -> int:
     if not source_path.exists():
         raise DataDirError(f"{data_dir} holds no database")
     target = Path(target)
+    if (leftover := leftover_logs(target)) is not None:
+        raise DataDirError(f"cannot back up to {target}: {leftover}")
     try:
         with files.new_file(target) as built:
             return _copy_file(source_path, built)
@@ -53,6 +55,8 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     target = data_dir / DB_FILE
     if target.exists():
         raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory")
+    if (leftover := leftover_logs(target)) is not None:
+        raise DataDirError(f"cannot restore: {leftover}")
     if not backup_file.exists():
         raise DataDirError(f"cannot restore: no such file {backup_file}")
     if not backup_file.is_file():

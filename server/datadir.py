@@ -27,7 +27,7 @@ from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
 from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
 from .store.dirlock import DirLock
-from .store.sqlite import fold_wal
+from .store.sqlite import fold_wal, leftover_logs
 
 KEY_CHECK = CHECK_META_KEY
 DEFAULT_SITE = "default"
@@ -52,6 +52,8 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
         _refuse_initialised(database_url)
     elif (data_dir / DB_FILE).exists():
         raise DataDirError(f"{data_dir} already holds a database; refusing to touch it")
+    elif (leftover := leftover_logs(data_dir / DB_FILE)) is not None:
+        raise DataDirError(leftover)
     files.make_dirs(data_dir)
     os.chmod(data_dir, 0o700)
     if environ.get(keys.ENV_VAR):

@@ -239,6 +239,10 @@ def _open_target(url: str) -> Iterator[Any]:
     path = sqlite_path(url)
     if not path.parent.is_dir():
         raise CopyError(f"{path.parent} is not a directory")
+    from .sqlite import leftover_logs
+
+    if not path.exists() and (leftover := leftover_logs(path)) is not None:
+        raise CopyError(f"cannot copy to {path}: {leftover}")
     try:
         with files.new_file(path) as built:
             target = _Sqlite(built)
