@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trash-days", type=_limit("trash_days"), default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
     serve.add_argument("--audit-retention-days", type=_limit("audit_retention_days"),
-                       default=_env_int(AUDIT_RETENTION_ENV, DEFAULT_LIMITS.audit_retention_days),
+                       default=None,  # `main`: from the environment, checked as the option is, else the default
                        help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "
                             f"(default {DEFAULT_LIMITS.audit_retention_days}, or ${AUDIT_RETENTION_ENV})")
     serve.add_argument("--audit-file", type=Path, default=os.environ.get(AUDIT_FILE_ENV) or None, metavar="PATH",
@@ -128,9 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else default
+def _audit_retention(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """`serve`'s --audit-retention-days when not given: $SITESECRETS_AUDIT_RETENTION_DAYS, held to
+    the option's own bounds (a value out of them was dropped for the default, or, too large,
+    broke every retention sweep), else the default. The sentence that refuses it, or None."""
+    if args.audit_retention_days is not None:
+        return None
+    value = environ.get(AUDIT_RETENTION_ENV)
+    if not value:
+        args.audit_retention_days = DEFAULT_LIMITS.audit_retention_days
+        return None
+    try:
+        args.audit_retention_days = _limit("audit_retention_days")(value)
+    except argparse.ArgumentTypeError as error:
+        return f"${AUDIT_RETENTION_ENV} {error}"
+    return None
 
 
 def _limit(name: str):
@@ -214,6 +226,9 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
         print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
         return 2  # as argparse answers a missing required option
+    if args.command == "serve" and (problem := _audit_retention(args, os.environ)) is not None:
+        print(f"sitesecrets-server serve: {problem}", file=sys.stderr)
+        return 2  # as argparse answers the option's own bad value
     try:
         _resolve_urls(args, os.environ)
     except DatabaseUrlError as error:

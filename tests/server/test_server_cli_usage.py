@@ -151,3 +151,13 @@ def test_workers_that_is_not_a_number_says_so_in_words():
     result = server_cli("serve", "--data-dir", "/nonexistent", "--workers", "abc")
     assert result.returncode == 2 and "_positive" not in result.stderr
     assert "--workers: must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "99999999"])
+def test_an_audit_retention_from_the_environment_out_of_bounds_is_refused_not_ignored(tmp_path, value):
+    """abc and -5 were dropped for the default (400) without a word; 99999999 skipped the bounds
+    the option has and broke every retention sweep (OverflowError in the log)."""
+    data = tmp_path / "data"
+    result = server_cli("serve", "--data-dir", str(data), "--port", "0", SITESECRETS_AUDIT_RETENTION_DAYS=value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "$SITESECRETS_AUDIT_RETENTION_DAYS" in result.stderr and "listening" not in result.stdout
