@@ -236,6 +236,17 @@ def test_set_from_an_empty_stdin_is_refused_and_keeps_the_value(live: Live, cli,
     assert live.secret(site, "NEW").status_code == 404
 
 
+def test_set_of_a_line_ending_alone_is_refused_as_empty(live: Live, cli, site):
+    """`echo "$UNSET" | sitesecrets set KEY` pipes a newline alone."""
+    live.put_secret(site, "TOKEN", "keep me")
+    for piped in ("\n", "\r\n"):
+        result = cli("set", "TOKEN", input=piped, site=site)
+        assert result.returncode == 2 and "is empty" in result.stderr, repr(piped)
+    assert live.reveal(site, "TOKEN") == "keep me"
+    assert cli("set", "TOKEN", "--allow-empty", input="\n", site=site).returncode == 0
+    assert live.reveal(site, "TOKEN") == "\n"
+
+
 def test_set_from_an_empty_file_is_refused(live: Live, cli, site, tmp_path):
     path = tmp_path / "empty"
     path.write_bytes(b"")

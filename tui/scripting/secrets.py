@@ -102,13 +102,15 @@ def cmd_get(args: argparse.Namespace) -> None:
 
 def read_value(args: argparse.Namespace) -> str:
     """The value from --from-file, piped stdin, or a hidden prompt; never from an argument. An
-    empty one only with --allow-empty: an empty pipe is far more often a command before it that
-    failed (`provider-cli get KEY | sitesecrets set KEY`) than a value meant to be empty."""
+    empty one (or a line ending alone, as `echo "$UNSET" |` pipes) only with --allow-empty: an
+    empty pipe is far more often a command before it that failed (`provider-cli get KEY |
+    sitesecrets set KEY`) than a value meant to be empty."""
     value = _read_value(args)
-    if value == "" and not args.allow_empty:
+    if value in ("", "\n", "\r\n") and not args.allow_empty:  # a line ending alone: `echo "$UNSET" |`
         where = "the file" if args.from_file is not None and str(args.from_file) != "-" else (
             "the prompt" if sys.stdin.isatty() else "standard input")
-        raise UsageError(f"the value from {where} is empty; pass --allow-empty to store an empty value; nothing was sent")
+        alone = " (a line ending alone)" if value else ""
+        raise UsageError(f"the value from {where} is empty{alone}; pass --allow-empty to store it; nothing was sent")
     return value
 
 
