@@ -462,8 +462,18 @@ class ServeError(Exception):
 def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def passphrase() -> str:
+        # asked only for an encrypted key; without a terminal (a service manager) nobody can type it
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ServeError(f"--tls-key {key or cert} is encrypted and there is no terminal to type its passphrase: "
+                             "give the key unencrypted, in a file only the server's user may read (0600)")
+        import getpass
+
+        return getpass.getpass(f"passphrase of {key or cert}: ")
+
     try:
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(cert, key, password=passphrase)
     except ssl.SSLError as error:
         raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
                          f": not a PEM certificate chain and its private key ({error.reason or error})") from None

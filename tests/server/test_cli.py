@@ -479,3 +479,20 @@ def test_token_create_with_a_name_the_api_refuses_is_one_sentence_and_mints_noth
     assert result.returncode == 1 and "Traceback" not in result.stderr and "pydantic" not in result.stderr, result.stderr
     assert result.stderr.startswith("sitesecrets-server: --name ") and len(result.stderr.splitlines()) == 1
     assert result.stdout == ""
+
+
+def test_an_encrypted_tls_key_without_a_terminal_says_so(initialised, tmp_path):
+    """Under a service manager there is no terminal for OpenSSL's passphrase prompt: it printed
+    "Enter PEM pass phrase:" twice and the refusal said only "Invalid argument"."""
+    data_dir, _ = initialised
+    cert, _ = _self_signed(tmp_path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"passphrase")))
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--workers", "1",
+                             "--port", "0", "--tls-cert", str(cert), "--tls-key", str(encrypted)],
+                            cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                            start_new_session=True)  # no controlling terminal, as under systemd
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "is encrypted" in result.stderr and "pass phrase" not in result.stderr.lower()
