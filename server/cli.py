@@ -309,8 +309,8 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from .datadir import rotate_master_key
 
     rotate_master_key(args.data_dir, database_url=args.database_url)
-    print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped; the old key is gone, so "
-          f"backups made before now do not open with this one: take a new backup (`sitesecrets-server backup`)",
+    print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped; master.key now holds the new key, "
+          f"so backups made before now open only with the old one: take a new backup (`sitesecrets-server backup`)",
           file=sys.stderr)
     return 0
 
