@@ -301,6 +301,10 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
     if environ.get(keys.ENV_VAR):
         raise DataDirError(f"the master key comes from {keys.ENV_VAR}; rotate it by unsetting that and using a key file")
     data_dir = Path(data_dir)
+    if database_url is not None and (data_dir / DB_FILE).exists():
+        # often the way back after `copy` to PostgreSQL: the new key would not open it
+        raise DataDirError(f"{data_dir / DB_FILE} is beside the master key and would no longer open after the rotation: "
+                           f"move it out of the data directory, with a copy of the current {keys.KEY_FILE}, first")
     store = open_store(data_dir, database_url)
     pending = data_dir / keys.NEW_KEY_FILE
     try:
