@@ -32,9 +32,17 @@ _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or giv
 def _data_dir(parser: argparse.ArgumentParser) -> None:
     # not `required=True`: the usage line would call it required when the environment names it;
     # `main` refuses the command when neither does
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+    parser.add_argument("--data-dir", type=_dir_path, default=os.environ.get(DATA_DIR_ENV) or None,
                         help=f"the data directory (required unless ${DATA_DIR_ENV} names it)")
     parser.set_defaults(needs_data_dir=True)
+
+
+def _dir_path(text: str) -> Path:
+    """A --data-dir: never empty, which Path would take for the working directory (init made that
+    one the data directory, chmod 0700). An empty $SITESECRETS_DATA_DIR counts as unset."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a directory (an empty one would be the working directory)")
+    return Path(text)
 
 
 def _database_url(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_url(rotate)
 
     migrate = commands.add_parser("migrate", help="upgrade the database's schema in place (safe from several replicas at once)")
-    migrate.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+    migrate.add_argument("--data-dir", type=_dir_path, default=os.environ.get(DATA_DIR_ENV) or None,
                          help=f"the data directory whose SQLite file to upgrade (default: ${DATA_DIR_ENV})")
     _database_url(migrate)
 

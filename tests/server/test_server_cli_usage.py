@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,18 @@ def test_an_audit_retention_from_the_environment_out_of_bounds_is_refused_not_ig
     result = server_cli("serve", "--data-dir", str(data), "--port", "0", SITESECRETS_AUDIT_RETENTION_DAYS=value)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "$SITESECRETS_AUDIT_RETENTION_DAYS" in result.stderr and "listening" not in result.stdout
+
+
+def test_an_empty_data_dir_is_refused_not_taken_for_the_working_directory(tmp_path):
+    """SITESECRETS_DATA_DIR= (set, empty: an EnvironmentFile line left blank) and --data-dir ''
+    made init take the working directory, a web root say, and chmod it 0700."""
+    cwd = tmp_path / "www"
+    cwd.mkdir()
+    cwd.chmod(0o755)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")}
+    for args, env in ((["init"], {"SITESECRETS_DATA_DIR": ""}), (["init", "--data-dir", ""], {})):
+        result = subprocess.run([sys.executable, "-m", "server", *args], cwd=cwd, env={**clean, "PYTHONPATH": str(REPO), **env},
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr)
+        assert "--data-dir" in result.stderr, result.stderr
+        assert os.listdir(cwd) == [] and stat.S_IMODE(cwd.stat().st_mode) == 0o755
