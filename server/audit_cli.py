@@ -13,6 +13,7 @@ import os
 import re
 import sys
 from contextlib import nullcontext
+from datetime import datetime
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -70,7 +71,7 @@ def _export(store, args: argparse.Namespace) -> int:
     chain = _chain(store, args.site)
     if _ID.fullmatch(args.since):
         since = int(args.since)
-    elif _TIME.fullmatch(args.since):
+    elif _TIME.fullmatch(args.since) and _is_time(args.since):
         at = args.since if "T" in args.since else f"{args.since}T00:00:00Z"
         at = at if at.endswith("Z") else f"{at}{':00' if at.count(':') == 1 else ''}Z"
         first = store.read(lambda tx: tx.first_audit_id_at(at))
@@ -83,6 +84,15 @@ def _export(store, args: argparse.Namespace) -> int:
         count, last = export_events(store, out, since, chain)
     print(f"exported {count} event(s)" + (f"; resume with --since {last}" if count else ""), file=sys.stderr)
     return 0
+
+
+def _is_time(text: str) -> bool:
+    """Whether `text` (of `_TIME`'s form) is a real moment: 2026-13-45 would export nothing, silently."""
+    try:
+        datetime.fromisoformat(text.removesuffix("Z"))
+    except ValueError:
+        return False
+    return True
 
 
 def _audit_key(store, data_dir: Path | None) -> AuditKey | None:

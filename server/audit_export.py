@@ -20,9 +20,11 @@ logrotate that moves the file away, or SIGHUP, makes the sink open the path agai
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import IO, Callable
 
 from shared import models
@@ -53,6 +55,41 @@ def export_events(store: Store, out: IO[str], since_id: int, chain: str | None =
         count += len(page)
         after = page[-1]["id"]
     return count, after
+
+
+def check_audit_file(path: os.PathLike, data_dir: os.PathLike | None) -> None:
+    """Refuse an --audit-file the sink must not append to: one of the data directory's own files
+    (`DATA/master.key` would no longer read as a key, `DATA/secrets.db` would be written past its
+    end), or an existing file that holds something other than audit events (`/etc/passwd`, made
+    0600 too). A new file, an empty one (logrotate's) and one whose first line is an event are taken."""
+    from .config import DB_FILE
+    from .datadir import DataDirError
+    from .keys import KEY_FILE, NEW_KEY_FILE
+    from .store.dirlock import LOCK_FILE, WRITE_LOCK_FILE
+
+    path = Path(path)
+    if data_dir is not None:
+        own = [KEY_FILE, NEW_KEY_FILE, DB_FILE, *(DB_FILE + end for end in ("-wal", "-shm", "-journal")),
+               LOCK_FILE, WRITE_LOCK_FILE]
+        for name in own:
+            mine = Path(data_dir) / name
+            if path.resolve() == mine.resolve() or (path.exists() and mine.exists() and path.samefile(mine)):
+                raise DataDirError(f"--audit-file {path} is the data directory's {name}; choose a file of its own")
+    try:
+        with open(path, "rb") as existing:
+            first = existing.readline(65536)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise DataDirError(f"cannot read --audit-file {path} ({error.strerror or error})") from None
+    if not first:
+        return
+    try:
+        event = json.loads(first)
+    except ValueError:
+        event = None
+    if not (isinstance(event, dict) and "id" in event and "action" in event):
+        raise DataDirError(f"--audit-file {path} holds something other than audit events; choose a new file")
 
 
 class FileSink:

@@ -14,7 +14,7 @@ from pathlib import Path
 from . import files, keys
 from .config import DB_FILE
 from .datadir import KEY_CHECK, DataDirError
-from .store.sqlite import fold_wal
+from .store.sqlite import fold_wal, leftover_logs
 
 
 def backup(data_dir: Path, target: Path) -> int:
@@ -23,6 +23,8 @@ def backup(data_dir: Path, target: Path) -> int:
     if not source_path.exists():
         raise DataDirError(f"{data_dir} holds no database")
     target = Path(target)
+    if (leftover := leftover_logs(target)) is not None:
+        raise DataDirError(f"cannot back up to {target}: {leftover}")
     try:
         with files.new_file(target) as built:
             return _copy_file(source_path, built)
@@ -53,19 +55,32 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     target = data_dir / DB_FILE
     if target.exists():
         raise DataDirError(f"{data_dir} already holds a database; restore into an empty data directory")
+    if (leftover := leftover_logs(target)) is not None:
+        raise DataDirError(f"cannot restore: {leftover}")
+    if not backup_file.exists():
+        raise DataDirError(f"cannot restore: no such file {backup_file}")
+    if not backup_file.is_file():
+        raise DataDirError(f"cannot restore: {backup_file} is not a file")
     read_only = f"{backup_file.resolve().as_uri()}?mode=ro"  # percent-encoded: any file name is a path
-    with sqlite3.connect(read_only, uri=True) as check:
-        try:
-            ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
-        except sqlite3.DatabaseError:
-            raise DataDirError(f"{backup_file} is not a Site Secrets backup") from None
+    try:
+        check = sqlite3.connect(read_only, uri=True)
+    except sqlite3.Error as error:
+        raise DataDirError(f"cannot restore: cannot open {backup_file} ({error})") from None
+    try:
+        ok = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        key_check = check.execute("SELECT value FROM meta WHERE key = ?", (KEY_CHECK,)).fetchone()
+    except sqlite3.DatabaseError:
+        raise DataDirError(f"{backup_file} is not a Site Secrets backup") from None
+    finally:
+        check.close()
     if not ok or key_check is None:
         raise DataDirError(f"{backup_file} is damaged or not a Site Secrets backup")
     try:
         keys.load_master_key(data_dir, key_check[0], environ)
     except keys.MasterKeyError as error:
-        raise DataDirError(f"cannot restore: {error}") from None
+        hint = " (a backup made before a rotation of the master key opens only with the key of its time)" \
+            if isinstance(error, keys.WrongMasterKey) else ""
+        raise DataDirError(f"cannot restore: {error}{hint}") from None
     try:
         with files.new_file(target) as built:
             return _copy_file(read_only, built)

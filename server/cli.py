@@ -32,9 +32,17 @@ _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or giv
 def _data_dir(parser: argparse.ArgumentParser) -> None:
     # not `required=True`: the usage line would call it required when the environment names it;
     # `main` refuses the command when neither does
-    parser.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+    parser.add_argument("--data-dir", type=_dir_path, default=os.environ.get(DATA_DIR_ENV) or None,
                         help=f"the data directory (required unless ${DATA_DIR_ENV} names it)")
     parser.set_defaults(needs_data_dir=True)
+
+
+def _dir_path(text: str) -> Path:
+    """A --data-dir: never empty, which Path would take for the working directory (init made that
+    one the data directory, chmod 0700). An empty $SITESECRETS_DATA_DIR counts as unset."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a directory (an empty one would be the working directory)")
+    return Path(text)
 
 
 def _database_url(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_dir(serve)
     _database_url(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8716, help="TCP port; 0 picks a free one (default 8716)")
+    serve.add_argument("--port", type=_port, default=8716, help="TCP port; 0 picks a free one (default 8716)")
     serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0660: owner and group) instead of TCP")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
@@ -81,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--trash-days", type=_limit("trash_days"), default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
     serve.add_argument("--audit-retention-days", type=_limit("audit_retention_days"),
-                       default=_env_int(AUDIT_RETENTION_ENV, DEFAULT_LIMITS.audit_retention_days),
+                       default=None,  # `main`: from the environment, checked as the option is, else the default
                        help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "
                             f"(default {DEFAULT_LIMITS.audit_retention_days}, or ${AUDIT_RETENTION_ENV})")
     serve.add_argument("--audit-file", type=Path, default=os.environ.get(AUDIT_FILE_ENV) or None, metavar="PATH",
@@ -106,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_url(rotate)
 
     migrate = commands.add_parser("migrate", help="upgrade the database's schema in place (safe from several replicas at once)")
-    migrate.add_argument("--data-dir", type=Path, default=os.environ.get(DATA_DIR_ENV),
+    migrate.add_argument("--data-dir", type=_dir_path, default=os.environ.get(DATA_DIR_ENV) or None,
                          help=f"the data directory whose SQLite file to upgrade (default: ${DATA_DIR_ENV})")
     _database_url(migrate)
 
@@ -128,9 +136,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else default
+def _audit_retention(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """`serve`'s --audit-retention-days when not given: $SITESECRETS_AUDIT_RETENTION_DAYS, held to
+    the option's own bounds (a value out of them was dropped for the default, or, too large,
+    broke every retention sweep), else the default. The sentence that refuses it, or None."""
+    if args.audit_retention_days is not None:
+        return None
+    value = environ.get(AUDIT_RETENTION_ENV)
+    if not value:
+        args.audit_retention_days = DEFAULT_LIMITS.audit_retention_days
+        return None
+    try:
+        args.audit_retention_days = _limit("audit_retention_days")(value)
+    except argparse.ArgumentTypeError as error:
+        return f"${AUDIT_RETENTION_ENV} {error}"
+    return None
 
 
 def _limit(name: str):
@@ -152,21 +172,71 @@ def _limit(name: str):
     return parse
 
 
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("must be 0 to 65535 (0 picks a free one)")
+    return number
+
+
 def _positive(text: str) -> int:
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return number
 
 
+def _prints_to_stdout(args: argparse.Namespace) -> bool:
+    """Whether the command's result goes to stdout: a token shown once, a script, exported events."""
+    return args.command in ("init", "token", "completion") or (
+        args.command == "audit" and args.audit_command == "export" and args.to is None)
+
+
+PIPE_CLOSED = 141
+"""Exit status once stdout's reader has gone: 128 + SIGPIPE, what a shell reports for `yes | head -1`."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None and _prints_to_stdout(args):  # closed (>&-): a token shown once would go nowhere
+        print(f"sitesecrets-server {args.command}: standard output is closed (>&-); nothing was done", file=sys.stderr)
+        return 2
+    try:
+        return _main(parser, args)
+    except BrokenPipeError:  # stdout's reader went away (`audit export ... | head -1`): end quietly, as `yes` does
+        _stdout_gone()
+        return PIPE_CLOSED
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null, so what is still buffered for it is dropped instead of failing
+    again, with a traceback, at the interpreter's exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "completion":
         return completion.print_completion(parser, args.shell)
+    if args.command == "serve" and args.tls_key is not None and args.tls_cert is None:
+        print("sitesecrets-server serve: --tls-key needs --tls-cert (the key alone would serve plain http)", file=sys.stderr)
+        return 2
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
         print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
         return 2  # as argparse answers a missing required option
+    if args.command == "serve" and (problem := _audit_retention(args, os.environ)) is not None:
+        print(f"sitesecrets-server serve: {problem}", file=sys.stderr)
+        return 2  # as argparse answers the option's own bad value
     try:
         _resolve_urls(args, os.environ)
     except DatabaseUrlError as error:
@@ -179,10 +249,13 @@ def _reporting(command, *args: object) -> int:
     """`command(*args)`'s status; a failure we foresee is one sentence on stderr and status 1."""
     from .datadir import DataDirError
     from .store import StoreError
+    from .wsgiserver import ServeError
 
     try:
         return command(*args)
-    except (DataDirError, StoreError) as error:
+    except BrokenPipeError:
+        raise  # stdout's reader went away: `main` ends quietly
+    except (DataDirError, StoreError, ServeError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
         return 1
     except OSError as error:
@@ -213,7 +286,19 @@ def cmd_init(args: argparse.Namespace) -> int:
     token = init_data_dir(args.data_dir, database_url=args.database_url)
     where = f"{args.data_dir} and its database" if args.database_url else str(args.data_dir)
     print(f"initialised {where} with site 'default'; the admin token (shown once):", file=sys.stderr)
-    print(token)
+    return _show_token(token, "the admin token was made but not shown; make another with "
+                              f"`sitesecrets-server token create --data-dir {args.data_dir} --name admin --role admin`")
+
+
+def _show_token(token: str, lost: str) -> int:
+    """Print a token shown this once; when stdout's reader has gone, say `lost` (what was made and
+    how to go on) instead."""
+    try:
+        print(token, flush=True)
+    except BrokenPipeError:
+        _stdout_gone()
+        print(f"sitesecrets-server: standard output's reader went away: {lost}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -223,15 +308,18 @@ def cmd_token(args: argparse.Namespace) -> int:
     if args.role == Role.service.value and not (args.site and args.service):
         print("sitesecrets-server: a service token needs --site and --service", file=sys.stderr)
         return 2
-    print(create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service, database_url=args.database_url))
-    return 0
+    token = create_token_offline(args.data_dir, args.name, Role(args.role), args.site, args.service, database_url=args.database_url)
+    return _show_token(token, f"the token {args.name!r} was made but not shown; revoke it (`sitesecrets token ls` "
+                              "shows its id) and run this command again")
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     from .datadir import rotate_master_key
 
     rotate_master_key(args.data_dir, database_url=args.database_url)
-    print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped", file=sys.stderr)
+    print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped; master.key now holds the new key, "
+          f"so backups made before now open only with the old one: take a new backup (`sitesecrets-server backup`)",
+          file=sys.stderr)
     return 0
 
 
@@ -244,6 +332,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days,
                     args.audit_retention_days)
     settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url, audit_file=args.audit_file)
+    if args.audit_file is not None:
+        from .audit_export import check_audit_file
+
+        check_audit_file(args.audit_file, args.data_dir)
     workers = args.workers or len(os.sched_getaffinity(0))
     bind = dict(host=args.host, port=args.port, unix_socket=args.unix_socket, tls_cert=args.tls_cert,
                 tls_key=args.tls_key, access_log=args.access_log)
@@ -268,11 +360,7 @@ def _serve(server, state, on_ready) -> int:
     # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
     # and this thread waits for it to finish draining before the store closes under the requests
     shutdown = threading.Thread(target=server.shutdown, name="shutdown")
-
-    def stop(signum: int, frame: object) -> None:
-        if not shutdown.is_alive() and shutdown.ident is None:
-            shutdown.start()
-
+    stop = _stopper(shutdown)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     audit_file = state.settings.audit_file
@@ -289,6 +377,20 @@ def _serve(server, state, on_ready) -> int:
         sink.stop()
     state.store.close()
     return 0
+
+
+def _stopper(shutdown: threading.Thread):
+    """The SIGTERM/SIGINT handler that starts `shutdown`, once. A second signal may run its handler
+    while the first is still inside `Thread.start` (systemd signals every process of the unit and
+    the workers' parent forwards its own), before the thread counts as started: a lock taken
+    without waiting, one C call a handler cannot interrupt, lets only the first through."""
+    once = threading.Lock()
+
+    def stop(signum: int, frame: object) -> None:
+        if once.acquire(blocking=False):
+            shutdown.start()
+
+    return stop
 
 
 def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
@@ -342,12 +444,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from .config import DB_FILE
     from .datadir import DataDirError
     from .store.copy import migrate_url
 
     if args.database_url:
         url = args.database_url
     elif args.data_dir:
+        if not Path(args.data_dir).is_dir():
+            raise DataDirError(f"{args.data_dir} is not a data directory (the directory that holds {DB_FILE})")
         url = f"sqlite://{Path(args.data_dir).resolve()}"
     else:
         raise DataDirError(f"say which database: --database-url, --database-url-file (or ${DATABASE_URL_ENV}) or --data-dir")

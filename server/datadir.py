@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from contextlib import closing
 from pathlib import Path
 from typing import Callable
+
+from pydantic import ValidationError
 
 from shared import models
 from shared.models import Role
@@ -24,7 +27,7 @@ from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
 from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
 from .store.dirlock import DirLock
-from .store.sqlite import fold_wal
+from .store.sqlite import fold_wal, leftover_logs
 
 KEY_CHECK = CHECK_META_KEY
 DEFAULT_SITE = "default"
@@ -49,6 +52,8 @@ def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, databas
         _refuse_initialised(database_url)
     elif (data_dir / DB_FILE).exists():
         raise DataDirError(f"{data_dir} already holds a database; refusing to touch it")
+    elif (leftover := leftover_logs(data_dir / DB_FILE)) is not None:
+        raise DataDirError(leftover)
     files.make_dirs(data_dir)
     os.chmod(data_dir, 0o700)
     if environ.get(keys.ENV_VAR):
@@ -147,7 +152,27 @@ def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
             raise DataDirError(str(error)) from None
     if not (Path(data_dir) / DB_FILE).exists():
         raise DataDirError(f"{data_dir} holds no database; run: sitesecrets-server init --data-dir {data_dir}")
+    refuse_exposed_database(Path(data_dir) / DB_FILE)
     return SqliteStore(Path(data_dir) / DB_FILE, take_turns=True)
+
+
+def refuse_exposed_database(db: Path) -> None:
+    """Refuse a database file (or its -wal, -shm) that group or others may read or write, as
+    `keys.read_key_file` refuses such a master key: it holds the wrapped data keys, the keyed token
+    hashes, every name and description and the audit log. init, restore and copy make it 0600;
+    `cp` under umask 022 does not, and SQLite gives its -wal and -shm the database's mode."""
+    exposed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            exposed.append((path, stat.S_IMODE(mode)))
+    if exposed:
+        modes = ", ".join(f"{path} mode {mode:o}" for path, mode in exposed)
+        raise DataDirError(f"the database is accessible by group or others ({modes}); "
+                           f"run: chmod 600 {' '.join(str(path) for path, _ in exposed)}")
 
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True) -> State:
@@ -190,6 +215,7 @@ def hold_server_lock(settings: Settings) -> Callable[[], None]:
         if database is None:
             if not settings.db_path.exists():
                 raise DataDirError(f"{settings.data_dir} holds no database; run: sitesecrets-server init --data-dir {settings.data_dir}")
+            refuse_exposed_database(settings.db_path)
             return DirLock(settings.data_dir, exclusive=False).release
         from .store import postgres
 
@@ -232,11 +258,15 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
         raise DataDirError("a service token needs both --site and --service")
     if role is not Role.service and service is not None:
         raise DataDirError("only a service token names a --service")
+    try:
+        body = models.TokenCreate(name=name, role=role, site=site, service=service)
+    except ValidationError as error:  # as POST /v1/tokens refuses it: one sentence naming the option
+        first = error.errors()[0]
+        raise DataDirError(f"--{'-'.join(map(str, first['loc']))} {first['msg'][0].lower()}{first['msg'][1:]}") from None
     store = open_store(data_dir, database_url)
     try:
         master = keys.load_master_key(Path(data_dir), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "", environ)
         hasher = tokenkey.open_token_key(store, master)
-        body = models.TokenCreate(name=name, role=role, site=site, service=service)
 
         def write(tx: Transaction) -> str:
             site_row = tx.get_site(site) if site is not None else None
@@ -271,6 +301,10 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
     if environ.get(keys.ENV_VAR):
         raise DataDirError(f"the master key comes from {keys.ENV_VAR}; rotate it by unsetting that and using a key file")
     data_dir = Path(data_dir)
+    if database_url is not None and (data_dir / DB_FILE).exists():
+        # often the way back after `copy` to PostgreSQL: the new key would not open it
+        raise DataDirError(f"{data_dir / DB_FILE} is beside the master key and would no longer open after the rotation: "
+                           f"move it out of the data directory, with a copy of the current {keys.KEY_FILE}, first")
     store = open_store(data_dir, database_url)
     pending = data_dir / keys.NEW_KEY_FILE
     try:

@@ -29,6 +29,10 @@ class MasterKeyError(Exception):
     """The master key is missing, malformed, exposed or wrong; the message says which, in one sentence."""
 
 
+class WrongMasterKey(MasterKeyError):
+    """A well-formed key that is not the one this database's key check value was made with."""
+
+
 def encode_key(key: bytes) -> str:
     return base64.b64encode(key).decode()
 
@@ -75,7 +79,7 @@ def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | 
     if environ.get(ENV_VAR):
         key = decode_key(environ[ENV_VAR], ENV_VAR)
         if not crypto.key_matches(key, check_value):
-            raise MasterKeyError(f"{ENV_VAR} is not the master key of this database")
+            raise WrongMasterKey(f"{ENV_VAR} is not the master key of this database")
         return key
     current, pending = data_dir / KEY_FILE, data_dir / NEW_KEY_FILE
     if pending.exists():
@@ -88,5 +92,5 @@ def load_master_key(data_dir: Path, check_value: str, environ: dict[str, str] | 
         files.sync_dir(data_dir)
     key = read_key_file(current)
     if not crypto.key_matches(key, check_value):
-        raise MasterKeyError(f"{current} is not the master key of this database")
+        raise WrongMasterKey(f"{current} is not the master key of this database")
     return key

@@ -186,8 +186,9 @@ class Supervisor:
         except BaseException:  # noqa: BLE001 - a worker must end here whatever happens
             traceback.print_exc()
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: closed before the start (`>&-`)
+                    stream.flush()
             os._exit(status)  # not the parent's cleanup (its `finally` blocks, atexit, buffers)
 
 

@@ -10,11 +10,13 @@ requests finish, close idle connections, then return. Parsing and framing are h1
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import socket
 import socketserver
 import ssl
+import stat
 import sys
 import threading
 import time
@@ -356,21 +358,27 @@ class WSGIServer:
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
                  max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY) -> None:
-        if unix_socket is not None:
-            self._httpd: Any = self._bind_unix(Path(unix_socket))
-        else:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            _TCPServer.address_family = family
-            self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
+        self._socket_file: tuple[int, int] | None = None
+        context = None if tls_cert is None else _tls_context(tls_cert, tls_key)  # before the socket is made
+        try:
+            if unix_socket is not None:
+                unix_socket = Path(unix_socket)
+                self._httpd: Any = self._bind_unix(unix_socket)
+            else:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                _TCPServer.address_family = family
+                self._httpd = _TCPServer((host, port), _Handler, bind_and_activate=True)
+        except OSError as error:
+            if error.filename:  # says what and where already (`_remove_stale_socket`)
+                raise
+            where = unix_socket if unix_socket is not None else f"{'[' + host + ']' if ':' in host else host}:{port}"
+            raise ServeError(f"cannot listen on {where}: {error.strerror or error}") from None
         httpd = self._httpd
         httpd._init_tracking()
         httpd.app, httpd.access_log, httpd.max_connections, httpd.max_waiting = app, access_log, max_connections, max_waiting
         httpd.max_turning_away = max_turning_away
         httpd.timeouts = Timeouts(read=read_timeout, head=head_timeout, idle=idle_timeout)
-        if tls_cert is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.minimum_version = ssl.TLSVersion.TLSv1_2
-            context.load_cert_chain(tls_cert, tls_key)
+        if context is not None:
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
             httpd.tls = True
         self.unix_socket = unix_socket
@@ -408,10 +416,8 @@ class WSGIServer:
             "wsgi.run_once": False, "wsgi.input_terminated": True,
         }
 
-    @staticmethod
-    def _bind_unix(path: Path) -> _UnixServer:
-        if path.exists():
-            path.unlink()  # a stale socket from a previous run
+    def _bind_unix(self, path: Path) -> _UnixServer:
+        _remove_stale_socket(path)
         # Created 0660, never wider: its owner and its group may connect, which on a shared host is
         # the group of the directory it is made in (a setgid directory hands its group down).
         old_umask = os.umask(0o117)
@@ -420,6 +426,7 @@ class WSGIServer:
         finally:
             os.umask(old_umask)
         os.chmod(path, 0o660)
+        self._socket_file = _identity(path)
         return server
 
     @property
@@ -442,5 +449,66 @@ class WSGIServer:
             self._unlink()
 
     def _unlink(self) -> None:
-        if self.unix_socket is not None and self.unix_socket.exists():
+        """Remove the socket's file if it is still the one bound here (never what another server
+        or anyone else has put at that path since)."""
+        if self.unix_socket is not None and _identity(self.unix_socket) == self._socket_file:
             self.unix_socket.unlink()
+
+
+class ServeError(Exception):
+    """The server cannot listen or load its TLS certificate; the message says what, in one sentence."""
+
+
+def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+
+    def passphrase() -> str:
+        # asked only for an encrypted key; without a terminal (a service manager) nobody can type it
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise ServeError(f"--tls-key {key or cert} is encrypted and there is no terminal to type its passphrase: "
+                             "give the key unencrypted, in a file only the server's user may read (0600)")
+        import getpass
+
+        return getpass.getpass(f"passphrase of {key or cert}: ")
+
+    try:
+        context.load_cert_chain(cert, key, password=passphrase)
+    except ssl.SSLError as error:
+        raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
+                         f": not a PEM certificate chain and its private key ({error.reason or error})") from None
+    except OSError as error:
+        raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
+                         f": {error.strerror or error}") from None
+    return context
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _remove_stale_socket(path: Path) -> None:
+    """Make way at `path` for a new unix socket: remove a socket nobody listens on any more (left
+    by a server killed outright), refuse anything else. A typo'd path must never delete a file
+    (`--unix-socket DATA/master.key`), and a second server must not take a live server's socket."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(found.st_mode):
+        raise OSError(errno.EEXIST, "--unix-socket names something that is not a socket; nothing was removed", str(path))
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except ConnectionRefusedError:
+        path.unlink()  # nobody listens: a stale socket from a previous run
+        return
+    except OSError as error:
+        raise OSError(error.errno, f"cannot tell whether a server listens on this socket ({error.strerror})", str(path)) from None
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, "a server already listens on this socket", str(path))

@@ -27,6 +27,10 @@ def print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
 
     from tui.run import build_parser as build_run_parser
 
+    if sys.stdout is None:  # closed (>&-): the script would go nowhere
+        print("sitesecrets: standard output is closed (>&-); nothing was done", file=sys.stderr)
+        return 2
+
     subcommands(parser).choices["run"] = build_run_parser()  # `run` is parsed by tui.run, with these options
     mark_paths(parser, shtab)
     sys.stdout.write(shtab.complete(parser, shell))

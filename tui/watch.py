@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
 from tui.startcheck import CannotStart, failed_start_status
@@ -157,6 +158,7 @@ class Supervisor:
         self.kill_at: float | None = None
         self.leaving = False
         self.said: str | None = None
+        self.die_with = die_with_this_process()  # each CMD started ends with this supervisor
 
     def run(self) -> int:
         """Supervise the started CMD; the status to exit with."""
@@ -203,7 +205,7 @@ class Supervisor:
                 self.say(f"{error}; starting {self.name} all the same")
         try:
             self.child = subprocess.Popen(self.watch.command, executable=prepared.program, env=prepared.env,
-                                          start_new_session=True)
+                                          start_new_session=True, preexec_fn=self.die_with)
         except OSError as error:
             tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
@@ -275,6 +277,32 @@ def tell(sentence: str) -> None:
         print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
     except OSError:  # and from now on nothing written to stderr (--verbose's lines too) can fail
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_this_process() -> Callable[[], None] | None:
+    """A `preexec_fn` that asks the kernel to SIGKILL the child when this process ends (Linux's
+    PR_SET_PDEATHSIG), or None where there is no prctl. A supervisor killed with SIGKILL (the OOM
+    killer, `kill -9`) forwards nothing: without it CMD would run on, unsupervised, with the
+    secrets in its environment, beside the one the process manager starts next. The request
+    follows the thread that forks, the main thread here, which lives as long as the supervisor.
+    prctl is looked up here, before any fork: the child only calls it."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    supervisor = os.getpid()
+
+    def in_the_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != supervisor:  # it ended before the request took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return in_the_child
 
 
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:

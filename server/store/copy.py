@@ -86,6 +86,7 @@ class _Sqlite:
             raise CopyError(f"{path} does not exist")
         from .sqlite import connect
 
+        _refuse_foreign(path, _sqlite_tables(path))  # before `connect`, which would turn on WAL in it
         self.conn = connect(path)
 
     def migrate(self) -> int:
@@ -134,6 +135,13 @@ class _Postgres:
         from .postgres import connect
 
         self.conn = connect(url)
+        tables = {r[0] for r in self.conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+        try:
+            _refuse_foreign("the database", tables)
+        except CopyError:
+            self.conn.close()
+            raise
 
     def migrate(self) -> int:
         from .postgres import migrate
@@ -187,6 +195,26 @@ class _Postgres:
         self.conn.close()
 
 
+def _sqlite_tables(path: Path) -> set[str]:
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise CopyError(f"cannot open {path} ({error})") from None
+    try:
+        return {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        raise CopyError(f"{path} is not a SQLite database; nothing was changed") from None
+    finally:
+        probe.close()
+
+
+def _refuse_foreign(where: object, tables: set[str]) -> None:
+    """Refuse a database that holds tables but not ours: another application's, named by mistake,
+    must not be given our schema (migrate) nor be copied from or into."""
+    if tables and "schema_migrations" not in tables:
+        raise CopyError(f"{where} is not a Site Secrets database (it holds other tables); nothing was changed")
+
+
 def _open(url: str) -> Any:
     from .postgres import is_postgres_url
 
@@ -211,6 +239,10 @@ def _open_target(url: str) -> Iterator[Any]:
     path = sqlite_path(url)
     if not path.parent.is_dir():
         raise CopyError(f"{path.parent} is not a directory")
+    from .sqlite import leftover_logs
+
+    if not path.exists() and (leftover := leftover_logs(path)) is not None:
+        raise CopyError(f"cannot copy to {path}: {leftover}")
     try:
         with files.new_file(path) as built:
             target = _Sqlite(built)

@@ -17,6 +17,7 @@ its process's writes, so the group it then commits is larger, not later.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
@@ -69,6 +70,18 @@ class SqliteReader:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def leftover_logs(path: Path) -> str | None:
+    """A sentence naming the -wal or -journal an earlier database left at `path`, or None. SQLite
+    replays such a file into whatever database next appears at `path` (a restored backup, a copy):
+    pages of another database mixed into it. It may hold that database's last commits, so it is
+    for the operator to move away, never for us to delete."""
+    found = [str(path) + end for end in ("-wal", "-journal") if os.path.lexists(str(path) + end)]
+    if not found:
+        return None
+    return (f"{' and '.join(found)} {'is' if len(found) == 1 else 'are'} left from an earlier database and would be "
+            f"replayed into the new one: move {'it' if len(found) == 1 else 'them'} away first")
 
 
 def fold_wal(conn: sqlite3.Connection) -> None:

@@ -115,3 +115,13 @@ def test_a_closed_stderr_keeps_errors_out_of_stdout(live: Live, site):
     result = with_closed(live, site, "2>&-", "get", "MISSING")
     assert result.returncode == 1
     assert result.stdout == ""
+
+
+def test_completion_with_stdout_closed_says_so_in_one_sentence(live: Live, site):
+    result = with_closed(live, site, ">&-", "completion", "bash")
+    assert (result.returncode, result.stderr) == (2, "sitesecrets: standard output is closed (>&-); nothing was done\n")
+
+
+def test_completion_into_a_gone_reader_ends_quietly(live: Live, site):
+    result = into_a_gone_reader(live, site, "completion", "bash")
+    assert (result.returncode, result.stderr) == (SIGPIPE_STATUS, "")

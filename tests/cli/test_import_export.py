@@ -446,3 +446,9 @@ def test_export_of_a_service_refuses_a_name_run_would_refuse_unless_allowed(live
     allowed = cli("export", "--service", "api", "--format", "docker", "--allow-env", "LD_PRELOAD", site=site)
     assert allowed.returncode == 0
     assert "LD_PRELOAD=/tmp/evil.so" in allowed.stdout.splitlines()
+
+
+def test_import_dash_reads_the_dotenv_from_standard_input(live: Live, cli, site):
+    result = cli("import", "-", input="\ufeffPIPED=one\r\nOTHER='two words'\n", site=site)
+    assert result.returncode == 0, result.stderr
+    assert (live.reveal(site, "PIPED"), live.reveal(site, "OTHER")) == ("one", "two words")

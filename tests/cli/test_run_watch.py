@@ -216,6 +216,21 @@ def test_child_killed_by_a_signal_gives_128_plus_its_number(live, watched):
         assert proc.wait(CEILING) == 128 + signal.SIGKILL
 
 
+def test_a_supervisor_killed_with_sigkill_takes_its_child_with_it(live, watched):
+    """Nothing is left running unsupervised with the secrets in its environment: the first child,
+    and one started again after a change, each end with a supervisor that could not forward anything."""
+    with supervisor(live, watched) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        proc.kill()
+        wait_until(lambda: not alive(started_with(watched, "first")["pid"]), "the child to end with its supervisor")
+    with supervisor(live, watched) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        proc.kill()
+        wait_until(lambda: not alive(started_with(watched, "second")["pid"]), "the restarted child to end with it")
+
+
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
     with supervisor(live, watched, "--signal", "HUP"):
         wait_until(lambda: started_with(watched, "first"), "the first start")

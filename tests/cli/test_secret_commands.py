@@ -222,3 +222,53 @@ def test_rm_of_a_bound_secret_names_the_service_and_succeeds_after_unbinding(liv
 def test_rm_of_a_missing_secret_exits_1(cli, site):
     result = cli("rm", "NOPE", "--yes", site=site)
     assert result.returncode == 1 and "NOPE" in result.stderr
+
+
+def test_set_from_an_empty_stdin_is_refused_and_keeps_the_value(live: Live, cli, site):
+    """`provider-cli get KEY | sitesecrets set KEY` whose provider failed pipes nothing: that must
+    not wipe the secret."""
+    live.put_secret(site, "DB_PASSWORD", "keep me")
+    result = cli("set", "DB_PASSWORD", input="", site=site)
+    assert result.returncode == 2
+    assert "standard input is empty" in result.stderr and "--allow-empty" in result.stderr
+    assert live.reveal(site, "DB_PASSWORD") == "keep me"
+    assert cli("set", "NEW", input="", site=site).returncode == 2
+    assert live.secret(site, "NEW").status_code == 404
+
+
+def test_set_of_a_line_ending_alone_is_refused_as_empty(live: Live, cli, site):
+    """`echo "$UNSET" | sitesecrets set KEY` pipes a newline alone."""
+    live.put_secret(site, "TOKEN", "keep me")
+    for piped in ("\n", "\r\n"):
+        result = cli("set", "TOKEN", input=piped, site=site)
+        assert result.returncode == 2 and "is empty" in result.stderr, repr(piped)
+    assert live.reveal(site, "TOKEN") == "keep me"
+    assert cli("set", "TOKEN", "--allow-empty", input="\n", site=site).returncode == 0
+    assert live.reveal(site, "TOKEN") == "\n"
+
+
+def test_set_from_an_empty_file_is_refused(live: Live, cli, site, tmp_path):
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    result = cli("set", "X", "--from-file", str(path), site=site)
+    assert result.returncode == 2 and "the file is empty" in result.stderr
+    assert live.secret(site, "X").status_code == 404
+
+
+def test_set_with_allow_empty_stores_an_empty_value(live: Live, cli, site):
+    live.put_secret(site, "FLAG", "on")
+    result = cli("set", "FLAG", "--allow-empty", input="", site=site)
+    assert result.returncode == 0, result.stderr
+    assert live.reveal(site, "FLAG") == ""
+
+
+def test_set_allow_empty_with_generate_or_keep_value_is_a_usage_error(cli, site):
+    for extra in ("--generate", "--keep-value"):
+        result = cli("set", "X", "--allow-empty", extra, "--description", "d", input="", site=site)
+        assert result.returncode == 2 and "--allow-empty" in result.stderr, extra
+
+
+def test_set_from_file_dash_reads_standard_input(live: Live, cli, site):
+    result = cli("set", "FROM_STDIN", "--from-file", "-", input="piped", site=site)
+    assert result.returncode == 0, result.stderr
+    assert live.reveal(site, "FROM_STDIN") == "piped"

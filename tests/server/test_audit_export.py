@@ -8,6 +8,8 @@ import json
 import os
 import stat
 
+import pytest
+
 import dbbackend
 from apihelpers import SITE, create_secret, reveal
 from server import cli
@@ -59,6 +61,12 @@ def test_export_to_a_file_is_private(api, data_dir, tmp_path, capsys) -> None:
 def test_bad_since_is_refused(data_dir, capsys) -> None:
     status, _, err = export(data_dir, capsys, "--since", "yesterday")
     assert status == 2 and "--since takes" in err
+
+
+def test_a_since_that_is_no_date_is_refused_not_an_empty_export(data_dir, capsys) -> None:
+    for since in ("2026-13-45", "2026-02-30", "2026-01-31T25:00:00Z", "2026-01-31T12:61"):
+        status, lines, err = export(data_dir, capsys, "--since", since)
+        assert (status, lines) == (2, []) and "--since takes" in err, since
 
 
 # ---------------------------------------------------------------- the file sink
@@ -162,3 +170,34 @@ def test_serve_with_audit_file_writes_it_across_workers_and_reopens_on_sighup(tm
         assert len(ids) == len(set(ids))  # two workers, one writer of the file
     finally:
         assert served.stop() == 0
+
+
+def test_serve_refuses_an_audit_file_that_is_one_of_the_data_directorys_own(data_dir, capsys) -> None:
+    """`--audit-file DATA/master.key` appended events to the master key (the next start: "not valid
+    base64"); `DATA/secrets.db` appended them to the database file."""
+    for name in ("master.key", "secrets.db"):
+        path = data_dir / name
+        if not path.exists():
+            continue  # PostgreSQL: no database file
+        before = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+        status = cli.main(["serve", "--data-dir", str(data_dir), "--workers", "1", "--port", "0", "--audit-file", str(path)])
+        assert status == 1 and "--audit-file" in capsys.readouterr().err
+        assert (path.read_bytes(), stat.S_IMODE(path.stat().st_mode)) == before
+
+
+def test_an_audit_file_holding_something_else_is_refused_and_one_of_events_is_taken(tmp_path) -> None:
+    from server.audit_export import check_audit_file
+    from server.datadir import DataDirError
+
+    other = tmp_path / "passwd"
+    other.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    os.chmod(other, 0o644)
+    with pytest.raises(DataDirError, match="holds something other than audit events"):
+        check_audit_file(other, tmp_path / "data")
+    assert stat.S_IMODE(other.stat().st_mode) == 0o644
+    ours = tmp_path / "audit.jsonl"
+    ours.write_text('{"id":1,"at":"2026-01-01T00:00:00Z","action":"site.create","site":"default"}\n')
+    check_audit_file(ours, tmp_path / "data")
+    check_audit_file(tmp_path / "new.jsonl", tmp_path / "data")
+    (tmp_path / "empty.jsonl").write_text("")
+    check_audit_file(tmp_path / "empty.jsonl", tmp_path / "data")

@@ -10,6 +10,7 @@ import ssl
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from server import crypto, files, keys
+from waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -261,6 +263,46 @@ def test_unix_socket_admits_its_owner_and_group_only_and_serves(initialised, tmp
     assert not path.exists()
 
 
+def test_unix_socket_on_a_path_that_is_not_a_socket_is_refused_and_removes_nothing(initialised):
+    data_dir, _ = initialised
+    key = (data_dir / "master.key").read_bytes()
+    result = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(data_dir / "master.key"), "--workers", "1")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is not a socket" in result.stderr
+    assert (data_dir / "master.key").read_bytes() == key
+
+
+def test_unix_socket_another_server_listens_on_is_refused_and_that_server_keeps_it(initialised, tmp_path):
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    other = tmp_path / "other"
+    assert cli("init", "--data-dir", str(other)).returncode == 0
+    served = Served(data_dir, "--unix-socket", str(path), "--workers", "1")
+    try:
+        for workers in ("1", "2"):
+            result = cli("serve", "--data-dir", str(other), "--unix-socket", str(path), "--workers", workers)
+            assert result.returncode == 1 and "Traceback" not in result.stderr
+            assert "a server already listens on" in result.stderr
+        with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+            assert api.get("/v1/whoami").json()["role"] == "admin"  # still the first server's
+    finally:
+        assert served.stop() == 0
+
+
+def test_unix_socket_left_by_a_server_gone_is_replaced(initialised, tmp_path):
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays, nobody listens: as after a kill -9
+    served = Served(data_dir, "--unix-socket", str(path), "--workers", "1")
+    try:
+        with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+            assert api.get("/v1/whoami").status_code == 200
+    finally:
+        assert served.stop() == 0
+
+
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -318,3 +360,139 @@ def test_backup_while_serving_then_restore_brings_every_value_back(initialised, 
             assert api.get("/v1/sites/default/secrets/AFTER").status_code == 404
     finally:
         served.stop()
+
+
+def test_restore_from_a_missing_file_or_a_directory_is_one_sentence(initialised, tmp_path):
+    data_dir, _ = initialised
+    target = tmp_path / "restored"
+    target.mkdir(mode=0o700)
+    os.link(data_dir / "master.key", target / "master.key")
+    for source, said in ((tmp_path / "typo.db", "no such file"), (tmp_path, "not a file")):
+        result = cli("restore", "--data-dir", str(target), "--from", str(source))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert said in result.stderr and str(source) in result.stderr
+        assert sorted(p.name for p in target.iterdir()) == ["master.key"]
+
+
+def test_rotation_warns_that_earlier_backups_need_the_retired_key_and_restore_says_why_it_refuses(initialised, tmp_path):
+    data_dir, _ = initialised
+    assert cli("backup", "--data-dir", str(data_dir), "--to", str(tmp_path / "before.db")).returncode == 0
+    rotated = cli("rotate-master-key", "--data-dir", str(data_dir))
+    assert rotated.returncode == 0, rotated.stderr
+    assert "backups made before" in rotated.stderr and "backup" in rotated.stderr.split("backups made before")[1]
+    target = tmp_path / "restored"
+    target.mkdir(mode=0o700)
+    os.link(data_dir / "master.key", target / "master.key")
+    refused = cli("restore", "--data-dir", str(target), "--from", str(tmp_path / "before.db"))
+    assert refused.returncode == 1
+    assert "is not the master key of this database" in refused.stderr
+    assert "a backup made before a rotation of the master key opens only with the key of its time" in refused.stderr
+
+
+def test_a_second_stop_signal_during_the_first_starts_the_shutdown_once():
+    """systemd's stop sends SIGTERM to every process of the unit, and the parent of the workers
+    forwards its own: a worker's second handler may run while the first is inside `Thread.start`.
+    It started the same thread twice ("KeyError" from threading's bootstrap on stderr)."""
+    from server.cli import _stopper
+
+    runs, entered = [], []
+
+    class Shutdown(threading.Thread):
+        def start(self) -> None:
+            if not entered:
+                entered.append(1)
+                handler(signal.SIGTERM, None)  # the second signal, before the thread says it started
+            super().start()
+
+    shutdown = Shutdown(target=lambda: runs.append(1))
+    handler = _stopper(shutdown)
+    handler(signal.SIGTERM, None)
+    shutdown.join()
+    assert runs == [1]
+
+
+def test_workers_with_stdout_closed_serve_and_stop_without_a_traceback(initialised, tmp_path):
+    """As under a service manager that gives no stdout (`>&-`)."""
+    data_dir, token = initialised
+    path = tmp_path / "s.sock"
+    argv = ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir),
+            "--unix-socket", str(path), "--workers", "2"]
+    proc = subprocess.Popen(argv, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    def serving() -> bool:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            with client("http://localhost", token, transport=httpx.HTTPTransport(uds=str(path))) as api:
+                return api.get("/v1/whoami").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_until(serving, "the workers to serve")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("extra, said", [
+    (["--port", "70000"], "0 to 65535"),
+    (["--port", "-1"], "0 to 65535"),
+    (["--tls-key", "/etc/hostname"], "--tls-key needs --tls-cert"),
+])
+def test_serve_refuses_options_that_make_no_sense_before_serving(initialised, extra, said):
+    data_dir, _ = initialised
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--workers", "1", *extra],
+                            cwd=REPO, capture_output=True, text=True, timeout=30)  # never serving: plain http for --tls-key
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert said in result.stderr and "listening" not in result.stdout
+
+
+def test_serve_names_what_it_cannot_listen_on_or_load(initialised, tmp_path):
+    data_dir, _ = initialised
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    path = tmp_path / "s.sock"
+    try:
+        for workers in ("1", "2"):
+            taken = cli("serve", "--data-dir", str(data_dir), "--port", str(port), "--workers", workers)
+            assert taken.returncode == 1 and "Traceback" not in taken.stderr, taken.stderr
+            assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in taken.stderr
+    finally:
+        holder.close()
+    missing = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(path), "--workers", "1",
+                  "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    assert missing.returncode == 1 and "cannot load --tls-cert" in missing.stderr and "cert.pem" in missing.stderr
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    (tmp_path / "key.pem").write_text("not a key\n")
+    bad = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(path), "--workers", "1",
+              "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
+    assert bad.returncode == 1 and "cannot load --tls-cert" in bad.stderr and "Traceback" not in bad.stderr
+    assert not path.exists()  # refused before the socket was made
+
+
+@pytest.mark.parametrize("name", ["", "n" * 500])
+def test_token_create_with_a_name_the_api_refuses_is_one_sentence_and_mints_nothing(initialised, name):
+    data_dir, _ = initialised
+    result = cli("token", "create", "--data-dir", str(data_dir), "--name", name, "--role", "admin")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "pydantic" not in result.stderr, result.stderr
+    assert result.stderr.startswith("sitesecrets-server: --name ") and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_an_encrypted_tls_key_without_a_terminal_says_so(initialised, tmp_path):
+    """Under a service manager there is no terminal for OpenSSL's passphrase prompt: it printed
+    "Enter PEM pass phrase:" twice and the refusal said only "Invalid argument"."""
+    data_dir, _ = initialised
+    cert, _ = _self_signed(tmp_path)
+    key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"passphrase")))
+    result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--workers", "1",
+                             "--port", "0", "--tls-cert", str(cert), "--tls-key", str(encrypted)],
+                            cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                            start_new_session=True)  # no controlling terminal, as under systemd
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "is encrypted" in result.stderr and "pass phrase" not in result.stderr.lower()

@@ -256,3 +256,21 @@ def waiting_for_a_lock(holder, statement: str) -> bool:
     with psycopg.connect(dbbackend.base_url(), autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE %s",
                             (holder.info.backend_pid, f"%{statement}%")).fetchone()[0] == 1
+
+
+@pytest.mark.postgresql_only(reason="a data directory that holds a SQLite database beside a PostgreSQL one")
+def test_rotating_for_postgresql_refuses_while_the_data_directory_holds_a_sqlite_database_the_key_opens(data_dir):
+    """After `copy` to PostgreSQL the old secrets.db often stays in the data directory as the way
+    back; a rotation through --database-url replaced master.key and left that database unopenable."""
+    from server.config import Settings
+    from server.datadir import DataDirError, open_state, rotate_master_key
+    from server.store.copy import copy_database
+
+    url = dbbackend.database_url(data_dir)
+    copy_database(url, f"sqlite://{data_dir}")
+    key = (data_dir / keys.KEY_FILE).read_bytes()
+    with pytest.raises(DataDirError, match="secrets.db"):
+        rotate_master_key(data_dir, environ={}, database_url=url)
+    assert (data_dir / keys.KEY_FILE).read_bytes() == key
+    assert not (data_dir / keys.NEW_KEY_FILE).exists()
+    open_state(Settings(data_dir=data_dir), environ={}).store.close()  # the SQLite copy still opens

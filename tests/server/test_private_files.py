@@ -116,8 +116,14 @@ def test_copy_refuses_a_symlink_at_the_target_and_does_not_follow_it(source, sha
 def test_copy_never_writes_into_a_wal_or_journal_planted_beside_the_target(source, shared, other_user):
     planted = [plant(shared / f"copy.db{suffix}", other_user) for suffix in SIDECARS]
     before = [fingerprint(p) for p in planted]
-    copy_database(f"sqlite://{source}", f"sqlite://{shared / 'copy.db'}")
+    with pytest.raises(CopyError, match="would be replayed"):  # into the copy, as soon as it is opened
+        copy_database(f"sqlite://{source}", f"sqlite://{shared / 'copy.db'}")
     assert [fingerprint(p) for p in planted] == before
+    assert not (shared / "copy.db").exists()
+    (shared / "copy.db-wal").unlink()
+    (shared / "copy.db-journal").unlink()
+    copy_database(f"sqlite://{source}", f"sqlite://{shared / 'copy.db'}")  # a planted -shm alone replays nothing
+    assert fingerprint(planted[1]) == before[1]
     target = (shared / "copy.db").lstat()
     assert (target.st_uid, stat.S_IMODE(target.st_mode)) == (os.geteuid(), 0o600)
 
@@ -156,9 +162,10 @@ def test_backup_refuses_another_users_file_and_a_symlink(source, shared, other_u
 def test_backup_never_writes_into_a_journal_planted_beside_it(source, shared, other_user):
     planted = [plant(shared / f"backup.db{suffix}", other_user) for suffix in SIDECARS]
     before = [fingerprint(p) for p in planted]
-    backup(source, shared / "backup.db")
+    with pytest.raises(DataDirError, match="would be replayed"):
+        backup(source, shared / "backup.db")
     assert [fingerprint(p) for p in planted] == before
-    assert mode(shared / "backup.db") == 0o600
+    assert not (shared / "backup.db").exists()
 
 
 @pytest.mark.parametrize("mask", [0o000, 0o277], ids=["umask000", "umask277"])
@@ -221,3 +228,51 @@ def test_init_under_umask_000_creates_missing_parents_0700(tmp_path):
         init_data_dir(tmp_path / "srv" / "sitesecrets" / "data", environ={})
     assert [mode(tmp_path / p) for p in ("srv", "srv/sitesecrets", "srv/sitesecrets/data")] == [0o700] * 3
     assert {mode(p) for p in (tmp_path / "srv" / "sitesecrets" / "data").iterdir()} == {0o600}
+
+
+def test_a_database_others_may_read_is_refused_as_an_exposed_master_key_is(source):
+    """`cp backup.db data/secrets.db` under umask 022 makes it 0644: names, descriptions, the audit
+    log and the wrapped keys readable by every user of a shared host, and the -wal/-shm SQLite
+    makes beside it take the same mode. Nothing opens it until it is private again."""
+    from server.config import Settings
+    from server.datadir import open_state, open_store
+
+    db = source / "secrets.db"
+    os.chmod(db, 0o644)
+    for opening in (lambda: open_store(source), lambda: open_state(Settings(data_dir=source), environ={})):
+        with pytest.raises(DataDirError, match=f"accessible by group or others .* run: chmod 600 {db}$"):
+            opening()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o644  # left as it is: the operator decides
+    assert not (source / "secrets.db-wal").exists()
+    os.chmod(db, 0o600)
+    open_store(source).close()
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-journal"])
+def test_restore_backup_and_copy_refuse_a_wal_or_journal_left_by_an_earlier_database(source, tmp_path, suffix):
+    """A server killed with commits still in its -wal, the damaged-looking secrets.db moved away,
+    the backup restored: SQLite replayed the old WAL into the restored database, pages of another
+    database mixed into it. The leftover may hold the old database's last commits: it is named,
+    not deleted."""
+    backup(source, tmp_path / "backup.db")
+    restored = tmp_path / "restored"
+    restored.mkdir(mode=0o700)
+    shutil.copy2(source / "master.key", restored / "master.key")
+    (restored / f"secrets.db{suffix}").write_bytes(b"the old database's last commits")
+    with pytest.raises(DataDirError, match=f"secrets.db{suffix}"):
+        restore(tmp_path / "backup.db", restored, environ={})
+    assert sorted(os.listdir(restored)) == sorted(["master.key", f"secrets.db{suffix}"])
+    (tmp_path / f"copy.db{suffix}").write_bytes(b"old")
+    with pytest.raises(CopyError, match=f"copy.db{suffix}"):
+        copy_database(f"sqlite://{source}", f"sqlite://{tmp_path / 'copy.db'}")
+    assert not (tmp_path / "copy.db").exists()
+    (tmp_path / f"again.db{suffix}").write_bytes(b"old")
+    with pytest.raises(DataDirError, match=f"again.db{suffix}"):
+        backup(source, tmp_path / "again.db")
+    assert not (tmp_path / "again.db").exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / f"secrets.db{suffix}").write_bytes(b"old")
+    with pytest.raises(DataDirError, match=f"secrets.db{suffix}"):
+        init_data_dir(fresh, environ={})
+    assert os.listdir(fresh) == [f"secrets.db{suffix}"]

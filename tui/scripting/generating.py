@@ -24,7 +24,7 @@ def check_generate_options(args: argparse.Namespace) -> None:
                 raise UsageError(f"{flag} goes with --generate")
         return
     for flag, given in (("--from-file", args.from_file is not None), ("--keep-value", args.keep_value),
-                        ("--type", args.type is not None)):
+                        ("--type", args.type is not None), ("--allow-empty", args.allow_empty)):
         if given:
             raise UsageError(f"--generate and {flag} do not go together")
     if args.length is not None and not 1 <= args.length <= MAX_LENGTH:

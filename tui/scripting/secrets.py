@@ -33,7 +33,10 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     set_.add_argument("--app")
     set_.add_argument("--type", help="a secret type key; the value must then be JSON that validates")
     set_.add_argument("--description")
-    set_.add_argument("--from-file", type=Path, metavar="PATH", help="read the value from PATH")
+    set_.add_argument("--from-file", type=Path, metavar="PATH",
+                      help="read the value from PATH ('-': standard input; ./- for a file of that name)")
+    set_.add_argument("--allow-empty", action="store_true",
+                      help="store an empty value (otherwise an empty stdin, file or prompt is refused)")
     set_.add_argument("--expected-version", type=int, metavar="N", help="update only if the secret is at version N")
     set_.add_argument("--generate", action="store_true",
                       help="a random value (letters, digits, - and _), printed once on stdout to set at the provider; "
@@ -98,8 +101,21 @@ def cmd_get(args: argparse.Namespace) -> None:
 
 
 def read_value(args: argparse.Namespace) -> str:
-    """The value from --from-file, piped stdin, or a hidden prompt; never from an argument."""
-    if args.from_file is not None:
+    """The value from --from-file, piped stdin, or a hidden prompt; never from an argument. An
+    empty one (or a line ending alone, as `echo "$UNSET" |` pipes) only with --allow-empty: an
+    empty pipe is far more often a command before it that failed (`provider-cli get KEY |
+    sitesecrets set KEY`) than a value meant to be empty."""
+    value = _read_value(args)
+    if value in ("", "\n", "\r\n") and not args.allow_empty:  # a line ending alone: `echo "$UNSET" |`
+        where = "the file" if args.from_file is not None and str(args.from_file) != "-" else (
+            "the prompt" if sys.stdin.isatty() else "standard input")
+        alone = " (a line ending alone)" if value else ""
+        raise UsageError(f"the value from {where} is empty{alone}; pass --allow-empty to store it; nothing was sent")
+    return value
+
+
+def _read_value(args: argparse.Namespace) -> str:
+    if args.from_file is not None and str(args.from_file) != "-":
         try:
             return args.from_file.read_bytes().decode("utf-8")  # not read_text: it would turn \r\n into \n
         except (OSError, UnicodeDecodeError) as error:
@@ -127,8 +143,9 @@ def cmd_set(args: argparse.Namespace) -> None:
     from .generating import check_generate_options, generated_change
 
     check_generate_options(args)
-    if args.keep_value and args.from_file is not None:
-        raise UsageError("--keep-value and --from-file do not go together")
+    for flag, given in (("--from-file", args.from_file is not None), ("--allow-empty", args.allow_empty)):
+        if args.keep_value and given:
+            raise UsageError(f"--keep-value and {flag} do not go together")
     if args.keep_value and args.description is None and args.type is None and args.rotate_every is None:
         raise UsageError("--keep-value changes nothing without --description, --type or --rotate-every")
     value = None if args.generate or args.keep_value else read_value(args)

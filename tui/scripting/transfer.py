@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from .common import Refused, UsageError, client_for, site_of, write_values
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     imp = commands.add_parser("import", parents=[parent], help="import a .env file: every line checked first, all or nothing; a name set twice takes its last value")
-    imp.add_argument("file", type=Path, metavar="FILE.env")
+    imp.add_argument("file", type=Path, metavar="FILE.env", help="the .env file ('-': standard input)")
     imp.add_argument("--app", help="import into this app's scope")
     imp.add_argument("--dry-run", action="store_true", help="print what would change and change nothing")
     imp.add_argument("--overwrite", action="store_true", help="update secrets that exist (otherwise they are an error)")
@@ -96,12 +97,23 @@ def _body_size(entry: Entry) -> int:
     return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
+def read_dotenv(path: Path) -> str:
+    """The .env file's text; `-` is standard input (piped, as from `cat` or a provider's CLI)."""
+    if str(path) != "-":
+        return path.read_text(encoding="utf-8-sig")  # -sig: editors on Windows start with a BOM
+    if sys.stdin is None:
+        raise UsageError("standard input is closed (<&-): pipe the .env file in or name it; nothing was imported")
+    if sys.stdin.isatty():
+        raise UsageError("standard input is a terminal: pipe the .env file in (`... | sitesecrets import -`) or name it")
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig").read()  # as read_text: universal newlines
+
+
 def cmd_import(args: argparse.Namespace) -> None:
     from shared.models import SecretCreate, SecretUpdate
     from tui.client import ApiError, ServerUnreachable, build
 
     try:
-        entries = parse(args.file.read_text(encoding="utf-8-sig"))  # -sig: editors on Windows start with a BOM
+        entries = parse(read_dotenv(args.file))
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {args.file}: {getattr(error, 'strerror', None) or 'not UTF-8 text'}") from None
     except DotenvError as error:
