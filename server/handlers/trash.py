@@ -4,7 +4,9 @@ from there it is restored, purged by an admin, or purged by the server once it e
 A trashed secret is out of every listing, count, binding and environment because it is no longer
 in the `secrets` table at all (see migration 4). Each scope's trash holds one entry per name: a
 secret deleted while an older one of its name waits in the trash replaces it (that one is purged,
-and the purge audited with reason `replaced`). Every purge wipes the ciphertexts as a delete does.
+and the purge audited with reason `replaced`). A site's trash holds at most its `max_secrets`
+entries, the oldest deletion purged first (reason `trash_full`). Every purge wipes the ciphertexts
+as a delete does.
 """
 
 from __future__ import annotations
@@ -58,8 +60,19 @@ def delete_secret(call: Call, site: str, name: str, app: str | None = None) -> N
         tx.trash_secret(row.id, call.now, call.principal.name, purge_at)
         audit.record(tx, call.event("secret.delete", site=site, target=target,
                                     details={"version": row.version, "trash": True, "purge_at": purge_at}))
+        make_room(call, tx, site_row, site_limits(call, site_row).max_secrets)
 
     call.store.write(write)
+
+
+def make_room(call: Call, tx: Transaction, site: SiteRow, room: int) -> None:
+    """Hold the site's trash to `room` entries (its `max_secrets`), the oldest deletions purged
+    first (reason `trash_full`). The trash counts toward no limit, and a scope's trash keeps one
+    entry per name: without a bound, a secret of 64 KiB made under a new name and deleted, again
+    and again, filled the disk that every tenant's writes need."""
+    entries = tx.list_trash(site.id)
+    for entry in sorted(entries, key=lambda e: (e.deleted_at, e.id))[:max(0, len(entries) - room)]:
+        purge(call, tx, site.name, entry, "trash_full")
 
 
 def purge(call: Call, tx: Transaction, site: str, entry: TrashRow, reason: str) -> None:

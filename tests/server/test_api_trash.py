@@ -61,6 +61,20 @@ def test_a_trashed_secret_does_not_count_toward_max_secrets(api) -> None:
     create_secret(api, "NEW_KEY")
 
 
+def test_the_trash_holds_at_most_max_secrets_the_oldest_deletion_purged_first(api, data_dir) -> None:
+    # the trash counts toward no limit: without a bound, creating a 64 KiB secret under a new name
+    # and deleting it, over and over, let one tenant fill the disk every tenant's writes need
+    assert api.patch(SITE, json={"limits": {"max_secrets": 3}}).status_code == 200
+    for n in range(5):
+        trash_a_secret(api, f"GONE_{n}")
+    assert sorted(trash_names(api)) == ["GONE_2", "GONE_3", "GONE_4"]
+    purged = [(row["target"], row["details"]) for row in audit_rows(data_dir, action="secret.purge")]
+    assert [target for target, _ in purged] == ["secret:site/GONE_0", "secret:site/GONE_1"]
+    assert all('"reason":"trash_full"' in details for _, details in purged)
+    assert api.get(SITE).json()["usage"]["trash"] == 3
+    assert api.delete(f"{SECRETS}/NOPE").status_code == 404 and len(trash_names(api)) == 3  # a refused delete makes no room
+
+
 def test_a_binding_to_a_trashed_secret_is_missing_from_the_environment(api) -> None:
     create_secret(api, "OLD_KEY", "old-value")
     assert api.post(SERVICES, json={"name": "worker", "secrets": []}).status_code == 201
