@@ -143,23 +143,32 @@ def purge_secret(call: Call, site: str, name: str, app: str | None = None) -> No
     call.store.write(write)
 
 
+PURGE_BATCH = 100
+"""Expired trash entries purged per write, so a sweep holds the writer every tenant shares a few
+milliseconds at a time, as retention's batches do."""
+
+
 def purge_expired(store: Store, now: str) -> int:
     """Purge every trash entry whose time has come, each audited as `secret.purge` (reason
-    `expired`, by the server); returns how many. Safe to run in several processes at once: an
-    entry another one purged first is neither purged nor audited twice."""
+    `expired`, by the server), `PURGE_BATCH` to a write; returns how many. Safe to run in several
+    processes at once: an entry another one purged first is neither purged nor audited twice."""
 
-    def write(tx: Transaction) -> int:
-        purged = 0
-        for entry in tx.expired_trash(now):
+    def write(tx: Transaction) -> tuple[int, bool]:
+        batch, purged = tx.expired_trash(now, PURGE_BATCH), 0
+        for entry in batch:
             if tx.purge_trashed(entry.id):
                 purged += 1
                 audit.record(tx, AuditRecord.of("secret.purge", at=now, outcome="ok", site=entry.site,
                                                 target=secret_target(entry.app, entry.name), actor="sitesecrets-server",
                                                 source="server", details={"version": entry.version, "reason": "expired"}))
-        return purged
+        return purged, len(batch) == PURGE_BATCH
 
     # a look first, outside the writer: most sweeps find nothing, and a write would wait its turn
     # for the writer (and, with several workers, the data directory's write lock) to learn that
-    if not store.read(lambda tx: tx.expired_trash(now)):
+    if not store.read(lambda tx: tx.expired_trash(now, 1)):
         return 0
-    return store.write(write)
+    total, more = 0, True
+    while more:
+        purged, more = store.write(write)
+        total += purged
+    return total

@@ -145,10 +145,10 @@ class HistoryQueries:
         )
         return TrashRow(*row) if row else None
 
-    def expired_trash(self, now: str) -> list[ExpiredTrash]:
+    def expired_trash(self, now: str, limit: int) -> list[ExpiredTrash]:
         rows = self._all(
             "SELECT x.id, s.name, a.name, x.name, x.version FROM trashed_secrets x JOIN sites s ON s.id = x.site_id "
-            "LEFT JOIN apps a ON a.id = x.app_id WHERE x.purge_at <= ? ORDER BY x.purge_at, x.id",
-            now,
+            "LEFT JOIN apps a ON a.id = x.app_id WHERE x.purge_at <= ? ORDER BY x.purge_at, x.id LIMIT ?",
+            now, limit,
         )
         return [ExpiredTrash(*r) for r in rows]

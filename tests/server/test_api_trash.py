@@ -226,6 +226,21 @@ def test_expired_trash_is_purged_and_audited(api, state, data_dir) -> None:
     assert purge_expired(state.store, utc_now()) == 0
 
 
+def test_expired_trash_is_purged_in_batches_each_a_write_of_its_own(api, state, monkeypatch) -> None:
+    # one write for every site's expired trash held the writer every tenant shares for as long
+    # as the whole purge took
+    from server.handlers import trash
+
+    monkeypatch.setattr(trash, "PURGE_BATCH", 2)
+    for n in range(5):
+        trash_a_secret(api, f"OLD_{n}")
+    dbbackend.rows(state.settings.data_dir, "UPDATE trashed_secrets SET purge_at = ?", "2000-01-01T00:00:00Z")
+    writes, real_write = [], state.store.write
+    monkeypatch.setattr(state.store, "write", lambda fn: writes.append(fn) or real_write(fn))
+    assert purge_expired(state.store, utc_now()) == 5
+    assert trash_names(api) == [] and len(writes) == 3
+
+
 def test_a_sweep_that_finds_nothing_expired_writes_nothing(api, state, monkeypatch) -> None:
     trash_a_secret(api)  # in the trash, not yet due
     writes = []
