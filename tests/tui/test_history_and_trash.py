@@ -309,3 +309,48 @@ async def test_markup_from_a_foreign_server_is_literal_in_history_rollback_and_t
         await _open_trash(pilot, 1)
         assert screen_text(app).count(MARKUP) >= 2  # name and deleted-by, literally
         await settled(pilot)  # no markup action ran: the app still runs
+
+
+class _Outage:
+    """Make the server unreachable for `calls` (and the reconnect loop's health check) until `end()`."""
+
+    def __init__(self, client: SiteSecretsClient, *calls: str) -> None:
+        from tui.client import ServerUnreachable
+
+        self.down = True
+        for name in ("health", *calls):
+            real = getattr(client, name)
+
+            def call(*args, _real=real):
+                if self.down:
+                    raise ServerUnreachable(client.url, "connection refused")
+                return _real(*args)
+
+            setattr(client, name, call)
+
+    def end(self) -> None:
+        self.down = False
+
+
+async def test_history_and_trash_say_the_server_is_unreachable_not_empty_and_load_once_it_is_back(
+        started, admin, site):
+    _three_versions(admin, site)
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=1) as (app, pilot):
+        outage = _Outage(app.client, "list_versions", "list_trash")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: "server cannot be reached" in screen_text(app), message="history says it")
+        assert isinstance(app.screen, HistoryDialog)
+        outage.end()
+        await wait_until(pilot, lambda: app.screen.query_one("#history-table").row_count == 3, message="loaded")
+        assert "server cannot be reached" not in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistoryDialog), message="closed")
+        outage = _Outage(app.client, "list_versions", "list_trash")
+        await pilot.press("T")
+        await wait_until(pilot, lambda: "server cannot be reached" in screen_text(app), message="trash says it")
+        assert isinstance(app.screen, TrashDialog) and "The trash is empty" not in screen_text(app)
+        outage.end()
+        await wait_until(pilot, lambda: len(app.screen.items) == 1 and "GONE" in screen_text(app), message="loaded")
+        assert "server cannot be reached" not in screen_text(app)

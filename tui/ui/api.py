@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rich.text import Text
 from textual.worker import Worker, WorkerState
+
+from tui.display import safe_text
 
 PROGRESS_AFTER = 0.2
 """Seconds before a call counts as slow and the header shows that it is working."""
@@ -24,6 +27,7 @@ class _Call:
     (kept here, not on the Worker: a Textual object is not ours to add attributes to)."""
 
     done: Callable[[Any], None] | None
+    failed: Callable[[BaseException], None] | None = None
     slow: bool = False
 
 
@@ -37,9 +41,11 @@ class ApiCaller:
         group: str,
         done: Callable[[Any], None] | None = None,
         exclusive: bool = True,
+        failed: Callable[[BaseException], None] | None = None,
     ) -> Worker:
-        """Run `fn(*args)` in a thread; `done(result)` on success. A newer call in an exclusive
-        group cancels the older one, whose result is then dropped."""
+        """Run `fn(*args)` in a thread; `done(result)` on success; on failure `failed(error)` (if
+        given: what the caller shows in place of the result) and then the error is reported. A
+        newer call in an exclusive group cancels the older one, whose result is then dropped."""
         calls = self._api_calls()
         if exclusive:  # the older call of the group is cancelled below; it may never report finishing
             for older in [w for w in calls if w.group == group]:
@@ -48,7 +54,7 @@ class ApiCaller:
             lambda: fn(*args), thread=True, group=group, exclusive=exclusive,
             exit_on_error=False, name=group,
         )
-        calls[worker] = _Call(done)
+        calls[worker] = _Call(done, failed)
         self.set_timer(PROGRESS_AFTER, lambda: self._mark_slow(worker))  # type: ignore[attr-defined]
         return worker
 
@@ -74,13 +80,15 @@ class ApiCaller:
         worker = event.worker
         if worker not in self._api_calls() or not worker.is_finished:
             return
-        done = self._forget(worker).done
+        call = self._forget(worker)
         app = self.app  # type: ignore[attr-defined]
         if event.state == WorkerState.SUCCESS:
             app.api_reachable()
-            if done is not None:
-                done(worker.result)
+            if call.done is not None:
+                call.done(worker.result)
         elif event.state == WorkerState.ERROR:
+            if call.failed is not None:
+                call.failed(worker.error)
             self.report_api_error(worker.error)
 
     def report_api_error(self, error: BaseException) -> None:
@@ -92,3 +100,16 @@ class ApiCaller:
     def on_api_error(self, error: BaseException) -> bool:
         """Handle `error` here and return True, or return False to let the App report it."""
         return False
+
+
+def could_not_load(what: str, error: BaseException) -> Text:
+    """What a dialog shows in place of `what` ("the history") when loading it failed: not an empty
+    list, which would say there is nothing."""
+    from tui.client import ApiError, ServerUnreachable
+
+    if isinstance(error, ServerUnreachable):
+        return Text(f"The server cannot be reached: {what} shows here once it is back.", style="bold red")
+    text = Text(f"Could not load {what}: ", style="bold red")
+    if isinstance(error, ApiError):
+        return text.append_text(safe_text(error.message))
+    return text.append(f"unexpected error ({type(error).__name__}).")
