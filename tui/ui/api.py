@@ -70,6 +70,12 @@ class ApiCaller:
             self.app.busy -= 1  # type: ignore[attr-defined]
         return call
 
+    def on_unmount(self) -> None:
+        """Gone (a dialog closed) with calls still running: Textual cancels them and no answer
+        comes back here, so they stop counting for the header now (it said "working…" for good)."""
+        for worker in list(self._api_calls()):
+            self._forget(worker)
+
     def _mark_slow(self, worker: Worker) -> None:
         call = self._api_calls().get(worker)
         if call is not None and not worker.is_finished:
