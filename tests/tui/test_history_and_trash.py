@@ -354,3 +354,71 @@ async def test_history_and_trash_say_the_server_is_unreachable_not_empty_and_loa
         outage.end()
         await wait_until(pilot, lambda: len(app.screen.items) == 1 and "GONE" in screen_text(app), message="loaded")
         assert "server cannot be reached" not in screen_text(app)
+
+
+def _held(client: SiteSecretsClient, name: str):
+    """Hold `client.name` until the returned event is set; the list records each call's arguments."""
+    import threading
+
+    release, calls, real = threading.Event(), [], getattr(client, name)
+
+    def held(*args):
+        calls.append(args)
+        release.wait(30)
+        return real(*args)
+
+    setattr(client, name, held)
+    return release, calls
+
+
+async def test_restore_pressed_again_before_the_answer_waits_for_it(started, admin, site):
+    # Sent again it came back "does not exist" for the restore that had just worked, the trash went
+    # on listing the secret, and the Secrets tab did not show it back.
+    from tui.ui.textual_private import notification_messages
+
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=0, notifications=True) as (app, pilot):
+        release, calls = _held(app.client, "restore_secret")
+        dialog = await _open_trash(pilot, 1)
+        try:
+            await pilot.press("r")
+            await wait_until(pilot, lambda: len(calls) == 1, message="restore sent")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="the second r says why it waits")
+            await pilot.press("escape")  # nor does it close before the answer
+            await settled(pilot)
+            assert app.screen is dialog
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: dialog.restored is not None and not dialog.items, message="restored")
+        assert len(calls) == 1 and not any("does not exist" in m for m in notification_messages(app))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("GONE", "site")], message="listed again")
+
+
+async def test_rollback_asked_again_before_the_answer_waits_for_it(started, admin, site):
+    # Sent again it was refused as "changed meanwhile: nothing was rolled back" after the first had
+    # rolled back, and the first's notice and restart advice were dropped.
+    from tui.ui.textual_private import notification_messages
+
+    _three_versions(admin, site)
+    async with started(rows=1, notifications=True) as (app, pilot):
+        release, calls = _held(app.client, "rollback")
+        dialog = await _open_history(pilot, 3)
+        try:
+            await pilot.press("down", "r")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: len(calls) == 1, message="rollback sent")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="the second r says why it waits")
+            await pilot.press("escape")  # nor does it close before the answer
+            await settled(pilot)
+            assert app.screen is dialog
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: any("now v4" in m for m in notification_messages(app)), message="rolled back")
+        assert not any("changed meanwhile" in m for m in notification_messages(app))

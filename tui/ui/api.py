@@ -107,6 +107,16 @@ class ApiCaller:
         """Handle `error` here and return True, or return False to let the App report it."""
         return False
 
+    def still_saving(self, *groups: str) -> bool:
+        """True, and says so, while a change sent in one of `groups` has not been answered. A key
+        that sends a change waits for it: sent again it was built from what the screen showed
+        before the first landed (refused as "does not exist" or "changed meanwhile", or flipping a
+        setting back), and the newer call dropped the first's answer with its notice."""
+        if any(worker.group in groups for worker in self._api_calls()):
+            self.notify("Still saving the last change: wait for the server's answer.", markup=False)  # type: ignore[attr-defined]
+            return True
+        return False
+
 
 def could_not_load(what: str, error: BaseException) -> Text:
     """What a dialog shows in place of `what` ("the history") when loading it failed: not an empty

@@ -111,7 +111,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         if problem:
             self._say(problem)
             return
-        if self._still_saving():
+        if self.still_saving("apps-create", "apps-toggle"):
             return
         allowed = self.query_one("#app-site-secrets", Checkbox).value
         try:
@@ -128,18 +128,9 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         self.notify(f"Created app {safe_str(app.name)}.", markup=False)
         self.load(select=app.name)
 
-    def _still_saving(self) -> bool:
-        """True (and says so) while a create or a flip has not been answered: a flip sent again
-        meanwhile asked for the setting the first had just set (two `t` flipped it once), and a
-        close lost the change from the panes that show apps."""
-        if any(worker.group in ("apps-create", "apps-toggle") for worker in self._api_calls()):
-            self.notify("Still saving the last change: wait for the server's answer.", markup=False)
-            return True
-        return False
-
     def action_toggle(self) -> None:
         app = self.highlighted()
-        if app is None or self._still_saving():
+        if app is None or self.still_saving("apps-create", "apps-toggle"):
             return
         self.call_api(self.app.client.update_app, self.app.site, app.name, AppUpdate(site_secrets=not app.site_secrets),
                       group="apps-toggle", done=self._toggled)
@@ -153,7 +144,7 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
 
     def action_close(self) -> None:
         """Close; a new app's name typed but not created is dropped only after "Discard changes?"."""
-        if self._still_saving():
+        if self.still_saving("apps-create", "apps-toggle"):
             return
         if not self.query_one("#app-name", Input).value:
             self.dismiss(self.changed)

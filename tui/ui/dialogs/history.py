@@ -159,7 +159,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def action_rollback(self) -> None:
         version = self.highlighted()
-        if version is None or self.app.read_only:
+        if version is None or self.app.read_only or self.still_saving("history-rollback"):
             return
         if version.current:
             self.notify("That is the current version already.", markup=False)
@@ -208,5 +208,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
         return True
 
     def action_close(self) -> None:
+        if self.still_saving("history-rollback"):  # closed first, the Secrets tab kept the old version
+            return
         self._value_view().mask()
         self.dismiss(self.changed)

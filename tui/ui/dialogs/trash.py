@@ -22,6 +22,8 @@ from tui.ui.api import ApiCaller, could_not_load
 from tui.ui.widgets.fitted_table import FittedTable
 
 EMPTY = "The trash is empty."
+CHANGES = ("trash-restore", "trash-purge")
+"""The groups of the calls that change the trash: one at a time."""
 
 TRASH_CSS = """
 #trash-box { height: auto; max-height: 100%; }
@@ -124,7 +126,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def action_restore(self) -> None:
         item = self.highlighted()
-        if item is None or self.app.read_only:
+        if item is None or self.app.read_only or self.still_saving(*CHANGES):
             return
 
         def restored(secret: Secret) -> None:
@@ -137,7 +139,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def action_purge(self) -> None:
         item = self.highlighted()
-        if item is None or not self._may_purge():
+        if item is None or not self._may_purge() or self.still_saving(*CHANGES):
             return
         from tui.ui.dialogs.confirm import ConfirmDialog
 
@@ -157,4 +159,5 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
                       group="trash-purge", done=purged)
 
     def action_close(self) -> None:
-        self.dismiss(self.restored)
+        if not self.still_saving(*CHANGES):  # closed first, a restored secret was missing from the Secrets tab
+            self.dismiss(self.restored)
