@@ -124,7 +124,7 @@ def could_not_load(what: str, error: BaseException) -> Text:
     from tui.client import ApiError, ServerUnreachable
 
     if isinstance(error, ServerUnreachable):
-        return Text(f"The server cannot be reached: {what} shows here once it is back.", style="bold red")
+        return Text(f"The server cannot be reached: {what} will show here once it is back.", style="bold red")
     text = Text(f"Could not load {what}: ", style="bold red")
     if isinstance(error, ApiError):
         return text.append_text(safe_text(error.message))
