@@ -422,3 +422,17 @@ async def test_rollback_asked_again_before_the_answer_waits_for_it(started, admi
             release.set()
         await wait_until(pilot, lambda: any("now v4" in m for m in notification_messages(app)), message="rolled back")
         assert not any("changed meanwhile" in m for m in notification_messages(app))
+
+
+async def test_a_long_name_in_the_trash_gives_way_to_the_times(started, admin, site):
+    # The deletion time was cut to "2026-12-03 12:…" beside a name already cut short.
+    from tui.display import short_time
+
+    name = "B" * 150
+    admin.create_secret(site, None, SecretCreate(name=name, value="g"))
+    admin.delete_secret(site, None, name)
+    item = admin.list_trash(site)[0]
+    async with started(rows=0) as (app, pilot):
+        await _open_trash(pilot, 1)
+        text = screen_text(app)
+        assert short_time(item.deleted_at) in text and short_time(item.purge_at) in text

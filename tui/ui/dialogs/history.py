@@ -56,7 +56,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
             title.append_text(safe_text(self.secret.name, style="bold"))
             title.append_text(safe_text(f" ({scope_label(self.secret)})"))
             yield Static(title, classes="dialog-title", id="history-title")
-            table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True)
+            table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True, whole=("ver", "set"))
             table.add_columns("ver", "set", "by", "note")
             yield table
             yield Static(id="history-failed")

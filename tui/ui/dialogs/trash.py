@@ -54,7 +54,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             title = Text("Trash of site ", style="bold")
             title.append_text(safe_text(self.app.site, style="bold"))
             yield Static(title, classes="dialog-title")
-            table = FittedTable(id="trash-table", cursor_type="row", zebra_stripes=True)
+            table = FittedTable(id="trash-table", cursor_type="row", zebra_stripes=True, whole=("ver", "deleted", "purge at"))
             table.add_columns("name", "scope", "ver", "deleted", "by", "purge at")
             yield table
             yield Static(EMPTY, id="trash-empty")
