@@ -263,3 +263,22 @@ async def test_t_again_before_the_answer_is_not_sent_with_the_old_setting(starte
                          message="flipped back")
         assert sent == [False, True]
     assert [(a.name, a.site_secrets) for a in admin.list_apps(site)] == [("web", True)]
+
+
+async def test_t_refused_because_services_bind_site_secrets_names_them(started, admin, site):
+    # The toast said "1 service(s) of app 'web' bind site-level secrets; unbind them first", not which.
+    from tui.ui.dialogs.message import MessageDialog
+
+    admin.create_app(site, AppCreate(name="web"))
+    admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
+    admin.create_service(site, ServiceCreate(name="checkout", app="web", secrets=[{"name": "SHARED"}]))
+    async with started(rows=1) as (app, pilot):
+        await _open_services(pilot, ["checkout"])
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog) and app.screen.apps, message="apps modal")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="why it was refused")
+        assert "• checkout" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="back in the apps")
+    assert admin.list_apps(site)[0].site_secrets

@@ -162,4 +162,11 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):
             self._say(error.message)
             return True
+        if isinstance(error, ApiError) and error.code == "secret_in_use":  # `t` on an app whose services use site secrets
+            from tui.ui.dialogs.message import MessageDialog
+
+            services = [str(name) for name in error.details.get("services") or []]  # shown through safe_text
+            self.app.push_screen(MessageDialog("Site secrets in use", "These services of the app bind site-level "
+                                               "secrets; change their bindings (b) first:", services))
+            return True
         return False
