@@ -480,3 +480,15 @@ async def test_deleting_a_second_site_before_the_first_is_answered_still_leaves_
             release.set()
         await wait_until(pilot, lambda: app.site not in (site, other), message="a site that exists is open")
         await wait_until(pilot, lambda: row_of(app, "sites-table", site) is None, message="gone from the table")
+
+
+async def test_revoking_a_token_someone_else_revoked_takes_its_row_away(started, admin, site):
+    doomed = admin.create_token(TokenCreate(name="doomed", role=Role.viewer, site=site))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await highlight(pilot, "tokens-table", "doomed")
+        admin.revoke_token(doomed.id)  # meanwhile, elsewhere
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", "doomed") is None, message="row gone")

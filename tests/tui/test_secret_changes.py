@@ -119,3 +119,15 @@ async def test_a_second_delete_before_the_first_is_answered_keeps_the_firsts_ans
         await wait_until(pilot, lambda: "Deleted A_FREE." in notification_messages(app), message="first answered")
         await pilot.press("escape")
         await wait_until(pilot, lambda: secrets_rows(app) == [("B_USED", "site")], message="A_FREE gone")
+
+
+async def test_deleting_a_secret_someone_else_deleted_takes_its_row_away(started, admin, site):
+    # The server said it does not exist, and the table went on listing it until r.
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="v"))
+    admin.create_secret(site, None, SecretCreate(name="KEPT", value="v"))
+    async with started(rows=2) as (app, pilot):
+        admin.delete_secret(site, None, "GONE")  # meanwhile, elsewhere
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("KEPT", "site")], message="row gone")

@@ -209,7 +209,12 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
             self.notify(notice, markup=False)
             self._reload_where_shown(changed)
 
-        self.call_api(call, *args, group=f"{SHOWN_IN[type(changed)][0]}-delete", done=deleted, exclusive=False)
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ApiError) and error.code == "not_found":  # deleted elsewhere: its row goes too
+                self._reload_where_shown(changed)
+
+        self.call_api(call, *args, group=f"{SHOWN_IN[type(changed)][0]}-delete", done=deleted, exclusive=False,
+                      failed=failed)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in IN_USE:

@@ -5,6 +5,7 @@ stays small."""
 
 from __future__ import annotations
 
+from tui.client import ApiError
 from tui.display import safe_str
 from tui.ui.messages import DeleteSite, OpenSite, RevokeToken, SitesChanged, TokensChanged
 
@@ -73,5 +74,9 @@ class OperatorActions:
             self.notify(f"Revoked token {safe_str(token.name)}.", markup=False)  # type: ignore[attr-defined]
             self._reload("tokens", None, "sites")
 
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ApiError) and error.code == "not_found":  # revoked elsewhere: its row goes too
+                self._reload("tokens", None, "sites")
+
         self.call_api(self.app.client.revoke_token, token.id, group="tokens-revoke", done=revoked,  # type: ignore[attr-defined]
-                      exclusive=False)
+                      exclusive=False, failed=failed)
