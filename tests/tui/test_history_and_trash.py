@@ -436,3 +436,15 @@ async def test_a_long_name_in_the_trash_gives_way_to_the_times(started, admin, s
         await _open_trash(pilot, 1)
         text = screen_text(app)
         assert short_time(item.deleted_at) in text and short_time(item.purge_at) in text
+
+
+async def test_restoring_what_someone_else_purged_takes_its_row_away(started, admin, site):
+    # The server said it does not exist, and the trash went on listing it.
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=0) as (app, pilot):
+        dialog = await _open_trash(pilot, 1)
+        admin.purge_secret(site, None, "GONE")  # meanwhile, elsewhere
+        await pilot.press("r")
+        await wait_until(pilot, lambda: not dialog.items and "The trash is empty." in screen_text(app),
+                         message="row gone")

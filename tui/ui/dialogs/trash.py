@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from shared.models import Secret, TrashedSecret
+from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import id_of, scope_label
 from tui.ui.api import ApiCaller, could_not_load
@@ -135,7 +136,12 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             self.load()
 
         self.call_api(self.app.client.restore_secret, self.app.site, item.app, item.name,
-                      group="trash-restore", done=restored)
+                      group="trash-restore", done=restored, failed=self._gone_meanwhile)
+
+    def _gone_meanwhile(self, error: BaseException) -> None:
+        """Restored or purged elsewhere meanwhile: the trash as it is now, without that row."""
+        if isinstance(error, ApiError) and error.code == "not_found":
+            self.load()
 
     def action_purge(self) -> None:
         item = self.highlighted()
@@ -156,7 +162,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             self.load()
 
         self.call_api(self.app.client.purge_secret, self.app.site, item.app, item.name,
-                      group="trash-purge", done=purged)
+                      group="trash-purge", done=purged, failed=self._gone_meanwhile)
 
     def action_close(self) -> None:
         if not self.still_saving(*CHANGES):  # closed first, a restored secret was missing from the Secrets tab
