@@ -15,6 +15,7 @@ from typing import Any, Callable
 from rich.text import Text
 from textual.worker import Worker, WorkerState
 
+from tui.client import ApiError, ServerUnreachable
 from tui.display import safe_text
 
 PROGRESS_AFTER = 0.2
@@ -119,10 +120,8 @@ class ApiCaller:
 
 
 def could_not_load(what: str, error: BaseException) -> Text:
-    """What a dialog shows in place of `what` ("the history") when loading it failed: not an empty
-    list, which would say there is nothing."""
-    from tui.client import ApiError, ServerUnreachable
-
+    """What a dialog or tab shows in place of `what` ("the history") when loading it failed: not an
+    empty list, which would say there is nothing."""
     if isinstance(error, ServerUnreachable):
         return Text(f"The server cannot be reached: {what} will show here once it is back.", style="bold red")
     text = Text(f"Could not load {what}: ", style="bold red")
