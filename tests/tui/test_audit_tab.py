@@ -208,3 +208,26 @@ async def test_older_events_still_coming_when_the_filter_changes_stay_out_of_the
         await wait_until(pilot, lambda: not pane.calls_running(), message="the older page came")
         await settled(pilot)
         assert [row[2] for row in _rows(app)] == ["site.create"]
+
+
+async def test_a_filter_the_server_could_not_answer_shows_no_rows_of_the_last_one(started, admin, site):
+    # The rows of the filter before stayed under the new one typed in the boxes, as if they matched.
+    from tui.client import ServerUnreachable
+
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started() as (app, pilot):
+        await _audit(pilot, 2)
+        fetch = app.client.audit
+
+        def lost(*args, **kwargs):
+            raise ServerUnreachable(app.client.url, "connection refused")
+
+        app.client.audit = lost
+        app.client.health = lost  # no reconnect meanwhile
+        await _filter_target(pilot, "ONE")
+        await wait_until(pilot, lambda: "server cannot be reached" in screen_text(app), message="says why")
+        assert _rows(app) == []
+        app.client.audit = fetch
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(_rows(app)) == 1 and "secret:site/ONE" in screen_text(app),
+                         message="the filter's rows")

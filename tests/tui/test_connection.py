@@ -61,3 +61,21 @@ async def test_keys_pressed_while_the_server_is_away_add_no_more_toasts(tmp_path
             assert [m for m in notification_messages(app) if "Lost the server" in m] == ["Lost the server; retrying."]
     finally:
         client.close()
+
+
+async def test_the_connection_state_stays_in_the_header_beside_long_names(admin):
+    # A long site and token name pushed "● online" (and "● offline") off the end of the line.
+    from shared.models import Role
+    from tui_helpers import make_token
+
+    site = "customer-with-a-rather-long-site-name-" + "x" * 20
+    admin.request("POST", "/v1/sites", None, json={"name": site})
+    token = make_token(admin, Role.admin, name="the-deployment-operator-of-customer-42-" + "y" * 20)
+    client = SiteSecretsClient(admin.url, token)
+    app = SiteSecretsApp(client, Settings(url=admin.url, site=site, refresh_seconds=0), client.whoami())
+    async with running(app) as (app, pilot):
+        header = screen_text(app).splitlines()[0]
+        assert "● online" in header and "site customer-with" in header, header
+        app.connection = "offline"
+        await wait_until(pilot, lambda: "● offline" in screen_text(app).splitlines()[0], message="offline shown")
+    client.close()

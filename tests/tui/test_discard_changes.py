@@ -95,3 +95,39 @@ async def test_escape_in_the_apps_dialog_with_a_name_typed_asks(started):
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is dialog, message="kept")
         assert dialog.query_one("#app-name", Input).value == "web"
+
+
+async def test_escape_while_the_save_is_on_its_way_keeps_the_form_until_the_answer(started, admin, site):
+    # Discarding then could not unsend the save: it landed, and the table went on showing the old
+    # version as if the change had been dropped.
+    import threading
+
+    from tui.ui.textual_private import notification_messages
+
+    admin.create_secret(site, None, SecretCreate(name="A", value="old"))
+    async with started(rows=1, notifications=True) as (app, pilot):
+        release = threading.Event()
+        update = app.client.update_secret
+
+        def held(*args):
+            release.wait(30)
+            return update(*args)
+
+        app.client.update_secret = held
+        form = await _open(pilot, "e", SecretFormDialog)
+        form.query_one("#value-text", TextArea).text = "new"
+        try:
+            await pilot.press("ctrl+s")
+            await wait_until(pilot, lambda: form.saving("form-save"), message="saving")
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="says it is still saving")
+            await settled(pilot)
+            assert app.screen is form
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: not isinstance(app.screen, (SecretFormDialog, ConfirmDialog)),
+                         message="closed by the save")
+        table = app.screen.query_one("#secrets-table")
+        await wait_until(pilot, lambda: table.get_row_at(0)[3].plain == "2", message="the table shows v2")
+    assert admin.reveal(site, None, "A").value == "new"

@@ -309,3 +309,142 @@ async def test_markup_from_a_foreign_server_is_literal_in_history_rollback_and_t
         await _open_trash(pilot, 1)
         assert screen_text(app).count(MARKUP) >= 2  # name and deleted-by, literally
         await settled(pilot)  # no markup action ran: the app still runs
+
+
+class _Outage:
+    """Make the server unreachable for `calls` (and the reconnect loop's health check) until `end()`."""
+
+    def __init__(self, client: SiteSecretsClient, *calls: str) -> None:
+        from tui.client import ServerUnreachable
+
+        self.down = True
+        for name in ("health", *calls):
+            real = getattr(client, name)
+
+            def call(*args, _real=real):
+                if self.down:
+                    raise ServerUnreachable(client.url, "connection refused")
+                return _real(*args)
+
+            setattr(client, name, call)
+
+    def end(self) -> None:
+        self.down = False
+
+
+async def test_history_and_trash_say_the_server_is_unreachable_not_empty_and_load_once_it_is_back(
+        started, admin, site):
+    _three_versions(admin, site)
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=1) as (app, pilot):
+        outage = _Outage(app.client, "list_versions", "list_trash")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: "server cannot be reached" in screen_text(app), message="history says it")
+        assert isinstance(app.screen, HistoryDialog)
+        outage.end()
+        await wait_until(pilot, lambda: app.screen.query_one("#history-table").row_count == 3, message="loaded")
+        assert "server cannot be reached" not in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HistoryDialog), message="closed")
+        outage = _Outage(app.client, "list_versions", "list_trash")
+        await pilot.press("T")
+        await wait_until(pilot, lambda: "server cannot be reached" in screen_text(app), message="trash says it")
+        assert isinstance(app.screen, TrashDialog) and "The trash is empty" not in screen_text(app)
+        outage.end()
+        await wait_until(pilot, lambda: len(app.screen.items) == 1 and "GONE" in screen_text(app), message="loaded")
+        assert "server cannot be reached" not in screen_text(app)
+
+
+def _held(client: SiteSecretsClient, name: str):
+    """Hold `client.name` until the returned event is set; the list records each call's arguments."""
+    import threading
+
+    release, calls, real = threading.Event(), [], getattr(client, name)
+
+    def held(*args):
+        calls.append(args)
+        release.wait(30)
+        return real(*args)
+
+    setattr(client, name, held)
+    return release, calls
+
+
+async def test_restore_pressed_again_before_the_answer_waits_for_it(started, admin, site):
+    # Sent again it came back "does not exist" for the restore that had just worked, the trash went
+    # on listing the secret, and the Secrets tab did not show it back.
+    from tui.ui.textual_private import notification_messages
+
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=0, notifications=True) as (app, pilot):
+        release, calls = _held(app.client, "restore_secret")
+        dialog = await _open_trash(pilot, 1)
+        try:
+            await pilot.press("r")
+            await wait_until(pilot, lambda: len(calls) == 1, message="restore sent")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="the second r says why it waits")
+            await pilot.press("escape")  # nor does it close before the answer
+            await settled(pilot)
+            assert app.screen is dialog
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: dialog.restored is not None and not dialog.items, message="restored")
+        assert len(calls) == 1 and not any("does not exist" in m for m in notification_messages(app))
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("GONE", "site")], message="listed again")
+
+
+async def test_rollback_asked_again_before_the_answer_waits_for_it(started, admin, site):
+    # Sent again it was refused as "changed meanwhile: nothing was rolled back" after the first had
+    # rolled back, and the first's notice and restart advice were dropped.
+    from tui.ui.textual_private import notification_messages
+
+    _three_versions(admin, site)
+    async with started(rows=1, notifications=True) as (app, pilot):
+        release, calls = _held(app.client, "rollback")
+        dialog = await _open_history(pilot, 3)
+        try:
+            await pilot.press("down", "r")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: len(calls) == 1, message="rollback sent")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="the second r says why it waits")
+            await pilot.press("escape")  # nor does it close before the answer
+            await settled(pilot)
+            assert app.screen is dialog
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: any("now v4" in m for m in notification_messages(app)), message="rolled back")
+        assert not any("changed meanwhile" in m for m in notification_messages(app))
+
+
+async def test_a_long_name_in_the_trash_gives_way_to_the_times(started, admin, site):
+    # The deletion time was cut to "2026-12-03 12:…" beside a name already cut short.
+    from tui.display import short_time
+
+    name = "B" * 150
+    admin.create_secret(site, None, SecretCreate(name=name, value="g"))
+    admin.delete_secret(site, None, name)
+    item = admin.list_trash(site)[0]
+    async with started(rows=0) as (app, pilot):
+        await _open_trash(pilot, 1)
+        text = screen_text(app)
+        assert short_time(item.deleted_at) in text and short_time(item.purge_at) in text
+
+
+async def test_restoring_what_someone_else_purged_takes_its_row_away(started, admin, site):
+    # The server said it does not exist, and the trash went on listing it.
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
+    admin.delete_secret(site, None, "GONE")
+    async with started(rows=0) as (app, pilot):
+        dialog = await _open_trash(pilot, 1)
+        admin.purge_secret(site, None, "GONE")  # meanwhile, elsewhere
+        await pilot.press("r")
+        await wait_until(pilot, lambda: not dialog.items and "The trash is empty." in screen_text(app),
+                         message="row gone")

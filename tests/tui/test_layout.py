@@ -104,3 +104,25 @@ async def test_slow_call_shows_progress_and_keys_still_work(make_app, site):
         finally:
             release.set()
         await wait_until(pilot, lambda: "working…" not in screen_text(app), message="progress cleared")
+
+
+async def test_a_long_secret_name_shows_whole_in_the_titles_of_its_form_and_history(started, admin, site):
+    # The one-line title showed "Edit" and "History of" alone: the name and the version being
+    # edited wrapped onto lines the title did not have.
+    from shared.models import SecretUpdate
+    from tui.ui.dialogs.history import HistoryDialog
+
+    name = "A" * 200 + "_END"
+    admin.create_secret(site, None, SecretCreate(name=name, value="v1"))
+    admin.update_secret(site, None, name, SecretUpdate(value="v2"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog), message="form")
+        await wait_until(pilot, lambda: "_END (version 2)" in screen_text(app), message="the form's whole title")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="closed")
+        await pilot.press("h")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryDialog), message="history")
+        await wait_until(pilot, lambda: "_END (site)" in screen_text(app) and "v1" in screen_text(app),
+                         message="the history's whole title and its versions")
+        _no_overflow(screen_text(app))

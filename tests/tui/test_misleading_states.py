@@ -6,6 +6,7 @@ the first save runs sends nothing more."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input, Select
 
 from shared.models import AppCreate, CreatedToken, Role, SecretCreate
@@ -14,7 +15,7 @@ from tui.ui.dialogs.apps import AppsDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.service_form import ServiceFormDialog
 from tui.ui.textual_private import notification_messages
-from tui_helpers import screen_text, secrets_rows, settled, show_tab, wait_until
+from tui_helpers import TAB_KEYS, screen_text, secrets_rows, settled, show_tab, wait_until
 
 
 async def _form(pilot, key: str, form_type):
@@ -230,3 +231,20 @@ async def test_after_a_site_switch_the_old_sites_rows_are_gone_before_the_new_on
         assert "Loading" in screen_text(app)
         release.set()
         await wait_until(pilot, lambda: secrets_rows(app) == [("OF_THE_OTHER", "site")], message="the other site's rows")
+
+
+@pytest.mark.parametrize("tab", ["types", "services", "sites", "tokens"])
+async def test_a_tab_whose_first_load_failed_says_why_not_nothing(started, tab):
+    # It showed a blank pane (the Sites tab would have said "No sites yet") once the toast faded.
+    from tui.client import ApiError
+
+    fetches = {"types": "list_types", "services": "list_services", "sites": "list_sites", "tokens": "list_tokens"}
+    async with started() as (app, pilot):
+        def refused(*_args, **_options):
+            raise ApiError("internal", "the server [b]failed", status=500)
+
+        setattr(app.client, fetches[tab], refused)
+        await pilot.press(TAB_KEYS[tab])
+        await wait_until(pilot, lambda: "Could not load the" in screen_text(app)
+                         and "the server [b]failed" in screen_text(app), message="the pane says why")
+        assert "yet" not in screen_text(app)

@@ -444,3 +444,51 @@ async def test_read_only_mode_hides_the_changing_keys_of_both_tabs(started, admi
         await open_tab(pilot, "6", "tokens")
         await wait_until(pilot, lambda: "Refresh" in screen_text(app).splitlines()[-1], message="tokens footer")
         assert "Revoke" not in screen_text(app).splitlines()[-1]
+
+
+async def _delete_site_from_the_tab(pilot, name: str) -> None:
+    app = pilot.app
+    await highlight(pilot, "sites-table", name)
+    await pilot.press("d")
+    await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+    await pilot.press(*name, "enter")
+    await wait_until(pilot, lambda: not isinstance(app.screen, DeleteSiteDialog), message="delete sent")
+
+
+async def test_deleting_a_second_site_before_the_first_is_answered_still_leaves_the_deleted_open_site(
+        started, admin, site):
+    # The newer delete dropped the first's answer: the other tabs stayed on the site just deleted.
+    import threading
+
+    other = fresh("other")
+    admin.request("POST", "/v1/sites", None, json={"name": other})
+    async with started() as (app, pilot):
+        release, delete_site = threading.Event(), app.client.delete_site
+
+        def held(name, **options):
+            if name == site:
+                release.wait(30)
+            return delete_site(name, **options)
+
+        app.client.delete_site = held
+        await open_tab(pilot, "5", "sites")
+        try:
+            await _delete_site_from_the_tab(pilot, site)  # the site open in the other tabs
+            await _delete_site_from_the_tab(pilot, other)
+            await wait_until(pilot, lambda: row_of(app, "sites-table", other) is None, message="other deleted")
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: app.site not in (site, other), message="a site that exists is open")
+        await wait_until(pilot, lambda: row_of(app, "sites-table", site) is None, message="gone from the table")
+
+
+async def test_revoking_a_token_someone_else_revoked_takes_its_row_away(started, admin, site):
+    doomed = admin.create_token(TokenCreate(name="doomed", role=Role.viewer, site=site))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await highlight(pilot, "tokens-table", "doomed")
+        admin.revoke_token(doomed.id)  # meanwhile, elsewhere
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", "doomed") is None, message="row gone")

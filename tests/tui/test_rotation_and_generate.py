@@ -101,7 +101,8 @@ async def test_form_sets_changes_and_removes_the_rotation_period(started, admin,
         assert admin.list_secrets(site) == []
         form.query_one("#rotate", Input).value = "90"
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: secrets_rows(app) == [("KEY", "site")], message="created")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog)
+                         and secrets_rows(app) == [("KEY", "site")], message="created")
         assert admin.get_secret(site, None, "KEY").rotate_every_days == 90
         form = await _form(pilot, "e")
         assert form.query_one("#rotate", Input).value == "90"
@@ -131,7 +132,8 @@ async def test_generate_fills_the_value_and_shows_it_once(started, admin, site):
         assert not any(editor.text in message for message in notification_messages(app))
         value = editor.text
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: secrets_rows(app) == [("API_KEY", "site")], message="saved")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog)
+                         and secrets_rows(app) == [("API_KEY", "site")], message="saved")
         assert value not in screen_text(app)  # once: the table and detail show it masked
     assert admin.reveal(site, None, "API_KEY").value == value
 
@@ -155,7 +157,8 @@ async def test_generate_in_a_password_field_uses_the_schema_length(started, admi
         await wait_until(pilot, lambda: password.value[:30] in screen_text(app), message="shown")
         host.value = "db.internal"
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: secrets_rows(app) == [("MAIN_DB", "site")], message="saved")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog)
+                         and secrets_rows(app) == [("MAIN_DB", "site")], message="saved")
     assert json.loads(admin.reveal(site, None, "MAIN_DB").value)["password"] == password.value
 
 

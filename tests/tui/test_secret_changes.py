@@ -84,3 +84,50 @@ async def test_delete_of_secret_in_use_lists_services(started, admin, site):
         assert "• billing" in text and "• mailer" in text
         await pilot.press("escape")
     assert [secret.name for secret in admin.list_secrets(site)] == ["SHARED"]
+
+
+async def test_a_second_delete_before_the_first_is_answered_keeps_the_firsts_answer(started, admin, site):
+    # The newer delete dropped the first's answer: with the second refused (the secret is in use)
+    # the first's secret, deleted, stayed in the table and its "Deleted" notice never came.
+    import threading
+
+    from tui.ui.textual_private import notification_messages
+
+    admin.create_secret(site, None, SecretCreate(name="A_FREE", value="v"))
+    admin.create_secret(site, None, SecretCreate(name="B_USED", value="v"))
+    admin.request("POST", f"/v1/sites/{site}/services", None, json={"name": "web", "secrets": [{"name": "B_USED"}]})
+    async with started(rows=2, notifications=True) as (app, pilot):
+        release, delete = threading.Event(), app.client.delete_secret
+
+        def held(site_, scope, name):
+            if name == "A_FREE":
+                release.wait(30)
+            return delete(site_, scope, name)
+
+        app.client.delete_secret = held
+        try:
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="first question")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmDialog), message="first answered")
+            await pilot.press("down", "d")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="second question")
+            await pilot.press("y")
+            await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in-use dialog")
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: "Deleted A_FREE." in notification_messages(app), message="first answered")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("B_USED", "site")], message="A_FREE gone")
+
+
+async def test_deleting_a_secret_someone_else_deleted_takes_its_row_away(started, admin, site):
+    # The server said it does not exist, and the table went on listing it until r.
+    admin.create_secret(site, None, SecretCreate(name="GONE", value="v"))
+    admin.create_secret(site, None, SecretCreate(name="KEPT", value="v"))
+    async with started(rows=2) as (app, pilot):
+        admin.delete_secret(site, None, "GONE")  # meanwhile, elsewhere
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: secrets_rows(app) == [("KEPT", "site")], message="row gone")

@@ -144,3 +144,36 @@ async def test_a_value_longer_than_the_pane_is_read_to_its_end_from_the_keyboard
         await wait_until(pilot, lambda: "line-39" in screen_text(app), message="the value's last line")
         await pilot.press("s")  # the tab's keys still work there
         await wait_until(pilot, lambda: not _detail(app).revealed and "line-" not in screen_text(app), message="hidden")
+
+
+async def test_a_reveal_answered_after_the_history_opened_is_not_shown_under_it(started, admin, site):
+    # `h` hides the detail's value (one value on screen at a time); an answer that came in after
+    # it showed the value behind the dialog, still there once the dialog closed.
+    import threading
+
+    from tui.ui.dialogs.history import HistoryDialog
+
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="s3cr3t-value"))
+    async with started(rows=1) as (app, pilot):
+        main, release, reveal = app.screen, threading.Event(), app.client.reveal
+        answered = threading.Event()
+
+        def held(*args):
+            release.wait(30)
+            try:
+                return reveal(*args)
+            finally:
+                answered.set()
+
+        app.client.reveal = held
+        try:
+            await pilot.press("s", "h")
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryDialog), message="history")
+        finally:
+            release.set()
+        pane = main.query_one("#secrets-pane")
+        await wait_until(pilot, lambda: answered.is_set() and not pane.calls_running(), message="the reveal answered")
+        assert not main.query_one("#secret-detail").revealed
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is main, message="history closed")
+        assert "s3cr3t-value" not in screen_text(app)

@@ -222,3 +222,63 @@ async def test_hostile_service_and_secret_names_from_the_server_show_literally(m
         await pilot.click(offset=(text.splitlines()[line].index("q[/]"), line))
         await settled(pilot)
         assert app.is_running and app.return_code is None
+
+
+async def test_t_again_before_the_answer_is_not_sent_with_the_old_setting(started, admin, site):
+    # Sent again it asked for the setting the first `t` had just set: two presses flipped it once,
+    # and the second press's notice never came.
+    import threading
+
+    admin.create_app(site, AppCreate(name="web"))
+    async with started(notifications=True) as (app, pilot):
+        release = threading.Event()
+        update, sent = app.client.update_app, []
+
+        def held(*args):
+            sent.append(args[-1].site_secrets)
+            release.wait(30)
+            return update(*args)
+
+        app.client.update_app = held
+        await _open_services(pilot, [])
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog) and app.screen.apps, message="apps modal")
+        try:
+            await pilot.press("t")
+            await wait_until(pilot, lambda: sent == [False], message="the first flip sent")
+            await pilot.press("t")
+            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                             message="the second t says why it waits")
+            await pilot.press("escape")  # nor does the dialog close before the answer
+            await settled(pilot)
+            assert isinstance(app.screen, AppsDialog)
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: "Services of web may no longer use site-level secrets." in
+                         notification_messages(app), message="flipped once")
+        await wait_until(pilot, lambda: "no" in str(app.screen.query_one("#apps-table").get_row_at(0)[1]),
+                         message="shown as no")
+        await pilot.press("t")  # once answered, `t` flips what is shown
+        await wait_until(pilot, lambda: "Services of web may use site-level secrets." in notification_messages(app),
+                         message="flipped back")
+        assert sent == [False, True]
+    assert [(a.name, a.site_secrets) for a in admin.list_apps(site)] == [("web", True)]
+
+
+async def test_t_refused_because_services_bind_site_secrets_names_them(started, admin, site):
+    # The toast said "1 service(s) of app 'web' bind site-level secrets; unbind them first", not which.
+    from tui.ui.dialogs.message import MessageDialog
+
+    admin.create_app(site, AppCreate(name="web"))
+    admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
+    admin.create_service(site, ServiceCreate(name="checkout", app="web", secrets=[{"name": "SHARED"}]))
+    async with started(rows=1) as (app, pilot):
+        await _open_services(pilot, ["checkout"])
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog) and app.screen.apps, message="apps modal")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="why it was refused")
+        assert "• checkout" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, AppsDialog), message="back in the apps")
+    assert admin.list_apps(site)[0].site_secrets

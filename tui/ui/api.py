@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rich.text import Text
 from textual.worker import Worker, WorkerState
+
+from tui.client import ApiError, ServerUnreachable
+from tui.display import safe_text
 
 PROGRESS_AFTER = 0.2
 """Seconds before a call counts as slow and the header shows that it is working."""
@@ -24,6 +28,7 @@ class _Call:
     (kept here, not on the Worker: a Textual object is not ours to add attributes to)."""
 
     done: Callable[[Any], None] | None
+    failed: Callable[[BaseException], None] | None = None
     slow: bool = False
 
 
@@ -37,9 +42,11 @@ class ApiCaller:
         group: str,
         done: Callable[[Any], None] | None = None,
         exclusive: bool = True,
+        failed: Callable[[BaseException], None] | None = None,
     ) -> Worker:
-        """Run `fn(*args)` in a thread; `done(result)` on success. A newer call in an exclusive
-        group cancels the older one, whose result is then dropped."""
+        """Run `fn(*args)` in a thread; `done(result)` on success; on failure `failed(error)` (if
+        given: what the caller shows in place of the result) and then the error is reported. A
+        newer call in an exclusive group cancels the older one, whose result is then dropped."""
         calls = self._api_calls()
         if exclusive:  # the older call of the group is cancelled below; it may never report finishing
             for older in [w for w in calls if w.group == group]:
@@ -48,7 +55,7 @@ class ApiCaller:
             lambda: fn(*args), thread=True, group=group, exclusive=exclusive,
             exit_on_error=False, name=group,
         )
-        calls[worker] = _Call(done)
+        calls[worker] = _Call(done, failed)
         self.set_timer(PROGRESS_AFTER, lambda: self._mark_slow(worker))  # type: ignore[attr-defined]
         return worker
 
@@ -64,6 +71,12 @@ class ApiCaller:
             self.app.busy -= 1  # type: ignore[attr-defined]
         return call
 
+    def on_unmount(self) -> None:
+        """Gone (a dialog closed) with calls still running: Textual cancels them and no answer
+        comes back here, so they stop counting for the header now (it said "working…" for good)."""
+        for worker in list(self._api_calls()):
+            self._forget(worker)
+
     def _mark_slow(self, worker: Worker) -> None:
         call = self._api_calls().get(worker)
         if call is not None and not worker.is_finished:
@@ -74,13 +87,15 @@ class ApiCaller:
         worker = event.worker
         if worker not in self._api_calls() or not worker.is_finished:
             return
-        done = self._forget(worker).done
+        call = self._forget(worker)
         app = self.app  # type: ignore[attr-defined]
         if event.state == WorkerState.SUCCESS:
             app.api_reachable()
-            if done is not None:
-                done(worker.result)
+            if call.done is not None:
+                call.done(worker.result)
         elif event.state == WorkerState.ERROR:
+            if call.failed is not None:
+                call.failed(worker.error)
             self.report_api_error(worker.error)
 
     def report_api_error(self, error: BaseException) -> None:
@@ -92,3 +107,24 @@ class ApiCaller:
     def on_api_error(self, error: BaseException) -> bool:
         """Handle `error` here and return True, or return False to let the App report it."""
         return False
+
+    def still_saving(self, *groups: str) -> bool:
+        """True, and says so, while a change sent in one of `groups` has not been answered. A key
+        that sends a change waits for it: sent again it was built from what the screen showed
+        before the first landed (refused as "does not exist" or "changed meanwhile", or flipping a
+        setting back), and the newer call dropped the first's answer with its notice."""
+        if any(worker.group in groups for worker in self._api_calls()):
+            self.notify("Still saving the last change: wait for the server's answer.", markup=False)  # type: ignore[attr-defined]
+            return True
+        return False
+
+
+def could_not_load(what: str, error: BaseException) -> Text:
+    """What a dialog or tab shows in place of `what` ("the history") when loading it failed: not an
+    empty list, which would say there is nothing."""
+    if isinstance(error, ServerUnreachable):
+        return Text(f"The server cannot be reached: {what} will show here once it is back.", style="bold red")
+    text = Text(f"Could not load {what}: ", style="bold red")
+    if isinstance(error, ApiError):
+        return text.append_text(safe_text(error.message))
+    return text.append(f"unexpected error ({type(error).__name__}).")

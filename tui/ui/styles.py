@@ -29,7 +29,7 @@ TabPane { padding: 0; }
     border: thick $primary; background: $surface; padding: 0 1;
 }
 .form-box { height: 100%; }
-.dialog-title { text-style: bold; height: 1; margin-bottom: 1; }
+.dialog-title { text-style: bold; height: auto; margin-bottom: 1; }  /* a long name wraps, never cut away */
 .dialog-buttons { height: 3; align-horizontal: right; }
 .dialog-buttons Button { margin-left: 1; }
 #message-body { height: auto; max-height: 16; }

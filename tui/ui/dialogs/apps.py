@@ -111,6 +111,8 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
         if problem:
             self._say(problem)
             return
+        if self.still_saving("apps-create", "apps-toggle"):
+            return
         allowed = self.query_one("#app-site-secrets", Checkbox).value
         try:
             body = build(AppCreate, name=name, site_secrets=allowed)
@@ -128,19 +130,22 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
 
     def action_toggle(self) -> None:
         app = self.highlighted()
-        if app is None:
+        if app is None or self.still_saving("apps-create", "apps-toggle"):
             return
         self.call_api(self.app.client.update_app, self.app.site, app.name, AppUpdate(site_secrets=not app.site_secrets),
                       group="apps-toggle", done=self._toggled)
 
     def _toggled(self, app: App) -> None:
         self.changed = True
+        self._loaded([app if known.name == app.name else known for known in self.apps], app.name)  # before the reload
         state = "may" if app.site_secrets else "may no longer"
         self.notify(f"Services of {safe_str(app.name)} {state} use site-level secrets.", markup=False)
         self.load(select=app.name)
 
     def action_close(self) -> None:
         """Close; a new app's name typed but not created is dropped only after "Discard changes?"."""
+        if self.still_saving("apps-create", "apps-toggle"):
+            return
         if not self.query_one("#app-name", Input).value:
             self.dismiss(self.changed)
             return
@@ -156,5 +161,12 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):
             self._say(error.message)
+            return True
+        if isinstance(error, ApiError) and error.code == "secret_in_use":  # `t` on an app whose services use site secrets
+            from tui.ui.dialogs.message import MessageDialog
+
+            services = [str(name) for name in error.details.get("services") or []]  # shown through safe_text
+            self.app.push_screen(MessageDialog("Site secrets in use", "These services of the app bind site-level "
+                                               "secrets; change their bindings (b) first:", services))
             return True
         return False

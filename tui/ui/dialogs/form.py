@@ -18,6 +18,8 @@ from tui.ui.widgets.field_error import FieldError
 
 FIELDS = (Input, TextArea, Select, SelectionList, Checkbox)
 NOT_SAVED = "Not saved: "
+SAVE_GROUPS = ("-save", "-create")
+"""How the worker group of a form's save ends: what `save_running` looks for."""
 
 
 def field_value(widget: Any) -> object:
@@ -107,8 +109,18 @@ class FormActions(ApiCaller):
             said = self.query_one("#form-error", FieldError).message  # type: ignore[attr-defined]
             self._error("form", not_saved(error, said))
 
+    def save_running(self) -> bool:
+        """True while a save of the form (a call whose group ends in `-save` or `-create`) has not
+        been answered."""
+        return any(worker.group.endswith(SAVE_GROUPS) for worker in self._api_calls())  # type: ignore[attr-defined]
+
     def action_cancel(self) -> None:
-        """Close without saving; with changes, only after "Discard changes?" is answered yes."""
+        """Close without saving; with changes, only after "Discard changes?" is answered yes. Not
+        while a save is on its way: it cannot be unsent, so discarding then dropped only the form,
+        and the change landed unseen (a token was made and never shown)."""
+        if self.save_running():
+            self.notify("Still saving: the form closes once the server has answered.", markup=False)  # type: ignore[attr-defined]
+            return
         if not self.has_changes():
             self.dismiss(None)  # type: ignore[attr-defined]
             return

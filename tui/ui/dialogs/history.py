@@ -21,7 +21,7 @@ from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.history import counterpart, version_notes
 from tui.sitedata import scope_label
-from tui.ui.api import ApiCaller
+from tui.ui.api import ApiCaller, could_not_load
 from tui.ui.restart import say_restart
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.value_view import ValueView
@@ -29,6 +29,7 @@ from tui.ui.widgets.value_view import ValueView
 HISTORY_CSS = """
 #history-box { height: 100%; }
 #history-table { height: auto; max-height: 12; }
+#history-failed { margin-top: 1; }
 #history-value-box { height: 1fr; margin-top: 1; }
 """
 """The dialog takes the screen's height so a revealed value gets every row the versions leave."""
@@ -55,9 +56,10 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
             title.append_text(safe_text(self.secret.name, style="bold"))
             title.append_text(safe_text(f" ({scope_label(self.secret)})"))
             yield Static(title, classes="dialog-title", id="history-title")
-            table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True)
+            table = FittedTable(id="history-table", cursor_type="row", zebra_stripes=True, whole=("ver", "set"))
             table.add_columns("ver", "set", "by", "note")
             yield table
+            yield Static(id="history-failed")
             with VerticalScroll(id="history-value-box"):
                 yield ValueView(label="value of the highlighted version", hint="", id="history-value")
             yield Static(self._keys(), id="history-keys")
@@ -75,7 +77,9 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def on_mount(self) -> None:
         self.query_one("#history-value", ValueView).shown = self.app.can_reveal
+        self.query_one("#history-failed").display = False
         self.query_one("#history-table").focus()
+        self.watch(self.app, "connection", self._connection_changed, init=False)
         self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -90,9 +94,21 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
     def load(self) -> None:
         secret = self.changed or self.secret
         self.call_api(self.app.client.list_versions, self.app.site, secret.app, secret.name,
-                      group="history-load", done=self._loaded)
+                      group="history-load", done=self._loaded, failed=self._load_failed)
+
+    def _load_failed(self, error: BaseException) -> None:
+        """No versions and, in their place, why: an empty table would say the secret has none."""
+        self._loaded([])
+        failed = self.query_one("#history-failed", Static)
+        failed.update(could_not_load("the history", error))
+        failed.display = True
+
+    def _connection_changed(self, connection: str) -> None:
+        if connection == "online" and self.query_one("#history-failed").display:
+            self.load()  # the server is back: the history a lost server could not give
 
     def _loaded(self, versions: list[SecretVersion]) -> None:
+        self.query_one("#history-failed").display = False
         self.versions = versions
         notes = version_notes(versions, self.site_value)
         table = self.query_one("#history-table", DataTable)
@@ -143,7 +159,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def action_rollback(self) -> None:
         version = self.highlighted()
-        if version is None or self.app.read_only:
+        if version is None or self.app.read_only or self.still_saving("history-rollback"):
             return
         if version.current:
             self.notify("That is the current version already.", markup=False)
@@ -192,5 +208,7 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
         return True
 
     def action_close(self) -> None:
+        if self.still_saving("history-rollback"):  # closed first, the Secrets tab kept the old version
+            return
         self._value_view().mask()
         self.dismiss(self.changed)

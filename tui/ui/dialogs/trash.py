@@ -16,10 +16,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from shared.models import Secret, TrashedSecret
+from tui.client import ApiError
 from tui.display import safe_str, safe_text, short_time
 from tui.sitedata import id_of, scope_label
-from tui.ui.api import ApiCaller
+from tui.ui.api import ApiCaller, could_not_load
 from tui.ui.widgets.fitted_table import FittedTable
+
+EMPTY = "The trash is empty."
+CHANGES = ("trash-restore", "trash-purge")
+"""The groups of the calls that change the trash: one at a time."""
 
 TRASH_CSS = """
 #trash-box { height: auto; max-height: 100%; }
@@ -42,16 +47,18 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
         self.restored: Secret | None = None
         self.loads = 0
         """Loads done so far (tests wait for the first)."""
+        self.load_failed = False
+        """The last load failed: the dialog says why in place of the rows."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box", id="trash-box"):
             title = Text("Trash of site ", style="bold")
             title.append_text(safe_text(self.app.site, style="bold"))
             yield Static(title, classes="dialog-title")
-            table = FittedTable(id="trash-table", cursor_type="row", zebra_stripes=True)
+            table = FittedTable(id="trash-table", cursor_type="row", zebra_stripes=True, whole=("ver", "deleted", "purge at"))
             table.add_columns("name", "scope", "ver", "deleted", "by", "purge at")
             yield table
-            yield Static("The trash is empty.", id="trash-empty")
+            yield Static(EMPTY, id="trash-empty")
             yield Static(self._keys(), id="trash-keys")
 
     def _keys(self) -> Text:
@@ -71,6 +78,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
     def on_mount(self) -> None:
         self.query_one("#trash-empty").display = False
         self.query_one("#trash-table").focus()
+        self.watch(self.app, "connection", self._connection_changed, init=False)
         self.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -81,9 +89,27 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
         return True
 
     def load(self) -> None:
-        self.call_api(self.app.client.list_trash, self.app.site, group="trash-load", done=self._loaded)
+        self.call_api(self.app.client.list_trash, self.app.site, group="trash-load", done=self._loaded,
+                      failed=self._load_failed)
+
+    def _load_failed(self, error: BaseException) -> None:
+        """No rows and, in their place, why: not "The trash is empty", which it may not be."""
+        self.items = []
+        table = self.query_one("#trash-table", DataTable)
+        table.clear()
+        table.display = False
+        self.load_failed = True
+        failed = self.query_one("#trash-empty", Static)
+        failed.update(could_not_load("the trash", error))
+        failed.display = True
+
+    def _connection_changed(self, connection: str) -> None:
+        if connection == "online" and self.load_failed:
+            self.load()  # the server is back: the trash a lost server could not give
 
     def _loaded(self, items: list[TrashedSecret]) -> None:
+        self.load_failed = False
+        self.query_one("#trash-empty", Static).update(EMPTY)
         self.loads += 1
         self.items = sorted(items, key=lambda item: (item.name.lower(), item.app or ""))
         table = self.query_one("#trash-table", DataTable)
@@ -101,7 +127,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
 
     def action_restore(self) -> None:
         item = self.highlighted()
-        if item is None or self.app.read_only:
+        if item is None or self.app.read_only or self.still_saving(*CHANGES):
             return
 
         def restored(secret: Secret) -> None:
@@ -110,11 +136,16 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             self.load()
 
         self.call_api(self.app.client.restore_secret, self.app.site, item.app, item.name,
-                      group="trash-restore", done=restored)
+                      group="trash-restore", done=restored, failed=self._gone_meanwhile)
+
+    def _gone_meanwhile(self, error: BaseException) -> None:
+        """Restored or purged elsewhere meanwhile: the trash as it is now, without that row."""
+        if isinstance(error, ApiError) and error.code == "not_found":
+            self.load()
 
     def action_purge(self) -> None:
         item = self.highlighted()
-        if item is None or not self._may_purge():
+        if item is None or not self._may_purge() or self.still_saving(*CHANGES):
             return
         from tui.ui.dialogs.confirm import ConfirmDialog
 
@@ -131,7 +162,8 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             self.load()
 
         self.call_api(self.app.client.purge_secret, self.app.site, item.app, item.name,
-                      group="trash-purge", done=purged)
+                      group="trash-purge", done=purged, failed=self._gone_meanwhile)
 
     def action_close(self) -> None:
-        self.dismiss(self.restored)
+        if not self.still_saving(*CHANGES):  # closed first, a restored secret was missing from the Secrets tab
+            self.dismiss(self.restored)

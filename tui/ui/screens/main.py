@@ -202,12 +202,19 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
 
     def _delete(self, notice: str, changed: SecretsChanged | ServicesChanged | TypesChanged,
                 call: Callable[..., object], *args: str | None) -> None:
-        """`call(*args)` in a worker; then say `notice` and reload what shows the change."""
+        """`call(*args)` in a worker; then say `notice` and reload what shows the change. Each delete
+        keeps its own answer: a second one sent before the first was answered dropped the first's
+        (its notice, and with the second refused, the reload that took its row away)."""
         def deleted(_: object) -> None:
             self.notify(notice, markup=False)
             self._reload_where_shown(changed)
 
-        self.call_api(call, *args, group=f"{SHOWN_IN[type(changed)][0]}-delete", done=deleted)
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ApiError) and error.code == "not_found":  # deleted elsewhere: its row goes too
+                self._reload_where_shown(changed)
+
+        self.call_api(call, *args, group=f"{SHOWN_IN[type(changed)][0]}-delete", done=deleted, exclusive=False,
+                      failed=failed)
 
     def on_api_error(self, error: BaseException) -> bool:
         if isinstance(error, ApiError) and error.code in IN_USE:

@@ -5,6 +5,7 @@ stays small."""
 
 from __future__ import annotations
 
+from tui.client import ApiError
 from tui.display import safe_str
 from tui.ui.messages import DeleteSite, OpenSite, RevokeToken, SitesChanged, TokensChanged
 
@@ -52,7 +53,10 @@ class OperatorActions:
             client.delete_site(name, cascade=True)
             return client.list_sites()
 
-        self.call_api(delete, group="sites-delete", done=lambda sites: self._site_deleted(name, sites))  # type: ignore[attr-defined]
+        # Each delete keeps its own answer (as `MainScreen._delete`): a second one sent before the
+        # first was answered dropped the first's, and the other tabs stayed on the site it deleted.
+        self.call_api(delete, group="sites-delete", done=lambda sites: self._site_deleted(name, sites),  # type: ignore[attr-defined]
+                      exclusive=False)
 
     def _site_deleted(self, name: str, sites: list) -> None:
         app = self.app  # type: ignore[attr-defined]
@@ -70,4 +74,9 @@ class OperatorActions:
             self.notify(f"Revoked token {safe_str(token.name)}.", markup=False)  # type: ignore[attr-defined]
             self._reload("tokens", None, "sites")
 
-        self.call_api(self.app.client.revoke_token, token.id, group="tokens-revoke", done=revoked)  # type: ignore[attr-defined]
+        def failed(error: BaseException) -> None:
+            if isinstance(error, ApiError) and error.code == "not_found":  # revoked elsewhere: its row goes too
+                self._reload("tokens", None, "sites")
+
+        self.call_api(self.app.client.revoke_token, token.id, group="tokens-revoke", done=revoked,  # type: ignore[attr-defined]
+                      exclusive=False, failed=failed)

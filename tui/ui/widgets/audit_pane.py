@@ -70,6 +70,7 @@ class AuditPane(DataPane):
     """Pages in as the table scrolls, instead of `DataPane`'s one load; nothing to change."""
 
     NAME = "audit"
+    NOUN = "audit events"
     PALETTE = "Audit"
     PAGE_SIZE = 50
     BINDINGS = bindings("audit", REFRESH, FILTER, Key("v", "verify", "Verify"), Key("m", "more", "Older events", show=False),
@@ -145,9 +146,17 @@ class AuditPane(DataPane):
         self._asked = self._filters()
         for older in [worker for worker in self._api_calls() if worker.group == "audit-more"]:
             self._forget(older)  # older events for the filters (or site) the table showed until now
-        self.call_api(self._fetch, None, group="audit-load", done=self._replace)
+        self.call_api(self._fetch, None, group="audit-load", done=self._replace, failed=self._load_failed)
+
+    def _load_failed(self, error: BaseException) -> None:
+        """No rows, and why: the rows shown were for the filters before (or none), not the ones
+        now in the boxes."""
+        self._next, self._loading_more = None, False
+        self.data, self.load_failed = None, error
+        self.fill()
 
     def _replace(self, batch: AuditBatch) -> None:
+        self.load_failed = None
         self.data = list(batch.items)
         self._next, self._scanned, self._loading_more = batch.next, batch.scanned, False
         self.fill()
@@ -226,6 +235,8 @@ class AuditPane(DataPane):
             line.append(" by ", style="dim")
             line.append_text(safe_text(event.actor or "-"))
             line.append(" · enter: every field", style="dim")
+        elif self.data is None and self.load_failed is not None:
+            line.append_text(self.empty_text())
         else:
             line.append(self._why_empty(), style="dim")
         self.query_one("#audit-status", Static).update(line)

@@ -23,7 +23,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input
 
 from tui.display import safe_text
-from tui.ui.api import ApiCaller
+from tui.ui.api import ApiCaller, could_not_load
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -67,6 +67,8 @@ class DataPane(ApiCaller, Vertical):
         """Row key -> item, in table order."""
         self._form_waiting: tuple[Any] | None = None
         """The item of a form asked for while a load ran: opened on the fresh data once it is in."""
+        self.load_failed: BaseException | None = None
+        """Why the last load failed while there was no data to show: said beside the empty table."""
 
     def on_mount(self) -> None:
         if self.SITE_SCOPED:
@@ -79,6 +81,7 @@ class DataPane(ApiCaller, Vertical):
         secret of that name in the site now open), and the pane beside them shows nothing of them
         (a revealed value is masked: another site's secret may have the same name and version)."""
         self.data = None
+        self.load_failed = None
         self.fill()
 
     @property
@@ -102,7 +105,14 @@ class DataPane(ApiCaller, Vertical):
             self.show_no_site()
             return
         self.call_api(self.fetch, self.app.client, self.app.site, group=f"{self.NAME}-load",
-                      done=lambda data: self._loaded(data, select))
+                      done=lambda data: self._loaded(data, select), failed=self._load_failed)
+
+    def _load_failed(self, error: BaseException) -> None:
+        """With nothing loaded yet, the pane says why beside its empty table (it was blank once
+        the toast faded); with data, the rows shown stay."""
+        if self.data is None:
+            self.load_failed = error
+            self.fill()
 
     def show_no_site(self) -> None:
         """No rows, and beside the table `NO_SITE`."""
@@ -139,6 +149,7 @@ class DataPane(ApiCaller, Vertical):
 
     def _loaded(self, data: Any, select: str | None) -> None:
         self.data = data
+        self.load_failed = None
         self.fill(select)
         self._open_waiting_form()
 
@@ -227,6 +238,8 @@ class DataPane(ApiCaller, Vertical):
         """What the pane beside an empty table says: loading, nothing matching, or what to press."""
         if self.no_site:
             return Text(NO_SITE, style="dim")
+        if self.data is None and self.load_failed is not None:
+            return could_not_load(f"the {self.NOUN}", self.load_failed).append(" · r tries again", style="dim")
         if self.data is None:
             return Text("Loading…", style="dim")
         needle = self.needle

@@ -49,12 +49,19 @@ class StatusHeader(Static):
             line.append(SEPARATOR, style="dim")
             line.append_text(safe_text(identity.name))
             line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
-        line.append(SEPARATOR, style="dim")
-        line.append(f"● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
+        tail = Text()
+        tail.append(SEPARATOR, style="dim")
+        tail.append(f"● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
         if app.busy > 0:
-            line.append(SEPARATOR, style="dim")
-            line.append("working…", style="italic")
-        room = self.content_size.width - line.cell_len - len(HELP_HINT)
+            tail.append(SEPARATOR, style="dim")
+            tail.append("working…", style="italic")
+        width = self.content_size.width
+        if width and line.cell_len + tail.cell_len > width:
+            # Long names give way, never the state: a line too long for the header wrapped out of
+            # its one row from the name that did not fit, "● offline" with it.
+            line.truncate(max(0, width - tail.cell_len), overflow="ellipsis")
+        line.append_text(tail)
+        room = width - line.cell_len - len(HELP_HINT)
         if room >= 2:
             line.append(" " * room)
             line.append(HELP_HINT, style="dim")

@@ -144,8 +144,10 @@ class SecretsPane(DataPane):
         key, site = id_of(secret), self.app.site
 
         def show(revealed) -> None:
-            # The user may have moved on (or to another site) while the call ran: then the value is not shown.
-            if self.app.site == site and self.detail.secret is not None and id_of(self.detail.secret) == key:
+            # The user may have moved on (or to another site) while the call ran: then the value is not
+            # shown; nor under a dialog opened meanwhile (`h` hides it: one value on screen at a time).
+            if self.app.site == site and self.detail.secret is not None and id_of(self.detail.secret) == key \
+                    and self.app.screen is self.screen:
                 self.detail.reveal(revealed.value, self.app.settings.reveal_seconds)
 
         self.call_api(self.app.client.reveal, self.app.site, secret.app, secret.name,

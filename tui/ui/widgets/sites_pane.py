@@ -87,6 +87,8 @@ class SitesPane(DataPane):
         self.query_one("#site-detail", Static).update(self.describe(site))
 
     def describe(self, site: Site | None) -> Text:
+        if site is None and self.data is None:
+            return self.empty_text()  # loading, or why the load failed
         if site is None:
             hint = "No site matches the filter; escape clears it." if self.needle else "No sites yet; n creates one."
             return Text(hint, style="dim")

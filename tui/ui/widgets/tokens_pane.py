@@ -67,6 +67,8 @@ class TokensPane(DataPane):
         self.query_one("#token-detail", Static).update(self.describe(token))
 
     def describe(self, token: Token | None) -> Text:
+        if token is None and self.data is None:
+            return self.empty_text()  # loading, or why the load failed
         if token is None:
             return Text("No token matches the filter; escape clears it." if self.needle else "No tokens; n creates one.",
                         style="dim")
