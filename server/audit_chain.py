@@ -132,12 +132,12 @@ class Walks:
     (about 5 µs an event: 1,000,000 events in 5 s), so one tenant's verifies must not crowd out
     everyone else's requests: requests for a chain already being walked share that walk (its
     report covers the chain up to its head as read when the walk began), and at most `slots`
-    chains are walked at once, a further one waiting for a slot. A long chain is walked by a
-    process of its own (`audit_walker.walk`), so the walk does not hold this one's interpreter."""
+    chains are walked at once, a further one waiting for a slot. The server's (`audit_walker.WALKS`)
+    walk a long chain in a process of its own, so the walk does not hold this one's interpreter."""
 
     def __init__(self, slots: int = 2, walk: Callable[[Store, str, AuditKey | None], ChainReport] | None = None) -> None:
         self._slots = threading.BoundedSemaphore(slots)
-        self._walk = walk or _walk
+        self._walk = walk or verify_chain
         self._lock = threading.Lock()
         self._running: dict[tuple[int, str], Future[ChainReport]] = {}
         self._sharing: dict[tuple[int, str], int] = {}
@@ -181,16 +181,6 @@ class Walks:
         """How many requests wait for the walk of `chain` under way besides its own."""
         with self._lock:
             return self._sharing.get((id(store), chain), 0)
-
-
-def _walk(store: Store, chain: str, key: AuditKey | None) -> ChainReport:
-    from .audit_walker import walk  # (it imports this module)
-
-    return walk(store, chain, key)
-
-
-WALKS = Walks()
-"""This process's walks (the server's `GET .../audit/verify`)."""
 
 
 # ---------------------------------------------------------------- retention

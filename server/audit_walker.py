@@ -24,7 +24,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from .audit_chain import ChainReport, verify_chain
+from .audit_chain import ChainReport, Walks, verify_chain
 from .store import SqliteStore, Store, StoreError
 from .store.audit_key import AuditKey
 
@@ -107,6 +107,10 @@ def main() -> int:
         store.close()
     json.dump(asdict(report), sys.stdout)
     return 0
+
+
+WALKS = Walks(walk=walk)
+"""This process's walks (the server's `GET .../audit/verify`)."""
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ def all_audit(call: Call) -> models.AuditPage:
 
 def verify_site_audit(call: Call, site: str) -> models.AuditVerification:
     """Walk the site's chain (see `audit_chain.verify_chain`): on demand, it reads the whole log;
-    `audit_chain.WALKS` shares a walk under way and bounds how many run at once."""
-    from ..audit_chain import WALKS
+    `audit_walker.WALKS` shares a walk under way, bounds how many run at once and walks a long
+    chain in a process of its own."""
+    from ..audit_walker import WALKS
 
     chain = call.store.read(lambda tx: load_site(tx, site) and tx.chain_of(site))
     report = WALKS.verify(call.store, chain, call.store.audit_key)  # (a serving store has its key: see `open_state`)
