@@ -79,11 +79,22 @@ def _export(store, args: argparse.Namespace) -> int:
     else:
         print("sitesecrets-server: --since takes an event id or a UTC time such as 2026-01-31T12:00:00Z", file=sys.stderr)
         return 2
-    target = open(files.create_private_file(args.to), "w", encoding="utf-8") if args.to else nullcontext(sys.stdout)
+    target = open(_new_file(args.to), "w", encoding="utf-8") if args.to else nullcontext(sys.stdout)
     with target as out:
         count, last = export_events(store, out, since, chain)
     print(f"exported {count} event(s)" + (f"; resume with --since {last}" if count else ""), file=sys.stderr)
     return 0
+
+
+def _new_file(path: Path) -> int:
+    """`--to`, created 0600; a path already taken is refused with the way to resume an export."""
+    from .datadir import DataDirError
+
+    try:
+        return files.create_private_file(path)
+    except FileExistsError:
+        raise DataDirError(f"{path} exists; choose a new file (to add to an earlier export, "
+                           f"write to standard output: --since ID >> {path})") from None
 
 
 def _is_time(text: str) -> bool:

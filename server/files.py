@@ -118,6 +118,8 @@ def new_file(target: Path) -> Iterator[Path]:
     """
     target = Path(target)
     refuse_existing(target)
+    if not target.parent.is_dir():  # else the error names the private directory, a path never typed
+        raise FileNotFoundError(errno.ENOENT, "no such directory", str(target.parent))
     workdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
     try:
         os.chmod(workdir, PRIVATE_DIR)

@@ -8,6 +8,7 @@ is kept light on purpose: Textual and the server are imported only when they are
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -15,15 +16,26 @@ from pathlib import Path
 from tui.settings import Settings, default_site, default_url
 
 
+def _seconds(text: str) -> float:
+    """A duration: 0 or more, finite (`nan` or `inf` would keep a revealed value on screen for good)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
 def _add_ui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", default=default_site(),
                         help="site to open (env SITESECRETS_SITE, default %(default)s)")
     parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
-    parser.add_argument("--reveal-seconds", type=float, default=15.0, metavar="N",
+    parser.add_argument("--reveal-seconds", type=_seconds, default=15.0, metavar="N",
                         help="re-mask a revealed value after N seconds (default %(default)s)")
-    parser.add_argument("--clipboard-seconds", type=float, default=30.0, metavar="N",
+    parser.add_argument("--clipboard-seconds", type=_seconds, default=30.0, metavar="N",
                         help="clear the clipboard N seconds after a copy (default %(default)s)")
-    parser.add_argument("--refresh-seconds", type=float, default=5.0, metavar="N",
+    parser.add_argument("--refresh-seconds", type=_seconds, default=5.0, metavar="N",
                         help="fetch the visible tab again every N seconds to show changes made elsewhere; "
                              "0 turns it off (default %(default)s)")
 

@@ -35,6 +35,14 @@ def test_audit_ls_bad_since_is_a_usage_error(cli, site):
     assert result.returncode == 2 and "--since" in result.stderr
 
 
+def test_audit_ls_since_a_date_that_does_not_exist_is_a_usage_error(cli, site):
+    """Shaped like a time but no time at all (month 13, 30 February, hour 25): an empty list would
+    read as "nothing happened since"."""
+    for text in ("2026-13-03", "2026-02-30", "2026-12-03T25:00Z", "2026-12-03T12:60:00Z"):
+        result = cli("audit", "ls", "--since", text, site=site)
+        assert result.returncode == 2 and "--since" in result.stderr, (text, result.stdout)
+
+
 def test_audit_ls_table_shows_markup_literally(live: Live, cli, site):
     live.put_secret(site, "A", "a")
     result = cli("audit", "ls", "--action", "[red]x", site=site)

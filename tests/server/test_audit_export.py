@@ -58,6 +58,15 @@ def test_export_to_a_file_is_private(api, data_dir, tmp_path, capsys) -> None:
     assert json.loads(target.read_text().splitlines()[0])["action"] == "site.create"
 
 
+def test_export_to_an_existing_file_says_how_to_resume_and_leaves_it_alone(api, data_dir, tmp_path, capsys) -> None:
+    target = tmp_path / "audit.jsonl"
+    export(data_dir, capsys, "--since", "0", "--to", str(target))
+    before = target.read_bytes()
+    status, _, err = export(data_dir, capsys, "--since", "1", "--to", str(target))
+    assert status == 1 and target.read_bytes() == before
+    assert f"{target} exists; choose a new file" in err and ">>" in err, err
+
+
 def test_bad_since_is_refused(data_dir, capsys) -> None:
     status, _, err = export(data_dir, capsys, "--since", "yesterday")
     assert status == 2 and "--since takes" in err

@@ -374,6 +374,17 @@ def test_restore_from_a_missing_file_or_a_directory_is_one_sentence(initialised,
         assert sorted(p.name for p in target.iterdir()) == ["master.key"]
 
 
+def test_backup_and_copy_into_a_directory_that_does_not_exist_name_it_not_a_temporary_file(initialised, tmp_path):
+    data_dir, _ = initialised
+    missing = tmp_path / "no-such-dir"
+    for args in (("backup", "--data-dir", str(data_dir), "--to", str(missing / "b.db")),
+                 ("copy", "--from", f"sqlite:///{data_dir}/secrets.db", "--to", f"sqlite:///{missing}/c.db")):
+        result = cli(*args)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert str(missing) in result.stderr and ".new" not in result.stderr, result.stderr
+    assert not missing.exists()
+
+
 def test_rotation_warns_that_earlier_backups_need_the_retired_key_and_restore_says_why_it_refuses(initialised, tmp_path):
     data_dir, _ = initialised
     assert cli("backup", "--data-dir", str(data_dir), "--to", str(tmp_path / "before.db")).returncode == 0

@@ -59,6 +59,19 @@ def test_environment_supplies_url_token_and_site(monkeypatch):
     assert cli.build_parser().parse_args([]).url == "http://127.0.0.1:8716"
 
 
+@pytest.mark.parametrize("option", ["--reveal-seconds", "--clipboard-seconds", "--refresh-seconds"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_seconds_that_are_no_duration_are_a_usage_error(option, value, capsys):
+    """`--reveal-seconds nan` or `inf` would leave a revealed value on screen (or a copied one on the
+    clipboard) for good; a negative one is no duration either."""
+    for argv in ([option, value], ["local", option, value]):
+        with pytest.raises(SystemExit) as exited:
+            cli.build_parser().parse_args(argv)
+        assert exited.value.code == 2
+        assert option in capsys.readouterr().err
+    assert cli.build_parser().parse_args([option, "0"]) and cli.build_parser().parse_args([option, "2.5"])
+
+
 def test_local_initialises_data_dir_opens_tui_as_admin_and_stops_server(tmp_path, monkeypatch):
     opened = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from datetime import datetime
 
 from tui.auditview import verified
 
@@ -34,11 +35,16 @@ def since_of(text: str | None) -> str | None:
     """`--since` as the server's timestamps are written, so they compare as text."""
     if text is None:
         return None
-    if not _TIME.fullmatch(text):
-        raise UsageError(f"--since {text!r} is not a UTC time such as 2026-01-31 or 2026-01-31T12:00:00Z")
     stamp = text if "T" in text else f"{text}T00:00:00"
     stamp = stamp.rstrip("Z")
-    return stamp + (":00" if stamp.count(":") == 1 else "") + "Z"
+    stamp += (":00" if stamp.count(":") == 1 else "") + "Z"
+    try:  # the shape alone would take month 13 or 30 February, and list nothing
+        valid = bool(_TIME.fullmatch(text)) and bool(datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(f"--since {text!r} is not a UTC time such as 2026-01-31 or 2026-01-31T12:00:00Z")
+    return stamp
 
 
 def events(client, site: str, filters: dict[str, str], since: str | None, limit: int) -> list:
