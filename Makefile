@@ -15,7 +15,7 @@ $(RUN_STAMP): pyproject.toml Makefile
 	@echo "make: creating $(VENV) with $$($(PYTHON) --version)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "make: installing Site Secrets and what it runs on (httpx, h11, pydantic, cryptography,"
-	@echo "      jsonschema, google-re2, textual): about 60 MB, 20 s to 3 min by link and machine load"
+	@echo "      jsonschema, attrs, google-re2, textual, shtab): about 60 MB, 20 s to 3 min by link and machine load"
 	$(PIP) -e . --config-settings editable_mode=compat
 	@echo "make: compiling the bytecode of shared/, server/ and tui/ (pip does it for what it installs,"
 	@echo "      an editable install leaves ours to the first start, which PYTHONDONTWRITEBYTECODE skips)"
