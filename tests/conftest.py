@@ -47,8 +47,16 @@ def pytest_generate_tests(metafunc) -> None:
 _left_out: list[pytest.Item] = []
 
 
+SLOWEST_FIRST = ("tests/reliability/",)
+"""Files whose tests run longest (schemathesis, kill -9 rounds: 15 s a test): collected first, so
+`make test`'s workers (`--dist loadfile`, whole files in collection order) start them first and
+the run does not end with one worker through such a file while the other waits."""
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Without a PostgreSQL server to use, its runs are left out (and counted in one line)."""
+    """The slowest files first (see above). Without a PostgreSQL server to use, its runs are left
+    out (and counted in one line)."""
+    items.sort(key=lambda item: not item.nodeid.startswith(SLOWEST_FIRST))  # stable: each file's order kept
     if dbbackend.base_url() is not None:
         return
     postgres = [i for i in items if getattr(i, "callspec", None) and i.callspec.params.get("backend") == "postgresql"]
