@@ -365,15 +365,14 @@ def test_a_walker_that_gives_no_report_is_an_error_not_a_verdict(tmp_path, caplo
     assert "walker process ended with status 1" in caplog.text
 
 
-def test_a_data_directory_named_relative_is_walked_apart_too(api, state, data_dir, backend, monkeypatch) -> None:
+@pytest.mark.sqlite_only  # a data directory's SQLite file
+def test_a_data_directory_named_relative_is_walked_apart_too(api, state, data_dir, monkeypatch) -> None:
     # `make serve` runs `serve --data-dir data`; the walker starts in another directory
     from pathlib import Path
 
     from server import audit_walker
     from server.store import SqliteStore
 
-    if backend != "sqlite":
-        pytest.skip("a data directory's SQLite file")
     some_events(api, 1)
     monkeypatch.chdir(data_dir.parent)
     store = SqliteStore(Path(data_dir.name) / "secrets.db")
