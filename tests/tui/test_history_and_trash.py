@@ -371,6 +371,19 @@ def _held(client: SiteSecretsClient, name: str):
     return release, calls
 
 
+async def _pressed_again_it_waits(app, pilot, dialog) -> None:
+    """`r` again while the first call is held says why nothing is sent, and escape does not close
+    the dialog before the answer."""
+    from tui.ui.textual_private import notification_messages
+
+    await pilot.press("r")
+    await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
+                     message="the second r says why it waits")
+    await pilot.press("escape")
+    await settled(pilot)
+    assert app.screen is dialog
+
+
 async def test_restore_pressed_again_before_the_answer_waits_for_it(started, admin, site):
     # Sent again it came back "does not exist" for the restore that had just worked, the trash went
     # on listing the secret, and the Secrets tab did not show it back.
@@ -384,12 +397,7 @@ async def test_restore_pressed_again_before_the_answer_waits_for_it(started, adm
         try:
             await pilot.press("r")
             await wait_until(pilot, lambda: len(calls) == 1, message="restore sent")
-            await pilot.press("r")
-            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
-                             message="the second r says why it waits")
-            await pilot.press("escape")  # nor does it close before the answer
-            await settled(pilot)
-            assert app.screen is dialog
+            await _pressed_again_it_waits(app, pilot, dialog)
         finally:
             release.set()
         await wait_until(pilot, lambda: dialog.restored is not None and not dialog.items, message="restored")
@@ -412,12 +420,7 @@ async def test_rollback_asked_again_before_the_answer_waits_for_it(started, admi
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
             await pilot.press("y")
             await wait_until(pilot, lambda: len(calls) == 1, message="rollback sent")
-            await pilot.press("r")
-            await wait_until(pilot, lambda: any("Still saving" in m for m in notification_messages(app)),
-                             message="the second r says why it waits")
-            await pilot.press("escape")  # nor does it close before the answer
-            await settled(pilot)
-            assert app.screen is dialog
+            await _pressed_again_it_waits(app, pilot, dialog)
         finally:
             release.set()
         await wait_until(pilot, lambda: any("now v4" in m for m in notification_messages(app)), message="rolled back")
