@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default number of values kept of each secret, the current one included")
     serve.add_argument("--trash-days", type=_limit("trash_days"), default=DEFAULT_LIMITS.trash_days,
                        help="default days a deleted secret stays in the trash (0: deleted at once)")
+    for setting, what in (("max_apps", "apps"), ("max_services", "services"), ("max_types", "secret types"),
+                          ("max_tokens", "tokens that have not expired")):
+        serve.add_argument(f"--{setting.replace('_', '-')}", type=_limit(setting), default=getattr(DEFAULT_LIMITS, setting),
+                           help=f"default {what} per site (default {getattr(DEFAULT_LIMITS, setting)})")
     serve.add_argument("--audit-retention-days", type=_limit("audit_retention_days"),
                        default=None,  # `main`: from the environment, checked as the option is, else the default
                        help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "
@@ -330,7 +334,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days,
-                    args.audit_retention_days)
+                    args.audit_retention_days, args.max_apps, args.max_services, args.max_types, args.max_tokens)
     settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url, audit_file=args.audit_file)
     if args.audit_file is not None:
         from .audit_export import check_audit_file

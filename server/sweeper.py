@@ -1,5 +1,6 @@
-"""The server's background chores: purging expired trash (docs/API.md, "Trash") and removing
-audit events past their retention (`audit_chain.apply_retention`).
+"""The server's background chores: purging expired trash (docs/API.md, "Trash"), removing tokens
+a week after they expired, and removing audit events past their retention
+(`audit_chain.apply_retention`).
 
 One thread per serving process, whatever the number of sites: it sweeps once at start and then
 every `interval` seconds. Several processes on one database may each run one; `purge_expired`
@@ -13,6 +14,7 @@ import threading
 
 from .audit_chain import apply_retention
 from .context import utc_now
+from .handlers.tokens import remove_expired_tokens
 from .handlers.trash import purge_expired
 from .store import Store, StoreError
 
@@ -64,6 +66,8 @@ class TrashSweeper:
     def _sweep(self) -> None:
         self._chore("purging expired trash", lambda: purge_expired(self._store, utc_now()),
                     "purged %d expired secret(s) from the trash")
+        self._chore("removing expired tokens", lambda: remove_expired_tokens(self._store),
+                    "removed %d token(s) past their expiry")
         if self._retention is not None:
             self._chore("removing audit events past retention", self._apply_retention,
                         "removed %d audit event(s) past their retention")

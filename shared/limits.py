@@ -44,6 +44,8 @@ MAX_VERSIONS_CEILING = 1000
 """The most values of one secret a site may keep (`max_versions`)."""
 MAX_TRASH_DAYS = 3650
 MAX_AUDIT_RETENTION_DAYS = 36500
+MAX_COUNT_CEILING = 100_000
+"""The most apps, services, secret types or live tokens an operator may allow one site."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,20 @@ class Limits:
     """How long a deleted secret stays in the site's trash before it is purged; 0 deletes at once."""
     audit_retention_days: int = 400
     """How long the site's audit events are kept before retention removes them; 0 keeps them forever."""
+    # What a tenant can make besides secrets: each costs rows every listing of the site reads (and
+    # a type up to a megabyte of schema), so a site must not hold without bound.
+    max_apps: int = 100
+    max_services: int = 500
+    max_types: int = 100
+    max_tokens: int = 1000
+    """Tokens bound to the site that have not expired: expired ones count toward nothing (and are
+    removed a week after they expire, `EXPIRED_TOKEN_GRACE_DAYS`)."""
 
 
 DEFAULT_LIMITS = Limits()
+EXPIRED_TOKEN_GRACE_DAYS = 7
+"""How long an expired token stays listed (marked expired, so its owner sees why a client stopped
+working) before the server removes it, as a revoke would."""
 
 _SLUG = re.compile(SLUG_PATTERN)
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)

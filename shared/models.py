@@ -21,6 +21,7 @@ from .limits import (
     MAX_DESCRIPTION_CHARS,
     MAX_NAME_LENGTH_CEILING,
     MAX_AUDIT_RETENTION_DAYS,
+    MAX_COUNT_CEILING,
     MAX_TRASH_DAYS,
     MAX_VERSIONS_CEILING,
     SECRET_NAME_PATTERN,
@@ -211,6 +212,10 @@ class LimitsModel(_Object):
     max_versions: int = Field(default=10, description="values kept of each secret, the current one included")
     trash_days: int = Field(default=30, description="days a deleted secret stays in the trash; 0 deletes at once")
     audit_retention_days: int = Field(default=400, description="days the site's audit events are kept; 0 keeps them forever")
+    max_apps: int = Field(default=100, description="apps the site may hold")
+    max_services: int = Field(default=500, description="services the site may hold, site-level and app-level together")
+    max_types: int = Field(default=100, description="secret types the site may hold")
+    max_tokens: int = Field(default=1000, description="tokens bound to the site that have not expired")
 
 
 class LimitsUpdate(_Request):
@@ -220,6 +225,10 @@ class LimitsUpdate(_Request):
     max_versions: Annotated[int, Field(ge=1, le=MAX_VERSIONS_CEILING), WholeNumber] | None = None
     trash_days: Annotated[int, Field(ge=0, le=MAX_TRASH_DAYS), WholeNumber] | None = None
     audit_retention_days: Annotated[int, Field(ge=0, le=MAX_AUDIT_RETENTION_DAYS), WholeNumber] | None = None
+    max_apps: Annotated[int, Field(ge=1, le=MAX_COUNT_CEILING), WholeNumber] | None = None
+    max_services: Annotated[int, Field(ge=1, le=MAX_COUNT_CEILING), WholeNumber] | None = None
+    max_types: Annotated[int, Field(ge=1, le=MAX_COUNT_CEILING), WholeNumber] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=MAX_COUNT_CEILING), WholeNumber] | None = None
 
 
 class SiteUsage(_Object):
@@ -228,7 +237,9 @@ class SiteUsage(_Object):
     secrets: int = Field(description="secrets in every scope (what `max_secrets` counts; the trash not included)")
     value_bytes: int = Field(description="the UTF-8 size of every current value, summed")
     services: int
-    tokens: int = Field(description="tokens bound to the site, expired ones included until revoked (revoked ones are gone)")
+    tokens: int = Field(description="tokens bound to the site that have not expired (what `max_tokens` counts)")
+    apps: int = Field(0, description="apps of the site (what `max_apps` counts)")
+    types: int = Field(0, description="secret types of the site (what `max_types` counts)")
     trash: int = Field(0, description="secrets in the site's trash, which count toward no limit")
     trash_value_bytes: int = Field(0, description="the UTF-8 size of the trashed secrets' values, summed")
 

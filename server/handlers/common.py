@@ -43,7 +43,20 @@ def site_limits(call: Call, site: SiteRow) -> Limits:
         max_versions=site.max_versions or default.max_versions,
         trash_days=default.trash_days if site.trash_days is None else site.trash_days,  # 0 is a setting: no trash
         audit_retention_days=default.audit_retention_days if site.audit_retention_days is None else site.audit_retention_days,
+        max_apps=site.max_apps or default.max_apps,
+        max_services=site.max_services or default.max_services,
+        max_types=site.max_types or default.max_types,
+        max_tokens=site.max_tokens or default.max_tokens,
     )
+
+
+def check_room(call: Call, site: SiteRow, setting: str, held: int, what: str) -> None:
+    """409 `limit_exceeded` when `site` already holds its limit `setting` (`max_apps`...) of
+    `what` (`held` of them, counted in the writing transaction, so concurrent creates cannot pass it)."""
+    limit = getattr(site_limits(call, site), setting)
+    if held >= limit:
+        raise ApiError(ErrorCode.limit_exceeded, f"site {site.name!r} already holds its limit of {limit} {what}",
+                       {"limit": limit, "setting": setting})
 
 
 def site_model(call: Call, site: SiteRow, usage: SiteUsageRow) -> models.Site:
@@ -53,13 +66,14 @@ def site_model(call: Call, site: SiteRow, usage: SiteUsageRow) -> models.Site:
         limits=models.LimitsModel(**limits.__dict__),
         usage=models.SiteUsage(secrets=usage.secrets, value_bytes=usage.sealed_bytes - SEAL_OVERHEAD * usage.secrets,
                                services=usage.services, tokens=usage.tokens, trash=usage.trash,
-                               trash_value_bytes=usage.trash_sealed_bytes - SEAL_OVERHEAD * usage.trash),
+                               trash_value_bytes=usage.trash_sealed_bytes - SEAL_OVERHEAD * usage.trash,
+                               apps=usage.apps, types=usage.types),
     )
 
 
 def read_site_model(call: Call, tx: Transaction, site: SiteRow) -> models.Site:
     """`site` as the API shows it, with its usage read in `tx`."""
-    return site_model(call, site, tx.site_usage(site.id)[site.id])
+    return site_model(call, site, tx.site_usage(call.now, site.id)[site.id])
 
 
 def query_flag(call: Call, name: str, default: bool) -> bool:

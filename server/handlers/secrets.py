@@ -25,7 +25,7 @@ from ..http import ApiError, not_found, validation_error
 from ..mergepatch import merge_patch
 from ..store import AppRow, SecretRow, SiteRow, Transaction, TypeRow
 from ..store.base import VersionRow
-from .common import create_unique, load_scope, site_limits
+from .common import check_room, create_unique, load_scope, site_limits
 from .values import is_current_value, keep_version, new_value_changes, record_changes, sealed
 
 T = TypeVar("T")
@@ -214,9 +214,7 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
         check_name_and_size(call, site_row, body.name, body.value)
         if tx.get_secret(site_row.id, app_row.id if app_row else None, body.name):
             raise ApiError(ErrorCode.already_exists, f"secret {body.name!r} already exists in this scope")
-        limit = site_limits(call, site_row).max_secrets
-        if tx.count_secrets(site_row.id) >= limit:
-            raise ApiError(ErrorCode.limit_exceeded, f"site {site!r} already holds its limit of {limit} secrets", {"limit": limit})
+        check_room(call, site_row, "max_secrets", tx.count_secrets(site_row.id), "secrets")
         if body.type is not None and tx.get_type(site_row.id, body.type) is None:
             raise validation_error([{"path": "/type", "message": f"no secret type {body.type!r} in this site"}])
         type_id = still_current(tx, site_row, checked, body.type)

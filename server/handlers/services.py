@@ -14,7 +14,7 @@ from ..crypto import IntegrityError
 from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
 from ..store.base import BindingRow, BoundSecret, EnvService, EnvSite
-from .common import create_unique, load_app, load_site, query_flag
+from .common import check_room, create_unique, load_app, load_site, query_flag
 
 
 def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service:
@@ -87,6 +87,7 @@ def create_service(call: Call, site: str) -> models.Service:
         refs = resolve_refs(tx, site_row, app, body.secrets)
         if tx.get_service(site_row.id, body.name):
             raise ApiError(ErrorCode.already_exists, f"service {body.name!r} already exists")
+        check_room(call, site_row, "max_services", tx.count_in_site(site_row.id, "services"), "services")
         service_id = tx.insert_service(site_row.id, app.id if app else None, body.name, call.now)
         tx.replace_bindings(service_id, refs)
         audit.record(tx, call.event("service.create", site=site, target=f"service:{body.name}", details={"secrets": len(refs)}))

@@ -11,7 +11,7 @@ from ..context import Call
 from ..http import ApiError
 from ..store import SiteRow, SiteUsageRow, Transaction
 from .trash import purge_scope_trash, retime_trash
-from .common import app_model, create_unique, load_app, load_site, query_flag, read_site_model, site_limits, site_model
+from .common import app_model, check_room, create_unique, load_app, load_site, query_flag, read_site_model, site_limits, site_model
 
 
 def list_sites(call: Call) -> models.SiteList:
@@ -23,7 +23,7 @@ def list_sites(call: Call) -> models.SiteList:
         if bound is not None:
             site = tx.get_site(bound)
             return models.SiteList(items=[read_site_model(call, tx, site)] if site is not None else [])
-        usage = tx.site_usage()
+        usage = tx.site_usage(call.now)
         return models.SiteList(items=[site_model(call, s, usage[s.id]) for s in tx.list_sites()])
 
     return call.store.read(read)
@@ -114,6 +114,7 @@ def create_app(call: Call, site: str) -> models.App:
         row = load_site(tx, site)
         if tx.get_app(row.id, body.name):
             raise ApiError(ErrorCode.already_exists, f"app {body.name!r} already exists in site {site!r}")
+        check_room(call, row, "max_apps", tx.count_in_site(row.id, "apps"), "apps")
         app = tx.insert_app(row.id, body.name, body.site_secrets, call.now)
         audit.record(tx, call.event("app.create", site=site, target=f"app:{body.name}", details={"site_secrets": body.site_secrets}))
         return app_model(app)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from shared import models
+from shared.limits import EXPIRED_TOKEN_GRACE_DAYS
 from shared.models import ErrorCode, Role
 
 from .. import audit
 from ..auth import issue_token, requested_expiry
-from ..context import Call
+from ..context import Call, utc_now
 from ..http import ApiError, not_found, validation_error
-from ..store import TokenRow, Transaction
-from .common import load_site
+from ..store import AuditRecord, Store, TokenRow, Transaction
+from .common import check_room, load_site
 
 
 def token_model(row: TokenRow) -> models.Token:
@@ -64,6 +65,8 @@ def create_token(call: Call) -> models.CreatedToken:
             site_row = load_site(tx, site)
             if body.service is not None and tx.get_service(site_row.id, body.service) is None:
                 raise not_found("service", body.service)
+            check_room(call, site_row, "max_tokens", tx.count_live_tokens(site, call.now),
+                       "live tokens (revoke unused ones; expired ones do not count)")
         row, token = issue_token(tx, call.state.tokens, body, site, call.now, bounded_expiry(tx, call, body))
         audit.record(tx, call.event("token.create", site=site, target=f"token:{row.id}",
                                     details={"name": row.name, "role": row.role, "service": row.service}))
@@ -99,3 +102,34 @@ def delete_token(call: Call, id: str) -> None:
         audit.record(tx, call.event("token.delete", site=row.site, target=f"token:{id}", details={"name": row.name}))
 
     call.store.write(write)
+
+
+REMOVE_BATCH = 100
+"""Expired tokens removed to one write, so that the writer every site shares is never held long."""
+
+
+def remove_expired_tokens(store: Store) -> int:
+    """Remove every token expired more than `EXPIRED_TOKEN_GRACE_DAYS` ago, each audited as
+    `token.delete` (reason `expired`, by the server), as a revoke would be; returns how many.
+    Without this, tokens made to expire (a deploy's, each day) would pile up in every listing
+    for ever. Safe in several processes at once: a token another removed first is not audited twice."""
+    now = utc_now()
+    before = utc_now(-EXPIRED_TOKEN_GRACE_DAYS * 86400)
+
+    def write(tx: Transaction) -> tuple[int, bool]:
+        batch, removed = tx.expired_tokens(before, REMOVE_BATCH), 0
+        for row in batch:
+            if tx.delete_token(row.id):
+                removed += 1
+                audit.record(tx, AuditRecord.of("token.delete", at=now, outcome="ok", site=row.site, target=f"token:{row.id}",
+                                                actor="sitesecrets-server", source="server",
+                                                details={"name": row.name, "reason": "expired"}))
+        return removed, len(batch) == REMOVE_BATCH
+
+    if not store.read(lambda tx: tx.expired_tokens(before, 1)):  # most sweeps find none: no wait for the writer
+        return 0
+    total, more = 0, True
+    while more:
+        removed, more = store.write(write)
+        total += removed
+    return total

@@ -22,7 +22,7 @@ from ..context import Call
 from ..http import ApiError, not_found
 from ..store import AppRow, AuditRecord, SiteRow, Store, Transaction
 from ..store.base import TrashRow
-from .common import create_unique, load_scope, load_site, site_limits
+from .common import check_room, create_unique, load_scope, load_site, site_limits
 from .secrets import load_secret, secret_model
 
 
@@ -125,9 +125,7 @@ def restore_secret(call: Call, site: str, name: str, app: str | None = None) -> 
         entry = load_trashed(tx, site_row, app_id, name)
         if tx.get_secret(site_row.id, app_id, name):
             raise ApiError(ErrorCode.already_exists, f"secret {name!r} exists again in this scope; delete or rename it first")
-        limit = site_limits(call, site_row).max_secrets
-        if tx.count_secrets(site_row.id) >= limit:
-            raise ApiError(ErrorCode.limit_exceeded, f"site {site!r} already holds its limit of {limit} secrets", {"limit": limit})
+        check_room(call, site_row, "max_secrets", tx.count_secrets(site_row.id), "secrets")
         tx.restore_trashed(entry.id)
         audit.record(tx, call.event("secret.restore", site=site, target=secret_target(app, name), details={"version": entry.version}))
         return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, app_id, name))

@@ -12,7 +12,7 @@ from ..context import Call
 from ..crypto import IntegrityError
 from ..http import ApiError, not_found, validation_error
 from ..store import SecretRow, SiteRow, Transaction, TypeRow
-from .common import create_unique, load_site
+from .common import check_room, create_unique, load_site
 
 
 def type_model(row: TypeRow) -> models.SecretType:
@@ -53,6 +53,7 @@ def create_type(call: Call, site: str) -> models.SecretType:
         site_row = load_site(tx, site)
         if tx.get_type(site_row.id, body.key):
             raise ApiError(ErrorCode.already_exists, f"secret type {body.key!r} already exists")
+        check_room(call, site_row, "max_types", tx.count_in_site(site_row.id, "secret_types"), "secret types")
         tx.insert_type(site_row.id, body.key, body.name, schema_text, body.description, call.now)
         audit.record(tx, call.event("type.create", site=site, target=f"type:{body.key}"))
         return type_model(load_type(tx, site_row, body.key))

@@ -102,6 +102,10 @@ class SiteRow(NamedTuple):
     max_versions: int | None = None
     trash_days: int | None = None
     audit_retention_days: int | None = None
+    max_apps: int | None = None
+    max_services: int | None = None
+    max_types: int | None = None
+    max_tokens: int | None = None
     env_changes: int = 0
     """The site's change counter as this read saw it (see `changes.py`): read with the row, so an
     environment fetch needs no query of its own for it."""
@@ -118,6 +122,8 @@ class SiteUsageRow:
     tokens: int
     trash: int = 0
     trash_sealed_bytes: int = 0
+    apps: int = 0
+    types: int = 0
 
 
 @dataclass(frozen=True)
@@ -305,9 +311,15 @@ class Transaction(Protocol):
     def delete_site(self, site_id: int) -> None: ...
     def site_contents(self, site_id: int) -> dict[str, int]: ...
     def count_secrets(self, site_id: int) -> int: ...
-    def site_usage(self, site_id: int | None = None) -> dict[int, SiteUsageRow]:
-        """Each site's usage by site id (every site, or only `site_id`); a site holding nothing is
-        there with zeros."""
+    def count_in_site(self, site_id: int, table: str) -> int:
+        """How many rows of `table` (`apps`, `services` or `secret_types`) the site holds."""
+        ...
+    def count_live_tokens(self, site: str, now: str) -> int:
+        """How many tokens bound to `site` have not expired at `now` (what `max_tokens` counts)."""
+        ...
+    def site_usage(self, now: str, site_id: int | None = None) -> dict[int, SiteUsageRow]:
+        """Each site's usage by site id (every site, or only `site_id`), its tokens counted as at
+        `now`; a site holding nothing is there with zeros."""
         ...
     def delete_site_contents(self, site_id: int) -> dict[str, int]:
         """Delete (and wipe) everything of the site but the site row and its tokens: bindings,
@@ -402,6 +414,9 @@ class Transaction(Protocol):
     # tokens
     def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
     def get_token(self, token_id: str) -> TokenRow | None: ...
+    def expired_tokens(self, before: str, limit: int) -> list[TokenRow]:
+        """Up to `limit` tokens that expired at or before `before`, those expired longest first."""
+        ...
     def list_tokens(self, site: str | None = None) -> list[TokenRow]: ...
     def insert_token(self, row: TokenRow) -> None: ...
     def delete_token(self, token_id: str) -> bool: ...

@@ -558,4 +558,24 @@ MIGRATIONS: list[Migration] = [
         ALTER TABLE audit_chains ADD COLUMN seal BYTEA;
         """,
     ),
+    Migration(
+        9,
+        "limits on apps, services, secret types and tokens",
+        # NULL: the server's default, as for the other limits. The token indexes serve the count of
+        # a site's live tokens (`max_tokens`) and the sweep of tokens long expired.
+        """
+        ALTER TABLE sites ADD COLUMN max_apps INTEGER;
+        ALTER TABLE sites ADD COLUMN max_services INTEGER;
+        ALTER TABLE sites ADD COLUMN max_types INTEGER;
+        ALTER TABLE sites ADD COLUMN max_tokens INTEGER;
+        CREATE INDEX tokens_site ON tokens (site, expires_at);
+        CREATE INDEX tokens_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;
+        """,
+        """
+        ALTER TABLE sites ADD COLUMN max_apps INTEGER, ADD COLUMN max_services INTEGER,
+            ADD COLUMN max_types INTEGER, ADD COLUMN max_tokens INTEGER;
+        CREATE INDEX tokens_site ON tokens (site, expires_at);
+        CREATE INDEX tokens_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;
+        """,
+    ),
 ]

@@ -28,9 +28,10 @@ _SECRET_COLUMNS = """
 _SECRET_FROM = """
     FROM secrets s LEFT JOIN apps a ON a.id = s.app_id LEFT JOIN secret_types t ON t.id = s.type_id
 """
-_SITE_COLUMNS = "id, name, created_at, wrapped_key, max_secrets, max_value_bytes, max_name_length, max_versions, trash_days, audit_retention_days, env_changes"
-_LIMIT_COLUMNS = {"max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
-                  "audit_retention_days"}
+_LIMIT_COLUMNS = ("max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
+                  "audit_retention_days", "max_apps", "max_services", "max_types", "max_tokens")
+_SITE_COLUMNS = f"id, name, created_at, wrapped_key, {', '.join(_LIMIT_COLUMNS)}, env_changes"
+_COUNTED = frozenset({"apps", "services", "secret_types"})
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TOKEN_BY_HASH = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?"  # every request's: written once
 _TYPE_COLUMNS = """
@@ -138,7 +139,7 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
         return self.get_site(name)  # type: ignore[return-value]
 
     def update_site_limits(self, site_id: int, limits: dict[str, int | None]) -> None:
-        clause, values = _set_clause(limits, _LIMIT_COLUMNS)
+        clause, values = _set_clause(limits, set(_LIMIT_COLUMNS))
         self._run(f"UPDATE sites SET {clause} WHERE id = ?", *values, site_id)
 
     def update_site_key(self, site_id: int, wrapped_key: bytes) -> None:
@@ -158,6 +159,11 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
 
     def count_secrets(self, site_id: int) -> int:
         return self._one("SELECT count(*) FROM secrets WHERE site_id = ?", site_id)[0]
+
+    def count_in_site(self, site_id: int, table: str) -> int:
+        if table not in _COUNTED:  # table names come from code, never from a request
+            raise ValueError(f"not counted per site: {table}")
+        return self._one(f"SELECT count(*) FROM {table} WHERE site_id = ?", site_id)[0]
 
     def env_changes(self, site_ids: list[int]) -> dict[int, int]:
         if not site_ids:
@@ -377,6 +383,10 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
             f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row.id, row.name, row.role, row.site, row.service, row.hash, row.created_at, row.expires_at, row.last_used_at, row.mac,
         )
+
+    def expired_tokens(self, before: str, limit: int) -> list[TokenRow]:
+        rows = self._all(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE expires_at <= ? ORDER BY expires_at, id LIMIT ?", before, limit)
+        return [TokenRow(*r) for r in rows]
 
     def delete_token(self, token_id: str) -> bool:
         return self._run("DELETE FROM tokens WHERE id = ?", token_id).rowcount > 0

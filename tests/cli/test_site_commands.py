@@ -24,7 +24,8 @@ def as_json(result) -> object:
 def test_sites_ls_shows_usage_against_limits(live: Live, cli, site):
     live.put_secret(site, "KEY", "héllo")
     [listed] = [s for s in as_json(cli("sites", "ls", "--json")) if s["name"] == site]
-    assert listed["usage"] == {"secrets": 1, "value_bytes": 6, "services": 0, "tokens": 0, "trash": 0, "trash_value_bytes": 0}
+    assert listed["usage"] == {"secrets": 1, "value_bytes": 6, "services": 0, "tokens": 0, "trash": 0, "trash_value_bytes": 0,
+                               "apps": 0, "types": 0}
     assert listed["limits"]["max_secrets"] == 100
 
 

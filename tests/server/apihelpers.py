@@ -27,6 +27,14 @@ def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     return error["details"]
 
 
+def expire_token(state, data_dir: Path, token_id: str, at: str) -> None:
+    """Move a token's expiry to `at`, sealing the row as the server would: time cannot be made to
+    pass, and an unsealed edit is refused for that alone (test_token_hashes.py)."""
+    row = state.store.read(lambda tx: tx.get_token(token_id))
+    moved = state.tokens.seal(row._replace(expires_at=at))
+    dbbackend.rows(data_dir, "UPDATE tokens SET expires_at = ?, mac = ? WHERE id = ?", moved.expires_at, moved.mac, token_id)
+
+
 def create_secret(api: httpx.Client, name: str, value: str = "v", *, scope: str = SITE, **extra) -> dict[str, Any]:
     response = api.post(f"{scope}/secrets", json={"name": name, "value": value, **extra})
     assert response.status_code == 201, response.text

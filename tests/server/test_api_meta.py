@@ -7,14 +7,13 @@ import re
 
 import pytest
 
-import dbbackend
 from server import openapi
 from server.auth import Permission
 from server.handlers import ROUTES, meta
 from server.routing import Route
 from shared import __version__, models
 
-from apihelpers import expect_error
+from apihelpers import expect_error, expire_token
 
 
 def test_health_needs_no_token_and_names_the_version(client) -> None:
@@ -111,11 +110,7 @@ def test_expired_token_is_401(api, client, mint, data_dir, state) -> None:
     caller = client(mint("viewer", expires_in_days=1))
     assert caller.get("/v1/sites").status_code == 200
     token_id = caller.get("/v1/whoami").json()["id"]
-    # time cannot be made to pass, so move the expiry, sealing the row as the server would (an
-    # unsealed edit is refused for that alone: test_token_hashes.py)
-    row = state.store.read(lambda tx: tx.get_token(token_id))
-    moved = state.tokens.seal(row._replace(expires_at="2020-01-01T00:00:00Z"))
-    dbbackend.rows(data_dir, "UPDATE tokens SET expires_at = ?, mac = ? WHERE id = ?", moved.expires_at, moved.mac, token_id)
+    expire_token(state, data_dir, token_id, "2020-01-01T00:00:00Z")
     response = caller.get("/v1/sites")
     expect_error(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"

@@ -10,7 +10,7 @@ import dbbackend
 from apihelpers import create_secret, expect_error, stored_values
 
 SHOP = "/v1/sites/shop"
-EMPTY = {"secrets": 0, "value_bytes": 0, "services": 0, "tokens": 0, "trash": 0, "trash_value_bytes": 0}
+EMPTY = {"secrets": 0, "value_bytes": 0, "services": 0, "tokens": 0, "trash": 0, "trash_value_bytes": 0, "apps": 0, "types": 0}
 
 
 def fill_shop(api: httpx.Client, mint) -> None:
@@ -38,7 +38,8 @@ def test_a_new_site_holds_nothing(api) -> None:
 def test_usage_counts_secrets_bytes_services_and_tokens(api, mint) -> None:
     fill_shop(api, mint)
     site = api.get(SHOP).json()
-    assert site["usage"] == {"secrets": 2, "value_bytes": 7 + 3, "services": 1, "tokens": 1, "trash": 1, "trash_value_bytes": 9}
+    assert site["usage"] == {"secrets": 2, "value_bytes": 7 + 3, "services": 1, "tokens": 1, "trash": 1, "trash_value_bytes": 9,
+                             "apps": 1, "types": 1}
     assert site["secret_count"] == 2
     assert site["limits"]["max_versions"] == 10 and site["limits"]["trash_days"] == 30
     listed = {s["name"]: s for s in api.get("/v1/sites").json()["items"]}
@@ -78,7 +79,7 @@ def test_a_site_bound_token_lists_its_site_without_reading_every_sites_usage(api
     viewer = client(mint("viewer", site="shop"))
     counted: list[int] = []
     usage = SiteQueries.site_usage
-    monkeypatch.setattr(SiteQueries, "site_usage", lambda self, site_id=None: counted.append(len(found := usage(self, site_id))) or found)
+    monkeypatch.setattr(SiteQueries, "site_usage", lambda self, now, site_id=None: counted.append(len(found := usage(self, now, site_id))) or found)
     [site] = viewer.get("/v1/sites").json()["items"]
     assert site["name"] == "shop" and site["usage"]["tokens"] == 2
     assert counted == [1]

@@ -13,7 +13,8 @@ def test_init_creates_site_default_with_default_limits(api) -> None:
     site = api.get("/v1/sites/default").json()
     assert site["name"] == "default" and site["secret_count"] == 0
     assert site["limits"] == {"max_secrets": 100, "max_value_bytes": 65536, "max_name_length": 256,
-                              "max_versions": 10, "trash_days": 30, "audit_retention_days": 400}
+                              "max_versions": 10, "trash_days": 30, "audit_retention_days": 400,
+                              "max_apps": 100, "max_services": 500, "max_types": 100, "max_tokens": 1000}
     assert TIMESTAMP.match(site["created_at"])
 
 
@@ -49,7 +50,8 @@ def test_admin_raises_a_sites_limits(api) -> None:
     response = api.patch("/v1/sites/default", json={"limits": {"max_secrets": 150, "max_value_bytes": 100_000}})
     assert response.status_code == 200
     assert response.json()["limits"] == {"max_secrets": 150, "max_value_bytes": 100_000, "max_name_length": 256,
-                                         "max_versions": 10, "trash_days": 30, "audit_retention_days": 400}
+                                         "max_versions": 10, "trash_days": 30, "audit_retention_days": 400,
+                                         "max_apps": 100, "max_services": 500, "max_types": 100, "max_tokens": 1000}
     assert api.get("/v1/sites/default").json()["limits"]["max_secrets"] == 150
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import sqlite3
 
 import pytest
 
 import dbbackend
-from apihelpers import audit_rows, expect_error
+from apihelpers import audit_rows, expect_error, expire_token
 from server import crypto, keys
+from server.context import utc_now
+from server.handlers.tokens import remove_expired_tokens
 from server.datadir import DataDirError, create_token_offline
 from shared.models import Role
 
@@ -130,6 +133,23 @@ def test_revoked_token_is_unlisted_and_audited(api, mint, client, data_dir) -> N
     assert token_id not in {t["id"] for t in api.get("/v1/tokens").json()["items"]}
     assert len(audit_rows(data_dir, action="token.delete")) == 1
     expect_error(api.delete(f"/v1/tokens/{token_id}"), 404, "not_found")
+
+
+def test_a_token_expired_a_week_ago_is_removed_by_the_server_and_audited(api, mint, client, state, data_dir) -> None:
+    """Tokens made to expire (a deploy's, each day) would otherwise pile up in every listing: a
+    week after its expiry (time to see why a client stopped working), a token goes as if revoked."""
+    ids = {}
+    for name, expired_at in (("old", utc_now(-8 * 86400)), ("recent", utc_now(-6 * 86400)), ("live", None)):
+        made = api.post("/v1/tokens", json={"name": name, "role": "viewer", "site": "default", "expires_in_days": 1}).json()
+        ids[name] = made["id"]
+        if expired_at:
+            expire_token(state, data_dir, made["id"], expired_at)
+    assert remove_expired_tokens(state.store) == 1
+    assert {t["name"] for t in api.get("/v1/tokens?site=default").json()["items"]} == {"recent", "live"}
+    [event] = audit_rows(data_dir, action="token.delete")
+    assert (event["target"], event["actor"], event["site"]) == (f"token:{ids['old']}", "sitesecrets-server", "default")
+    assert json.loads(event["details"]) == {"name": "old", "reason": "expired"}
+    assert remove_expired_tokens(state.store) == 0
 
 
 def test_a_token_that_expires_mints_none_that_outlives_it(api, client, db_rows) -> None:

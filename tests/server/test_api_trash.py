@@ -139,7 +139,7 @@ def test_restoring_into_a_full_site_is_409_limit_exceeded(api) -> None:
     assert api.patch(SITE, json={"limits": {"max_secrets": 1}}).status_code == 200
     trash_a_secret(api)
     create_secret(api, "NEW_KEY")
-    assert expect_error(api.post(f"{TRASH}/OLD_KEY/restore"), 409, "limit_exceeded") == {"limit": 1}
+    assert expect_error(api.post(f"{TRASH}/OLD_KEY/restore"), 409, "limit_exceeded") == {"limit": 1, "setting": "max_secrets"}
 
 
 def test_restoring_a_name_not_in_the_trash_is_404(api) -> None:

@@ -63,7 +63,8 @@ def test_copy_from_a_path_that_holds_no_database_says_so(tmp_path):
 
 @pytest.mark.parametrize("flag, value", [("--max-secrets", "0"), ("--max-value-bytes", "-1"), ("--max-name-length", "0"),
                                          ("--max-name-length", "4096"), ("--max-versions", "0"), ("--trash-days", "-1"),
-                                         ("--audit-retention-days", "-5")])
+                                         ("--audit-retention-days", "-5"),
+                                         ("--max-apps", "0"), ("--max-services", "100001"), ("--max-types", "-3"), ("--max-tokens", "0")])
 def test_serve_refuses_a_default_limit_no_site_could_be_given(tmp_path, flag, value):
     # --max-versions 0 made every update wipe the secret's whole history; --trash-days -1 purged at once
     result = server_cli("serve", "--data-dir", str(tmp_path / "data"), flag, value)
