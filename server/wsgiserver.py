@@ -472,6 +472,7 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
 
         return getpass.getpass(f"passphrase of {key or cert}: ")
 
+    _refuse_a_key_others_may_read(key or cert)
     try:
         context.load_cert_chain(cert, key, password=passphrase)
     except ssl.SSLError as error:
@@ -481,6 +482,19 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
         raise ServeError(f"cannot load --tls-cert {cert}" + (f" with --tls-key {key}" if key else "") +
                          f": {error.strerror or error}") from None
     return context
+
+
+def _refuse_a_key_others_may_read(path: Path) -> None:
+    """Refuse a private key every user of the machine may read or change: with it, any of them
+    could pose as this server and collect the tokens sent to it. A group may read it (Debian's
+    `ssl-cert` group, mode 0640), as the operator chose who is in that group."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # the load below says why it cannot be read
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ServeError(f"--tls-key {path} can be read or changed by every user of this machine (mode {stat.S_IMODE(mode):04o}): "
+                         f"chmod 600 it (or 640, with a group only the server's user is in)")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ def _write(directory: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivate
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
+    key_path.chmod(0o600)  # the server refuses a key every user may read
     return cert_path, key_path
 
 

@@ -316,6 +316,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key_path.chmod(0o600)
     return cert_path, key_path
 
 
@@ -477,6 +478,7 @@ def test_serve_names_what_it_cannot_listen_on_or_load(initialised, tmp_path):
     assert missing.returncode == 1 and "cannot load --tls-cert" in missing.stderr and "cert.pem" in missing.stderr
     (tmp_path / "cert.pem").write_text("not a certificate\n")
     (tmp_path / "key.pem").write_text("not a key\n")
+    (tmp_path / "key.pem").chmod(0o600)
     bad = cli("serve", "--data-dir", str(data_dir), "--unix-socket", str(path), "--workers", "1",
               "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"))
     assert bad.returncode == 1 and "cannot load --tls-cert" in bad.stderr and "Traceback" not in bad.stderr
@@ -492,6 +494,31 @@ def test_token_create_with_a_name_the_api_refuses_is_one_sentence_and_mints_noth
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o606, 0o602])
+def test_a_tls_key_every_user_may_read_or_change_is_refused(initialised, tmp_path, mode):
+    """Any local user who can read the key can pose as the server and collect its tokens."""
+    data_dir, _ = initialised
+    cert, key = _self_signed(tmp_path)
+    key.chmod(mode)
+    result = cli("serve", "--data-dir", str(data_dir), "--workers", "1", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"can be read or changed by every user of this machine (mode {mode:04o})" in result.stderr
+
+
+def test_a_tls_key_its_group_may_read_is_served(initialised, tmp_path):
+    """Debian's ssl-cert set-up: root:ssl-cert 0640, the server's user in that group."""
+    data_dir, token = initialised
+    cert, key = _self_signed(tmp_path)
+    key.chmod(0o640)
+    served = Served(data_dir, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        url = served.url.replace("127.0.0.1", "localhost")
+        with client(url, token, verify=ssl.create_default_context(cafile=str(cert))) as api:
+            assert api.get("/v1/health").status_code == 200
+    finally:
+        assert served.stop() == 0
+
+
 def test_an_encrypted_tls_key_without_a_terminal_says_so(initialised, tmp_path):
     """Under a service manager there is no terminal for OpenSSL's passphrase prompt: it printed
     "Enter PEM pass phrase:" twice and the refusal said only "Invalid argument"."""
@@ -501,6 +528,7 @@ def test_an_encrypted_tls_key_without_a_terminal_says_so(initialised, tmp_path):
     encrypted = tmp_path / "encrypted.pem"
     encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                             serialization.BestAvailableEncryption(b"passphrase")))
+    encrypted.chmod(0o600)
     result = subprocess.run([sys.executable, "-m", "server", "serve", "--data-dir", str(data_dir), "--workers", "1",
                              "--port", "0", "--tls-cert", str(cert), "--tls-key", str(encrypted)],
                             cwd=REPO, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
