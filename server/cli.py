@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"append every audit event, as committed, to this file (0600; reopened on SIGHUP; "
                             f"default ${AUDIT_FILE_ENV}); retention then never removes an event not yet written there")
     serve.add_argument("--access-log", action="store_true", help="log each request's method, path and status to stderr")
-    serve.add_argument("--workers", type=_positive, default=None, metavar="N",
-                       help="worker processes sharing the socket (default: one per core; 1 serves in this process)")
+    serve.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help=f"worker processes sharing the socket (default: one per core; 1 serves in this process; "
+                            f"at most {WORKERS_PER_CORE} per core)")
 
     token = commands.add_parser("token", help="offline token management (recovery)")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
@@ -193,6 +194,19 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError("must be a whole number") from None
     if number < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
+
+
+WORKERS_PER_CORE = 4
+"""More workers than this only contend for the cores and the database's write lock, each with its
+own connection, threads and memory; `--workers 5000` would fork until the machine ran out."""
+
+
+def _workers(text: str) -> int:
+    number = _positive(text)
+    most = WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+    if number > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most} ({WORKERS_PER_CORE} per core of this machine)")
     return number
 
 

@@ -155,6 +155,13 @@ def test_workers_that_is_not_a_number_says_so_in_words():
     assert "--workers: must be a whole number" in result.stderr
 
 
+def test_more_workers_than_four_per_core_are_refused_before_any_fork():
+    most = 4 * len(os.sched_getaffinity(0))
+    result = server_cli("serve", "--data-dir", "/nonexistent", "--workers", str(most + 1))
+    assert result.returncode == 2
+    assert f"--workers: must be at most {most} (4 per core of this machine)" in result.stderr
+
+
 @pytest.mark.parametrize("value", ["abc", "-5", "99999999"])
 def test_an_audit_retention_from_the_environment_out_of_bounds_is_refused_not_ignored(tmp_path, value):
     """abc and -5 were dropped for the default (400) without a word; 99999999 skipped the bounds
