@@ -78,6 +78,6 @@ ROUTES += [
           query=("limit", "before", "action", "target", "actor"), operation="listAudit"),
     Route("GET", "/v1/tokens", tokens.list_tokens, P.admin, "token.list", response=models.TokenList,
           summary="List tokens (never the token itself; ?site=S those bound to S)", query=("site",), errors=(404,)),
-    Route("POST", "/v1/tokens", tokens.create_token, P.admin, "token.create", models.TokenCreate, models.CreatedToken, 201, "Create a token", errors=(404,)),
+    Route("POST", "/v1/tokens", tokens.create_token, P.admin, "token.create", models.TokenCreate, models.CreatedToken, 201, "Create a token", errors=(404, 409)),
     Route("DELETE", "/v1/tokens/{id}", tokens.delete_token, P.admin, "token.delete", status=204, summary="Revoke a token"),
 ]

@@ -73,7 +73,9 @@ def load_secret(tx: Transaction, site: SiteRow, app: AppRow | None, name: str) -
 
 
 def list_secrets(call: Call, site: str, app: str | None = None) -> models.SecretList:
-    scope = call.request.query.get("scope", "site") if app is None else "site"
+    scope = call.request.query.get("scope", "site")
+    if app is not None and "scope" in call.request.query:  # `all` must not quietly list the app's own alone
+        raise validation_error([{"path": "/scope", "message": "an app's list takes no scope: it lists the app's secrets"}])
     if scope not in ("site", "all"):  # a typo must not quietly list only the site level
         raise validation_error([{"path": "/scope", "message": "scope must be 'site' or 'all'"}])
     all_scopes = scope == "all"

@@ -57,6 +57,14 @@ def test_lists_hold_their_own_scope_and_scope_all_holds_the_whole_site(api) -> N
         assert set(item) == SECRET_FIELDS
 
 
+@pytest.mark.parametrize("scope", ["all", "site", ""])
+def test_an_app_level_list_refuses_a_scope_rather_than_ignore_it(api, scope) -> None:
+    """`?scope=all` on an app's list answered the app's own secrets alone, as if it had asked for them."""
+    create_secret(api, "SHARED", scope=SITE)
+    details = expect_error(api.get(f"{APP}/secrets?scope={scope}"), 422, "validation_error")
+    assert details["errors"][0]["path"] == "/scope"
+
+
 def test_same_name_in_same_scope_is_already_exists(api, db_rows) -> None:
     create_secret(api, "A", "first")
     before = db_rows()
