@@ -163,7 +163,7 @@ class Application:
             # a service token fetches its own environment and nothing else (besides asking who it is)
             allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
         if not allowed:
-            event = call.event(route.action, site=site, outcome="denied",
+            event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
                                details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
             self.state.store.write(lambda tx: audit.record(tx, event))
             raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))

@@ -8,11 +8,28 @@ change it describes: no change and no reveal happens unaudited.
 from __future__ import annotations
 
 
-from shared.audit_actions import secret_target  # noqa: F401  (the handlers import it from here)
+from shared.audit_actions import secret_target  # the handlers import it from here too
 from shared.models import ErrorCode
 
 from .http import ApiError
 from .store import AuditRecord, StorageFull, Transaction
+
+
+_PATH_TARGETS = {"app": ("app", "app:{}"), "type": ("key", "type:{}"), "service": ("name", "service:{}"),
+                 "site": ("site", "site:{}"), "token": ("id", "token:{}")}
+
+
+def path_target(action: str, params: dict[str, str]) -> str | None:
+    """The target the route's own event names, from its path alone: what a refused attempt is
+    recorded against, so filtering the log on a secret shows who tried to read it too. None for a
+    create or a list, whose names are in a body a refused request never has read."""
+    kind = action.split(".", 1)[0]
+    if kind == "secret":
+        return secret_target(params.get("app"), params["name"]) if "name" in params else None
+    if kind not in _PATH_TARGETS:
+        return None
+    parameter, form = _PATH_TARGETS[kind]
+    return form.format(params[parameter]) if parameter in params else None
 
 
 def record(tx: Transaction, event: AuditRecord) -> None:

@@ -162,6 +162,33 @@ def test_service_token_may_not_fetch_another_services_environment(world, api, mi
     assert "/services/other/env" in denied[0]["details"]
 
 
+@pytest.mark.parametrize("role, method, path, target", [
+    ("viewer", "POST", "/v1/sites/default/secrets/BOUND/reveal", "secret:site/BOUND"),
+    ("viewer", "POST", "/v1/sites/default/apps/web/secrets/KEY/reveal", "secret:app/web/KEY"),
+    ("viewer", "DELETE", "/v1/sites/default/trash/OLD", "secret:site/OLD"),
+    ("service", "GET", "/v1/sites/default/services/other/env", "service:other"),
+    ("editor", "DELETE", "/v1/sites/default/apps/web", "app:web"),
+    ("viewer", "DELETE", "/v1/sites/default/secret-types/plain", "type:plain"),
+    ("editor", "PATCH", "/v1/sites/default", "site:default"),
+    ("editor", "DELETE", "/v1/tokens/tok_123", "token:tok_123"),
+    ("viewer", "POST", "/v1/sites/default/secrets", None),  # a create's name is in the body, never read
+])
+def test_a_refused_attempt_is_audited_against_what_it_aimed_at(world, client, data_dir, role, method, path, target) -> None:
+    """Filtering the log on a secret must show who tried to read it, not only who did."""
+    caller = client(world["tokens"][role])
+    body = {"limits": {"max_secrets": 5}} if method == "PATCH" else ({"name": "X", "value": "v"} if path.endswith("/secrets") else None)
+    expect_error(caller.request(method, path, json=body), 403, "forbidden")
+    [denied] = audit_rows(data_dir, outcome="denied")
+    assert denied["target"] == target
+
+
+def test_a_refused_reveal_names_the_target_an_allowed_one_does(world, api, client, data_dir) -> None:
+    expect_error(client(world["tokens"]["viewer"]).post("/v1/sites/default/secrets/BOUND/reveal"), 403, "forbidden")
+    assert api.post("/v1/sites/default/secrets/BOUND/reveal").status_code == 200
+    events = audit_rows(data_dir, action="secret.reveal")
+    assert [(e["outcome"], e["target"]) for e in events] == [("denied", "secret:site/BOUND"), ("ok", "secret:site/BOUND")]
+
+
 def test_service_token_may_not_record_another_services_load(world, api, mint, client, data_dir, db_rows) -> None:
     assert api.post("/v1/sites/default/services", json={"name": "other", "secrets": [{"name": "BOUND"}]}).status_code == 201
     caller = client(mint("service", site="default", service="worker"))
