@@ -14,7 +14,7 @@ from ..crypto import IntegrityError
 from ..http import ApiError, Response, not_found, validation_error
 from ..store import AppRow, ServiceRow, SiteRow, Transaction
 from ..store.base import BindingRow, BoundSecret, EnvService, EnvSite
-from .common import check_room, create_unique, load_app, load_site, query_flag
+from .common import check_room, create_unique, load_app, load_site, query_flag, site_limits
 
 
 def service_model(row: ServiceRow, bindings: list[BindingRow]) -> models.Service:
@@ -38,8 +38,12 @@ def load_service(tx: Transaction, site: SiteRow, name: str) -> ServiceRow:
     return row
 
 
-def resolve_refs(tx: Transaction, site: SiteRow, app: AppRow | None, refs: list[models.SecretRef]) -> list[tuple[int | None, str]]:
-    """The bindings a service of `app` (None: of the site) may hold, as (app id, name); 422 otherwise."""
+def resolve_refs(call: Call, tx: Transaction, site: SiteRow, app: AppRow | None,
+                 refs: list[models.SecretRef]) -> list[tuple[int | None, str]]:
+    """The bindings a service of `app` (None: of the site) may hold, as (app id, name); 422 otherwise.
+    A binding may name a secret not made yet, but not one the site could never make: a name over
+    its `max_name_length` binds only a secret that already has it (made under a higher limit)."""
+    max_length = site_limits(call, site).max_name_length
     resolved: list[tuple[int | None, str]] = []
     errors = []
     for index, ref in enumerate(refs):
@@ -55,6 +59,9 @@ def resolve_refs(tx: Transaction, site: SiteRow, app: AppRow | None, refs: list[
             key = (app.id, ref.name)
         if key in resolved:
             errors.append({"path": path, "message": "this secret is listed twice"})
+        elif len(ref.name) > max_length and tx.get_secret(site.id, key[0], ref.name) is None:
+            errors.append({"path": path + "/name", "message": f"no secret of this site can have this name: "
+                                                              f"names are at most {max_length} characters"})
         resolved.append(key)
     if errors:
         raise validation_error(errors)
@@ -84,7 +91,7 @@ def create_service(call: Call, site: str) -> models.Service:
     def write(tx: Transaction) -> models.Service:
         site_row = load_site(tx, site)
         app = load_app(tx, site_row, body.app) if body.app else None
-        refs = resolve_refs(tx, site_row, app, body.secrets)
+        refs = resolve_refs(call, tx, site_row, app, body.secrets)
         if tx.get_service(site_row.id, body.name):
             raise ApiError(ErrorCode.already_exists, f"service {body.name!r} already exists")
         check_room(call, site_row, "max_services", tx.count_in_site(site_row.id, "services"), "services")
@@ -104,7 +111,7 @@ def update_service(call: Call, site: str, name: str) -> models.Service:
         site_row = load_site(tx, site)
         row = load_service(tx, site_row, name)
         app = tx.get_app(site_row.id, row.app) if row.app else None
-        tx.replace_bindings(row.id, resolve_refs(tx, site_row, app, body.secrets))
+        tx.replace_bindings(row.id, resolve_refs(call, tx, site_row, app, body.secrets))
         audit.record(tx, call.event("service.update", site=site, target=f"service:{name}", details={"secrets": len(body.secrets)}))
         return service_model(row, tx.bindings([row.id]))
 

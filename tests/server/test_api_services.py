@@ -82,6 +82,25 @@ def test_binding_the_same_secret_twice_is_422(api) -> None:
     expect_error(api.post(SERVICES, json={"name": "s", "secrets": [{"name": "A"}, {"name": "A"}]}), 422, "validation_error")
 
 
+def test_binding_a_name_the_site_could_never_make_is_422(api, db_rows) -> None:
+    """A binding may wait for a secret not made yet, but not for one over the site's name limit:
+    it could never be made, and the service would list it as missing for ever."""
+    before = db_rows()
+    body = {"name": "waits", "secrets": [{"name": "A" * 257}]}
+    details = expect_error(api.post(SERVICES, json=body), 422, "validation_error")
+    assert details["errors"][0]["path"] == "/secrets/0/name" and "at most 256" in details["errors"][0]["message"]
+    assert db_rows() == before
+    assert api.post(SERVICES, json={"name": "waits", "secrets": [{"name": "A" * 256}]}).status_code == 201
+
+
+def test_a_secret_named_under_a_higher_name_limit_stays_bindable(api) -> None:
+    api.patch(SITE, json={"limits": {"max_name_length": 300}})
+    create_secret(api, "L" * 300)
+    api.patch(SITE, json={"limits": {"max_name_length": 256}})
+    assert api.post(SERVICES, json={"name": "old", "secrets": [{"name": "L" * 300}]}).status_code == 201
+    expect_error(api.patch(f"{SERVICES}/old", json={"secrets": [{"name": "M" * 300}]}), 422, "validation_error")
+
+
 def test_env_holds_exactly_the_bound_secrets_and_app_level_wins(api) -> None:
     create_secret(api, "DB_URL", "site-db")
     create_secret(api, "DB_URL", "app-db", scope=APP)
