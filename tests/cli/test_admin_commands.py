@@ -131,6 +131,20 @@ def test_token_ls_lists_tokens_without_the_tokens(live: Live, cli, site):
     assert token not in json.dumps(listed) and "token" not in mine[0]
 
 
+def test_token_create_says_when_a_token_made_by_an_expiring_one_expires(live: Live, cli, site):
+    """A token made by one that expires expires with it (the server's rule); nothing on the command
+    line says so, so the command does, on stderr beside the token's id."""
+    contractor = live.ok("POST", "/v1/tokens", 201, json={"name": "contractor", "role": "admin", "site": site,
+                                                          "expires_in_days": 7})
+    made = cli("token", "create", "--name", "deploy", "--role", "editor", "--bind-site", site, token=contractor["token"])
+    assert made.returncode == 0, made.stderr
+    assert f"expires {contractor['expires_at'][:10]}" in made.stderr and "with the token that created it" in made.stderr
+    asked = cli("token", "create", "--name", "short", "--role", "viewer", "--bind-site", site, "--expires-in-days", "1")
+    assert "expires " in asked.stderr and "with the token that created it" not in asked.stderr
+    lasting = cli("token", "create", "--name", "lasting", "--role", "viewer", "--bind-site", site)
+    assert "expires" not in lasting.stderr
+
+
 def test_site_bound_token_sees_its_site_only(live: Live, cli, site):
     token = cli("token", "create", "--name", "bound", "--role", "viewer", "--bind-site", site).stdout.strip()
     other = live.new_site("other")

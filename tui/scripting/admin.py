@@ -148,9 +148,18 @@ def cmd_token_create(args):
     if args.json:  # asked for: the token is in it, this once
         print_json(created.model_dump(mode="json"))
         return
-    print(f"token {created.id} ({created.role}); shown this once:", file=sys.stderr)
+    print(f"token {created.id} ({created.role}){_expiry_note(created, args.expires_in_days)}; shown this once:", file=sys.stderr)
     print_once(created.token,
                f"token {created.id} was created, not shown: `sitesecrets token revoke {created.id}` revokes it")
+
+
+def _expiry_note(created, asked_days: int | None) -> str:
+    """When the new token expires, said whenever it does: one asked without an expiry still
+    expires with the token that made it, which nobody would guess from the command line."""
+    if created.expires_at is None:
+        return ""
+    why = "" if asked_days is not None else ", with the token that created it"
+    return f", expires {created.expires_at:%Y-%m-%d %H:%M} UTC{why}"
 
 
 def cmd_token_ls(args):
