@@ -118,6 +118,20 @@ async def test_rollback_asks_first_then_names_the_services_to_restart(started, a
     assert admin.reveal(site, None, "TOKEN").value == "second"
 
 
+async def test_rollback_to_a_version_holding_the_current_value_says_nothing_would_change(started, admin, site):
+    """v1 holds v3's value (equal fingerprints): a rollback would make no version, and asking
+    "then restart checkout" of the user would send them to restart for nothing."""
+    _three_versions(admin, site)
+    admin.create_service(site, ServiceCreate(name="checkout", secrets=[{"name": "TOKEN"}]))
+    async with started(rows=1, notifications=True) as (app, pilot):
+        dialog = await _open_history(pilot, 3)
+        await pilot.press("down", "down", "r")  # v1
+        await wait_until(pilot, lambda: any("holds the current value already" in m for m in notification_messages(app)),
+                         message="nothing to roll back")
+        assert app.screen is dialog and not any("Restart" in m for m in notification_messages(app))
+    assert admin.get_secret(site, None, "TOKEN").version == 3
+
+
 async def test_viewer_sees_history_without_reveal_or_rollback(started, admin, site):
     _three_versions(admin, site)
     async with started(make_token(admin, Role.viewer), rows=1) as (app, pilot):

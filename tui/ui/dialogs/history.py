@@ -164,6 +164,10 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
         if version.current:
             self.notify("That is the current version already.", markup=False)
             return
+        current = next((v for v in self.versions if v.current), None)
+        if current is not None and version.fingerprint is not None and version.fingerprint == current.fingerprint:  # equal values
+            self.notify(f"Version {version.version} holds the current value already: nothing to roll back.", markup=False)
+            return
         from tui.ui.dialogs.confirm import ConfirmDialog
 
         secret = self.changed or self.secret
@@ -181,9 +185,12 @@ class HistoryDialog(ApiCaller, ModalScreen[Secret | None]):
     def _rollback(self, secret: Secret, version: SecretVersion) -> None:
         def done(fresh: Secret) -> None:
             self.changed = fresh
-            self.notify(f"Rolled {safe_str(fresh.name)} back to v{version.version}: now v{fresh.version}.",
-                        markup=False)
-            say_restart(self.app, fresh)
+            if fresh.version == secret.version:  # the server made no new version: the value was the current one
+                self.notify(f"Version {version.version} held the current value already: nothing changed.", markup=False)
+            else:
+                self.notify(f"Rolled {safe_str(fresh.name)} back to v{version.version}: now v{fresh.version}.",
+                            markup=False)
+                say_restart(self.app, fresh)
             self.load()
 
         body = Rollback(version=version.version, expected_version=secret.version)
