@@ -13,6 +13,7 @@ from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
 from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
 from tui.ui.dialogs.token_form import TokenFormDialog
+from tui.ui.textual_private import notification_messages
 from tui_helpers import running, screen_text, settled, wait_until
 
 _names = iter(range(1, 10_000))
@@ -258,6 +259,21 @@ async def test_delete_site_goes_ahead_only_once_its_name_is_typed(started, admin
         assert revoked.value.code == "unauthorized"
     finally:
         refused.close()
+
+
+async def test_deleting_a_site_someone_else_deleted_takes_its_row_away(started, admin, site):
+    """The operator's intent holds (the site is gone), so its row goes and the toast says why,
+    instead of an error over a row that stayed until `r`."""
+    async with started(notifications=True) as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        admin.delete_site(site, cascade=True)  # another operator, meanwhile
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DeleteSiteDialog), message="delete dialog")
+        await pilot.press(*site, "enter")
+        await wait_until(pilot, lambda: row_of(app, "sites-table", site) is None, message="site gone from the table")
+        await wait_until(pilot, lambda: any("already deleted elsewhere" in m for m in notification_messages(app)),
+                         message="said why")
 
 
 async def test_escape_in_the_delete_dialog_keeps_the_site(started, admin, site):

@@ -49,18 +49,24 @@ class OperatorActions:
     def on_delete_site(self, request: DeleteSite) -> None:
         client, name = self.app.client, request.site.name  # type: ignore[attr-defined]
 
-        def delete() -> list:
-            client.delete_site(name, cascade=True)
-            return client.list_sites()
+        def delete() -> tuple[list, bool]:
+            try:
+                client.delete_site(name, cascade=True)
+            except ApiError as error:
+                if error.code != "not_found":
+                    raise
+                return client.list_sites(), False  # deleted elsewhere: what was asked holds; its row goes too
+            return client.list_sites(), True
 
         # Each delete keeps its own answer (as `MainScreen._delete`): a second one sent before the
         # first was answered dropped the first's, and the other tabs stayed on the site it deleted.
-        self.call_api(delete, group="sites-delete", done=lambda sites: self._site_deleted(name, sites),  # type: ignore[attr-defined]
+        self.call_api(delete, group="sites-delete", done=lambda answer: self._site_deleted(name, *answer),  # type: ignore[attr-defined]
                       exclusive=False)
 
-    def _site_deleted(self, name: str, sites: list) -> None:
+    def _site_deleted(self, name: str, sites: list, by_us: bool) -> None:
         app = self.app  # type: ignore[attr-defined]
-        self.notify(f"Deleted site {safe_str(name)} with everything in it.", markup=False)  # type: ignore[attr-defined]
+        said = "Deleted site {} with everything in it." if by_us else "Site {} was already deleted elsewhere."
+        self.notify(said.format(safe_str(name)), markup=False)  # type: ignore[attr-defined]
         if app.site == name:  # the other tabs showed it: show a site that still exists, or none
             app.site = sites[0].name if sites else ""
             self.reload_all()  # type: ignore[attr-defined]
