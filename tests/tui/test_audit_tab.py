@@ -51,6 +51,15 @@ async def test_audit_target_is_readable_at_80_columns(started, admin, site):
         assert any("secret:site/MAIN_DATABASE_PASSWORD" in line for line in lines)
 
 
+async def test_a_long_target_leaves_the_hint_under_the_table_in_view(started, admin, site):
+    """A 200-character secret name filled the line under the table and pushed `enter`'s hint off."""
+    admin.create_secret(site, None, SecretCreate(name="LONG_" + "X" * 200, value="v"))
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        [line] = [line for line in screen_text(app).splitlines() if "secret:site/LONG_XXX" in line]
+        assert "enter: every field" in line
+
+
 async def test_action_filter_is_a_choice_of_the_known_actions(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
     admin.reveal(site, None, "ONE")

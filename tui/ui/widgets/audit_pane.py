@@ -27,6 +27,7 @@ from tui.ui.widgets.safe_input import SafeInput
 
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
 ACTOR_WIDTH = 10
+_EVENT_HINT = " · enter: every field"
 """Cells an actor takes in the table (cut with `…`); the target gets the room that is left."""
 
 
@@ -231,10 +232,13 @@ class AuditPane(DataPane):
     def show(self, event: AuditEvent | None) -> None:
         line = Text(no_wrap=True, overflow="ellipsis")
         if event is not None:
-            line.append_text(safe_text(event.target or "no target"))
+            # the target and actor are cut to leave the hint in view: a long secret name pushed it off
+            room = max((self.query_one("#audit-status", Static).size.width or 80) - len(" by ") - len(_EVENT_HINT), 20)
+            actor = cut(event.actor or "-", max(ACTOR_WIDTH, room // 3))
+            line.append_text(safe_text(cut(event.target or "no target", room - len(actor))))
             line.append(" by ", style="dim")
-            line.append_text(safe_text(event.actor or "-"))
-            line.append(" · enter: every field", style="dim")
+            line.append_text(safe_text(actor))
+            line.append(_EVENT_HINT, style="dim")
         elif self.data is None and self.load_failed is not None:
             line.append_text(self.empty_text())
         else:
