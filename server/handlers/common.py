@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from shared.limits import MAX_NAME_LENGTH_CEILING, Limits
 from shared import models
 
 from ..context import Call
 from ..http import ApiError, not_found, validation_error
 from ..crypto import SEAL_OVERHEAD
-from ..store import AppRow, Conflict, SiteRow, SiteUsageRow, Transaction
+from ..store import AppRow, Conflict, SiteRow, SiteUsageRow, Store, Transaction
 from shared.models import ErrorCode
 
 
@@ -57,6 +59,21 @@ def check_room(call: Call, site: SiteRow, setting: str, held: int, what: str) ->
     if held >= limit:
         raise ApiError(ErrorCode.limit_exceeded, f"site {site.name!r} already holds its limit of {limit} {what}",
                        {"limit": limit, "setting": setting})
+
+
+def in_batches(store: Store, pending: Callable[[Transaction], Any], batch: Callable[[Transaction], tuple[int, bool]]) -> int:
+    """Run `batch` (one write: how many it did, and whether more may remain) until none remain;
+    returns the total. A background chore's work goes in batches so the writer every site shares
+    is never held long; and `pending` is looked at first, outside the writer, since most sweeps
+    find nothing and a write would wait its turn (with several workers, for the data directory's
+    write lock) to learn that."""
+    if not store.read(pending):
+        return 0
+    total, more = 0, True
+    while more:
+        done, more = store.write(batch)
+        total += done
+    return total
 
 
 def site_model(call: Call, site: SiteRow, usage: SiteUsageRow) -> models.Site:

@@ -11,7 +11,7 @@ from ..auth import issue_token, requested_expiry
 from ..context import Call, utc_now
 from ..http import ApiError, not_found, validation_error
 from ..store import AuditRecord, Store, TokenRow, Transaction
-from .common import check_room, load_site
+from .common import check_room, in_batches, load_site
 
 
 def token_model(row: TokenRow) -> models.Token:
@@ -126,10 +126,4 @@ def remove_expired_tokens(store: Store) -> int:
                                                 details={"name": row.name, "reason": "expired"}))
         return removed, len(batch) == REMOVE_BATCH
 
-    if not store.read(lambda tx: tx.expired_tokens(before, 1)):  # most sweeps find none: no wait for the writer
-        return 0
-    total, more = 0, True
-    while more:
-        removed, more = store.write(write)
-        total += removed
-    return total
+    return in_batches(store, lambda tx: tx.expired_tokens(before, 1), write)

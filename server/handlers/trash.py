@@ -22,7 +22,7 @@ from ..context import Call
 from ..http import ApiError, not_found
 from ..store import AppRow, AuditRecord, SiteRow, Store, Transaction
 from ..store.base import TrashRow
-from .common import check_room, create_unique, load_scope, load_site, site_limits
+from .common import check_room, create_unique, in_batches, load_scope, load_site, site_limits
 from .secrets import load_secret, secret_model
 
 
@@ -161,12 +161,4 @@ def purge_expired(store: Store, now: str) -> int:
                                                 source="server", details={"version": entry.version, "reason": "expired"}))
         return purged, len(batch) == PURGE_BATCH
 
-    # a look first, outside the writer: most sweeps find nothing, and a write would wait its turn
-    # for the writer (and, with several workers, the data directory's write lock) to learn that
-    if not store.read(lambda tx: tx.expired_trash(now, 1)):
-        return 0
-    total, more = 0, True
-    while more:
-        purged, more = store.write(write)
-        total += purged
-    return total
+    return in_batches(store, lambda tx: tx.expired_trash(now, 1), write)
