@@ -17,9 +17,11 @@ import socket
 import socketserver
 import ssl
 import stat
+import struct
 import sys
 import threading
 import time
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +35,11 @@ from .httpconn import (HEAD_TIMEOUT_SECONDS, IDLE_TIMEOUT_SECONDS, READ_TIMEOUT_
 WSGIApp = Callable[[dict[str, Any], Callable], Any]
 MAX_CONNECTIONS = 256
 """Open connections served at once (one thread each); the next is answered 503 and closed."""
+PEER_SHARE = 4
+"""On a unix socket, one user (by the peer credentials the kernel gives) holds at most a
+`PEER_SHARE`th of `MAX_CONNECTIONS`: on a shared host each tenant's functions run as its own user,
+and one tenant's flood of connections must leave room for the others'. A waiting request
+(`Prefer: wait`) is out of its user's count as it is out of the cap's."""
 MAX_WAITING = 2048
 """Requests that may wait for a change (`Prefer: wait`) beyond the cap: a waiting request leaves
 the count of `MAX_CONNECTIONS` for its wait (one thread each still), so idle watchers never
@@ -215,6 +222,7 @@ class _Tracking:
     draining = False
     timeouts = Timeouts()
     max_connections = MAX_CONNECTIONS
+    max_per_peer = MAX_CONNECTIONS
     max_waiting = MAX_WAITING
     max_turning_away = MAX_TURNING_AWAY
     base_environ: dict[str, Any] = {}
@@ -242,12 +250,33 @@ class _Tracking:
         self._busy: set[socket.socket] = set()  # connections mid-request
         self._waiting: set[socket.socket] = set()  # connections whose request waits for a change (uncounted)
         self._turning_away = 0  # connections over the cap still receiving their 503
+        self._peer_of: dict[socket.socket, Any] = {}  # each counted connection's peer (see `peer`)
+        self._peers_parked: dict[socket.socket, Any] = {}  # a waiting connection's peer, uncounted meanwhile
+        self._per_peer: Counter = Counter()  # connections counted against each peer's share
+
+    def peer(self, request: Any) -> Any:
+        """Who is connecting, as far as the socket tells (None: it does not); see `PEER_SHARE`."""
+        return None
+
+    def _count(self, connection: socket.socket, peer: Any) -> None:
+        self._peer_of[connection] = peer
+        self._per_peer[peer] += 1
+
+    def _uncount(self, connection: socket.socket) -> None:
+        peer = self._peer_of.pop(connection, _NOT_COUNTED)
+        if peer is not _NOT_COUNTED:
+            self._per_peer[peer] -= 1
+            if not self._per_peer[peer]:
+                del self._per_peer[peer]
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        peer = self.peer(request)
         with self._lock:
-            admitted = len(self._idle) + len(self._busy) < self.max_connections
+            admitted = (len(self._idle) + len(self._busy) < self.max_connections
+                        and (peer is None or self._per_peer[peer] < self.max_per_peer))
             if admitted:
                 self._idle.add(request)
+                self._count(request, peer)
                 self._held()
             else:
                 answered = self._turning_away < self.max_turning_away
@@ -297,6 +326,8 @@ class _Tracking:
                 return False
             self._busy.discard(connection)
             self._waiting.add(connection)
+            self._peers_parked[connection] = self._peer_of.get(connection)
+            self._uncount(connection)
             return True
 
     def unpark(self, connection: socket.socket) -> None:
@@ -304,6 +335,7 @@ class _Tracking:
             if connection in self._waiting:
                 self._waiting.discard(connection)
                 self._busy.add(connection)
+                self._count(connection, self._peers_parked.pop(connection, None))
 
     def start_draining(self) -> None:
         stop_waiting = getattr(self.app, "stop_waiting", None)
@@ -326,6 +358,8 @@ class _Tracking:
                 self._idle.discard(request)
                 self._busy.discard(request)
                 self._waiting.discard(request)
+                self._uncount(request)
+                self._peers_parked.pop(request, None)
                 self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -346,6 +380,18 @@ class _UnixServer(_Tracking, socketserver.ThreadingMixIn, socketserver.UnixStrea
     block_on_close = True
     request_queue_size = 128
 
+    def peer(self, request: Any) -> int | None:
+        """The connecting process's user id, from the kernel (SO_PEERCRED): it cannot be forged."""
+        try:
+            _pid, uid, _gid = _CREDENTIALS.unpack(request.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
+        except OSError:
+            return None
+        return uid
+
+
+_CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_NOT_COUNTED = object()
+
 
 class WSGIServer:
     """Serve `app` on host:port (port 0 picks one) or on a unix socket, optionally with TLS.
@@ -357,7 +403,8 @@ class WSGIServer:
                  tls_cert: Path | None = None, tls_key: Path | None = None, access_log: bool = False,
                  read_timeout: float = READ_TIMEOUT_SECONDS, head_timeout: float = HEAD_TIMEOUT_SECONDS,
                  idle_timeout: float = IDLE_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS,
-                 max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY) -> None:
+                 max_waiting: int = MAX_WAITING, max_turning_away: int = MAX_TURNING_AWAY,
+                 max_per_peer: int | None = None) -> None:
         self._socket_file: tuple[int, int] | None = None
         context = None if tls_cert is None else _tls_context(tls_cert, tls_key)  # before the socket is made
         try:
@@ -377,6 +424,7 @@ class WSGIServer:
         httpd._init_tracking()
         httpd.app, httpd.access_log, httpd.max_connections, httpd.max_waiting = app, access_log, max_connections, max_waiting
         httpd.max_turning_away = max_turning_away
+        httpd.max_per_peer = max_per_peer if max_per_peer is not None else max(1, max_connections // PEER_SHARE)
         httpd.timeouts = Timeouts(read=read_timeout, head=head_timeout, idle=idle_timeout)
         if context is not None:
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)

@@ -202,6 +202,32 @@ def test_waiting_requests_do_not_count_against_the_connection_cap(serve, api, ap
             w.close()
 
 
+def test_waiting_requests_do_not_count_against_a_users_share_of_a_unix_socket(serve, api, app, admin_token, tmp_path) -> None:
+    """A tenant's many `run --watch` processes each hold a wait: they must not use up its share."""
+    path = tmp_path / "s.sock"
+    serve(unix_socket=path, max_connections=8, max_per_peer=1)
+
+    def over_unix() -> httpx.Client:
+        return httpx.Client(base_url="http://localhost", headers={"Authorization": f"Bearer {admin_token}"},
+                            transport=httpx.HTTPTransport(uds=str(path)), timeout=CEILING)
+
+    tag = etag(api)
+    watchers = [over_unix() for _ in range(3)]
+    pool = ThreadPoolExecutor(3)
+    try:
+        futures = []
+        for count, watcher in enumerate(watchers, 1):
+            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
+            wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
+        with over_unix() as other:
+            assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+        assert {f.result(CEILING).status_code for f in futures} == {200}
+    finally:
+        pool.shutdown()
+        for w in watchers:
+            w.close()
+
+
 def test_shutting_down_ends_waiting_requests_at_once(serve, api, app, admin_token) -> None:
     server, thread = serve()
     tag = etag(api)

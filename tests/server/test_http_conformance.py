@@ -382,6 +382,64 @@ def test_connections_over_the_cap_get_503_and_a_close(serve) -> None:
         time.sleep(0.05)
 
 
+def connect_unix(server: WSGIServer) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.settimeout(CEILING)
+    conn.connect(str(server.unix_socket))
+    return conn
+
+
+def health(conn: socket.socket) -> bytes:
+    conn.sendall(request("GET", "/v1/health", headers=host()))
+    return Reader(conn).response()[0]
+
+
+def test_on_a_unix_socket_one_user_holds_at_most_its_share_of_the_connections(serve, tmp_path) -> None:
+    """The kernel names each connecting user (SO_PEERCRED): this process's third connection is
+    over its share of 2 though the cap of 8 is far off, and gets the cap's 503."""
+    server = serve(unix_socket=tmp_path / "s.sock", max_connections=8, max_per_peer=2)
+    held = [connect_unix(server) for _ in range(2)]
+    try:
+        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 2
+        with connect_unix(server) as extra:
+            extra.sendall(request("GET", "/v1/health", headers=host()))
+            status, headers, body = Reader(extra).response()
+            assert status.startswith(b"HTTP/1.1 503") and headers["connection"] == "close"
+            assert json.loads(body)["error"]["code"] == "server_busy"
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_one_users_share_leaves_room_for_another_users_connections(serve, tmp_path, monkeypatch) -> None:
+    """Another tenant, another user: its connections are counted apart. (A second user id is the
+    one thing a test not run as root cannot make, so the kernel's answer is given here.)"""
+    users = iter([1001, 1001, 1001, 1002])
+    monkeypatch.setattr(wsgiserver._UnixServer, "peer", lambda self, request: next(users))
+    server = serve(unix_socket=tmp_path / "s.sock", max_connections=8, max_per_peer=2)
+    held = [connect_unix(server) for _ in range(2)]  # the first user's share
+    try:
+        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 2
+        with connect_unix(server) as over:
+            assert health(over).startswith(b"HTTP/1.1 503")
+        with connect_unix(server) as other_user:
+            assert health(other_user) == b"HTTP/1.1 200 OK"
+    finally:
+        for conn in held:
+            conn.close()
+
+
+def test_a_tcp_listener_has_no_per_user_share(serve) -> None:
+    """A TCP peer is an address, which every local user (or a proxy's clients) shares: only the cap holds."""
+    server = serve(max_connections=4)
+    held = [connect(server) for _ in range(4)]
+    try:
+        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 4
+    finally:
+        for conn in held:
+            conn.close()
+
+
 def turning_away() -> int:
     """Threads answering a connection over the cap with its 503."""
     return sum(thread.name == "turn-away" for thread in threading.enumerate())
