@@ -250,24 +250,17 @@ class _Tracking:
         self._busy: set[socket.socket] = set()  # connections mid-request
         self._waiting: set[socket.socket] = set()  # connections whose request waits for a change (uncounted)
         self._turning_away = 0  # connections over the cap still receiving their 503
-        self._peer_of: dict[socket.socket, Any] = {}  # each counted connection's peer (see `peer`)
-        self._peers_parked: dict[socket.socket, Any] = {}  # a waiting connection's peer, uncounted meanwhile
-        self._per_peer: Counter = Counter()  # connections counted against each peer's share
+        self._peer_of: dict[socket.socket, Any] = {}  # the peer of each connection whose socket names one
+        self._per_peer: Counter = Counter()  # each peer's connections in the cap's count (see `PEER_SHARE`)
 
     def peer(self, request: Any) -> Any:
         """Who is connecting, as far as the socket tells (None: it does not); see `PEER_SHARE`."""
         return None
 
-    def _count(self, connection: socket.socket, peer: Any) -> None:
-        self._peer_of[connection] = peer
-        self._per_peer[peer] += 1
-
-    def _uncount(self, connection: socket.socket) -> None:
-        peer = self._peer_of.pop(connection, _NOT_COUNTED)
-        if peer is not _NOT_COUNTED:
-            self._per_peer[peer] -= 1
-            if not self._per_peer[peer]:
-                del self._per_peer[peer]
+    def _count(self, connection: socket.socket, step: int) -> None:
+        peer = self._peer_of.get(connection)
+        if peer is not None:
+            self._per_peer[peer] += step
 
     def process_request(self, request: Any, client_address: Any) -> None:
         peer = self.peer(request)
@@ -276,7 +269,9 @@ class _Tracking:
                         and (peer is None or self._per_peer[peer] < self.max_per_peer))
             if admitted:
                 self._idle.add(request)
-                self._count(request, peer)
+                if peer is not None:
+                    self._peer_of[request] = peer
+                    self._per_peer[peer] += 1
                 self._held()
             else:
                 answered = self._turning_away < self.max_turning_away
@@ -326,8 +321,7 @@ class _Tracking:
                 return False
             self._busy.discard(connection)
             self._waiting.add(connection)
-            self._peers_parked[connection] = self._peer_of.get(connection)
-            self._uncount(connection)
+            self._count(connection, -1)
             return True
 
     def unpark(self, connection: socket.socket) -> None:
@@ -335,7 +329,7 @@ class _Tracking:
             if connection in self._waiting:
                 self._waiting.discard(connection)
                 self._busy.add(connection)
-                self._count(connection, self._peers_parked.pop(connection, None))
+                self._count(connection, +1)
 
     def start_draining(self) -> None:
         stop_waiting = getattr(self.app, "stop_waiting", None)
@@ -355,11 +349,12 @@ class _Tracking:
             super().finish_request(request, client_address)  # type: ignore[misc]
         finally:
             with self._lock:
+                if request not in self._waiting:  # a waiting one is out of its peer's count already
+                    self._count(request, -1)
+                self._peer_of.pop(request, None)
                 self._idle.discard(request)
                 self._busy.discard(request)
                 self._waiting.discard(request)
-                self._uncount(request)
-                self._peers_parked.pop(request, None)
                 self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -390,7 +385,6 @@ class _UnixServer(_Tracking, socketserver.ThreadingMixIn, socketserver.UnixStrea
 
 
 _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
-_NOT_COUNTED = object()
 
 
 class WSGIServer:

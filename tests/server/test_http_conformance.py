@@ -410,6 +410,12 @@ def test_on_a_unix_socket_one_user_holds_at_most_its_share_of_the_connections(se
         for conn in held:
             conn.close()
 
+    def served_again() -> bool:  # once a closed connection's thread has ended, its place is the user's again
+        with connect_unix(server) as conn:
+            return health(conn) == b"HTTP/1.1 200 OK"
+
+    wait_until(served_again, "the user's share freed by its closed connections")
+
 
 def test_one_users_share_leaves_room_for_another_users_connections(serve, tmp_path, monkeypatch) -> None:
     """Another tenant, another user: its connections are counted apart. (A second user id is the
