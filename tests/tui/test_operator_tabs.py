@@ -4,6 +4,8 @@ revoke behind a confirm), and who gets them."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from textual.widgets import Button, Checkbox, Input
 
@@ -315,6 +317,21 @@ async def test_tokens_tab_lists_name_role_site_service_and_dates(started, admin,
         name, role, where, service, created, expires, used = row_of(app, "tokens-table", "runner")
         assert (role, where, service, used) == ("service", site, "worker", "never")
         assert created[:4].isdigit() and expires[:4].isdigit() and expires > created
+
+
+async def test_an_expired_token_says_it_is_refused_and_will_be_removed(started, admin, site, secrets_server):
+    """The server lists an expired token for a week, then removes it: the tab says which is which,
+    so an admin sees at once why a client stopped working."""
+    made = admin.create_token(TokenCreate(name="lapsed", role=Role.viewer, site=site, expires_in_days=1))
+    state = secrets_server.state
+    row = state.store.read(lambda tx: tx.get_token(made.id))
+    moved = state.tokens.seal(row._replace(expires_at="2026-01-02T03:04:05Z"))  # time cannot be made to pass
+    with sqlite3.connect(state.settings.db_path) as conn:
+        conn.execute("UPDATE tokens SET expires_at = ?, mac = ? WHERE id = ?", (moved.expires_at, moved.mac, made.id))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await highlight(pilot, "tokens-table", "lapsed")
+        assert "expired 2026-01-02 03:04: refused, and removed a week after" in screen_text(app)
 
 
 async def test_create_token_shows_it_once_and_copies_it(started, admin, site):

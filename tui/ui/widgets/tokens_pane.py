@@ -5,6 +5,7 @@ copyable), `d` revokes the highlighted one after a confirm, `/` filters."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,6 +27,11 @@ dates stay on an 80-column screen."""
 
 def day(moment) -> str:
     return short_time(moment)[:10] if moment is not None else "never"
+
+
+def has_expired(token: Token) -> bool:
+    """Refused by the server from its expiry on; listed for a week more (then the server removes it)."""
+    return token.expires_at is not None and token.expires_at <= datetime.now(timezone.utc)
 
 
 class TokensPane(DataPane):
@@ -60,8 +66,8 @@ class TokensPane(DataPane):
 
     def cells(self, token: Token) -> list[Text]:
         return [clipped(token.name, WIDEST["name"]), Text(token.role.value), clipped(token.site or "all", WIDEST["site"]),
-                clipped(token.service, WIDEST["service"]), Text(day(token.created_at)), Text(day(token.expires_at)),
-                Text(day(token.last_used_at))]
+                clipped(token.service, WIDEST["service"]), Text(day(token.created_at)),
+                Text(day(token.expires_at), style="red" if has_expired(token) else ""), Text(day(token.last_used_at))]
 
     def show(self, token: Token | None) -> None:
         self.query_one("#token-detail", Static).update(self.describe(token))
@@ -85,8 +91,12 @@ class TokensPane(DataPane):
         if token.id == self.app.identity.id:
             line.append("  (this TUI's token)", style="yellow")
         line.append(f"\nid {token.id} · created {short_time(token.created_at)}")
-        line.append(f"\nexpires {short_time(token.expires_at) if token.expires_at else 'never'} · "
-                    f"last used {short_time(token.last_used_at)}")
+        if has_expired(token):
+            line.append(f"\nexpired {short_time(token.expires_at)}: refused, and removed a week after", style="red")
+            line.append(f" · last used {short_time(token.last_used_at)}")
+        else:
+            line.append(f"\nexpires {short_time(token.expires_at) if token.expires_at else 'never'} · "
+                        f"last used {short_time(token.last_used_at)}")
         return line
 
     def form(self, token: Token | None):
