@@ -18,6 +18,7 @@ from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
 from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
 from tui.ui.dialogs.token_form import TokenFormDialog
+from tui.ui.widgets import tokens_pane
 from tui_helpers import screen_text, wait_until
 
 
@@ -32,6 +33,7 @@ def secrets_server(tmp_path, monkeypatch):
     monkeypatch.setattr(server.auth, "new_token_id", lambda: f"tok_{next(ids):016x}")
     monkeypatch.setattr(server.auth, "new_token", lambda: f"ss_snapshot-{next(tokens):03d}-" + "x" * 32)
     monkeypatch.setattr(server.context, "datetime", _FrozenDatetime)
+    monkeypatch.setattr(tokens_pane, "datetime", _FrozenDatetime)  # the Tokens tab tells expired tokens by its clock
     with EmbeddedServer.start(tmp_path, unix_socket=tmp_path / "api.sock") as running:
         yield running
 
