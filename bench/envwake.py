@@ -2,8 +2,10 @@
 site changes (the env-wait wake storm).
 
 `.venv/bin/python -m bench.envwake` (`BENCH_WORKERS=N` sets `serve --workers N`; `ENVWAKE_SECONDS`
-each phase's length, 15 s): a fresh `serve` on loopback holding site `watched` (service `fn`
-binding S0..S4, and U0, which no service binds) and site `other` (service `fn` binding S0..S4).
+each phase's length, 15 s; `ENVWAKE_TREE` another version of the tree whose server to measure, as
+`git archive <commit> | tar -x -C DIR` leaves it): a fresh `serve` on loopback holding site
+`watched` (service `fn` binding S0..S4, and U0, which no service binds) and site `other` (service
+`fn` binding S0..S4).
 A child process holds `WAITERS` connections, each a `GET /v1/sites/watched/services/fn/env` with
 `If-None-Match` and `Prefer: wait=60`, asking again at once (with the new tag after a 200) as
 `sitesecrets run --watch` does. Meanwhile one thread fetches `other`'s environment back to back on
@@ -19,6 +21,7 @@ import asyncio
 import multiprocessing
 import os
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -132,8 +135,10 @@ def _phase(server, tokens, admin, answered, changing: str | None) -> dict:
 
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="envwake-", dir=os.environ.get("BENCH_DIR")))
-    admin = fixtures.init_data_dir(base / "data")
-    server = fixtures.ServerProcess(base / "data", base / "server.log")
+    tree = Path(os.environ.get("ENVWAKE_TREE", fixtures.ROOT))  # another version's tree, to compare
+    admin = subprocess.run([fixtures.PYTHON, "-m", "server", "init", "--data-dir", str(base / "data")], cwd=tree,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    server = fixtures.ServerProcess(base / "data", base / "server.log", cwd=tree)
     try:
         tokens = _setup(server.url, admin)
         results = {"no waiters": _phase(server, tokens, admin, multiprocessing.Value("l", 0), None)}
@@ -161,7 +166,7 @@ def main() -> None:
     finally:
         server.stop()
     load = os.getloadavg()
-    print(f"workers={fixtures.WORKERS or 'default'} waiters={WAITERS} phase={SECONDS:.0f}s load={load[0]:.1f},{load[1]:.1f}")
+    print(f"tree={tree} workers={fixtures.WORKERS or 'default'} waiters={WAITERS} phase={SECONDS:.0f}s load={load[0]:.1f},{load[1]:.1f}")
     print(f"{'phase':24} {'fetches':>8} {'p50 ms':>8} {'p99 ms':>8} {'waiter 200s':>12} {'server CPU/s':>13}")
     for name, r in results.items():
         print(f"{name:24} {r['fetches']:>8} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['waiter_200s']:>12} {r['server_cpu_per_s']:>13.2f}")
