@@ -565,20 +565,24 @@ MIGRATIONS: list[Migration] = [
         # in a site woke every waiting fetch of the site, and each read its whole environment again
         # to learn that nothing it holds had moved: 1,000 waits and a secret no one of them binds
         # updated ten times a second made another tenant's env fetch 6x slower. Each service now
-        # has its own counter (`service_env_changes`, a row made with the service and deleted with
-        # it), moved only by what its environment is made of: a secret of the scope and name one of
-        # its bindings names created, deleted, renamed or given a new version (trash and restore,
-        # a rollback), its own bindings added or removed, and its app's `site_secrets` switched. A
+        # has its own counter (`service_env_changes`, a row made with the service), moved only by
+        # what its environment is made of: a secret of the scope and name one of its bindings
+        # names created, deleted, renamed or given a new version (trash and restore, a rollback),
+        # its own bindings added or removed, and its app's `site_secrets` switched. A
         # table of its own rather than a column of `services`, whose row every recorded load
         # writes: a change would otherwise wait on (and hold up) the recorder's group commit, which
         # carries other tenants' fetches. `sites.env_changes` is no longer kept (its column stays:
-        # SQLite drops a column only from 3.35 on, and both backends keep one schema). SQLite's
+        # SQLite drops a column only from 3.35 on, and both backends keep one schema). A counter
+        # outlives its service, and a service made under an id used before moves the old counter
+        # on: SQLite gives a new row the id of the last one deleted, and a counter started again
+        # from 0 could stay at or below what a fetch of the deleted service waits to see pass, so
+        # a service deleted and made again between two polls would not end its waits. SQLite's
         # triggers find the bindings of a secret from the site's services (`CROSS JOIN` fixes that
         # order): left to itself it read every binding of that name in every site, so a tenant's
         # write would cost more the more other tenants bind a common name such as DATABASE_URL.
         """
         CREATE TABLE service_env_changes (
-            service_id INTEGER PRIMARY KEY REFERENCES services(id) ON DELETE CASCADE,
+            service_id INTEGER PRIMARY KEY,
             changes INTEGER NOT NULL DEFAULT 0
         );
         INSERT INTO service_env_changes (service_id) SELECT id FROM services;
@@ -589,7 +593,10 @@ MIGRATIONS: list[Migration] = [
         DROP TRIGGER bindings_env_delete;
         DROP TRIGGER apps_env_update;
         CREATE TRIGGER services_env_counter AFTER INSERT ON services
-        BEGIN INSERT INTO service_env_changes (service_id) VALUES (NEW.id); END;
+        BEGIN
+            INSERT INTO service_env_changes (service_id) VALUES (NEW.id)
+                ON CONFLICT (service_id) DO UPDATE SET changes = changes + 1;
+        END;
         CREATE TRIGGER secrets_env_insert AFTER INSERT ON secrets
         BEGIN
             UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
@@ -625,13 +632,14 @@ MIGRATIONS: list[Migration] = [
         # migration 5's triggers stay; their functions are replaced
         """
         CREATE TABLE service_env_changes (
-            service_id BIGINT PRIMARY KEY REFERENCES services(id) ON DELETE CASCADE,
+            service_id BIGINT PRIMARY KEY,
             changes BIGINT NOT NULL DEFAULT 0
         );
         INSERT INTO service_env_changes (service_id) SELECT id FROM services;
         CREATE FUNCTION services_env_counter() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO service_env_changes (service_id) VALUES (NEW.id);
+            INSERT INTO service_env_changes (service_id) VALUES (NEW.id)
+                ON CONFLICT (service_id) DO UPDATE SET changes = service_env_changes.changes + 1;
             RETURN NULL;
         END $$;
         CREATE TRIGGER services_env_counter AFTER INSERT ON services

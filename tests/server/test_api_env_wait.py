@@ -221,6 +221,29 @@ def test_a_change_made_by_another_process_ends_the_wait(api, app, data_dir) -> N
     assert response.status_code == 200 and response.json()["env"] == {"A": "alpha-3"}
 
 
+def test_a_service_deleted_and_made_again_under_its_id_ends_the_wait(api, app, data_dir) -> None:
+    """SQLite gives a new row the id of the last one deleted. Service `worker` deleted and made
+    again with other bindings by another process, between two of this one's polls (here: in one
+    transaction), may come back under the same id: its environment changed, and so must its
+    counter as the waiting fetch sees it, whatever a new service's counter starts from."""
+    tag = etag(api)
+    future = waiting_fetch(api, tag)
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    other = open_state(dbbackend.settings_for(data_dir), environ={})
+
+    def again(tx) -> None:
+        site = tx.get_site("default")
+        tx.delete_service(tx.get_service(site.id, "worker").id)
+        tx.replace_bindings(tx.insert_service(site.id, None, "worker", "2026-01-01T00:00:00Z"), [(None, "A")])
+
+    try:
+        other.store.write(again)
+        response = future.result(CEILING)
+    finally:
+        other.store.close()
+    assert response.status_code == 200 and response.json()["missing"] == []
+
+
 @pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=abc", "wait=", "wait=-1", "wait=1.5"])
 def test_a_wait_preference_outside_1_to_60_seconds_is_422(api, prefer) -> None:
     tag = etag(api)
