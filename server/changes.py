@@ -1,12 +1,15 @@
-"""Waiting for a site's environments to change, for `GET .../env` with `If-None-Match` and
+"""Waiting for a service's environment to change, for `GET .../env` with `If-None-Match` and
 `Prefer: wait=N`, without the database being asked once per waiting request.
 
-Every change that can alter a service's environment adds one to its site's `env_changes`
-counter, in the same transaction (migration 5's triggers). A waiting request reads the counter in
-the snapshot it computed its ETag from, then waits here until the hub has seen a larger one. One
-thread per process, and only while some request waits, reads the counters of the sites waited
-on in a single query: at once when this process has answered a write (`poke`), and every
-`poll_seconds` otherwise, which is how a change made by another worker or replica is seen.
+Every change that can alter a service's environment adds one to that service's counter
+(`service_env_changes`), in the same transaction (migration 10's triggers): a change to a secret
+its bindings name, to its bindings, or to its app's `site_secrets`. Nothing else in the site moves
+it, so a change wakes only the waits whose environment it may alter. A waiting request reads the
+counter in the snapshot it computed its ETag from, then waits here until the hub has seen a larger
+one (a service deleted, or its site, counts as infinitely many). One thread per process, and only
+while some request waits, reads the counters of the services waited on: at once when this process
+has answered a write (`poke`), and every `poll_seconds` otherwise, which is how a change made by
+another worker or replica is seen.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ POLL_SECONDS = 1.0
 """How often the counters are read while requests wait: the delay before a change made by
 another process (worker or replica) reaches the requests waiting in this one."""
 GONE = 1 << 62
-"""The counter a site that no longer exists is taken to have: its waiters wake and find out."""
+"""The counter a service that no longer exists is taken to have: its waiters wake and find out."""
 
 
 class ChangeHub:
@@ -33,32 +36,36 @@ class ChangeHub:
         self._store = store
         self._poll = poll_seconds
         self._lock = threading.Lock()
-        self._sites: dict[int, threading.Condition] = {}  # one condition per site waited on
+        self._services: dict[int, threading.Condition] = {}  # one condition per service waited on
         self._waiters: dict[int, int] = {}
-        self._known: dict[int, int] = {}  # the latest counter seen of each site waited on
+        self._known: dict[int, int] = {}  # the latest counter seen of each service waited on
         self._poke = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._woken = 0
 
-    def wait(self, site_id: int, seen: int, deadline: float) -> bool:
-        """Block until the site's counter passes `seen` (True), or until `deadline` (a
+    def wait(self, service_id: int, seen: int, deadline: float) -> bool:
+        """Block until the service's counter passes `seen` (True), or until `deadline` (a
         `time.monotonic()` moment) or `close()` (False)."""
         with self._lock:
             if self._closed:
                 return False
-            condition = self._sites.setdefault(site_id, threading.Condition(self._lock))
-            self._waiters[site_id] = self._waiters.get(site_id, 0) + 1
-            self._known[site_id] = max(self._known.get(site_id, seen), seen)  # the caller's read is a fact too
-            self._start(first=len(self._waiters) == 1 and self._waiters[site_id] == 1)
+            condition = self._services.setdefault(service_id, threading.Condition(self._lock))
+            self._waiters[service_id] = self._waiters.get(service_id, 0) + 1
+            self._known[service_id] = max(self._known.get(service_id, seen), seen)  # the caller's read is a fact too
+            self._start(first=len(self._waiters) == 1 and self._waiters[service_id] == 1)
             try:
-                while not self._closed and self._known[site_id] <= seen:
+                while not self._closed and self._known[service_id] <= seen:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         return False
                     condition.wait(left)
-                return not self._closed
+                if self._closed:
+                    return False
+                self._woken += 1
+                return True
             finally:
-                self._forget(site_id)
+                self._forget(service_id)
 
     def poke(self) -> None:
         """Something may have changed in this process: read the counters now, if anyone waits."""
@@ -69,19 +76,25 @@ class ChangeHub:
         """End every wait (each returns False) and refuse new ones: the server is shutting down."""
         with self._lock:
             self._closed = True
-            for condition in self._sites.values():
+            for condition in self._services.values():
                 condition.notify_all()
         self._poke.set()
+
+    @property
+    def woken(self) -> int:
+        """How many waits a change has ended so far (a shutdown's are not counted)."""
+        with self._lock:
+            return self._woken
 
     @property
     def waiting(self) -> int:
         with self._lock:
             return sum(self._waiters.values())
 
-    def _forget(self, site_id: int) -> None:
-        self._waiters[site_id] -= 1
-        if not self._waiters[site_id]:
-            del self._waiters[site_id], self._known[site_id], self._sites[site_id]
+    def _forget(self, service_id: int) -> None:
+        self._waiters[service_id] -= 1
+        if not self._waiters[service_id]:
+            del self._waiters[service_id], self._known[service_id], self._services[service_id]
 
     def _start(self, first: bool) -> None:
         if self._thread is None:
@@ -96,21 +109,21 @@ class ChangeHub:
             self._poke.wait(self._poll if self._waiters else None)
             self._poke.clear()
             with self._lock:
-                sites = list(self._waiters)
-            if sites:
-                self._refresh(sites)
+                services = list(self._waiters)
+            if services:
+                self._refresh(services)
 
-    def _refresh(self, sites: list[int]) -> None:
+    def _refresh(self, services: list[int]) -> None:
         try:
-            counters = self._store.read(lambda tx: tx.env_changes(sites))
+            counters = self._store.read(lambda tx: tx.env_changes(services))
         except StoreError as error:  # the next poll tries again; waiters time out meanwhile
             log.error("reading the environment change counters failed: %s", error)
             return
         with self._lock:
-            for site_id in sites:
-                if site_id not in self._known:
+            for service_id in services:
+                if service_id not in self._known:
                     continue
-                counter = counters.get(site_id, GONE)
-                if counter > self._known[site_id]:
-                    self._known[site_id] = counter
-                    self._sites[site_id].notify_all()
+                counter = counters.get(service_id, GONE)
+                if counter > self._known[service_id]:
+                    self._known[service_id] = counter
+                    self._services[service_id].notify_all()

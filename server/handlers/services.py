@@ -194,7 +194,7 @@ _Snapshot = tuple[EnvSite, EnvService, list[BoundSecret], str, int]
 
 
 def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
-    """The service's bindings as one snapshot sees them, with their ETag and the site's change
+    """The service's bindings as one snapshot sees them, with their ETag and the service's change
     counter as of that snapshot (what a wait waits to see pass)."""
 
     def read(tx: Transaction) -> _Snapshot:
@@ -205,19 +205,20 @@ def _snapshot(call: Call, site: str, name: str) -> _Snapshot:
         if service is None:
             raise not_found("service", name)
         bound = permitted_bindings(bound, site_secrets)
-        return site_row, service, bound, envwait.env_etag(bound), site_row.env_changes
+        return site_row, service, bound, envwait.env_etag(bound), service.env_changes
 
     return call.store.read_env(read)
 
 
 def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot, again) -> _Snapshot | Response:
     """A snapshot whose tag the client does not hold, or 304 once `Prefer: wait` has passed (at
-    once without one). A change elsewhere in the site wakes the wait, which then reads again."""
+    once without one). Only a change that may alter this service's environment wakes the wait,
+    which then reads it again (and waits on if the tag is still one the client holds)."""
     deadline = envwait.deadline_of(condition)
     waited = False
     with envwait.parked(call):
         while condition.unchanged(snapshot[3]):
-            if not call.state.changes.wait(snapshot[0].id, snapshot[4], deadline):
+            if not call.state.changes.wait(snapshot[1].id, snapshot[4], deadline):
                 response = Response(304, b"", [("ETag", snapshot[3])])
                 if condition.wait_seconds:
                     response.headers.append(("Preference-Applied", f"wait={condition.wait_seconds}"))

@@ -106,9 +106,6 @@ class SiteRow(NamedTuple):
     max_services: int | None = None
     max_types: int | None = None
     max_tokens: int | None = None
-    env_changes: int = 0
-    """The site's change counter as this read saw it (see `changes.py`): read with the row, so an
-    environment fetch needs no query of its own for it."""
 
 
 @dataclass(frozen=True)
@@ -257,8 +254,6 @@ class EnvSite(NamedTuple):
     id: int
     name: str
     wrapped_key: bytes
-    env_changes: int
-    """The site's change counter as this read saw it (see `changes.py`)."""
 
 
 class EnvService(NamedTuple):
@@ -266,6 +261,9 @@ class EnvService(NamedTuple):
 
     id: int
     loaded_at: str | None
+    env_changes: int
+    """The service's change counter as this read saw it (see `changes.py`): read with the row, so
+    an environment fetch needs no query of its own for it."""
 
 
 class EnvSnapshot(NamedTuple):
@@ -327,9 +325,9 @@ class Transaction(Protocol):
         each went (keys: bindings, services, versions, secrets, trashed_versions, trash,
         secret_types, apps)."""
         ...
-    def env_changes(self, site_ids: list[int]) -> dict[int, int]:
-        """Each site's count of changes that can alter a service's environment (migration 5's
-        triggers keep it); a site that does not exist is left out."""
+    def env_changes(self, service_ids: list[int]) -> dict[int, int]:
+        """Each service's count of changes that can alter its environment (migration 10's triggers
+        keep it); a service that does not exist is left out."""
         ...
     # apps
     def list_apps(self, site_id: int) -> list[AppRow]: ...

@@ -21,7 +21,8 @@ from ..config import DB_FILE
 from .base import StoreError
 from .migrations import MIGRATIONS
 
-# parents before children, so every foreign key points at a row already copied
+# parents before children, so every foreign key points at a row already copied; not
+# `service_env_changes`: the target's triggers give each service copied a counter of its own
 TABLES = ("meta", "sites", "apps", "secret_types", "secrets", "secret_versions", "trashed_secrets", "trashed_versions",
           "services", "bindings", "tokens", "audit_events", "audit_chains")
 _PRIVATE_COLUMNS = {"seq"}  # PostgreSQL's bindings order: regenerated in copy order, as SQLite's rowid is

@@ -578,4 +578,125 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX tokens_expiry ON tokens (expires_at) WHERE expires_at IS NOT NULL;
         """,
     ),
+    Migration(
+        10,
+        "environment changes counted per service",
+        # Migration 5 counted the changes that can alter an environment per site, so every change
+        # in a site woke every waiting fetch of the site, and each read its whole environment again
+        # to learn that nothing it holds had moved: 1,000 waits and a secret no one of them binds
+        # updated ten times a second made another tenant's env fetch 6x slower. Each service now
+        # has its own counter (`service_env_changes`, a row made with the service), moved only by
+        # what its environment is made of: a secret of the scope and name one of its bindings
+        # names created, deleted, renamed or given a new version (trash and restore, a rollback),
+        # its own bindings added or removed, and its app's `site_secrets` switched. A
+        # table of its own rather than a column of `services`, whose row every recorded load
+        # writes: a change would otherwise wait on (and hold up) the recorder's group commit, which
+        # carries other tenants' fetches. `sites.env_changes` is no longer kept (its column stays:
+        # SQLite drops a column only from 3.35 on, and both backends keep one schema). A counter
+        # outlives its service, and a service made under an id used before moves the old counter
+        # on: SQLite gives a new row the id of the last one deleted, and a counter started again
+        # from 0 could stay at or below what a fetch of the deleted service waits to see pass, so
+        # a service deleted and made again between two polls would not end its waits. SQLite's
+        # triggers find the bindings of a secret from the site's services (`CROSS JOIN` fixes that
+        # order): left to itself it read every binding of that name in every site, so a tenant's
+        # write would cost more the more other tenants bind a common name such as DATABASE_URL.
+        """
+        CREATE TABLE service_env_changes (
+            service_id INTEGER PRIMARY KEY,
+            changes INTEGER NOT NULL DEFAULT 0
+        );
+        INSERT INTO service_env_changes (service_id) SELECT id FROM services;
+        DROP TRIGGER secrets_env_insert;
+        DROP TRIGGER secrets_env_delete;
+        DROP TRIGGER secrets_env_update;
+        DROP TRIGGER bindings_env_insert;
+        DROP TRIGGER bindings_env_delete;
+        DROP TRIGGER apps_env_update;
+        CREATE TRIGGER services_env_counter AFTER INSERT ON services
+        BEGIN
+            INSERT INTO service_env_changes (service_id) VALUES (NEW.id)
+                ON CONFLICT (service_id) DO UPDATE SET changes = changes + 1;
+        END;
+        CREATE TRIGGER secrets_env_insert AFTER INSERT ON secrets
+        BEGIN
+            UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
+                SELECT b.service_id FROM services v CROSS JOIN bindings b
+                WHERE b.service_id = v.id AND v.site_id = NEW.site_id AND coalesce(b.app_id, 0) = coalesce(NEW.app_id, 0) AND b.name = NEW.name);
+        END;
+        CREATE TRIGGER secrets_env_delete AFTER DELETE ON secrets
+        BEGIN
+            UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
+                SELECT b.service_id FROM services v CROSS JOIN bindings b
+                WHERE b.service_id = v.id AND v.site_id = OLD.site_id AND coalesce(b.app_id, 0) = coalesce(OLD.app_id, 0) AND b.name = OLD.name);
+        END;
+        CREATE TRIGGER secrets_env_update AFTER UPDATE OF version, ciphertext, name, app_id, site_id ON secrets
+        BEGIN
+            UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
+                SELECT b.service_id FROM services v CROSS JOIN bindings b
+                WHERE b.service_id = v.id AND v.site_id = OLD.site_id AND coalesce(b.app_id, 0) = coalesce(OLD.app_id, 0) AND b.name = OLD.name);
+            UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
+                SELECT b.service_id FROM services v CROSS JOIN bindings b
+                WHERE b.service_id = v.id AND v.site_id = NEW.site_id AND coalesce(b.app_id, 0) = coalesce(NEW.app_id, 0) AND b.name = NEW.name
+                AND (NEW.site_id <> OLD.site_id OR coalesce(NEW.app_id, 0) <> coalesce(OLD.app_id, 0) OR NEW.name <> OLD.name));
+        END;
+        CREATE TRIGGER bindings_env_insert AFTER INSERT ON bindings
+        BEGIN UPDATE service_env_changes SET changes = changes + 1 WHERE service_id = NEW.service_id; END;
+        CREATE TRIGGER bindings_env_delete AFTER DELETE ON bindings
+        BEGIN UPDATE service_env_changes SET changes = changes + 1 WHERE service_id = OLD.service_id; END;
+        CREATE TRIGGER apps_env_update AFTER UPDATE OF site_secrets ON apps WHEN NEW.site_secrets <> OLD.site_secrets
+        BEGIN
+            UPDATE service_env_changes SET changes = changes + 1
+                WHERE service_id IN (SELECT id FROM services WHERE site_id = NEW.site_id AND app_id = NEW.id);
+        END;
+        """,
+        # migration 5's triggers stay; their functions are replaced
+        """
+        CREATE TABLE service_env_changes (
+            service_id BIGINT PRIMARY KEY,
+            changes BIGINT NOT NULL DEFAULT 0
+        );
+        INSERT INTO service_env_changes (service_id) SELECT id FROM services;
+        CREATE FUNCTION services_env_counter() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO service_env_changes (service_id) VALUES (NEW.id)
+                ON CONFLICT (service_id) DO UPDATE SET changes = service_env_changes.changes + 1;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER services_env_counter AFTER INSERT ON services
+            FOR EACH ROW EXECUTE FUNCTION services_env_counter();
+        CREATE FUNCTION bound_secret_changed(site_id BIGINT, app_id BIGINT, name TEXT) RETURNS void LANGUAGE sql AS $$
+            UPDATE service_env_changes SET changes = changes + 1 WHERE service_id IN (
+                SELECT b.service_id FROM services v JOIN bindings b ON b.service_id = v.id
+                WHERE v.site_id = $1 AND coalesce(b.app_id, 0) = coalesce($2, 0) AND b.name = $3)
+        $$;
+        CREATE OR REPLACE FUNCTION secrets_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                PERFORM bound_secret_changed(NEW.site_id, NEW.app_id, NEW.name);
+            ELSE
+                PERFORM bound_secret_changed(OLD.site_id, OLD.app_id, OLD.name);
+                IF TG_OP = 'UPDATE' THEN
+                    IF NEW.site_id <> OLD.site_id OR coalesce(NEW.app_id, 0) <> coalesce(OLD.app_id, 0) OR NEW.name <> OLD.name THEN
+                        PERFORM bound_secret_changed(NEW.site_id, NEW.app_id, NEW.name);
+                    END IF;
+                END IF;
+            END IF;
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION bindings_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE service_env_changes SET changes = changes + 1
+                WHERE service_id = CASE WHEN TG_OP = 'DELETE' THEN OLD.service_id ELSE NEW.service_id END;
+            RETURN NULL;
+        END $$;
+        CREATE OR REPLACE FUNCTION apps_env_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.site_secrets <> OLD.site_secrets THEN
+                UPDATE service_env_changes SET changes = changes + 1
+                    WHERE service_id IN (SELECT id FROM services WHERE site_id = NEW.site_id AND app_id = NEW.id);
+            END IF;
+            RETURN NULL;
+        END $$;
+        """,
+    ),
 ]

@@ -26,9 +26,10 @@ from .audit_tx import GENESIS, chain_mac, new_chain_seal
 from .base import AuditRecord, BoundSecret, EnvService, EnvSite, EnvSnapshot
 from .sql_tx import SqlTx
 
-_ENV_SNAPSHOT = """SELECT 0 AS part, NULL AS seq, si.id, si.name, si.wrapped_key, si.env_changes, v.id, v.loaded_at, va.site_secrets,
+_ENV_SNAPSHOT = """SELECT 0 AS part, NULL AS seq, si.id, si.name, si.wrapped_key, v.id, v.loaded_at, coalesce(c.changes, 0), va.site_secrets,
             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM sites si LEFT JOIN services v ON v.site_id = si.id AND v.name = %s LEFT JOIN apps va ON va.id = v.app_id
+        LEFT JOIN service_env_changes c ON c.service_id = v.id
         WHERE si.name = %s
     UNION ALL
     SELECT 1, b.seq, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -39,8 +40,8 @@ _ENV_SNAPSHOT = """SELECT 0 AS part, NULL AS seq, si.id, si.name, si.wrapped_key
         WHERE si.name = %s
     ORDER BY 1, 2"""
 """`env_snapshot` in one statement. Its first row: the site of a name and its service of a name with
-the service's app's `site_secrets` (a left join, so that a site without that service still comes
-back; `SqlTx`'s first query); then one row per binding of that service, in binding order, with its
+its change counter and its app's `site_secrets` (a left join, so that a site without that service
+still comes back; `SqlTx`'s first query); then one row per binding of that service, in binding order, with its
 secret (`bound_secrets`' columns). Each row leaves the other part's columns NULL, so no binding row
 repeats the site's and service's columns. One statement sees one snapshot, so `read_env` runs it with
 no transaction around it: one round trip where `read`'s two queries took four (BEGIN, the site and
@@ -139,11 +140,11 @@ class PostgresTx(SqlTx):
         rows = self._all(_ENV_SNAPSHOT, service, site, service, site)
         if not rows:
             return None
-        site_id, site_name, wrapped_key, env_changes, service_id, loaded_at, site_secrets = rows[0][2:9]
-        site_row = EnvSite(site_id, site_name, wrapped_key, env_changes)
+        site_id, site_name, wrapped_key, service_id, loaded_at, env_changes, site_secrets = rows[0][2:9]
+        site_row = EnvSite(site_id, site_name, wrapped_key)
         if service_id is None:
             return EnvSnapshot(site_row, None, True, [])
-        return EnvSnapshot(site_row, EnvService(service_id, loaded_at), site_secrets is None or bool(site_secrets),
+        return EnvSnapshot(site_row, EnvService(service_id, loaded_at, env_changes), site_secrets is None or bool(site_secrets),
                            [BoundSecret(*row[9:]) for row in rows[1:]])
 
     # ------------------------------------------------------------ audit events

@@ -30,7 +30,7 @@ _SECRET_FROM = """
 """
 _LIMIT_COLUMNS = ("max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
                   "audit_retention_days", "max_apps", "max_services", "max_types", "max_tokens")
-_SITE_COLUMNS = f"id, name, created_at, wrapped_key, {', '.join(_LIMIT_COLUMNS)}, env_changes"
+_SITE_COLUMNS = f"id, name, created_at, wrapped_key, {', '.join(_LIMIT_COLUMNS)}"
 _COUNTED = frozenset({"apps", "services", "secret_types"})
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TOKEN_BY_HASH = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?"  # every request's: written once
@@ -56,11 +56,15 @@ def _bound_secrets_sql(binding_order: str) -> str:
         WHERE b.service_id = ?"""
 
 
-_SITE_AND_SERVICE = """SELECT si.id, si.name, si.wrapped_key, si.env_changes, v.id, v.loaded_at, va.site_secrets
+_SITE_AND_SERVICE = """SELECT si.id, si.name, si.wrapped_key, v.id, v.loaded_at, coalesce(c.changes, 0), va.site_secrets
     FROM sites si LEFT JOIN services v ON v.site_id = si.id AND v.name = ? LEFT JOIN apps va ON va.id = v.app_id
+    LEFT JOIN service_env_changes c ON c.service_id = v.id
     WHERE si.name = ?"""
-"""`env_snapshot`'s first query: the site and its service of a name (`EnvSite`, `EnvService`), with the
-service's app's `site_secrets`; a left join, so that a site without that service still comes back."""
+"""`env_snapshot`'s first query: the site and its service of a name (`EnvSite`, `EnvService` with its
+change counter), with the service's app's `site_secrets`; a left join, so that a site without that
+service still comes back."""
+_ENV_CHANGES_BATCH = 500
+"""Services whose counters one query reads: within SQLite's oldest limit of 999 parameters."""
 
 
 def _set_clause(changes: dict[str, Any], allowed: set[str]) -> tuple[str, list[Any]]:
@@ -165,11 +169,15 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
             raise ValueError(f"not counted per site: {table}")
         return self._one(f"SELECT count(*) FROM {table} WHERE site_id = ?", site_id)[0]
 
-    def env_changes(self, site_ids: list[int]) -> dict[int, int]:
-        if not site_ids:
-            return {}
-        marks = ", ".join("?" for _ in site_ids)
-        return dict(self._all(f"SELECT id, env_changes FROM sites WHERE id IN ({marks})", *site_ids))
+    def env_changes(self, service_ids: list[int]) -> dict[int, int]:
+        counters: dict[int, int] = {}
+        for first in range(0, len(service_ids), _ENV_CHANGES_BATCH):
+            batch = service_ids[first:first + _ENV_CHANGES_BATCH]
+            marks = ", ".join("?" for _ in batch)
+            # from `services`, so that only a service that is gone is left out (the hub's GONE)
+            counters.update(self._all(f"""SELECT v.id, coalesce(c.changes, 0) FROM services v
+                LEFT JOIN service_env_changes c ON c.service_id = v.id WHERE v.id IN ({marks})""", *batch))
+        return counters
 
     # ------------------------------------------------------------ apps
 
@@ -341,11 +349,11 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
         row = self._one(_SITE_AND_SERVICE, service, site)
         if row is None:
             return None
-        site_id, site_name, wrapped_key, env_changes, service_id, loaded_at, site_secrets = row
-        site_row = EnvSite(site_id, site_name, wrapped_key, env_changes)
+        site_id, site_name, wrapped_key, service_id, loaded_at, env_changes, site_secrets = row
+        site_row = EnvSite(site_id, site_name, wrapped_key)
         if service_id is None:
             return EnvSnapshot(site_row, None, True, [])
-        return EnvSnapshot(site_row, EnvService(service_id, loaded_at), site_secrets is None or bool(site_secrets),
+        return EnvSnapshot(site_row, EnvService(service_id, loaded_at, env_changes), site_secrets is None or bool(site_secrets),
                            self.bound_secrets(service_id))
 
     def record_load(self, service_id: int, versions: dict[tuple[int | None, str], int], secret_ids: list[int], now: str,

@@ -5,6 +5,7 @@ no body, not audited, no load recorded)."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
@@ -14,6 +15,8 @@ import dbbackend
 from apihelpers import SITE, audit_rows, create_secret, expect_error
 from server.app import create_app
 from server.datadir import open_state
+from server.store import postgres, sqlite
+from server.store.migrations import MIGRATIONS
 from waiting import wait_until
 
 ENV = f"{SITE}/services/worker/env"
@@ -113,12 +116,92 @@ def test_a_wait_that_sees_no_change_ends_in_304_after_its_seconds(api, app, data
     events = len(audit_rows(data_dir))
     future = waiting_fetch(api, tag, seconds=1)
     wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
-    # a change in the site that this service does not see wakes the wait, which reads again and goes on waiting
-    assert api.patch(f"{SITE}/secrets/UNBOUND", json={"value": "u-2"}).status_code == 200
+    assert api.patch(f"{SITE}/secrets/UNBOUND", json={"value": "u-2"}).status_code == 200  # not in this environment
     response = future.result(CEILING)
     assert response.status_code == 304 and response.content == b""
     assert response.headers["Preference-Applied"] == "wait=1"
     assert len(audit_rows(data_dir)) == events + 1  # the unrelated update, and no fetch
+
+
+def unrelated_changes(api) -> None:
+    """Changes in the waiting service's site that its environment cannot see: a secret it does not
+    bind, one of the bound name in another scope, another service binding its secret, a new secret."""
+    assert api.patch(f"{SITE}/secrets/UNBOUND", json={"value": "u-2"}).status_code == 200
+    assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
+    create_secret(api, "A", "web-alpha", scope=f"{SITE}/apps/web")
+    assert api.post(f"{SITE}/services", json={"name": "other", "secrets": [{"name": "A"}, {"name": "UNBOUND"}]}).status_code == 201
+    assert api.patch(f"{SITE}/services/other", json={"secrets": [{"name": "UNBOUND"}]}).status_code == 200
+    create_secret(api, "NEW", "n-1")
+
+
+def test_a_change_the_environment_cannot_see_does_not_end_a_wait(api, app) -> None:
+    """Only a wait whose environment a change may alter is woken: 1,000 watchers of one service
+    must not each read their environment again whenever anything else in the site changes."""
+    tag = etag(api)
+    hub = app.state.changes
+    woken = hub.woken
+    future = waiting_fetch(api, tag, seconds=2)
+    wait_until(lambda: hub.waiting == 1, "the fetch waits")
+    unrelated_changes(api)
+    response = future.result(CEILING)
+    assert response.status_code == 304 and response.headers["Preference-Applied"] == "wait=2"
+    assert hub.woken == woken  # slept through every one of them
+    future = waiting_fetch(api, tag, seconds=60)
+    wait_until(lambda: hub.waiting == 1, "the fetch waits again")
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+    response = future.result(CEILING)  # at once: well within the minute the fetch would wait
+    assert response.status_code == 200 and response.json()["env"] == {"A": "alpha-2"}
+    assert hub.woken == woken + 1
+
+
+@pytest.fixture
+def web_worker(api) -> str:
+    """Service `web-worker` of app `web` (which may use site-level secrets), binding `web/K` and `A`;
+    its env path."""
+    assert api.post(f"{SITE}/apps", json={"name": "web"}).status_code == 201
+    create_secret(api, "K", "k-1", scope=f"{SITE}/apps/web")
+    create_secret(api, "K", "site-k-1")  # the same name at site level: not bound, not seen
+    body = {"name": "web-worker", "app": "web", "secrets": [{"name": "K", "app": "web"}, {"name": "A"}]}
+    assert api.post(f"{SITE}/services", json=body).status_code == 201
+    return f"{SITE}/services/web-worker/env"
+
+
+def flip_site_secrets_off(api, data_dir) -> None:
+    # as a database from before the 409 may hold (and as another process's write reaches a wait)
+    dbbackend.rows(data_dir, "UPDATE apps SET site_secrets = 0 WHERE name = 'web'")
+
+
+@pytest.mark.parametrize("change, status", [
+    pytest.param(lambda api, data_dir: api.patch(f"{SITE}/apps/web/secrets/K", json={"value": "k-2"}), 200, id="app-level-update"),
+    pytest.param(lambda api, data_dir: api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}), 200, id="site-level-update"),
+    pytest.param(flip_site_secrets_off, 200, id="site-secrets-flip"),
+    pytest.param(lambda api, data_dir: api.patch(f"{SITE}/services/web-worker", json={"secrets": [{"name": "K", "app": "web"}]}),
+                 200, id="bindings"),
+    pytest.param(lambda api, data_dir: api.delete(f"{SITE}/services/web-worker"), 404, id="service-delete"),
+    pytest.param(lambda api, data_dir: api.delete(f"{SITE}?cascade=true"), 404, id="site-delete"),
+])
+def test_every_change_that_alters_the_environment_ends_the_wait(api, app, data_dir, web_worker, change, status) -> None:
+    response = api.get(web_worker, params={"record": "false"})
+    tag = response.headers["ETag"]
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(api.get, web_worker, headers={"If-None-Match": tag, "Prefer": "wait=60"}, params={"record": "false"})
+    pool.shutdown(wait=False)
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    change(api, data_dir)
+    response = future.result(CEILING)  # at once: well within the minute the fetch would wait
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert response.headers["ETag"] != tag
+
+
+def test_a_change_committed_between_the_snapshot_and_the_wait_ends_it(api, app) -> None:
+    """The counter a wait waits to see pass is the one its snapshot read, so a change committed
+    before the wait begins still ends it at once."""
+    snapshot = app.state.store.read_env(lambda tx: tx.env_snapshot("default", "worker"))
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+    began = time.monotonic()
+    assert app.state.changes.wait(snapshot.service.id, snapshot.service.env_changes, began + 60) is True
+    assert time.monotonic() - began < CEILING
 
 
 def test_a_change_made_by_another_process_ends_the_wait(api, app, data_dir) -> None:
@@ -136,6 +219,29 @@ def test_a_change_made_by_another_process_ends_the_wait(api, app, data_dir) -> N
     finally:
         other.store.close()
     assert response.status_code == 200 and response.json()["env"] == {"A": "alpha-3"}
+
+
+def test_a_service_deleted_and_made_again_under_its_id_ends_the_wait(api, app, data_dir) -> None:
+    """SQLite gives a new row the id of the last one deleted. Service `worker` deleted and made
+    again with other bindings by another process, between two of this one's polls (here: in one
+    transaction), may come back under the same id: its environment changed, and so must its
+    counter as the waiting fetch sees it, whatever a new service's counter starts from."""
+    tag = etag(api)
+    future = waiting_fetch(api, tag)
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    other = open_state(dbbackend.settings_for(data_dir), environ={})
+
+    def again(tx) -> None:
+        site = tx.get_site("default")
+        tx.delete_service(tx.get_service(site.id, "worker").id)
+        tx.replace_bindings(tx.insert_service(site.id, None, "worker", "2026-01-01T00:00:00Z"), [(None, "A")])
+
+    try:
+        other.store.write(again)
+        response = future.result(CEILING)
+    finally:
+        other.store.close()
+    assert response.status_code == 200 and response.json()["missing"] == []
 
 
 @pytest.mark.parametrize("prefer", ["wait=0", "wait=61", "wait=abc", "wait=", "wait=-1", "wait=1.5"])
@@ -239,3 +345,46 @@ def test_shutting_down_ends_waiting_requests_at_once(serve, api, app, admin_toke
         response = future.result(CEILING)
         pool.shutdown()
     assert response.status_code == 304 and response.headers["Connection"] == "close"
+
+
+def version_8_database(backend: str, tmp_path):
+    """A database at schema version 8 holding site `gamma` with secrets `BOUND` and `FREE` and
+    service `fn` binding `BOUND`, as a server from before per-service change counters left it;
+    (connection, migrate, `?` for the dialect's `%s`)."""
+    if backend == "sqlite":
+        conn = sqlite.connect(tmp_path / "v8.db")
+        for migration in MIGRATIONS[:8]:
+            conn.executescript(migration.sqlite)
+        migrate, mark = (lambda: sqlite.migrate(conn)), "?"
+    else:
+        conn = postgres.connect(dbbackend.new_schema_url())
+        for migration in MIGRATIONS[:8]:
+            conn.execute(migration.postgresql)
+        migrate, mark = (lambda: postgres.migrate(conn)), "%s"
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    for migration in MIGRATIONS[:8]:
+        conn.execute(f"INSERT INTO schema_migrations VALUES ({mark}, {mark}, '2026-01-01T00:00:00Z')", (migration.version, migration.name))
+    conn.execute(f"INSERT INTO sites (name, created_at, wrapped_key, uid) VALUES ('gamma', 'then', {mark}, 'u')", (b"key",))
+    for name in ("BOUND", "FREE"):
+        conn.execute("INSERT INTO secrets (site_id, name, description, version, ciphertext, created_at, updated_at, created_by, updated_by) "
+                     f"VALUES (1, {mark}, '', 1, {mark}, 'then', 'then', 'x', 'x')", (name, b"sealed"))
+    conn.execute("INSERT INTO services (site_id, name, created_at) VALUES (1, 'fn', 'then')")
+    conn.execute("INSERT INTO bindings (service_id, name) VALUES (1, 'BOUND')")
+    return conn, migrate
+
+
+def test_migration_gives_services_that_exist_their_own_change_counter(backend, tmp_path) -> None:
+    conn, migrate = version_8_database(backend, tmp_path)
+    try:
+        migrate()
+
+        def counter() -> int:
+            return conn.execute("SELECT changes FROM service_env_changes WHERE service_id = 1").fetchone()[0]
+
+        before = counter()
+        conn.execute("UPDATE secrets SET version = 2 WHERE name = 'FREE'")
+        assert counter() == before
+        conn.execute("UPDATE secrets SET version = 2 WHERE name = 'BOUND'")
+        assert counter() > before
+    finally:
+        conn.close()
