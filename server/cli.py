@@ -24,6 +24,7 @@ from shared.models import Role
 from . import audit_cli, completion
 from .config import (AUDIT_FILE_ENV, AUDIT_RETENTION_ENV, COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV,
                      DATABASE_URL_FILE_ENV, Settings)
+from .coredumps import forbid_core_dumps
 from .dburl import DatabaseUrlError, as_url, resolve
 
 _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
@@ -221,6 +222,7 @@ PIPE_CLOSED = 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    forbid_core_dumps()  # before any command makes or loads the master key
     parser = build_parser()
     args = parser.parse_args(argv)
     if sys.stdout is None and _prints_to_stdout(args):  # closed (>&-): a token shown once would go nowhere
