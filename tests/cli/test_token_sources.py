@@ -232,3 +232,77 @@ def test_login_refuses_plain_http_to_another_host_before_asking(config):
     result = sitesecrets(env, "login", "--url", "http://secrets.example", input="ss_never_sent\n")
     assert result.returncode == 2 and "plain http" in result.stderr
     assert not (config / "sitesecrets").exists()
+
+
+class Listener:
+    """Whatever answers on a loopback port (any local user may, README: Shared-host set-up): it
+    records the Authorization header of each request and refuses it, as a wrong server would."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        heard = self.heard = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                heard.append(self.headers.get("Authorization", ""))
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    heard = Listener()
+    yield heard
+    heard.close()
+
+
+NOT_A_TOKEN = "pg-Passw0rd-of-the-shop-db"  # what lands in SITESECRETS_TOKEN or a token file by mistake
+MASTER_KEY = "q7Xh0m2Vd1c8Jr5Yb6Lk3Nw9Zs4Pt0Ea1Ui2Oy3Gf4A="  # `--token-file master.key`: base64 of 32 bytes
+
+
+@pytest.mark.parametrize("source", ["token-file", "environment", "option"])
+def test_what_is_not_a_token_is_refused_and_sent_nowhere(listener, config, tmp_path, source):
+    env, args = base_env(SITESECRETS_URL=listener.url, XDG_CONFIG_HOME=str(config)), ["ls"]
+    if source == "token-file":
+        args += ["--token-file", str(private_file(tmp_path / "master.key", MASTER_KEY + "\n"))]
+        secret = MASTER_KEY
+    elif source == "environment":
+        env["SITESECRETS_TOKEN"], secret = NOT_A_TOKEN, NOT_A_TOKEN
+    else:
+        args += ["--token", NOT_A_TOKEN]
+        secret = NOT_A_TOKEN
+    result = sitesecrets(env, *args)
+    assert result.returncode == 2, result.stderr
+    assert "does not hold a Site Secrets token" in result.stderr and "ss_" in result.stderr
+    assert secret not in result.stderr
+    assert listener.heard == []
+
+
+def test_run_refuses_what_is_not_a_token_and_starts_nothing(listener, config, tmp_path):
+    marker = tmp_path / "started"
+    env = base_env(SITESECRETS_URL=listener.url, XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=NOT_A_TOKEN)
+    result = sitesecrets(env, "run", "--service", "api", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    assert result.returncode == 1 and "does not hold a Site Secrets token" in result.stderr and "not started" in result.stderr
+    assert listener.heard == [] and not marker.exists()
+
+
+def test_login_refuses_a_pasted_password_before_sending_it(listener, config):
+    result = sitesecrets(base_env(XDG_CONFIG_HOME=str(config)), "login", "--url", listener.url, input=NOT_A_TOKEN + "\n")
+    assert result.returncode == 2 and "not a token (ss_...)" in result.stderr and NOT_A_TOKEN not in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()

@@ -25,16 +25,16 @@ def _exit_message(argv: list[str]) -> str:
 
 
 def test_bad_url_is_one_sentence():
-    assert _exit_message(["--url", "ftp://x", "--token", "t"]).startswith("sitesecrets: 'ftp://x' is not a server URL")
+    assert _exit_message(["--url", "ftp://x", "--token", "ss_t"]).startswith("sitesecrets: 'ftp://x' is not a server URL")
 
 
 def test_plain_http_to_remote_host_refused_without_insecure():
-    message = _exit_message(["--url", "http://example.com", "--token", "t"])
+    message = _exit_message(["--url", "http://example.com", "--token", "ss_t"])
     assert "plain http" in message and "--insecure" in message
 
 
 def test_unreachable_server_is_one_sentence():
-    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "t"]) == \
+    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "ss_t"]) == \
         "sitesecrets: cannot reach a server at http://127.0.0.1:9; is it running?"
 
 
@@ -114,7 +114,7 @@ def test_cli_import_is_light_and_never_touches_server_or_textual():
 
 def test_start_up_failure_prints_no_traceback():
     result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9"],
-                            capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "t"})
+                            capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "ss_t"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0
 

@@ -42,8 +42,10 @@ def read_token(url: str) -> str:
             token = ""
     else:
         token = sys.stdin.readline() if sys.stdin is not None else ""  # closed (<&-): no token
+    from tui.credentials import looks_like_token
+
     token = token.strip()
-    if not token or any(c.isspace() for c in token):
+    if not looks_like_token(token) or any(c.isspace() for c in token):  # checked before it is sent anywhere
         raise UsageError("that is not a token (ss_...); nothing was stored")
     return token
 
