@@ -176,6 +176,11 @@ def cmd_token_ls(args):
 
 
 def cmd_token_revoke(args):
+    from tui.credentials import looks_like_token
+
+    if looks_like_token(args.id):  # never into a URL, where logs and proxies would keep it
+        raise UsageError("that is a token, not a token id (tok_...); `sitesecrets token ls` lists the ids by name "
+                         "(and since the token is now in your shell history, revoke it)")
     with client_for(args) as client:
         client.revoke_token(args.id)
     print(f"revoked {args.id}", file=sys.stderr)
