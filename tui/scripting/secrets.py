@@ -123,7 +123,7 @@ def _read_value(args: argparse.Namespace) -> str:
     if sys.stdin is None:  # closed (<&-): no value at all, not an empty one
         raise UsageError("standard input is closed (<&-): pipe the value in or pass --from-file; nothing was sent")
     if not sys.stdin.isatty():
-        return sys.stdin.read()
+        return _read_piped()
     from tui.prompt import MAX_LINE_BYTES, ask
 
     try:
@@ -137,6 +137,16 @@ def _read_value(args: argparse.Namespace) -> str:
         raise UsageError(f"a terminal keeps only {MAX_LINE_BYTES} bytes of a typed line and this value may have "
                          "been cut there: pipe it in or use --from-file; nothing was sent")
     return first
+
+
+def _read_piped() -> str:
+    """Piped stdin as the UTF-8 it must be, read as bytes: a UTF-8 locale's text stdin raises on
+    other bytes, and the C locale's turns them into lone surrogates the server then refuses."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("cannot read standard input: not UTF-8 text; nothing was sent") from None
 
 
 def cmd_set(args: argparse.Namespace) -> None:
