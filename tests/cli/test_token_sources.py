@@ -306,3 +306,12 @@ def test_login_refuses_a_pasted_password_before_sending_it(listener, config):
     result = sitesecrets(base_env(XDG_CONFIG_HOME=str(config)), "login", "--url", listener.url, input=NOT_A_TOKEN + "\n")
     assert result.returncode == 2 and "not a token (ss_...)" in result.stderr and NOT_A_TOKEN not in result.stderr
     assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def test_login_refuses_a_piped_line_that_is_not_utf8_in_one_sentence(listener, config):
+    env = base_env(XDG_CONFIG_HOME=str(config), PYTHONIOENCODING="utf-8:strict")  # as a UTF-8 locale reads stdin
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "login", "--url", listener.url], cwd=REPO, env=env,
+                            input=b"ss_\xff\xfe\n", capture_output=True, timeout=60)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
+    assert b"not a token (ss_...)" in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()

@@ -41,7 +41,11 @@ def read_token(url: str) -> str:
         except EOFError:
             token = ""
     else:
-        token = sys.stdin.readline() if sys.stdin is not None else ""  # closed (<&-): no token
+        line = sys.stdin.buffer.readline() if sys.stdin is not None else b""  # closed (<&-): no token
+        try:  # as bytes: a UTF-8 locale's text stdin raised on bytes no token holds
+            token = line.decode("utf-8")
+        except UnicodeDecodeError:
+            token = ""
     from tui.credentials import looks_like_token
 
     token = token.strip()
