@@ -126,6 +126,17 @@ def test_core_dumps_are_disabled():
     assert output.strip() == "(0, 0)"
 
 
+def test_local_holds_the_master_key_in_a_process_that_cannot_dump_core(tmp_path):
+    # the embedded server loads the master key before the TUI starts: the process must not be
+    # dumpable by then (no core file, as `sitesecrets-server` forbids, and no reading its memory)
+    code = ("import ctypes, resource, sys; from pathlib import Path; from tui.local import run_local_tui; "
+            "run_local_tui(Path(sys.argv[1]), lambda client, url, token_file: print("
+            "resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)) or 0)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True,
+                            timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")})
+    assert result.stdout.strip() == "(0, 0) 0", result.stderr
+
+
 class _Crashing(SiteSecretsApp):
     def action_crash(self) -> None:
         revealed_value = "crash-local-secret"  # a local a traceback with locals would print
