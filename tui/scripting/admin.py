@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table, site_of,
-                     wants_json)
+from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table,
+                     refuse_open_stdout, site_of, wants_json)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -139,6 +139,7 @@ def cmd_token_create(args):
     from shared.models import Role, TokenCreate
     from tui.client import build
 
+    refuse_open_stdout("the new token")
     site = args.token_site or (site_of(args) if args.role == "service" else None)
     chosen = {"site": site, "service": args.service, "expires_in_days": args.expires_in_days}
     body = build(TokenCreate, name=args.name, role=Role(args.role),
