@@ -120,10 +120,11 @@ def test_start_up_failure_prints_no_traceback():
 
 
 def test_core_dumps_are_disabled():
-    code = ("import resource; from tui.crash import disable_core_dumps; disable_core_dumps(); "
-            "print(resource.getrlimit(resource.RLIMIT_CORE))")
+    # the size limit, and the process not dumpable: a core_pattern pipe (ABRT) ignores the limit
+    code = ("import ctypes, resource; from tui.crash import disable_core_dumps; disable_core_dumps(); "
+            "print(resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert output.strip() == "(0, 0)"
+    assert output.strip() == "(0, 0) 0"
 
 
 def test_local_holds_the_master_key_in_a_process_that_cannot_dump_core(tmp_path):
