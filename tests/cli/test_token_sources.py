@@ -315,3 +315,24 @@ def test_login_refuses_a_piped_line_that_is_not_utf8_in_one_sentence(listener, c
     assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
     assert b"not a token (ss_...)" in result.stderr
     assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def with_userinfo(url: str, userinfo: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{userinfo}@{rest}"
+
+
+@pytest.mark.parametrize("userinfo", ["ss_pasted-into-the-url", "deploy:db-Passw0rd"])
+def test_a_server_url_holding_a_token_or_password_is_refused_unsaid_and_unsent(listener, live, site, config, userinfo):
+    # `--url https://TOKEN@host` is the curl habit; the URL is on the command line, in messages and
+    # in the credentials file's keys, and httpx would send its user and password as Basic auth
+    url = with_userinfo(listener.url, userinfo)
+    env = base_env(XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=live.admin_token)
+    results = [sitesecrets(env, "--url", url, "ls"),
+               sitesecrets(env, "run", "--url", url, "--service", "api", "--", "true"),
+               sitesecrets(base_env(XDG_CONFIG_HOME=str(config)), "login", "--url", url, input=live.admin_token + "\n")]
+    for result in results:
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+        assert "holds no user name or password" in result.stderr
+        assert userinfo.split(":")[-1] not in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()
