@@ -47,6 +47,9 @@ def check_url(url: str, *, insecure: bool = False) -> str:
 
     Raises `InsecureTransportError` for plain http to a non-loopback host unless `insecure`.
     """
+    if url.startswith("ss_"):  # credentials.TOKEN_PREFIX: the token pasted here too, never to be repeated
+        raise ValueError("the server URL given is a token, not a server URL such as http://127.0.0.1:8716 or "
+                         "unix:///path/to/socket")
     parts = urlsplit(url)
     if "@" in parts.netloc:  # said without the URL: what is before the @ is a secret of some kind
         raise ValueError("a server URL holds no user name or password (nothing before an @): it would be sent "

@@ -336,3 +336,13 @@ def test_a_server_url_holding_a_token_or_password_is_refused_unsaid_and_unsent(l
         assert "holds no user name or password" in result.stderr
         assert userinfo.split(":")[-1] not in result.stderr
     assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def test_a_token_given_as_the_server_url_is_not_repeated(live, config):
+    # the token pasted into SITESECRETS_URL too: the refusal lands in a CI log, so it says what went
+    # wrong without the token
+    env = base_env(XDG_CONFIG_HOME=str(config), SITESECRETS_URL=live.admin_token, SITESECRETS_TOKEN=live.admin_token)
+    for args in (["ls"], ["run", "--service", "api", "--", "true"]):
+        result = sitesecrets(env, *args)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+        assert "is a token, not a server URL" in result.stderr and live.admin_token not in result.stderr
