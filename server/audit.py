@@ -11,7 +11,7 @@ from __future__ import annotations
 from shared.audit_actions import secret_target  # the handlers import it from here too
 from shared.models import ErrorCode
 
-from .http import ApiError
+from .http import ApiError, without_tokens
 from .store import AuditRecord, StorageFull, Transaction
 
 
@@ -25,11 +25,11 @@ def path_target(action: str, params: dict[str, str]) -> str | None:
     create or a list, whose names are in a body a refused request never has read."""
     kind = action.split(".", 1)[0]
     if kind == "secret":
-        return secret_target(params.get("app"), params["name"]) if "name" in params else None
+        return secret_target(params.get("app"), without_tokens(params["name"])) if "name" in params else None
     if kind not in _PATH_TARGETS:
         return None
     parameter, form = _PATH_TARGETS[kind]
-    return form.format(params[parameter]) if parameter in params else None
+    return form.format(without_tokens(params[parameter])) if parameter in params else None
 
 
 def record(tx: Transaction, event: AuditRecord) -> None:

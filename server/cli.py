@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -24,6 +25,7 @@ from shared.models import Role
 from . import audit_cli, completion
 from .config import (AUDIT_FILE_ENV, AUDIT_RETENTION_ENV, COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV,
                      DATABASE_URL_FILE_ENV, Settings)
+from .coredumps import forbid_core_dumps
 from .dburl import DatabaseUrlError, as_url, resolve
 
 _NO_PASSWORD = "without a password: keep that in ~/.pgpass or PGPASSWORD, or give the URL another way"
@@ -221,6 +223,7 @@ PIPE_CLOSED = 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    forbid_core_dumps()  # before any command makes or loads the master key
     parser = build_parser()
     args = parser.parse_args(argv)
     if sys.stdout is None and _prints_to_stdout(args):  # closed (>&-): a token shown once would go nowhere
@@ -252,6 +255,9 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if getattr(args, "needs_data_dir", False) and args.data_dir is None:
         print(f"sitesecrets-server {args.command}: say which data directory: --data-dir DIR or ${DATA_DIR_ENV}", file=sys.stderr)
         return 2  # as argparse answers a missing required option
+    if args.command in ("init", "token") and (problem := _open_stdout("the token")) is not None:
+        print(f"sitesecrets-server {args.command}: {problem}", file=sys.stderr)
+        return 2  # before a data directory or a token is made
     if args.command == "serve" and (problem := _audit_retention(args, os.environ)) is not None:
         print(f"sitesecrets-server serve: {problem}", file=sys.stderr)
         return 2  # as argparse answers the option's own bad value
@@ -279,6 +285,25 @@ def _reporting(command, *args: object) -> int:
     except OSError as error:
         print(f"sitesecrets-server: {error.strerror or error} ({getattr(error, 'filename', '') or ''})", file=sys.stderr)
         return 1
+
+
+def _open_stdout(what: str) -> str | None:
+    """Why `what` must not be printed to stdout, when stdout is a file every user of the host may
+    read (`init > admin.token` under the usual umask 022 makes one 0644); None otherwise. Its group
+    may read it; a pipe or a terminal is no file anyone else opens."""
+    try:
+        found = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        return None
+    if not stat.S_ISREG(found.st_mode) or not found.st_mode & stat.S_IRWXO:
+        return None
+    try:
+        name = os.readlink(f"/proc/self/fd/{sys.stdout.fileno()}")
+    except OSError:
+        name = "a file"
+    return (f"standard output is {name}, a file every user of this host may read (mode {stat.S_IMODE(found.st_mode):o}), "
+            f"and {what} would be written there: chmod 600 it first, or write it under umask 077, as in "
+            "(umask 077; sitesecrets-server ... > FILE); nothing was done")
 
 
 class MissingUrl(DatabaseUrlError):

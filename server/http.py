@@ -8,6 +8,7 @@ turns it into API.md's error shape.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, TypeVar
 from urllib.parse import parse_qsl
@@ -29,8 +30,21 @@ MAX_LOGGED_PATH = 200
 """How much of a request's path an audit event or a log line keeps (a path may be 64 KB)."""
 
 
+_TOKEN_IN_TEXT = re.compile(r"ss_[A-Za-z0-9_-]{43}")
+"""A token as the server mints them (`auth.TOKEN_PREFIX` and 32 bytes of base64url)."""
+
+
+def without_tokens(text: str) -> str:
+    """`text` with anything shaped like a token masked as `ss_***`: what a path holds when a token
+    is pasted where its id belongs (`DELETE /v1/tokens/ss_...`, `token revoke ss_...`), for the
+    audit events and log lines that name the path."""
+    return _TOKEN_IN_TEXT.sub("ss_***", text)
+
+
 def bounded(path: str) -> str:
-    """`path` cut to `MAX_LOGGED_PATH` characters, saying how much was left out."""
+    """`path` as an audit event or a log line keeps it: `without_tokens`, then cut to
+    `MAX_LOGGED_PATH` characters, saying how much was left out."""
+    path = without_tokens(path)
     if len(path) <= MAX_LOGGED_PATH:
         return path
     return f"{path[:MAX_LOGGED_PATH]}...({len(path) - MAX_LOGGED_PATH} more characters)"

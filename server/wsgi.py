@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .app import Application, create_app
 from .config import DATA_DIR_ENV, Settings
+from .coredumps import forbid_core_dumps
 from .datadir import DataDirError, open_state
 from .dburl import DatabaseUrlError, database_url_from_environment
 from .sweeper import TrashSweeper
@@ -28,6 +29,7 @@ from .sweeper import TrashSweeper
 def create(environ: dict[str, str] | None = None) -> Application:
     """The application over the store and key the environment names; raises `DataDirError` if they
     cannot be opened (a wrong key, no database), so the worker fails to boot with that sentence."""
+    forbid_core_dumps()  # before the master key is loaded
     environ = os.environ if environ is None else environ
     data_dir = environ.get(DATA_DIR_ENV)
     if not data_dir:

@@ -13,7 +13,12 @@ from rich.text import Text
 
 
 def disable_core_dumps() -> None:
-    """A core dump would hold every value in memory; refuse to write one (best effort)."""
+    """A core dump would hold the token and every value in memory; refuse to write one (best
+    effort): a size limit of 0, and the process not dumpable, which also stops a `core_pattern`
+    pipe that ignores the limit (ABRT) and other processes of the user reading its memory."""
+    from tui.nodump import forbid_dumping
+
+    forbid_dumping()
     try:
         import resource
     except ImportError:  # not on this platform

@@ -30,6 +30,7 @@ import sys
 from tui.pins import Trust
 
 TOKEN_ENV = "SITESECRETS_TOKEN"
+TOKEN_PREFIX = "ss_"
 CREDENTIALS_FILE = "credentials.json"
 TOKEN_ARGUMENT_WARNING = ("sitesecrets: warning: --token shows the token to every user of this host (ps) and "
                           "keeps it in shell history; use `sitesecrets login`, --token-file or SITESECRETS_TOKEN")
@@ -191,17 +192,32 @@ def forget_token(directory: str, url: str) -> bool:
 
 def resolve_token(url: str, *, token: str | None = None, token_file: str | None = None,
                   environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
-    """The token to use for `url` by the precedence above; None when there is none at all."""
+    """The token to use for `url` by the precedence above; None when there is none at all.
+    Raises CredentialsError for one that is not a token (`looks_like_token`)."""
     if token and token_file:
         raise CredentialsError("pass --token-file or --token, not both")
     if token_file:
-        return read_token_file(token_file)
+        return _a_token(read_token_file(token_file), f"token file {token_file}")
     if token:
         print(TOKEN_ARGUMENT_WARNING, file=sys.stderr)
-        return token
+        return _a_token(token, "--token")
     if environ.get(TOKEN_ENV):
-        return environ[TOKEN_ENV]
+        return _a_token(environ[TOKEN_ENV], TOKEN_ENV)
     return load_credentials(config_dir(environ)).get(server_key(url))
+
+
+def looks_like_token(text: str) -> bool:
+    """Whether `text` can be a Site Secrets token: every one starts with `TOKEN_PREFIX`. What does
+    not (the master key given as --token-file, a database password in SITESECRETS_TOKEN) is never
+    sent as a bearer token: it would reach whatever answers at the URL, a wrong server included."""
+    return text.startswith(TOKEN_PREFIX)
+
+
+def _a_token(token: str, source: str) -> str:
+    if not looks_like_token(token):
+        raise CredentialsError(f"{source} does not hold a Site Secrets token (those start with {TOKEN_PREFIX}); "
+                               "it was sent nowhere")
+    return token
 
 
 NO_TOKEN = "no token; run `sitesecrets login`, pass --token-file PATH or set SITESECRETS_TOKEN"

@@ -23,8 +23,10 @@ def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str, st
     `open_tui(client, url, token_file)`, stop it. `token_file` holds the server's admin token
     (0600), for the help screen to tell another shell of this user's how to connect."""
     from server import files
+    from server.coredumps import forbid_core_dumps
     from server.embedded import LOCAL_TOKEN_FILE, EmbeddedServer
 
+    forbid_core_dumps()  # before the embedded server makes or loads the master key, as sitesecrets-server does
     files.make_dirs(data_dir)  # ~/.local/share and the rest 0700, not as the umask would have them
     # mkdtemp: a new directory, mode 0700, under a short path (a socket path must fit in 108 bytes,
     # and the help screen's `export SITESECRETS_URL=...` line in 80 columns)

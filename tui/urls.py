@@ -47,7 +47,14 @@ def check_url(url: str, *, insecure: bool = False) -> str:
 
     Raises `InsecureTransportError` for plain http to a non-loopback host unless `insecure`.
     """
+    if url.startswith("ss_"):  # credentials.TOKEN_PREFIX: the token pasted here too, never to be repeated
+        raise ValueError("the server URL given is a token, not a server URL such as http://127.0.0.1:8716 or "
+                         "unix:///path/to/socket")
     parts = urlsplit(url)
+    if "@" in parts.netloc:  # said without the URL: what is before the @ is a secret of some kind
+        raise ValueError("a server URL holds no user name or password (nothing before an @): it would be sent "
+                         "and shown with the URL; keep the token in a file (--token-file), SITESECRETS_TOKEN "
+                         "or `sitesecrets login`")
     if parts.scheme == "unix":
         if parts.netloc or not parts.path.startswith("/") or parts.query or parts.fragment:
             raise ValueError(f"{url!r} is not a unix socket URL such as unix:///run/sitesecrets/api.sock")

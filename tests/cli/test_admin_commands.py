@@ -168,6 +168,15 @@ def test_token_revoke_of_an_unknown_id_exits_1(cli):
     assert result.returncode == 1 and result.stderr.strip()
 
 
+def test_token_revoke_given_the_token_instead_of_its_id_sends_nothing_and_says_where_the_id_is(live: Live, cli, site):
+    created = live.ok("POST", "/v1/tokens", 201, json={"name": "pasted", "role": "viewer", "site": site})
+    result = cli("token", "revoke", created["token"])
+    assert result.returncode == 2, result.stderr
+    assert "a token, not a token id (tok_...)" in result.stderr and "sitesecrets token ls" in result.stderr
+    assert created["token"] not in result.stderr
+    assert cli("ls", site=site, token=created["token"]).returncode == 0  # nothing was revoked either
+
+
 def test_token_commands_by_an_editor_are_refused(live: Live, cli, site):
     editor = live.mint("editor", site)
     assert cli("token", "ls", token=editor).returncode == 1

@@ -333,3 +333,42 @@ def test_an_unknown_signal_name_is_a_usage_error(live, watched):
     result = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--watch", "--signal", "NOPE", "--service", "api",
                              "--", "true"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 2 and "no signal is named 'NOPE'" in result.stderr
+
+
+def _allowing_core_dumps() -> None:
+    """`preexec_fn`: the most the host lets a process dump (`ulimit -c unlimited`, `LimitCORE=`)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+
+
+def _core_limit(pid: int) -> list[str]:
+    line = next(li for li in Path(f"/proc/{pid}/limits").read_text().splitlines() if li.startswith("Max core file size"))
+    return line.split()[4:6]
+
+
+def test_a_crashing_supervisor_leaves_no_core_file_and_the_command_keeps_its_own_limits(live, watched, tmp_path):
+    # the supervisor holds the token and every value for as long as the command runs; a core file
+    # of it would hold them too. The command is the user's program: what it may dump is its host's say
+    update(live, watched.site, "core-dump-canary-value")
+    cwd = tmp_path / "cwd"  # where a core_pattern of "core" (the kernel's default) puts the file
+    cwd.mkdir()
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   WATCH_RECORD=str(watched.record), PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api", "--", sys.executable, str(watched.script)]
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_allowing_core_dumps)
+    try:
+        wait_until(lambda: started_with(watched, "core-dump-canary-value"), "the first start")
+        child = started_with(watched, "core-dump-canary-value")["pid"]
+        allowed = _core_limit(proc.pid)
+        assert _core_limit(child) == allowed
+        proc.send_signal(signal.SIGABRT)  # not forwarded: its default action is a core dump
+        assert proc.wait(CEILING) == -signal.SIGABRT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(CEILING)
+    dumped = [path.name for path in cwd.iterdir()]
+    assert dumped == [], dumped

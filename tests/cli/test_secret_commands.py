@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
-from cli_helpers import Live, RecordingProxy
+import pytest
+
+from cli_helpers import REPO, Live, RecordingProxy, base_env
 
 
 def test_set_reads_stdin_creates_then_updates(live: Live, cli, site):
@@ -55,6 +59,21 @@ def test_set_of_a_file_that_is_not_utf8_is_a_usage_error(live: Live, cli, site, 
     path.write_bytes(b"\xff\xfe\x00")
     result = cli("set", "BIN", "--from-file", str(path), site=site)
     assert result.returncode == 2 and "UTF-8" in result.stderr
+    assert live.secret(site, "BIN").status_code == 404
+
+
+@pytest.mark.parametrize("locale", [{"PYTHONIOENCODING": "utf-8:strict"}, {"LC_ALL": "C", "PYTHONIOENCODING": ""}],
+                         ids=["utf-8 locale", "C locale"])
+def test_set_from_stdin_that_is_not_utf8_is_a_usage_error(live: Live, site, locale):
+    # a UTF-8 locale reads stdin strictly (it was a traceback); the C locale lets bad bytes through
+    # as lone surrogates (it was the server's "holds a lone surrogate", about bytes the user never saw)
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site, **locale)
+    for args in (["set", "BIN"], ["set", "BIN", "--from-file", "-"]):
+        result = subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=env, input=b"binary\xff\xfe",
+                                capture_output=True, timeout=60)
+        stderr = result.stderr.decode()
+        assert result.returncode == 2 and "Traceback" not in stderr, stderr
+        assert stderr == "sitesecrets: cannot read standard input: not UTF-8 text; nothing was sent\n"
     assert live.secret(site, "BIN").status_code == 404
 
 

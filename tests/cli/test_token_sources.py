@@ -232,3 +232,117 @@ def test_login_refuses_plain_http_to_another_host_before_asking(config):
     result = sitesecrets(env, "login", "--url", "http://secrets.example", input="ss_never_sent\n")
     assert result.returncode == 2 and "plain http" in result.stderr
     assert not (config / "sitesecrets").exists()
+
+
+class Listener:
+    """Whatever answers on a loopback port (any local user may, README: Shared-host set-up): it
+    records the Authorization header of each request and refuses it, as a wrong server would."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        heard = self.heard = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                heard.append(self.headers.get("Authorization", ""))
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_GET
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener():
+    heard = Listener()
+    yield heard
+    heard.close()
+
+
+NOT_A_TOKEN = "pg-Passw0rd-of-the-shop-db"  # what lands in SITESECRETS_TOKEN or a token file by mistake
+MASTER_KEY = "q7Xh0m2Vd1c8Jr5Yb6Lk3Nw9Zs4Pt0Ea1Ui2Oy3Gf4A="  # `--token-file master.key`: base64 of 32 bytes
+
+
+@pytest.mark.parametrize("source", ["token-file", "environment", "option"])
+def test_what_is_not_a_token_is_refused_and_sent_nowhere(listener, config, tmp_path, source):
+    env, args = base_env(SITESECRETS_URL=listener.url, XDG_CONFIG_HOME=str(config)), ["ls"]
+    if source == "token-file":
+        args += ["--token-file", str(private_file(tmp_path / "master.key", MASTER_KEY + "\n"))]
+        secret = MASTER_KEY
+    elif source == "environment":
+        env["SITESECRETS_TOKEN"], secret = NOT_A_TOKEN, NOT_A_TOKEN
+    else:
+        args += ["--token", NOT_A_TOKEN]
+        secret = NOT_A_TOKEN
+    result = sitesecrets(env, *args)
+    assert result.returncode == 2, result.stderr
+    assert "does not hold a Site Secrets token" in result.stderr and "ss_" in result.stderr
+    assert secret not in result.stderr
+    assert listener.heard == []
+
+
+def test_run_refuses_what_is_not_a_token_and_starts_nothing(listener, config, tmp_path):
+    marker = tmp_path / "started"
+    env = base_env(SITESECRETS_URL=listener.url, XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=NOT_A_TOKEN)
+    result = sitesecrets(env, "run", "--service", "api", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
+    assert result.returncode == 1 and "does not hold a Site Secrets token" in result.stderr and "not started" in result.stderr
+    assert listener.heard == [] and not marker.exists()
+
+
+def test_login_refuses_a_pasted_password_before_sending_it(listener, config):
+    result = sitesecrets(base_env(XDG_CONFIG_HOME=str(config)), "login", "--url", listener.url, input=NOT_A_TOKEN + "\n")
+    assert result.returncode == 2 and "not a token (ss_...)" in result.stderr and NOT_A_TOKEN not in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def test_login_refuses_a_piped_line_that_is_not_utf8_in_one_sentence(listener, config):
+    env = base_env(XDG_CONFIG_HOME=str(config), PYTHONIOENCODING="utf-8:strict")  # as a UTF-8 locale reads stdin
+    result = subprocess.run([sys.executable, "-m", "tui.cli", "login", "--url", listener.url], cwd=REPO, env=env,
+                            input=b"ss_\xff\xfe\n", capture_output=True, timeout=60)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr, result.stderr
+    assert b"not a token (ss_...)" in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def with_userinfo(url: str, userinfo: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{userinfo}@{rest}"
+
+
+@pytest.mark.parametrize("userinfo", ["ss_pasted-into-the-url", "deploy:db-Passw0rd"])
+def test_a_server_url_holding_a_token_or_password_is_refused_unsaid_and_unsent(listener, live, site, config, userinfo):
+    # `--url https://TOKEN@host` is the curl habit; the URL is on the command line, in messages and
+    # in the credentials file's keys, and httpx would send its user and password as Basic auth
+    url = with_userinfo(listener.url, userinfo)
+    env = base_env(XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=live.admin_token)
+    results = [sitesecrets(env, "--url", url, "ls"),
+               sitesecrets(env, "run", "--url", url, "--service", "api", "--", "true"),
+               sitesecrets(base_env(XDG_CONFIG_HOME=str(config)), "login", "--url", url, input=live.admin_token + "\n")]
+    for result in results:
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+        assert "holds no user name or password" in result.stderr
+        assert userinfo.split(":")[-1] not in result.stderr
+    assert listener.heard == [] and not (config / "sitesecrets").exists()
+
+
+def test_a_token_given_as_the_server_url_is_not_repeated(live, config):
+    # the token pasted into SITESECRETS_URL too: the refusal lands in a CI log, so it says what went
+    # wrong without the token
+    env = base_env(XDG_CONFIG_HOME=str(config), SITESECRETS_URL=live.admin_token, SITESECRETS_TOKEN=live.admin_token)
+    for args in (["ls"], ["run", "--service", "api", "--", "true"]):
+        result = sitesecrets(env, *args)
+        assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+        assert "is a token, not a server URL" in result.stderr and live.admin_token not in result.stderr

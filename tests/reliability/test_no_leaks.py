@@ -2,7 +2,7 @@
 
 One real server process (`serve --access-log`, its stdout and stderr captured) is driven through
 every route with values and tokens that are random and distinctive: successes, refusals, bad and
-revoked tokens, tokens in query strings, a value too large, a typed value that fails its schema,
+revoked tokens, tokens in query strings and in paths, a value too large, a typed value that fails its schema,
 and a 500 from a tampered ciphertext. Once it has stopped, its stdout, stderr, any log file in its
 data directory and every audit row are searched for each of those strings, and the database
 files (WAL included) for each token and value in clear.
@@ -120,6 +120,10 @@ def drive_every_route(url: str, admin_token: str, data_dir: Path) -> tuple[list[
     for name in ("token", "access_token"):
         assert httpx.get(f"{url}/v1/sites", params={name: made["editor"]["token"]}).status_code == 401
         assert a.get("/v1/sites", params={name: made["admin"]["token"]}).status_code == 401
+    # a token pasted where its id belongs (`token revoke ss_...`): the path goes to the access log,
+    # and, refused, to an audit event
+    assert viewer.delete(f"/v1/tokens/{made['editor']['token']}").status_code == 403
+    assert a.delete(f"/v1/tokens/{made['service']['token']}").status_code == 404
     for bad in (distinctive("ss_"), distinctive("Basic "), distinctive("")):
         tokens.append(bad)
         assert httpx.get(f"{url}/v1/whoami", headers={"Authorization": f"Bearer {bad}"}).status_code == 401

@@ -6,6 +6,7 @@ import datetime
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import stat
 import subprocess
@@ -67,6 +68,36 @@ def test_init_prints_an_admin_token_on_its_own_line_and_locks_down_its_files(ini
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for name in ("master.key", "secrets.db"):
         assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600
+
+
+def _into_file(path: Path, mode: int, *args: str) -> subprocess.CompletedProcess:
+    """`sitesecrets-server ARGS > path`, the file made `mode` first, as a shell's `>` under umask 022 makes it."""
+    path.touch()
+    path.chmod(mode)
+    with path.open("wb") as out:
+        result = subprocess.run([sys.executable, "-m", "server", *args], cwd=REPO, stdout=out, stderr=subprocess.PIPE,
+                                text=True, timeout=60)
+    return result
+
+
+def test_init_and_token_create_print_no_token_into_a_file_every_user_may_read(initialised, tmp_path):
+    data_dir, _ = initialised
+    out = tmp_path / "admin.token"
+    fresh = tmp_path / "fresh"
+    for args in (["init", "--data-dir", str(fresh)],
+                 ["token", "create", "--data-dir", str(data_dir), "--name", "spilled", "--role", "admin"]):
+        result = _into_file(out, 0o644, *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"sitesecrets-server {args[0]}: standard output is {out}, a file every user of this "
+                                 "host may read (mode 644), and the token would be written there: chmod 600 it first, "
+                                 "or write it under umask 077, as in (umask 077; sitesecrets-server ... > FILE); "
+                                 "nothing was done\n")
+        assert out.read_bytes() == b""
+    assert not fresh.exists()
+    with sqlite3.connect(data_dir / "secrets.db") as db:
+        assert db.execute("SELECT count(*) FROM tokens WHERE name = 'spilled'").fetchone() == (0,)
+    assert _into_file(out, 0o600, "token", "create", "--data-dir", str(data_dir), "--name", "kept", "--role", "admin").returncode == 0
+    assert out.read_text().startswith("ss_")
 
 
 def test_init_refuses_a_directory_that_holds_a_database_and_changes_nothing(initialised):

@@ -25,16 +25,16 @@ def _exit_message(argv: list[str]) -> str:
 
 
 def test_bad_url_is_one_sentence():
-    assert _exit_message(["--url", "ftp://x", "--token", "t"]).startswith("sitesecrets: 'ftp://x' is not a server URL")
+    assert _exit_message(["--url", "ftp://x", "--token", "ss_t"]).startswith("sitesecrets: 'ftp://x' is not a server URL")
 
 
 def test_plain_http_to_remote_host_refused_without_insecure():
-    message = _exit_message(["--url", "http://example.com", "--token", "t"])
+    message = _exit_message(["--url", "http://example.com", "--token", "ss_t"])
     assert "plain http" in message and "--insecure" in message
 
 
 def test_unreachable_server_is_one_sentence():
-    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "t"]) == \
+    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "ss_t"]) == \
         "sitesecrets: cannot reach a server at http://127.0.0.1:9; is it running?"
 
 
@@ -114,16 +114,28 @@ def test_cli_import_is_light_and_never_touches_server_or_textual():
 
 def test_start_up_failure_prints_no_traceback():
     result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9"],
-                            capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "t"})
+                            capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "ss_t"})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0
 
 
 def test_core_dumps_are_disabled():
-    code = ("import resource; from tui.crash import disable_core_dumps; disable_core_dumps(); "
-            "print(resource.getrlimit(resource.RLIMIT_CORE))")
+    # the size limit, and the process not dumpable: a core_pattern pipe (ABRT) ignores the limit
+    code = ("import ctypes, resource; from tui.crash import disable_core_dumps; disable_core_dumps(); "
+            "print(resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))")
     output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    assert output.strip() == "(0, 0)"
+    assert output.strip() == "(0, 0) 0"
+
+
+def test_local_holds_the_master_key_in_a_process_that_cannot_dump_core(tmp_path):
+    # the embedded server loads the master key before the TUI starts: the process must not be
+    # dumpable by then (no core file, as `sitesecrets-server` forbids, and no reading its memory)
+    code = ("import ctypes, resource, sys; from pathlib import Path; from tui.local import run_local_tui; "
+            "run_local_tui(Path(sys.argv[1]), lambda client, url, token_file: print("
+            "resource.getrlimit(resource.RLIMIT_CORE), ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)) or 0)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data")], capture_output=True, text=True,
+                            timeout=60, env={k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")})
+    assert result.stdout.strip() == "(0, 0) 0", result.stderr
 
 
 class _Crashing(SiteSecretsApp):

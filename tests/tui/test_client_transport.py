@@ -200,6 +200,6 @@ def test_a_self_signed_certificate_is_named_as_the_reason(tmp_path):
 def test_the_tui_start_names_a_refused_certificate(tmp_path):
     with tls_server(*make_certificate(tmp_path)) as url:
         with pytest.raises(SystemExit) as caught:
-            cli.main(["--url", url, "--token", "t"])
+            cli.main(["--url", url, "--token", "ss_t"])
     assert caught.value.code == (f"sitesecrets: cannot reach a server at {url}: "
                                  "the server's TLS certificate was refused: self-signed certificate")

@@ -41,9 +41,15 @@ def read_token(url: str) -> str:
         except EOFError:
             token = ""
     else:
-        token = sys.stdin.readline() if sys.stdin is not None else ""  # closed (<&-): no token
+        line = sys.stdin.buffer.readline() if sys.stdin is not None else b""  # closed (<&-): no token
+        try:  # as bytes: a UTF-8 locale's text stdin raised on bytes no token holds
+            token = line.decode("utf-8")
+        except UnicodeDecodeError:
+            token = ""
+    from tui.credentials import looks_like_token
+
     token = token.strip()
-    if not token or any(c.isspace() for c in token):
+    if not looks_like_token(token) or any(c.isspace() for c in token):  # checked before it is sent anywhere
         raise UsageError("that is not a token (ss_...); nothing was stored")
     return token
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table, site_of,
-                     wants_json)
+from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table,
+                     refuse_open_stdout, site_of, wants_json)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -139,6 +139,7 @@ def cmd_token_create(args):
     from shared.models import Role, TokenCreate
     from tui.client import build
 
+    refuse_open_stdout("the new token")
     site = args.token_site or (site_of(args) if args.role == "service" else None)
     chosen = {"site": site, "service": args.service, "expires_in_days": args.expires_in_days}
     body = build(TokenCreate, name=args.name, role=Role(args.role),
@@ -176,6 +177,11 @@ def cmd_token_ls(args):
 
 
 def cmd_token_revoke(args):
+    from tui.credentials import looks_like_token
+
+    if looks_like_token(args.id):  # never into a URL, where logs and proxies would keep it
+        raise UsageError("that is a token, not a token id (tok_...); `sitesecrets token ls` lists the ids by name "
+                         "(and since the token is now in your shell history, revoke it)")
     with client_for(args) as client:
         client.revoke_token(args.id)
     print(f"revoked {args.id}", file=sys.stderr)

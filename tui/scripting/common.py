@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -160,6 +161,26 @@ def stdout_gone() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
+
+
+def refuse_open_stdout(what: str) -> None:
+    """UsageError when stdout is a file every user of the host may read, before `what` (a token,
+    values) is asked of the server: `> FILE` under the usual umask 022 makes one 0644, and on a
+    shared host the other users are other tenants. Its group may read it (a web server's group
+    reading a .env file); a pipe or a terminal is no file anyone else opens."""
+    try:
+        found = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        return
+    if not stat.S_ISREG(found.st_mode) or not found.st_mode & stat.S_IRWXO:
+        return
+    try:
+        name = os.readlink(f"/proc/self/fd/{sys.stdout.fileno()}")
+    except OSError:
+        name = "a file"
+    raise UsageError(f"standard output is {name}, a file every user of this host may read (mode "
+                     f"{stat.S_IMODE(found.st_mode):o}), and {what} would be written there: chmod 600 it first, or "
+                     "write it under umask 077, as in (umask 077; sitesecrets ... > FILE); nothing was done")
 
 
 def print_once(text: str, lost: str) -> None:

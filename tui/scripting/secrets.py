@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.limits import value_size
 
 from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table,
-                     say_services_to_restart, site_of, version_number, wants_json, write_values)
+                     refuse_open_stdout, say_services_to_restart, site_of, version_number, wants_json, write_values)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -95,6 +95,7 @@ def cmd_ls(args: argparse.Namespace) -> None:
 
 
 def cmd_get(args: argparse.Namespace) -> None:
+    refuse_open_stdout("the value")
     with client_for(args) as client:
         value = client.reveal(site_of(args), args.app, args.name, version=args.version).value
     write_values(value + ("\n" if sys.stdout.isatty() else ""), args.raw)
@@ -123,7 +124,7 @@ def _read_value(args: argparse.Namespace) -> str:
     if sys.stdin is None:  # closed (<&-): no value at all, not an empty one
         raise UsageError("standard input is closed (<&-): pipe the value in or pass --from-file; nothing was sent")
     if not sys.stdin.isatty():
-        return sys.stdin.read()
+        return _read_piped()
     from tui.prompt import MAX_LINE_BYTES, ask
 
     try:
@@ -139,10 +140,22 @@ def _read_value(args: argparse.Namespace) -> str:
     return first
 
 
+def _read_piped() -> str:
+    """Piped stdin as the UTF-8 it must be, read as bytes: a UTF-8 locale's text stdin raises on
+    other bytes, and the C locale's turns them into lone surrogates the server then refuses."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("cannot read standard input: not UTF-8 text; nothing was sent") from None
+
+
 def cmd_set(args: argparse.Namespace) -> None:
     from .generating import check_generate_options, generated_change
 
     check_generate_options(args)
+    if args.generate:
+        refuse_open_stdout("the generated value")
     for flag, given in (("--from-file", args.from_file is not None), ("--allow-empty", args.allow_empty)):
         if args.keep_value and given:
             raise UsageError(f"--keep-value and {flag} do not go together")

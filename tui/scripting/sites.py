@@ -13,7 +13,7 @@ import sys
 from tui.sitelimits import LIMIT_FIELDS, secrets_text, size_text
 
 from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table,
-                     stdin_is_terminal, wants_json)
+                     refuse_open_stdout, stdin_is_terminal, wants_json)
 
 
 def add_parsers(commands) -> None:
@@ -78,6 +78,8 @@ def cmd_sites_create(args):
     from shared.models import Role, SiteCreate, TokenCreate
     from tui.client import ApiError, build
 
+    if args.admin_token:
+        refuse_open_stdout("the site's admin token")
     body = build(SiteCreate, name=args.name)
     token_body = None
     if args.admin_token:  # judged before anything is sent, so a bad name creates no site either

@@ -12,7 +12,7 @@ from pathlib import Path
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
 from tui.dotenv import DockerFormatError, DotenvError, Entry, format_docker, format_env, format_shell, parse
 
-from .common import Refused, UsageError, client_for, site_of, write_values
+from .common import Refused, UsageError, client_for, refuse_open_stdout, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -155,6 +155,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     from tui.display import json_text
     from tui.envpolicy import refused
 
+    refuse_open_stdout("the values")
     site = site_of(args)
     if args.allow_env and not args.service:
         raise UsageError("--allow-env goes with --service")
