@@ -7,11 +7,13 @@ exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wa
 `SimpleQueue.put` is reentrant, so a signal handler may call it, and the blocked `get` wakes for
 it: nothing polls.
 
-- A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
-  to exit, then SIGKILL, and starts again with the new environment (the load recorded just
-  before). One that is not: CMD keeps the environment it has, and stderr says why, once.
-- A forwarded signal: CMD gets it, and the supervisor exits with CMD's status when it ends.
-  SIGUSR1 and SIGUSR2 are passed on too, and CMD runs on, watched as before.
+- A changed environment that is complete and acceptable: CMD's process group gets `--signal`,
+  CMD `--grace` seconds to exit, then the group SIGKILL, and CMD starts again with the new
+  environment (the load recorded just before). One that is not: CMD keeps the environment it
+  has, and stderr says why, once.
+- A forwarded signal: CMD's process group gets it (CMD and what it runs in the foreground, as from
+  a terminal), and the supervisor exits with CMD's status when it ends. SIGUSR1 and SIGUSR2 are
+  passed on to CMD alone, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
@@ -232,7 +234,7 @@ class Supervisor:
             return
         self.latest, self.pending = prepared.secrets, prepared
         if self.kill_at is None:  # not stopping already: a newer environment just replaces the pending one
-            self.signal_child(watch.stop_signal)
+            self.signal_group(watch.stop_signal)
             self.kill_at = time.monotonic() + watch.grace
 
     def on_exit(self, event: Exited) -> int | None:
@@ -251,17 +253,27 @@ class Supervisor:
 
     def forward(self, signum: int) -> None:
         self.leaving, self.pending = True, None
-        self.signal_child(signum)
+        self.signal_group(signum)
 
     def signal_child(self, signum: int) -> None:
         if self.child is not None:
             self.child.send_signal(signum)  # does nothing once the child has been reaped
 
+    def signal_group(self, signum: int) -> None:
+        """`signum` to CMD's process group, as a terminal signals its foreground group: CMD and
+        what it runs in it, such as a shell script's commands. A script's shell, killed at once by
+        a TERM it does not trap, would otherwise leave its program running on, unsupervised, with
+        the secrets, beside the one the next start begins."""
+        if self.child is not None:
+            try:
+                os.killpg(self.child.pid, signum)  # CMD leads a session, so its group has its pid
+            except ProcessLookupError:  # everyone in it has ended
+                pass
+
     def kill(self) -> None:
         """The grace is over: SIGKILL, and wait for the exit that follows."""
         self.kill_at = None
-        if self.child is not None:
-            self.child.kill()
+        self.signal_group(signal.SIGKILL)
 
     def say(self, sentence: str) -> None:
         """Tell stderr, once for as long as the same thing stays true."""

@@ -23,7 +23,12 @@ from waiting import wait_until
 
 CEILING = 60.0
 CHILD = '''
-import json, os, signal, sys
+import json, os, signal, subprocess, sys
+
+if os.environ.pop("WATCH_AS_SCRIPT", None):
+    # as a shell script: the command runs in the script's process group, and the script, its
+    # signals at their defaults, waits for it (`bash -c 'migrate; python server.py'`)
+    sys.exit(subprocess.call([sys.executable, __file__]))
 
 def record(**event):
     with open(os.environ["WATCH_RECORD"], "a") as out:
@@ -229,6 +234,32 @@ def test_a_supervisor_killed_with_sigkill_takes_its_child_with_it(live, watched)
         wait_until(lambda: started_with(watched, "second"), "a start with the new value")
         proc.kill()
         wait_until(lambda: not alive(started_with(watched, "second")["pid"]), "the restarted child to end with it")
+
+
+def test_a_forwarded_signal_reaches_the_command_a_script_runs_too(live, watched):
+    """The child is a shell script running the program in the foreground: a stop reaches the whole
+    process group, as a terminal's ctrl+c would, and nothing the script started runs on with the
+    secrets after the supervisor has exited."""
+    with supervisor(live, watched, WATCH_AS_SCRIPT="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        command = started_with(watched, "first")["pid"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script, killed by it as a shell is
+        wait_until(lambda: watched.events("signal"), "the script's command to get the signal")
+        assert watched.events("signal") == [{"event": "signal", "pid": command, "signal": signal.SIGTERM}]
+        wait_until(lambda: not alive(command), "the script's command to end")
+
+
+def test_a_restart_stops_the_command_a_script_runs_too(live, watched):
+    """Restarting a script must not leave its old program running beside the new one (two
+    servers on one port, the old one with the old secrets)."""
+    with supervisor(live, watched, WATCH_AS_SCRIPT="1"):
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        first = started_with(watched, "first")["pid"]
+        wait_until(lambda: not alive(first), "the old command to end")
+        assert [(e["pid"], e["signal"]) for e in watched.events("signal")] == [(first, signal.SIGTERM)]
 
 
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
