@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table, site_of,
-                     wants_json)
+from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table,
+                     refuse_readable_output, site_of, wants_json)
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -143,6 +143,7 @@ def cmd_token_create(args):
     chosen = {"site": site, "service": args.service, "expires_in_days": args.expires_in_days}
     body = build(TokenCreate, name=args.name, role=Role(args.role),
                  **{key: value for key, value in chosen.items() if value is not None})
+    refuse_readable_output()
     with client_for(args) as client:
         created = client.create_token(body)
     if args.json:  # asked for: the token is in it, this once

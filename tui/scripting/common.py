@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -160,6 +161,20 @@ def stdout_gone() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     finally:
         os.close(devnull)
+
+
+def refuse_readable_output() -> None:
+    """UsageError when stdout is a regular file that group or others may read (`export > .env`
+    under umask 022): called by the commands that print a value or a token, before they read or
+    make one. Refused rather than warned about, as a token file others may read is: on a shared
+    host every account could read the file, and a warning scrolls by unseen in a cron job."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError):  # no file behind it (closed, or not a real stream)
+        return
+    if stat.S_ISREG(mode) and mode & 0o077:
+        raise UsageError(f"standard output is a file other users can read (mode {stat.S_IMODE(mode):04o}): "
+                         "`chmod 600` it and run this again (new files: under `umask 077`); nothing was done")
 
 
 def print_once(text: str, lost: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shared.limits import value_size
 
-from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table,
+from .common import (Refused, UsageError, client_for, confirm, print_json, print_once, print_table, refuse_readable_output,
                      say_services_to_restart, site_of, version_number, wants_json, write_values)
 
 
@@ -95,6 +95,7 @@ def cmd_ls(args: argparse.Namespace) -> None:
 
 
 def cmd_get(args: argparse.Namespace) -> None:
+    refuse_readable_output()
     with client_for(args) as client:
         value = client.reveal(site_of(args), args.app, args.name, version=args.version).value
     write_values(value + ("\n" if sys.stdout.isatty() else ""), args.raw)
@@ -143,6 +144,8 @@ def cmd_set(args: argparse.Namespace) -> None:
     from .generating import check_generate_options, generated_change
 
     check_generate_options(args)
+    if args.generate:  # the new value is printed
+        refuse_readable_output()
     for flag, given in (("--from-file", args.from_file is not None), ("--allow-empty", args.allow_empty)):
         if args.keep_value and given:
             raise UsageError(f"--keep-value and {flag} do not go together")

@@ -13,7 +13,7 @@ import sys
 from tui.sitelimits import LIMIT_FIELDS, secrets_text, size_text
 
 from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table,
-                     stdin_is_terminal, wants_json)
+                     refuse_readable_output, stdin_is_terminal, wants_json)
 
 
 def add_parsers(commands) -> None:
@@ -85,6 +85,8 @@ def cmd_sites_create(args):
         token_body = build(TokenCreate, name=args.token_name or f"{args.name}-admin", role=Role.admin, site=args.name, **extra)
     elif args.token_name or args.expires_in_days is not None:
         raise UsageError("--token-name and --expires-in-days go with --admin-token")
+    if token_body is not None:
+        refuse_readable_output()
     with client_for(args) as client:
         site = client.create_site(body)
         print(f"created site {site.name}", file=sys.stderr)

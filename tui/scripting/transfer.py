@@ -12,7 +12,7 @@ from pathlib import Path
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
 from tui.dotenv import DockerFormatError, DotenvError, Entry, format_docker, format_env, format_shell, parse
 
-from .common import Refused, UsageError, client_for, site_of, write_values
+from .common import Refused, UsageError, client_for, refuse_readable_output, site_of, write_values
 
 
 def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
@@ -160,6 +160,7 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise UsageError("--allow-env goes with --service")
     if args.service and args.app:
         raise UsageError("--service exports what the service receives, from its own app; drop --app")
+    refuse_readable_output()
     with client_for(args) as client:
         if args.service:
             answer = client.service_env(site, args.service)
