@@ -17,6 +17,7 @@ it: nothing polls.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
+- As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
 forwards it once (in the terminal's group CMD would receive it twice).
@@ -87,6 +88,10 @@ class Unreachable:
 
 class Reached:
     """The server answers again after an Unreachable."""
+
+
+class Orphaned:
+    """SIGCHLD while the supervisor is PID 1: a process CMD's processes left behind may have ended."""
 
 
 # ----------------------------------------------------------------- the threads that feed the queue
@@ -189,6 +194,8 @@ class Supervisor:
             self.say(f"{event.reason}; {self.name} keeps running, trying again")
         elif isinstance(event, Reached):
             self.say("the server answers again; watching for changes")
+        elif isinstance(event, Orphaned):
+            reap_orphans(None if self.child is None else self.child.pid)
         return None
 
     @property
@@ -317,11 +324,41 @@ def die_with_this_process() -> Callable[[], None] | None:
     return in_the_child
 
 
+def reap_orphans(child: int | None) -> None:
+    """Reap every child that has ended but CMD (`child`, which its own thread waits for). As PID 1
+    of a container the supervisor is the parent of every process CMD's processes orphan, and one
+    it does not reap stays a zombie, a slot of the process table, until the container ends."""
+    for pid in children_of_this_process():
+        if pid != child:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped meanwhile
+                pass
+
+
+def children_of_this_process() -> list[int]:
+    """The pids of this process's children, from every thread (Linux's /proc; none elsewhere)."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children", encoding="ascii") as file:
+                found += [int(pid) for pid in file.read().split()]
+        except OSError:  # the thread has ended
+            pass
+    return found
+
+
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     """Run CMD under supervision until it ends; its status. RunError when its first start is refused."""
     events: queue.SimpleQueue = queue.SimpleQueue()
     for signum in FORWARDED + PASSED_ON:
         signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
+    if os.getpid() == 1:  # a container's entrypoint: the orphans of the container are ours to reap
+        signal.signal(signal.SIGCHLD, lambda _number, _frame: events.put(Orphaned()))
     supervisor = Supervisor(watch, events)
     status = supervisor.start(first)
     if status is not None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import shutil
+
 import pytest
 
 from cli_helpers import REPO, Live, base_env
@@ -260,6 +262,48 @@ def test_a_restart_stops_the_command_a_script_runs_too(live, watched):
         first = started_with(watched, "first")["pid"]
         wait_until(lambda: not alive(first), "the old command to end")
         assert [(e["pid"], e["signal"]) for e in watched.events("signal")] == [(first, signal.SIGTERM)]
+
+
+def children(pid: int) -> list[int]:
+    """The pids of `pid`'s children, from every thread of it."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(n) for n in (task / "children").read_text().split()]
+    return found
+
+
+def in_a_pid_namespace() -> list[str]:
+    """The words that run a command as PID 1 of a new PID namespace, as a container's entrypoint."""
+    words = [shutil.which("unshare") or "unshare", "--pid", "--kill-child", "--mount-proc"]
+    try:
+        works = subprocess.run([*words, "true"], capture_output=True, timeout=CEILING).returncode == 0
+    except FileNotFoundError:
+        works = False
+    if not works:
+        pytest.skip("this account may not make a PID namespace (unshare --pid needs CAP_SYS_ADMIN)")
+    return words
+
+
+def test_as_a_containers_pid_1_it_reaps_the_processes_the_child_orphans(live, watched, tmp_path):
+    """An entrypoint `sitesecrets run --watch -- CMD` is PID 1: every process CMD's own processes
+    leave behind becomes its child, and each one it does not reap stays a zombie, a slot of the
+    container's process table, until the container ends."""
+    started = tmp_path / "started"
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   STARTED=str(started))
+    script = '(sleep 0 &); (sleep 0 &); touch "$STARTED"; exec sleep 300'  # two orphans, then the program
+    argv = [*in_a_pid_namespace(), sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api",
+            "--", "sh", "-c", script]
+    namespace = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(started.exists, "the child to orphan two processes")
+        pid_1 = children(namespace.pid)[0]
+        wait_until(lambda: len(children(pid_1)) == 1, "the supervisor to reap the orphans")
+        program = children(pid_1)[0]
+        assert alive(program) and Path(f"/proc/{program}/cmdline").read_text() == "sleep\0" + "300\0"
+    finally:
+        namespace.kill()  # --kill-child: PID 1 ends with it, and the kernel ends the rest of the namespace
+        namespace.wait(CEILING)
 
 
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
