@@ -20,7 +20,7 @@ import sys
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envfetch import RunError, Server, child_environment, fetch_env, prepare, record_load
-from tui.settings import default_site, default_url
+from tui.settings import EMPTY_SITE, default_site, default_url
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
@@ -96,6 +96,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(options)
     if not args.watch and (args.signal is not None or args.grace is not None):
         parser.error("--signal and --grace apply only with --watch")
+    if not args.site:  # `--site "$UNSET"`: a mistake, not the default site
+        parser.error(EMPTY_SITE)
     inherited = dict(os.environ)
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)

@@ -49,15 +49,23 @@ def version_number(text: str) -> int:
 
 
 def site_of(args: argparse.Namespace) -> str:
-    from tui.settings import default_site
+    """--site, else the default (tui.settings); UsageError when it is empty. `--site "$CUSTOMER"`
+    with CUSTOMER unset is a mistake, never a request for the default site."""
+    from tui.settings import EMPTY_SITE, default_site
 
-    return getattr(args, "site", None) or default_site()
+    site = getattr(args, "site", None)
+    site = default_site() if site is None else site
+    if not site:
+        raise UsageError(f"{EMPTY_SITE}; nothing was done")
+    return site
 
 
 def url_of(args: argparse.Namespace) -> str:
+    """--url, else the default (tui.settings); an empty one stays empty, and is refused as no URL."""
     from tui.settings import default_url
 
-    return getattr(args, "url", None) or default_url()
+    url = getattr(args, "url", None)
+    return default_url() if url is None else url
 
 
 @contextmanager
