@@ -71,6 +71,17 @@ def grace_seconds(text: str) -> float:
     return seconds
 
 
+def restore_default_signals() -> None:
+    """Put back the defaults of the signals Python ignores for itself (SIGPIPE, SIGXFSZ). exec
+    keeps a signal ignored, and a shell script cannot trap or reset one ignored on entry: in
+    `run -- deploy.sh` every `producer | head -1` would fail with EPIPE instead of ending quietly,
+    and a shell loop writing into a closed pipe would never end. subprocess's `restore_signals`
+    does the same for the children of `run --watch`."""
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     """(options, CMD) around the first `--`; a missing `--` or CMD is a usage error."""
     if "--" not in argv:
@@ -130,6 +141,7 @@ def main(argv: list[str]) -> int:
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
     # of one system call, and the service is then recorded as loaded though it did not start; a
     # supervisor sees the status below and starts it again, which records the load again.
+    restore_default_signals()
     try:
         os.execve(first.program, command, first.env)  # the file check_start found, not a second PATH search
     except OSError as error:
