@@ -26,6 +26,7 @@ from tui.urls import check_url, warn_plain_loopback
 
 DEFAULT_SIGNAL = signal.SIGTERM
 DEFAULT_GRACE = 10.0
+DEFAULT_SETTLE = 2.0
 MAX_GRACE = 3600.0
 
 
@@ -48,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stay as CMD's supervisor and restart it whenever its environment changes")
     parser.add_argument("--signal", type=signal_named, metavar="NAME",
                         help="with --watch: the signal that asks CMD to stop before a restart (default TERM)")
-    parser.add_argument("--grace", type=grace_seconds, metavar="SECONDS",
+    parser.add_argument("--grace", type=seconds_option, metavar="SECONDS",
                         help=f"with --watch: seconds CMD has to stop before it is killed (default {DEFAULT_GRACE:g})")
+    parser.add_argument("--settle", type=seconds_option, metavar="SECONDS",
+                        help="with --watch: restart once the environment has not changed for SECONDS, so that "
+                             f"secrets changed one after another make one restart (default {DEFAULT_SETTLE:g})")
     return parser
 
 
@@ -61,13 +65,14 @@ def signal_named(name: str) -> signal.Signals:
         raise argparse.ArgumentTypeError(f"no signal is named {name!r}; try TERM, INT, HUP, QUIT, USR1 or USR2") from None
 
 
-def grace_seconds(text: str) -> float:
+def seconds_option(text: str) -> float:
+    """--grace's or --settle's seconds: a number from 0 to MAX_GRACE."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds <= MAX_GRACE:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"the grace must be a number of seconds from 0 to {MAX_GRACE:g}")
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to {MAX_GRACE:g}: {text!r}")
     return seconds
 
 
@@ -105,8 +110,8 @@ def main(argv: list[str]) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(options)
-    if not args.watch and (args.signal is not None or args.grace is not None):
-        parser.error("--signal and --grace apply only with --watch")
+    if not args.watch and (args.signal is not None or args.grace is not None or args.settle is not None):
+        parser.error("--signal, --grace and --settle apply only with --watch")
     if not args.site:  # `--site "$UNSET"`: a mistake, not the default site
         parser.error(EMPTY_SITE)
     inherited = dict(os.environ)
@@ -127,7 +132,8 @@ def main(argv: list[str]) -> int:
             from tui.watch import Watch, supervise
 
             return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
-                                   args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace),
+                                   args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace,
+                                   DEFAULT_SETTLE if args.settle is None else args.settle),
                              first, answer.etag)
         if first.versions is not None:
             record_load(server, first.versions)

@@ -7,9 +7,10 @@ exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wa
 `SimpleQueue.put` is reentrant, so a signal handler may call it, and the blocked `get` wakes for
 it: nothing polls.
 
-- A changed environment that is complete and acceptable: CMD's process group gets `--signal`,
-  CMD `--grace` seconds to exit, then the group SIGKILL, and CMD starts again with the new
-  environment (the load recorded just before). One that is not: CMD keeps the environment it
+- A changed environment that is complete and acceptable, once it has stopped changing for
+  `--settle` seconds (at most LONGEST_SETTLE after the first change): CMD's process group gets
+  `--signal`, CMD `--grace` seconds to exit, then the group SIGKILL, and CMD starts again with
+  the newest environment (the load recorded just before). One that is not: CMD keeps the environment it
   has, and stderr says why, once.
 - A forwarded signal: CMD's process group gets it (CMD and what it runs in the foreground, as from
   a terminal), and the supervisor exits with CMD's status when it ends. SIGUSR1 and SIGUSR2 are
@@ -47,6 +48,9 @@ unsupervised, in a session of its own, with its secrets."""
 WAIT_SECONDS = 60
 """How long one waiting fetch asks the server to hold it (the most the server grants)."""
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0
+LONGEST_SETTLE = 30.0
+"""Seconds after the first of a run of changes when CMD is restarted even if they keep coming
+(unless --settle itself is longer): a run of changes must not put a restart off for ever."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Watch:
     verbose: bool
     stop_signal: signal.Signals
     grace: float
+    settle: float
 
 
 # ----------------------------------------------------------------- the events the main thread reads
@@ -154,14 +159,19 @@ def shell_status(returncode: int) -> int:
 
 
 class Supervisor:
-    """The main thread's state: the child, the start that waits for it to stop, and whether
-    the supervisor is leaving (a signal was forwarded) rather than restarting."""
+    """The main thread's state: the child, the start that waits for the environment to settle
+    and the child to stop, and whether the supervisor is leaving (a signal was forwarded)
+    rather than restarting."""
 
     def __init__(self, watch: Watch, events: queue.SimpleQueue) -> None:
         self.watch, self.events = watch, events
         self.child: subprocess.Popen | None = None
+        self.running: dict[str, str] = {}  # the secrets of the running child
         self.latest: dict[str, str] = {}  # the secrets of the running or next start
         self.pending: Prepared | None = None
+        self.changed_at: float | None = None  # the first change the pending start waits to settle
+        self.stop_at: float | None = None  # when that start stops the child, if nothing changes meanwhile
+        self.stopping = False
         self.kill_at: float | None = None
         self.leaving = False
         self.said: str | None = None
@@ -171,14 +181,22 @@ class Supervisor:
         """Supervise the started CMD; the status to exit with."""
         status = None
         while status is None:
-            timeout = None if self.kill_at is None else max(0.0, self.kill_at - time.monotonic())
+            deadlines = [at for at in (self.stop_at, self.kill_at) if at is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             try:
                 event = self.events.get(timeout=timeout)
             except queue.Empty:
-                self.kill()
+                self.on_deadline()
                 continue
             status = self.handle(event)
         return status
+
+    def on_deadline(self) -> None:
+        now = time.monotonic()
+        if self.stop_at is not None and now >= self.stop_at:
+            self.stop()
+        elif self.kill_at is not None and now >= self.kill_at:
+            self.kill()
 
     def handle(self, event: object) -> int | None:
         if isinstance(event, Signalled):
@@ -218,7 +236,7 @@ class Supervisor:
         except OSError as error:
             tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
-        self.latest = prepared.secrets
+        self.latest = self.running = prepared.secrets
         threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
         return None
 
@@ -240,16 +258,31 @@ class Supervisor:
                 self.record(prepared.versions)  # CMD has these values already: no restart, but loaded
             return
         self.latest, self.pending = prepared.secrets, prepared
-        if self.kill_at is None:  # not stopping already: a newer environment just replaces the pending one
-            self.signal_group(watch.stop_signal)
-            self.kill_at = time.monotonic() + watch.grace
+        if self.stopping:  # a newer environment just replaces the pending one
+            return
+        if prepared.secrets == self.running:  # changed back before the restart: CMD has these values
+            self.pending = self.changed_at = self.stop_at = None
+            if prepared.versions is not None:
+                self.record(prepared.versions)
+            return
+        # more changes often follow (an import, a user then its password): one restart, with all of them
+        now = time.monotonic()
+        self.changed_at = self.changed_at or now
+        self.stop_at = min(now + watch.settle, self.changed_at + max(watch.settle, LONGEST_SETTLE))
+
+    def stop(self) -> None:
+        """The environment has settled: ask CMD to stop, for the pending start."""
+        self.changed_at = self.stop_at = None
+        self.stopping = True
+        self.signal_group(self.watch.stop_signal)
+        self.kill_at = time.monotonic() + self.watch.grace
 
     def on_exit(self, event: Exited) -> int | None:
         if event.child is not self.child:
             return None
-        if self.pending is None or self.leaving:
+        if self.pending is None or self.leaving or not self.stopping:
             return shell_status(event.returncode)  # it ended by itself, or as it was told to
-        prepared, self.pending, self.kill_at = self.pending, None, None
+        prepared, self.pending, self.kill_at, self.stopping = self.pending, None, None, False
         return self.start(prepared)
 
     def record(self, versions: list) -> None:
@@ -259,7 +292,7 @@ class Supervisor:
             self.say(f"{error}; {self.name} keeps running")
 
     def forward(self, signum: int) -> None:
-        self.leaving, self.pending = True, None
+        self.leaving, self.pending, self.stop_at = True, None, None
         self.signal_group(signum)
 
     def signal_child(self, signum: int) -> None:

@@ -306,6 +306,32 @@ def test_as_a_containers_pid_1_it_reaps_the_processes_the_child_orphans(live, wa
         namespace.wait(CEILING)
 
 
+def test_changes_in_quick_succession_restart_the_child_once_with_the_last(live, watched):
+    """An import or a script that sets several secrets one after another (a user, then its
+    password) is one restart with all of them, not one per secret with a half-changed environment:
+    the supervisor waits until the environment has stopped changing for --settle seconds."""
+    with supervisor(live, watched, "--settle", "5"):
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        for value in ("second", "third", "fourth"):
+            update(live, watched.site, value)
+        wait_until(lambda: started_with(watched, "fourth"), "a start with the last value")
+        assert [s["value"] for s in watched.starts()] == ["first", "fourth"]
+        assert len(watched.events("signal")) == 1
+
+
+def test_a_change_undone_within_the_settle_restarts_nothing(live, watched):
+    with supervisor(live, watched, "--settle", "5") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "oops")
+        update(live, watched.site, "first")  # undone: version 3 holds what the child has
+        wait_until(lambda: live.service(watched.site, "api")["loaded_versions"][0]["version"] == 3,
+                   "the undoing version to be recorded as loaded")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the next value")
+        assert [s["value"] for s in watched.starts()] == ["first", "second"]
+        assert proc.poll() is None
+
+
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
     with supervisor(live, watched, "--signal", "HUP"):
         wait_until(lambda: started_with(watched, "first"), "the first start")
@@ -396,7 +422,7 @@ def test_watch_still_refuses_to_start_when_the_environment_is_incomplete(live, w
 def test_signal_and_grace_without_watch_are_a_usage_error(live, watched):
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
                    WATCH_RECORD=str(watched.record))
-    for option in (["--signal", "HUP"], ["--grace", "3"]):
+    for option in (["--signal", "HUP"], ["--grace", "3"], ["--settle", "1"]):
         result = subprocess.run([sys.executable, "-m", "tui.cli", "run", *option, "--service", "api", "--",
                                  sys.executable, str(watched.script)], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 2 and "only with --watch" in result.stderr
