@@ -9,8 +9,9 @@ it: nothing polls.
 
 - A changed environment that is complete and acceptable, once it has stopped changing for
   `--settle` seconds (at most LONGEST_SETTLE after the first change): CMD's process group gets
-  `--signal`, CMD `--grace` seconds to exit, then the group SIGKILL, and CMD starts again with
-  the newest environment (the load recorded just before). One that is not: CMD keeps the environment it
+  `--signal`, and `--grace` seconds for all of it to exit (the supervisor is a subreaper, so
+  orphans of the group report their end to it), then the group SIGKILL, and CMD starts again
+  with the newest environment (the load recorded just before). One that is not: CMD keeps the environment it
   has, and stderr says why, once.
 - A forwarded signal: CMD's process group gets it (CMD and what it runs in the foreground, as from
   a terminal), and the supervisor exits with CMD's status when it ends. SIGUSR1 and SIGUSR2 are
@@ -96,7 +97,8 @@ class Reached:
 
 
 class Orphaned:
-    """SIGCHLD while the supervisor is PID 1: a process CMD's processes left behind may have ended."""
+    """SIGCHLD while the supervisor reaps orphans (a subreaper, or PID 1): a process CMD's
+    processes left behind may have ended."""
 
 
 # ----------------------------------------------------------------- the threads that feed the queue
@@ -163,8 +165,9 @@ class Supervisor:
     and the child to stop, and whether the supervisor is leaving (a signal was forwarded)
     rather than restarting."""
 
-    def __init__(self, watch: Watch, events: queue.SimpleQueue) -> None:
+    def __init__(self, watch: Watch, events: queue.SimpleQueue, reaper: bool = False) -> None:
         self.watch, self.events = watch, events
+        self.reaper = reaper  # orphans come to this process, so it sees the old process group end
         self.child: subprocess.Popen | None = None
         self.running: dict[str, str] = {}  # the secrets of the running child
         self.latest: dict[str, str] = {}  # the secrets of the running or next start
@@ -172,6 +175,7 @@ class Supervisor:
         self.changed_at: float | None = None  # the first change the pending start waits to settle
         self.stop_at: float | None = None  # when that start stops the child, if nothing changes meanwhile
         self.stopping = False
+        self.draining = False  # stopped CMD has ended; what it left in its process group has not
         self.kill_at: float | None = None
         self.leaving = False
         self.said: str | None = None
@@ -186,24 +190,25 @@ class Supervisor:
             try:
                 event = self.events.get(timeout=timeout)
             except queue.Empty:
-                self.on_deadline()
+                status = self.on_deadline()
                 continue
             status = self.handle(event)
         return status
 
-    def on_deadline(self) -> None:
+    def on_deadline(self) -> int | None:
         now = time.monotonic()
         if self.stop_at is not None and now >= self.stop_at:
             self.stop()
         elif self.kill_at is not None and now >= self.kill_at:
-            self.kill()
+            return self.kill()
+        return None
 
     def handle(self, event: object) -> int | None:
         if isinstance(event, Signalled):
             if event.signum in PASSED_ON:
                 self.signal_child(event.signum)
             else:
-                self.forward(event.signum)
+                return self.forward(event.signum)
         elif isinstance(event, Exited):
             return self.on_exit(event)
         elif isinstance(event, Changed):
@@ -214,6 +219,8 @@ class Supervisor:
             self.say("the server answers again; watching for changes")
         elif isinstance(event, Orphaned):
             reap_orphans(None if self.child is None else self.child.pid)
+            if self.draining and not group_alive(self.child.pid):
+                return self.start_pending()
         return None
 
     @property
@@ -282,7 +289,15 @@ class Supervisor:
             return None
         if self.pending is None or self.leaving or not self.stopping:
             return shell_status(event.returncode)  # it ended by itself, or as it was told to
-        prepared, self.pending, self.kill_at, self.stopping = self.pending, None, None, False
+        if self.reaper and self.kill_at is not None and group_alive(self.child.pid):
+            # a script's shell ends at once, its program may not: a new start beside it would find
+            # its port taken. Its end comes as an Orphaned event, or the grace ends it (kill).
+            self.draining = True
+            return None
+        return self.start_pending()
+
+    def start_pending(self) -> int | None:
+        prepared, self.pending, self.kill_at, self.stopping, self.draining = self.pending, None, None, False, False
         return self.start(prepared)
 
     def record(self, versions: list) -> None:
@@ -291,9 +306,12 @@ class Supervisor:
         except RunError as error:
             self.say(f"{error}; {self.name} keeps running")
 
-    def forward(self, signum: int) -> None:
+    def forward(self, signum: int) -> int | None:
+        """Pass a stop signal on and leave once CMD ends: its status at once if it has already
+        (stopped for a restart that waits for the rest of its process group)."""
         self.leaving, self.pending, self.stop_at = True, None, None
         self.signal_group(signum)
+        return shell_status(self.child.returncode) if self.draining else None
 
     def signal_child(self, signum: int) -> None:
         if self.child is not None:
@@ -310,10 +328,12 @@ class Supervisor:
             except ProcessLookupError:  # everyone in it has ended
                 pass
 
-    def kill(self) -> None:
-        """The grace is over: SIGKILL, and wait for the exit that follows."""
+    def kill(self) -> int | None:
+        """The grace is over: SIGKILL, and wait for CMD's exit that follows; once CMD has ended,
+        what it left is dying of SIGKILL, and nothing more is waited for."""
         self.kill_at = None
         self.signal_group(signal.SIGKILL)
+        return self.start_pending() if self.draining else None
 
     def say(self, sentence: str) -> None:
         """Tell stderr, once for as long as the same thing stays true."""
@@ -332,6 +352,19 @@ def tell(sentence: str) -> None:
 
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Have the processes CMD's processes orphan reparented to this process rather than to init
+    (Linux's PR_SET_CHILD_SUBREAPER), so their ends reach it as SIGCHLD: the supervisor can then
+    tell when what a stopped CMD left in its process group is gone. False where it cannot."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 def die_with_this_process() -> Callable[[], None] | None:
@@ -355,6 +388,17 @@ def die_with_this_process() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return in_the_child
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of process group `pgid` is left (a zombie not reaped yet counts)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there is one, if not ours to signal
+        return True
+    return True
 
 
 def reap_orphans(child: int | None) -> None:
@@ -390,9 +434,11 @@ def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     events: queue.SimpleQueue = queue.SimpleQueue()
     for signum in FORWARDED + PASSED_ON:
         signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
-    if os.getpid() == 1:  # a container's entrypoint: the orphans of the container are ours to reap
+    # a container's entrypoint (PID 1), or a subreaper: the orphans of CMD's processes are ours to reap
+    reaper = become_subreaper() or os.getpid() == 1
+    if reaper:
         signal.signal(signal.SIGCHLD, lambda _number, _frame: events.put(Orphaned()))
-    supervisor = Supervisor(watch, events)
+    supervisor = Supervisor(watch, events, reaper)
     status = supervisor.start(first)
     if status is not None:
         return status

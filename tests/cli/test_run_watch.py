@@ -51,7 +51,21 @@ if os.environ.get("WATCH_IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 with open("/proc/self/cmdline", "rb") as f:
     cmdline = f.read().decode()
-record(event="start", pid=os.getpid(), value=os.environ.get("API_KEY"), cmdline=cmdline)
+
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+try:
+    with open(os.environ["WATCH_RECORD"]) as f:
+        earlier = [e["pid"] for e in map(json.loads, f) if e["event"] == "start"]
+except FileNotFoundError:
+    earlier = []
+record(event="start", pid=os.getpid(), value=os.environ.get("API_KEY"), cmdline=cmdline,
+       beside=[pid for pid in earlier if running(pid)], parent=os.getppid())
 if "WATCH_EXIT_AT_ONCE" in os.environ:
     sys.exit(int(os.environ["WATCH_EXIT_AT_ONCE"]))
 while True:
@@ -330,6 +344,29 @@ def test_a_change_undone_within_the_settle_restarts_nothing(live, watched):
         wait_until(lambda: started_with(watched, "second"), "a start with the next value")
         assert [s["value"] for s in watched.starts()] == ["first", "second"]
         assert proc.poll() is None
+
+
+def test_a_restart_waits_for_the_whole_process_group_to_end(live, watched):
+    """The script's shell ends at the stop signal at once, its program does not (here it ignores
+    TERM; a server finishing its requests takes a while too): the new start waits for the old
+    group to be gone, up to the grace and its SIGKILL, so no two instances ever run side by side
+    (the new one would find the port taken and end the supervisor)."""
+    with supervisor(live, watched, "--settle", "0", "--grace", "1", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1"):
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        assert started_with(watched, "second")["beside"] == []
+        assert not alive(started_with(watched, "first")["pid"])
+
+
+def test_a_stop_signal_while_the_restart_waits_for_the_old_group_ends_the_supervisor(live, watched):
+    with supervisor(live, watched, "--settle", "0", "--grace", "30", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: not alive(started_with(watched, "first")["parent"]), "the script's shell to end")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status, long before the grace is over
+        assert started_with(watched, "second") is None
 
 
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
