@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 from pathlib import Path
@@ -208,11 +209,25 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stdout is None and _prints_to_stdout(args):  # closed (>&-): a token shown once would go nowhere
         print(f"sitesecrets-server {args.command}: standard output is closed (>&-); nothing was done", file=sys.stderr)
         return 2
+    if args.command in ("init", "token") and (mode := _readable_stdout_mode()) is not None:
+        print(f"sitesecrets-server {args.command}: standard output is a file other users can read (mode {mode:04o}): "
+              "`chmod 600` it and run this again (new files: under `umask 077`); nothing was done", file=sys.stderr)
+        return 2
     try:
         return _main(parser, args)
     except BrokenPipeError:  # stdout's reader went away (`audit export ... | head -1`): end quietly, as `yes` does
         _stdout_gone()
         return PIPE_CLOSED
+
+
+def _readable_stdout_mode() -> int | None:
+    """The permission bits of stdout when it is a regular file group or others may read (`init >
+    admin.token` under umask 022: the operator's token for every account of the host), else None."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError):  # no file behind it
+        return None
+    return stat.S_IMODE(mode) if stat.S_ISREG(mode) and mode & 0o077 else None
 
 
 def _stdout_gone() -> None:
