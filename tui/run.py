@@ -114,6 +114,8 @@ def main(argv: list[str]) -> int:
         parser.error("--signal, --grace and --settle apply only with --watch")
     if not args.site:  # `--site "$UNSET"`: a mistake, not the default site
         parser.error(EMPTY_SITE)
+    if not args.service:
+        parser.error("the service name is empty (--service)")
     inherited = dict(os.environ)
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)

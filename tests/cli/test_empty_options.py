@@ -46,3 +46,23 @@ def test_an_empty_url_option_does_not_fall_back_to_the_environments_server(live:
     assert result.returncode == 2
     assert "'' is not a server URL" in result.stderr
     assert live.reveal(site, "KEY") == "keep me"
+
+
+def test_an_empty_app_or_service_is_named_as_the_mistake(live: Live, cli, site):
+    live.new_app(site, "web")
+    live.put_secret(site, "KEY", "site level")
+    live.new_service(site, "api", None, [{"name": "KEY"}])
+    for args, option in ((["rm", "KEY", "--yes", "--app", ""], "app"), (["get", "KEY", "--app", ""], "app"),
+                         (["import", "-", "--overwrite", "--app", ""], "app"), (["export", "--service", ""], "service")):
+        result = cli(*args, site=site, input="KEY=x\n")
+        assert (result.returncode, result.stdout) == (2, ""), args
+        assert result.stderr == f"sitesecrets: the {option} name is empty (--{option}); nothing was done\n", args
+    assert live.reveal(site, "KEY") == "site level"
+
+
+def test_run_with_an_empty_service_starts_nothing(live: Live, site, tmp_path):
+    marker = tmp_path / "started"
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site)
+    result = run_text([sys.executable, "-m", "tui.cli", "run", "--service", "", "--", "touch", str(marker)], env=env)
+    assert result.returncode == 2 and "the service name is empty (--service)" in result.stderr
+    assert not marker.exists()

@@ -93,6 +93,14 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         client.close()
 
 
+def refuse_empty_names(args: argparse.Namespace) -> None:
+    """UsageError for an --app or --service given empty (`--app "$APP"` with APP unset): a mistake,
+    which reached the server as an empty path segment and came back as a bare 'no such path'."""
+    for option in ("app", "service"):
+        if getattr(args, option, None) == "":
+            raise UsageError(f"the {option} name is empty (--{option}); nothing was done")
+
+
 def run_command(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one command, turning refusals and usage errors into a sentence on stderr and a status."""
     from tui.client import ApiError, ServerUnreachable
@@ -104,6 +112,7 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         print("sitesecrets: standard output is closed (>&-); nothing was done", file=sys.stderr)
         return EXIT_USAGE
     try:
+        refuse_empty_names(args)
         return handler(args) or EXIT_OK
     except UsageError as error:
         print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
