@@ -11,10 +11,11 @@ it: nothing polls.
   `--settle` seconds (at most LONGEST_SETTLE after the first change): CMD's process group gets
   `--signal`, and `--grace` seconds for all of it to exit (the supervisor is a subreaper, so
   orphans of the group report their end to it), then the group SIGKILL, and CMD starts again
-  with the newest environment (the load recorded just before). One that is not: CMD keeps the environment it
-  has, and stderr says why, once.
+  with the newest environment (the load recorded just before). One that is not: CMD keeps the
+  environment it has, and stderr says why, once.
 - A forwarded signal: CMD's process group gets it (CMD and what it runs in the foreground, as from
-  a terminal), and the supervisor exits with CMD's status when it ends. SIGUSR1 and SIGUSR2 are
+  a terminal), and the supervisor exits with CMD's status once CMD has ended and the rest of its
+  group too (given `--grace` seconds from CMD's end, then SIGKILL). SIGUSR1 and SIGUSR2 are
   passed on to CMD alone, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
@@ -176,6 +177,8 @@ class Supervisor:
         self.stop_at: float | None = None  # when that start stops the child, if nothing changes meanwhile
         self.stopping = False
         self.draining = False  # stopped CMD has ended; what it left in its process group has not
+        self.status: int | None = None  # the ended CMD's, while draining
+        self.killed = False  # the grace is over and the group has had SIGKILL
         self.kill_at: float | None = None
         self.leaving = False
         self.said: str | None = None
@@ -208,7 +211,7 @@ class Supervisor:
             if event.signum in PASSED_ON:
                 self.signal_child(event.signum)
             else:
-                return self.forward(event.signum)
+                self.forward(event.signum)
         elif isinstance(event, Exited):
             return self.on_exit(event)
         elif isinstance(event, Changed):
@@ -220,7 +223,7 @@ class Supervisor:
         elif isinstance(event, Orphaned):
             reap_orphans(None if self.child is None else self.child.pid)
             if self.draining and not group_alive(self.child.pid):
-                return self.start_pending()
+                return self.drained()
         return None
 
     @property
@@ -287,17 +290,26 @@ class Supervisor:
     def on_exit(self, event: Exited) -> int | None:
         if event.child is not self.child:
             return None
-        if self.pending is None or self.leaving or not self.stopping:
-            return shell_status(event.returncode)  # it ended by itself, or as it was told to
-        if self.reaper and self.kill_at is not None and group_alive(self.child.pid):
-            # a script's shell ends at once, its program may not: a new start beside it would find
-            # its port taken. Its end comes as an Orphaned event, or the grace ends it (kill).
-            self.draining = True
+        status = shell_status(event.returncode)
+        if not self.leaving and (self.pending is None or not self.stopping):
+            return status  # it ended by itself
+        if self.reaper and not self.killed and group_alive(self.child.pid):
+            # stopped, for a restart or for good: a script's shell ends at once, its program may
+            # not. A new start beside it would find its port taken; the supervisor's exit would
+            # leave it unsupervised. Its end comes as an Orphaned event, or the grace ends it (kill).
+            self.draining, self.status = True, status
+            if self.kill_at is None:  # a forwarded signal: the grace starts now
+                self.kill_at = time.monotonic() + self.watch.grace
             return None
-        return self.start_pending()
+        return status if self.leaving else self.start_pending()
+
+    def drained(self) -> int | None:
+        """The stopped CMD's process group is gone: leave with CMD's status, or start the pending start."""
+        return self.status if self.leaving else self.start_pending()
 
     def start_pending(self) -> int | None:
-        prepared, self.pending, self.kill_at, self.stopping, self.draining = self.pending, None, None, False, False
+        prepared, self.pending, self.kill_at, self.stopping = self.pending, None, None, False
+        self.draining = self.killed = False
         return self.start(prepared)
 
     def record(self, versions: list) -> None:
@@ -306,12 +318,10 @@ class Supervisor:
         except RunError as error:
             self.say(f"{error}; {self.name} keeps running")
 
-    def forward(self, signum: int) -> int | None:
-        """Pass a stop signal on and leave once CMD ends: its status at once if it has already
-        (stopped for a restart that waits for the rest of its process group)."""
+    def forward(self, signum: int) -> None:
+        """Pass a stop signal on to CMD's group, and leave once it has ended (up to the grace)."""
         self.leaving, self.pending, self.stop_at = True, None, None
         self.signal_group(signum)
-        return shell_status(self.child.returncode) if self.draining else None
 
     def signal_child(self, signum: int) -> None:
         if self.child is not None:
@@ -331,9 +341,9 @@ class Supervisor:
     def kill(self) -> int | None:
         """The grace is over: SIGKILL, and wait for CMD's exit that follows; once CMD has ended,
         what it left is dying of SIGKILL, and nothing more is waited for."""
-        self.kill_at = None
+        self.kill_at, self.killed = None, True
         self.signal_group(signal.SIGKILL)
-        return self.start_pending() if self.draining else None
+        return self.drained() if self.draining else None
 
     def say(self, sentence: str) -> None:
         """Tell stderr, once for as long as the same thing stays true."""

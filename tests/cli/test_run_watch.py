@@ -359,14 +359,26 @@ def test_a_restart_waits_for_the_whole_process_group_to_end(live, watched):
         assert not alive(started_with(watched, "first")["pid"])
 
 
+def test_a_forwarded_stop_waits_for_the_rest_of_the_group_up_to_the_grace(live, watched):
+    """The supervisor's exit tells the process manager the service has stopped: what the script
+    left in its group (here a program that ignores TERM) is waited for, then killed at the grace's
+    end, never left running unsupervised with the secrets."""
+    with supervisor(live, watched, "--grace", "1", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status
+        assert not alive(started_with(watched, "first")["pid"])
+
+
 def test_a_stop_signal_while_the_restart_waits_for_the_old_group_ends_the_supervisor(live, watched):
-    with supervisor(live, watched, "--settle", "0", "--grace", "30", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
+    with supervisor(live, watched, "--settle", "0", "--grace", "2", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
         wait_until(lambda: started_with(watched, "first"), "the script's command to start")
         update(live, watched.site, "second")
         wait_until(lambda: not alive(started_with(watched, "first")["parent"]), "the script's shell to end")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status, long before the grace is over
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status: it was not started again
         assert started_with(watched, "second") is None
+        assert not alive(started_with(watched, "first")["pid"])
 
 
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
