@@ -37,9 +37,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
-
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
+from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.startcheck import CannotStart, failed_start_status
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -359,84 +358,6 @@ def tell(sentence: str) -> None:
         print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
     except OSError:  # and from now on nothing written to stderr (--verbose's lines too) can fail
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
-
-
-_PR_SET_PDEATHSIG = 1
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> bool:
-    """Have the processes CMD's processes orphan reparented to this process rather than to init
-    (Linux's PR_SET_CHILD_SUBREAPER), so their ends reach it as SIGCHLD: the supervisor can then
-    tell when what a stopped CMD left in its process group is gone. False where it cannot."""
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def die_with_this_process() -> Callable[[], None] | None:
-    """A `preexec_fn` that asks the kernel to SIGKILL the child when this process ends (Linux's
-    PR_SET_PDEATHSIG), or None where there is no prctl. A supervisor killed with SIGKILL (the OOM
-    killer, `kill -9`) forwards nothing: without it CMD would run on, unsupervised, with the
-    secrets in its environment, beside the one the process manager starts next. The request
-    follows the thread that forks, the main thread here, which lives as long as the supervisor.
-    prctl is looked up here, before any fork: the child only calls it."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    supervisor = os.getpid()
-
-    def in_the_child() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != supervisor:  # it ended before the request took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_the_child
-
-
-def group_alive(pgid: int) -> bool:
-    """Whether any process of process group `pgid` is left (a zombie not reaped yet counts)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # there is one, if not ours to signal
-        return True
-    return True
-
-
-def reap_orphans(child: int | None) -> None:
-    """Reap every child that has ended but CMD (`child`, which its own thread waits for). As PID 1
-    of a container the supervisor is the parent of every process CMD's processes orphan, and one
-    it does not reap stays a zombie, a slot of the process table, until the container ends."""
-    for pid in children_of_this_process():
-        if pid != child:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # reaped meanwhile
-                pass
-
-
-def children_of_this_process() -> list[int]:
-    """The pids of this process's children, from every thread (Linux's /proc; none elsewhere)."""
-    found: list[int] = []
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            with open(f"/proc/self/task/{task}/children", encoding="ascii") as file:
-                found += [int(pid) for pid in file.read().split()]
-        except OSError:  # the thread has ended
-            pass
-    return found
 
 
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:
