@@ -7,8 +7,8 @@
 - the latency from an update (its 200 back at the writer) to a waiting fetch's 200 with the new
   environment, over `LATENCY_ROUNDS` updates;
 - the latency from an update (its 200 back at the writer) to the command that `sitesecrets run
-  --watch` restarted having the new value, over `RESTART_ROUNDS` updates: the wait above, then the
-  supervisor's checks, TERM to the old command and its exit, the load recorded, the new one
+  --watch --settle 0` restarted having the new value, over `RESTART_ROUNDS` updates: the wait above,
+  then the supervisor's checks, TERM to the old command and its exit, the load recorded, the new one
   started. The command is `sh`, which writes the value into a FIFO this process reads (a blocking
   read: no polling in the figure), then `exec`s `sleep`, which TERM ends at once.
 """
@@ -147,8 +147,8 @@ def restart_latency(bench, server: ServerProcess, small: fixtures.Small) -> dict
     fd = os.open(fifo, os.O_RDWR)  # read-write: no end-of-file between one command's close and the next's open
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(bench.base), "XDG_CONFIG_HOME": str(bench.base),
            "SITESECRETS_TOKEN": small.service_token, "WATCH_FIFO": str(fifo)}
-    argv = [PYTHON, "-m", "tui.cli", "run", "--watch", "--url", server.url, "--site", fixtures.SITE,
-            "--service", fixtures.SERVICE, "--", *RECORDING_COMMAND]
+    argv = [PYTHON, "-m", "tui.cli", "run", "--watch", "--settle", "0",  # the mechanism, not the 2 s wait for more changes
+            "--url", server.url, "--site", fixtures.SITE, "--service", fixtures.SERVICE, "--", *RECORDING_COMMAND]
     buffer, samples = bytearray(), []
     with open(bench.base / "watch-run.log", "wb") as log:
         supervisor = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -81,9 +81,17 @@ def _unreadable(what: str, path: str, error: OSError) -> CredentialsError:
 
 
 def read_token_file(path: str) -> str:
-    token = _read_private(path, "token file").strip()
-    if not token or any(c.isspace() for c in token):
-        raise CredentialsError(f"token file {path} does not hold one token")
+    return one_token(_read_private(path, "token file"), f"token file {path}")
+
+
+def one_token(text: str, where: str) -> str:
+    """The token `text` holds, without the line ending or spaces around it (a file's last line,
+    `kubectl create secret --from-file`, a CRLF env file); CredentialsError naming `where`, never
+    the text, when it is not one token. A header cannot carry a line break, and the HTTP libraries
+    say so by quoting the header: the token would be in the message."""
+    token = text.strip()
+    if not token or not all(c.isascii() and c.isprintable() and not c.isspace() for c in token):
+        raise CredentialsError(f"{where} does not hold one token")
     return token
 
 
@@ -200,9 +208,9 @@ def resolve_token(url: str, *, token: str | None = None, token_file: str | None 
         return _a_token(read_token_file(token_file), f"token file {token_file}")
     if token:
         print(TOKEN_ARGUMENT_WARNING, file=sys.stderr)
-        return _a_token(token, "--token")
+        return _a_token(one_token(token, "--token"), "--token")
     if environ.get(TOKEN_ENV):
-        return _a_token(environ[TOKEN_ENV], TOKEN_ENV)
+        return _a_token(one_token(environ[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV)
     return load_credentials(config_dir(environ)).get(server_key(url))
 
 

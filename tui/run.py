@@ -21,12 +21,13 @@ import sys
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envfetch import RunError, Server, child_environment, fetch_env, prepare, record_load
 from tui.nodump import forbid_dumping
-from tui.settings import default_site, default_url
+from tui.settings import EMPTY_SITE, default_site, default_url
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
 DEFAULT_SIGNAL = signal.SIGTERM
 DEFAULT_GRACE = 10.0
+DEFAULT_SETTLE = 2.0
 MAX_GRACE = 3600.0
 
 
@@ -49,8 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stay as CMD's supervisor and restart it whenever its environment changes")
     parser.add_argument("--signal", type=signal_named, metavar="NAME",
                         help="with --watch: the signal that asks CMD to stop before a restart (default TERM)")
-    parser.add_argument("--grace", type=grace_seconds, metavar="SECONDS",
+    parser.add_argument("--grace", type=seconds_option, metavar="SECONDS",
                         help=f"with --watch: seconds CMD has to stop before it is killed (default {DEFAULT_GRACE:g})")
+    parser.add_argument("--settle", type=seconds_option, metavar="SECONDS",
+                        help="with --watch: restart once the environment has not changed for SECONDS, so that "
+                             f"secrets changed one after another make one restart (default {DEFAULT_SETTLE:g})")
     return parser
 
 
@@ -62,14 +66,26 @@ def signal_named(name: str) -> signal.Signals:
         raise argparse.ArgumentTypeError(f"no signal is named {name!r}; try TERM, INT, HUP, QUIT, USR1 or USR2") from None
 
 
-def grace_seconds(text: str) -> float:
+def seconds_option(text: str) -> float:
+    """--grace's or --settle's seconds: a number from 0 to MAX_GRACE."""
     try:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds <= MAX_GRACE:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"the grace must be a number of seconds from 0 to {MAX_GRACE:g}")
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to {MAX_GRACE:g}: {text!r}")
     return seconds
+
+
+def restore_default_signals() -> None:
+    """Put back the defaults of the signals Python ignores for itself (SIGPIPE, SIGXFSZ). exec
+    keeps a signal ignored, and a shell script cannot trap or reset one ignored on entry: in
+    `run -- deploy.sh` every `producer | head -1` would fail with EPIPE instead of ending quietly,
+    and a shell loop writing into a closed pipe would never end. subprocess's `restore_signals`
+    does the same for the children of `run --watch`."""
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -95,8 +111,12 @@ def main(argv: list[str]) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(options)
-    if not args.watch and (args.signal is not None or args.grace is not None):
-        parser.error("--signal and --grace apply only with --watch")
+    if not args.watch and (args.signal is not None or args.grace is not None or args.settle is not None):
+        parser.error("--signal, --grace and --settle apply only with --watch")
+    if not args.site:  # `--site "$UNSET"`: a mistake, not the default site
+        parser.error(EMPTY_SITE)
+    if not args.service:
+        parser.error("the service name is empty (--service)")
     forbid_dumping()  # before the token is read; the command, once exec'd, is dumpable as its host allows
     inherited = dict(os.environ)
     try:
@@ -116,7 +136,8 @@ def main(argv: list[str]) -> int:
             from tui.watch import Watch, supervise
 
             return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
-                                   args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace),
+                                   args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace,
+                                   DEFAULT_SETTLE if args.settle is None else args.settle),
                              first, answer.etag)
         if first.versions is not None:
             record_load(server, first.versions)
@@ -130,6 +151,7 @@ def main(argv: list[str]) -> int:
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
     # of one system call, and the service is then recorded as loaded though it did not start; a
     # supervisor sees the status below and starts it again, which records the load again.
+    restore_default_signals()
     try:
         os.execve(first.program, command, first.env)  # the file check_start found, not a second PATH search
     except OSError as error:

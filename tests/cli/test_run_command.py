@@ -103,6 +103,20 @@ def test_child_stdin_and_stdout_are_its_own(live, bound):
     assert (result.returncode, result.stdout) == (0, "PIPED IN")
 
 
+def test_child_starts_with_the_signal_dispositions_a_shell_gives_it(live, bound):
+    """Python ignores SIGPIPE and SIGXFSZ for itself; what `run` execs must not inherit that. A
+    script cannot undo a signal ignored on entry (POSIX), so in `run -- deploy.sh` every
+    `producer | head -1` would see its producer fail with EPIPE instead of ending quietly, and
+    a shell loop writing into it would never end."""
+    script = "yes | head -n 1 > /dev/null; echo ${PIPESTATUS[0]}; grep SigIgn /proc/self/status"
+    result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", "bash", "-c", script)
+    assert result.returncode == 0, result.stderr
+    status, ignored = result.stdout.splitlines()
+    assert status == "141"  # yes, ended by SIGPIPE as at a shell
+    assert ignored.split() == ["SigIgn:", "0" * 16]
+    assert "Broken pipe" not in result.stderr
+
+
 def test_verbose_names_overridden_inherited_variables_on_stderr(live, bound):
     result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--verbose", "--", *PRINT_ENV,
                      env={"SHARED": "parent-value", "UNRELATED": "x"})

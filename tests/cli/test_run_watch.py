@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import shutil
+
 import pytest
 
 from cli_helpers import REPO, Live, base_env
@@ -23,7 +25,12 @@ from waiting import wait_until
 
 CEILING = 60.0
 CHILD = '''
-import json, os, signal, sys
+import json, os, signal, subprocess, sys
+
+if os.environ.pop("WATCH_AS_SCRIPT", None):
+    # as a shell script: the command runs in the script's process group, and the script, its
+    # signals at their defaults, waits for it (`bash -c 'migrate; python server.py'`)
+    sys.exit(subprocess.call([sys.executable, __file__]))
 
 def record(**event):
     with open(os.environ["WATCH_RECORD"], "a") as out:
@@ -44,7 +51,21 @@ if os.environ.get("WATCH_IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 with open("/proc/self/cmdline", "rb") as f:
     cmdline = f.read().decode()
-record(event="start", pid=os.getpid(), value=os.environ.get("API_KEY"), cmdline=cmdline)
+
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+try:
+    with open(os.environ["WATCH_RECORD"]) as f:
+        earlier = [e["pid"] for e in map(json.loads, f) if e["event"] == "start"]
+except FileNotFoundError:
+    earlier = []
+record(event="start", pid=os.getpid(), value=os.environ.get("API_KEY"), cmdline=cmdline,
+       beside=[pid for pid in earlier if running(pid)], parent=os.getppid())
 if "WATCH_EXIT_AT_ONCE" in os.environ:
     sys.exit(int(os.environ["WATCH_EXIT_AT_ONCE"]))
 while True:
@@ -231,6 +252,135 @@ def test_a_supervisor_killed_with_sigkill_takes_its_child_with_it(live, watched)
         wait_until(lambda: not alive(started_with(watched, "second")["pid"]), "the restarted child to end with it")
 
 
+def test_a_forwarded_signal_reaches_the_command_a_script_runs_too(live, watched):
+    """The child is a shell script running the program in the foreground: a stop reaches the whole
+    process group, as a terminal's ctrl+c would, and nothing the script started runs on with the
+    secrets after the supervisor has exited."""
+    with supervisor(live, watched, WATCH_AS_SCRIPT="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        command = started_with(watched, "first")["pid"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script, killed by it as a shell is
+        wait_until(lambda: watched.events("signal"), "the script's command to get the signal")
+        assert watched.events("signal") == [{"event": "signal", "pid": command, "signal": signal.SIGTERM}]
+        wait_until(lambda: not alive(command), "the script's command to end")
+
+
+def test_a_restart_stops_the_command_a_script_runs_too(live, watched):
+    """Restarting a script must not leave its old program running beside the new one (two
+    servers on one port, the old one with the old secrets)."""
+    with supervisor(live, watched, WATCH_AS_SCRIPT="1"):
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        first = started_with(watched, "first")["pid"]
+        wait_until(lambda: not alive(first), "the old command to end")
+        assert [(e["pid"], e["signal"]) for e in watched.events("signal")] == [(first, signal.SIGTERM)]
+
+
+def children(pid: int) -> list[int]:
+    """The pids of `pid`'s children, from every thread of it."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(n) for n in (task / "children").read_text().split()]
+    return found
+
+
+def in_a_pid_namespace() -> list[str]:
+    """The words that run a command as PID 1 of a new PID namespace, as a container's entrypoint."""
+    words = [shutil.which("unshare") or "unshare", "--pid", "--kill-child", "--mount-proc"]
+    try:
+        works = subprocess.run([*words, "true"], capture_output=True, timeout=CEILING).returncode == 0
+    except FileNotFoundError:
+        works = False
+    if not works:
+        pytest.skip("this account may not make a PID namespace (unshare --pid needs CAP_SYS_ADMIN)")
+    return words
+
+
+def test_as_a_containers_pid_1_it_reaps_the_processes_the_child_orphans(live, watched, tmp_path):
+    """An entrypoint `sitesecrets run --watch -- CMD` is PID 1: every process CMD's own processes
+    leave behind becomes its child, and each one it does not reap stays a zombie, a slot of the
+    container's process table, until the container ends."""
+    started = tmp_path / "started"
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   STARTED=str(started))
+    script = '(sleep 0 &); (sleep 0 &); touch "$STARTED"; exec sleep 300'  # two orphans, then the program
+    argv = [*in_a_pid_namespace(), sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api",
+            "--", "sh", "-c", script]
+    namespace = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(started.exists, "the child to orphan two processes")
+        pid_1 = children(namespace.pid)[0]
+        wait_until(lambda: len(children(pid_1)) == 1, "the supervisor to reap the orphans")
+        program = children(pid_1)[0]
+        assert alive(program) and Path(f"/proc/{program}/cmdline").read_text() == "sleep\0" + "300\0"
+    finally:
+        namespace.kill()  # --kill-child: PID 1 ends with it, and the kernel ends the rest of the namespace
+        namespace.wait(CEILING)
+
+
+def test_changes_in_quick_succession_restart_the_child_once_with_the_last(live, watched):
+    """An import or a script that sets several secrets one after another (a user, then its
+    password) is one restart with all of them, not one per secret with a half-changed environment:
+    the supervisor waits until the environment has stopped changing for --settle seconds."""
+    with supervisor(live, watched, "--settle", "5"):
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        for value in ("second", "third", "fourth"):
+            update(live, watched.site, value)
+        wait_until(lambda: started_with(watched, "fourth"), "a start with the last value")
+        assert [s["value"] for s in watched.starts()] == ["first", "fourth"]
+        assert len(watched.events("signal")) == 1
+
+
+def test_a_change_undone_within_the_settle_restarts_nothing(live, watched):
+    with supervisor(live, watched, "--settle", "5") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        update(live, watched.site, "oops")
+        update(live, watched.site, "first")  # undone: version 3 holds what the child has
+        wait_until(lambda: live.service(watched.site, "api")["loaded_versions"][0]["version"] == 3,
+                   "the undoing version to be recorded as loaded")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the next value")
+        assert [s["value"] for s in watched.starts()] == ["first", "second"]
+        assert proc.poll() is None
+
+
+def test_a_restart_waits_for_the_whole_process_group_to_end(live, watched):
+    """The script's shell ends at the stop signal at once, its program does not (here it ignores
+    TERM; a server finishing its requests takes a while too): the new start waits for the old
+    group to be gone, up to the grace and its SIGKILL, so no two instances ever run side by side
+    (the new one would find the port taken and end the supervisor)."""
+    with supervisor(live, watched, "--settle", "0", "--grace", "1", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1"):
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: started_with(watched, "second"), "a start with the new value")
+        assert started_with(watched, "second")["beside"] == []
+        assert not alive(started_with(watched, "first")["pid"])
+
+
+def test_a_forwarded_stop_waits_for_the_rest_of_the_group_up_to_the_grace(live, watched):
+    """The supervisor's exit tells the process manager the service has stopped: what the script
+    left in its group (here a program that ignores TERM) is waited for, then killed at the grace's
+    end, never left running unsupervised with the secrets."""
+    with supervisor(live, watched, "--grace", "1", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status
+        assert not alive(started_with(watched, "first")["pid"])
+
+
+def test_a_stop_signal_while_the_restart_waits_for_the_old_group_ends_the_supervisor(live, watched):
+    with supervisor(live, watched, "--settle", "0", "--grace", "2", WATCH_AS_SCRIPT="1", WATCH_IGNORE_TERM="1") as proc:
+        wait_until(lambda: started_with(watched, "first"), "the script's command to start")
+        update(live, watched.site, "second")
+        wait_until(lambda: not alive(started_with(watched, "first")["parent"]), "the script's shell to end")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(CEILING) == 128 + signal.SIGTERM  # the script's status: it was not started again
+        assert started_with(watched, "second") is None
+        assert not alive(started_with(watched, "first")["pid"])
+
+
 def test_stop_signal_option_is_what_the_child_receives_before_a_restart(live, watched):
     with supervisor(live, watched, "--signal", "HUP"):
         wait_until(lambda: started_with(watched, "first"), "the first start")
@@ -321,7 +471,7 @@ def test_watch_still_refuses_to_start_when_the_environment_is_incomplete(live, w
 def test_signal_and_grace_without_watch_are_a_usage_error(live, watched):
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
                    WATCH_RECORD=str(watched.record))
-    for option in (["--signal", "HUP"], ["--grace", "3"]):
+    for option in (["--signal", "HUP"], ["--grace", "3"], ["--settle", "1"]):
         result = subprocess.run([sys.executable, "-m", "tui.cli", "run", *option, "--service", "api", "--",
                                  sys.executable, str(watched.script)], cwd=REPO, env=env, capture_output=True, text=True)
         assert result.returncode == 2 and "only with --watch" in result.stderr

@@ -138,6 +138,31 @@ def test_the_environment_wins_over_stored_credentials(live, site, config):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", " "])
+def test_a_token_variable_with_a_line_ending_works_as_a_token_file_does(live, site, config, ending):
+    # `kubectl create secret --from-file` and a CRLF env file leave the file's line ending in the variable
+    live.put_secret(site, "DB_PASSWORD", "from-the-server")
+    live.new_service(site, "api", None, [{"name": "DB_PASSWORD"}])
+    admin = env_without_token(live, config, SITESECRETS_TOKEN=live.admin_token + ending, SITESECRETS_SITE=site)
+    listed = sitesecrets(admin, "ls", "--json")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    service = env_without_token(live, config, SITESECRETS_TOKEN=live.mint("service", site, "api") + ending)
+    ran = sitesecrets(service, "run", "--service", "api", "--site", site, "--", *PRINT_ENV)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout)["DB_PASSWORD"] == "from-the-server"
+
+
+def test_a_token_variable_that_is_not_one_token_is_refused_without_showing_it(live, site, config):
+    token = live.admin_token
+    env = env_without_token(live, config, SITESECRETS_TOKEN=f"{token}\nsecond line", SITESECRETS_SITE=site)
+    listed = sitesecrets(env, "ls")
+    assert listed.returncode == 2
+    assert listed.stderr == "sitesecrets: SITESECRETS_TOKEN does not hold one token\n"
+    ran = sitesecrets(env, "run", "--service", "api", "--", "true")
+    assert ran.returncode == 1
+    assert "SITESECRETS_TOKEN does not hold one token" in ran.stderr and token not in ran.stderr
+
+
 def test_a_token_file_wins_over_the_environment(live, site, config, tmp_path):
     token_file = private_file(tmp_path / "token", live.admin_token + "\n")
     env = env_without_token(live, config, SITESECRETS_TOKEN="ss_wrong", SITESECRETS_SITE=site)

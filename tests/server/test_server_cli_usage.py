@@ -185,3 +185,28 @@ def test_an_empty_data_dir_is_refused_not_taken_for_the_working_directory(tmp_pa
         assert result.returncode == 2 and "Traceback" not in result.stderr, (args, result.stderr)
         assert "--data-dir" in result.stderr, result.stderr
         assert os.listdir(cwd) == [] and stat.S_IMODE(cwd.stat().st_mode) == 0o755
+
+
+def server_cli_into_file(target: Path, umask: str, *args: str) -> subprocess.CompletedProcess:
+    """`(umask UMASK; sitesecrets-server ARGS > TARGET)` in sh, as the README's init example writes it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SITESECRETS_")}
+    argv = ["sh", "-c", f'umask {umask}; exec "$@" > "$TARGET"', "sh", sys.executable, "-m", "server", *args]
+    return subprocess.run(argv, cwd=REPO, env={**clean, "TARGET": str(target)}, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+
+
+def test_init_and_token_create_refuse_a_token_file_other_users_can_read(tmp_path):
+    # `sitesecrets-server init ... > admin.token` under umask 022: the operator's token for every account
+    data, target = tmp_path / "data", tmp_path / "admin.token"
+    result = server_cli_into_file(target, "022", "init", "--data-dir", str(data))
+    assert result.returncode == 2
+    assert "a file every user of this host may read (mode 644)" in result.stderr
+    assert "nothing was done" in result.stderr and target.read_text() == "" and not data.exists()
+    target.chmod(0o600)
+    assert server_cli_into_file(target, "022", "init", "--data-dir", str(data)).returncode == 0
+    assert target.read_text().startswith("ss_")
+    minted = server_cli_into_file(tmp_path / "ops.token", "022", "token", "create", "--data-dir", str(data),
+                                  "--name", "ops", "--role", "admin")
+    assert minted.returncode == 2 and "every user of this host may read" in minted.stderr
+    names = sqlite3.connect(data / "secrets.db").execute("SELECT name FROM tokens").fetchall()
+    assert ("ops",) not in names

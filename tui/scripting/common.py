@@ -49,15 +49,23 @@ def version_number(text: str) -> int:
 
 
 def site_of(args: argparse.Namespace) -> str:
-    from tui.settings import default_site
+    """--site, else the default (tui.settings); UsageError when it is empty. `--site "$CUSTOMER"`
+    with CUSTOMER unset is a mistake, never a request for the default site."""
+    from tui.settings import EMPTY_SITE, default_site
 
-    return getattr(args, "site", None) or default_site()
+    site = getattr(args, "site", None)
+    site = default_site() if site is None else site
+    if not site:
+        raise UsageError(f"{EMPTY_SITE}; nothing was done")
+    return site
 
 
 def url_of(args: argparse.Namespace) -> str:
+    """--url, else the default (tui.settings); an empty one stays empty, and is refused as no URL."""
     from tui.settings import default_url
 
-    return getattr(args, "url", None) or default_url()
+    url = getattr(args, "url", None)
+    return default_url() if url is None else url
 
 
 @contextmanager
@@ -85,6 +93,14 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         client.close()
 
 
+def refuse_empty_names(args: argparse.Namespace) -> None:
+    """UsageError for an --app or --service given empty (`--app "$APP"` with APP unset): a mistake,
+    which reached the server as an empty path segment and came back as a bare 'no such path'."""
+    for option in ("app", "service"):
+        if getattr(args, option, None) == "":
+            raise UsageError(f"the {option} name is empty (--{option}); nothing was done")
+
+
 def run_command(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one command, turning refusals and usage errors into a sentence on stderr and a status."""
     from tui.client import ApiError, ServerUnreachable
@@ -96,6 +112,7 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         print("sitesecrets: standard output is closed (>&-); nothing was done", file=sys.stderr)
         return EXIT_USAGE
     try:
+        refuse_empty_names(args)
         return handler(args) or EXIT_OK
     except UsageError as error:
         print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)

@@ -28,7 +28,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     exp.add_argument("--service", help="export exactly what this service receives (refused, as `run` is, while a bound "
                                         "secret does not exist yet or one is named like a variable that loads code)")
     exp.add_argument("--allow-env", action="append", default=[], metavar="NAME",
-                     help="with --service: export this name although programs read it as code (as `run --allow-env`)")
+                     help="with --service, --format shell or docker: export this name although programs read it as code "
+                          "(as `run --allow-env`)")
     exp.add_argument("--format", choices=["env", "docker", "json", "shell"], default="env",
                      help="env: a .env file (python-dotenv, node's dotenv, `import`); docker: plain NAME=value lines for "
                           "docker --env-file (a value with a line break is refused); json: an object; shell: export lines for sh")
@@ -157,8 +158,9 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     refuse_open_stdout("the values")
     site = site_of(args)
-    if args.allow_env and not args.service:
-        raise UsageError("--allow-env goes with --service")
+    starts_programs = args.format in ("shell", "docker")  # sourced, or a container's environment
+    if args.allow_env and not (args.service or starts_programs):
+        raise UsageError("--allow-env goes with --service, --format shell or --format docker")
     if args.service and args.app:
         raise UsageError("--service exports what the service receives, from its own app; drop --app")
     with client_for(args) as client:
@@ -177,6 +179,12 @@ def cmd_export(args: argparse.Namespace) -> None:
             pairs = answer.env
         else:
             names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
+            # `. ./exports.sh` sets these in the reader's own shell: an editor's PROMPT_COMMAND or
+            # BASH_ENV would run there. Judged on the names, before any value is revealed
+            blocked = refused(names, set(args.allow_env)) if starts_programs else []
+            if blocked:
+                raise Refused(f"refusing to export {', '.join(blocked)} as {args.format} lines: they change "
+                              "how programs load; name each with --allow-env if you mean it; nothing was written")
             pairs = {name: client.reveal(site, args.app, name).value for name in names}
     if args.format == "json":
         write_values(json_text(pairs) + "\n", args.raw)  # escapes C1 and bidi even with --raw: JSON loses nothing
