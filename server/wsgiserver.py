@@ -277,7 +277,11 @@ class _Tracking:
                 answered = self._turning_away < self.max_turning_away
                 self._turning_away += answered
         if admitted:
-            super().process_request(request, client_address)  # type: ignore[misc]
+            try:
+                super().process_request(request, client_address)  # type: ignore[misc]
+            except BaseException:  # no thread for it (the process is out of them): socketserver closes it
+                self._release(request)
+                raise
         elif answered:
             threading.Thread(target=self._turn_away, args=(request,), name="turn-away", daemon=True).start()
         else:
@@ -348,14 +352,18 @@ class _Tracking:
         try:
             super().finish_request(request, client_address)  # type: ignore[misc]
         finally:
-            with self._lock:
-                if request not in self._waiting:  # a waiting one is out of its peer's count already
-                    self._count(request, -1)
-                self._peer_of.pop(request, None)
-                self._idle.discard(request)
-                self._busy.discard(request)
-                self._waiting.discard(request)
-                self._held()
+            self._release(request)
+
+    def _release(self, request: Any) -> None:
+        """Give back the place a connection took in the cap's count and in its peer's."""
+        with self._lock:
+            if request not in self._waiting:  # a waiting one is out of its peer's count already
+                self._count(request, -1)
+            self._peer_of.pop(request, None)
+            self._idle.discard(request)
+            self._busy.discard(request)
+            self._waiting.discard(request)
+            self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
