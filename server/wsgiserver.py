@@ -106,6 +106,7 @@ class _Handler(socketserver.BaseRequestHandler):
     """One connection: read a request, run the app, answer, until the client or the server closes."""
 
     server: "_Tracking"
+    _over_share = False  # back from a wait beyond the cap or its peer's share (`_Tracking.unpark`)
 
     def setup(self) -> None:
         sock = self.request
@@ -148,7 +149,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return False
         complete = http.request_is_complete()
         # an app that refused without reading the whole body leaves the stream out of step: close it
-        http.respond(int(status[:3]), status[4:], headers, body, close=not complete or self.server.draining)
+        http.respond(int(status[:3]), status[4:], headers, body, close=not complete or self.server.draining or self._over_share)
         if self.server.access_log:
             sys.stderr.write(access_line(self._client(), request.method.decode("latin-1"),
                                          request.target.decode("latin-1"), status))
@@ -164,7 +165,7 @@ class _Handler(socketserver.BaseRequestHandler):
             yield
         finally:
             if parked:
-                self.server.unpark(self.request)
+                self._over_share = self.server.unpark(self.request)
 
     def _refuse(self, status: int) -> None:
         """This layer's own answer, then the close: after lingering for what the client still sends,
@@ -328,12 +329,19 @@ class _Tracking:
             self._count(connection, -1)
             return True
 
-    def unpark(self, connection: socket.socket) -> None:
+    def unpark(self, connection: socket.socket) -> bool:
+        """Count a connection back in once its wait is over; True when that puts it over the cap or
+        its peer's share (others were let in while it waited): it closes after its answer, or one
+        user could hold every place by waiting on many connections and keeping them alive after."""
         with self._lock:
-            if connection in self._waiting:
-                self._waiting.discard(connection)
-                self._busy.add(connection)
-                self._count(connection, +1)
+            if connection not in self._waiting:
+                return False
+            self._waiting.discard(connection)
+            self._busy.add(connection)
+            self._count(connection, +1)
+            peer = self._peer_of.get(connection)
+            return (len(self._idle) + len(self._busy) > self.max_connections
+                    or (peer is not None and self._per_peer[peer] > self.max_per_peer))
 
     def start_draining(self) -> None:
         stop_waiting = getattr(self.app, "stop_waiting", None)
