@@ -530,7 +530,7 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
 
         return getpass.getpass(f"passphrase of {key or cert}: ")
 
-    _refuse_a_key_others_may_read(key or cert)
+    _refuse_a_key_others_may_read("--tls-key" if key else "--tls-cert", key or cert)
     try:
         context.load_cert_chain(cert, key, password=passphrase)
     except ssl.SSLError as error:
@@ -542,16 +542,18 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
     return context
 
 
-def _refuse_a_key_others_may_read(path: Path) -> None:
+def _refuse_a_key_others_may_read(option: str, path: Path) -> None:
     """Refuse a private key every user of the machine may read or change: with it, any of them
     could pose as this server and collect the tokens sent to it. A group may read it (Debian's
-    `ssl-cert` group, mode 0640), as the operator chose who is in that group."""
+    `ssl-cert` group, mode 0640), as the operator chose who is in that group. `option` is the one
+    the file came by: a `--tls-cert` given alone holds the key as well, and is named as such."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return  # the load below says why it cannot be read
     if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ServeError(f"--tls-key {path} can be read or changed by every user of this machine (mode {stat.S_IMODE(mode):04o}): "
+        holding = "" if option == "--tls-key" else " holds a private key and"
+        raise ServeError(f"{option} {path}{holding} can be read or changed by every user of this machine (mode {stat.S_IMODE(mode):04o}): "
                          f"chmod 600 it (or 640, with a group only the server's user is in)")
 
 
