@@ -106,6 +106,7 @@ class _Handler(socketserver.BaseRequestHandler):
     """One connection: read a request, run the app, answer, until the client or the server closes."""
 
     server: "_Tracking"
+    _over_share = False  # back from a wait beyond the cap or its peer's share (`_Tracking.unpark`)
 
     def setup(self) -> None:
         sock = self.request
@@ -148,7 +149,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return False
         complete = http.request_is_complete()
         # an app that refused without reading the whole body leaves the stream out of step: close it
-        http.respond(int(status[:3]), status[4:], headers, body, close=not complete or self.server.draining)
+        http.respond(int(status[:3]), status[4:], headers, body, close=not complete or self.server.draining or self._over_share)
         if self.server.access_log:
             sys.stderr.write(access_line(self._client(), request.method.decode("latin-1"),
                                          request.target.decode("latin-1"), status))
@@ -164,7 +165,7 @@ class _Handler(socketserver.BaseRequestHandler):
             yield
         finally:
             if parked:
-                self.server.unpark(self.request)
+                self._over_share = self.server.unpark(self.request)
 
     def _refuse(self, status: int) -> None:
         """This layer's own answer, then the close: after lingering for what the client still sends,
@@ -277,7 +278,11 @@ class _Tracking:
                 answered = self._turning_away < self.max_turning_away
                 self._turning_away += answered
         if admitted:
-            super().process_request(request, client_address)  # type: ignore[misc]
+            try:
+                super().process_request(request, client_address)  # type: ignore[misc]
+            except BaseException:  # no thread for it (the process is out of them): socketserver closes it
+                self._release(request)
+                raise
         elif answered:
             threading.Thread(target=self._turn_away, args=(request,), name="turn-away", daemon=True).start()
         else:
@@ -324,12 +329,19 @@ class _Tracking:
             self._count(connection, -1)
             return True
 
-    def unpark(self, connection: socket.socket) -> None:
+    def unpark(self, connection: socket.socket) -> bool:
+        """Count a connection back in once its wait is over; True when that puts it over the cap or
+        its peer's share (others were let in while it waited): it closes after its answer, or one
+        user could hold every place by waiting on many connections and keeping them alive after."""
         with self._lock:
-            if connection in self._waiting:
-                self._waiting.discard(connection)
-                self._busy.add(connection)
-                self._count(connection, +1)
+            if connection not in self._waiting:
+                return False
+            self._waiting.discard(connection)
+            self._busy.add(connection)
+            self._count(connection, +1)
+            peer = self._peer_of.get(connection)
+            return (len(self._idle) + len(self._busy) > self.max_connections
+                    or (peer is not None and self._per_peer[peer] > self.max_per_peer))
 
     def start_draining(self) -> None:
         stop_waiting = getattr(self.app, "stop_waiting", None)
@@ -348,14 +360,18 @@ class _Tracking:
         try:
             super().finish_request(request, client_address)  # type: ignore[misc]
         finally:
-            with self._lock:
-                if request not in self._waiting:  # a waiting one is out of its peer's count already
-                    self._count(request, -1)
-                self._peer_of.pop(request, None)
-                self._idle.discard(request)
-                self._busy.discard(request)
-                self._waiting.discard(request)
-                self._held()
+            self._release(request)
+
+    def _release(self, request: Any) -> None:
+        """Give back the place a connection took in the cap's count and in its peer's."""
+        with self._lock:
+            if request not in self._waiting:  # a waiting one is out of its peer's count already
+                self._count(request, -1)
+            self._peer_of.pop(request, None)
+            self._idle.discard(request)
+            self._busy.discard(request)
+            self._waiting.discard(request)
+            self._held()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -514,7 +530,7 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
 
         return getpass.getpass(f"passphrase of {key or cert}: ")
 
-    _refuse_a_key_others_may_read(key or cert)
+    _refuse_a_key_others_may_read("--tls-key" if key else "--tls-cert", key or cert)
     try:
         context.load_cert_chain(cert, key, password=passphrase)
     except ssl.SSLError as error:
@@ -526,16 +542,18 @@ def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:
     return context
 
 
-def _refuse_a_key_others_may_read(path: Path) -> None:
+def _refuse_a_key_others_may_read(option: str, path: Path) -> None:
     """Refuse a private key every user of the machine may read or change: with it, any of them
     could pose as this server and collect the tokens sent to it. A group may read it (Debian's
-    `ssl-cert` group, mode 0640), as the operator chose who is in that group."""
+    `ssl-cert` group, mode 0640), as the operator chose who is in that group. `option` is the one
+    the file came by: a `--tls-cert` given alone holds the key as well, and is named as such."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return  # the load below says why it cannot be read
     if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ServeError(f"--tls-key {path} can be read or changed by every user of this machine (mode {stat.S_IMODE(mode):04o}): "
+        holding = "" if option == "--tls-key" else " holds a private key and"
+        raise ServeError(f"{option} {path}{holding} can be read or changed by every user of this machine (mode {stat.S_IMODE(mode):04o}): "
                          f"chmod 600 it (or 640, with a group only the server's user is in)")
 
 

@@ -98,7 +98,8 @@ def delete_token(call: Call, id: str) -> None:
         row = tx.get_token(id)
         if row is None or not call.principal.sees_site(row.site):
             raise not_found("token", id)
-        tx.delete_token(id)
+        if not tx.delete_token(id):  # on PostgreSQL another write (the sweep, a replica) removed it after our read
+            raise not_found("token", id)
         audit.record(tx, call.event("token.delete", site=row.site, target=f"token:{id}", details={"name": row.name}))
 
     call.store.write(write)

@@ -404,8 +404,9 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
 
     def delete_service_tokens(self, site: str, service: str) -> list[TokenRow]:
         rows = [TokenRow(*r) for r in self._all(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE site = ? AND service = ? ORDER BY id", site, service)]
-        self._run("DELETE FROM tokens WHERE site = ? AND service = ?", site, service)
-        return rows
+        # one by one: on PostgreSQL another write (the sweep of expired tokens) may remove one after
+        # the read, and a token this did not remove must not be reported (and audited) as revoked
+        return [row for row in rows if self.delete_token(row.id)]
 
     def touch_token(self, token_id: str, now: str) -> None:
         self._run("UPDATE tokens SET last_used_at = ? WHERE id = ?", now, token_id)

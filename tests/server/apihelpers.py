@@ -80,3 +80,13 @@ def stored_values(data_dir: Path) -> list[bytes]:
         for row in dbbackend.rows(data_dir, f"SELECT * FROM {table}"):
             found += [bytes(v) for v in row.values() if isinstance(v, (bytes, memoryview))]
     return found
+
+
+def waiting_for_a_lock(holder, statement: str) -> bool:
+    """Whether a statement containing `statement` waits for a lock that `holder`'s session holds
+    (asked on a connection of its own: a transaction sees a frozen pg_stat_activity)."""
+    import psycopg
+
+    with psycopg.connect(dbbackend.base_url(), autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE %s",
+                            (holder.info.backend_pid, f"%{statement}%")).fetchone()[0] == 1

@@ -13,6 +13,7 @@ import pytest
 
 import dbbackend
 from apihelpers import SITE, audit_rows, create_secret, expect_error
+from server import wsgiserver
 from server.app import create_app
 from server.datadir import open_state
 from server.store import postgres, sqlite
@@ -328,6 +329,39 @@ def test_waiting_requests_do_not_count_against_a_users_share_of_a_unix_socket(se
         with over_unix() as other:
             assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
         assert {f.result(CEILING).status_code for f in futures} == {200}
+    finally:
+        pool.shutdown()
+        for w in watchers:
+            w.close()
+
+
+def test_connections_back_from_a_wait_keep_a_user_within_its_share(serve, api, app, admin_token, tmp_path, monkeypatch) -> None:
+    """A wait lets a user open more connections than its share (each waiting one is out of the
+    count): once answered, those over the share close, or one tenant could hold every connection
+    of the worker by waiting on many and keeping them alive after."""
+    users = iter([1001, 1001, 1001, 1002])  # the kernel's answer: a second user id no test can make
+    monkeypatch.setattr(wsgiserver._UnixServer, "peer", lambda self, request: next(users))
+    path = tmp_path / "s.sock"
+    serve(unix_socket=path, max_connections=2, max_per_peer=1)
+
+    def over_unix() -> httpx.Client:
+        return httpx.Client(base_url="http://localhost", headers={"Authorization": f"Bearer {admin_token}"},
+                            transport=httpx.HTTPTransport(uds=str(path)), timeout=CEILING)
+
+    tag = etag(api)
+    watchers = [over_unix() for _ in range(3)]
+    pool = ThreadPoolExecutor(3)
+    try:
+        futures = []
+        for count, watcher in enumerate(watchers, 1):
+            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
+            wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
+        assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+        answers = [f.result(CEILING) for f in futures]
+        assert {a.status_code for a in answers} == {200}
+        assert sum(a.headers.get("connection") != "close" for a in answers) <= 1  # the user's share: one
+        with over_unix() as other_user:  # the worker's other place is free for another tenant
+            wait_until(lambda: other_user.get("/v1/health").status_code == 200, "another user's connection served")
     finally:
         pool.shutdown()
         for w in watchers:

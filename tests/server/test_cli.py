@@ -536,6 +536,19 @@ def test_a_tls_key_every_user_may_read_or_change_is_refused(initialised, tmp_pat
     assert f"can be read or changed by every user of this machine (mode {mode:04o})" in result.stderr
 
 
+def test_a_certificate_file_holding_its_key_is_refused_by_the_option_it_came_by(initialised, tmp_path):
+    """--tls-cert alone, with the key in the same PEM: the refusal names --tls-cert, the option
+    the user gave, not a --tls-key they never passed."""
+    data_dir, _ = initialised
+    cert, key = _self_signed(tmp_path)
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(cert.read_bytes() + key.read_bytes())
+    combined.chmod(0o644)
+    result = cli("serve", "--data-dir", str(data_dir), "--workers", "1", "--port", "0", "--tls-cert", str(combined))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"--tls-cert {combined} holds a private key" in result.stderr and "--tls-key" not in result.stderr
+
+
 def test_a_tls_key_its_group_may_read_is_served(initialised, tmp_path):
     """Debian's ssl-cert set-up: root:ssl-cert 0640, the server's user in that group."""
     data_dir, token = initialised

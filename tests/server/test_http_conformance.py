@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import socketserver
 import threading
 import time
 from contextlib import contextmanager
@@ -444,6 +445,26 @@ def test_a_tcp_listener_has_no_per_user_share(serve) -> None:
     finally:
         for conn in held:
             conn.close()
+
+
+def test_a_connection_given_no_thread_frees_its_place(serve, tmp_path, monkeypatch) -> None:
+    """A process out of threads (a flood's very aim) cannot serve the connection it accepted: it
+    closes it, and the place it took in the cap and in its user's share is free again at once."""
+    server = serve(unix_socket=tmp_path / "s.sock", max_connections=1, max_per_peer=1)
+    serve_in_a_thread = socketserver.ThreadingMixIn.process_request
+    failures = iter([RuntimeError("can't start new thread")])  # the kernel's refusal, once
+
+    def out_of_threads_once(self, request, client_address) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        serve_in_a_thread(self, request, client_address)
+
+    monkeypatch.setattr(socketserver.ThreadingMixIn, "process_request", out_of_threads_once)
+    with connect_unix(server) as unserved:
+        assert unserved.recv(1) == b""  # closed unanswered
+    with connect_unix(server) as conn:
+        assert health(conn) == b"HTTP/1.1 200 OK"
 
 
 def turning_away() -> int:

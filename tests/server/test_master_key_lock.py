@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import dbbackend
-from apihelpers import SITE, create_secret, expect_error, reveal
+from apihelpers import SITE, create_secret, expect_error, reveal, waiting_for_a_lock
 from server import crypto, keys
 from server.datadir import open_store
 from waiting import wait_until
@@ -246,16 +246,6 @@ def test_a_site_created_while_a_rotation_commits_is_refused_not_wrapped_under_th
 
     expect_error(answer[0], 503, "master_key_changed")
     assert dbbackend.rows(data_dir, "SELECT name FROM sites WHERE name = 'shop'") == []
-
-
-def waiting_for_a_lock(holder, statement: str) -> bool:
-    """Whether a statement containing `statement` waits for a lock that `holder`'s session holds
-    (asked on a connection of its own: a transaction sees a frozen pg_stat_activity)."""
-    import psycopg
-
-    with psycopg.connect(dbbackend.base_url(), autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid)) AND query LIKE %s",
-                            (holder.info.backend_pid, f"%{statement}%")).fetchone()[0] == 1
 
 
 @pytest.mark.postgresql_only(reason="a data directory that holds a SQLite database beside a PostgreSQL one")

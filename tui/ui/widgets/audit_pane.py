@@ -27,8 +27,9 @@ from tui.ui.widgets.safe_input import SafeInput
 
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
 ACTOR_WIDTH = 10
-_EVENT_HINT = " · enter: every field"
 """Cells an actor takes in the table (cut with `…`); the target gets the room that is left."""
+_EVENT_HINT = " · enter: every field"
+"""The status line's last words, which a long target or actor is cut to leave in view."""
 
 
 def action_choices() -> list[tuple[Text, str]]:
