@@ -263,11 +263,19 @@ class _Tracking:
         if peer is not None:
             self._per_peer[peer] += step
 
+    def _room_for(self, peer: Any, held: int, held_by_peer: int) -> bool:
+        """Whether one more connection of `peer` fits beside `held` ones (`held_by_peer` of them its
+        own). Past its share, a user is still let in while a share's worth of places stays free for
+        the others: where every tenant connects as one user (a shared `www-data`), that user keeps
+        most of the cap, and where tenants are users of their own, none can take the last share."""
+        if held >= self.max_connections:
+            return False
+        return peer is None or held_by_peer < self.max_per_peer or held < self.max_connections - self.max_per_peer
+
     def process_request(self, request: Any, client_address: Any) -> None:
         peer = self.peer(request)
         with self._lock:
-            admitted = (len(self._idle) + len(self._busy) < self.max_connections
-                        and (peer is None or self._per_peer[peer] < self.max_per_peer))
+            admitted = self._room_for(peer, len(self._idle) + len(self._busy), self._per_peer[peer] if peer is not None else 0)
             if admitted:
                 self._idle.add(request)
                 if peer is not None:
@@ -340,8 +348,8 @@ class _Tracking:
             self._busy.add(connection)
             self._count(connection, +1)
             peer = self._peer_of.get(connection)
-            return (len(self._idle) + len(self._busy) > self.max_connections
-                    or (peer is not None and self._per_peer[peer] > self.max_per_peer))
+            others = len(self._idle) + len(self._busy) - 1  # the room it needs, as if it were new
+            return not self._room_for(peer, others, self._per_peer[peer] - 1 if peer is not None else 0)
 
     def start_draining(self) -> None:
         stop_waiting = getattr(self.app, "stop_waiting", None)

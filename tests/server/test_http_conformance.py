@@ -395,13 +395,13 @@ def health(conn: socket.socket) -> bytes:
     return Reader(conn).response()[0]
 
 
-def test_on_a_unix_socket_one_user_holds_at_most_its_share_of_the_connections(serve, tmp_path) -> None:
-    """The kernel names each connecting user (SO_PEERCRED): this process's third connection is
-    over its share of 2 though the cap of 8 is far off, and gets the cap's 503."""
+def test_on_a_unix_socket_one_user_past_its_share_leaves_the_last_share_to_others(serve, tmp_path) -> None:
+    """The kernel names each connecting user (SO_PEERCRED): past its share of 2, this process is
+    let in while 2 places stay free for other users (6 of the cap's 8); its 7th gets the cap's 503."""
     server = serve(unix_socket=tmp_path / "s.sock", max_connections=8, max_per_peer=2)
-    held = [connect_unix(server) for _ in range(2)]
+    held = [connect_unix(server) for _ in range(6)]
     try:
-        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 2
+        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 6
         with connect_unix(server) as extra:
             extra.sendall(request("GET", "/v1/health", headers=host()))
             status, headers, body = Reader(extra).response()
@@ -415,22 +415,27 @@ def test_on_a_unix_socket_one_user_holds_at_most_its_share_of_the_connections(se
         with connect_unix(server) as conn:
             return health(conn) == b"HTTP/1.1 200 OK"
 
-    wait_until(served_again, "the user's share freed by its closed connections")
+    wait_until(served_again, "the user's places freed by its closed connections")
 
 
-def test_one_users_share_leaves_room_for_another_users_connections(serve, tmp_path, monkeypatch) -> None:
-    """Another tenant, another user: its connections are counted apart. (A second user id is the
-    one thing a test not run as root cannot make, so the kernel's answer is given here.)"""
-    users = iter([1001, 1001, 1001, 1002])
+def test_the_last_share_is_another_users(serve, tmp_path, monkeypatch) -> None:
+    """Another tenant, another user: it gets in where the first one, past its share, is refused.
+    (A second user id is the one thing a test not run as root cannot make, so the kernel's answer
+    is given here.)"""
+    users = iter([1001] * 7 + [1002, 1002, 1002])
     monkeypatch.setattr(wsgiserver._UnixServer, "peer", lambda self, request: next(users))
     server = serve(unix_socket=tmp_path / "s.sock", max_connections=8, max_per_peer=2)
-    held = [connect_unix(server) for _ in range(2)]  # the first user's share
+    held = [connect_unix(server) for _ in range(6)]  # the first user: its share, then all but the last share
     try:
-        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 2
+        assert [health(conn) for conn in held] == [b"HTTP/1.1 200 OK"] * 6
         with connect_unix(server) as over:
             assert health(over).startswith(b"HTTP/1.1 503")
-        with connect_unix(server) as other_user:
-            assert health(other_user) == b"HTTP/1.1 200 OK"
+        others = [connect_unix(server) for _ in range(2)]
+        assert [health(conn) for conn in others] == [b"HTTP/1.1 200 OK"] * 2  # the cap is full now
+        with connect_unix(server) as full:
+            assert health(full).startswith(b"HTTP/1.1 503")
+        for conn in others:
+            conn.close()
     finally:
         for conn in held:
             conn.close()
