@@ -7,6 +7,7 @@ Each command prints one clear sentence on failure and exits non-zero; none print
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -372,8 +373,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .wsgiserver import WSGIServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    limits = Limits(args.max_secrets, args.max_value_bytes, args.max_name_length, args.max_versions, args.trash_days,
-                    args.audit_retention_days, args.max_apps, args.max_services, args.max_types, args.max_tokens)
+    limits = Limits(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Limits)})  # each limit is a `serve` option
     settings = Settings(data_dir=args.data_dir, limits=limits, database_url=args.database_url, audit_file=args.audit_file)
     if args.audit_file is not None:
         from .audit_export import check_audit_file

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
 from .limits import (
+    DEFAULT_LIMITS,
     DESCRIPTION_PATTERN,
     LABEL_PATTERN,
     MAX_DESCRIPTION_CHARS,
@@ -209,13 +210,13 @@ class LimitsModel(_Object):
     max_secrets: int
     max_value_bytes: int
     max_name_length: int
-    max_versions: int = Field(default=10, description="values kept of each secret, the current one included")
-    trash_days: int = Field(default=30, description="days a deleted secret stays in the trash; 0 deletes at once")
-    audit_retention_days: int = Field(default=400, description="days the site's audit events are kept; 0 keeps them forever")
-    max_apps: int = Field(default=100, description="apps the site may hold")
-    max_services: int = Field(default=500, description="services the site may hold, site-level and app-level together")
-    max_types: int = Field(default=100, description="secret types the site may hold")
-    max_tokens: int = Field(default=1000, description="tokens bound to the site that have not expired")
+    max_versions: int = Field(default=DEFAULT_LIMITS.max_versions, description="values kept of each secret, the current one included")
+    trash_days: int = Field(default=DEFAULT_LIMITS.trash_days, description="days a deleted secret stays in the trash; 0 deletes at once")
+    audit_retention_days: int = Field(default=DEFAULT_LIMITS.audit_retention_days, description="days the site's audit events are kept; 0 keeps them forever")
+    max_apps: int = Field(default=DEFAULT_LIMITS.max_apps, description="apps the site may hold")
+    max_services: int = Field(default=DEFAULT_LIMITS.max_services, description="services the site may hold, site-level and app-level together")
+    max_types: int = Field(default=DEFAULT_LIMITS.max_types, description="secret types the site may hold")
+    max_tokens: int = Field(default=DEFAULT_LIMITS.max_tokens, description="tokens bound to the site that have not expired")
 
 
 class LimitsUpdate(_Request):

@@ -331,7 +331,7 @@ async def test_an_expired_token_says_it_is_refused_and_will_be_removed(started, 
     async with started() as (app, pilot):
         await open_tab(pilot, "6", "tokens")
         await highlight(pilot, "tokens-table", "lapsed")
-        assert "expired 2026-01-02 03:04: refused, and removed a week after" in screen_text(app)
+        assert "expired 2026-01-02 03:04: refused, and removed 7 days after" in screen_text(app)
 
 
 async def test_create_token_shows_it_once_and_copies_it(started, admin, site):

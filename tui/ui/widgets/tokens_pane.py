@@ -11,9 +11,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from shared.limits import EXPIRED_TOKEN_GRACE_DAYS
 from shared.models import Token
 from tui.client import SiteSecretsClient
 from tui.display import safe_text, short_time
+from tui.sitelimits import plural
 from tui.ui.keys import CLEAR_FILTER, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import RevokeToken, TokensChanged
 from tui.ui.widgets.compact_table import CompactTable, clipped
@@ -30,7 +32,7 @@ def day(moment) -> str:
 
 
 def has_expired(token: Token) -> bool:
-    """Refused by the server from its expiry on; listed for a week more (then the server removes it)."""
+    """Refused by the server from its expiry on; listed `EXPIRED_TOKEN_GRACE_DAYS` more (then the server removes it)."""
     return token.expires_at is not None and token.expires_at <= datetime.now(timezone.utc)
 
 
@@ -92,7 +94,8 @@ class TokensPane(DataPane):
             line.append("  (this TUI's token)", style="yellow")
         line.append(f"\nid {token.id} · created {short_time(token.created_at)}")
         if has_expired(token):
-            line.append(f"\nexpired {short_time(token.expires_at)}: refused, and removed a week after", style="red")
+            line.append(f"\nexpired {short_time(token.expires_at)}: refused, and removed "
+                        f"{plural(EXPIRED_TOKEN_GRACE_DAYS, 'day')} after", style="red")
             line.append(f" · last used {short_time(token.last_used_at)}")
         else:
             line.append(f"\nexpires {short_time(token.expires_at) if token.expires_at else 'never'} · "
