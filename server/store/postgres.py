@@ -77,7 +77,7 @@ from .audit_key import AuditKey
 from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError
 from .grouping import Job, submit, take_group
-from .migrations import MIGRATIONS
+from .migrations import MIGRATIONS, refuse_newer
 from .postgres_tx import PostgresTx
 
 T = TypeVar("T")
@@ -132,6 +132,7 @@ def migrate(conn: psycopg.Connection) -> int:
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        refuse_newer(applied)
         for migration in MIGRATIONS:
             if migration.version in applied:
                 continue

@@ -30,7 +30,7 @@ from .audit_tx import seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
 from .grouping import Job, submit, take_group
-from .migrations import MIGRATIONS
+from .migrations import MIGRATIONS, refuse_newer
 from .sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -108,6 +108,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    refuse_newer(applied)
     for migration in MIGRATIONS:
         if migration.version in applied:
             continue
