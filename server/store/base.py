@@ -21,6 +21,11 @@ class StorageFull(StoreError):
     """The disk (or the database's page limit) is full; nothing of the write was kept."""
 
 
+class Unavailable(StoreError):
+    """The database cannot be reached just now (restarting, crashed, the connection cut), or gave
+    no connection in time; a later request may succeed. A write that failed so was not acknowledged."""
+
+
 class LockHeld(StoreError):
     """Another process holds the lock that serving and rotating the master key take (see
     `dirlock.py` and `PostgresStore.hold_lock`); `holders` names them where that is known."""

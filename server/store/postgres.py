@@ -75,7 +75,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..dburl import redact
 from .audit_key import AuditKey
 from .audit_tx import seal_group
-from .base import Conflict, LockHeld, StorageFull, StoreError
+from .base import Conflict, LockHeld, StorageFull, StoreError, Unavailable
 from .grouping import Job, submit, take_group
 from .migrations import MIGRATIONS, refuse_newer
 from .postgres_tx import PostgresTx
@@ -85,6 +85,15 @@ T = TypeVar("T")
 POOL_SIZE = 16
 """Connections per replica; requests beyond this wait for one (for up to `POOL_TIMEOUT` s)."""
 POOL_TIMEOUT = 30.0
+OUTAGE_TIMEOUT = 2.0
+"""How long a request waits for a connection while the database is known to be away (see
+`PostgresStore._timeout`): long enough for a reconnection to a database that is back, short enough
+that a request is answered 503 promptly rather than after `POOL_TIMEOUT`."""
+RECONNECT_TIMEOUT = 5.0
+"""How long the pool retries a lost connection (after 1, 2, 4 ... s) before it gives up, and the
+next request starts a new attempt at once. psycopg_pool's default, five minutes, let the delay
+between attempts double to a minute and more, so a replica served again that long after its
+database came back."""
 _RETRIES = 5
 _MIGRATE_LOCK = 0x5173_5EC7  # the advisory lock `migrate` holds; any constant all replicas share
 _SERVER_LOCK = 0x5173_5EC8
@@ -115,8 +124,20 @@ def translate(error: BaseException) -> StoreError:
     if isinstance(error, (errors.DiskFull, errors.OutOfMemory)):
         return StorageFull("the database is full")
     if isinstance(error, PoolTimeout):
-        return StoreError("no database connection became free in time")
+        return Unavailable("no database connection became free in time")
+    if connection_lost(error):
+        return Unavailable(f"the database connection failed ({type(error).__name__})")
     return StoreError(f"database error ({type(error).__name__})")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the database is away rather than refusing a statement: libpq's own
+    failures carry no SQLSTATE (refused, "server closed the connection unexpectedly"); class 08 is
+    a connection exception; 57P01-57P03 a server shutting down, crashed or still starting."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def migrate(conn: psycopg.Connection) -> int:
@@ -231,8 +252,14 @@ class PostgresStore:
         self._pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, timeout=POOL_TIMEOUT, open=False,
             kwargs={"autocommit": True, "connect_timeout": 10}, check=check_idle, configure=_configure,
-            name="sitesecrets",
+            name="sitesecrets", reconnect_timeout=RECONNECT_TIMEOUT, reconnect_failed=self._lost,
         )
+        self._timeout: float | None = None
+        """How long a request waits for a connection: the pool's `POOL_TIMEOUT` (None), or
+        `OUTAGE_TIMEOUT` from a lost connection or a failed reconnection until a request succeeds
+        again. Those waiting on a database that is away would each wait the whole `POOL_TIMEOUT`
+        only to be refused; one shortened wrongly (a single session ended) costs nothing, as the
+        next request that gets a connection restores it."""
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
         self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
@@ -242,6 +269,17 @@ class PostgresStore:
         self._records: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._recorder: threading.Thread | None = None  # started by the first `record`
         self._recorder_lock = threading.Lock()
+
+    def _lost(self, _pool: object = None) -> None:
+        """The database is away (a connection lost, or the pool gave up reconnecting): requests
+        wait for a connection only briefly until one succeeds."""
+        self._timeout = OUTAGE_TIMEOUT
+
+    def _failed(self, error: BaseException) -> StoreError:
+        failure = translate(error)
+        if isinstance(failure, Unavailable) and not isinstance(error, PoolTimeout):
+            self._lost()
+        return failure
 
     @property
     def url(self) -> str:
@@ -253,23 +291,27 @@ class PostgresStore:
 
     def read(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(self._timeout) as conn:
                 tx = PostgresTx(conn, writing=False)  # BEGIN and ROLLBACK on its cursor too: one cursor in all
                 tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
-                    return fn(tx)
+                    result = fn(tx)
                 finally:
                     if not conn.broken:
                         tx._run("ROLLBACK")
+            self._timeout = None
+            return result
         except (psycopg.Error, PoolTimeout) as error:
-            raise translate(error) from None
+            raise self._failed(error) from None
 
     def lookup(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection() as conn:  # in autocommit: the statement is its own transaction
-                return fn(PostgresTx(conn, writing=False))
+            with self._pool.connection(self._timeout) as conn:  # in autocommit: the statement is its own transaction
+                result = fn(PostgresTx(conn, writing=False))
+            self._timeout = None
+            return result
         except (psycopg.Error, PoolTimeout) as error:
-            raise translate(error) from None
+            raise self._failed(error) from None
 
     def read_env(self, fn: Callable[[PostgresTx], T]) -> T:
         return self.lookup(fn)  # `PostgresTx.env_snapshot` is one statement: one snapshot, one round trip
@@ -293,11 +335,11 @@ class PostgresStore:
                     raise translate(error) from None
                 time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
             except (psycopg.Error, PoolTimeout) as error:
-                raise translate(error) from None
+                raise self._failed(error) from None
         raise AssertionError("unreachable")
 
     def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
-        with self._pool.connection() as conn:
+        with self._pool.connection(self._timeout) as conn:
             tx = PostgresTx(conn, writing=True)
             tx.audit_key = self.audit_key
             tx._run("BEGIN")
@@ -308,7 +350,8 @@ class PostgresStore:
                     tx._run("ROLLBACK")
                 raise
             tx._run("COMMIT")
-            return result
+        self._timeout = None
+        return result
 
     # ------------------------------------------------------------ records (audited reads)
 
@@ -340,7 +383,7 @@ class PostgresStore:
 
     def _commit_records(self, group: list[Job]) -> None:
         try:
-            with self._pool.connection() as conn:
+            with self._pool.connection(self._timeout) as conn:
                 txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
                 for tx in txs:
                     tx.audit_key = self.audit_key
