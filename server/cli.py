@@ -446,7 +446,9 @@ def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
 
     def worker(ready: int) -> int:
         def serve() -> int:
-            state = open_state(settings, lock=False)
+            # on PostgreSQL each worker keeps the lock too, in its parent's name: the parent starts no
+            # thread, so it cannot take its own again once the database restarted (see keptlock.py)
+            state = open_state(settings, lock=settings.database_url is not None, holder=os.getppid())
             server.set_app(create_app(state))
             balance.hold(0)  # counted from now on
             return _serve(server, state, lambda: (os.write(ready, b"r"), os.close(ready)))

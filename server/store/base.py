@@ -491,9 +491,10 @@ class Store(Protocol):
         no lock and refuses nothing, so the store may commit it together with others."""
         ...
 
-    def hold_lock(self, *, exclusive: bool) -> None:
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
         """Hold the server lock until `close()`: shared while serving, exclusive while rotating
-        the master key. Never waits: raises `LockHeld` if a conflicting holder has it."""
+        the master key. Never waits: raises `LockHeld` if a conflicting holder has it. `pid`: the
+        process a rotation's refusal names, where not this one (a `serve --workers` worker's parent)."""
         ...
 
     def close(self) -> None: ...

@@ -77,6 +77,7 @@ from .audit_key import AuditKey
 from .audit_tx import seal_group
 from .base import Conflict, LockHeld, StorageFull, StoreError, Unavailable
 from .grouping import Job, submit, take_group
+from .keptlock import KeptLock
 from .migrations import MIGRATIONS, refuse_newer
 from .postgres_tx import PostgresTx
 
@@ -196,10 +197,11 @@ def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the database: {_reason(error, url)}") from None
 
 
-def take_server_lock(url: str, *, exclusive: bool) -> psycopg.Connection:
+def take_server_lock(url: str, *, exclusive: bool, pid: int | None = None) -> psycopg.Connection:
     """The server lock (see `PostgresStore.hold_lock`) on a new connection of its own, which holds
-    it until closed; raises `LockHeld` naming the holders when it is taken the other way."""
-    name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
+    it until closed; raises `LockHeld` naming the holders when it is taken the other way. `pid`:
+    the process a refusal names, the one to stop (this one unless said otherwise)."""
+    name = f"{_APP_NAME} pid {pid or os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
     conn = connect_as(url, name)
     try:
         take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
@@ -226,7 +228,17 @@ def _lock_holders(conn: psycopg.Connection) -> list[str]:
         (_SERVER_LOCK,),
     ).fetchall()
     prefix = _APP_NAME + " "
-    return [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
+    named = [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
+    return list(dict.fromkeys(named))  # a `serve --workers` parent's and its workers' sessions all name the parent
+
+
+def alive(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection of ours is still a session of the database (see `check_idle`)."""
+    try:
+        check_idle(conn)
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _reason(error: psycopg.Error, url: str) -> str:
@@ -264,7 +276,7 @@ class PostgresStore:
         self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
         self._url = url
-        self._lock_conn: psycopg.Connection | None = None
+        self._lock: psycopg.Connection | KeptLock | None = None
         self._closed = False
         self._records: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._recorder: threading.Thread | None = None  # started by the first `record`
@@ -413,12 +425,17 @@ class PostgresStore:
 
     # ------------------------------------------------------------ life cycle
 
-    def hold_lock(self, *, exclusive: bool) -> None:
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
         """The server lock as a session-level advisory lock on a connection of its own, held until
         `close()`: shared by every serving replica, whatever its data directory, and exclusive for
-        a rotation. If that connection is lost (the database restarted), so is the lock: the key
-        check in `datadir.py` and `keyring.py` is what still keeps a stale key from writing."""
-        self._lock_conn = take_server_lock(self._url, exclusive=exclusive)
+        a rotation. A server's is taken again whenever its session ends (the database restarted:
+        see `keptlock.py`); meanwhile the key check in `datadir.py` and `keyring.py` is what keeps
+        a stale key from writing. `pid`: the process a rotation's refusal names (see
+        `take_server_lock`)."""
+        if exclusive:  # a rotation: one transaction, which a lost session fails anyway
+            self._lock = take_server_lock(self._url, exclusive=True)
+        else:
+            self._lock = KeptLock(lambda: take_server_lock(self._url, exclusive=False, pid=pid), alive)
 
     def close(self) -> None:
         if self._closed:
@@ -428,8 +445,8 @@ class PostgresStore:
             self._recorder.join()
         self._closed = True
         self._pool.close()
-        if self._lock_conn is not None:  # last: ending the session drops its advisory lock
-            self._lock_conn.close()
+        if self._lock is not None:  # last: ending the session drops its advisory lock
+            self._lock.close()
 
     def schema_version(self) -> int:
         return self.read(lambda tx: tx._one("SELECT max(version) FROM schema_migrations")[0])  # type: ignore[attr-defined]

@@ -276,8 +276,9 @@ class SqliteStore:
 
     # ------------------------------------------------------------ life cycle
 
-    def hold_lock(self, *, exclusive: bool) -> None:
-        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`."""
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
+        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`; its holders
+        are named by the kernel, so `pid` names no one here."""
         self._lock = DirLock(self.path.parent, exclusive=exclusive)
 
     def close(self) -> None:

@@ -37,7 +37,8 @@ def proxy(data_dir: Path) -> Iterator[DatabaseProxy]:
 @pytest.fixture
 def api(data_dir: Path, proxy: DatabaseProxy, admin_token: str) -> Iterator[httpx.Client]:
     """The admin's client of a server whose database is reached through `proxy`."""
-    state = open_state(Settings(data_dir=data_dir, database_url=proxy.url), environ={})
+    # without the server lock, whose keeper would knock on the relay every second of its own accord
+    state = open_state(Settings(data_dir=data_dir, database_url=proxy.url), environ={}, lock=False)
     transport = httpx.WSGITransport(app=create_app(state), raise_app_exceptions=False)
     with httpx.Client(transport=transport, base_url="http://testserver",
                       headers={"Authorization": f"Bearer {admin_token}"}) as client:
