@@ -4,13 +4,14 @@ the PostgreSQL that other tests share.
 
 `cut()` closes every relayed connection and then answers each new one by closing it at once (what a
 client sees of a database that crashed or is restarting: "server closed the connection
-unexpectedly"), counting them in `refused`; `restore()` relays again.
+unexpectedly"), noting when in `refusals`; `restore()` relays again.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -23,8 +24,8 @@ class DatabaseProxy:
         netloc = f"{parts.username + '@' if parts.username else ''}127.0.0.1:{port}"
         self.url = urlunsplit(parts._replace(netloc=netloc))
         """`url`, through this relay."""
-        self.refused = 0
-        """Connections answered by closing them while cut."""
+        self.refusals: list[float] = []
+        """When (`time.monotonic()`) each connection made while cut was answered by closing it."""
         self._up = True
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -53,7 +54,7 @@ class DatabaseProxy:
                 return  # closed
             with self._lock:
                 if not self._up:
-                    self.refused += 1
+                    self.refusals.append(time.monotonic())
                     _close(client)
                     continue
             try:

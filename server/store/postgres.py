@@ -66,7 +66,8 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -87,9 +88,10 @@ POOL_SIZE = 16
 """Connections per replica; requests beyond this wait for one (for up to `POOL_TIMEOUT` s)."""
 POOL_TIMEOUT = 30.0
 OUTAGE_TIMEOUT = 2.0
-"""How long a request waits for a connection while the database is known to be away (see
-`PostgresStore._timeout`): long enough for a reconnection to a database that is back, short enough
-that a request is answered 503 promptly rather than after `POOL_TIMEOUT`."""
+"""How long a request waits for a connection while the database is known to be away, and the
+slices it waits in otherwise (see `PostgresStore._connection`): long enough for a reconnection to a
+database that is back, short enough that a request is answered 503 promptly rather than after
+`POOL_TIMEOUT`."""
 RECONNECT_TIMEOUT = 5.0
 """How long the pool retries a lost connection (after 1, 2, 4 ... s) before it gives up, and the
 next request starts a new attempt at once. psycopg_pool's default, five minutes, let the delay
@@ -263,15 +265,14 @@ class PostgresStore:
             conn.close()
         self._pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, timeout=POOL_TIMEOUT, open=False,
-            kwargs={"autocommit": True, "connect_timeout": 10}, check=check_idle, configure=_configure,
+            kwargs={"autocommit": True, "connect_timeout": 10}, check=self._check, configure=_configure,
             name="sitesecrets", reconnect_timeout=RECONNECT_TIMEOUT, reconnect_failed=self._lost,
         )
-        self._timeout: float | None = None
-        """How long a request waits for a connection: the pool's `POOL_TIMEOUT` (None), or
-        `OUTAGE_TIMEOUT` from a lost connection or a failed reconnection until a request succeeds
-        again. Those waiting on a database that is away would each wait the whole `POOL_TIMEOUT`
-        only to be refused; one shortened wrongly (a single session ended) costs nothing, as the
-        next request that gets a connection restores it."""
+        self._away = False
+        """Whether the database seems away: set by a lost connection (in a request, or found dead
+        at checkout) or a reconnection the pool gave up, cleared by the next request that succeeds.
+        Meanwhile a request waits `OUTAGE_TIMEOUT` for a connection, not `POOL_TIMEOUT`, only to be
+        refused; one set wrongly (a single session ended) costs little, as the next success clears it."""
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
         self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
@@ -285,7 +286,34 @@ class PostgresStore:
     def _lost(self, _pool: object = None) -> None:
         """The database is away (a connection lost, or the pool gave up reconnecting): requests
         wait for a connection only briefly until one succeeds."""
-        self._timeout = OUTAGE_TIMEOUT
+        self._away = True
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        try:
+            check_idle(conn)
+        except Exception:
+            self._lost()
+            raise
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection, as `ConnectionPool.connection` hands it out, but waited for in slices
+        of `OUTAGE_TIMEOUT` up to `POOL_TIMEOUT`, and no longer once the database seems away: a
+        request that meets an outage first (its connection found dead at checkout, the pool failing
+        to reconnect) is answered within a slice too, not after the whole `POOL_TIMEOUT`."""
+        deadline = time.monotonic() + POOL_TIMEOUT
+        while True:
+            try:
+                conn = self._pool.getconn(min(OUTAGE_TIMEOUT, max(deadline - time.monotonic(), 0.001)))
+                break
+            except PoolTimeout:
+                if self._away or time.monotonic() >= deadline:
+                    raise
+        try:
+            with conn:
+                yield conn
+        finally:
+            self._pool.putconn(conn)
 
     def _failed(self, error: BaseException) -> StoreError:
         failure = translate(error)
@@ -303,7 +331,7 @@ class PostgresStore:
 
     def read(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection(self._timeout) as conn:
+            with self._connection() as conn:
                 tx = PostgresTx(conn, writing=False)  # BEGIN and ROLLBACK on its cursor too: one cursor in all
                 tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
@@ -311,16 +339,16 @@ class PostgresStore:
                 finally:
                     if not conn.broken:
                         tx._run("ROLLBACK")
-            self._timeout = None
+            self._away = False
             return result
         except (psycopg.Error, PoolTimeout) as error:
             raise self._failed(error) from None
 
     def lookup(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection(self._timeout) as conn:  # in autocommit: the statement is its own transaction
+            with self._connection() as conn:  # in autocommit: the statement is its own transaction
                 result = fn(PostgresTx(conn, writing=False))
-            self._timeout = None
+            self._away = False
             return result
         except (psycopg.Error, PoolTimeout) as error:
             raise self._failed(error) from None
@@ -351,7 +379,7 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
-        with self._pool.connection(self._timeout) as conn:
+        with self._connection() as conn:
             tx = PostgresTx(conn, writing=True)
             tx.audit_key = self.audit_key
             tx._run("BEGIN")
@@ -362,7 +390,7 @@ class PostgresStore:
                     tx._run("ROLLBACK")
                 raise
             tx._run("COMMIT")
-        self._timeout = None
+        self._away = False
         return result
 
     # ------------------------------------------------------------ records (audited reads)
@@ -395,7 +423,7 @@ class PostgresStore:
 
     def _commit_records(self, group: list[Job]) -> None:
         try:
-            with self._pool.connection(self._timeout) as conn:
+            with self._connection() as conn:
                 txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
                 for tx in txs:
                     tx.audit_key = self.audit_key
