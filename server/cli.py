@@ -360,8 +360,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from .datadir import rotate_master_key
 
     rotate_master_key(args.data_dir, database_url=args.database_url)
+    how = "pg_dump, or `sitesecrets-server copy`" if args.database_url else "`sitesecrets-server backup`"  # backup copies SQLite's file
     print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped; master.key now holds the new key, "
-          f"so backups made before now open only with the old one: take a new backup (`sitesecrets-server backup`)",
+          f"so backups made before now open only with the old one: take a new backup ({how})",
           file=sys.stderr)
     return 0
 

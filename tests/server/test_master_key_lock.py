@@ -116,7 +116,7 @@ def test_rotate_master_key_refuses_while_a_server_runs_and_changes_nothing(serve
         assert api.post("/v1/sites", json={"name": "shop"}).status_code == 201
 
 
-def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, admin_token):
+def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, admin_token, backend):
     url = dbbackend.database_url(data_dir)
     with served.client(admin_token) as api:
         create_secret(api, "A", "alpha")
@@ -125,6 +125,8 @@ def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, a
     result = run(data_dir, "rotate-master-key", database_url=url)
 
     assert result.returncode == 0, result.stderr
+    how = "(`sitesecrets-server backup`)" if backend == "sqlite" else "(pg_dump, or `sitesecrets-server copy`)"
+    assert result.stderr.endswith(f"take a new backup {how}\n"), result.stderr
     again = Served(data_dir, url)
     try:
         with again.client(admin_token) as api:
