@@ -25,7 +25,7 @@ from .auth import issue_token
 from .config import DB_FILE, Settings
 from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
-from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
+from .store import AuditRecord, Conflict, LockHeld, SqliteStore, Store, StoreError, Transaction
 from .store.dirlock import DirLock
 from .store.sqlite import fold_wal, leftover_logs
 
@@ -90,7 +90,10 @@ def _create_database(data_dir: Path, database_url: str | None, master: bytes) ->
     """Create and seed the database; returns the admin token. A SQLite file is built aside and
     appears in `data_dir` only complete."""
     if database_url is not None:
-        return _seed(open_store(None, database_url), master)
+        try:
+            return _seed(open_store(None, database_url), master)
+        except Conflict:  # another init (another host's) seeded it since `_refuse_initialised` looked
+            raise DataDirError(_INITIALISED) from None
     try:
         with files.new_file(data_dir / DB_FILE) as built:
             token = _seed(SqliteStore(built), master)
@@ -127,11 +130,14 @@ def offline_event(action: str, site: str | None, target: str | None, details: di
                           actor="sitesecrets-server", source="cli")
 
 
+_INITIALISED = "that database is already initialised; refusing to touch it"
+
+
 def _refuse_initialised(database_url: str) -> None:
     store = open_store(None, database_url)
     try:
         if store.read(lambda tx: tx.get_meta(KEY_CHECK)) is not None:
-            raise DataDirError("that database is already initialised; refusing to touch it")
+            raise DataDirError(_INITIALISED)
     finally:
         store.close()
 
