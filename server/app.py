@@ -21,7 +21,7 @@ from .http import ApiError, Request, Response, bounded, error_response, pointer,
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
-from .store import StorageFull, StoreError, TokenRow
+from .store import StorageFull, StoreError, TokenRow, Unavailable
 
 log = logging.getLogger("sitesecrets.server")
 
@@ -57,6 +57,10 @@ class Application:
             return error_response(ApiError(ErrorCode.master_key_changed, _KEY_CHANGED))
         except StorageFull:
             return error_response(ApiError(ErrorCode.insufficient_storage, "the server's storage is full; nothing was written"))
+        except Unavailable as error:
+            log.error("database unavailable on %s %s: %r", quoted(request.method), quoted(request.path), str(error))
+            return error_response(ApiError(ErrorCode.database_unavailable, "the server cannot reach its database just now; try again shortly",
+                                           headers=[("Retry-After", "1")]))
         except StoreError as error:
             log.error("storage failure on %s %s: %r", quoted(request.method), quoted(request.path), str(error))
             return error_response(ApiError(ErrorCode.internal_error, "the server could not complete the request"))

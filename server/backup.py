@@ -21,7 +21,9 @@ def backup(data_dir: Path, target: Path) -> int:
     """Copy the live database to `target` (created 0600); returns the number of secrets copied."""
     source_path = Path(data_dir) / DB_FILE
     if not source_path.exists():
-        raise DataDirError(f"{data_dir} holds no database")
+        # a replica's data directory holds only the master key: its database is PostgreSQL's to back up
+        raise DataDirError(f"{data_dir} holds no SQLite database to back up; back up a PostgreSQL database with "
+                           "pg_dump, or with sitesecrets-server copy --from postgresql://... --to sqlite:///FILE")
     target = Path(target)
     if (leftover := leftover_logs(target)) is not None:
         raise DataDirError(f"cannot back up to {target}: {leftover}")

@@ -361,8 +361,9 @@ def cmd_rotate(args: argparse.Namespace) -> int:
     from .datadir import rotate_master_key
 
     rotate_master_key(args.data_dir, database_url=args.database_url)
+    how = "pg_dump, or `sitesecrets-server copy`" if args.database_url else "`sitesecrets-server backup`"  # backup copies SQLite's file
     print(f"rotated the master key of {args.data_dir}; every data key is re-wrapped; master.key now holds the new key, "
-          f"so backups made before now open only with the old one: take a new backup (`sitesecrets-server backup`)",
+          f"so backups made before now open only with the old one: take a new backup ({how})",
           file=sys.stderr)
     return 0
 
@@ -446,7 +447,9 @@ def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
 
     def worker(ready: int) -> int:
         def serve() -> int:
-            state = open_state(settings, lock=False)
+            # on PostgreSQL each worker keeps the lock too, in its parent's name: the parent starts no
+            # thread, so it cannot take its own again once the database restarted (see keptlock.py)
+            state = open_state(settings, lock=settings.database_url is not None, holder=os.getppid())
             server.set_app(create_app(state))
             balance.hold(0)  # counted from now on
             return _serve(server, state, lambda: (os.write(ready, b"r"), os.close(ready)))

@@ -25,7 +25,7 @@ from .auth import issue_token
 from .config import DB_FILE, Settings
 from .context import State, utc_now
 from .keyring import CHECK_META_KEY, Keyring
-from .store import AuditRecord, LockHeld, SqliteStore, Store, StoreError, Transaction
+from .store import AuditRecord, Conflict, LockHeld, SqliteStore, Store, StoreError, Transaction
 from .store.dirlock import DirLock
 from .store.sqlite import fold_wal, leftover_logs
 
@@ -90,7 +90,10 @@ def _create_database(data_dir: Path, database_url: str | None, master: bytes) ->
     """Create and seed the database; returns the admin token. A SQLite file is built aside and
     appears in `data_dir` only complete."""
     if database_url is not None:
-        return _seed(open_store(None, database_url), master)
+        try:
+            return _seed(open_store(None, database_url), master)
+        except Conflict:  # another init (another host's) seeded it since `_refuse_initialised` looked
+            raise DataDirError(_INITIALISED) from None
     try:
         with files.new_file(data_dir / DB_FILE) as built:
             token = _seed(SqliteStore(built), master)
@@ -127,11 +130,14 @@ def offline_event(action: str, site: str | None, target: str | None, details: di
                           actor="sitesecrets-server", source="cli")
 
 
+_INITIALISED = "that database is already initialised; refusing to touch it"
+
+
 def _refuse_initialised(database_url: str) -> None:
     store = open_store(None, database_url)
     try:
         if store.read(lambda tx: tx.get_meta(KEY_CHECK)) is not None:
-            raise DataDirError("that database is already initialised; refusing to touch it")
+            raise DataDirError(_INITIALISED)
     finally:
         store.close()
 
@@ -175,17 +181,19 @@ def refuse_exposed_database(db: Path) -> None:
                            f"run: chmod 600 {' '.join(str(path) for path, _ in exposed)}")
 
 
-def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True) -> State:
+def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True,
+               holder: int | None = None) -> State:
     """Open the store and the master key, refusing a wrong or missing key before serving anything.
 
     The store holds the server lock (shared) until it is closed, so no rotation of the master key
     can start under it; it is taken before the key is read, so none can slip in between either.
-    `lock=False` for a worker whose parent holds that lock for all its workers (`hold_server_lock`).
+    `lock=False` for a worker whose parent holds that lock for all its workers (`hold_server_lock`);
+    `holder`: the process a rotation's refusal names instead of this one (a worker's parent).
     """
     store = open_store(settings.data_dir, settings.database_url)
     try:
         if lock:
-            _hold_lock(store, exclusive=False, database=settings.database_url is not None)
+            _hold_lock(store, exclusive=False, database=settings.database_url is not None, pid=holder)
         check = store.read(lambda tx: tx.get_meta(KEY_CHECK))
         if check is None:
             where = "the database" if settings.database_url else str(settings.db_path)
@@ -231,10 +239,10 @@ def hold_server_lock(settings: Settings) -> Callable[[], None]:
         raise _lock_refusal(exclusive=False, database=database is not None, holders=[]) from None
 
 
-def _hold_lock(store: Store, *, exclusive: bool, database: bool) -> None:
+def _hold_lock(store: Store, *, exclusive: bool, database: bool, pid: int | None = None) -> None:
     """Take the server lock (see `Store.hold_lock`), or refuse in one sentence saying who holds it."""
     try:
-        store.hold_lock(exclusive=exclusive)
+        store.hold_lock(exclusive=exclusive, pid=pid)
     except LockHeld as held:
         raise _lock_refusal(exclusive=exclusive, database=database, holders=held.holders) from None
 

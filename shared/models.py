@@ -121,6 +121,7 @@ class ErrorCode(StrEnum):
     integrity_error = "integrity_error"
     audit_unavailable = "audit_unavailable"
     master_key_changed = "master_key_changed"
+    database_unavailable = "database_unavailable"
     insufficient_storage = "insufficient_storage"
     # the HTTP layer's own refusals, before a request reaches the application
     bad_request = "bad_request"
@@ -155,6 +156,7 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.integrity_error: 500,
     ErrorCode.audit_unavailable: 503,
     ErrorCode.master_key_changed: 503,
+    ErrorCode.database_unavailable: 503,
     ErrorCode.insufficient_storage: 507,
     ErrorCode.bad_request: 400,
     ErrorCode.request_timeout: 408,

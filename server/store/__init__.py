@@ -19,10 +19,11 @@ from .base import (
     TokenRow,
     Transaction,
     TypeRow,
+    Unavailable,
 )
 from .sqlite import SqliteStore
 
 __all__ = [
     "AppRow", "AuditKeyMissing", "AuditRecord", "ChainTampered", "Conflict", "LockHeld", "SecretRow", "ServiceRow", "SiteRow", "SiteUsageRow", "SqliteStore", "StorageFull",
-    "Store", "StoreError", "TokenRow", "Transaction", "TypeRow",
+    "Store", "StoreError", "TokenRow", "Transaction", "TypeRow", "Unavailable",
 ]

@@ -21,6 +21,11 @@ class StorageFull(StoreError):
     """The disk (or the database's page limit) is full; nothing of the write was kept."""
 
 
+class Unavailable(StoreError):
+    """The database cannot be reached just now (restarting, crashed, the connection cut), or gave
+    no connection in time; a later request may succeed. A write that failed so was not acknowledged."""
+
+
 class LockHeld(StoreError):
     """Another process holds the lock that serving and rotating the master key take (see
     `dirlock.py` and `PostgresStore.hold_lock`); `holders` names them where that is known."""
@@ -486,9 +491,10 @@ class Store(Protocol):
         no lock and refuses nothing, so the store may commit it together with others."""
         ...
 
-    def hold_lock(self, *, exclusive: bool) -> None:
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
         """Hold the server lock until `close()`: shared while serving, exclusive while rotating
-        the master key. Never waits: raises `LockHeld` if a conflicting holder has it."""
+        the master key. Never waits: raises `LockHeld` if a conflicting holder has it. `pid`: the
+        process a rotation's refusal names, where not this one (a `serve --workers` worker's parent)."""
         ...
 
     def close(self) -> None: ...

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .base import StoreError
+
 
 class Migration(NamedTuple):
     version: int
@@ -700,3 +702,13 @@ MIGRATIONS: list[Migration] = [
         """,
     ),
 ]
+
+
+def refuse_newer(applied: set[int]) -> None:
+    """Refuse a database that a newer server has migrated past what this one knows: this server
+    would not know the newer tables and columns, so its writes could break rules it has never heard
+    of (a change without the rows a newer version keeps beside it). Called before any migration runs."""
+    newest = max(applied, default=0)
+    if newest > MIGRATIONS[-1].version:
+        raise StoreError(f"the database's schema is at version {newest}, newer than this server's "
+                         f"{MIGRATIONS[-1].version}; upgrade this server to serve it")

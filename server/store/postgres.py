@@ -1,8 +1,8 @@
 """The PostgreSQL backend: several server replicas share one database, and every rule holds across them.
 
 Writes run at READ COMMITTED, each `write(fn)` in its own transaction (with its audit event),
-acknowledged only once PostgreSQL has committed it (`synchronous_commit` as the server sets it:
-leave it `on`). Reads run in a REPEATABLE READ, READ ONLY snapshot, like SQLite's readers.
+acknowledged only once PostgreSQL has committed it durably (`synchronous_commit` as the server sets
+it, except `off`, which each connection turns back `on`: see `_configure`). Reads run in a REPEATABLE READ, READ ONLY snapshot, like SQLite's readers.
 
 How the single-writer rules hold with several writers
 -----------------------------------------------------
@@ -66,7 +66,8 @@ import select
 import socket
 import threading
 import time
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 import psycopg
 from psycopg import errors
@@ -75,9 +76,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..dburl import redact
 from .audit_key import AuditKey
 from .audit_tx import seal_group
-from .base import Conflict, LockHeld, StorageFull, StoreError
+from .base import Conflict, LockHeld, StorageFull, StoreError, Unavailable
 from .grouping import Job, submit, take_group
-from .migrations import MIGRATIONS
+from .keptlock import KeptLock
+from .migrations import MIGRATIONS, refuse_newer
 from .postgres_tx import PostgresTx
 
 T = TypeVar("T")
@@ -85,6 +87,16 @@ T = TypeVar("T")
 POOL_SIZE = 16
 """Connections per replica; requests beyond this wait for one (for up to `POOL_TIMEOUT` s)."""
 POOL_TIMEOUT = 30.0
+OUTAGE_TIMEOUT = 2.0
+"""How long a request waits for a connection while the database is known to be away, and the
+slices it waits in otherwise (see `PostgresStore._connection`): long enough for a reconnection to a
+database that is back, short enough that a request is answered 503 promptly rather than after
+`POOL_TIMEOUT`."""
+RECONNECT_TIMEOUT = 5.0
+"""How long the pool retries a lost connection (after 1, 2, 4 ... s) before it gives up, and the
+next request starts a new attempt at once. psycopg_pool's default, five minutes, let the delay
+between attempts double to a minute and more, so a replica served again that long after its
+database came back."""
 _RETRIES = 5
 _MIGRATE_LOCK = 0x5173_5EC7  # the advisory lock `migrate` holds; any constant all replicas share
 _SERVER_LOCK = 0x5173_5EC8
@@ -102,6 +114,12 @@ def _configure(conn: psycopg.Connection) -> None:
     # where the planner's estimate crosses `jit_above_cost` (a small table never analyzed is guessed
     # at 520 rows) it compiled for 52 ms to answer a 7 ms audit page
     conn.execute("SET jit = off")
+    # a commit is acknowledged to the client only once it is durable: `off` (a speed setting of the
+    # server, the database or the role) acknowledges before the WAL is flushed, and a crash of
+    # PostgreSQL then lost acknowledged writes (2 of 779 creates); every other level flushes locally
+    # first, and a stronger one (`remote_apply`) is kept
+    if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":
+        conn.execute("SET synchronous_commit = on")
 
 
 def is_postgres_url(url: str | None) -> bool:
@@ -115,8 +133,20 @@ def translate(error: BaseException) -> StoreError:
     if isinstance(error, (errors.DiskFull, errors.OutOfMemory)):
         return StorageFull("the database is full")
     if isinstance(error, PoolTimeout):
-        return StoreError("no database connection became free in time")
+        return Unavailable("no database connection became free in time")
+    if connection_lost(error):
+        return Unavailable(f"the database connection failed ({type(error).__name__})")
     return StoreError(f"database error ({type(error).__name__})")
+
+
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the database is away rather than refusing a statement: libpq's own
+    failures carry no SQLSTATE (refused, "server closed the connection unexpectedly"); class 08 is
+    a connection exception; 57P01-57P03 a server shutting down, crashed or still starting."""
+    if not isinstance(error, psycopg.OperationalError):
+        return False
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 def migrate(conn: psycopg.Connection) -> int:
@@ -132,6 +162,7 @@ def migrate(conn: psycopg.Connection) -> int:
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        refuse_newer(applied)
         for migration in MIGRATIONS:
             if migration.version in applied:
                 continue
@@ -174,10 +205,11 @@ def connect_as(url: str, application_name: str | None) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the database: {_reason(error, url)}") from None
 
 
-def take_server_lock(url: str, *, exclusive: bool) -> psycopg.Connection:
+def take_server_lock(url: str, *, exclusive: bool, pid: int | None = None) -> psycopg.Connection:
     """The server lock (see `PostgresStore.hold_lock`) on a new connection of its own, which holds
-    it until closed; raises `LockHeld` naming the holders when it is taken the other way."""
-    name = f"{_APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
+    it until closed; raises `LockHeld` naming the holders when it is taken the other way. `pid`:
+    the process a refusal names, the one to stop (this one unless said otherwise)."""
+    name = f"{_APP_NAME} pid {pid or os.getpid()} on {socket.gethostname()}"[:63]  # PostgreSQL's limit
     conn = connect_as(url, name)
     try:
         take = "pg_try_advisory_lock" if exclusive else "pg_try_advisory_lock_shared"
@@ -204,7 +236,17 @@ def _lock_holders(conn: psycopg.Connection) -> list[str]:
         (_SERVER_LOCK,),
     ).fetchall()
     prefix = _APP_NAME + " "
-    return [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
+    named = [name.removeprefix(prefix) if name and name.startswith(prefix) else f"database session {pid}" for pid, name in rows]
+    return list(dict.fromkeys(named))  # a `serve --workers` parent's and its workers' sessions all name the parent
+
+
+def alive(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection of ours is still a session of the database (see `check_idle`)."""
+    try:
+        check_idle(conn)
+    except psycopg.Error:
+        return False
+    return True
 
 
 def _reason(error: psycopg.Error, url: str) -> str:
@@ -229,18 +271,61 @@ class PostgresStore:
             conn.close()
         self._pool = ConnectionPool(
             url, min_size=1, max_size=pool_size, timeout=POOL_TIMEOUT, open=False,
-            kwargs={"autocommit": True, "connect_timeout": 10}, check=check_idle, configure=_configure,
-            name="sitesecrets",
+            kwargs={"autocommit": True, "connect_timeout": 10}, check=self._check, configure=_configure,
+            name="sitesecrets", reconnect_timeout=RECONNECT_TIMEOUT, reconnect_failed=self._lost,
         )
+        self._away = False
+        """Whether the database seems away: set by a lost connection (in a request, or found dead
+        at checkout) or a reconnection the pool gave up, cleared by the next request that succeeds.
+        Meanwhile a request waits `OUTAGE_TIMEOUT` for a connection, not `POOL_TIMEOUT`, only to be
+        refused; one set wrongly (a single session ended) costs little, as the next success clears it."""
         self._pool.open(wait=True, timeout=POOL_TIMEOUT)
         self.audit_key: AuditKey | None = None
         """The audit key every write is given (see `Store.audit_key`)."""
         self._url = url
-        self._lock_conn: psycopg.Connection | None = None
+        self._lock: psycopg.Connection | KeptLock | None = None
         self._closed = False
         self._records: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._recorder: threading.Thread | None = None  # started by the first `record`
         self._recorder_lock = threading.Lock()
+
+    def _lost(self, _pool: object = None) -> None:
+        """The database is away (a connection lost, or the pool gave up reconnecting): requests
+        wait for a connection only briefly until one succeeds."""
+        self._away = True
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        try:
+            check_idle(conn)
+        except Exception:
+            self._lost()
+            raise
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection, as `ConnectionPool.connection` hands it out, but waited for in slices
+        of `OUTAGE_TIMEOUT` up to `POOL_TIMEOUT`, and no longer once the database seems away: a
+        request that meets an outage first (its connection found dead at checkout, the pool failing
+        to reconnect) is answered within a slice too, not after the whole `POOL_TIMEOUT`."""
+        deadline = time.monotonic() + POOL_TIMEOUT
+        while True:
+            try:
+                conn = self._pool.getconn(min(OUTAGE_TIMEOUT, max(deadline - time.monotonic(), 0.001)))
+                break
+            except PoolTimeout:
+                if self._away or time.monotonic() >= deadline:
+                    raise
+        try:
+            with conn:
+                yield conn
+        finally:
+            self._pool.putconn(conn)
+
+    def _failed(self, error: BaseException) -> StoreError:
+        failure = translate(error)
+        if isinstance(failure, Unavailable) and not isinstance(error, PoolTimeout):
+            self._lost()
+        return failure
 
     @property
     def url(self) -> str:
@@ -252,23 +337,27 @@ class PostgresStore:
 
     def read(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection() as conn:
+            with self._connection() as conn:
                 tx = PostgresTx(conn, writing=False)  # BEGIN and ROLLBACK on its cursor too: one cursor in all
                 tx._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 try:
-                    return fn(tx)
+                    result = fn(tx)
                 finally:
                     if not conn.broken:
                         tx._run("ROLLBACK")
+            self._away = False
+            return result
         except (psycopg.Error, PoolTimeout) as error:
-            raise translate(error) from None
+            raise self._failed(error) from None
 
     def lookup(self, fn: Callable[[PostgresTx], T]) -> T:
         try:
-            with self._pool.connection() as conn:  # in autocommit: the statement is its own transaction
-                return fn(PostgresTx(conn, writing=False))
+            with self._connection() as conn:  # in autocommit: the statement is its own transaction
+                result = fn(PostgresTx(conn, writing=False))
+            self._away = False
+            return result
         except (psycopg.Error, PoolTimeout) as error:
-            raise translate(error) from None
+            raise self._failed(error) from None
 
     def read_env(self, fn: Callable[[PostgresTx], T]) -> T:
         return self.lookup(fn)  # `PostgresTx.env_snapshot` is one statement: one snapshot, one round trip
@@ -292,11 +381,11 @@ class PostgresStore:
                     raise translate(error) from None
                 time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
             except (psycopg.Error, PoolTimeout) as error:
-                raise translate(error) from None
+                raise self._failed(error) from None
         raise AssertionError("unreachable")
 
     def _write_once(self, fn: Callable[[PostgresTx], T]) -> T:
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             tx = PostgresTx(conn, writing=True)
             tx.audit_key = self.audit_key
             tx._run("BEGIN")
@@ -307,7 +396,8 @@ class PostgresStore:
                     tx._run("ROLLBACK")
                 raise
             tx._run("COMMIT")
-            return result
+        self._away = False
+        return result
 
     # ------------------------------------------------------------ records (audited reads)
 
@@ -339,7 +429,7 @@ class PostgresStore:
 
     def _commit_records(self, group: list[Job]) -> None:
         try:
-            with self._pool.connection() as conn:
+            with self._connection() as conn:
                 txs = [PostgresTx(conn, writing=True, defer_audit=True) for _ in group]
                 for tx in txs:
                     tx.audit_key = self.audit_key
@@ -369,12 +459,17 @@ class PostgresStore:
 
     # ------------------------------------------------------------ life cycle
 
-    def hold_lock(self, *, exclusive: bool) -> None:
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
         """The server lock as a session-level advisory lock on a connection of its own, held until
         `close()`: shared by every serving replica, whatever its data directory, and exclusive for
-        a rotation. If that connection is lost (the database restarted), so is the lock: the key
-        check in `datadir.py` and `keyring.py` is what still keeps a stale key from writing."""
-        self._lock_conn = take_server_lock(self._url, exclusive=exclusive)
+        a rotation. A server's is taken again whenever its session ends (the database restarted:
+        see `keptlock.py`); meanwhile the key check in `datadir.py` and `keyring.py` is what keeps
+        a stale key from writing. `pid`: the process a rotation's refusal names (see
+        `take_server_lock`)."""
+        if exclusive:  # a rotation: one transaction, which a lost session fails anyway
+            self._lock = take_server_lock(self._url, exclusive=True)
+        else:
+            self._lock = KeptLock(lambda: take_server_lock(self._url, exclusive=False, pid=pid), alive)
 
     def close(self) -> None:
         if self._closed:
@@ -384,8 +479,8 @@ class PostgresStore:
             self._recorder.join()
         self._closed = True
         self._pool.close()
-        if self._lock_conn is not None:  # last: ending the session drops its advisory lock
-            self._lock_conn.close()
+        if self._lock is not None:  # last: ending the session drops its advisory lock
+            self._lock.close()
 
     def schema_version(self) -> int:
         return self.read(lambda tx: tx._one("SELECT max(version) FROM schema_migrations")[0])  # type: ignore[attr-defined]

@@ -30,7 +30,7 @@ from .audit_tx import seal_group
 from .base import Conflict, StorageFull, StoreError
 from .dirlock import DirLock, WriteLock
 from .grouping import Job, submit, take_group
-from .migrations import MIGRATIONS
+from .migrations import MIGRATIONS, refuse_newer
 from .sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -108,6 +108,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    refuse_newer(applied)
     for migration in MIGRATIONS:
         if migration.version in applied:
             continue
@@ -275,8 +276,9 @@ class SqliteStore:
 
     # ------------------------------------------------------------ life cycle
 
-    def hold_lock(self, *, exclusive: bool) -> None:
-        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`."""
+    def hold_lock(self, *, exclusive: bool, pid: int | None = None) -> None:
+        """The data directory's `server.lock` (see `dirlock.py`), held until `close()`; its holders
+        are named by the kernel, so `pid` names no one here."""
         self._lock = DirLock(self.path.parent, exclusive=exclusive)
 
     def close(self) -> None:

@@ -406,6 +406,19 @@ def test_restore_from_a_missing_file_or_a_directory_is_one_sentence(initialised,
         assert sorted(p.name for p in target.iterdir()) == ["master.key"]
 
 
+def test_backup_of_a_replicas_data_directory_says_how_to_back_up_postgresql_and_writes_nothing(initialised, tmp_path):
+    data_dir, _ = initialised  # as a replica's holds it: the master key, its database elsewhere
+    for path in data_dir.glob("secrets.db*"):
+        path.unlink()
+
+    result = cli("backup", "--data-dir", str(data_dir), "--to", str(tmp_path / "b.db"))
+
+    assert result.returncode == 1
+    assert result.stderr == (f"sitesecrets-server: {data_dir} holds no SQLite database to back up; back up a PostgreSQL "
+                             f"database with pg_dump, or with sitesecrets-server copy --from postgresql://... --to sqlite:///FILE\n")
+    assert not (tmp_path / "b.db").exists()
+
+
 def test_backup_and_copy_into_a_directory_that_does_not_exist_name_it_not_a_temporary_file(initialised, tmp_path):
     data_dir, _ = initialised
     missing = tmp_path / "no-such-dir"

@@ -46,8 +46,8 @@ def run(data_dir: Path, *args: str, database_url: str | None = None) -> subproce
 class Served:
     """A real `serve` process; ready once it printed where it listens (its socket is bound by then)."""
 
-    def __init__(self, data_dir: Path, database_url: str | None) -> None:
-        self.proc = subprocess.Popen(command(data_dir, "serve", "--port", "0", database_url=database_url), cwd=REPO,
+    def __init__(self, data_dir: Path, database_url: str | None, *options: str) -> None:
+        self.proc = subprocess.Popen(command(data_dir, "serve", "--port", "0", *options, database_url=database_url), cwd=REPO,
                                      env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("listening on "), line
@@ -116,7 +116,7 @@ def test_rotate_master_key_refuses_while_a_server_runs_and_changes_nothing(serve
         assert api.post("/v1/sites", json={"name": "shop"}).status_code == 201
 
 
-def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, admin_token):
+def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, admin_token, backend):
     url = dbbackend.database_url(data_dir)
     with served.client(admin_token) as api:
         create_secret(api, "A", "alpha")
@@ -125,6 +125,8 @@ def test_rotate_master_key_works_once_the_server_has_stopped(served, data_dir, a
     result = run(data_dir, "rotate-master-key", database_url=url)
 
     assert result.returncode == 0, result.stderr
+    how = "(`sitesecrets-server backup`)" if backend == "sqlite" else "(pg_dump, or `sitesecrets-server copy`)"
+    assert result.stderr.endswith(f"take a new backup {how}\n"), result.stderr
     again = Served(data_dir, url)
     try:
         with again.client(admin_token) as api:
@@ -164,6 +166,34 @@ def test_a_server_refuses_to_start_while_a_rotation_holds_the_lock(data_dir):
     finally:
         rotation.close()
     assert "is being rotated; start the server once that has finished" in stderr
+
+
+def _lock_sessions(url: str) -> set[int]:
+    """The database sessions holding this database's server lock."""
+    return {r["pid"] for r in dbbackend.rows_at(
+        url, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = 'meta'::regclass::oid")}
+
+
+@pytest.mark.postgresql_only(reason="a database session, and the advisory lock it holds, can end under a running server")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_server_whose_lock_session_ended_takes_the_lock_again_and_rotation_still_refuses(data_dir, backend, workers):
+    url = dbbackend.database_url(data_dir)
+    served = Served(data_dir, url, "--workers", workers)
+    try:
+        ended = _lock_sessions(url)
+        assert ended
+        # what a restart of PostgreSQL (or pg_terminate_backend, or a network cut) does to the sessions
+        dbbackend.rows_at(url, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                               "AND granted AND objid = 'meta'::regclass::oid")
+        wait_until(lambda: _lock_sessions(url) - ended, "the server to take its lock again in a new session")
+        before = key_state(data_dir)
+
+        stderr = one_sentence(run(data_dir, "rotate-master-key", database_url=url))
+
+        assert f"a server is running on this database ({holder(served.proc.pid, backend)})" in stderr
+        assert key_state(data_dir) == before
+    finally:
+        served.stop()
 
 
 @pytest.mark.sqlite_only(reason="the lock file lives in the SQLite data directory")

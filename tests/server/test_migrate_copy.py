@@ -64,6 +64,17 @@ def test_init_with_a_database_url_keeps_the_key_in_the_data_directory_and_refuse
     state.store.close()
 
 
+def test_inits_from_several_hosts_at_once_initialise_the_database_once_and_the_others_say_so(backend, tmp_path) -> None:
+    url = dbbackend.new_schema_url()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda i: server_cli("init", "--data-dir", str(tmp_path / f"host{i}"), "--database-url", url),
+                                range(3)))
+    assert sorted(r.returncode for r in results) == [0, 1, 1], [r.stderr for r in results]
+    for refused in (r for r in results if r.returncode == 1):
+        assert refused.stderr == "sitesecrets-server: that database is already initialised; refusing to touch it\n"
+    assert len(dbbackend.rows_at(url, "SELECT id FROM tokens")) == 1
+
+
 def test_copy_sqlite_to_postgresql_and_back_keeps_every_value(backend, tmp_path) -> None:
     sqlite_dir = tmp_path / "sqlite" / "data"
     init = server_cli("init", "--data-dir", str(sqlite_dir))
