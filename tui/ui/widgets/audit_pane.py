@@ -234,7 +234,8 @@ class AuditPane(DataPane):
         line = Text(no_wrap=True, overflow="ellipsis")
         if event is not None:
             # the target and actor are cut to leave the hint in view: a long secret name pushed it off
-            room = max((self.query_one("#audit-status", Static).size.width or 80) - len(" by ") - len(_EVENT_HINT), 20)
+            width = self.query_one("#audit-status", Static).content_size.width or 76  # padding and borders off
+            room = max(width - len(" by ") - len(_EVENT_HINT), 20)
             actor = cut(event.actor or "-", max(ACTOR_WIDTH, room // 3))
             line.append_text(safe_text(cut(event.target or "no target", room - len(actor))))
             line.append(" by ", style="dim")
