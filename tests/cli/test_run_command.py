@@ -4,6 +4,7 @@ bound secrets, its exit status comes back, and nothing is started when the envir
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -113,7 +114,8 @@ def test_child_starts_with_the_signal_dispositions_a_shell_gives_it(live, bound)
     assert result.returncode == 0, result.stderr
     status, ignored = result.stdout.splitlines()
     assert status == "141"  # yes, ended by SIGPIPE as at a shell
-    assert ignored.split() == ["SigIgn:", "0" * 16]
+    mask = int(ignored.split()[1], 16)  # what the test's own parent ignored (a background job's SIGINT) stays so, as at a shell
+    assert not mask & (1 << (signal.SIGPIPE - 1)) and not mask & (1 << (signal.SIGXFSZ - 1))
     assert "Broken pipe" not in result.stderr
 
 
