@@ -219,15 +219,27 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
     with envwait.parked(call):
         while condition.unchanged(snapshot[3]):
             if not call.state.changes.wait(snapshot[1].id, snapshot[4], deadline):
-                response = Response(304, b"", [("ETag", snapshot[3])])
-                if condition.wait_seconds:
-                    response.headers.append(("Preference-Applied", f"wait={condition.wait_seconds}"))
-                return response
+                if not condition.wait_seconds:
+                    return _not_modified(snapshot, condition)
+                # the tag decides, not the counter: a watcher that stalled (its reads stuck behind a
+                # database outage) may have missed a change, and a 304 would leave the old values running
+                last = again()
+                if condition.unchanged(last[3]):
+                    return _not_modified(last, condition)
+                snapshot, waited = last, True
+                break
             waited = True
             snapshot = again()
     if waited:  # only an answer that hands out values is worth a read: a wake may end in another wait
         _still_authenticated(call)
     return snapshot
+
+
+def _not_modified(snapshot: _Snapshot, condition: envwait.Condition) -> Response:
+    response = Response(304, b"", [("ETag", snapshot[3])])
+    if condition.wait_seconds:
+        response.headers.append(("Preference-Applied", f"wait={condition.wait_seconds}"))
+    return response
 
 
 def _still_authenticated(call: Call) -> None:

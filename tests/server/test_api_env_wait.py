@@ -124,6 +124,20 @@ def test_a_wait_that_sees_no_change_ends_in_304_after_its_seconds(api, app, data
     assert len(audit_rows(data_dir)) == events + 1  # the unrelated update, and no fetch
 
 
+def test_a_wait_whose_watcher_missed_a_change_answers_the_change_at_its_deadline(api, app, monkeypatch) -> None:
+    """The watcher that reads the change counters may stall (its reads stuck behind a database
+    outage) and miss a change: at the wait's end the tag decides, so the client gets the new
+    environment instead of a 304 that would leave the old values running."""
+    tag = etag(api)
+    monkeypatch.setattr(app.state.changes, "_refresh", lambda services: None)  # a watcher that reads nothing
+    future = waiting_fetch(api, tag, seconds=1)
+    wait_until(lambda: app.state.changes.waiting == 1, "the fetch waits")
+    assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+    response = future.result(CEILING)
+    assert response.status_code == 200 and response.json()["env"]["A"] == "alpha-2"
+    assert response.headers["ETag"] != tag
+
+
 def unrelated_changes(api) -> None:
     """Changes in the waiting service's site that its environment cannot see: a secret it does not
     bind, one of the bound name in another scope, another service binding its secret, a new secret."""
