@@ -56,7 +56,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# the long variants of the reliability suite: 200 kill -9 rounds, 10 s of 50 writers
+# the long variants of the reliability suite: 200 kill -9 rounds, 10 s of 50 writers, a 40 s database outage
 test-long: $(STAMP)
 	$(PG_TEST_ENV) SITESECRETS_CRASH_ROUNDS=200 SITESECRETS_WRITERS_SECONDS=10 SITESECRETS_LONG=1 \
 		$(BIN)/python -m pytest -o timeout=1800 $(PARALLEL) $(PYTEST_ARGS)

@@ -122,6 +122,8 @@ def supervisor(live: Live, w: Watched, *options: str, **env: str) -> Iterator[su
     """`sitesecrets run --watch OPTIONS --service api -- python child.py` running."""
     child_env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=w.token, SITESECRETS_SITE=w.site,
                          WATCH_RECORD=str(w.record), **env)
+    if "--settle" not in options:  # restarts at once: a test waits for what it changed, not for a settle
+        options = ("--settle", "0", *options)
     argv = [sys.executable, "-m", "tui.cli", "run", "--watch", *options, "--service", "api",
             "--", sys.executable, str(w.script)]
     with open(w.stderr, "wb") as err:
