@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -304,49 +306,44 @@ def test_a_304_over_http_has_no_body_and_keeps_the_connection(serve, api, admin_
         assert http.get(ENV).status_code == 200  # the same connection serves on
 
 
-def test_waiting_requests_do_not_count_against_the_connection_cap(serve, api, app, admin_token) -> None:
-    server, _ = serve(max_connections=2)
-    tag = etag(api)
-    watchers = [over_http(server, admin_token) for _ in range(4)]
-    pool = ThreadPoolExecutor(4)
+def over_unix(path, token: str) -> httpx.Client:
+    return httpx.Client(base_url="http://localhost", headers={"Authorization": f"Bearer {token}"},
+                        transport=httpx.HTTPTransport(uds=str(path)), timeout=CEILING)
+
+
+@contextmanager
+def watching(app, clients: list[httpx.Client], tag: str) -> Iterator[list[Future]]:
+    """Each client's env fetch waiting on `tag` (`Prefer: wait=30`), started one after another once
+    the one before waits; yields their futures, and closes the clients after."""
+    pool = ThreadPoolExecutor(len(clients))
     try:
         futures = []
-        for count, watcher in enumerate(watchers, 1):  # each leaves the cap's count once it waits
-            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
+        for count, client in enumerate(clients, 1):
+            futures.append(pool.submit(client.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
             wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
-        with over_http(server, admin_token) as other:
-            assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
-        assert {f.result(CEILING).status_code for f in futures} == {200}
+        yield futures
     finally:
         pool.shutdown()
-        for w in watchers:
-            w.close()
+        for client in clients:
+            client.close()
+
+
+def test_waiting_requests_do_not_count_against_the_connection_cap(serve, api, app, admin_token) -> None:
+    server, _ = serve(max_connections=2)
+    with watching(app, [over_http(server, admin_token) for _ in range(4)], etag(api)) as futures:
+        with over_http(server, admin_token) as other:  # each watcher left the cap's count once it waited
+            assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
+        assert {f.result(CEILING).status_code for f in futures} == {200}
 
 
 def test_waiting_requests_do_not_count_against_a_users_share_of_a_unix_socket(serve, api, app, admin_token, tmp_path) -> None:
     """A tenant's many `run --watch` processes each hold a wait: they must not use up its share."""
     path = tmp_path / "s.sock"
     serve(unix_socket=path, max_connections=8, max_per_peer=1)
-
-    def over_unix() -> httpx.Client:
-        return httpx.Client(base_url="http://localhost", headers={"Authorization": f"Bearer {admin_token}"},
-                            transport=httpx.HTTPTransport(uds=str(path)), timeout=CEILING)
-
-    tag = etag(api)
-    watchers = [over_unix() for _ in range(3)]
-    pool = ThreadPoolExecutor(3)
-    try:
-        futures = []
-        for count, watcher in enumerate(watchers, 1):
-            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
-            wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
-        with over_unix() as other:
+    with watching(app, [over_unix(path, admin_token) for _ in range(3)], etag(api)) as futures:
+        with over_unix(path, admin_token) as other:
             assert other.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
         assert {f.result(CEILING).status_code for f in futures} == {200}
-    finally:
-        pool.shutdown()
-        for w in watchers:
-            w.close()
 
 
 def test_connections_back_from_a_wait_keep_a_user_within_its_share(serve, api, app, admin_token, tmp_path, monkeypatch) -> None:
@@ -357,29 +354,13 @@ def test_connections_back_from_a_wait_keep_a_user_within_its_share(serve, api, a
     monkeypatch.setattr(wsgiserver._UnixServer, "peer", lambda self, request: next(users))
     path = tmp_path / "s.sock"
     serve(unix_socket=path, max_connections=2, max_per_peer=1)
-
-    def over_unix() -> httpx.Client:
-        return httpx.Client(base_url="http://localhost", headers={"Authorization": f"Bearer {admin_token}"},
-                            transport=httpx.HTTPTransport(uds=str(path)), timeout=CEILING)
-
-    tag = etag(api)
-    watchers = [over_unix() for _ in range(3)]
-    pool = ThreadPoolExecutor(3)
-    try:
-        futures = []
-        for count, watcher in enumerate(watchers, 1):
-            futures.append(pool.submit(watcher.get, ENV, headers={"If-None-Match": tag, "Prefer": "wait=30"}))
-            wait_until(lambda: app.state.changes.waiting == count, f"{count} fetches wait")
+    with watching(app, [over_unix(path, admin_token) for _ in range(3)], etag(api)) as futures:
         assert api.patch(f"{SITE}/secrets/A", json={"value": "alpha-2"}).status_code == 200
         answers = [f.result(CEILING) for f in futures]
         assert {a.status_code for a in answers} == {200}
         assert sum(a.headers.get("connection") != "close" for a in answers) <= 1  # the user's share: one
-        with over_unix() as other_user:  # the worker's other place is free for another tenant
+        with over_unix(path, admin_token) as other_user:  # the worker's other place is free for another tenant
             wait_until(lambda: other_user.get("/v1/health").status_code == 200, "another user's connection served")
-    finally:
-        pool.shutdown()
-        for w in watchers:
-            w.close()
 
 
 def test_shutting_down_ends_waiting_requests_at_once(serve, api, app, admin_token) -> None:
