@@ -24,9 +24,9 @@ from server.store.postgres import POOL_TIMEOUT, RECONNECT_TIMEOUT
 from waiting import wait_until
 
 pytestmark = pytest.mark.postgresql_only(reason="the database is a server that can go away")
-LONG_OUTAGE = 40 if os.environ.get("SITESECRETS_LONG") == "1" else 12
+LONG_OUTAGE = 40 if os.environ.get("SITESECRETS_LONG") == "1" else 8
 """Seconds of the long outage: 40 in `make test-long`, where attempts backing off without bound
-(1, 2, 4 ... s) would by then be 16 s apart; 12 in `make test`, which still shows the server
+(1, 2, 4 ... s) would by then be 16 s apart; 8 in `make test`, which still shows the server
 trying on and serving again soon after."""
 
 SITE = "/v1/sites/default"
