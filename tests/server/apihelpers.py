@@ -9,6 +9,7 @@ from typing import Any, Callable
 import httpx
 
 import dbbackend
+from waiting import wait_until
 from server.app import create_app
 from server.datadir import open_state
 
@@ -80,6 +81,26 @@ def stored_values(data_dir: Path) -> list[bytes]:
         for row in dbbackend.rows(data_dir, f"SELECT * FROM {table}"):
             found += [bytes(v) for v in row.values() if isinstance(v, (bytes, memoryview))]
     return found
+
+
+def racing_the_token_sweep(data_dir: Path, token_id: str, request: Callable[[], httpx.Response]) -> httpx.Response:
+    """`request`'s answer when the sweep of expired tokens (or an admin on another replica)
+    removes `token_id` first: that removal holds the row's lock until `request`'s own DELETE of
+    the token waits for it, then commits. PostgreSQL only: SQLite's one writer never overlaps."""
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(dbbackend.database_url(data_dir), autocommit=True) as sweep:
+        sweep.execute("BEGIN")
+        sweep.execute("DELETE FROM tokens WHERE id = %s", (token_id,))
+        answer: list[httpx.Response] = []
+        racing = threading.Thread(target=lambda: answer.append(request()))
+        racing.start()
+        wait_until(lambda: waiting_for_a_lock(sweep, "DELETE FROM tokens"), "the request waiting for the sweep's row lock")
+        sweep.execute("COMMIT")
+        racing.join(60)
+    return answer[0]
 
 
 def waiting_for_a_lock(holder, statement: str) -> bool:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from shared import models
 
 import dbbackend
-from apihelpers import SITE, audit_rows, create_secret, expect_error, waiting_for_a_lock
-from waiting import wait_until
+from apihelpers import SITE, audit_rows, create_secret, expect_error, racing_the_token_sweep
 
 APP = f"{SITE}/apps/web"
 SERVICES = f"{SITE}/services"
@@ -233,21 +231,10 @@ def test_deleted_service_frees_its_secrets(api) -> None:
 def test_a_service_token_the_sweep_removes_during_the_services_delete_is_not_revoked_twice(api, mint, data_dir) -> None:
     """The sweep of long-expired tokens removes a service's token while the service is deleted:
     the token's removal is audited once, by whichever removed it, never by both."""
-    import psycopg
-
     make_service(api, "worker", [])
     mint("service", site="default", service="worker")
     [token] = dbbackend.rows(data_dir, "SELECT id FROM tokens WHERE service = 'worker'")
-    with psycopg.connect(dbbackend.database_url(data_dir), autocommit=True) as sweep:
-        sweep.execute("BEGIN")
-        sweep.execute("DELETE FROM tokens WHERE id = %s", (token["id"],))  # the sweep's removal, not yet committed
-        answer: list = []
-        deleting = threading.Thread(target=lambda: answer.append(api.delete(f"{SERVICES}/worker")))
-        deleting.start()
-        wait_until(lambda: waiting_for_a_lock(sweep, "DELETE FROM tokens"), "the delete waiting for the sweep's row lock")
-        sweep.execute("COMMIT")
-        deleting.join(60)
-    assert answer[0].status_code == 204
+    assert racing_the_token_sweep(data_dir, token["id"], lambda: api.delete(f"{SERVICES}/worker")).status_code == 204
     [deleted] = audit_rows(data_dir, action="service.delete")
     assert json.loads(deleted["details"]) == {"tokens_revoked": 0}
     assert audit_rows(data_dir, action="token.delete") == []
