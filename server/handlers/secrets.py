@@ -216,7 +216,7 @@ def create_secret(call: Call, site: str, app: str | None = None) -> models.Secre
         check_name_and_size(call, site_row, body.name, body.value)
         if tx.get_secret(site_row.id, app_row.id if app_row else None, body.name):
             raise ApiError(ErrorCode.already_exists, f"secret {body.name!r} already exists in this scope")
-        check_room(call, site_row, "max_secrets", tx.count_secrets(site_row.id), "secrets")
+        check_room(call, site_row, "max_secrets", tx.count_in_site(site_row.id, "secrets"), "secrets")
         if body.type is not None and tx.get_type(site_row.id, body.type) is None:
             raise validation_error([{"path": "/type", "message": f"no secret type {body.type!r} in this site"}])
         type_id = still_current(tx, site_row, checked, body.type)

@@ -125,7 +125,7 @@ def restore_secret(call: Call, site: str, name: str, app: str | None = None) -> 
         entry = load_trashed(tx, site_row, app_id, name)
         if tx.get_secret(site_row.id, app_id, name):
             raise ApiError(ErrorCode.already_exists, f"secret {name!r} exists again in this scope; delete or rename it first")
-        check_room(call, site_row, "max_secrets", tx.count_secrets(site_row.id), "secrets")
+        check_room(call, site_row, "max_secrets", tx.count_in_site(site_row.id, "secrets"), "secrets")
         tx.restore_trashed(entry.id)
         audit.record(tx, call.event("secret.restore", site=site, target=secret_target(app, name), details={"version": entry.version}))
         return secret_model(load_secret(tx, site_row, app_row, name), tx.services_using(site_row.id, app_id, name))

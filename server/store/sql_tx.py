@@ -31,7 +31,7 @@ _SECRET_FROM = """
 _LIMIT_COLUMNS = ("max_secrets", "max_value_bytes", "max_name_length", "max_versions", "trash_days",
                   "audit_retention_days", "max_apps", "max_services", "max_types", "max_tokens")
 _SITE_COLUMNS = f"id, name, created_at, wrapped_key, {', '.join(_LIMIT_COLUMNS)}"
-_COUNTED = frozenset({"apps", "services", "secret_types"})
+_COUNTED = frozenset({"secrets", "apps", "services", "secret_types"})
 _TOKEN_COLUMNS = "id, name, role, site, service, hash, created_at, expires_at, last_used_at, mac"
 _TOKEN_BY_HASH = f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE hash = ?"  # every request's: written once
 _TYPE_COLUMNS = """
@@ -160,9 +160,6 @@ class SqlTx(HistoryQueries, AuditQueries, SiteQueries, ABC):
         for table in ("apps", "secrets", "secret_types", "services"):
             counts[table] = self._one(f"SELECT count(*) FROM {table} WHERE site_id = ?", site_id)[0]
         return counts
-
-    def count_secrets(self, site_id: int) -> int:
-        return self._one("SELECT count(*) FROM secrets WHERE site_id = ?", site_id)[0]
 
     def count_in_site(self, site_id: int, table: str) -> int:
         if table not in _COUNTED:  # table names come from code, never from a request
