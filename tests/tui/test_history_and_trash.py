@@ -10,7 +10,7 @@ from tui.ui.dialogs.history import HistoryDialog
 from tui.ui.dialogs.secret_form import SecretFormDialog
 from tui.ui.dialogs.trash import TrashDialog
 from tui.ui.textual_private import notification_messages
-from tui_helpers import make_token, screen_text, secrets_rows, settled, wait_until
+from tui_helpers import make_token, screen_text, secrets_rows, settled, time_up, wait_until
 
 
 def _three_versions(admin, site) -> None:
@@ -61,13 +61,14 @@ async def test_app_secret_history_says_whether_it_differs_from_the_site_value(st
 
 async def test_old_version_reveal_warns_counts_down_and_masks_again(started, admin, site):
     _three_versions(admin, site)
-    async with started(rows=1, reveal_seconds=2) as (app, pilot):
+    async with started(rows=1, reveal_seconds=60) as (app, pilot):
         dialog = await _open_history(pilot, 3)
         await pilot.press("down", "s")  # v2
         view = dialog.query_one("#history-value")
         await wait_until(pilot, lambda: view.revealed, message="revealed")
         text = screen_text(app)
         assert "VALUE ON SCREEN, hides in" in text and "second" in text
+        time_up(view)
         await wait_until(pilot, lambda: not view.revealed, message="masked by the countdown")
         assert "second" not in screen_text(app)
         await pilot.press("s")
