@@ -399,7 +399,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve(server, state, on_ready) -> int:
     """Serve until SIGTERM or SIGINT, then drain and close the store."""
     from .audit_export import FileSink, on_sighup
-    from .sweeper import TrashSweeper
+    from .sweeper import Sweeper
 
     # shutdown() waits for the accept loop, which runs in this thread: so it runs in another one,
     # and this thread waits for it to finish draining before the store closes under the requests
@@ -411,7 +411,7 @@ def _serve(server, state, on_ready) -> int:
     sink = FileSink(state.store, audit_file).start() if audit_file else None  # each worker tries; one holds the file
     signal.signal(signal.SIGHUP, on_sighup(sink))
     # each worker sweeps; an entry is purged (and audited) once, a retention batch removed once
-    sweeper = TrashSweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days,
+    sweeper = Sweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days,
                            exporting=sink is not None).start()
     on_ready()
     server.serve_forever()

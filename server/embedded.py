@@ -11,7 +11,7 @@ from . import files
 from .app import create_app
 from .config import DB_FILE, Settings
 from .datadir import init_data_dir, open_state
-from .sweeper import TrashSweeper
+from .sweeper import Sweeper
 from .wsgiserver import WSGIServer
 
 LOCAL_TOKEN_FILE = "local-admin.token"
@@ -20,7 +20,7 @@ LOCAL_TOKEN_FILE = "local-admin.token"
 class EmbeddedServer:
     """A running server in this process. Use as a context manager, or call `stop()`."""
 
-    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str, sweeper: TrashSweeper) -> None:
+    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str, sweeper: Sweeper) -> None:
         self._server, self.state, self._thread, self.sweeper = server, state, thread, sweeper
         self.admin_token = admin_token
         self.url = server.url
@@ -44,7 +44,7 @@ class EmbeddedServer:
         server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()
-        sweeper = TrashSweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
+        sweeper = Sweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
         return cls(server, state, thread, token_file.read_text().strip(), sweeper)
 
     def stop(self) -> None:

@@ -24,7 +24,7 @@ SWEEP_SECONDS = 600.0
 """Trash is kept for whole days; ten minutes late is well within what `purge_at` promises."""
 
 
-class TrashSweeper:
+class Sweeper:
     """Start with `start()`; `stop()` before the store closes. `wake()` sweeps now (tests, operators).
 
     `audit_retention_days`: the server's default retention (None: no retention pass at all);
@@ -44,7 +44,7 @@ class TrashSweeper:
         self.retention = None
         """The last retention pass's `RetentionReport`."""
 
-    def start(self) -> "TrashSweeper":
+    def start(self) -> "Sweeper":
         self._thread.start()
         return self
 

@@ -23,7 +23,7 @@ from .config import DATA_DIR_ENV, Settings
 from .coredumps import forbid_core_dumps
 from .datadir import DataDirError, open_state
 from .dburl import DatabaseUrlError, database_url_from_environment
-from .sweeper import TrashSweeper
+from .sweeper import Sweeper
 
 
 def create(environ: dict[str, str] | None = None) -> Application:
@@ -39,7 +39,7 @@ def create(environ: dict[str, str] | None = None) -> Application:
     except DatabaseUrlError as error:
         raise DataDirError(str(error)) from None
     state = open_state(Settings(data_dir=Path(data_dir), database_url=database_url), environ)
-    sweeper = TrashSweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
+    sweeper = Sweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
     atexit.register(state.store.close)
     atexit.register(sweeper.stop)  # run first (last registered): the sweeper stops before the store closes
     return create_app(state)
