@@ -96,7 +96,12 @@ async def loaded(pilot, rows: int | None = None) -> None:
 async def running(app, *, rows: int | None = None, size: tuple[int, int] = (80, 24),
                   notifications: bool = False) -> AsyncIterator[tuple]:
     """`app` running headless at `size` (the user's 80x24 unless a test says otherwise), its
-    Secrets tab loaded with `rows` rows if given: yields `(app, pilot)`."""
+    Secrets tab loaded with `rows` rows if given: yields `(app, pilot)`.
+
+    With `notifications`, a toast of the default timeout stays up for the whole test: a busy
+    machine can spend its 5 s between the toast and the test's look at it."""
+    if notifications:
+        app.NOTIFICATION_TIMEOUT = 600
     async with app.run_test(size=size, notifications=notifications) as pilot:
         await loaded(pilot, rows=rows)
         yield app, pilot
