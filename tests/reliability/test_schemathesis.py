@@ -101,12 +101,19 @@ def api_schema(state, admin_token, counted):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+# Each of the two tests below is one pytest test over every operation: about 30 s on a quiet
+# 2-core machine, and four times that beside other suites, past the suite's 120 s per test.
+LONG_TEST = pytest.mark.timeout(900)
+
+
+@LONG_TEST
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_every_operation_answers_as_its_openapi_document_says(case) -> None:
     case.call_and_validate()
 
 
+@LONG_TEST
 def test_chains_of_operations_answer_as_the_openapi_document_says(pristine_data_dir, admin_token, counted, tmp_path) -> None:
     """Each scenario starts on a fresh copy of the data directory, so a scenario replayed by
     Hypothesis meets the server it met the first time (else its data generation turns flaky)."""
