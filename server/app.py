@@ -17,6 +17,7 @@ from shared.models import ErrorCode, Role
 from . import audit
 from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
+from .denials import DenialLog
 from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
@@ -29,10 +30,13 @@ log = logging.getLogger("sitesecrets.server")
 class Application:
     """The WSGI callable. `routes` is the whole table; see `server.handlers.ROUTES`."""
 
-    def __init__(self, state: State, routes: list[Route], limiter: FailureLimiter | None = None) -> None:
+    def __init__(self, state: State, routes: list[Route], limiter: FailureLimiter | None = None,
+                 denials: DenialLog | None = None) -> None:
         self.state = state
         self.router = Router(routes)
         self.limiter = limiter or FailureLimiter()
+        self.denials = denials if denials is not None else DenialLog(state.store)
+        """Where refused attempts are audited, their repeats counted rather than written one by one."""
         # ids of token rows refused as tampered with, logged once each: a row is only reached with
         # the token whose keyed hash it holds, so this grows with real tokens, not with guesses
         self._tampered: set[str] = set()
@@ -106,6 +110,11 @@ class Application:
         calls this when it starts to shut down, so that no wait holds the shutdown up."""
         self.state.changes.close()
 
+    def close(self) -> None:
+        """Write what this process holds for the audit log in memory (the counts of repeated
+        denials): the server calls it once no request is left, before the store closes."""
+        self.denials.close()
+
     def authenticate(self, call: Call) -> Principal:
         """The caller of a valid token; a bad one is 401, or 429 while its address is throttled.
 
@@ -169,7 +178,7 @@ class Application:
         if not allowed:
             event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
                                details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
-            self.state.store.write(lambda tx: audit.record(tx, event))
+            self.denials.deny(event)
             raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 
 
@@ -209,8 +218,9 @@ _REASONS = {
 _STATUS_LINES = {status: f"{status} {reason}" for status, reason in _REASONS.items()}
 
 
-def create_app(state: State) -> Application:
-    """The WSGI application over `state`, with docs/API.md's whole routing table."""
+def create_app(state: State, *, denials: DenialLog | None = None) -> Application:
+    """The WSGI application over `state`, with docs/API.md's whole routing table. Whoever serves
+    it calls its `close()` once the last request is answered."""
     from .handlers import ROUTES
 
-    return Application(state, ROUTES)
+    return Application(state, ROUTES, denials=denials)
