@@ -8,7 +8,8 @@ of its own site back to back, on one keep-alive connection per thread (two threa
 more thread fetches site `bench`'s environment back to back with its service token. TARGETS
 (default 1) is how many distinct secret names the viewer cycles through: 1 is the same denial
 repeated; a large number is a viewer trying name after name. THREADS (default 2) is how many
-threads deny; 0 measures the env fetches alone.
+threads deny; 0 measures the env fetches alone. `BENCH_TREE=DIR` serves another checkout's
+`server` (to compare against it, as `httpcost.py` does).
 
 Prints the denied requests per second and their statuses, the denied events the run wrote (and
 the bytes their columns hold, and per minute at that rate), and the env fetches' rate,
@@ -17,6 +18,7 @@ p50 and p99 meanwhile.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -55,7 +57,8 @@ def _run(send, stop: threading.Event, latencies: list[float], statuses: dict[int
 def main(seconds: float = 10.0, targets: int = 1, deniers: int = DENIERS) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-denials-"))
     admin_token = fixtures.init_data_dir(base / "data")
-    server = fixtures.ServerProcess(base / "data", base / "server.log")
+    tree = Path(os.environ.get("BENCH_TREE", fixtures.ROOT))
+    server = fixtures.ServerProcess(base / "data", base / "server.log", cwd=tree)
     try:
         small = fixtures.load_small(server.url, admin_token)
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60) as admin:
@@ -94,7 +97,7 @@ def main(seconds: float = 10.0, targets: int = 1, deniers: int = DENIERS) -> Non
             server.stop()  # a graceful stop: whatever is held in memory is written now
             written, grown = (after - before for after, before in zip(_denials(base / "data"), (events_before, size_before)))
         denied = sum(denied_statuses.values())
-        print(f"{seconds:.0f} s, {deniers} threads denied back to back ({targets} distinct target(s)), 1 thread env")
+        print(f"{tree}: {seconds:.0f} s, {deniers} threads denied back to back ({targets} distinct target(s)), 1 thread env")
         print(f"denied: {denied} requests, {denied / elapsed:.0f} req/s, statuses {denied_statuses}, "
               f"p50 {percentile(denied_latencies, 50) * 1000:.1f} ms")
         print(f"denied events written: {written} ({written / elapsed * 60:.0f} a minute at that rate), "

@@ -103,11 +103,12 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord) -> bool:
+    def deny(self, event: AuditRecord, *, may_write: bool = True) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
-        first event is durable. Raises what `audit.record` raises when the event cannot be
-        written; it is then not counted either."""
+        first event is durable. With `may_write` False, a denial no open window counts is left
+        alone (None): the caller refuses it otherwise. Raises what `audit.record` raises when
+        the event cannot be written; it is then not counted either."""
         kind = event._replace(at="")
         with self._lock:
             while (window := self._windows.get(kind)) is not None and self._clock() < window.deadline:
@@ -118,6 +119,8 @@ class DenialLog:
                     return False
                 # that first was not written, nor its window kept: look again (another repeat may
                 # have opened the kind's window since), else this one comes first
+            if not may_write:
+                return None
             earlier, window = self._open(kind)
         events = [event]
         if earlier is not None and earlier.count:
