@@ -7,7 +7,8 @@ site `hostile` a viewer token, and for SECONDS (default 10) has that viewer ask 
 of its own site back to back, on one keep-alive connection per thread (two threads), while one
 more thread fetches site `bench`'s environment back to back with its service token. TARGETS
 (default 1) is how many distinct secret names the viewer cycles through: 1 is the same denial
-repeated; a large number is a viewer trying name after name. THREADS (default 2) is how many
+repeated; a large number is a viewer trying name after name; 0 has the viewer ask `whoami`
+instead, which it may (the cost of any request of a valid token, for reference). THREADS (default 2) is how many
 threads deny; 0 measures the env fetches alone. `BENCH_TREE=DIR` serves another checkout's
 `server` (to compare against it, as `httpcost.py` does).
 
@@ -77,6 +78,8 @@ def main(seconds: float = 10.0, targets: int = 1, deniers: int = DENIERS) -> Non
                 client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {viewer}"}, timeout=60)
                 clients.append(client)
                 counter = iter(range(n, 1 << 62, deniers))
+                if not targets:  # the reference: a request the token may make, which writes nothing
+                    return lambda: client.get("/v1/whoami").status_code
                 return lambda: client.post(f"/v1/sites/{HOSTILE}/secrets/S{next(counter) % targets}/reveal").status_code
 
             env_client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {small.service_token}"}, timeout=60)
