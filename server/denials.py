@@ -158,11 +158,14 @@ class DenialLog:
             self._lock.notify_all()
         if flusher is not None:
             flusher.join()
+        why = "a first event was still being written"
         try:
             self._flush(lambda window: True)
         except Exception as error:  # noqa: BLE001 - logged with what is lost; the shutdown goes on
-            lost = sum(window.count for window in self._windows.values())
-            log.error("%d repeated denial(s) could not be audited at shutdown (%s)", lost, type(error).__name__)
+            why = type(error).__name__
+        lost = sum(window.count for window in self._windows.values())
+        if lost:
+            log.error("%d repeated denial(s) could not be audited at shutdown (%s)", lost, why)
 
     def wake(self) -> None:
         """Have the flusher look at its clock again now (tests move a clock of their own)."""

@@ -284,3 +284,13 @@ def allow_audit_inserts(data_dir) -> None:
         dbbackend.rows(data_dir, "DROP TRIGGER no_audit")
     else:
         dbbackend.rows(data_dir, "DROP TRIGGER no_audit ON audit_events")
+
+
+def test_a_count_the_store_refuses_at_shutdown_is_logged_by_number(viewer, data_dir, app, caplog) -> None:
+    denied_reveal(viewer)
+    denied_reveal(viewer)
+    denied_reveal(viewer)
+    dbbackend.refuse_audit_inserts(data_dir)
+    app.close()
+    assert "2 repeated denial(s) could not be audited at shutdown" in caplog.text
+    assert "secret:site/A" not in caplog.text  # a count, never what was asked for
