@@ -17,6 +17,7 @@ from shared.models import ErrorCode, Role
 from . import audit
 from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
+from .denials import DenialLog
 from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
@@ -25,14 +26,24 @@ from .store import StorageFull, StoreError, TokenRow, Unavailable
 
 log = logging.getLogger("sitesecrets.server")
 
+DENIED_KINDS_PER_WINDOW = 20
+"""Denials a token may have written within the limiter's window (60 s, per process) before a new
+kind of denial is 429: a person or a misconfigured client never needs as many."""
+
 
 class Application:
     """The WSGI callable. `routes` is the whole table; see `server.handlers.ROUTES`."""
 
-    def __init__(self, state: State, routes: list[Route], limiter: FailureLimiter | None = None) -> None:
+    def __init__(self, state: State, routes: list[Route], limiter: FailureLimiter | None = None,
+                 denials: DenialLog | None = None, denial_limiter: FailureLimiter | None = None) -> None:
         self.state = state
         self.router = Router(routes)
-        self.limiter = limiter or FailureLimiter()
+        # `is None`, not `or`: a limiter that remembers nothing yet has a length of 0, so is falsy
+        self.limiter = limiter if limiter is not None else FailureLimiter()
+        self.denials = denials if denials is not None else DenialLog(state.store)
+        """Where refused attempts are audited, their repeats counted rather than written one by one."""
+        self.denial_limiter = denial_limiter if denial_limiter is not None else FailureLimiter(DENIED_KINDS_PER_WINDOW)
+        """Denials written per token (by id): past its threshold, a new kind of denial is 429."""
         # ids of token rows refused as tampered with, logged once each: a row is only reached with
         # the token whose keyed hash it holds, so this grows with real tokens, not with guesses
         self._tampered: set[str] = set()
@@ -106,6 +117,11 @@ class Application:
         calls this when it starts to shut down, so that no wait holds the shutdown up."""
         self.state.changes.close()
 
+    def close(self) -> None:
+        """Write what this process holds for the audit log in memory (the counts of repeated
+        denials): the server calls it once no request is left, before the store closes."""
+        self.denials.close()
+
     def authenticate(self, call: Call) -> Principal:
         """The caller of a valid token; a bad one is 401, or 429 while its address is throttled.
 
@@ -167,10 +183,33 @@ class Application:
             # a service token fetches its own environment and nothing else (besides asking who it is)
             allowed = allowed and params.get("name") == principal.service and route.permission is Permission.env
         if not allowed:
-            event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
-                               details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
-            self.state.store.write(lambda tx: audit.record(tx, event))
-            raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
+            self._deny(call, site, params)
+
+    def _deny(self, call: Call, site: str | None, params: dict[str, str]) -> NoReturn:
+        """403 for a request its token may not make, audited (repeats counted: `denials.py`); 429
+        instead while the token is throttled for writing too many denials of new kinds.
+
+        Coalescing bounds what the same denial repeated costs, but a token can vary its denial
+        at will (a viewer revealing name after name): each new kind is a durable event. So a
+        token whose denials wrote `threshold` events within the window gets 429 for any further
+        new kind until it may again, audited as one `auth.rate_limited` (its repeats counted).
+        Repeats of a kind already counted stay 403, and what the token may do is never refused."""
+        principal, route = call.principal, call.route
+        assert principal is not None
+        event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
+                           details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
+        wait = self.denial_limiter.retry_after(principal.token_id)
+        written = self.denials.deny(event, may_write=wait is None)
+        if written is None:
+            limiter = self.denial_limiter
+            self.denials.deny(call.event("auth.rate_limited", site=principal.site, outcome="denied",
+                                         details={"reason": "denied", "role": principal.role.value,
+                                                  "threshold": limiter.threshold, "window_seconds": limiter.window}))
+            raise ApiError(ErrorCode.rate_limited, f"this token was refused too many different requests; try again in {wait} s",
+                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
+        if written:
+            self.denial_limiter.record_failure(principal.token_id)
+        raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 
 
 def _refuse_control_characters_in_query(request: Request, route: Route) -> None:
@@ -209,8 +248,9 @@ _REASONS = {
 _STATUS_LINES = {status: f"{status} {reason}" for status, reason in _REASONS.items()}
 
 
-def create_app(state: State) -> Application:
-    """The WSGI application over `state`, with docs/API.md's whole routing table."""
+def create_app(state: State, *, denials: DenialLog | None = None, denial_limiter: FailureLimiter | None = None) -> Application:
+    """The WSGI application over `state`, with docs/API.md's whole routing table. Whoever serves
+    it calls its `close()` once the last request is answered."""
     from .handlers import ROUTES
 
-    return Application(state, ROUTES)
+    return Application(state, ROUTES, denials=denials, denial_limiter=denial_limiter)

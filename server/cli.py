@@ -387,17 +387,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_workers(settings, workers, bind)
     state = open_state(settings)
     try:
-        server = WSGIServer(create_app(state), **bind)
+        app = create_app(state)
+        server = WSGIServer(app, **bind)
     except BaseException:
         state.store.close()
         raise
-    status = _serve(server, state, lambda: print(f"listening on {server.url}", flush=True))
+    status = _serve(server, app, state, lambda: print(f"listening on {server.url}", flush=True))
     print("stopped", file=sys.stderr, flush=True)
     return status
 
 
-def _serve(server, state, on_ready) -> int:
-    """Serve until SIGTERM or SIGINT, then drain and close the store."""
+def _serve(server, app, state, on_ready) -> int:
+    """Serve `app` until SIGTERM or SIGINT, then drain, close `app` and close the store."""
     from .audit_export import FileSink, on_sighup
     from .sweeper import Sweeper
 
@@ -416,6 +417,7 @@ def _serve(server, state, on_ready) -> int:
     on_ready()
     server.serve_forever()
     shutdown.join()
+    app.close()  # every request is answered: what the application holds in memory is written now
     sweeper.stop()
     if sink is not None:
         sink.stop()
@@ -450,9 +452,10 @@ def _serve_workers(settings: Settings, workers: int, bind: dict) -> int:
             # on PostgreSQL each worker keeps the lock too, in its parent's name: the parent starts no
             # thread, so it cannot take its own again once the database restarted (see keptlock.py)
             state = open_state(settings, lock=settings.database_url is not None, holder=os.getppid())
-            server.set_app(create_app(state))
+            app = create_app(state)
+            server.set_app(app)
             balance.hold(0)  # counted from now on
-            return _serve(server, state, lambda: (os.write(ready, b"r"), os.close(ready)))
+            return _serve(server, app, state, lambda: (os.write(ready, b"r"), os.close(ready)))
 
         return _reporting(serve)
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from . import files
-from .app import create_app
+from .app import Application, create_app
 from .config import DB_FILE, Settings
 from .datadir import init_data_dir, open_state
 from .sweeper import Sweeper
@@ -20,8 +20,10 @@ LOCAL_TOKEN_FILE = "local-admin.token"
 class EmbeddedServer:
     """A running server in this process. Use as a context manager, or call `stop()`."""
 
-    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str, sweeper: Sweeper) -> None:
-        self._server, self.state, self._thread, self.sweeper = server, state, thread, sweeper
+    def __init__(self, server: WSGIServer, state, thread: threading.Thread, admin_token: str, sweeper: Sweeper,
+                 app: Application) -> None:
+        self._server, self.state, self._thread, self.sweeper, self._app = server, state, thread, sweeper, app
+        self._stopped = False
         self.admin_token = admin_token
         self.url = server.url
 
@@ -41,15 +43,21 @@ class EmbeddedServer:
 
             token = create_token_offline(data_dir, "local-admin", Role.admin, None, database_url=database_url)
             files.write_private_file(token_file, token + "\n")
-        server = WSGIServer(create_app(state), host, port, unix_socket=unix_socket)
+        app = create_app(state)
+        server = WSGIServer(app, host, port, unix_socket=unix_socket)
         thread = threading.Thread(target=server.serve_forever, name="sitesecrets-server", daemon=True)
         thread.start()
         sweeper = Sweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
-        return cls(server, state, thread, token_file.read_text().strip(), sweeper)
+        return cls(server, state, thread, token_file.read_text().strip(), sweeper, app)
 
     def stop(self) -> None:
+        """Drain the requests, write what the application holds, close the store; once."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.shutdown()
         self._thread.join()
+        self._app.close()
         self.sweeper.stop()
         self.state.store.close()
 

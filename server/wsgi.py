@@ -40,6 +40,8 @@ def create(environ: dict[str, str] | None = None) -> Application:
         raise DataDirError(str(error)) from None
     state = open_state(Settings(data_dir=Path(data_dir), database_url=database_url), environ)
     sweeper = Sweeper(state.store, audit_retention_days=state.settings.limits.audit_retention_days).start()
+    app = create_app(state)
     atexit.register(state.store.close)
-    atexit.register(sweeper.stop)  # run first (last registered): the sweeper stops before the store closes
-    return create_app(state)
+    atexit.register(sweeper.stop)
+    atexit.register(app.close)  # run first (last registered): the counts it holds are written before the store closes
+    return app

@@ -133,7 +133,9 @@ def state(data_dir: Path) -> Iterator[State]:
 
 @pytest.fixture
 def app(state: State):
-    return create_app(state)
+    application = create_app(state)
+    yield application
+    application.close()  # as a server closes it: before its store
 
 
 @pytest.fixture

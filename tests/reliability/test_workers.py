@@ -8,6 +8,7 @@ opens keep-alive connections until each worker holds one, as /proc shows (`Serve
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -258,6 +259,24 @@ def test_sigterm_drains_every_worker_and_exits_zero(served, admin_token, data_di
             assert api.post(f"{SITE}/secrets/LATE/reveal").json()["value"] == "still stored"
     finally:
         again.stop()
+
+
+def test_sigterm_writes_the_counts_of_repeated_denials_each_worker_holds(served, admin_token, data_dir) -> None:
+    with served.client(admin_token) as api:
+        viewer = api.post("/v1/tokens", json={"name": "v", "role": "viewer"}).json()["token"]
+    clients = served.clients_on_every_worker(viewer)
+    for _ in range(3):
+        for api in clients:
+            assert api.post(f"{SITE}/secrets/A/reveal").status_code == 403
+    for api in clients:
+        api.close()
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=30) == 0
+    events = [json.loads(row["details"]) for row in dbbackend.rows(
+        data_dir, "SELECT details FROM audit_events WHERE outcome = 'denied' AND action = 'secret.reveal'")]
+    # each worker coalesces its own: a first event and one count per worker, every denial in them
+    assert len(events) == 2 * WORKERS
+    assert sum(e.get("repeated", 1) for e in events) == 3 * len(clients)  # a first counts one
 
 
 def test_workers_end_with_their_parent_when_it_is_killed_outright(served) -> None:

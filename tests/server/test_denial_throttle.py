@@ -1,0 +1,130 @@
+"""A token refused many different things (docs/API.md, "Repeated denials"): repeats of one denial
+are counted (test_denials.py), but a token can vary what it is refused at will, each new kind one
+durable event. Past 20 written denials within 60 s, a further new kind is 429 `rate_limited` with
+`Retry-After`, audited as one `auth.rate_limited` of the token (its repeats counted); repeats of a
+kind already counted stay 403, and what the token may do is never refused. Both clocks are the
+tests' own."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from apihelpers import SITE, audit_rows, create_secret, expect_error
+from server.app import DENIED_KINDS_PER_WINDOW, create_app
+from server.denials import DenialLog
+from server.ratelimit import FailureLimiter
+
+WINDOW = 60.0
+THRESHOLD = DENIED_KINDS_PER_WINDOW
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def denials(state, clock) -> DenialLog:
+    return DenialLog(state.store, window=WINDOW, clock=clock, background=False)
+
+
+@pytest.fixture
+def app(state, denials, clock):
+    application = create_app(state, denials=denials, denial_limiter=FailureLimiter(THRESHOLD, WINDOW, clock=clock))
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def viewer(client, mint) -> httpx.Client:
+    return client(mint("viewer"))
+
+
+def reveal(api: httpx.Client, name: str) -> httpx.Response:
+    return api.post(f"{SITE}/secrets/{name}/reveal")
+
+
+def refuse_many(viewer: httpx.Client, count: int = THRESHOLD) -> None:
+    for n in range(count):
+        expect_error(reveal(viewer, f"S{n}"), 403, "forbidden")
+
+
+def events(data_dir, **where) -> list[dict]:
+    return [{**row, "details": json.loads(row["details"])} for row in audit_rows(data_dir, outcome="denied", **where)]
+
+
+def test_a_token_refused_as_many_different_things_as_allowed_still_gets_403(viewer, data_dir) -> None:
+    refuse_many(viewer)
+    assert len(events(data_dir, action="secret.reveal")) == THRESHOLD
+
+
+def test_past_that_a_new_kind_of_denial_is_429_with_retry_after(viewer, clock) -> None:
+    refuse_many(viewer)
+    clock.now += 10
+    response = reveal(viewer, "ANOTHER")
+    details = expect_error(response, 429, "rate_limited")
+    assert response.headers["Retry-After"] == "50" and details == {"retry_after": 50}
+
+
+def test_the_throttle_is_audited_once_and_its_refusals_counted(viewer, data_dir, clock, denials) -> None:
+    refuse_many(viewer)
+    for n in range(5):
+        expect_error(reveal(viewer, f"NEW{n}"), 429, "rate_limited")
+    [throttled] = events(data_dir, action="auth.rate_limited")
+    assert (throttled["actor"], throttled["site"], throttled["target"]) == ("viewer-all", None, None)
+    assert throttled["details"] == {"reason": "denied", "role": "viewer", "threshold": THRESHOLD, "window_seconds": WINDOW}
+    assert len(events(data_dir, action="secret.reveal")) == THRESHOLD  # the refused kinds wrote nothing
+    clock.now += WINDOW
+    denials.flush_due()
+    assert [e["details"].get("repeated") for e in events(data_dir, action="auth.rate_limited")] == [None, 4]
+
+
+def test_a_site_bound_tokens_throttle_is_in_its_sites_log(client, mint, api) -> None:
+    viewer = client(mint("viewer", site="default"))
+    refuse_many(viewer)
+    expect_error(reveal(viewer, "NEW"), 429, "rate_limited")
+    [throttled] = api.get(f"{SITE}/audit", params={"action": "auth.rate_limited"}).json()["items"]
+    assert throttled["actor"] == "viewer-default"
+
+
+def test_repeats_of_a_kind_already_counted_stay_403(viewer, data_dir) -> None:
+    refuse_many(viewer)
+    expect_error(reveal(viewer, "S0"), 403, "forbidden")
+    assert len(events(data_dir)) == THRESHOLD
+
+
+def test_a_throttled_token_is_still_served_what_it_may_do(viewer, api) -> None:
+    create_secret(api, "OPEN")
+    refuse_many(viewer)
+    expect_error(reveal(viewer, "NEW"), 429, "rate_limited")
+    assert viewer.get(f"{SITE}/secrets/OPEN").status_code == 200
+    assert viewer.get("/v1/whoami").status_code == 200
+
+
+def test_other_tokens_are_not_throttled(viewer, client, mint) -> None:
+    refuse_many(viewer)
+    expect_error(reveal(client(mint("viewer")), "NEW"), 403, "forbidden")
+
+
+def test_the_throttle_ends_when_its_window_does(viewer, clock) -> None:
+    refuse_many(viewer)
+    expect_error(reveal(viewer, "NEW"), 429, "rate_limited")
+    clock.now += WINDOW
+    expect_error(reveal(viewer, "NEW"), 403, "forbidden")
+
+
+def test_repeats_count_toward_no_throttle(viewer, clock) -> None:
+    for _ in range(3 * THRESHOLD):
+        expect_error(reveal(viewer, "SAME"), 403, "forbidden")
+    expect_error(reveal(viewer, "OTHER"), 403, "forbidden")
