@@ -22,7 +22,7 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("ls", parents=[parent], help="events newest first, filtered")
     ls.add_argument("--action", help="an action, or a prefix ending in * (secret.*)")
     ls.add_argument("--target", help="a target (secret:site/NAME), or a prefix ending in *")
-    ls.add_argument("--actor", help="a token name")
+    ls.add_argument("--actor", help="a token name, or a prefix ending in * (deploy-*)")
     ls.add_argument("--since", metavar="TIME", help="only events at or after this UTC time (2026-01-31 or 2026-01-31T12:00:00Z)")
     ls.add_argument("--limit", type=int, help=f"at most this many events, the newest (default {_DEFAULT_LIMIT}; "
                                               "with --since, all of them)")
