@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import files, keys
 from .config import DB_FILE
-from .datadir import KEY_CHECK, DataDirError
+from .datadir import KEY_CHECK, DataDirError, refuse_exposed_database
 from .store.sqlite import fold_wal, leftover_logs
 
 
@@ -24,6 +24,7 @@ def backup(data_dir: Path, target: Path) -> int:
         # a replica's data directory holds only the master key: its database is PostgreSQL's to back up
         raise DataDirError(f"{data_dir} holds no SQLite database to back up; back up a PostgreSQL database with "
                            "pg_dump, or with sitesecrets-server copy --from postgresql://... --to sqlite:///FILE")
+    refuse_exposed_database(source_path)  # as every command that opens it does
     target = Path(target)
     if (leftover := leftover_logs(target)) is not None:
         raise DataDirError(f"cannot back up to {target}: {leftover}")

@@ -82,19 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--unix-socket", type=Path, help="serve on this unix socket (created 0660: owner and group) instead of TCP")
     serve.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve HTTPS")
     serve.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
-    serve.add_argument("--max-secrets", type=_limit("max_secrets"), default=DEFAULT_LIMITS.max_secrets, help="default secrets per site")
-    serve.add_argument("--max-value-bytes", type=_limit("max_value_bytes"), default=DEFAULT_LIMITS.max_value_bytes,
-                       help="default value size limit")
-    serve.add_argument("--max-name-length", type=_limit("max_name_length"), default=DEFAULT_LIMITS.max_name_length,
-                       help="default secret name length limit")
-    serve.add_argument("--max-versions", type=_limit("max_versions"), default=DEFAULT_LIMITS.max_versions,
-                       help="default number of values kept of each secret, the current one included")
-    serve.add_argument("--trash-days", type=_limit("trash_days"), default=DEFAULT_LIMITS.trash_days,
-                       help="default days a deleted secret stays in the trash (0: deleted at once)")
-    for setting, what in (("max_apps", "apps"), ("max_services", "services"), ("max_types", "secret types"),
-                          ("max_tokens", "tokens that have not expired")):
+    # every site limit's help names its default, as the README's table does
+    for setting, what in (("max_secrets", "secrets per site"), ("max_value_bytes", "value size limit, in bytes"),
+                          ("max_name_length", "secret name length limit"),
+                          ("max_versions", "number of values kept of each secret, the current one included"),
+                          ("trash_days", "days a deleted secret stays in the trash (0: deleted at once)"),
+                          ("max_apps", "apps per site"), ("max_services", "services per site"),
+                          ("max_types", "secret types per site"), ("max_tokens", "tokens that have not expired per site")):
         serve.add_argument(f"--{setting.replace('_', '-')}", type=_limit(setting), default=getattr(DEFAULT_LIMITS, setting),
-                           help=f"default {what} per site (default {getattr(DEFAULT_LIMITS, setting)})")
+                           help=f"default {what} (default {getattr(DEFAULT_LIMITS, setting)})")
     serve.add_argument("--audit-retention-days", type=_limit("audit_retention_days"),
                        default=None,  # `main`: from the environment, checked as the option is, else the default
                        help=f"default days audit events are kept, 0 for ever; an operator may set a site's own "

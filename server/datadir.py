@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 from contextlib import closing
 from pathlib import Path
 from typing import Callable
@@ -164,21 +163,10 @@ def open_store(data_dir: Path | None, database_url: str | None = None) -> Store:
 
 def refuse_exposed_database(db: Path) -> None:
     """Refuse a database file (or its -wal, -shm) that group or others may read or write, as
-    `keys.read_key_file` refuses such a master key: it holds the wrapped data keys, the keyed token
-    hashes, every name and description and the audit log. init, restore and copy make it 0600;
-    `cp` under umask 022 does not, and SQLite gives its -wal and -shm the database's mode."""
-    exposed = []
-    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            continue
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            exposed.append((path, stat.S_IMODE(mode)))
-    if exposed:
-        modes = ", ".join(f"{path} mode {mode:o}" for path, mode in exposed)
-        raise DataDirError(f"the database is accessible by group or others ({modes}); "
-                           f"run: chmod 600 {' '.join(str(path) for path, _ in exposed)}")
+    `keys.read_key_file` refuses such a master key (`files.exposed_database` says why). init,
+    restore and copy make it 0600; `cp` under umask 022 does not."""
+    if (problem := files.exposed_database(db)) is not None:
+        raise DataDirError(problem)
 
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True,

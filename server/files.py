@@ -88,6 +88,26 @@ def refuse_existing(path: Path) -> None:
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
 
 
+def exposed_database(db: Path) -> str | None:
+    """Why a database file (or its -wal, -shm) that group or others may read or write must not be
+    opened, or None when all of them are private. It holds the wrapped data keys, the keyed token
+    hashes, every name and description and the audit log; `cp` under umask 022 makes it 0644, and
+    SQLite gives its -wal and -shm the database's mode."""
+    exposed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            exposed.append((path, stat.S_IMODE(mode)))
+    if not exposed:
+        return None
+    modes = ", ".join(f"{path} mode {mode:o}" for path, mode in exposed)
+    return (f"the database is accessible by group or others ({modes}); "
+            f"run: chmod 600 {' '.join(str(path) for path, _ in exposed)}")
+
+
 def make_dirs(path: Path, mode: int = PRIVATE_DIR) -> None:
     """Create `path` and each missing parent with exactly `mode`, whatever the umask.
 

@@ -24,6 +24,7 @@ LIMIT_FIELDS = (
     LimitField("max_services", "Max services", "--max-services"),
     LimitField("max_types", "Max secret types", "--max-types"),
     LimitField("max_tokens", "Max live tokens", "--max-tokens"),
+    LimitField("audit_retention_days", "Audit days kept", "--audit-retention-days"),
 )
 
 

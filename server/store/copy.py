@@ -88,6 +88,8 @@ class _Sqlite:
         from .sqlite import connect
 
         _refuse_foreign(path, _sqlite_tables(path))  # before `connect`, which would turn on WAL in it
+        if (problem := files.exposed_database(path)) is not None:
+            raise CopyError(problem)  # ours, migrated in place or copied from: refused as `serve` refuses it
         self.conn = connect(path)
 
     def migrate(self) -> int:

@@ -26,6 +26,17 @@ def test_apps_create_ls_and_set(live: Live, cli, site):
     assert {a["name"]: a["site_secrets"] for a in live.ok("GET", f"/v1/sites/{site}/apps")["items"]}["jobs"] is True
 
 
+def test_apps_ls_on_a_terminal_shows_when_as_every_other_table_does(live: Live, terminal, site):
+    """`2026-12-03 17:22`, as `ls`, `versions`, `token ls` and `services ls` show a time; the table
+    printed the datetime's own form, `2026-12-03 17:22:24+00:00`."""
+    live.new_app(site, "web")
+    created = live.ok("GET", f"/v1/sites/{site}/apps/web")["created_at"]  # 2026-12-03T17:22:24Z
+    shown = terminal("apps", "ls", site=site)
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("web "))
+    assert row.split()[-2:] == [created[:10], created[11:16]], row
+
+
 def test_apps_create_of_a_taken_name_exits_1(live: Live, cli, site):
     live.new_app(site, "web")
     again = cli("apps", "create", "web", site=site)

@@ -30,6 +30,17 @@ def test_audit_ls_since_a_time_and_a_limit(live: Live, cli, site):
     assert len(as_json(cli("audit", "ls", "--json", "--limit", "1", site=site))) == 1
 
 
+def test_audit_ls_since_with_a_limit_given_keeps_the_newest_that_many(live: Live, cli, site):
+    """`--since` alone lists every event from then on; a `--limit` given with it still holds (it
+    was dropped without a word, and a script asking for 2 got the whole day)."""
+    for name in ("A", "B", "C"):
+        live.put_secret(site, name, "v")
+    newest = as_json(cli("audit", "ls", "--json", "--limit", "2", site=site))
+    capped = as_json(cli("audit", "ls", "--json", "--since", "2000-01-01", "--limit", "2", site=site))
+    assert [e["id"] for e in capped] == [e["id"] for e in newest]
+    assert len(as_json(cli("audit", "ls", "--json", "--since", "2000-01-01", site=site))) >= 4
+
+
 def test_audit_ls_bad_since_is_a_usage_error(cli, site):
     result = cli("audit", "ls", "--since", "yesterday", site=site)
     assert result.returncode == 2 and "--since" in result.stderr

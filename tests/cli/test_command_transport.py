@@ -93,6 +93,17 @@ def test_run_over_plain_http_to_loopback_warns_once_and_still_starts(tcp):
     assert result.stderr == f"sitesecrets run: {LOOPBACK_WARNING}\n"
 
 
+def test_login_over_plain_http_to_loopback_warns_before_the_token_is_sent(tcp, tmp_path):
+    """README: plain http to a loopback address works but prints a one-line warning; `login`, which
+    sends the token and keeps it for that URL, printed none."""
+    env = base_env(XDG_CONFIG_HOME=str(tmp_path))
+    result = run_text([sys.executable, "-m", "tui.cli", "login", "--url", tcp.url], env=env, input=tcp.admin_token + "\n")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"sitesecrets: {LOOPBACK_WARNING}" and lines[1].startswith("logged in to")
+    assert result.stderr.count("any local user") == 1
+
+
 # --- proxies -------------------------------------------------------------------------------------
 
 def test_proxy_variables_never_see_a_command(tcp, cli):

@@ -95,3 +95,16 @@ def test_run_help_explains_watch_signal_and_grace(cli):
     for option in ("--watch", "--signal", "--grace"):
         assert option in result.stdout
     assert "TERM" in result.stdout and "10" in result.stdout
+
+
+def test_audit_ls_help_says_each_filter_takes_a_prefix(cli):
+    """README: `--action`, `--target`, `--actor` exact or a prefix ending in `*`; the server takes
+    `actor=deploy-*` as it takes the others, but `--actor`'s help said only 'a token name'."""
+    import argparse
+
+    from tui.cli import build_parser
+
+    audit = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["audit"]
+    ls = next(a for a in audit._actions if isinstance(a, argparse._SubParsersAction)).choices["ls"]
+    helps = {a.dest: a.help for a in ls._actions}
+    assert [f for f in ("action", "target", "actor") if "prefix ending in *" not in helps[f]] == []

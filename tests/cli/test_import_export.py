@@ -327,6 +327,17 @@ def test_existing_names_need_overwrite(live: Live, cli, site, tmp_path):
     assert live.secret(site, "EXISTING").json()["version"] == 2
 
 
+def test_overwrite_with_the_values_already_held_says_they_are_unchanged(live: Live, cli, site, tmp_path):
+    """Re-importing the file just exported changes nothing (README: an update that sends the value
+    a secret already holds makes no version); the summary said '2 updated' all the same."""
+    live.put_secret(site, "SAME", "kept")
+    live.put_secret(site, "OTHER", "old")
+    result = cli("import", str(write(tmp_path, "SAME=kept\nOTHER=new\nFRESH=1\n")), "--overwrite", site=site)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "imported 1 new and 1 updated secret(s); 1 already held that value"
+    assert live.secret(site, "SAME").json()["version"] == 1 and live.secret(site, "OTHER").json()["version"] == 2
+
+
 def test_import_of_a_missing_file_is_a_usage_error(cli, site, tmp_path):
     result = cli("import", str(tmp_path / "missing.env"), site=site)
     assert result.returncode == 2 and "missing.env" in result.stderr

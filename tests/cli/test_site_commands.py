@@ -85,6 +85,19 @@ def test_sites_set_changes_only_the_named_limits(live: Live, cli, site):
     assert back["limits"]["max_secrets"] == 100 and back["limits"]["trash_days"] == 0
 
 
+def test_sites_set_takes_every_limit_the_api_takes(live: Live, cli, site):
+    """The operator sets a site's audit retention (README, "Retention") from the shell as every
+    other limit: `sites set` offered every field of `LimitsUpdate` but that one."""
+    from shared.models import LimitsUpdate
+
+    usage = cli("sites", "set", "--help").stdout
+    assert [key for key in LimitsUpdate.model_fields if f"--{key.replace('_', '-')}" not in usage] == []
+    changed = as_json(cli("sites", "set", site, "--audit-retention-days", "30", "--json"))
+    assert changed["limits"]["audit_retention_days"] == 30
+    back = as_json(cli("sites", "set", site, "--audit-retention-days", "default", "--json"))
+    assert back["limits"]["audit_retention_days"] == 400
+
+
 def test_sites_set_out_of_range_exits_1_and_changes_nothing(live: Live, cli, site):
     result = cli("sites", "set", site, "--max-versions", "0")
     assert result.returncode == 1 and "max_versions" in result.stderr

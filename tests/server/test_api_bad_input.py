@@ -91,6 +91,35 @@ def test_oversized_body_is_refused_from_its_length_before_it_is_sent(live_server
     assert '"payload_too_large"' in answer
 
 
+def test_a_body_cut_short_of_its_content_length_is_400_invalid_json(live_server) -> None:
+    """docs/API.md: "A body shorter than its Content-Length is 400 invalid_json too": the client
+    ends its side after part of the body, and the server answers at once rather than waiting."""
+    body = b'{"name": "CUT", "value": "v"}'
+    request = (f"POST /v1/sites/default/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {live_server.admin_token}\r\n"
+               f"Content-Type: application/json\r\nContent-Length: {len(body) + 10}\r\n\r\n").encode() + body
+    host, port = live_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400") and b'"invalid_json"' in answer
+
+
+@pytest.mark.parametrize("method, path, body, value", [
+    ("PATCH", SITE, {"limits": {"max_secrets": 3.0}}, lambda answer: answer["limits"]["max_secrets"]),
+    ("POST", "/v1/tokens", {"name": "t", "role": "viewer", "expires_in_days": 2.0},
+     lambda answer: answer["expires_at"] is not None),
+])
+def test_a_whole_number_written_with_a_point_counts_as_that_integer(api, method, path, body, value) -> None:
+    """docs/API.md: types are strict, but `3.0` counts as the integer 3 (JSON has one number type;
+    a client's encoder may write any whole number so)."""
+    response = api.request(method, path, json=body)
+    assert response.status_code in (200, 201), response.text
+    assert value(response.json()) in (3, True)
+
+
 @pytest.mark.parametrize("method, path, body", [
     ("POST", "/v1/sites", {"name": "shop", "owner": "me"}),
     ("PATCH", SITE, {"limits": {"max_secrets": 200, "max_secret": 1}}),
@@ -115,6 +144,7 @@ def test_unknown_fields_are_422(api, unchanged, method, path, body) -> None:
     ("PATCH", f"{SECRETS}/EXISTING", {"expected_version": "1"}, "/expected_version"),
     ("PATCH", f"{SECRETS}/EXISTING", {"expected_version": 0}, "/expected_version"),
     ("POST", f"{SITE}/apps", {"name": "api", "site_secrets": "true"}, "/site_secrets"),
+    ("POST", f"{SITE}/apps", {"name": "api", "site_secrets": 1}, "/site_secrets"),  # `1` is not a boolean
     ("PATCH", SITE, {"limits": {"max_secrets": "200"}}, "/limits/max_secrets"),
     ("PATCH", SITE, {"limits": {"max_secrets": 0}}, "/limits/max_secrets"),
     ("POST", f"{SITE}/secret-types", {"key": "k", "name": "K", "schema": "{}"}, "/schema"),

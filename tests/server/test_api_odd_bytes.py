@@ -60,6 +60,19 @@ def test_a_denied_request_with_a_nul_in_its_path_is_404_and_not_audited(as_role,
 # ---------------------------------------------------------------- query strings
 
 
+@pytest.mark.parametrize("method, path, query", [
+    ("GET", f"{SITE}/secrets", "scope=all%00"), ("GET", f"{SITE}/secrets", "due_within_days=1%01"),
+    ("GET", "/v1/tokens", "site=default%00"), ("DELETE", "/v1/sites/gone", "cascade=tr%0Aue"),
+    ("GET", f"{SITE}/audit", "limit=5%00"), ("GET", f"{SITE}/audit", "before=9%1B"),
+])
+def test_a_control_character_in_any_query_parameter_a_route_takes_is_422(api, db_rows, method, path, query) -> None:
+    """docs/API.md, "Odd bytes": every parameter a route takes is refused alike, not only the filters."""
+    before = db_rows()
+    details = expect_error(api.request(method, f"{path}?{query}"), 422, "validation_error")
+    assert details["errors"] == [{"path": "/" + query.split("=")[0], "message": "must not contain control characters"}]
+    assert db_rows() == before
+
+
 @pytest.mark.parametrize("path", ["/v1/audit", f"{SITE}/audit"])
 @pytest.mark.parametrize("query", ["actor=admin%00", "action=secret.%00*", "target=%00", "target=A%0AB%1B"])
 def test_a_control_character_in_an_audit_filter_is_422_and_changes_nothing(api, db_rows, path, query) -> None:

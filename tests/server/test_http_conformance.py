@@ -549,6 +549,8 @@ def test_a_request_refused_before_the_application_gets_the_contracts_error_body(
         conn.sendall(raw)
         line, headers, body = Reader(conn).response()
     assert line.startswith(b"HTTP/1.1 %d" % status) and headers["content-type"] == "application/json"
+    # docs/API.md: "Every response carries Cache-Control: no-store and X-Content-Type-Options: nosniff"
+    assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
     error = ErrorBody.model_validate_json(body).error
     assert error.code == code and error.message.endswith(".")
 
@@ -564,6 +566,7 @@ def test_the_503_over_the_cap_says_why_and_when_to_try_again(serve) -> None:
             extra.sendall(request("GET", "/v1/health", headers=host()))
             line, headers, body = Reader(extra).response()
     assert line.startswith(b"HTTP/1.1 503") and headers["retry-after"] == "1"
+    assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
     assert ErrorBody.model_validate_json(body).error.code == "server_busy"
 
 

@@ -248,6 +248,27 @@ def test_a_database_others_may_read_is_refused_as_an_exposed_master_key_is(sourc
     open_store(source).close()
 
 
+def test_backup_migrate_and_copy_refuse_a_database_others_may_read_and_write_nothing(source, tmp_path):
+    """The README's "refused by every command that opens it" holds for the commands that read the
+    file without serving it too, so an exposed database is noticed before it is copied on or
+    upgraded in place."""
+    from server.store.copy import migrate_url
+
+    db = source / "secrets.db"
+    os.chmod(db, 0o644)
+    before = db.read_bytes()
+    refused = f"accessible by group or others .* run: chmod 600 {db}$"
+    with pytest.raises(DataDirError, match=refused):
+        backup(source, tmp_path / "backup.db")
+    with pytest.raises(CopyError, match=refused):
+        migrate_url(f"sqlite://{db}")
+    with pytest.raises(CopyError, match=refused):
+        copy_database(f"sqlite://{db}", f"sqlite://{tmp_path / 'copy.db'}")
+    assert not (tmp_path / "backup.db").exists() and not (tmp_path / "copy.db").exists()
+    assert db.read_bytes() == before and stat.S_IMODE(db.stat().st_mode) == 0o644
+    assert not (source / "secrets.db-wal").exists()
+
+
 @pytest.mark.parametrize("suffix", ["-wal", "-journal"])
 def test_restore_backup_and_copy_refuse_a_wal_or_journal_left_by_an_earlier_database(source, tmp_path, suffix):
     """A server killed with commits still in its -wal, the damaged-looking secrets.db moved away,

@@ -210,3 +210,17 @@ def test_init_and_token_create_refuse_a_token_file_other_users_can_read(tmp_path
     assert minted.returncode == 2 and "every user of this host may read" in minted.stderr
     names = sqlite3.connect(data / "secrets.db").execute("SELECT name FROM tokens").fetchall()
     assert ("ops",) not in names
+
+
+def test_serve_help_names_the_default_of_every_site_limit():
+    """Each `--max-*`, `--trash-days` and `--audit-retention-days` says what a site gets without it,
+    the figures the README's table gives (100, 65536, 256...), taken from shared.limits."""
+    import dataclasses
+
+    from server.cli import build_parser
+    from shared.limits import DEFAULT_LIMITS
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    helps = {action.dest: " ".join((action.help or "").split()) for action in serve._actions}
+    for setting, default in dataclasses.asdict(DEFAULT_LIMITS).items():
+        assert f"(default {default}" in helps[setting], (setting, helps[setting])

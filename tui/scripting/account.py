@@ -63,7 +63,7 @@ def describe(identity) -> str:
 def cmd_login(args: argparse.Namespace) -> None:
     from tui.client import ApiError, SiteSecretsClient
     from tui.credentials import CredentialsError, config_dir, store_token
-    from tui.urls import check_url
+    from tui.urls import check_url, warn_plain_loopback
 
     from .servercert import decide_trust
 
@@ -72,6 +72,7 @@ def cmd_login(args: argparse.Namespace) -> None:
         url = check_url(url_of(args), insecure=insecure)  # before asking: a token typed for nothing is wasted
     except ValueError as error:
         raise UsageError(str(error)) from None
+    warn_plain_loopback(url)  # as every command does, and before the token is asked for
     proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     trust = decide_trust(url, fingerprint=args.fingerprint, ca_file=args.ca_file, proxy=proxy, insecure=insecure)
     token = read_token(url)

@@ -188,12 +188,14 @@ def cmd_token_revoke(args):
 
 
 def cmd_apps_ls(args):
+    from tui.display import short_time
+
     with client_for(args) as client:
         items = client.list_apps(site_of(args))
     if wants_json(args):
         print_json([a.model_dump(mode="json") for a in items])
         return
-    print_table(["NAME", "SITE SECRETS", "CREATED"], [[a.name, "yes" if a.site_secrets else "no", a.created_at] for a in items])
+    print_table(["NAME", "SITE SECRETS", "CREATED"], [[a.name, "yes" if a.site_secrets else "no", short_time(a.created_at)] for a in items])
 
 
 def cmd_apps_create(args):

@@ -12,6 +12,7 @@ from tui.auditview import verified
 from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
 
 _PAGE = 500
+_DEFAULT_LIMIT = 100
 _TIME = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d)?Z?)?")
 
 
@@ -21,9 +22,10 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     ls = sub.add_parser("ls", parents=[parent], help="events newest first, filtered")
     ls.add_argument("--action", help="an action, or a prefix ending in * (secret.*)")
     ls.add_argument("--target", help="a target (secret:site/NAME), or a prefix ending in *")
-    ls.add_argument("--actor", help="a token name")
+    ls.add_argument("--actor", help="a token name, or a prefix ending in * (deploy-*)")
     ls.add_argument("--since", metavar="TIME", help="only events at or after this UTC time (2026-01-31 or 2026-01-31T12:00:00Z)")
-    ls.add_argument("--limit", type=int, default=100, help="at most this many events (default 100; with --since, all of them)")
+    ls.add_argument("--limit", type=int, help=f"at most this many events, the newest (default {_DEFAULT_LIMIT}; "
+                                              "with --since, all of them)")
     ls.add_argument("--json", action="store_true", help="JSON even on a terminal")
     ls.set_defaults(run=cmd_audit_ls)
     verify = sub.add_parser("verify", parents=[parent], help="have the server walk the site's hash chain")
@@ -47,16 +49,19 @@ def since_of(text: str | None) -> str | None:
     return stamp
 
 
-def events(client, site: str, filters: dict[str, str], since: str | None, limit: int) -> list:
-    """Newest first: up to `limit` events, or with `since` every event at or after it."""
+def events(client, site: str, filters: dict[str, str], since: str | None, limit: int | None) -> list:
+    """Newest first: the events at or after `since` (every one, if `since` is given) up to
+    `limit` of them; neither given, the newest 100."""
+    if limit is None and since is None:
+        limit = _DEFAULT_LIMIT
     found, before = [], None
     while True:
-        page = client.audit(site, limit=_PAGE if since else min(limit, _PAGE), before=before, **filters)
+        page = client.audit(site, limit=min(limit or _PAGE, _PAGE), before=before, **filters)
         for event in page.items:
             if since and event.at.strftime("%Y-%m-%dT%H:%M:%SZ") < since:
                 return found
             found.append(event)
-            if not since and len(found) >= limit:
+            if limit is not None and len(found) >= limit:
                 return found
         before = page.next
         if before is None:
@@ -64,7 +69,7 @@ def events(client, site: str, filters: dict[str, str], since: str | None, limit:
 
 
 def cmd_audit_ls(args):
-    if args.limit < 1:
+    if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more")
     filters = {k: v for k, v in (("action", args.action), ("target", args.target), ("actor", args.actor)) if v}
     with client_for(args) as client:

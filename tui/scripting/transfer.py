@@ -136,20 +136,24 @@ def cmd_import(args: argparse.Namespace) -> None:
         # written: those go first, so that a refused one finds nothing written before it
         typed = {s.name for s in scope if s.type}
         updates = sorted(plan.update, key=lambda e: e.name not in typed)  # stable: typed first, in file order
+        held = {s.name: s.version for s in scope}
         written: list[str] = []
+        unchanged = 0  # updates the server took as no change: the secret already held that value
         for entry, new in [(e, False) for e in updates] + [(e, True) for e in plan.create]:
             try:
                 if new:
                     client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
                 else:
-                    client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+                    after = client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
+                    unchanged += after.version == held[entry.name]
             except (ApiError, ServerUnreachable):
                 if written:
                     print(f"sitesecrets: import stopped at line {entry.line} ({entry.name}); "
                           f"already written: {', '.join(written)}", file=sys.stderr)
                 raise
             written.append(entry.name)
-    print(f"imported {len(plan.create)} new and {len(plan.update)} updated secret(s)", file=sys.stderr)
+    same = f"; {unchanged} already held that value" if unchanged else ""
+    print(f"imported {len(plan.create)} new and {len(plan.update) - unchanged} updated secret(s){same}", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
