@@ -82,7 +82,7 @@ from shared.models import (  # noqa: E402
     WhoAmI,
 )
 from tui.pins import STORED  # noqa: E402
-from tui.transport import client_options, unreachable_reason  # noqa: E402
+from tui.transport import certificate_refusal, client_options, unreachable_reason  # noqa: E402
 from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
 __all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "build", "check_url",
@@ -137,11 +137,14 @@ class ServerUnreachable(ConnectionError):
 
     `reason` says why in words when we know it ("the server's TLS certificate was refused: ...",
     "there is no server socket at ..."), else None; the message then names the error's type.
+    `temporary` is False when trying again cannot help without someone changing something: a
+    refused certificate, a socket path this user may not open or that is no socket.
     """
 
-    def __init__(self, url: str, reason: str | None, kind: str = "ConnectError"):
+    def __init__(self, url: str, reason: str | None, kind: str = "ConnectError", *, temporary: bool = True):
         super().__init__(f"Cannot reach the server at {url} ({reason or kind}).")
         self.reason = reason
+        self.temporary = temporary
 
 
 def _seg(name: str) -> str:
@@ -204,13 +207,13 @@ class SiteSecretsClient:
         """
         if self._socket_path is not None:  # say "no socket there" rather than a bare ConnectError
             problem = socket_problem(self._socket_path)
-            if problem:
-                raise ServerUnreachable(self.url, problem)
+            if problem:  # gone while a server restarts; there but unusable until someone acts
+                raise ServerUnreachable(self.url, problem, temporary=not os.path.lexists(self._socket_path))
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
-            raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path),
-                                    type(error).__name__) from None
+            raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path), type(error).__name__,
+                                    temporary=certificate_refusal(error) is None) from None
         if response.status_code >= 400:
             raise self._error(response)
         if model is None or response.status_code == 204:

@@ -1,6 +1,7 @@
 """What every scripting command shares: options, the client, output, and exit statuses.
 
-Exit status 0 is success, 1 a refused request (the server's message on stderr), 2 a usage error.
+Exit status 0 is success, 1 a refused request (the server's message on stderr), 2 a usage error,
+75 a server out of reach or unable to serve just now (`tui.exitstatus`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
+from tui.exitstatus import for_http_status
 
 
 class UsageError(Exception):
@@ -117,14 +119,17 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except UsageError as error:
         print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except (Refused, ServerUnreachable) as error:
+    except Refused as error:
         print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
         return EXIT_REFUSED
+    except ServerUnreachable as error:
+        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
+        return EXIT_TEMPORARY if error.temporary else EXIT_REFUSED
     except ApiError as error:
         print(f"sitesecrets: {safe_str(error.message)}", file=sys.stderr)
         for path, message in error.field_errors():
             print(f"  {safe_str(path or '/')}: {safe_str(message)}", file=sys.stderr)
-        return EXIT_REFUSED
+        return for_http_status(error.status)
 
 
 def say_services_to_restart(client, site: str, secret) -> None:
