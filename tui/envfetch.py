@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from tui.envpolicy import refused
+from tui.exitstatus import TEMPORARY_HTTP
 from tui.startcheck import check_start
 
 TOKEN_VARS = ("SITESECRETS_TOKEN",)
@@ -24,6 +25,15 @@ the server as gone."""
 
 class RunError(Exception):
     """Why CMD was not started (or not restarted); one sentence for stderr."""
+
+
+class Unavailable(RunError):
+    """No answer, or one that says the server cannot serve just now (`tui.exitstatus`): the
+    same request may succeed later. `retry_after` is the answer's `Retry-After`, in seconds."""
+
+    def __init__(self, sentence: str, retry_after: float | None = None) -> None:
+        super().__init__(sentence)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -63,12 +73,13 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
     """The server's answer: a JSON object (any status) or a 304; raises RunError when there is none."""
     import http.client
 
-    from tui.stdconn import NoConnection, failure_reason, open_connection
+    from tui.stdconn import NoConnection, certificate_refused, failure_reason, open_connection
 
     try:
         conn, prefix = open_connection(url, timeout)
     except NoConnection as error:
-        raise RunError(f"cannot reach the server at {url}: {error}") from None
+        failure = Unavailable if error.temporary else RunError
+        raise failure(f"cannot reach the server at {url}: {error}") from None
     except ValueError as error:  # TrustError: what login stored for an https URL cannot be used (now)
         # a RunError like any other failure to connect, so `run --watch` says so and tries again
         # (the CA file may be in the middle of its renewal) instead of losing its watch
@@ -81,12 +92,16 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
         response = conn.getresponse()
         answer = response.read()
     except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
-        raise RunError(f"cannot reach the server at {url} ({failure_reason(error)})") from None
+        failure = RunError if certificate_refused(error) or not_http(error) else Unavailable
+        raise failure(f"cannot reach the server at {url} ({failure_reason(error)})") from None
     finally:
         conn.close()
     etag = response.getheader("ETag")
     if response.status == 304:
         return Answer(304, etag, None)
+    if response.status in TEMPORARY_HTTP:  # whatever the body: a proxy's 502 has none of ours
+        raise Unavailable(f"the server cannot serve just now ({server_message(answer) or f'HTTP {response.status}'})",
+                          seconds_after(response.getheader("Retry-After")))
     try:
         payload = json.loads(answer)
     except ValueError:
@@ -94,6 +109,32 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
     if not isinstance(payload, dict):
         raise RunError(f"the server answered HTTP {response.status} with no JSON object")
     return Answer(response.status, etag, payload)
+
+
+def not_http(error: BaseException) -> bool:
+    """Whether what answered does not speak HTTP (a wrong URL, which no retry mends), rather than
+    a connection cut short (RemoteDisconnected is both, and a cut)."""
+    import http.client
+
+    return isinstance(error, http.client.HTTPException) and not isinstance(
+        error, (ConnectionError, http.client.IncompleteRead))
+
+
+def server_message(body: bytes) -> str | None:
+    """The `error.message` of an error body, if it is one."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
+
+
+def seconds_after(header: str | None) -> float | None:
+    """A `Retry-After` of whole seconds (the form this server sends), else None."""
+    if header is None or not header.strip().isdigit():
+        return None
+    return float(header.strip())
 
 
 def ok_payload(answer: Answer) -> dict:
@@ -151,6 +192,8 @@ def record_load(server: Server, versions: list) -> None:
     """Tell the server the service is starting with `versions` (clears its `restart_required`)."""
     try:
         call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions})
+    except Unavailable as error:
+        raise Unavailable(f"cannot record the load ({error})", error.retry_after) from None
     except RunError as error:
         raise RunError(f"cannot record the load ({error})") from None
 

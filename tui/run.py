@@ -19,7 +19,8 @@ import signal
 import sys
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
-from tui.envfetch import RunError, Server, child_environment, fetch_env, prepare, record_load
+from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load
+from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
 from tui.settings import EMPTY_SITE, default_site, default_url
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
     except RunError as error:
         build_parser().print_usage(sys.stderr)
         print(f"sitesecrets run: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     parser = build_parser()
     args = parser.parse_args(options)
     if not args.watch and (args.signal is not None or args.grace is not None or args.settle is not None):
@@ -146,7 +147,7 @@ def main(argv: list[str]) -> int:
         return error.status
     except (RunError, CredentialsError, ValueError) as error:
         print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
-        return 1
+        return TEMPORARY if isinstance(error, Unavailable) else REFUSED
     # The load is recorded and exec may still fail: the file replaced since the check, a format
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
     # of one system call, and the service is then recorded as loaded though it did not start; a

@@ -8,12 +8,14 @@ the tests stop and start again on the same socket, as an operator's restart woul
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 
 from cli_helpers import Live, RecordingProxy
-from tui import cli
+from tui import cli, run
 
 REFUSED, USAGE, TEMPORARY = 1, 2, 75
 
@@ -91,3 +93,71 @@ def test_a_write_answered_503_exits_75_and_is_not_sent_again(live, site, sitesec
     assert status == TEMPORARY and "cannot serve just now" in said
     assert [method for method, _, _ in front.requests].count("DELETE") == 1
     assert live.secret(site, "GONE").status_code == 200
+
+
+# ----------------------------------------------------------------- `run`, before it execs
+
+
+@dataclass
+class Started:
+    """What `run` exec'd in this process's place (nothing, when it did not start the command)."""
+
+    argv: list[str] | None = None
+    env: dict[str, str] | None = None
+
+
+@pytest.fixture
+def run_here(live: Live, site: str, monkeypatch, capsys) -> Callable[..., tuple[int, str, Started]]:
+    """`run_here(*options, url=...)`: `sitesecrets run --service api OPTIONS -- true` in this
+    process with a service token of `api` (binding API_KEY); (status, stderr, what was exec'd).
+    exec itself would replace the test, so it is the one thing not real: it is recorded instead."""
+    live.put_secret(site, "API_KEY", "k1")
+    live.new_service(site, "api", None, [{"name": "API_KEY"}])
+    token = live.mint("service", site, "api")
+    started = Started()
+
+    def execve(program: str, argv: list[str], env: dict[str, str]) -> None:
+        started.argv, started.env = argv, env
+
+    monkeypatch.setattr(os, "execve", execve)
+    monkeypatch.setattr(run, "forbid_dumping", lambda: None)  # the test process stays debuggable
+    monkeypatch.setattr(run, "restore_default_signals", lambda: None)  # pytest keeps Python's SIGPIPE
+
+    def go(*options: str, url: str | None = None) -> tuple[int, str, Started]:
+        monkeypatch.setenv("SITESECRETS_URL", url or live.url)
+        monkeypatch.setenv("SITESECRETS_TOKEN", token)
+        monkeypatch.setenv("SITESECRETS_SITE", site)
+        capsys.readouterr()
+        status = cli.main(["run", "--service", "api", *options, "--", "true"])
+        return status, capsys.readouterr().err, started
+
+    return go
+
+
+def test_run_starts_the_command_when_the_server_answers(run_here):
+    status, _, started = run_here()
+    assert status == 0 and started.argv == ["true"] and started.env["API_KEY"] == "k1"
+
+
+def test_run_against_a_stopped_server_exits_75_and_starts_nothing(run_here, stopped):
+    status, said, started = run_here()
+    assert status == TEMPORARY and started.argv is None
+    assert "no server socket" in said and "not started" in said
+
+
+def test_run_whose_fetch_is_answered_503_exits_75_and_starts_nothing(run_here, front):
+    front.unavailable(1, retry_after=None)
+    status, said, started = run_here(url=front.url)
+    assert status == TEMPORARY and started.argv is None
+
+
+def test_run_whose_load_cannot_be_recorded_for_now_exits_75_and_starts_nothing(live, site, run_here, front):
+    front.unavailable(1, method="POST", retry_after=None)
+    status, said, started = run_here(url=front.url)
+    assert status == TEMPORARY and started.argv is None and "cannot record the load" in said
+    assert live.service(site, "api")["loaded_at"] is None
+
+
+def test_run_of_a_service_the_server_does_not_know_exits_1(run_here):
+    status, said, started = run_here("--service", "nope")
+    assert status == REFUSED and started.argv is None
