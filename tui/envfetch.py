@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
+from tui.retry import seconds_after
 from tui.startcheck import check_start
 
 TOKEN_VARS = ("SITESECRETS_TOKEN",)
@@ -128,13 +129,6 @@ def server_message(body: bytes) -> str | None:
         return None
     message = error.get("message") if isinstance(error, dict) else None
     return message if isinstance(message, str) else None
-
-
-def seconds_after(header: str | None) -> float | None:
-    """A `Retry-After` of whole seconds (the form this server sends), else None."""
-    if header is None or not header.strip().isdigit():
-        return None
-    return float(header.strip())
 
 
 def ok_payload(answer: Answer) -> dict:

@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 
 from cli_helpers import Live, RecordingProxy
-from tui import cli, run
+from tui import cli, retry, run
 
 REFUSED, USAGE, TEMPORARY = 1, 2, 75
 
@@ -38,18 +38,107 @@ def sitesecrets(live: Live, site: str, monkeypatch, capsys) -> Sitesecrets:
     return run
 
 
+@pytest.fixture(autouse=True)
+def slept(monkeypatch) -> list[float]:
+    """The delays retries waited, which pass at once here: the tests wait for what happens."""
+    delays: list[float] = []
+    monkeypatch.setattr(retry, "sleep", delays.append)
+    return delays
+
+
+class Outage:
+    """The module's server stopped; `restart_on_retry()` has the first retry's wait start it again
+    on the same socket, as a restart finishing during that wait would."""
+
+    def __init__(self, live: Live, slept: list[float], monkeypatch) -> None:
+        self.live, self.slept, self.monkeypatch = live, slept, monkeypatch
+        self.down = True
+        live.stop_server()
+
+    def restart_on_retry(self) -> None:
+        def sleep(seconds: float) -> None:
+            self.slept.append(seconds)
+            self.start()
+
+        self.monkeypatch.setattr(retry, "sleep", sleep)
+
+    def start(self) -> None:
+        if self.down:
+            self.live.start_server()
+            self.down = False
+
+
 @pytest.fixture
-def stopped(live: Live):
-    """The module's server, stopped for the test and started again (same socket) after it."""
-    live.stop_server()
-    yield live
-    live.start_server()
+def stopped(live: Live, slept, monkeypatch):
+    """The module's server, stopped for the test (`Outage`) and running again after it."""
+    outage = Outage(live, slept, monkeypatch)
+    yield outage
+    outage.start()
 
 
 def test_a_stopped_server_exits_75_so_a_script_knows_to_try_again(sitesecrets, stopped):
     status, said = sitesecrets("ls")
     assert status == TEMPORARY
     assert "no server socket" in said and "Traceback" not in said
+
+
+# ----------------------------------------------------------------- trying again, within bounds
+
+
+def test_a_read_is_tried_again_while_the_server_restarts(sitesecrets, stopped):
+    stopped.restart_on_retry()
+    status, said = sitesecrets("ls")
+    assert status == 0, said
+    assert "trying again for up to 10 s" in said and len(stopped.slept) == 1
+
+
+def test_a_server_that_stays_down_is_given_up_on_within_the_budget(sitesecrets, stopped, slept):
+    status, said = sitesecrets("ls")
+    assert status == TEMPORARY
+    assert len(slept) >= 3 and sum(slept) <= retry.DEFAULT_BUDGET
+    assert said.count("trying again") == 1  # said once, not at every try
+
+
+def test_the_budget_comes_from_SITESECRETS_RETRY_SECONDS_and_0_turns_retrying_off(sitesecrets, stopped, slept,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "0")
+    assert sitesecrets("ls")[0] == TEMPORARY and slept == []
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "2.5")
+    assert sitesecrets("ls")[0] == TEMPORARY and 0 < sum(slept) <= 2.5
+
+
+def test_a_budget_that_is_not_a_number_of_seconds_is_a_usage_error(sitesecrets, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "soon")
+    status, said = sitesecrets("ls")
+    assert status == USAGE and "SITESECRETS_RETRY_SECONDS" in said
+
+
+def test_a_read_answered_503_waits_at_least_its_retry_after_then_succeeds(live, site, sitesecrets, front, slept):
+    front.unavailable(2, retry_after="3")
+    status, said = sitesecrets("ls", url=front.url)
+    assert status == 0, said
+    assert len(slept) == 2 and min(slept) >= 3
+    assert [method for method, _, _ in front.requests] == ["GET"] * 3
+
+
+def test_a_retry_after_beyond_the_budget_is_not_waited_for(sitesecrets, front, slept):
+    front.unavailable(1, retry_after="120")
+    assert sitesecrets("ls", url=front.url)[0] == TEMPORARY
+    assert slept == [] and len(front.requests) == 1
+
+
+def test_a_write_that_never_left_is_tried_again_and_made_once(live, site, sitesecrets, stopped):
+    stopped.restart_on_retry()
+    status, said = sitesecrets("apps", "create", "web")
+    assert status == 0, said
+    assert [a["name"] for a in live.ok("GET", f"/v1/sites/{site}/apps")["items"]] == ["web"]
+
+
+def test_a_write_refused_by_a_busy_server_before_it_was_read_is_tried_again(live, site, sitesecrets, front, slept):
+    front.unavailable(1, code="server_busy", method="POST")
+    status, said = sitesecrets("apps", "create", "web", url=front.url)
+    assert status == 0, said
+    assert [method for method, _, _ in front.requests].count("POST") == 2
 
 
 @pytest.mark.parametrize("args", [["get", "NOPE"], ["versions", "NOPE"], ["services", "show", "nope"]])
@@ -86,12 +175,14 @@ def front(live: Live):
     relay.close()
 
 
-def test_a_write_answered_503_exits_75_and_is_not_sent_again(live, site, sitesecrets, front):
+def test_a_write_answered_503_exits_75_and_is_not_sent_again(live, site, sitesecrets, front, slept):
+    """The server may have made the change before its database went: sending it again could make
+    it twice (a secret deleted after its name was taken again), so the script decides."""
     live.put_secret(site, "GONE", "v")
     front.unavailable(1, method="DELETE")
     status, said = sitesecrets("rm", "GONE", "--yes", url=front.url)
     assert status == TEMPORARY and "cannot serve just now" in said
-    assert [method for method, _, _ in front.requests].count("DELETE") == 1
+    assert [method for method, _, _ in front.requests].count("DELETE") == 1 and slept == []
     assert live.secret(site, "GONE").status_code == 200
 
 

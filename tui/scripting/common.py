@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
 from tui.exitstatus import for_http_status
+from tui.retry import BUDGET_VAR, budget_from_environment
 
 
 class UsageError(Exception):
@@ -85,7 +86,9 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         raise UsageError(NO_TOKEN)
     proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     try:
-        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy)
+        retry_seconds = budget_from_environment()
+        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy,
+                                   retry_seconds=retry_seconds, on_retry=RetryNotice(retry_seconds))
     except ValueError as error:
         raise UsageError(str(error)) from None
     warn_plain_loopback(client.url)
@@ -93,6 +96,22 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+class RetryNotice:
+    """Tells stderr, once per command, that a request is being tried again and for how long, so
+    a cron job's log shows why it took those seconds."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget, self.told = budget, False
+
+    def __call__(self, why: str) -> None:
+        if not self.told:
+            self.told = True
+            from tui.display import safe_str
+
+            print(f"sitesecrets: {safe_str(why.rstrip('.'))}; trying again for up to {self.budget:g} s "
+                  f"({BUDGET_VAR})", file=sys.stderr)
 
 
 def refuse_empty_names(args: argparse.Namespace) -> None:
