@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 from urllib.parse import quote
 
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
-from tui.retry import seconds_after
+from tui.retry import BUDGET_VAR, Retrier, seconds_after
 from tui.startcheck import check_start
 
+T = TypeVar("T")
 TOKEN_VARS = ("SITESECRETS_TOKEN",)
 REPLY_MARGIN = 30.0
 """Seconds a waiting fetch's connection allows beyond the wait it asked for, before it counts
@@ -145,11 +147,32 @@ def call(url: str, token: str, method: str, path: str, body: dict | None = None,
     return ok_payload(exchange(url, token, method, path, body, timeout=timeout))
 
 
-def fetch_env(server: Server) -> Answer:
+def retrying(attempt: Callable[[], T], retrier: Retrier | None) -> T:
+    """`attempt()`, tried again on Unavailable while `retrier` allows (None: once). Only for
+    requests that may be repeated: the env fetch reads, and a load record sets the same versions
+    again (one more `service.load` event, which is the truth: the start was recorded twice)."""
+    told = False
+    while True:
+        try:
+            return attempt()
+        except Unavailable as error:
+            if retrier is None or not retrier.wait(error.retry_after):
+                raise
+            if not told:
+                told = True
+                print(f"sitesecrets run: {error}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
+                      file=sys.stderr)
+
+
+def fetch_env(server: Server, retrier: Retrier | None = None) -> Answer:
     """The service's environment answer (a 200), fetched without recording the load."""
-    answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
-    ok_payload(answer)
-    return answer
+
+    def attempt() -> Answer:
+        answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
+        ok_payload(answer)
+        return answer
+
+    return retrying(attempt, retrier)
 
 
 def wait_for_change(server: Server, etag: str, wait_seconds: int) -> Answer:
@@ -182,10 +205,11 @@ def read_env(payload: dict, service: str) -> tuple[dict[str, str], list | None]:
     return env, loaded
 
 
-def record_load(server: Server, versions: list) -> None:
+def record_load(server: Server, versions: list, retrier: Retrier | None = None) -> None:
     """Tell the server the service is starting with `versions` (clears its `restart_required`)."""
     try:
-        call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions})
+        retrying(lambda: call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions}),
+                 retrier)
     except Unavailable as error:
         raise Unavailable(f"cannot record the load ({error})", error.retry_after) from None
     except RunError as error:

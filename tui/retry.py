@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 
 BUDGET_VAR = "SITESECRETS_RETRY_SECONDS"
@@ -68,6 +67,8 @@ class Retrier:
     def wait(self, retry_after: float | None = None) -> bool:
         """Sleep before the next try and return True; False, without sleeping, once the budget
         would be passed (the Retry-After asked for included)."""
+        import random  # only once a retry is due: every start of a function imports this module
+
         ceiling = min(LONGEST_DELAY, FIRST_DELAY * 2 ** self._tries)
         delay = max(random.uniform(ceiling / 2, ceiling), retry_after or 0.0)
         if self.spent + delay > self.budget or time.monotonic() + delay > self.deadline:

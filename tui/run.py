@@ -22,6 +22,7 @@ from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
 from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load
 from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
+from tui.retry import Retrier, budget_from_environment
 from tui.settings import EMPTY_SITE, default_site, default_url
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
@@ -118,6 +119,10 @@ def main(argv: list[str]) -> int:
         parser.error(EMPTY_SITE)
     if not args.service:
         parser.error("the service name is empty (--service)")
+    try:
+        retry_seconds = budget_from_environment()
+    except ValueError as error:
+        parser.error(str(error))
     forbid_dumping()  # before the token is read; the command, once exec'd, is dumpable as its host allows
     inherited = dict(os.environ)
     try:
@@ -129,7 +134,8 @@ def main(argv: list[str]) -> int:
         url = check_url(args.url, insecure=args.insecure)
         warn_plain_loopback(url, "sitesecrets run")
         server = Server(url, token, args.site, args.service)
-        answer = fetch_env(server)
+        # a function starting while its server restarts waits for it, within the budget
+        answer = fetch_env(server, Retrier(retry_seconds))
         if args.watch and not answer.etag:
             raise RunError("the server cannot say when the environment changes (no ETag): upgrade it to use --watch")
         first = prepare(command, inherited, answer.payload or {}, args.service, set(args.allow_env), args.verbose)
@@ -138,10 +144,10 @@ def main(argv: list[str]) -> int:
 
             return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
                                    args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace,
-                                   DEFAULT_SETTLE if args.settle is None else args.settle),
+                                   DEFAULT_SETTLE if args.settle is None else args.settle, retry_seconds),
                              first, answer.etag)
         if first.versions is not None:
-            record_load(server, first.versions)
+            record_load(server, first.versions, Retrier(retry_seconds))
     except CannotStart as error:
         print(f"sitesecrets run: {error}", file=sys.stderr)
         return error.status

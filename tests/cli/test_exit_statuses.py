@@ -230,23 +230,51 @@ def test_run_starts_the_command_when_the_server_answers(run_here):
     assert status == 0 and started.argv == ["true"] and started.env["API_KEY"] == "k1"
 
 
-def test_run_against_a_stopped_server_exits_75_and_starts_nothing(run_here, stopped):
+def test_run_against_a_server_that_stays_down_exits_75_within_the_budget_and_starts_nothing(run_here, stopped,
+                                                                                            slept):
     status, said, started = run_here()
     assert status == TEMPORARY and started.argv is None
     assert "no server socket" in said and "not started" in said
+    assert len(slept) >= 3 and sum(slept) <= retry.DEFAULT_BUDGET and said.count("trying again") == 1
 
 
-def test_run_whose_fetch_is_answered_503_exits_75_and_starts_nothing(run_here, front):
-    front.unavailable(1, retry_after=None)
+def test_run_at_a_function_start_waits_for_a_server_restarting(live, site, run_here, stopped):
+    stopped.restart_on_retry()
+    status, said, started = run_here()
+    assert status == 0, said
+    assert started.env["API_KEY"] == "k1" and "trying again" in said
+    assert live.service(site, "api")["loaded_at"] is not None
+
+
+def test_run_whose_fetch_is_answered_503_waits_its_retry_after_and_starts(run_here, front, slept):
+    front.unavailable(1, retry_after="2")
     status, said, started = run_here(url=front.url)
-    assert status == TEMPORARY and started.argv is None
+    assert status == 0, said
+    assert started.argv == ["true"] and slept and min(slept) >= 2
 
 
-def test_run_whose_load_cannot_be_recorded_for_now_exits_75_and_starts_nothing(live, site, run_here, front):
+def test_run_whose_load_cannot_be_recorded_for_now_tries_again_and_records_it_once_started(live, site, run_here,
+                                                                                          front):
+    front.unavailable(1, method="POST")
+    status, said, started = run_here(url=front.url)
+    assert status == 0, said
+    assert [m for m, _, _ in front.requests] == ["GET", "POST", "POST"]
+    assert live.service(site, "api")["loaded_at"] is not None
+
+
+def test_run_whose_load_stays_unrecordable_exits_75_and_starts_nothing(live, site, run_here, front, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "0")
     front.unavailable(1, method="POST", retry_after=None)
     status, said, started = run_here(url=front.url)
     assert status == TEMPORARY and started.argv is None and "cannot record the load" in said
     assert live.service(site, "api")["loaded_at"] is None
+
+
+def test_run_with_a_budget_that_is_not_a_number_of_seconds_is_a_usage_error(run_here, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "-1")
+    with pytest.raises(SystemExit) as ended:  # argparse's usage error
+        run_here()
+    assert ended.value.code == USAGE
 
 
 def test_run_of_a_service_the_server_does_not_know_exits_1(run_here):

@@ -186,7 +186,7 @@ def test_unreachable_server_exits_75_and_cmd_not_started(live, bound, tmp_path):
         port = sock.getsockname()[1]
     marker, cmd = marker_cmd(tmp_path)
     result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *cmd,
-                     url=f"http://127.0.0.1:{port}")
+                     url=f"http://127.0.0.1:{port}", env={"SITESECRETS_RETRY_SECONDS": "0"})  # retries: test_exit_statuses
     assert result.returncode == 75
     assert "cannot reach" in result.stderr and "not started" in result.stderr
     assert not marker.exists()
@@ -279,7 +279,7 @@ def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, an
         thread.start()
         marker, cmd = marker_cmd(tmp_path)
         result = run_cmd(live, "ss_token", "--service", "api", "--", *cmd,
-                         url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+                         url=f"http://127.0.0.1:{listener.getsockname()[1]}", env={"SITESECRETS_RETRY_SECONDS": "0"})
         thread.join(timeout=10)
     assert result.returncode == status
     assert "not started" in result.stderr and "Traceback" not in result.stderr
