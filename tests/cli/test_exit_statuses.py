@@ -8,6 +8,7 @@ the tests stop and start again on the same socket, as an operator's restart woul
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -33,7 +34,9 @@ def sitesecrets(live: Live, site: str, monkeypatch, capsys) -> Sitesecrets:
         monkeypatch.setenv("SITESECRETS_SITE", site)
         capsys.readouterr()
         status = cli.main(list(args))
-        return status, capsys.readouterr().err
+        printed = capsys.readouterr()
+        run.stdout = printed.out
+        return status, printed.err
 
     return run
 
@@ -80,6 +83,50 @@ def test_a_stopped_server_exits_75_so_a_script_knows_to_try_again(sitesecrets, s
     status, said = sitesecrets("ls")
     assert status == TEMPORARY
     assert "no server socket" in said and "Traceback" not in said
+
+
+# ----------------------------------------------------------------- --json: the error as JSON too
+
+
+def error_of(said: str) -> dict:
+    """The last line of a failed `--json` command's stderr (warnings may come before it): one JSON
+    object, the API's error shape and the exit status."""
+    return json.loads(said.splitlines()[-1])
+
+
+def test_with_json_an_unreachable_server_is_a_json_error_on_stderr(sitesecrets, stopped, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "0")
+    status, said = sitesecrets("ls", "--json")
+    assert status == TEMPORARY and sitesecrets.stdout == ""
+    error = error_of(said)
+    assert error["exit_status"] == TEMPORARY and error["error"]["code"] == "unreachable"
+    assert "no server socket" in error["error"]["message"]
+
+
+def test_with_json_a_refusal_carries_the_servers_code_and_status(sitesecrets):
+    status, said = sitesecrets("versions", "NOPE", "--json")
+    assert status == REFUSED and sitesecrets.stdout == ""
+    assert error_of(said) == {"error": {"code": "not_found", "message": "secret 'NOPE' does not exist",
+                                        "details": {"name": "NOPE", "resource": "secret"}, "status": 404},
+                              "exit_status": REFUSED}
+
+
+def test_with_json_a_usage_error_is_a_json_error(sitesecrets):
+    status, said = sitesecrets("ls", "--json", "--app", "")
+    assert status == USAGE and error_of(said)["error"]["code"] == "usage_error"
+
+
+def test_with_json_a_503_is_a_json_error_whose_status_says_try_again(sitesecrets, front, monkeypatch):
+    monkeypatch.setenv("SITESECRETS_RETRY_SECONDS", "0")
+    front.unavailable(1)
+    status, said = sitesecrets("ls", "--json", url=front.url)
+    assert status == TEMPORARY
+    assert error_of(said)["error"]["code"] == "database_unavailable" and error_of(said)["error"]["status"] == 503
+
+
+def test_without_json_errors_stay_one_sentence(sitesecrets):
+    status, said = sitesecrets("versions", "NOPE")
+    assert status == REFUSED and said.startswith("sitesecrets: ") and "{" not in said
 
 
 # ----------------------------------------------------------------- trying again, within bounds

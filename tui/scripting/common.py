@@ -125,7 +125,6 @@ def refuse_empty_names(args: argparse.Namespace) -> None:
 def run_command(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one command, turning refusals and usage errors into a sentence on stderr and a status."""
     from tui.client import ApiError, ServerUnreachable
-    from tui.display import safe_str
 
     if sys.stderr is None:  # closed (2>&-): print() would fall back to stdout and mix messages into the output
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
@@ -136,19 +135,35 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         refuse_empty_names(args)
         return handler(args) or EXIT_OK
     except UsageError as error:
-        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
-        return EXIT_USAGE
+        return report(args, EXIT_USAGE, "usage_error", str(error))
     except Refused as error:
-        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
-        return EXIT_REFUSED
+        return report(args, EXIT_REFUSED, "refused", str(error))
     except ServerUnreachable as error:
-        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
-        return EXIT_TEMPORARY if error.temporary else EXIT_REFUSED
+        return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        print(f"sitesecrets: {safe_str(error.message)}", file=sys.stderr)
-        for path, message in error.field_errors():
-            print(f"  {safe_str(path or '/')}: {safe_str(message)}", file=sys.stderr)
-        return for_http_status(error.status)
+        return report(args, for_http_status(error.status), error.code, error.message,
+                      status=error.status, details=error.details, field_errors=error.field_errors())
+
+
+def report(args: argparse.Namespace, exit_status: int, code: str, message: str, *, status: int = 0,
+           details: dict | None = None, field_errors: list[tuple[str, str]] = ()) -> int:
+    """Say why the command failed on stderr and return `exit_status`. With `--json`, as one line
+    of JSON in the API's error shape (`code` is the server's, or `usage_error`, `refused`,
+    `unreachable` for what was decided here; `status` the HTTP status, when there was one) with
+    the exit status beside it, so a script reads the reason without parsing a sentence; stdout
+    stays empty either way. Otherwise one sentence, and a line per refused field."""
+    from tui.display import json_text, safe_str
+
+    if getattr(args, "json", False):
+        error: dict = {"code": code, "message": message, "details": details or {}}
+        if status:
+            error["status"] = status
+        print(json_text({"error": error, "exit_status": exit_status}, indent=None), file=sys.stderr)
+        return exit_status
+    print(f"sitesecrets: {safe_str(message)}", file=sys.stderr)
+    for path, why in field_errors:
+        print(f"  {safe_str(path or '/')}: {safe_str(why)}", file=sys.stderr)
+    return exit_status
 
 
 def say_services_to_restart(client, site: str, secret) -> None:
