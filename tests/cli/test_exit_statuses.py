@@ -15,8 +15,8 @@ from typing import Callable
 
 import pytest
 
-from cli_helpers import Live, RecordingProxy
-from tui import cli, retry, run
+from cli_helpers import REPO, Live, RecordingProxy
+from tui import cli, exitstatus, retry, run
 
 REFUSED, USAGE, TEMPORARY = 1, 2, 75
 
@@ -327,3 +327,13 @@ def test_run_with_a_budget_that_is_not_a_number_of_seconds_is_a_usage_error(run_
 def test_run_of_a_service_the_server_does_not_know_exits_1(run_here):
     status, said, started = run_here("--service", "nope")
     assert status == REFUSED and started.argv is None
+
+
+def test_the_readme_table_names_every_status_and_every_temporary_answer():
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("### Exit statuses and retries"):]
+    table = table[:table.index("Before giving up")]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert {"0", "1", "2", "75"} <= set(rows)
+    assert all(str(status) in rows["75"] for status in exitstatus.TEMPORARY_HTTP)
+    assert retry.BUDGET_VAR in readme and f"default {retry.DEFAULT_BUDGET:g}" in readme
