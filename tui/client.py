@@ -84,7 +84,7 @@ from shared.models import (  # noqa: E402
 from tui.exitstatus import TEMPORARY_HTTP  # noqa: E402
 from tui.pins import STORED  # noqa: E402
 from tui.retry import Retrier, safe_to_repeat, seconds_after  # noqa: E402
-from tui.transport import certificate_refusal, client_options, unreachable_reason  # noqa: E402
+from tui.transport import client_options, lasting_failure, unreachable_reason  # noqa: E402
 from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
 __all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "build", "check_url",
@@ -252,7 +252,7 @@ class SiteSecretsClient:
             return self._http.request(method, path, **kwargs)
         except httpx.TransportError as error:
             raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path), type(error).__name__,
-                                    temporary=certificate_refusal(error) is None,
+                                    temporary=not lasting_failure(error),
                                     sent=not isinstance(error, NOT_SENT)) from None
 
     def _retrying(self, why: str) -> None:

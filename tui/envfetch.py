@@ -76,7 +76,7 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
     """The server's answer: a JSON object (any status) or a 304; raises RunError when there is none."""
     import http.client
 
-    from tui.stdconn import NoConnection, certificate_refused, failure_reason, open_connection
+    from tui.stdconn import NoConnection, failure_reason, lasting_tls_failure, open_connection
 
     try:
         conn, prefix = open_connection(url, timeout)
@@ -95,7 +95,7 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
         response = conn.getresponse()
         answer = response.read()
     except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
-        failure = RunError if certificate_refused(error) or not_http(error) else Unavailable
+        failure = RunError if lasting_tls_failure(error) or not_http(error) else Unavailable
         raise failure(f"cannot reach the server at {url} ({failure_reason(error)})") from None
     finally:
         conn.close()

@@ -70,6 +70,14 @@ def certificate_refused(error: BaseException) -> bool:
     return isinstance(error, (CertificateRefused, ssl.SSLCertVerificationError))
 
 
+def lasting_tls_failure(error: BaseException) -> bool:
+    """Whether TLS failed in a way no retry mends: a refused certificate, or a handshake the other
+    end cannot complete (https:// to a plain http port: WRONG_VERSION_NUMBER; no common protocol).
+    A handshake cut short (EOF, a close) is a server going away, and is not one."""
+    return certificate_refused(error) or (
+        isinstance(error, ssl.SSLError) and not isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)))
+
+
 def failure_reason(error: BaseException) -> str:
     """Why the request got no answer: a refused certificate in words, else the error's type."""
     if isinstance(error, CertificateRefused):

@@ -337,3 +337,14 @@ def test_the_readme_table_names_every_status_and_every_temporary_answer():
     assert {"0", "1", "2", "75"} <= set(rows)
     assert all(str(status) in rows["75"] for status in exitstatus.TEMPORARY_HTTP)
     assert retry.BUDGET_VAR in readme and f"default {retry.DEFAULT_BUDGET:g}" in readme
+
+
+def test_https_to_a_server_that_speaks_plain_http_exits_1_at_once(sitesecrets, front, slept):
+    """A wrong URL (https:// to an http port) is not a server restarting: no retry mends it."""
+    status, said = sitesecrets("ls", url=front.url.replace("http://", "https://"))
+    assert status == REFUSED and slept == []
+
+
+def test_run_with_https_to_a_server_that_speaks_plain_http_exits_1_at_once(run_here, front, slept):
+    status, said, started = run_here(url=front.url.replace("http://", "https://"))
+    assert status == REFUSED and slept == [] and started.argv is None
