@@ -211,25 +211,28 @@ class SiteSecretsClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, model: type[M] | None, **kwargs: Any) -> M | None:
+    def request(self, method: str, path: str, model: type[M] | None, *, repeatable: bool = False,
+                **kwargs: Any) -> M | None:
         """Send one request; return the answer parsed as `model` (None for 204 or no model).
 
         With a retry budget, a failure that says "not now" is tried again where that is safe
-        (`tui.retry`). Raises ApiError, ServerUnreachable.
+        (`tui.retry`; `repeatable`: a POST that changes nothing, as a GET). Raises ApiError,
+        ServerUnreachable.
         """
+        verb = "GET" if repeatable else method  # what the retry rules judge it as
         retrier = Retrier(self._retry_seconds) if self._retry_seconds > 0 else None
         while True:
             try:
                 response = self._send(method, path, **kwargs)
             except ServerUnreachable as error:
-                if not (error.temporary and retrier and safe_to_repeat(method, sent=error.sent) and retrier.wait()):
+                if not (error.temporary and retrier and safe_to_repeat(verb, sent=error.sent) and retrier.wait()):
                     raise
                 self._retrying(str(error))
                 continue
             if response.status_code < 400:
                 break
             error = self._error(response)
-            if not (error.status in TEMPORARY_HTTP and retrier and safe_to_repeat(method, sent=True, code=error.code)
+            if not (error.status in TEMPORARY_HTTP and retrier and safe_to_repeat(verb, sent=True, code=error.code)
                     and retrier.wait(seconds_after(response.headers.get("Retry-After")))):
                 raise error
             self._retrying(error.message)
@@ -329,11 +332,12 @@ class SiteSecretsClient:
         self.request("DELETE", f"{scope_path(site, app)}/secrets/{_seg(name)}", None)
 
     def reveal(self, site: str, app: str | None, name: str, version: int | None = None) -> RevealedValue:
-        """The value (or kept `version`'s), audited by the server as a reveal."""
+        """The value (or kept `version`'s), audited by the server as a reveal. Repeatable: a reveal
+        changes nothing, and one refused for now revealed nothing and recorded nothing."""
         path = f"{scope_path(site, app)}/secrets/{_seg(name)}/reveal"
         if version is None:
-            return self.request("POST", path, RevealedValue)
-        return self.request("POST", path, RevealedValue, json=_json(RevealRequest(version=version)))
+            return self.request("POST", path, RevealedValue, repeatable=True)
+        return self.request("POST", path, RevealedValue, repeatable=True, json=_json(RevealRequest(version=version)))
 
     # ------------------------------------------------------------ history and trash
 

@@ -348,3 +348,15 @@ def test_https_to_a_server_that_speaks_plain_http_exits_1_at_once(sitesecrets, f
 def test_run_with_https_to_a_server_that_speaks_plain_http_exits_1_at_once(run_here, front, slept):
     status, said, started = run_here(url=front.url.replace("http://", "https://"))
     assert status == REFUSED and slept == [] and started.argv is None
+
+
+def test_a_reveal_answered_503_is_tried_again_as_a_read(live, site, sitesecrets, front, slept):
+    """`get` is a POST only because each reveal is audited: a refused one revealed nothing and
+    recorded nothing, so asking again changes nothing but the one true audit event."""
+    live.put_secret(site, "DB_PASSWORD", "s3cret")
+    front.unavailable(1, method="POST")
+    status, said = sitesecrets("get", "DB_PASSWORD", url=front.url)
+    assert status == 0, said
+    assert sitesecrets.stdout.rstrip("\n") == "s3cret"
+    assert [m for m, _, _ in front.requests].count("POST") == 2
+    assert [e["action"] for e in live.audit(site, action="secret.reveal")] == ["secret.reveal"]
