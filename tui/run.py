@@ -100,6 +100,23 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[:index], argv[index + 1:]
 
 
+class UsageProblem(RunError):
+    """The URL or the token source is unusable as given: a usage error (exit 2), as it is for
+    every other command."""
+
+
+def token_and_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The token and the checked server URL; UsageProblem when either is unusable."""
+    try:
+        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        url = check_url(args.url, insecure=args.insecure)
+    except (CredentialsError, ValueError) as error:  # ValueError: InsecureTransportError included
+        raise UsageProblem(str(error)) from None
+    if not token:
+        raise UsageProblem(NO_TOKEN)
+    return token, url
+
+
 def main(argv: list[str]) -> int:
     options = argv[:argv.index("--")] if "--" in argv else argv
     if "-h" in options or "--help" in options:  # help needs no `--` and no command
@@ -128,10 +145,7 @@ def main(argv: list[str]) -> int:
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)
         resolve_command(command[0], child_environment(inherited, {}, False))
-        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
-        if not token:
-            raise RunError(NO_TOKEN)
-        url = check_url(args.url, insecure=args.insecure)
+        token, url = token_and_url(args)
         warn_plain_loopback(url, "sitesecrets run")
         server = Server(url, token, args.site, args.service)
         # a function starting while its server restarts waits for it, within the budget
@@ -151,9 +165,9 @@ def main(argv: list[str]) -> int:
     except CannotStart as error:
         print(f"sitesecrets run: {error}", file=sys.stderr)
         return error.status
-    except (RunError, CredentialsError, ValueError) as error:
+    except (RunError, ValueError) as error:
         print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
-        return TEMPORARY if isinstance(error, Unavailable) else REFUSED
+        return USAGE if isinstance(error, UsageProblem) else TEMPORARY if isinstance(error, Unavailable) else REFUSED
     # The load is recorded and exec may still fail: the file replaced since the check, a format
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
     # of one system call, and the service is then recorded as loaded though it did not start; a

@@ -360,3 +360,16 @@ def test_a_reveal_answered_503_is_tried_again_as_a_read(live, site, sitesecrets,
     assert sitesecrets.stdout.rstrip("\n") == "s3cret"
     assert [m for m, _, _ in front.requests].count("POST") == 2
     assert [e["action"] for e in live.audit(site, action="secret.reveal")] == ["secret.reveal"]
+
+
+def test_run_with_a_url_that_is_not_a_server_url_is_a_usage_error_as_for_every_command(run_here):
+    status, said, started = run_here(url="ftp://example.org")
+    assert status == USAGE and started.argv is None and "ftp://example.org" in said
+
+
+def test_run_with_a_token_file_others_may_read_is_a_usage_error_as_for_every_command(run_here, tmp_path):
+    exposed = tmp_path / "api.token"
+    exposed.write_text("ss_" + "x" * 43 + "\n")
+    exposed.chmod(0o644)
+    status, said, started = run_here("--token-file", str(exposed))
+    assert status == USAGE and started.argv is None and "chmod 600" in said
