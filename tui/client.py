@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote
 
 
@@ -81,12 +81,17 @@ from shared.models import (  # noqa: E402
     TrashList,
     WhoAmI,
 )
+from tui.exitstatus import TEMPORARY_HTTP  # noqa: E402
 from tui.pins import STORED  # noqa: E402
-from tui.transport import client_options, unreachable_reason  # noqa: E402
+from tui.retry import Retrier, safe_to_repeat, seconds_after  # noqa: E402
+from tui.transport import client_options, lasting_failure, unreachable_reason  # noqa: E402
 from tui.urls import InsecureTransportError, check_url, is_loopback, socket_problem, unix_socket_path  # noqa: E402
 
 __all__ = ["ApiError", "InsecureTransportError", "ServerUnreachable", "SiteSecretsClient", "build", "check_url",
            "is_loopback", "scope_path"]
+
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Failures before a request's first byte left: no connection was made."""
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -137,11 +142,16 @@ class ServerUnreachable(ConnectionError):
 
     `reason` says why in words when we know it ("the server's TLS certificate was refused: ...",
     "there is no server socket at ..."), else None; the message then names the error's type.
+    `temporary` is False when trying again cannot help without someone changing something: a
+    refused certificate, a socket path this user may not open or that is no socket.
     """
 
-    def __init__(self, url: str, reason: str | None, kind: str = "ConnectError"):
+    def __init__(self, url: str, reason: str | None, kind: str = "ConnectError", *, temporary: bool = True,
+                 sent: bool = True):
         super().__init__(f"Cannot reach the server at {url} ({reason or kind}).")
         self.reason = reason
+        self.temporary = temporary
+        self.sent = sent  # False when the request provably never left: no connection was made
 
 
 def _seg(name: str) -> str:
@@ -181,12 +191,16 @@ class SiteSecretsClient:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         trust: object = STORED,
+        retry_seconds: float = 0.0,
+        on_retry: Callable[[str], None] | None = None,
     ):
         """`url` is https://, http:// or unix:///path/to/socket; `proxy` is used only when given
         (proxy variables of the environment never are); an https server is trusted as login
         decided for `url` unless `trust` says otherwise (`tui.pins`). Raises ValueError (TrustError
-        included), InsecureTransportError."""
+        included), InsecureTransportError. `retry_seconds` (0: none) is the budget of retries
+        (`tui.retry`), told to `on_retry` with the reason before each."""
         self.url = check_url(url, insecure=insecure)
+        self._retry_seconds, self._on_retry = retry_seconds, on_retry
         self._socket_path = unix_socket_path(self.url)
         headers = {"Accept": "application/json", "User-Agent": "sitesecrets-tui"}
         if token:
@@ -197,22 +211,31 @@ class SiteSecretsClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, model: type[M] | None, **kwargs: Any) -> M | None:
+    def request(self, method: str, path: str, model: type[M] | None, *, repeatable: bool = False,
+                **kwargs: Any) -> M | None:
         """Send one request; return the answer parsed as `model` (None for 204 or no model).
 
-        Raises ApiError, ServerUnreachable.
+        With a retry budget, a failure that says "not now" is tried again where that is safe
+        (`tui.retry`; `repeatable`: a POST that changes nothing, as a GET). Raises ApiError,
+        ServerUnreachable.
         """
-        if self._socket_path is not None:  # say "no socket there" rather than a bare ConnectError
-            problem = socket_problem(self._socket_path)
-            if problem:
-                raise ServerUnreachable(self.url, problem)
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
-            raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path),
-                                    type(error).__name__) from None
-        if response.status_code >= 400:
-            raise self._error(response)
+        verb = "GET" if repeatable else method  # what the retry rules judge it as
+        retrier = Retrier(self._retry_seconds) if self._retry_seconds > 0 else None
+        while True:
+            try:
+                response = self._send(method, path, **kwargs)
+            except ServerUnreachable as error:
+                if not (error.temporary and retrier and safe_to_repeat(verb, sent=error.sent) and retrier.wait()):
+                    raise
+                self._retrying(str(error))
+                continue
+            if response.status_code < 400:
+                break
+            error = self._error(response)
+            if not (error.status in TEMPORARY_HTTP and retrier and safe_to_repeat(verb, sent=True, code=error.code)
+                    and retrier.wait(seconds_after(response.headers.get("Retry-After")))):
+                raise error
+            self._retrying(error.message)
         if model is None or response.status_code == 204:
             return None
         try:
@@ -221,6 +244,23 @@ class SiteSecretsClient:
             # The reply may hold a value, so neither the body nor pydantic's text is repeated.
             raise ApiError("bad_response", f"The server sent an unexpected {model.__name__} reply.",
                            status=response.status_code) from None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One try: the answer, whatever its status; ServerUnreachable when there is none."""
+        if self._socket_path is not None:  # say "no socket there" rather than a bare ConnectError
+            problem = socket_problem(self._socket_path)
+            if problem:  # gone while a server restarts; there but unusable until someone acts
+                raise ServerUnreachable(self.url, problem, temporary=not os.path.lexists(self._socket_path), sent=False)
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:
+            raise ServerUnreachable(self.url, unreachable_reason(error, self._socket_path), type(error).__name__,
+                                    temporary=not lasting_failure(error),
+                                    sent=not isinstance(error, NOT_SENT)) from None
+
+    def _retrying(self, why: str) -> None:
+        if self._on_retry is not None:
+            self._on_retry(why)
 
     @staticmethod
     def _error(response: httpx.Response) -> ApiError:
@@ -292,11 +332,12 @@ class SiteSecretsClient:
         self.request("DELETE", f"{scope_path(site, app)}/secrets/{_seg(name)}", None)
 
     def reveal(self, site: str, app: str | None, name: str, version: int | None = None) -> RevealedValue:
-        """The value (or kept `version`'s), audited by the server as a reveal."""
+        """The value (or kept `version`'s), audited by the server as a reveal. Repeatable: a reveal
+        changes nothing, and one refused for now revealed nothing and recorded nothing."""
         path = f"{scope_path(site, app)}/secrets/{_seg(name)}/reveal"
         if version is None:
-            return self.request("POST", path, RevealedValue)
-        return self.request("POST", path, RevealedValue, json=_json(RevealRequest(version=version)))
+            return self.request("POST", path, RevealedValue, repeatable=True)
+        return self.request("POST", path, RevealedValue, repeatable=True, json=_json(RevealRequest(version=version)))
 
     # ------------------------------------------------------------ history and trash
 

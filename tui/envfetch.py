@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 from urllib.parse import quote
 
 from tui.envpolicy import refused
+from tui.exitstatus import TEMPORARY_HTTP
+from tui.retry import BUDGET_VAR, Retrier, seconds_after
 from tui.startcheck import check_start
 
+T = TypeVar("T")
 TOKEN_VARS = ("SITESECRETS_TOKEN",)
 REPLY_MARGIN = 30.0
 """Seconds a waiting fetch's connection allows beyond the wait it asked for, before it counts
@@ -24,6 +28,15 @@ the server as gone."""
 
 class RunError(Exception):
     """Why CMD was not started (or not restarted); one sentence for stderr."""
+
+
+class Unavailable(RunError):
+    """No answer, or one that says the server cannot serve just now (`tui.exitstatus`): the
+    same request may succeed later. `retry_after` is the answer's `Retry-After`, in seconds."""
+
+    def __init__(self, sentence: str, retry_after: float | None = None) -> None:
+        super().__init__(sentence)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -63,12 +76,13 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
     """The server's answer: a JSON object (any status) or a 304; raises RunError when there is none."""
     import http.client
 
-    from tui.stdconn import NoConnection, failure_reason, open_connection
+    from tui.stdconn import NoConnection, failure_reason, lasting_tls_failure, open_connection
 
     try:
         conn, prefix = open_connection(url, timeout)
     except NoConnection as error:
-        raise RunError(f"cannot reach the server at {url}: {error}") from None
+        failure = Unavailable if error.temporary else RunError
+        raise failure(f"cannot reach the server at {url}: {error}") from None
     except ValueError as error:  # TrustError: what login stored for an https URL cannot be used (now)
         # a RunError like any other failure to connect, so `run --watch` says so and tries again
         # (the CA file may be in the middle of its renewal) instead of losing its watch
@@ -81,12 +95,16 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
         response = conn.getresponse()
         answer = response.read()
     except (OSError, http.client.HTTPException) as error:  # HTTPException: not an HTTP server answering
-        raise RunError(f"cannot reach the server at {url} ({failure_reason(error)})") from None
+        failure = RunError if lasting_tls_failure(error) or not_http(error) else Unavailable
+        raise failure(f"cannot reach the server at {url} ({failure_reason(error)})") from None
     finally:
         conn.close()
     etag = response.getheader("ETag")
     if response.status == 304:
         return Answer(304, etag, None)
+    if response.status in TEMPORARY_HTTP:  # whatever the body: a proxy's 502 has none of ours
+        raise Unavailable(f"the server cannot serve just now ({server_message(answer) or f'HTTP {response.status}'})",
+                          seconds_after(response.getheader("Retry-After")))
     try:
         payload = json.loads(answer)
     except ValueError:
@@ -94,6 +112,25 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
     if not isinstance(payload, dict):
         raise RunError(f"the server answered HTTP {response.status} with no JSON object")
     return Answer(response.status, etag, payload)
+
+
+def not_http(error: BaseException) -> bool:
+    """Whether what answered does not speak HTTP (a wrong URL, which no retry mends), rather than
+    a connection cut short (RemoteDisconnected is both, and a cut)."""
+    import http.client
+
+    return isinstance(error, http.client.HTTPException) and not isinstance(
+        error, (ConnectionError, http.client.IncompleteRead))
+
+
+def server_message(body: bytes) -> str | None:
+    """The `error.message` of an error body, if it is one."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
 
 
 def ok_payload(answer: Answer) -> dict:
@@ -110,11 +147,32 @@ def call(url: str, token: str, method: str, path: str, body: dict | None = None,
     return ok_payload(exchange(url, token, method, path, body, timeout=timeout))
 
 
-def fetch_env(server: Server) -> Answer:
+def retrying(attempt: Callable[[], T], retrier: Retrier | None) -> T:
+    """`attempt()`, tried again on Unavailable while `retrier` allows (None: once). Only for
+    requests that may be repeated: the env fetch reads, and a load record sets the same versions
+    again (one more `service.load` event, which is the truth: the start was recorded twice)."""
+    told = False
+    while True:
+        try:
+            return attempt()
+        except Unavailable as error:
+            if retrier is None or not retrier.wait(error.retry_after):
+                raise
+            if not told:
+                told = True
+                print(f"sitesecrets run: {error}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
+                      file=sys.stderr)
+
+
+def fetch_env(server: Server, retrier: Retrier | None = None) -> Answer:
     """The service's environment answer (a 200), fetched without recording the load."""
-    answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
-    ok_payload(answer)
-    return answer
+
+    def attempt() -> Answer:
+        answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
+        ok_payload(answer)
+        return answer
+
+    return retrying(attempt, retrier)
 
 
 def wait_for_change(server: Server, etag: str, wait_seconds: int) -> Answer:
@@ -147,10 +205,13 @@ def read_env(payload: dict, service: str) -> tuple[dict[str, str], list | None]:
     return env, loaded
 
 
-def record_load(server: Server, versions: list) -> None:
+def record_load(server: Server, versions: list, retrier: Retrier | None = None) -> None:
     """Tell the server the service is starting with `versions` (clears its `restart_required`)."""
     try:
-        call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions})
+        retrying(lambda: call(server.url, server.token, "POST", f"{server.path}/loads", {"versions": versions}),
+                 retrier)
+    except Unavailable as error:
+        raise Unavailable(f"cannot record the load ({error})", error.retry_after) from None
     except RunError as error:
         raise RunError(f"cannot record the load ({error})") from None
 

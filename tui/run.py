@@ -19,8 +19,10 @@ import signal
 import sys
 
 from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
-from tui.envfetch import RunError, Server, child_environment, fetch_env, prepare, record_load
+from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load
+from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
+from tui.retry import Retrier, budget_from_environment
 from tui.settings import EMPTY_SITE, default_site, default_url
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
@@ -98,6 +100,23 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[:index], argv[index + 1:]
 
 
+class UsageProblem(RunError):
+    """The URL or the token source is unusable as given: a usage error (exit 2), as it is for
+    every other command."""
+
+
+def token_and_url(args: argparse.Namespace) -> tuple[str, str]:
+    """The token and the checked server URL; UsageProblem when either is unusable."""
+    try:
+        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        url = check_url(args.url, insecure=args.insecure)
+    except (CredentialsError, ValueError) as error:  # ValueError: InsecureTransportError included
+        raise UsageProblem(str(error)) from None
+    if not token:
+        raise UsageProblem(NO_TOKEN)
+    return token, url
+
+
 def main(argv: list[str]) -> int:
     options = argv[:argv.index("--")] if "--" in argv else argv
     if "-h" in options or "--help" in options:  # help needs no `--` and no command
@@ -108,7 +127,7 @@ def main(argv: list[str]) -> int:
     except RunError as error:
         build_parser().print_usage(sys.stderr)
         print(f"sitesecrets run: {error}", file=sys.stderr)
-        return 2
+        return USAGE
     parser = build_parser()
     args = parser.parse_args(options)
     if not args.watch and (args.signal is not None or args.grace is not None or args.settle is not None):
@@ -117,18 +136,20 @@ def main(argv: list[str]) -> int:
         parser.error(EMPTY_SITE)
     if not args.service:
         parser.error("the service name is empty (--service)")
+    try:
+        retry_seconds = budget_from_environment()
+    except ValueError as error:
+        parser.error(str(error))
     forbid_dumping()  # before the token is read; the command, once exec'd, is dumpable as its host allows
     inherited = dict(os.environ)
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)
         resolve_command(command[0], child_environment(inherited, {}, False))
-        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
-        if not token:
-            raise RunError(NO_TOKEN)
-        url = check_url(args.url, insecure=args.insecure)
+        token, url = token_and_url(args)
         warn_plain_loopback(url, "sitesecrets run")
         server = Server(url, token, args.site, args.service)
-        answer = fetch_env(server)
+        # a function starting while its server restarts waits for it, within the budget
+        answer = fetch_env(server, Retrier(retry_seconds))
         if args.watch and not answer.etag:
             raise RunError("the server cannot say when the environment changes (no ETag): upgrade it to use --watch")
         first = prepare(command, inherited, answer.payload or {}, args.service, set(args.allow_env), args.verbose)
@@ -137,16 +158,16 @@ def main(argv: list[str]) -> int:
 
             return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
                                    args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace,
-                                   DEFAULT_SETTLE if args.settle is None else args.settle),
+                                   DEFAULT_SETTLE if args.settle is None else args.settle, retry_seconds),
                              first, answer.etag)
         if first.versions is not None:
-            record_load(server, first.versions)
+            record_load(server, first.versions, Retrier(retry_seconds))
     except CannotStart as error:
         print(f"sitesecrets run: {error}", file=sys.stderr)
         return error.status
-    except (RunError, CredentialsError, ValueError) as error:
+    except (RunError, ValueError) as error:
         print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
-        return 1
+        return USAGE if isinstance(error, UsageProblem) else TEMPORARY if isinstance(error, Unavailable) else REFUSED
     # The load is recorded and exec may still fail: the file replaced since the check, a format
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
     # of one system call, and the service is then recorded as loaded though it did not start; a

@@ -8,6 +8,7 @@ variables, so none of them sees the token.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import ssl
 from urllib.parse import urlsplit
@@ -18,7 +19,12 @@ from tui.urls import socket_problem, unix_socket_path
 
 
 class NoConnection(Exception):
-    """Why no connection can be opened; one sentence."""
+    """Why no connection can be opened; one sentence. `temporary`: the socket is not there (yet,
+    or again: a server restarting removes it), rather than there and unusable."""
+
+    def __init__(self, sentence: str, temporary: bool) -> None:
+        super().__init__(sentence)
+        self.temporary = temporary
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -49,7 +55,7 @@ def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnectio
     if socket_path is not None:
         problem = socket_problem(socket_path)
         if problem:
-            raise NoConnection(problem)
+            raise NoConnection(problem, temporary=not os.path.lexists(socket_path))
         return UnixHTTPConnection(socket_path, timeout), ""
     parts = urlsplit(url)
     prefix = parts.path.rstrip("/")
@@ -57,6 +63,19 @@ def open_connection(url: str, timeout: float) -> tuple[http.client.HTTPConnectio
         context = context_for(url) or ssl.create_default_context()  # login's pin or CA file, else the system's CAs
         return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context), prefix
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), prefix
+
+
+def certificate_refused(error: BaseException) -> bool:
+    """Whether the request failed because the server's certificate was refused: no retry mends that."""
+    return isinstance(error, (CertificateRefused, ssl.SSLCertVerificationError))
+
+
+def lasting_tls_failure(error: BaseException) -> bool:
+    """Whether TLS failed in a way no retry mends: a refused certificate, or a handshake the other
+    end cannot complete (https:// to a plain http port: WRONG_VERSION_NUMBER; no common protocol).
+    A handshake cut short (EOF, a close) is a server going away, and is not one."""
+    return certificate_refused(error) or (
+        isinstance(error, ssl.SSLError) and not isinstance(error, (ssl.SSLEOFError, ssl.SSLZeroReturnError)))
 
 
 def failure_reason(error: BaseException) -> str:

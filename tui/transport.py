@@ -61,6 +61,20 @@ def certificate_refusal(error: BaseException) -> str | None:
     return None
 
 
+def lasting_failure(error: BaseException) -> bool:
+    """Whether `error`, or one it comes from, is a TLS failure no retry mends (tui.stdconn)."""
+    from tui.stdconn import lasting_tls_failure
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if lasting_tls_failure(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def unreachable_reason(error: BaseException, socket_path: str | None) -> str | None:
     """Why no answer came, in words, where we know them: a refused certificate, a missing socket."""
     refusal = certificate_refusal(error)

@@ -37,8 +37,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
 from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
+from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -66,6 +68,7 @@ class Watch:
     stop_signal: signal.Signals
     grace: float
     settle: float
+    retry_seconds: float = 0.0  # the first start's retry budget (tui.retry); later ones keep CMD running instead
 
 
 # ----------------------------------------------------------------- the events the main thread reads
@@ -232,8 +235,11 @@ class Supervisor:
     def start(self, prepared: Prepared) -> int | None:
         """Record the load and start CMD; the status to exit with when it cannot start."""
         if prepared.versions is not None:
+            # the first start may wait for a server restarting, as plain `run` does; a restart
+            # may not: the signal handlers' events wait on this thread
+            retrier = Retrier(self.watch.retry_seconds) if self.child is None else None
             try:
-                record_load(self.watch.server, prepared.versions)
+                record_load(self.watch.server, prepared.versions, retrier)
             except RunError as error:
                 if self.child is None:  # the first start: refused as plain `run` refuses
                     raise

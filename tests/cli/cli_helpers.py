@@ -165,13 +165,19 @@ class Live:
 
 class RecordingProxy:
     """A loopback HTTP proxy in front of the real server that records every request it forwards
-    (method, path, body size), so a test can prove what a command did or did not send."""
+    (method, path, body size), so a test can prove what a command did or did not send.
+
+    `unavailable(n, code)` has it answer the next n requests (of one method, if given) itself, 503 `code` with `Retry-After`,
+    as a server whose database is out of reach does (a real one takes a PostgreSQL outage); those
+    are recorded too."""
 
     def __init__(self, upstream: str) -> None:
         import http.server
+        import json
         import threading
 
         self.requests: list[tuple[str, str, int]] = []
+        self.canned: list[tuple[str | None, int, bytes, str | None]] = []
         upstream_client = http_client(upstream)
         proxy = self
 
@@ -179,6 +185,11 @@ class RecordingProxy:
             def _forward(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 proxy.requests.append((self.command, self.path, len(body)))
+                canned = next((c for c in proxy.canned if c[0] in (None, self.command)), None)
+                if canned is not None:
+                    proxy.canned.remove(canned)
+                    self._answer(*canned[1:])
+                    return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
                 answer = upstream_client.request(self.command, self.path, headers=headers, content=body or None)
                 self.send_response(answer.status_code)
@@ -190,6 +201,16 @@ class RecordingProxy:
                 self.end_headers()
                 self.wfile.write(answer.content)
 
+            def _answer(self, status: int, body: bytes, retry_after: str | None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if retry_after is not None:
+                    self.send_header("Retry-After", retry_after)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+
             do_GET = do_POST = do_PATCH = do_DELETE = _forward
 
             def log_message(self, *args: Any) -> None:
@@ -200,6 +221,13 @@ class RecordingProxy:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self._upstream = upstream_client
+        self._json = json
+
+    def unavailable(self, times: int, code: str = "database_unavailable", retry_after: str | None = "1",
+                    method: str | None = None) -> None:
+        """Answer the next `times` requests (of `method`, else any) 503 `code` (with `Retry-After` unless None)."""
+        body = self._json.dumps({"error": {"code": code, "message": "the server cannot serve just now", "details": {}}})
+        self.canned += [(method, 503, body.encode(), retry_after)] * times
 
     def close(self) -> None:
         self._server.shutdown()

@@ -83,9 +83,9 @@ def test_plain_http_to_another_host_is_refused_before_the_token_is_sent(cli):
     assert result.returncode == 2 and "--insecure" in result.stderr
 
 
-def test_unreachable_server_exits_1_with_a_clear_message(cli):
-    result = cli("ls", url="http://127.0.0.1:9")
-    assert result.returncode == 1 and "127.0.0.1:9" in result.stderr
+def test_unreachable_server_exits_75_with_a_clear_message(cli):
+    result = cli("ls", url="http://127.0.0.1:9", env={"SITESECRETS_RETRY_SECONDS": "0"})  # retries: test_exit_statuses
+    assert result.returncode == 75 and "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -180,14 +180,14 @@ def test_nothing_after_double_dash_is_a_usage_error(live, bound):
     assert result.returncode == 2 and "no command" in result.stderr
 
 
-def test_unreachable_server_is_refused_and_cmd_not_started(live, bound, tmp_path):
+def test_unreachable_server_exits_75_and_cmd_not_started(live, bound, tmp_path):
     with socket.socket() as sock:  # a loopback port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     marker, cmd = marker_cmd(tmp_path)
     result = run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *cmd,
-                     url=f"http://127.0.0.1:{port}")
-    assert result.returncode == 1
+                     url=f"http://127.0.0.1:{port}", env={"SITESECRETS_RETRY_SECONDS": "0"})  # retries: test_exit_statuses
+    assert result.returncode == 75
     assert "cannot reach" in result.stderr and "not started" in result.stderr
     assert not marker.exists()
 
@@ -259,9 +259,12 @@ def test_an_app_value_standing_in_for_a_missing_site_value_is_enough(live):
     assert env["KEY"] == "app"
 
 
-@pytest.mark.parametrize("answer", [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
-                                    b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', b""])
-def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer):
+@pytest.mark.parametrize(("answer", "status"), [
+    (b"garbage\r\n\r\n", 1), (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 1),
+    (b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', 1),
+    (b"", 75),  # the connection closed without an answer: a server going down, worth trying again
+])
+def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer, status):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -276,8 +279,8 @@ def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, an
         thread.start()
         marker, cmd = marker_cmd(tmp_path)
         result = run_cmd(live, "ss_token", "--service", "api", "--", *cmd,
-                         url=f"http://127.0.0.1:{listener.getsockname()[1]}")
+                         url=f"http://127.0.0.1:{listener.getsockname()[1]}", env={"SITESECRETS_RETRY_SECONDS": "0"})
         thread.join(timeout=10)
-    assert result.returncode == 1
+    assert result.returncode == status
     assert "not started" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists()

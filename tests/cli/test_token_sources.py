@@ -159,7 +159,7 @@ def test_a_token_variable_that_is_not_one_token_is_refused_without_showing_it(li
     assert listed.returncode == 2
     assert listed.stderr == "sitesecrets: SITESECRETS_TOKEN does not hold one token\n"
     ran = sitesecrets(env, "run", "--service", "api", "--", "true")
-    assert ran.returncode == 1
+    assert ran.returncode == 2  # a usage error, as for every command
     assert "SITESECRETS_TOKEN does not hold one token" in ran.stderr and token not in ran.stderr
 
 
@@ -220,7 +220,7 @@ def test_a_token_file_that_is_a_directory_is_named_in_one_sentence(live, site, c
     listed = sitesecrets(env_without_token(live, config), "ls", "--token-file", str(directory))
     ran = sitesecrets(env_without_token(live, config), "run", "--service", "api", "--site", site,
                       "--token-file", str(directory), "--", "true")
-    assert listed.returncode == 2 and ran.returncode == 1
+    assert listed.returncode == 2 and ran.returncode == 2
     for result in (listed, ran):
         assert f"cannot read token file {directory}: Is a directory" in result.stderr
         assert "Traceback" not in result.stderr
@@ -232,7 +232,7 @@ def test_run_with_an_exposed_token_file_does_not_start_the_command(live, site, c
     marker = tmp_path / "started"
     result = sitesecrets(env_without_token(live, config), "run", "--service", "empty", "--site", site,
                          "--token-file", str(token_file), "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
-    assert result.returncode == 1 and "readable by other users" in result.stderr and "not started" in result.stderr
+    assert result.returncode == 2 and "readable by other users" in result.stderr and "not started" in result.stderr
     assert not marker.exists()
 
 
@@ -323,7 +323,7 @@ def test_run_refuses_what_is_not_a_token_and_starts_nothing(listener, config, tm
     marker = tmp_path / "started"
     env = base_env(SITESECRETS_URL=listener.url, XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=NOT_A_TOKEN)
     result = sitesecrets(env, "run", "--service", "api", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
-    assert result.returncode == 1 and "does not hold a Site Secrets token" in result.stderr and "not started" in result.stderr
+    assert result.returncode == 2 and "does not hold a Site Secrets token" in result.stderr and "not started" in result.stderr
     assert listener.heard == [] and not marker.exists()
 
 

@@ -1,6 +1,7 @@
 """What every scripting command shares: options, the client, output, and exit statuses.
 
-Exit status 0 is success, 1 a refused request (the server's message on stderr), 2 a usage error.
+Exit status 0 is success, 1 a refused request (the server's message on stderr), 2 a usage error,
+75 a server out of reach or unable to serve just now (`tui.exitstatus`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
+from tui.exitstatus import for_http_status
+from tui.retry import BUDGET_VAR, budget_from_environment
 
 
 class UsageError(Exception):
@@ -83,7 +86,9 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         raise UsageError(NO_TOKEN)
     proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     try:
-        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy)
+        retry_seconds = budget_from_environment()
+        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy,
+                                   retry_seconds=retry_seconds, on_retry=RetryNotice(retry_seconds))
     except ValueError as error:
         raise UsageError(str(error)) from None
     warn_plain_loopback(client.url)
@@ -91,6 +96,22 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+class RetryNotice:
+    """Tells stderr, once per command, that a request is being tried again and for how long, so
+    a cron job's log shows why it took those seconds."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget, self.told = budget, False
+
+    def __call__(self, why: str) -> None:
+        if not self.told:
+            self.told = True
+            from tui.display import safe_str
+
+            print(f"sitesecrets: {safe_str(why.rstrip('.'))}; trying again for up to {self.budget:g} s "
+                  f"({BUDGET_VAR})", file=sys.stderr)
 
 
 def refuse_empty_names(args: argparse.Namespace) -> None:
@@ -104,7 +125,6 @@ def refuse_empty_names(args: argparse.Namespace) -> None:
 def run_command(handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run one command, turning refusals and usage errors into a sentence on stderr and a status."""
     from tui.client import ApiError, ServerUnreachable
-    from tui.display import safe_str
 
     if sys.stderr is None:  # closed (2>&-): print() would fall back to stdout and mix messages into the output
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
@@ -115,16 +135,35 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         refuse_empty_names(args)
         return handler(args) or EXIT_OK
     except UsageError as error:
-        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
-        return EXIT_USAGE
-    except (Refused, ServerUnreachable) as error:
-        print(f"sitesecrets: {safe_str(error)}", file=sys.stderr)
-        return EXIT_REFUSED
+        return report(args, EXIT_USAGE, "usage_error", str(error))
+    except Refused as error:
+        return report(args, EXIT_REFUSED, "refused", str(error))
+    except ServerUnreachable as error:
+        return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        print(f"sitesecrets: {safe_str(error.message)}", file=sys.stderr)
-        for path, message in error.field_errors():
-            print(f"  {safe_str(path or '/')}: {safe_str(message)}", file=sys.stderr)
-        return EXIT_REFUSED
+        return report(args, for_http_status(error.status), error.code, error.message,
+                      status=error.status, details=error.details, field_errors=error.field_errors())
+
+
+def report(args: argparse.Namespace, exit_status: int, code: str, message: str, *, status: int = 0,
+           details: dict | None = None, field_errors: list[tuple[str, str]] = ()) -> int:
+    """Say why the command failed on stderr and return `exit_status`. With `--json`, as one line
+    of JSON in the API's error shape (`code` is the server's, or `usage_error`, `refused`,
+    `unreachable` for what was decided here; `status` the HTTP status, when there was one) with
+    the exit status beside it, so a script reads the reason without parsing a sentence; stdout
+    stays empty either way. Otherwise one sentence, and a line per refused field."""
+    from tui.display import json_text, safe_str
+
+    if getattr(args, "json", False):
+        error: dict = {"code": code, "message": message, "details": details or {}}
+        if status:
+            error["status"] = status
+        print(json_text({"error": error, "exit_status": exit_status}, indent=None), file=sys.stderr)
+        return exit_status
+    print(f"sitesecrets: {safe_str(message)}", file=sys.stderr)
+    for path, why in field_errors:
+        print(f"  {safe_str(path or '/')}: {safe_str(why)}", file=sys.stderr)
+    return exit_status
 
 
 def say_services_to_restart(client, site: str, secret) -> None:

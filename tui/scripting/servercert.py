@@ -70,8 +70,11 @@ def _certificate(url: str, proxy: str | None, insecure: bool) -> tuple[bytes, st
         raise _unreachable(url, error) from None
 
 
-def _unreachable(url: str, error: BaseException) -> Refused:
-    return Refused(f"cannot reach the server at {url} ({type(error).__name__}); nothing was stored")
+def _unreachable(url: str, error: BaseException) -> Exception:
+    """No certificate to look at: the server is out of reach (exit 75, as for any other command)."""
+    from tui.client import ServerUnreachable
+
+    return ServerUnreachable(url, f"{type(error).__name__}; nothing was stored", type(error).__name__)
 
 
 def _trust_ca_file(url: str, ca_file: str, proxy: str | None, insecure: bool) -> Trust:
