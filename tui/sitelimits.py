@@ -43,6 +43,51 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
+class Use(NamedTuple):
+    """One count a site holds against the limit that caps it."""
+
+    noun: str
+    """What is counted, plural: `apps`."""
+    setting: str
+    """The limit's field: `max_apps`."""
+    used: int
+    limit: int
+
+    @property
+    def fill(self) -> float:
+        """The share of the limit taken (0.0 to 1.0, over 1.0 when a limit was lowered below it)."""
+        return self.used / self.limit if self.limit else 0.0
+
+    def text(self) -> str:
+        """`2/100 apps`."""
+        return f"{self.used}/{self.limit} {self.noun}"
+
+    def share(self) -> str:
+        """`apps 2%`."""
+        return f"{self.noun} {self.fill:.0%}"
+
+
+COUNTED = (("secrets", "max_secrets"), ("apps", "max_apps"), ("services", "max_services"),
+           ("types", "max_types"), ("tokens", "max_tokens"))
+"""Each count of `Site.usage` that a limit caps (usage field, limit field), secrets first."""
+
+
+def uses(site) -> list[Use]:
+    """What `site` holds against each limit that caps a count, in `COUNTED`'s order."""
+    return [Use(noun, setting, getattr(site.usage, noun), getattr(site.limits, setting)) for noun, setting in COUNTED]
+
+
+def fullest(site) -> Use:
+    """The count nearest its limit (the first of `COUNTED` on a tie): where the site will be
+    refused first."""
+    return max(uses(site), key=lambda use: use.fill)
+
+
+def used_of(setting: str, site) -> int | None:
+    """What `site` holds now of what limit `setting` caps, or None for a limit that caps no count."""
+    return next((use.used for use in uses(site) if use.setting == setting), None)
+
+
 def secrets_fill(site) -> float:
     """How full the site is, as the share of `max_secrets` its secrets take (0.0 to 1.0 and over)."""
     return site.usage.secrets / site.limits.max_secrets if site.limits.max_secrets else 0.0

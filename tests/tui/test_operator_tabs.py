@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 from textual.widgets import Button, Checkbox, Input
 
-from shared.models import Role, SecretCreate, ServiceCreate, TokenCreate
+from shared.models import Role, SecretCreate, SecretTypeCreate, ServiceCreate, TokenCreate
 from tui.client import ApiError, SiteSecretsClient
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
@@ -117,7 +117,45 @@ async def test_sites_tab_shows_usage_against_limits(started, admin, site):
         await open_tab(pilot, "5", "sites")
         assert row_of(app, "sites-table", site)[1:5] == ["1/100", "6 B", "1", "0"]
         await highlight(pilot, "sites-table", site)
-        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 service · 0 tokens" in screen_text(app)
+        shown = screen_text(app)
+        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each" in shown
+        assert "0/100 apps · 1/500 services · 0/100 types · 0/1000 tokens" in shown
+
+
+async def test_sites_tab_shows_which_limit_each_site_is_nearest(started, admin, site):
+    """An operator sees at a glance which tenant is near which cap, not only its secrets."""
+    admin.update_site(site, _limits(max_apps=2))
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "api"})
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        assert row_of(app, "sites-table", site)[-1] == "apps 100%"
+        await highlight(pilot, "sites-table", site)
+        assert "2/2 apps · 0/500 services · 0/100 types · 0/1000 tokens" in screen_text(app)
+
+
+async def test_sort_by_fullest_puts_the_site_nearest_any_limit_first(started, admin, site):
+    admin.update_site(site, _limits(max_types=1))
+    admin.create_type(site, SecretTypeCreate(key="k", name="K", schema={"type": "string"}))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("o", "o", "o", "o", "o")  # from name: secrets, value bytes, services, tokens, fullest
+        await wait_until(pilot, lambda: "sorted by fullest" in screen_text(app), message="sorted by fullest")
+        shares = [int(row[-1].split()[-1].rstrip("%")) for row in rows(app, "sites-table")]
+        assert shares == sorted(shares, reverse=True)  # other tests' sites share the server
+        assert row_of(app, "sites-table", site)[-1] == "types 100%"
+
+
+async def test_limits_dialog_says_what_each_limit_counts_now(started, admin, site):
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        shown = screen_text(app)
+        assert "Max secrets (1 now)" in shown and "Max apps (1 now)" in shown
 
 
 async def test_sites_tab_opens_on_the_site_open_in_the_other_tabs(started, admin, site):
