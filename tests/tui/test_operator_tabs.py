@@ -158,6 +158,16 @@ async def test_limits_dialog_says_what_each_limit_counts_now(started, admin, sit
         assert "Max secrets (1 now)" in shown and "Max apps (1 now)" in shown
 
 
+async def test_a_wide_character_token_name_is_cut_in_cells_and_the_dates_stay_on_screen(started, admin, site):
+    """Cut by characters, thirteen CJK characters (under the 16 a name keeps) took 26 cells and pushed
+    'last used' off the screen."""
+    bound_token(admin, Role.viewer, site, name="運用チーム管理者アカウント")
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        [line] = [line for line in screen_text(app).splitlines() if "運用" in line and "viewer" in line]
+        assert "運用チーム管理… viewer" in line and line.rstrip().endswith("never")
+
+
 async def test_sites_tab_opens_on_the_site_open_in_the_other_tabs(started, admin, site):
     admin.request("POST", "/v1/sites", None, json={"name": f"0-{site}"})  # a site sorted before it
     async with started() as (app, pilot):

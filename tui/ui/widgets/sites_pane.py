@@ -14,11 +14,11 @@ from textual.widgets import DataTable, Static
 
 from shared.models import Site
 from tui.client import SiteSecretsClient
-from tui.display import safe_text
+from tui.display import clipped, safe_text
 from tui.sitelimits import fullest, plural, secrets_fill, secrets_text, size_text, uses
 from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
-from tui.ui.widgets.compact_table import CompactTable, clipped
+from tui.ui.widgets.compact_table import CompactTable
 from tui.ui.widgets.data_pane import DataPane
 
 SORTS = (
