@@ -27,6 +27,18 @@ LIMIT_FIELDS = (
 )
 
 
+def raise_advice(setting: object, operator: bool) -> str:
+    """What to do about a 409 `limit_exceeded` naming `setting` (its `details.setting`): the
+    operator is told where the TUI raises it, anyone else that only the operator can; "" for a
+    setting this client does not know."""
+    field = next((field for field in LIMIT_FIELDS if field.key == setting), None)
+    if field is None:
+        return ""
+    if operator:
+        return f"Raise {field.label} in the Sites tab (5, then e)."
+    return f"Only the hosting operator can raise {field.key} ({field.label.lower()}); ask them, or make room first."
+
+
 def size_text(count: int) -> str:
     """`count` bytes for a person: `512 B`, `1.5 KiB`, `12.0 MiB`."""
     if count < 1024:
