@@ -11,6 +11,7 @@ from textual.widgets import Button, Checkbox, Input
 
 from shared.models import Role, SecretCreate, SecretTypeCreate, ServiceCreate, TokenCreate
 from tui.client import ApiError, SiteSecretsClient
+from tui.display import clipped
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
 from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
@@ -166,6 +167,20 @@ async def test_a_wide_character_token_name_is_cut_in_cells_and_the_dates_stay_on
         await open_tab(pilot, "6", "tokens")
         [line] = [line for line in screen_text(app).splitlines() if "運用" in line and "viewer" in line]
         assert "運用チーム管理… viewer" in line and line.rstrip().endswith("never")
+
+
+async def test_a_long_token_name_leaves_its_expiry_in_view(started, admin, site):
+    """The line under the table had room for three lines: a 128-character name took two and
+    pushed 'expires' and 'last used' out of sight."""
+    name = "deploy-" + "x" * 121
+    bound_token(admin, Role.viewer, site, name=name)
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", clipped(name, 16).plain), message="listed")
+        table = app.screen.query_one("#tokens-table")
+        table.move_cursor(row=[row[0] for row in rows(app, "tokens-table")].index(clipped(name, 16).plain))
+        await wait_until(pilot, lambda: "x" * 60 in screen_text(app), message="its detail shown")
+        assert "expires never · last used never" in screen_text(app)
 
 
 async def test_sites_tab_opens_on_the_site_open_in_the_other_tabs(started, admin, site):

@@ -39,8 +39,10 @@ def has_expired(token: Token) -> bool:
 class TokensPane(DataPane):
     DEFAULT_CSS = """
     #tokens-table { height: 1fr; min-height: 4; }
-    #token-detail { height: 4; border-top: solid $primary; padding: 0 1; }
+    #token-detail { height: auto; min-height: 4; max-height: 8; border-top: solid $primary; padding: 0 1; }
     """
+    # Auto height: a name of 128 characters (CJK: 256 cells) wraps, and with a fixed three lines
+    # it pushed the expiry, the reason a token stopped working, out of sight.
     NAME = "tokens"
     PALETTE = "Tokens"
     FILTER_HINT = "filter tokens by name, role, site or service"
