@@ -20,6 +20,7 @@ LIMIT_FIELDS = (
     LimitField("max_name_length", "Max name length", "--max-name-length"),
     LimitField("max_versions", "Versions kept", "--max-versions"),
     LimitField("trash_days", "Trash days", "--trash-days"),
+    LimitField("audit_retention_days", "Audit kept days (0: forever)", "--audit-retention-days"),
     LimitField("max_apps", "Max apps", "--max-apps"),
     LimitField("max_services", "Max services", "--max-services"),
     LimitField("max_types", "Max secret types", "--max-types"),

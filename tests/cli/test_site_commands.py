@@ -90,6 +90,12 @@ def test_sites_set_changes_only_the_named_limits(live: Live, cli, site):
     assert back["limits"]["max_secrets"] == 100 and back["limits"]["trash_days"] == 0
 
 
+def test_sites_set_changes_how_long_the_audit_log_is_kept(live: Live, cli, site):
+    """Every limit PATCH /v1/sites takes can be set from the shell, audit retention included."""
+    changed = as_json(cli("sites", "set", site, "--audit-retention-days", "0", "--json"))
+    assert changed["limits"]["audit_retention_days"] == 0
+
+
 def test_sites_set_out_of_range_exits_1_and_changes_nothing(live: Live, cli, site):
     result = cli("sites", "set", site, "--max-versions", "0")
     assert result.returncode == 1 and "max_versions" in result.stderr

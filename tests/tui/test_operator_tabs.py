@@ -282,6 +282,18 @@ async def test_edit_limits_sends_what_changed(started, admin, site):
     assert (limits.max_secrets, limits.max_versions, limits.trash_days, limits.max_value_bytes) == (7, 3, 30, 65536)
 
 
+async def test_limits_dialog_sets_how_long_the_audit_log_is_kept(started, admin, site):
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        app.screen.query_one("#audit_retention_days", Input).value = "30"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SiteLimitsDialog), message="saved")
+    assert admin.get_site(site).limits.audit_retention_days == 30
+
+
 async def test_a_limit_out_of_range_is_marked_and_nothing_changes(started, admin, site):
     async with started() as (app, pilot):
         await open_tab(pilot, "5", "sites")
