@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from rich.cells import cell_len
 from rich.text import Text
 
 MASK = "••••••••"
@@ -58,6 +59,29 @@ def safe_text(value: object, *, multiline: bool = False, style: str = "") -> Tex
     if plain:
         text.append("".join(plain))
     return text
+
+
+def fit(text: Text, width: int) -> Text:
+    """`text` cut to at most `width` terminal cells, ending in `…` when cut (a new Text; `text`
+    unchanged). Cells, not characters: a CJK character or an emoji takes two, a combining mark
+    none, and an escape `safe_text` spelled out takes what it shows."""
+    if text.cell_len <= width:
+        return text
+    kept = used = 0
+    for ch in text.plain:
+        used += cell_len(ch)
+        if used > width - 1:  # room for the ellipsis
+            break
+        kept += 1
+    cut = text[:kept] if width > 0 else Text()
+    if width > 0:
+        cut.append("…")
+    return cut
+
+
+def clipped(value: object, width: int, *, style: str = "") -> Text:
+    """Untrusted `value` (None: "-") as `safe_text` of at most `width` cells, cut with `…`."""
+    return fit(safe_text("-" if value is None or value == "" else value, style=style), width)
 
 
 def safe_str(value: object, *, multiline: bool = False) -> str:

@@ -20,12 +20,24 @@ LIMIT_FIELDS = (
     LimitField("max_name_length", "Max name length", "--max-name-length"),
     LimitField("max_versions", "Versions kept", "--max-versions"),
     LimitField("trash_days", "Trash days", "--trash-days"),
+    LimitField("audit_retention_days", "Audit kept days (0: forever)", "--audit-retention-days"),
     LimitField("max_apps", "Max apps", "--max-apps"),
     LimitField("max_services", "Max services", "--max-services"),
     LimitField("max_types", "Max secret types", "--max-types"),
     LimitField("max_tokens", "Max live tokens", "--max-tokens"),
-    LimitField("audit_retention_days", "Audit days kept", "--audit-retention-days"),
 )
+
+
+def raise_advice(setting: object, operator: bool) -> str:
+    """What to do about a 409 `limit_exceeded` naming `setting` (its `details.setting`): the
+    operator is told where the TUI raises it, anyone else that only the operator can; "" for a
+    setting this client does not know."""
+    field = next((field for field in LIMIT_FIELDS if field.key == setting), None)
+    if field is None:
+        return ""
+    if operator:
+        return f"Raise {field.label} in the Sites tab (5, then e)."
+    return f"Only the hosting operator can raise {field.key} ({field.label.lower()}); ask them, or make room first."
 
 
 def size_text(count: int) -> str:
@@ -42,6 +54,51 @@ def size_text(count: int) -> str:
 def plural(count: int, word: str) -> str:
     """`1 token`, `2 tokens`."""
     return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+class Use(NamedTuple):
+    """One count a site holds against the limit that caps it."""
+
+    noun: str
+    """What is counted, plural: `apps`."""
+    setting: str
+    """The limit's field: `max_apps`."""
+    used: int
+    limit: int
+
+    @property
+    def fill(self) -> float:
+        """The share of the limit taken (0.0 to 1.0, over 1.0 when a limit was lowered below it)."""
+        return self.used / self.limit if self.limit else 0.0
+
+    def text(self) -> str:
+        """`2/100 apps`."""
+        return f"{self.used}/{self.limit} {self.noun}"
+
+    def share(self) -> str:
+        """`apps 2%`."""
+        return f"{self.noun} {self.fill:.0%}"
+
+
+COUNTED = (("secrets", "max_secrets"), ("apps", "max_apps"), ("services", "max_services"),
+           ("types", "max_types"), ("tokens", "max_tokens"))
+"""Each count of `Site.usage` that a limit caps (usage field, limit field), secrets first."""
+
+
+def uses(site) -> list[Use]:
+    """What `site` holds against each limit that caps a count, in `COUNTED`'s order."""
+    return [Use(noun, setting, getattr(site.usage, noun), getattr(site.limits, setting)) for noun, setting in COUNTED]
+
+
+def fullest(site) -> Use:
+    """The count nearest its limit (the first of `COUNTED` on a tie): where the site will be
+    refused first."""
+    return max(uses(site), key=lambda use: use.fill)
+
+
+def used_of(setting: str, site) -> int | None:
+    """What `site` holds now of what limit `setting` caps, or None for a limit that caps no count."""
+    return next((use.used for use in uses(site) if use.setting == setting), None)
 
 
 def secrets_fill(site) -> float:

@@ -142,6 +142,23 @@ def test_token_ls_lists_tokens_without_the_tokens(live: Live, cli, site):
     assert token not in json.dumps(listed) and "token" not in mine[0]
 
 
+def test_token_ls_on_a_terminal_lines_up_columns_after_a_wide_character_name(live: Live, site):
+    """Padded by characters, a CJK name (two cells a character) pushed its row's later columns right."""
+    from rich.cells import cell_len
+
+    from cli_helpers import run_on_terminal
+
+    for name in ("運用チーム", "ops-team"):
+        live.ok("POST", "/v1/tokens", 201, json={"name": name, "role": "viewer", "site": site})
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token)
+    shown = run_on_terminal([sys.executable, "-m", "tui.cli", "token", "ls", "--site", site], env)
+    assert shown.returncode == 0, shown.stderr
+    header, *rows = shown.stdout.splitlines()
+    wide, narrow = (next(row for row in rows if name in row) for name in ("運用チーム", "ops-team"))
+    column = header.index("ROLE")
+    assert cell_len(wide[:wide.index("viewer")]) == cell_len(narrow[:narrow.index("viewer")]) == column
+
+
 def test_token_create_says_when_a_token_made_by_an_expiring_one_expires(live: Live, cli, site):
     """A token made by one that expires expires with it (the server's rule); nothing on the command
     line says so, so the command does, on stderr beside the token's id."""

@@ -30,16 +30,21 @@ def test_sites_ls_shows_usage_against_limits(live: Live, cli, site):
 
 
 def test_sites_ls_table_on_a_terminal_has_the_usage_columns(live: Live, cli, site):
+    """Every count a limit caps is shown against its limit, so an operator sees which tenant is
+    near which cap."""
     from cli_helpers import run_on_terminal
 
     live.put_secret(site, "KEY", "v")
+    live.ok("PATCH", f"/v1/sites/{site}", json={"limits": {"max_apps": 2}})
+    live.ok("POST", f"/v1/sites/{site}/apps", 201, json={"name": "web"})
     env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=live.admin_token)
     shown = run_on_terminal([sys.executable, "-m", "tui.cli", "sites", "ls"], env)
     assert shown.returncode == 0, shown.stderr
     header, *rows = shown.stdout.splitlines()
-    assert header.split() == ["NAME", "SECRETS", "VALUES", "SERVICES", "TOKENS", "MAX", "VALUE", "VERSIONS", "TRASH", "DAYS"]
+    assert header.split() == ["NAME", "SECRETS", "APPS", "SERVICES", "TYPES", "TOKENS", "FULLEST", "VALUES", "MAX",
+                              "VALUE", "VERSIONS", "TRASH", "DAYS"]
     [row] = [r for r in rows if r.split()[0] == site]
-    assert row.split()[1:3] == ["1/100", "1"]
+    assert row.split()[1:9] == ["1/100", "1/2", "0/500", "0/100", "0/1000", "apps", "50%", "1"]
 
 
 def test_sites_create_prints_its_first_admin_token_once(live: Live, cli):

@@ -62,6 +62,32 @@ async def test_a_long_target_leaves_the_hint_under_the_table_in_view(started, ad
         assert len(line) <= status.content_size.width  # so nothing of it is cut
 
 
+async def test_a_wide_character_actor_leaves_the_hint_in_view(started, admin, site):
+    """Cut by characters, a CJK actor (two cells a character) overflowed the line under the table."""
+    token = make_token(admin, Role.admin, name="運用チーム管理者アカウント" * 4)
+    other = SiteSecretsClient(admin.url, token)
+    other.create_secret(site, None, SecretCreate(name="LONG_" + "X" * 100, value="v"))
+    other.close()
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        status = app.screen.query_one("#audit-status")
+        line = status.render()
+        assert str(line).startswith("secret:site/LONG_XXX") and str(line).endswith("enter: every field")
+        assert " by 運用チーム" in str(line)
+        assert line.cell_length <= status.content_size.width
+
+
+async def test_a_wide_character_actor_is_cut_to_its_column_in_cells(started, admin, site):
+    token = make_token(admin, Role.admin, name="運用チーム管理者アカウント")
+    other = SiteSecretsClient(admin.url, token)
+    other.create_secret(site, None, SecretCreate(name="KEY", value="v"))
+    other.close()
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        [actor] = [row[3] for row in _rows(app) if row[2] == "secret.create"]
+        assert actor == "運用チー…"  # ten cells, as an ASCII actor gets
+
+
 async def test_action_filter_is_a_choice_of_the_known_actions(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
     admin.reveal(site, None, "ONE")

@@ -36,3 +36,22 @@ def test_ordinary_unicode_passes_through():
 
 def test_mask_has_fixed_width():
     assert MASK == "••••••••"
+
+
+def test_fit_cuts_by_terminal_cells_not_characters():
+    from rich.text import Text
+
+    from tui.display import fit
+
+    assert str(fit(Text("運用チーム"), 6)) == "運用…"  # two cells a character
+    assert str(fit(Text("🔑🔑🔑🔑"), 5)) == "🔑🔑…"
+    assert str(fit(Text("e\u0301e\u0301e\u0301"), 3)) == "e\u0301e\u0301e\u0301"  # combining marks take no cell
+    assert str(fit(Text("short"), 10)) == "short"
+    assert all(fit(Text("運用チーム"), width).cell_len <= width for width in range(0, 12))
+
+
+def test_clipped_spells_out_control_characters_before_it_measures():
+    from tui.display import clipped
+
+    shown = clipped("a\u202eb" * 5, 8)
+    assert shown.cell_len <= 8 and str(shown).startswith("a\\u202e")

@@ -248,3 +248,15 @@ async def test_a_tab_whose_first_load_failed_says_why_not_nothing(started, tab):
         await wait_until(pilot, lambda: "Could not load the" in screen_text(app)
                          and "the server [b]failed" in screen_text(app), message="the pane says why")
         assert "yet" not in screen_text(app)
+
+
+async def test_a_site_deleted_by_someone_else_takes_its_rows_with_it_on_refresh(started, admin, site):
+    """`r` after another operator deleted the open site kept listing its secrets, with s, c and e
+    offered on them, while a toast said the site did not exist."""
+    admin.create_secret(site, None, SecretCreate(name="GONE_WITH_IT", value="v"))
+    async with started(rows=1) as (app, pilot):
+        admin.delete_site(site, cascade=True)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: secrets_rows(app) == [], message="the deleted site's rows gone")
+        assert "GONE_WITH_IT" not in screen_text(app)
+        assert f"Could not load the secrets: site '{site}' does not exist" in screen_text(app)

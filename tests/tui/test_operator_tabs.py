@@ -9,8 +9,9 @@ import sqlite3
 import pytest
 from textual.widgets import Button, Checkbox, Input
 
-from shared.models import Role, SecretCreate, ServiceCreate, TokenCreate
+from shared.models import Role, SecretCreate, SecretTypeCreate, ServiceCreate, TokenCreate
 from tui.client import ApiError, SiteSecretsClient
+from tui.display import clipped
 from tui.ui.dialogs.confirm import ConfirmDialog
 from tui.ui.dialogs.site_delete import DeleteSiteDialog
 from tui.ui.dialogs.site_form import NewSiteDialog, SiteLimitsDialog
@@ -117,7 +118,69 @@ async def test_sites_tab_shows_usage_against_limits(started, admin, site):
         await open_tab(pilot, "5", "sites")
         assert row_of(app, "sites-table", site)[1:5] == ["1/100", "6 B", "1", "0"]
         await highlight(pilot, "sites-table", site)
-        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each · 1 service · 0 tokens" in screen_text(app)
+        shown = screen_text(app)
+        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each" in shown
+        assert "0/100 apps · 1/500 services · 0/100 types · 0/1000 tokens" in shown
+
+
+async def test_sites_tab_shows_which_limit_each_site_is_nearest(started, admin, site):
+    """An operator sees at a glance which tenant is near which cap, not only its secrets."""
+    admin.update_site(site, _limits(max_apps=2))
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "api"})
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        assert row_of(app, "sites-table", site)[-1] == "apps 100%"
+        await highlight(pilot, "sites-table", site)
+        assert "2/2 apps · 0/500 services · 0/100 types · 0/1000 tokens" in screen_text(app)
+
+
+async def test_sort_by_fullest_puts_the_site_nearest_any_limit_first(started, admin, site):
+    admin.update_site(site, _limits(max_types=1))
+    admin.create_type(site, SecretTypeCreate(key="k", name="K", schema={"type": "string"}))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await pilot.press("o", "o", "o", "o", "o")  # from name: secrets, value bytes, services, tokens, fullest
+        await wait_until(pilot, lambda: "sorted by fullest" in screen_text(app), message="sorted by fullest")
+        shares = [int(row[-1].split()[-1].rstrip("%")) for row in rows(app, "sites-table")]
+        assert shares == sorted(shares, reverse=True)  # other tests' sites share the server
+        assert row_of(app, "sites-table", site)[-1] == "types 100%"
+
+
+async def test_limits_dialog_says_what_each_limit_counts_now(started, admin, site):
+    admin.request("POST", f"/v1/sites/{site}/apps", None, json={"name": "web"})
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        shown = screen_text(app)
+        assert "Max secrets (1 now)" in shown and "Max apps (1 now)" in shown
+
+
+async def test_a_wide_character_token_name_is_cut_in_cells_and_the_dates_stay_on_screen(started, admin, site):
+    """Cut by characters, thirteen CJK characters (under the 16 a name keeps) took 26 cells and pushed
+    'last used' off the screen."""
+    bound_token(admin, Role.viewer, site, name="運用チーム管理者アカウント")
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        [line] = [line for line in screen_text(app).splitlines() if "運用" in line and "viewer" in line]
+        assert "運用チーム管理… viewer" in line and line.rstrip().endswith("never")
+
+
+async def test_a_long_token_name_leaves_its_expiry_in_view(started, admin, site):
+    """The line under the table had room for three lines: a 128-character name took two and
+    pushed 'expires' and 'last used' out of sight."""
+    name = "deploy-" + "x" * 121
+    bound_token(admin, Role.viewer, site, name=name)
+    async with started() as (app, pilot):
+        await open_tab(pilot, "6", "tokens")
+        await wait_until(pilot, lambda: row_of(app, "tokens-table", clipped(name, 16).plain), message="listed")
+        table = app.screen.query_one("#tokens-table")
+        table.move_cursor(row=[row[0] for row in rows(app, "tokens-table")].index(clipped(name, 16).plain))
+        await wait_until(pilot, lambda: "x" * 60 in screen_text(app), message="its detail shown")
+        assert "expires never · last used never" in screen_text(app)
 
 
 async def test_sites_tab_opens_on_the_site_open_in_the_other_tabs(started, admin, site):
@@ -217,6 +280,18 @@ async def test_edit_limits_sends_what_changed(started, admin, site):
         await wait_until(pilot, lambda: row_of(app, "sites-table", site)[1] == "0/7", message="table updated")
     limits = admin.get_site(site).limits
     assert (limits.max_secrets, limits.max_versions, limits.trash_days, limits.max_value_bytes) == (7, 3, 30, 65536)
+
+
+async def test_limits_dialog_sets_how_long_the_audit_log_is_kept(started, admin, site):
+    async with started() as (app, pilot):
+        await open_tab(pilot, "5", "sites")
+        await highlight(pilot, "sites-table", site)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SiteLimitsDialog), message="limits dialog")
+        app.screen.query_one("#audit_retention_days", Input).value = "30"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SiteLimitsDialog), message="saved")
+    assert admin.get_site(site).limits.audit_retention_days == 30
 
 
 async def test_a_limit_out_of_range_is_marked_and_nothing_changes(started, admin, site):

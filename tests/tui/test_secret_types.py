@@ -106,3 +106,12 @@ async def test_a_schema_longer_than_the_pane_is_read_to_its_end_from_the_keyboar
         await wait_until(pilot, lambda: app.focused is app.screen.query_one("#type-detail"), message="tab: the schema")
         await pilot.press("end")
         await wait_until(pilot, lambda: "field_19" in screen_text(app), message="the schema's last field")
+
+
+async def test_a_type_says_how_many_secrets_use_it_in_words(started, admin, site):
+    admin.create_type(site, SecretTypeCreate(key="plain", name="Plain", schema={"type": "string"}))
+    admin.create_secret(site, None, SecretCreate(name="ONE", value='"v"', type="plain"))
+    async with started() as (app, pilot):
+        await show_tab(pilot, "types")
+        await wait_until(pilot, lambda: "Plain (plain), used by" in screen_text(app), message="type shown")
+        assert "Plain (plain), used by 1 secret " in screen_text(app)

@@ -255,12 +255,15 @@ def wants_json(args: argparse.Namespace) -> bool:
 
 
 def print_table(headers: list[str], rows: list[list[Any]]) -> None:
+    from rich.cells import cell_len
+
     from tui.display import safe_str
 
     cells = [[safe_str(c if c is not None else "-") for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    # padded to terminal cells, not characters: a CJK name takes two cells a character
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     for row in [headers] + cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(c + " " * (w - cell_len(c)) for c, w in zip(row, widths)).rstrip())
 
 
 def stdin_is_terminal() -> bool:

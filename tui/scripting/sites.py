@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tui.sitelimits import LIMIT_FIELDS, secrets_text, size_text
+from tui.sitelimits import LIMIT_FIELDS, fullest, size_text, uses
 
 from .common import (Refused, UsageError, client_for, connection_options, print_json, print_once, print_table,
                      refuse_open_stdout, stdin_is_terminal, wants_json)
@@ -58,11 +58,14 @@ def _limit(text: str):
 
 
 def site_rows(items: list) -> list[list]:
-    return [[s.name, secrets_text(s), size_text(s.usage.value_bytes), s.usage.services, s.usage.tokens,
+    """Each site: every count a limit caps as `used/limit`, the one nearest its limit, then sizes
+    and the other settings."""
+    return [[s.name, *(f"{use.used}/{use.limit}" for use in uses(s)), fullest(s).share(), size_text(s.usage.value_bytes),
              size_text(s.limits.max_value_bytes), s.limits.max_versions, s.limits.trash_days] for s in items]
 
 
-SITE_HEADERS = ["NAME", "SECRETS", "VALUES", "SERVICES", "TOKENS", "MAX VALUE", "VERSIONS", "TRASH DAYS"]
+SITE_HEADERS = ["NAME", "SECRETS", "APPS", "SERVICES", "TYPES", "TOKENS", "FULLEST", "VALUES", "MAX VALUE", "VERSIONS",
+                "TRASH DAYS"]
 
 
 def cmd_sites_ls(args):

@@ -27,6 +27,7 @@ from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
 from tui.settings import Settings
+from tui.sitelimits import raise_advice
 from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
 from tui.urls import plain_loopback_warning
@@ -162,10 +163,18 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         elif isinstance(error, ApiError) and error.status == 401:
             self.token_rejected()
         elif isinstance(error, ApiError):
-            self.show_error(error.message, title=error.code)
+            self.show_error(self.error_text(error), title=error.code)
         else:
             # Only the type: an unexpected exception's text might quote data.
             self.show_error(f"Unexpected error ({type(error).__name__}).", title="error")
+
+    def error_text(self, error: ApiError) -> str:
+        """The server's sentence, and for a full site which limit it hit and who raises it: the
+        server names the limit (`details.setting`) but cannot know who is reading."""
+        if error.code != "limit_exceeded":
+            return error.message
+        advice = raise_advice(error.details.get("setting"), operator=self.can_switch_site)
+        return f"{error.message.rstrip('.')}. {advice}" if advice else error.message
 
     def show_error(self, message: str, title: str = "error") -> None:
         """A short message as a notification, a long one in a modal; never parsed as markup."""

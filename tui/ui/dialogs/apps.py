@@ -159,8 +159,8 @@ class AppsDialog(ApiCaller, ModalScreen[bool]):
                                            "Discard"), answered)
 
     def on_api_error(self, error: BaseException) -> bool:
-        if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error"):
-            self._say(error.message)
+        if isinstance(error, ApiError) and error.code in ("already_exists", "validation_error", "limit_exceeded"):
+            self._say(self.app.error_text(error))  # in the dialog, where a toast would fade
             return True
         if isinstance(error, ApiError) and error.code == "secret_in_use":  # `t` on an app whose services use site secrets
             from tui.ui.dialogs.message import MessageDialog

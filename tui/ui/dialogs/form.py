@@ -107,6 +107,8 @@ class FormActions(ApiCaller):
         super().report_api_error(error)
         if saving:
             said = self.query_one("#form-error", FieldError).message  # type: ignore[attr-defined]
+            if not said and isinstance(error, ApiError):
+                said = self.app.error_text(error)  # type: ignore[attr-defined]
             self._error("form", not_saved(error, said))
 
     def save_running(self) -> bool:

@@ -301,8 +301,9 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         elif error.code == "validation_error" and error.field_errors():
             self._place_errors(error)
         else:
-            self._error("form", error.message)
-            self.notify(safe_str(error.message), severity="error", markup=False)
+            said = self.app.error_text(error)  # a full site: which limit, and who raises it
+            self._error("form", said)
+            self.notify(safe_str(said), severity="error", markup=False)
         return True
 
     def _place_errors(self, error: ApiError) -> None:

@@ -20,7 +20,7 @@ from shared.models import CreatedToken, LimitsUpdate, Role, Site, SiteCreate, Si
 from tui.client import ApiError, SiteSecretsClient, build
 from tui.display import safe_str, safe_text
 from tui.sitedata import NAME_RULE
-from tui.sitelimits import LIMIT_FIELDS
+from tui.sitelimits import LIMIT_FIELDS, used_of
 from tui.ui.dialogs.form import FormActions
 from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.widgets.field import Field
@@ -170,7 +170,9 @@ class SiteLimitsDialog(FormActions, ModalScreen[Site | None]):
                 yield Static(Text("Empty: the server's default.", style="dim"))
                 for field in LIMIT_FIELDS:
                     value = getattr(self.site.limits, field.key)
-                    yield Field(field.label, SafeInput(value=str(value), id=field.key, restrict=r"[0-9]*"))
+                    used = used_of(field.key, self.site)  # what the limit is set against
+                    label = field.label if used is None else f"{field.label} ({used} now)"
+                    yield Field(label, SafeInput(value=str(value), id=field.key, restrict=r"[0-9]*"))
             yield from self.form_actions()
 
     def on_mount(self) -> None:

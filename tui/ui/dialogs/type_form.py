@@ -127,6 +127,7 @@ class TypeFormDialog(FormActions, ModalScreen[SecretType | None]):
                 secret_names(error.details.get("secrets"))))
         else:
             messages = [f"{path}: {message}" for path, message in error.field_errors()]
-            self._error("schema" if messages else "form", "\n".join(messages) or error.message)
-            self.notify(safe_str(error.message), severity="error", markup=False)
+            said = self.app.error_text(error)  # a full site: which limit, and who raises it
+            self._error("schema" if messages else "form", "\n".join(messages) or said)
+            self.notify(safe_str(said), severity="error", markup=False)
         return True

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from shared.audit_actions import AUDIT_ACTIONS, action_groups
 from shared.models import AuditEvent, AuditVerification
 from tui.auditview import AuditBatch, fetch_batch, short_target, target_query, verified
-from tui.display import safe_str, safe_text, short_time
+from tui.display import clipped, safe_str, safe_text, short_time
 from tui.ui.keys import FILTER, REFRESH, Key, bindings
 from tui.ui.widgets.data_pane import NO_SITE, DataPane
 from tui.ui.widgets.fitted_table import FittedTable
@@ -45,10 +45,6 @@ def table_time(moment: Any) -> str:
     """`12-02 13:30`: month, day and UTC time, leaving the target room at 80 columns (the year
     is in the event's details, `enter`)."""
     return moment.strftime("%m-%d %H:%M") if hasattr(moment, "strftime") else short_time(moment)
-
-
-def cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 class AuditTable(FittedTable):
@@ -227,7 +223,7 @@ class AuditPane(DataPane):
 
     def cells(self, event: AuditEvent) -> list[Text]:
         return [Text(table_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
-                safe_text(event.action), safe_text(cut(event.actor or "-", ACTOR_WIDTH)),
+                safe_text(event.action), clipped(event.actor, ACTOR_WIDTH),
                 safe_text(short_target(event.action, event.target))]
 
     def show(self, event: AuditEvent | None) -> None:
@@ -236,10 +232,10 @@ class AuditPane(DataPane):
             # the target and actor are cut to leave the hint in view: a long secret name pushed it off
             width = self.query_one("#audit-status", Static).content_size.width or 76  # padding and borders off
             room = max(width - len(" by ") - len(_EVENT_HINT), 20)
-            actor = cut(event.actor or "-", max(ACTOR_WIDTH, room // 3))
-            line.append_text(safe_text(cut(event.target or "no target", room - len(actor))))
+            actor = clipped(event.actor, max(ACTOR_WIDTH, room // 3))  # cells, not characters: 運 takes two
+            line.append_text(clipped(event.target or "no target", room - actor.cell_len))
             line.append(" by ", style="dim")
-            line.append_text(safe_text(actor))
+            line.append_text(actor)
             line.append(_EVENT_HINT, style="dim")
         elif self.data is None and self.load_failed is not None:
             line.append_text(self.empty_text())

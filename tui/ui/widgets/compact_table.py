@@ -5,17 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from tui.display import safe_text
 from tui.ui.widgets.fitted_table import FittedTable
-
-
-def clipped(value: str | None, width: int) -> Text:
-    """Untrusted `value` (None: "-") as a cell of at most `width` characters, cut with an ellipsis:
-    one long name must not push the other columns off screen (the detail line shows it whole)."""
-    text = safe_text(value or "-")
-    if len(text.plain) > width:
-        text.truncate(width, overflow="ellipsis")
-    return text
 
 
 def _spaced(cell: object) -> Text:

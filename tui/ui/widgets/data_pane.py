@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input
 
+from tui.client import ApiError
 from tui.display import safe_text
 from tui.ui.api import ApiCaller, could_not_load
 from tui.ui.widgets.fitted_table import FittedTable
@@ -109,8 +110,12 @@ class DataPane(ApiCaller, Vertical):
 
     def _load_failed(self, error: BaseException) -> None:
         """With nothing loaded yet, the pane says why beside its empty table (it was blank once
-        the toast faded); with data, the rows shown stay."""
-        if self.data is None:
+        the toast faded); with data, the rows shown stay (the server away for a moment), unless
+        the site itself is gone (404: deleted by someone else, or no longer this token's), whose
+        rows no key may act on any more."""
+        site_gone = self.SITE_SCOPED and isinstance(error, ApiError) and error.status == 404
+        if self.data is None or site_gone:
+            self.data = None
             self.load_failed = error
             self.fill()
 

@@ -1,5 +1,6 @@
 """The Sites tab (the operator: an admin bound to no site): every site with what it holds against
-its limits, sortable (`o`) and filterable (`/`); `n` creates a site with its first admin token,
+its limits (the table names the limit each site is nearest, the line under it every count against
+its limit), sortable (`o`) and filterable (`/`); `n` creates a site with its first admin token,
 `e` edits its limits, `d` deletes it with everything in it once its name is typed, and `enter`
 opens it in the other tabs."""
 
@@ -13,11 +14,11 @@ from textual.widgets import DataTable, Static
 
 from shared.models import Site
 from tui.client import SiteSecretsClient
-from tui.display import safe_text
-from tui.sitelimits import plural, secrets_fill, secrets_text, size_text
+from tui.display import clipped, safe_text
+from tui.sitelimits import fullest, plural, secrets_fill, secrets_text, size_text, uses
 from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
-from tui.ui.widgets.compact_table import CompactTable, clipped
+from tui.ui.widgets.compact_table import CompactTable
 from tui.ui.widgets.data_pane import DataPane
 
 SORTS = (
@@ -26,23 +27,46 @@ SORTS = (
     ("value bytes", lambda s: (-s.usage.value_bytes, s.name)),
     ("services", lambda s: (-s.usage.services, s.name)),
     ("tokens", lambda s: (-s.usage.tokens, s.name)),
+    ("fullest", lambda s: (-fullest(s).fill, s.name)),
 )
 """What `o` cycles through: (words, sort key); the fullest first for every count."""
 
-COLUMNS = ("name", "secrets", "values", "services", "tokens", "versions", "trash days")
-_SORT_OF_COLUMN = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4}
+COLUMNS = ("name", "secrets", "values", "services", "tokens", "fullest")
+"""At 80 columns there is no room for every count against its limit: `fullest` names the one
+nearest its limit, the line under the table shows them all."""
+_SORT_OF_COLUMN = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
+
+
+def style_of(fill: float) -> str:
+    """Yellow from 80% of a limit, red at the limit."""
+    return "bold red" if fill >= 1 else "yellow" if fill >= 0.8 else ""
 
 
 def fill_style(site: Site) -> str:
-    """Yellow from 80% of `max_secrets`, red at the limit."""
-    fill = secrets_fill(site)
-    return "bold red" if fill >= 1 else "yellow" if fill >= 0.8 else ""
+    """The secrets column's style: how full the site is against `max_secrets`."""
+    return style_of(secrets_fill(site))
+
+
+def fullest_cell(site: Site) -> Text:
+    """`apps 100%`: the limit the site will hit first, and how much of it is taken."""
+    use = fullest(site)
+    return Text(use.share(), style=style_of(use.fill))
+
+
+def counts_line(site: Site) -> Text:
+    """`2/2 apps · 0/500 services · 0/100 types · 0/1000 tokens`, each styled by how full it is."""
+    line = Text()
+    for use in (use for use in uses(site) if use.noun != "secrets"):  # secrets have a line of their own
+        if line:
+            line.append(" · ")
+        line.append(use.text(), style=style_of(use.fill))
+    return line
 
 
 class SitesPane(DataPane):
     DEFAULT_CSS = """
     #sites-table { height: 1fr; min-height: 4; }
-    #site-detail { height: 4; border-top: solid $primary; padding: 0 1; }
+    #site-detail { height: 5; border-top: solid $primary; padding: 0 1; }
     """
     NAME = "sites"
     PALETTE = "Sites"
@@ -81,7 +105,7 @@ class SitesPane(DataPane):
     def cells(self, site: Site) -> list[Text]:
         return [clipped(site.name, 18), Text(secrets_text(site), style=fill_style(site)),
                 Text(size_text(site.usage.value_bytes)), Text(str(site.usage.services)), Text(str(site.usage.tokens)),
-                Text(str(site.limits.max_versions)), Text(str(site.limits.trash_days))]
+                fullest_cell(site)]
 
     def show(self, site: Site | None) -> None:
         self.query_one("#site-detail", Static).update(self.describe(site))
@@ -96,9 +120,11 @@ class SitesPane(DataPane):
         line = safe_text(site.name, style="bold")
         line.append("  open in the other tabs" if site.name == self.app.site else "  enter opens it in the other tabs",
                     style="dim")
-        line.append(f"\n{secrets_text(site)} secrets ({secrets_fill(site):.0%}) · {size_text(usage.value_bytes)} of values, "
-                    f"≤{size_text(limits.max_value_bytes)} each · {plural(usage.services, 'service')} · "
-                    f"{plural(usage.tokens, 'token')}")
+        line.append("\n")
+        line.append(f"{secrets_text(site)} secrets ({secrets_fill(site):.0%})", style=fill_style(site))
+        line.append(f" · {size_text(usage.value_bytes)} of values, ≤{size_text(limits.max_value_bytes)} each")
+        line.append("\n")
+        line.append_text(counts_line(site))
         line.append(f"\nnames ≤{limits.max_name_length} · keeps {plural(limits.max_versions, 'version')} · "
                     f"trash {plural(limits.trash_days, 'day')} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
         return line

@@ -14,11 +14,11 @@ from textual.widgets import Static
 from shared.limits import EXPIRED_TOKEN_GRACE_DAYS
 from shared.models import Token
 from tui.client import SiteSecretsClient
-from tui.display import safe_text, short_time
+from tui.display import clipped, safe_text, short_time
 from tui.sitelimits import plural
 from tui.ui.keys import CLEAR_FILTER, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import RevokeToken, TokensChanged
-from tui.ui.widgets.compact_table import CompactTable, clipped
+from tui.ui.widgets.compact_table import CompactTable
 from tui.ui.widgets.data_pane import DataPane
 
 COLUMNS = ("name", "role", "site", "service", "created", "expires", "last used")
@@ -39,8 +39,10 @@ def has_expired(token: Token) -> bool:
 class TokensPane(DataPane):
     DEFAULT_CSS = """
     #tokens-table { height: 1fr; min-height: 4; }
-    #token-detail { height: 4; border-top: solid $primary; padding: 0 1; }
+    #token-detail { height: auto; min-height: 4; max-height: 8; border-top: solid $primary; padding: 0 1; }
     """
+    # Auto height: a name of 128 characters (CJK: 256 cells) wraps, and with a fixed three lines
+    # it pushed the expiry, the reason a token stopped working, out of sight.
     NAME = "tokens"
     PALETTE = "Tokens"
     FILTER_HINT = "filter tokens by name, role, site or service"

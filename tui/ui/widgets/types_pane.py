@@ -18,6 +18,7 @@ from shared.models import SecretType
 from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, bindings
 from tui.client import SiteSecretsClient
 from tui.display import safe_str, safe_text
+from tui.sitelimits import plural
 from tui.ui.messages import DeleteType, TypesChanged
 from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable
@@ -76,7 +77,7 @@ class TypesPane(DataPane):
         head.append_text(safe_text(kind.name, style="bold"))
         head.append(" (")
         head.append_text(safe_text(kind.key))
-        head.append(f"), used by {kind.secret_count} secret(s)\n")
+        head.append(f"), used by {plural(kind.secret_count, 'secret')}\n")
         head.append_text(safe_text(kind.description, multiline=True))
         code = Syntax(schema_text(kind.schema_), "json", theme="ansi_dark", word_wrap=True,
                       background_color="default")
