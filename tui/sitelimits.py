@@ -40,6 +40,15 @@ def raise_advice(setting: object, operator: bool) -> str:
     return f"Only the hosting operator can raise {field.key} ({field.label.lower()}); ask them, or make room first."
 
 
+def raise_command(setting: object) -> str:
+    """For the command line's 409 `limit_exceeded`: the command that raises `setting`, which only
+    the operator's token may run; "" for a setting this client does not know."""
+    field = next((field for field in LIMIT_FIELDS if field.key == setting), None)
+    if field is None:
+        return ""
+    return f"The hosting operator raises it: sitesecrets sites set SITE {field.flag} N."
+
+
 def size_text(count: int) -> str:
     """`count` bytes for a person: `512 B`, `1.5 KiB`, `12.0 MiB`."""
     if count < 1024:

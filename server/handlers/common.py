@@ -57,7 +57,7 @@ def check_room(call: Call, site: SiteRow, setting: str, held: int, what: str) ->
     `what` (`held` of them, counted in the writing transaction, so concurrent creates cannot pass it)."""
     limit = getattr(site_limits(call, site), setting)
     if held >= limit:
-        raise ApiError(ErrorCode.limit_exceeded, f"site {site.name!r} already holds its limit of {limit} {what}",
+        raise ApiError(ErrorCode.limit_exceeded, f"site {site.name!r} already holds its limit of {what}: {limit}",
                        {"limit": limit, "setting": setting})
 
 

@@ -47,6 +47,15 @@ def test_sites_ls_table_on_a_terminal_has_the_usage_columns(live: Live, cli, sit
     assert row.split()[1:9] == ["1/100", "1/2", "0/500", "0/100", "0/1000", "apps", "50%", "1"]
 
 
+def test_a_full_site_says_which_limit_and_the_command_that_raises_it(live: Live, cli, site):
+    live.ok("PATCH", f"/v1/sites/{site}", json={"limits": {"max_secrets": 1}})
+    live.put_secret(site, "FIRST", "v")
+    refused = cli("set", "SECOND", input="v", site=site)
+    assert refused.returncode == 1
+    assert refused.stderr == (f"sitesecrets: site {site!r} already holds its limit of secrets: 1. "
+                              "The hosting operator raises it: sitesecrets sites set SITE --max-secrets N.\n")
+
+
 def test_sites_create_prints_its_first_admin_token_once(live: Live, cli):
     name = fresh_name()
     made = cli("sites", "create", name, "--admin-token")

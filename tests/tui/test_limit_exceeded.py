@@ -28,7 +28,7 @@ async def test_the_operator_is_told_where_to_raise_a_full_sites_secret_limit(sta
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: "Not saved" in screen_text(app), message="refused")
         said = app.screen.query_one("#form-error", FieldError).message
-        assert said == f"Not saved: site {site!r} already holds its limit of 1 secrets. Raise Max secrets in the Sites tab (5, then e)."
+        assert said == f"Not saved: site {site!r} already holds its limit of secrets: 1. Raise Max secrets in the Sites tab (5, then e)."
     assert [s.name for s in admin.list_secrets(site)] == ["ONE"]
 
 
@@ -43,5 +43,5 @@ async def test_a_site_admin_is_told_only_the_hosting_operator_raises_the_app_lim
                          message="apps dialog")
         app.screen.query_one("#app-name", Input).value = "api"
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: "limit of 1 apps" in app.screen.query_one(Field).error, message="said in the dialog")
+        await wait_until(pilot, lambda: "limit of apps: 1" in app.screen.query_one(Field).error, message="said in the dialog")
         assert "Only the hosting operator can raise max_apps (max apps)" in app.screen.query_one(Field).error

@@ -153,6 +153,7 @@ def report(args: argparse.Namespace, exit_status: int, code: str, message: str, 
     the exit status beside it, so a script reads the reason without parsing a sentence; stdout
     stays empty either way. Otherwise one sentence, and a line per refused field."""
     from tui.display import json_text, safe_str
+    from tui.sitelimits import raise_command
 
     if getattr(args, "json", False):
         error: dict = {"code": code, "message": message, "details": details or {}}
@@ -160,6 +161,8 @@ def report(args: argparse.Namespace, exit_status: int, code: str, message: str, 
             error["status"] = status
         print(json_text({"error": error, "exit_status": exit_status}, indent=None), file=sys.stderr)
         return exit_status
+    if code == "limit_exceeded" and (advice := raise_command((details or {}).get("setting"))):
+        message = f"{message.rstrip('.')}. {advice}"
     print(f"sitesecrets: {safe_str(message)}", file=sys.stderr)
     for path, why in field_errors:
         print(f"  {safe_str(path or '/')}: {safe_str(why)}", file=sys.stderr)
