@@ -28,11 +28,16 @@ LIMIT_FIELDS = (
 )
 
 
+def field_of(setting: object) -> LimitField | None:
+    """The limit field named `setting` (a refusal's `details.setting`), or None for one unknown here."""
+    return next((field for field in LIMIT_FIELDS if field.key == setting), None)
+
+
 def raise_advice(setting: object, operator: bool) -> str:
     """What to do about a 409 `limit_exceeded` naming `setting` (its `details.setting`): the
     operator is told where the TUI raises it, anyone else that only the operator can; "" for a
     setting this client does not know."""
-    field = next((field for field in LIMIT_FIELDS if field.key == setting), None)
+    field = field_of(setting)
     if field is None:
         return ""
     if operator:
@@ -43,7 +48,7 @@ def raise_advice(setting: object, operator: bool) -> str:
 def raise_command(setting: object) -> str:
     """For the command line's 409 `limit_exceeded`: the command that raises `setting`, which only
     the operator's token may run; "" for a setting this client does not know."""
-    field = next((field for field in LIMIT_FIELDS if field.key == setting), None)
+    field = field_of(setting)
     if field is None:
         return ""
     return f"The hosting operator raises it: sitesecrets sites set SITE {field.flag} N."
