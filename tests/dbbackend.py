@@ -49,17 +49,48 @@ def settings_for(data_dir: Path, **kwargs: Any) -> Settings:
     return Settings(data_dir=data_dir, database_url=database_url(data_dir), **kwargs)
 
 
-def _admin():
+_sessions: dict[str, Any] = {}  # URL -> an open autocommit connection, most recently used last
+_MAX_SESSIONS = 4
+
+
+def _session(url: str):
+    """An autocommit connection to `url`, kept open for the next statement. A test reads the
+    database dozens of times (`db_rows` reads every table), and a new connection costs
+    PostgreSQL a process: over the suite that was most of a PostgreSQL test's time."""
     import psycopg
 
-    return psycopg.connect(base_url(), autocommit=True)
+    conn = _sessions.pop(url, None)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(url, autocommit=True)
+    _sessions[url] = conn
+    while len(_sessions) > _MAX_SESSIONS:
+        _sessions.pop(next(iter(_sessions))).close()
+    return conn
+
+
+def _execute(url: str, statement: str, params: tuple = ()):
+    """`statement` on the kept connection; once more on a new one if that connection had been cut
+    (a test that restarts or terminates PostgreSQL's sessions cuts ours too)."""
+    import psycopg
+
+    conn = _session(url)
+    try:
+        return conn.execute(statement, params)
+    except psycopg.OperationalError:
+        if not conn.broken:
+            raise
+        conn.close()
+        return _session(url).execute(statement, params)
+
+
+def _admin():
+    return _session(base_url())
 
 
 def new_schema_url() -> str:
     """A URL of the test database whose search path is a new, empty schema of its own."""
     name = f"{SCHEMA_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
-    with _admin() as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
+    _execute(base_url(), f"CREATE SCHEMA {name}")
     _made.append(name)
     return _url(name)
 
@@ -69,9 +100,8 @@ def drop_schemas() -> None:
     _free.clear()
     if not _made:
         return
-    with _admin() as conn:
-        for name in _made:
-            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+    for name in _made:
+        _execute(base_url(), f"DROP SCHEMA IF EXISTS {name} CASCADE")
     _made.clear()
 
 
@@ -101,28 +131,30 @@ def _fill(source: str) -> str:
     """A schema holding exactly the rows of `source`: a recycled one emptied, else a new one."""
     import psycopg
 
-    with _admin() as conn:
-        while _free:
-            schema = _free.pop()
-            try:
-                with conn.transaction():
-                    conn.execute("SET LOCAL lock_timeout = '2s'")  # a store left open must not hang the run
-                    _copy_rows(conn, source, schema)
-                return schema
-            except (psycopg.errors.LockNotAvailable, psycopg.errors.UndefinedTable):
-                continue  # still in use (or gone): leave it to the end-of-run drop
-        url = new_schema_url()
-        with psycopg.connect(url, autocommit=True) as fresh:
-            migrate(fresh)
-        with conn.transaction():
-            _copy_rows(conn, source, _schema_of(url))
-        return _schema_of(url)
+    conn = _admin()
+    while _free:
+        schema = _free.pop()
+        try:
+            with conn.transaction():
+                conn.execute("SET LOCAL lock_timeout = '2s'")  # a store left open must not hang the run
+                _copy_rows(conn, source, schema)
+            return schema
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.UndefinedTable):
+            continue  # still in use (or gone): leave it to the end-of-run drop
+    url = new_schema_url()
+    with psycopg.connect(url, autocommit=True) as fresh:
+        migrate(fresh)
+    with conn.transaction():
+        _copy_rows(conn, source, _schema_of(url))
+    return _schema_of(url)
 
 
 def _copy_rows(conn, source: str, target: str) -> None:
     # An exact copy: no trigger of the target fires (migration 5's would count the copied secrets
     # as changes, and their functions name tables by the search path, which here is not `target`'s).
     conn.execute("SET LOCAL session_replication_role = replica")
+    # a test's starting rows, not a write the product acknowledged: no need to wait for the WAL's flush
+    conn.execute("SET LOCAL synchronous_commit = off")
     conn.execute(f"DROP TRIGGER IF EXISTS no_audit ON {target}.audit_events")  # `refuse_audit_inserts` leftovers
     conn.execute(f"DROP FUNCTION IF EXISTS {target}.no_audit()")
     for table in reversed(EXACT_TABLES):
@@ -163,12 +195,9 @@ def rows(data_dir: Path, statement: str, *params: Any) -> list[dict[str, Any]]:
 
 def rows_at(url: str, statement: str, *params: Any) -> list[dict[str, Any]]:
     """`rows` for a PostgreSQL URL that belongs to no data directory."""
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        cursor = conn.execute(statement.replace("?", "%s"), params)
-        names = [c.name for c in cursor.description or []]
-        return [dict(zip(names, r)) for r in cursor.fetchall()] if cursor.description else []
+    cursor = _execute(url, statement.replace("?", "%s"), params)
+    names = [c.name for c in cursor.description or []]
+    return [dict(zip(names, r)) for r in cursor.fetchall()] if cursor.description else []
 
 
 def tables(data_dir: Path) -> list[str]:
