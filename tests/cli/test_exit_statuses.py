@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 from cli_helpers import REPO, Live, RecordingProxy
-from tui import cli, exitstatus, retry, run
+from tui import cli, crash, exitstatus, retry, run
 
 REFUSED, USAGE, TEMPORARY = 1, 2, 75
 
@@ -83,6 +83,15 @@ def test_a_stopped_server_exits_75_so_a_script_knows_to_try_again(sitesecrets, s
     status, said = sitesecrets("ls")
     assert status == TEMPORARY
     assert "no server socket" in said and "Traceback" not in said
+
+
+def test_the_tui_with_its_server_stopped_exits_75_with_the_sentence_every_command_says(sitesecrets, stopped,
+                                                                                     monkeypatch):
+    monkeypatch.setattr(crash, "disable_core_dumps", lambda: None)  # the test process stays debuggable
+    tui_status, tui_said = sitesecrets()  # no subcommand: the TUI, which checks its server before it opens
+    ls_status, ls_said = sitesecrets("ls")
+    assert tui_status == ls_status == TEMPORARY
+    assert tui_said.splitlines() == ls_said.splitlines()[-1:]  # ls says first that it tries again; the TUI does not
 
 
 # ----------------------------------------------------------------- --json: the error as JSON too
