@@ -19,7 +19,8 @@ it: nothing polls.
   passed on to CMD alone, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
-- The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
+- The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds,
+  or the server's `Retry-After` when it asks for longer (at most LONGEST_RETRY_AFTER).
 - As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
@@ -38,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
+from tui.envfetch import Prepared, RunError, Server, Unavailable, prepare, record_load, wait_for_change
 from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
@@ -51,6 +52,9 @@ unsupervised, in a session of its own, with its secrets."""
 WAIT_SECONDS = 60
 """How long one waiting fetch asks the server to hold it (the most the server grants)."""
 FIRST_RETRY, LAST_RETRY = 1.0, 30.0
+LONGEST_RETRY_AFTER = 300.0
+"""The longest `Retry-After` (of a 429 or 503) the watch waits: a server asking for an hour must
+not leave CMD unwatched for that long."""
 LONGEST_SETTLE = 30.0
 """Seconds after the first of a run of changes when CMD is restarted even if they keep coming
 (unless --settle itself is longer): a run of changes must not put a restart off for ever."""
@@ -107,6 +111,10 @@ class Orphaned:
 # ----------------------------------------------------------------- the threads that feed the queue
 
 
+sleep = time.sleep
+"""How the watch waits between fetches. Tests put a function here that records the delay."""
+
+
 class Backoff:
     """Delays of 1, 2, 4 ... 30 seconds, each drawn from its upper half, so that the functions
     of a host whose server restarts do not all come back in the same instant."""
@@ -133,7 +141,7 @@ def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
         except RunError as error:
             failing = True
             events.put(Unreachable(str(error)))
-            time.sleep(backoff.next())  # the retry delay itself, not a poll
+            sleep(retry_delay(backoff, error))  # the retry delay itself, not a poll
             continue
         if failing:
             failing = False
@@ -142,13 +150,20 @@ def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
             if time.monotonic() - asked < WAIT_SECONDS / 2:
                 # the server is shutting down (it ends waits at once) or something in between does
                 # not hold requests: asking again at once would spin
-                time.sleep(backoff.next())
+                sleep(backoff.next())
             else:
                 backoff.reset()
             continue
         backoff.reset()
         etag = answer.etag or etag
         events.put(Changed(answer.payload or {}))
+
+
+def retry_delay(backoff: Backoff, error: RunError) -> float:
+    """The next delay, at least the server's `Retry-After` (a 429 or 503), up to LONGEST_RETRY_AFTER:
+    coming back sooner than a busy server asked only adds to what keeps it busy."""
+    asked = error.retry_after if isinstance(error, Unavailable) else None
+    return max(backoff.next(), min(asked or 0.0, LONGEST_RETRY_AFTER))
 
 
 def await_exit(child: subprocess.Popen, events: queue.SimpleQueue) -> None:

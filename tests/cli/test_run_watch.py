@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -20,7 +21,9 @@ import shutil
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import REPO, Live, RecordingProxy, base_env
+from tui import watch
+from tui.envfetch import Server, fetch_env
 from waiting import wait_until
 
 CEILING = 60.0
@@ -524,3 +527,47 @@ def test_a_crashing_supervisor_leaves_no_core_file_and_the_command_keeps_its_own
             proc.wait(CEILING)
     dumped = [path.name for path in cwd.iterdir()]
     assert dumped == [], dumped
+
+
+# ----------------------------------------------------------------- told to wait, while it runs
+
+
+class Stop(Exception):
+    """Ends `watch.watch_changes`, which otherwise loops for as long as the command runs."""
+
+
+def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) -> tuple[list[float], int, list]:
+    """Run the watch loop here until its delays add up to `stop_after_slept` seconds (they pass at
+    once): (the delays, how many fetches it made, the events it put)."""
+    slept: list[float] = []
+    asked = []
+    real = watch.wait_for_change
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        if sum(slept) >= stop_after_slept:
+            raise Stop
+
+    monkeypatch.setattr(watch, "sleep", sleep)
+    monkeypatch.setattr(watch, "wait_for_change", lambda *args: asked.append(args) or real(*args))
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    with pytest.raises(Stop):
+        watch.watch_changes(server, etag, events)
+    put = []
+    while not events.empty():
+        put.append(events.get())
+    return slept, len(asked), put
+
+
+@pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watch.LONGEST_RETRY_AFTER)])
+def test_a_watch_answered_503_waits_the_retry_after_within_a_bound(live, watched, monkeypatch, retry_after, waited):
+    front = RecordingProxy(live.url)
+    try:
+        server = Server(front.url, watched.token, watched.site, "api")
+        etag = fetch_env(server).etag
+        front.unavailable(1, retry_after=retry_after)
+        slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=1)
+    finally:
+        front.close()
+    assert slept == [waited] and asked == 1
+    assert [type(event) for event in put] == [watch.Unreachable]
