@@ -21,6 +21,10 @@ it: nothing polls.
   says); starting it again is the job of the process manager above.
 - The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds,
   or the server's `Retry-After` when it asks for longer (at most LONGEST_RETRY_AFTER).
+- The server refusing the watch (the token revoked or expired, the service deleted): CMD keeps
+  running with the secrets it has, stderr says once that it no longer follows changes, and the
+  server is asked again every REFUSED_RETRY seconds, or as soon as the token's file or stored
+  login holds another token.
 - As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
@@ -37,9 +41,10 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tui.envfetch import Prepared, RunError, Server, Unavailable, prepare, record_load, wait_for_change
+from tui.credentials import CredentialsError, TokenSource
+from tui.envfetch import Prepared, Refusal, RunError, Server, Unavailable, prepare, record_load, wait_for_change
 from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
@@ -55,6 +60,13 @@ FIRST_RETRY, LAST_RETRY = 1.0, 30.0
 LONGEST_RETRY_AFTER = 300.0
 """The longest `Retry-After` (of a 429 or 503) the watch waits: a server asking for an hour must
 not leave CMD unwatched for that long."""
+REFUSED_RETRY = 300.0
+"""Seconds between asks while the server refuses the watch: a revoked token or a deleted service
+stays so until someone acts, and asking at an outage's rate would only load the server (and its
+bad-token throttle) for as long as CMD runs. Vault Agent's auto-auth backs off to 5 minutes too."""
+TOKEN_CHECK = 2.0
+"""Seconds between reads of the token's file while the server refuses the token in use: a
+rotated file resumes the watch within them, and a read of a small local file costs nothing."""
 LONGEST_SETTLE = 30.0
 """Seconds after the first of a run of changes when CMD is restarted even if they keep coming
 (unless --settle itself is longer): a run of changes must not put a restart off for ever."""
@@ -73,6 +85,7 @@ class Watch:
     grace: float
     settle: float
     retry_seconds: float = 0.0  # the first start's retry budget (tui.retry); later ones keep CMD running instead
+    token_source: TokenSource | None = None  # read again when the server refuses the token
 
 
 # ----------------------------------------------------------------- the events the main thread reads
@@ -103,6 +116,27 @@ class Reached:
     """The server answers again after an Unreachable."""
 
 
+@dataclass(frozen=True)
+class Refused:
+    """The server refuses the watch: HTTP `status` (401, 403, 404)."""
+
+    status: int
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """The server answers the watch again after a Refused, to `server` (with the token it took)."""
+
+    server: Server
+
+
+@dataclass(frozen=True)
+class TokenUnusable:
+    """What the token's place holds now cannot be used (a file mid-rotation, or readable by others)."""
+
+    reason: str
+
+
 class Orphaned:
     """SIGCHLD while the supervisor reaps orphans (a subreaper, or PID 1): a process CMD's
     processes left behind may have ended."""
@@ -131,22 +165,34 @@ class Backoff:
         self._tries = 0
 
 
-def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
-    """Hold a waiting fetch open, one after another, and put each changed environment on `events`."""
-    backoff, failing = Backoff(), False
+def watch_changes(server: Server, etag: str, events: queue.SimpleQueue, source: TokenSource | None = None) -> None:
+    """Hold a waiting fetch open, one after another, and put each changed environment on `events`.
+    After a refusal, `source` is read again for another token to ask with."""
+    backoff, failing, refused = Backoff(), False, None
     while True:
         asked = time.monotonic()
+        wait = 0 if refused else WAIT_SECONDS  # after a refusal: at once, whether it still stands
         try:
-            answer = wait_for_change(server, etag, WAIT_SECONDS)
+            answer = wait_for_change(server, etag, wait)
+        except Refusal as error:
+            if error.status != refused:
+                events.put(Refused(error.status))
+            refused, failing = error.status, False
+            server = after_refusal(server, source, events)
+            continue
         except RunError as error:
             failing = True
             events.put(Unreachable(str(error)))
             sleep(retry_delay(backoff, error))  # the retry delay itself, not a poll
             continue
-        if failing:
-            failing = False
+        if refused:
+            events.put(Resumed(server))
+        elif failing:
             events.put(Reached())
+        refused, failing = None, False
         if answer.status == 304:
+            if not wait:
+                continue
             if time.monotonic() - asked < WAIT_SECONDS / 2:
                 # the server is shutting down (it ends waits at once) or something in between does
                 # not hold requests: asking again at once would spin
@@ -157,6 +203,24 @@ def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
         backoff.reset()
         etag = answer.etag or etag
         events.put(Changed(answer.payload or {}))
+
+
+def after_refusal(server: Server, source: TokenSource | None, events: queue.SimpleQueue) -> Server:
+    """Wait REFUSED_RETRY seconds, or until `source` holds a token other than the refused one; the
+    server to ask next (with that token)."""
+    if source is None or source.read is None:
+        sleep(REFUSED_RETRY)
+        return server
+    for _ in range(round(REFUSED_RETRY / TOKEN_CHECK)):
+        sleep(TOKEN_CHECK)
+        try:
+            token = source.read()
+        except CredentialsError as error:  # the sentence names the file, never what it holds
+            events.put(TokenUnusable(str(error)))
+            continue
+        if token and token != server.token:
+            return replace(server, token=token)
+    return server
 
 
 def retry_delay(backoff: Backoff, error: RunError) -> float:
@@ -237,6 +301,13 @@ class Supervisor:
             self.say(f"{event.reason}; {self.name} keeps running, trying again")
         elif isinstance(event, Reached):
             self.say("the server answers again; watching for changes")
+        elif isinstance(event, Refused):
+            self.say(refused_sentence(self.watch, event.status))
+        elif isinstance(event, Resumed):
+            self.watch = replace(self.watch, server=event.server)  # loads are recorded with the token taken
+            self.say("the server answers the watch again; following changes")
+        elif isinstance(event, TokenUnusable):
+            self.say(f"{event.reason}; {self.name} keeps running, not following changes")
         elif isinstance(event, Orphaned):
             reap_orphans(None if self.child is None else self.child.pid)
             if self.draining and not group_alive(self.child.pid):
@@ -372,6 +443,24 @@ class Supervisor:
             tell(sentence)
 
 
+def refused_sentence(watch: Watch, status: int) -> str:
+    """What a refusal of the watch means for CMD, and what resumes it; never the token itself."""
+    service, site = watch.server.service, watch.server.site
+    why = {401: "the server no longer accepts the token (revoked or expired)",
+           403: f"the token may no longer read service {service}'s environment",
+           404: f"the server knows no service {service} in site {site} any more"}.get(
+        status, f"the server refuses the watch (HTTP {status})")
+    minutes = f"{REFUSED_RETRY / 60:g} minutes"
+    source = watch.token_source
+    if source is not None and source.read is not None:
+        again = f"asking again every {minutes}, and as soon as {source.where} holds another token"
+    else:
+        where = source.where if source is not None else "its token"
+        again = f"asking again every {minutes} ({where} cannot change while it runs: start it again for another token)"
+    return (f"{why}: {watch.command[0]} keeps running with the secrets it started with, but no longer "
+            f"follows changes; {again}")
+
+
 def tell(sentence: str) -> None:
     """One line on stderr. Its reader may have gone (`run --watch ... 2>&1 | logger`, the logger
     dead): the line is lost then, but the supervisor must not end over it and leave CMD alone."""
@@ -394,5 +483,5 @@ def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     status = supervisor.start(first)
     if status is not None:
         return status
-    threading.Thread(target=watch_changes, args=(watch.server, etag, events), daemon=True).start()
+    threading.Thread(target=watch_changes, args=(watch.server, etag, events, watch.token_source), daemon=True).start()
     return supervisor.run()

@@ -529,7 +529,44 @@ def test_a_crashing_supervisor_leaves_no_core_file_and_the_command_keeps_its_own
     assert dumped == [], dumped
 
 
-# ----------------------------------------------------------------- told to wait, while it runs
+# ----------------------------------------------------------------- refused, or told to wait, while it runs
+
+
+def revoke(live: Live, site: str) -> None:
+    """Revoke the service token `watched` minted for `site`."""
+    token = next(t for t in live.ok("GET", "/v1/tokens", params={"site": site})["items"] if t["service"] == "api")
+    live.ok("DELETE", f"/v1/tokens/{token['id']}", 204)
+
+
+def write_token(path: Path, token: str) -> None:
+    """Replace the token file as a rotation does: a new 0600 file renamed over the old one."""
+    fresh = path.with_suffix(".new")
+    fresh.write_text(token + "\n")
+    fresh.chmod(0o600)
+    fresh.replace(path)
+
+
+def test_a_revoked_token_leaves_the_child_running_says_so_once_and_a_new_token_file_resumes_the_watch(
+        live, watched, tmp_path):
+    """As Vault Agent keeps a rendered secret when its token goes: the command keeps the secrets it
+    started with (taking a site down because an admin revoked a token is worse), stderr says once
+    that it no longer follows changes, and the rotated token file is read again."""
+    token_file = tmp_path / "api.token"
+    write_token(token_file, watched.token)
+    with supervisor(live, watched, "--token-file", str(token_file)) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        revoke(live, watched.site)
+        update(live, watched.site, "unseen")  # wakes the held fetch, which finds its token revoked
+        wait_until(lambda: "no longer follows changes" in watched.said(), "the supervisor to say it stopped following")
+        assert proc.poll() is None and alive(started_with(watched, "first")["pid"])
+        assert started_with(watched, "unseen") is None
+        new_token = live.mint("service", watched.site, "api")
+        write_token(token_file, new_token)
+        wait_until(lambda: started_with(watched, "unseen"), "a start with the value set while refused")
+        assert live.service(watched.site, "api")["loaded_versions"][0]["version"] == 2  # recorded with the new token
+        said = watched.said()
+        assert said.count("no longer follows changes") == 1 and "cannot record the load" not in said
+        assert watched.token not in said and new_token not in said and "unseen" not in said
 
 
 class Stop(Exception):
@@ -557,6 +594,22 @@ def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) ->
     while not events.empty():
         put.append(events.get())
     return slept, len(asked), put
+
+
+@pytest.mark.parametrize("gone", ["token revoked", "service deleted"])
+def test_a_refused_watch_is_said_once_and_asked_again_only_every_few_minutes(live, watched, monkeypatch, gone):
+    """A refused token is no outage: asking again at the outage's 1 to 30 s would hammer the
+    server (and its bad-token throttle) for as long as the command runs."""
+    token = watched.token if gone == "token revoked" else live.admin_token  # the service gone: 404 to the admin
+    server = Server(live.url, token, watched.site, "api")
+    etag = fetch_env(server).etag
+    if gone == "token revoked":
+        revoke(live, watched.site)
+    else:
+        live.ok("DELETE", f"/v1/sites/{watched.site}/services/api", 204)
+    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=2 * watch.REFUSED_RETRY)
+    assert asked == 2  # at the start, and once REFUSED_RETRY had passed
+    assert [type(event) for event in put] == [watch.Refused]
 
 
 @pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watch.LONGEST_RETRY_AFTER)])
