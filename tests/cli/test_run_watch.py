@@ -22,7 +22,7 @@ import shutil
 import pytest
 
 from cli_helpers import REPO, Live, RecordingProxy, base_env
-from tui import watch
+from tui import watchfetch
 from tui.envfetch import Server, fetch_env
 from waiting import wait_until
 
@@ -570,7 +570,7 @@ def test_a_revoked_token_leaves_the_child_running_says_so_once_and_a_new_token_f
 
 
 class Stop(Exception):
-    """Ends `watch.watch_changes`, which otherwise loops for as long as the command runs."""
+    """Ends `watchfetch.watch_changes`, which otherwise loops for as long as the command runs."""
 
 
 def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) -> tuple[list[float], int, list]:
@@ -578,18 +578,18 @@ def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) ->
     once): (the delays, how many fetches it made, the events it put)."""
     slept: list[float] = []
     asked = []
-    real = watch.wait_for_change
+    real = watchfetch.wait_for_change
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
         if sum(slept) >= stop_after_slept:
             raise Stop
 
-    monkeypatch.setattr(watch, "sleep", sleep)
-    monkeypatch.setattr(watch, "wait_for_change", lambda *args: asked.append(args) or real(*args))
+    monkeypatch.setattr(watchfetch, "sleep", sleep)
+    monkeypatch.setattr(watchfetch, "wait_for_change", lambda *args: asked.append(args) or real(*args))
     events: queue.SimpleQueue = queue.SimpleQueue()
     with pytest.raises(Stop):
-        watch.watch_changes(server, etag, events)
+        watchfetch.watch_changes(server, etag, events)
     put = []
     while not events.empty():
         put.append(events.get())
@@ -607,12 +607,12 @@ def test_a_refused_watch_is_said_once_and_asked_again_only_every_few_minutes(liv
         revoke(live, watched.site)
     else:
         live.ok("DELETE", f"/v1/sites/{watched.site}/services/api", 204)
-    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=2 * watch.REFUSED_RETRY)
+    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=2 * watchfetch.REFUSED_RETRY)
     assert asked == 2  # at the start, and once REFUSED_RETRY had passed
-    assert [type(event) for event in put] == [watch.Refused]
+    assert [type(event) for event in put] == [watchfetch.Refused]
 
 
-@pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watch.LONGEST_RETRY_AFTER)])
+@pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watchfetch.LONGEST_RETRY_AFTER)])
 def test_a_watch_answered_503_waits_the_retry_after_within_a_bound(live, watched, monkeypatch, retry_after, waited):
     front = RecordingProxy(live.url)
     try:
@@ -623,4 +623,4 @@ def test_a_watch_answered_503_waits_the_retry_after_within_a_bound(live, watched
     finally:
         front.close()
     assert slept == [waited] and asked == 1
-    assert [type(event) for event in put] == [watch.Unreachable]
+    assert [type(event) for event in put] == [watchfetch.Unreachable]
