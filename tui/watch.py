@@ -170,7 +170,7 @@ class Supervisor:
         elif isinstance(event, Reached):
             self.say("the server answers again; watching for changes")
         elif isinstance(event, Refused):
-            self.say(refused_sentence(self.watch, event.status))
+            self.say(refused_sentence(self.watch, event.status, event.renewed))
         elif isinstance(event, Resumed):
             self.watch = replace(self.watch, server=event.server)  # loads are recorded with the token taken
             self.say("the server answers the watch again; following changes")
@@ -311,15 +311,17 @@ class Supervisor:
             tell(sentence)
 
 
-def refused_sentence(watch: Watch, status: int) -> str:
+def refused_sentence(watch: Watch, status: int, renewed: bool = False) -> str:
     """What a refusal of the watch means for CMD, and what resumes it; never the token itself."""
     service, site = watch.server.service, watch.server.site
-    why = {401: "the server no longer accepts the token (revoked or expired)",
-           403: f"the token may no longer read service {service}'s environment",
+    source = watch.token_source
+    new_token = f"the new token in {source.where}" if renewed and source is not None else None
+    why = {401: f"the server does not accept {new_token} either" if new_token
+                else "the server no longer accepts the token (revoked or expired)",
+           403: f"{new_token or 'the token'} may not read service {service}'s environment",
            404: f"the server knows no service {service} in site {site} any more"}.get(
         status, f"the server refuses the watch (HTTP {status})")
     minutes = f"{REFUSED_RETRY / 60:g} minutes"
-    source = watch.token_source
     if source is not None and source.read is not None:
         again = f"asking again every {minutes}, and as soon as {source.where} holds another token"
     else:

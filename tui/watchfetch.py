@@ -52,9 +52,11 @@ class Reached:
 
 @dataclass(frozen=True)
 class Refused:
-    """The server refuses the watch: HTTP `status` (401, 403, 404)."""
+    """The server refuses the watch: HTTP `status` (401, 403, 404); `renewed` when the token it
+    refuses is one read again after an earlier refusal."""
 
     status: int
+    renewed: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,16 +96,16 @@ class Backoff:
 def watch_changes(server: Server, etag: str, events: queue.SimpleQueue, source: TokenSource | None = None) -> None:
     """Hold a waiting fetch open, one after another, and put each changed environment on `events`.
     After a refusal, `source` is read again for another token to ask with."""
-    backoff, failing, refused = Backoff(), False, None
+    backoff, failing, refused = Backoff(), False, None  # refused: (status, token) of the refusal that stands
     while True:
         asked = time.monotonic()
         wait = 0 if refused else WAIT_SECONDS  # after a refusal: at once, whether it still stands
         try:
             answer = wait_for_change(server, etag, wait)
         except Refusal as error:
-            if error.status != refused:
-                events.put(Refused(error.status))
-            refused, failing = error.status, False
+            if (error.status, server.token) != refused:  # said once, and again for another token
+                events.put(Refused(error.status, renewed=refused is not None and refused[1] != server.token))
+            refused, failing = (error.status, server.token), False
             server = after_refusal(server, source, events)
             continue
         except RunError as error:

@@ -23,6 +23,7 @@ import pytest
 
 from cli_helpers import REPO, Live, RecordingProxy, base_env
 from tui import watchfetch
+from tui.credentials import TokenSource, token_source
 from tui.envfetch import Server, fetch_env
 from waiting import wait_until
 
@@ -583,15 +584,17 @@ class Stop(Exception):
     """Ends `watchfetch.watch_changes`, which otherwise loops for as long as the command runs."""
 
 
-def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) -> tuple[list[float], int, list]:
+def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float, source: TokenSource | None = None,
+             on_sleep=lambda: None) -> tuple[list[float], int, list]:
     """Run the watch loop here until its delays add up to `stop_after_slept` seconds (they pass at
-    once): (the delays, how many fetches it made, the events it put)."""
+    once, each after `on_sleep()`): (the delays, how many fetches it made, the events it put)."""
     slept: list[float] = []
     asked = []
     real = watchfetch.wait_for_change
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
+        on_sleep()
         if sum(slept) >= stop_after_slept:
             raise Stop
 
@@ -599,7 +602,7 @@ def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float) ->
     monkeypatch.setattr(watchfetch, "wait_for_change", lambda *args: asked.append(args) or real(*args))
     events: queue.SimpleQueue = queue.SimpleQueue()
     with pytest.raises(Stop):
-        watchfetch.watch_changes(server, etag, events)
+        watchfetch.watch_changes(server, etag, events, source)
     put = []
     while not events.empty():
         put.append(events.get())
@@ -620,6 +623,21 @@ def test_a_refused_watch_is_said_once_and_asked_again_only_every_few_minutes(liv
     slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=2 * watchfetch.REFUSED_RETRY)
     assert asked == 2  # at the start, and once REFUSED_RETRY had passed
     assert [type(event) for event in put] == [watchfetch.Refused]
+
+
+def test_a_new_token_in_the_file_that_is_refused_too_is_said_too(live, watched, monkeypatch, tmp_path):
+    token_file = tmp_path / "api.token"
+    write_token(token_file, watched.token)
+    server = Server(live.url, watched.token, watched.site, "api")
+    etag = fetch_env(server).etag
+    revoke(live, watched.site)
+    also_revoked = live.mint("service", watched.site, "api")
+    revoke(live, watched.site)
+    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=3 * watchfetch.TOKEN_CHECK,
+                                 source=token_source(live.url, token_file=str(token_file)),
+                                 on_sleep=lambda: write_token(token_file, also_revoked))
+    assert asked == 2  # the first token, then the file's new one, within one check of its rotation
+    assert put == [watchfetch.Refused(401), watchfetch.Refused(401, renewed=True)]
 
 
 @pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watchfetch.LONGEST_RETRY_AFTER)])
