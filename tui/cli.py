@@ -87,25 +87,34 @@ def settings_from(args: argparse.Namespace, url: str, local_token_file: str | No
                     local_token_file=local_token_file)
 
 
+class CannotOpen(Exception):
+    """The TUI cannot open: the token, the site or the server is not there. The message is one
+    sentence; `status` the exit status, every command's for the same failure (`tui.exitstatus`)."""
+
+    def __init__(self, sentence: str, status: int) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
 def connect(client, settings: Settings):
-    """Who the token is, or a `SystemExit` with one clear sentence instead of a traceback."""
+    """Who the token is, or CannotOpen with one clear sentence instead of a traceback. A server out
+    of reach, or one that cannot serve just now, is 75, so a script or a unit that opens the TUI
+    knows to try again later; a refusal is 1."""
     from tui.client import ApiError, ServerUnreachable
-    from tui.display import safe_str
+    from tui.exitstatus import REFUSED, TEMPORARY, for_http_status
 
     try:
         identity = client.whoami()
         client.get_site(identity.site or settings.site)
         return identity
     except ServerUnreachable as error:
-        why = f": {error.reason}" if error.reason else "; is it running?"
-        raise SystemExit(f"sitesecrets: cannot reach a server at {settings.url}{why}") from None
+        raise CannotOpen(str(error), TEMPORARY if error.temporary else REFUSED) from None
     except ApiError as error:
         if error.code == "unauthorized":
-            raise SystemExit("sitesecrets: the server rejected the token.") from None
+            raise CannotOpen("the server rejected the token.", REFUSED) from None
         if error.code == "not_found":
-            raise SystemExit(f"sitesecrets: there is no site {safe_str(settings.site)!r} for this token; "
-                             "pick one with --site.") from None
-        raise SystemExit(f"sitesecrets: {safe_str(error.message)}") from None
+            raise CannotOpen(f"there is no site {settings.site!r} for this token; pick one with --site.", REFUSED) from None
+        raise CannotOpen(error.message, for_http_status(error.status)) from None
 
 
 def build_app(client, settings: Settings):
@@ -121,7 +130,7 @@ def build_app(client, settings: Settings):
     started = in_thread(first_calls)
     from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
 
-    identity, first_load = started.result()  # connect's SystemExit, if any, is raised here
+    identity, first_load = started.result()  # connect's CannotOpen, if any, is raised here
     return SiteSecretsApp(client, settings, identity, first_load)
 
 
@@ -130,7 +139,13 @@ def run_tui(client, settings: Settings) -> int:
     from tui.crash import disable_core_dumps
 
     disable_core_dumps()
-    app = build_app(client, settings)
+    try:
+        app = build_app(client, settings)
+    except CannotOpen as error:
+        from tui.display import safe_str
+
+        print(f"sitesecrets: {safe_str(str(error))}", file=sys.stderr)  # as every command says why (`report`)
+        return error.status
     app.run()
     return app.return_code or 0
 

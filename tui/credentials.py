@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import dataclass
+from typing import Callable
 
 from tui.pins import Trust
 
@@ -212,6 +214,31 @@ def resolve_token(url: str, *, token: str | None = None, token_file: str | None 
     if environ.get(TOKEN_ENV):
         return _a_token(one_token(environ[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV)
     return load_credentials(config_dir(environ)).get(server_key(url))
+
+
+@dataclass(frozen=True)
+class TokenSource:
+    """Where `resolve_token` took a token from, for `run --watch`, which outlives it: after the
+    server refuses the token, `read()` gives what that place holds now (a rotated token file, a
+    new `sitesecrets login`), or `read` is None where it cannot change while this process runs
+    (--token, the environment). `where` names it for a message, never showing the token."""
+
+    where: str
+    read: Callable[[], str | None] | None = None
+
+
+def token_source(url: str, *, token: str | None = None, token_file: str | None = None,
+                 environ: dict[str, str] | os._Environ[str] = os.environ) -> TokenSource:
+    """The place `resolve_token` with the same arguments reads, by the same precedence."""
+    if token_file:
+        return TokenSource(f"the token file {token_file}", lambda: _a_token(read_token_file(token_file),
+                                                                            f"token file {token_file}"))
+    if token:
+        return TokenSource("the --token option")
+    if environ.get(TOKEN_ENV):
+        return TokenSource(TOKEN_ENV)
+    return TokenSource("the token `sitesecrets login` stored",
+                       lambda: load_credentials(config_dir(environ)).get(server_key(url)))
 
 
 def looks_like_token(text: str) -> bool:

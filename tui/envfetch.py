@@ -39,6 +39,15 @@ class Unavailable(RunError):
         self.retry_after = retry_after
 
 
+class Refusal(RunError):
+    """The server answered, and refused (401, 403, 404 ...): asking again the same way will not
+    change that. `status` is the HTTP status."""
+
+    def __init__(self, sentence: str, status: int) -> None:
+        super().__init__(sentence)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -134,12 +143,12 @@ def server_message(body: bytes) -> str | None:
 
 
 def ok_payload(answer: Answer) -> dict:
-    """The JSON object of a 200; RunError with the server's message otherwise."""
+    """The JSON object of a 200; Refusal with the server's message otherwise."""
     if answer.status == 200 and answer.payload is not None:
         return answer.payload
     error = (answer.payload or {}).get("error")
     message = error.get("message") if isinstance(error, dict) else None
-    raise RunError(str(message) if message else f"the server answered HTTP {answer.status}")
+    raise Refusal(str(message) if message else f"the server answered HTTP {answer.status}", answer.status)
 
 
 def call(url: str, token: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
@@ -177,10 +186,13 @@ def fetch_env(server: Server, retrier: Retrier | None = None) -> Answer:
 
 def wait_for_change(server: Server, etag: str, wait_seconds: int) -> Answer:
     """The environment answer once it is no longer the one `etag` names (a 200), or a 304 when
-    it still is after `wait_seconds`; RunError when the server cannot be reached or refuses."""
+    it still is after `wait_seconds` (0: at once); RunError when the server cannot be reached,
+    Refusal when it refuses."""
+    headers = {"If-None-Match": etag}
+    if wait_seconds:
+        headers["Prefer"] = f"wait={wait_seconds}"
     answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false",
-                      headers={"If-None-Match": etag, "Prefer": f"wait={wait_seconds}"},
-                      timeout=wait_seconds + REPLY_MARGIN)
+                      headers=headers, timeout=wait_seconds + REPLY_MARGIN)
     if answer.status != 304:
         ok_payload(answer)
     return answer

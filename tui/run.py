@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
+from tui.credentials import NO_TOKEN, CredentialsError, resolve_token, token_source
 from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load
 from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
@@ -158,7 +158,8 @@ def main(argv: list[str]) -> int:
 
             return supervise(Watch(server, command, inherited, set(args.allow_env), args.verbose,
                                    args.signal or DEFAULT_SIGNAL, DEFAULT_GRACE if args.grace is None else args.grace,
-                                   DEFAULT_SETTLE if args.settle is None else args.settle, retry_seconds),
+                                   DEFAULT_SETTLE if args.settle is None else args.settle, retry_seconds,
+                                   token_source(args.url, token=args.token, token_file=args.token_file)),
                              first, answer.etag)
         if first.versions is not None:
             record_load(server, first.versions, Retrier(retry_seconds))

@@ -19,7 +19,11 @@ it: nothing polls.
   passed on to CMD alone, and CMD runs on, watched as before.
 - CMD exiting by itself: the supervisor exits with its status (128+N for signal N, as a shell
   says); starting it again is the job of the process manager above.
-- The server out of reach: CMD keeps running; the fetch is retried after 1, 2, 4 ... 30 seconds.
+- The server out of reach: CMD keeps running, and stderr says so once (tui/watchfetch.py says
+  when the fetch is tried again).
+- The server refusing the watch (the token revoked or expired, the service deleted): CMD keeps
+  running with the secrets it has, and stderr says once that it no longer follows changes and
+  what resumes it: another token where its token came from (tui/watchfetch.py).
 - As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
@@ -30,27 +34,25 @@ from __future__ import annotations
 
 import os
 import queue
-import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from tui.envfetch import Prepared, RunError, Server, prepare, record_load, wait_for_change
+from tui.credentials import TokenSource
+from tui.envfetch import Prepared, RunError, Server, prepare, record_load
 from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
+from tui.watchfetch import REFUSED_RETRY, Changed, Reached, Refused, Resumed, TokenUnusable, Unreachable, watch_changes
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 PASSED_ON = (signal.SIGUSR1, signal.SIGUSR2)
 """Signals CMD gets as they come while it runs on and is watched (a server reopening its logs).
 Left at their default, these and SIGQUIT (ctrl+\\) ended the supervisor and left CMD running
 unsupervised, in a session of its own, with its secrets."""
-WAIT_SECONDS = 60
-"""How long one waiting fetch asks the server to hold it (the most the server grants)."""
-FIRST_RETRY, LAST_RETRY = 1.0, 30.0
 LONGEST_SETTLE = 30.0
 """Seconds after the first of a run of changes when CMD is restarted even if they keep coming
 (unless --settle itself is longer): a run of changes must not put a restart off for ever."""
@@ -69,9 +71,11 @@ class Watch:
     grace: float
     settle: float
     retry_seconds: float = 0.0  # the first start's retry budget (tui.retry); later ones keep CMD running instead
+    token_source: TokenSource | None = None  # read again when the server refuses the token
 
 
 # ----------------------------------------------------------------- the events the main thread reads
+# (and those of the fetch thread, tui/watchfetch.py)
 
 
 @dataclass(frozen=True)
@@ -85,70 +89,13 @@ class Exited:
     returncode: int
 
 
-@dataclass(frozen=True)
-class Changed:
-    payload: dict
-
-
-@dataclass(frozen=True)
-class Unreachable:
-    reason: str
-
-
-class Reached:
-    """The server answers again after an Unreachable."""
-
-
 class Orphaned:
     """SIGCHLD while the supervisor reaps orphans (a subreaper, or PID 1): a process CMD's
     processes left behind may have ended."""
 
 
 # ----------------------------------------------------------------- the threads that feed the queue
-
-
-class Backoff:
-    """Delays of 1, 2, 4 ... 30 seconds, each drawn from its upper half, so that the functions
-    of a host whose server restarts do not all come back in the same instant."""
-
-    def __init__(self) -> None:
-        self._tries = 0
-
-    def next(self) -> float:
-        ceiling = min(LAST_RETRY, FIRST_RETRY * 2 ** self._tries)
-        self._tries = min(self._tries + 1, 16)
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self._tries = 0
-
-
-def watch_changes(server: Server, etag: str, events: queue.SimpleQueue) -> None:
-    """Hold a waiting fetch open, one after another, and put each changed environment on `events`."""
-    backoff, failing = Backoff(), False
-    while True:
-        asked = time.monotonic()
-        try:
-            answer = wait_for_change(server, etag, WAIT_SECONDS)
-        except RunError as error:
-            failing = True
-            events.put(Unreachable(str(error)))
-            time.sleep(backoff.next())  # the retry delay itself, not a poll
-            continue
-        if failing:
-            failing = False
-            events.put(Reached())
-        if answer.status == 304:
-            if time.monotonic() - asked < WAIT_SECONDS / 2:
-                # the server is shutting down (it ends waits at once) or something in between does
-                # not hold requests: asking again at once would spin
-                time.sleep(backoff.next())
-            else:
-                backoff.reset()
-            continue
-        backoff.reset()
-        etag = answer.etag or etag
-        events.put(Changed(answer.payload or {}))
+# (and the one that follows the environment, tui/watchfetch.py)
 
 
 def await_exit(child: subprocess.Popen, events: queue.SimpleQueue) -> None:
@@ -222,6 +169,13 @@ class Supervisor:
             self.say(f"{event.reason}; {self.name} keeps running, trying again")
         elif isinstance(event, Reached):
             self.say("the server answers again; watching for changes")
+        elif isinstance(event, Refused):
+            self.say(refused_sentence(self.watch, event.status, event.renewed))
+        elif isinstance(event, Resumed):
+            self.watch = replace(self.watch, server=event.server)  # loads are recorded with the token taken
+            self.say("the server answers the watch again; following changes")
+        elif isinstance(event, TokenUnusable):
+            self.say(f"{event.reason}; {self.name} keeps running, not following changes")
         elif isinstance(event, Orphaned):
             reap_orphans(None if self.child is None else self.child.pid)
             if self.draining and not group_alive(self.child.pid):
@@ -357,6 +311,26 @@ class Supervisor:
             tell(sentence)
 
 
+def refused_sentence(watch: Watch, status: int, renewed: bool = False) -> str:
+    """What a refusal of the watch means for CMD, and what resumes it; never the token itself."""
+    service, site = watch.server.service, watch.server.site
+    source = watch.token_source
+    new_token = f"the new token in {source.where}" if renewed and source is not None else None
+    why = {401: f"the server does not accept {new_token} either" if new_token
+                else "the server no longer accepts the token (revoked or expired)",
+           403: f"{new_token or 'the token'} may not read service {service}'s environment",
+           404: f"the server knows no service {service} in site {site} any more"}.get(
+        status, f"the server refuses the watch (HTTP {status})")
+    minutes = f"{REFUSED_RETRY / 60:g} minutes"
+    if source is not None and source.read is not None:
+        again = f"asking again every {minutes}, and as soon as {source.where} holds another token"
+    else:
+        where = source.where if source is not None else "its token"
+        again = f"asking again every {minutes} ({where} cannot change while it runs: start it again for another token)"
+    return (f"{why}: {watch.command[0]} keeps running with the secrets it started with, but no longer "
+            f"follows changes; {again}")
+
+
 def tell(sentence: str) -> None:
     """One line on stderr. Its reader may have gone (`run --watch ... 2>&1 | logger`, the logger
     dead): the line is lost then, but the supervisor must not end over it and leave CMD alone."""
@@ -379,5 +353,5 @@ def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     status = supervisor.start(first)
     if status is not None:
         return status
-    threading.Thread(target=watch_changes, args=(watch.server, etag, events), daemon=True).start()
+    threading.Thread(target=watch_changes, args=(watch.server, etag, events, watch.token_source), daemon=True).start()
     return supervisor.run()

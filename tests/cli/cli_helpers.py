@@ -177,7 +177,7 @@ class RecordingProxy:
         import threading
 
         self.requests: list[tuple[str, str, int]] = []
-        self.canned: list[tuple[str | None, int, bytes, str | None]] = []
+        self.canned: list[tuple[str | None, int | None, bytes, str | None]] = []
         upstream_client = http_client(upstream)
         proxy = self
 
@@ -188,8 +188,9 @@ class RecordingProxy:
                 canned = next((c for c in proxy.canned if c[0] in (None, self.command)), None)
                 if canned is not None:
                     proxy.canned.remove(canned)
-                    self._answer(*canned[1:])
-                    return
+                    if canned[1] is not None:  # None: one to let through before the answers canned after it
+                        self._answer(*canned[1:])
+                        return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
                 answer = upstream_client.request(self.command, self.path, headers=headers, content=body or None)
                 self.send_response(answer.status_code)
@@ -224,10 +225,11 @@ class RecordingProxy:
         self._json = json
 
     def unavailable(self, times: int, code: str = "database_unavailable", retry_after: str | None = "1",
-                    method: str | None = None) -> None:
-        """Answer the next `times` requests (of `method`, else any) 503 `code` (with `Retry-After` unless None)."""
+                    method: str | None = None, after: int = 0) -> None:
+        """Answer the next `times` requests (of `method`, else any) 503 `code` (with `Retry-After` unless None),
+        once `after` such requests have gone through to the server."""
         body = self._json.dumps({"error": {"code": code, "message": "the server cannot serve just now", "details": {}}})
-        self.canned += [(method, 503, body.encode(), retry_after)] * times
+        self.canned += [(method, None, b"", None)] * after + [(method, 503, body.encode(), retry_after)] * times
 
     def close(self) -> None:
         self._server.shutdown()

@@ -16,7 +16,7 @@ from typing import Callable
 import pytest
 
 from cli_helpers import REPO, Live, RecordingProxy
-from tui import cli, exitstatus, retry, run
+from tui import cli, crash, exitstatus, retry, run
 
 REFUSED, USAGE, TEMPORARY = 1, 2, 75
 
@@ -83,6 +83,15 @@ def test_a_stopped_server_exits_75_so_a_script_knows_to_try_again(sitesecrets, s
     status, said = sitesecrets("ls")
     assert status == TEMPORARY
     assert "no server socket" in said and "Traceback" not in said
+
+
+def test_the_tui_with_its_server_stopped_exits_75_with_the_sentence_every_command_says(sitesecrets, stopped,
+                                                                                     monkeypatch):
+    monkeypatch.setattr(crash, "disable_core_dumps", lambda: None)  # the test process stays debuggable
+    tui_status, tui_said = sitesecrets()  # no subcommand: the TUI, which checks its server before it opens
+    ls_status, ls_said = sitesecrets("ls")
+    assert tui_status == ls_status == TEMPORARY
+    assert tui_said.splitlines() == ls_said.splitlines()[-1:]  # ls says first that it tries again; the TUI does not
 
 
 # ----------------------------------------------------------------- --json: the error as JSON too
@@ -231,6 +240,54 @@ def test_a_write_answered_503_exits_75_and_is_not_sent_again(live, site, sitesec
     assert status == TEMPORARY and "cannot serve just now" in said
     assert [method for method, _, _ in front.requests].count("DELETE") == 1 and slept == []
     assert live.secret(site, "GONE").status_code == 200
+
+
+def values_of(live: Live, site: str) -> dict[str, tuple[str, int]]:
+    """Each secret of the site: (value, version)."""
+    return {s["name"]: (live.reveal(site, s["name"]), s["version"])
+            for s in live.ok("GET", f"/v1/sites/{site}/secrets")["items"]}
+
+
+def test_an_import_with_overwrite_stopped_part_way_exits_75_and_the_same_import_again_completes_it(
+        live, site, sitesecrets, front, tmp_path):
+    """With --overwrite a second run writes the same values again, which makes no new version: a
+    script retrying on 75 finishes the import and changes nothing twice."""
+    live.put_secret(site, "OLD", "old")
+    dotenv = tmp_path / "in.env"
+    dotenv.write_text("OLD=new\nFRESH=1\nMORE=2\n")
+    front.unavailable(1, method="POST", after=1)  # OLD updated (PATCH), FRESH created, MORE refused
+    status, said = sitesecrets("import", str(dotenv), "--overwrite", url=front.url)
+    assert status == TEMPORARY
+    assert "import stopped at line 3 (MORE): 2 of 3 written (OLD, FRESH); not written: MORE" in said
+    assert "the same import again is safe" in said
+    status, said = sitesecrets("import", str(dotenv), "--overwrite")
+    assert status == 0, said
+    assert values_of(live, site) == {"OLD": ("new", 2), "FRESH": ("1", 1), "MORE": ("2", 1)}
+
+
+def test_an_import_without_overwrite_stopped_after_a_write_exits_1_and_says_to_import_again_with_overwrite(
+        live, site, sitesecrets, front, tmp_path):
+    """Run again as it was, it would be refused (`A exists`) and never finish: 75 would invite a
+    retry loop that cannot succeed, so it is 1 with what to do instead, which does succeed."""
+    dotenv = tmp_path / "in.env"
+    dotenv.write_text("A=1\nB=2\nC=3\n")
+    front.unavailable(1, method="POST", after=1)
+    status, said = sitesecrets("import", str(dotenv), url=front.url)
+    assert status == REFUSED
+    assert "import stopped at line 2 (B): the server cannot serve just now" in said
+    assert "1 of 3 written (A); not written: B, C" in said and "import again with --overwrite" in said
+    status, said = sitesecrets("import", str(dotenv), "--overwrite")
+    assert status == 0, said
+    assert values_of(live, site) == {"A": ("1", 1), "B": ("2", 1), "C": ("3", 1)}
+
+
+def test_an_import_stopped_before_any_write_exits_75(live, site, sitesecrets, front, tmp_path):
+    dotenv = tmp_path / "in.env"
+    dotenv.write_text("A=1\nB=2\n")
+    front.unavailable(1, method="POST")
+    status, said = sitesecrets("import", str(dotenv), url=front.url)
+    assert status == TEMPORARY and "written" not in said
+    assert values_of(live, site) == {}
 
 
 # ----------------------------------------------------------------- `run`, before it execs

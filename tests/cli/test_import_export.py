@@ -299,7 +299,7 @@ def test_an_import_stopped_part_way_names_what_it_had_written(live: Live, cli, s
     text = 'DB_A={"port": 2}\nDB_B={"port": "two"}\nNEW_ONE=1\n'
     result = cli("import", str(write(tmp_path, text)), "--overwrite", site=site)
     assert result.returncode == 1
-    assert "stopped at line 2 (DB_B); already written: DB_A" in result.stderr
+    assert "import stopped at line 2 (DB_B): 1 of 3 written (DB_A); not written: DB_B, NEW_ONE" in result.stderr
     assert values(live, site) == {"DB_A": '{"port": 2}', "DB_B": '{"port": 1}'}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -20,7 +21,10 @@ import shutil
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import REPO, Live, RecordingProxy, base_env
+from tui import watchfetch
+from tui.credentials import TokenSource, token_source
+from tui.envfetch import Server, fetch_env
 from waiting import wait_until
 
 CEILING = 60.0
@@ -288,6 +292,14 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def command_line(pid: int) -> str:
+    """`pid`'s command line, NUL-separated; empty once it has ended."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except FileNotFoundError:
+        return ""
+
+
 def in_a_pid_namespace() -> list[str]:
     """The words that run a command as PID 1 of a new PID namespace, as a container's entrypoint."""
     words = [shutil.which("unshare") or "unshare", "--pid", "--kill-child", "--mount-proc"]
@@ -314,9 +326,11 @@ def test_as_a_containers_pid_1_it_reaps_the_processes_the_child_orphans(live, wa
     try:
         wait_until(started.exists, "the child to orphan two processes")
         pid_1 = children(namespace.pid)[0]
-        wait_until(lambda: len(children(pid_1)) == 1, "the supervisor to reap the orphans")
-        program = children(pid_1)[0]
-        assert alive(program) and Path(f"/proc/{program}/cmdline").read_text() == "sleep\0" + "300\0"
+        # the program alone: the orphans reaped, and the script's shell has become the program (a
+        # shell not yet exec'd is one child too)
+        wait_until(lambda: [command_line(pid) for pid in children(pid_1)] == ["sleep\0" + "300\0"],
+                   "the supervisor to reap the orphans")
+        assert alive(children(pid_1)[0])
     finally:
         namespace.kill()  # --kill-child: PID 1 ends with it, and the kernel ends the rest of the namespace
         namespace.wait(CEILING)
@@ -524,3 +538,117 @@ def test_a_crashing_supervisor_leaves_no_core_file_and_the_command_keeps_its_own
             proc.wait(CEILING)
     dumped = [path.name for path in cwd.iterdir()]
     assert dumped == [], dumped
+
+
+# ----------------------------------------------------------------- refused, or told to wait, while it runs
+
+
+def revoke(live: Live, site: str) -> None:
+    """Revoke the service token `watched` minted for `site`."""
+    token = next(t for t in live.ok("GET", "/v1/tokens", params={"site": site})["items"] if t["service"] == "api")
+    live.ok("DELETE", f"/v1/tokens/{token['id']}", 204)
+
+
+def write_token(path: Path, token: str) -> None:
+    """Replace the token file as a rotation does: a new 0600 file renamed over the old one."""
+    fresh = path.with_suffix(".new")
+    fresh.write_text(token + "\n")
+    fresh.chmod(0o600)
+    fresh.replace(path)
+
+
+def test_a_revoked_token_leaves_the_child_running_says_so_once_and_a_new_token_file_resumes_the_watch(
+        live, watched, tmp_path):
+    """As Vault Agent keeps a rendered secret when its token goes: the command keeps the secrets it
+    started with (taking a site down because an admin revoked a token is worse), stderr says once
+    that it no longer follows changes, and the rotated token file is read again."""
+    token_file = tmp_path / "api.token"
+    write_token(token_file, watched.token)
+    with supervisor(live, watched, "--token-file", str(token_file)) as proc:
+        wait_until(lambda: started_with(watched, "first"), "the first start")
+        revoke(live, watched.site)
+        update(live, watched.site, "unseen")  # wakes the held fetch, which finds its token revoked
+        wait_until(lambda: "no longer follows changes" in watched.said(), "the supervisor to say it stopped following")
+        assert proc.poll() is None and alive(started_with(watched, "first")["pid"])
+        assert started_with(watched, "unseen") is None
+        new_token = live.mint("service", watched.site, "api")
+        write_token(token_file, new_token)
+        wait_until(lambda: started_with(watched, "unseen"), "a start with the value set while refused")
+        assert live.service(watched.site, "api")["loaded_versions"][0]["version"] == 2  # recorded with the new token
+        said = watched.said()
+        assert said.count("no longer follows changes") == 1 and "cannot record the load" not in said
+        assert watched.token not in said and new_token not in said and "unseen" not in said
+
+
+class Stop(Exception):
+    """Ends `watchfetch.watch_changes`, which otherwise loops for as long as the command runs."""
+
+
+def watching(server: Server, etag: str, monkeypatch, stop_after_slept: float, source: TokenSource | None = None,
+             on_sleep=lambda: None) -> tuple[list[float], int, list]:
+    """Run the watch loop here until its delays add up to `stop_after_slept` seconds (they pass at
+    once, each after `on_sleep()`): (the delays, how many fetches it made, the events it put)."""
+    slept: list[float] = []
+    asked = []
+    real = watchfetch.wait_for_change
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        on_sleep()
+        if sum(slept) >= stop_after_slept:
+            raise Stop
+
+    monkeypatch.setattr(watchfetch, "sleep", sleep)
+    monkeypatch.setattr(watchfetch, "wait_for_change", lambda *args: asked.append(args) or real(*args))
+    events: queue.SimpleQueue = queue.SimpleQueue()
+    with pytest.raises(Stop):
+        watchfetch.watch_changes(server, etag, events, source)
+    put = []
+    while not events.empty():
+        put.append(events.get())
+    return slept, len(asked), put
+
+
+@pytest.mark.parametrize("gone", ["token revoked", "service deleted"])
+def test_a_refused_watch_is_said_once_and_asked_again_only_every_few_minutes(live, watched, monkeypatch, gone):
+    """A refused token is no outage: asking again at the outage's 1 to 30 s would hammer the
+    server (and its bad-token throttle) for as long as the command runs."""
+    token = watched.token if gone == "token revoked" else live.admin_token  # the service gone: 404 to the admin
+    server = Server(live.url, token, watched.site, "api")
+    etag = fetch_env(server).etag
+    if gone == "token revoked":
+        revoke(live, watched.site)
+    else:
+        live.ok("DELETE", f"/v1/sites/{watched.site}/services/api", 204)
+    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=2 * watchfetch.REFUSED_RETRY)
+    assert asked == 2  # at the start, and once REFUSED_RETRY had passed
+    assert [type(event) for event in put] == [watchfetch.Refused]
+
+
+def test_a_new_token_in_the_file_that_is_refused_too_is_said_too(live, watched, monkeypatch, tmp_path):
+    token_file = tmp_path / "api.token"
+    write_token(token_file, watched.token)
+    server = Server(live.url, watched.token, watched.site, "api")
+    etag = fetch_env(server).etag
+    revoke(live, watched.site)
+    also_revoked = live.mint("service", watched.site, "api")
+    revoke(live, watched.site)
+    slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=3 * watchfetch.TOKEN_CHECK,
+                                 source=token_source(live.url, token_file=str(token_file)),
+                                 on_sleep=lambda: write_token(token_file, also_revoked))
+    assert asked == 2  # the first token, then the file's new one, within one check of its rotation
+    assert put == [watchfetch.Refused(401), watchfetch.Refused(401, renewed=True)]
+
+
+@pytest.mark.parametrize("retry_after, waited", [("45", 45.0), ("86400", watchfetch.LONGEST_RETRY_AFTER)])
+def test_a_watch_answered_503_waits_the_retry_after_within_a_bound(live, watched, monkeypatch, retry_after, waited):
+    front = RecordingProxy(live.url)
+    try:
+        server = Server(front.url, watched.token, watched.site, "api")
+        etag = fetch_env(server).etag
+        front.unavailable(1, retry_after=retry_after)
+        slept, asked, put = watching(server, etag, monkeypatch, stop_after_slept=1)
+    finally:
+        front.close()
+    assert slept == [waited] and asked == 1
+    assert [type(event) for event in put] == [watchfetch.Unreachable]

@@ -15,7 +15,7 @@ import pytest
 
 from cli_helpers import REPO, Live, base_env, run_text
 from pty_process import PtyProcess
-from tui.credentials import store_token
+from tui.credentials import resolve_token, store_token, token_source
 
 PRINT_ENV = [sys.executable, "-c", "import json,os,sys; sys.stdout.write(json.dumps(dict(os.environ)))"]
 
@@ -244,6 +244,23 @@ def test_run_reads_a_token_file(live, site, config, tmp_path):
                          "--service", "api", "--site", site, "--", *PRINT_ENV)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["FROM_FILE_RUN"] == "yes"
+
+
+def test_run_watch_reads_again_where_the_token_came_from_and_only_what_can_change(config, tmp_path):
+    """After the server refuses its token, `run --watch` reads the token's place again: a token file
+    or a login can hold a new one while it runs; --token and SITESECRETS_TOKEN cannot."""
+    url, environ = "http://127.0.0.1:8716", {"XDG_CONFIG_HOME": str(config)}
+    token_file = private_file(tmp_path / "api.token", "ss_first\n")
+    from_file = token_source(url, token_file=str(token_file), environ=environ)
+    private_file(token_file, "ss_rotated\n")
+    assert from_file.read() == "ss_rotated" and str(token_file) in from_file.where
+    store_token(str(config / "sitesecrets"), url, "ss_logged_in")
+    from_login = token_source(url, environ=environ)
+    assert from_login.read() == resolve_token(url, environ=environ) == "ss_logged_in"
+    store_token(str(config / "sitesecrets"), url, "ss_logged_in_again")
+    assert from_login.read() == "ss_logged_in_again"
+    assert token_source(url, environ={**environ, "SITESECRETS_TOKEN": "ss_env"}).read is None
+    assert token_source(url, token="ss_option", environ=environ).read is None
 
 
 def test_run_still_loads_neither_httpx_nor_pydantic_nor_textual():

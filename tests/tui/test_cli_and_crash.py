@@ -33,9 +33,17 @@ def test_plain_http_to_remote_host_refused_without_insecure():
     assert "plain http" in message and "--insecure" in message
 
 
-def test_unreachable_server_is_one_sentence():
-    assert _exit_message(["--url", "http://127.0.0.1:9", "--token", "ss_t"]) == \
-        "sitesecrets: cannot reach a server at http://127.0.0.1:9; is it running?"
+def _start_failure(argv: list[str], capsys) -> tuple[int, str]:
+    """(exit status, the last line of stderr) of a TUI that could not open: one sentence, as every
+    command says it (a warning about `--token` may come before it)."""
+    capsys.readouterr()
+    return cli.main(argv), capsys.readouterr().err.splitlines(keepends=True)[-1]
+
+
+def test_unreachable_server_is_one_sentence_and_exits_75_as_every_command_does(capsys):
+    status, said = _start_failure(["--url", "http://127.0.0.1:9", "--token", "ss_t"], capsys)
+    assert status == 75
+    assert said.startswith("sitesecrets: Cannot reach the server at http://127.0.0.1:9 (") and said.count("\n") == 1
 
 
 def test_missing_token_is_one_sentence(monkeypatch):
@@ -43,9 +51,9 @@ def test_missing_token_is_one_sentence(monkeypatch):
     assert "no token" in _exit_message([])
 
 
-def test_rejected_token_is_one_sentence(secrets_server):
-    assert _exit_message(["--url", secrets_server.url, "--token", "ss_not_a_real_token"]) == \
-        "sitesecrets: the server rejected the token."
+def test_rejected_token_is_one_sentence(secrets_server, capsys):
+    assert _start_failure(["--url", secrets_server.url, "--token", "ss_not_a_real_token"], capsys) == \
+        (1, "sitesecrets: the server rejected the token.\n")
 
 
 def test_environment_supplies_url_token_and_site(monkeypatch):
@@ -115,7 +123,7 @@ def test_cli_import_is_light_and_never_touches_server_or_textual():
 def test_start_up_failure_prints_no_traceback():
     result = subprocess.run([sys.executable, "-m", "tui.cli", "--url", "http://127.0.0.1:9"],
                             capture_output=True, text=True, env={**os.environ, "SITESECRETS_TOKEN": "ss_t"})
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 75 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0
 
 
@@ -156,6 +164,6 @@ async def test_crash_report_has_no_locals_and_no_message(make_app, capsys):
     assert "crash-local-secret" not in report and "revealed_value" not in report and "boom" not in report
 
 
-def test_unknown_site_is_one_sentence(secrets_server):
-    message = _exit_message(["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", "nope"])
-    assert message == "sitesecrets: there is no site 'nope' for this token; pick one with --site."
+def test_unknown_site_is_one_sentence(secrets_server, capsys):
+    assert _start_failure(["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", "nope"],
+                          capsys) == (1, "sitesecrets: there is no site 'nope' for this token; pick one with --site.\n")

@@ -53,13 +53,13 @@ def test_the_client_refuses_another_certificate_naming_the_pin(tmp_path, logged_
                                    "run `sitesecrets login` again")
 
 
-def test_the_tui_start_names_a_certificate_that_is_not_the_pinned_one(tmp_path, logged_in):
+def test_the_tui_start_names_a_certificate_that_is_not_the_pinned_one(tmp_path, logged_in, capsys):
     pinned, _ = make_certificate(tmp_path / "a")
     with tls_server(*make_certificate(tmp_path / "b")) as url:
         logged_in(url, pinned)
-        with pytest.raises(SystemExit) as caught:
-            cli.main(["--url", url])
-    assert "does not match the one pinned at login" in str(caught.value.code)
+        capsys.readouterr()
+        status = cli.main(["--url", url])
+    assert status == 1 and "does not match the one pinned at login" in capsys.readouterr().err
 
 
 def test_run_s_connection_refuses_another_certificate_naming_the_pin(tmp_path, logged_in):

@@ -137,23 +137,54 @@ def cmd_import(args: argparse.Namespace) -> None:
         typed = {s.name for s in scope if s.type}
         updates = sorted(plan.update, key=lambda e: e.name not in typed)  # stable: typed first, in file order
         held = {s.name: s.version for s in scope}
+        writes = [(e, False) for e in updates] + [(e, True) for e in plan.create]
         written: list[str] = []
         unchanged = 0  # updates the server took as no change: the secret already held that value
-        for entry, new in [(e, False) for e in updates] + [(e, True) for e in plan.create]:
+        for entry, new in writes:
             try:
                 if new:
                     client.create_secret(site, args.app, build(SecretCreate, name=entry.name, value=entry.value))
                 else:
                     after = client.update_secret(site, args.app, entry.name, build(SecretUpdate, value=entry.value))
                     unchanged += after.version == held[entry.name]
-            except (ApiError, ServerUnreachable):
+            except (ApiError, ServerUnreachable) as error:
                 if written:
-                    print(f"sitesecrets: import stopped at line {entry.line} ({entry.name}); "
-                          f"already written: {', '.join(written)}", file=sys.stderr)
+                    stopped_part_way(error, entry, written, [e.name for e, _ in writes[len(written):]], args.overwrite)
                 raise
             written.append(entry.name)
     same = f"; {unchanged} already held that value" if unchanged else ""
     print(f"imported {len(plan.create)} new and {len(plan.update) - unchanged} updated secret(s){same}", file=sys.stderr)
+
+
+def stopped_part_way(error: Exception, entry: Entry, written: list[str], not_written: list[str], overwrite: bool) -> None:
+    """Say what an import that failed at `entry` had written, and whether running it again is safe.
+
+    With --overwrite it is: each write sets a secret to the file's value, and one that already
+    holds it makes no new version, so a retry on 75 finishes the import. Without, the names it
+    wrote exist now and the same import would be refused ('exists') for ever: a failure that would
+    be 75 becomes Refused (1), naming the import that does finish it."""
+    from tui.client import ServerUnreachable
+    from tui.exitstatus import TEMPORARY, for_http_status
+
+    where = f"import stopped at line {entry.line} ({entry.name})"
+    progress = f"{len(written)} of {len(written) + len(not_written)} written ({', '.join(written)}); "
+    if isinstance(error, ServerUnreachable) and error.sent:  # cut off: the server may have written it all the same
+        progress += f"{entry.name} unknown (the answer was lost)"
+        progress += f", not written: {', '.join(not_written[1:])}" if not_written[1:] else ""
+    else:  # an answer: the server changes nothing when it refuses
+        progress += f"not written: {', '.join(not_written)}"
+    temporary = (error.temporary if isinstance(error, ServerUnreachable)
+                 else for_http_status(error.status) == TEMPORARY)
+    if not temporary:  # the server refused this value: the file needs a fix first, and the reason follows
+        print(f"sitesecrets: {where}: {progress}", file=sys.stderr)
+    elif overwrite:
+        print(f"sitesecrets: {where}: {progress}; the same import again is safe: it writes the same values, and a "
+              "secret that already holds its value gets no new version", file=sys.stderr)
+    else:
+        reason = str(error) if isinstance(error, ServerUnreachable) else error.message
+        raise Refused(f"{where}: {reason.rstrip('.')}; {progress}. The same import again would be refused, as those "
+                      "it wrote exist now: once the server answers, import again with --overwrite (it writes the same "
+                      "values, and a secret that already holds its value gets no new version)") from None
 
 
 def cmd_export(args: argparse.Namespace) -> None:
