@@ -202,9 +202,12 @@ class Application:
         written = self.denials.deny(event, may_write=wait is None)
         if written is None:
             limiter = self.denial_limiter
-            self.denials.deny(call.event("auth.rate_limited", site=principal.site, outcome="denied",
-                                         details={"reason": "denied", "role": principal.role.value,
-                                                  "threshold": limiter.threshold, "window_seconds": limiter.window}))
+            throttled = call.event("auth.rate_limited", site=principal.site, outcome="denied",
+                                   details={"reason": "denied", "role": principal.role.value,
+                                            "threshold": limiter.threshold, "window_seconds": limiter.window})
+            # one kind whatever the address: a token sending from address after address would
+            # otherwise write one event per throttled request (its first names its address)
+            self.denials.deny(throttled, kind=throttled._replace(source=None))
             raise ApiError(ErrorCode.rate_limited, f"this token was refused too many different requests; try again in {wait} s",
                            {"retry_after": wait}, headers=[("Retry-After", str(wait))])
         if written:

@@ -103,13 +103,15 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord, *, may_write: bool = True) -> bool | None:
+    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
         first event is durable. With `may_write` False, a denial no open window counts is left
-        alone (None): the caller refuses it otherwise. Raises what `audit.record` raises when
-        the event cannot be written; it is then not counted either."""
-        kind = event._replace(at="")
+        alone (None): the caller refuses it otherwise. `kind`: what makes denials the same (the
+        fields its count is written with), where that is less than the whole event; by default
+        the event itself. Raises what `audit.record` raises when the event cannot be written; it
+        is then not counted either."""
+        kind = (event if kind is None else kind)._replace(at="")
         with self._lock:
             while (window := self._windows.get(kind)) is not None and self._clock() < window.deadline:
                 window.count_one(event.at)

@@ -128,3 +128,34 @@ def test_repeats_count_toward_no_throttle(viewer, clock) -> None:
     for _ in range(3 * THRESHOLD):
         expect_error(reveal(viewer, "SAME"), 403, "forbidden")
     expect_error(reveal(viewer, "OTHER"), 403, "forbidden")
+
+
+def from_address(app, token: str, address: str) -> httpx.Client:
+    """A client of the app whose requests come from `address` (REMOTE_ADDR), as from another host."""
+    transport = httpx.WSGITransport(app=app, raise_app_exceptions=False, remote_addr=address)
+    return httpx.Client(transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_varying_the_address_makes_new_kinds_that_the_budget_still_counts(app, mint) -> None:
+    token = mint("viewer")
+    for n in range(THRESHOLD):  # the same request, each from an address of its own: each a new kind
+        with from_address(app, token, f"10.0.0.{n + 1}") as viewer:
+            expect_error(reveal(viewer, "SAME"), 403, "forbidden")
+    with from_address(app, token, "10.0.1.1") as viewer:
+        expect_error(reveal(viewer, "SAME"), 429, "rate_limited")
+
+
+def test_a_throttled_token_varying_its_address_is_audited_once_and_counted(app, mint, data_dir, clock, denials) -> None:
+    token = mint("viewer")
+    with from_address(app, token, "10.0.0.1") as viewer:
+        refuse_many(viewer)
+    for n in range(10):
+        with from_address(app, token, f"10.0.2.{n + 1}") as viewer:
+            expect_error(reveal(viewer, f"NEW{n}"), 429, "rate_limited")
+    [throttled] = events(data_dir, action="auth.rate_limited")
+    assert throttled["source"] == "10.0.2.1"  # the first throttled request's own address
+    clock.now += WINDOW
+    denials.flush_due()
+    counted = events(data_dir, action="auth.rate_limited")
+    assert [e["details"].get("repeated") for e in counted] == [None, 9]
+    assert counted[1]["source"] is None  # the count stands for requests from many addresses
