@@ -32,9 +32,10 @@ def path_target(action: str, params: dict[str, str]) -> str | None:
     return form.format(without_tokens(params[parameter])) if parameter in params else None
 
 
-def record(tx: Transaction, event: AuditRecord) -> None:
+def record(tx: Transaction, event: AuditRecord, *, site_gone: bool = False) -> None:
+    """Write `event` in `tx` (`site_gone`: see `Transaction.insert_audit`)."""
     try:
-        tx.insert_audit(event)
+        tx.insert_audit(event, site_gone=site_gone)
     except StorageFull:
         raise
     except Exception:

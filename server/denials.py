@@ -4,7 +4,8 @@ A token refused the same thing over and over (a viewer's script retrying a revea
 service token asking for another service's environment) would otherwise write one durable,
 hash-chained event per try: a log and an fsync load that every tenant of the host shares, grown
 without bound by any valid token. So a denial's *kind* is its event without its time (the same
-token, action, site, target, method, path and role, from the same address):
+token, action, site, target, method, path and role, from the same address) in the same lifetime
+of its site:
 
 - the first denial of a kind is written at once, durably, as any event (and before any repeat of
   it is answered), and opens a window of `window` seconds;
@@ -17,9 +18,21 @@ token, action, site, target, method, path and role, from the same address):
   counts of the windows open at that moment, never a window's first event.
 
 Every event goes through `audit.record` in a store write, so the chain holds them as any other.
+A site deleted (and its name perhaps taken again) while a window of it is open ends that window's
+lifetime: a denial of the new site is a kind of its own, and the old window's count goes to the
+log of no site (the operator's), never into the new site's (`Transaction.insert_audit`).
 Each process (a `serve --workers` worker, a replica) coalesces its own denials. At most
 `max_pending` kinds are counted at once: past that, a denial is written through as before, so a
 flood of distinct kinds costs memory in proportion to the cap, not to the flood.
+
+On PostgreSQL each first event is a transaction of its own (`store.write`), not grouped with the
+audited reads (`store.record`) as SQLite's writer groups everything. Measured
+(`python -m bench.denials_postgres`, 16 threads): grouping wins only while many first denials of
+one site wait on its chain's head (256 against 731 events/s), which the budgets
+(`denialbudget.py`) allow for at most 100 events a minute per site and process, under half a
+second of its own chain; spread over sites, a transaction each runs on the pool's connections side
+by side and was faster (946 against 602 events/s), and the recorder is shared with every tenant's
+environment fetches, which one tenant's denials would then queue in front of.
 """
 
 from __future__ import annotations
@@ -46,6 +59,11 @@ RETRY_SECONDS = 5.0
 """How long the flusher waits before trying again to write counts the store refused."""
 FLUSH_BATCH = 500
 """Counts written in one transaction by the flusher."""
+
+
+Kind = tuple[AuditRecord, "str | None"]
+"""A denial's kind: its event without its time (or the fewer fields its caller names), and the
+lifetime (uid) of its site when it came, None for no site or one that does not exist."""
 
 
 class _Window:
@@ -94,7 +112,7 @@ class DenialLog:
         self._background = background
         self._lock = threading.Condition()
         # oldest window first: each lasts `window`, so this is also the order in which they close
-        self._windows: OrderedDict[AuditRecord, _Window] = OrderedDict()
+        self._windows: OrderedDict[Kind, _Window] = OrderedDict()
         self._flusher: threading.Thread | None = None
         self._closed = False
         self._retry_at = 0.0
@@ -103,15 +121,17 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord, *, may_write: bool = True) -> bool | None:
+    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
         first event is durable. With `may_write` False, a denial no open window counts is left
-        alone (None): the caller refuses it otherwise. Raises what `audit.record` raises when
-        the event cannot be written; it is then not counted either."""
-        kind = event._replace(at="")
+        alone (None): the caller refuses it otherwise. `kind`: what makes denials the same (the
+        fields its count is written with), where that is less than the whole event; by default
+        the event itself. Raises what `audit.record` raises when the event cannot be written; it
+        is then not counted either."""
+        key = ((event if kind is None else kind)._replace(at=""), self._lifetime(event.site))
         with self._lock:
-            while (window := self._windows.get(kind)) is not None and self._clock() < window.deadline:
+            while (window := self._windows.get(key)) is not None and self._clock() < window.deadline:
                 window.count_one(event.at)
                 # a repeat is answered only once the first of its kind is durable
                 self._lock.wait_for(lambda counted=window: counted.opened is not None)
@@ -121,21 +141,21 @@ class DenialLog:
                 # have opened the kind's window since), else this one comes first
             if not may_write:
                 return None
-            earlier, window = self._open(kind)
-        events = [event]
+            earlier, window = self._open(key)
+        events = [(event, key[1])]
         if earlier is not None and earlier.count:
-            events.insert(0, earlier.summary(kind, event.at, self.window))
+            events.insert(0, (earlier.summary(key[0], event.at, self.window), key[1]))
         try:
             self._write(events)
         except BaseException:
             with self._lock:
                 if window is not None:
-                    if self._windows.get(kind) is window:
-                        del self._windows[kind]  # its repeats, waiting on it, are written one by one
+                    if self._windows.get(key) is window:
+                        del self._windows[key]  # its repeats, waiting on it, are written one by one
                     window.opened = False
                     self._lock.notify_all()
                 if earlier is not None and earlier.count:
-                    self._restore(kind, earlier)
+                    self._restore(key, earlier)
             raise
         if window is not None:
             with self._lock:
@@ -172,7 +192,13 @@ class DenialLog:
         with self._lock:
             self._lock.notify_all()
 
-    def _open(self, kind: AuditRecord) -> tuple[_Window | None, _Window | None]:
+    def _lifetime(self, site: str | None) -> str | None:
+        """The uid of the site named `site` now (None: no site, or none of that name): one indexed
+        read, so that a denial of a site made again under the same name is not counted as one of
+        its predecessor's."""
+        return None if site is None else self._store.lookup(lambda tx: tx.chain_of(site))
+
+    def _open(self, kind: Kind) -> tuple[_Window | None, _Window | None]:
         """Under the lock: the closed window of `kind` this request writes the count of (if any),
         and the window its own event opens (None when the log is closed or full: written through)."""
         earlier = self._windows.pop(kind, None)
@@ -182,7 +208,7 @@ class DenialLog:
         self._start_flusher()
         return earlier, window
 
-    def _restore(self, kind: AuditRecord, window: _Window) -> None:
+    def _restore(self, kind: Kind, window: _Window) -> None:
         """Under the lock: put back a closed window whose count could not be written, first in
         line to be written again (or into the window of its kind opened meanwhile)."""
         current = self._windows.get(kind)
@@ -209,7 +235,7 @@ class DenialLog:
                 return written
             at = utc_now()
             try:
-                self._write([window.summary(kind, at, self.window) for kind, window in batch])
+                self._write([(window.summary(kind[0], at, self.window), kind[1]) for kind, window in batch])
             except BaseException:
                 with self._lock:
                     for kind, window in reversed(batch):
@@ -217,10 +243,12 @@ class DenialLog:
                 raise
             written += len(batch)
 
-    def _write(self, events: list[AuditRecord]) -> None:
+    def _write(self, events: list[tuple[AuditRecord, str | None]]) -> None:
+        """Write each event of the lifetime (uid) it was counted in: one whose site's lifetime has
+        ended since goes to the log of no site."""
         def write(tx) -> None:
-            for event in events:
-                audit.record(tx, event)
+            for event, lifetime in events:
+                audit.record(tx, event, site_gone=event.site is not None and tx.chain_of(event.site) != lifetime)
 
         self._store.write(write)
 

@@ -1,6 +1,6 @@
 """Slowing down token guessing: after too many bad tokens from one address, that address waits.
-The same limiter, keyed by token id, throttles a token whose denials wrote too many events
-(`app.py`, `Application._deny`).
+The same limiter, keyed by token id and by site, throttles a token (or a site) whose denials wrote
+too many events (`denialbudget.py`).
 
 Kept in this process's memory: with several replicas, or the workers of `serve --workers N`, each
 counts its own failures, so a guesser gets at most `threshold` tries per window per process, still

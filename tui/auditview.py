@@ -1,5 +1,6 @@
 """The Audit tab's questions, without Textual: how a target filter is asked of the server, how one
-filtered batch of events is fetched, and how an event's target reads in a narrow column.
+filtered batch of events is fetched, how an event's target reads in a narrow column, and how many
+attempts a coalesced denial stands for.
 
 The server matches a `target` exactly or by a prefix ending in `*` (docs/API.md, query
 parameters). A user types a part of a target (`MAIN_DB`), so a part is matched here, over the
@@ -80,6 +81,14 @@ def short_target(action: str, target: str | None) -> str:
         return "-"
     kind = action.split(".", 1)[0]
     return target[len(kind) + 1:] if target.startswith(kind + ":") else target
+
+
+def repeated(event: AuditEvent) -> int | None:
+    """How many attempts one event stands for: a denial's repeats within its window, which the
+    server writes as one event with `details.repeated` (docs/API.md, "Repeated denials"); None
+    for an event that stands for itself alone."""
+    count = event.details.get("repeated") if isinstance(event.details, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
 
 
 def verified(site: str, result: AuditVerification) -> str:

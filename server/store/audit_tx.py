@@ -207,16 +207,18 @@ class AuditQueries:
 
     # ------------------------------------------------------------ writing
 
-    def insert_audit(self, event: AuditRecord) -> None:
+    def insert_audit(self, event: AuditRecord, *, site_gone: bool = False) -> None:
         """The event is keyed to the site of that name as it exists in this transaction, so it
         lands in the log (and the chain) of the site's current lifetime (and a site's deletion is
-        audited before the row goes)."""
-        if not self.defer_audit and not self._site_lock():
+        audited before the row goes). `site_gone`: the lifetime the event belongs to has ended (the
+        site was deleted, its name perhaps taken again since), so it goes to the chain of no site,
+        naming the site still: into the operator's log, never into a later lifetime's."""
+        if not self.defer_audit and not self._site_lock() and not site_gone:
             self._insert_now(event)
             return
         if self._pending_audit is None:
             self._pending_audit = []
-        uid = self._one("SELECT uid FROM sites WHERE name = ?", event.site) if event.site is not None else None
+        uid = self._one("SELECT uid FROM sites WHERE name = ?", event.site) if event.site is not None and not site_gone else None
         self._pending_audit.append((uid[0] if uid else None, event))
         if not self.defer_audit:
             self.seal_audit()

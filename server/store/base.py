@@ -429,7 +429,10 @@ class Transaction(Protocol):
     def touch_token(self, token_id: str, now: str) -> None: ...
     # audit
     audit_key: AuditKey | None
-    def insert_audit(self, event: AuditRecord) -> None: ...
+    def insert_audit(self, event: AuditRecord, *, site_gone: bool = False) -> None:
+        """Write `event` into the chain of its site's current lifetime (see `audit_tx.py`); with
+        `site_gone`, into the chain of no site (the lifetime it belongs to has ended)."""
+        ...
     def list_audit(self, site: str | None, filters: dict[str, str], limit: int, before: int | None) -> list[dict[str, Any]]:
         """Newest first: the events of the site named `site` in its current lifetime (never those of
         a deleted site of the same name), or with `site` None every event of every site and none."""

@@ -149,16 +149,17 @@ class PostgresTx(SqlTx):
 
     # ------------------------------------------------------------ audit events
 
-    def insert_audit(self, event: AuditRecord) -> None:
+    def insert_audit(self, event: AuditRecord, *, site_gone: bool = False) -> None:
         """Held by site name (not uid) until `seal_audit`, which reads every event's site and chain
         head in one statement; sealed at once unless `defer_audit`. Either way the event is keyed
-        to the site of that name as it exists in this transaction, as `AuditQueries` keys it."""
+        to the site of that name as it exists in this transaction, as `AuditQueries` keys it (held
+        by no name when `site_gone`: the chain of no site)."""
         if not self._writing:
-            super().insert_audit(event)  # refused by the read-only snapshot, as it always was
+            super().insert_audit(event, site_gone=site_gone)  # refused by the read-only snapshot, as it always was
             return
         if self._pending_audit is None:
             self._pending_audit = []
-        self._pending_audit.append((event.site, event))
+        self._pending_audit.append((None if site_gone else event.site, event))
         if not self.defer_audit:
             self.seal_audit()
 

@@ -2,8 +2,10 @@
 are counted (test_denials.py), but a token can vary what it is refused at will, each new kind one
 durable event. Past 20 written denials within 60 s, a further new kind is 429 `rate_limited` with
 `Retry-After`, audited as one `auth.rate_limited` of the token (its repeats counted); repeats of a
-kind already counted stay 403, and what the token may do is never refused. Both clocks are the
-tests' own."""
+kind already counted stay 403, and what the token may do is never refused. The tokens of one site
+share a budget too (100 within 60 s; smaller here), so a site's admin minting token after token cannot multiply
+the flood; the operator's tokens (bound to no site) are charged to none. Both clocks are the tests'
+own."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import httpx
 import pytest
 
 from apihelpers import SITE, audit_rows, create_secret, expect_error
-from server.app import DENIED_KINDS_PER_WINDOW, create_app
+from server.app import create_app
+from server.denialbudget import PER_TOKEN, DenialBudget
 from server.denials import DenialLog
-from server.ratelimit import FailureLimiter
 
 WINDOW = 60.0
-THRESHOLD = DENIED_KINDS_PER_WINDOW
+THRESHOLD = PER_TOKEN
+SITE_THRESHOLD = 2 * PER_TOKEN
+"""A site's budget, smaller than the server's (100) so that spending it takes fewer requests."""
 
 
 class Clock:
@@ -41,7 +45,7 @@ def denials(state, clock) -> DenialLog:
 
 @pytest.fixture
 def app(state, denials, clock):
-    application = create_app(state, denials=denials, denial_limiter=FailureLimiter(THRESHOLD, WINDOW, clock=clock))
+    application = create_app(state, denials=denials, denial_budget=DenialBudget(per_site=SITE_THRESHOLD, window=WINDOW, clock=clock))
     yield application
     application.close()
 
@@ -55,9 +59,9 @@ def reveal(api: httpx.Client, name: str) -> httpx.Response:
     return api.post(f"{SITE}/secrets/{name}/reveal")
 
 
-def refuse_many(viewer: httpx.Client, count: int = THRESHOLD) -> None:
+def refuse_many(viewer: httpx.Client, count: int = THRESHOLD, prefix: str = "S") -> None:
     for n in range(count):
-        expect_error(reveal(viewer, f"S{n}"), 403, "forbidden")
+        expect_error(reveal(viewer, f"{prefix}{n}"), 403, "forbidden")
 
 
 def events(data_dir, **where) -> list[dict]:
@@ -128,3 +132,91 @@ def test_repeats_count_toward_no_throttle(viewer, clock) -> None:
     for _ in range(3 * THRESHOLD):
         expect_error(reveal(viewer, "SAME"), 403, "forbidden")
     expect_error(reveal(viewer, "OTHER"), 403, "forbidden")
+
+
+def from_address(app, token: str, address: str) -> httpx.Client:
+    """A client of the app whose requests come from `address` (REMOTE_ADDR), as from another host."""
+    transport = httpx.WSGITransport(app=app, raise_app_exceptions=False, remote_addr=address)
+    return httpx.Client(transport=transport, base_url="http://testserver", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_varying_the_address_makes_new_kinds_that_the_budget_still_counts(app, mint) -> None:
+    token = mint("viewer")
+    for n in range(THRESHOLD):  # the same request, each from an address of its own: each a new kind
+        with from_address(app, token, f"10.0.0.{n + 1}") as viewer:
+            expect_error(reveal(viewer, "SAME"), 403, "forbidden")
+    with from_address(app, token, "10.0.1.1") as viewer:
+        expect_error(reveal(viewer, "SAME"), 429, "rate_limited")
+
+
+def test_a_throttled_token_varying_its_address_is_audited_once_and_counted(app, mint, data_dir, clock, denials) -> None:
+    token = mint("viewer")
+    with from_address(app, token, "10.0.0.1") as viewer:
+        refuse_many(viewer)
+    for n in range(10):
+        with from_address(app, token, f"10.0.2.{n + 1}") as viewer:
+            expect_error(reveal(viewer, f"NEW{n}"), 429, "rate_limited")
+    [throttled] = events(data_dir, action="auth.rate_limited")
+    assert throttled["source"] == "10.0.2.1"  # the first throttled request's own address
+    clock.now += WINDOW
+    denials.flush_due()
+    counted = events(data_dir, action="auth.rate_limited")
+    assert [e["details"].get("repeated") for e in counted] == [None, 9]
+    assert counted[1]["source"] is None  # the count stands for requests from many addresses
+
+
+@pytest.fixture
+def site_admin(client, mint) -> httpx.Client:
+    """An admin of site `default` alone: a tenant, who mints tokens of its own site."""
+    return client(mint("admin", site="default"))
+
+
+def site_viewer(client, site_admin: httpx.Client, n: int) -> httpx.Client:
+    response = site_admin.post("/v1/tokens", json={"name": f"minted-{n}", "role": "viewer", "site": "default"})
+    assert response.status_code == 201, response.text
+    return client(response.json()["token"])
+
+
+def spend_the_sites_budget(client, site_admin) -> None:
+    for n in range(SITE_THRESHOLD // THRESHOLD):
+        refuse_many(site_viewer(client, site_admin, n), prefix=f"T{n}-")
+
+
+def test_a_sites_tokens_together_write_no_more_than_the_sites_budget(client, site_admin, data_dir, clock, denials) -> None:
+    statuses = []
+    for n in range(SITE_THRESHOLD // THRESHOLD + 1):  # more tokens than the budget needs: the bound stays
+        viewer = site_viewer(client, site_admin, n)
+        statuses += [reveal(viewer, f"T{n}-{k}").status_code for k in range(THRESHOLD + 1)]
+    clock.now += WINDOW
+    denials.flush_due()
+    written = events(data_dir, site="default")
+    assert statuses.count(403) + len([e for e in written if e["details"].get("reason") == "denied" and "repeated" not in e["details"]]) == SITE_THRESHOLD
+    assert len(written) <= 2 * SITE_THRESHOLD + 2
+    assert set(statuses) == {403, 429}
+
+
+def test_the_sites_throttle_is_one_kind_whichever_token_is_refused(client, site_admin, data_dir, clock, denials) -> None:
+    spend_the_sites_budget(client, site_admin)
+    for n in range(3):
+        response = reveal(site_viewer(client, site_admin, 100 + n), "NEW")
+        details = expect_error(response, 429, "rate_limited")
+        assert details["retry_after"] == 60 and "site" in response.json()["error"]["message"]
+    clock.now += WINDOW
+    denials.flush_due()
+    first, count = events(data_dir, action="auth.rate_limited")
+    assert first["actor"] == "minted-100" and first["details"] == {"reason": "site_denied", "threshold": SITE_THRESHOLD,
+                                                                   "window_seconds": WINDOW}
+    assert (count["actor"], count["actor_id"], count["source"], count["details"]["repeated"]) == (None, None, None, 2)
+
+
+def test_the_operators_tokens_are_not_throttled_by_a_sites_budget(client, site_admin, mint) -> None:
+    spend_the_sites_budget(client, site_admin)
+    expect_error(reveal(site_viewer(client, site_admin, 100), "NEW"), 429, "rate_limited")
+    expect_error(reveal(client(mint("viewer")), "NEW"), 403, "forbidden")
+
+
+def test_another_sites_tokens_are_not_throttled_by_its_budget(client, site_admin, api, mint) -> None:
+    assert api.post("/v1/sites", json={"name": "other"}).status_code == 201
+    spend_the_sites_budget(client, site_admin)
+    other = client(mint("viewer", site="other"))
+    expect_error(other.post("/v1/sites/other/secrets/NEW/reveal"), 403, "forbidden")

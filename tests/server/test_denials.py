@@ -164,6 +164,29 @@ def test_the_log_shows_the_count_to_the_sites_admins(api, viewer, clock, denials
     assert [(e["outcome"], e["details"].get("repeated")) for e in items] == [("denied", 1), ("denied", None)]
 
 
+def test_a_count_from_before_a_site_was_deleted_and_made_again_is_not_the_new_sites(api, viewer, clock, denials) -> None:
+    """A site's log is its lifetime's (docs/API.md): the repeats counted before the name was deleted
+    and taken again are not the new site's, and a denial of the new site is a first of its own."""
+    def denied_in_gamma() -> None:
+        expect_error(viewer.post("/v1/sites/gamma/secrets/A/reveal"), 403, "forbidden")
+
+    assert api.post("/v1/sites", json={"name": "gamma"}).status_code == 201
+    for _ in range(3):
+        denied_in_gamma()
+    assert api.delete("/v1/sites/gamma").status_code == 204
+    assert api.post("/v1/sites", json={"name": "gamma"}).status_code == 201
+    denied_in_gamma()
+    denied_in_gamma()
+    clock.advance(WINDOW)
+    denials.flush_due()
+    new_site = api.get("/v1/sites/gamma/audit", params={"action": "secret.reveal"}).json()["items"]
+    assert [repeated(e) for e in new_site] == [1, None]  # its own first and count, nothing older
+    everything = api.get("/v1/audit", params={"action": "secret.reveal"}).json()["items"]
+    assert sorted(repeated(e) or 0 for e in everything) == [0, 0, 1, 2]  # the old count kept, for the operator
+    assert next(e for e in everything if repeated(e) == 2)["site"] == "gamma"
+    assert api.get("/v1/sites/gamma/audit/verify").json()["ok"] is True
+
+
 def test_past_the_cap_of_open_windows_denials_are_written_through(state, client, mint, data_dir, clock) -> None:
     capped = DenialLog(state.store, window=WINDOW, clock=clock, background=False, max_pending=2)
     viewer = httpx.Client(transport=httpx.WSGITransport(app=create_app(state, denials=capped)), base_url="http://testserver",
@@ -226,6 +249,9 @@ class HeldStore:
     def release(self, *, fail: bool = False) -> None:
         self.fail = fail
         self._go.set()
+
+    def lookup(self, fn):
+        return self._store.lookup(fn)
 
     def write(self, fn):
         if not self._go.is_set():

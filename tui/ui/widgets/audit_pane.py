@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from shared.audit_actions import AUDIT_ACTIONS, action_groups
 from shared.models import AuditEvent, AuditVerification
-from tui.auditview import AuditBatch, fetch_batch, short_target, target_query, verified
+from tui.auditview import AuditBatch, fetch_batch, repeated, short_target, target_query, verified
 from tui.display import clipped, safe_str, safe_text, short_time
 from tui.ui.keys import FILTER, REFRESH, Key, bindings
 from tui.ui.widgets.data_pane import NO_SITE, DataPane
@@ -222,9 +222,12 @@ class AuditPane(DataPane):
         return ((str(event.id), event) for event in self.data or [])
 
     def cells(self, event: AuditEvent) -> list[Text]:
+        action = safe_text(event.action)
+        repeats = repeated(event)
+        if repeats:
+            action.append(f" ×{repeats:,}", style="bold")
         return [Text(table_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
-                safe_text(event.action), clipped(event.actor, ACTOR_WIDTH),
-                safe_text(short_target(event.action, event.target))]
+                action, clipped(event.actor, ACTOR_WIDTH), safe_text(short_target(event.action, event.target))]
 
     def show(self, event: AuditEvent | None) -> None:
         line = Text(no_wrap=True, overflow="ellipsis")
