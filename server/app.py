@@ -18,7 +18,7 @@ from . import audit
 from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
 from .denials import DenialLog
-from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
+from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, too_long, validation_error, BASE_HEADERS
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
@@ -96,8 +96,7 @@ class Application:
         if oversized is not None:
             # refused before any token lookup, audit or log line: no name is this long, and a
             # hostile one must not cost a row (or a log line) its size
-            raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
-                           {"parameter": oversized, "max_length": route.max_length(oversized)})
+            raise too_long(oversized, route.max_length(oversized))
         _refuse_control_characters_in_query(request, route)
         call = Call(request, None, self.state, route, utc_now(), self.router.routes)
         if route.permission is not Permission.public:
