@@ -1,4 +1,5 @@
-"""`sitesecrets sites ls | create | set | rm` and `token ... --site`: the operator's console from the shell."""
+"""`sitesecrets sites ls | create | set | rm` and `token ... --site`: the operator's console from the shell.
+The `sites` commands name their site as their argument (`sites set SITE`), never with `--site`."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import itertools
 import json
 import sys
 
+import pytest
+
 from cli_helpers import REPO, Live, base_env
 from pty_process import PtyProcess
+from tui import cli as sitesecrets_cli
 
 _names = itertools.count()
 
@@ -193,3 +197,44 @@ def test_token_create_site_binds_the_token(live: Live, cli, site):
 def test_token_create_json_holds_the_token_once(live: Live, cli, site):
     made = as_json(cli("token", "create", "--name", "j", "--role", "viewer", "--site", site, "--json"))
     assert made["site"] == site and made["token"].startswith("ss_")
+
+
+@pytest.fixture
+def sitesecrets(live: Live, monkeypatch, capsys):
+    """`sitesecrets(*args)`: the command run in this process as the operator would run it;
+    (exit status, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("SITESECRETS_URL", live.url)
+        monkeypatch.setenv("SITESECRETS_TOKEN", live.admin_token)
+        capsys.readouterr()
+        try:
+            status = sitesecrets_cli.main(list(args))
+        except SystemExit as ended:  # argparse: --help, and its own usage errors
+            status = ended.code
+        printed = capsys.readouterr()
+        return status, printed.out, printed.err
+
+    return run
+
+
+@pytest.mark.parametrize("action", ["create", "set", "rm"])
+def test_sites_commands_say_in_their_usage_that_the_site_is_their_argument(sitesecrets, action):
+    status, out, _ = sitesecrets("sites", action, "--help")
+    assert status == 0
+    usage = out.split("\n\n")[0]
+    assert usage.rstrip().endswith("SITE") and "--site" not in usage
+
+
+@pytest.mark.parametrize("argv", [["set", "--max-secrets", "5"], ["rm"], ["create"]], ids=" ".join)
+def test_sites_commands_given_site_as_an_option_say_it_is_their_argument_and_change_nothing(live: Live, sitesecrets, site, argv):
+    action, *rest = argv
+    status, out, err = sitesecrets("sites", action, "--site", site, *rest)
+    assert status == 2 and out == ""
+    assert f"sitesecrets sites {action}: error:" in err and f"sites {action} SITE" in err
+    assert live.ok("GET", f"/v1/sites/{site}")["limits"]["max_secrets"] == 100
+
+
+def test_sites_ls_given_a_site_says_it_lists_every_site(sitesecrets, site):
+    status, out, err = sitesecrets("sites", "ls", "--site", site)
+    assert status == 2 and out == "" and "lists every site" in err
