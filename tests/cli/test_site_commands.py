@@ -238,3 +238,48 @@ def test_sites_commands_given_site_as_an_option_say_it_is_their_argument_and_cha
 def test_sites_ls_given_a_site_says_it_lists_every_site(sitesecrets, site):
     status, out, err = sitesecrets("sites", "ls", "--site", site)
     assert status == 2 and out == "" and "lists every site" in err
+
+
+def named_token(live: Live, name: str, site: str | None) -> str:
+    """A viewer token called `name` (of `site`, or of none); its id."""
+    return live.ok("POST", "/v1/tokens", 201, json={"name": name, "role": "viewer", **({"site": site} if site else {})})["id"]
+
+
+def token_ids(live: Live) -> set[str]:
+    return {t["id"] for t in live.ok("GET", "/v1/tokens")["items"]}
+
+
+def test_token_revoke_by_name_within_a_site_revokes_that_sites_token_alone(live: Live, sitesecrets, site):
+    other = live.new_site("other")
+    mine, theirs = named_token(live, "deploy", site), named_token(live, "deploy", other)
+    status, _, err = sitesecrets("token", "revoke", "deploy", "--site", site)
+    assert status == 0, err
+    assert f"revoked {mine}" in err
+    assert mine not in token_ids(live) and theirs in token_ids(live)
+
+
+def test_token_revoke_of_a_name_two_tokens_hold_names_their_ids_and_revokes_neither(live: Live, sitesecrets, site):
+    first, second = named_token(live, "twin", site), named_token(live, "twin", site)
+    status, _, err = sitesecrets("token", "revoke", "twin", "--site", site)
+    assert status == 1 and first in err and second in err and "nothing was revoked" in err
+    assert {first, second} <= token_ids(live)
+
+
+def test_token_revoke_of_a_name_no_token_holds_exits_1(sitesecrets, site):
+    status, _, err = sitesecrets("token", "revoke", "nobody", "--site", site)
+    assert status == 1 and "no token named 'nobody'" in err and site in err
+
+
+def test_token_revoke_of_an_id_with_another_site_revokes_nothing(live: Live, sitesecrets, site):
+    other = live.new_site("other")
+    theirs = named_token(live, "elsewhere", other)
+    status, _, err = sitesecrets("token", "revoke", theirs, "--site", site)
+    assert status == 1 and f"not bound to site {site!r}" in err and "nothing was revoked" in err
+    assert theirs in token_ids(live)
+
+
+def test_token_revoke_of_an_id_with_its_site_revokes_it(live: Live, sitesecrets, site):
+    mine = named_token(live, "mine", site)
+    status, _, err = sitesecrets("token", "revoke", mine, "--site", site)
+    assert status == 0, err
+    assert mine not in token_ids(live)
