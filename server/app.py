@@ -89,7 +89,7 @@ class Application:
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
             if allowed:
-                raise ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here",
+                raise ApiError(ErrorCode.method_not_allowed, f"{_method_named(request.method)} is not allowed here",
                                {"allowed": allowed}, headers=[("Allow", ", ".join(allowed))])
             raise ApiError(ErrorCode.not_found, "no such path")
         oversized = route.oversized(params)
@@ -219,6 +219,16 @@ def _refuse_control_characters_in_query(request: Request, route: Route) -> None:
     if bad:
         raise validation_error([{"path": pointer([name]), "message": "must not contain control characters"} for name in bad],
                                "the query string holds control characters")
+
+
+_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def _method_named(method: str) -> str:
+    """A 405's name for the method asked: itself when it is one of HTTP's own, else "this method".
+    Any token is a method, as long as the request head allows (68 KiB), and this answer is given
+    before a token is looked up: it must not grow with what anyone sends."""
+    return method if method in _STANDARD_METHODS else "this method"
 
 
 def _forbidden_message(principal: Principal, route: Route) -> str:
