@@ -204,9 +204,10 @@ def sitesecrets(live: Live, monkeypatch, capsys):
     """`sitesecrets(*args)`: the command run in this process as the operator would run it;
     (exit status, stdout, stderr)."""
 
-    def run(*args: str) -> tuple[int, str, str]:
+    def run(*args: str, token: str | None = None) -> tuple[int, str, str]:
         monkeypatch.setenv("SITESECRETS_URL", live.url)
-        monkeypatch.setenv("SITESECRETS_TOKEN", live.admin_token)
+        monkeypatch.setenv("SITESECRETS_TOKEN", token or live.admin_token)
+        monkeypatch.delenv("SITESECRETS_SITE", raising=False)
         capsys.readouterr()
         try:
             status = sitesecrets_cli.main(list(args))
@@ -283,3 +284,18 @@ def test_token_revoke_of_an_id_with_its_site_revokes_it(live: Live, sitesecrets,
     status, _, err = sitesecrets("token", "revoke", mine, "--site", site)
     assert status == 0, err
     assert mine not in token_ids(live)
+
+
+def test_a_site_admin_who_names_no_site_is_told_the_default_was_asked_for_and_how_to_name_its_own(live: Live, sitesecrets, site):
+    # the README's customer admin: `sitesecrets login` with the token `sites create --admin-token`
+    # printed, then `sitesecrets ls`, which asks for site 'default', which that token cannot see
+    status, out, err = sitesecrets("ls", token=live.mint("admin", site))
+    assert status == 1 and out == ""
+    assert err == ("sitesecrets: site does not exist (site 'default' is the one asked for when no --site or "
+                   "SITESECRETS_SITE names another): name your site with --site SITE or SITESECRETS_SITE\n")
+
+
+@pytest.mark.parametrize("name", ["NO_SUCH_SECRET_HERE", "N" * 5000], ids=["missing", "longer than any"])
+def test_a_missing_secret_of_the_default_site_says_nothing_of_sites(live: Live, sitesecrets, name):
+    status, _, err = sitesecrets("get", name)
+    assert status == 1 and "--site" not in err
