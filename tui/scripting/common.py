@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
 from tui.exitstatus import for_http_status
 from tui.retry import BUDGET_VAR, budget_from_environment
+from tui.settings import default_site_hint
 
 
 class UsageError(Exception):
@@ -60,23 +61,8 @@ def site_of(args: argparse.Namespace) -> str:
     site = default_site() if site is None else site
     if not site:
         raise UsageError(f"{EMPTY_SITE}; nothing was done")
-    args.asked_site = site  # for `unknown_site_hint`
+    args.asked_site = site  # for a 404's `default_site_hint`
     return site
-
-
-def unknown_site_hint(args: argparse.Namespace, error) -> str:
-    """What to add to a 404 for site 'default' itself: it is the site asked for when no --site or
-    SITESECRETS_SITE names one, and a token bound to another site never sees it (the TUI opens
-    the token's own site; a command cannot know that site without asking the server first)."""
-    from tui.settings import DEFAULT_SITE, SITE_VARIABLE
-
-    if getattr(args, "asked_site", None) != DEFAULT_SITE or error.code != "not_found":
-        return ""
-    details = error.details or {}
-    if details and details.get("resource") != "site":  # a site-bound token is told of other sites with none
-        return ""
-    return (f" (site '{DEFAULT_SITE}' is the one asked for when no --site or {SITE_VARIABLE} names another): "
-            f"name your site with --site SITE or {SITE_VARIABLE}")
 
 
 def url_of(args: argparse.Namespace) -> str:
@@ -157,7 +143,7 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except ServerUnreachable as error:
         return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        hint = unknown_site_hint(args, error)
+        hint = default_site_hint(getattr(args, "asked_site", ""), error.details) if error.code == "not_found" else ""
         message = error.message.rstrip(".") + hint if hint else error.message
         return report(args, for_http_status(error.status), error.code, message,
                       status=error.status, details=error.details, field_errors=error.field_errors())
