@@ -19,7 +19,7 @@ from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
 from .denialbudget import DenialBudget, Throttled
 from .denials import DenialLog
-from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, validation_error, BASE_HEADERS
+from .http import ApiError, Request, Response, bounded, error_response, pointer, quoted, too_long, validation_error, BASE_HEADERS
 from .keyring import MasterKeyChanged
 from .ratelimit import FailureLimiter
 from .routing import Route, Router
@@ -85,15 +85,14 @@ class Application:
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
             if allowed:
-                raise ApiError(ErrorCode.method_not_allowed, f"{request.method} is not allowed here",
+                raise ApiError(ErrorCode.method_not_allowed, f"{_method_named(request.method)} is not allowed here",
                                {"allowed": allowed}, headers=[("Allow", ", ".join(allowed))])
             raise ApiError(ErrorCode.not_found, "no such path")
         oversized = route.oversized(params)
         if oversized is not None:
             # refused before any token lookup, audit or log line: no name is this long, and a
             # hostile one must not cost a row (or a log line) its size
-            raise ApiError(ErrorCode.not_found, f"no {oversized} is that long; nothing by that name exists",
-                           {"parameter": oversized, "max_length": route.max_length(oversized)})
+            raise too_long(oversized, route.max_length(oversized))
         _refuse_control_characters_in_query(request, route)
         call = Call(request, None, self.state, route, utc_now(), self.router.routes)
         if route.permission is not Permission.public:
@@ -229,6 +228,16 @@ def _refuse_control_characters_in_query(request: Request, route: Route) -> None:
     if bad:
         raise validation_error([{"path": pointer([name]), "message": "must not contain control characters"} for name in bad],
                                "the query string holds control characters")
+
+
+_STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+
+def _method_named(method: str) -> str:
+    """A 405's name for the method asked: itself when it is one of HTTP's own, else "this method".
+    Any token is a method, as long as the request head allows (68 KiB), and this answer is given
+    before a token is looked up: it must not grow with what anyone sends."""
+    return method if method in _STANDARD_METHODS else "this method"
 
 
 def _forbidden_message(principal: Principal, route: Route) -> str:

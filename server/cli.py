@@ -304,7 +304,7 @@ def _open_stdout(what: str) -> str | None:
 
 
 class MissingUrl(DatabaseUrlError):
-    exit_status = 2  # as argparse answers a missing required option
+    """No URL given at all: a usage error, as argparse answers a missing required option."""
 
 
 def _resolve_urls(args: argparse.Namespace, environ: Mapping[str, str]) -> None:

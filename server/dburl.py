@@ -22,13 +22,13 @@ _MAX_FILE_BYTES = 64 * 1024
 
 
 class DatabaseUrlError(Exception):
-    """The URL cannot be taken as given; the message is one sentence and never holds a password."""
+    """The URL cannot be taken as given; the message is one sentence and never holds a password.
 
-    exit_status = 1
+    Always a usage error (exit 2, as argparse's own): the URL's source as given (an option, a file
+    others may read, a file that is not one URL, the environment) is what must change, and the
+    same command fails again until it does, as `sitesecrets` treats a token file others may read."""
 
-
-class PasswordOnCommandLine(DatabaseUrlError):
-    exit_status = 2  # a usage error, like argparse's own
+    exit_status = 2
 
 
 def passwords(url: str) -> list[str]:
@@ -93,7 +93,7 @@ def resolve(given: str | None, file: Path | None, option: str, file_option: str,
     environment; None when none of them names one."""
     if given is not None:
         if has_password(given):
-            raise PasswordOnCommandLine(
+            raise DatabaseUrlError(
                 f"{option} holds a password, which every user of this machine can read in the process list; "
                 f"give the URL in ${env_name} or in a file only you can read ({file_option} FILE), "
                 f"or leave the password out and keep it in ~/.pgpass or PGPASSWORD")

@@ -78,6 +78,13 @@ def not_found(kind: str, name: str) -> ApiError:
     return ApiError(ErrorCode.not_found, f"{kind} {name!r} does not exist", {"resource": kind, "name": name})
 
 
+def too_long(parameter: str, max_length: int) -> ApiError:
+    """404 for a name longer than any of its kind could be, saying which parameter and how long
+    one may be, never echoing it: a hostile name must not grow the answer (nor a log line) by its size."""
+    return ApiError(ErrorCode.not_found, f"no {parameter} is that long; nothing by that name exists",
+                    {"parameter": parameter, "max_length": max_length})
+
+
 def validation_error(errors: list[dict[str, str]], message: str = "the request is not valid") -> ApiError:
     return ApiError(ErrorCode.validation_error, message, {"errors": errors})
 

@@ -15,6 +15,8 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 """Secret names become environment variables, so they follow the shell's rule."""
 TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
+TOKEN_ID_PATTERN = r"^tok_[0-9a-f]{16}$"
+"""A token's id (never the token, which starts `ss_`): what `DELETE /v1/tokens/{id}` names."""
 
 MAX_NAME_LENGTH_CEILING = 2048
 """The most an operator may raise a site's `max_name_length` to: no new secret name is longer.
@@ -79,12 +81,17 @@ working) before the server removes it, as a revoke would."""
 _SLUG = re.compile(SLUG_PATTERN)
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _TYPE_KEY = re.compile(TYPE_KEY_PATTERN)
+_TOKEN_ID = re.compile(TOKEN_ID_PATTERN)
 _LABEL = re.compile(LABEL_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def is_slug(name: str) -> bool:
     return bool(_SLUG.fullmatch(name))
+
+
+def is_token_id(text: str) -> bool:
+    return bool(_TOKEN_ID.fullmatch(text))
 
 
 def has_control_character(text: str) -> bool:

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
 from tui.retry import BUDGET_VAR, Retrier, seconds_after
+from tui.settings import default_site_hint
 from tui.startcheck import check_start
 
 T = TypeVar("T")
@@ -142,13 +143,17 @@ def server_message(body: bytes) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def ok_payload(answer: Answer) -> dict:
-    """The JSON object of a 200; Refusal with the server's message otherwise."""
+def ok_payload(answer: Answer, site: str = "") -> dict:
+    """The JSON object of a 200; Refusal with the server's message otherwise (for `site`
+    'default' not found, with how to name another: `default_site_hint`)."""
     if answer.status == 200 and answer.payload is not None:
         return answer.payload
     error = (answer.payload or {}).get("error")
     message = error.get("message") if isinstance(error, dict) else None
-    raise Refusal(str(message) if message else f"the server answered HTTP {answer.status}", answer.status)
+    if not message:
+        raise Refusal(f"the server answered HTTP {answer.status}", answer.status)
+    hint = default_site_hint(site, error.get("details")) if answer.status == 404 else ""
+    raise Refusal(str(message).rstrip(".") + hint if hint else str(message), answer.status)
 
 
 def call(url: str, token: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
@@ -178,7 +183,7 @@ def fetch_env(server: Server, retrier: Retrier | None = None) -> Answer:
 
     def attempt() -> Answer:
         answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
-        ok_payload(answer)
+        ok_payload(answer, server.site)
         return answer
 
     return retrying(attempt, retrier)

@@ -15,6 +15,17 @@ SITE_VARIABLE = "SITESECRETS_SITE"
 EMPTY_SITE = f"the site name is empty (--site or {SITE_VARIABLE})"
 
 
+def default_site_hint(site: str, details: object) -> str:
+    """What to add to a 404 for site 'default' itself (`details` of the error: none, or naming the
+    site as the resource): it is the site asked for when no --site or SITESECRETS_SITE names one,
+    and a token bound to another site never sees it. The TUI opens the token's own site; a
+    command cannot know that site without asking the server first. "" for any other 404."""
+    if site != DEFAULT_SITE or (details and (not isinstance(details, dict) or details.get("resource") != "site")):
+        return ""
+    return (f" (site '{DEFAULT_SITE}' is the one asked for when no --site or {SITE_VARIABLE} names another): "
+            f"name your site with --site SITE or {SITE_VARIABLE}")
+
+
 def default_url() -> str:
     """The server URL when no --url is given: `$SITESECRETS_URL`, else `DEFAULT_URL`."""
     return os.environ.get(URL_VARIABLE, DEFAULT_URL)

@@ -9,7 +9,8 @@ from shared.models import ErrorCode, Role
 from .. import audit
 from ..auth import issue_token, requested_expiry
 from ..context import Call, utc_now
-from ..http import ApiError, not_found, validation_error
+from ..http import ApiError, not_found, too_long, validation_error
+from ..routing import SLUG_MAX_LENGTH
 from ..store import AuditRecord, Store, TokenRow, Transaction
 from .common import check_room, in_batches, load_site
 
@@ -31,6 +32,8 @@ def list_tokens(call: Call) -> models.TokenList:
     keeps those bound to S. A site-bound admin sees only its own site: another site is 404, as
     if it did not exist."""
     wanted = call.request.query.get("site")
+    if wanted is not None and len(wanted) > SLUG_MAX_LENGTH:  # as an overlong path parameter: refused, never echoed
+        raise too_long("site", SLUG_MAX_LENGTH)
 
     def read(tx: Transaction) -> models.TokenList:
         if wanted is None:

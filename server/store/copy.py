@@ -240,8 +240,6 @@ def _open_target(url: str) -> Iterator[Any]:
             target.close()
         return
     path = sqlite_path(url)
-    if not path.parent.is_dir():
-        raise CopyError(f"{path.parent} is not a directory")
     from .sqlite import leftover_logs
 
     if not path.exists() and (leftover := leftover_logs(path)) is not None:

@@ -430,3 +430,12 @@ def test_run_with_a_token_file_others_may_read_is_a_usage_error_as_for_every_com
     exposed.chmod(0o644)
     status, said, started = run_here("--token-file", str(exposed))
     assert status == USAGE and started.argv is None and "chmod 600" in said
+
+
+def test_run_asking_for_site_default_with_a_token_of_another_site_says_how_to_name_its_site(run_here):
+    # a function host without SITESECRETS_SITE: `run` asks for site 'default', which a service
+    # token of the customer's site never sees
+    status, said, started = run_here("--site", "default")
+    assert status == REFUSED and started.argv is None
+    assert "site 'default' is the one asked for when no --site or SITESECRETS_SITE names another" in said
+    assert said.rstrip().endswith("true was not started")

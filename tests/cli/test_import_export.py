@@ -303,14 +303,36 @@ def test_an_import_stopped_part_way_names_what_it_had_written(live: Live, cli, s
     assert values(live, site) == {"DB_A": '{"port": 2}', "DB_B": '{"port": 1}'}
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(live: Live, cli, site, tmp_path):
+def test_dry_run_says_what_it_would_create_update_and_leave_as_it_is_and_changes_nothing(live: Live, cli, site, tmp_path):
+    """Each secret of the file as it would be written, then what the import would leave alone, and
+    what only the write can tell: a typed value's check, an update to the value a secret holds."""
     live.put_secret(site, "EXISTING", "old")
+    live.put_secret(site, "UNNAMED", "kept")
+    typed(live, site, "DB")
     audit_before = len(live.audit(site))
-    result = cli("import", str(write(tmp_path, "EXISTING=new\nFRESH=1\n")), "--dry-run", "--overwrite", site=site)
+    text = 'EXISTING=new\nFRESH=1\nDB={"port": 2}\n'
+    result = cli("import", str(write(tmp_path, text)), "--dry-run", "--overwrite", site=site)
     assert result.returncode == 0, result.stderr
-    assert "would create FRESH" in result.stderr and "would update EXISTING" in result.stderr
+    assert result.stderr.splitlines() == [
+        "would create FRESH",
+        "would update EXISTING",
+        "would update DB (of type db: the server checks the new value against it only as it is written)",
+        "dry run, nothing was changed: would create 1 secret, update 2 secrets (a secret that already holds "
+        "its new value keeps its version), and leave 1 other secret of the site level as it is",
+    ]
     assert len(live.audit(site)) == audit_before
-    assert values(live, site) == {"EXISTING": "old"}
+    assert values(live, site) == {"EXISTING": "old", "UNNAMED": "kept", "DB": '{"port": 1}'}
+
+
+def test_dry_run_into_an_app_counts_what_it_leaves_in_that_app(live: Live, cli, site, tmp_path):
+    live.new_app(site, "web")
+    live.put_secret(site, "SITE_LEVEL", "v")
+    live.put_secret(site, "KEPT_A", "v", app="web")
+    live.put_secret(site, "KEPT_B", "v", app="web")
+    result = cli("import", str(write(tmp_path, "FRESH=1\n")), "--dry-run", "--app", "web", site=site)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == ("dry run, nothing was changed: would create 1 secret, update 0 secrets, "
+                                              "and leave 2 other secrets of app web as they are")
 
 
 def test_existing_names_need_overwrite(live: Live, cli, site, tmp_path):

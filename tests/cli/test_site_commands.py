@@ -1,4 +1,5 @@
-"""`sitesecrets sites ls | create | set | rm` and `token ... --site`: the operator's console from the shell."""
+"""`sitesecrets sites ls | create | set | rm` and `token ... --site`: the operator's console from the shell.
+The `sites` commands name their site as their argument (`sites set SITE`), never with `--site`."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import itertools
 import json
 import sys
 
+import pytest
+
 from cli_helpers import REPO, Live, base_env
 from pty_process import PtyProcess
+from tui import cli as sitesecrets_cli
 
 _names = itertools.count()
 
@@ -193,3 +197,105 @@ def test_token_create_site_binds_the_token(live: Live, cli, site):
 def test_token_create_json_holds_the_token_once(live: Live, cli, site):
     made = as_json(cli("token", "create", "--name", "j", "--role", "viewer", "--site", site, "--json"))
     assert made["site"] == site and made["token"].startswith("ss_")
+
+
+@pytest.fixture
+def sitesecrets(live: Live, monkeypatch, capsys):
+    """`sitesecrets(*args)`: the command run in this process as the operator would run it;
+    (exit status, stdout, stderr)."""
+
+    def run(*args: str, token: str | None = None) -> tuple[int, str, str]:
+        monkeypatch.setenv("SITESECRETS_URL", live.url)
+        monkeypatch.setenv("SITESECRETS_TOKEN", token or live.admin_token)
+        monkeypatch.delenv("SITESECRETS_SITE", raising=False)
+        capsys.readouterr()
+        try:
+            status = sitesecrets_cli.main(list(args))
+        except SystemExit as ended:  # argparse: --help, and its own usage errors
+            status = ended.code
+        printed = capsys.readouterr()
+        return status, printed.out, printed.err
+
+    return run
+
+
+@pytest.mark.parametrize("action", ["create", "set", "rm"])
+def test_sites_commands_say_in_their_usage_that_the_site_is_their_argument(sitesecrets, action):
+    status, out, _ = sitesecrets("sites", action, "--help")
+    assert status == 0
+    usage = out.split("\n\n")[0]
+    assert usage.rstrip().endswith("SITE") and "--site" not in usage
+
+
+@pytest.mark.parametrize("argv", [["set", "--max-secrets", "5"], ["rm"], ["create"]], ids=" ".join)
+def test_sites_commands_given_site_as_an_option_say_it_is_their_argument_and_change_nothing(live: Live, sitesecrets, site, argv):
+    action, *rest = argv
+    status, out, err = sitesecrets("sites", action, "--site", site, *rest)
+    assert status == 2 and out == ""
+    assert f"sitesecrets sites {action}: error:" in err and f"sites {action} SITE" in err
+    assert live.ok("GET", f"/v1/sites/{site}")["limits"]["max_secrets"] == 100
+
+
+def test_sites_ls_given_a_site_says_it_lists_every_site(sitesecrets, site):
+    status, out, err = sitesecrets("sites", "ls", "--site", site)
+    assert status == 2 and out == "" and "lists every site" in err
+
+
+def named_token(live: Live, name: str, site: str | None) -> str:
+    """A viewer token called `name` (of `site`, or of none); its id."""
+    return live.ok("POST", "/v1/tokens", 201, json={"name": name, "role": "viewer", **({"site": site} if site else {})})["id"]
+
+
+def token_ids(live: Live) -> set[str]:
+    return {t["id"] for t in live.ok("GET", "/v1/tokens")["items"]}
+
+
+def test_token_revoke_by_name_within_a_site_revokes_that_sites_token_alone(live: Live, sitesecrets, site):
+    other = live.new_site("other")
+    mine, theirs = named_token(live, "deploy", site), named_token(live, "deploy", other)
+    status, _, err = sitesecrets("token", "revoke", "deploy", "--site", site)
+    assert status == 0, err
+    assert f"revoked {mine}" in err
+    assert mine not in token_ids(live) and theirs in token_ids(live)
+
+
+def test_token_revoke_of_a_name_two_tokens_hold_names_their_ids_and_revokes_neither(live: Live, sitesecrets, site):
+    first, second = named_token(live, "twin", site), named_token(live, "twin", site)
+    status, _, err = sitesecrets("token", "revoke", "twin", "--site", site)
+    assert status == 1 and first in err and second in err and "nothing was revoked" in err
+    assert {first, second} <= token_ids(live)
+
+
+def test_token_revoke_of_a_name_no_token_holds_exits_1(sitesecrets, site):
+    status, _, err = sitesecrets("token", "revoke", "nobody", "--site", site)
+    assert status == 1 and "no token named 'nobody'" in err and site in err
+
+
+def test_token_revoke_of_an_id_with_another_site_revokes_nothing(live: Live, sitesecrets, site):
+    other = live.new_site("other")
+    theirs = named_token(live, "elsewhere", other)
+    status, _, err = sitesecrets("token", "revoke", theirs, "--site", site)
+    assert status == 1 and f"not bound to site {site!r}" in err and "nothing was revoked" in err
+    assert theirs in token_ids(live)
+
+
+def test_token_revoke_of_an_id_with_its_site_revokes_it(live: Live, sitesecrets, site):
+    mine = named_token(live, "mine", site)
+    status, _, err = sitesecrets("token", "revoke", mine, "--site", site)
+    assert status == 0, err
+    assert mine not in token_ids(live)
+
+
+def test_a_site_admin_who_names_no_site_is_told_the_default_was_asked_for_and_how_to_name_its_own(live: Live, sitesecrets, site):
+    # the README's customer admin: `sitesecrets login` with the token `sites create --admin-token`
+    # printed, then `sitesecrets ls`, which asks for site 'default', which that token cannot see
+    status, out, err = sitesecrets("ls", token=live.mint("admin", site))
+    assert status == 1 and out == ""
+    assert err == ("sitesecrets: site does not exist (site 'default' is the one asked for when no --site or "
+                   "SITESECRETS_SITE names another): name your site with --site SITE or SITESECRETS_SITE\n")
+
+
+@pytest.mark.parametrize("name", ["NO_SUCH_SECRET_HERE", "N" * 5000], ids=["missing", "longer than any"])
+def test_a_missing_secret_of_the_default_site_says_nothing_of_sites(live: Live, sitesecrets, name):
+    status, _, err = sitesecrets("get", name)
+    assert status == 1 and "--site" not in err

@@ -68,6 +68,16 @@ def test_wrong_method_is_405_with_allow(api) -> None:
     assert set(re.split(r",\s*", response.headers["allow"])) == {"GET", "HEAD", "PATCH", "DELETE"}  # HEAD is answered as GET
 
 
+def test_wrong_method_names_a_standard_method_and_never_echoes_another(client) -> None:
+    # a method is any RFC 9110 token, as long as the request head allows: refused before any
+    # token is looked up, it must not come back whole (a 20,000-character one did, twice the bytes)
+    assert client().put("/v1/sites/default").json()["error"]["message"] == "PUT is not allowed here"
+    response = client().request("X" * 20_000, "/v1/sites/default")
+    expect_error(response, 405, "method_not_allowed")
+    assert response.json()["error"]["message"] == "this method is not allowed here"
+    assert len(response.content) < 300
+
+
 def test_whoami_describes_the_calling_token(api, client, mint) -> None:
     me = api.get("/v1/whoami")
     assert me.status_code == 200

@@ -171,6 +171,21 @@ def test_tokens_of_an_unknown_site_is_404(api) -> None:
     expect_error(api.get("/v1/tokens?site=nope"), 404, "not_found")
 
 
+def test_tokens_of_a_site_longer_than_any_site_name_is_404_without_echoing_it(api) -> None:
+    # as an overlong path parameter: no site is that long, and the answer must not grow with
+    # whatever a caller sends (a 60 KiB query came back twice over, in the message and details)
+    response = api.get("/v1/tokens", params={"site": "s" * 10_000})
+    details = expect_error(response, 404, "not_found")
+    assert details == {"parameter": "site", "max_length": 63}
+    assert "s" * 64 not in response.text and len(response.content) < 300
+
+
+def test_tokens_of_a_site_name_of_the_longest_length_names_it(api) -> None:
+    name = "s" * 63
+    details = expect_error(api.get("/v1/tokens", params={"site": name}), 404, "not_found")
+    assert details == {"resource": "site", "name": name}
+
+
 def test_a_site_bound_admin_lists_its_own_site_and_no_other(api, client, mint) -> None:
     api.post("/v1/sites", json={"name": "shop"})
     mint("viewer", site="shop")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import dbbackend
-from server import wsgi
+from server import cli as server_cli_module, wsgi
 from server.config import Settings
 from server.datadir import DataDirError
 
@@ -80,7 +80,7 @@ def test_a_password_in_a_query_parameter_is_refused_too() -> None:
 def test_a_database_url_file_others_may_read_is_refused_when_it_holds_a_password(tmp_path) -> None:
     path = url_file(tmp_path / "database.url", WITH_PASSWORD, 0o640)
     result = server_cli("migrate", "--database-url-file", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, as a password on the command line is
     assert f"chmod 600 {path}" in result.stderr and "mode 640" in result.stderr
     assert PASSWORD not in result.stdout + result.stderr
 
@@ -94,7 +94,23 @@ def test_a_database_url_file_without_a_password_may_be_read_by_others(tmp_path) 
 def test_the_environment_may_name_a_database_url_file(tmp_path) -> None:
     path = url_file(tmp_path / "database.url", WITH_PASSWORD, 0o644)
     result = server_cli("migrate", env={"SITESECRETS_DATABASE_URL_FILE": str(path)})
-    assert result.returncode == 1 and "$SITESECRETS_DATABASE_URL_FILE" in result.stderr and "chmod 600" in result.stderr
+    assert result.returncode == 2 and "$SITESECRETS_DATABASE_URL_FILE" in result.stderr and "chmod 600" in result.stderr
+
+
+@pytest.mark.parametrize("content, said", [
+    (None, "cannot read --database-url-file"),
+    ("", "does not hold one database URL"),
+    ("postgresql://a@h/db postgresql://b@h/db", "does not hold one database URL"),
+], ids=["missing", "empty", "two urls"])
+def test_a_database_url_file_that_cannot_be_used_is_a_usage_error(content, said, tmp_path, monkeypatch, capsys) -> None:
+    # exit 2 as for every URL source given unusably (the command line, the environment): fix the
+    # command, asking again will not help; run in this process, since nothing is opened
+    path = tmp_path / "database.url"
+    if content is not None:
+        url_file(path, content)
+    monkeypatch.setattr(server_cli_module, "forbid_core_dumps", lambda: None)  # leave the test process as it is
+    assert server_cli_module.main(["migrate", "--database-url-file", str(path)]) == 2
+    assert said in capsys.readouterr().err
 
 
 def test_a_password_in_the_environment_is_taken_and_never_shown() -> None:

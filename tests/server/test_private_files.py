@@ -297,3 +297,17 @@ def test_restore_backup_and_copy_refuse_a_wal_or_journal_left_by_an_earlier_data
     with pytest.raises(DataDirError, match=f"secrets.db{suffix}"):
         init_data_dir(fresh, environ={})
     assert os.listdir(fresh) == [f"secrets.db{suffix}"]
+
+
+@pytest.mark.parametrize("command", [["copy", "--from", "sqlite://{source}", "--to", "sqlite://{target}"],
+                                     ["backup", "--data-dir", "{source}", "--to", "{target}"]], ids=lambda c: c[0])
+def test_copy_and_backup_into_a_directory_that_does_not_exist_say_so(source, tmp_path, command, monkeypatch, capsys):
+    # the README's `copy --to sqlite:///srv/backup/secrets.db` on a host without /srv/backup
+    from server import cli
+
+    missing = tmp_path / "backup"
+    argv = [part.format(source=source, target=missing / "secrets.db") for part in command]
+    monkeypatch.setattr(cli, "forbid_core_dumps", lambda: None)  # leave the test process as it is
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == f"sitesecrets-server: no such directory ({missing})\n"
+    assert not missing.exists()

@@ -1,12 +1,15 @@
 """`sitesecrets services | token | apps`: what the API offers admins and editors, from the shell.
 
-The `token` commands take their own `--site`: the site a new token is bound to, or the site whose
-tokens `token ls` lists (without it, every token the caller may see)."""
+The `token` commands take their own `--site`: the site a new token is bound to, the site whose
+tokens `token ls` lists (without it, every token the caller may see), or the site whose token
+`token revoke` revokes, by id or by name."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from shared.limits import is_token_id
 
 from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table,
                      refuse_open_stdout, site_of, wants_json)
@@ -42,8 +45,10 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     create.add_argument("--expires-in-days", type=int)
     ls = _add(sub, no_site, "ls", cmd_token_ls, "list tokens (never the tokens themselves)", json_flag=True)
     ls.add_argument("--site", dest="token_site", metavar="SITE", help="only the tokens bound to SITE")
-    revoke = _add(sub, no_site, "revoke", cmd_token_revoke, "revoke a token by id")
-    revoke.add_argument("id")
+    revoke = _add(sub, no_site, "revoke", cmd_token_revoke, "revoke a token by id, or by name (one token of that name)")
+    revoke.add_argument("id", metavar="ID|NAME", help="the token's id (tok_..., as `token ls` lists it) or its name")
+    revoke.add_argument("--site", dest="token_site", metavar="SITE",
+                        help="a token bound to SITE only: a name is looked up among SITE's tokens, an id must be one of them")
 
     apps = commands.add_parser("apps", help="the site's apps")
     sub = apps.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -178,13 +183,34 @@ def cmd_token_ls(args):
 
 def cmd_token_revoke(args):
     from tui.credentials import looks_like_token
+    from tui.display import safe_str
 
     if looks_like_token(args.id):  # never into a URL, where logs and proxies would keep it
         raise UsageError("that is a token, not a token id (tok_...); `sitesecrets token ls` lists the ids by name "
                          "(and since the token is now in your shell history, revoke it)")
     with client_for(args) as client:
-        client.revoke_token(args.id)
-    print(f"revoked {args.id}", file=sys.stderr)
+        token_id = args.id if is_token_id(args.id) and args.token_site is None else _token_id(client, args.id, args.token_site)
+        client.revoke_token(token_id)
+    print(f"revoked {token_id}" + ("" if token_id == args.id else f" ({safe_str(args.id)})"), file=sys.stderr)
+
+
+def _token_id(client, wanted: str, site: str | None) -> str:
+    """The id of the one token `token ls [--site SITE]` lists whose id or name is `wanted`; Refused
+    when none is, or several are (names need not be unique), so a revoke never guesses."""
+    tokens = client.list_tokens(site=site)
+    where = f" bound to site {site!r}" if site else ""
+    if is_token_id(wanted):
+        if any(t.id == wanted for t in tokens):
+            return wanted
+        raise Refused(f"token {wanted} is not{where}; nothing was revoked")
+    named = [t.id for t in tokens if t.name == wanted]
+    if not named:
+        raise Refused(f"no token named {wanted!r}{where or ' that you may see'}; "
+                      "`sitesecrets token ls` lists them; nothing was revoked")
+    if len(named) > 1:
+        raise Refused(f"{len(named)} tokens are named {wanted!r}{where}: {', '.join(named)}; "
+                      "revoke one by its id; nothing was revoked")
+    return named[0]
 
 
 def cmd_apps_ls(args):

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
 from tui.exitstatus import for_http_status
 from tui.retry import BUDGET_VAR, budget_from_environment
+from tui.settings import default_site_hint
 
 
 class UsageError(Exception):
@@ -60,6 +61,7 @@ def site_of(args: argparse.Namespace) -> str:
     site = default_site() if site is None else site
     if not site:
         raise UsageError(f"{EMPTY_SITE}; nothing was done")
+    args.asked_site = site  # for a 404's `default_site_hint`
     return site
 
 
@@ -141,7 +143,9 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except ServerUnreachable as error:
         return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        return report(args, for_http_status(error.status), error.code, error.message,
+        hint = default_site_hint(getattr(args, "asked_site", ""), error.details) if error.code == "not_found" else ""
+        message = error.message.rstrip(".") + hint if hint else error.message
+        return report(args, for_http_status(error.status), error.code, message,
                       status=error.status, details=error.details, field_errors=error.field_errors())
 
 

@@ -22,10 +22,11 @@ def add_parsers(commands) -> None:
     sub = sites.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = sub.add_parser("ls", parents=[parent], help="list sites with their usage against their limits")
     ls.add_argument("--json", action="store_true", help="JSON even on a terminal")
+    _refuse_site_option(ls, "sites ls lists every site; it takes no --site")
     ls.set_defaults(run=cmd_sites_ls)
 
     create = sub.add_parser("create", parents=[parent], help="create a site (and, with --admin-token, its first admin token)")
-    create.add_argument("name")
+    _site_argument(create, "sites create")
     create.add_argument("--admin-token", action="store_true", help="also create an admin token bound to the site, printed once")
     create.add_argument("--token-name", metavar="LABEL", help="that token's name (default NAME-admin)")
     create.add_argument("--expires-in-days", type=int, metavar="N", help="that token expires after N days")
@@ -33,17 +34,35 @@ def add_parsers(commands) -> None:
     create.set_defaults(run=cmd_sites_create)
 
     set_ = sub.add_parser("set", parents=[parent], help="change a site's limits ('default' puts one back to the server's)")
-    set_.add_argument("name")
+    _site_argument(set_, "sites set")
     for field in LIMIT_FIELDS:
         set_.add_argument(field.flag, dest=field.key, type=_limit, metavar="N|default", help=field.label.lower())
     set_.add_argument("--json", action="store_true", help="print the site as JSON")
     set_.set_defaults(run=cmd_sites_set)
 
     rm = sub.add_parser("rm", parents=[parent], help="delete an empty site; --cascade: with everything in it")
-    rm.add_argument("name")
+    _site_argument(rm, "sites rm")
     rm.add_argument("--cascade", action="store_true", help="delete its secrets (wiped), services, apps, types and tokens too")
     rm.add_argument("--yes", action="store_true", help="do not ask (needed for --cascade when not at a terminal)")
     rm.set_defaults(run=cmd_sites_rm)
+
+
+def _site_argument(parser: argparse.ArgumentParser, command: str) -> None:
+    """The site a `sites` command acts on: its argument, SITE in its usage. `--site`, which the
+    other commands take, is refused with the usage to write instead."""
+    parser.add_argument("name", metavar="SITE", help="the site's name")
+    _refuse_site_option(parser, f"the site is this command's argument: sitesecrets {command} SITE ..., not --site")
+
+
+def _refuse_site_option(parser: argparse.ArgumentParser, message: str) -> None:
+    """A hidden `--site` that is a usage error saying `message` under this command's own usage,
+    where argparse alone said 'unrecognized arguments' under the top-level one."""
+
+    class SiteOption(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(message)
+
+    parser.add_argument("--site", action=SiteOption, help=argparse.SUPPRESS)
 
 
 _DEFAULT = object()

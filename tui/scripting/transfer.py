@@ -126,15 +126,17 @@ def cmd_import(args: argparse.Namespace) -> None:
         plan = plan_import(entries, {s.name for s in scope}, site_info.secret_count, site_info.limits, args.overwrite)
         for warning in repeated_warnings(plan):
             print(warning, file=sys.stderr)
-        for entry in plan.create:
-            print(f"{'would create' if args.dry_run else 'create'} {entry.name}", file=sys.stderr)
-        for entry in plan.update:
-            print(f"{'would update' if args.dry_run else 'update'} {entry.name}", file=sys.stderr)
+        types = {s.name: s.type for s in scope if s.type}
         if args.dry_run:
+            say_dry_run(plan, types, len(scope), f"app {args.app}" if args.app else "the site level")
             return
+        for entry in plan.create:
+            print(f"create {entry.name}", file=sys.stderr)
+        for entry in plan.update:
+            print(f"update {entry.name}", file=sys.stderr)
         # A typed secret's new value is judged against its type by the server alone, as it is
         # written: those go first, so that a refused one finds nothing written before it
-        typed = {s.name for s in scope if s.type}
+        typed = set(types)
         updates = sorted(plan.update, key=lambda e: e.name not in typed)  # stable: typed first, in file order
         held = {s.name: s.version for s in scope}
         writes = [(e, False) for e in updates] + [(e, True) for e in plan.create]
@@ -185,6 +187,28 @@ def stopped_part_way(error: Exception, entry: Entry, written: list[str], not_wri
         raise Refused(f"{where}: {reason.rstrip('.')}; {progress}. The same import again would be refused, as those "
                       "it wrote exist now: once the server answers, import again with --overwrite (it writes the same "
                       "values, and a secret that already holds its value gets no new version)") from None
+
+
+def say_dry_run(plan: Plan, types: dict[str, str], held: int, scope: str) -> None:
+    """On stderr, what the import would do: each secret it would create or update, then how many
+    of the scope's secrets it would leave as they are. What only the write can tell is said too: a
+    typed value is checked against its type by the server as it is written (the client has no
+    validator), and an update to the value a secret already holds makes no new version (values
+    are not revealed to compare them)."""
+    from tui.display import safe_str
+    from tui.sitelimits import plural
+
+    for entry in plan.create:
+        print(f"would create {entry.name}", file=sys.stderr)
+    for entry in plan.update:
+        kind = types.get(entry.name)
+        why = f" (of type {safe_str(kind)}: the server checks the new value against it only as it is written)" if kind else ""
+        print(f"would update {entry.name}{why}", file=sys.stderr)
+    same = " (a secret that already holds its new value keeps its version)" if plan.update else ""
+    left = held - len(plan.update)
+    print(f"dry run, nothing was changed: would create {plural(len(plan.create), 'secret')}, update "
+          f"{plural(len(plan.update), 'secret')}{same}, and leave {plural(left, 'other secret')} of {safe_str(scope)} "
+          f"as {'it is' if left == 1 else 'they are'}", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
