@@ -21,6 +21,16 @@ from tui.display import safe_text
 PROGRESS_AFTER = 0.2
 """Seconds before a call counts as slow and the header shows that it is working."""
 
+TOKEN_REFUSED = "the server no longer accepts this token (revoked or expired)"
+LOGIN_AGAIN = "In a shell run sitesecrets login, then start sitesecrets again."
+"""What to do about a refused token: `sitesecrets login` (tui/scripting/account.py) stores a new one."""
+
+
+def token_refused(error: BaseException) -> bool:
+    """True for the server's 401: the token was revoked or has expired. No retry, form or dialog
+    can do anything about it; only a new token can."""
+    return isinstance(error, ApiError) and error.status == 401
+
 
 @dataclass
 class _Call:
@@ -100,8 +110,10 @@ class ApiCaller:
 
     def report_api_error(self, error: BaseException) -> None:
         """Report `error` as a failed call is reported: here if `on_api_error` claims it, else by the
-        App. Also for a body refused on the client (`tui.client.build`) before anything was sent."""
-        if not self.on_api_error(error):
+        App. Also for a body refused on the client (`tui.client.build`) before anything was sent.
+        A refused token always reaches the App, whoever claims errors: the header must say it
+        (a form that kept the 401 to itself left the header saying "online")."""
+        if token_refused(error) or not self.on_api_error(error):
             self.app.handle_api_error(error)  # type: ignore[attr-defined]
 
     def on_api_error(self, error: BaseException) -> bool:
@@ -124,6 +136,9 @@ def could_not_load(what: str, error: BaseException) -> Text:
     empty list, which would say there is nothing."""
     if isinstance(error, ServerUnreachable):
         return Text(f"The server cannot be reached: {what} will show here once it is back.", style="bold red")
+    if token_refused(error):
+        return Text(f"{TOKEN_REFUSED[0].upper()}{TOKEN_REFUSED[1:]}: {what} cannot load. {LOGIN_AGAIN}",
+                    style="bold red")
     text = Text(f"Could not load {what}: ", style="bold red")
     if isinstance(error, ApiError):
         return text.append_text(safe_text(error.message))

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
+from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, token_refused
 from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
@@ -31,9 +32,6 @@ from tui.sitelimits import raise_advice
 from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
 from tui.urls import plain_loopback_warning
-
-LOGIN_AGAIN = "sitesecrets login"
-"""The command that stores a new token for the server (tui/scripting/account.py)."""
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
@@ -160,7 +158,7 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             if self.connection == "online":  # once: then the header says it for as long as it lasts
                 self.notify("Lost the server; retrying.", severity="error", markup=False)
             self.connection_lost()
-        elif isinstance(error, ApiError) and error.status == 401:
+        elif token_refused(error):
             self.token_rejected()
         elif isinstance(error, ApiError):
             self.show_error(self.error_text(error), title=error.code)
@@ -170,7 +168,10 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
 
     def error_text(self, error: ApiError) -> str:
         """The server's sentence, and for a full site which limit it hit and who raises it: the
-        server names the limit (`details.setting`) but cannot know who is reading."""
+        server names the limit (`details.setting`) but cannot know who is reading. A refused token:
+        what to do, not the server's "a valid bearer token is required"."""
+        if token_refused(error):
+            return f"{TOKEN_REFUSED}. {LOGIN_AGAIN}"
         if error.code != "limit_exceeded":
             return error.message
         advice = raise_advice(error.details.get("setting"), operator=self.can_switch_site)
@@ -190,8 +191,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         as long as it lasts, and once, how to log in again."""
         if self.connection != "rejected":
             self.connection = "rejected"
-            self.notify(f"The server rejected the token (revoked or expired). In a shell run {LOGIN_AGAIN}, "
-                        "then start sitesecrets again.", severity="error", markup=False, timeout=30)
+            self.notify(f"{TOKEN_REFUSED[0].upper()}{TOKEN_REFUSED[1:]}. {LOGIN_AGAIN}", severity="error",
+                        markup=False, timeout=30)
 
     def api_reachable(self) -> None:
         if self.connection != "online":
