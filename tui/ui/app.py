@@ -23,7 +23,7 @@ from textual.worker import get_current_worker
 from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
-from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, token_refused
+from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, not_now, token_refused
 from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
@@ -68,6 +68,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         self._clipboard_timer: Timer | None = None
         self._copied: bytes | None = None
         """The hash of the value on the clipboard until it is cleared: to find tmux's copy of it."""
+        self._not_now_said: tuple[str, float] = ("", 0.0)
+        """The last "cannot serve just now" toast and when it fades: one is said once while it shows."""
 
     def take_first_load(self, site: str) -> Future | None:
         """The prefetched Secrets tab data if it is for `site`; given out once (later loads fetch)."""
@@ -160,6 +162,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             self.connection_lost()
         elif token_refused(error):
             self.token_rejected()
+        elif not_now(error):
+            self.server_not_now(error)
         elif isinstance(error, ApiError):
             self.show_error(self.error_text(error), title=error.code)
         else:
@@ -185,6 +189,18 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             self.push_screen(MessageDialog(title, message))
         else:
             self.notify(safe_str(message), title=safe_str(title), severity="error", markup=False)
+
+    def server_not_now(self, error: ApiError) -> None:
+        """The server answers but cannot serve just now (its database away, too busy): a warning,
+        not an alarm, since a moment later the same call works; and said once while its toast
+        shows, where each call's red toast titled with the code piled up over the screen."""
+        message = safe_str(error.message).rstrip(".")
+        message = f"{message[:1].upper()}{message[1:]}."
+        said, fades = self._not_now_said
+        if said == message and time.monotonic() < fades:
+            return
+        self._not_now_said = (message, time.monotonic() + self.NOTIFICATION_TIMEOUT)
+        self.notify(message, severity="warning", markup=False)
 
     def token_rejected(self) -> None:
         """The server refused the token mid-session (revoked or expired): the header says so for

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, TextArea
 
 from tui.client import ApiError, ServerUnreachable
-from tui.ui.api import ApiCaller
+from tui.ui.api import ApiCaller, not_now
 from tui.ui.widgets.field_error import FieldError
 
 FIELDS = (Input, TextArea, Select, SelectionList, Checkbox)
@@ -36,6 +36,8 @@ def not_saved(error: BaseException, said: str) -> str:
     it (a field's error, the server's message), or why."""
     if isinstance(error, ServerUnreachable):
         why = "the server cannot be reached. What you typed is still here; save again once it is back."
+    elif not_now(error):  # its database away, or too busy: the same save may work in a moment
+        why = f"{(said or str(error)).rstrip('.')}. What you typed is still here: ctrl+s saves it again."
     elif said:
         why = said
     elif isinstance(error, ApiError):
