@@ -65,11 +65,6 @@ def size_text(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def plural(count: int, word: str) -> str:
-    """`1 token`, `2 tokens`."""
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 class Use(NamedTuple):
     """One count a site holds against the limit that caps it."""
 

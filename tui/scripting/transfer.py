@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
+from tui.display import plural
 from tui.dotenv import DockerFormatError, DotenvError, Entry, format_docker, format_env, format_shell, parse
 
 from .common import Refused, UsageError, client_for, refuse_open_stdout, site_of, write_values
@@ -153,7 +154,8 @@ def cmd_import(args: argparse.Namespace) -> None:
                 raise
             written.append(entry.name)
     same = f"; {unchanged} already held that value" if unchanged else ""
-    print(f"imported {len(plan.create)} new and {len(plan.update) - unchanged} updated secret(s){same}", file=sys.stderr)
+    print(f"imported {plural(len(plan.create), 'new secret')}, updated {plural(len(plan.update) - unchanged, 'secret')}"
+          f"{same}", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -12,8 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from shared.models import Site
-from tui.display import safe_text
-from tui.sitelimits import plural, size_text
+from tui.display import plural, safe_text
+from tui.sitelimits import size_text
 from tui.ui.widgets.field import Field
 from tui.ui.widgets.safe_input import SafeInput
 

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Static
 
 from shared.models import Site
 from tui.client import SiteSecretsClient
-from tui.display import clipped, safe_text
-from tui.sitelimits import fullest, plural, secrets_fill, secrets_text, size_text, uses
+from tui.display import clipped, plural, safe_text
+from tui.sitelimits import fullest, secrets_fill, secrets_text, size_text, uses
 from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
 from tui.ui.widgets.compact_table import CompactTable
@@ -61,6 +61,11 @@ def counts_line(site: Site) -> Text:
             line.append(" · ")
         line.append(use.text(), style=style_of(use.fill))
     return line
+
+
+def trash_text(days: int) -> str:
+    """How long the site's trash keeps a deleted secret: `trash 30 days`, or none at all."""
+    return "no trash: deletes at once" if days == 0 else f"trash {plural(days, 'day')}"
 
 
 class SitesPane(DataPane):
@@ -126,7 +131,7 @@ class SitesPane(DataPane):
         line.append("\n")
         line.append_text(counts_line(site))
         line.append(f"\nnames ≤{limits.max_name_length} · keeps {plural(limits.max_versions, 'version')} · "
-                    f"trash {plural(limits.trash_days, 'day')} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
+                    f"{trash_text(limits.trash_days)} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
         return line
 
     # ------------------------------------------------------------ sort and open
