@@ -81,8 +81,8 @@ class Use(NamedTuple):
         return self.used / self.limit if self.limit else 0.0
 
     def text(self) -> str:
-        """`2/100 apps`."""
-        return f"{self.used}/{self.limit} {self.noun}"
+        """`2/100 apps`, `0/1,000,000 apps`."""
+        return f"{self.used:,}/{self.limit:,} {self.noun}"
 
     def share(self) -> str:
         """`apps 2%`."""
@@ -116,5 +116,5 @@ def secrets_fill(site) -> float:
 
 
 def secrets_text(site) -> str:
-    """`12/100`: the site's secrets against its limit."""
-    return f"{site.usage.secrets}/{site.limits.max_secrets}"
+    """`12/100`, `3/1,000,000`: the site's secrets against its limit."""
+    return f"{site.usage.secrets:,}/{site.limits.max_secrets:,}"
