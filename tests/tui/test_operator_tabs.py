@@ -640,3 +640,19 @@ async def test_revoking_a_token_someone_else_revoked_takes_its_row_away(started,
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
         await pilot.press("y")
         await wait_until(pilot, lambda: row_of(app, "tokens-table", "doomed") is None, message="row gone")
+
+
+def test_deleting_a_site_says_what_goes_in_words_and_nothing_of_what_it_does_not_hold():
+    from datetime import datetime, timezone
+
+    from shared.models import Site, SiteUsage
+    from tui.ui.dialogs.site_delete import what_goes
+
+    empty = Site.model_construct(name="shop", created_at=datetime.now(timezone.utc), secret_count=0,
+                                 usage=SiteUsage(secrets=0, value_bytes=0, services=0, tokens=0))
+    assert what_goes(empty).plain == ("This deletes site shop and everything in it: no secrets; no services; its "
+                                      "apps and types; and no tokens. It cannot be undone.")
+    one = empty.model_copy(update={"usage": SiteUsage(secrets=1, value_bytes=7, services=1, tokens=1)})
+    assert what_goes(one).plain == ("This deletes site shop and everything in it: 1 secret (7 B), wiped with every "
+                                    "kept version and the trash; 1 service; its apps and types; and 1 token, "
+                                    "revoked. It cannot be undone.")
