@@ -137,6 +137,13 @@ class FormActions(ApiCaller):
         question = Text("You changed this form. Discard what you typed? (n or escape keeps it)")
         self.app.push_screen(ConfirmDialog("Discard changes?", question, "Discard"), answered)  # type: ignore[attr-defined]
 
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """enter in a one-line box goes on to the next field, as tab does (and from the last one to
+        Save, which a second enter presses): it did nothing, and the form seemed stuck. It never
+        saves by itself, so an enter typed early sends nothing half-filled."""
+        event.stop()
+        self.focus_next()  # type: ignore[attr-defined]
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "save":

@@ -63,7 +63,8 @@ TABS: Rows = [
 """Each tab's own keys, beside those of every tab (`KEYS`)."""
 
 DIALOGS: Rows = [
-    ("Forms", "ctrl+s save · escape cancel (asks first when you changed anything) · tab next field · "
+    ("Forms", "ctrl+s save · escape cancel (asks first when you changed anything) · tab, or enter in a "
+              "one-line box, next field · "
               "a secret's value: ctrl+t show/hide it · ctrl+r raw JSON of a typed value · ctrl+g a random "
               "value (the value, or the password field you are in)"),
     ("New site, token", "ctrl+s make it · escape cancel; then c copies the token, shown this once"),
