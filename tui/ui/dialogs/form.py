@@ -49,9 +49,14 @@ def not_saved(error: BaseException, said: str) -> str:
 
 class FormActions(ApiCaller):
     """Mixed into a form's ModalScreen (before it in the bases), which defines `action_save`, composes
-    `form_actions()` last, and has a `#<field>-error` line per field (a `Field` brings its own)."""
+    `form_actions()` last, and has a `#<field>-error` line per field (a `Field` brings its own).
+    A form's `#form-body` scroll box is built with `can_focus=False`: focusable, it took a turn of
+    tab / shift+tab with nothing to show for it (a field scrolls itself into view when focused)."""
 
     DEFAULT_CLASSES = "dialog"
+    AUTO_FOCUS = ""
+    """Each form focuses its own first field in `on_mount`. Textual's auto focus came first, before
+    the layout, and scrolled a long form (the limits) past the note and label above its first field."""
 
     @staticmethod
     def form_actions() -> ComposeResult:
