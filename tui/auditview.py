@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.models import AuditEvent, AuditVerification
+from tui.display import plural
 
 TARGET_KINDS = ("app", "secret", "service", "site", "token", "type")
 """What a target names, the text before its `:` (`secret:site/NAME`, `service:NAME`)."""
@@ -95,7 +96,7 @@ def verified(site: str, result: AuditVerification) -> str:
     """What an intact chain's verification says, the same in the TUI and the command line: how
     many links were checked, and how many of them are plain SHA-256 from before the log was keyed
     (checked and pinned, but written when a writer of the database could have rewritten them)."""
-    said = f"the audit chain of site {site} verifies: {result.events} event(s)"
+    said = f"the audit chain of site {site} verifies: {plural(result.events, 'event')}"
     if result.unkeyed:
         said += f", {result.unkeyed} of them linked by SHA-256 before the chain was keyed"
     return said

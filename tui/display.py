@@ -15,6 +15,13 @@ import unicodedata
 from rich.cells import cell_len
 from rich.text import Text
 
+def plural(count: int, word: str) -> str:
+    """`no tokens`, `1 token`, `2 tokens`: a count in words, never `token(s)`."""
+    if count == 0:
+        return f"no {word}s"
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
+
 MASK = "••••••••"
 """A masked value: fixed width, so it never tells the value's length."""
 

@@ -65,11 +65,6 @@ def size_text(count: int) -> str:
     raise AssertionError("unreachable")
 
 
-def plural(count: int, word: str) -> str:
-    """`1 token`, `2 tokens`."""
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 class Use(NamedTuple):
     """One count a site holds against the limit that caps it."""
 
@@ -86,8 +81,8 @@ class Use(NamedTuple):
         return self.used / self.limit if self.limit else 0.0
 
     def text(self) -> str:
-        """`2/100 apps`."""
-        return f"{self.used}/{self.limit} {self.noun}"
+        """`2/100 apps`, `0/1,000,000 apps`."""
+        return f"{self.used:,}/{self.limit:,} {self.noun}"
 
     def share(self) -> str:
         """`apps 2%`."""
@@ -121,5 +116,5 @@ def secrets_fill(site) -> float:
 
 
 def secrets_text(site) -> str:
-    """`12/100`: the site's secrets against its limit."""
-    return f"{site.usage.secrets}/{site.limits.max_secrets}"
+    """`12/100`, `3/1,000,000`: the site's secrets against its limit."""
+    return f"{site.usage.secrets:,}/{site.limits.max_secrets:,}"

@@ -356,7 +356,7 @@ def test_overwrite_with_the_values_already_held_says_they_are_unchanged(live: Li
     live.put_secret(site, "OTHER", "old")
     result = cli("import", str(write(tmp_path, "SAME=kept\nOTHER=new\nFRESH=1\n")), "--overwrite", site=site)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1] == "imported 1 new and 1 updated secret(s); 1 already held that value"
+    assert result.stderr.splitlines()[-1] == "imported 1 new secret, updated 1 secret; 1 already held that value"
     assert live.secret(site, "SAME").json()["version"] == 1 and live.secret(site, "OTHER").json()["version"] == 2
 
 

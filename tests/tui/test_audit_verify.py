@@ -46,8 +46,8 @@ def test_a_chain_from_before_keyed_links_says_how_many_links_are_plain_sha256():
 
     keyed = AuditVerification(ok=True, events=12)
     upgraded = AuditVerification(ok=True, events=12, unkeyed=9)
-    assert verified("shop", keyed) == "the audit chain of site shop verifies: 12 event(s)"
-    assert verified("shop", upgraded) == ("the audit chain of site shop verifies: 12 event(s), "
+    assert verified("shop", keyed) == "the audit chain of site shop verifies: 12 events"
+    assert verified("shop", upgraded) == ("the audit chain of site shop verifies: 12 events, "
                                           "9 of them linked by SHA-256 before the chain was keyed")
 
 

@@ -55,3 +55,17 @@ def test_clipped_spells_out_control_characters_before_it_measures():
 
     shown = clipped("a\u202eb" * 5, 8)
     assert shown.cell_len <= 8 and str(shown).startswith("a\\u202e")
+
+
+def test_counts_read_as_words_no_secrets_1_secret_2_secrets():
+    from tui.display import plural
+
+    assert [plural(n, "secret") for n in (0, 1, 2)] == ["no secrets", "1 secret", "2 secrets"]
+
+
+def test_an_audit_verification_of_one_event_says_1_event():
+    from shared.models import AuditVerification
+    from tui.auditview import verified
+
+    one = AuditVerification.model_construct(events=1, unkeyed=0)
+    assert verified("shop", one) == "the audit chain of site shop verifies: 1 event"

@@ -198,6 +198,19 @@ async def test_trash_lists_deleted_secrets_and_restores_one(started, admin, site
     assert admin.reveal(site, None, "GONE").value == "g"
 
 
+async def test_the_trash_names_the_highlighted_secret_in_full_when_the_table_cuts_names(started, admin, site):
+    # Two names alike in their first 30 characters were both "TRASHED_SECR…": r restored one of them unseen.
+    stem = "TRASHED_SECRET_WITH_A_LONG_NAME_"
+    for name in (f"{stem}ALPHA", f"{stem}BETA"):
+        admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+        admin.delete_secret(site, None, name)
+    async with started(rows=0) as (app, pilot):
+        await _open_trash(pilot, 2)
+        await wait_until(pilot, lambda: f"{stem}ALPHA (site): r restore" in screen_text(app), message="first named")
+        await pilot.press("j")
+        await wait_until(pilot, lambda: f"{stem}BETA (site): r restore" in screen_text(app), message="second named")
+
+
 async def test_purge_asks_first_and_is_for_admins(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="GONE", value="g"))
     admin.delete_secret(site, None, "GONE")

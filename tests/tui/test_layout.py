@@ -59,6 +59,9 @@ async def test_admin_switches_site_with_ctrl_s(started, admin, site):
     async with started(rows=0) as (app, pilot):
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, SitePicker), message="site picker")
+        shown = screen_text(app)
+        assert "Switch site: enter opens it, escape cancels" in shown  # its keys, as every dialog shows them
+        assert f"{site}-other  (1 secret)" in shown and f"{site}  (no secrets)" in shown
         picker = app.screen.query_one("#sites")
         names = [picker.get_option_at_index(i).id for i in range(picker.option_count)]
         picker.highlighted = names.index(f"{site}-other")

@@ -34,6 +34,34 @@ async def test_token_revoked_mid_session_header_says_rejected_and_how_to_log_in(
                          message="header says rejected")
         assert "online" not in screen_text(app).splitlines()[0]
         assert any("In a shell run sitesecrets login" in note for note in notification_messages(app))
+        # Every tab shown next says why it is empty and what to do; `r` cannot help, so it is not offered.
+        for tab, noun in (("types", "secret types"), ("services", "services"), ("tokens", "tokens")):
+            await show_tab(pilot, tab)
+            pane = app.screen.query_one(f"#{tab}-pane")
+            await wait_until(pilot, lambda: pane.load_failed is not None, message=f"{tab} refused")
+            said = pane.empty_text().plain  # what the pane says beside its empty table (toasts may cover it)
+            assert f"The server no longer accepts this token (revoked or expired): the {noun} cannot load." in said
+            assert "In a shell run sitesecrets login, then start sitesecrets again." in said
+            assert "r tries again" not in said and "bearer token" not in said
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, message="q quits")
+
+
+async def test_a_save_refused_for_a_revoked_token_keeps_the_form_and_says_what_to_do(started, admin, site):
+    # The first call after the revoke is the form's own save: the form must not keep the news to itself.
+    created = admin.request("POST", "/v1/tokens", CreatedToken, json={"name": "soon-revoked", "role": Role.admin.value})
+    async with started(token=created.token) as (app, pilot):
+        form = await _form(pilot, "n", SecretFormDialog)
+        form.query_one("#name", Input).value = "KEPT"
+        form.query_one("#value-text").text = "typed"
+        admin.request("DELETE", f"/v1/tokens/{created.id}", None)
+        await pilot.press("ctrl+s")
+        error = form.query_one("#form-error")
+        await wait_until(pilot, lambda: error.message.startswith("Not saved: "), message="the form says it")
+        assert error.message == ("Not saved: the server no longer accepts this token (revoked or expired). "
+                                 "In a shell run sitesecrets login, then start sitesecrets again.")
+        assert app.connection == "rejected"  # the header (under the form) says it
+        assert app.screen is form and form.query_one("#value-text").text == "typed"
 
 
 async def test_scope_list_says_apps_are_created_with_a_in_the_services_tab(started):

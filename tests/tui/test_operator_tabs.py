@@ -118,9 +118,49 @@ async def test_sites_tab_shows_usage_against_limits(started, admin, site):
         await open_tab(pilot, "5", "sites")
         assert row_of(app, "sites-table", site)[1:5] == ["1/100", "6 B", "1", "0"]
         await highlight(pilot, "sites-table", site)
-        shown = screen_text(app)
-        assert "1/100 secrets (1%) · 6 B of values, ≤64.0 KiB each" in shown
-        assert "0/100 apps · 1/500 services · 0/100 types · 0/1000 tokens" in shown
+        shown = " ".join(screen_text(app).split())
+        assert "1/100 secrets (1%) 6 B of values, ≤64.0 KiB each" in shown
+        assert "0/100 apps" in shown and "1/500 services" in shown
+        assert "0/100 types" in shown and "0/1,000 tokens" in shown
+
+
+async def test_a_sites_detail_reads_whole_at_80_columns_with_the_largest_limits(tmp_path):
+    # A host whose operator raised every default (serve --max-secrets 1000000 ...) and a site
+    # named at the longest a name may be: each line under the table wrapped and the last was cut.
+    from server.config import Settings as ServerSettings
+    from server.embedded import EmbeddedServer
+    from shared.limits import Limits
+    from tui.settings import Settings
+    from tui.ui.app import SiteSecretsApp
+
+    big = Limits(max_secrets=1_000_000, max_value_bytes=67_108_864, max_apps=1_000_000, max_services=1_000_000,
+                 max_types=1_000_000, max_tokens=1_000_000, max_name_length=2048, max_versions=1000,
+                 trash_days=3650)
+    data = tmp_path / "data"
+    EmbeddedServer.start(data).stop()  # initialised, then served with the raised defaults
+    with EmbeddedServer.start(data, settings=ServerSettings(data_dir=data, limits=big)) as server:
+        client = SiteSecretsClient(server.url, server.admin_token)
+        name = "customer-" + "x" * 54
+        client.request("POST", "/v1/sites", None, json={"name": name})
+        client.create_secret(name, None, SecretCreate(name="ONE", value="v"))
+        app = SiteSecretsApp(client, Settings(url=server.url, refresh_seconds=0), client.whoami())
+        async with running(app) as (app, pilot):
+            await open_tab(pilot, "5", "sites")
+            await pilot.press("o")  # sorted by secrets used: the longest words of the sort
+            await wait_until(pilot, lambda: "sorted by secrets used" in screen_text(app), message="sorted")
+            app.screen.query_one("#sites-table").move_cursor(row=0)  # the fuller site sorts first
+            await wait_until(pilot, lambda: "customer-xxx" in screen_text(app).split("────")[-1], message="detail")
+            lines = screen_text(app).splitlines()
+            first = next(i for i, line in enumerate(lines) if "enter opens it in the other tabs" in line)
+            detail = [" ".join(line.split()) for line in lines[first:first + 6]]
+            assert detail[0].startswith("customer-xxx") and "…" in detail[0]
+            assert detail[1:] == ["1/1,000,000 secrets (0%) 1 B of values, ≤64.0 MiB each",
+                                  "0/1,000,000 apps 0/1,000,000 services",
+                                  "0/1,000,000 types 0/1,000,000 tokens",
+                                  "names ≤2,048 · keeps 1,000 versions · trash 3,650 days",
+                                  "sorted by secrets used (o)"]
+            assert "Limits" in lines[-1]  # the footer is still there, under all of it
+        client.close()
 
 
 async def test_sites_tab_shows_which_limit_each_site_is_nearest(started, admin, site):
@@ -132,7 +172,7 @@ async def test_sites_tab_shows_which_limit_each_site_is_nearest(started, admin, 
         await open_tab(pilot, "5", "sites")
         assert row_of(app, "sites-table", site)[-1] == "apps 100%"
         await highlight(pilot, "sites-table", site)
-        assert "2/2 apps · 0/500 services · 0/100 types · 0/1000 tokens" in screen_text(app)
+        assert "2/2 apps" in screen_text(app) and "0/1,000 tokens" in screen_text(app)
 
 
 async def test_sort_by_fullest_puts_the_site_nearest_any_limit_first(started, admin, site):
@@ -600,3 +640,19 @@ async def test_revoking_a_token_someone_else_revoked_takes_its_row_away(started,
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="confirm")
         await pilot.press("y")
         await wait_until(pilot, lambda: row_of(app, "tokens-table", "doomed") is None, message="row gone")
+
+
+def test_deleting_a_site_says_what_goes_in_words_and_nothing_of_what_it_does_not_hold():
+    from datetime import datetime, timezone
+
+    from shared.models import Site, SiteUsage
+    from tui.ui.dialogs.site_delete import what_goes
+
+    empty = Site.model_construct(name="shop", created_at=datetime.now(timezone.utc), secret_count=0,
+                                 usage=SiteUsage(secrets=0, value_bytes=0, services=0, tokens=0))
+    assert what_goes(empty).plain == ("This deletes site shop and everything in it: no secrets; no services; its "
+                                      "apps and types; and no tokens. It cannot be undone.")
+    one = empty.model_copy(update={"usage": SiteUsage(secrets=1, value_bytes=7, services=1, tokens=1)})
+    assert what_goes(one).plain == ("This deletes site shop and everything in it: 1 secret (7 B), wiped with every "
+                                    "kept version and the trash; 1 service; its apps and types; and 1 token, "
+                                    "revoked. It cannot be undone.")

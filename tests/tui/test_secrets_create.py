@@ -81,3 +81,20 @@ async def test_a_value_the_request_model_refuses_shows_beside_the_value_and_crea
         await wait_until(pilot, lambda: "must not contain NUL" in screen_text(app), message="refusal at the value")
         assert isinstance(app.screen, SecretFormDialog) and form.query_one("#value").text == "before\x00after"
     assert admin.list_secrets(site) == []
+
+
+async def test_enter_in_a_one_line_box_goes_on_to_the_next_field_and_sends_nothing(started, admin, site):
+    # As in most terminal forms: enter in the name box did nothing at all, so it seemed stuck. And
+    # shift+tab from the first field focused the invisible scroll box around the fields.
+    async with started(rows=0) as (app, pilot):
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog) and app.focused is not None)
+        form = app.screen
+        await pilot.press(*"DB_URL", "enter")
+        await wait_until(pilot, lambda: app.focused is form.query_one("#scope", Select), message="on to the scope")
+        assert app.screen is form and form.query_one("#name", Input).value == "DB_URL"
+        await pilot.press("shift+tab", "shift+tab")  # back to the name, then round to the last button
+        await wait_until(pilot, lambda: app.focused is form.query_one("#cancel"), message="round to Cancel")
+        await pilot.press("tab")
+        await wait_until(pilot, lambda: app.focused is form.query_one("#name", Input), message="round to the name")
+    assert admin.list_secrets(site) == []

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from shared.limits import is_token_id
+from tui.display import plural
 
 from .common import (Refused, UsageError, client_for, confirm, connection_options, print_json, print_once, print_table,
                      refuse_open_stdout, site_of, wants_json)
@@ -114,7 +115,7 @@ def _rebind(args, change) -> None:
         current = client.get_service(site, args.name)
         refs = change([r.model_dump(exclude_none=True) for r in current.secrets], [parse_ref(r) for r in args.refs])
         client.update_service(site, args.name, build(ServiceUpdate, secrets=refs))
-    print(f"service {args.name} binds {len(refs)} secret(s)", file=sys.stderr)
+    print(f"service {args.name} binds {plural(len(refs), 'secret')}", file=sys.stderr)
 
 
 def cmd_services_bind(args):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.limits import MAX_REQUEST_BYTES, secret_name_problem, value_problem, value_size
+from tui.display import plural
 from tui.dotenv import DockerFormatError, DotenvError, Entry, format_docker, format_env, format_shell, parse
 
 from .common import Refused, UsageError, client_for, refuse_open_stdout, site_of, write_values
@@ -155,7 +156,8 @@ def cmd_import(args: argparse.Namespace) -> None:
                 raise
             written.append(entry.name)
     same = f"; {unchanged} already held that value" if unchanged else ""
-    print(f"imported {len(plan.create)} new and {len(plan.update) - unchanged} updated secret(s){same}", file=sys.stderr)
+    print(f"imported {plural(len(plan.create), 'new secret')}, updated {plural(len(plan.update) - unchanged, 'secret')}"
+          f"{same}", file=sys.stderr)
 
 
 def stopped_part_way(error: Exception, entry: Entry, written: list[str], not_written: list[str], overwrite: bool) -> None:
@@ -196,7 +198,7 @@ def say_dry_run(plan: Plan, types: dict[str, str], held: int, scope: str) -> Non
     validator), and an update to the value a secret already holds makes no new version (values
     are not revealed to compare them)."""
     from tui.display import safe_str
-    from tui.sitelimits import plural
+    from tui.display import plural
 
     for entry in plan.create:
         print(f"would create {entry.name}", file=sys.stderr)

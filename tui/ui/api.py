@@ -21,6 +21,27 @@ from tui.display import safe_text
 PROGRESS_AFTER = 0.2
 """Seconds before a call counts as slow and the header shows that it is working."""
 
+TOKEN_REFUSED = "the server no longer accepts this token (revoked or expired)"
+LOGIN_AGAIN = "In a shell run sitesecrets login, then start sitesecrets again."
+"""What to do about a refused token: `sitesecrets login` (tui/scripting/account.py) stores a new one."""
+
+
+NOT_NOW_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def not_now(error: BaseException) -> bool:
+    """True for an answer about the server's state rather than the request (its database away,
+    too busy): the same call may work in a moment. Not a changed master key (503 too), which
+    lasts until someone restarts the server."""
+    return (isinstance(error, ApiError) and error.status in NOT_NOW_STATUSES
+            and error.code != "master_key_changed")
+
+
+def token_refused(error: BaseException) -> bool:
+    """True for the server's 401: the token was revoked or has expired. No retry, form or dialog
+    can do anything about it; only a new token can."""
+    return isinstance(error, ApiError) and error.status == 401
+
 
 @dataclass
 class _Call:
@@ -100,8 +121,11 @@ class ApiCaller:
 
     def report_api_error(self, error: BaseException) -> None:
         """Report `error` as a failed call is reported: here if `on_api_error` claims it, else by the
-        App. Also for a body refused on the client (`tui.client.build`) before anything was sent."""
-        if not self.on_api_error(error):
+        App. Also for a body refused on the client (`tui.client.build`) before anything was sent.
+        A refused token and a server that cannot serve just now always reach the App, whoever
+        claims errors: they are the server's state, not this call's (a form that kept the 401 to
+        itself left the header saying "online"; one that toasted each 503 piled toasts up)."""
+        if token_refused(error) or not_now(error) or not self.on_api_error(error):
             self.app.handle_api_error(error)  # type: ignore[attr-defined]
 
     def on_api_error(self, error: BaseException) -> bool:
@@ -124,6 +148,9 @@ def could_not_load(what: str, error: BaseException) -> Text:
     empty list, which would say there is nothing."""
     if isinstance(error, ServerUnreachable):
         return Text(f"The server cannot be reached: {what} will show here once it is back.", style="bold red")
+    if token_refused(error):
+        return Text(f"{TOKEN_REFUSED[0].upper()}{TOKEN_REFUSED[1:]}: {what} cannot load. {LOGIN_AGAIN}",
+                    style="bold red")
     text = Text(f"Could not load {what}: ", style="bold red")
     if isinstance(error, ApiError):
         return text.append_text(safe_text(error.message))

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from shared.models import Role, WhoAmI
 from tui.client import ApiError, ServerUnreachable, SiteSecretsClient
 from tui.clipboard import CLEARED, delete_tmux_copies, fingerprint
+from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, not_now, token_refused
 from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
@@ -31,9 +32,6 @@ from tui.sitelimits import raise_advice
 from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
 from tui.urls import plain_loopback_warning
-
-LOGIN_AGAIN = "sitesecrets login"
-"""The command that stores a new token for the server (tui/scripting/account.py)."""
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
@@ -70,6 +68,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         self._clipboard_timer: Timer | None = None
         self._copied: bytes | None = None
         """The hash of the value on the clipboard until it is cleared: to find tmux's copy of it."""
+        self._not_now_said: tuple[str, float] = ("", 0.0)
+        """The last "cannot serve just now" toast and when it fades: one is said once while it shows."""
 
     def take_first_load(self, site: str) -> Future | None:
         """The prefetched Secrets tab data if it is for `site`; given out once (later loads fetch)."""
@@ -160,8 +160,10 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
             if self.connection == "online":  # once: then the header says it for as long as it lasts
                 self.notify("Lost the server; retrying.", severity="error", markup=False)
             self.connection_lost()
-        elif isinstance(error, ApiError) and error.status == 401:
+        elif token_refused(error):
             self.token_rejected()
+        elif not_now(error):
+            self.server_not_now(error)
         elif isinstance(error, ApiError):
             self.show_error(self.error_text(error), title=error.code)
         else:
@@ -170,7 +172,10 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
 
     def error_text(self, error: ApiError) -> str:
         """The server's sentence, and for a full site which limit it hit and who raises it: the
-        server names the limit (`details.setting`) but cannot know who is reading."""
+        server names the limit (`details.setting`) but cannot know who is reading. A refused token:
+        what to do, not the server's "a valid bearer token is required"."""
+        if token_refused(error):
+            return f"{TOKEN_REFUSED}. {LOGIN_AGAIN}"
         if error.code != "limit_exceeded":
             return error.message
         advice = raise_advice(error.details.get("setting"), operator=self.can_switch_site)
@@ -185,13 +190,25 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         else:
             self.notify(safe_str(message), title=safe_str(title), severity="error", markup=False)
 
+    def server_not_now(self, error: ApiError) -> None:
+        """The server answers but cannot serve just now (its database away, too busy): a warning,
+        not an alarm, since a moment later the same call works; and said once while its toast
+        shows, where each call's red toast titled with the code piled up over the screen."""
+        message = safe_str(error.message).rstrip(".")
+        message = f"{message[:1].upper()}{message[1:]}."
+        said, fades = self._not_now_said
+        if said == message and time.monotonic() < fades:
+            return
+        self._not_now_said = (message, time.monotonic() + self.NOTIFICATION_TIMEOUT)
+        self.notify(message, severity="warning", markup=False)
+
     def token_rejected(self) -> None:
         """The server refused the token mid-session (revoked or expired): the header says so for
         as long as it lasts, and once, how to log in again."""
         if self.connection != "rejected":
             self.connection = "rejected"
-            self.notify(f"The server rejected the token (revoked or expired). In a shell run {LOGIN_AGAIN}, "
-                        "then start sitesecrets again.", severity="error", markup=False, timeout=30)
+            self.notify(f"{TOKEN_REFUSED[0].upper()}{TOKEN_REFUSED[1:]}. {LOGIN_AGAIN}", severity="error",
+                        markup=False, timeout=30)
 
     def api_reachable(self) -> None:
         if self.connection != "online":

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Select, SelectionList, TextArea
 
 from tui.client import ApiError, ServerUnreachable
-from tui.ui.api import ApiCaller
+from tui.ui.api import ApiCaller, not_now
 from tui.ui.widgets.field_error import FieldError
 
 FIELDS = (Input, TextArea, Select, SelectionList, Checkbox)
@@ -36,6 +36,8 @@ def not_saved(error: BaseException, said: str) -> str:
     it (a field's error, the server's message), or why."""
     if isinstance(error, ServerUnreachable):
         why = "the server cannot be reached. What you typed is still here; save again once it is back."
+    elif not_now(error):  # its database away, or too busy: the same save may work in a moment
+        why = f"{(said or str(error)).rstrip('.')}. What you typed is still here: ctrl+s saves it again."
     elif said:
         why = said
     elif isinstance(error, ApiError):
@@ -47,9 +49,14 @@ def not_saved(error: BaseException, said: str) -> str:
 
 class FormActions(ApiCaller):
     """Mixed into a form's ModalScreen (before it in the bases), which defines `action_save`, composes
-    `form_actions()` last, and has a `#<field>-error` line per field (a `Field` brings its own)."""
+    `form_actions()` last, and has a `#<field>-error` line per field (a `Field` brings its own).
+    A form's `#form-body` scroll box is built with `can_focus=False`: focusable, it took a turn of
+    tab / shift+tab with nothing to show for it (a field scrolls itself into view when focused)."""
 
     DEFAULT_CLASSES = "dialog"
+    AUTO_FOCUS = ""
+    """Each form focuses its own first field in `on_mount`. Textual's auto focus came first, before
+    the layout, and scrolled a long form (the limits) past the note and label above its first field."""
 
     @staticmethod
     def form_actions() -> ComposeResult:
@@ -134,6 +141,13 @@ class FormActions(ApiCaller):
 
         question = Text("You changed this form. Discard what you typed? (n or escape keeps it)")
         self.app.push_screen(ConfirmDialog("Discard changes?", question, "Discard"), answered)  # type: ignore[attr-defined]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """enter in a one-line box goes on to the next field, as tab does (and from the last one to
+        Save, which a second enter presses): it did nothing, and the form seemed stuck. It never
+        saves by itself, so an enter typed early sends nothing half-filled."""
+        event.stop()
+        self.focus_next()  # type: ignore[attr-defined]
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

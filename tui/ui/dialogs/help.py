@@ -38,25 +38,46 @@ FILTERS: Rows = [
 (first match highlighted), `escape` clears the filter."""
 
 KEYS: Rows = [
-    ("n", "new secret, type or service"),
-    ("e", "edit the highlighted secret or type"),
-    ("d", "delete it (asks first)"),
-    ("b", "Services: edit the highlighted service's bindings"),
-    ("a", "Services: apps, and whether they may use site secrets (admins)"),
-    ("s", "show the value for a few seconds / hide it (admins and editors)"),
-    ("c", "copy the value to your clipboard (cleared later)"),
-    ("a", "Secrets: the audit of the highlighted secret (admins)"),
     ("r", "refresh"),
-    ("h", "Secrets: history of the highlighted secret (show an old value, roll back)"),
-    ("o", "Secrets: only those due for rotation within 30 days / all"),
-    ("T", "Secrets: the trash (restore; purge for admins)"),
-    ("ctrl+s", "switch site (admins)"),
+    ("/", "filter the tab (as above); escape clears the filter"),
+    ("ctrl+s", "switch site (the operator)"),
     ("ctrl+p", "command palette: this tab's actions, jump to a secret, apps"),
-    ("?", "this help"),
+    ("? F1", "this help"),
     ("q", "quit"),
-    ("In forms", "ctrl+s save · ctrl+t show/hide value · ctrl+r raw JSON · escape cancel"),
-    ("", "ctrl+g generate a random value (value, or the password field you are in)"),
 ]
+"""Keys of every tab."""
+
+TABS: Rows = [
+    ("Secrets", "n new · e edit · d delete (asks first) · s show the value for a few seconds / hide it "
+                "(admins and editors) · c copy it (cleared later) · h its history · o only those due for "
+                "rotation within 30 days / all · T the trash · a its audit (admins)"),
+    ("Secret Types", "n new · e edit · d delete (asks first)"),
+    ("Audit", "v verify the chain · m older events · enter one event's every field · escape from a "
+              "filter box back to the table"),
+    ("Services", "n new · b the highlighted service's bindings · d delete (asks first) · a apps, and "
+                 "whether their services may use site secrets (admins)"),
+    ("Sites", "the operator: enter open it in the other tabs · n new site and its first admin token · "
+              "e limits · d delete with everything in it (type its name) · o sort"),
+    ("Tokens", "admins: n new token (shown once) · d revoke (asks first)"),
+]
+"""Each tab's own keys, beside those of every tab (`KEYS`)."""
+
+DIALOGS: Rows = [
+    ("Forms", "ctrl+s save · escape cancel (asks first when you changed anything) · tab, or enter in a "
+              "one-line box, next field · "
+              "a secret's value: ctrl+t show/hide it · ctrl+r raw JSON of a typed value · ctrl+g a random "
+              "value (the value, or the password field you are in)"),
+    ("New site, token", "ctrl+s make it · escape cancel; then c copies the token, shown this once"),
+    ("Confirm", "y yes · n or escape no · enter presses the focused button (Cancel first)"),
+    ("History", "s show/hide that version's value · r roll back to it · escape or h close"),
+    ("Trash", "r restore · p purge now (admins) · escape or T close"),
+    ("Apps", "t flip the highlighted app's site secrets · ctrl+s create · escape close"),
+    ("Switch site", "enter opens the highlighted site · escape cancels"),
+    ("Delete site", "type its name, then enter (or the button) · escape cancels"),
+    ("Messages", "escape, enter or q close"),
+    ("Help", "escape, enter, q, ? or F1 close"),
+]
+"""Each dialog's keys; the dialog's own title or buttons show them too."""
 
 
 def key_table(title: str, rows: Rows) -> Group:
@@ -86,7 +107,7 @@ def local_server_text(url: str, token_file: str) -> Text:
 
 
 class HelpDialog(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,enter", "dismiss(None)", "Close", id="help.close")]
+    BINDINGS = [Binding("escape,q,question_mark,enter,f1", "dismiss(None)", "Close", id="help.close")]
 
     def __init__(self) -> None:
         super().__init__(classes="dialog")
@@ -94,7 +115,8 @@ class HelpDialog(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         parts = [key_table("Moving around", MOVING),
                  key_table("/ filters the tab, any case (enter: to the table, escape: clear)", FILTERS),
-                 key_table("Keys", KEYS)]
+                 key_table("Keys of every tab", KEYS), key_table("Keys of each tab", TABS),
+                 key_table("In dialogs", DIALOGS)]
         settings = self.app.settings
         if settings.local_token_file:
             parts.append(local_server_text(settings.url, settings.local_token_file))

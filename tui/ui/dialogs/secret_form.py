@@ -55,7 +55,7 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         editing = self.secret is not None
         with Vertical(classes="dialog-box form-box"):
             yield Static(self._title(), classes="dialog-title", id="form-title")
-            with VerticalScroll(id="form-body"):
+            with VerticalScroll(id="form-body", can_focus=False):
                 yield Field("Name", SafeInput(value=self.secret.name if editing else "", id="name", disabled=editing,
                                               placeholder="e.g. DATABASE_URL"), required=True)
                 scopes = [(Text("site (every app may use it)"), "")]

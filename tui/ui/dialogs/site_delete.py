@@ -12,20 +12,24 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from shared.models import Site
-from tui.display import safe_text
-from tui.sitelimits import plural, size_text
+from tui.display import plural, safe_text
+from tui.sitelimits import size_text
 from tui.ui.widgets.field import Field
 from tui.ui.widgets.safe_input import SafeInput
 
 
 def what_goes(site: Site) -> Text:
+    """What the delete takes, in words; what the site does not hold is named as none, with no
+    "wiped" or "revoked" said of nothing."""
     usage = site.usage
     text = Text("This deletes site ")
     text.append_text(safe_text(site.name, style="bold"))
     text.append(" and everything in it: ")
-    text.append(f"{plural(usage.secrets, 'secret')} ({size_text(usage.value_bytes)}), wiped with every kept "
-                f"version and the trash; {plural(usage.services, 'service')}; its apps and types; and "
-                f"{plural(usage.tokens, 'token')}, revoked. ")
+    secrets = plural(usage.secrets, "secret")
+    if usage.secrets:
+        secrets += f" ({size_text(usage.value_bytes)}), wiped with every kept version and the trash"
+    tokens = plural(usage.tokens, "token") + (", revoked" if usage.tokens else "")
+    text.append(f"{secrets}; {plural(usage.services, 'service')}; its apps and types; and {tokens}. ")
     text.append("It cannot be undone.", style="bold red")
     return text
 
@@ -44,7 +48,7 @@ class DeleteSiteDialog(ModalScreen[bool]):
             label = Text("Type the site's name to delete it", style="bold")
             yield Field(label, SafeInput(id="confirm-name"))
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Delete everything", variant="error", id="yes", disabled=True)
+                yield Button("Delete everything (enter)", variant="error", id="yes", disabled=True)
                 yield Button("Cancel (esc)", id="no")
 
     def on_mount(self) -> None:

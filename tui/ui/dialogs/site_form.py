@@ -62,7 +62,7 @@ class NewSiteDialog(ShowsNewToken, FormActions, ModalScreen[Site | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box form-box"):
             yield Static(Text("New site", style="bold"), classes="dialog-title")
-            with VerticalScroll(id="form-body"):
+            with VerticalScroll(id="form-body", can_focus=False):
                 yield Field("Name *", SafeInput(id="name", placeholder="e.g. customer-42"))
                 yield Checkbox("Create its first admin token (shown once)", value=True, id="with-token")
                 yield Field("Token name", SafeInput(id="token-name", placeholder="default: <site>-admin"))
@@ -166,7 +166,7 @@ class SiteLimitsDialog(FormActions, ModalScreen[Site | None]):
             title = Text("Limits of site ", style="bold")
             title.append_text(safe_text(self.site.name, style="bold"))
             yield Static(title, classes="dialog-title")
-            with VerticalScroll(id="form-body"):
+            with VerticalScroll(id="form-body", can_focus=False):
                 yield Static(Text("Empty: the server's default.", style="dim"))
                 for field in LIMIT_FIELDS:
                     value = getattr(self.site.limits, field.key)

@@ -10,7 +10,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from shared.models import Site
-from tui.display import safe_text
+from tui.display import plural, safe_text
 
 
 class SitePicker(ModalScreen[str | None]):
@@ -23,8 +23,8 @@ class SitePicker(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
-            yield Static("Switch site", classes="dialog-title")
-            options = [Option(safe_text(f"{site.name}  ({site.secret_count} secrets)"), id=site.name)
+            yield Static("Switch site: enter opens it, escape cancels", classes="dialog-title")
+            options = [Option(safe_text(f"{site.name}  ({plural(site.secret_count, 'secret')})"), id=site.name)
                        for site in self._sites]
             yield OptionList(*options, id="sites")
 

@@ -41,7 +41,7 @@ class TokenFormDialog(ShowsNewToken, FormActions, ModalScreen[Token | None]):
         site_choices = [(safe_text(bound), bound)] if bound else [(Text("none: every site (the operator)"), NO_SITE)]
         with Vertical(classes="dialog-box form-box"):
             yield Static(Text("New token", style="bold"), classes="dialog-title")
-            with VerticalScroll(id="form-body"):
+            with VerticalScroll(id="form-body", can_focus=False):
                 yield Field("Name *", SafeInput(id="name", placeholder="e.g. deploy-bot"))
                 yield Field("Role", Select(ROLES, value=Role.viewer.value, allow_blank=False, id="role"))
                 yield Field("Site", Select(site_choices, value=bound or NO_SITE, allow_blank=False, id="site",

@@ -61,11 +61,16 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
             yield Static(EMPTY, id="trash-empty")
             yield Static(self._keys(), id="trash-keys")
 
-    def _keys(self) -> Text:
+    def _keys(self, item: TrashedSecret | None = None) -> Text:
+        """The keys, after the highlighted secret's whole name: the table cuts long names, and two
+        alike in their first cells looked the same, so `r` or `p` acted on one the user could not tell."""
         keys = [("r", "restore")] if not self.app.read_only else []
         keys += [("p", "purge now")] if self._may_purge() else []
         keys.append(("esc", "close"))
         text = Text()
+        if item is not None:
+            text.append_text(safe_text(item.name, style="bold"))
+            text.append_text(safe_text(f" ({scope_label(item)}): "))
         for index, (key, what) in enumerate(keys):
             text.append(" · " if index else "", style="dim")
             text.append(key, style="bold")
@@ -102,6 +107,7 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
         failed = self.query_one("#trash-empty", Static)
         failed.update(could_not_load("the trash", error))
         failed.display = True
+        self._show_highlighted()  # no row: no name before the keys
 
     def _connection_changed(self, connection: str) -> None:
         if connection == "online" and self.load_failed:
@@ -120,6 +126,13 @@ class TrashDialog(ApiCaller, ModalScreen[Secret | None]):
                           Text(short_time(item.purge_at)), key=id_of(item))
         table.display = bool(self.items)
         self.query_one("#trash-empty").display = not self.items
+        self._show_highlighted()
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_highlighted()
+
+    def _show_highlighted(self) -> None:
+        self.query_one("#trash-keys", Static).update(self._keys(self.highlighted()))
 
     def highlighted(self) -> TrashedSecret | None:
         row = self.query_one("#trash-table", DataTable).cursor_row

@@ -57,7 +57,7 @@ class TypeFormDialog(FormActions, ModalScreen[SecretType | None]):
         with Vertical(classes="dialog-box form-box"):
             title = Text("New secret type", style="bold") if kind is None else safe_text(f"Edit type {kind.key}")
             yield Static(title, classes="dialog-title")
-            with VerticalScroll(id="form-body"):
+            with VerticalScroll(id="form-body", can_focus=False):
                 yield Field("Key *", SafeInput(value=kind.key if kind else "", id="key", disabled=kind is not None,
                                                placeholder="e.g. database"))
                 yield Field("Name *", SafeInput(value=kind.name if kind else "", id="name",

@@ -66,7 +66,7 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
         Binding("5", "show_tab('sites')", "Sites", id="tab.sites", show=False),
         Binding("6", "show_tab('tokens')", "Tokens", id="tab.tokens", show=False),
         Binding("ctrl+s", "switch_site", "Site", id="site.switch", show=False),
-        Binding("question_mark", "help", "Help", id="help", show=False),
+        Binding("question_mark,f1", "help", "Help", id="help", show=False),
         Binding("q", "app.quit", "Quit", id="quit", show=False),
     ]
 

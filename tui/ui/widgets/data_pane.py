@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Input
 
 from tui.client import ApiError
 from tui.display import safe_text
-from tui.ui.api import ApiCaller, could_not_load
+from tui.ui.api import ApiCaller, could_not_load, token_refused
 from tui.ui.widgets.fitted_table import FittedTable
 from tui.ui.widgets.safe_input import SafeInput
 
@@ -244,7 +244,9 @@ class DataPane(ApiCaller, Vertical):
         if self.no_site:
             return Text(NO_SITE, style="dim")
         if self.data is None and self.load_failed is not None:
-            return could_not_load(f"the {self.NOUN}", self.load_failed).append(" · r tries again", style="dim")
+            said = could_not_load(f"the {self.NOUN}", self.load_failed)
+            # `r` cannot help a refused token: offering it sent the user round in a loop
+            return said if token_refused(self.load_failed) else said.append(" · r tries again", style="dim")
         if self.data is None:
             return Text("Loading…", style="dim")
         needle = self.needle

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Static
 
 from shared.models import Site
 from tui.client import SiteSecretsClient
-from tui.display import clipped, safe_text
-from tui.sitelimits import fullest, plural, secrets_fill, secrets_text, size_text, uses
+from tui.display import clipped, plural
+from tui.sitelimits import fullest, secrets_fill, secrets_text, size_text, uses
 from tui.ui.keys import CLEAR_FILTER, DELETE, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import DeleteSite, OpenSite, SitesChanged
 from tui.ui.widgets.compact_table import CompactTable
@@ -53,20 +53,36 @@ def fullest_cell(site: Site) -> Text:
     return Text(use.share(), style=style_of(use.fill))
 
 
-def counts_line(site: Site) -> Text:
-    """`2/2 apps · 0/500 services · 0/100 types · 0/1000 tokens`, each styled by how full it is."""
-    line = Text()
-    for use in (use for use in uses(site) if use.noun != "secrets"):  # secrets have a line of their own
-        if line:
-            line.append(" · ")
-        line.append(use.text(), style=style_of(use.fill))
-    return line
+CELL = 30
+"""Cells of the detail's left column: `1,000,000/1,000,000 services` and a gap. Two columns of
+counts fit 80 columns whatever the limits; one line of all four wrapped at a million."""
+OPEN_HINT = "  enter opens it in the other tabs"
+NAME_CELLS = 78 - len(OPEN_HINT)
+"""A site's name is cut to leave its hint on the line at 80 columns (names run to 63 characters)."""
+
+
+def two_columns(left: Text, right: Text) -> Text:
+    """`left` padded to `CELL` cells, then `right`: one line of the detail's grid."""
+    line = left.copy()
+    line.pad_right(max(1, CELL - line.cell_len))
+    return line.append_text(right)
+
+
+def counts_lines(site: Site) -> Text:
+    """`2/2 apps  0/500 services` over `0/100 types  0/1,000 tokens`, each styled by how full it is."""
+    cells = [Text(use.text(), style=style_of(use.fill)) for use in uses(site) if use.noun != "secrets"]
+    return Text("\n").join(two_columns(*cells[i:i + 2]) for i in range(0, len(cells), 2))
+
+
+def trash_text(days: int) -> str:
+    """How long the site's trash keeps a deleted secret: `trash 30 days`, or none at all."""
+    return "no trash: deletes at once" if days == 0 else f"trash {plural(days, 'day')}"
 
 
 class SitesPane(DataPane):
     DEFAULT_CSS = """
     #sites-table { height: 1fr; min-height: 4; }
-    #site-detail { height: 5; border-top: solid $primary; padding: 0 1; }
+    #site-detail { height: 7; border-top: solid $primary; padding: 0 1; }
     """
     NAME = "sites"
     PALETTE = "Sites"
@@ -117,16 +133,16 @@ class SitesPane(DataPane):
             hint = "No site matches the filter; escape clears it." if self.needle else "No sites yet; n creates one."
             return Text(hint, style="dim")
         usage, limits = site.usage, site.limits
-        line = safe_text(site.name, style="bold")
-        line.append("  open in the other tabs" if site.name == self.app.site else "  enter opens it in the other tabs",
-                    style="dim")
+        line = clipped(site.name, NAME_CELLS, style="bold")
+        line.append("  open in the other tabs" if site.name == self.app.site else OPEN_HINT, style="dim")
         line.append("\n")
-        line.append(f"{secrets_text(site)} secrets ({secrets_fill(site):.0%})", style=fill_style(site))
-        line.append(f" · {size_text(usage.value_bytes)} of values, ≤{size_text(limits.max_value_bytes)} each")
+        line.append_text(two_columns(
+            Text(f"{secrets_text(site)} secrets ({secrets_fill(site):.0%})", style=fill_style(site)),
+            Text(f"{size_text(usage.value_bytes)} of values, ≤{size_text(limits.max_value_bytes)} each")))
         line.append("\n")
-        line.append_text(counts_line(site))
-        line.append(f"\nnames ≤{limits.max_name_length} · keeps {plural(limits.max_versions, 'version')} · "
-                    f"trash {plural(limits.trash_days, 'day')} · sorted by {SORTS[self.sort][0]} (o)", style="dim")
+        line.append_text(counts_lines(site))
+        line.append(f"\nnames ≤{limits.max_name_length:,} · keeps {plural(limits.max_versions, 'version')} · "
+                    f"{trash_text(limits.trash_days)}\nsorted by {SORTS[self.sort][0]} (o)", style="dim")
         return line
 
     # ------------------------------------------------------------ sort and open

@@ -14,8 +14,7 @@ from textual.widgets import Static
 from shared.limits import EXPIRED_TOKEN_GRACE_DAYS
 from shared.models import Token
 from tui.client import SiteSecretsClient
-from tui.display import clipped, safe_text, short_time
-from tui.sitelimits import plural
+from tui.display import clipped, plural, safe_text, short_time
 from tui.ui.keys import CLEAR_FILTER, FILTER, NEW, REFRESH, Key, bindings
 from tui.ui.messages import RevokeToken, TokensChanged
 from tui.ui.widgets.compact_table import CompactTable

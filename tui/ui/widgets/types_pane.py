@@ -17,8 +17,7 @@ from textual.widgets import Static
 from shared.models import SecretType
 from tui.ui.keys import CLEAR_FILTER, DELETE, EDIT, FILTER, NEW, REFRESH, bindings
 from tui.client import SiteSecretsClient
-from tui.display import safe_str, safe_text
-from tui.sitelimits import plural
+from tui.display import plural, safe_str, safe_text
 from tui.ui.messages import DeleteType, TypesChanged
 from tui.ui.widgets.data_pane import DataPane
 from tui.ui.widgets.fitted_table import FittedTable

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
 from shared.limits import value_size
+from tui.display import plural
 from tui.generate import DEFAULT_LENGTH, generate_value
 
 
@@ -69,8 +70,8 @@ class ValueEditor(Vertical):
 
     def _count(self) -> None:
         size = value_size(self.text)
-        lines = self.text.count("\n") + 1 if self.text else 0
-        note = Text(f"{size:,} / {self.limit:,} bytes, {lines} line(s) · ctrl+t ")
+        lines = f", {plural(self.text.count(chr(10)) + 1, 'line')}" if self.text else ""  # none said of nothing
+        note = Text(f"{size:,} / {self.limit:,} bytes{lines} · ctrl+t ")
         note.append("shows what you typed" if self.masked else "hides it again")
         counter = self.query_one(".value-count", Static)
         counter.update(note)
