@@ -331,7 +331,7 @@ def test_dry_run_into_an_app_counts_what_it_leaves_in_that_app(live: Live, cli, 
     live.put_secret(site, "KEPT_B", "v", app="web")
     result = cli("import", str(write(tmp_path, "FRESH=1\n")), "--dry-run", "--app", "web", site=site)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines()[-1] == ("dry run, nothing was changed: would create 1 secret, update 0 secrets, "
+    assert result.stderr.splitlines()[-1] == ("dry run, nothing was changed: would create 1 secret, update no secrets, "
                                               "and leave 2 other secrets of app web as they are")
 
 
