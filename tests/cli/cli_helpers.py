@@ -1,14 +1,18 @@
-"""Helpers of the command-line tests: a running server with an admin client (`Live`), and the
-small known environment every child process starts from (`base_env`)."""
+"""Helpers of the command-line tests: a running server with an admin client (`Live`), the small
+known environment every child process starts from (`base_env`), and `run_text`, which runs a child
+(`python -m tui.cli` forked from a zygote, `forkserver.py`, when it can)."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import select
 import subprocess
+import sys
 import tempfile
 import termios
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from forkserver import ForkServer
 from server.embedded import EmbeddedServer
 from server.keys import ENV_VAR
 
@@ -50,12 +55,37 @@ def http_client(url: str, **kwargs: Any) -> httpx.Client:
 def run_text(argv: list[str], env: dict[str, str], input: str | None = None, cwd: Path = REPO,
              timeout: float = 60) -> subprocess.CompletedProcess:
     """Run a child process; stdout and stderr as UTF-8 text exactly as written (no newline
-    translation, so a value's `\\r\\n` survives), stdin empty unless `input` is given."""
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout,
-                            input=None if input is None else input.encode("utf-8"),
-                            stdin=subprocess.DEVNULL if input is None else None)
+    translation, so a value's `\\r\\n` survives), stdin empty unless `input` is given.
+
+    `python -m tui.cli ...` is forked from this process's zygote (`forkserver.py`): a real process
+    with these descriptors, environment and directory, without the interpreter's start; any other
+    command, or one the zygote cannot take, is started as usual."""
+    data = None if input is None else input.encode("utf-8")
+    result = None
+    if argv[:3] == [sys.executable, "-m", "tui.cli"] and not os.environ.get(NO_FORKSERVER):
+        result = zygote().run(argv[3:], env, cwd, data, timeout)
+    if result is None:
+        result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=timeout, input=data,
+                                stdin=subprocess.DEVNULL if input is None else None)
     result.stdout, result.stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
     return result
+
+
+NO_FORKSERVER = "SITESECRETS_TEST_NO_FORKSERVER"
+"""Set (non-empty), `run_text` starts every child as a new interpreter: to compare, or to rule the
+zygote out."""
+_zygote: ForkServer | None = None
+_zygote_lock = threading.Lock()
+
+
+def zygote() -> ForkServer:
+    """This process's fork server (its process starts on first use), stopped at exit."""
+    global _zygote
+    with _zygote_lock:
+        if _zygote is None:
+            _zygote = ForkServer(REPO)
+            atexit.register(_zygote.stop)
+    return _zygote
 
 
 def run_on_terminal(argv: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:

@@ -1,7 +1,8 @@
 """Fixtures for the command-line tests: one real server per module on a unix socket (the shared-host
 set-up the README recommends), a fresh
 site per test (so tests sharing that server stay independent), and `cli(...)`, which runs
-`sitesecrets` as a real child process with `SITESECRETS_URL`/`SITESECRETS_TOKEN` in its environment.
+`sitesecrets` as a real child process with `SITESECRETS_URL`/`SITESECRETS_TOKEN` in its environment
+(forked from a zygote that has imported the command line already: `forkserver.py`).
 
 Nothing is mocked: every command goes through the real client, the real socket and the real server.
 """
