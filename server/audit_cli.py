@@ -18,6 +18,8 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
+from shared.wording import plural
+
 from . import files
 
 if TYPE_CHECKING:
@@ -82,7 +84,7 @@ def _export(store, args: argparse.Namespace) -> int:
     target = open(_new_file(args.to), "w", encoding="utf-8") if args.to else nullcontext(sys.stdout)
     with target as out:
         count, last = export_events(store, out, since, chain)
-    print(f"exported {count} event(s)" + (f"; resume with --since {last}" if count else ""), file=sys.stderr)
+    print(f"exported {plural(count, 'event')}" + (f"; resume with --since {last}" if count else ""), file=sys.stderr)
     return 0
 
 
@@ -136,7 +138,7 @@ def _verify(store, args: argparse.Namespace) -> int:
     for each in chains:
         report = verify_chain(store, each, key)
         label = "events of no site" if each == "" else (f"site {names[each][0]!r}" if each in names else f"deleted site lifetime {each}")
-        counted = f"{report.events} event(s)" + (f", after the anchor at event {report.anchor_id}" if report.anchor_id else "") + (
+        counted = plural(report.events, "event") + (f", after the anchor at event {report.anchor_id}" if report.anchor_id else "") + (
             f", {report.unsealed} from before the chain" if report.unsealed else "") + (
             f", {report.unkeyed} linked by SHA-256 before the chain was keyed" if report.unkeyed and key is not None else "")
         if report.ok:

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from shared import models
 from shared.limits import DEFAULT_LIMITS, Limits
 from shared.models import Role
+from shared.wording import plural
 
 from . import audit_cli, completion
 from .config import (AUDIT_FILE_ENV, AUDIT_RETENTION_ENV, COPY_FROM_ENV, COPY_TO_ENV, DATA_DIR_ENV, DATABASE_URL_ENV,
@@ -476,7 +477,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from .backup import backup
 
     count = backup(args.data_dir, args.to)
-    print(f"backed up {count} secret(s) to {args.to}; keep the master key apart from it", file=sys.stderr)
+    print(f"backed up {plural(count, 'secret')} to {args.to}; keep the master key apart from it", file=sys.stderr)
     return 0
 
 
@@ -484,7 +485,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from .backup import restore
 
     count = restore(args.source, args.data_dir)
-    print(f"restored {count} secret(s) into {args.data_dir}", file=sys.stderr)
+    print(f"restored {plural(count, 'secret')} into {args.data_dir}", file=sys.stderr)
     return 0
 
 

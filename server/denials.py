@@ -44,6 +44,8 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
+from shared.wording import plural
+
 from . import audit
 from .context import utc_now
 from .store import AuditRecord, Store
@@ -185,7 +187,7 @@ class DenialLog:
             why = type(error).__name__
         lost = sum(window.count for window in self._windows.values())
         if lost:
-            log.error("%d repeated denial(s) could not be audited at shutdown (%s)", lost, why)
+            log.error("%s could not be audited at shutdown (%s)", plural(lost, "repeated denial"), why)
 
     def wake(self) -> None:
         """Have the flusher look at its clock again now (tests move a clock of their own)."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from shared.wording import plural
+
 from .audit_chain import apply_retention
 from .context import utc_now
 from .handlers.tokens import remove_expired_tokens
@@ -65,12 +67,12 @@ class Sweeper:
 
     def _sweep(self) -> None:
         self._chore("purging expired trash", lambda: purge_expired(self._store, utc_now()),
-                    "purged %d expired secret(s) from the trash")
+                    "purged %s from the trash", "expired secret")
         self._chore("removing expired tokens", lambda: remove_expired_tokens(self._store),
-                    "removed %d token(s) past their expiry")
+                    "removed %s past their expiry", "token")
         if self._retention is not None:
             self._chore("removing audit events past retention", self._apply_retention,
-                        "removed %d audit event(s) past their retention")
+                        "removed %s past their retention", "audit event")
         self.sweeps += 1
 
     def _apply_retention(self) -> int:
@@ -78,7 +80,7 @@ class Sweeper:
         return self.retention.removed
 
     @staticmethod
-    def _chore(what: str, work, done: str) -> None:
+    def _chore(what: str, work, done: str, counted: str) -> None:
         try:
             count = work()
         except StoreError as error:  # the database is down or the store closing: try again next time
@@ -87,4 +89,4 @@ class Sweeper:
             log.error("%s failed unexpectedly (%s)", what, type(error).__name__)
         else:
             if count:
-                log.info(done, count)
+                log.info(done, plural(count, counted))

@@ -28,8 +28,8 @@ def _seconds(text: str) -> float:
 
 
 def _add_ui_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", default=default_site(),
-                        help="site to open (env SITESECRETS_SITE, default %(default)s)")
+    parser.add_argument("--site", help="site to open (env SITESECRETS_SITE; default: the token's own site, "
+                                       "or 'default' for a token bound to none)")
     parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
     parser.add_argument("--reveal-seconds", type=_seconds, default=15.0, metavar="N",
                         help="re-mask a revealed value after N seconds (default %(default)s)")
@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace, url: str, local_token_file: str | None = None) -> Settings:
-    return Settings(url=url, site=args.site, read_only=args.read_only, insecure=args.insecure,
+    # the TUI opens the token's own site, when it has one, whatever this says (`connect`)
+    return Settings(url=url, site=default_site() if args.site is None else args.site, read_only=args.read_only, insecure=args.insecure,
                     reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
                     refresh_seconds=max(0.0, args.refresh_seconds),
                     local_token_file=local_token_file)

@@ -15,6 +15,10 @@ readable by group or others is refused, not warned about: the token has already 
 account that can read it, a warning scrolls by unseen in a cron job, and `chmod 600` is the fix
 (the server refuses an exposed master key for the same reason).
 
+Login also records the site the token is bound to ("" for an operator token, bound to none), so
+a command that names no site works on the token's own site without asking the server whose
+token it is (`tui.settings.site_for_token`).
+
 For an https URL, login also stores what to trust for it: the server's certificate, pinned, or a
 CA file (`tui.pins`); every later connection to that URL, whichever way its token came, uses it.
 
@@ -132,6 +136,15 @@ def load_trust(directory: str) -> dict[str, Trust]:
         raise _damaged(os.path.join(directory, CREDENTIALS_FILE)) from None
 
 
+def load_sites(directory: str) -> dict[str, str]:
+    """Server URL -> the site login found the stored token bound to ("": none); a URL missing
+    here was logged in to before login recorded sites."""
+    sites = _load(directory).get("sites", {})
+    if not isinstance(sites, dict) or not all(isinstance(v, str) for v in sites.values()):
+        raise _damaged(os.path.join(directory, CREDENTIALS_FILE))
+    return sites
+
+
 def _private_dir(directory: str) -> None:
     """Create `directory` and each missing parent 0700, whatever the umask (`os.makedirs` gives the
     parents 0777 less the umask: world-writable under `umask 000`); then make `directory` 0700.
@@ -172,48 +185,71 @@ def _write_atomically(path: str, text: str) -> None:
         os.close(dir_fd)
 
 
-def _save(directory: str, tokens: dict[str, str], trust: dict[str, Trust]) -> str:
+def _save(directory: str, tokens: dict[str, str], trust: dict[str, Trust], sites: dict[str, str]) -> str:
     _private_dir(directory)
     path = os.path.join(directory, CREDENTIALS_FILE)
-    data = {"tokens": tokens, "trust": {url: value.to_json() for url, value in trust.items()}}
+    data = {"tokens": tokens, "trust": {url: value.to_json() for url, value in trust.items()}, "sites": sites}
     _write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 
-def store_token(directory: str, url: str, token: str, trust: Trust | None = None) -> str:
+def store_token(directory: str, url: str, token: str, trust: Trust | None = None, site: str | None = None) -> str:
     """Keep `token` for `url` beside any other server's, with what login decided to trust for it
-    (None: nothing, as for http or a unix socket); both replace what `url` had. The file's path."""
-    trusted = load_trust(directory)
-    trusted.pop(server_key(url), None)
+    (None: nothing, as for http or a unix socket) and the site it is bound to ("": none; None:
+    not known); all replace what `url` had. The file's path."""
+    key = server_key(url)
+    trusted, sites = load_trust(directory), load_sites(directory)
+    trusted.pop(key, None)
+    sites.pop(key, None)
     if trust is not None:
-        trusted[server_key(url)] = trust
-    return _save(directory, load_credentials(directory) | {server_key(url): token}, trusted)
+        trusted[key] = trust
+    if site is not None:
+        sites[key] = site
+    return _save(directory, load_credentials(directory) | {key: token}, trusted, sites)
 
 
 def forget_token(directory: str, url: str) -> bool:
     """Drop the token and the trust stored for `url`; False if there was no token."""
-    tokens, trusted = load_credentials(directory), load_trust(directory)
+    tokens, trusted, sites = load_credentials(directory), load_trust(directory), load_sites(directory)
     trusted.pop(server_key(url), None)
+    sites.pop(server_key(url), None)
     if tokens.pop(server_key(url), None) is None:
         return False
-    _save(directory, tokens, trusted)
+    _save(directory, tokens, trusted, sites)
     return True
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A token and the site it is bound to, when known without asking the server: `site` is
+    what login recorded for a stored token ("": bound to none), None for any other token."""
+
+    token: str | None
+    site: str | None = None
 
 
 def resolve_token(url: str, *, token: str | None = None, token_file: str | None = None,
                   environ: dict[str, str] | os._Environ[str] = os.environ) -> str | None:
     """The token to use for `url` by the precedence above; None when there is none at all.
     Raises CredentialsError for one that is not a token (`looks_like_token`)."""
+    return resolve(url, token=token, token_file=token_file, environ=environ).token
+
+
+def resolve(url: str, *, token: str | None = None, token_file: str | None = None,
+            environ: dict[str, str] | os._Environ[str] = os.environ) -> Resolved:
+    """`resolve_token`'s token, with the site login recorded for it when it is the stored one."""
     if token and token_file:
         raise CredentialsError("pass --token-file or --token, not both")
     if token_file:
-        return _a_token(read_token_file(token_file), f"token file {token_file}")
+        return Resolved(_a_token(read_token_file(token_file), f"token file {token_file}"))
     if token:
         print(TOKEN_ARGUMENT_WARNING, file=sys.stderr)
-        return _a_token(one_token(token, "--token"), "--token")
+        return Resolved(_a_token(one_token(token, "--token"), "--token"))
     if environ.get(TOKEN_ENV):
-        return _a_token(one_token(environ[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV)
-    return load_credentials(config_dir(environ)).get(server_key(url))
+        return Resolved(_a_token(one_token(environ[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV))
+    directory = config_dir(environ)
+    stored = load_credentials(directory).get(server_key(url))
+    return Resolved(stored, load_sites(directory).get(server_key(url)) if stored else None)
 
 
 @dataclass(frozen=True)

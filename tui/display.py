@@ -15,11 +15,7 @@ import unicodedata
 from rich.cells import cell_len
 from rich.text import Text
 
-def plural(count: int, word: str) -> str:
-    """`no tokens`, `1 token`, `2 tokens`: a count in words, never `token(s)`."""
-    if count == 0:
-        return f"no {word}s"
-    return f"{count:,} {word}" + ("" if count == 1 else "s")
+from shared.wording import plural  # noqa: F401 - re-exported: the client half takes it from here with the rest
 
 
 MASK = "••••••••"

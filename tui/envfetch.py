@@ -161,6 +161,12 @@ def call(url: str, token: str, method: str, path: str, body: dict | None = None,
     return ok_payload(exchange(url, token, method, path, body, timeout=timeout))
 
 
+def token_site(url: str, token: str, retrier: Retrier | None = None) -> str | None:
+    """The site `token` is bound to (None: none), as whoami answers."""
+    site = retrying(lambda: call(url, token, "GET", "/v1/whoami"), retrier).get("site")
+    return site if isinstance(site, str) else None
+
+
 def retrying(attempt: Callable[[], T], retrier: Retrier | None) -> T:
     """`attempt()`, tried again on Unavailable while `retrier` allows (None: once). Only for
     requests that may be repeated: the env fetch reads, and a load record sets the same versions

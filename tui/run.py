@@ -18,12 +18,12 @@ import os
 import signal
 import sys
 
-from tui.credentials import NO_TOKEN, CredentialsError, resolve_token, token_source
-from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load
+from tui.credentials import NO_TOKEN, CredentialsError, Resolved, resolve, token_source
+from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load, token_site
 from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
 from tui.retry import Retrier, budget_from_environment
-from tui.settings import EMPTY_SITE, default_site, default_url
+from tui.settings import EMPTY_SITE, default_url, named_site, site_for_token
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start CMD with the service's secrets in its environment.",
     )
     parser.add_argument("--service", required=True, help="the service whose bound secrets CMD receives")
-    parser.add_argument("--site", default=default_site())
+    parser.add_argument("--site", help="the service's site (env SITESECRETS_SITE; default: the token's own site)")
     parser.add_argument("--url", default=default_url())
     parser.add_argument("--token-file", metavar="PATH", help="read the service token from PATH (mode 0600)")
     parser.add_argument("--token", help="a service token; visible to every user of the host, prefer --token-file, "
@@ -105,16 +105,25 @@ class UsageProblem(RunError):
     every other command."""
 
 
-def token_and_url(args: argparse.Namespace) -> tuple[str, str]:
-    """The token and the checked server URL; UsageProblem when either is unusable."""
+def token_and_url(args: argparse.Namespace) -> tuple[Resolved, str]:
+    """The token (with its site, when login recorded it) and the checked server URL;
+    UsageProblem when either is unusable."""
     try:
-        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        found = resolve(args.url, token=args.token, token_file=args.token_file)
         url = check_url(args.url, insecure=args.insecure)
     except (CredentialsError, ValueError) as error:  # ValueError: InsecureTransportError included
         raise UsageProblem(str(error)) from None
-    if not token:
+    if not found.token:
         raise UsageProblem(NO_TOKEN)
-    return token, url
+    return found, url
+
+
+def site_of(site: str | None, found: Resolved, url: str, retrier: Retrier) -> str:
+    """The service's site: the one named, else the token's own (a service token is always bound
+    to one), asking the server only when login did not record it."""
+    if site is not None:
+        return site
+    return site_for_token(token_site(url, found.token, retrier) if found.site is None else found.site)
 
 
 def main(argv: list[str]) -> int:
@@ -132,7 +141,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(options)
     if not args.watch and (args.signal is not None or args.grace is not None or args.settle is not None):
         parser.error("--signal, --grace and --settle apply only with --watch")
-    if not args.site:  # `--site "$UNSET"`: a mistake, not the default site
+    args.site = named_site(args.site)
+    if args.site == "":  # `--site "$UNSET"`: a mistake, not the default site
         parser.error(EMPTY_SITE)
     if not args.service:
         parser.error("the service name is empty (--service)")
@@ -145,11 +155,12 @@ def main(argv: list[str]) -> int:
     try:
         # before asking for any secret: a command that is not there needs none (and records no load)
         resolve_command(command[0], child_environment(inherited, {}, False))
-        token, url = token_and_url(args)
+        found, url = token_and_url(args)
         warn_plain_loopback(url, "sitesecrets run")
-        server = Server(url, token, args.site, args.service)
         # a function starting while its server restarts waits for it, within the budget
-        answer = fetch_env(server, Retrier(retry_seconds))
+        starting = Retrier(retry_seconds)
+        server = Server(url, found.token, site_of(args.site, found, url, starting), args.service)
+        answer = fetch_env(server, starting)
         if args.watch and not answer.etag:
             raise RunError("the server cannot say when the environment changes (no ETag): upgrade it to use --watch")
         first = prepare(command, inherited, answer.payload or {}, args.service, set(args.allow_env), args.verbose)

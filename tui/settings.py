@@ -17,9 +17,8 @@ EMPTY_SITE = f"the site name is empty (--site or {SITE_VARIABLE})"
 
 def default_site_hint(site: str, details: object) -> str:
     """What to add to a 404 for site 'default' itself (`details` of the error: none, or naming the
-    site as the resource): it is the site asked for when no --site or SITESECRETS_SITE names one,
-    and a token bound to another site never sees it. The TUI opens the token's own site; a
-    command cannot know that site without asking the server first. "" for any other 404."""
+    site as the resource): it is the site asked for when no --site or SITESECRETS_SITE names one
+    and the token is bound to no site (an operator's). "" for any other 404."""
     if site != DEFAULT_SITE or (details and (not isinstance(details, dict) or details.get("resource") != "site")):
         return ""
     return (f" (site '{DEFAULT_SITE}' is the one asked for when no --site or {SITE_VARIABLE} names another): "
@@ -34,6 +33,20 @@ def default_url() -> str:
 def default_site() -> str:
     """The site when no --site is given: `$SITESECRETS_SITE`, else `DEFAULT_SITE`."""
     return os.environ.get(SITE_VARIABLE, DEFAULT_SITE)
+
+
+def named_site(given: str | None) -> str | None:
+    """The site the user named: --site (`given`), else `$SITESECRETS_SITE`; None when neither
+    names one. An empty name is returned as it is, for the caller to refuse (`EMPTY_SITE`)."""
+    return os.environ.get(SITE_VARIABLE) if given is None else given
+
+
+def site_for_token(token_site: str | None) -> str:
+    """The site of a command that names none: the token's own when it is bound to one, as
+    Vault's, Doppler's or Infisical's scoped tokens imply their scope; `DEFAULT_SITE` for a
+    token bound to none (an operator's). `token_site` is the token's `site` (whoami's, or what
+    `sitesecrets login` recorded)."""
+    return token_site or DEFAULT_SITE
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from shared import models
 from shared.models import ErrorCode
+from shared.wording import plural
 
 from .. import audit
 from ..context import Call
@@ -131,7 +132,8 @@ def update_app(call: Call, site: str, app: str) -> models.App:
             # switching off would silently take secrets away from services that run with them
             services = tx.services_binding_site_secrets(row.id)
             if services:
-                raise ApiError(ErrorCode.secret_in_use, f"{len(services)} service(s) of app {app!r} bind site-level secrets; unbind them first",
+                raise ApiError(ErrorCode.secret_in_use, f"{plural(len(services), 'service')} of app {app!r} {'binds' if len(services) == 1 else 'bind'} "
+                               "site-level secrets; unbind them first",
                                {"services": services})
         tx.update_app(row.id, body.site_secrets)
         audit.record(tx, call.event("app.update", site=site, target=f"app:{app}", details={"site_secrets": body.site_secrets}))

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from shared import models
 from shared.models import ErrorCode
+from shared.wording import plural
 
 from .. import audit
 from ..audit import secret_target
@@ -45,7 +46,7 @@ def delete_secret(call: Call, site: str, name: str, app: str | None = None) -> N
         row = load_secret(tx, site_row, app_row, name)
         services = tx.services_using(site_row.id, row.app_id, name)
         if services:
-            raise ApiError(ErrorCode.secret_in_use, f"secret {name!r} is used by {len(services)} service(s); unbind it first",
+            raise ApiError(ErrorCode.secret_in_use, f"secret {name!r} is used by {plural(len(services), 'service')}; unbind it first",
                            {"services": services})
         target = secret_target(app, name)
         days = site_limits(call, site_row).trash_days

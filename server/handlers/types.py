@@ -6,6 +6,7 @@ import json
 
 from shared import models
 from shared.models import ErrorCode
+from shared.wording import plural
 
 from .. import audit, schemas, validation
 from ..context import Call
@@ -144,7 +145,7 @@ def _refuse_breaking_schema(call: Call, site: SiteRow, row: TypeRow, secrets: li
             "the stored values could not be checked against the new schema within the bound"), checked) from None
     if broken:
         raise _audit_refusal(call, site.name, row.key, ApiError(
-            ErrorCode.type_conflict, f"{len(broken)} secret(s) of type {row.key!r} would not validate against the new schema",
+            ErrorCode.type_conflict, f"{plural(len(broken), 'secret')} of type {row.key!r} would not validate against the new schema",
             {"secrets": broken}), broken)
 
 
@@ -162,7 +163,7 @@ def delete_type(call: Call, site: str, key: str) -> None:
         row = load_type(tx, site_row, key)
         users = [{"name": s.name, "app": s.app} for s in tx.secrets_of_type(row.id)]
         if users:
-            raise ApiError(ErrorCode.type_in_use, f"{len(users)} secret(s) use type {key!r}", {"secrets": users})
+            raise ApiError(ErrorCode.type_in_use, f"{plural(len(users), 'secret')} {'uses' if len(users) == 1 else 'use'} type {key!r}", {"secrets": users})
         tx.delete_type(row.id)
         audit.record(tx, call.event("type.delete", site=site, target=f"type:{key}"))
 

@@ -433,8 +433,7 @@ def test_run_with_a_token_file_others_may_read_is_a_usage_error_as_for_every_com
 
 
 def test_run_asking_for_site_default_with_a_token_of_another_site_says_how_to_name_its_site(run_here):
-    # a function host without SITESECRETS_SITE: `run` asks for site 'default', which a service
-    # token of the customer's site never sees
+    # a unit file copied with `--site default`: a service token of the customer's site never sees it
     status, said, started = run_here("--site", "default")
     assert status == REFUSED and started.argv is None
     assert "site 'default' is the one asked for when no --site or SITESECRETS_SITE names another" in said

@@ -8,16 +8,18 @@ import argparse
 import pytest
 
 from tui import cli, run, settings
+from tui.credentials import Resolved
 from tui.scripting.common import site_of, url_of
 
 
 def defaults_seen() -> dict[str, tuple[str, str]]:
-    """(url, site) each entry point would use with no option given."""
-    tui = cli.build_parser().parse_args([])
+    """(url, site) each entry point would use with no option given, for a token bound to no site."""
+    tui = cli.settings_from(cli.build_parser().parse_args([]), "")
     runner = run.build_parser().parse_args(["--service", "api"])
-    nothing = argparse.Namespace()
-    return {"tui": (tui.url, tui.site), "scripting": (url_of(nothing), site_of(nothing)),
-            "run": (runner.url, runner.site)}
+    operators = Resolved("ss_operator", site="")  # as login records an operator's token
+    nothing = argparse.Namespace(connection=object(), connection_token_site="")  # as `client_for` leaves them
+    return {"tui": (cli.build_parser().parse_args([]).url, tui.site), "scripting": (url_of(nothing), site_of(nothing)),
+            "run": (runner.url, run.site_of(settings.named_site(runner.site), operators, runner.url, None))}
 
 
 @pytest.fixture

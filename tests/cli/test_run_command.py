@@ -136,6 +136,20 @@ def test_without_verbose_an_override_is_silent(live, bound):
     assert result.stderr == ""
 
 
+def test_a_service_token_that_names_no_site_runs_in_its_own_site(live, bound):
+    env = child_env_of(run_cmd(live, bound.token, "--service", "api", "--", *PRINT_ENV))
+    assert env["SITE_ONLY"] == "from the site"
+
+
+def test_a_site_login_recorded_is_used_without_asking_the_server():
+    from tui.credentials import Resolved
+    from tui.run import site_of
+
+    nowhere = "http://127.0.0.1:9"  # asked, it would fail: discard port
+    assert site_of(None, Resolved("ss_logged_in", site="shop"), nowhere, None) == "shop"
+    assert site_of("named", Resolved("ss_logged_in", site="shop"), nowhere, None) == "named"
+
+
 def test_editor_token_may_run_a_service(live, bound):
     editor = live.mint("editor", bound.site)
     env = child_env_of(run_cmd(live, editor, "--service", "worker", "--site", bound.site, "--", *PRINT_ENV))

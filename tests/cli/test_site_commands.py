@@ -286,13 +286,42 @@ def test_token_revoke_of_an_id_with_its_site_revokes_it(live: Live, sitesecrets,
     assert mine not in token_ids(live)
 
 
-def test_a_site_admin_who_names_no_site_is_told_the_default_was_asked_for_and_how_to_name_its_own(live: Live, sitesecrets, site):
-    # the README's customer admin: `sitesecrets login` with the token `sites create --admin-token`
-    # printed, then `sitesecrets ls`, which asks for site 'default', which that token cannot see
-    status, out, err = sitesecrets("ls", token=live.mint("admin", site))
+def test_a_site_admin_who_names_no_site_works_on_its_own_site(live: Live, sitesecrets, site):
+    # the README's customer admin: the token `sites create --admin-token` printed, then `sitesecrets ls`
+    live.put_secret(site, "THEIRS", "v")
+    status, out, err = sitesecrets("ls", "--json", token=live.mint("admin", site))
+    assert status == 0, err
+    assert [s["name"] for s in json.loads(out)] == ["THEIRS"]
+
+
+def test_a_site_admin_who_names_another_site_is_refused_as_before(live: Live, sitesecrets, site):
+    other = live.new_site("other")
+    status, out, _ = sitesecrets("ls", "--site", other, token=live.mint("admin", site))
     assert status == 1 and out == ""
-    assert err == ("sitesecrets: site does not exist (site 'default' is the one asked for when no --site or "
-                   "SITESECRETS_SITE names another): name your site with --site SITE or SITESECRETS_SITE\n")
+
+
+def test_an_operator_token_that_names_no_site_works_on_the_default_site(live: Live, sitesecrets):
+    name = f"OPERATORS_{next(_names)}"
+    live.put_secret("default", name, "v")
+    status, out, err = sitesecrets("ls", "--json")
+    assert status == 0, err
+    assert name in [s["name"] for s in json.loads(out)]
+
+
+def test_after_login_a_site_admin_works_on_its_own_site_without_asking_whose_token_it_is(
+        live: Live, site, tmp_path, monkeypatch, capsys):
+    from tui.client import SiteSecretsClient
+    from tui.credentials import store_token
+
+    live.put_secret(site, "THEIRS", "v")
+    store_token(str(tmp_path / "sitesecrets"), live.url, live.mint("admin", site), site=site)  # as login does
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("SITESECRETS_URL", live.url)
+    for unset in ("SITESECRETS_TOKEN", "SITESECRETS_SITE"):
+        monkeypatch.delenv(unset, raising=False)
+    monkeypatch.setattr(SiteSecretsClient, "whoami", lambda self: pytest.fail("asked whoami: login recorded the site"))
+    assert sitesecrets_cli.main(["ls", "--json"]) == 0
+    assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["THEIRS"]
 
 
 @pytest.mark.parametrize("name", ["NO_SUCH_SECRET_HERE", "N" * 5000], ids=["missing", "longer than any"])

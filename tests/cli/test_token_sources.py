@@ -55,6 +55,11 @@ def test_login_checks_the_token_and_stores_it_for_the_server_url(live, config):
     assert stored(config) == {live.url: live.admin_token}
 
 
+def test_login_records_that_an_operator_token_is_bound_to_no_site(live, config):
+    assert sitesecrets(env_without_token(live, config), "login", input=live.admin_token).returncode == 0
+    assert json.loads((config / "sitesecrets" / "credentials.json").read_text())["sites"] == {live.url: ""}
+
+
 def test_login_makes_the_directory_0700_and_the_file_0600_whatever_the_umask(live, config):
     result = sitesecrets(env_without_token(live, config), "login", input=live.admin_token, umask=0)
     assert result.returncode == 0, result.stderr
@@ -116,7 +121,9 @@ def test_after_login_run_starts_the_service_with_its_secrets(live, site, config)
     live.new_service(site, "api", None, [{"name": "DB_PASSWORD"}])
     token = live.mint("service", site, "api")
     assert sitesecrets(env_without_token(live, config), "login", input=token).returncode == 0
-    result = sitesecrets(env_without_token(live, config), "run", "--service", "api", "--site", site, "--", *PRINT_ENV)
+    # no --site: the token's own, which login recorded beside it
+    assert json.loads((config / "sitesecrets" / "credentials.json").read_text())["sites"] == {live.url: site}
+    result = sitesecrets(env_without_token(live, config), "run", "--service", "api", "--", *PRINT_ENV)
     assert result.returncode == 0, result.stderr
     child = json.loads(result.stdout)
     assert child["DB_PASSWORD"] == "from-the-server" and token not in result.stdout

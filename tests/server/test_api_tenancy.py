@@ -145,8 +145,9 @@ def test_switching_off_site_secrets_under_services_that_bind_them_is_409_naming_
     for name, secrets in (("worker", [{"name": "SHARED"}]), ("cron", [{"name": "SHARED"}]), ("own-only", [])):
         assert api.post(f"{SITE}/services", json={"name": name, "app": "web", "secrets": secrets}).status_code == 201
     before = db_rows()
-    details = expect_error(api.patch(f"{SITE}/apps/web", json={"site_secrets": False}), 409, "secret_in_use")
-    assert details["services"] == ["cron", "worker"]
+    refused = api.patch(f"{SITE}/apps/web", json={"site_secrets": False})
+    assert expect_error(refused, 409, "secret_in_use")["services"] == ["cron", "worker"]
+    assert refused.json()["error"]["message"] == "2 services of app 'web' bind site-level secrets; unbind them first"
     assert db_rows() == before
     for name in ("worker", "cron"):
         assert api.patch(f"{SITE}/services/{name}", json={"secrets": []}).status_code == 200

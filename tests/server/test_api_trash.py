@@ -88,7 +88,9 @@ def test_a_binding_to_a_trashed_secret_is_missing_from_the_environment(api) -> N
 def test_deleting_a_secret_in_use_is_still_409_and_trashes_nothing(api) -> None:
     create_secret(api, "OLD_KEY")
     assert api.post(SERVICES, json={"name": "worker", "secrets": [{"name": "OLD_KEY"}]}).status_code == 201
-    assert expect_error(api.delete(f"{SECRETS}/OLD_KEY"), 409, "secret_in_use") == {"services": ["worker"]}
+    refused = api.delete(f"{SECRETS}/OLD_KEY")
+    assert expect_error(refused, 409, "secret_in_use") == {"services": ["worker"]}
+    assert refused.json()["error"]["message"] == "secret 'OLD_KEY' is used by 1 service; unbind it first"
     assert trash_names(api) == []
 
 

@@ -185,8 +185,9 @@ def test_schema_change_that_breaks_existing_secrets_is_type_conflict_naming_them
 def test_delete_of_type_in_use_lists_secrets(api, db_type, db_rows) -> None:
     create_secret(api, "DB", GOOD, type="postgres")
     before = db_rows()
-    details = expect_error(api.delete(f"{TYPES}/postgres"), 409, "type_in_use")
-    assert details["secrets"] == [{"name": "DB", "app": None}]
+    refused = api.delete(f"{TYPES}/postgres")
+    assert expect_error(refused, 409, "type_in_use")["secrets"] == [{"name": "DB", "app": None}]
+    assert refused.json()["error"]["message"] == "1 secret uses type 'postgres'"
     assert db_rows() == before
 
 

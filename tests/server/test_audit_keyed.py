@@ -193,7 +193,7 @@ def test_an_old_database_verifies_as_it_is_then_upgrades_and_verifies_old_and_ne
         answer = api.get(f"{SITE}/audit/verify").json()
     assert answer["ok"] is True and answer["unkeyed"] == old and answer["events"] > old
     status, out, err = verify(data_dir, capsys)
-    assert status == 0 and f"ok: site 'default': {answer['events']} event(s), {old} linked by SHA-256 before" in out and not err
+    assert status == 0 and f"ok: site 'default': {answer['events']} events, {old} linked by SHA-256 before" in out and not err
     assert dbbackend.rows(data_dir, "SELECT value FROM meta WHERE key = 'master_key_check'")[0]["value"] == \
         crypto.key_check_value(master_key(data_dir))
 

@@ -318,5 +318,5 @@ def test_a_count_the_store_refuses_at_shutdown_is_logged_by_number(viewer, data_
     denied_reveal(viewer)
     dbbackend.refuse_audit_inserts(data_dir)
     app.close()
-    assert "2 repeated denial(s) could not be audited at shutdown" in caplog.text
+    assert "2 repeated denials could not be audited at shutdown" in caplog.text
     assert "secret:site/A" not in caplog.text  # a count, never what was asked for

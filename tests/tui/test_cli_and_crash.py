@@ -61,7 +61,7 @@ def test_environment_supplies_url_token_and_site(monkeypatch):
     monkeypatch.setenv("SITESECRETS_TOKEN", "ss_env")
     monkeypatch.setenv("SITESECRETS_SITE", "shop")
     args = cli.build_parser().parse_args([])
-    assert (args.url, args.site, args.command) == ("https://secrets.example", "shop", None)
+    assert (args.url, cli.settings_from(args, args.url).site, args.command) == ("https://secrets.example", "shop", None)
     assert resolve_token(args.url, token=args.token, token_file=args.token_file) == "ss_env"
     monkeypatch.delenv("SITESECRETS_URL")
     assert cli.build_parser().parse_args([]).url == "http://127.0.0.1:8716"

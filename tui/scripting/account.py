@@ -1,7 +1,8 @@
 """`sitesecrets login | logout`: keep a server's token in a file only its owner can read.
 
 `login` asks for the token without echoing it (or reads one line from a pipe), checks it with
-`whoami` and stores it under the server URL (see `tui.credentials` for the file and precedence),
+`whoami` and stores it under the server URL with the site the token is bound to, the site of every
+command that names none (see `tui.credentials` for the file and precedence),
 so no token ever has to be typed on a command line. For an https URL it first decides what to
 trust the server by (`servercert`: its certificate pinned, or a CA file) and stores that with the
 token, before the token is asked for: a token is never typed for a server not yet trusted.
@@ -89,7 +90,7 @@ def cmd_login(args: argparse.Namespace) -> None:
     finally:
         client.close()
     try:
-        path = store_token(config_dir(), url, token, trust)
+        path = store_token(config_dir(), url, token, trust, site=identity.site or "")  # commands default to it
     except CredentialsError as error:
         raise Refused(str(error)) from None
     except OSError as error:

@@ -7,7 +7,7 @@ import re
 import sys
 from datetime import datetime
 
-from tui.auditview import verified
+from tui.auditview import repeated, verified
 
 from .common import Refused, UsageError, client_for, print_json, print_table, site_of, wants_json
 
@@ -78,7 +78,14 @@ def cmd_audit_ls(args):
         print_json([e.model_dump(mode="json") for e in found])
         return
     print_table(["ID", "AT", "OUTCOME", "ACTION", "ACTOR", "TARGET"],
-                [[e.id, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.outcome, e.action, e.actor, e.target] for e in found])
+                [[e.id, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.outcome, counted_action(e), e.actor, e.target] for e in found])
+
+
+def counted_action(event) -> str:
+    """The action, with how many attempts a coalesced denial stands for (`secret.reveal ×37`), as
+    the TUI's Audit tab shows it: one row of 37 denials must not read as one attempt."""
+    count = repeated(event)
+    return f"{event.action} ×{count:,}" if count else event.action
 
 
 def cmd_audit_verify(args):

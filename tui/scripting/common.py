@@ -41,7 +41,9 @@ def connection_options(*, site: bool = True) -> argparse.ArgumentParser:
     parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
     if site:
-        parent.add_argument("--site", default=argparse.SUPPRESS, help="site (env SITESECRETS_SITE, default 'default')")
+        parent.add_argument("--site", default=argparse.SUPPRESS,
+                            help="site (env SITESECRETS_SITE; default: the token's own site, or 'default' "
+                                 "for a token bound to none)")
     return parent
 
 
@@ -53,16 +55,29 @@ def version_number(text: str) -> int:
 
 
 def site_of(args: argparse.Namespace) -> str:
-    """--site, else the default (tui.settings); UsageError when it is empty. `--site "$CUSTOMER"`
-    with CUSTOMER unset is a mistake, never a request for the default site."""
-    from tui.settings import EMPTY_SITE, default_site
+    """--site, else $SITESECRETS_SITE, else the token's own site (`token_site`); UsageError when
+    it is empty. `--site "$CUSTOMER"` with CUSTOMER unset is a mistake, never a request for the
+    default site. The site found is kept in `args`, so it is looked for once per command."""
+    from tui.settings import EMPTY_SITE, named_site
 
-    site = getattr(args, "site", None)
-    site = default_site() if site is None else site
+    site = named_site(getattr(args, "site", None))
+    if site is None:
+        site = args.site = token_site(args)
     if not site:
         raise UsageError(f"{EMPTY_SITE}; nothing was done")
     args.asked_site = site  # for a 404's `default_site_hint`
     return site
+
+
+def token_site(args: argparse.Namespace) -> str:
+    """The site of a command that names none (`tui.settings.site_for_token`): what `sitesecrets
+    login` recorded for a stored token, else whoami's answer, on the connection the command
+    goes on to use: one request, made only by commands that need a site."""
+    from tui.settings import site_for_token
+
+    with client_for(args) as client:
+        known = args.connection_token_site
+        return site_for_token(client.whoami().site if known is None else known)
 
 
 def url_of(args: argparse.Namespace) -> str:
@@ -75,29 +90,38 @@ def url_of(args: argparse.Namespace) -> str:
 
 @contextmanager
 def client_for(args: argparse.Namespace) -> Iterator[Any]:
+    """The command's client, opened on first use and kept in `args` for the rest of the command
+    (`run_command` closes it), so finding the site and doing the work share one connection."""
+    client = getattr(args, "connection", None)
+    if client is None:
+        client = args.connection = open_client(args)
+    yield client
+
+
+def open_client(args: argparse.Namespace) -> Any:
+    """A client for --url with the token found for it (`tui.credentials`); the site login
+    recorded for that token, if any, in `args.connection_token_site`."""
     from tui.client import SiteSecretsClient
-    from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
+    from tui.credentials import NO_TOKEN, CredentialsError, resolve
     from tui.urls import warn_plain_loopback
 
     url = url_of(args)
     try:
-        token = resolve_token(url, token=getattr(args, "token", None), token_file=getattr(args, "token_file", None))
+        found = resolve(url, token=getattr(args, "token", None), token_file=getattr(args, "token_file", None))
     except CredentialsError as error:
         raise UsageError(str(error)) from None
-    if not token:
+    if not found.token:
         raise UsageError(NO_TOKEN)
     proxy = getattr(args, "proxy", None) or os.environ.get("SITESECRETS_PROXY")
     try:
         retry_seconds = budget_from_environment()
-        client = SiteSecretsClient(url, token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy,
+        client = SiteSecretsClient(url, found.token, insecure=bool(getattr(args, "insecure", False)), proxy=proxy,
                                    retry_seconds=retry_seconds, on_retry=RetryNotice(retry_seconds))
     except ValueError as error:
         raise UsageError(str(error)) from None
     warn_plain_loopback(client.url)
-    try:
-        yield client
-    finally:
-        client.close()
+    args.connection_token_site = found.site
+    return client
 
 
 class RetryNotice:
@@ -147,6 +171,9 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
         message = error.message.rstrip(".") + hint if hint else error.message
         return report(args, for_http_status(error.status), error.code, message,
                       status=error.status, details=error.details, field_errors=error.field_errors())
+    finally:
+        if (client := getattr(args, "connection", None)) is not None:
+            client.close()
 
 
 def report(args: argparse.Namespace, exit_status: int, code: str, message: str, *, status: int = 0,
