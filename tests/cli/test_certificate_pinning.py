@@ -181,7 +181,7 @@ def test_logout_forgets_the_pinned_certificate_with_the_token(live, config, self
         login_pinned(live, config, url, self_signed[0])
     result = sitesecrets(config, url, "logout")
     assert result.returncode == 0
-    assert credentials(config) == {"tokens": {}, "trust": {}}
+    assert credentials(config) == {"tokens": {}, "trust": {}, "sites": {}}
 
 
 # --- later connections -----------------------------------------------------------------------------
