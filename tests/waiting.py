@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 CEILING = 60.0
+T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], object], what: str = "the condition", timeout: float = CEILING) -> None:
-    """Return as soon as `condition()` is true; raise AssertionError naming `what` after `timeout` s."""
+def wait_until(condition: Callable[[], T], what: str = "the condition", timeout: float = CEILING) -> T:
+    """Return `condition()`'s first true value as soon as it has one; raise AssertionError naming
+    `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+    return value

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -18,6 +17,7 @@ import pytest
 import cli_helpers
 from cli_helpers import base_env, run_text
 from forkserver import ForkServer, ForkServerBroken
+from waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
 
@@ -140,11 +140,11 @@ def test_zygote_gone_while_its_child_runs_is_an_error_and_the_child_is_killed(zy
 
     waiting = threading.Thread(target=request)
     waiting.start()
-    children = wait_for(lambda: children_of(zygote._proc.pid))
+    children = wait_until(lambda: children_of(zygote._proc.pid), "the zygote's child")
     zygote._proc.kill()  # the child goes on; its status can no longer come
     waiting.join(60)
     assert len(failures) == 1 and isinstance(failures[0], RuntimeError) and "went away" in str(failures[0])
-    wait_for(lambda: all(gone(pid) for pid in children))
+    wait_until(lambda: all(gone(pid) for pid in children), "the killed child gone")
 
 
 def children_of(pid: int) -> list[int]:
@@ -157,15 +157,6 @@ def gone(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
-
-
-def wait_for(check, seconds: float = 60):
-    """`check()`'s first true value, trying until `seconds` have passed."""
-    deadline = time.monotonic() + seconds
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"{check} still false after {seconds} s"
-        time.sleep(0.01)
-    return value
 
 
 def test_a_child_that_cannot_take_the_request_is_an_error_not_a_status(zygote):
