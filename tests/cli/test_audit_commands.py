@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from cli_helpers import Live
+from denialwrites import write_repeated_denial
 
 
 def as_json(result) -> object:
@@ -75,18 +76,7 @@ def test_audit_ls_shows_how_many_attempts_a_coalesced_denial_stands_for(live: Li
     """The server writes a denial's repeats as one event with `details.repeated` (docs/API.md,
     "Repeated denials"): the table says how many attempts that row stands for, as the TUI's
     Audit tab does; JSON keeps the event as the server wrote it."""
-    from server.context import utc_now
-    from server.denials import DenialLog
-    from server.store import AuditRecord
-
-    now = [1000.0]  # the window closes when the test says, not after a real minute
-    denials = DenialLog(live.server.state.store, clock=lambda: now[0], background=False)
-    event = AuditRecord.of("secret.reveal", at=utc_now(), outcome="denied", actor="viewer", actor_id="tok_v",
-                           site=site, target="secret:site/DB", source="127.0.0.1", details={"role": "viewer"})
-    for _ in range(1 + 1234):
-        denials.deny(event)
-    now[0] += denials.window
-    assert denials.flush_due() == 1
+    write_repeated_denial(live.server.state.store, site, "viewer", repeats=1234)
     shown = terminal("audit", "ls", "--action", "secret.reveal", site=site)
     assert shown.returncode == 0, shown.stderr
     assert [line.split()[4:6] for line in shown.stdout.splitlines()[1:]] == [["secret.reveal", "×1,234"],

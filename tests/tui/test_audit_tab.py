@@ -14,6 +14,7 @@ from tui.ui.dialogs.help import HelpDialog
 from tui.ui.dialogs.message import MessageDialog
 from tui.ui.messages import ShowAudit
 from tui.ui.widgets.audit_pane import action_choices
+from denialwrites import write_repeated_denial
 from tui_helpers import make_token, screen_text, settled, show_tab, wait_until
 
 
@@ -147,18 +148,7 @@ async def test_enter_opens_one_events_every_field(started, admin, site):
 async def test_a_denial_repeated_within_its_window_shows_how_many_attempts_it_stands_for(started, secrets_server, site):
     """The server writes a denial's repeats as one event with `details.repeated` (docs/API.md,
     "Repeated denials"): the action says how many attempts that one row stands for."""
-    from server.context import utc_now
-    from server.denials import DenialLog
-    from server.store import AuditRecord
-
-    now = [1000.0]  # the window closes when the test says, not after a real minute
-    denials = DenialLog(secrets_server.state.store, clock=lambda: now[0], background=False)
-    event = AuditRecord.of("secret.reveal", at=utc_now(), outcome="denied", actor="[red]viewer", actor_id="tok_v",
-                           site=site, target="secret:site/DB", source="127.0.0.1", details={"role": "viewer"})
-    for _ in range(1 + 1234):
-        denials.deny(event)
-    now[0] += denials.window
-    assert denials.flush_due() == 1
+    write_repeated_denial(secrets_server.state.store, site, "[red]viewer", repeats=1234)
     async with started() as (app, pilot):
         await _audit(pilot, 2)
         assert [row[2:4] for row in _rows(app)][:2] == [["secret.reveal ×1,234", "[red]view…"], ["secret.reveal", "[red]view…"]]
