@@ -6,7 +6,9 @@ schema in) writes first denials (each a new kind, so each a durable event) throu
 from 1, 4 and 16 threads, all of one site and each thread its own site, SECONDS (default 3) per
 round, and prints events per second and each denial's p50 / p99. It bypasses the budgets
 (`denialbudget.py`), which bound what a server writes: this is the cost of the writes alone. It
-also times the read of a site's lifetime that every denial of a site makes (`DenialLog._lifetime`).
+also times the read of a site's lifetime (`DenialLog._lifetime`), and repeats of one denial (only
+counted, nothing written) from 1 and 4 threads with that read and with the uid given, as the
+token lookup now gives it for a site-bound token (`TokenRow.site_uid`): what a repeat cost and costs.
 """
 
 from __future__ import annotations
@@ -62,6 +64,33 @@ def _round(state, mode: str, threads: int, sites: list[str], seconds: float) -> 
     return len(latencies) / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
 
 
+def _repeats(state, threads: int, site_uid: str | None, seconds: float) -> tuple[float, float, float]:
+    """Repeats of one denial per thread (each thread's first is written, the rest counted): with
+    `site_uid` None each reads its site's lifetime, as every denial did before the token lookup
+    brought it."""
+    log = DenialLog(state.store, background=False)
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+
+    def deny(n: int) -> None:
+        event = AuditRecord.of("secret.reveal", at="2026-12-03T00:00:00Z", outcome="denied", actor="v",
+                               actor_id=f"tok_{n}", site="s0", target=f"secret:site/repeat-{site_uid is None}-{threads}-{n}",
+                               source="10.0.0.1")
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            log.deny(event, site_uid=site_uid)
+            latencies.append(time.perf_counter() - started)
+
+    workers = [threading.Thread(target=deny, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    log.close()
+    latencies.sort()
+    return len(latencies) / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+
+
 def main(argv: list[str]) -> None:
     url = _schema_url(argv[0])
     seconds = float(argv[1]) if len(argv) > 1 else 3.0
@@ -75,6 +104,11 @@ def main(argv: list[str]) -> None:
         for _ in range(1000):
             state.store.lookup(lambda tx: tx.chain_of("s0"))
         print(f"a site's lifetime read: {(time.perf_counter() - started):.3f} ms each (1000 reads)")
+        uid = state.store.lookup(lambda tx: tx.chain_of("s0"))
+        for threads in (1, 4):
+            for how, given in (("uid read", None), ("uid given", uid)):
+                rate, p50, p99 = _repeats(state, threads, given, seconds)
+                print(f"{threads:>2} threads, repeats, {how:<9}: {rate:7.0f} denials/s, p50 {p50 * 1000:6.1f} µs, p99 {p99 * 1000:6.1f} µs")
         for threads in (1, 4, 16):
             for spread, names in (("one site", sites[:1]), ("a site each", sites[:threads])):
                 for mode in ("write", "record"):

@@ -138,7 +138,7 @@ class Application:
             self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
-        return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+        return Principal(row.id, row.name, Role(row.role), row.site, row.service, row.site_uid)
 
     def _intact(self, row: TokenRow) -> bool:
         """Whether the token's row is as the server wrote it; one that was edited in the database
@@ -191,7 +191,7 @@ class Application:
         event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
                            details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
         throttled = self.denial_budget.throttled(principal)
-        written = self.denials.deny(event, may_write=throttled is None)
+        written = self.denials.deny(event, may_write=throttled is None, site_uid=principal.uid_of(site))
         if written is None:
             assert throttled is not None
             self._audit_throttle(call, throttled)
@@ -216,7 +216,7 @@ class Application:
             event = call.event("auth.rate_limited", site=principal.site, outcome="denied",
                                details={"reason": "denied", "role": principal.role.value, **limit})
             kind = event._replace(source=None)
-        if self.denials.deny(event, kind=kind):
+        if self.denials.deny(event, kind=kind, site_uid=principal.site_uid):
             self.denial_budget.charge(principal, token=False)  # the site pays for it, as for any written denial
 
 

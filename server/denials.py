@@ -123,15 +123,17 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None) -> bool | None:
+    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None,
+             site_uid: str | None = None) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
         first event is durable. With `may_write` False, a denial no open window counts is left
         alone (None): the caller refuses it otherwise. `kind`: what makes denials the same (the
         fields its count is written with), where that is less than the whole event; by default
-        the event itself. Raises what `audit.record` raises when the event cannot be written; it
-        is then not counted either."""
-        key = ((event if kind is None else kind)._replace(at=""), self._lifetime(event.site))
+        the event itself. `site_uid`: the uid of the event's site, where the caller knows it (the
+        token's own site, read with the token: `TokenRow.site_uid`); else it is read here. Raises
+        what `audit.record` raises when the event cannot be written; it is then not counted either."""
+        key = ((event if kind is None else kind)._replace(at=""), site_uid or self._lifetime(event.site))
         with self._lock:
             while (window := self._windows.get(key)) is not None and self._clock() < window.deadline:
                 window.count_one(event.at)
@@ -197,7 +199,8 @@ class DenialLog:
     def _lifetime(self, site: str | None) -> str | None:
         """The uid of the site named `site` now (None: no site, or none of that name): one indexed
         read, so that a denial of a site made again under the same name is not counted as one of
-        its predecessor's."""
+        its predecessor's. Only a denial of a site not the token's own makes it (a token of no site
+        that may not do something in one): a site-bound token's comes with the token."""
         return None if site is None else self._store.lookup(lambda tx: tx.chain_of(site))
 
     def _open(self, kind: Kind) -> tuple[_Window | None, _Window | None]:

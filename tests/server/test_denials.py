@@ -187,6 +187,48 @@ def test_a_count_from_before_a_site_was_deleted_and_made_again_is_not_the_new_si
     assert api.get("/v1/sites/gamma/audit/verify").json()["ok"] is True
 
 
+class CountedStore:
+    """The real store, counting the reads made through it."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.reads = 0
+
+    def lookup(self, fn):
+        self.reads += 1
+        return self._store.lookup(fn)
+
+    def read(self, fn):
+        self.reads += 1
+        return self._store.read(fn)
+
+    def write(self, fn):
+        return self._store.write(fn)
+
+
+def test_the_token_lookup_reads_its_sites_lifetime_with_it(state, mint) -> None:
+    def looked_up(token: str):
+        return state.store.lookup(lambda tx: tx.get_token_by_hash(state.tokens.hash(token)))
+
+    assert looked_up(mint("viewer", site="default")).site_uid == state.store.lookup(lambda tx: tx.chain_of("default"))
+    assert looked_up(mint("viewer")).site_uid is None
+
+
+def test_a_denial_of_a_site_bound_token_reads_nothing_beyond_its_token(state, mint, data_dir, clock) -> None:
+    """The lifetime that makes a denial's kind comes with the token (its row's join), so a denial
+    costs its site no read of its own: not the first (written), nor its repeats (counted)."""
+    counted = CountedStore(state.store)
+    log = DenialLog(counted, window=WINDOW, clock=clock, background=False)
+    viewer = httpx.Client(transport=httpx.WSGITransport(app=create_app(state, denials=log)), base_url="http://testserver",
+                          headers={"Authorization": f"Bearer {mint('viewer', site='default')}"})
+    for _ in range(3):
+        denied_reveal(viewer)
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert counted.reads == 0
+    assert [(e["site"], repeated(e)) for e in denied(data_dir)] == [("default", None), ("default", 2)]
+
+
 def test_past_the_cap_of_open_windows_denials_are_written_through(state, client, mint, data_dir, clock) -> None:
     capped = DenialLog(state.store, window=WINDOW, clock=clock, background=False, max_pending=2)
     viewer = httpx.Client(transport=httpx.WSGITransport(app=create_app(state, denials=capped)), base_url="http://testserver",
