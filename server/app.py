@@ -190,16 +190,21 @@ class Application:
         assert principal is not None
         event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
                            details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
-        throttled = self.denial_budget.throttled(principal)
-        written = self.denials.deny(event, may_write=throttled is None, site_uid=principal.uid_of(site))
+        # a place in the budgets is taken as the event is to be written, in one step: checked here
+        # and charged after, concurrent denials would all find the same room
+        admission = self.denial_budget.admission(principal)
+        try:
+            written = self.denials.deny(event, admit=admission, site_uid=principal.uid_of(site))
+        except BaseException:
+            admission.give_back()  # its event was not written, so it spent nothing
+            raise
         if written is None:
+            throttled = admission.throttled
             assert throttled is not None
             self._audit_throttle(call, throttled)
             whose = "this site's tokens were" if throttled.by_site else "this token was"
             raise ApiError(ErrorCode.rate_limited, f"{whose} refused too many different requests; try again in {throttled.retry_after} s",
                            {"retry_after": throttled.retry_after}, headers=[("Retry-After", str(throttled.retry_after))])
-        if written:
-            self.denial_budget.charge(principal)
         raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 
     def _audit_throttle(self, call: Call, throttled: Throttled) -> None:

@@ -123,12 +123,14 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None,
+    def deny(self, event: AuditRecord, *, admit: Callable[[], bool] | None = None, kind: AuditRecord | None = None,
              site_uid: str | None = None) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
-        first event is durable. With `may_write` False, a denial no open window counts is left
-        alone (None): the caller refuses it otherwise. `kind`: what makes denials the same (the
+        first event is durable. `admit`, when given, is asked (under the log's lock, so that no
+        other denial of the kind comes between) whether a denial no open window counts may be
+        written: if not, it is left alone (None), and the caller refuses it otherwise (the budgets,
+        `denialbudget.Admission`). `kind`: what makes denials the same (the
         fields its count is written with), where that is less than the whole event; by default
         the event itself. `site_uid`: the uid of the event's site, where the caller knows it (the
         token's own site, read with the token: `TokenRow.site_uid`); else it is read here. Raises
@@ -143,7 +145,7 @@ class DenialLog:
                     return False
                 # that first was not written, nor its window kept: look again (another repeat may
                 # have opened the kind's window since), else this one comes first
-            if not may_write:
+            if admit is not None and not admit():
                 return None
             earlier, window = self._open(key)
         events = [(event, key[1])]

@@ -38,25 +38,50 @@ class FailureLimiter:
         window that fewer than `threshold` remain (a failure leaves it exactly `window` seconds on).
         """
         with self._lock:
+            return self._wait(self._recent(address))
+
+    def take(self, address: str) -> int | None:
+        """Take a place in `address`'s budget if one is left: None when taken (counted as a
+        failure), else the seconds to wait, as `retry_after`. One step under the lock, so that
+        however many threads take at once, no more than `threshold` get a place in a window."""
+        with self._lock:
             recent = self._recent(address)
-            if len(recent) < self.threshold:
-                return None
-            # concurrent requests may have recorded more than `threshold`: wait for the surplus too
-            ends = recent[len(recent) - self.threshold] + self.window
-            return max(1, math.ceil(ends - self._clock()))
+            wait = self._wait(recent)
+            if wait is None:
+                self._count(recent)
+            return wait
+
+    def give_back(self, address: str) -> None:
+        """Undo `address`'s latest failure (a place taken for what was not done after all)."""
+        with self._lock:
+            recent = self._failures.get(address)
+            if recent:
+                recent.pop()
 
     def record_failure(self, address: str) -> bool:
         """Count a bad token; True when this failure is the one that starts the wait."""
         with self._lock:
             recent = self._recent(address)
-            recent.append(self._clock())
-            if len(self._failures) > self._next_sweep:  # bound the memory a spray of addresses can take
-                self._sweep()
+            self._count(recent)
             return len(recent) == self.threshold
 
     def __len__(self) -> int:
         """How many addresses it remembers failures of (the memory a spray of addresses costs)."""
         return len(self._failures)
+
+    def _wait(self, recent: deque[float]) -> int | None:
+        """Under the lock: the wait `recent` failures impose (None: fewer than `threshold`)."""
+        if len(recent) < self.threshold:
+            return None
+        # failures recorded past `threshold` (`record_failure` does not refuse): wait for the surplus too
+        ends = recent[len(recent) - self.threshold] + self.window
+        return max(1, math.ceil(ends - self._clock()))
+
+    def _count(self, recent: deque[float]) -> None:
+        """Under the lock: one more failure in `recent`."""
+        recent.append(self._clock())
+        if len(self._failures) > self._next_sweep:  # bound the memory a spray of addresses can take
+            self._sweep()
 
     def _recent(self, address: str) -> deque[float]:
         recent = self._failures.setdefault(address, deque())

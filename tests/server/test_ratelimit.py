@@ -3,6 +3,8 @@ stops counting, its defaults, and what a spray of addresses can and cannot make 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from server.ratelimit import FailureLimiter
@@ -139,3 +141,27 @@ def test_memory_is_capped_without_forgetting_a_throttled_guesser(clock):
     spray(limiter, 5_000)  # within one window: none of them is quiet
     assert len(limiter) <= 2 * 500 + 1  # at most twice the cap between two sweeps
     assert limiter.retry_after(GUESSER) == 60
+
+
+def test_take_gives_a_place_while_one_is_left_then_the_wait(clock):
+    limiter = FailureLimiter(3, 60.0, clock=clock)
+    assert [limiter.take(GUESSER) for _ in range(4)] == [None, None, None, 60]
+    limiter.give_back(GUESSER)
+    assert limiter.take(GUESSER) is None
+
+
+def test_threads_taking_at_once_get_no_more_places_than_the_threshold(clock):
+    limiter = FailureLimiter(5, 60.0, clock=clock)
+    barrier = threading.Barrier(16)
+    taken: list[int | None] = []
+
+    def take() -> None:
+        barrier.wait()
+        taken.append(limiter.take(GUESSER))
+
+    threads = [threading.Thread(target=take) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert taken.count(None) == 5 and taken.count(60) == 11
