@@ -152,20 +152,20 @@ class Application:
         return False
 
     def _refuse_bad_token(self, call: Call) -> NoReturn:
-        address = call.request.remote_addr
-        wait = self.limiter.retry_after(address)
+        # checked and counted in one step: bad tokens sent at once must not all find the same room
+        wait, last = self.limiter.take(call.request.remote_addr)
         if wait is not None:
             raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
                            {"retry_after": wait}, headers=[("Retry-After", str(wait))])
-        self._count_failure(call)
+        if last:
+            self._audit_bad_tokens(call)
         raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
 
-    def _count_failure(self, call: Call) -> None:
-        """Count a bad token; the one that starts a wait is audited (once, not every refused try)."""
-        if self.limiter.record_failure(call.request.remote_addr):
-            event = call.event("auth.rate_limited", site=None, outcome="denied",
-                               details={"threshold": self.limiter.threshold, "window_seconds": self.limiter.window})
-            self.state.store.write(lambda tx: audit.record(tx, event))
+    def _audit_bad_tokens(self, call: Call) -> None:
+        """Audit the bad token that starts a wait: once, not every refused try."""
+        event = call.event("auth.rate_limited", site=None, outcome="denied",
+                           details={"threshold": self.limiter.threshold, "window_seconds": self.limiter.window})
+        self.state.store.write(lambda tx: audit.record(tx, event))
 
     def authorize(self, call: Call, params: dict[str, str]) -> None:
         principal, route = call.principal, call.route

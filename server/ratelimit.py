@@ -4,7 +4,7 @@ too many events (`denialbudget.py`).
 
 Kept in this process's memory: with several replicas, or the workers of `serve --workers N`, each
 counts its own failures, so a guesser gets at most `threshold` tries per window per process, still
-far too few to guess a 256-bit token.
+far too few to guess a 256-bit token; at most, also when it sends them at once (`take`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,21 @@ import math
 import threading
 import time
 from collections import deque
+from typing import NamedTuple
 
 
 SWEEP_AT = 10_000
 """Addresses remembered before the quiet ones (no failure for a window) are forgotten."""
 MAX_ADDRESSES = 100_000
 """The most addresses remembered at once: past it, those not being throttled are dropped first."""
+
+
+class Taken(NamedTuple):
+    """What `FailureLimiter.take` got: `wait` None for a place (else the seconds to wait, as
+    `retry_after`), and whether that place was the last, the one that starts the wait."""
+
+    wait: int | None
+    last: bool
 
 
 class FailureLimiter:
@@ -40,16 +49,17 @@ class FailureLimiter:
         with self._lock:
             return self._wait(self._recent(address))
 
-    def take(self, address: str) -> int | None:
-        """Take a place in `address`'s budget if one is left: None when taken (counted as a
-        failure), else the seconds to wait, as `retry_after`. One step under the lock, so that
-        however many threads take at once, no more than `threshold` get a place in a window."""
+    def take(self, address: str) -> Taken:
+        """Take a place in `address`'s budget if one is left (counted as a failure). One step under
+        the lock, where checking (`retry_after`) and then counting (`record_failure`) would let
+        threads at once all find the room one of them leaves: however many take at once, no more
+        than `threshold` get a place in a window."""
         with self._lock:
             recent = self._recent(address)
             wait = self._wait(recent)
             if wait is None:
                 self._count(recent)
-            return wait
+            return Taken(wait, wait is None and len(recent) == self.threshold)
 
     def give_back(self, address: str) -> None:
         """Undo `address`'s latest failure (a place taken for what was not done after all)."""
