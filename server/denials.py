@@ -9,7 +9,8 @@ of its site:
 
 - the first denial of a kind is written at once, durably, as any event (and before any repeat of
   it is answered), and opens a window of `window` seconds;
-- a repeat inside the window is only counted;
+- a repeat inside the window is only counted (so is one after it while the first is still being
+  written: it waits for that first's outcome, as every repeat does);
 - when the window closes (on the flusher thread, or at the first denial of the kind after it)
   the count is written as one more event of that kind with `details.repeated` (how many),
   `details.first_at` and `details.last_at` (when the first and last of them came) and
@@ -137,7 +138,10 @@ class DenialLog:
         what `audit.record` raises when the event cannot be written; it is then not counted either."""
         key = ((event if kind is None else kind)._replace(at=""), site_uid or self._lifetime(event.site))
         with self._lock:
-            while (window := self._windows.get(key)) is not None and self._clock() < window.deadline:
+            # a window whose first is still being written counts its repeats even when its time is
+            # up: taken over by a later first, its count would be written before that first (and,
+            # should that first fail, its repeats counted twice: there and on their own)
+            while (window := self._windows.get(key)) is not None and (window.opened is None or self._clock() < window.deadline):
                 window.count_one(event.at)
                 # a repeat is answered only once the first of its kind is durable
                 self._lock.wait_for(lambda counted=window: counted.opened is not None)

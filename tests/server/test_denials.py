@@ -335,6 +335,88 @@ def test_a_repeat_is_answered_only_once_the_first_of_its_kind_is_settled(state, 
         assert [repeated(e) for e in denied(data_dir)] == [None] and len(log) == 1
 
 
+class FirstWriteHeld(HeldStore):
+    """`HeldStore` holding (and perhaps failing) its first write alone; the writes after it go
+    straight through."""
+
+    def __init__(self, store) -> None:
+        super().__init__(store)
+        self._first = threading.Lock()
+
+    def write(self, fn):
+        if self._first.acquire(blocking=False):
+            return super().write(fn)
+        return self._store.write(fn)
+
+
+FLOOD = 12
+
+
+def test_a_flood_of_one_denial_at_once_is_its_first_and_an_exact_count(state, mint, data_dir, clock) -> None:
+    held = FirstWriteHeld(state.store)
+    log = DenialLog(held, window=WINDOW, clock=clock, background=False)
+    app = create_app(state, denials=log)
+    token = mint("viewer")
+    barrier = threading.Barrier(FLOOD)
+    statuses: list[int] = []
+
+    def deny() -> None:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver",
+                          headers={"Authorization": f"Bearer {token}"}) as viewer:
+            barrier.wait()
+            statuses.append(viewer.post(f"{SITE}/secrets/A/reveal").status_code)
+
+    threads = [threading.Thread(target=deny) for _ in range(FLOOD)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: sum(window.count for window in log._windows.values()) == FLOOD - 1,
+               "every denial but the first to be counted while the first is written")
+    held.release()
+    for thread in threads:
+        thread.join()
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert statuses == [403] * FLOOD
+    assert [repeated(e) for e in denied(data_dir)] == [None, FLOOD - 1]
+    app.close()
+
+
+def test_a_window_that_closes_while_its_first_is_written_keeps_its_repeats(state, data_dir, clock) -> None:
+    """A first event still being written when its window's time is up (a store that stalls) holds
+    its repeats, the later ones too: they are counted once its fate is known, never written as a
+    count before it nor counted twice when it fails."""
+    held = FirstWriteHeld(state.store)
+    log = DenialLog(held, window=WINDOW, clock=clock, background=False)
+    event = AuditRecord.of("secret.reveal", at="2026-12-03T00:00:00Z", outcome="denied", actor="v", actor_id="tok_1",
+                           site="default", target="secret:site/A", source="127.0.0.1")
+    outcomes: list[object] = []
+
+    def deny() -> None:
+        try:
+            outcomes.append(log.deny(event))
+        except ApiError as error:
+            outcomes.append(error.code)
+
+    def counted() -> int:
+        return sum(window.count for window in log._windows.values())
+
+    threads = [threading.Thread(target=deny) for _ in range(3)]
+    threads[0].start()
+    wait_until(lambda: len(log) == 1, "the first denial to open its window")
+    threads[1].start()
+    wait_until(lambda: counted() == 1, "the repeat to be counted")
+    clock.advance(WINDOW)
+    threads[2].start()
+    wait_until(lambda: counted() == 2 or not threads[2].is_alive(), "the late repeat to be counted or answered")
+    held.release(fail=True)
+    for thread in threads:
+        thread.join()
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert sorted(outcomes, key=str) == sorted([ErrorCode.audit_unavailable, True, False], key=str)
+    assert [repeated(e) for e in denied(data_dir)] == [None, 1]  # the two denials the log holds, each once
+
+
 def test_a_live_server_writes_open_counts_when_it_stops(live_server, tmp_path) -> None:
     admin = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {live_server.admin_token}"})
     token = admin.post("/v1/tokens", json={"name": "v", "role": "viewer"}).json()["token"]
