@@ -2,9 +2,10 @@
 audited reads (`store.record`), as SQLite's writer groups every write.
 
 `python -m bench.denials_postgres URL [SECONDS]` (URL: a PostgreSQL database this may create a
-schema in) writes first denials (each a new kind, so each a durable event) through `DenialLog`
-from 1, 4 and 16 threads, all of one site and each thread its own site, SECONDS (default 3) per
-round, and prints events per second and each denial's p50 / p99. It bypasses the budgets
+schema in) writes first denials (each a new kind, so each a durable event, and given its site's
+uid as a site-bound token's denial is) through `DenialLog` from 1, 4 and 16 threads, all of one
+site and each thread its own site, SECONDS (default 3) per round, and prints events per second
+and each denial's p50 / p99. It bypasses the budgets
 (`denialbudget.py`), which bound what a server writes: this is the cost of the writes alone. It
 also times the read of a site's lifetime (`DenialLog._lifetime`), and repeats of one denial (only
 counted, nothing written) from 1 and 4 threads with that read and with the uid given, as the
@@ -43,6 +44,8 @@ def _round(state, mode: str, threads: int, sites: list[str], seconds: float) -> 
         store = state.store
         log._store = type("Grouped", (), {"write": staticmethod(store.record), "lookup": staticmethod(store.lookup)})()
     latencies: list[float] = []
+    # each denial given its site's uid, as a site-bound token's denial has it from the token lookup
+    uids = {site: state.store.lookup(lambda tx, site=site: tx.chain_of(site)) for site in sites}
     stop = time.monotonic() + seconds
 
     def deny(n: int) -> None:
@@ -52,7 +55,7 @@ def _round(state, mode: str, threads: int, sites: list[str], seconds: float) -> 
             event = AuditRecord.of("secret.reveal", at="2026-12-03T00:00:00Z", outcome="denied", actor="v",
                                    actor_id=f"tok_{n}", site=site, target=f"secret:site/{mode}-{threads}-{k}", source="10.0.0.1")
             started = time.perf_counter()
-            log.deny(event)
+            log.deny(event, site_uid=uids[site])
             latencies.append(time.perf_counter() - started)
 
     workers = [threading.Thread(target=deny, args=(n,)) for n in range(threads)]
