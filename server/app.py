@@ -138,7 +138,7 @@ class Application:
             self._refuse_bad_token(call)
         if _stale(row.last_used_at, self.state.settings.token_touch_seconds):
             self.state.store.write(lambda tx: tx.touch_token(row.id, now))
-        return Principal(row.id, row.name, Role(row.role), row.site, row.service)
+        return Principal(row.id, row.name, Role(row.role), row.site, row.service, row.site_uid)
 
     def _intact(self, row: TokenRow) -> bool:
         """Whether the token's row is as the server wrote it; one that was edited in the database
@@ -152,20 +152,20 @@ class Application:
         return False
 
     def _refuse_bad_token(self, call: Call) -> NoReturn:
-        address = call.request.remote_addr
-        wait = self.limiter.retry_after(address)
+        # checked and counted in one step: bad tokens sent at once must not all find the same room
+        wait, last = self.limiter.take(call.request.remote_addr)
         if wait is not None:
             raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
                            {"retry_after": wait}, headers=[("Retry-After", str(wait))])
-        self._count_failure(call)
+        if last:
+            self._audit_bad_tokens(call)
         raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
 
-    def _count_failure(self, call: Call) -> None:
-        """Count a bad token; the one that starts a wait is audited (once, not every refused try)."""
-        if self.limiter.record_failure(call.request.remote_addr):
-            event = call.event("auth.rate_limited", site=None, outcome="denied",
-                               details={"threshold": self.limiter.threshold, "window_seconds": self.limiter.window})
-            self.state.store.write(lambda tx: audit.record(tx, event))
+    def _audit_bad_tokens(self, call: Call) -> None:
+        """Audit the bad token that starts a wait: once, not every refused try."""
+        event = call.event("auth.rate_limited", site=None, outcome="denied",
+                           details={"threshold": self.limiter.threshold, "window_seconds": self.limiter.window})
+        self.state.store.write(lambda tx: audit.record(tx, event))
 
     def authorize(self, call: Call, params: dict[str, str]) -> None:
         principal, route = call.principal, call.route
@@ -190,16 +190,21 @@ class Application:
         assert principal is not None
         event = call.event(route.action, site=site, outcome="denied", target=audit.path_target(route.action, params),
                            details={"method": call.request.method, "path": bounded(call.request.path), "role": principal.role.value})
-        throttled = self.denial_budget.throttled(principal)
-        written = self.denials.deny(event, may_write=throttled is None)
+        # a place in the budgets is taken as the event is to be written, in one step: checked here
+        # and charged after, concurrent denials would all find the same room
+        admission = self.denial_budget.admission(principal)
+        try:
+            written = self.denials.deny(event, admit=admission, site_uid=principal.uid_of(site))
+        except BaseException:
+            admission.give_back()  # its event was not written, so it spent nothing
+            raise
         if written is None:
+            throttled = admission.throttled
             assert throttled is not None
             self._audit_throttle(call, throttled)
             whose = "this site's tokens were" if throttled.by_site else "this token was"
             raise ApiError(ErrorCode.rate_limited, f"{whose} refused too many different requests; try again in {throttled.retry_after} s",
                            {"retry_after": throttled.retry_after}, headers=[("Retry-After", str(throttled.retry_after))])
-        if written:
-            self.denial_budget.charge(principal)
         raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 
     def _audit_throttle(self, call: Call, throttled: Throttled) -> None:
@@ -216,7 +221,7 @@ class Application:
             event = call.event("auth.rate_limited", site=principal.site, outcome="denied",
                                details={"reason": "denied", "role": principal.role.value, **limit})
             kind = event._replace(source=None)
-        if self.denials.deny(event, kind=kind):
+        if self.denials.deny(event, kind=kind, site_uid=principal.site_uid):
             self.denial_budget.charge(principal, token=False)  # the site pays for it, as for any written denial
 
 

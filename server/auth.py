@@ -70,6 +70,9 @@ class Principal(NamedTuple):
     role: Role
     site: str | None
     service: str | None
+    site_uid: str | None = None
+    """The uid (lifetime) of `site` when the token was looked up: what a denial of it needs
+    (`denials.py`), read with the token rather than after."""
 
     def may(self, permission: Permission) -> bool:
         if permission is Permission.public:
@@ -80,6 +83,10 @@ class Principal(NamedTuple):
     def sees_site(self, site: str) -> bool:
         """A site-bound token sees other sites as if they did not exist."""
         return self.site is None or self.site == site
+
+    def uid_of(self, site: str | None) -> str | None:
+        """The uid of `site` if it is this token's own (read with the token), else None: not known."""
+        return self.site_uid if site is not None and site == self.site else None
 
 
 def new_token() -> str:

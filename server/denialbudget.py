@@ -10,12 +10,18 @@ denials write at most `PER_SITE` events a window, their counts as many again, an
 throttle's one event and count. The operator's tokens (bound to no site) are charged
 to no site: a tenant's flood never throttles them.
 
+A denial takes its place in both budgets in one step, under the budget's lock, before its event is
+written ("take a place if there is one"): checked first and charged once written, concurrent denials
+would all find the room one of them left and all write. So within a process neither budget is
+ever exceeded, however many threads are refused at once.
+
 Counted in this process's memory, as the bad-token throttle is (`ratelimit.py`): each worker and
 replica has budgets of its own.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, NamedTuple
 
@@ -46,10 +52,38 @@ class DenialBudget:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._tokens = FailureLimiter(per_token, window, clock=clock)
         self._sites = FailureLimiter(per_site, window, clock=clock)
+        # one lock over both limiters: a place is taken in both or in neither
+        self._lock = threading.Lock()
 
-    def throttled(self, principal: Principal) -> Throttled | None:
-        """Whether `principal` may write a denial of a new kind now; the site's budget first, so
-        that once it is spent every token of the site is throttled as one."""
+    def admission(self, principal: Principal) -> "Admission":
+        """The claim of one denial of `principal` on the budgets (see `Admission`)."""
+        return Admission(self, principal)
+
+    def take(self, principal: Principal) -> Throttled | None:
+        """Charge a denial of a new kind of `principal` to its token and its site if both have room
+        (None), else say why not, charging nothing: the site's budget first, so that once it is
+        spent every token of the site is throttled as one."""
+        with self._lock:
+            throttled = self._throttled(principal)
+            if throttled is None:
+                self._charge(principal, token=True)
+            return throttled
+
+    def give_back(self, principal: Principal) -> None:
+        """Undo a `take` whose event could not be written."""
+        with self._lock:
+            self._tokens.give_back(principal.token_id)
+            if principal.site is not None:
+                self._sites.give_back(principal.site)
+
+    def charge(self, principal: Principal, *, token: bool = True) -> None:
+        """Count an event `principal`'s denial wrote whatever the budgets: against its token
+        (unless `token` is False: the token's own throttle event, written once its budget is spent)
+        and its site."""
+        with self._lock:
+            self._charge(principal, token=token)
+
+    def _throttled(self, principal: Principal) -> Throttled | None:
         if principal.site is not None:
             wait = self._sites.retry_after(principal.site)
             if wait is not None:
@@ -59,10 +93,32 @@ class DenialBudget:
             return Throttled(wait, False, self._tokens.threshold, self._tokens.window)
         return None
 
-    def charge(self, principal: Principal, *, token: bool = True) -> None:
-        """Count an event `principal`'s denial wrote: against its token (unless `token` is False:
-        the token's own throttle event, written once its budget is spent) and its site."""
+    def _charge(self, principal: Principal, *, token: bool) -> None:
         if token:
             self._tokens.record_failure(principal.token_id)
         if principal.site is not None:
             self._sites.record_failure(principal.site)
+
+
+class Admission:
+    """One denial's claim on the budgets, which `DenialLog.deny` makes (as `admit`) only when the
+    denial is to be written: calling it takes a place in both budgets if each has one (True), else
+    `throttled` says why not (False). `give_back()` returns the place when the event could not be
+    written after all (a 503): a denial is charged for what it wrote, nothing else."""
+
+    __slots__ = ("_budget", "_principal", "throttled", "_taken")
+
+    def __init__(self, budget: DenialBudget, principal: Principal) -> None:
+        self._budget, self._principal = budget, principal
+        self.throttled: Throttled | None = None
+        self._taken = False
+
+    def __call__(self) -> bool:
+        self.throttled = self._budget.take(self._principal)
+        self._taken = self.throttled is None
+        return self._taken
+
+    def give_back(self) -> None:
+        if self._taken:
+            self._taken = False
+            self._budget.give_back(self._principal)

@@ -9,7 +9,8 @@ of its site:
 
 - the first denial of a kind is written at once, durably, as any event (and before any repeat of
   it is answered), and opens a window of `window` seconds;
-- a repeat inside the window is only counted;
+- a repeat inside the window is only counted (so is one after it while the first is still being
+  written: it waits for that first's outcome, as every repeat does);
 - when the window closes (on the flusher thread, or at the first denial of the kind after it)
   the count is written as one more event of that kind with `details.repeated` (how many),
   `details.first_at` and `details.last_at` (when the first and last of them came) and
@@ -123,17 +124,24 @@ class DenialLog:
         """How many kinds have a window open (the memory the log holds)."""
         return len(self._windows)
 
-    def deny(self, event: AuditRecord, *, may_write: bool = True, kind: AuditRecord | None = None) -> bool | None:
+    def deny(self, event: AuditRecord, *, admit: Callable[[], bool] | None = None, kind: AuditRecord | None = None,
+             site_uid: str | None = None) -> bool | None:
         """Audit a denied attempt: written durably (True: it opened a window, or the cap or a closed
         log wrote it through), or counted in its kind's open window (False), once that window's
-        first event is durable. With `may_write` False, a denial no open window counts is left
-        alone (None): the caller refuses it otherwise. `kind`: what makes denials the same (the
+        first event is durable. `admit`, when given, is asked (under the log's lock, so that no
+        other denial of the kind comes between) whether a denial no open window counts may be
+        written: if not, it is left alone (None), and the caller refuses it otherwise (the budgets,
+        `denialbudget.Admission`). `kind`: what makes denials the same (the
         fields its count is written with), where that is less than the whole event; by default
-        the event itself. Raises what `audit.record` raises when the event cannot be written; it
-        is then not counted either."""
-        key = ((event if kind is None else kind)._replace(at=""), self._lifetime(event.site))
+        the event itself. `site_uid`: the uid of the event's site, where the caller knows it (the
+        token's own site, read with the token: `TokenRow.site_uid`); else it is read here. Raises
+        what `audit.record` raises when the event cannot be written; it is then not counted either."""
+        key = ((event if kind is None else kind)._replace(at=""), site_uid or self._lifetime(event.site))
         with self._lock:
-            while (window := self._windows.get(key)) is not None and self._clock() < window.deadline:
+            # a window whose first is still being written counts its repeats even when its time is
+            # up: taken over by a later first, its count would be written before that first (and,
+            # should that first fail, its repeats counted twice: there and on their own)
+            while (window := self._windows.get(key)) is not None and (window.opened is None or self._clock() < window.deadline):
                 window.count_one(event.at)
                 # a repeat is answered only once the first of its kind is durable
                 self._lock.wait_for(lambda counted=window: counted.opened is not None)
@@ -141,7 +149,7 @@ class DenialLog:
                     return False
                 # that first was not written, nor its window kept: look again (another repeat may
                 # have opened the kind's window since), else this one comes first
-            if not may_write:
+            if admit is not None and not admit():
                 return None
             earlier, window = self._open(key)
         events = [(event, key[1])]
@@ -197,7 +205,8 @@ class DenialLog:
     def _lifetime(self, site: str | None) -> str | None:
         """The uid of the site named `site` now (None: no site, or none of that name): one indexed
         read, so that a denial of a site made again under the same name is not counted as one of
-        its predecessor's."""
+        its predecessor's. Only a denial of a site not the token's own makes it (a token of no site
+        that may not do something in one): a site-bound token's comes with the token."""
         return None if site is None else self._store.lookup(lambda tx: tx.chain_of(site))
 
     def _open(self, kind: Kind) -> tuple[_Window | None, _Window | None]:

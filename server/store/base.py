@@ -293,6 +293,10 @@ class TokenRow(NamedTuple):
     expires_at: str | None
     last_used_at: str | None
     mac: str | None = None  # over every column but itself and last_used_at (`auth.TokenHasher.seal`)
+    site_uid: str | None = None
+    """Not a column: the uid (lifetime) of the token's site, read with the row by the token lookup
+    (`get_token_by_hash`) alone, so that a denial of the token knows its kind without a read of its own
+    (`denials.py`). None for a token of no site, and in a row any other query read."""
 
 
 class Transaction(Protocol):
@@ -414,7 +418,9 @@ class Transaction(Protocol):
         when the service's `loaded_at` is already `now`."""
         ...
     # tokens
-    def get_token_by_hash(self, token_hash: str) -> TokenRow | None: ...
+    def get_token_by_hash(self, token_hash: str) -> TokenRow | None:
+        """The token stored with `token_hash`, and its site's uid (`TokenRow.site_uid`), in one query."""
+        ...
     def get_token(self, token_id: str) -> TokenRow | None: ...
     def expired_tokens(self, before: str, limit: int) -> list[TokenRow]:
         """Up to `limit` tokens that expired at or before `before`, those expired longest first."""

@@ -10,6 +10,7 @@ own."""
 from __future__ import annotations
 
 import json
+import threading
 
 import httpx
 import pytest
@@ -18,6 +19,9 @@ from apihelpers import SITE, audit_rows, create_secret, expect_error
 from server.app import create_app
 from server.denialbudget import PER_TOKEN, DenialBudget
 from server.denials import DenialLog
+from server.http import ApiError
+from shared.models import ErrorCode
+from waiting import wait_until
 
 WINDOW = 60.0
 THRESHOLD = PER_TOKEN
@@ -220,3 +224,99 @@ def test_another_sites_tokens_are_not_throttled_by_its_budget(client, site_admin
     spend_the_sites_budget(client, site_admin)
     other = client(mint("viewer", site="other"))
     expect_error(other.post("/v1/sites/other/secrets/NEW/reveal"), 403, "forbidden")
+
+
+class GatedStore:
+    """The real store, every write held at a gate until the test opens it: each denied request that
+    is to write its event is then held past the budget's check, where concurrent ones meet."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self._gate = threading.Event()
+        self._lock = threading.Lock()
+        self.held = 0
+
+    def lookup(self, fn):
+        return self._store.lookup(fn)
+
+    def write(self, fn):
+        with self._lock:
+            self.held += 1
+        self._gate.wait()
+        return self._store.write(fn)
+
+    def open(self) -> None:
+        self._gate.set()
+
+
+CONCURRENT = 8
+BUDGET = 3
+
+
+def deny_all_at_once(state, tokens: list[str], clock) -> tuple[list[int], DenialLog]:
+    """Each token asks, from a thread of its own all started at one barrier, to reveal a secret of
+    a name its own (each a new kind): their statuses, once every request is either holding its
+    write at the gate or counted as a repeat waiting on one (all of them past the budget), and the
+    gate then opened."""
+    gated = GatedStore(state.store)
+    log = DenialLog(gated, window=WINDOW, clock=clock, background=False)
+    app = create_app(state, denials=log, denial_budget=DenialBudget(per_token=BUDGET, per_site=BUDGET, window=WINDOW, clock=clock))
+    barrier = threading.Barrier(len(tokens))
+    statuses: list[int] = []
+
+    def deny(n: int, token: str) -> None:
+        with from_address(app, token, "10.0.0.1") as viewer:
+            barrier.wait()
+            statuses.append(reveal(viewer, f"C{n}").status_code)
+
+    threads = [threading.Thread(target=deny, args=(n, token)) for n, token in enumerate(tokens)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: gated.held + sum(window.count for window in log._windows.values()) == len(tokens),
+               "every request to reach the gate or wait on one that has")
+    gated.open()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses), log
+
+
+def test_concurrent_denials_of_one_token_write_exactly_its_budget(state, mint, data_dir, clock) -> None:
+    statuses, log = deny_all_at_once(state, [mint("viewer")] * CONCURRENT, clock)
+    assert statuses == [403] * BUDGET + [429] * (CONCURRENT - BUDGET)
+    assert len(events(data_dir, action="secret.reveal")) == BUDGET
+    log.close()
+
+
+def test_concurrent_denials_of_a_sites_tokens_write_exactly_its_budget(state, mint, data_dir, clock) -> None:
+    tokens = [mint("viewer", site="default") for _ in range(CONCURRENT)]
+    statuses, log = deny_all_at_once(state, tokens, clock)
+    assert statuses == [403] * BUDGET + [429] * (CONCURRENT - BUDGET)
+    assert len(events(data_dir, action="secret.reveal")) == BUDGET
+    log.close()
+
+
+class RefusingStore:
+    """The real store, refusing its next write as an audit log that cannot be written does (503)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.refuse = True
+
+    def lookup(self, fn):
+        return self._store.lookup(fn)
+
+    def write(self, fn):
+        if self.refuse:
+            self.refuse = False
+            raise ApiError(ErrorCode.audit_unavailable, "refused by the test")
+        return self._store.write(fn)
+
+
+def test_a_denial_that_could_not_be_audited_spends_none_of_the_budget(state, mint, clock) -> None:
+    log = DenialLog(RefusingStore(state.store), window=WINDOW, clock=clock, background=False)
+    app = create_app(state, denials=log, denial_budget=DenialBudget(per_token=1, window=WINDOW, clock=clock))
+    with from_address(app, mint("viewer"), "10.0.0.1") as viewer:
+        expect_error(reveal(viewer, "A"), 503, "audit_unavailable")
+        expect_error(reveal(viewer, "B"), 403, "forbidden")  # the place the 503 took was given back
+        expect_error(reveal(viewer, "C"), 429, "rate_limited")
+    log.close()

@@ -187,6 +187,48 @@ def test_a_count_from_before_a_site_was_deleted_and_made_again_is_not_the_new_si
     assert api.get("/v1/sites/gamma/audit/verify").json()["ok"] is True
 
 
+class CountedStore:
+    """The real store, counting the reads made through it."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.reads = 0
+
+    def lookup(self, fn):
+        self.reads += 1
+        return self._store.lookup(fn)
+
+    def read(self, fn):
+        self.reads += 1
+        return self._store.read(fn)
+
+    def write(self, fn):
+        return self._store.write(fn)
+
+
+def test_the_token_lookup_reads_its_sites_lifetime_with_it(state, mint) -> None:
+    def looked_up(token: str):
+        return state.store.lookup(lambda tx: tx.get_token_by_hash(state.tokens.hash(token)))
+
+    assert looked_up(mint("viewer", site="default")).site_uid == state.store.lookup(lambda tx: tx.chain_of("default"))
+    assert looked_up(mint("viewer")).site_uid is None
+
+
+def test_a_denial_of_a_site_bound_token_reads_nothing_beyond_its_token(state, mint, data_dir, clock) -> None:
+    """The lifetime that makes a denial's kind comes with the token (its row's join), so a denial
+    costs its site no read of its own: not the first (written), nor its repeats (counted)."""
+    counted = CountedStore(state.store)
+    log = DenialLog(counted, window=WINDOW, clock=clock, background=False)
+    viewer = httpx.Client(transport=httpx.WSGITransport(app=create_app(state, denials=log)), base_url="http://testserver",
+                          headers={"Authorization": f"Bearer {mint('viewer', site='default')}"})
+    for _ in range(3):
+        denied_reveal(viewer)
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert counted.reads == 0
+    assert [(e["site"], repeated(e)) for e in denied(data_dir)] == [("default", None), ("default", 2)]
+
+
 def test_past_the_cap_of_open_windows_denials_are_written_through(state, client, mint, data_dir, clock) -> None:
     capped = DenialLog(state.store, window=WINDOW, clock=clock, background=False, max_pending=2)
     viewer = httpx.Client(transport=httpx.WSGITransport(app=create_app(state, denials=capped)), base_url="http://testserver",
@@ -291,6 +333,88 @@ def test_a_repeat_is_answered_only_once_the_first_of_its_kind_is_settled(state, 
     else:  # the first was refused (503), so the repeat is written on its own, not counted
         assert outcomes == {"first": ErrorCode.audit_unavailable, "repeat": True}
         assert [repeated(e) for e in denied(data_dir)] == [None] and len(log) == 1
+
+
+class FirstWriteHeld(HeldStore):
+    """`HeldStore` holding (and perhaps failing) its first write alone; the writes after it go
+    straight through."""
+
+    def __init__(self, store) -> None:
+        super().__init__(store)
+        self._first = threading.Lock()
+
+    def write(self, fn):
+        if self._first.acquire(blocking=False):
+            return super().write(fn)
+        return self._store.write(fn)
+
+
+FLOOD = 12
+
+
+def test_a_flood_of_one_denial_at_once_is_its_first_and_an_exact_count(state, mint, data_dir, clock) -> None:
+    held = FirstWriteHeld(state.store)
+    log = DenialLog(held, window=WINDOW, clock=clock, background=False)
+    app = create_app(state, denials=log)
+    token = mint("viewer")
+    barrier = threading.Barrier(FLOOD)
+    statuses: list[int] = []
+
+    def deny() -> None:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver",
+                          headers={"Authorization": f"Bearer {token}"}) as viewer:
+            barrier.wait()
+            statuses.append(viewer.post(f"{SITE}/secrets/A/reveal").status_code)
+
+    threads = [threading.Thread(target=deny) for _ in range(FLOOD)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: sum(window.count for window in log._windows.values()) == FLOOD - 1,
+               "every denial but the first to be counted while the first is written")
+    held.release()
+    for thread in threads:
+        thread.join()
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert statuses == [403] * FLOOD
+    assert [repeated(e) for e in denied(data_dir)] == [None, FLOOD - 1]
+    app.close()
+
+
+def test_a_window_that_closes_while_its_first_is_written_keeps_its_repeats(state, data_dir, clock) -> None:
+    """A first event still being written when its window's time is up (a store that stalls) holds
+    its repeats, the later ones too: they are counted once its fate is known, never written as a
+    count before it nor counted twice when it fails."""
+    held = FirstWriteHeld(state.store)
+    log = DenialLog(held, window=WINDOW, clock=clock, background=False)
+    event = AuditRecord.of("secret.reveal", at="2026-12-03T00:00:00Z", outcome="denied", actor="v", actor_id="tok_1",
+                           site="default", target="secret:site/A", source="127.0.0.1")
+    outcomes: list[object] = []
+
+    def deny() -> None:
+        try:
+            outcomes.append(log.deny(event))
+        except ApiError as error:
+            outcomes.append(error.code)
+
+    def counted() -> int:
+        return sum(window.count for window in log._windows.values())
+
+    threads = [threading.Thread(target=deny) for _ in range(3)]
+    threads[0].start()
+    wait_until(lambda: len(log) == 1, "the first denial to open its window")
+    threads[1].start()
+    wait_until(lambda: counted() == 1, "the repeat to be counted")
+    clock.advance(WINDOW)
+    threads[2].start()
+    wait_until(lambda: counted() == 2 or not threads[2].is_alive(), "the late repeat to be counted or answered")
+    held.release(fail=True)
+    for thread in threads:
+        thread.join()
+    clock.advance(WINDOW)
+    log.flush_due()
+    assert sorted(outcomes, key=str) == sorted([ErrorCode.audit_unavailable, True, False], key=str)
+    assert [repeated(e) for e in denied(data_dir)] == [None, 1]  # the two denials the log holds, each once
 
 
 def test_a_live_server_writes_open_counts_when_it_stops(live_server, tmp_path) -> None:

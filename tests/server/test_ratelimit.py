@@ -3,6 +3,9 @@ stops counting, its defaults, and what a spray of addresses can and cannot make 
 
 from __future__ import annotations
 
+import threading
+
+import httpx
 import pytest
 
 from server.ratelimit import FailureLimiter
@@ -139,3 +142,51 @@ def test_memory_is_capped_without_forgetting_a_throttled_guesser(clock):
     spray(limiter, 5_000)  # within one window: none of them is quiet
     assert len(limiter) <= 2 * 500 + 1  # at most twice the cap between two sweeps
     assert limiter.retry_after(GUESSER) == 60
+
+
+def test_take_gives_a_place_while_one_is_left_then_the_wait(clock):
+    limiter = FailureLimiter(3, 60.0, clock=clock)
+    assert [limiter.take(GUESSER) for _ in range(4)] == [(None, False), (None, False), (None, True), (60, False)]
+    limiter.give_back(GUESSER)
+    assert limiter.take(GUESSER) == (None, True)
+
+
+def at_once(count: int, fn) -> list:
+    """`fn()` from `count` threads released together at a barrier; their results."""
+    barrier = threading.Barrier(count)
+    results: list = []
+
+    def run() -> None:
+        barrier.wait()
+        results.append(fn())
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_threads_taking_at_once_get_no_more_places_than_the_threshold(clock):
+    limiter = FailureLimiter(5, 60.0, clock=clock)
+    taken = at_once(16, lambda: limiter.take(GUESSER))
+    assert sorted(taken, key=str) == sorted([(None, False)] * 4 + [(None, True)] + [(60, False)] * 11, key=str)
+
+
+def test_bad_tokens_sent_at_once_get_the_threshold_of_401s_and_one_audit_event(state, data_dir, clock):
+    from apihelpers import audit_rows
+    from server.app import Application
+    from server.handlers import ROUTES
+
+    app = Application(state, ROUTES, limiter=FailureLimiter(5, 60.0, clock=clock))
+
+    def guess() -> int:
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver",
+                          headers={"Authorization": "Bearer ss_not-a-token"}) as guesser:
+            return guesser.get("/v1/whoami").status_code
+
+    statuses = at_once(16, guess)
+    app.close()
+    assert sorted(statuses) == [401] * 5 + [429] * 11
+    assert len(audit_rows(data_dir, action="auth.rate_limited")) == 1
