@@ -120,10 +120,10 @@ def token_and_url(args: argparse.Namespace) -> tuple[Resolved, str]:
 
 def site_of(site: str | None, found: Resolved, url: str, retrier: Retrier) -> str:
     """The service's site: the one named, else the token's own (a service token is always bound
-    to one), asking the server only when login did not record it."""
+    to one), asking the server only when login did not record it (and then recording it)."""
     if site is not None:
         return site
-    return site_for_token(token_site(url, found.token, retrier) if found.site is None else found.site)
+    return site_for_token(found.token_site(lambda: token_site(url, found.token, retrier)))
 
 
 def main(argv: list[str]) -> int:

@@ -71,13 +71,12 @@ def site_of(args: argparse.Namespace) -> str:
 
 def token_site(args: argparse.Namespace) -> str:
     """The site of a command that names none (`tui.settings.site_for_token`): what `sitesecrets
-    login` recorded for a stored token, else whoami's answer, on the connection the command
-    goes on to use: one request, made only by commands that need a site."""
+    login` recorded for a stored token, else whoami's answer (then recorded for a stored token),
+    on the connection the command goes on to use: one request, made only by commands that need a site."""
     from tui.settings import site_for_token
 
     with client_for(args) as client:
-        known = args.connection_token_site
-        return site_for_token(client.whoami().site if known is None else known)
+        return site_for_token(args.connection_found.token_site(lambda: client.whoami().site))
 
 
 def url_of(args: argparse.Namespace) -> str:
@@ -100,7 +99,7 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
 
 def open_client(args: argparse.Namespace) -> Any:
     """A client for --url with the token found for it (`tui.credentials`); the site login
-    recorded for that token, if any, in `args.connection_token_site`."""
+    recorded for that token, if any, in `args.connection_found` (`tui.credentials.Resolved`)."""
     from tui.client import SiteSecretsClient
     from tui.credentials import NO_TOKEN, CredentialsError, resolve
     from tui.urls import warn_plain_loopback
@@ -120,7 +119,7 @@ def open_client(args: argparse.Namespace) -> Any:
     except ValueError as error:
         raise UsageError(str(error)) from None
     warn_plain_loopback(client.url)
-    args.connection_token_site = found.site
+    args.connection_found = found
     return client
 
 
