@@ -4,6 +4,7 @@ The `sites` commands name their site as their argument (`sites set SITE`), never
 from __future__ import annotations
 
 import itertools
+import os
 import json
 import sys
 from typing import Iterator
@@ -336,6 +337,25 @@ def test_an_operator_token_that_names_no_site_where_there_is_no_default_is_told_
     assert printed.out == ""
     assert printed.err == ("sitesecrets: site 'default' does not exist; a token bound to no site (an operator's) "
                            "must name the site: --site NAME or SITESECRETS_SITE (`sitesecrets sites ls` lists them)\n")
+
+
+def test_an_operator_running_a_service_without_a_site_where_there_is_no_default_is_told_to_name_one(
+        no_default_site: Live, monkeypatch, capsys):
+    """`run` asks for the service of site 'default' too when neither the command nor the token
+    names a site; it says the same as every other command, and starts nothing."""
+    from tui import run
+
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started the command"))
+    monkeypatch.setattr(run, "forbid_dumping", lambda: None)  # the test process stays debuggable
+    monkeypatch.setattr(run, "restore_default_signals", lambda: None)  # pytest keeps Python's SIGPIPE
+    monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
+    monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
+    monkeypatch.delenv("SITESECRETS_SITE", raising=False)
+    assert sitesecrets_cli.main(["run", "--service", "api", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert ("site 'default' does not exist; a token bound to no site (an operator's) must name the site: "
+            "--site NAME or SITESECRETS_SITE (`sitesecrets sites ls` lists them)") in err, err
+    assert err.rstrip().endswith("true was not started")
 
 
 def test_an_operator_token_that_names_site_default_is_told_it_does_not_exist_and_nothing_of_operators(
