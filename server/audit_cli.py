@@ -112,7 +112,7 @@ def _audit_key(store, data_dir: Path | None) -> AuditKey | None:
     """The audit key, read with the master key and without writing (an older database is not
     upgraded here: its chains are SHA-256 and are walked as such, `None`)."""
     from . import keys, tokenkey
-    from .datadir import KEY_CHECK, DataDirError
+    from .datadir import KEY_CHECK, DataDirError, as_data_dir_error
 
     if data_dir is None and not os.environ.get(keys.ENV_VAR):
         raise DataDirError(f"audit verify needs the master key: --data-dir (holding {keys.KEY_FILE}) or ${keys.ENV_VAR}")
@@ -120,7 +120,7 @@ def _audit_key(store, data_dir: Path | None) -> AuditKey | None:
         master = keys.load_master_key(Path(data_dir or "."), store.read(lambda tx: tx.get_meta(KEY_CHECK)) or "")
         return tokenkey.read_audit_key(store, master)
     except (keys.MasterKeyError, tokenkey.TokenKeyError) as error:
-        raise DataDirError(str(error)) from None
+        raise as_data_dir_error(error) from None
 
 
 def _verify(store, args: argparse.Namespace) -> int:

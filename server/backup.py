@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import files, keys
 from .config import DB_FILE
-from .datadir import KEY_CHECK, DataDirError, refuse_exposed_database
+from .datadir import KEY_CHECK, DataDirError, as_data_dir_error, refuse_exposed_database
 from .store.sqlite import fold_wal, leftover_logs
 
 
@@ -83,7 +83,7 @@ def restore(backup_file: Path, data_dir: Path, environ: dict[str, str] | None = 
     except keys.MasterKeyError as error:
         hint = " (a backup made before a rotation of the master key opens only with the key of its time)" \
             if isinstance(error, keys.WrongMasterKey) else ""
-        raise DataDirError(f"cannot restore: {error}{hint}") from None
+        raise as_data_dir_error(error, f"cannot restore: {error}{hint}") from None
     try:
         with files.new_file(target) as built:
             return _copy_file(read_only, built)

@@ -268,7 +268,8 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _reporting(command, *args: object) -> int:
-    """`command(*args)`'s status; a failure we foresee is one sentence on stderr and status 1."""
+    """`command(*args)`'s status; a failure we foresee is one sentence on stderr and status 1, or 2
+    for a refusal of the operator's set-up (an exposed master key or database: `files.Exposed`)."""
     from .datadir import DataDirError
     from .store import StoreError
     from .wsgiserver import ServeError
@@ -279,7 +280,7 @@ def _reporting(command, *args: object) -> int:
         raise  # stdout's reader went away: `main` ends quietly
     except (DataDirError, StoreError, ServeError) as error:
         print(f"sitesecrets-server: {error}", file=sys.stderr)
-        return 1
+        return getattr(error, "exit_status", 1)
     except OSError as error:
         print(f"sitesecrets-server: {error.strerror or error} ({getattr(error, 'filename', '') or ''})", file=sys.stderr)
         return 1

@@ -36,6 +36,16 @@ class DataDirError(Exception):
     """The data directory cannot be used as asked; the message is one sentence for the user."""
 
 
+class ExposedFile(files.Exposed, DataDirError):
+    """The master key or the database is readable by group or others (exit 2: see `files.Exposed`)."""
+
+
+def as_data_dir_error(error: Exception, sentence: str | None = None) -> DataDirError:
+    """`error` (or `sentence` about it) as a DataDirError, still an `ExposedFile` if it was one, so
+    the command's exit status stays that of a refused set-up."""
+    return (ExposedFile if isinstance(error, files.Exposed) else DataDirError)(sentence or str(error))
+
+
 def init_data_dir(data_dir: Path, environ: dict[str, str] | None = None, database_url: str | None = None) -> str:
     """Create a data directory with a key, a database and the site `default`; returns an admin token.
 
@@ -166,7 +176,7 @@ def refuse_exposed_database(db: Path) -> None:
     `keys.read_key_file` refuses such a master key (`files.exposed_database` says why). init,
     restore and copy make it 0600; `cp` under umask 022 does not."""
     if (problem := files.exposed_database(db)) is not None:
-        raise DataDirError(problem)
+        raise ExposedFile(problem)
 
 
 def open_state(settings: Settings, environ: dict[str, str] | None = None, *, lock: bool = True,
@@ -190,7 +200,7 @@ def open_state(settings: Settings, environ: dict[str, str] | None = None, *, loc
         hasher = tokenkey.open_token_key(store, master)
     except (keys.MasterKeyError, tokenkey.TokenKeyError, DataDirError, StoreError) as error:
         store.close()
-        raise DataDirError(str(error)) from None
+        raise as_data_dir_error(error) from None
     keyring = Keyring(master, lambda: store.read(lambda tx: tx.get_meta(KEY_CHECK)))
     try:
         fingerprints.fill_missing(store, keyring)
@@ -276,7 +286,7 @@ def create_token_offline(data_dir: Path, name: str, role: Role, site: str | None
 
         return store.write(write)
     except (keys.MasterKeyError, tokenkey.TokenKeyError) as error:
-        raise DataDirError(str(error)) from None
+        raise as_data_dir_error(error) from None
     finally:
         store.close()
 
@@ -315,7 +325,7 @@ def rotate_master_key(data_dir: Path, environ: dict[str, str] | None = None, dat
             pending.unlink()  # refused inside the transaction, so nothing committed: the old key rules
             raise
     except keys.MasterKeyError as error:
-        raise DataDirError(str(error)) from None
+        raise as_data_dir_error(error) from None
     finally:
         store.close()
     os.replace(pending, data_dir / keys.KEY_FILE)

@@ -88,6 +88,15 @@ def refuse_existing(path: Path) -> None:
         raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
 
 
+class Exposed(Exception):
+    """Mixed into a refusal of a file the server keeps private (the master key, the database) that
+    group or others may read: the operator's set-up to change, not a failure of the command. So it
+    is a usage error, exit 2, as a --database-url-file others may read is: the same command fails
+    again until the `chmod 600` the message names is run."""
+
+    exit_status = 2
+
+
 def exposed_database(db: Path) -> str | None:
     """Why a database file (or its -wal, -shm) that group or others may read or write must not be
     opened, or None when all of them are private. It holds the wrapped data keys, the keyed token

@@ -29,6 +29,10 @@ class MasterKeyError(Exception):
     """The master key is missing, malformed, exposed or wrong; the message says which, in one sentence."""
 
 
+class ExposedKeyFile(files.Exposed, MasterKeyError):
+    """A key file group or others may read (exit 2: see `files.Exposed`)."""
+
+
 class WrongMasterKey(MasterKeyError):
     """A well-formed key that is not the one this database's key check value was made with."""
 
@@ -54,7 +58,7 @@ def read_key_file(path: Path) -> bytes:
     except FileNotFoundError:
         raise MasterKeyError(f"no master key: {path} does not exist and {ENV_VAR} is not set") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise MasterKeyError(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+        raise ExposedKeyFile(f"{path} is accessible by group or others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
     text = path.read_text(errors="replace")
     if not text.strip():
         raise MasterKeyError(f"{path} is empty")

@@ -17,7 +17,8 @@ account that can read it, a warning scrolls by unseen in a cron job, and `chmod 
 
 Login also records the site the token is bound to ("" for an operator token, bound to none), so
 a command that names no site works on the token's own site without asking the server whose
-token it is (`tui.settings.site_for_token`).
+token it is (`tui.settings.site_for_token`). For a login made before login did that, the first
+command that asks records the answer (`Resolved.token_site`).
 
 For an https URL, login also stores what to trust for it: the server's certificate, pinned, or a
 CA file (`tui.pins`); every later connection to that URL, whichever way its token came, uses it.
@@ -27,11 +28,13 @@ Standard library only: `sitesecrets run` imports this before every start of a fu
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from tui.pins import Trust
 
@@ -185,8 +188,22 @@ def _write_atomically(path: str, text: str) -> None:
         os.close(dir_fd)
 
 
-def _save(directory: str, tokens: dict[str, str], trust: dict[str, Trust], sites: dict[str, str]) -> str:
+@contextmanager
+def _changing(directory: str) -> Iterator[None]:
+    """Hold the credentials file still while it is read, changed and written back: `flock` on the
+    (0700) directory itself, so no lock file appears beside it. Without it, a command recording
+    a token's site (`record_site`) could write back the file as it was before a `login` in
+    another shell replaced it, and that login's token would be lost."""
     _private_dir(directory)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _save(directory: str, tokens: dict[str, str], trust: dict[str, Trust], sites: dict[str, str]) -> str:
     path = os.path.join(directory, CREDENTIALS_FILE)
     data = {"tokens": tokens, "trust": {url: value.to_json() for url, value in trust.items()}, "sites": sites}
     _write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -198,34 +215,66 @@ def store_token(directory: str, url: str, token: str, trust: Trust | None = None
     (None: nothing, as for http or a unix socket) and the site it is bound to ("": none; None:
     not known); all replace what `url` had. The file's path."""
     key = server_key(url)
-    trusted, sites = load_trust(directory), load_sites(directory)
-    trusted.pop(key, None)
-    sites.pop(key, None)
-    if trust is not None:
-        trusted[key] = trust
-    if site is not None:
-        sites[key] = site
-    return _save(directory, load_credentials(directory) | {key: token}, trusted, sites)
+    with _changing(directory):
+        trusted, sites = load_trust(directory), load_sites(directory)
+        trusted.pop(key, None)
+        sites.pop(key, None)
+        if trust is not None:
+            trusted[key] = trust
+        if site is not None:
+            sites[key] = site
+        return _save(directory, load_credentials(directory) | {key: token}, trusted, sites)
+
+
+def record_site(directory: str, url: str, token: str, site: str) -> None:
+    """Record `site` ("": none) as the site of the token stored for `url`, as login does, for a
+    token stored before login recorded sites. Nothing changes when `url` holds another token by
+    now (a login since) or has its site recorded; every other entry of the file is kept as read."""
+    key = server_key(url)
+    with _changing(directory):
+        if load_credentials(directory).get(key) != token or key in load_sites(directory):
+            return
+        data = _load(directory)
+        data["sites"] = {**data.get("sites", {}), key: site}
+        _write_atomically(os.path.join(directory, CREDENTIALS_FILE), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def forget_token(directory: str, url: str) -> bool:
     """Drop the token and the trust stored for `url`; False if there was no token."""
-    tokens, trusted, sites = load_credentials(directory), load_trust(directory), load_sites(directory)
-    trusted.pop(server_key(url), None)
-    sites.pop(server_key(url), None)
-    if tokens.pop(server_key(url), None) is None:
-        return False
-    _save(directory, tokens, trusted, sites)
-    return True
+    if not os.path.exists(os.path.join(directory, CREDENTIALS_FILE)):
+        return False  # and no directory made for it
+    with _changing(directory):
+        tokens, trusted, sites = load_credentials(directory), load_trust(directory), load_sites(directory)
+        trusted.pop(server_key(url), None)
+        sites.pop(server_key(url), None)
+        if tokens.pop(server_key(url), None) is None:
+            return False
+        _save(directory, tokens, trusted, sites)
+        return True
 
 
 @dataclass(frozen=True)
 class Resolved:
     """A token and the site it is bound to, when known without asking the server: `site` is
-    what login recorded for a stored token ("": bound to none), None for any other token."""
+    what login recorded for a stored token ("": bound to none), None for any other token.
+    `record`, for a stored token whose site login did not record, keeps the site once learnt."""
 
     token: str | None
     site: str | None = None
+    record: Callable[[str], None] | None = None
+
+    def token_site(self, ask: Callable[[], str | None]) -> str | None:
+        """The site the token is bound to (None: none): what login recorded, else what `ask()`
+        (whoami) answers, then recorded, so the next command with this stored token need not ask."""
+        if self.site is not None:
+            return self.site or None
+        site = ask()
+        if self.record is not None:
+            try:
+                self.record(site or "")
+            except (OSError, CredentialsError):
+                pass  # a read-only or damaged file: the command goes on, and the next one asks again
+        return site
 
 
 def resolve_token(url: str, *, token: str | None = None, token_file: str | None = None,
@@ -245,11 +294,17 @@ def resolve(url: str, *, token: str | None = None, token_file: str | None = None
     if token:
         print(TOKEN_ARGUMENT_WARNING, file=sys.stderr)
         return Resolved(_a_token(one_token(token, "--token"), "--token"))
+    # a token from an option or the environment is stored nowhere, so neither is its site: each
+    # command asks whoami again. Writing it would put a token the user chose not to store, or
+    # its site, on disk, and it could be another token by the next command (`export` again).
     if environ.get(TOKEN_ENV):
         return Resolved(_a_token(one_token(environ[TOKEN_ENV], TOKEN_ENV), TOKEN_ENV))
     directory = config_dir(environ)
     stored = load_credentials(directory).get(server_key(url))
-    return Resolved(stored, load_sites(directory).get(server_key(url)) if stored else None)
+    if not stored:
+        return Resolved(None)
+    site = load_sites(directory).get(server_key(url))
+    return Resolved(stored, site, None if site is not None else lambda learnt: record_site(directory, url, stored, learnt))
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class Server:
     token: str
     site: str
     service: str
+    unnamed_site: bool = False
+    """Neither the command nor the token named the site (an operator's token): `site` is the
+    default one, and a 404 for it says an operator must name one (`default_site_hint`)."""
 
     @property
     def path(self) -> str:
@@ -143,16 +146,17 @@ def server_message(body: bytes) -> str | None:
     return message if isinstance(message, str) else None
 
 
-def ok_payload(answer: Answer, site: str = "") -> dict:
+def ok_payload(answer: Answer, site: str = "", unnamed: bool = False) -> dict:
     """The JSON object of a 200; Refusal with the server's message otherwise (for `site`
-    'default' not found, with how to name another: `default_site_hint`)."""
+    'default' not found, with how to name another: `default_site_hint`, told whether the site
+    was `unnamed`)."""
     if answer.status == 200 and answer.payload is not None:
         return answer.payload
     error = (answer.payload or {}).get("error")
     message = error.get("message") if isinstance(error, dict) else None
     if not message:
         raise Refusal(f"the server answered HTTP {answer.status}", answer.status)
-    hint = default_site_hint(site, error.get("details")) if answer.status == 404 else ""
+    hint = default_site_hint(site, error.get("details"), unnamed) if answer.status == 404 else ""
     raise Refusal(str(message).rstrip(".") + hint if hint else str(message), answer.status)
 
 
@@ -189,7 +193,7 @@ def fetch_env(server: Server, retrier: Retrier | None = None) -> Answer:
 
     def attempt() -> Answer:
         answer = exchange(server.url, server.token, "GET", f"{server.path}/env?record=false")
-        ok_payload(answer, server.site)
+        ok_payload(answer, server.site, server.unnamed_site)
         return answer
 
     return retrying(attempt, retrier)

@@ -9,6 +9,7 @@ lock the owner out by spending the bad-token allowance.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -21,9 +22,12 @@ SOCKET_NAME = "server.sock"
 def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str, str], int]) -> int:
     """Start an embedded server on `data_dir` (initialised if empty), run
     `open_tui(client, url, token_file)`, stop it. `token_file` holds the server's admin token
-    (0600), for the help screen to tell another shell of this user's how to connect."""
+    (0600), for the help screen to tell another shell of this user's how to connect. A data
+    directory that cannot be used (an exposed or wrong key, a database others may read) is one
+    sentence on stderr and `sitesecrets-server`'s exit status for it (2 for an exposed file)."""
     from server import files
     from server.coredumps import forbid_core_dumps
+    from server.datadir import DataDirError
     from server.embedded import LOCAL_TOKEN_FILE, EmbeddedServer
 
     forbid_core_dumps()  # before the embedded server makes or loads the master key, as sitesecrets-server does
@@ -32,7 +36,12 @@ def run_local_tui(data_dir: Path, open_tui: Callable[[SiteSecretsClient, str, st
     # and the help screen's `export SITESECRETS_URL=...` line in 80 columns)
     socket_dir = Path(tempfile.mkdtemp(prefix="sitesecrets-"))
     try:
-        with EmbeddedServer.start(data_dir, unix_socket=socket_dir / SOCKET_NAME) as server:
+        try:
+            server = EmbeddedServer.start(data_dir, unix_socket=socket_dir / SOCKET_NAME)
+        except DataDirError as error:
+            print(f"sitesecrets local: {error}", file=sys.stderr)
+            return getattr(error, "exit_status", 1)
+        with server:
             client = SiteSecretsClient(server.url, server.admin_token)
             try:
                 return open_tui(client, server.url, str(data_dir.resolve() / LOCAL_TOKEN_FILE))

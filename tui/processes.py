@@ -1,14 +1,16 @@
 """What `run --watch` asks of the kernel about the processes it supervises: that CMD die with the
-supervisor (PR_SET_PDEATHSIG), that the orphans of CMD's processes come to the supervisor
-(PR_SET_CHILD_SUBREAPER) to be reaped there, and whether a process group has anyone left.
-Linux's prctl and /proc; where they are missing, each says so and does nothing. Standard library
-only, as the rest of `run`.
+supervisor (PR_SET_PDEATHSIG), and its whole process group too (`GroupKeeper`), that the orphans
+of CMD's processes come to the supervisor (PR_SET_CHILD_SUBREAPER) to be reaped there, and
+whether a process group has anyone left. Linux's prctl and /proc; where they are missing, each
+says so and does nothing. Standard library only, as the rest of `run`.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from typing import Callable
 
 _PR_SET_PDEATHSIG = 1
@@ -48,6 +50,76 @@ def die_with_this_process() -> Callable[[], None] | None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     return in_the_child
+
+
+KEEPER_NAME = "sitesecrets-run-watch-keeper"
+"""The keeper's last argument, so `ps` shows what it is."""
+_KEEPER = """
+import os, signal, sys
+group = 0
+for line in sys.stdin.buffer:  # the group to end, or 0, each time it changes
+    group = int(line)
+if group:  # the pipe ended without a last 0: the supervisor is gone, and CMD's group is left
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class GroupKeeper:
+    """A small process that SIGKILLs CMD's process group when the supervisor dies without saying
+    goodbye (kill -9, the OOM killer), so nothing CMD started runs on unsupervised with its secrets.
+
+    PR_SET_PDEATHSIG ends CMD itself, but not what CMD runs: the program a script runs in the
+    foreground, or what it started and left, are in CMD's process group and are not this
+    process's children; the kernel clears PDEATHSIG in every fork, and a dead supervisor can
+    signal nobody. So a process that outlives it does it: it holds the read end of a pipe whose
+    only write end is the supervisor's, and the end of the pipe, which the kernel makes happen
+    however the supervisor ends, is its cue. It is a fresh interpreter (`-I -S`, empty
+    environment) rather than a fork: it holds no token and no value, and forking a process with
+    threads running is unsafe. It runs in a session of its own, so a signal to the supervisor's
+    group or terminal does not end it first, and with nothing open but the pipe, so it keeps no
+    reader of the supervisor's stdout or stderr waiting.
+
+    The supervisor tells it each new group (`keep`), and 0 once the group it told has ended or on
+    an orderly exit (`release`, `close`): a process group id may be taken again by an unrelated
+    process once the group is gone, and must then not be killed."""
+
+    def __init__(self) -> None:
+        self._write: int | None = None
+        self.pid: int | None = None
+        read, write = os.pipe()  # neither end inheritable: CMD never holds the write end
+        try:
+            self.pid = subprocess.Popen([sys.executable, "-I", "-S", "-c", _KEEPER, KEEPER_NAME], stdin=read, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env={}, start_new_session=True).pid
+        except OSError:
+            os.close(write)  # no keeper: PDEATHSIG still ends CMD itself
+        else:
+            self._write = write
+        finally:
+            os.close(read)
+
+    def keep(self, pgid: int) -> None:
+        """Kill process group `pgid` if this process dies before `release` or `close`."""
+        if self._write is None:
+            return
+        try:
+            os.write(self._write, f"{pgid}\n".encode())  # a few bytes: one atomic write to a pipe
+        except OSError:  # the keeper has been killed: PDEATHSIG still ends CMD itself
+            os.close(self._write)
+            self._write = None
+
+    def release(self) -> None:
+        """The group last kept has ended: nothing to kill."""
+        self.keep(0)
+
+    def close(self) -> None:
+        """An orderly exit: release, and let the keeper end without killing anything."""
+        self.release()
+        if self._write is not None:
+            os.close(self._write)
+            self._write = None
 
 
 def group_alive(pgid: int) -> bool:

@@ -23,7 +23,7 @@ from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch
 from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
 from tui.retry import Retrier, budget_from_environment
-from tui.settings import EMPTY_SITE, default_url, named_site, site_for_token
+from tui.settings import DEFAULT_SITE, EMPTY_SITE, default_url, named_site, site_for_token
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
 from tui.urls import check_url, warn_plain_loopback
 
@@ -120,10 +120,10 @@ def token_and_url(args: argparse.Namespace) -> tuple[Resolved, str]:
 
 def site_of(site: str | None, found: Resolved, url: str, retrier: Retrier) -> str:
     """The service's site: the one named, else the token's own (a service token is always bound
-    to one), asking the server only when login did not record it."""
+    to one), asking the server only when login did not record it (and then recording it)."""
     if site is not None:
         return site
-    return site_for_token(token_site(url, found.token, retrier) if found.site is None else found.site)
+    return site_for_token(found.token_site(lambda: token_site(url, found.token, retrier)))
 
 
 def main(argv: list[str]) -> int:
@@ -159,7 +159,10 @@ def main(argv: list[str]) -> int:
         warn_plain_loopback(url, "sitesecrets run")
         # a function starting while its server restarts waits for it, within the budget
         starting = Retrier(retry_seconds)
-        server = Server(url, found.token, site_of(args.site, found, url, starting), args.service)
+        site = site_of(args.site, found, url, starting)
+        # the default site because nothing named one: the token is bound to no site (one bound to
+        # 'default' itself never meets a 404 for it: deleting a site revokes its tokens)
+        server = Server(url, found.token, site, args.service, unnamed_site=args.site is None and site == DEFAULT_SITE)
         answer = fetch_env(server, starting)
         if args.watch and not answer.etag:
             raise RunError("the server cannot say when the environment changes (no ETag): upgrade it to use --watch")

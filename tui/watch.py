@@ -25,6 +25,8 @@ it: nothing polls.
   running with the secrets it has, and stderr says once that it no longer follows changes and
   what resumes it: another token where its token came from (tui/watchfetch.py).
 - As PID 1 (a container's entrypoint): the processes CMD's processes orphan are reaped.
+- The supervisor killed outright (kill -9, the OOM killer): CMD dies with it (PR_SET_PDEATHSIG),
+  and so does the rest of its process group (`tui.processes.GroupKeeper`).
 
 CMD starts in a session of its own, so a terminal's Ctrl-C reaches the supervisor alone, which
 forwards it once (in the terminal's group CMD would receive it twice).
@@ -43,7 +45,7 @@ from dataclasses import dataclass, replace
 
 from tui.credentials import TokenSource
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load
-from tui.processes import become_subreaper, die_with_this_process, group_alive, reap_orphans
+from tui.processes import GroupKeeper, become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
 from tui.watchfetch import REFUSED_RETRY, Changed, Reached, Refused, Resumed, TokenUnusable, Unreachable, watch_changes
@@ -115,7 +117,8 @@ class Supervisor:
     and the child to stop, and whether the supervisor is leaving (a signal was forwarded)
     rather than restarting."""
 
-    def __init__(self, watch: Watch, events: queue.SimpleQueue, reaper: bool = False) -> None:
+    def __init__(self, watch: Watch, events: queue.SimpleQueue, reaper: bool = False,
+                 keeper: GroupKeeper | None = None) -> None:
         self.watch, self.events = watch, events
         self.reaper = reaper  # orphans come to this process, so it sees the old process group end
         self.child: subprocess.Popen | None = None
@@ -132,6 +135,7 @@ class Supervisor:
         self.leaving = False
         self.said: str | None = None
         self.die_with = die_with_this_process()  # each CMD started ends with this supervisor
+        self.keeper = keeper  # and so does its process group
 
     def run(self) -> int:
         """Supervise the started CMD; the status to exit with."""
@@ -205,6 +209,8 @@ class Supervisor:
         except OSError as error:
             tell(f"cannot start {self.name}: {error.strerror}")
             return failed_start_status(error)
+        if self.keeper is not None:
+            self.keeper.keep(self.child.pid)  # CMD leads a session, so its group has its pid
         self.latest = self.running = prepared.secrets
         threading.Thread(target=await_exit, args=(self.child, self.events), daemon=True).start()
         return None
@@ -267,6 +273,8 @@ class Supervisor:
         return self.status if self.leaving else self.start_pending()
 
     def start_pending(self) -> int | None:
+        if self.keeper is not None:
+            self.keeper.release()  # the old group has ended (or is dying of SIGKILL): its id is free again
         prepared, self.pending, self.kill_at, self.stopping = self.pending, None, None, False
         self.draining = self.killed = False
         return self.start(prepared)
@@ -349,9 +357,15 @@ def supervise(watch: Watch, first: Prepared, etag: str) -> int:
     reaper = become_subreaper() or os.getpid() == 1
     if reaper:
         signal.signal(signal.SIGCHLD, lambda _number, _frame: events.put(Orphaned()))
-    supervisor = Supervisor(watch, events, reaper)
-    status = supervisor.start(first)
-    if status is not None:
-        return status
-    threading.Thread(target=watch_changes, args=(watch.server, etag, events, watch.token_source), daemon=True).start()
-    return supervisor.run()
+    # started before CMD, so there is no moment CMD's group would outlive a killed supervisor; an
+    # orderly end, an exception included, closes it without killing anything
+    keeper = GroupKeeper()
+    try:
+        supervisor = Supervisor(watch, events, reaper, keeper)
+        status = supervisor.start(first)
+        if status is not None:
+            return status
+        threading.Thread(target=watch_changes, args=(watch.server, etag, events, watch.token_source), daemon=True).start()
+        return supervisor.run()
+    finally:
+        keeper.close()

@@ -33,6 +33,10 @@ class CopyError(StoreError):
     """The copy cannot be done as asked; the message is one sentence for the user."""
 
 
+class ExposedCopyEnd(files.Exposed, CopyError):
+    """A SQLite file group or others may read (exit 2: see `files.Exposed`)."""
+
+
 def sqlite_path(url: str) -> Path:
     """The database file a `sqlite://` URL names (a data directory means its `secrets.db`)."""
     path = Path(url[len("sqlite://"):])
@@ -89,7 +93,7 @@ class _Sqlite:
 
         _refuse_foreign(path, _sqlite_tables(path))  # before `connect`, which would turn on WAL in it
         if (problem := files.exposed_database(path)) is not None:
-            raise CopyError(problem)  # ours, migrated in place or copied from: refused as `serve` refuses it
+            raise ExposedCopyEnd(problem)  # ours, migrated in place or copied from: refused as `serve` refuses it
         self.conn = connect(path)
 
     def migrate(self) -> int:

@@ -64,7 +64,7 @@ def test_services_create_show_ls_bind_unbind_rm(live: Live, cli, site):
     assert created.returncode == 0, created.stderr
 
     shown = as_json(cli("services", "show", "api", "--json", site=site))
-    assert [(s["name"], s["app"], s["secrets"]) for s in shown] == [("api", "web", [{"name": "APP_KEY", "app": "web"}])]
+    assert (shown["name"], shown["app"], shown["secrets"]) == ("api", "web", [{"name": "APP_KEY", "app": "web"}])
 
     assert cli("services", "bind", "api", "SITE_KEY", site=site).returncode == 0
     assert live.service(site, "api")["secrets"] == [{"name": "APP_KEY", "app": "web"}, {"name": "SITE_KEY", "app": None}]
@@ -107,9 +107,19 @@ def test_services_show_marks_restart_needed_with_the_stale_secrets(live: Live, c
     live.new_service(site, "api", None, [{"name": "ROTATED"}, {"name": "STEADY"}])
     live.ok("GET", f"/v1/sites/{site}/services/api/env")
     live.ok("PATCH", f"/v1/sites/{site}/secrets/ROTATED", json={"value": "v2"})
-    [service] = as_json(cli("services", "show", "api", "--json", site=site))
+    service = as_json(cli("services", "show", "api", "--json", site=site))
     assert service["restart_required"] is True
     assert service["stale"] == [{"name": "ROTATED", "app": None}]
+
+
+def test_services_show_json_is_the_one_service_as_an_object_and_ls_a_list(live: Live, cli, site):
+    """`show` of one thing prints that thing, as `kubectl get KIND NAME -o json` does; a list is
+    what `ls` prints. The object is the API's Service, as `GET .../services/NAME` answers it."""
+    live.put_secret(site, "KEY", "x")
+    live.new_service(site, "api", None, [{"name": "KEY"}])
+    shown = as_json(cli("services", "show", "api", "--json", site=site))
+    assert shown == live.service(site, "api")
+    assert as_json(cli("services", "ls", "--json", site=site)) == [shown]
 
 
 def test_services_show_of_an_unknown_service_exits_1(cli, site):

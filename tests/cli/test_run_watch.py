@@ -25,6 +25,7 @@ from cli_helpers import REPO, Live, RecordingProxy, base_env
 from tui import watchfetch
 from tui.credentials import TokenSource, token_source
 from tui.envfetch import Server, fetch_env
+from tui.processes import KEEPER_NAME
 from waiting import wait_until
 
 CEILING = 60.0
@@ -258,6 +259,68 @@ def test_a_supervisor_killed_with_sigkill_takes_its_child_with_it(live, watched)
         wait_until(lambda: not alive(started_with(watched, "second")["pid"]), "the restarted child to end with it")
 
 
+def written_pid(path: Path) -> int | None:
+    """The pid a shell wrote to `path` (`echo $! > FILE`), once it is all there."""
+    text = path.read_text() if path.exists() else ""
+    return int(text) if text.endswith("\n") else None
+
+
+def test_a_supervisor_killed_with_sigkill_takes_the_childs_whole_process_group_with_it(live, watched, tmp_path):
+    """The child is a script: the program it runs in the foreground, and a process it started in
+    the background and left (its parent gone, it is reparented), are in the child's process group
+    but are not the supervisor's children. A supervisor that dies without forwarding anything (kill
+    -9, the OOM killer) must take them along too: they hold the secrets, and nobody watches them."""
+    orphan_file, program_file = tmp_path / "orphan.pid", tmp_path / "program.pid"
+    script = '(sleep 1001 & echo $! > "$ORPHAN"); sh -c \'echo $$ > "$PROGRAM"; exec sleep 1002\'; exit 0'
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=watched.token, SITESECRETS_SITE=watched.site,
+                   ORPHAN=str(orphan_file), PROGRAM=str(program_file))
+    argv = [sys.executable, "-m", "tui.cli", "run", "--watch", "--service", "api", "--", "sh", "-c", script]
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids: list[int] = []
+    try:
+        pids = wait_until(lambda: all(map(written_pid, (orphan_file, program_file)))
+                          and [written_pid(orphan_file), written_pid(program_file)], "the script to start both")
+        wait_until(lambda: all(command_line(pid).startswith("sleep\0") for pid in pids), "both to be sleeping")
+        proc.kill()
+        proc.wait(CEILING)
+        wait_until(lambda: not any(alive(pid) for pid in pids), "the child's process group to end with its supervisor")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(CEILING)
+        for pid in pids:  # a failed test leaves nothing running
+            if command_line(pid).startswith("sleep\0" + "100"):
+                os.kill(pid, signal.SIGKILL)
+
+
+KEPT = """
+import os, signal, subprocess, sys
+from tui.processes import GroupKeeper
+keeper = GroupKeeper()
+group = subprocess.Popen(["sleep", "1005"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+keeper.keep(group.pid)
+print(keeper.pid, group.pid, flush=True)
+if sys.argv[1] == "orderly":
+    keeper.close()
+    sys.exit(0)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("end", ["orderly", "killed"])
+def test_the_group_keeper_ends_the_group_only_when_its_supervisor_dies(end):
+    """An orderly exit (CMD ended by itself, or the supervisor's own stop) leaves alone what was
+    CMD's group: its id may belong to someone else by then. A killed supervisor takes it along."""
+    proc = subprocess.run([sys.executable, "-c", KEPT, end], cwd=REPO, capture_output=True, text=True, timeout=CEILING)
+    keeper, group = map(int, proc.stdout.split())
+    try:
+        wait_until(lambda: not alive(keeper), "the keeper to end")
+        assert alive(group) is (end == "orderly")
+    finally:
+        if command_line(group).startswith("sleep\0"):
+            os.kill(group, signal.SIGKILL)
+
+
 def test_a_forwarded_signal_reaches_the_command_a_script_runs_too(live, watched):
     """The child is a shell script running the program in the foreground: a stop reaches the whole
     process group, as a terminal's ctrl+c would, and nothing the script started runs on with the
@@ -326,11 +389,14 @@ def test_as_a_containers_pid_1_it_reaps_the_processes_the_child_orphans(live, wa
     try:
         wait_until(started.exists, "the child to orphan two processes")
         pid_1 = children(namespace.pid)[0]
+
+        def commands() -> list[str]:  # but the keeper of CMD's group (`tui.processes.GroupKeeper`)
+            return [line for line in map(command_line, children(pid_1)) if not line.endswith(f"\0{KEEPER_NAME}\0")]
+
         # the program alone: the orphans reaped, and the script's shell has become the program (a
         # shell not yet exec'd is one child too)
-        wait_until(lambda: [command_line(pid) for pid in children(pid_1)] == ["sleep\0" + "300\0"],
-                   "the supervisor to reap the orphans")
-        assert alive(children(pid_1)[0])
+        wait_until(lambda: commands() == ["sleep\0" + "300\0"], "the supervisor to reap the orphans")
+        assert alive(next(pid for pid in children(pid_1) if command_line(pid) == "sleep\0" + "300\0"))
     finally:
         namespace.kill()  # --kill-child: PID 1 ends with it, and the kernel ends the rest of the namespace
         namespace.wait(CEILING)

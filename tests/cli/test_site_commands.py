@@ -4,12 +4,14 @@ The `sites` commands name their site as their argument (`sites set SITE`), never
 from __future__ import annotations
 
 import itertools
+import os
 import json
 import sys
+from typing import Iterator
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env
+from cli_helpers import REPO, Live, base_env, http_client, start_embedded
 from pty_process import PtyProcess
 from tui import cli as sitesecrets_cli
 
@@ -306,6 +308,63 @@ def test_an_operator_token_that_names_no_site_works_on_the_default_site(live: Li
     status, out, err = sitesecrets("ls", "--json")
     assert status == 0, err
     assert name in [s["name"] for s in json.loads(out)]
+
+
+@pytest.fixture
+def no_default_site(tmp_path) -> Iterator[Live]:
+    """A server of its own whose site 'default' has been deleted, as an operator may have done."""
+    server = start_embedded(tmp_path / "data", tmp_path / "api.sock")
+    admin = http_client(server.url, headers={"Authorization": f"Bearer {server.admin_token}"})
+    live = Live(server, admin, tmp_path / "data", tmp_path / "api.sock")
+    live.ok("DELETE", "/v1/sites/default", 204)
+    live.new_site("shop")
+    yield live
+    admin.close()
+    server.stop()
+
+
+@pytest.mark.parametrize("command", [["ls"], ["get", "KEY"], ["services", "ls"]], ids=lambda c: c[0])
+def test_an_operator_token_that_names_no_site_where_there_is_no_default_is_told_to_name_one(
+        no_default_site: Live, monkeypatch, capsys, command):
+    """A token bound to no site (the operator's) has no site of its own: a command naming none asks
+    for site 'default', and where there is none, the operator is told to name a site and how to
+    list them, rather than only that 'default' does not exist."""
+    monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
+    monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
+    monkeypatch.delenv("SITESECRETS_SITE", raising=False)
+    assert sitesecrets_cli.main(command) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err == ("sitesecrets: site 'default' does not exist; a token bound to no site (an operator's) "
+                           "must name the site: --site NAME or SITESECRETS_SITE (`sitesecrets sites ls` lists them)\n")
+
+
+def test_an_operator_running_a_service_without_a_site_where_there_is_no_default_is_told_to_name_one(
+        no_default_site: Live, monkeypatch, capsys):
+    """`run` asks for the service of site 'default' too when neither the command nor the token
+    names a site; it says the same as every other command, and starts nothing."""
+    from tui import run
+
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started the command"))
+    monkeypatch.setattr(run, "forbid_dumping", lambda: None)  # the test process stays debuggable
+    monkeypatch.setattr(run, "restore_default_signals", lambda: None)  # pytest keeps Python's SIGPIPE
+    monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
+    monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
+    monkeypatch.delenv("SITESECRETS_SITE", raising=False)
+    assert sitesecrets_cli.main(["run", "--service", "api", "--", "true"]) == 1
+    err = capsys.readouterr().err
+    assert ("site 'default' does not exist; a token bound to no site (an operator's) must name the site: "
+            "--site NAME or SITESECRETS_SITE (`sitesecrets sites ls` lists them)") in err, err
+    assert err.rstrip().endswith("true was not started")
+
+
+def test_an_operator_token_that_names_site_default_is_told_it_does_not_exist_and_nothing_of_operators(
+        no_default_site: Live, monkeypatch, capsys):
+    monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
+    monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
+    assert sitesecrets_cli.main(["ls", "--site", "default"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sitesecrets: site 'default' does not exist") and "operator" not in err
 
 
 def test_after_login_a_site_admin_works_on_its_own_site_without_asking_whose_token_it_is(

@@ -10,10 +10,11 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from cli_helpers import REPO, Live, base_env, run_text
+from cli_helpers import REPO, Live, RecordingProxy, base_env, run_text
 from pty_process import PtyProcess
 from tui.credentials import resolve_token, store_token, token_source
 
@@ -127,6 +128,52 @@ def test_after_login_run_starts_the_service_with_its_secrets(live, site, config)
     assert result.returncode == 0, result.stderr
     child = json.loads(result.stdout)
     assert child["DB_PASSWORD"] == "from-the-server" and token not in result.stdout
+
+
+@pytest.fixture
+def counted(live: Live) -> Iterator[RecordingProxy]:
+    """The module's server behind a proxy that records every request the commands make."""
+    proxy = RecordingProxy(live.url)
+    yield proxy
+    proxy.close()
+
+
+def whoamis(proxy: RecordingProxy) -> int:
+    return sum(path == "/v1/whoami" for _, path, _ in proxy.requests)
+
+
+@pytest.mark.parametrize("role, command", [("admin", ["ls", "--json"]), ("service", ["run", "--service", "api", "--", "true"])],
+                         ids=["ls", "run"])
+def test_a_login_from_before_sites_were_recorded_asks_whoami_once_then_remembers(live, site, config, counted, role, command):
+    """A credentials file written before login recorded each token's site holds only the token:
+    the first command asks the server whose token it is, and records the answer beside the token
+    (as login does now), so the commands after it do not ask again. Every other entry is kept."""
+    live.new_service(site, "api", None, [])
+    token = live.mint(role, site, "api" if role == "service" else None)
+    directory = config / "sitesecrets"
+    directory.mkdir(parents=True, mode=0o700)
+    old = {"tokens": {counted.url: token, "https://other.example": "ss_other"},
+           "trust": {"https://other.example": {"ca_file": "/etc/ssl/other.pem"}}}
+    private_file(directory / "credentials.json", json.dumps(old))
+    env = base_env(SITESECRETS_URL=counted.url, XDG_CONFIG_HOME=str(config))
+    for _ in range(2):
+        result = run_text([sys.executable, "-m", "tui.cli", *command], env)
+        assert result.returncode == 0, result.stderr
+    assert whoamis(counted) == 1
+    assert json.loads((directory / "credentials.json").read_text()) == {**old, "sites": {counted.url: site}}
+    assert stat.S_IMODE((directory / "credentials.json").stat().st_mode) == 0o600
+    assert os.listdir(directory) == ["credentials.json"]  # replaced whole, no temporary file left
+
+
+def test_an_environment_token_asks_whoami_for_each_command_and_is_stored_nowhere(live, site, config, counted):
+    """SITESECRETS_TOKEN is not the stored token: its site is never written to the credentials
+    file (nor is the token), so each command that needs the site asks for it."""
+    env = base_env(SITESECRETS_URL=counted.url, XDG_CONFIG_HOME=str(config), SITESECRETS_TOKEN=live.mint("admin", site))
+    for _ in range(2):
+        result = run_text([sys.executable, "-m", "tui.cli", "ls", "--json"], env)
+        assert result.returncode == 0, result.stderr
+    assert whoamis(counted) == 2
+    assert not config.exists()
 
 
 def test_after_login_the_tui_opens_without_a_token(live, site, config):

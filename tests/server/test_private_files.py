@@ -311,3 +311,50 @@ def test_copy_and_backup_into_a_directory_that_does_not_exist_say_so(source, tmp
     assert cli.main(argv) == 1
     assert capsys.readouterr().err == f"sitesecrets-server: no such directory ({missing})\n"
     assert not missing.exists()
+
+
+_OPENING_COMMANDS = {
+    "serve": ["serve", "--data-dir", "{data}", "--port", "0", "--workers", "1"],
+    "token create": ["token", "create", "--data-dir", "{data}", "--name", "t", "--role", "admin"],
+    "rotate-master-key": ["rotate-master-key", "--data-dir", "{data}"],
+    "backup": ["backup", "--data-dir", "{data}", "--to", "{tmp}/backup.db"],
+    "restore": ["restore", "--data-dir", "{data}", "--from", "{tmp}/backup.db"],
+    "migrate": ["migrate", "--data-dir", "{data}"],
+    "copy": ["copy", "--from", "sqlite://{data}", "--to", "sqlite://{tmp}/copy.db"],
+    "audit verify": ["audit", "verify", "--data-dir", "{data}"],
+    "audit export": ["audit", "export", "--data-dir", "{data}", "--since", "0", "--to", "{tmp}/events.jsonl"],
+}
+# restore reads no database of the data directory's (it makes one); the others never read the key
+_READS = {"database": [c for c in _OPENING_COMMANDS if c != "restore"],
+          "key": ["serve", "token create", "rotate-master-key", "restore", "audit verify"]}
+
+
+def _contents(data_dir: Path) -> tuple[list[str], bytes]:
+    """The data directory's files, but the locks a command takes and the WAL its database may be
+    opened in before the key is read, and the master key's bytes."""
+    names = sorted(p.name for p in data_dir.iterdir() if not p.name.endswith((".lock", "-wal", "-shm")))
+    return names, (data_dir / "master.key").read_bytes()
+
+
+@pytest.mark.parametrize("exposed, command", [(what, command) for what, commands in _READS.items() for command in commands],
+                         ids=lambda v: v.replace(" ", "-"))
+def test_an_exposed_key_or_database_is_a_refused_set_up_exit_2_in_one_sentence(source, tmp_path, exposed, command,
+                                                                               monkeypatch, capsys):
+    """A master key or database group or others may read is the operator's set-up to change, not
+    a failure of the command: every command that opens it exits 2 (a usage error, as a
+    --database-url-file others may read is), says the `chmod 600` to run, and changes nothing."""
+    from server import cli
+
+    monkeypatch.setattr(cli, "forbid_core_dumps", lambda: None)  # leave the test process as it is
+    if command == "restore":
+        backup(source, tmp_path / "backup.db")
+        (source / "secrets.db").unlink()  # restore wants a data directory with a key and no database
+    path = source / ("master.key" if exposed == "key" else "secrets.db")
+    os.chmod(path, 0o640)
+    before = _contents(source)
+    argv = [part.format(data=source, tmp=tmp_path) for part in _OPENING_COMMANDS[command]]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"chmod 600 {path}" in err and "Traceback" not in err, err
+    assert _contents(source) == before and mode(path) == 0o640
+    assert not {"copy.db", "events.jsonl"} & set(os.listdir(tmp_path))

@@ -96,6 +96,20 @@ def test_local_initialises_data_dir_opens_tui_as_admin_and_stops_server(tmp_path
         SiteSecretsClient(opened["settings"].url, "t", timeout=2).health()
 
 
+@pytest.mark.parametrize("exposed", ["master.key", "secrets.db"])
+def test_local_refuses_an_exposed_key_or_database_in_one_sentence_with_exit_2(tmp_path, monkeypatch, capsys, exposed):
+    """As `sitesecrets-server` refuses them: the operator's set-up to change, not a crash."""
+    from server.datadir import init_data_dir
+
+    monkeypatch.setattr(cli, "run_tui", lambda client, settings: pytest.fail("opened the TUI"))
+    data = tmp_path / "data"
+    init_data_dir(data, environ={})
+    os.chmod(data / exposed, 0o640)
+    assert cli.main(["local", "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sitesecrets local: ") and err.count("\n") == 1 and f"chmod 600 {data / exposed}" in err, err
+
+
 def test_another_shell_reaches_the_local_server_as_the_help_screen_says(tmp_path, monkeypatch):
     """`sitesecrets local` runs its server only while the TUI does: meanwhile the URL and token
     file the help screen names let another shell's `sitesecrets` in."""

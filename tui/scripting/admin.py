@@ -76,9 +76,12 @@ def parse_ref(text: str) -> dict[str, str]:
     return {"name": name, "app": app} if app else {"name": name}
 
 
-def _show_services(args: argparse.Namespace, items: list) -> None:
+def _show_services(args: argparse.Namespace, items: list, one: bool = False) -> None:
+    """`items` as a table, or as JSON: a list, or with `one` (`show NAME`) the service itself, as
+    `kubectl get KIND NAME -o json` prints one object where a listing prints a list."""
     if wants_json(args):
-        print_json([s.model_dump(mode="json") for s in items])
+        dumped = [s.model_dump(mode="json") for s in items]
+        print_json(dumped[0] if one else dumped)
         return
     rows = [[s.name, s.app, ", ".join(f"{r.app}/{r.name}" if r.app else r.name for r in s.secrets) or None,
              s.loaded_at.strftime("%Y-%m-%d %H:%M") if s.loaded_at else "never",
@@ -93,7 +96,7 @@ def cmd_services_ls(args):
 
 def cmd_services_show(args):
     with client_for(args) as client:
-        _show_services(args, [client.get_service(site_of(args), args.name)])
+        _show_services(args, [client.get_service(site_of(args), args.name)], one=True)
 
 
 def cmd_services_create(args):

@@ -60,24 +60,25 @@ def site_of(args: argparse.Namespace) -> str:
     default site. The site found is kept in `args`, so it is looked for once per command."""
     from tui.settings import EMPTY_SITE, named_site
 
+    from tui.settings import site_for_token
+
     site = named_site(getattr(args, "site", None))
     if site is None:
-        site = args.site = token_site(args)
+        own = token_site(args)
+        site = args.site = site_for_token(own)
+        args.operator_default = own is None  # asked for no site and has none: a 404 says to name one
     if not site:
         raise UsageError(f"{EMPTY_SITE}; nothing was done")
     args.asked_site = site  # for a 404's `default_site_hint`
     return site
 
 
-def token_site(args: argparse.Namespace) -> str:
-    """The site of a command that names none (`tui.settings.site_for_token`): what `sitesecrets
-    login` recorded for a stored token, else whoami's answer, on the connection the command
-    goes on to use: one request, made only by commands that need a site."""
-    from tui.settings import site_for_token
-
+def token_site(args: argparse.Namespace) -> str | None:
+    """The site the token is bound to (None: none): what `sitesecrets login` recorded for a
+    stored token, else whoami's answer (then recorded for a stored token), on the connection the
+    command goes on to use: one request, made only by commands that need a site."""
     with client_for(args) as client:
-        known = args.connection_token_site
-        return site_for_token(client.whoami().site if known is None else known)
+        return args.connection_found.token_site(lambda: client.whoami().site)
 
 
 def url_of(args: argparse.Namespace) -> str:
@@ -100,7 +101,7 @@ def client_for(args: argparse.Namespace) -> Iterator[Any]:
 
 def open_client(args: argparse.Namespace) -> Any:
     """A client for --url with the token found for it (`tui.credentials`); the site login
-    recorded for that token, if any, in `args.connection_token_site`."""
+    recorded for that token, if any, in `args.connection_found` (`tui.credentials.Resolved`)."""
     from tui.client import SiteSecretsClient
     from tui.credentials import NO_TOKEN, CredentialsError, resolve
     from tui.urls import warn_plain_loopback
@@ -120,7 +121,7 @@ def open_client(args: argparse.Namespace) -> Any:
     except ValueError as error:
         raise UsageError(str(error)) from None
     warn_plain_loopback(client.url)
-    args.connection_token_site = found.site
+    args.connection_found = found
     return client
 
 
@@ -167,7 +168,8 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except ServerUnreachable as error:
         return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        hint = default_site_hint(getattr(args, "asked_site", ""), error.details) if error.code == "not_found" else ""
+        hint = default_site_hint(getattr(args, "asked_site", ""), error.details,
+                                 getattr(args, "operator_default", False)) if error.code == "not_found" else ""
         message = error.message.rstrip(".") + hint if hint else error.message
         return report(args, for_http_status(error.status), error.code, message,
                       status=error.status, details=error.details, field_errors=error.field_errors())
