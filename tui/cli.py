@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from tui.settings import Settings, default_site, default_url
+from tui.settings import Settings, default_url, named_site, opening_site
 
 
 def _seconds(text: str) -> float:
@@ -81,8 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace, url: str, local_token_file: str | None = None) -> Settings:
-    # the TUI opens the token's own site, when it has one, whatever this says (`connect`)
-    return Settings(url=url, site=default_site() if args.site is None else args.site, read_only=args.read_only, insecure=args.insecure,
+    return Settings(url=url, site=named_site(args.site), read_only=args.read_only, insecure=args.insecure,
                     reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
                     refresh_seconds=max(0.0, args.refresh_seconds),
                     local_token_file=local_token_file)
@@ -98,23 +97,28 @@ class CannotOpen(Exception):
 
 
 def connect(client, settings: Settings):
-    """Who the token is, or CannotOpen with one clear sentence instead of a traceback. A server out
-    of reach, or one that cannot serve just now, is 75, so a script or a unit that opens the TUI
-    knows to try again later; a refusal is 1."""
+    """Who the token is and the site to open (`opening_site`), or CannotOpen with one clear
+    sentence instead of a traceback. A server out of reach, or one that cannot serve just now, is
+    75, so a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site
+    named empty 2."""
     from tui.client import ApiError, ServerUnreachable
-    from tui.exitstatus import REFUSED, TEMPORARY, for_http_status
+    from tui.exitstatus import REFUSED, TEMPORARY, USAGE, for_http_status
 
+    site = settings.site
     try:
         identity = client.whoami()
-        client.get_site(identity.site or settings.site)
-        return identity
+        site = opening_site(settings.site, identity.site)
+        client.get_site(site)
+        return identity, site
+    except ValueError as error:
+        raise CannotOpen(f"{error}.", USAGE if not settings.site else REFUSED) from None
     except ServerUnreachable as error:
         raise CannotOpen(str(error), TEMPORARY if error.temporary else REFUSED) from None
     except ApiError as error:
         if error.code == "unauthorized":
             raise CannotOpen("the server rejected the token.", REFUSED) from None
         if error.code == "not_found":
-            raise CannotOpen(f"there is no site {settings.site!r} for this token; pick one with --site.", REFUSED) from None
+            raise CannotOpen(f"there is no site {site!r} for this token; pick one with --site.", REFUSED) from None
         raise CannotOpen(error.message, for_http_status(error.status)) from None
 
 
@@ -125,8 +129,8 @@ def build_app(client, settings: Settings):
     from tui.sitedata import fetch_site_data, in_thread
 
     def first_calls():
-        identity = connect(client, settings)
-        return identity, in_thread(lambda: fetch_site_data(client, identity.site or settings.site))
+        identity, site = connect(client, settings)
+        return identity, in_thread(lambda: fetch_site_data(client, site))
 
     started = in_thread(first_calls)
     from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast

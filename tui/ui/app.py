@@ -27,7 +27,7 @@ from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, not_now, token_refused
 from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
-from tui.settings import Settings
+from tui.settings import Settings, opening_site
 from tui.sitelimits import raise_advice
 from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
@@ -62,7 +62,8 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         self.client = client
         self.settings = settings
         self.identity = identity
-        self.set_reactive(SiteSecretsApp.site, identity.site or settings.site)
+        self._opening_site = opening_site(settings.site, identity.site)  # `sitesecrets` refused a mismatch
+        self.set_reactive(SiteSecretsApp.site, self._opening_site)
         self._first_load = first_load
         """The Secrets tab's data for `site`, fetched while the UI was built (`prefetch_site_data`)."""
         self._clipboard_timer: Timer | None = None
@@ -74,7 +75,7 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     def take_first_load(self, site: str) -> Future | None:
         """The prefetched Secrets tab data if it is for `site`; given out once (later loads fetch)."""
         early, self._first_load = self._first_load, None
-        return early if early is not None and site == (self.identity.site or self.settings.site) else None
+        return early if early is not None and site == self._opening_site else None
 
     # ------------------------------------------------------------ who may do what
 
