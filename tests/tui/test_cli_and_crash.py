@@ -175,7 +175,7 @@ def test_unknown_site_is_one_sentence(secrets_server, capsys):
 def _opening(argv: list[str], token: str, monkeypatch):
     """The App `sitesecrets ARGV` would open for `token` (built, not run), on the module's server."""
     monkeypatch.delenv("SITESECRETS_SITE", raising=False)
-    args = cli.build_parser().parse_args(argv)
+    args = cli.parse_args(argv)
     client = SiteSecretsClient(args.url, token)
     try:
         return cli.build_app(client, cli.settings_from(args, client.url))
