@@ -13,7 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from tui.settings import Settings, default_site, default_url
+from tui.settings import Settings, default_url, named_site, opening_site
+from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
 
 
 def _seconds(text: str) -> float:
@@ -27,9 +28,10 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _add_ui_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", help="site to open (env SITESECRETS_SITE; default: the token's own site, "
-                                       "or 'default' for a token bound to none)")
+def _add_ui_options(parser: argparse.ArgumentParser, site_dest: str = "site") -> None:
+    parser.add_argument("--site", dest=site_dest,
+                        help="site to open (env SITESECRETS_SITE; default: the token's own site, "
+                             "or 'default' for a token bound to none)")
     parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
     parser.add_argument("--reveal-seconds", type=_seconds, default=15.0, metavar="N",
                         help="re-mask a revealed value after N seconds (default %(default)s)")
@@ -59,13 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxy", default=os.environ.get("SITESECRETS_PROXY"), metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); "
                              "HTTP_PROXY and the like are ignored")
-    _add_ui_options(parser)
+    _add_ui_options(parser, site_dest=BEFORE)  # also the site of the subcommand, if any (`tui.siteoption`)
     parser.set_defaults(handler=run_remote)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     local = commands.add_parser("local", help="open the TUI on an embedded server (initialised on first use)")
     local.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default %(default)s")
     _add_ui_options(local)
-    local.set_defaults(handler=run_local)
+    local.set_defaults(handler=run_local, site_dest="site")
     commands.add_parser("run", help="start a command with a service's secrets: run --service NAME -- CMD",
                         add_help=False)  # parsed by tui.run before this parser sees it
     from tui.scripting import dispatch, register
@@ -81,8 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace, url: str, local_token_file: str | None = None) -> Settings:
-    # the TUI opens the token's own site, when it has one, whatever this says (`connect`)
-    return Settings(url=url, site=default_site() if args.site is None else args.site, read_only=args.read_only, insecure=args.insecure,
+    return Settings(url=url, site=named_site(getattr(args, "site", None)), read_only=args.read_only, insecure=args.insecure,
                     reveal_seconds=args.reveal_seconds, clipboard_seconds=args.clipboard_seconds,
                     refresh_seconds=max(0.0, args.refresh_seconds),
                     local_token_file=local_token_file)
@@ -98,23 +99,28 @@ class CannotOpen(Exception):
 
 
 def connect(client, settings: Settings):
-    """Who the token is, or CannotOpen with one clear sentence instead of a traceback. A server out
-    of reach, or one that cannot serve just now, is 75, so a script or a unit that opens the TUI
-    knows to try again later; a refusal is 1."""
+    """Who the token is and the site to open (`opening_site`), or CannotOpen with one clear
+    sentence instead of a traceback. A server out of reach, or one that cannot serve just now, is
+    75, so a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site
+    named empty 2."""
     from tui.client import ApiError, ServerUnreachable
-    from tui.exitstatus import REFUSED, TEMPORARY, for_http_status
+    from tui.exitstatus import REFUSED, TEMPORARY, USAGE, for_http_status
 
+    site = settings.site
     try:
         identity = client.whoami()
-        client.get_site(identity.site or settings.site)
-        return identity
+        site = opening_site(settings.site, identity.site)
+        client.get_site(site)
+        return identity, site
+    except ValueError as error:
+        raise CannotOpen(f"{error}.", USAGE if not settings.site else REFUSED) from None
     except ServerUnreachable as error:
         raise CannotOpen(str(error), TEMPORARY if error.temporary else REFUSED) from None
     except ApiError as error:
         if error.code == "unauthorized":
             raise CannotOpen("the server rejected the token.", REFUSED) from None
         if error.code == "not_found":
-            raise CannotOpen(f"there is no site {settings.site!r} for this token; pick one with --site.", REFUSED) from None
+            raise CannotOpen(f"there is no site {site!r} for this token; pick one with --site.", REFUSED) from None
         raise CannotOpen(error.message, for_http_status(error.status)) from None
 
 
@@ -125,8 +131,8 @@ def build_app(client, settings: Settings):
     from tui.sitedata import fetch_site_data, in_thread
 
     def first_calls():
-        identity = connect(client, settings)
-        return identity, in_thread(lambda: fetch_site_data(client, identity.site or settings.site))
+        identity, site = connect(client, settings)
+        return identity, in_thread(lambda: fetch_site_data(client, site))
 
     started = in_thread(first_calls)
     from tui.ui.app import SiteSecretsApp  # Textual only now: keeps `--help` fast
@@ -227,8 +233,23 @@ def run_argv(argv: list[str]) -> int:
         from tui.run import main as run_main
 
         return run_main(argv[:at] + argv[at + 1:])
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except SiteOptionError as error:
+        from tui.display import safe_str
+        from tui.exitstatus import USAGE
+
+        print(f"sitesecrets: {safe_str(str(error))}", file=sys.stderr)
+        return USAGE
     return args.handler(args)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """`argv` parsed, a --site before the subcommand moved to the subcommand's site
+    (`tui.siteoption`); argparse's SystemExit, or SiteOptionError."""
+    args = build_parser().parse_args(argv)
+    place_site_before_command(args)
+    return args
 
 
 if __name__ == "__main__":

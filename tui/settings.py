@@ -53,12 +53,29 @@ def site_for_token(token_site: str | None) -> str:
     return token_site or DEFAULT_SITE
 
 
+def opening_site(named: str | None, token_site: str | None) -> str:
+    """The site the TUI opens: the one the user named (`named`), else the token's own
+    (`site_for_token`). ValueError, one sentence, when that cannot be: a name that is empty, or a
+    token bound to another site, which the server would refuse anyway; opening the token's own
+    instead would hide the mistake."""
+    if named is None:
+        return site_for_token(token_site)
+    if not named:
+        raise ValueError(EMPTY_SITE)
+    if token_site and named != token_site:
+        raise ValueError(f"this token is bound to site {token_site!r} and cannot open site {named!r}; "
+                         f"leave out --site (and {SITE_VARIABLE}) to open its own")
+    return named
+
+
 @dataclass(frozen=True)
 class Settings:
     """Options of `sitesecrets`; the defaults are the issue's."""
 
     url: str = DEFAULT_URL
-    site: str = DEFAULT_SITE
+    site: str | None = None
+    """The site named with --site or `$SITESECRETS_SITE`; None when neither names one, and the
+    TUI opens the token's own (`opening_site`)."""
     read_only: bool = False
     insecure: bool = False
     reveal_seconds: float = 15.0

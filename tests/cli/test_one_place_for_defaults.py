@@ -18,7 +18,7 @@ def defaults_seen() -> dict[str, tuple[str, str]]:
     runner = run.build_parser().parse_args(["--service", "api"])
     operators = Resolved("ss_operator", site="")  # as login records an operator's token
     nothing = argparse.Namespace(connection=object(), connection_found=operators)  # as `client_for` leaves them
-    return {"tui": (cli.build_parser().parse_args([]).url, tui.site), "scripting": (url_of(nothing), site_of(nothing)),
+    return {"tui": (cli.build_parser().parse_args([]).url, settings.opening_site(tui.site, None)), "scripting": (url_of(nothing), site_of(nothing)),
             "run": (runner.url, run.site_of(settings.named_site(runner.site), operators, runner.url, None))}
 
 

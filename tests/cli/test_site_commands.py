@@ -387,3 +387,70 @@ def test_after_login_a_site_admin_works_on_its_own_site_without_asking_whose_tok
 def test_a_missing_secret_of_the_default_site_says_nothing_of_sites(live: Live, sitesecrets, name):
     status, _, err = sitesecrets("get", name)
     assert status == 1 and "--site" not in err
+
+
+# ------------------------------------------------------------ `sitesecrets --site S COMMAND`: the site before the command
+
+
+def test_a_site_before_the_command_is_the_commands_site(live: Live, sitesecrets, site):
+    live.put_secret(site, "HERE", "v")
+    status, out, err = sitesecrets("--site", site, "ls", "--json")
+    assert status == 0, err
+    assert [s["name"] for s in json.loads(out)] == ["HERE"]
+
+
+def test_a_site_before_token_ls_lists_that_sites_tokens_alone(live: Live, sitesecrets, site):
+    mine, theirs = named_token(live, "mine", site), named_token(live, "theirs", live.new_site("other"))
+    status, out, err = sitesecrets("--site", site, "token", "ls", "--json")
+    assert status == 0, err
+    listed = {t["id"] for t in json.loads(out)}
+    assert mine in listed and theirs not in listed
+
+
+def test_a_site_before_a_sites_command_is_its_site_argument(live: Live, sitesecrets, site):
+    status, _, err = sitesecrets("--site", site, "sites", "set", "--max-secrets", "5")
+    assert status == 0, err
+    assert live.ok("GET", f"/v1/sites/{site}")["limits"]["max_secrets"] == 5
+
+
+def test_a_sites_command_with_no_site_anywhere_says_it_is_missing(sitesecrets):
+    status, out, err = sitesecrets("sites", "set", "--max-secrets", "5")
+    assert status == 2 and out == "" and "SITE" in err
+
+
+@pytest.mark.parametrize("after", [["ls", "--site", "{other}"], ["token", "ls", "--site", "{other}"],
+                                   ["sites", "set", "{other}", "--max-secrets", "5"]], ids=lambda a: " ".join(a[:-1]))
+def test_a_site_before_the_command_and_another_after_it_is_a_usage_error_that_changes_nothing(
+        live: Live, sitesecrets, site, after):
+    other = live.new_site("other")
+    status, out, err = sitesecrets("--site", site, *(part.format(other=other) for part in after))
+    assert (status, out) == (2, "")
+    assert err == (f"sitesecrets: --site {site!r} before the command and {other!r} after it name different sites; "
+                   "name one\n")
+    assert live.ok("GET", f"/v1/sites/{other}")["limits"]["max_secrets"] == 100
+
+
+def test_the_same_site_before_and_after_the_command_is_fine(live: Live, sitesecrets, site):
+    status, _, err = sitesecrets("--site", site, "ls", "--site", site)
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("command", [["sites", "ls"], ["completion", "bash"], ["logout"]], ids=" ".join)
+def test_a_site_before_a_command_that_takes_none_is_a_usage_error(sitesecrets, site, command):
+    status, out, err = sitesecrets("--site", site, *command)
+    assert (status, out) == (2, "")
+    assert err == f"sitesecrets: {' '.join(command[:2] if command[0] == 'sites' else command[:1])} takes no site; " \
+                  "leave out --site\n"
+
+
+def test_a_site_before_local_is_the_site_it_opens(sitesecrets, tmp_path, monkeypatch):
+    opened = {}
+
+    def fake_run_tui(client, settings) -> int:
+        opened["site"] = settings.site
+        return 0
+
+    monkeypatch.setattr(sitesecrets_cli, "run_tui", fake_run_tui)
+    status, _, err = sitesecrets("--site", "shop", "local", "--data-dir", str(tmp_path / "data"))
+    assert status == 0, err
+    assert opened["site"] == "shop"

@@ -181,3 +181,56 @@ async def test_crash_report_has_no_locals_and_no_message(make_app, capsys):
 def test_unknown_site_is_one_sentence(secrets_server, capsys):
     assert _start_failure(["--url", secrets_server.url, "--token", secrets_server.admin_token, "--site", "nope"],
                           capsys) == (1, "sitesecrets: there is no site 'nope' for this token; pick one with --site.\n")
+
+
+# ------------------------------------------------------------ which site the TUI opens
+
+
+def _opening(argv: list[str], token: str, monkeypatch):
+    """The App `sitesecrets ARGV` would open for `token` (built, not run), on the module's server."""
+    monkeypatch.delenv("SITESECRETS_SITE", raising=False)
+    args = cli.parse_args(argv)
+    client = SiteSecretsClient(args.url, token)
+    try:
+        return cli.build_app(client, cli.settings_from(args, client.url))
+    finally:
+        client.close()
+
+
+def _site_token(admin, site: str) -> str:
+    from shared.models import TokenCreate
+
+    return admin.create_token(TokenCreate(name=f"admin-of-{site}", role=Role.admin, site=site)).token
+
+
+def test_an_operator_token_opens_the_site_given_with_site(secrets_server, site, monkeypatch):
+    app = _opening(["--url", secrets_server.url, "--site", site], secrets_server.admin_token, monkeypatch)
+    assert app.site == site
+
+
+def test_a_site_token_given_its_own_site_opens_it(secrets_server, admin, site, monkeypatch):
+    app = _opening(["--url", secrets_server.url, "--site", site], _site_token(admin, site), monkeypatch)
+    assert app.site == site
+
+
+def test_a_site_token_given_no_site_opens_its_own(secrets_server, admin, site, monkeypatch):
+    assert _opening(["--url", secrets_server.url], _site_token(admin, site), monkeypatch).site == site
+
+
+def test_a_site_token_given_another_site_says_so_in_one_sentence_and_opens_nothing(secrets_server, admin, site,
+                                                                                    monkeypatch, capsys):
+    """An explicit --site is never swapped for the token's own behind the user's back."""
+    admin.request("POST", "/v1/sites", None, json={"name": f"{site}-other"})
+    monkeypatch.setenv("SITESECRETS_TOKEN", _site_token(admin, site))
+    monkeypatch.setattr(SiteSecretsApp, "run", lambda self: pytest.fail("the TUI opened"))
+    status, said = _start_failure(["--url", secrets_server.url, "--site", f"{site}-other"], capsys)
+    assert status == 1
+    assert said == (f"sitesecrets: this token is bound to site {site!r} and cannot open site {site + '-other'!r}; "
+                    "leave out --site (and SITESECRETS_SITE) to open its own.\n")
+
+
+def test_an_empty_site_is_a_usage_error(secrets_server, monkeypatch, capsys):
+    monkeypatch.setenv("SITESECRETS_TOKEN", secrets_server.admin_token)
+    monkeypatch.setattr(SiteSecretsApp, "run", lambda self: pytest.fail("the TUI opened"))
+    status, said = _start_failure(["--url", secrets_server.url, "--site", ""], capsys)
+    assert status == 2 and said == "sitesecrets: the site name is empty (--site or SITESECRETS_SITE).\n"

@@ -141,6 +141,37 @@ async def test_the_database_away_for_a_moment_loses_nothing_typed_and_says_so_on
             await settled(pilot)
         assert [name for name, _ in secrets_rows(app)] == ["KEEP", "TYPED"]
         told = [(m, title, severity) for m, title, severity in posted if "database" in m]
-        # Calm and once: not a red "database_unavailable" toast per call, piling up over the screen.
-        assert told == [("The server cannot reach its database just now; try again shortly.", "", "warning")]
+        # Calm and once per outage: not a red "database_unavailable" toast per call, piling up over
+        # the screen. Here the database answered the save, then not the delete: two outages.
+        away_said = ("The server cannot reach its database just now; try again shortly.", "", "warning")
+        assert told == [away_said, ("The server reaches its database again.", "", "information"), away_said]
     assert {secret.name for secret in admin.list_secrets(site)} == {"KEEP", "TYPED"}
+
+
+async def test_the_database_away_is_said_once_kept_in_the_header_and_its_return_said_once(started, admin, site):
+    # The 5 s refresh keeps asking while the database is away: one toast says so, the header keeps
+    # saying it (as it does "offline"), and once an answer comes again, one toast says it is back.
+    import respx
+
+    admin.create_secret(site, None, SecretCreate(name="KEEP", value="v"))
+    from tui_helpers import secrets_rows
+
+    async with started(rows=1, notifications=True, refresh_seconds=0.05) as (app, pilot):
+        app.NOTIFICATION_TIMEOUT = 0.01  # toasts fade at once, as a 5 s one has by the next 5 s refresh
+        posted: list[tuple[str, str]] = []
+        notify = app.notify
+        app.notify = lambda message, *args, **options: (
+            posted.append((str(message), options.get("severity", "information"))), notify(message, *args, **options))[1]
+        with respx.mock(assert_all_called=False) as mock:
+            away = mock.route(path__regex=rf"/v1/sites/{site}(/|$)").respond(503, json=DATABASE_AWAY)
+            mock.route().pass_through()
+            await wait_until(pilot, lambda: away.call_count >= 5, message="refreshes refused")  # several refreshes
+            assert "● database away" in screen_text(app).splitlines()[0]
+            assert posted == [("The server cannot reach its database just now; try again shortly.", "warning")]
+            away.pass_through()  # the database is back
+            await wait_until(pilot, lambda: "● online" in screen_text(app).splitlines()[0], message="header online")
+            calls = away.call_count
+            await wait_until(pilot, lambda: away.call_count >= calls + 3, message="refreshes answered")
+        assert posted == [("The server cannot reach its database just now; try again shortly.", "warning"),
+                          ("The server reaches its database again.", "information")]
+        assert secrets_rows(app) == [("KEEP", "site")]

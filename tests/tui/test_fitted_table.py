@@ -91,3 +91,67 @@ async def test_a_column_named_whole_is_never_narrowed_to_fit() -> None:
         at, actor, target = table.ordered_columns
         assert at.width == len("2026-01-15 09:30") and "2026-01-15 09:30" in screen_text(app)
         assert actor.width < 30 and target.width < 30 and table.max_scroll_x == 0
+
+
+class NameFirst(App[None]):
+    def compose(self) -> ComposeResult:
+        table = FittedTable(widest=("name",))
+        table.add_columns("name", "used by")
+        yield table
+
+
+async def test_a_column_named_widest_takes_the_room_the_others_leave() -> None:
+    app = NameFirst()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one(FittedTable)
+        table.add_row("n" * 60, "u" * 60)
+        await pilot.pause()
+        name, used_by = table.ordered_columns
+        assert name.width == 60  # whole, past MAX_WIDTH: the other column gave way instead
+        assert used_by.width == 80 - 2 - 4 - 60  # 2: scrollbar, 4: padding
+        assert "n" * 60 in screen_text(app) and table.max_scroll_x == 0
+        await pilot.resize_terminal(40, 10)  # no room: the others at their floor, then the name
+        await wait_until(pilot, lambda: used_by.width == len("used by"), message="narrowed")
+        assert name.width == 40 - 2 - 4 - len("used by") and table.max_scroll_x == 0
+
+
+# ------------------------------------------------------------ the Secrets table
+
+LONG = "STRIPE_WEBHOOK_SIGNING_SECRET"  # 29 cells: what 80 columns leave with the others at their floor
+LONGER = "STRIPE_CONNECT_PLATFORM_ACCOUNT_WEBHOOK_SIGNING_SECRET_V2"  # 56 cells, past MAX_WIDTH
+
+
+def _secret_with_services(admin, site: str, name: str) -> None:
+    """`name`, typed and bound to services with long names: columns that compete for the width."""
+    from shared.models import SecretCreate, SecretTypeCreate, ServiceCreate
+
+    if not any(kind.key == "webhook-signing-key" for kind in admin.list_types(site)):
+        admin.create_type(site, SecretTypeCreate(key="webhook-signing-key", name="Webhook", schema={"type": "string"}))
+    admin.create_secret(site, None, SecretCreate(name=name, value="\"v\"", type="webhook-signing-key"))
+    for service in ("checkout-webhooks", "billing-reconciler"):
+        admin.create_service(site, ServiceCreate(name=f"{service}-{len(name)}", secrets=[{"name": name}]))
+
+
+async def test_a_secret_name_takes_the_width_the_other_columns_leave_at_80x24(started, admin, site):
+    _secret_with_services(admin, site, LONG)
+    async with started(rows=1, size=(80, 24)) as (app, _):
+        [row] = [line for line in screen_text(app).splitlines() if "site" in line and "STRIPE" in line]
+        assert LONG in row
+
+
+async def test_a_secret_name_longer_than_any_column_bound_shows_whole_at_120x40(started, admin, site):
+    _secret_with_services(admin, site, LONGER)
+    async with started(rows=1, size=(120, 40)) as (app, _):
+        assert LONGER in screen_text(app).splitlines()[4]
+
+
+async def test_a_name_too_long_for_the_table_ends_in_an_ellipsis_and_reads_whole_in_the_detail(started, admin, site):
+    from shared.models import SecretCreate
+
+    name = "A" * 200
+    admin.create_secret(site, None, SecretCreate(name=name, value="v"))
+    async with started(rows=1, size=(80, 24)) as (app, pilot):
+        table_row = screen_text(app).splitlines()[4]
+        assert "A…" in table_row and name not in table_row
+        squeezed = "".join(screen_text(app).split())  # the detail wraps the name over lines
+        assert f"name{name}scope" in squeezed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from textual.widgets import Input
 
 from shared.models import SecretCreate, SecretUpdate
@@ -131,3 +133,40 @@ async def test_deleting_a_secret_someone_else_deleted_takes_its_row_away(started
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
         await pilot.press("y")
         await wait_until(pilot, lambda: secrets_rows(app) == [("KEPT", "site")], message="row gone")
+
+
+async def test_editing_a_secret_opens_on_its_value_so_typing_changes_it(started, admin, site):
+    """The user pressed `e` to change the value: what they type goes there, not into Description."""
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="old", description="kept"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        await pilot.press(*"new", "ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    assert admin.reveal(site, None, "TOKEN").value == "new"
+    assert admin.get_secret(site, None, "TOKEN").description == "kept"
+
+
+async def test_editing_a_secret_reaches_its_description_with_tab(started, admin, site):
+    admin.create_secret(site, None, SecretCreate(name="TOKEN", value="keep-me"))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        await pilot.press("tab", *"words", "ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    assert admin.get_secret(site, None, "TOKEN").description == "words"
+    assert admin.reveal(site, None, "TOKEN").value == "keep-me"
+
+
+async def test_editing_a_typed_secret_opens_on_its_first_field(started, admin, site):
+    from shared.models import SecretTypeCreate
+
+    admin.create_type(site, SecretTypeCreate(key="db", name="DB", schema={
+        "type": "object", "properties": {"password": {"type": "string"}}, "required": ["password"]}))
+    admin.create_secret(site, None, SecretCreate(name="DB", type="db", value='{"password": "old"}'))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretFormDialog))
+        await pilot.press(*"new", "ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, SecretFormDialog), message="saved")
+    assert json.loads(admin.reveal(site, None, "DB").value) == {"password": "new"}

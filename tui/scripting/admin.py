@@ -50,6 +50,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     revoke.add_argument("id", metavar="ID|NAME", help="the token's id (tok_..., as `token ls` lists it) or its name")
     revoke.add_argument("--site", dest="token_site", metavar="SITE",
                         help="a token bound to SITE only: a name is looked up among SITE's tokens, an id must be one of them")
+    for command in (create, ls, revoke):
+        command.set_defaults(site_dest="token_site")  # `sitesecrets --site S token ...` means their --site S
 
     apps = commands.add_parser("apps", help="the site's apps")
     sub = apps.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -41,6 +41,7 @@ def connection_options(*, site: bool = True) -> argparse.ArgumentParser:
     parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
     if site:
+        parent.set_defaults(site_dest="site")  # where a --site before the command goes (`tui.siteoption`)
         parent.add_argument("--site", default=argparse.SUPPRESS,
                             help="site (env SITESECRETS_SITE; default: the token's own site, or 'default' "
                                  "for a token bound to none)")

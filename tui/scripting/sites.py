@@ -48,10 +48,23 @@ def add_parsers(commands) -> None:
 
 
 def _site_argument(parser: argparse.ArgumentParser, command: str) -> None:
-    """The site a `sites` command acts on: its argument, SITE in its usage. `--site`, which the
-    other commands take, is refused with the usage to write instead."""
-    parser.add_argument("name", metavar="SITE", help="the site's name")
+    """The site a `sites` command acts on: its argument, SITE in its usage, or a --site given
+    before the command (`sitesecrets --site S sites set ...`, `tui.siteoption`). `--site` after the
+    command, which the other commands take, is refused with the usage to write instead."""
+    parser.add_argument("name", metavar="SITE", nargs="?", help="the site's name")
+    parser.set_defaults(site_dest="name", site_required=True)  # one of the two is needed
+    parser.formatter_class = _SiteNeeded
     _refuse_site_option(parser, f"the site is this command's argument: sitesecrets {command} SITE ..., not --site")
+
+
+class _SiteNeeded(argparse.HelpFormatter):
+    """The usage shows SITE as needed, not `[SITE]`: argparse may leave it out only because a
+    --site before the command can stand for it."""
+
+    def _format_args(self, action, default_metavar):
+        if action.metavar == "SITE" and action.nargs == "?":
+            return "SITE"
+        return super()._format_args(action, default_metavar)
 
 
 def _refuse_site_option(parser: argparse.ArgumentParser, message: str) -> None:

@@ -27,7 +27,7 @@ from tui.ui.api import LOGIN_AGAIN, TOKEN_REFUSED, not_now, token_refused
 from tui.ui.commands import TabCommands
 from tui.ui.hangup import no_resume_after_hangup, watch_for_hangup
 from tui.display import safe_str
-from tui.settings import Settings
+from tui.settings import Settings, opening_site
 from tui.sitelimits import raise_advice
 from tui.ui.styles import APP_CSS
 from tui.ui.textual_private import CrashWithoutLocals
@@ -35,6 +35,11 @@ from tui.urls import plain_loopback_warning
 
 LONG_MESSAGE = 160
 """Error messages longer than this open a modal instead of a notification."""
+
+UNAVAILABLE_DATABASE = "database away"
+UNAVAILABLE_BUSY = "server busy"
+BACK = {UNAVAILABLE_DATABASE: "The server reaches its database again.", UNAVAILABLE_BUSY: "The server is serving again."}
+"""What is said once when a call succeeds after the server could not serve (`SiteSecretsApp.unavailable`)."""
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 """Signals that end the App the way `q` does: values hidden, clipboard cleared, terminal restored."""
@@ -53,6 +58,9 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
     connection: reactive[str] = reactive("online")
     """`online`, `offline` (lost, retrying), `reconnecting` (a retry is in flight) or `rejected`
     (the server refused the token: revoked or expired; no retry helps)."""
+    unavailable: reactive[str] = reactive("")
+    """While the server answers but cannot serve (`tui.ui.api.not_now`), what the header says
+    instead of `online` ("database away", "server busy"); "" once a call succeeds again."""
     busy: reactive[int] = reactive(0)
     """Calls running for longer than 200 ms; the header shows progress while it is above 0."""
 
@@ -62,19 +70,18 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
         self.client = client
         self.settings = settings
         self.identity = identity
-        self.set_reactive(SiteSecretsApp.site, identity.site or settings.site)
+        self._opening_site = opening_site(settings.site, identity.site)  # `sitesecrets` refused a mismatch
+        self.set_reactive(SiteSecretsApp.site, self._opening_site)
         self._first_load = first_load
         """The Secrets tab's data for `site`, fetched while the UI was built (`prefetch_site_data`)."""
         self._clipboard_timer: Timer | None = None
         self._copied: bytes | None = None
         """The hash of the value on the clipboard until it is cleared: to find tmux's copy of it."""
-        self._not_now_said: tuple[str, float] = ("", 0.0)
-        """The last "cannot serve just now" toast and when it fades: one is said once while it shows."""
 
     def take_first_load(self, site: str) -> Future | None:
         """The prefetched Secrets tab data if it is for `site`; given out once (later loads fetch)."""
         early, self._first_load = self._first_load, None
-        return early if early is not None and site == (self.identity.site or self.settings.site) else None
+        return early if early is not None and site == self._opening_site else None
 
     # ------------------------------------------------------------ who may do what
 
@@ -192,15 +199,14 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
 
     def server_not_now(self, error: ApiError) -> None:
         """The server answers but cannot serve just now (its database away, too busy): a warning,
-        not an alarm, since a moment later the same call works; and said once while its toast
-        shows, where each call's red toast titled with the code piled up over the screen."""
-        message = safe_str(error.message).rstrip(".")
-        message = f"{message[:1].upper()}{message[1:]}."
-        said, fades = self._not_now_said
-        if said == message and time.monotonic() < fades:
-            return
-        self._not_now_said = (message, time.monotonic() + self.NOTIFICATION_TIMEOUT)
-        self.notify(message, severity="warning", markup=False)
+        not an alarm, since a moment later the same call works. Said once, then kept in the
+        header until a call succeeds (`api_reachable`): a toast per call piled up over the screen,
+        and one per fade came back with every periodic refresh."""
+        state = UNAVAILABLE_DATABASE if error.code == "database_unavailable" else UNAVAILABLE_BUSY
+        if self.unavailable != state:
+            message = safe_str(error.message).rstrip(".")
+            self.notify(f"{message[:1].upper()}{message[1:]}.", severity="warning", markup=False)
+        self.unavailable = state
 
     def token_rejected(self) -> None:
         """The server refused the token mid-session (revoked or expired): the header says so for
@@ -211,8 +217,13 @@ class SiteSecretsApp(CrashWithoutLocals, App[None]):
                         markup=False, timeout=30)
 
     def api_reachable(self) -> None:
+        """A call succeeded: the server is there and serving; said once if it had not been."""
         if self.connection != "online":
             self.connection = "online"
+        if self.unavailable:
+            back = BACK[self.unavailable]
+            self.unavailable = ""
+            self.notify(back, markup=False)
 
     def connection_lost(self) -> None:
         if self.connection == "online":

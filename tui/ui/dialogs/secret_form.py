@@ -100,7 +100,16 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
     async def on_mount(self) -> None:
         self._shown_type: str | None = None
         await self._type_changed(self.query_one("#type", Select).value or "")
-        self.query_one("#description" if self.secret else "#name").focus()
+        # editing: the user came to change the value, so typing goes there; Description is a tab away
+        (self._value_widget() if self.secret else self.query_one("#name")).focus()
+
+    def _value_widget(self):
+        """Where the value is typed as the form stands: the first field of a typed secret's form,
+        its raw JSON, or the value editor."""
+        if self.raw_mode:
+            return self.query_one("#raw", TextArea)
+        forms = self.query(SchemaForm)
+        return forms.first().widget(0) if forms else self.query_one("#value-text", TextArea)
 
     # ------------------------------------------------------------ typed value
 

@@ -10,7 +10,9 @@ afterwards without the caches being dropped.
 
 Widths are bounded: a column is as wide as its widest cell up to `MAX_WIDTH`, and when the
 columns together would not fit the table, the widest give way first (never below their header,
-or `MIN_WIDTH`; columns named `whole`, such as times, not at all). A cell cut short ends in `…`; the pane beside the table shows it whole. Widths
+or `MIN_WIDTH`; columns named `whole`, such as times, not at all). Columns named `widest` (the
+Secrets tab's names, what a row is read for) take the room the others leave: unbounded by
+`MAX_WIDTH`, and narrowed only once every other column is down to its floor. A cell cut short ends in `…`; the pane beside the table shows it whole. Widths
 are measured on the rows the table holds now: after `clear` (every pane refills through it) a
 long row that was deleted no longer widens anything.
 """
@@ -56,12 +58,14 @@ class FittedTable(DataTable):
         Binding("G,end", "scroll_bottom", "Last row", show=False, id="table.last"),
     ]
 
-    def __init__(self, *args, whole: Iterable[str] = (), **kwargs) -> None:
+    def __init__(self, *args, whole: Iterable[str] = (), widest: Iterable[str] = (), **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._natural: dict[object, int] = {}
         """Column key -> width of its widest cell (header included), before any bound."""
         self._whole = frozenset(whole)
         """Labels of the columns never narrowed to fit (times, versions): the others give way."""
+        self._widest = frozenset(widest)
+        """Labels of the columns that take what the others leave (names): narrowed last."""
 
     def add_column(self, label, *, width: int | None = None, key: str | None = None, default=None):
         column_key = super().add_column(label, width=width, key=key, default=default)
@@ -99,19 +103,18 @@ class FittedTable(DataTable):
 
     def widths(self) -> dict[object, int]:
         """Column key -> the width it gets now: its widest cell, bounded (see the module)."""
-        widths = {key: min(width, MAX_WIDTH) for key, width in self._natural.items() if key in self.columns}
+        room = self._room()
+        widest = {key for key in self._natural if key in self.columns and self.columns[key].label.plain in self._widest}
+        widths = {key: width if key in widest and room else min(width, MAX_WIDTH)
+                  for key, width in self._natural.items() if key in self.columns}
         floors = {key: widths[key] if self.columns[key].label.plain in self._whole
                   else min(widths[key], max(cell_width(self.columns[key].label), MIN_WIDTH)) for key in widths}
-        room, excess = self._room(), 0
-        if room:
-            excess = sum(widths.values()) - room
-        while excess > 0:
-            key = max(widths, key=lambda k: widths[k] - floors[k])
-            if widths[key] <= floors[key]:
-                break  # every column at its floor: the table scrolls sideways
-            widths[key] -= 1
-            excess -= 1
-        return widths
+        excess = sum(widths.values()) - room if room else 0
+        others = {key: width for key, width in widths.items() if key not in widest}
+        excess = _give_way(others, floors, excess)
+        names = {key: widths[key] for key in widest}
+        _give_way(names, floors, excess)
+        return {key: names.get(key, others.get(key)) for key in widths}
 
     def _fit(self) -> bool:
         """Give every column its width now; True if any changed."""
@@ -122,3 +125,15 @@ class FittedTable(DataTable):
                 column.auto_width, column.width, changed = False, width, True
         return changed
 
+
+
+def _give_way(widths: dict[object, int], floors: dict[object, int], excess: int) -> int:
+    """Narrow `widths` in place by `excess` cells in all, the widest above its floor first; the
+    excess left once every column is at its floor (the table then scrolls sideways)."""
+    while excess > 0 and widths:
+        key = max(widths, key=lambda k: widths[k] - floors[k])
+        if widths[key] <= floors[key]:
+            break
+        widths[key] -= 1
+        excess -= 1
+    return excess

@@ -20,14 +20,15 @@ HELP_HINT = "? help"
 
 
 class StatusHeader(Static):
-    """Redraws itself whenever the App's site, connection or busy state changes."""
+    """Redraws itself whenever the App's site, connection (or the server's being unable to serve)
+    or busy state changes."""
 
     DEFAULT_CSS = """
     StatusHeader { dock: top; height: 1; background: $panel; color: $foreground; padding: 0 1; }
     """
 
     def on_mount(self) -> None:
-        for name in ("site", "connection", "busy"):
+        for name in ("site", "connection", "unavailable", "busy"):
             self.watch(self.app, name, self._redraw, init=False)
         self._redraw()
 
@@ -51,7 +52,10 @@ class StatusHeader(Static):
             line.append(f" ({identity.role.value}{', read-only' if app.read_only else ''})", style="dim")
         tail = Text()
         tail.append(SEPARATOR, style="dim")
-        tail.append(f"● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
+        if state == "online" and app.unavailable:  # there, but cannot serve: until a call succeeds
+            tail.append(f"● {app.unavailable}", style="yellow")
+        else:
+            tail.append(f"● {_STATE_LABEL.get(state, state)}", style=_STATE_STYLE.get(state, ""))
         if app.busy > 0:
             tail.append(SEPARATOR, style="dim")
             tail.append("working…", style="italic")

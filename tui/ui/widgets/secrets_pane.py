@@ -50,7 +50,8 @@ class SecretsPane(DataPane):
 
     def compose(self) -> ComposeResult:
         yield Static(f"Due for rotation within {DUE_SOON_DAYS} days (o shows all)", id="secrets-due")
-        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True, whole=("ver", "updated"))
+        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True, whole=("ver", "updated"),
+                            widest=("name",))  # a row is read for its name: the others give way first
         table.add_columns(*COLUMNS)
         yield table
         yield SecretDetail(id="secret-detail")
