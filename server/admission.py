@@ -1,0 +1,164 @@
+"""The fair admission gate: each site's share of a server process's request handling.
+
+Every tenant of a shared host connects from the same address (or as the same user), so neither
+the bad-token throttle nor the connection share can tell one tenant's flood of *allowed* requests
+from everyone's traffic, and with a thread per connection a site sending back to back on 16
+connections gets 16 turns at the interpreter and at the group commit to another site's one. So
+once a request's token is known (and so its site), its handler runs only while it holds one of
+the process's `SLOTS` places. A site sending alone may hold them all; while several sites hold or
+wait for places, each holds at most its share (`SLOTS` divided by their number), and a freed place
+goes to the sites with requests waiting in turn (round robin), however many each has queued.
+
+A place is held through the request's durable commit: the commit's wait is most of a request's
+time under load, so a gate that let requests go once their write was queued never filled, and
+the flood's requests crowded the commits and the interpreter as before (bench row 11). `SLOTS`
+requests of a process still share each group commit. A request that waits for a change
+(`Prefer: wait`) gives its place up for the wait (`step_aside`) and does not queue again.
+
+A wait is bounded: a site with `MAX_QUEUED` requests already waiting, or a request that waited
+`MAX_WAIT_SECONDS`, is answered 429 `rate_limited` with `Retry-After`, never left hanging.
+Requests of no site (the operator's tokens, public routes) never queue. Each process (each worker
+of `serve --workers N`, each replica) has a gate of its own, as it has its own bad-token throttle.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+SLOTS = 4
+"""Requests handled at once in one process, their commits included. Four keep a single site's
+rate at c=16 on two workers (bench row 12: 99% of the ungated server's) while a site flooding
+holds two places against another site's two (with eight it held four to the other's two, and got
+three times its rate)."""
+MAX_QUEUED = 64
+"""Requests of one site that may wait for a place in one process (a quarter of the connection
+cap, as a peer's share of connections is); the next is 429 at once."""
+MAX_WAIT_SECONDS = 5.0
+"""How long a request may wait for a place before it is answered 429 instead."""
+RETRY_AFTER_SECONDS = 1
+"""What a refused request is told to wait: a site's queue drains within about that at its share."""
+
+
+class Busy(Exception):
+    """This request's site has more waiting than its share allows: answer 429 with `retry_after`.
+    Nothing was done for the request."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class Gate:
+    """`slots` places, each site with requests under way held to its share of them, handed out
+    round robin across the sites that have requests waiting."""
+
+    def __init__(self, slots: int = SLOTS, *, max_queued: int = MAX_QUEUED, max_wait: float = MAX_WAIT_SECONDS) -> None:
+        self.slots, self.max_queued, self.max_wait = slots, max_queued, max_wait
+        self._lock = threading.Lock()
+        self._used: dict[str, int] = {}  # places held, by site (a site holding none is not listed)
+        self._in_use = 0
+        # each site with requests waiting, in the order its turn comes (a dict keeps insertion
+        # order): the site whose turn it is goes to the back once served, with what it has left
+        self._waiting: dict[str, deque[threading.Lock]] = {}
+        self._held = threading.local()  # the site whose place this thread holds, if any
+
+    def enter(self, site: str | None) -> None:
+        """Take a place for a request of `site`, waiting for one in the site's turn; raises `Busy`
+        when its site already has `max_queued` waiting, or after `max_wait` seconds. A request of
+        no site passes at once and holds nothing. Every `enter` is followed by a `leave`."""
+        if site is None:
+            return
+        with self._lock:
+            queue = self._waiting.get(site)
+            if queue is None and self._may_take(site, arriving=True):
+                self._take(site)
+                self._held.site = site
+                return
+            if queue is None:
+                queue = self._waiting[site] = deque()
+            elif len(queue) >= self.max_queued:
+                raise Busy(RETRY_AFTER_SECONDS)
+            turn = threading.Lock()
+            turn.acquire()
+            queue.append(turn)
+        # `_hand_on` releases `turn` with the place already this request's: no race for it
+        if not turn.acquire(timeout=self.max_wait) and self._withdraw(site, queue, turn):
+            raise Busy(RETRY_AFTER_SECONDS)
+        self._held.site = site
+
+    def leave(self) -> None:
+        """Give up this thread's place, if it still holds one (a no-op after `step_aside`)."""
+        site = getattr(self._held, "site", None)
+        if site is not None:
+            self._held.site = None
+            with self._lock:
+                left = self._used[site] - 1
+                if left:
+                    self._used[site] = left
+                else:
+                    del self._used[site]
+                self._in_use -= 1
+                self._hand_on()
+
+    step_aside = leave
+    """Called where a request stops working to wait for a change: its place goes to the next
+    request now, and the request finishes without queueing again."""
+
+    def waiting(self, site: str) -> int:
+        """Requests of `site` waiting for a place now."""
+        with self._lock:
+            return len(self._waiting.get(site, ()))
+
+    def held(self, site: str) -> int:
+        """Places requests of `site` hold now."""
+        with self._lock:
+            return self._used.get(site, 0)
+
+    def _share(self, active: int) -> int:
+        """Places one site may hold while `active` sites hold or wait for places."""
+        return max(1, self.slots // max(1, active))
+
+    def _may_take(self, site: str, arriving: bool = False) -> bool:
+        """Whether a request of `site` may take a place now (call with `_lock` held); `arriving`:
+        it is not counted among the sites yet."""
+        if self._in_use >= self.slots:
+            return False
+        active = len(self._used.keys() | self._waiting.keys())
+        if arriving and site not in self._used:
+            active += 1
+        return self._used.get(site, 0) < self._share(active)
+
+    def _take(self, site: str) -> None:
+        self._used[site] = self._used.get(site, 0) + 1
+        self._in_use += 1
+
+    def _hand_on(self) -> None:
+        """Freed places to the waiting sites in turn, each within its share (call with `_lock` held)."""
+        handed = True
+        while handed and self._in_use < self.slots:  # a site's leaving may free more than one (the others' shares grow)
+            handed = False
+            for site in list(self._waiting):
+                if self._in_use >= self.slots:
+                    return
+                if not self._may_take(site):
+                    continue  # at its share: its turn comes when one of its own places is given up
+                queue = self._waiting.pop(site)
+                self._take(site)
+                queue.popleft().release()
+                if queue:
+                    self._waiting[site] = queue  # to the back of the round
+                handed = True
+
+    def _withdraw(self, site: str, queue: deque[threading.Lock], turn: threading.Lock) -> bool:
+        """Take a request that waited too long out of its queue; False when it was handed a place
+        in the meantime (then it holds it)."""
+        with self._lock:
+            try:
+                queue.remove(turn)
+            except ValueError:
+                return False
+            if not queue and self._waiting.get(site) is queue:
+                del self._waiting[site]
+                self._hand_on()  # one site fewer: the others' shares may have grown
+            return True
