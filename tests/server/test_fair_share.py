@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from apihelpers import SITE, create_secret, expect_error
-from server.admission import Busy, Gate
+from server.admission import LINGER_SECONDS, Busy, Gate
 from waiting import wait_until
 
 CEILING = 30.0
@@ -101,7 +101,8 @@ class Holder:
 
 
 def test_a_site_sending_alone_may_hold_every_place_and_gives_way_to_half_once_another_sends() -> None:
-    gate = Gate(slots=4)
+    now = [0.0]
+    gate = Gate(slots=4, clock=lambda: now[0])
     flood = [Holder(gate, "a") for _ in range(4)]
     for holder in flood:
         assert holder.entered.wait(CEILING)
@@ -113,10 +114,13 @@ def test_a_site_sending_alone_may_hold_every_place_and_gives_way_to_half_once_an
     flood.pop(0).done()
     assert (gate.held("a"), gate.held("b"), gate.waiting("a")) == (2, 1, 2)  # a is at its half: the place stays free
     other.done()
-    wait_until(lambda: gate.held("a") == 4, "site a alone again, with every place")
+    assert (gate.held("a"), gate.waiting("a")) == (2, 2)  # b between two requests still counts as sending
+    now[0] += LINGER_SECONDS * 2
+    flood.pop(0).done()  # b has sent nothing since: a alone, its waiting requests take every place
+    assert (gate.held("a"), gate.waiting("a")) == (3, 0)
     for holder in flood:
         holder.done()
-    assert gate.held("a") == 0 and gate.waiting("a") == 0
+    assert gate.held("a") == 0
 
 
 def test_a_site_sending_alone_is_never_held_back_while_a_place_is_free() -> None:
