@@ -94,10 +94,22 @@ class Gate:
             turn = threading.Lock()
             turn.acquire()
             queue.append(turn)
-        # `_hand_on` releases `turn` with the place already this request's: no race for it
-        if not turn.acquire(timeout=self.max_wait) and self._withdraw(site, queue, turn):
-            raise Busy(RETRY_AFTER_SECONDS)
+        self._wait_for(turn, site, queue)
         self._held.site = site
+
+    def _wait_for(self, turn: threading.Lock, site: str, queue: deque[threading.Lock]) -> None:
+        """Wait until `_hand_on` releases `turn`, with the place already this request's (so no
+        race for it); `Busy` after `max_wait`. Every `LINGER_SECONDS` the shares are worked out
+        again: a site that stopped sending stops counting then, and says so by no place it gives
+        up, so without this the places it left would stay free while others wait."""
+        deadline = time.monotonic() + self.max_wait
+        while not turn.acquire(timeout=max(0.0, min(LINGER_SECONDS, deadline - time.monotonic()))):
+            if time.monotonic() >= deadline:
+                if self._withdraw(site, queue, turn):
+                    raise Busy(RETRY_AFTER_SECONDS)
+                return  # handed a place just as its time ran out: it holds it
+            with self._lock:
+                self._hand_on()
 
     def leave(self) -> None:
         """Give up this thread's place, if it still holds one (a no-op after `step_aside`)."""

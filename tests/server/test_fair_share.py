@@ -123,6 +123,25 @@ def test_a_site_sending_alone_may_hold_every_place_and_gives_way_to_half_once_an
     assert gate.held("a") == 0
 
 
+def test_a_site_that_stopped_sending_leaves_its_share_to_the_others_waiting() -> None:
+    now = [0.0]
+    gate = Gate(slots=2, clock=lambda: now[0])
+    flood = [Holder(gate, "a") for _ in range(2)]
+    for holder in flood:
+        assert holder.entered.wait(CEILING)
+    other = Holder(gate, "b")
+    wait_until(lambda: gate.waiting("b") == 1, "b waiting")
+    flood.pop(0).done()
+    assert other.entered.wait(CEILING)
+    flood.append(Holder(gate, "a"))
+    wait_until(lambda: gate.waiting("a") == 1, "a at its share, waiting")
+    other.done()  # b sends nothing more, and no place is given up after its last
+    now[0] += LINGER_SECONDS * 2
+    wait_until(lambda: gate.held("a") == 2, "a's waiting request let in once b stopped counting")
+    for holder in flood:
+        holder.done()
+
+
 def test_a_site_sending_alone_is_never_held_back() -> None:
     gate = Gate(slots=2, max_wait=0)  # a request that had to wait would be refused at once
     alone = [Holder(gate, "a") for _ in range(5)]  # more than the places: the group commit wants them all
