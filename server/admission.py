@@ -87,10 +87,10 @@ class Gate:
                 self._take(site)
                 self._held.site = site
                 return
+            if len(queue or ()) >= self.max_queued:
+                raise Busy(RETRY_AFTER_SECONDS)
             if queue is None:
                 queue = self._waiting[site] = deque()
-            elif len(queue) >= self.max_queued:
-                raise Busy(RETRY_AFTER_SECONDS)
             turn = threading.Lock()
             turn.acquire()
             queue.append(turn)
