@@ -15,8 +15,9 @@ A place is held through the request's durable commit: the commit's wait is most 
 time under load, so a gate that let requests go once their write was queued never filled, and
 the flood's requests crowded the commits and the interpreter as before (bench row 11). A site
 alone is not limited because the group commit's batching needs many requests under way: 4 at
-once cost a single site at c=16 a fifth of its rate on a quiet machine (bench row 12). A request that waits for a change
-(`Prefer: wait`) gives its place up for the wait (`step_aside`) and does not queue again.
+once cost a single site at c=16 a fifth of its rate on a quiet machine (bench row 12). A request
+that waits for a change (`Prefer: wait`) gives its place up for the wait (`step_aside`) and does
+not queue again.
 
 A wait is bounded: a site with `MAX_QUEUED` requests already waiting, or a request that waited
 `MAX_WAIT_SECONDS`, is answered 429 `rate_limited` with `Retry-After`, never left hanging.
