@@ -11,6 +11,10 @@ A fourth case has site `hostile`'s admin ask for `audit verify` back to back on 
 A fifth case sends bad tokens back to back from the same address as the load (127.0.0.1, where
 every tenant of a host connects from): they are throttled (401, then 429) while every env fetch
 with its valid token must still answer 200.
+A sixth case is a flood of allowed requests: site `hostile`'s own service token fetches its own
+environment at c=`FLOOD_CONCURRENCY`, back to back, in a process of its own (the raw client, as the
+load generator's), during each env run of site `bench`; its rate and answers are printed beside
+bench's. Before the cases, bench's env at c=4 alone: the unloaded figure the others compare with.
 `BENCH_ONLY=isolation python -m bench` runs this row alone.
 """
 
@@ -20,11 +24,13 @@ import functools
 import json
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 import httpx
 
 from .fixtures import fill_audit_log
-from .load import Load, summarise
+from .load import Load, Sample, run_in_process, summarise
 
 SITE = "hostile"
 CONCURRENCY = 4
@@ -53,6 +59,9 @@ WALKED_EVENTS = 50_000
 WALKS = f"audit verify of a {WALKED_EVENTS:,}-event log"
 BAD_TOKENS = "bad tokens from the same address"
 BAD_TOKEN = "ss_" + "0" * 43  # well formed, never issued
+ALONE = "nothing (site bench alone)"
+FLOOD_CONCURRENCY = 16
+FLOOD = f"its own env at c={FLOOD_CONCURRENCY} (allowed: a flood of valid requests)"
 
 
 def _hammer(send, stop: threading.Event, out: dict) -> None:
@@ -63,6 +72,37 @@ def _hammer(send, stop: threading.Event, out: dict) -> None:
         out["statuses"][response.status_code] = out["statuses"].get(response.status_code, 0) + 1
 
 
+def _flood_load(admin: httpx.Client, server) -> Load:
+    """Site `hostile`'s own service `fn` (5 secrets) and a service token for it: what the flood sends."""
+    for n in range(5):
+        admin.post(f"/v1/sites/{SITE}/secrets", json={"name": f"F{n}", "value": f"flood-{n}-" + "x" * 32}).raise_for_status()
+    admin.post(f"/v1/sites/{SITE}/services", json={"name": "fn", "secrets": [{"name": f"F{n}"} for n in range(5)]}).raise_for_status()
+    token = admin.post("/v1/tokens", json={"name": "hostile-fn", "role": "service", "site": SITE, "service": "fn"})
+    token.raise_for_status()
+    return Load(server.host, server.port, token.json()["token"], "get", (f"/v1/sites/{SITE}/services/fn/env",))
+
+
+def _env_under_flood(bench, env: Load, flood: Load, pool: ProcessPoolExecutor) -> tuple[list[Sample], list[Sample]]:
+    """Bench's env runs, each with the flood running over the same window (the monotonic clock is
+    the machine's, so a start time means the same moment in both processes)."""
+    envs, floods = [], []
+    for _ in range(bench.runs):
+        start = time.monotonic() + 0.3
+        hostile = pool.submit(run_in_process, flood, bench.client, 0, FLOOD_CONCURRENCY, start, bench.warmup, bench.duration)
+        envs.append(bench.gen.run(env, CONCURRENCY, bench.duration, bench.warmup))
+        floods.append(hostile.result())
+    return envs, floods
+
+
+def _statuses(samples: list[Sample]) -> dict[str, int]:
+    """How the flood's requests were answered over every run: 2xx, and each error status."""
+    statuses = {"2xx": sum(s.count for s in samples)}
+    for sample in samples:
+        for status, n in sample.statuses.items():
+            statuses[status] = statuses.get(status, 0) + n
+    return statuses
+
+
 def measure(bench, server, small) -> dict:
     """Per case: the env summary under the hostile load, and the hostile requests' figures."""
     figures = {}
@@ -71,6 +111,19 @@ def measure(bench, server, small) -> dict:
         for n, (schema, _) in enumerate(CASES.values()):
             admin.post(f"/v1/sites/{SITE}/secret-types", json={"key": f"t{n}", "name": f"t{n}", "schema": schema}).raise_for_status()
         env = Load(server.host, server.port, small.service_token, "get", (small.env_path,))
+        bench.log(f"row 11: env at c={CONCURRENCY} alone")
+        figures[ALONE] = {"env": summarise([bench.gen.run(env, CONCURRENCY, bench.duration, bench.warmup)
+                                            for _ in range(bench.runs)]),
+                          "hostile_max_s": 0.0, "hostile_requests": 0, "hostile_statuses": {}}
+        flood = _flood_load(admin, server)
+        bench.log(f"row 11: env at c={CONCURRENCY} while site {SITE!r} fetches {FLOOD}")
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            pool.submit(time.monotonic).result()  # the process is up (and has imported) before the first run
+            envs, floods = _env_under_flood(bench, env, flood, pool)
+        figures[FLOOD] = {"env": summarise(envs), "hostile": summarise(floods),
+                          "hostile_max_s": max((max(f.latencies, default=0.0) for f in floods), default=0.0),
+                          "hostile_requests": sum(f.count + f.errors for f in floods),
+                          "hostile_statuses": _statuses(floods)}
         senders = {name: functools.partial(admin.post, f"/v1/sites/{SITE}/secrets",
                                            json={"name": "H", "value": value, "type": f"t{n}"})
                    for n, (name, (_, value)) in enumerate(CASES.items())}

@@ -185,6 +185,9 @@ def row_11(r11: dict | None) -> list[Line]:
         line = _load_line("11", f"env c=4 while another site sends: {case}", env)
         statuses = ", ".join(f"{n} x {status}" for status, n in figures["hostile_statuses"].items())
         line.result += f"; hostile answers {statuses}, slowest {figures['hostile_max_s']:.2f} s"
+        if "hostile" in figures:  # a flood of allowed requests: how much of the server it got
+            flood = figures["hostile"]
+            line.result += f", hostile {flood['rate']:.0f} req/s (p50 {ms(flood['p50_ms'])})"
         line.target = target
         line.ok = env["p99_ms"] < ISOLATION_P99_MS and figures["hostile_max_s"] < HOSTILE_S and not env["errors"]
         lines.append(line)

@@ -15,6 +15,7 @@ from shared.limits import has_control_character
 from shared.models import ErrorCode, Role
 
 from . import audit
+from .admission import Busy
 from .auth import Permission, Principal, bearer_token, expired, hashes_match
 from .context import Call, State, utc_now
 from .denialbudget import DenialBudget, Throttled
@@ -98,7 +99,9 @@ class Application:
         if route.permission is not Permission.public:
             call.principal = self.authenticate(call)
             self.authorize(call, params)
-        result = route.handler(call, **params)
+            result = self._handle_in_turn(call, params)
+        else:
+            result = route.handler(call, **params)
         if request.method != "GET":  # it may have changed an environment: end the waits it ends now
             self.state.changes.poke()
         if isinstance(result, Response):
@@ -106,6 +109,21 @@ class Application:
         if result is None:
             return Response.empty()
         return Response.json(result, route.status)
+
+    def _handle_in_turn(self, call: Call, params: dict[str, str]) -> Any:
+        """Run the handler once the request's site has its turn at the process's gate
+        (`admission.py`); 429 when the site has more waiting than its share allows."""
+        gate = self.state.gate
+        try:
+            gate.enter(call.principal.site)  # type: ignore[union-attr]
+        except Busy as busy:
+            wait = busy.retry_after
+            raise ApiError(ErrorCode.rate_limited, f"this site's requests are more than its share of the server; try again in {wait} s",
+                           {"retry_after": wait, "reason": "site_share"}, headers=[("Retry-After", str(wait))]) from None
+        try:
+            return call.route.handler(call, **params)
+        finally:
+            gate.leave()
 
     def stop_waiting(self) -> None:
         """End every waiting request now (each answers as if its wait had run out): the server

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .admission import Gate
 from .auth import Principal, TokenHasher
 from .changes import ChangeHub
 from .config import Settings
@@ -51,9 +52,12 @@ class State:
     tokens: TokenHasher
     changes: ChangeHub = field(init=False)
     """Where waiting environment fetches wait for a change (see `changes.py`)."""
+    gate: Gate = field(init=False)
+    """Each site's share of this process's request handling (see `admission.py`)."""
 
     def __post_init__(self) -> None:
         self.changes = ChangeHub(self.store)
+        self.gate = Gate()
 
 
 @dataclass

@@ -218,6 +218,10 @@ def _until_changed(call: Call, condition: envwait.Condition, snapshot: _Snapshot
     waited = False
     with envwait.parked(call):
         while condition.unchanged(snapshot[3]):
+            if condition.wait_seconds:
+                # a watcher waits without holding its site's place at the gate, and does not queue
+                # again when woken: only a change (a write, which took its turn) ends its wait early
+                call.state.gate.step_aside()
             if not call.state.changes.wait(snapshot[1].id, snapshot[4], deadline):
                 if not condition.wait_seconds:
                     return _not_modified(snapshot, condition)
