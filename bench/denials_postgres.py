@@ -58,13 +58,7 @@ def _round(state, mode: str, threads: int, sites: list[str], seconds: float) -> 
             log.deny(event, site_uid=uids[site])
             latencies.append(time.perf_counter() - started)
 
-    workers = [threading.Thread(target=deny, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    latencies.sort()
-    return len(latencies) / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+    return _on_threads(deny, threads, latencies, seconds)
 
 
 def _repeats(state, threads: int, site_uid: str | None, seconds: float) -> tuple[float, float, float]:
@@ -84,12 +78,20 @@ def _repeats(state, threads: int, site_uid: str | None, seconds: float) -> tuple
             log.deny(event, site_uid=site_uid)
             latencies.append(time.perf_counter() - started)
 
+    try:
+        return _on_threads(deny, threads, latencies, seconds)
+    finally:
+        log.close()
+
+
+def _on_threads(deny, threads: int, latencies: list[float], seconds: float) -> tuple[float, float, float]:
+    """Run `deny(n)` on `threads` threads until they return; per second over `seconds`, p50 and
+    p99 in ms of the `latencies` they appended."""
     workers = [threading.Thread(target=deny, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    log.close()
     latencies.sort()
     return len(latencies) / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
 
