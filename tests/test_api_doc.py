@@ -114,7 +114,7 @@ def test_the_error_table_names_every_reason_the_server_answers():
 
 
 @pytest.mark.parametrize("figure", [
-    f"handles {admission.SLOTS} of their requests", f"Past {admission.MAX_QUEUED} requests",
+    f"handles up to {admission.SLOTS} of their requests", f"{admission.SLOTS} divided by the number of sites sending", f"Past {admission.MAX_QUEUED} requests",
     f"waited {admission.MAX_WAIT_SECONDS:.0f} seconds", f"within the last {admission.LINGER_SECONDS * 1000:.0f} ms",
     f"`Retry-After: {admission.RETRY_AFTER_SECONDS}`",
 ])
