@@ -99,3 +99,12 @@ def test_the_postgresql_denials_bench_interrupted_drops_its_schema_at_once(tmp_p
     assert out.splitlines()[-1] == f"schema {schema} dropped"
     assert schema not in _schemas(dbbackend.base_url())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_denials_bench_removes_its_data_directory(tmp_path):
+    """Its data directory holds a master key and tokens: gone once the figures are printed."""
+    result = subprocess.run([sys.executable, "-m", "bench.denials", "0.2", "1", "1"], cwd=REPO, text=True, capture_output=True,
+                            env={**os.environ, "TMPDIR": str(tmp_path), "BENCH_KEEP": ""}, timeout=120)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "denied events written: 2 " in result.stdout  # a first and its count: the run was whole
+    assert list(tmp_path.iterdir()) == []
