@@ -15,11 +15,15 @@ threads deny; 0 measures the env fetches alone. `BENCH_TREE=DIR` serves another 
 Prints the denied requests per second and their statuses, the denied events the run wrote (and
 the bytes their columns hold, and per minute at that rate), and the env fetches' rate,
 p50 and p99 meanwhile.
+
+Its data directory (a master key, tokens, the server's log) is removed at the end, also when the
+run fails or is interrupted; `BENCH_KEEP=1` keeps it, as for `make bench`, and says where.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -57,6 +61,16 @@ def _run(send, stop: threading.Event, latencies: list[float], statuses: dict[int
 
 def main(seconds: float = 10.0, targets: int = 1, deniers: int = DENIERS) -> None:
     base = Path(tempfile.mkdtemp(prefix="bench-denials-"))
+    try:
+        _measure(base, seconds, targets, deniers)
+    finally:
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _measure(base: Path, seconds: float, targets: int, deniers: int) -> None:
     admin_token = fixtures.init_data_dir(base / "data")
     tree = Path(os.environ.get("BENCH_TREE", fixtures.ROOT))
     server = fixtures.ServerProcess(base / "data", base / "server.log", cwd=tree)
@@ -90,10 +104,12 @@ def main(seconds: float = 10.0, targets: int = 1, deniers: int = DENIERS) -> Non
             began = time.perf_counter()
             for thread in threads:
                 thread.start()
-            time.sleep(seconds)
-            stop.set()
-            for thread in threads:
-                thread.join()
+            try:
+                time.sleep(seconds)
+            finally:  # interrupted too: the threads stop before the server and its directory go
+                stop.set()
+                for thread in threads:
+                    thread.join()
             elapsed = time.perf_counter() - began
             for client in clients:
                 client.close()

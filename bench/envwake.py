@@ -13,6 +13,7 @@ one keep-alive connection (c=1), through four phases: no waiters, waiters held a
 changing, waiters held while U0 (bound by no waiter) is updated `RATE` times a second, and waiters
 held while S0 (bound by every waiter) is. Printed per phase: the other site's p50/p99, the
 waiters' 200s, and the server's CPU time per second.
+Its data directory is removed at the end (`BENCH_KEEP=1` keeps it and says where).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -135,6 +137,16 @@ def _phase(server, tokens, admin, answered, changing: str | None) -> dict:
 
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="envwake-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        _measure(base)
+    finally:  # a master key and tokens: kept only when asked for, as `make bench` keeps its own
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def _measure(base: Path) -> None:
     tree = Path(os.environ.get("ENVWAKE_TREE", fixtures.ROOT))  # another version's tree, to compare
     admin = subprocess.run([fixtures.PYTHON, "-m", "server", "init", "--data-dir", str(base / "data")], cwd=tree,
                            capture_output=True, text=True, check=True).stdout.strip()

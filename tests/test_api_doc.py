@@ -1,22 +1,26 @@
 """docs/API.md describes the API the server serves: its paths table holds exactly the routing
 table's routes, each with the permission and success status the router gives it, and its error
-table is `shared.models.ERROR_STATUS`. A route added, removed or changed without the page fails
-here."""
+table is `shared.models.ERROR_STATUS`, with every `details.reason` the server answers. A route
+added, removed or changed without the page fails here, and so does a figure of the fair share or
+the denial budgets that the page no longer states."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+from server import admission, denialbudget, denials
 from server.handlers import ROUTES
 from server.routing import SCOPES
 from shared import limits
 from shared.models import ERROR_STATUS
 
-DOC = (Path(__file__).resolve().parents[1] / "docs" / "API.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+DOC = (ROOT / "docs" / "API.md").read_text(encoding="utf-8")
 _ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| (\w+) \|[^|]*\| (\d{3})\b", re.M)
 
 
@@ -24,6 +28,12 @@ def section(title: str) -> str:
     start = DOC.index(f"\n## {title}\n")
     end = DOC.find("\n## ", start + 1)
     return DOC[start:end if end > 0 else len(DOC)]
+
+
+def item(anchor: str) -> str:
+    """The text of the list item that holds `<a id="ANCHOR">`, up to the next item, its lines joined."""
+    start = DOC.index(f'<a id="{anchor}"></a>')
+    return " ".join(DOC[start:DOC.index("\n- **", start)].split())
 
 
 def documented_routes() -> dict[tuple[str, str], tuple[str, int]]:
@@ -56,6 +66,8 @@ def test_each_documented_route_has_the_permission_and_status_it_is_served_with()
 def test_the_error_table_is_every_code_with_its_status():
     documented: dict[int, set[str]] = defaultdict(set)
     for status, codes in re.findall(r"^\| (\d{3}) \| (.+) \|$", section("Conventions"), re.M):
+        while (inner := re.sub(r"\([^()]*\)", "", codes)) != codes:  # what a code means, in parentheses
+            codes = inner  # (links in it included) names no code
         documented[int(status)] |= set(re.findall(r"`(\w+)`", codes))
     served: dict[int, set[str]] = defaultdict(set)
     for code, status in ERROR_STATUS.items():
@@ -78,3 +90,42 @@ def test_the_limits_are_the_figures_of_shared_limits(figure):
 
 def test_the_request_cap_is_the_one_enforced():
     assert f"{limits.MAX_REQUEST_BYTES:,} bytes" in section("Conventions")
+
+
+def answered_reasons() -> set[str]:
+    """Every `details.reason` the server's errors carry: the `"reason"` of each dict written in an
+    `ApiError(...)` under server/."""
+    reasons = set()
+    for path in (ROOT / "server").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ApiError":
+                for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                    if isinstance(argument, ast.Dict):
+                        reasons |= {value.value for key, value in zip(argument.keys, argument.values)
+                                    if isinstance(key, ast.Constant) and key.value == "reason" and isinstance(value, ast.Constant)}
+    return reasons
+
+
+def test_the_error_table_names_every_reason_the_server_answers():
+    reasons = answered_reasons()
+    assert {"site_share", "control_character"} <= reasons  # the scan finds what it should
+    table = "\n".join(re.findall(r"^\| \d{3} \| .+ \|$", section("Conventions"), re.M))
+    assert not {reason for reason in reasons if f"`{reason}`" not in table}
+
+
+@pytest.mark.parametrize("figure", [
+    f"handles up to {admission.SLOTS} of their requests", f"{admission.SLOTS} divided by the number of sites sending", f"Past {admission.MAX_QUEUED} requests",
+    f"waited {admission.MAX_WAIT_SECONDS:.0f} seconds", f"within the last {admission.LINGER_SECONDS * 1000:.0f} ms",
+    f"`Retry-After: {admission.RETRY_AFTER_SECONDS}`",
+])
+def test_the_fair_share_is_described_with_the_gates_figures(figure):
+    assert figure in item("fair-share")
+
+
+@pytest.mark.parametrize("figure", [
+    f"once {denialbudget.PER_TOKEN} denials of a", f"wrote {denialbudget.PER_SITE} events for denials",
+    f"within {denialbudget.WINDOW_SECONDS:.0f} seconds", f"opens a {denials.WINDOW_SECONDS}-second window",
+    f"at most {denials.MAX_PENDING:,} windows", f"tried again every {denials.RETRY_SECONDS:.0f} seconds",
+])
+def test_repeated_denials_are_described_with_the_budgets_figures(figure):
+    assert figure in item("repeated-denials")
