@@ -174,7 +174,7 @@ class Application:
         wait, last = self.limiter.take(call.request.remote_addr)
         if wait is not None:
             raise ApiError(ErrorCode.rate_limited, f"too many bad tokens from this address; try again in {wait} s",
-                           {"retry_after": wait}, headers=[("Retry-After", str(wait))])
+                           {"retry_after": wait, "reason": "bad_tokens"}, headers=[("Retry-After", str(wait))])
         if last:
             self._audit_bad_tokens(call)
         raise ApiError(ErrorCode.unauthorized, "a valid bearer token is required", headers=[("WWW-Authenticate", "Bearer")])
@@ -222,7 +222,8 @@ class Application:
             self._audit_throttle(call, throttled)
             whose = "this site's tokens were" if throttled.by_site else "this token was"
             raise ApiError(ErrorCode.rate_limited, f"{whose} refused too many different requests; try again in {throttled.retry_after} s",
-                           {"retry_after": throttled.retry_after}, headers=[("Retry-After", str(throttled.retry_after))])
+                           {"retry_after": throttled.retry_after, "reason": "site_denied" if throttled.by_site else "denied"},
+                           headers=[("Retry-After", str(throttled.retry_after))])
         raise ApiError(ErrorCode.forbidden, _forbidden_message(principal, route))
 
     def _audit_throttle(self, call: Call, throttled: Throttled) -> None:

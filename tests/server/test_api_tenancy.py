@@ -27,7 +27,8 @@ def test_bad_tokens_from_a_shared_address_never_throttle_valid_tokens(app, clien
     statuses = [guesser.get("/v1/whoami").status_code for _ in range(app.limiter.threshold + 1)]
     assert statuses == [401] * app.limiter.threshold + [429]
     assert api.get(f"{SITE}/secrets").status_code == 200
-    expect_error(guesser.get("/v1/whoami"), 429, "rate_limited")
+    details = expect_error(guesser.get("/v1/whoami"), 429, "rate_limited")
+    assert details["reason"] == "bad_tokens"  # a client can tell this 429 from its own token's
 
 
 def test_site_bound_admin_may_not_change_its_sites_limits(api, as_role, data_dir, db_rows) -> None:

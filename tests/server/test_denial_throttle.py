@@ -82,7 +82,7 @@ def test_past_that_a_new_kind_of_denial_is_429_with_retry_after(viewer, clock) -
     clock.now += 10
     response = reveal(viewer, "ANOTHER")
     details = expect_error(response, 429, "rate_limited")
-    assert response.headers["Retry-After"] == "50" and details == {"retry_after": 50}
+    assert response.headers["Retry-After"] == "50" and details == {"retry_after": 50, "reason": "denied"}
 
 
 def test_the_throttle_is_audited_once_and_its_refusals_counted(viewer, data_dir, clock, denials) -> None:
@@ -204,7 +204,7 @@ def test_the_sites_throttle_is_one_kind_whichever_token_is_refused(client, site_
     for n in range(3):
         response = reveal(site_viewer(client, site_admin, 100 + n), "NEW")
         details = expect_error(response, 429, "rate_limited")
-        assert details["retry_after"] == 60 and "site" in response.json()["error"]["message"]
+        assert details == {"retry_after": 60, "reason": "site_denied"} and "site" in response.json()["error"]["message"]
     clock.now += WINDOW
     denials.flush_due()
     first, count = events(data_dir, action="auth.rate_limited")
