@@ -7,7 +7,8 @@ connections gets 16 turns at the interpreter and at the group commit to another 
 once a request's token is known (and so its site), its handler runs only while it holds one of
 the process's `SLOTS` places. A site sending alone is not held back at all (as many of its
 requests are handled at once as it sends); while several sites hold or wait for places (or held
-one within `LINGER_SECONDS`), each holds at most its share (`SLOTS` divided by their number), and
+one within `LINGER_SECONDS`), each holds at most its share (`SLOTS` divided by their number, rounded
+up; together never more than `SLOTS`), and
 a freed place goes to the sites with requests waiting in turn (round robin), however many each
 has queued.
 
@@ -143,12 +144,15 @@ class Gate:
 
     def _may_take(self, site: str) -> bool:
         """Whether a request of `site` may take a place now (call with `_lock` held): always, while
-        no other site sends; else while a place is free and the site holds less than its share."""
+        no other site sends; else while a place is free and the site holds less than its share.
+        The share is rounded up: rounded down, three sites sending would hold one place each and
+        leave the fourth free while their requests wait; rounded up, the extra place goes round
+        with the others (`_hand_on` serves the sites in turn)."""
         active = self._used.keys() | self._waiting.keys() | self._lingering()
         sending = len(active) + (site not in active)
         if sending == 1:
             return True
-        return self._in_use < self.slots and self._used.get(site, 0) < max(1, self.slots // sending)
+        return self._in_use < self.slots and self._used.get(site, 0) < -(-self.slots // sending)
 
     def _lingering(self) -> set[str]:
         """Sites that held a place within `LINGER_SECONDS` (call with `_lock` held): between two

@@ -123,6 +123,20 @@ def test_a_site_sending_alone_may_hold_every_place_and_gives_way_to_half_once_an
     assert gate.held("a") == 0
 
 
+def test_with_three_sites_sending_no_place_stays_free_while_requests_wait() -> None:
+    gate = Gate(slots=4, clock=lambda: 0.0)  # the clock stands still: a site that sent keeps counting
+    first = [Holder(gate, "a") for _ in range(3)]
+    for holder in first:
+        assert holder.entered.wait(CEILING)
+    others = [Holder(gate, site) for site in ("b", "b", "c", "c")]
+    wait_until(lambda: gate.held("b") + gate.waiting("b") == 2 and gate.waiting("c") == 2, "b and c sending")
+    for holder in first:
+        holder.done()  # a sent, so it still counts: three sites share the four places
+    wait_until(lambda: gate.held("b") + gate.held("c") == 4, "every place handed on")  # not one each, two left free
+    for holder in others:
+        holder.done()
+
+
 def test_a_site_that_stopped_sending_leaves_its_share_to_the_others_waiting() -> None:
     now = [0.0]
     gate = Gate(slots=2, clock=lambda: now[0])
