@@ -8,38 +8,13 @@ is kept light on purpose: Textual and the server are imported only when they are
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
 
 from tui.settings import Settings, default_url, named_site, opening_site
 from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
-
-
-def _seconds(text: str) -> float:
-    """A duration: 0 or more, finite (`nan` or `inf` would keep a revealed value on screen for good)."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
-    return seconds
-
-
-def _add_ui_options(parser: argparse.ArgumentParser, site_dest: str = "site") -> None:
-    parser.add_argument("--site", dest=site_dest,
-                        help="site to open (env SITESECRETS_SITE; default: the token's own site, "
-                             "or 'default' for a token bound to none)")
-    parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
-    parser.add_argument("--reveal-seconds", type=_seconds, default=15.0, metavar="N",
-                        help="re-mask a revealed value after N seconds (default %(default)s)")
-    parser.add_argument("--clipboard-seconds", type=_seconds, default=30.0, metavar="N",
-                        help="clear the clipboard N seconds after a copy (default %(default)s)")
-    parser.add_argument("--refresh-seconds", type=_seconds, default=5.0, metavar="N",
-                        help="fetch the visible tab again every N seconds to show changes made elsewhere; "
-                             "0 turns it off (default %(default)s)")
+from tui.uioptions import add_ui_options, place_ui_options_before_command
 
 
 def default_data_dir() -> Path:
@@ -61,12 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxy", default=os.environ.get("SITESECRETS_PROXY"), metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); "
                              "HTTP_PROXY and the like are ignored")
-    _add_ui_options(parser, site_dest=BEFORE)  # also the site of the subcommand, if any (`tui.siteoption`)
+    add_ui_options(parser, before_command=True, site_dest=BEFORE)  # also `local`'s (`tui.uioptions`)
     parser.set_defaults(handler=run_remote)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     local = commands.add_parser("local", help="open the TUI on an embedded server (initialised on first use)")
     local.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default %(default)s")
-    _add_ui_options(local)
+    add_ui_options(local, before_command=False)
     local.set_defaults(handler=run_local, site_dest="site")
     commands.add_parser("run", help="start a command with a service's secrets: run --service NAME -- CMD",
                         add_help=False)  # parsed by tui.run before this parser sees it
@@ -246,9 +221,11 @@ def run_argv(argv: list[str]) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """`argv` parsed, a --site before the subcommand moved to the subcommand's site
-    (`tui.siteoption`); argparse's SystemExit, or SiteOptionError."""
+    (`tui.siteoption`) and the TUI's options to `local`'s (`tui.uioptions`); argparse's
+    SystemExit, or SiteOptionError."""
     args = build_parser().parse_args(argv)
     place_site_before_command(args)
+    place_ui_options_before_command(args)
     return args
 
 
