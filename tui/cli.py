@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from tui.settings import Settings, default_url, named_site, opening_site
 from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
@@ -73,17 +74,20 @@ class CannotOpen(Exception):
         self.status = status
 
 
-def connect(client, settings: Settings):
+def connect(client, settings: Settings, learnt: Callable[[str | None], None] | None = None):
     """Who the token is and the site to open (`opening_site`), or CannotOpen with one clear
-    sentence instead of a traceback. A server out of reach, or one that cannot serve just now, is
-    75, so a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site
-    named empty 2."""
+    sentence instead of a traceback. `learnt` is given whoami's site, to record for a stored
+    token (`Resolved.learnt`). A server out of reach, or one that cannot serve just now, is 75, so
+    a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site named
+    empty 2."""
     from tui.client import ApiError, ServerUnreachable
     from tui.exitstatus import REFUSED, TEMPORARY, USAGE, for_http_status
 
     site = settings.site
     try:
         identity = client.whoami()
+        if learnt is not None:
+            learnt(identity.site)
         site = opening_site(settings.site, identity.site)
         client.get_site(site)
         return identity, site
@@ -99,14 +103,14 @@ def connect(client, settings: Settings):
         raise CannotOpen(error.message, for_http_status(error.status)) from None
 
 
-def build_app(client, settings: Settings):
+def build_app(client, settings: Settings, learnt: Callable[[str | None], None] | None = None):
     """The TUI's App on `client`, once the token and site are checked (`connect`). The check,
     then the Secrets tab's first load, run in threads while Textual is imported and the App built,
     so the server's answers overlap the import instead of following it."""
     from tui.sitedata import fetch_site_data, in_thread
 
     def first_calls():
-        identity, site = connect(client, settings)
+        identity, site = connect(client, settings, learnt)
         return identity, in_thread(lambda: fetch_site_data(client, site))
 
     started = in_thread(first_calls)
@@ -116,13 +120,14 @@ def build_app(client, settings: Settings):
     return SiteSecretsApp(client, settings, identity, first_load)
 
 
-def run_tui(client, settings: Settings) -> int:
-    """Open the TUI on `client` and block until the user quits; the exit status."""
+def run_tui(client, settings: Settings, learnt: Callable[[str | None], None] | None = None) -> int:
+    """Open the TUI on `client` and block until the user quits; the exit status. `learnt`: as
+    `connect`'s."""
     from tui.crash import disable_core_dumps
 
     disable_core_dumps()
     try:
-        app = build_app(client, settings)
+        app = build_app(client, settings, learnt)
     except CannotOpen as error:
         from tui.display import safe_str
 
@@ -134,12 +139,13 @@ def run_tui(client, settings: Settings) -> int:
 
 def run_remote(args: argparse.Namespace) -> int:
     from tui.client import SiteSecretsClient
-    from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
+    from tui.credentials import NO_TOKEN, CredentialsError, resolve
 
     try:
-        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        found = resolve(args.url, token=args.token, token_file=args.token_file)
     except CredentialsError as error:
         raise SystemExit(f"sitesecrets: {error}") from None
+    token = found.token
     if not token:
         raise SystemExit(f"sitesecrets: {NO_TOKEN}.")
     try:
@@ -147,7 +153,7 @@ def run_remote(args: argparse.Namespace) -> int:
     except ValueError as error:  # includes InsecureTransportError
         raise SystemExit(f"sitesecrets: {error}") from None
     try:
-        return run_tui(client, settings_from(args, client.url))
+        return run_tui(client, settings_from(args, client.url), found.learnt)  # whoami's site kept, as commands do
     finally:
         client.close()
 
