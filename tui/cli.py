@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from tui.settings import Settings, default_url, named_site, opening_site
+from tui.settings import Settings, default_site_hint, default_url, named_site, not_found_message, opening_site
 from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
 from tui.uioptions import add_ui_options, place_ui_options_before_command
 
@@ -83,7 +83,7 @@ def connect(client, settings: Settings, learnt: Callable[[str | None], None] | N
     from tui.client import ApiError, ServerUnreachable
     from tui.exitstatus import REFUSED, TEMPORARY, USAGE, for_http_status
 
-    site = settings.site
+    site, identity = settings.site, None
     try:
         identity = client.whoami()
         if learnt is not None:
@@ -99,6 +99,9 @@ def connect(client, settings: Settings, learnt: Callable[[str | None], None] | N
         if error.code == "unauthorized":
             raise CannotOpen("the server rejected the token.", REFUSED) from None
         if error.code == "not_found":
+            unnamed = settings.site is None and identity is not None and not identity.site
+            if default_site_hint(site, error.details, unnamed):  # site 'default': as every command says it
+                raise CannotOpen(not_found_message(error.message, site, error.details, unnamed), REFUSED) from None
             raise CannotOpen(f"there is no site {site!r} for this token; pick one with --site.", REFUSED) from None
         raise CannotOpen(error.message, for_http_status(error.status)) from None
 

@@ -356,12 +356,13 @@ def no_default_site(tmp_path) -> Iterator[Live]:
     server.stop()
 
 
-@pytest.mark.parametrize("command", [["ls"], ["get", "KEY"], ["services", "ls"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("command", [["ls"], ["get", "KEY"], ["services", "ls"], []],
+                         ids=lambda c: c[0] if c else "tui")
 def test_an_operator_token_that_names_no_site_where_there_is_no_default_is_told_to_name_one(
         no_default_site: Live, monkeypatch, capsys, command):
     """A token bound to no site (the operator's) has no site of its own: a command naming none asks
     for site 'default', and where there is none, the operator is told to name a site and how to
-    list them, rather than only that 'default' does not exist."""
+    list them, rather than only that 'default' does not exist. The TUI says the same."""
     monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
     monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
     monkeypatch.delenv("SITESECRETS_SITE", raising=False)
