@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
+from tui.ownenv import users_environment
 from tui.retry import BUDGET_VAR, Retrier, seconds_after
 from tui.settings import not_found_message
 from tui.startcheck import check_start
@@ -245,8 +246,9 @@ def record_load(server: Server, versions: list, retrier: Retrier | None = None) 
 
 
 def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbose: bool) -> dict[str, str]:
-    """The inherited environment without our token, with the secrets over it."""
-    env = {k: v for k, v in inherited.items() if k not in TOKEN_VARS}
+    """The inherited environment as the user left it (`tui.ownenv`), without our token, with the
+    secrets over it."""
+    env = {k: v for k, v in users_environment(inherited).items() if k not in TOKEN_VARS}
     for name in sorted(secrets):
         if verbose and name in env:
             print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
