@@ -5,7 +5,8 @@
 after the command. argparse lets a subcommand's defaults win over what was given before it, so
 neither side has a default here: an option given before `local` fills `local`'s place, one given
 on both sides with different values is a usage error, and only one given nowhere takes its
-default (`DEFAULTS`). --site follows the same rule in `tui.siteoption`.
+default (`DEFAULTS`). One given before a command that opens no TUI (`ls`) is a usage error too,
+never silently dropped. --site follows the same rule in `tui.siteoption`.
 Standard library only: `sitesecrets` reads it on every start.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from tui.siteoption import SiteOptionError
+from tui.siteoption import SiteOptionError, command_of
 
 DEFAULTS = {"read_only": False, "reveal_seconds": 15.0, "clipboard_seconds": 30.0, "refresh_seconds": 5.0}
 """Each option's `dest` and its value when given neither before nor after the command."""
@@ -60,12 +61,15 @@ def add_ui_options(parser: argparse.ArgumentParser, *, before_command: bool, sit
 
 def place_ui_options_before_command(args: argparse.Namespace) -> None:
     """Give `args` each TUI option's value: the one given after the command, else the one given
-    before it, else its default; or raise UiOptionError when before and after disagree."""
+    before it, else its default; or raise UiOptionError when before and after disagree, or for
+    one given before a command that opens no TUI."""
     for dest, default in DEFAULTS.items():
         before = getattr(args, _before(dest), None)
         own = getattr(args, dest, None)
+        option = "--" + dest.replace("_", "-")
+        if before is not None and args.command not in (None, "local"):
+            raise UiOptionError(f"{command_of(args)} takes no {option}; leave it out")
         if before is not None and own is not None and before != own:
-            option = "--" + dest.replace("_", "-")
             raise UiOptionError(f"{option} {before:g} before the command and {own:g} after it differ; give one")
         value = own if own is not None else before
         setattr(args, dest, default if value is None else value)

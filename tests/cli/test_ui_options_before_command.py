@@ -8,6 +8,7 @@ import pytest
 
 from tui import cli
 from tui.exitstatus import USAGE
+from tui.siteoption import SiteOptionError
 
 GIVEN = [pytest.param(option, dest, value, id=option[0]) for option, dest, value in [
     (["--read-only"], "read_only", True),
@@ -59,3 +60,17 @@ def test_the_settings_local_opens_with_carry_an_option_given_before_it(tmp_path,
     settings = opened["settings"]
     assert (settings.read_only, settings.reveal_seconds, settings.clipboard_seconds, settings.refresh_seconds) == \
         (True, 2.0, 4.0, 0.0)
+
+
+@pytest.mark.parametrize(("argv", "said"), [pytest.param(argv, said, id=" ".join(argv)) for argv, said in [
+    (["--read-only", "ls"], "ls takes no --read-only; leave it out"),
+    (["--reveal-seconds", "3", "sites", "ls"], "sites ls takes no --reveal-seconds; leave it out"),
+    (["--refresh-seconds", "0", "logout"], "logout takes no --refresh-seconds; leave it out"),
+]])
+def test_a_ui_option_before_a_command_that_opens_no_tui_is_a_usage_error(argv, said):
+    """`sitesecrets --read-only ls` would read as a promise that ls changes nothing; the option
+    means nothing there, so it is refused (exit 2, as the errors above) rather than dropped, as
+    --site is."""
+    with pytest.raises(SiteOptionError) as refused:
+        cli.parse_args(argv)
+    assert str(refused.value) == said
