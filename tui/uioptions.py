@@ -45,7 +45,7 @@ def add_ui_options(parser: argparse.ArgumentParser, *, before_command: bool, sit
     def dest(name: str) -> str:
         return _before(name) if before_command else name
 
-    parser.add_argument("--site", dest=site_dest,
+    parser.add_argument("--site", dest=site_dest, metavar="SITE",
                         help="site to open (env SITESECRETS_SITE; default: the token's own site, "
                              "or 'default' for a token bound to none)")
     parser.add_argument("--read-only", dest=dest("read_only"), action="store_true", default=None,

@@ -74,3 +74,10 @@ def test_a_ui_option_before_a_command_that_opens_no_tui_is_a_usage_error(argv, s
     with pytest.raises(SiteOptionError) as refused:
         cli.parse_args(argv)
     assert str(refused.value) == said
+
+
+def test_the_usage_names_the_site_option_as_site(capsys):
+    """Not by where the parser keeps it (`site_before_command`)."""
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    assert "[--site SITE]" in capsys.readouterr().out
