@@ -62,7 +62,7 @@ def _usage_names_site_as_needed(parser: argparse.ArgumentParser) -> None:
     """The usage shows SITE as needed, not `[SITE]`: argparse may leave it out only because a
     --site before the command can stand for it. argparse's own usage, with that one change, is
     made the parser's `usage` (public API only), so it is called once every option is added."""
-    usage = parser.format_usage().removeprefix("usage: ").rstrip("\n")
+    usage = parser.prog + parser.format_usage().partition(parser.prog)[2].rstrip("\n")  # after "usage: "
     parser.usage = usage.replace("[SITE]", "SITE").replace("%", "%%")  # `usage` is a %-format
 
 
