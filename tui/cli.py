@@ -8,38 +8,14 @@ is kept light on purpose: Textual and the server are imported only when they are
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
-from tui.settings import Settings, default_url, named_site, opening_site
+from tui.settings import Settings, default_site_hint, default_url, named_site, not_found_message, opening_site
 from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
-
-
-def _seconds(text: str) -> float:
-    """A duration: 0 or more, finite (`nan` or `inf` would keep a revealed value on screen for good)."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
-    return seconds
-
-
-def _add_ui_options(parser: argparse.ArgumentParser, site_dest: str = "site") -> None:
-    parser.add_argument("--site", dest=site_dest,
-                        help="site to open (env SITESECRETS_SITE; default: the token's own site, "
-                             "or 'default' for a token bound to none)")
-    parser.add_argument("--read-only", action="store_true", help="hide every key that changes anything")
-    parser.add_argument("--reveal-seconds", type=_seconds, default=15.0, metavar="N",
-                        help="re-mask a revealed value after N seconds (default %(default)s)")
-    parser.add_argument("--clipboard-seconds", type=_seconds, default=30.0, metavar="N",
-                        help="clear the clipboard N seconds after a copy (default %(default)s)")
-    parser.add_argument("--refresh-seconds", type=_seconds, default=5.0, metavar="N",
-                        help="fetch the visible tab again every N seconds to show changes made elsewhere; "
-                             "0 turns it off (default %(default)s)")
+from tui.uioptions import add_ui_options, place_ui_options_before_command
 
 
 def default_data_dir() -> Path:
@@ -61,12 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--proxy", default=os.environ.get("SITESECRETS_PROXY"), metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); "
                              "HTTP_PROXY and the like are ignored")
-    _add_ui_options(parser, site_dest=BEFORE)  # also the site of the subcommand, if any (`tui.siteoption`)
+    add_ui_options(parser, before_command=True, site_dest=BEFORE)  # also `local`'s (`tui.uioptions`)
     parser.set_defaults(handler=run_remote)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     local = commands.add_parser("local", help="open the TUI on an embedded server (initialised on first use)")
     local.add_argument("--data-dir", type=Path, default=default_data_dir(), help="default %(default)s")
-    _add_ui_options(local)
+    add_ui_options(local, before_command=False)
     local.set_defaults(handler=run_local, site_dest="site")
     commands.add_parser("run", help="start a command with a service's secrets: run --service NAME -- CMD",
                         add_help=False)  # parsed by tui.run before this parser sees it
@@ -98,17 +74,20 @@ class CannotOpen(Exception):
         self.status = status
 
 
-def connect(client, settings: Settings):
+def connect(client, settings: Settings, learnt: Callable[[str | None], None] | None = None):
     """Who the token is and the site to open (`opening_site`), or CannotOpen with one clear
-    sentence instead of a traceback. A server out of reach, or one that cannot serve just now, is
-    75, so a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site
-    named empty 2."""
+    sentence instead of a traceback. `learnt` is given whoami's site, to record for a stored
+    token (`Resolved.learnt`). A server out of reach, or one that cannot serve just now, is 75, so
+    a script or a unit that opens the TUI knows to try again later; a refusal is 1, a site named
+    empty 2."""
     from tui.client import ApiError, ServerUnreachable
     from tui.exitstatus import REFUSED, TEMPORARY, USAGE, for_http_status
 
-    site = settings.site
+    site, identity = settings.site, None
     try:
         identity = client.whoami()
+        if learnt is not None:
+            learnt(identity.site)
         site = opening_site(settings.site, identity.site)
         client.get_site(site)
         return identity, site
@@ -120,18 +99,21 @@ def connect(client, settings: Settings):
         if error.code == "unauthorized":
             raise CannotOpen("the server rejected the token.", REFUSED) from None
         if error.code == "not_found":
+            unnamed = settings.site is None and identity is not None and not identity.site
+            if default_site_hint(site, error.details, unnamed):  # site 'default': as every command says it
+                raise CannotOpen(not_found_message(error.message, site, error.details, unnamed), REFUSED) from None
             raise CannotOpen(f"there is no site {site!r} for this token; pick one with --site.", REFUSED) from None
         raise CannotOpen(error.message, for_http_status(error.status)) from None
 
 
-def build_app(client, settings: Settings):
+def build_app(client, settings: Settings, learnt: Callable[[str | None], None] | None = None):
     """The TUI's App on `client`, once the token and site are checked (`connect`). The check,
     then the Secrets tab's first load, run in threads while Textual is imported and the App built,
     so the server's answers overlap the import instead of following it."""
     from tui.sitedata import fetch_site_data, in_thread
 
     def first_calls():
-        identity, site = connect(client, settings)
+        identity, site = connect(client, settings, learnt)
         return identity, in_thread(lambda: fetch_site_data(client, site))
 
     started = in_thread(first_calls)
@@ -141,13 +123,14 @@ def build_app(client, settings: Settings):
     return SiteSecretsApp(client, settings, identity, first_load)
 
 
-def run_tui(client, settings: Settings) -> int:
-    """Open the TUI on `client` and block until the user quits; the exit status."""
+def run_tui(client, settings: Settings, learnt: Callable[[str | None], None] | None = None) -> int:
+    """Open the TUI on `client` and block until the user quits; the exit status. `learnt`: as
+    `connect`'s."""
     from tui.crash import disable_core_dumps
 
     disable_core_dumps()
     try:
-        app = build_app(client, settings)
+        app = build_app(client, settings, learnt)
     except CannotOpen as error:
         from tui.display import safe_str
 
@@ -159,12 +142,13 @@ def run_tui(client, settings: Settings) -> int:
 
 def run_remote(args: argparse.Namespace) -> int:
     from tui.client import SiteSecretsClient
-    from tui.credentials import NO_TOKEN, CredentialsError, resolve_token
+    from tui.credentials import NO_TOKEN, CredentialsError, resolve
 
     try:
-        token = resolve_token(args.url, token=args.token, token_file=args.token_file)
+        found = resolve(args.url, token=args.token, token_file=args.token_file)
     except CredentialsError as error:
         raise SystemExit(f"sitesecrets: {error}") from None
+    token = found.token
     if not token:
         raise SystemExit(f"sitesecrets: {NO_TOKEN}.")
     try:
@@ -172,7 +156,7 @@ def run_remote(args: argparse.Namespace) -> int:
     except ValueError as error:  # includes InsecureTransportError
         raise SystemExit(f"sitesecrets: {error}") from None
     try:
-        return run_tui(client, settings_from(args, client.url))
+        return run_tui(client, settings_from(args, client.url), found.learnt)  # whoami's site kept, as commands do
     finally:
         client.close()
 
@@ -246,9 +230,11 @@ def run_argv(argv: list[str]) -> int:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """`argv` parsed, a --site before the subcommand moved to the subcommand's site
-    (`tui.siteoption`); argparse's SystemExit, or SiteOptionError."""
+    (`tui.siteoption`) and the TUI's options to `local`'s (`tui.uioptions`); argparse's
+    SystemExit, or SiteOptionError."""
     args = build_parser().parse_args(argv)
     place_site_before_command(args)
+    place_ui_options_before_command(args)
     return args
 
 

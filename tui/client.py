@@ -13,6 +13,8 @@ import sys
 from typing import Any, Callable, TypeVar
 from urllib.parse import quote
 
+from tui.ownenv import set_for_this_process
+
 
 def _import_httpx():
     """httpx without its command-line tool.
@@ -37,7 +39,8 @@ httpx = _import_httpx()
 
 # No pydantic plugin sees the client's models: one observes every validation, revealed values
 # included. It also spares each start pydantic's scan of every installed package's entry points.
-os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+# For this process alone: a child gets the user's setting (`tui.ownenv`).
+set_for_this_process("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from pydantic import BaseModel, ValidationError  # noqa: E402
 

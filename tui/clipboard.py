@@ -17,6 +17,8 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
+from tui.ownenv import users_environment
+
 CLEARED = " "
 """What the clipboard holds after a clear: harmless, and not empty, so tmux honours it."""
 
@@ -31,7 +33,7 @@ def fingerprint(value: str) -> bytes:
 
 def _tmux(tmux: str, *args: str) -> bytes:
     return subprocess.run([tmux, *args], capture_output=True, check=True, timeout=TMUX_TIMEOUT,
-                          stdin=subprocess.DEVNULL).stdout
+                          stdin=subprocess.DEVNULL, env=users_environment()).stdout  # nothing of ours
 
 
 def delete_tmux_copies(copied: bytes, environ: Mapping[str, str] = os.environ) -> int:

@@ -269,12 +269,19 @@ class Resolved:
         if self.site is not None:
             return self.site or None
         site = ask()
-        if self.record is not None:
-            try:
-                self.record(site or "")
-            except (OSError, CredentialsError):
-                pass  # a read-only or damaged file: the command goes on, and the next one asks again
+        self.learnt(site)
         return site
+
+    def learnt(self, site: str | None) -> None:
+        """Record `site` (whoami's answer; None: bound to none) for a stored token whose site login
+        did not record; nothing for any other token. Never fails: a read-only or damaged file
+        leaves the command (or the TUI) going on, and the next one asks again."""
+        if self.site is not None or self.record is None:
+            return
+        try:
+            self.record(site or "")
+        except (OSError, CredentialsError):
+            pass
 
 
 def resolve_token(url: str, *, token: str | None = None, token_file: str | None = None,

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
+from tui.ownenv import users_environment
 from tui.retry import BUDGET_VAR, Retrier, seconds_after
-from tui.settings import default_site_hint
+from tui.settings import not_found_message
 from tui.startcheck import check_start
 
 T = TypeVar("T")
@@ -156,8 +157,9 @@ def ok_payload(answer: Answer, site: str = "", unnamed: bool = False) -> dict:
     message = error.get("message") if isinstance(error, dict) else None
     if not message:
         raise Refusal(f"the server answered HTTP {answer.status}", answer.status)
-    hint = default_site_hint(site, error.get("details"), unnamed) if answer.status == 404 else ""
-    raise Refusal(str(message).rstrip(".") + hint if hint else str(message), answer.status)
+    if answer.status == 404:
+        message = not_found_message(str(message), site, error.get("details"), unnamed)
+    raise Refusal(str(message), answer.status)
 
 
 def call(url: str, token: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0) -> dict:
@@ -244,8 +246,9 @@ def record_load(server: Server, versions: list, retrier: Retrier | None = None) 
 
 
 def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbose: bool) -> dict[str, str]:
-    """The inherited environment without our token, with the secrets over it."""
-    env = {k: v for k, v in inherited.items() if k not in TOKEN_VARS}
+    """The inherited environment as the user left it (`tui.ownenv`), without our token, with the
+    secrets over it."""
+    env = {k: v for k, v in users_environment(inherited).items() if k not in TOKEN_VARS}
     for name in sorted(secrets):
         if verbose and name in env:
             print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)

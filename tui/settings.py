@@ -29,6 +29,13 @@ def default_site_hint(site: str, details: object, unnamed: bool = False) -> str:
             f"name your site with --site SITE or {SITE_VARIABLE}")
 
 
+def not_found_message(message: str, site: str, details: object, unnamed: bool = False) -> str:
+    """The server's 404 `message` as every command and the TUI say it: with `default_site_hint`
+    (same arguments) for site 'default', as it is otherwise."""
+    hint = default_site_hint(site, details, unnamed)
+    return message.rstrip(".") + hint if hint else message
+
+
 def default_url() -> str:
     """The server URL when no --url is given: `$SITESECRETS_URL`, else `DEFAULT_URL`."""
     return os.environ.get(URL_VARIABLE, DEFAULT_URL)

@@ -14,7 +14,7 @@ from tui.scripting.common import site_of, url_of
 
 def defaults_seen() -> dict[str, tuple[str, str]]:
     """(url, site) each entry point would use with no option given, for a token bound to no site."""
-    tui = cli.settings_from(cli.build_parser().parse_args([]), "")
+    tui = cli.settings_from(cli.parse_args([]), "")
     runner = run.build_parser().parse_args(["--service", "api"])
     operators = Resolved("ss_operator", site="")  # as login records an operator's token
     nothing = argparse.Namespace(connection=object(), connection_found=operators)  # as `client_for` leaves them

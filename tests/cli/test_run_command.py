@@ -66,6 +66,23 @@ def test_child_receives_exactly_the_bound_secrets_over_its_inherited_environment
     assert env == expected
 
 
+AFTER_THE_CLIENT = "import sys, tui.client, tui.cli; sys.exit(tui.cli.main(sys.argv[1:]))"
+"""`sitesecrets ARGS` in a process that has loaded the API client first, as the TUI and every
+other command do (`run` alone does not need it)."""
+
+
+@pytest.mark.parametrize("users", [None, "my_plugin"], ids=["unset", "the users"])
+def test_a_child_sees_pydantic_plugins_as_the_user_left_them(live, bound, users):
+    """The API client turns pydantic's plugins off for its own process (PYDANTIC_DISABLE_PLUGINS);
+    a child's environment is the user's plus the secrets, so it gets the user's setting, or none."""
+    env = base_env(SITESECRETS_URL=live.url, SITESECRETS_TOKEN=bound.token)
+    if users is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = users
+    for argv in ([sys.executable, "-m", "tui.cli"], [sys.executable, "-c", AFTER_THE_CLIENT]):
+        started = run_text([*argv, "run", "--service", "api", "--site", bound.site, "--", *PRINT_ENV], env)
+        assert child_env_of(started).get("PYDANTIC_DISABLE_PLUGINS") == users
+
+
 def test_app_level_value_wins_over_site_level_of_the_same_name(live, bound):
     env = child_env_of(run_cmd(live, bound.token, "--service", "api", "--site", bound.site, "--", *PRINT_ENV))
     assert env["SHARED"] == "app-level"

@@ -3,6 +3,7 @@ The `sites` commands name their site as their argument (`sites set SITE`), never
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import json
@@ -14,6 +15,7 @@ import pytest
 from cli_helpers import REPO, Live, base_env, http_client, start_embedded
 from pty_process import PtyProcess
 from tui import cli as sitesecrets_cli
+from tui.sitelimits import LIMIT_FIELDS
 
 _names = itertools.count()
 
@@ -229,6 +231,37 @@ def test_sites_commands_say_in_their_usage_that_the_site_is_their_argument(sites
     assert usage.rstrip().endswith("SITE") and "--site" not in usage
 
 
+@pytest.mark.parametrize(("action", "options"), [
+    ("create", "[--admin-token] [--token-name LABEL] [--expires-in-days N] [--json]"),
+    ("set", " ".join(f"[{field.flag} N|default]" for field in LIMIT_FIELDS) + " [--json]"),
+    ("rm", "[--cascade] [--yes]"),
+], ids=["create", "set", "rm"])
+def test_sites_commands_usage_names_the_site_as_needed(sitesecrets, monkeypatch, action, options):
+    """SITE, not `[SITE]`: argparse may do without it only because a --site before the command can
+    stand for it. The same usage under --help and under a usage error."""
+    monkeypatch.setenv("COLUMNS", "400")
+    usage = (f"usage: sitesecrets sites {action} [-h] [--url URL] [--token-file PATH] [--token TOKEN] [--insecure] "
+             f"[--proxy URL] {options} SITE")
+    assert sitesecrets("sites", action, "--help")[1].split("\n")[0] == usage
+    assert sitesecrets("sites", action, "--site", "shop")[2].split("\n")[0] == usage
+
+
+def test_every_command_formats_its_help_with_argparse_public_formatters():
+    """A private argparse method overridden may change in any Python release."""
+    public = {argparse.HelpFormatter, argparse.RawDescriptionHelpFormatter, argparse.RawTextHelpFormatter,
+              argparse.ArgumentDefaultsHelpFormatter, argparse.MetavarTypeHelpFormatter}
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action.choices, dict):  # a command's subcommands
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    used = {parser.prog: parser.formatter_class for parser in parsers(sitesecrets_cli.build_parser())}
+    assert {prog: formatter for prog, formatter in used.items() if formatter not in public} == {}
+
+
 @pytest.mark.parametrize("argv", [["set", "--max-secrets", "5"], ["rm"], ["create"]], ids=" ".join)
 def test_sites_commands_given_site_as_an_option_say_it_is_their_argument_and_change_nothing(live: Live, sitesecrets, site, argv):
     action, *rest = argv
@@ -323,12 +356,13 @@ def no_default_site(tmp_path) -> Iterator[Live]:
     server.stop()
 
 
-@pytest.mark.parametrize("command", [["ls"], ["get", "KEY"], ["services", "ls"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("command", [["ls"], ["get", "KEY"], ["services", "ls"], []],
+                         ids=lambda c: c[0] if c else "tui")
 def test_an_operator_token_that_names_no_site_where_there_is_no_default_is_told_to_name_one(
         no_default_site: Live, monkeypatch, capsys, command):
     """A token bound to no site (the operator's) has no site of its own: a command naming none asks
     for site 'default', and where there is none, the operator is told to name a site and how to
-    list them, rather than only that 'default' does not exist."""
+    list them, rather than only that 'default' does not exist. The TUI says the same."""
     monkeypatch.setenv("SITESECRETS_URL", no_default_site.url)
     monkeypatch.setenv("SITESECRETS_TOKEN", no_default_site.server.admin_token)
     monkeypatch.delenv("SITESECRETS_SITE", raising=False)

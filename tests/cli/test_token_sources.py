@@ -186,6 +186,22 @@ def test_after_login_the_tui_opens_without_a_token(live, site, config):
     assert tty.finish() == 0
 
 
+def test_the_tui_records_the_site_of_a_token_stored_before_sites_were_recorded(live, site, config):
+    """The TUI asks whoami on every start; for a stored token whose site login did not record, it
+    records the answer beside the token, as every command does, every other entry kept."""
+    live.put_secret(site, "SEEN_IN_THE_TUI", "x")
+    directory = config / "sitesecrets"
+    directory.mkdir(parents=True, mode=0o700)
+    old = {"tokens": {live.url: live.mint("admin", site), "https://other.example": "ss_other"}, "trust": {}}
+    private_file(directory / "credentials.json", json.dumps(old))
+    tty = PtyProcess([sys.executable, "-m", "tui.cli"], env_without_token(live, config, TERM="xterm-256color"), str(REPO))
+    tty.wait_for("SEEN_IN_THE_TUI")
+    tty.type("q")
+    assert tty.finish() == 0
+    assert json.loads((directory / "credentials.json").read_text()) == {**old, "sites": {live.url: site}}
+    assert stat.S_IMODE((directory / "credentials.json").stat().st_mode) == 0o600
+
+
 def test_the_environment_wins_over_stored_credentials(live, site, config):
     store_token(str(config / "sitesecrets"), live.url, "ss_stale_stored_token")
     result = sitesecrets(env_without_token(live, config, SITESECRETS_TOKEN=live.admin_token, SITESECRETS_SITE=site), "ls")

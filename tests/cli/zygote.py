@@ -114,6 +114,8 @@ def _become(request: dict, stdin: int, stdout: int, stderr: int, keep: int) -> N
     os.environ.clear()  # in place: modules hold `os.environ` itself (default arguments)
     os.environ.update(request["env"])
     tempfile.tempdir = None  # read TMPDIR again, from this environment
+    if "tui.ownenv" in sys.modules:  # what the warm imports set for themselves, over this environment
+        sys.modules["tui.ownenv"].environment_replaced()
     sys.path[0] = os.getcwd()  # what `-m` puts first
     sys.argv = ["-m", *request["argv"]]  # runpy puts the module's path in argv[0]
     for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):

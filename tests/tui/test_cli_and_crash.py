@@ -60,7 +60,7 @@ def test_environment_supplies_url_token_and_site(monkeypatch):
     monkeypatch.setenv("SITESECRETS_URL", "https://secrets.example")
     monkeypatch.setenv("SITESECRETS_TOKEN", "ss_env")
     monkeypatch.setenv("SITESECRETS_SITE", "shop")
-    args = cli.build_parser().parse_args([])
+    args = cli.parse_args([])
     assert (args.url, cli.settings_from(args, args.url).site, args.command) == ("https://secrets.example", "shop", None)
     assert resolve_token(args.url, token=args.token, token_file=args.token_file) == "ss_env"
     monkeypatch.delenv("SITESECRETS_URL")

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as EXIT_TEMPORARY, USAGE as EXIT_USAGE
 from tui.exitstatus import for_http_status
 from tui.retry import BUDGET_VAR, budget_from_environment
-from tui.settings import default_site_hint
+from tui.settings import not_found_message
 
 
 class UsageError(Exception):
@@ -169,9 +169,8 @@ def run_command(handler: Callable[[argparse.Namespace], int | None], args: argpa
     except ServerUnreachable as error:
         return report(args, EXIT_TEMPORARY if error.temporary else EXIT_REFUSED, "unreachable", str(error))
     except ApiError as error:
-        hint = default_site_hint(getattr(args, "asked_site", ""), error.details,
-                                 getattr(args, "operator_default", False)) if error.code == "not_found" else ""
-        message = error.message.rstrip(".") + hint if hint else error.message
+        message = error.message if error.code != "not_found" else not_found_message(
+            error.message, getattr(args, "asked_site", ""), error.details, getattr(args, "operator_default", False))
         return report(args, for_http_status(error.status), error.code, message,
                       status=error.status, details=error.details, field_errors=error.field_errors())
     finally:

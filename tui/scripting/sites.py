@@ -45,6 +45,8 @@ def add_parsers(commands) -> None:
     rm.add_argument("--cascade", action="store_true", help="delete its secrets (wiped), services, apps, types and tokens too")
     rm.add_argument("--yes", action="store_true", help="do not ask (needed for --cascade when not at a terminal)")
     rm.set_defaults(run=cmd_sites_rm)
+    for parser in (create, set_, rm):
+        _usage_names_site_as_needed(parser)
 
 
 def _site_argument(parser: argparse.ArgumentParser, command: str) -> None:
@@ -53,18 +55,15 @@ def _site_argument(parser: argparse.ArgumentParser, command: str) -> None:
     command, which the other commands take, is refused with the usage to write instead."""
     parser.add_argument("name", metavar="SITE", nargs="?", help="the site's name")
     parser.set_defaults(site_dest="name", site_required=True)  # one of the two is needed
-    parser.formatter_class = _SiteNeeded
     _refuse_site_option(parser, f"the site is this command's argument: sitesecrets {command} SITE ..., not --site")
 
 
-class _SiteNeeded(argparse.HelpFormatter):
+def _usage_names_site_as_needed(parser: argparse.ArgumentParser) -> None:
     """The usage shows SITE as needed, not `[SITE]`: argparse may leave it out only because a
-    --site before the command can stand for it."""
-
-    def _format_args(self, action, default_metavar):
-        if action.metavar == "SITE" and action.nargs == "?":
-            return "SITE"
-        return super()._format_args(action, default_metavar)
+    --site before the command can stand for it. argparse's own usage, with that one change, is
+    made the parser's `usage` (public API only), so it is called once every option is added."""
+    usage = parser.prog + parser.format_usage().partition(parser.prog)[2].rstrip("\n")  # after "usage: "
+    parser.usage = usage.replace("[SITE]", "SITE").replace("%", "%%")  # `usage` is a %-format
 
 
 def _refuse_site_option(parser: argparse.ArgumentParser, message: str) -> None:
