@@ -17,6 +17,7 @@ from urllib.parse import quote
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
 from tui.ownenv import users_environment
+from tui.plain import spelled_out
 from tui.retry import BUDGET_VAR, Retrier, seconds_after
 from tui.settings import not_found_message
 from tui.startcheck import check_start
@@ -186,7 +187,7 @@ def retrying(attempt: Callable[[], T], retrier: Retrier | None) -> T:
                 raise
             if not told:
                 told = True
-                print(f"sitesecrets run: {error}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
+                print(f"sitesecrets run: {spelled_out(error)}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
                       file=sys.stderr)
 
 
