@@ -122,7 +122,7 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
                           seconds_after(response.getheader("Retry-After")))
     try:
         payload = json.loads(answer)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth, which no reply of ours is
         raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
     if not isinstance(payload, dict):
         raise RunError(f"the server answered HTTP {response.status} with no JSON object")
@@ -142,7 +142,7 @@ def server_message(body: bytes) -> str | None:
     """The `error.message` of an error body, if it is one."""
     try:
         error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     message = error.get("message") if isinstance(error, dict) else None
     return message if isinstance(message, str) else None

@@ -294,7 +294,9 @@ def test_an_app_value_standing_in_for_a_missing_site_value_is_enough(live):
     (b"garbage\r\n\r\n", 1), (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 1),
     (b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', 1),
     (b"", 75),  # the connection closed without an answer: a server going down, worth trying again
-])
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 1),  # nested past the parser's depth
+    (b"HTTP/1.1 503 No\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 75),
+], ids=["not-http", "not-an-object", "not-our-error", "closed", "too-deep", "too-deep-error"])
 def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer, status):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
