@@ -252,7 +252,7 @@ def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbos
     env = {k: v for k, v in users_environment(inherited).items() if k not in TOKEN_VARS}
     for name in sorted(secrets):
         if verbose and name in env:
-            print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
+            print(f"sitesecrets run: secret {spelled_out(name)} overrides an inherited variable", file=sys.stderr)
         env[name] = secrets[name]
     return env
 
