@@ -30,8 +30,10 @@ MAX_LOGGED_PATH = 200
 """How much of a request's path an audit event or a log line keeps (a path may be 64 KB)."""
 
 
-_TOKEN_IN_TEXT = re.compile(r"ss_[A-Za-z0-9_-]{43}")
-"""A token as the server mints them (`auth.TOKEN_PREFIX` and 32 bytes of base64url)."""
+_TOKEN_IN_TEXT = re.compile(r"(?:s|%73)(?:s|%73)(?:_|%5[Ff])(?:[A-Za-z0-9_-]|%[0-9A-Fa-f]{2}){43}")
+"""A token as the server mints them (`auth.TOKEN_PREFIX` and 32 bytes of base64url), any of its
+characters percent-encoded or not: the access log keeps a request's target as it was sent, where
+a client may have encoded them (`ss%5F...`)."""
 
 
 def without_tokens(text: str) -> str:

@@ -196,6 +196,12 @@ PIPE_CLOSED = 141
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tui.nodump import forbid_dumping
+
+    # every command may hold a token or a value (a value half read from stdin, an export); a core
+    # file of it (ctrl+\ is SIGQUIT, whose default is a dump) would hold them. `execve` undoes
+    # this, so the program `run` starts dumps as its host allows
+    forbid_dumping()
     try:
         status = run_argv(sys.argv[1:] if argv is None else argv)
         if sys.stdout is not None:

@@ -6,7 +6,8 @@ So the clear sets the clipboard to `CLEARED`, one space: tmux stores that and pa
 outer terminal's clipboard is overwritten. tmux still keeps the copied value in an older paste
 buffer, so inside tmux ($TMUX set) the buffers holding it are deleted with tmux's own commands.
 Their content comes back on tmux's stdout and is compared by hash (the App keeps only the hash);
-only buffer names ever go on a command line.
+only buffer names ever go on a command line, and tmux runs without the token in its environment
+(a tmux client hands its environment to the tmux server, which outlives the TUI).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
+from tui.credentials import TOKEN_ENV
 from tui.ownenv import users_environment
 
 CLEARED = " "
@@ -31,9 +33,9 @@ def fingerprint(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
-def _tmux(tmux: str, *args: str) -> bytes:
+def _tmux(tmux: str, env: Mapping[str, str], *args: str) -> bytes:
     return subprocess.run([tmux, *args], capture_output=True, check=True, timeout=TMUX_TIMEOUT,
-                          stdin=subprocess.DEVNULL, env=users_environment()).stdout  # nothing of ours
+                          stdin=subprocess.DEVNULL, env=env).stdout
 
 
 def delete_tmux_copies(copied: bytes, environ: Mapping[str, str] = os.environ) -> int:
@@ -43,15 +45,16 @@ def delete_tmux_copies(copied: bytes, environ: Mapping[str, str] = os.environ) -
     tmux = shutil.which("tmux")
     if not environ.get("TMUX") or tmux is None:
         return 0
+    env = {name: value for name, value in users_environment(environ).items() if name != TOKEN_ENV}  # nothing of ours
     try:
-        names = _tmux(tmux, "list-buffers", "-F", "#{buffer_name}").decode().split()
+        names = _tmux(tmux, env, "list-buffers", "-F", "#{buffer_name}").decode().split()
     except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
         return 0
     deleted = 0
     for name in names:
         try:
-            if hashlib.sha256(_tmux(tmux, "show-buffer", "-b", name)).digest() == copied:
-                _tmux(tmux, "delete-buffer", "-b", name)
+            if hashlib.sha256(_tmux(tmux, env, "show-buffer", "-b", name)).digest() == copied:
+                _tmux(tmux, env, "delete-buffer", "-b", name)
                 deleted += 1
         except (OSError, subprocess.SubprocessError):
             continue  # gone meanwhile, or tmux refused: the others still get their turn

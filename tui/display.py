@@ -10,12 +10,11 @@ which spell those characters out visibly, e.g. ESC as `\\x1b`.
 
 from __future__ import annotations
 
-import unicodedata
-
 from rich.cells import cell_len
 from rich.text import Text
 
 from shared.wording import plural  # noqa: F401 - re-exported: the client half takes it from here with the rest
+from tui.plain import escape as _escape, is_unsafe as _is_unsafe, spelled_out
 
 
 MASK = "••••••••"
@@ -23,25 +22,6 @@ MASK = "••••••••"
 
 ESCAPE_STYLE = "reverse"
 """Escaped characters stand out, so `\\x1b` sent by someone can't pass for four typed ones."""
-
-# Categories spelled out: controls (C0, DEL, C1), format characters (bidi overrides and
-# isolates, zero-width joiners, BOM), surrogates, and the Unicode line/paragraph separators.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
-def _escape(ch: str) -> str:
-    code = ord(ch)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def _is_unsafe(ch: str, multiline: bool) -> bool:
-    if multiline and ch in "\n\t":
-        return False
-    return unicodedata.category(ch) in _UNSAFE_CATEGORIES
 
 
 def safe_text(value: object, *, multiline: bool = False, style: str = "") -> Text:
@@ -92,7 +72,7 @@ def safe_str(value: object, *, multiline: bool = False) -> str:
 
     For APIs that take a string: pass it on with markup disabled.
     """
-    return "".join(_escape(ch) if _is_unsafe(ch, multiline) else ch for ch in str(value))
+    return spelled_out(value, multiline=multiline)
 
 
 def visible_chars(value: str) -> str:

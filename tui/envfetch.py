@@ -17,6 +17,7 @@ from urllib.parse import quote
 from tui.envpolicy import refused
 from tui.exitstatus import TEMPORARY_HTTP
 from tui.ownenv import users_environment
+from tui.plain import spelled_out
 from tui.retry import BUDGET_VAR, Retrier, seconds_after
 from tui.settings import not_found_message
 from tui.startcheck import check_start
@@ -121,7 +122,7 @@ def exchange(url: str, token: str, method: str, path: str, body: dict | None = N
                           seconds_after(response.getheader("Retry-After")))
     try:
         payload = json.loads(answer)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth, which no reply of ours is
         raise RunError(f"the server answered HTTP {response.status} with no JSON") from None
     if not isinstance(payload, dict):
         raise RunError(f"the server answered HTTP {response.status} with no JSON object")
@@ -141,7 +142,7 @@ def server_message(body: bytes) -> str | None:
     """The `error.message` of an error body, if it is one."""
     try:
         error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     message = error.get("message") if isinstance(error, dict) else None
     return message if isinstance(message, str) else None
@@ -186,7 +187,7 @@ def retrying(attempt: Callable[[], T], retrier: Retrier | None) -> T:
                 raise
             if not told:
                 told = True
-                print(f"sitesecrets run: {error}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
+                print(f"sitesecrets run: {spelled_out(error)}; trying again for up to {retrier.budget:g} s ({BUDGET_VAR})",
                       file=sys.stderr)
 
 
@@ -251,7 +252,7 @@ def child_environment(inherited: dict[str, str], secrets: dict[str, str], verbos
     env = {k: v for k, v in users_environment(inherited).items() if k not in TOKEN_VARS}
     for name in sorted(secrets):
         if verbose and name in env:
-            print(f"sitesecrets run: secret {name} overrides an inherited variable", file=sys.stderr)
+            print(f"sitesecrets run: secret {spelled_out(name)} overrides an inherited variable", file=sys.stderr)
         env[name] = secrets[name]
     return env
 

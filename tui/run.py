@@ -22,6 +22,7 @@ from tui.credentials import NO_TOKEN, CredentialsError, Resolved, resolve, token
 from tui.envfetch import RunError, Server, Unavailable, child_environment, fetch_env, prepare, record_load, token_site
 from tui.exitstatus import REFUSED, TEMPORARY, USAGE
 from tui.nodump import forbid_dumping
+from tui.plain import spelled_out
 from tui.retry import Retrier, budget_from_environment
 from tui.settings import DEFAULT_SITE, EMPTY_SITE, default_url, named_site, site_for_token
 from tui.startcheck import CannotStart, failed_start_status, resolve_command
@@ -135,7 +136,7 @@ def main(argv: list[str]) -> int:
         options, command = split_command(argv)
     except RunError as error:
         build_parser().print_usage(sys.stderr)
-        print(f"sitesecrets run: {error}", file=sys.stderr)
+        print(f"sitesecrets run: {spelled_out(error)}", file=sys.stderr)
         return USAGE
     parser = build_parser()
     args = parser.parse_args(options)
@@ -178,10 +179,10 @@ def main(argv: list[str]) -> int:
         if first.versions is not None:
             record_load(server, first.versions, Retrier(retry_seconds))
     except CannotStart as error:
-        print(f"sitesecrets run: {error}", file=sys.stderr)
+        print(f"sitesecrets run: {spelled_out(error)}", file=sys.stderr)
         return error.status
     except (RunError, ValueError) as error:
-        print(f"sitesecrets run: {error}; {command[0]} was not started", file=sys.stderr)
+        print(f"sitesecrets run: {spelled_out(error)}; {spelled_out(command[0])} was not started", file=sys.stderr)
         return USAGE if isinstance(error, UsageProblem) else TEMPORARY if isinstance(error, Unavailable) else REFUSED
     # The load is recorded and exec may still fail: the file replaced since the check, a format
     # only the kernel judges (ENOEXEC), a `noexec` mount or a busy text file. The window is that
@@ -191,7 +192,7 @@ def main(argv: list[str]) -> int:
     try:
         os.execve(first.program, command, first.env)  # the file check_start found, not a second PATH search
     except OSError as error:
-        print(f"sitesecrets run: cannot start {command[0]}: {error.strerror}", file=sys.stderr)
+        print(f"sitesecrets run: cannot start {spelled_out(command[0])}: {error.strerror}", file=sys.stderr)
         return failed_start_status(error)
     return 0  # not reached: exec replaced this process
 

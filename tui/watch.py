@@ -45,6 +45,7 @@ from dataclasses import dataclass, replace
 
 from tui.credentials import TokenSource
 from tui.envfetch import Prepared, RunError, Server, prepare, record_load
+from tui.plain import spelled_out
 from tui.processes import GroupKeeper, become_subreaper, die_with_this_process, group_alive, reap_orphans
 from tui.retry import Retrier
 from tui.startcheck import CannotStart, failed_start_status
@@ -343,7 +344,7 @@ def tell(sentence: str) -> None:
     """One line on stderr. Its reader may have gone (`run --watch ... 2>&1 | logger`, the logger
     dead): the line is lost then, but the supervisor must not end over it and leave CMD alone."""
     try:
-        print(f"sitesecrets run: {sentence}", file=sys.stderr, flush=True)
+        print(f"sitesecrets run: {spelled_out(sentence)}", file=sys.stderr, flush=True)
     except OSError:  # and from now on nothing written to stderr (--verbose's lines too) can fail
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
 

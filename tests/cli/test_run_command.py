@@ -294,7 +294,9 @@ def test_an_app_value_standing_in_for_a_missing_site_value_is_enough(live):
     (b"garbage\r\n\r\n", 1), (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 1),
     (b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', 1),
     (b"", 75),  # the connection closed without an answer: a server going down, worth trying again
-])
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 1),  # nested past the parser's depth
+    (b"HTTP/1.1 503 No\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 75),
+], ids=["not-http", "not-an-object", "not-our-error", "closed", "too-deep", "too-deep-error"])
 def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer, status):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -315,3 +317,42 @@ def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, an
     assert result.returncode == status
     assert "not started" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+def answer_with(body: dict, status: str) -> bytes:
+    data = json.dumps(body).encode()
+    return f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data
+
+
+HOSTILE = "no\x1b]52;c;aGk=\x07 \x1b[2J\u202eexe.txt\x9b31m"
+
+
+@pytest.mark.parametrize("answer", [
+    answer_with({"error": {"code": "forbidden", "message": HOSTILE}}, "403 Forbidden"),
+    answer_with({"error": {"code": "not_found", "message": HOSTILE, "details": {"resource": "site"}}}, "404 Not Found"),
+    answer_with({"error": {"code": "database_unavailable", "message": HOSTILE}}, "503 Service Unavailable"),
+])
+def test_what_answers_at_the_url_cannot_drive_the_terminal_through_run_s_error_line(tmp_path, answer):
+    """Whatever answers (a proxy, a wrong URL, a server not ours) is untrusted text: its message
+    reaches stderr with escapes, OSC and CSI sequences and bidi marks spelled out, as every other
+    command shows a server's message."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer_once() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer)
+
+        thread = threading.Thread(target=answer_once, daemon=True)
+        thread.start()
+        marker, cmd = marker_cmd(tmp_path)
+        env = base_env(SITESECRETS_URL=f"http://127.0.0.1:{listener.getsockname()[1]}", SITESECRETS_TOKEN="ss_token",
+                       SITESECRETS_RETRY_SECONDS="0")
+        result = run_text([sys.executable, "-m", "tui.cli", "run", "--service", "api", "--site", "s", "--", *cmd], env=env)
+        thread.join(timeout=10)
+    assert "not started" in result.stderr and not marker.exists()
+    assert "\\x1b]52;c;aGk=\\x07 \\x1b[2J\\u202eexe.txt\\x9b31m" in result.stderr
+    assert not any(ch in result.stderr for ch in "\x1b\x07\u202e\x9b")

@@ -718,3 +718,13 @@ def test_a_watch_answered_503_waits_the_retry_after_within_a_bound(live, watched
         front.close()
     assert slept == [waited] and asked == 1
     assert [type(event) for event in put] == [watchfetch.Unreachable]
+
+
+def test_what_the_supervisor_tells_stderr_drives_no_terminal(capsys):
+    # its sentences carry what the server (or whatever answers at the URL) said
+    from tui.watch import tell
+
+    tell("the server cannot serve just now (\x1b]52;c;aGk=\x07\u202ex\x9b2J); api keeps running, trying again")
+    err = capsys.readouterr().err
+    assert "\\x1b]52;c;aGk=\\x07\\u202ex\\x9b2J" in err
+    assert not any(ch in err for ch in "\x1b\x07\u202e\x9b")

@@ -105,3 +105,16 @@ def test_token_create_refuses_a_name_with_control_or_bidi_characters(live: Live,
     assert "/name" in result.stderr and "control" in result.stderr
     assert not ACTIVE.search(result.stderr)
     assert len(live.ok("GET", "/v1/tokens")["items"]) == before
+
+
+@pytest.mark.parametrize("command", [("get", "NONASCII"), ("export",)], ids=["get", "export"])
+def test_piped_values_are_utf8_whatever_the_locales_encoding(live: Live, cli, site, command):
+    """A locale whose encoding cannot hold a character of the value (ISO-8859-1, ASCII) must not
+    end the command in a traceback that names the character and its position: values are written
+    as the UTF-8 they are stored as, as `set` reads them."""
+    value = "pass-wörd-€-🔑"
+    live.put_secret(site, "NONASCII", value)
+    result = cli(*command, site=site, env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "\\u20ac" not in result.stderr and "position" not in result.stderr
+    assert value in result.stdout

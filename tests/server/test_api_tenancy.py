@@ -3,6 +3,7 @@ limits, audit log or access (docs/API.md, "Tenancy")."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -117,6 +118,27 @@ def test_the_access_log_keeps_only_a_bounded_prefix_of_a_path(app, capsys) -> No
         server.shutdown()
         thread.join()
     assert len(logged) < 400 and "more characters" in logged
+
+
+@pytest.mark.parametrize("pasted", ["ss%5F", "%73s_", "%73%73%5f"], ids=["underscore", "first-s", "prefix"])
+def test_the_access_log_masks_a_token_pasted_into_a_path_percent_encoded(app, capsys, pasted) -> None:
+    # the audit event and the error name the decoded path, which is masked; the access line keeps
+    # the request target as sent, so a token's percent-encoded form must be masked there too
+    body = "Ab0-_" * 8 + "xyz"
+    server = WSGIServer(app, "127.0.0.1", 0, access_log=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as conn:  # sent as is: no client normalises it
+            conn.sendall(f"DELETE /v1/tokens/{pasted}{body} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+            while conn.recv(65536):
+                pass
+        logged = wait_for_output(capsys, " 401")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert body not in logged and body[:24] not in logged and "/v1/tokens/ss_***" in logged
 
 
 def wait_for_output(capsys, text: str, ceiling: float = 30.0) -> str:

@@ -33,3 +33,17 @@ def test_tmux_started_for_the_clipboard_sees_pydantic_plugins_as_the_user_left_t
         env["PYDANTIC_DISABLE_PLUGINS"] = users
     subprocess.run([sys.executable, "-c", DROP_A_COPY], cwd=REPO, env=env, check=True, timeout=60)
     assert json.loads(seen.read_text()).get("PYDANTIC_DISABLE_PLUGINS") == users
+
+
+def test_tmux_started_for_the_clipboard_gets_no_token(tmp_path):
+    # tmux needs none, and a tmux client hands its environment to the tmux server, which outlives the TUI
+    seen = tmp_path / "tmux-environment.json"
+    fake = tmp_path / "bin" / "tmux"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport json, os\nopen({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))\n")
+    fake.chmod(0o700)
+    env = {"PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}", "TMUX": "/tmp/tmux-0/default,1,0",
+           "HOME": str(tmp_path), "SITESECRETS_TOKEN": "ss_" + "t" * 43}
+    subprocess.run([sys.executable, "-c", DROP_A_COPY], cwd=REPO, env=env, check=True, timeout=60)
+    tmux_env = json.loads(seen.read_text())
+    assert "SITESECRETS_TOKEN" not in tmux_env and tmux_env["TMUX"] == "/tmp/tmux-0/default,1,0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input, Select
 
 from shared.models import SecretCreate, SecretTypeCreate
@@ -115,3 +116,19 @@ async def test_a_type_says_how_many_secrets_use_it_in_words(started, admin, site
         await show_tab(pilot, "types")
         await wait_until(pilot, lambda: "Plain (plain), used by" in screen_text(app), message="type shown")
         assert "Plain (plain), used by 1 secret " in screen_text(app)
+
+
+@pytest.mark.parametrize(("schema", "why"), [
+    ('{"maximum": ' + "9" * 5000 + "}", "digits"),
+    ('{"enum": ' + "[" * 100_000, "deeply"),
+    ('{"not": ' * 600 + "{}" + "}" * 600, "deeply"),
+], ids=["long-number", "deep-json", "deep-schema"])
+async def test_a_schema_the_checks_cannot_take_is_a_sentence_not_a_crash(started, admin, site, schema, why):
+    async with started() as (app, pilot):
+        await _types_tab(pilot)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, TypeFormDialog))
+        form = app.screen
+        form.query_one("#schema").text = schema
+        await wait_until(pilot, lambda: why in str(form.query_one("#schema-error").render()), message="the reason")
+        assert app.is_running and isinstance(app.screen, TypeFormDialog)

@@ -179,3 +179,15 @@ async def test_a_reveal_answered_after_the_history_opened_is_not_shown_under_it(
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is main, message="history closed")
         assert "s3cr3t-value" not in screen_text(app)
+
+
+async def test_a_typed_value_nested_as_deep_as_the_server_takes_is_shown_as_stored(started, admin, site):
+    """The server parses a typed value near the bottom of its stack; the TUI renders it far deeper,
+    where the same nesting is past Python's recursion limit: shown as stored, not a crash."""
+    deep = "[" * 950 + "]" * 950
+    admin.create_type(site, SecretTypeCreate(key="any", name="Anything", schema={}))
+    admin.create_secret(site, None, SecretCreate(name="DEEP", type="any", value=deep))
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "[[[[[[[[" in screen_text(app), message="value shown")
+        assert app.is_running

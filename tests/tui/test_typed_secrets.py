@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from textual.widgets import Checkbox, Input, Select
 
 from shared.models import SecretTypeCreate
@@ -118,3 +120,19 @@ async def test_raw_json_editor_checks_json_live(started, admin, site):
         form.query_one("#raw").text = '{"host": '
         await wait_until(pilot, lambda: "not valid JSON" in str(form.query_one("#raw-error").render()),
                          message="live JSON check")
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ('{"host": "h", "port": ' + "1" * 5000 + "}", "digits"),
+    ('{"host": ' + "[" * 100_000, "deeply"),
+], ids=["long-number", "deep"])
+async def test_raw_json_the_parser_cannot_take_is_a_sentence_not_a_crash(started, admin, site, text, why):
+    async with started() as (app, pilot):
+        form = await _open_typed_form(pilot, admin, site)
+        await pilot.press("ctrl+r")
+        form.query_one("#raw").text = text
+        await wait_until(pilot, lambda: why in str(form.query_one("#raw-error").render()), message="the reason")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, SecretFormDialog)
+    assert [s.name for s in admin.list_secrets(site)] == []

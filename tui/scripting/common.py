@@ -236,13 +236,24 @@ def write_values(text: str, raw: bool) -> None:
     from tui.display import safe_str
 
     if raw or not sys.stdout.isatty():
-        sys.stdout.write(text)
+        _write_bytes(text.encode("utf-8"))
         return
     shown = safe_str(text, multiline=True)
-    sys.stdout.write(shown)
-    if shown != text:
+    encoding = sys.stdout.encoding or "utf-8"
+    data = shown.encode(encoding, "backslashreplace")  # what the terminal's encoding cannot show, as \u20ac
+    _write_bytes(data)
+    if shown != text or data.decode(encoding) != shown:
         sys.stdout.flush()  # the note must come after the value, not in the middle of it
         print("sitesecrets: control characters are shown escaped; pass --raw for the exact value", file=sys.stderr)
+
+
+def _write_bytes(data: bytes) -> None:
+    """`data` to stdout after whatever text is already buffered for it. Values go out as bytes:
+    piped, as the UTF-8 they are stored in (and `set` reads), whatever the locale's encoding says;
+    written as text, a character that encoding lacks ended the command in a traceback naming that
+    character and where it stands in the value."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
 
 
 def stdout_gone() -> None:

@@ -26,6 +26,7 @@ from tui.rotation import rotation_days_problem
 from tui.ui.keys import CANCEL, SAVE, Key, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
+from tui import jsontext
 from tui.display import safe_str, safe_text
 from tui.ui.widgets.field import Field
 from tui.ui.widgets.field_error import FieldError
@@ -177,7 +178,7 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         raw = self.query_one("#raw", TextArea)
         try:
             if self.raw_mode:
-                form.set_value(json.loads(raw.text or "{}"))
+                form.set_value(jsontext.parse(raw.text or "{}"))
             else:
                 raw.text = json.dumps(form.value(), indent=2, ensure_ascii=False)
         except ValueError:
@@ -244,9 +245,9 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
         raw = self.query_one("#raw", TextArea).text
         if not raw.strip():
             return None
-        if _json_problem(raw) or not isinstance(json.loads(raw), dict):
+        if _json_problem(raw) or not isinstance(fields := jsontext.parse(raw), dict):
             raise ValueError("The fields to change must be a JSON object.")
-        return json.loads(raw) or None
+        return fields or None
 
     def _value(self) -> str | None:
         """The value to send, or None when editing and nothing was entered (keep the old one)."""
@@ -355,10 +356,4 @@ class SecretFormDialog(FormActions, ModalScreen[Secret | None]):
 
 
 def _json_problem(text: str) -> str:
-    if not text.strip():
-        return ""
-    try:
-        json.loads(text)
-    except ValueError as error:
-        return f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-    return ""
+    return jsontext.problem(text)

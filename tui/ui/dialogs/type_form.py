@@ -20,6 +20,7 @@ from shared.models import SecretType, SecretTypeCreate, SecretTypeUpdate
 from tui.ui.keys import CANCEL, SAVE, bindings
 from tui.ui.dialogs.form import FormActions
 from tui.client import ApiError, build
+from tui import jsontext
 from tui.display import json_text, safe_str, safe_text
 from tui.sitedata import secret_names
 from tui.ui.widgets.field import Field
@@ -30,9 +31,9 @@ from tui.ui.widgets.safe_input import SafeInput
 def schema_problem(text: str) -> str:
     """Why `text` is not a usable JSON Schema, or "" when it is."""
     try:
-        schema = json.loads(text)
-    except ValueError as error:
-        return f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        schema = jsontext.parse(text)
+    except jsontext.NotJson as error:
+        return str(error)
     if not isinstance(schema, dict):
         return "a schema must be a JSON object"
     from jsonschema import SchemaError, validators
@@ -42,6 +43,8 @@ def schema_problem(text: str) -> str:
     except SchemaError as error:
         where = "/" + "/".join(str(part) for part in error.path) if error.path else "the schema"
         return f"not a valid JSON Schema at {where}: {error.message}"
+    except RecursionError:  # several frames per level: a schema that parses may still nest too deeply to check
+        return "the schema nests too deeply to check"
     return ""
 
 

@@ -25,8 +25,8 @@ def pretty_value(value: str, typed: bool) -> str:
     if typed:
         try:
             return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass
+        except (ValueError, RecursionError):  # RecursionError: nested as deep as the server's parser takes,
+            pass  # which is past ours here, many frames deeper in a render
     return value
 
 
