@@ -62,7 +62,7 @@ def test_a_unix_url_must_name_an_absolute_path(url):
 def test_the_tui_opens_on_a_unix_socket_url(secrets_server, monkeypatch):
     seen = {}
 
-    def fake_run_tui(client: SiteSecretsClient, settings: Settings) -> int:
+    def fake_run_tui(client: SiteSecretsClient, settings: Settings, learnt=None) -> int:
         seen["role"] = client.whoami().role.value
         return 0
 
