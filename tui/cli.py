@@ -16,6 +16,7 @@ from typing import Callable
 from tui.settings import Settings, default_site_hint, default_url, named_site, not_found_message, opening_site
 from tui.siteoption import BEFORE, SiteOptionError, place_site_before_command
 from tui.uioptions import add_ui_options, place_ui_options_before_command
+from tui.urls import proxy_option
 
 
 def default_data_dir() -> Path:
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "--token-file or SITESECRETS_TOKEN")
     parser.add_argument("--insecure", action="store_true",
                         help="allow sending the token over plain http to another host")
-    parser.add_argument("--proxy", default=os.environ.get("SITESECRETS_PROXY"), metavar="URL",
+    parser.add_argument("--proxy", type=proxy_option, metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); "
                              "HTTP_PROXY and the like are ignored")
     add_ui_options(parser, before_command=True, site_dest=BEFORE)  # also `local`'s (`tui.uioptions`)
@@ -152,7 +153,7 @@ def run_remote(args: argparse.Namespace) -> int:
     if not token:
         raise SystemExit(f"sitesecrets: {NO_TOKEN}.")
     try:
-        client = SiteSecretsClient(args.url, token, insecure=args.insecure, proxy=args.proxy)
+        client = SiteSecretsClient(args.url, token, insecure=args.insecure, proxy=args.proxy or os.environ.get("SITESECRETS_PROXY"))
     except ValueError as error:  # includes InsecureTransportError
         raise SystemExit(f"sitesecrets: {error}") from None
     try:

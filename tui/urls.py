@@ -68,6 +68,32 @@ def check_url(url: str, *, insecure: bool = False) -> str:
     return url.rstrip("/")
 
 
+PROXY_PASSWORD_ON_COMMAND_LINE = ("a proxy password on the command line is visible to every user of this host; "
+                                  "put the proxy URL in SITESECRETS_PROXY instead")
+
+
+def proxy_option(text: str) -> str:
+    """--proxy's value, as argparse's `type`: refused when it holds a password, which the process
+    list would show to every user of the host (SITESECRETS_PROXY may hold one). The message
+    never repeats the URL."""
+    import argparse
+
+    userinfo = text.rpartition("@")[0].rpartition("//")[2]
+    if ":" in userinfo:  # read as urlsplit does, which a malformed host would make raise
+        raise argparse.ArgumentTypeError(PROXY_PASSWORD_ON_COMMAND_LINE)
+    return text
+
+
+def without_password(url: str) -> str:
+    """`url` with the password of its user info, if any, as `***`: for a message quoting it."""
+    if "@" not in url:
+        return url
+    head, at, rest = url.rpartition("@")
+    scheme, sep, userinfo = head.rpartition("//")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{':***' if colon else ''}{at}{rest}"
+
+
 def check_proxy(proxy: str, server_url: str, *, insecure: bool = False) -> str:
     """The proxy URL, checked by the rule the server URL obeys: no token in clear off this machine.
 
@@ -76,7 +102,7 @@ def check_proxy(proxy: str, server_url: str, *, insecure: bool = False) -> str:
     """
     parts = urlsplit(proxy)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{proxy!r} is not a proxy URL such as http://127.0.0.1:3128")
+        raise ValueError(f"{without_password(proxy)!r} is not a proxy URL such as http://127.0.0.1:3128")
     if unix_socket_path(server_url) is not None:
         raise ValueError("a proxy cannot reach a unix socket; drop --proxy or use the server's https URL")
     clear = parts.scheme == "http" and urlsplit(server_url).scheme == "http"

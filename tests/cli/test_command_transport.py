@@ -136,6 +136,29 @@ def test_a_plain_http_proxy_off_this_machine_is_refused_before_anything_is_sent(
     assert "proxy proxy.example" in result.stderr and "--insecure" in result.stderr
 
 
+def test_a_proxy_password_on_the_command_line_is_refused_without_being_repeated(tcp, cli):
+    result = cli("ls", "--proxy", "http://me:hunter2@127.0.0.1:3128", site="default", url=tcp.url, token=tcp.admin_token)
+    assert result.returncode == 2
+    assert "SITESECRETS_PROXY" in result.stderr and "hunter2" not in result.stderr
+
+
+def test_a_proxy_password_in_sitesecrets_proxy_is_used(tcp, cli):
+    proxy = RecordingProxy(tcp.url)
+    try:
+        with_password = proxy.url.replace("http://", "http://me:hunter2@")
+        result = cli("ls", "--json", site="default", url=tcp.url, token=tcp.admin_token, env={"SITESECRETS_PROXY": with_password})
+    finally:
+        proxy.close()
+    assert result.returncode == 0, result.stderr
+    assert proxy.requests == [("GET", f"{tcp.url}/v1/sites/default/secrets", 0)]
+
+
+def test_a_proxy_url_refused_for_its_scheme_is_quoted_without_its_password(tcp, cli):
+    result = cli("ls", site="default", url=tcp.url, token=tcp.admin_token, env={"SITESECRETS_PROXY": "ftp://me:hunter2@proxy.example"})
+    assert result.returncode == 2
+    assert "not a proxy URL" in result.stderr and "hunter2" not in result.stderr
+
+
 # --- certificates --------------------------------------------------------------------------------
 
 def test_a_command_names_a_self_signed_certificate(cli, tmp_path: Path):

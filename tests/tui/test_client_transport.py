@@ -163,6 +163,16 @@ def test_a_bad_proxy_url_is_refused():
         SiteSecretsClient("http://127.0.0.1:8716", "t", proxy="socks5://127.0.0.1:1080")
 
 
+def test_the_tuis_proxy_option_refuses_a_password_without_repeating_it(capsys):
+    from tui import cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.parse_args(["--proxy", "http://me:hunter2@127.0.0.1:3128"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "SITESECRETS_PROXY" in err and "hunter2" not in err
+
+
 # --- the plain-http notice -----------------------------------------------------------------------
 
 async def test_the_tui_notes_once_that_plain_http_to_loopback_could_be_anyone(tcp_server):

@@ -17,6 +17,7 @@ from tui.exitstatus import OK as EXIT_OK, REFUSED as EXIT_REFUSED, TEMPORARY as 
 from tui.exitstatus import for_http_status
 from tui.retry import BUDGET_VAR, budget_from_environment
 from tui.settings import not_found_message
+from tui.urls import proxy_option
 
 
 class UsageError(Exception):
@@ -38,7 +39,7 @@ def connection_options(*, site: bool = True) -> argparse.ArgumentParser:
                         help="API token; visible to every user of the host, prefer `sitesecrets login`")
     parent.add_argument("--insecure", action="store_true", default=argparse.SUPPRESS,
                         help="allow the token over plain http to another host")
-    parent.add_argument("--proxy", default=argparse.SUPPRESS, metavar="URL",
+    parent.add_argument("--proxy", default=argparse.SUPPRESS, type=proxy_option, metavar="URL",
                         help="send requests through this proxy (env SITESECRETS_PROXY); HTTP_PROXY is ignored")
     if site:
         parent.set_defaults(site_dest="site")  # where a --site before the command goes (`tui.siteoption`)
