@@ -267,6 +267,8 @@ def _method_named(method: str) -> str:
 def _forbidden_message(principal: Principal, route: Route) -> str:
     if principal.role is Role.admin and route.permission is Permission.operator:
         return "only the operator's admin token (bound to no site) may do this"
+    if principal.role is Role.service:  # say what it is for: `run --service` with another name lands here
+        return f"a service token may only fetch and record the environment of its own service, {principal.service!r}"
     role = principal.role.value
     return f"{'an' if role[0] in 'aeiou' else 'a'} {role} token may not do this"
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ValidationError
 
+from shared.fielderrors import field_errors
 from shared.limits import MAX_REQUEST_BYTES
 from shared.models import ERROR_STATUS, ErrorBody, ErrorCode, ErrorDetail
 
@@ -99,12 +100,9 @@ def pointer(location: Iterable[Any]) -> str:
 
 def from_validation_error(error: ValidationError) -> ApiError:
     """A 422 listing each problem by JSON Pointer; pydantic's input values are left out on purpose."""
-    errors = []
-    for item in error.errors(include_input=False, include_url=False, include_context=False):
-        if item["type"] == "json_invalid":
-            return ApiError(ErrorCode.invalid_json, "the request body is not valid JSON")
-        errors.append({"path": pointer(item["loc"]), "message": item["msg"]})
-    return validation_error(errors)
+    if any(item["type"] == "json_invalid" for item in error.errors(include_input=False, include_url=False)):
+        return ApiError(ErrorCode.invalid_json, "the request body is not valid JSON")
+    return validation_error(field_errors(error))  # as the client spells its own check of the same model
 
 
 @dataclass

@@ -126,9 +126,15 @@ def value_problems(schema: dict[str, Any], value: str, budget: validation.Budget
         raise  # past the budget: `schema_problems` says so; not a $ref that does not resolve
     except Exception:
         return [{"path": "", "message": "the value could not be checked against its type's schema"}]
-    problems = []
+    problems: list[dict[str, str]] = []
+    said: set[tuple[str, str]] = set()
+    # jsonschema reports `required` once per missing property, and `_describe` names every missing
+    # one from each report: three missing fields were listed three times each.
     for error in sorted(found, key=lambda e: list(map(str, e.absolute_path))):
-        problems.extend(_describe(error))
+        for problem in _describe(error):
+            if (problem["path"], problem["message"]) not in said:
+                said.add((problem["path"], problem["message"]))
+                problems.append(problem)
     return problems
 
 

@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
+from shared.limits import PATTERN_RULES
+
 
 def pointer(location: Iterable[Any]) -> str:
     """A JSON Pointer (RFC 6901) for a pydantic or jsonschema location."""
@@ -19,6 +21,18 @@ def pointer(location: Iterable[Any]) -> str:
 
 
 def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """`[{"path", "message"}]` for each problem pydantic found; its input values are left out on purpose."""
-    return [{"path": pointer(item["loc"]), "message": item["msg"]}
-            for item in error.errors(include_input=False, include_url=False, include_context=False)]
+    """`[{"path", "message"}]` for each problem pydantic found; its input values are left out on
+    purpose. A name that breaks its pattern is told the rule in words (`PATTERN_RULES`), not
+    pydantic's "String should match pattern '^[a-z0-9][a-z0-9-]{0,62}$'"; our validators' refusals
+    without pydantic's "Value error, "."""
+    return [{"path": pointer(item["loc"]), "message": _message(item)}
+            for item in error.errors(include_input=False, include_url=False)]
+
+
+def _message(item: Any) -> str:
+    context = item.get("ctx") or {}
+    if item["type"] == "string_pattern_mismatch":
+        return PATTERN_RULES.get(context.get("pattern"), item["msg"])
+    if item["type"] == "value_error" and "error" in context:  # our own rule's words, without "Value error, "
+        return str(context["error"])
+    return item["msg"]

@@ -18,6 +18,12 @@ TYPE_KEY_PATTERN = r"^[a-z][a-z0-9_-]{0,63}$"
 TOKEN_ID_PATTERN = r"^tok_[0-9a-f]{16}$"
 """A token's id (never the token, which starts `ss_`): what `DELETE /v1/tokens/{id}` names."""
 
+SECRET_NAME_RULE = "must start with a letter or underscore and hold only letters, digits and underscores"
+SLUG_RULE = "must be 1 to 63 lowercase letters, digits and '-', starting with a letter or digit"
+TYPE_KEY_RULE = "must start with a lowercase letter, then up to 63 lowercase letters, digits, '_' or '-'"
+PATTERN_RULES = {SECRET_NAME_PATTERN: SECRET_NAME_RULE, SLUG_PATTERN: SLUG_RULE, TYPE_KEY_PATTERN: TYPE_KEY_RULE}
+"""Each name pattern's rule in words: what a refusal says, never the regular expression."""
+
 MAX_NAME_LENGTH_CEILING = 2048
 """The most an operator may raise a site's `max_name_length` to: no new secret name is longer.
 
@@ -109,14 +115,14 @@ def secret_name_problem(name: str, max_length: int = DEFAULT_LIMITS.max_name_len
     if len(name) > max_length:
         return f"must be at most {max_length} characters (it has {len(name)})"
     if not _SECRET_NAME.fullmatch(name):
-        return "must start with a letter or underscore and hold only letters, digits and underscores"
+        return SECRET_NAME_RULE
     return None
 
 
 def type_key_problem(key: str) -> str | None:
     """Why `key` cannot be a secret type key, or None when it can."""
     if not _TYPE_KEY.fullmatch(key):
-        return "must start with a lowercase letter, then up to 63 lowercase letters, digits, '_' or '-'"
+        return TYPE_KEY_RULE
     return None
 
 

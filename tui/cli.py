@@ -89,6 +89,10 @@ def connect(client, settings: Settings, learnt: Callable[[str | None], None] | N
         identity = client.whoami()
         if learnt is not None:
             learnt(identity.site)
+        if identity.role.value == "service":  # it may fetch its service's environment, nothing a tab shows
+            raise CannotOpen(f"this is the service token of service {identity.service!r}, which only gives that "
+                             f"service its secrets (`sitesecrets run --service {identity.service} -- CMD`); "
+                             "open the TUI with an admin, editor or viewer token.", REFUSED)
         site = opening_site(settings.site, identity.site)
         client.get_site(site)
         return identity, site

@@ -424,13 +424,16 @@ class SiteSecretsClient:
     def revoke_token(self, token_id: str) -> None:
         self.request("DELETE", f"/v1/tokens/{_seg(token_id)}", None)
 
-    def audit(self, site: str, *, limit: int = 50, before: str | None = None, **filters: str) -> AuditPage:
-        """One page of the site's audit log, newest first; `filters` are action, actor, target."""
+    def audit(self, site: str | None, *, limit: int = 50, before: str | None = None, **filters: str) -> AuditPage:
+        """One page of the site's audit log, newest first; `filters` are action, actor, target.
+        `site` None: the operator's whole log, every site's events (deleted sites' included) and
+        those of no site."""
         params: dict[str, Any] = {"limit": limit}
         if before:
             params["before"] = before
         params.update({key: value for key, value in filters.items() if value})
-        return self.request("GET", f"{scope_path(site, None)}/audit", AuditPage, params=params)
+        path = "/v1/audit" if site is None else f"{scope_path(site, None)}/audit"
+        return self.request("GET", path, AuditPage, params=params)
 
     def verify_audit(self, site: str) -> AuditVerification:
         """Have the server walk the site's audit hash chain (reads the whole log: on demand only).

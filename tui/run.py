@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--service", required=True, help="the service whose bound secrets CMD receives")
     parser.add_argument("--site", help="the service's site (env SITESECRETS_SITE; default: the token's own site)")
-    parser.add_argument("--url", default=default_url())
+    parser.add_argument("--url", default=default_url(), help="server URL (env SITESECRETS_URL)")
     parser.add_argument("--token-file", metavar="PATH", help="read the service token from PATH (mode 0600)")
     parser.add_argument("--token", help="a service token; visible to every user of the host, prefer --token-file, "
                                         "SITESECRETS_TOKEN or `sitesecrets login`")

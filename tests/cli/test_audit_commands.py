@@ -83,3 +83,31 @@ def test_audit_ls_shows_how_many_attempts_a_coalesced_denial_stands_for(live: Li
                                                                           ["secret.reveal", "viewer"]]
     listed = as_json(cli("audit", "ls", "--json", "--action", "secret.reveal", site=site))
     assert [(e["action"], e["details"].get("repeated")) for e in listed] == [("secret.reveal", 1234), ("secret.reveal", None)]
+
+
+def test_audit_ls_all_sites_shows_the_operators_whole_log_a_deleted_sites_end_included(live: Live, cli, site):
+    """A site deleted with everything in it takes its own log with it; who deleted it, and when, is
+    in the operator's log (`GET /v1/audit`), which the command line did not offer."""
+    live.put_secret(site, "A", "a")
+    assert cli("sites", "rm", site, "--cascade", "--yes").returncode == 0
+    events = as_json(cli("audit", "ls", "--all-sites", "--json", "--action", "site.delete"))
+    assert [(e["site"], e["target"]) for e in events if e["site"] == site] == [(site, f"site:{site}")]
+
+
+def test_audit_ls_all_sites_table_names_each_events_site(live: Live, cli, terminal, site):
+    live.put_secret(site, "A", "a")
+    shown = terminal("audit", "ls", "--all-sites", "--action", "secret.create", site=site)
+    assert shown.returncode == 0, shown.stderr
+    header, *rows = shown.stdout.splitlines()
+    assert "SITE" in header.split()
+    assert any(site in row.split() and "secret:site/A" in row for row in rows)
+
+
+def test_audit_ls_all_sites_with_a_site_is_a_usage_error(cli, site):
+    result = cli("audit", "ls", "--all-sites", "--site", site)
+    assert result.returncode == 2 and "--all-sites" in result.stderr and result.stdout == ""
+
+
+def test_audit_ls_all_sites_by_a_site_admin_is_refused(live: Live, cli, site):
+    result = cli("audit", "ls", "--all-sites", token=live.mint("admin", site))
+    assert result.returncode == 1 and "operator" in result.stderr

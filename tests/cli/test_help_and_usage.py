@@ -89,6 +89,11 @@ def test_unreachable_server_exits_75_with_a_clear_message(cli):
     assert "Traceback" not in result.stderr
 
 
+def test_run_help_says_what_url_is_as_every_command_does(cli):
+    result = cli("run", "--help", url="http://127.0.0.1:9")
+    assert "server URL (env SITESECRETS_URL)" in " ".join(result.stdout.split())
+
+
 def test_run_help_explains_watch_signal_and_grace(cli):
     result = cli("run", "--help", url="http://127.0.0.1:9")
     assert result.returncode == 0, result.stderr

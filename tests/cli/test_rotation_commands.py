@@ -246,3 +246,36 @@ def test_set_of_a_new_value_names_the_services_to_restart(live: Live, cli, site)
     assert "services to restart: billing" in rotated.stderr
     same = cli("set", "API_KEY", input=rotated.stdout.strip(), site=site)  # the value it already holds
     assert same.returncode == 0 and "restart" not in same.stderr
+
+
+# ------------------------------------------------------------------ set --patch: one field of a typed value
+
+def test_set_patch_changes_the_fields_given_and_keeps_the_others(live: Live, cli, site):
+    """Rotating a database password from the shell, without revealing or retyping the rest."""
+    typed_secret(live, site, DB_SCHEMA, {"host": "db", "user": "app", "password": OLD})
+    new = "n" * 40
+    result = cli("set", "DB", "--patch", input=json.dumps({"password": new}), site=site)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(live.reveal(site, "DB")) == {"host": "db", "user": "app", "password": new}
+    assert new not in result.stderr + result.stdout
+
+
+def test_set_patch_that_breaks_the_type_changes_nothing_and_names_the_field(live: Live, cli, site):
+    typed_secret(live, site, DB_SCHEMA, {"host": "db", "user": "app", "password": OLD})
+    result = cli("set", "DB", "--patch", input=json.dumps({"password": "short-secretish"}), site=site)
+    assert result.returncode == 1 and "/password" in result.stderr and "short-secretish" not in result.stderr
+    assert json.loads(live.reveal(site, "DB"))["password"] == OLD
+
+
+@pytest.mark.parametrize("patch", ["not json secretish", "[1, 2]", '"text"'])
+def test_set_patch_that_is_not_a_json_object_is_a_usage_error_without_echoing_it(live: Live, cli, site, patch):
+    typed_secret(live, site, DB_SCHEMA, {"host": "db", "user": "app", "password": OLD})
+    result = cli("set", "DB", "--patch", input=patch, site=site)
+    assert result.returncode == 2 and "JSON object" in result.stderr and "secretish" not in result.stderr
+    assert json.loads(live.reveal(site, "DB"))["password"] == OLD
+
+
+def test_set_patch_of_a_secret_that_does_not_exist_creates_nothing(live: Live, cli, site):
+    result = cli("set", "NOPE", "--patch", input='{"password": "x"}', site=site)
+    assert result.returncode == 1 and "--patch" in result.stderr
+    assert live.secret(site, "NOPE").status_code == 404

@@ -133,6 +133,16 @@ def test_sites_rm_of_a_site_with_secrets_exits_1_and_keeps_it(live: Live, cli, s
     assert live.ok("GET", f"/v1/sites/{site}")["usage"]["secrets"] == 1
 
 
+def test_sites_rm_of_a_site_not_empty_says_in_one_sentence_that_cascade_deletes_it_all(live: Live, cli, site):
+    """The operator who meant it learns the way forward from the refusal, not from --help."""
+    live.put_secret(site, "KEY", "v")
+    result = cli("sites", "rm", site)
+    assert result.returncode == 1
+    [said] = result.stderr.strip().splitlines()
+    assert said == (f"sitesecrets: site '{site}' still holds secrets; nothing was deleted: "
+                    f"`sitesecrets sites rm {site} --cascade` deletes it with everything in it")
+
+
 def test_sites_rm_cascade_needs_yes_when_not_at_a_terminal(live: Live, cli, site):
     live.put_secret(site, "KEY", "v")
     result = cli("sites", "rm", site, "--cascade")

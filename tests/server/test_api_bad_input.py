@@ -181,6 +181,26 @@ def test_slug_names_breaking_the_rules_are_422(api, unchanged, name) -> None:
         assert details["errors"][0]["path"] == "/name"
 
 
+NAME_RULES = {
+    "secret": "must start with a letter or underscore and hold only letters, digits and underscores",
+    "slug": "must be 1 to 63 lowercase letters, digits and '-', starting with a letter or digit",
+    "type key": "must start with a lowercase letter, then up to 63 lowercase letters, digits, '_' or '-'",
+}
+
+
+@pytest.mark.parametrize("path, body, rule", [
+    (SECRETS, {"name": "with space", "value": "v"}, "secret"),
+    ("/v1/sites", {"name": "Upper"}, "slug"),
+    (f"{SITE}/apps", {"name": "Bad App"}, "slug"),
+    (f"{SITE}/services", {"name": "sp ace", "secrets": []}, "slug"),
+    (f"{SITE}/secret-types", {"key": "Upper", "name": "K", "schema": {}}, "type key"),
+], ids=["secret", "site", "app", "service", "type"])
+def test_a_name_breaking_its_rule_is_told_the_rule_in_words_not_a_regular_expression(api, unchanged, path, body, rule):
+    """What `sitesecrets apps create 'Bad App'` and the forms print under the field."""
+    details = expect_error(api.post(path, json=body), 422, "validation_error")
+    assert [e["message"] for e in details["errors"]] == [NAME_RULES[rule]]
+
+
 def test_slug_of_63_characters_is_fine(api) -> None:
     assert api.post("/v1/sites", json={"name": "a" * 63}).status_code == 201
 
@@ -196,6 +216,7 @@ def test_description_too_long_or_with_control_characters_is_422(api, unchanged, 
                                ("PATCH", f"{SECRETS}/EXISTING", {"description": description})):
         details = expect_error(api.request(method, path, json=body), 422, "validation_error")
         assert details["errors"][0]["path"] == "/description"
+        assert not details["errors"][0]["message"].startswith("Value error")  # pydantic's prefix says nothing
 
 
 def test_description_of_1024_characters_with_newlines_is_fine(api) -> None:

@@ -143,7 +143,9 @@ def test_role_may_or_may_not_use_route(route: Route, role: str, world, client, d
         return
     expect_error(response, 403, "forbidden")
     assert response.json()["error"]["message"] in (f"{'an' if role in ('admin', 'editor') else 'a'} {role} token may not do this",
-                                                   "only the operator's admin token (bound to no site) may do this")
+                                                   "only the operator's admin token (bound to no site) may do this",
+                                                   "a service token may only fetch and record the environment of its "
+                                                   "own service, 'worker'")
     denied = audit_rows(data_dir, outcome="denied", action=route.action)
     assert len(denied) == 1 and denied[0]["actor"] == f"{role}-token"
     assert denied[0]["site"] == (path.split("/")[3] if path.startswith("/v1/sites/") else None)
@@ -155,7 +157,11 @@ def test_role_may_or_may_not_use_route(route: Route, role: str, world, client, d
 def test_service_token_may_not_fetch_another_services_environment(world, api, mint, client, data_dir) -> None:
     assert api.post("/v1/sites/default/services", json={"name": "other", "secrets": []}).status_code == 201
     caller = client(mint("service", site="default", service="worker"))
-    expect_error(caller.get("/v1/sites/default/services/other/env"), 403, "forbidden")
+    refused = caller.get("/v1/sites/default/services/other/env")
+    expect_error(refused, 403, "forbidden")
+    # what `sitesecrets run --service other` prints: what the token is for, not only that it is refused
+    assert refused.json()["error"]["message"] == ("a service token may only fetch and record the environment of "
+                                                  "its own service, 'worker'")
     assert caller.get("/v1/sites/default/services/worker/env").json()["env"] == {"BOUND": "value-2"}
     denied = audit_rows(data_dir, outcome="denied")
     assert [(e["action"], e["site"]) for e in denied] == [("service.env", "default")]

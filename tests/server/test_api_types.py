@@ -54,6 +54,7 @@ def test_typed_secret_with_a_valid_value_is_created_and_counted(api, db_type) ->
 
 @pytest.mark.parametrize("value, errors", [
     (json.dumps({"host": "db"}), [{"path": "/port", "message": "is required"}]),
+    (json.dumps({}), [{"path": "/host", "message": "is required"}, {"path": "/port", "message": "is required"}]),
     (json.dumps({"host": "db", "port": "5432"}), [{"path": "/port", "message": "must be of type integer"}]),
     (json.dumps({"host": "db", "port": 70000}), [{"path": "/port", "message": "must be at most 65535"}]),
     (json.dumps({"host": "db", "port": 1, "user": "x"}), [{"path": "/user", "message": "is not a property of this type"}]),

@@ -229,6 +229,24 @@ def test_a_site_token_given_another_site_says_so_in_one_sentence_and_opens_nothi
                     "leave out --site (and SITESECRETS_SITE) to open its own.\n")
 
 
+def test_a_service_token_says_in_one_sentence_that_it_is_for_run_and_opens_nothing(secrets_server, admin, site,
+                                                                                   monkeypatch, capsys):
+    """A service token may read its service's environment and nothing else: a TUI opened with it
+    would show every tab failing, and `r` failing again, for ever."""
+    admin.request("POST", f"/v1/sites/{site}/services", None, json={"name": "api"})
+    from shared.models import CreatedToken
+
+    token = admin.request("POST", "/v1/tokens", CreatedToken,
+                          json={"name": "api-runner", "role": "service", "site": site, "service": "api"}).token
+    monkeypatch.setenv("SITESECRETS_TOKEN", token)
+    monkeypatch.setattr(SiteSecretsApp, "run", lambda self: pytest.fail("the TUI opened"))
+    status, said = _start_failure(["--url", secrets_server.url], capsys)
+    assert status == 1
+    assert said == ("sitesecrets: this is the service token of service 'api', which only gives that service its "
+                    "secrets (`sitesecrets run --service api -- CMD`); open the TUI with an admin, editor or viewer "
+                    "token.\n")
+
+
 def test_an_empty_site_is_a_usage_error(secrets_server, monkeypatch, capsys):
     monkeypatch.setenv("SITESECRETS_TOKEN", secrets_server.admin_token)
     monkeypatch.setattr(SiteSecretsApp, "run", lambda self: pytest.fail("the TUI opened"))

@@ -124,6 +124,24 @@ async def test_tab_and_shift_tab_move_the_focus_between_a_tabs_boxes_and_its_tab
         await focus_goes("shift+tab", "#audit-target")
 
 
+async def test_tab_never_stops_on_the_tab_bar_where_no_key_of_the_tab_works(started, admin, site):
+    """The tab bar took the focus one `tab` past the detail pane: the footer went blank, and `n`,
+    `e`, `d`, `r` did nothing until another `tab`. Tabs are switched with 1-6."""
+    from textual.widgets import Tabs
+
+    admin.create_secret(site, None, SecretCreate(name="API_KEY", value="v"))
+    async with started(rows=1) as (app, pilot):
+        for tab in ("secrets", "tokens"):
+            await show_tab(pilot, tab)
+            visited = []
+            for _ in range(4):
+                await pilot.press("tab")
+                await wait_until(pilot, lambda: app.focused is not None, message="something focused")
+                visited.append(app.focused)
+            assert not any(isinstance(widget, Tabs) for widget in visited), visited
+            assert app.screen.query_one(f"#{tab} DataTable") in visited
+
+
 async def test_slash_filters_the_types_and_services_tabs(started, admin, site):
     admin.create_type(site, SecretTypeCreate(key="db", name="Database", schema={"type": "object"}))
     admin.create_type(site, SecretTypeCreate(key="smtp", name="Mail server", schema={"type": "object"}))

@@ -65,6 +65,16 @@ async def test_rotation_column_marks_due_and_overdue_and_o_filters_them(started,
         assert "Due for rotation" not in screen_text(app)
 
 
+async def test_a_long_secret_name_never_cuts_the_rotation_marker_at_80x24(started, admin, site):
+    """A name too long for the table anyway took the rotation column down to `due in …` on every
+    row, the one column a rotation review scans."""
+    admin.create_secret(site, None, SecretCreate(name="MONTHLY", value="b", rotate_every_days=300))
+    admin.create_secret(site, None, SecretCreate(name="VERY_LONG_NAME_" + "X" * 120, value="a"))
+    async with started(rows=2) as (app, _):
+        row = screen_text(app).splitlines()[4]  # the first row, under the tab bar and the header
+        assert "MONTHLY" in row and "due in 300 d" in row
+
+
 async def test_due_filter_with_nothing_due_says_so_not_that_the_site_is_empty(started, admin, site):
     admin.create_secret(site, None, SecretCreate(name="YEARLY", value="c", rotate_every_days=365))
     admin.create_secret(site, None, SecretCreate(name="NEVER", value="d"))

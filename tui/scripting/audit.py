@@ -26,6 +26,8 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     ls.add_argument("--since", metavar="TIME", help="only events at or after this UTC time (2026-01-31 or 2026-01-31T12:00:00Z)")
     ls.add_argument("--limit", type=int, help=f"at most this many events, the newest (default {_DEFAULT_LIMIT}; "
                                               "with --since, all of them)")
+    ls.add_argument("--all-sites", action="store_true",
+                    help="the operator's whole log: every site's events, deleted sites' included, and those of no site")
     ls.add_argument("--json", action="store_true", help="JSON even on a terminal")
     ls.set_defaults(run=cmd_audit_ls)
     verify = sub.add_parser("verify", parents=[parent], help="have the server walk the site's hash chain")
@@ -49,7 +51,7 @@ def since_of(text: str | None) -> str | None:
     return stamp
 
 
-def events(client, site: str, filters: dict[str, str], since: str | None, limit: int | None) -> list:
+def events(client, site: str | None, filters: dict[str, str], since: str | None, limit: int | None) -> list:
     """Newest first: the events at or after `since` (every one, if `since` is given) up to
     `limit` of them; neither given, the newest 100."""
     if limit is None and since is None:
@@ -71,14 +73,19 @@ def events(client, site: str, filters: dict[str, str], since: str | None, limit:
 def cmd_audit_ls(args):
     if args.limit is not None and args.limit < 1:
         raise UsageError("--limit must be 1 or more")
+    if args.all_sites and getattr(args, "site", None) is not None:
+        raise UsageError("--all-sites lists every site's events: leave out --site")
     filters = {k: v for k, v in (("action", args.action), ("target", args.target), ("actor", args.actor)) if v}
+    since = since_of(args.since)
     with client_for(args) as client:
-        found = events(client, site_of(args), filters, since_of(args.since), args.limit)
+        found = events(client, None if args.all_sites else site_of(args), filters, since, args.limit)
     if wants_json(args):
         print_json([e.model_dump(mode="json") for e in found])
         return
-    print_table(["ID", "AT", "OUTCOME", "ACTION", "ACTOR", "TARGET"],
-                [[e.id, e.at.strftime("%Y-%m-%d %H:%M:%S"), e.outcome, counted_action(e), e.actor, e.target] for e in found])
+    where = ["SITE"] if args.all_sites else []
+    print_table(["ID", "AT", *where, "OUTCOME", "ACTION", "ACTOR", "TARGET"],
+                [[e.id, e.at.strftime("%Y-%m-%d %H:%M:%S"), *([e.site or "-"] if where else []), e.outcome,
+                  counted_action(e), e.actor, e.target] for e in found])
 
 
 def counted_action(event) -> str:

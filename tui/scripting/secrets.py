@@ -46,6 +46,9 @@ def add_parsers(commands, parent: argparse.ArgumentParser) -> None:
     set_.add_argument("--field", metavar="F", help="with --generate, for a typed secret: the string field to generate")
     set_.add_argument("--rotate-every", type=rotation_days, metavar="DAYS",
                       help="rotation policy: due DAYS days after each new value (1 to 3650; 'off' removes it)")
+    set_.add_argument("--patch", action="store_true",
+                      help="for a typed secret: the value read is a JSON object of the fields to change (a merge "
+                           "patch: the others keep their values, null removes one)")
     set_.add_argument("--keep-value", action="store_true",
                       help="send no value: change only --description, --type or --rotate-every of an existing secret")
     set_.set_defaults(run=cmd_set)
@@ -159,9 +162,13 @@ def cmd_set(args: argparse.Namespace) -> None:
     for flag, given in (("--from-file", args.from_file is not None), ("--allow-empty", args.allow_empty)):
         if args.keep_value and given:
             raise UsageError(f"--keep-value and {flag} do not go together")
+    for flag, given in (("--generate", args.generate), ("--keep-value", args.keep_value), ("--type", args.type is not None)):
+        if args.patch and given:
+            raise UsageError(f"--patch and {flag} do not go together")
     if args.keep_value and args.description is None and args.type is None and args.rotate_every is None:
         raise UsageError("--keep-value changes nothing without --description, --type or --rotate-every")
     value = None if args.generate or args.keep_value else read_value(args)
+    patch = merge_patch(value) if args.patch else None
     site = site_of(args)
     generated = None
     with client_for(args) as client:
@@ -175,6 +182,10 @@ def cmd_set(args: argparse.Namespace) -> None:
             if current is None:
                 raise Refused(f"secret {args.name} does not exist; --keep-value changes only an existing one")
             change = {}
+        elif args.patch:
+            if current is None:
+                raise Refused(f"secret {args.name} does not exist; --patch changes fields of an existing typed secret")
+            change = {"value_patch": patch}
         else:
             change = {"value": value}
         secret, action = send_change(client, site, args, current, change)
@@ -187,6 +198,20 @@ def cmd_set(args: argparse.Namespace) -> None:
         print(f"{action} {secret.name} (version {secret.version})", file=sys.stderr)
         if current is not None and secret.version != current.version:
             say_services_to_restart(client, site, secret)
+
+
+def merge_patch(text: str) -> dict:
+    """`set --patch`'s value: a JSON object (RFC 7396), else UsageError; the text is never repeated,
+    since a field of it is usually a password."""
+    import json
+
+    try:
+        patch = json.loads(text)
+    except (ValueError, RecursionError):
+        patch = None
+    if not isinstance(patch, dict):
+        raise UsageError('the value of --patch is not a JSON object such as {"password": "..."}; nothing was sent')
+    return patch
 
 
 def check_size(value: str | None, limit: int) -> None:

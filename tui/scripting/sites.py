@@ -157,8 +157,16 @@ def cmd_sites_set(args):
 def cmd_sites_rm(args):
     if args.cascade and not args.yes:
         _confirm_by_name(args.name)
+    from tui.client import ApiError
+
     with client_for(args) as client:
-        client.delete_site(args.name, cascade=args.cascade)
+        try:
+            client.delete_site(args.name, cascade=args.cascade)
+        except ApiError as error:
+            if error.code == "site_not_empty":  # the way forward, which the server does not know
+                error.message = (f"{error.message.rstrip('.')}; nothing was deleted: "
+                                 f"`sitesecrets sites rm {args.name} --cascade` deletes it with everything in it")
+            raise
     print(f"deleted site {args.name}" + (" with everything in it" if args.cascade else ""), file=sys.stderr)
 
 

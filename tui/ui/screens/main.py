@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent, TabPane, Tabs
 
 from tui.client import ApiError
 from tui.display import safe_str
@@ -95,6 +95,9 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
         return True
 
     def on_mount(self) -> None:
+        # No stop for `tab` on the tab bar: no key of the tab works there and the footer goes
+        # blank. Tabs are switched with 1-6 (the bar shows the numbers).
+        self.query_one("#tabs").query_one(Tabs).can_focus = False
         self.query_one("#secrets-table").focus()
         if self.app.settings.refresh_seconds > 0:
             self.set_interval(self.app.settings.refresh_seconds, self.refresh_visible)

@@ -50,8 +50,10 @@ class SecretsPane(DataPane):
 
     def compose(self) -> ComposeResult:
         yield Static(f"Due for rotation within {DUE_SOON_DAYS} days (o shows all)", id="secrets-due")
-        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True, whole=("ver", "updated"),
-                            widest=("name",))  # a row is read for its name: the others give way first
+        # A row is read for its name: the others give way first, but never a time, a version or a
+        # rotation marker (at most `due in 3650 d`), which cut short read as nothing.
+        table = FittedTable(id="secrets-table", cursor_type="row", zebra_stripes=True,
+                            whole=("ver", "updated", "rotation"), widest=("name",))
         table.add_columns(*COLUMNS)
         yield table
         yield SecretDetail(id="secret-detail")
