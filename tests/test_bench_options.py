@@ -51,11 +51,19 @@ def _schemas(url: str) -> set[str]:
         return {name for (name,) in conn.execute("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, 'bench_denials_')")}
 
 
+def _interruptible() -> None:
+    """`preexec_fn`: SIGINT at its default, which Python then makes KeyboardInterrupt. A job a
+    non-interactive shell starts with `&` (a CI runner's, say) has SIGINT ignored, exec keeps an
+    ignored signal ignored, and Python leaves it so: ctrl+c would then never reach the bench."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _denials_postgres(tmp_path: Path, seconds: str) -> subprocess.Popen:
     """`python -m bench.denials_postgres` on the test database, its temporary files in `tmp_path`."""
     return subprocess.Popen([sys.executable, "-m", "bench.denials_postgres", dbbackend.base_url(), seconds], cwd=REPO,
                             env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_interruptible)
 
 
 def _its_schema(line: str) -> str:

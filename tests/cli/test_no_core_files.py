@@ -17,11 +17,15 @@ from waiting import wait_until
 
 
 def _allowing_core_dumps() -> None:
-    """`preexec_fn`: the most the host lets a process dump (`ulimit -c unlimited`, `LimitCORE=`)."""
+    """`preexec_fn`: the most the host lets a process dump (`ulimit -c unlimited`, `LimitCORE=`),
+    and the dumping signals at their default: a job a non-interactive shell starts with `&` (a CI
+    runner's, say) has SIGQUIT ignored, and exec keeps an ignored signal ignored."""
     import resource
 
     hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
     resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    for signum in (signal.SIGQUIT, signal.SIGABRT):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _reading_stdin(pid: int) -> bool:
