@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 from urllib.parse import quote
 
-from tui.envpolicy import refused
+from tui.envpolicy import refusal, refused
 from tui.exitstatus import TEMPORARY_HTTP
 from tui.ownenv import users_environment
 from tui.plain import spelled_out
@@ -264,8 +264,7 @@ def prepare(command: list[str], inherited: dict[str, str], payload: dict, servic
     secrets, versions = read_env(payload, service)
     blocked = refused(list(secrets), allow_env)
     if blocked:
-        raise RunError(f"refusing to set {', '.join(blocked)}: they change how programs load; "
-                       "name each with --allow-env if you mean it")
+        raise RunError(f"{refusal('set', blocked)}; name each with --allow-env if you mean it")
     env = child_environment(inherited, secrets, verbose)
     program = check_start(command, env)  # again, with the secrets: one may set PATH (--allow-env)
     return Prepared(program, env, secrets, versions)

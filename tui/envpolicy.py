@@ -83,3 +83,9 @@ def is_dangerous(name: str) -> bool:
 def refused(names: list[str], allowed: set[str]) -> list[str]:
     """The names among `names` that `run` must not set, given the user's `--allow-env` list."""
     return sorted(n for n in names if is_dangerous(n) and n not in allowed)
+
+
+def refusal(verb: str, blocked: list[str]) -> str:
+    """Why `run` or `export` writes none of `blocked` (names `refused` found): the start of its sentence."""
+    subject = "it changes" if len(blocked) == 1 else "they change"
+    return f"refusing to {verb} {', '.join(blocked)}: {subject} how programs load"

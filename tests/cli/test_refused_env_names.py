@@ -95,3 +95,10 @@ def test_npm_config_is_refused_in_any_case_because_npm_reads_it_so(name):
 
 def test_npm_config_needs_its_underscore():
     assert not is_dangerous("npm_config") and not is_dangerous("NPM_CONFIGURED")
+
+
+def test_the_refusal_of_one_name_says_it_and_of_several_they():
+    from tui.envpolicy import refusal
+
+    assert refusal("set", ["PATH"]) == "refusing to set PATH: it changes how programs load"
+    assert refusal("export", ["LD_PRELOAD", "PATH"]) == "refusing to export LD_PRELOAD, PATH: they change how programs load"

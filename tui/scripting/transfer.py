@@ -215,7 +215,7 @@ def say_dry_run(plan: Plan, types: dict[str, str], held: int, scope: str) -> Non
 
 def cmd_export(args: argparse.Namespace) -> None:
     from tui.display import json_text
-    from tui.envpolicy import refused
+    from tui.envpolicy import refusal, refused
 
     refuse_open_stdout("the values")
     site = site_of(args)
@@ -235,8 +235,7 @@ def cmd_export(args: argparse.Namespace) -> None:
             # the file starts the service (docker --env-file, a sourced shell): what `run` refuses to set, it refuses to write
             blocked = refused(list(answer.env), set(args.allow_env))
             if blocked:
-                raise Refused(f"refusing to export {', '.join(blocked)}: they change how programs load; "
-                              "name each with --allow-env if you mean it; nothing was written")
+                raise Refused(f"{refusal('export', blocked)}; name each with --allow-env if you mean it; nothing was written")
             pairs = answer.env
         else:
             names = [s.name for s in client.list_scope(site, args.app)]  # an unknown app is an error, not empty
