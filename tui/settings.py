@@ -19,14 +19,16 @@ def default_site_hint(site: str, details: object, unnamed: bool = False) -> str:
     """What to add to a 404 for site 'default' itself (`details` of the error: none, or naming the
     site as the resource): it is the site asked for when no --site or SITESECRETS_SITE names one
     and the token is bound to no site (an operator's). `unnamed`: that is how it was asked for,
-    so the operator is told to name a site, and how to list them. "" for any other 404."""
+    so the operator is told to name a site, and how to list them; else it was named, and a token
+    of another site is told how to use its own. "" for any other 404."""
     if site != DEFAULT_SITE or (details and (not isinstance(details, dict) or details.get("resource") != "site")):
         return ""
     if unnamed:
         return (f"; a token bound to no site (an operator's) must name the site: --site NAME or {SITE_VARIABLE} "
                 "(`sitesecrets sites ls` lists them)")
-    return (f" (site '{DEFAULT_SITE}' is the one asked for when no --site or {SITE_VARIABLE} names another): "
-            f"name your site with --site SITE or {SITE_VARIABLE}")
+    # asked for by name (--site default, as in a unit file copied from another site's)
+    return (f" (a token bound to a site sees only its own: leave out --site and {SITE_VARIABLE} to use it, "
+            f"or name it with --site SITE)")
 
 
 def not_found_message(message: str, site: str, details: object, unnamed: bool = False) -> str:

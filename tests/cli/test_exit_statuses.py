@@ -436,5 +436,6 @@ def test_run_asking_for_site_default_with_a_token_of_another_site_says_how_to_na
     # a unit file copied with `--site default`: a service token of the customer's site never sees it
     status, said, started = run_here("--site", "default")
     assert status == REFUSED and started.argv is None
-    assert "site 'default' is the one asked for when no --site or SITESECRETS_SITE names another" in said
+    assert "a token bound to a site sees only its own: leave out --site and SITESECRETS_SITE to use it" in said
+    assert "is the one asked for when no --site" not in said  # it was asked for by --site
     assert said.rstrip().endswith("true was not started")
