@@ -56,9 +56,10 @@ class AuditBatch:
     scanned: int
 
 
-def fetch_batch(client: Any, site: str, before: str | None, limit: int, action: str, actor: str,
+def fetch_batch(client: Any, site: str | None, before: str | None, limit: int, action: str, actor: str,
                 target: TargetQuery) -> AuditBatch:
-    """The next batch of events older than `before` that match; blocks (run it in a worker)."""
+    """The next batch of events older than `before` that match, of `site` or (None) of the whole
+    server (the operator's log); blocks (run it in a worker)."""
     filters = {"action": action, "actor": actor, "target": target.server or ""}
     if target.part is None:
         page = client.audit(site, limit=limit, before=before, **filters)

@@ -278,3 +278,116 @@ async def test_a_filter_the_server_could_not_answer_shows_no_rows_of_the_last_on
         await pilot.press("r")
         await wait_until(pilot, lambda: len(_rows(app)) == 1 and "secret:site/ONE" in screen_text(app),
                          message="the filter's rows")
+
+
+# ------------------------------------------------------------ the operator's whole log
+
+
+def _columns(app) -> list[str]:
+    table = app.screen.query_one("#audit-table")
+    return [column.label.plain for column in table.columns.values()]
+
+
+async def test_the_operator_switches_to_the_whole_servers_log_and_back(started, admin, site):
+    """Who deleted a site with its contents is only in the operator's log (`GET /v1/audit`)."""
+    gone = f"{site}-gone"
+    admin.request("POST", "/v1/sites", None, json={"name": gone})
+    admin.create_secret(gone, None, SecretCreate(name="KEPT", value="v"))
+    deleter = SiteSecretsClient(admin.url, make_token(admin, Role.admin, name="[b]op[/b]"))
+    deleter.delete_site(gone, cascade=True)
+    deleter.close()
+    admin.create_secret(site, None, SecretCreate(name="HERE", value="v"))
+    async with started() as (app, pilot):
+        await _audit(pilot, 1)
+        assert "a All sites" in screen_text(app)  # the footer offers it to the operator
+        assert "site" not in _columns(app) and not any(row[2] == "site.delete" for row in _rows(app))
+        await pilot.press("a")
+        await wait_until(pilot, lambda: any(row[2] == "site.delete" and row[4] == gone for row in _rows(app)),
+                         message="the site's deletion, with its site")
+        assert _columns(app) == ["at", "outcome", "action", "actor", "site", "target"]
+        assert [row[3] for row in _rows(app) if row[2] == "site.delete"] == ["[b]op[/b]"]  # who, literally
+        assert "Whole server's log" in screen_text(app)
+        assert "a This site" in screen_text(app) and "v Verify" not in screen_text(app)
+        assert any(row[4] == site and row[5] == "site/HERE" for row in _rows(app))  # every site's events
+        await pilot.press("a")
+        await wait_until(pilot, lambda: "site" not in _columns(app) and _rows(app)
+                         and not any(row[2] == "site.delete" for row in _rows(app)), message="the site's log again")
+        assert "Whole server's log" not in screen_text(app)
+        assert "a All sites" in screen_text(app)
+
+
+async def test_filters_apply_to_the_whole_log(started, admin, site):
+    gone = f"{site}-gone"
+    admin.request("POST", "/v1/sites", None, json={"name": gone})
+    admin.delete_site(gone, cascade=True)
+    admin.create_secret(site, None, SecretCreate(name="HERE", value="v"))
+    async with started() as (app, pilot):
+        pane = await _audit(pilot, 1)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: "site" in _columns(app) and _rows(app), message="whole log")
+        pane.query_one("#audit-action", Select).value = "site.delete"
+        await wait_until(pilot, lambda: _rows(app) and {row[2] for row in _rows(app)} == {"site.delete"},
+                         message="deletions only")
+        await _filter_target(pilot, f"site:{gone}")
+        await wait_until(pilot, lambda: [row[4] for row in _rows(app)] == [gone], message="that site's deletion")
+
+
+async def test_the_audit_of_a_secret_shows_the_open_sites_log(started, admin, site):
+    """`a` on the Secrets tab asks the site's log, even when the whole log was shown last."""
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started(rows=1) as (app, pilot):
+        await _audit(pilot, 1)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: "site" in _columns(app), message="whole log")
+        app.screen.post_message(ShowAudit("secret:site/ONE"))
+        await wait_until(pilot, lambda: "site" not in _columns(app) and [row[4] for row in _rows(app)] == ["site/ONE"],
+                         message="the secret's events in the site's log")
+
+
+async def test_a_site_bound_admin_is_never_offered_the_whole_log(started, admin, site):
+    from shared.models import TokenCreate
+
+    bound = admin.create_token(TokenCreate(name="bound-admin", role=Role.admin, site=site)).token
+    admin.create_secret(site, None, SecretCreate(name="ONE", value="v"))
+    async with started(bound) as (app, pilot):
+        await _audit(pilot, 1)
+        assert "All sites" not in screen_text(app)
+        await pilot.press("a")
+        await settled(pilot)
+        assert "site" not in _columns(app) and "Whole server's log" not in screen_text(app)
+        assert not any("All sites" in title for title, _, _ in app.screen.query_one("#audit-pane").palette_commands())
+
+
+async def test_older_events_of_the_whole_log_page_in_from_the_whole_log(started, admin, site, monkeypatch):
+    from tui.ui.widgets.audit_pane import AuditPane
+
+    for number in range(6):
+        admin.create_secret(site, None, SecretCreate(name=f"S{number}", value="v"))
+    monkeypatch.setattr(AuditPane, "PAGE_SIZE", 3)
+    async with started() as (app, pilot):
+        real, sites_asked = app.client.audit, []
+
+        def recorded(site_, **query):
+            sites_asked.append((site_, bool(query.get("before"))))
+            return real(site_, **query)
+
+        app.client.audit = recorded
+        await _audit(pilot, 3)
+        await pilot.press("a")
+        pane = app.screen.query_one("#audit-pane")
+        await wait_until(pilot, lambda: "site" in _columns(app) and len(_rows(app)) >= 3, message="whole log")
+
+        def oldest_shown() -> bool:  # the first event the server ever wrote: the default site's creation
+            return any(row[2] == "site.create" and row[4] == "default" for row in _rows(app))
+
+        for _ in range(100):  # `end` brings the table's end into view, which asks for older events
+            if oldest_shown():
+                break
+            shown = len(_rows(app))
+            await pilot.press("end")
+            await wait_until(pilot, lambda: len(_rows(app)) > shown or not pane._next, message="an older page")
+        assert oldest_shown()
+        ids = list(pane._rows)
+        assert len(ids) == len(set(ids)) > 3
+        assert (None, True) in sites_asked  # older pages asked of the whole log, not the site's
+        assert not [asked for asked in sites_asked[sites_asked.index((None, False)):] if asked[0] is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from textual.widgets import Input
 
@@ -86,6 +87,27 @@ async def test_delete_of_secret_in_use_lists_services(started, admin, site):
         assert "• billing" in text and "• mailer" in text
         await pilot.press("escape")
     assert [secret.name for secret in admin.list_secrets(site)] == ["SHARED"]
+
+
+async def test_the_in_use_refusal_says_how_to_free_the_secret(started, admin, site):
+    """"Update them first" said what, not how: the refusal names the Services tab's real keys."""
+    from tui.ui.widgets.services_pane import ServicesPane
+
+    [bindings_key] = [binding.key for binding in ServicesPane.BINDINGS if binding.action == "bindings"]
+    admin.create_secret(site, None, SecretCreate(name="SHARED", value="v"))
+    admin.request("POST", f"/v1/sites/{site}/services", None, json={"name": "billing", "secrets": [{"name": "SHARED"}]})
+    async with started(rows=1) as (app, pilot):
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), message="question")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: isinstance(app.screen, MessageDialog), message="in-use dialog")
+        # the dialog's words as the 80x24 screen shows them, line by line inside its border
+        text = " ".join(inside.group(1) for line in screen_text(app).splitlines()
+                        if (inside := re.search(r"█ (.*?) *█", line)))
+        assert "update them first" not in text
+        for words in ("Services tab (4)", f"{bindings_key} on each service", "space unticks", "ctrl+s saves",
+                      "another secret"):
+            assert words in text, words
 
 
 async def test_a_second_delete_before_the_first_is_answered_keeps_the_firsts_answer(started, admin, site):

@@ -18,6 +18,7 @@ TabPane { padding: 0; }
 #service-bindings { height: 1fr; min-height: 3; border: none; background: $boost; }
 #apps-table { height: auto; max-height: 8; }
 
+#audit-scope { height: 1; padding: 0 1; display: none; }
 #audit-filters { height: 3; }
 .audit-filter { width: 1fr; }
 #audit-table { height: 1fr; }

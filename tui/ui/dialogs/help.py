@@ -53,7 +53,8 @@ TABS: Rows = [
                 "rotation within 30 days / all · T the trash · a its audit (admins)"),
     ("Secret Types", "n new · e edit · d delete (asks first)"),
     ("Audit", "v verify the chain · m older events · enter one event's every field · escape from a "
-              "filter box back to the table"),
+              "filter box back to the table · a the whole server's log (every site, deleted ones too) / "
+              "the open site's (the operator)"),
     ("Services", "n new · b the highlighted service's bindings · d delete (asks first) · a apps, and "
                  "whether their services may use site secrets (admins)"),
     ("Sites", "the operator: enter open it in the other tabs · n new site and its first admin token · "

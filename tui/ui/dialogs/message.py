@@ -18,11 +18,13 @@ class MessageDialog(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "close", "Close", id="message.close")]
 
-    def __init__(self, title: str, message: str, items: list[str] | None = None):
+    def __init__(self, title: str, message: str, items: list[str] | None = None, after: str = ""):
+        """`after`, our own words, follows the items: what to do about them."""
         super().__init__(classes="dialog")
         self._title = title
         self._message = message
         self._items = items or []
+        self._after = after
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -36,6 +38,8 @@ class MessageDialog(ModalScreen[None]):
                         listing.append_text(safe_text(item))
                         listing.append("\n")
                     yield Static(listing, id="items")
+                if self._after:
+                    yield Static(Text(self._after), id="after")
             yield Button("Close", id="close")
 
     def on_mount(self) -> None:

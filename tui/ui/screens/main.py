@@ -47,12 +47,16 @@ SHOWN_IN = {
 """What changed: the tabs whose panes show it, the one the change was made in first."""
 
 IN_USE = {
-    "secret_in_use": ("Secret in use", "Services still use this secret; update them first:",
-                      lambda details: [str(name) for name in details.get("services") or []]),
+    "secret_in_use": ("Secret in use", "These services still use this secret:",
+                      lambda details: [str(name) for name in details.get("services") or []],
+                      "To delete it, unbind it from each: in the Services tab (4), b on each service opens "
+                      "its bindings, space unticks this secret (tick another secret in its place if the "
+                      "service needs one), ctrl+s saves."),
     "type_in_use": ("Type in use", "These secrets use the type; change them first:",
-                    lambda details: [safe_str(item) for item in secret_names(details.get("secrets"))]),
+                    lambda details: [safe_str(item) for item in secret_names(details.get("secrets"))], ""),
 }
-"""A delete the server refused because something still uses the thing: title, lead, and what uses it."""
+"""A delete the server refused because something still uses the thing: title, lead, what uses it,
+and how to free it (the keys of the tab that does)."""
 
 
 class MainScreen(OperatorActions, ApiCaller, Screen):
@@ -223,8 +227,8 @@ class MainScreen(OperatorActions, ApiCaller, Screen):
         if isinstance(error, ApiError) and error.code in IN_USE:
             from tui.ui.dialogs.message import MessageDialog
 
-            title, lead, users = IN_USE[error.code]
-            self.app.push_screen(MessageDialog(title, lead, users(error.details)))
+            title, lead, users, how = IN_USE[error.code]
+            self.app.push_screen(MessageDialog(title, lead, users(error.details), how))
             return True
         return False
 

@@ -2,7 +2,10 @@
 scrolls towards its end. Filters: a choice of the known actions (`shared.audit_actions`), an
 actor, and a target matched by part (`tui.auditview`). A line under the table says why it is empty,
 or shows the highlighted event's whole target; `enter` opens one event's every field; on demand
-(`v`), whether the site's audit hash chain verifies."""
+(`v`), whether the site's audit hash chain verifies. The operator (an admin bound to no site) switches
+with `a` between the open site's log and the whole server's (`GET /v1/audit`: every site's events,
+deleted sites' included, such as who deleted one with its contents, and those of no site), which
+has a SITE column and a line above the table saying which log it is."""
 
 from __future__ import annotations
 
@@ -28,8 +31,14 @@ from tui.ui.widgets.safe_input import SafeInput
 _OUTCOME_STYLE = {"ok": "green", "denied": "bold red", "error": "red"}
 ACTOR_WIDTH = 10
 """Cells an actor takes in the table (cut with `…`); the target gets the room that is left."""
+SITE_WIDTH = 10
+"""Cells a site takes in the whole log's table (cut with `…`; the event's every field has it whole)."""
 _EVENT_HINT = " · enter: every field"
 """The status line's last words, which a long target or actor is cut to leave in view."""
+WHOLE_LOG = "Whole server's log: every site, deleted ones too · a: the open site's only"
+"""The line above the table while the operator's whole log is shown."""
+COLUMNS = ("at", "outcome", "action", "actor", "target")
+WHOLE_COLUMNS = ("at", "outcome", "action", "actor", "site", "target")
 
 
 def action_choices() -> list[tuple[Text, str]]:
@@ -71,7 +80,9 @@ class AuditPane(DataPane):
     NOUN = "audit events"
     PALETTE = "Audit"
     PAGE_SIZE = 50
-    BINDINGS = bindings("audit", REFRESH, FILTER, Key("v", "verify", "Verify"), Key("m", "more", "Older events", show=False),
+    BINDINGS = bindings("audit", REFRESH, FILTER, Key("v", "verify", "Verify"), Key("a", "whole_log", "All sites"),
+                        Key("a", "site_log", "This site"),
+                        Key("m", "more", "Older events", show=False),
                         Key("escape", "leave_filter", "Back to the table", show=False))
     data: list[AuditEvent] | None
 
@@ -82,17 +93,20 @@ class AuditPane(DataPane):
         self._loading_more = False
         self._exact: str | None = None
         """A whole target the TUI filled in ("audit of this secret"): asked exactly while shown."""
+        self._whole = False
+        """True while the operator's whole log is shown instead of the open site's."""
         self._asked: tuple[str, str, Any] = ("", "", target_query(""))
         """The filters the table shows: older events and new ones are fetched for these, not for
         what is being typed into a filter before `enter`."""
 
     def compose(self) -> ComposeResult:
+        yield Static(Text(WHOLE_LOG, style="bold", no_wrap=True, overflow="ellipsis"), id="audit-scope")
         with Horizontal(id="audit-filters"):
             yield Select(action_choices(), value="", allow_blank=False, id="audit-action", classes="audit-filter")
             yield SafeInput(placeholder="actor", id="audit-actor", classes="audit-filter")
             yield SafeInput(placeholder="target, or part of it", id="audit-target", classes="audit-filter")
         table = AuditTable(id="audit-table", cursor_type="row", zebra_stripes=True, whole=("at", "outcome"))
-        table.add_columns("at", "outcome", "action", "actor", "target")
+        table.add_columns(*COLUMNS)
         yield table
         yield Static(id="audit-status")
 
@@ -105,8 +119,9 @@ class AuditPane(DataPane):
         return (action if isinstance(action, str) else ""), actor, target
 
     def show_target(self, target: str) -> None:
-        """Show the events of exactly `target`, whatever other filter was set."""
+        """Show the open site's events of exactly `target`, whatever other filter or log was set."""
         self._exact = target
+        self._show_whole(False)
         self.query_one("#audit-action", Select).value = ""
         self.query_one("#audit-actor", Input).value = ""
         self.query_one("#audit-target", Input).value = target
@@ -125,6 +140,43 @@ class AuditPane(DataPane):
     def action_filter(self) -> None:
         self.query_one("#audit-action", Select).focus()
 
+    # ------------------------------------------------------------ which log
+
+    @property
+    def no_site(self) -> bool:
+        return not self._whole and super().no_site
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("whole_log", "site_log"):  # one key, named for what it shows next
+            # `GET /v1/audit` is the operator's alone: a site-bound token is never offered it
+            return self.app.can_switch_site and self._whole == (action == "site_log")
+        if action == "verify":
+            return not self._whole  # the chain verified is a site's, not the one shown
+        return super().check_action(action, parameters)
+
+    def action_whole_log(self) -> None:
+        """The whole server's log instead of the open site's; the filters stay."""
+        if self.app.can_switch_site:
+            self._show_whole(True)
+            self.load()
+
+    def action_site_log(self) -> None:
+        """Back to the open site's log; the filters stay."""
+        self._show_whole(False)
+        self.load()
+
+    def _show_whole(self, whole: bool) -> None:
+        if whole == self._whole:
+            return
+        self._whole = whole
+        self.query_one("#audit-scope", Static).display = whole
+        self.data = None  # the rows of the other log go at once, as they do when the site changes
+        table = self.table
+        table.clear(columns=True)
+        self._rows.clear()
+        table.add_columns(*(WHOLE_COLUMNS if whole else COLUMNS))
+        self.refresh_bindings()
+
     def action_leave_filter(self) -> None:
         """Escape in a filter goes back to the table, as escape leaves the Secrets tab's filter."""
         self.table.focus()
@@ -133,7 +185,8 @@ class AuditPane(DataPane):
 
     def _fetch(self, before: str | None) -> AuditBatch:
         action, actor, target = self._asked
-        return fetch_batch(self.app.client, self.app.site, before, self.PAGE_SIZE, action, actor, target)
+        site = None if self._whole else self.app.site  # None: the whole log (`tui.client.audit`)
+        return fetch_batch(self.app.client, site, before, self.PAGE_SIZE, action, actor, target)
 
     def load(self, select: str | None = None) -> None:
         """Fetch the newest events for the current filters, replacing the table."""
@@ -226,8 +279,9 @@ class AuditPane(DataPane):
         repeats = repeated(event)
         if repeats:
             action.append(f" ×{repeats:,}", style="bold")
+        where = [clipped(event.site or "-", SITE_WIDTH)] if self._whole else []
         return [Text(table_time(event.at)), Text(event.outcome, style=_OUTCOME_STYLE.get(event.outcome, "")),
-                action, clipped(event.actor, ACTOR_WIDTH), safe_text(short_target(event.action, event.target))]
+                action, clipped(event.actor, ACTOR_WIDTH), *where, safe_text(short_target(event.action, event.target))]
 
     def show(self, event: AuditEvent | None) -> None:
         line = Text(no_wrap=True, overflow="ellipsis")
