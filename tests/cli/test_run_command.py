@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -290,14 +292,10 @@ def test_an_app_value_standing_in_for_a_missing_site_value_is_enough(live):
     assert env["KEY"] == "app"
 
 
-@pytest.mark.parametrize(("answer", "status"), [
-    (b"garbage\r\n\r\n", 1), (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 1),
-    (b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', 1),
-    (b"", 75),  # the connection closed without an answer: a server going down, worth trying again
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 1),  # nested past the parser's depth
-    (b"HTTP/1.1 503 No\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 75),
-], ids=["not-http", "not-an-object", "not-our-error", "closed", "too-deep", "too-deep-error"])
-def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer, status):
+@contextmanager
+def answering_once(answer: bytes) -> Iterator[str]:
+    """The URL of a loopback listener that answers its first request with the bytes `answer`,
+    whatever was asked: what a wrong URL, a proxy or a server not ours may send."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -310,10 +308,21 @@ def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, an
 
         thread = threading.Thread(target=answer_once, daemon=True)
         thread.start()
-        marker, cmd = marker_cmd(tmp_path)
-        result = run_cmd(live, "ss_token", "--service", "api", "--", *cmd,
-                         url=f"http://127.0.0.1:{listener.getsockname()[1]}", env={"SITESECRETS_RETRY_SECONDS": "0"})
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(("answer", "status"), [
+    (b"garbage\r\n\r\n", 1), (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 1),
+    (b'HTTP/1.1 500 Oops\r\nContent-Length: 17\r\n\r\n{"error": "text"}', 1),
+    (b"", 75),  # the connection closed without an answer: a server going down, worth trying again
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 1),  # nested past the parser's depth
+    (b"HTTP/1.1 503 No\r\nContent-Length: 100000\r\n\r\n" + b"[" * 100_000, 75),
+], ids=["not-http", "not-an-object", "not-our-error", "closed", "too-deep", "too-deep-error"])
+def test_a_broken_answer_is_a_clear_error_and_cmd_not_started(live, tmp_path, answer, status):
+    marker, cmd = marker_cmd(tmp_path)
+    with answering_once(answer) as url:
+        result = run_cmd(live, "ss_token", "--service", "api", "--", *cmd, url=url, env={"SITESECRETS_RETRY_SECONDS": "0"})
     assert result.returncode == status
     assert "not started" in result.stderr and "Traceback" not in result.stderr
     assert not marker.exists()
@@ -336,23 +345,10 @@ def test_what_answers_at_the_url_cannot_drive_the_terminal_through_run_s_error_l
     """Whatever answers (a proxy, a wrong URL, a server not ours) is untrusted text: its message
     reaches stderr with escapes, OSC and CSI sequences and bidi marks spelled out, as every other
     command shows a server's message."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(1)
-
-        def answer_once() -> None:
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(65536)
-                conn.sendall(answer)
-
-        thread = threading.Thread(target=answer_once, daemon=True)
-        thread.start()
-        marker, cmd = marker_cmd(tmp_path)
-        env = base_env(SITESECRETS_URL=f"http://127.0.0.1:{listener.getsockname()[1]}", SITESECRETS_TOKEN="ss_token",
-                       SITESECRETS_RETRY_SECONDS="0")
+    marker, cmd = marker_cmd(tmp_path)
+    with answering_once(answer) as url:
+        env = base_env(SITESECRETS_URL=url, SITESECRETS_TOKEN="ss_token", SITESECRETS_RETRY_SECONDS="0")
         result = run_text([sys.executable, "-m", "tui.cli", "run", "--service", "api", "--site", "s", "--", *cmd], env=env)
-        thread.join(timeout=10)
     assert "not started" in result.stderr and not marker.exists()
     assert "\\x1b]52;c;aGk=\\x07 \\x1b[2J\\u202eexe.txt\\x9b31m" in result.stderr
     assert not any(ch in result.stderr for ch in "\x1b\x07\u202e\x9b")
